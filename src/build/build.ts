@@ -1,0 +1,47 @@
+// build(): scan the source, plan the layout, write the image atomically.
+import * as path from 'node:path';
+import { scanDirectory, type ScanOptions } from '../source/dir-scanner.js';
+import type { Inode } from '../source/tree.js';
+import { plan } from './plan.js';
+import { emit, type BuildStats } from './writer.js';
+import { ImageOutput } from './output.js';
+import type { BuildOptions } from './options.js';
+
+export interface BuildSource {
+  /** A directory to scan. */
+  dir?: string;
+  /** An already scanned tree (used by tar input and tests). */
+  tree?: Inode;
+  excludePaths?: string[];
+  excludeRegexes?: RegExp[];
+}
+
+export interface BuildResult extends BuildStats {
+  image: string;
+  seconds: number;
+}
+
+export async function buildImage(image: string, source: BuildSource, o: BuildOptions): Promise<BuildResult> {
+  const t0 = process.hrtime.bigint();
+  let tree = source.tree;
+  if (!tree) {
+    const scan: ScanOptions = {
+      xattrs: o.xattrTolerance >= 0,
+      excludePaths: source.excludePaths ?? [],
+      excludeRegexes: source.excludeRegexes ?? [],
+      outputPath: path.resolve(image),
+      warn: o.warn,
+    };
+    tree = await scanDirectory(source.dir!, scan);
+  }
+  const p = plan(tree, o);
+  const out = new ImageOutput(image);
+  try {
+    const stats = await emit(p, o, out);
+    out.commit();
+    return { ...stats, image, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+  } catch (e) {
+    out.abort();
+    throw e;
+  }
+}

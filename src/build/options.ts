@@ -1,0 +1,69 @@
+// Build options as the core sees them: fully resolved, no optional knobs left to guess.
+import { UserError } from '../errors.js';
+
+export interface BuildOptions {
+  blockSize: number;
+  /** 16 bytes. */
+  uuid: Uint8Array;
+  /** Up to 16 bytes. */
+  label: Buffer;
+  /** -T: fixed build time. */
+  timestamp?: bigint;
+  /** With -T: 'all' sets every inode's mtime to it (mkfs.erofs --all-time, the default); 'mkfs' only the superblock. */
+  timeMode: 'all' | 'mkfs';
+  /** SOURCE_DATE_EPOCH when set and no -T: build time, and newer mtimes are clamped to it. */
+  sourceDateEpoch?: bigint;
+  /** Drop per-file mtimes (all become the build time) so compact inodes can be used. */
+  ignoreMtime: boolean;
+  allRoot: boolean;
+  forceUid?: number;
+  forceGid?: number;
+  /** Inline the tails of regular files (false for -E noinline_data). */
+  inlineData: boolean;
+  /** -x: a (name, value) pair used by more than this many inodes is shared; < 0 drops all xattrs. */
+  xattrTolerance: number;
+  /** --xattr-prefix values (full prefix strings), in command-line order. */
+  xattrPrefixes: Buffer[];
+  /** Write the per-inode xattr name bloom filter (mkfs.erofs default). */
+  xattrNameFilter: boolean;
+  /** The clock, for builds without -T or SOURCE_DATE_EPOCH: seconds and nanoseconds. */
+  now: () => { sec: bigint; nsec: number };
+  warn: (msg: string) => void;
+}
+
+export const BLOCK_SIZES = [512, 1024, 2048, 4096] as const;
+
+export function defaultBuildOptions(over: Partial<BuildOptions> = {}): BuildOptions {
+  const opts: BuildOptions = {
+    blockSize: 4096,
+    uuid: new Uint8Array(16),
+    label: Buffer.alloc(0),
+    timeMode: 'all',
+    ignoreMtime: false,
+    allRoot: false,
+    inlineData: true,
+    xattrTolerance: 2,
+    xattrPrefixes: [],
+    xattrNameFilter: true,
+    now: () => {
+      const ms = Date.now();
+      return { sec: BigInt(Math.floor(ms / 1000)), nsec: (ms % 1000) * 1_000_000 };
+    },
+    warn: () => {},
+    ...over,
+  };
+  checkBuildOptions(opts);
+  return opts;
+}
+
+export function checkBuildOptions(o: BuildOptions): void {
+  if (!(BLOCK_SIZES as readonly number[]).includes(o.blockSize)) {
+    throw new UserError(`block size ${o.blockSize}: must be one of ${BLOCK_SIZES.join(', ')}`);
+  }
+  if (o.uuid.length !== 16) throw new UserError('uuid must be 16 bytes');
+  if (o.label.length > 16) throw new UserError(`label "${o.label}" is longer than 16 bytes`);
+  if (o.xattrPrefixes.length > 128) throw new UserError('at most 128 --xattr-prefix values');
+  for (const p of o.xattrPrefixes) {
+    if (p.length === 0 || p.length > 255) throw new UserError(`--xattr-prefix "${p}": must be 1..255 bytes`);
+  }
+}

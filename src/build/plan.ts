@@ -1,0 +1,290 @@
+// plan(tree, options): everything decidable before reading file data, without I/O: the visit order
+// (mkfs.erofs 1.9.3 order), final ownership and times, compact vs extended inodes, nlink, directory
+// entries and sizes, xattr placement (shared area, inline entries, name filter), long-prefix table.
+import {
+  SUPER_OFFSET, SUPER_BASE_SIZE, FEATURE_COMPAT_SB_CHKSUM, FEATURE_COMPAT_MTIME, FEATURE_COMPAT_XATTR_FILTER,
+  FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES, XATTR_LONG_PREFIX, XATTR_FILTER_DEFAULT,
+  XATTR_IBODY_HEADER_SIZE, S_IFMT, fileTypeOfMode, DIRENT_SIZE,
+} from '../format/constants.js';
+import { splitDirBlocks, type DirEntry } from '../format/dirent.js';
+import {
+  keyOfName, longPrefixOf, xattrEntrySize, xattrFilterBit, encodeXattrEntry, encodePrefixTable,
+  type XattrKey, type LongPrefix,
+} from '../format/xattr.js';
+import { xattrIcount } from '../format/inode.js';
+import { UserError } from '../errors.js';
+import { showPath, type Inode } from '../source/tree.js';
+import type { BuildOptions } from './options.js';
+
+export interface PlannedXattr {
+  key: XattrKey;
+  /** Full name, for ordering. */
+  name: Buffer;
+  value: Buffer;
+}
+
+export interface InodePlan {
+  node: Inode;
+  /** On-disk i_ino: 1-based position in visit order. */
+  ino: number;
+  extended: boolean;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeSec: bigint;
+  mtimeNsec: number;
+  nlink: number;
+  /** i_size. */
+  size: number;
+  sharedIds: number[];
+  inlineXattrs: PlannedXattr[];
+  nameFilter: number;
+  /** Bytes of the xattr region after the inode (0 = none). */
+  xattrSize: number;
+  /** Directories: entries with "." and "..", sorted bytewise, and their split into blocks. */
+  dirEntries?: { name: Buffer; node: Inode }[];
+  dirBlocks?: { start: number; end: number; used: number }[];
+  parent?: Inode;
+}
+
+/** Writer steps in visit order: place an inode; or a directory whose children all have nids. */
+export type Step = { type: 'inode'; p: InodePlan } | { type: 'dirDone'; p: InodePlan };
+
+export interface Plan {
+  blockSize: number;
+  blkszbits: number;
+  steps: Step[];
+  byNode: Map<Inode, InodePlan>;
+  root: InodePlan;
+  inodeCount: number;
+  epoch: bigint;
+  fixedNsec: number;
+  featureCompat: number;
+  featureIncompat: number;
+  /** Block-0 area after the superblock (and any config records): shared xattrs then prefix table. */
+  sharedArea: Buffer;
+  prefixTable: Buffer;
+  prefixes: LongPrefix[];
+  /** Absolute byte offsets. */
+  sharedAreaStart: number;
+  prefixTableStart: number;
+  /** First byte the inode allocator may use. */
+  metaStart: number;
+}
+
+export interface PlanExtras {
+  /** Bytes of compression config records right after the superblock. */
+  configRecordsSize?: number;
+}
+
+function sortKey(x: PlannedXattr): Buffer {
+  return Buffer.concat([x.name, Buffer.from([0]), x.value]);
+}
+
+export function plan(root: Inode, o: BuildOptions, extras: PlanExtras = {}): Plan {
+  const bs = o.blockSize;
+  const blkszbits = Math.log2(bs);
+
+  // Times: -T, else SOURCE_DATE_EPOCH (clamping newer mtimes), else the clock.
+  let buildSec: bigint;
+  let buildNsec: number;
+  if (o.timestamp !== undefined) {
+    buildSec = o.timestamp;
+    buildNsec = 0;
+  } else if (o.sourceDateEpoch !== undefined) {
+    buildSec = o.sourceDateEpoch;
+    buildNsec = 0;
+  } else {
+    ({ sec: buildSec, nsec: buildNsec } = o.now());
+  }
+
+  // Visit order (mkfs.erofs 1.9.3): a directory's entries in name order, then its subdirectories.
+  const steps: Step[] = [];
+  const byNode = new Map<Inode, InodePlan>();
+  const order: InodePlan[] = [];
+  const parents = new Map<Inode, Inode>();
+  const newPlan = (node: Inode): InodePlan => {
+    const p: InodePlan = {
+      node, ino: order.length + 1, extended: false, mode: node.mode, uid: node.uid, gid: node.gid,
+      mtimeSec: node.mtimeSec, mtimeNsec: node.mtimeNsec, nlink: node.links, size: node.size,
+      sharedIds: [], inlineXattrs: [], nameFilter: XATTR_FILTER_DEFAULT, xattrSize: 0,
+    };
+    byNode.set(node, p);
+    order.push(p);
+    steps.push({ type: 'inode', p });
+    return p;
+  };
+  const rootPlan = newPlan(root);
+  parents.set(root, root);
+  const stack: Inode[] = [root];
+  // Iterative DFS over directories keeps deep trees off the JS call stack.
+  const visitDir = (dir: Inode): void => {
+    const sub: Inode[] = [];
+    for (const e of dir.entries!) {
+      if (e.inode.kind === 'dir') {
+        parents.set(e.inode, dir);
+        sub.push(e.inode);
+      }
+      if (!byNode.has(e.inode)) newPlan(e.inode);
+    }
+    steps.push({ type: 'dirDone', p: byNode.get(dir)! });
+    for (let i = sub.length - 1; i >= 0; i--) stack.push(sub[i]);
+  };
+  while (stack.length) visitDir(stack.pop()!);
+
+  // Ownership, times, nlink, directory entries.
+  for (const p of order) {
+    const n = p.node;
+    if (o.allRoot) { p.uid = 0; p.gid = 0; }
+    if (o.forceUid !== undefined) p.uid = o.forceUid;
+    if (o.forceGid !== undefined) p.gid = o.forceGid;
+    if (o.timestamp !== undefined && o.timeMode === 'all') {
+      p.mtimeSec = buildSec; p.mtimeNsec = 0;
+    } else if (o.timestamp === undefined && o.sourceDateEpoch !== undefined && p.mtimeSec >= o.sourceDateEpoch
+      && !(p.mtimeSec === o.sourceDateEpoch && p.mtimeNsec === 0)) {
+      p.mtimeSec = o.sourceDateEpoch; p.mtimeNsec = 0;
+    }
+    if (o.ignoreMtime) { p.mtimeSec = buildSec; p.mtimeNsec = buildNsec; }
+    if (p.uid > 0xffffffff || p.gid > 0xffffffff || p.uid < 0 || p.gid < 0) {
+      throw new UserError(`${showPath(n.path)}: uid/gid out of range`);
+    }
+    if (n.kind === 'dir') {
+      p.parent = parents.get(n);
+      const entries = [
+        { name: Buffer.from('.'), node: n },
+        { name: Buffer.from('..'), node: p.parent! },
+        ...n.entries!.map((e) => ({ name: e.name, node: e.inode })),
+      ].sort((a, b) => Buffer.compare(a.name, b.name));
+      p.dirEntries = entries;
+      p.dirBlocks = splitDirBlocks(entries.map((e) => e.name), bs);
+      const last = p.dirBlocks[p.dirBlocks.length - 1];
+      p.size = (p.dirBlocks.length - 1) * bs + last.used;
+      p.nlink = 2 + n.entries!.filter((e) => e.inode.kind === 'dir').length;
+    } else if (n.kind === 'lnk') {
+      if (n.size === 0) throw new UserError(`${showPath(n.path)}: empty symlink target`);
+    } else if (n.kind !== 'reg') {
+      p.size = 0;
+    }
+  }
+
+  // Xattrs: long prefixes, sharing, per-inode entries and filter.
+  const longPrefixes: LongPrefix[] = o.xattrPrefixes.map(longPrefixOf);
+  const prefixStrings = o.xattrPrefixes;
+  const itemsOf = new Map<InodePlan, PlannedXattr[]>();
+  const useCount = new Map<string, number>();
+  let anyXattr = false;
+  for (const p of order) {
+    if (o.xattrTolerance < 0) break;
+    const items: PlannedXattr[] = [];
+    const seenNames = new Set<string>();
+    for (const x of p.node.xattrs) {
+      const key = keyOfName(x.name, prefixStrings);
+      if (!key) {
+        o.warn(`${showPath(p.node.path)}: xattr ${showPath(x.name)} has no EROFS name prefix; skipped`);
+        continue;
+      }
+      if (key.suffix.length > 255) throw new UserError(`${showPath(p.node.path)}: xattr name ${showPath(x.name)} too long`);
+      if (x.value.length > 0xffff) throw new UserError(`${showPath(p.node.path)}: xattr ${showPath(x.name)} value over 65535 bytes`);
+      const nameKey = x.name.toString('latin1');
+      if (seenNames.has(nameKey)) continue;
+      seenNames.add(nameKey);
+      const item = { key, name: x.name, value: x.value };
+      items.push(item);
+      const k = sortKey(item).toString('latin1');
+      useCount.set(k, (useCount.get(k) ?? 0) + 1);
+    }
+    if (items.length) anyXattr = true;
+    itemsOf.set(p, items);
+  }
+
+  const configRecordsSize = extras.configRecordsSize ?? 0;
+  const sharedAreaStart = SUPER_OFFSET + SUPER_BASE_SIZE + configRecordsSize;
+  // Shared area: every pair used by more than `tolerance` inodes, ordered by the sort key.
+  const sharedItems: PlannedXattr[] = [];
+  const sharedSeen = new Set<string>();
+  for (const items of itemsOf.values()) {
+    for (const it of items) {
+      const k = sortKey(it).toString('latin1');
+      if ((useCount.get(k) ?? 0) > o.xattrTolerance && !sharedSeen.has(k)) {
+        sharedSeen.add(k);
+        sharedItems.push(it);
+      }
+    }
+  }
+  sharedItems.sort((a, b) => Buffer.compare(sortKey(a), sortKey(b)));
+  const sharedId = new Map<string, number>();
+  const sharedParts: Buffer[] = [];
+  let sharedOff = sharedAreaStart;
+  for (const it of sharedItems) {
+    const size = xattrEntrySize(it.key.suffix.length, it.value.length);
+    const b = Buffer.alloc(size);
+    encodeXattrEntry(it.key, it.value, b, 0);
+    sharedParts.push(b);
+    // xattr_blkaddr is 0, so an id is the absolute byte offset / 4.
+    sharedId.set(sortKey(it).toString('latin1'), sharedOff / 4);
+    sharedOff += size;
+  }
+  const sharedArea = Buffer.concat(sharedParts);
+
+  for (const [p, items] of itemsOf) {
+    if (!items.length) continue;
+    items.sort((a, b) => Buffer.compare(sortKey(a), sortKey(b)));
+    let filterBits = 0;
+    let size = XATTR_IBODY_HEADER_SIZE;
+    for (const it of items) {
+      const id = sharedId.get(sortKey(it).toString('latin1'));
+      if (id !== undefined) {
+        p.sharedIds.push(id);
+        size += 4;
+      } else {
+        p.inlineXattrs.push(it);
+        size += xattrEntrySize(it.key.suffix.length, it.value.length);
+      }
+      filterBits |= 1 << filterBitOf(it.key, longPrefixes);
+    }
+    p.sharedIds.sort((a, b) => a - b);
+    p.nameFilter = o.xattrNameFilter ? ~filterBits >>> 0 : 0;
+    if (p.sharedIds.length > 255) throw new UserError(`${showPath(p.node.path)}: more than 255 shared xattrs`);
+    if (xattrIcount(size) > 0xffff) throw new UserError(`${showPath(p.node.path)}: xattrs too large`);
+    p.xattrSize = size;
+  }
+
+  const prefixTable = encodePrefixTable(longPrefixes);
+  const prefixTableStart = (sharedAreaStart + sharedArea.length + 3) & ~3;
+  const metaStart = (prefixTableStart + prefixTable.length + 31) & ~31;
+
+  // Compact inodes where the rules allow (erofs-format.md §2): ids, nlink and size fit, and the
+  // time equals the superblock's (epoch, fixed_nsec) exactly, so no nanosecond is lost.
+  for (const p of order) {
+    p.extended = p.uid > 0xffff || p.gid > 0xffff || p.nlink > 0xffff || p.size > 0xffffffff
+      || p.mtimeSec !== buildSec || p.mtimeNsec !== buildNsec;
+  }
+
+  let featureCompat = FEATURE_COMPAT_SB_CHKSUM | FEATURE_COMPAT_MTIME;
+  if (anyXattr && o.xattrNameFilter) featureCompat |= FEATURE_COMPAT_XATTR_FILTER;
+  let featureIncompat = 0;
+  if (longPrefixes.length) {
+    featureCompat |= FEATURE_COMPAT_PLAIN_XATTR_PFX;
+    featureIncompat |= FEATURE_INCOMPAT_XATTR_PREFIXES;
+  }
+  return {
+    blockSize: bs, blkszbits, steps, byNode, root: rootPlan, inodeCount: order.length,
+    epoch: buildSec, fixedNsec: buildNsec, featureCompat, featureIncompat,
+    sharedArea, prefixTable, prefixes: longPrefixes, sharedAreaStart, prefixTableStart, metaStart,
+  };
+}
+
+function filterBitOf(key: XattrKey, longPrefixes: readonly LongPrefix[]): number {
+  if (key.nameIndex & XATTR_LONG_PREFIX) {
+    const lp = longPrefixes[key.nameIndex & 0x7f];
+    return xattrFilterBit(lp.baseIndex, Buffer.concat([lp.infix, key.suffix]));
+  }
+  return xattrFilterBit(key.nameIndex, key.suffix);
+}
+
+/** Directory entries of a planned directory with nids resolved. */
+export function dirEntriesWithNids(p: InodePlan, nidOf: (n: Inode) => number): DirEntry[] {
+  return p.dirEntries!.map((e) => ({ name: e.name, nid: nidOf(e.node), fileType: fileTypeOfMode(e.node.mode & S_IFMT) }));
+}
+
+export { DIRENT_SIZE };

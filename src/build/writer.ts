@@ -1,0 +1,215 @@
+// emit(plan): walks the plan's steps once, allocating blocks and writing data and metadata.
+// Regular files are streamed through one reused buffer; their tails go inline after the inode.
+import * as fs from 'node:fs';
+import {
+  SUPER_OFFSET, ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, NULL_ADDR, XATTR_IBODY_HEADER_SIZE,
+} from '../format/constants.js';
+import { encodeInode, inodeSize, xattrIcount, encodeRdev } from '../format/inode.js';
+import { encodeDirBlock } from '../format/dirent.js';
+import { encodeIbodyHeader, encodeXattrEntry } from '../format/xattr.js';
+import { encodeSuperBlock, checksumLength, superBlockChecksum } from '../format/superblock.js';
+import { UserError } from '../errors.js';
+import { showPath, type Inode } from '../source/tree.js';
+import { dirEntriesWithNids, type InodePlan, type Plan } from './plan.js';
+import { BlockAllocator } from './meta-alloc.js';
+import type { ImageOutput } from './output.js';
+import type { BuildOptions } from './options.js';
+
+const CHUNK = 1 << 20;
+
+export interface BuildStats {
+  blocks: number;
+  imageBytes: number;
+  inodes: number;
+  rootNid: number;
+  /** Regular-file bytes read from the source. */
+  dataBytes: number;
+}
+
+/** Where an inode's data went. */
+interface Placement {
+  datalayout: number;
+  startBlk: number;
+  tail: Uint8Array;
+}
+
+export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promise<BuildStats> {
+  const bs = plan.blockSize;
+  const alloc = new BlockAllocator(bs, plan.metaStart, (blk, buf) => out.write(buf, blk * bs));
+  const nids = new Map<Inode, number>();
+  const itemOffsets = new Map<InodePlan, number>();
+  const placements = new Map<InodePlan, Placement>();
+  const readBuf = Buffer.allocUnsafe(CHUNK);
+  let dataBytes = 0;
+  const direct = (buf: Uint8Array, pos: number) => out.write(buf, pos);
+
+  /** Inline the tail after inode + xattrs when the whole item fits one block (mkfs.erofs rule). */
+  const wantsInline = (p: InodePlan, tailLen: number): boolean =>
+    tailLen > 0 && (p.node.kind !== 'reg' || o.inlineData) && inodeSize(p.extended) + p.xattrSize + tailLen <= bs;
+
+  /** Reserve data blocks and the metadata slot for an inode; returns its placement skeleton. */
+  const reserve = (p: InodePlan): Placement => {
+    const size = p.size;
+    const tailLen = size % bs;
+    const inline = wantsInline(p, tailLen);
+    const fullBlocks = inline ? Math.floor(size / bs) : Math.ceil(size / bs);
+    const startBlk = fullBlocks ? alloc.takeBlocks(fullBlocks) : inline ? NULL_ADDR : 0;
+    const itemSize = inodeSize(p.extended) + p.xattrSize + (inline ? tailLen : 0);
+    const off = alloc.placeItem(itemSize);
+    itemOffsets.set(p, off);
+    nids.set(p.node, off / ISLOT_SIZE);
+    const pl: Placement = { datalayout: inline ? INODE_FLAT_INLINE : INODE_FLAT_PLAIN, startBlk, tail: new Uint8Array(inline ? tailLen : 0) };
+    placements.set(p, pl);
+    return pl;
+  };
+
+  /** Write the inode, its xattrs and inline tail. */
+  const writeItem = (p: InodePlan, pl: Placement): void => {
+    const isize = inodeSize(p.extended);
+    const item = new Uint8Array(isize + p.xattrSize + pl.tail.length);
+    const n = p.node;
+    const u = n.kind === 'chr' || n.kind === 'blk' ? encodeRdev(n.rdevMajor, n.rdevMinor)
+      : n.kind === 'fifo' || n.kind === 'sock' ? 0 : pl.startBlk;
+    encodeInode({
+      extended: p.extended, datalayout: pl.datalayout, xattrIcount: xattrIcount(p.xattrSize), mode: p.mode,
+      nlink: p.nlink, size: BigInt(p.size), u, ino: p.ino, uid: p.uid, gid: p.gid,
+      mtimeSec: p.mtimeSec, mtimeNsec: p.mtimeNsec, mtimeDelta: 0,
+    }, item, 0);
+    if (p.xattrSize) {
+      encodeIbodyHeader(p.nameFilter, p.sharedIds.length, item, isize);
+      let off = isize + XATTR_IBODY_HEADER_SIZE;
+      const v = new DataView(item.buffer);
+      for (const id of p.sharedIds) { v.setUint32(off, id, true); off += 4; }
+      for (const x of p.inlineXattrs) off += encodeXattrEntry(x.key, x.value, item, off);
+    }
+    item.set(pl.tail, isize + p.xattrSize);
+    alloc.writeMeta(itemOffsets.get(p)!, item, direct);
+  };
+
+  /** Stream a regular file: full blocks to the data area, the remainder to the tail (or a padded block). */
+  const writeRegular = (p: InodePlan, pl: Placement): void => {
+    const n = p.node;
+    const src = n.data!;
+    const size = p.size;
+    const dataStart = pl.startBlk * bs;
+    const inlineTail = pl.datalayout === INODE_FLAT_INLINE ? pl.tail.length : 0;
+    const blockPart = size - inlineTail;
+    let pos = 0;
+    const take = (chunk: Uint8Array) => {
+      // Bytes before blockPart go to the data area (zero runs left as holes), the rest to the tail.
+      const toData = Math.max(0, Math.min(chunk.length, blockPart - pos));
+      if (toData > 0 && !isZero(chunk, 0, toData)) out.write(chunk, dataStart + pos, 0, toData);
+      if (toData < chunk.length) pl.tail.set(chunk.subarray(toData), pos + toData - blockPart);
+      pos += chunk.length;
+    };
+    if (src.type === 'buffer') {
+      if (src.bytes.length !== size) throw new UserError(`${showPath(n.path)}: size changed during build`);
+      take(src.bytes);
+    } else {
+      let fd: number;
+      try {
+        fd = fs.openSync(src.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+      } catch (e) {
+        throw new UserError(`${showPath(src.path)}: cannot open: ${(e as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+      }
+      try {
+        for (;;) {
+          const want = Math.min(CHUNK, size - pos + 1);
+          let got: number;
+          try {
+            got = fs.readSync(fd, readBuf, 0, want, pos);
+          } catch (e) {
+            throw new UserError(`${showPath(src.path)}: read failed: ${(e as Error).message}`);
+          }
+          if (got === 0) break;
+          if (pos + got > size) throw new UserError(`${showPath(src.path)}: file grew during build (expected ${size} bytes)`);
+          take(readBuf.subarray(0, got));
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+      if (pos !== size) throw new UserError(`${showPath(src.path)}: file shrank during build (expected ${size} bytes, read ${pos})`);
+    }
+    dataBytes += size;
+    // A plain file's last partial block is zero-padded: the hole left by truncate() reads as zeros.
+  };
+
+  const writeSymlink = (p: InodePlan, pl: Placement): void => {
+    const t = p.node.target!;
+    const inlineTail = pl.tail.length;
+    const blockPart = t.length - inlineTail;
+    if (blockPart) out.write(t, pl.startBlk * bs, 0, blockPart);
+    pl.tail.set(t.subarray(blockPart));
+  };
+
+  const writeDir = (p: InodePlan, pl: Placement): void => {
+    const entries = dirEntriesWithNids(p, (node) => nids.get(node)!);
+    const blocks = p.dirBlocks!;
+    const inline = pl.datalayout === INODE_FLAT_INLINE;
+    const buf = new Uint8Array(bs);
+    blocks.forEach((b, i) => {
+      buf.fill(0);
+      encodeDirBlock(entries, b.start, b.end, buf, 0);
+      if (inline && i === blocks.length - 1) pl.tail.set(buf.subarray(0, b.used));
+      else out.write(buf, (pl.startBlk + i) * bs);
+    });
+    writeItem(p, pl);
+  };
+
+  let steps = 0;
+  for (const step of plan.steps) {
+    const p = step.p;
+    if (step.type === 'dirDone') {
+      writeDir(p, placements.get(p)!);
+    } else if (p.node.kind === 'dir') {
+      reserve(p);
+    } else {
+      const pl = reserve(p);
+      if (p.node.kind === 'reg') writeRegular(p, pl);
+      else if (p.node.kind === 'lnk') writeSymlink(p, pl);
+      writeItem(p, pl);
+    }
+    // Let signals and other events in now and then.
+    if (++steps % 4096 === 0) await new Promise<void>((r) => setImmediate(r));
+  }
+  alloc.closeAll();
+
+  const blocks = alloc.cursor;
+  const rootNid = nids.get(plan.root.node)!;
+  if (rootNid > 0xffff) throw new UserError('root inode beyond nid 65535 (too many shared xattrs or prefixes)');
+  out.truncate(blocks * bs);
+
+  // Block-0 area: superblock, shared xattrs, long-prefix table; then the checksum over [1024, +len).
+  const sbBytes = encodeSuperBlock({
+    checksum: 0, featureCompat: plan.featureCompat, blkszbits: plan.blkszbits, sbExtslots: 0, rootNid,
+    inos: BigInt(plan.inodeCount), epoch: plan.epoch, fixedNsec: plan.fixedNsec, blocks,
+    metaBlkaddr: 0, xattrBlkaddr: 0, uuid: o.uuid, volumeName: padLabel(o.label),
+    featureIncompat: plan.featureIncompat, u1: 0, extraDevices: 0, devtSlotoff: 0, dirblkbits: 0,
+    xattrPrefixCount: plan.prefixes.length, xattrPrefixStart: plan.prefixes.length ? plan.prefixTableStart / 4 : 0,
+    packedNid: 0n, xattrFilterReserved: 0, ishareXattrPrefixId: 0, buildTime: 0, rootNid8b: 0n,
+  });
+  out.write(sbBytes, SUPER_OFFSET);
+  if (plan.sharedArea.length) out.write(plan.sharedArea, plan.sharedAreaStart);
+  if (plan.prefixTable.length) out.write(plan.prefixTable, plan.prefixTableStart);
+  const region = new Uint8Array(checksumLength(bs));
+  out.read(region, SUPER_OFFSET);
+  const crc = superBlockChecksum(region);
+  const crcBytes = new Uint8Array(4);
+  new DataView(crcBytes.buffer).setUint32(0, crc, true);
+  out.write(crcBytes, SUPER_OFFSET + 4);
+
+  return { blocks, imageBytes: blocks * bs, inodes: plan.inodeCount, rootNid, dataBytes };
+}
+
+function padLabel(label: Buffer): Uint8Array {
+  const b = new Uint8Array(16);
+  b.set(label.subarray(0, 16));
+  return b;
+}
+
+const ZEROS = Buffer.alloc(CHUNK);
+/** All-zero ranges are left as holes in the image file (they read back as zeros). Native memcmp. */
+function isZero(b: Uint8Array, start: number, end: number): boolean {
+  if (b[start] !== 0) return false;
+  return Buffer.from(b.buffer, b.byteOffset + start, end - start).equals(ZEROS.subarray(0, end - start));
+}

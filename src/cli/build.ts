@@ -1,0 +1,93 @@
+// `erofs-forge build`: parse, call the core, print.
+import { Command, Option } from 'commander';
+import { buildImage } from '../build/build.js';
+import { defaultBuildOptions, type BuildOptions } from '../build/options.js';
+import { UserError } from '../errors.js';
+import {
+  parseBlockSize, parseEpoch, parseUuid, parseId, parseInteger, parseRegex, collect, parseExtended,
+} from './parse.js';
+
+interface RawBuildOpts {
+  b?: number; T?: bigint; allTime?: boolean; mkfsTime?: boolean; ignoreMtime?: boolean; preserveMtime?: boolean;
+  U?: Uint8Array; L?: string; allRoot?: boolean; forceUid?: number; forceGid?: number;
+  excludePath?: string[]; excludeRegex?: RegExp[]; E?: string[]; x?: number; xattrPrefix?: string[];
+  quiet?: boolean; json?: boolean;
+}
+
+/** Apply a -E list (mkfs.erofs spellings) to options, rejecting unknown names. */
+function applyExtended(list: string[], o: Partial<BuildOptions>): void {
+  const table: Record<string, (on: boolean) => void> = {
+    inline_data: (on) => { o.inlineData = on; },
+    noinline_data: (on) => { o.inlineData = !on; },
+    'xattr-name-filter': (on) => { o.xattrNameFilter = on; },
+  };
+  for (const item of list.flatMap(parseExtended)) {
+    const set = table[item.name];
+    if (!set) throw new UserError(`-E ${item.name}: unknown extended option (known: ${Object.keys(table).join(', ')})`);
+    set(item.on);
+  }
+}
+
+export function buildCommand(): Command {
+  return new Command('build')
+    .description('build an EROFS image from a directory')
+    .argument('<IMAGE>', 'image file to write (replaced atomically)')
+    .argument('<SOURCE>', 'source directory')
+    .option('-b <size>', 'block size: 512, 1024, 2048 or 4096', parseBlockSize)
+    .option('-T <epoch>', 'fixed build time in seconds (default: SOURCE_DATE_EPOCH when set)', (v) => parseEpoch(v, '-T'))
+    .option('--all-time', 'with -T: every inode gets that time (default)')
+    .option('--mkfs-time', 'with -T: only the superblock build time')
+    .option('--ignore-mtime', 'drop file mtimes (all become the build time) for compact inodes')
+    .option('--preserve-mtime', 'keep file mtimes (default)')
+    .option('-U <uuid>', 'volume UUID: a UUID, "clear" or "random" (default)', parseUuid)
+    .option('-L <label>', 'volume label (up to 16 bytes)')
+    .option('--all-root', 'make every file owned by root')
+    .option('--force-uid <uid>', 'set every uid', (v) => parseId(v, '--force-uid'))
+    .option('--force-gid <gid>', 'set every gid', (v) => parseId(v, '--force-gid'))
+    .option('--exclude-path <path>', 'leave out this path (relative to SOURCE, repeatable)', collect(String))
+    .option('--exclude-regex <regex>', 'leave out paths matching this regex (repeatable)', collect(parseRegex))
+    .option('-E <options>', 'extended options: noinline_data, ^xattr-name-filter', collect(String))
+    .option('-x <n>', 'share an xattr used by more than n inodes (default 2); -1 drops all xattrs', (v) => parseInteger(v, '-x'))
+    .option('--xattr-prefix <prefix>', 'long xattr name prefix, e.g. trusted.overlay. (repeatable)', collect(String))
+    .addOption(new Option('--quiet', 'print nothing but errors'))
+    .option('--json', 'print a JSON summary on stdout')
+    .addHelpText('after', `
+Examples:
+  erofs-forge build -T0 -Uclear out.img rootfs/      reproducible image of rootfs/
+  SOURCE_DATE_EPOCH=1700000000 erofs-forge build out.img rootfs/
+  erofs-forge build -b 4096 --all-root --exclude-regex '\\.git' out.img src/`)
+    .action(async (image: string, source: string, r: RawBuildOpts) => {
+      const over: Partial<BuildOptions> = {};
+      if (r.b) over.blockSize = r.b;
+      if (r.T !== undefined) over.timestamp = r.T;
+      if (r.mkfsTime && r.allTime) throw new UserError('--all-time and --mkfs-time exclude each other');
+      over.timeMode = r.mkfsTime ? 'mkfs' : 'all';
+      const sde = process.env.SOURCE_DATE_EPOCH;
+      if (sde !== undefined && sde !== '') over.sourceDateEpoch = parseEpoch(sde, 'SOURCE_DATE_EPOCH');
+      if (r.ignoreMtime && r.preserveMtime) throw new UserError('--ignore-mtime and --preserve-mtime exclude each other');
+      over.ignoreMtime = !!r.ignoreMtime;
+      over.uuid = r.U ?? parseUuid('random');
+      if (r.L !== undefined) {
+        over.label = Buffer.from(r.L);
+        if (over.label.length > 16) throw new UserError(`-L ${r.L}: label longer than 16 bytes`);
+      }
+      over.allRoot = !!r.allRoot;
+      if (r.forceUid !== undefined) over.forceUid = r.forceUid;
+      if (r.forceGid !== undefined) over.forceGid = r.forceGid;
+      applyExtended(r.E ?? [], over);
+      if (r.x !== undefined) over.xattrTolerance = r.x;
+      over.xattrPrefixes = (r.xattrPrefix ?? []).map((p) => Buffer.from(p));
+      over.warn = r.quiet ? () => {} : (m) => process.stderr.write(`erofs-forge: warning: ${m}\n`);
+      const o = defaultBuildOptions(over);
+      const res = await buildImage(image, { dir: source, excludePaths: r.excludePath, excludeRegexes: r.excludeRegex }, o);
+      if (r.json) {
+        process.stdout.write(JSON.stringify({
+          schema: 'erofs-forge/build/1', image: res.image, bytes: res.imageBytes, blocks: res.blocks,
+          blockSize: o.blockSize, inodes: res.inodes, rootNid: res.rootNid, dataBytes: res.dataBytes, seconds: res.seconds,
+        }) + '\n');
+      } else if (!r.quiet) {
+        process.stdout.write(`${res.image}: ${res.inodes} inodes, ${res.blocks} blocks of ${o.blockSize} B `
+          + `(${res.imageBytes} bytes), ${res.dataBytes} bytes of file data, ${res.seconds.toFixed(2)} s\n`);
+      }
+    });
+}

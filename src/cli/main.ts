@@ -1,0 +1,43 @@
+// The erofs-forge command line: commander at the edge; typed errors become one line and an exit code.
+import { Command, CommanderError } from 'commander';
+import { buildCommand } from './build.js';
+import { readCommands } from './read.js';
+import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
+import { liveTempFiles } from '../build/output.js';
+import * as fs from 'node:fs';
+
+/** Exit codes: 0 ok, 1 failure (user error, corrupt image), 2 usage error. */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('erofs-forge')
+    .description('build, read and verify EROFS images')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  program.addCommand(buildCommand());
+  for (const c of readCommands()) program.addCommand(c);
+  for (const c of program.commands) c.exitOverride();
+
+  const onSignal = (sig: NodeJS.Signals) => {
+    for (const t of liveTempFiles) { try { fs.unlinkSync(t); } catch { /* gone */ } }
+    process.stderr.write(`erofs-forge: interrupted by ${sig}; no image written\n`);
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (e instanceof UserError || e instanceof CorruptImageError || e instanceof UnsupportedFeatureError) {
+      process.stderr.write(`erofs-forge: ${e.message}\n`);
+      return 1;
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (err && err.code === 'EPIPE') return 1;
+    throw e;
+  }
+}

@@ -1,0 +1,120 @@
+// Reading commands: inspect, ls, cat, extract.
+import { Command } from 'commander';
+import { ErofsImage, type InodeInfo } from '../read/image.js';
+import { superblockSummary, modeString } from '../read/describe.js';
+import { extract } from '../read/extract.js';
+import { showPath } from '../source/tree.js';
+
+function withImage<T>(file: string, fn: (img: ErofsImage) => T): T {
+  const img = ErofsImage.open(file);
+  try {
+    return fn(img);
+  } finally {
+    img.close();
+  }
+}
+
+function lsLine(img: ErofsImage, ino: InodeInfo, name: Buffer, long: boolean): string {
+  const shown = showPath(name);
+  if (!long) return shown;
+  const size = ino.kind === 'chr' || ino.kind === 'blk' ? `${ino.rdev.major}, ${ino.rdev.minor}` : String(ino.size);
+  const t = new Date(Number(ino.mtimeSec) * 1000).toISOString().replace('T', ' ').slice(0, 19);
+  const link = ino.kind === 'lnk' ? ` -> ${showPath(img.readlink(ino))}` : '';
+  return `${modeString(ino.mode)} ${String(ino.nlink).padStart(3)} ${String(ino.uid).padStart(5)} ${String(ino.gid).padStart(5)} ${size.padStart(10)} ${t} ${shown}${link}`;
+}
+
+export function readCommands(): Command[] {
+  const inspect = new Command('inspect')
+    .description('print the superblock and features of an image')
+    .argument('<IMAGE>')
+    .option('--json', 'print JSON')
+    .action((file: string, o: { json?: boolean }) => {
+      withImage(file, (img) => {
+        const s = superblockSummary(img.sb, img.length);
+        if (o.json) {
+          process.stdout.write(JSON.stringify({ schema: 'erofs-forge/inspect/1', image: file, superblock: s }) + '\n');
+          return;
+        }
+        const lines = Object.entries(s).map(([k, v]) => `${k.padEnd(20)} ${Array.isArray(v) ? v.join(' ') : v}`);
+        process.stdout.write(lines.join('\n') + '\n');
+      });
+    });
+
+  const ls = new Command('ls')
+    .description('list a directory of an image')
+    .argument('<IMAGE>')
+    .argument('[PATH]', 'directory or file inside the image', '/')
+    .option('-l', 'long listing')
+    .option('-R', 'recursive')
+    .option('--json', 'print JSON')
+    .action((file: string, p: string, o: { l?: boolean; R?: boolean; json?: boolean }) => {
+      withImage(file, (img) => {
+        const start = img.lookup(p);
+        const rows: { path: Buffer; ino: InodeInfo }[] = [];
+        if (o.R) {
+          const prefix = Buffer.from(p.replace(/^\/+|\/+$/g, ''));
+          if (start.nid === img.rootNid) {
+            img.walk((rel, ino) => { if (rel.length) rows.push({ path: rel, ino }); });
+          } else {
+            // Walk from the root, keep what lies under PATH.
+            img.walk((rel, ino) => {
+              if (rel.length > prefix.length && rel.subarray(0, prefix.length).equals(prefix) && rel[prefix.length] === 0x2f) {
+                rows.push({ path: rel.subarray(prefix.length + 1), ino });
+              }
+            });
+          }
+        } else if (start.kind === 'dir') {
+          for (const e of img.readdir(start)) {
+            if (e.name.length <= 2 && e.name.every((c) => c === 0x2e)) continue;
+            rows.push({ path: Buffer.from(e.name), ino: img.inode(e.nid) });
+          }
+        } else {
+          rows.push({ path: Buffer.from(p.split('/').pop() ?? p), ino: start });
+        }
+        if (o.json) {
+          process.stdout.write(JSON.stringify({
+            schema: 'erofs-forge/ls/1', image: file,
+            entries: rows.map(({ path, ino }) => ({
+              path: showPath(path), nid: ino.nid, type: ino.kind, mode: ino.mode & 0o7777, uid: ino.uid, gid: ino.gid,
+              size: ino.size, nlink: ino.nlink, mtime: ino.mtimeSec.toString(), mtimeNsec: ino.mtimeNsec,
+              ...(ino.kind === 'lnk' ? { target: showPath(img.readlink(ino)) } : {}),
+            })),
+          }) + '\n');
+          return;
+        }
+        process.stdout.write(rows.map(({ path, ino }) => lsLine(img, ino, path, !!o.l) + '\n').join(''));
+      });
+    });
+
+  const cat = new Command('cat')
+    .description("write a file's bytes to stdout")
+    .argument('<IMAGE>')
+    .argument('<PATH>')
+    .action(async (file: string, p: string) => {
+      const img = ErofsImage.open(file);
+      try {
+        const ino = img.lookup(p);
+        if (ino.kind !== 'reg' && ino.kind !== 'lnk') throw new (await import('../errors.js')).UserError(`${p}: not a regular file`);
+        for (const chunk of img.data(ino)) {
+          if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
+        }
+      } finally {
+        img.close();
+      }
+    });
+
+  const ex = new Command('extract')
+    .description('extract the whole image into an empty directory')
+    .argument('<IMAGE>')
+    .argument('<DIR>')
+    .option('--no-owners', 'do not restore owners (default: restore when root)')
+    .option('--no-xattrs', 'do not restore xattrs')
+    .option('--quiet', 'print nothing but errors')
+    .action((file: string, dir: string, o: { owners?: boolean; xattrs?: boolean; quiet?: boolean }) => {
+      withImage(file, (img) => {
+        const s = extract(img, dir, { owners: o.owners === false ? false : undefined, xattrs: o.xattrs !== false });
+        if (!o.quiet) process.stdout.write(`${dir}: ${s.files} files, ${s.dirs} directories, ${s.bytes} bytes\n`);
+      });
+    });
+  return [inspect, ls, cat, ex];
+}

@@ -1,0 +1,90 @@
+// Directory blocks: erofs_dirent (12 B) arrays followed by names (erofs-format.md §3).
+import { DIRENT_SIZE, NAME_LEN } from './constants.js';
+import { CorruptImageError } from '../errors.js';
+
+export interface DirEntry {
+  name: Uint8Array;
+  nid: number;
+  fileType: number;
+}
+
+/** Unsigned bytewise order, shorter prefix first: the order the kernel's lookup binary-searches. */
+export function compareNames(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b);
+}
+
+/**
+ * Split a sorted entry list into directory blocks as mkfs.erofs does: a block holds as many
+ * entries as fit with their names; a name never straddles blocks. Returns, per block, the
+ * [start, end) entry indexes and the bytes used. Sizes only: names suffice, nids are not needed.
+ */
+export function splitDirBlocks(names: readonly Uint8Array[], blockSize: number): { start: number; end: number; used: number }[] {
+  const blocks: { start: number; end: number; used: number }[] = [];
+  let start = 0;
+  let used = 0;
+  for (let i = 0; i < names.length; i++) {
+    const need = DIRENT_SIZE + names[i].length;
+    if (used + need > blockSize) {
+      blocks.push({ start, end: i, used });
+      start = i;
+      used = 0;
+    }
+    used += need;
+  }
+  blocks.push({ start, end: names.length, used });
+  return blocks;
+}
+
+/** Encode entries[start,end) into `out` at `off` (the block's bytes; caller zero-fills the rest). */
+export function encodeDirBlock(entries: readonly DirEntry[], start: number, end: number, out: Uint8Array, off: number): number {
+  const v = new DataView(out.buffer, out.byteOffset);
+  let nameoff = DIRENT_SIZE * (end - start);
+  for (let i = start; i < end; i++) {
+    const e = entries[i];
+    const d = off + DIRENT_SIZE * (i - start);
+    v.setBigUint64(d, BigInt(e.nid), true);
+    v.setUint16(d + 8, nameoff, true);
+    v.setUint8(d + 10, e.fileType);
+    v.setUint8(d + 11, 0);
+    out.set(e.name, off + nameoff);
+    nameoff += e.name.length;
+  }
+  return nameoff;
+}
+
+/**
+ * Decode one directory block of `maxsize` meaningful bytes (min(bs, i_size - block start)),
+ * with the kernel's checks (dir.c erofs_fill_dentries / erofs_readdir).
+ */
+export function decodeDirBlock(block: Uint8Array, maxsize: number, where: string): DirEntry[] {
+  if (maxsize < DIRENT_SIZE) throw new CorruptImageError('directory block too small for a dirent', where);
+  const v = new DataView(block.buffer, block.byteOffset, block.byteLength);
+  const nameoff0 = v.getUint16(8, true);
+  // dir.c: nameoff0 must hold at least one dirent and lie inside the block.
+  if (nameoff0 < DIRENT_SIZE || nameoff0 >= maxsize || nameoff0 % DIRENT_SIZE !== 0) {
+    throw new CorruptImageError('bogus dirent nameoff', where, `nameoff[0] ${nameoff0}`);
+  }
+  const count = nameoff0 / DIRENT_SIZE;
+  const out: DirEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const d = i * DIRENT_SIZE;
+    const nid = v.getBigUint64(d, true);
+    const nameoff = v.getUint16(d + 8, true);
+    const fileType = v.getUint8(d + 10);
+    let nameEnd: number;
+    if (i + 1 < count) {
+      nameEnd = v.getUint16(d + DIRENT_SIZE + 8, true);
+    } else {
+      // The last name runs to the first NUL or to maxsize.
+      nameEnd = nameoff;
+      while (nameEnd < maxsize && block[nameEnd] !== 0) nameEnd++;
+    }
+    if (nameoff < nameoff0 || nameEnd > maxsize || nameEnd <= nameoff) {
+      throw new CorruptImageError('bogus dirent name range', where, `entry ${i}: ${nameoff}..${nameEnd}`);
+    }
+    if (nameEnd - nameoff > NAME_LEN) throw new CorruptImageError('dirent name too long', where, `entry ${i}`);
+    if (nid > BigInt(Number.MAX_SAFE_INTEGER)) throw new CorruptImageError('dirent nid out of range', where);
+    out.push({ name: block.slice(nameoff, nameEnd), nid: Number(nid), fileType });
+  }
+  return out;
+}

@@ -1,0 +1,370 @@
+// The strict image reader: positioned reads of an image file (never the whole image in memory),
+// every offset and length checked against the image before use; failures are CorruptImageError
+// naming the nid and the rule. Used by inspect, ls, cat, extract and verify.
+import * as fs from 'node:fs';
+import {
+  SUPER_OFFSET, ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT,
+  INODE_CHUNK_BASED, NULL_ADDR, S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK,
+  XATTR_IBODY_HEADER_SIZE, XATTR_LONG_PREFIX, MAX_SYMLINK, FT_UNKNOWN, fileTypeOfMode,
+  FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES,
+} from '../format/constants.js';
+import { decodeSuperBlock, verifySuperBlockChecksum, checksumLength, type SuperBlock } from '../format/superblock.js';
+import { decodeInode, inodeFormat, inodeSize, xattrIbodySize, decodeRdev, I_FORMAT_KNOWN } from '../format/inode.js';
+import { decodeDirBlock, type DirEntry } from '../format/dirent.js';
+import { decodeXattrEntry, decodePrefixTable, shortPrefix, longPrefixString, type LongPrefix } from '../format/xattr.js';
+import { CorruptImageError, UnsupportedFeatureError, UserError } from '../errors.js';
+
+export type FileKind = 'reg' | 'dir' | 'lnk' | 'chr' | 'blk' | 'fifo' | 'sock';
+
+export interface InodeInfo {
+  nid: number;
+  /** Byte offset of the inode in the image. */
+  iloc: number;
+  extended: boolean;
+  datalayout: number;
+  kind: FileKind;
+  mode: number;
+  nlink: number;
+  size: number;
+  uid: number;
+  gid: number;
+  mtimeSec: bigint;
+  mtimeNsec: number;
+  ino: number;
+  /** Raw i_u. */
+  u: number;
+  rdev: { major: number; minor: number };
+  isize: number;
+  xattrSize: number;
+}
+
+export interface XattrEntry {
+  /** Full name; hidden (base index 0 long-prefix) names included, flagged. */
+  name: Buffer;
+  value: Buffer;
+  hidden: boolean;
+  shared: boolean;
+}
+
+/** Decodes the data of compressed inodes; installed by src/read/zdata.ts when present. */
+export type CompressedReader = (img: ErofsImage, ino: InodeInfo) => Iterable<Uint8Array>;
+let compressedReader: CompressedReader | undefined;
+export function setCompressedReader(r: CompressedReader): void {
+  compressedReader = r;
+}
+
+const KIND_OF_TYPE: Record<number, FileKind> = {
+  [S_IFREG]: 'reg', [S_IFDIR]: 'dir', [S_IFLNK]: 'lnk', [S_IFCHR]: 'chr', [S_IFBLK]: 'blk', [S_IFIFO]: 'fifo', [S_IFSOCK]: 'sock',
+};
+
+const READ_CHUNK = 1 << 20;
+/** Deepest directory nesting we follow (the kernel has no limit; PATH_MAX makes deeper trees unusable). */
+export const MAX_DEPTH = 2048;
+
+export class ErofsImage {
+  readonly sb: SuperBlock;
+  readonly blockSize: number;
+  readonly length: number;
+  readonly prefixes: LongPrefix[];
+  private readonly inodeCache = new Map<number, InodeInfo>();
+
+  private constructor(private fd: number, readonly path: string) {
+    this.length = fs.fstatSync(fd).size;
+    const head = this.readAt(SUPER_OFFSET, 128, 'superblock');
+    this.sb = decodeSuperBlock(head);
+    this.blockSize = 1 << this.sb.blkszbits;
+    const region = this.readAt(SUPER_OFFSET, Math.min(checksumLength(this.blockSize), this.length - SUPER_OFFSET), 'superblock');
+    if (region.length < checksumLength(this.blockSize)) throw new CorruptImageError('image shorter than its first block', 'superblock');
+    verifySuperBlockChecksum(this.sb, region);
+    this.prefixes = this.readPrefixes();
+  }
+
+  static open(path: string): ErofsImage {
+    let fd: number;
+    try {
+      fd = fs.openSync(path, 'r');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new UserError(`${path}: cannot open image: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+    }
+    try {
+      if (!fs.fstatSync(fd).isFile() && !fs.fstatSync(fd).isBlockDevice()) throw new UserError(`${path}: not a regular file`);
+      return new ErofsImage(fd, path);
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
+  }
+
+  /** Read exactly `len` bytes at `off`, or fail naming `where`. */
+  readAt(off: number, len: number, where: string): Uint8Array {
+    if (!Number.isSafeInteger(off) || off < 0 || len < 0 || off + len > this.length) {
+      throw new CorruptImageError('reference beyond the end of the image', where, `bytes ${off}..${off + len} of ${this.length}`);
+    }
+    const b = Buffer.allocUnsafe(len);
+    let got = 0;
+    while (got < len) {
+      const n = fs.readSync(this.fd, b, got, len - got, off + got);
+      if (n === 0) throw new CorruptImageError('short read', where);
+      got += n;
+    }
+    return b;
+  }
+
+  get rootNid(): number {
+    return this.sb.rootNid;
+  }
+
+  private readPrefixes(): LongPrefix[] {
+    const { xattrPrefixCount: count, xattrPrefixStart: start, featureIncompat, featureCompat } = this.sb;
+    if (!(featureIncompat & FEATURE_INCOMPAT_XATTR_PREFIXES)) return [];
+    if (!(featureCompat & FEATURE_COMPAT_PLAIN_XATTR_PFX) && this.sb.packedNid !== 0n) {
+      throw new UnsupportedFeatureError('superblock: long xattr prefixes stored in the packed inode are not supported');
+    }
+    if (count === 0) return [];
+    const off = start * 4;
+    const avail = Math.min(this.length - off, count * 260);
+    if (off >= this.length) throw new CorruptImageError('xattr prefix table beyond the end of the image', 'superblock');
+    return decodePrefixTable(this.readAt(off, avail, 'superblock'), count, 'xattr prefix table');
+  }
+
+  /** Byte offset of an inode slot. */
+  iloc(nid: number): number {
+    return this.sb.metaBlkaddr * this.blockSize + nid * ISLOT_SIZE;
+  }
+
+  inode(nid: number): InodeInfo {
+    const cached = this.inodeCache.get(nid);
+    if (cached) return cached;
+    const where = `nid ${nid}`;
+    if (!Number.isSafeInteger(nid) || nid < 0) throw new CorruptImageError('nid out of range', where);
+    const iloc = this.iloc(nid);
+    const head = this.readAt(iloc, 2, where);
+    const fmt = inodeFormat(head, 0);
+    // Pre-6.15 kernels reject any i_format bit above the version and layout bits.
+    if (fmt.raw & ~I_FORMAT_KNOWN) throw new CorruptImageError('unsupported i_format bits', where, `0x${fmt.raw.toString(16)}`);
+    const isize = inodeSize(fmt.extended);
+    const raw = decodeInode(this.readAt(iloc, isize, where), 0);
+    const kind = KIND_OF_TYPE[raw.mode & S_IFMT];
+    if (!kind) throw new CorruptImageError('bad file type in i_mode', where, `0${raw.mode.toString(8)}`);
+    if (raw.datalayout > INODE_CHUNK_BASED) throw new CorruptImageError('unknown data layout', where, `${raw.datalayout}`);
+    if (raw.xattrIcount === 1) throw new CorruptImageError('xattr icount 1 is invalid', where);
+    if (raw.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new CorruptImageError('inode size too large', where);
+    const size = Number(raw.size);
+    const xattrSize = xattrIbodySize(raw.xattrIcount);
+    if (iloc + isize + xattrSize > this.length) throw new CorruptImageError('inode xattrs beyond the end of the image', where);
+    const info: InodeInfo = {
+      nid, iloc, extended: raw.extended, datalayout: raw.datalayout, kind, mode: raw.mode, nlink: raw.nlink, size,
+      uid: raw.uid, gid: raw.gid,
+      mtimeSec: raw.extended ? raw.mtimeSec : BigInt.asIntN(64, this.sb.epoch) + BigInt(raw.mtimeDelta),
+      mtimeNsec: raw.extended ? raw.mtimeNsec : this.sb.fixedNsec,
+      ino: raw.ino, u: raw.u, rdev: kind === 'chr' || kind === 'blk' ? decodeRdev(raw.u) : { major: 0, minor: 0 },
+      isize, xattrSize,
+    };
+    if (info.mtimeNsec >= 1_000_000_000) throw new CorruptImageError('mtime nanoseconds out of range', where);
+    this.checkLayout(info);
+    if (this.inodeCache.size > 65536) this.inodeCache.clear();
+    this.inodeCache.set(nid, info);
+    return info;
+  }
+
+  private checkLayout(i: InodeInfo): void {
+    const where = `nid ${i.nid}`;
+    const bs = this.blockSize;
+    if (i.kind === 'lnk' && (i.size === 0 || i.size > MAX_SYMLINK)) throw new CorruptImageError('bad symlink size', where, `${i.size}`);
+    if (i.kind === 'dir' && i.size === 0) throw new CorruptImageError('empty directory inode', where);
+    if (i.kind !== 'reg' && (i.datalayout === INODE_COMPRESSED_FULL || i.datalayout === INODE_COMPRESSED_COMPACT)
+      && i.kind !== 'dir') {
+      throw new CorruptImageError('compressed layout on a non-regular file', where);
+    }
+    if (i.datalayout === INODE_FLAT_PLAIN || i.datalayout === INODE_FLAT_INLINE) {
+      if (i.kind === 'chr' || i.kind === 'blk' || i.kind === 'fifo' || i.kind === 'sock') {
+        if (i.size !== 0) throw new CorruptImageError('special file with data', where);
+        return;
+      }
+      const nblocks = i.datalayout === INODE_FLAT_PLAIN ? Math.ceil(i.size / bs) : Math.floor(i.size / bs);
+      if (nblocks > 0) {
+        if (i.u === NULL_ADDR) throw new UnsupportedFeatureError(`${where}: flat data with a null start block (6.15 holes) is not supported`);
+        if ((i.u + nblocks) * bs > this.length) {
+          throw new CorruptImageError('data blocks beyond the end of the image', where, `blocks ${i.u}..${i.u + nblocks}`);
+        }
+      }
+      if (i.datalayout === INODE_FLAT_INLINE) {
+        const tail = i.size % bs;
+        const toff = i.iloc + i.isize + i.xattrSize;
+        // data.c erofs_map_blocks: "inline data cross block boundary".
+        if (tail === 0 && i.size > 0) throw new CorruptImageError('inline layout with a block-aligned size', where);
+        if ((toff % bs) + tail > bs) throw new CorruptImageError('inline data crosses a block boundary', where);
+        if (toff + tail > this.length) throw new CorruptImageError('inline data beyond the end of the image', where);
+      }
+    } else if (i.datalayout === INODE_CHUNK_BASED) {
+      throw new UnsupportedFeatureError(`${where}: chunk-based files are not supported by this reader`);
+    }
+  }
+
+  /** All data of an inode as chunks, in order. Flat data is read from the image in bounded chunks. */
+  *data(i: InodeInfo): Generator<Uint8Array> {
+    if (i.datalayout === INODE_COMPRESSED_FULL || i.datalayout === INODE_COMPRESSED_COMPACT) {
+      if (!compressedReader) throw new UnsupportedFeatureError(`nid ${i.nid}: compressed data is not supported by this reader`);
+      yield* compressedReader(this, i);
+      return;
+    }
+    const bs = this.blockSize;
+    const where = `nid ${i.nid}`;
+    const blockBytes = i.datalayout === INODE_FLAT_INLINE ? Math.floor(i.size / bs) * bs : i.size;
+    for (let pos = 0; pos < blockBytes; pos += READ_CHUNK) {
+      yield this.readAt(i.u * bs + pos, Math.min(READ_CHUNK, blockBytes - pos), where);
+    }
+    if (i.datalayout === INODE_FLAT_INLINE && i.size % bs) {
+      yield this.readAt(i.iloc + i.isize + i.xattrSize, i.size % bs, where);
+    }
+  }
+
+  /** Whole data of a small inode (directories, symlinks); refuses anything large. */
+  readAll(i: InodeInfo, limit = 64 << 20): Uint8Array {
+    if (i.size > limit) throw new CorruptImageError('inode too large to read at once', `nid ${i.nid}`, `${i.size} bytes`);
+    const parts = [...this.data(i)];
+    const all = Buffer.concat(parts);
+    if (all.length !== i.size) throw new CorruptImageError('data length differs from i_size', `nid ${i.nid}`);
+    return all;
+  }
+
+  readlink(i: InodeInfo): Buffer {
+    if (i.kind !== 'lnk') throw new UserError(`nid ${i.nid}: not a symlink`);
+    return Buffer.from(this.readAll(i));
+  }
+
+  /**
+   * Directory entries with the kernel's and fsck's checks: names sorted strictly (bytewise,
+   * across blocks), "." is the directory itself, ".." its parent (when `parentNid` is given),
+   * entry file types agree with the target inodes' modes.
+   */
+  readdir(dir: InodeInfo, parentNid?: number): DirEntry[] {
+    const where = `nid ${dir.nid}`;
+    if (dir.kind !== 'dir') throw new UserError(`${where}: not a directory`);
+    const bs = this.blockSize;
+    const data = this.readAll(dir);
+    const out: DirEntry[] = [];
+    for (let off = 0; off < data.length; off += bs) {
+      const maxsize = Math.min(bs, data.length - off);
+      out.push(...decodeDirBlock(data.subarray(off, off + maxsize), maxsize, where));
+    }
+    let dot = false;
+    let dotdot = false;
+    for (let k = 0; k < out.length; k++) {
+      const e = out[k];
+      if (k > 0 && Buffer.compare(out[k - 1].name, e.name) >= 0) throw new CorruptImageError('wrong dirent name order', where);
+      if (e.name.includes(0x2f) || e.name.includes(0)) throw new CorruptImageError('dirent name contains / or NUL', where);
+      const isDot = e.name.length === 1 && e.name[0] === 0x2e;
+      const isDotdot = e.name.length === 2 && e.name[0] === 0x2e && e.name[1] === 0x2e;
+      if (isDot) {
+        dot = true;
+        if (e.nid !== dir.nid) throw new CorruptImageError('"." does not point to the directory itself', where);
+      } else if (isDotdot) {
+        dotdot = true;
+        if (parentNid !== undefined && e.nid !== parentNid) throw new CorruptImageError('".." does not point to the parent', where);
+      }
+      if (e.fileType === FT_UNKNOWN || e.fileType > 7) throw new CorruptImageError('bad dirent file type', where, Buffer.from(e.name).toString('latin1'));
+    }
+    if (!dot || !dotdot) throw new CorruptImageError('directory lacks "." or ".."', where);
+    return out;
+  }
+
+  /** Check that an entry's file type matches the inode it names. */
+  checkEntryType(e: DirEntry, target: InodeInfo, where: string): void {
+    if (fileTypeOfMode(target.mode) !== e.fileType) {
+      throw new CorruptImageError('dirent file type differs from the inode', where, `nid ${target.nid}`);
+    }
+  }
+
+  /** Full name for a stored key; null when the index has no name (skipped by listxattr). */
+  private xattrName(nameIndex: number, suffix: Uint8Array, where: string): { name: Buffer; hidden: boolean } | null {
+    if (nameIndex & XATTR_LONG_PREFIX) {
+      const id = nameIndex & 0x7f;
+      if (id >= this.prefixes.length) throw new CorruptImageError('xattr long prefix id out of range', where, `${id}`);
+      const lp = this.prefixes[id];
+      return { name: Buffer.concat([longPrefixString(lp), suffix]), hidden: lp.baseIndex === 0 };
+    }
+    const p = shortPrefix(nameIndex);
+    if (!p) return null;
+    return { name: Buffer.concat([p, suffix]), hidden: false };
+  }
+
+  xattrs(i: InodeInfo): XattrEntry[] {
+    if (!i.xattrSize) return [];
+    const where = `nid ${i.nid}`;
+    const body = this.readAt(i.iloc + i.isize, i.xattrSize, where);
+    const sharedCount = body[4];
+    const out: XattrEntry[] = [];
+    let off = XATTR_IBODY_HEADER_SIZE;
+    if (off + 4 * sharedCount > body.length) throw new CorruptImageError('shared xattr count beyond the xattr body', where);
+    const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    for (let k = 0; k < sharedCount; k++, off += 4) {
+      const id = dv.getUint32(off, true);
+      const base = this.sb.xattrBlkaddr * this.blockSize + id * 4;
+      const head = this.readAt(base, 4, where);
+      const len = 4 + head[0] + (head[2] | (head[3] << 8));
+      const e = decodeXattrEntry(this.readAt(base, len, where), 0, len, where);
+      const n = this.xattrName(e.nameIndex, e.suffix, where);
+      if (n) out.push({ name: n.name, value: Buffer.from(e.value), hidden: n.hidden, shared: true });
+    }
+    while (off < body.length) {
+      const e = decodeXattrEntry(body, off, body.length, where);
+      const n = this.xattrName(e.nameIndex, e.suffix, where);
+      if (n) out.push({ name: n.name, value: Buffer.from(e.value), hidden: n.hidden, shared: false });
+      off += e.size;
+    }
+    return out;
+  }
+
+  /** Resolve a path ("/a/b" or "a/b") without following symlinks. */
+  lookup(path: string | Buffer): InodeInfo {
+    const parts = (typeof path === 'string' ? Buffer.from(path) : path).toString('latin1').split('/').filter((s) => s && s !== '.');
+    let cur = this.inode(this.rootNid);
+    const seen: string[] = [];
+    for (const part of parts) {
+      seen.push(part);
+      if (cur.kind !== 'dir') throw new UserError(`/${Buffer.from(seen.join('/'), 'latin1')}: not a directory`);
+      const name = Buffer.from(part, 'latin1');
+      const hit = this.readdir(cur).find((e) => Buffer.compare(e.name, name) === 0);
+      if (!hit) throw new UserError(`/${Buffer.from(seen.join('/'), 'latin1').toString()}: no such file or directory in the image`);
+      cur = this.inode(hit.nid);
+    }
+    return cur;
+  }
+
+  /**
+   * Depth-first walk from the root with loop detection: a directory reached twice (a hard-linked
+   * directory or a loop) is corruption. `visit` gets the path bytes (relative, no leading /).
+   */
+  walk(visit: (path: Buffer, ino: InodeInfo, entry: DirEntry | null) => void): void {
+    const root = this.inode(this.rootNid);
+    if (root.kind !== 'dir') throw new CorruptImageError('root is not a directory', `nid ${root.nid}`);
+    const seenDirs = new Set<number>([root.nid]);
+    visit(Buffer.alloc(0), root, null);
+    const stack: { dir: InodeInfo; parent: number; path: Buffer; depth: number }[] = [{ dir: root, parent: root.nid, path: Buffer.alloc(0), depth: 0 }];
+    while (stack.length) {
+      const { dir, parent, path, depth } = stack.pop()!;
+      if (depth > MAX_DEPTH) throw new CorruptImageError('directory nesting too deep', `nid ${dir.nid}`);
+      const entries = this.readdir(dir, parent);
+      const subdirs: { dir: InodeInfo; parent: number; path: Buffer; depth: number }[] = [];
+      for (const e of entries) {
+        if ((e.name.length === 1 && e.name[0] === 0x2e) || (e.name.length === 2 && e.name[0] === 0x2e && e.name[1] === 0x2e)) continue;
+        const p = path.length ? Buffer.concat([path, Buffer.from('/'), e.name]) : Buffer.from(e.name);
+        const child = this.inode(e.nid);
+        this.checkEntryType(e, child, `nid ${dir.nid}`);
+        visit(p, child, e);
+        if (child.kind === 'dir') {
+          if (seenDirs.has(child.nid)) throw new CorruptImageError('directory reached twice (loop or hard-linked directory)', `nid ${child.nid}`);
+          seenDirs.add(child.nid);
+          subdirs.push({ dir: child, parent: dir.nid, path: p, depth: depth + 1 });
+        }
+      }
+      for (let k = subdirs.length - 1; k >= 0; k--) stack.push(subdirs[k]);
+    }
+  }
+}

@@ -1,0 +1,146 @@
+// Scan a directory into the tree model: lstat (ns times), names as bytes, hard links by (dev, ino),
+// xattrs from one getfattr pass, exclusions by relative path.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from '../errors.js';
+import { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, NAME_LEN } from '../format/constants.js';
+import { type Inode, type Kind, type Dentry, type Xattr, sortEntries, showPath } from './tree.js';
+import { readTreeXattrs } from './xattrs-getfattr.js';
+
+export interface ScanOptions {
+  /** Read xattrs (false for mkfs.erofs `-x -1`). */
+  xattrs: boolean;
+  /** Relative paths (no leading '/') to leave out, with everything below them. */
+  excludePaths: readonly string[];
+  excludeRegexes: readonly RegExp[];
+  /** Absolute path of the output image, so a build into its own source skips it. */
+  outputPath?: string;
+  /** Called for things worth a warning (unsupported xattr names, skipped output file). */
+  warn?: (msg: string) => void;
+}
+
+function kindOf(mode: number): Kind | null {
+  switch (mode & S_IFMT) {
+    case S_IFREG: return 'reg';
+    case S_IFDIR: return 'dir';
+    case S_IFLNK: return 'lnk';
+    case S_IFCHR: return 'chr';
+    case S_IFBLK: return 'blk';
+    case S_IFIFO: return 'fifo';
+    case S_IFSOCK: return 'sock';
+    default: return null;
+  }
+}
+
+function errno(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const reasons: Record<string, string> = {
+    ENOENT: 'no such file or directory', EACCES: 'permission denied', ENOTDIR: 'not a directory',
+    ELOOP: 'too many levels of symbolic links', ENAMETOOLONG: 'name too long', EIO: 'I/O error',
+  };
+  return (err.code && reasons[err.code]) || err.message;
+}
+
+const SLASH = Buffer.from('/');
+
+/** Scan `root` (a directory) into a tree. Throws UserError naming the path on any problem. */
+export async function scanDirectory(root: string, opts: ScanOptions): Promise<Inode> {
+  const abs = path.resolve(root);
+  let st: fs.BigIntStats;
+  try {
+    st = fs.statSync(abs, { bigint: true });
+  } catch (e) {
+    throw new UserError(`${root}: ${errno(e)}`);
+  }
+  if (!st.isDirectory()) throw new UserError(`${root}: not a directory (use --tar for an archive)`);
+  const xattrMap = opts.xattrs ? await readTreeXattrs(abs) : new Map<string, Xattr[]>();
+  const hardlinks = new Map<string, Inode>();
+  const rootBuf = Buffer.from(abs);
+  const outputAbs = opts.outputPath ? path.resolve(opts.outputPath) : undefined;
+
+  const makeInode = (p: Buffer, s: fs.BigIntStats, rel: string): Inode => {
+    const mode = Number(s.mode);
+    const kind = kindOf(mode);
+    if (!kind) throw new UserError(`${showPath(p)}: unsupported file type (mode 0${mode.toString(8)})`);
+    const xattrs = xattrMap.get(p.toString('latin1')) ?? [];
+    const rdev = Number(s.rdev);
+    const inode: Inode = {
+      kind, mode, uid: Number(s.uid), gid: Number(s.gid),
+      mtimeSec: s.mtimeNs / 1_000_000_000n - (s.mtimeNs % 1_000_000_000n < 0n ? 1n : 0n),
+      mtimeNsec: Number(((s.mtimeNs % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n),
+      size: 0,
+      // Linux dev_t: major = bits 8..19 and 32..43, minor = bits 0..7 and 20..31 (glibc gnu_dev_major/minor).
+      rdevMajor: ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff),
+      rdevMinor: (rdev & 0xff) | ((rdev >>> 12) & ~0xff),
+      xattrs, links: 1, path: p,
+    };
+    if (kind === 'reg') {
+      if (s.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new UserError(`${showPath(p)}: file too large`);
+      inode.size = Number(s.size);
+      inode.data = { type: 'path', path: p };
+    } else if (kind === 'lnk') {
+      let target: Buffer;
+      try {
+        target = fs.readlinkSync(p, { encoding: 'buffer' });
+      } catch (e) {
+        throw new UserError(`${showPath(p)}: cannot read symlink: ${errno(e)}`);
+      }
+      inode.target = target;
+      inode.size = target.length;
+    }
+    void rel;
+    return inode;
+  };
+
+  const excluded = (rel: string): boolean =>
+    opts.excludePaths.includes(rel) || opts.excludeRegexes.some((re) => re.test(rel));
+
+  const scanDir = (dirPath: Buffer, dirInode: Inode, relPrefix: string): void => {
+    let names: Buffer[];
+    try {
+      names = fs.readdirSync(dirPath, { encoding: 'buffer' });
+    } catch (e) {
+      throw new UserError(`${showPath(dirPath)}: cannot read directory: ${errno(e)}`);
+    }
+    const entries: Dentry[] = [];
+    for (const name of names) {
+      const p = Buffer.concat([dirPath, SLASH, name]);
+      if (name.length > NAME_LEN) throw new UserError(`${showPath(p)}: name longer than ${NAME_LEN} bytes`);
+      const rel = relPrefix + name.toString('utf8');
+      if (excluded(rel)) continue;
+      let s: fs.BigIntStats;
+      try {
+        s = fs.lstatSync(p, { bigint: true });
+      } catch (e) {
+        throw new UserError(`${showPath(p)}: ${errno(e)}`);
+      }
+      if (outputAbs && s.isFile() && p.toString() === outputAbs) {
+        opts.warn?.(`${showPath(p)}: skipping the output image inside the source tree`);
+        continue;
+      }
+      let inode: Inode;
+      const isDir = s.isDirectory();
+      const key = !isDir && s.nlink > 1n ? `${s.dev}:${s.ino}` : '';
+      const seen = key ? hardlinks.get(key) : undefined;
+      if (seen) {
+        seen.links++;
+        inode = seen;
+      } else {
+        inode = makeInode(p, s, rel);
+        if (key) hardlinks.set(key, inode);
+        if (isDir) {
+          inode.entries = [];
+          scanDir(p, inode, rel + '/');
+        }
+      }
+      entries.push({ name, inode });
+    }
+    sortEntries(entries);
+    dirInode.entries = entries;
+  };
+
+  const rootInode = makeInode(rootBuf, st, '');
+  rootInode.entries = [];
+  scanDir(rootBuf, rootInode, '');
+  return rootInode;
+}
