@@ -1,5 +1,16 @@
 // Build options as the core sees them: fully resolved, no optional knobs left to guess.
 import { UserError } from '../errors.js';
+import type { Scheme } from '../fingerprint/scheme.js';
+
+export interface FingerprintOptions {
+  /** Full xattr name, e.g. "erofs.fingerprint.v1" (hidden) or "trusted.erofs.fingerprint". */
+  name: Buffer;
+  scheme: Scheme;
+  /** uuid scheme: UUIDv5 of the content's SHA-256 in this namespace. */
+  vendorNamespace?: Uint8Array;
+  /** uuid scheme: path -> uuid registry kept between builds (see src/fingerprint/uuid-map.ts). */
+  assignUuid?: (path: Buffer, size: number, sha256: Uint8Array) => Uint8Array;
+}
 
 export interface BuildOptions {
   blockSize: number;
@@ -26,6 +37,8 @@ export interface BuildOptions {
   xattrPrefixes: Buffer[];
   /** Write the per-inode xattr name bloom filter (mkfs.erofs default). */
   xattrNameFilter: boolean;
+  /** Stamp every non-empty regular file with a fingerprint xattr (page-cache-share.md). */
+  fingerprint?: FingerprintOptions;
   /** The clock, for builds without -T or SOURCE_DATE_EPOCH: seconds and nanoseconds. */
   now: () => { sec: bigint; nsec: number };
   warn: (msg: string) => void;
@@ -63,6 +76,14 @@ export function checkBuildOptions(o: BuildOptions): void {
   if (o.uuid.length !== 16) throw new UserError('uuid must be 16 bytes');
   if (o.label.length > 16) throw new UserError(`label "${o.label}" is longer than 16 bytes`);
   if (o.xattrPrefixes.length > 128) throw new UserError('at most 128 --xattr-prefix values');
+  if (o.fingerprint) {
+    const f = o.fingerprint;
+    if (f.name.length === 0 || f.name.length > 255) throw new UserError('--xattr-inode-digest: name must be 1..255 bytes');
+    if (f.scheme === 'uuid' && !f.vendorNamespace && !f.assignUuid) {
+      throw new UserError('--fingerprint uuid needs --vendor-namespace or --uuid-map');
+    }
+    if (o.xattrPrefixes.length >= 128) throw new UserError('at most 127 --xattr-prefix values with fingerprints');
+  }
   for (const p of o.xattrPrefixes) {
     if (p.length === 0 || p.length > 255) throw new UserError(`--xattr-prefix "${p}": must be 1..255 bytes`);
   }

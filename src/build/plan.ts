@@ -3,7 +3,7 @@
 // entries and sizes, xattr placement (shared area, inline entries, name filter), long-prefix table.
 import {
   SUPER_OFFSET, SUPER_BASE_SIZE, FEATURE_COMPAT_SB_CHKSUM, FEATURE_COMPAT_MTIME, FEATURE_COMPAT_XATTR_FILTER,
-  FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES, XATTR_LONG_PREFIX, XATTR_FILTER_DEFAULT,
+  FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES, FEATURE_COMPAT_ISHARE_XATTRS, XATTR_LONG_PREFIX, XATTR_FILTER_DEFAULT,
   XATTR_IBODY_HEADER_SIZE, S_IFMT, fileTypeOfMode, DIRENT_SIZE,
 } from '../format/constants.js';
 import { splitDirBlocks, type DirEntry } from '../format/dirent.js';
@@ -13,6 +13,7 @@ import {
 } from '../format/xattr.js';
 import { xattrIcount } from '../format/inode.js';
 import { UserError } from '../errors.js';
+import { fingerprintLength } from '../fingerprint/scheme.js';
 import { showPath, type Inode } from '../source/tree.js';
 import type { BuildOptions } from './options.js';
 
@@ -41,6 +42,10 @@ export interface InodePlan {
   nameFilter: number;
   /** Bytes of the xattr region after the inode (0 = none). */
   xattrSize: number;
+  /** Regular files with a fingerprint: the inline entry whose value the writer fills in. */
+  fingerprint?: PlannedXattr;
+  /** Path of the first name, relative to the root (for the uuid map and messages). */
+  relPath: Buffer;
   /** Directories: entries with "." and "..", sorted bytewise, and their split into blocks. */
   dirEntries?: { name: Buffer; node: Inode }[];
   dirBlocks?: { start: number; end: number; used: number }[];
@@ -70,12 +75,16 @@ export interface Plan {
   prefixTableStart: number;
   /** First byte the inode allocator may use. */
   metaStart: number;
+  /** Long-prefix id of the fingerprint name (sb.ishare_xattr_prefix_id), or -1. */
+  ishareId: number;
 }
 
 export interface PlanExtras {
   /** Bytes of compression config records right after the superblock. */
   configRecordsSize?: number;
 }
+
+const SLASH = Buffer.from('/');
 
 function sortKey(x: PlannedXattr): Buffer {
   return Buffer.concat([x.name, Buffer.from([0]), x.value]);
@@ -103,9 +112,9 @@ export function plan(root: Inode, o: BuildOptions, extras: PlanExtras = {}): Pla
   const byNode = new Map<Inode, InodePlan>();
   const order: InodePlan[] = [];
   const parents = new Map<Inode, Inode>();
-  const newPlan = (node: Inode): InodePlan => {
+  const newPlan = (node: Inode, relPath: Buffer): InodePlan => {
     const p: InodePlan = {
-      node, ino: order.length + 1, extended: false, mode: node.mode, uid: node.uid, gid: node.gid,
+      node, relPath, ino: order.length + 1, extended: false, mode: node.mode, uid: node.uid, gid: node.gid,
       mtimeSec: node.mtimeSec, mtimeNsec: node.mtimeNsec, nlink: node.links, size: node.size,
       sharedIds: [], inlineXattrs: [], nameFilter: XATTR_FILTER_DEFAULT, xattrSize: 0,
     };
@@ -114,7 +123,7 @@ export function plan(root: Inode, o: BuildOptions, extras: PlanExtras = {}): Pla
     steps.push({ type: 'inode', p });
     return p;
   };
-  const rootPlan = newPlan(root);
+  const rootPlan = newPlan(root, Buffer.alloc(0));
   parents.set(root, root);
   const stack: Inode[] = [root];
   // Iterative DFS over directories keeps deep trees off the JS call stack.
@@ -125,7 +134,10 @@ export function plan(root: Inode, o: BuildOptions, extras: PlanExtras = {}): Pla
         parents.set(e.inode, dir);
         sub.push(e.inode);
       }
-      if (!byNode.has(e.inode)) newPlan(e.inode);
+      if (!byNode.has(e.inode)) {
+        const dp = byNode.get(dir)!.relPath;
+        newPlan(e.inode, dp.length ? Buffer.concat([dp, SLASH, e.name]) : e.name);
+      }
     }
     steps.push({ type: 'dirDone', p: byNode.get(dir)! });
     for (let i = sub.length - 1; i >= 0; i--) stack.push(sub[i]);
@@ -168,8 +180,15 @@ export function plan(root: Inode, o: BuildOptions, extras: PlanExtras = {}): Pla
   }
 
   // Xattrs: long prefixes, sharing, per-inode entries and filter.
-  const longPrefixes: LongPrefix[] = o.xattrPrefixes.map(longPrefixOf);
-  const prefixStrings = o.xattrPrefixes;
+  const prefixStrings = [...o.xattrPrefixes];
+  const fp = o.fingerprint;
+  let ishareId = -1;
+  if (fp) {
+    // The fingerprint name is itself a long prefix with an empty suffix (mkfs.erofs --xattr-inode-digest).
+    ishareId = prefixStrings.findIndex((s) => s.equals(fp.name));
+    if (ishareId < 0) ishareId = prefixStrings.push(fp.name) - 1;
+  }
+  const longPrefixes: LongPrefix[] = prefixStrings.map(longPrefixOf);
   const itemsOf = new Map<InodePlan, PlannedXattr[]>();
   const useCount = new Map<string, number>();
   let anyXattr = false;
@@ -178,6 +197,10 @@ export function plan(root: Inode, o: BuildOptions, extras: PlanExtras = {}): Pla
     const items: PlannedXattr[] = [];
     const seenNames = new Set<string>();
     for (const x of p.node.xattrs) {
+      if (fp && x.name.equals(fp.name)) {
+        o.warn(`${showPath(p.node.path)}: source xattr ${showPath(x.name)} replaced by the computed fingerprint`);
+        continue;
+      }
       const key = keyOfName(x.name, prefixStrings);
       if (!key) {
         o.warn(`${showPath(p.node.path)}: xattr ${showPath(x.name)} has no EROFS name prefix; skipped`);
@@ -193,6 +216,14 @@ export function plan(root: Inode, o: BuildOptions, extras: PlanExtras = {}): Pla
       const k = sortKey(item).toString('latin1');
       useCount.set(k, (useCount.get(k) ?? 0) + 1);
     }
+    if (fp && p.node.kind === 'reg' && p.size > 0) {
+      // Never shared: the value is per content and only known once the data is read.
+      p.fingerprint = {
+        key: { nameIndex: XATTR_LONG_PREFIX | ishareId, suffix: Buffer.alloc(0) },
+        name: fp.name, value: Buffer.alloc(fingerprintLength(fp.scheme)),
+      };
+      items.push(p.fingerprint);
+    }
     if (items.length) anyXattr = true;
     itemsOf.set(p, items);
   }
@@ -202,8 +233,9 @@ export function plan(root: Inode, o: BuildOptions, extras: PlanExtras = {}): Pla
   // Shared area: every pair used by more than `tolerance` inodes, ordered by the sort key.
   const sharedItems: PlannedXattr[] = [];
   const sharedSeen = new Set<string>();
-  for (const items of itemsOf.values()) {
+  for (const [p, items] of itemsOf) {
     for (const it of items) {
+      if (it === p.fingerprint) continue;
       const k = sortKey(it).toString('latin1');
       if ((useCount.get(k) ?? 0) > o.xattrTolerance && !sharedSeen.has(k)) {
         sharedSeen.add(k);
@@ -232,7 +264,7 @@ export function plan(root: Inode, o: BuildOptions, extras: PlanExtras = {}): Pla
     let filterBits = 0;
     let size = XATTR_IBODY_HEADER_SIZE;
     for (const it of items) {
-      const id = sharedId.get(sortKey(it).toString('latin1'));
+      const id = it === p.fingerprint ? undefined : sharedId.get(sortKey(it).toString('latin1'));
       if (id !== undefined) {
         p.sharedIds.push(id);
         size += 4;
@@ -267,10 +299,11 @@ export function plan(root: Inode, o: BuildOptions, extras: PlanExtras = {}): Pla
     featureCompat |= FEATURE_COMPAT_PLAIN_XATTR_PFX;
     featureIncompat |= FEATURE_INCOMPAT_XATTR_PREFIXES;
   }
+  if (fp) featureCompat |= FEATURE_COMPAT_ISHARE_XATTRS;
   return {
     blockSize: bs, blkszbits, steps, byNode, root: rootPlan, inodeCount: order.length,
     epoch: buildSec, fixedNsec: buildNsec, featureCompat, featureIncompat,
-    sharedArea, prefixTable, prefixes: longPrefixes, sharedAreaStart, prefixTableStart, metaStart,
+    sharedArea, prefixTable, prefixes: longPrefixes, sharedAreaStart, prefixTableStart, metaStart, ishareId,
   };
 }
 

@@ -14,6 +14,7 @@ import { dirEntriesWithNids, type InodePlan, type Plan } from './plan.js';
 import { BlockAllocator } from './meta-alloc.js';
 import type { ImageOutput } from './output.js';
 import type { BuildOptions } from './options.js';
+import { contentHasher } from '../fingerprint/compute.js';
 
 const CHUNK = 1 << 20;
 
@@ -95,7 +96,9 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promi
     const inlineTail = pl.datalayout === INODE_FLAT_INLINE ? pl.tail.length : 0;
     const blockPart = size - inlineTail;
     let pos = 0;
+    const hasher = p.fingerprint ? contentHasher(o.fingerprint!) : undefined;
     const take = (chunk: Uint8Array) => {
+      hasher?.update(chunk);
       // Bytes before blockPart go to the data area (zero runs left as holes), the rest to the tail.
       const toData = Math.max(0, Math.min(chunk.length, blockPart - pos));
       if (toData > 0 && !isZero(chunk, 0, toData)) out.write(chunk, dataStart + pos, 0, toData);
@@ -131,6 +134,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promi
       if (pos !== size) throw new UserError(`${showPath(src.path)}: file shrank during build (expected ${size} bytes, read ${pos})`);
     }
     dataBytes += size;
+    if (hasher) p.fingerprint!.value = hasher.finish(p.relPath, size);
     // A plain file's last partial block is zero-padded: the hole left by truncate() reads as zeros.
   };
 
@@ -186,7 +190,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promi
     metaBlkaddr: 0, xattrBlkaddr: 0, uuid: o.uuid, volumeName: padLabel(o.label),
     featureIncompat: plan.featureIncompat, u1: 0, extraDevices: 0, devtSlotoff: 0, dirblkbits: 0,
     xattrPrefixCount: plan.prefixes.length, xattrPrefixStart: plan.prefixes.length ? plan.prefixTableStart / 4 : 0,
-    packedNid: 0n, xattrFilterReserved: 0, ishareXattrPrefixId: 0, buildTime: 0, rootNid8b: 0n,
+    packedNid: 0n, xattrFilterReserved: 0, ishareXattrPrefixId: Math.max(0, plan.ishareId), buildTime: 0, rootNid8b: 0n,
   });
   out.write(sbBytes, SUPER_OFFSET);
   if (plan.sharedArea.length) out.write(plan.sharedArea, plan.sharedAreaStart);

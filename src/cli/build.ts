@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { buildImage } from '../build/build.js';
 import { defaultBuildOptions, type BuildOptions } from '../build/options.js';
 import { UserError } from '../errors.js';
+import { DEFAULT_FINGERPRINT_NAME, type Scheme } from '../fingerprint/scheme.js';
 import {
   parseBlockSize, parseEpoch, parseUuid, parseId, parseInteger, parseRegex, collect, parseExtended,
 } from './parse.js';
@@ -11,7 +12,8 @@ interface RawBuildOpts {
   b?: number; T?: bigint; allTime?: boolean; mkfsTime?: boolean; ignoreMtime?: boolean; preserveMtime?: boolean;
   U?: Uint8Array; L?: string; allRoot?: boolean; forceUid?: number; forceGid?: number;
   excludePath?: string[]; excludeRegex?: RegExp[]; E?: string[]; x?: number; xattrPrefix?: string[];
-  quiet?: boolean; json?: boolean;
+  quiet?: boolean; json?: boolean; xattrInodeDigest?: string | boolean; fingerprint?: Scheme;
+  vendorNamespace?: Uint8Array; uuidMap?: string;
 }
 
 /** Apply a -E list (mkfs.erofs spellings) to options, rejecting unknown names. */
@@ -25,6 +27,15 @@ function applyExtended(list: string[], o: Partial<BuildOptions>): void {
     const set = table[item.name];
     if (!set) throw new UserError(`-E ${item.name}: unknown extended option (known: ${Object.keys(table).join(', ')})`);
     set(item.on);
+  }
+}
+
+function parseNamespace(v: string): Uint8Array {
+  if (v === 'clear' || v === 'random') throw new UserError(`--vendor-namespace ${v}: needs a UUID`);
+  try {
+    return parseUuid(v);
+  } catch {
+    throw new UserError(`--vendor-namespace ${v}: not a UUID`);
   }
 }
 
@@ -49,6 +60,10 @@ export function buildCommand(): Command {
     .option('-E <options>', 'extended options: noinline_data, ^xattr-name-filter', collect(String))
     .option('-x <n>', 'share an xattr used by more than n inodes (default 2); -1 drops all xattrs', (v) => parseInteger(v, '-x'))
     .option('--xattr-prefix <prefix>', 'long xattr name prefix, e.g. trusted.overlay. (repeatable)', collect(String))
+    .option('--xattr-inode-digest [name]', `fingerprint xattr on every non-empty file (name after "=", default ${DEFAULT_FINGERPRINT_NAME})`)
+    .addOption(new Option('--fingerprint <scheme>', 'fingerprint value: sha256 (default), blake3, or uuid (vendor IDs)').choices(['sha256', 'blake3', 'uuid']))
+    .option('--vendor-namespace <uuid>', 'uuid scheme: UUIDv5 of each file\'s SHA-256 in this namespace', (v) => parseNamespace(v))
+    .option('--uuid-map <file>', 'uuid scheme: JSON registry keeping UUIDs stable between builds')
     .addOption(new Option('--quiet', 'print nothing but errors'))
     .option('--json', 'print a JSON summary on stdout')
     .addHelpText('after', `
@@ -78,6 +93,13 @@ Examples:
       if (r.x !== undefined) over.xattrTolerance = r.x;
       over.xattrPrefixes = (r.xattrPrefix ?? []).map((p) => Buffer.from(p));
       over.warn = r.quiet ? () => {} : (m) => process.stderr.write(`erofs-forge: warning: ${m}\n`);
+      const fpWanted = r.xattrInodeDigest !== undefined || r.fingerprint !== undefined || r.vendorNamespace || r.uuidMap;
+      if (fpWanted) {
+        const scheme: Scheme = r.fingerprint ?? (r.vendorNamespace || r.uuidMap ? 'uuid' : 'sha256');
+        if ((r.vendorNamespace || r.uuidMap) && scheme !== 'uuid') throw new UserError(`--vendor-namespace and --uuid-map need --fingerprint uuid`);
+        const name = typeof r.xattrInodeDigest === 'string' && r.xattrInodeDigest ? r.xattrInodeDigest : DEFAULT_FINGERPRINT_NAME;
+        over.fingerprint = { name: Buffer.from(name), scheme, vendorNamespace: r.vendorNamespace };
+      }
       const o = defaultBuildOptions(over);
       const res = await buildImage(image, { dir: source, excludePaths: r.excludePath, excludeRegexes: r.excludeRegex }, o);
       if (r.json) {

@@ -25,7 +25,9 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    // mkfs.erofs takes the digest name only after "=": a bare flag never swallows IMAGE.
+    const args = argv.map((a) => (a === '--xattr-inode-digest' ? '--xattr-inode-digest=' : a));
+    await program.parseAsync(args, { from: 'user' });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (e) {
     if (e instanceof CommanderError) {
