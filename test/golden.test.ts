@@ -1,0 +1,61 @@
+// Golden images: fixtures/tree built with fixed -T/-U must keep these digests. A change here is a
+// format change: say so in the commit, and update the digests from the failure message.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { REPO_ROOT, forge } from './helpers/tools.js';
+
+/** Copy fixtures/tree with normalised modes (git keeps only the executable bit; umask varies). */
+export function fixtureCopy(): { dir: string; cleanup: () => void } {
+  const tmp = fs.mkdtempSync(path.join(tmpdir(), 'forge-golden-'));
+  const dir = path.join(tmp, 'tree');
+  fs.cpSync(path.join(REPO_ROOT, 'fixtures', 'tree'), dir, { recursive: true, verbatimSymlinks: true });
+  const walk = (p: string) => {
+    const st = fs.lstatSync(p);
+    if (st.isSymbolicLink()) return;
+    if (st.isDirectory()) {
+      fs.chmodSync(p, 0o755);
+      for (const n of fs.readdirSync(p)) walk(path.join(p, n));
+    } else {
+      fs.chmodSync(p, st.mode & 0o100 ? 0o755 : 0o644);
+    }
+  };
+  walk(dir);
+  return { dir, cleanup: () => fs.rmSync(tmp, { recursive: true, force: true }) };
+}
+
+const GOLDEN: Record<string, string> = {
+  'b4096': 'bb30f2cffe574edfe7cb1e5898473e58b4ce4a83413157382c08566a044c29ee',
+  'b2048': 'c0079fd379c374082d59ad6284c91e54f1438f9c7ce25af695188adf072ce1e8',
+  'b1024': 'a845aa851749dc0ecc1b5be0dce3ee22acdc1b1a2945ffad0081bd30d3acefab',
+  'b512': '8ec6900a4da7da8544486b53b4e4b64fe7806e0423d639dc9c350885e73393ac',
+  'b4096-digest': '98b735cfd677b5438916a3002a4b64a1a7694015b6aa50d260556ada9876339b',
+  'b4096-trusted-digest-noinline': '299b009450fbbe3e85215a5be1e0c7a9309858521faa62d8b12afa7d33ce6475',
+};
+const ARGS: Record<string, string[]> = {
+  'b4096': ['-b', '4096'],
+  'b2048': ['-b', '2048'],
+  'b1024': ['-b', '1024'],
+  'b512': ['-b', '512'],
+  'b4096-digest': ['--xattr-inode-digest'],
+  'b4096-trusted-digest-noinline': ['--xattr-inode-digest=trusted.erofs.fingerprint', '-E', 'noinline_data'],
+};
+
+test('fixture images keep their pinned SHA-256 digests', () => {
+  const { dir, cleanup } = fixtureCopy();
+  try {
+    const got: Record<string, string> = {};
+    for (const [name, args] of Object.entries(ARGS)) {
+      const img = path.join(path.dirname(dir), `${name}.img`);
+      const r = forge(['build', '--quiet', '-T', '1700000000', '-U', 'clear', '--all-root', ...args, img, dir]);
+      assert.equal(r.status, 0, r.stderr);
+      got[name] = createHash('sha256').update(fs.readFileSync(img)).digest('hex');
+    }
+    assert.deepEqual(got, GOLDEN, `golden digests changed; if this is an intended format change, pin:\n${JSON.stringify(got, null, 2)}`);
+  } finally {
+    cleanup();
+  }
+});
