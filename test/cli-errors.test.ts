@@ -1,0 +1,124 @@
+// User errors: one line naming the thing and the reason, non-zero exit, no image and no temp file.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { tmpdir } from 'node:os';
+import { forge, needRoot, run, REPO_ROOT } from './helpers/tools.js';
+
+function scratch(): string {
+  return fs.mkdtempSync(path.join(tmpdir(), 'forge-err-'));
+}
+
+/** Files in `dir` other than `keep`: a failed build must leave nothing. */
+function leftovers(dir: string, keep: string[] = []): string[] {
+  return fs.readdirSync(dir).filter((n) => !keep.includes(n));
+}
+
+function assertOneLine(stderr: string, re: RegExp): void {
+  const lines = stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
+  assert.match(lines[0], re);
+  assert.doesNotMatch(stderr, /\n\s+at /);
+}
+
+test('missing source, source not a directory, bad options', () => {
+  const d = scratch();
+  try {
+    fs.mkdirSync(path.join(d, 'src'));
+    fs.writeFileSync(path.join(d, 'file'), 'x');
+    const cases: [string[], number, RegExp][] = [
+      [['build', path.join(d, 'out.img'), path.join(d, 'nope')], 1, /nope: no such file or directory/],
+      [['build', path.join(d, 'out.img'), path.join(d, 'file')], 1, /file: not a directory/],
+      [['build', '-b', '8192', path.join(d, 'out.img'), path.join(d, 'src')], 1, /-b 8192: block size must be/],
+      [['build', '-E', 'bogus', path.join(d, 'out.img'), path.join(d, 'src')], 1, /-E bogus: unknown extended option/],
+      [['build', '-U', 'not-a-uuid', path.join(d, 'out.img'), path.join(d, 'src')], 1, /-U not-a-uuid: not a UUID/],
+      [['build', '-T', 'yesterday', path.join(d, 'out.img'), path.join(d, 'src')], 1, /-T yesterday: not a whole number/],
+      [['build', '-L', 'a-label-longer-than-16', path.join(d, 'out.img'), path.join(d, 'src')], 1, /longer than 16 bytes/],
+      [['build', '--fingerprint', 'uuid', path.join(d, 'out.img'), path.join(d, 'src')], 1, /needs --vendor-namespace or --uuid-map/],
+      [['build', '--no-such-flag', path.join(d, 'out.img'), path.join(d, 'src')], 2, /unknown option '--no-such-flag'/],
+      [['build', path.join(d, 'out.img')], 2, /missing required argument 'SOURCE'/],
+      [['build', path.join(d, 'no-dir', 'out.img'), path.join(d, 'src')], 1, /no-dir\/out.img: cannot create image: no such directory/],
+      [['ls', path.join(d, 'file')], 1, /file: superblock: .*|image too small|beyond the end/],
+      [['cat', path.join(d, 'missing.img'), '/x'], 1, /missing.img: cannot open image: no such file/],
+    ];
+    for (const [args, status, re] of cases) {
+      const r = forge(args);
+      assert.equal(r.status, status, `${args.join(' ')}: ${r.stderr}`);
+      assertOneLine(r.stderr, re);
+      assert.deepEqual(leftovers(d), ['file', 'src'], `${args.join(' ')} left files behind`);
+    }
+  } finally {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('unreadable file (as a non-root user): names the file, no image, no temp file', (t) => {
+  if (!needRoot(t)) return;
+  const d = scratch();
+  try {
+    fs.chmodSync(d, 0o777);
+    fs.mkdirSync(path.join(d, 'src'), 0o755);
+    fs.writeFileSync(path.join(d, 'src', 'ok'), 'fine');
+    fs.writeFileSync(path.join(d, 'src', 'secret'), 'hidden', { mode: 0o600 });
+    fs.chmodSync(path.join(d, 'src'), 0o755);
+    const r = run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath,
+      path.join(REPO_ROOT, 'bin', 'erofs-forge.js'), 'build', '-x', '-1', path.join(d, 'out.img'), path.join(d, 'src')]);
+    assert.equal(r.status, 1, r.stderr);
+    assertOneLine(r.stderr, /src\/secret: cannot open: permission denied/);
+    assert.deepEqual(leftovers(d), ['src']);
+  } finally {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('no space left: clear error, nothing left on the full file system', (t) => {
+  if (!needRoot(t)) return;
+  const d = scratch();
+  const mnt = path.join(d, 'small');
+  fs.mkdirSync(mnt);
+  const m = run('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
+  if (m.status !== 0) {
+    if (process.env.CI) assert.fail(`cannot mount tmpfs: ${m.stderr}`);
+    t.skip(`needs a tmpfs mount: ${m.stderr}`);
+    return;
+  }
+  try {
+    fs.mkdirSync(path.join(d, 'src'));
+    fs.writeFileSync(path.join(d, 'src', 'big'), Buffer.alloc(1 << 20, 7));
+    const r = forge(['build', path.join(mnt, 'out.img'), path.join(d, 'src')]);
+    assert.equal(r.status, 1, r.stderr);
+    assertOneLine(r.stderr, /out.img: write failed: no space left on device/);
+    assert.deepEqual(fs.readdirSync(mnt), []);
+  } finally {
+    run('umount', [mnt]);
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('SIGTERM during a build: exit 143, no image, no temp file', async (t) => {
+  if (!needRoot(t)) return;
+  const d = scratch();
+  try {
+    fs.mkdirSync(path.join(d, 'src'));
+    // Enough files that the build is still running when the signal arrives.
+    for (let i = 0; i < 20000; i++) fs.writeFileSync(path.join(d, 'src', `f${i}`), `${i}`);
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'erofs-forge.js'), 'build', '-x', '-1', path.join(d, 'out.img'), path.join(d, 'src')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c) => { err += c; });
+    // Wait until the temp file exists, then interrupt.
+    for (let i = 0; i < 400 && !fs.readdirSync(d).some((n) => n.endsWith('.tmp')); i++) await new Promise((r) => setTimeout(r, 5));
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    if (code === 0) {
+      t.diagnostic('build finished before the signal arrived');
+      return;
+    }
+    assert.equal(code, 143, err);
+    assert.match(err, /interrupted by SIGTERM; no image written/);
+    assert.deepEqual(leftovers(d), ['src']);
+  } finally {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});
