@@ -29,7 +29,7 @@ export function fixtureCopy(): { dir: string; cleanup: () => void } {
 
 const GOLDEN: Record<string, string> = {
   'b4096': 'bb30f2cffe574edfe7cb1e5898473e58b4ce4a83413157382c08566a044c29ee',
-  'b2048': 'c0079fd379c374082d59ad6284c91e54f1438f9c7ce25af695188adf072ce1e8',
+  'b2048': '631e807d8fe4971a8cb7b6642cb3564785a5e439a1b0e3a8fbd5dc5b0978eedb',
   'b1024': 'a845aa851749dc0ecc1b5be0dce3ee22acdc1b1a2945ffad0081bd30d3acefab',
   'b512': '8ec6900a4da7da8544486b53b4e4b64fe7806e0423d639dc9c350885e73393ac',
   'b4096-digest': '98b735cfd677b5438916a3002a4b64a1a7694015b6aa50d260556ada9876339b',

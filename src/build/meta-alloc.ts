@@ -1,41 +1,56 @@
 // Block allocation shared by data and metadata, as mkfs.erofs does it: data blocks are taken from
-// a cursor; metadata items (inode + xattrs + inline tail) are packed into "open" metadata blocks,
-// first fit in block order, and a new metadata block is taken from the same cursor when none fits.
+// a cursor; metadata items (inode + xattrs + inline tail) are packed best-fit into partly used
+// metadata blocks (the fullest block that still fits), and a new metadata block is taken from the
+// same cursor when none fits.
 import { ISLOT_SIZE } from '../format/constants.js';
 
-interface OpenBlock {
+interface MetaBlock {
   blk: number;
   used: number;
-  buf: Uint8Array;
+  /** In-memory copy while recent; evicted blocks are written and later items go straight to the file. */
+  buf?: Uint8Array;
 }
 
-/** How many partly filled metadata blocks stay open for first-fit packing. */
-const MAX_OPEN = 32;
+/** Blocks kept in memory; older partly used blocks stay usable through direct writes. */
+const MAX_BUFFERED = 256;
 
 export class BlockAllocator {
   /** Next free block. */
   cursor: number;
-  private open: OpenBlock[] = [];
-  private openByBlk = new Map<number, OpenBlock>();
+  /** buckets[k]: blocks with exactly k free 32-byte slots (LIFO, so the choice is deterministic). */
+  private buckets: MetaBlock[][];
+  private buffered: MetaBlock[] = [];
+  private byBlk = new Map<number, MetaBlock>();
 
   constructor(readonly bs: number, metaStart: number, private flush: (blk: number, buf: Uint8Array) => void) {
-    const first = Math.floor(metaStart / bs);
-    this.cursor = first;
-    if (metaStart % bs) this.openBlock(metaStart % bs);
+    this.buckets = Array.from({ length: bs / ISLOT_SIZE + 1 }, () => []);
+    this.cursor = Math.floor(metaStart / bs);
+    if (metaStart % bs) this.file(this.newBlock(metaStart % bs));
   }
 
-  private openBlock(used: number): OpenBlock {
-    const b: OpenBlock = { blk: this.cursor++, used, buf: new Uint8Array(this.bs) };
-    this.open.push(b);
-    this.openByBlk.set(b.blk, b);
-    if (this.open.length > MAX_OPEN) this.close(this.open[0]);
+  private freeSlots(b: MetaBlock): number {
+    return (this.bs - align(b.used, ISLOT_SIZE)) / ISLOT_SIZE;
+  }
+
+  private newBlock(used: number): MetaBlock {
+    const b: MetaBlock = { blk: this.cursor++, used, buf: new Uint8Array(this.bs) };
+    this.byBlk.set(b.blk, b);
+    this.buffered.push(b);
+    if (this.buffered.length > MAX_BUFFERED) this.evict(this.buffered.shift()!);
     return b;
   }
 
-  private close(b: OpenBlock): void {
+  private evict(b: MetaBlock): void {
+    if (!b.buf) return;
     this.flush(b.blk, b.buf);
-    this.open.splice(this.open.indexOf(b), 1);
-    this.openByBlk.delete(b.blk);
+    b.buf = undefined;
+    this.byBlk.delete(b.blk);
+  }
+
+  /** Put a block in its free-space bucket, or retire it when no slot is left. */
+  private file(b: MetaBlock): void {
+    const k = this.freeSlots(b);
+    if (k > 0) this.buckets[k].push(b);
   }
 
   /** Take `n` consecutive data blocks; returns the first. */
@@ -52,29 +67,30 @@ export class BlockAllocator {
    */
   placeItem(size: number): number {
     if (size <= this.bs) {
-      for (const b of this.open) {
+      const need = Math.ceil(size / ISLOT_SIZE);
+      for (let k = need; k < this.buckets.length; k++) {
+        const b = this.buckets[k].pop();
+        if (!b) continue;
         const at = align(b.used, ISLOT_SIZE);
-        if (at + size <= this.bs) {
-          b.used = at + size;
-          return b.blk * this.bs + at;
-        }
+        b.used = at + size;
+        this.file(b);
+        return b.blk * this.bs + at;
       }
-      const b = this.openBlock(size);
+      const b = this.newBlock(size);
+      this.file(b);
       return b.blk * this.bs;
     }
-    const nblocks = Math.ceil(size / this.bs);
-    const first = this.takeBlocks(nblocks);
+    const first = this.takeBlocks(Math.ceil(size / this.bs));
     const rest = size % this.bs;
     if (rest) {
       // The last block's free part stays usable for later items.
       this.cursor--;
-      const b = this.openBlock(rest);
-      void b;
+      this.file(this.newBlock(rest));
     }
     return first * this.bs;
   }
 
-  /** Write item bytes at an absolute offset: into an open block's buffer, or straight to the file. */
+  /** Write item bytes at an absolute offset: into a buffered block, or straight to the file. */
   writeMeta(offset: number, bytes: Uint8Array, direct: (buf: Uint8Array, pos: number) => void): void {
     let pos = offset;
     let i = 0;
@@ -82,8 +98,8 @@ export class BlockAllocator {
       const blk = Math.floor(pos / this.bs);
       const inBlk = pos % this.bs;
       const n = Math.min(this.bs - inBlk, bytes.length - i);
-      const ob = this.openByBlk.get(blk);
-      if (ob) ob.buf.set(bytes.subarray(i, i + n), inBlk);
+      const buf = this.byBlk.get(blk)?.buf;
+      if (buf) buf.set(bytes.subarray(i, i + n), inBlk);
       else direct(bytes.subarray(i, i + n), pos);
       pos += n;
       i += n;
@@ -91,7 +107,8 @@ export class BlockAllocator {
   }
 
   closeAll(): void {
-    while (this.open.length) this.close(this.open[0]);
+    for (const b of this.buffered) this.evict(b);
+    this.buffered = [];
   }
 }
 
