@@ -67,7 +67,7 @@ export class ImageOutput {
   /** Close and move into place. */
   commit(): void {
     try {
-      fs.fsyncSync(this.fd);
+      // No fsync, as mkfs.erofs: atomicity comes from the rename, durability is the caller's choice.
       fs.closeSync(this.fd);
       this.done = true;
       fs.renameSync(this.tempPath, this.target);

@@ -109,29 +109,35 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promi
       if (src.bytes.length !== size) throw new UserError(`${showPath(n.path)}: size changed during build`);
       take(src.bytes);
     } else {
+      const name = src.type === 'path' ? src.path : Buffer.from(src.path);
+      const base = src.type === 'range' ? src.offset : 0;
       let fd: number;
       try {
-        fd = fs.openSync(src.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+        fd = src.type === 'path'
+          ? fs.openSync(src.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
+          : fs.openSync(src.path, 'r');
       } catch (e) {
-        throw new UserError(`${showPath(src.path)}: cannot open: ${(e as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+        throw new UserError(`${showPath(name)}: cannot open: ${(e as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
       }
       try {
         for (;;) {
-          const want = Math.min(CHUNK, size - pos + 1);
+          // A path is read one byte past its size to notice growth; a range is read exactly.
+          const want = Math.min(CHUNK, size - pos + (src.type === 'path' ? 1 : 0));
+          if (want === 0) break;
           let got: number;
           try {
-            got = fs.readSync(fd, readBuf, 0, want, pos);
+            got = fs.readSync(fd, readBuf, 0, want, base + pos);
           } catch (e) {
-            throw new UserError(`${showPath(src.path)}: read failed: ${(e as Error).message}`);
+            throw new UserError(`${showPath(name)}: read failed: ${(e as Error).message}`);
           }
           if (got === 0) break;
-          if (pos + got > size) throw new UserError(`${showPath(src.path)}: file grew during build (expected ${size} bytes)`);
+          if (pos + got > size) throw new UserError(`${showPath(name)}: file grew during build (expected ${size} bytes)`);
           take(readBuf.subarray(0, got));
         }
       } finally {
         fs.closeSync(fd);
       }
-      if (pos !== size) throw new UserError(`${showPath(src.path)}: file shrank during build (expected ${size} bytes, read ${pos})`);
+      if (pos !== size) throw new UserError(`${showPath(n.path)}: file shrank during build (expected ${size} bytes, read ${pos})`);
     }
     dataBytes += size;
     if (hasher) p.fingerprint!.value = hasher.finish(p.relPath, size);

@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { buildCommand } from './build.js';
 import { readCommands } from './read.js';
+import { verifyCommand } from './verify.js';
+import { shareReportCommand } from './share-report.js';
 import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
 import { liveTempFiles } from '../build/output.js';
 import * as fs from 'node:fs';
@@ -15,6 +17,8 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.addCommand(buildCommand());
   for (const c of readCommands()) program.addCommand(c);
+  program.addCommand(verifyCommand());
+  program.addCommand(shareReportCommand());
   for (const c of program.commands) c.exitOverride();
 
   const onSignal = (sig: NodeJS.Signals) => {

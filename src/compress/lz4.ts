@@ -4,7 +4,7 @@
  * - `lz4CompressDestSize`: "fixed output" compression as EROFS needs it: compress as much of the
  *   input as fits into `dst` as one valid LZ4 block and report how much input was consumed.
  *   level 0 = fast greedy hash parse ("lz4"), 1..12 = hash-chain levels ("lz4hc"):
- *   1..9 lazy parse with a search depth growing with the level, 10..12 near-optimal
+ *   1..3 lazy parse, 4..12 near-optimal
  *   (price-based) parse.
  * - `lz4DecompressStrict`: a decoder that rejects everything the Linux kernel's
  *   `LZ4_decompress_safe` rejects (plus offset 0) and requires the exact output size.
@@ -23,7 +23,7 @@ const RUN_MASK = 15;
 const ML_MASK = 15;
 
 /** Hash bits of the level-0 table (entries = 1 << FAST_HASH_LOG). */
-const FAST_HASH_LOG = 14;
+const FAST_HASH_LOG = 15;
 const FAST_HASH_SHIFT = 32 - FAST_HASH_LOG;
 /** Hash bits of the hash-chain head table. */
 const HC_HASH_LOG = 15;
@@ -34,6 +34,11 @@ const PRIME = 2654435761 | 0;
 /** Stored positions are `pos + base`; the base moves past every finished block, so entries of
  *  an earlier block are < base and therefore invalid (no clearing per call). */
 const BASE_LIMIT = 0x3fffffff;
+/** Byte runs in the hash chains: longest run length measured, and the search depth a visited
+ *  run costs (1 + length >> RUN_SHIFT). */
+const RUN_CAP = 256;
+const RUN_VISIT = 1;
+const RUN_SHIFT = 3;
 
 export interface DestSizeResult {
   consumed: number;
@@ -60,18 +65,18 @@ interface LevelParams {
 }
 
 const LEVELS: LevelParams[] = [
-  { strategy: 0, depth: 0, sufficient: 0 }, // 0
-  { strategy: 1, depth: 2, sufficient: 0 }, // 1
-  { strategy: 1, depth: 2, sufficient: 0 }, // 2
-  { strategy: 1, depth: 4, sufficient: 0 }, // 3
-  { strategy: 1, depth: 8, sufficient: 0 }, // 4
-  { strategy: 1, depth: 16, sufficient: 0 }, // 5
-  { strategy: 1, depth: 32, sufficient: 0 }, // 6
-  { strategy: 1, depth: 64, sufficient: 0 }, // 7
-  { strategy: 1, depth: 128, sufficient: 0 }, // 8
-  { strategy: 1, depth: 256, sufficient: 0 }, // 9
-  { strategy: 2, depth: 96, sufficient: 64 }, // 10
-  { strategy: 2, depth: 512, sufficient: 128 }, // 11
+  { strategy: 0, depth: 0, sufficient: 0 }, // 0: "lz4"
+  { strategy: 1, depth: 4, sufficient: 0 }, // 1
+  { strategy: 1, depth: 16, sufficient: 0 }, // 2
+  { strategy: 1, depth: 64, sufficient: 0 }, // 3
+  { strategy: 2, depth: 16, sufficient: 32 }, // 4
+  { strategy: 2, depth: 32, sufficient: 48 }, // 5
+  { strategy: 2, depth: 64, sufficient: 64 }, // 6
+  { strategy: 2, depth: 96, sufficient: 64 }, // 7
+  { strategy: 2, depth: 128, sufficient: 64 }, // 8
+  { strategy: 2, depth: 256, sufficient: 128 }, // 9: lz4hc default
+  { strategy: 2, depth: 512, sufficient: 192 }, // 10
+  { strategy: 2, depth: 2048, sufficient: 512 }, // 11
   { strategy: 2, depth: 16384, sufficient: OPT_NUM }, // 12
 ];
 
@@ -392,6 +397,7 @@ function hcFind(
   if (maxLen < MINMATCH || minLen >= maxLen) return 0;
   const v = src[ip] | (src[ip + 1] << 8) | (src[ip + 2] << 16) | (src[ip + 3] << 24);
   let cand = head[Math.imul(v, PRIME) >>> HC_HASH_SHIFT] - base;
+  const lowest = ip - MAX_DISTANCE;
   let best = minLen < MINMATCH - 1 ? MINMATCH - 1 : minLen;
   let bestOff = 0;
   // Candidates are walked through the chain of position cand + k. Any candidate better than a
@@ -400,9 +406,89 @@ function hcFind(
   // chain link reaches farthest back (fewer useless candidates); a chain end at any such
   // offset proves that no better candidate exists.
   let k = 0;
-  const lowest = ip - MAX_DISTANCE;
+  // Runs of one byte value: the chain holds every position of every run, so walking it one
+  // position at a time wastes the search depth. Only the candidate whose run ends exactly as
+  // far after it as ip's run does can match beyond the run, so each run is visited once.
+  const b = v & 0xff;
+  const isRun = v === Math.imul(b, 0x01010101);
+  let runIp = 0;
+  if (isRun) {
+    // (capped: beyond RUN_CAP the exact alignment hardly matters and scans would get quadratic)
+    const cap = maxLen < RUN_CAP ? maxLen : RUN_CAP;
+    runIp = MINMATCH;
+    while (runIp < cap && src[ip + runIp] === b) runIp++;
+    // A candidate that matches more than runIp bytes is a run of at least runIp bytes
+    // followed by the bytes that follow ip's run: look those up through the (far more
+    // selective) chain of the 4 bytes after ip's run.
+    const qe = ip + runIp;
+    if (runIp < cap && qe + MINMATCH <= limit) {
+      if (src[ip - 1] === b) {
+        // the run goes on before ip: offset 1 gives exactly runIp
+        best = runIp;
+        bestOff = 1;
+      }
+      const w = src[qe] | (src[qe + 1] << 8) | (src[qe + 2] << 16) | (src[qe + 3] << 24);
+      let q = head[Math.imul(w, PRIME) >>> HC_HASH_SHIFT] - base;
+      let dq = depth;
+      while (q >= 0 && dq-- > 0) {
+        const a = q - runIp;
+        if (a < lowest || a < 0) break;
+        const x = best - runIp; // > 0: quick reject on the first byte that could improve
+        if (
+          src[q - 1] === b &&
+          src[a] === b &&
+          (x <= 0 || src[q + x] === src[qe + x]) &&
+          (src[q] | (src[q + 1] << 8) | (src[q + 2] << 16) | (src[q + 3] << 24)) === w
+        ) {
+          let j = a + 1;
+          while (j < q && src[j] === b) j++;
+          if (j === q) {
+            let l = runIp + MINMATCH;
+            while (l < maxLen && src[a + l] === src[ip + l]) l++;
+            if (l > best) {
+              best = l;
+              bestOff = ip - a;
+              if (l >= maxLen) break;
+            }
+          }
+        }
+        const d = chain[q & 0xffff];
+        if (d === 0) break;
+        q -= d;
+      }
+      if (bestOff !== 0) {
+        S.mOff = bestOff;
+        return best;
+      }
+    }
+  }
   while (cand >= 0 && cand >= lowest && depth-- > 0) {
-    if (
+    if (isRun) {
+      if ((src[cand] | (src[cand + 1] << 8) | (src[cand + 2] << 16) | (src[cand + 3] << 24)) === v) {
+        let e = cand + MINMATCH;
+        const eMax = ip + runIp;
+        while (e < eMax && src[e] === b) e++;
+        let st = cand;
+        const stMin = cand - RUN_CAP > lowest ? cand - RUN_CAP : lowest;
+        while (st > 0 && st > stMin && src[st - 1] === b) st--;
+        let a = e - runIp;
+        if (a < st) a = st;
+        if (a >= ip) a = ip - 1;
+        let l = 0;
+        while (l < maxLen && src[a + l] === src[ip + l]) l++;
+        if (l > best) {
+          best = l;
+          bestOff = ip - a;
+          if (l >= maxLen) break;
+        }
+        // a long run costs search depth in proportion to its length
+        depth -= RUN_VISIT + ((cand - st) >> RUN_SHIFT);
+        const d = chain[st & 0xffff];
+        if (d === 0) break;
+        cand = st - d;
+        continue;
+      }
+    } else if (
       src[cand + best] === src[ip + best] &&
       (src[cand] | (src[cand + 1] << 8) | (src[cand + 2] << 16) | (src[cand + 3] << 24)) === v
     ) {
@@ -445,7 +531,7 @@ function hcFind(
   return best;
 }
 
-/** Levels 1..9: hash chains with lazy evaluation of the next positions. */
+/** Levels 1..3: hash chains with lazy evaluation of the next positions. */
 function compressLazy(
   src: Uint8Array,
   srcLen: number,
@@ -525,7 +611,8 @@ function matchPrice(ml: number): number {
   return mc < 15 ? 3 : 4 + (((mc - 15) / 255) | 0);
 }
 
-/** Levels 10..12: price-based parse over a look-ahead window. */
+/** Levels 4..12: price-based parse over a look-ahead window (search depth and the length
+ *  taken without further parsing grow with the level). */
 function compressOpt(
   src: Uint8Array,
   srcLen: number,

@@ -12,7 +12,9 @@ export interface Xattr {
 /** Where a regular file's bytes come from. */
 export type DataSource =
   | { type: 'path'; path: Buffer }
-  | { type: 'buffer'; bytes: Uint8Array };
+  | { type: 'buffer'; bytes: Uint8Array }
+  /** `size` bytes at `offset` of a file (a tar archive, or a spool file of a stream). */
+  | { type: 'range'; path: string; offset: number };
 
 export interface Inode {
   kind: Kind;
