@@ -1,0 +1,412 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import fc from 'fast-check';
+import {
+  lz4CompressDestSize,
+  lz4DecompressStrict,
+  lz4CompressBound,
+  Lz4FormatError,
+  Lz4Scratch,
+} from '../src/compress/lz4.js';
+
+// lz4js is used only as an independent decoder (it has no type declarations).
+const require = createRequire(import.meta.url);
+const lz4js = require('lz4js') as {
+  decompressBlock(src: Uint8Array, dst: Uint8Array, sIndex: number, sLength: number, dIndex: number): number;
+};
+
+const LEVELS = [0, 1, 4, 9, 12];
+
+// ---------------------------------------------------------------------------------------------
+// independent checks
+
+interface ParsedBlock {
+  decodedLen: number;
+  matches: { start: number; end: number; offset: number }[];
+  lastIsLiteralOnly: boolean;
+}
+
+/** Walks the sequences of a block without decoding (lengths and offsets only). */
+function parseSequences(block: Uint8Array): ParsedBlock {
+  let ip = 0;
+  let op = 0;
+  const matches: ParsedBlock['matches'] = [];
+  for (;;) {
+    assert.ok(ip < block.length, 'block ends inside a sequence');
+    const token = block[ip++];
+    let ll = token >> 4;
+    if (ll === 15) {
+      let s;
+      do {
+        s = block[ip++];
+        ll += s;
+      } while (s === 255);
+    }
+    ip += ll;
+    op += ll;
+    if (ip === block.length) return { decodedLen: op, matches, lastIsLiteralOnly: true };
+    assert.ok(ip + 2 <= block.length, 'offset past end');
+    const offset = block[ip] | (block[ip + 1] << 8);
+    ip += 2;
+    let ml = token & 15;
+    if (ml === 15) {
+      let s;
+      do {
+        s = block[ip++];
+        ml += s;
+      } while (s === 255);
+    }
+    ml += 4;
+    matches.push({ start: op, end: op + ml, offset });
+    op += ml;
+  }
+}
+
+function checkBlock(src: Uint8Array, srcLen: number, cap: number, level: number, scratch?: Lz4Scratch): number {
+  const dst = new Uint8Array(cap);
+  const { consumed, written } = lz4CompressDestSize(src, srcLen, dst, level, scratch);
+  assert.ok(written <= cap, `written ${written} > cap ${cap}`);
+  assert.ok(consumed >= 0 && consumed <= srcLen, `consumed ${consumed} of ${srcLen}`);
+  if (cap === 0) {
+    assert.equal(written, 0);
+    return consumed;
+  }
+  assert.ok(written >= 1);
+  const block = dst.subarray(0, written);
+  // 1. our strict decoder
+  const out = lz4DecompressStrict(block, consumed);
+  assert.ok(Buffer.from(out).equals(Buffer.from(src.subarray(0, consumed))), 'strict decode differs');
+  // 2. lz4js
+  const out2 = new Uint8Array(consumed + 64);
+  const end = lz4js.decompressBlock(block, out2, 0, written, 0);
+  assert.equal(end, consumed, 'lz4js decoded length');
+  assert.ok(Buffer.from(out2.subarray(0, consumed)).equals(Buffer.from(src.subarray(0, consumed))), 'lz4js decode differs');
+  // 3. sequence rules
+  const parsed = parseSequences(block);
+  assert.equal(parsed.decodedLen, consumed);
+  assert.ok(parsed.lastIsLiteralOnly);
+  for (const m of parsed.matches) {
+    assert.ok(m.start <= consumed - 12, `match starts at ${m.start}, block ${consumed} (MFLIMIT)`);
+    assert.ok(m.end <= consumed - 5, `match ends at ${m.end}, block ${consumed} (LASTLITERALS)`);
+    assert.ok(m.offset >= 1 && m.offset <= 65535 && m.offset <= m.start, `offset ${m.offset} at ${m.start}`);
+  }
+  // 4. everything fits when dst can hold the worst case; otherwise something is consumed
+  if (cap >= lz4CompressBound(srcLen)) assert.equal(consumed, srcLen, 'bound-sized dst must take all input');
+  if (srcLen > 0 && cap >= 2) assert.ok(consumed > 0, 'nothing consumed');
+  return consumed;
+}
+
+// ---------------------------------------------------------------------------------------------
+// data generators
+
+const WORDS = [
+  'the', 'of', 'and', 'to', 'in', 'is', 'for', 'int', 'return', 'struct', 'static', 'const', 'void',
+  'if', 'else', '{', '}', '(', ')', ';', '\n', '    ', 'erofs', 'inode', 'block', 'size_t', '#include',
+  '<stdio.h>', '0x', 'NULL', '==', '!=', 'while', 'unsigned', 'char', '*', '->', 'data', 'len',
+];
+
+const randomData = fc.uint8Array({ maxLength: 40000, size: 'max' });
+const repetitive = fc
+  .record({
+    pat: fc.uint8Array({ minLength: 1, maxLength: 48, size: 'max' }),
+    len: fc.integer({ min: 0, max: 60000 }),
+    noise: fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 40, size: 'max' }),
+  })
+  .map(({ pat, len, noise }) => {
+    const a = new Uint8Array(len);
+    for (let i = 0; i < len; i++) a[i] = pat[i % pat.length];
+    for (const [p, v] of noise) if (len > 0) a[p % len] = v;
+    return a;
+  });
+const textLike = fc
+  .array(fc.constantFrom(...WORDS), { maxLength: 6000, size: 'max' })
+  .map((ws) => new TextEncoder().encode(ws.join(' ')));
+const zeros = fc.integer({ min: 0, max: 70000 }).map((n) => new Uint8Array(n));
+const tiny = fc.uint8Array({ maxLength: 20 });
+/** binary-like: a mix of the above */
+const mixed = fc
+  .array(fc.oneof(fc.uint8Array({ maxLength: 600, size: 'max' }), textLike.map((t) => t.subarray(0, 3000)), fc.integer({ min: 0, max: 3000 }).map((n) => new Uint8Array(n))), {
+    maxLength: 12,
+    size: 'max',
+  })
+  .map((parts) => {
+    const n = parts.reduce((s, p) => s + p.length, 0);
+    const a = new Uint8Array(n);
+    let o = 0;
+    for (const p of parts) {
+      a.set(p, o);
+      o += p.length;
+    }
+    return a;
+  });
+
+const anyData = fc.oneof(randomData, repetitive, textLike, zeros, tiny, mixed);
+const capArb = fc.oneof(
+  fc.integer({ min: 16, max: 400 }),
+  fc.constantFrom(16, 17, 20, 24, 32, 64, 4096, 16384, 65536, 1 << 20, 2 << 20),
+  fc.integer({ min: 16, max: 2 << 20 }),
+);
+const levelArb = fc.constantFrom(...LEVELS);
+
+const shared = new Lz4Scratch();
+let roundTripBytes = 0;
+const roundTrip = fc.property(anyData, capArb, levelArb, fc.boolean(), (data, cap, level, useShared) => {
+  // level 12 searches very deep: keep its inputs moderate so the suite stays fast
+  const src = level === 12 ? data.subarray(0, 24000) : data;
+  roundTripBytes += src.length;
+  checkBlock(src, src.length, cap, level, useShared ? shared : undefined);
+});
+
+let propertyCases = 0;
+function runs(n: number): number {
+  propertyCases += n;
+  return n;
+}
+
+test('destSize round trip: fixed seeds', () => {
+  for (const seed of [1, 42, 20240607]) {
+    fc.assert(roundTrip, { seed, numRuns: runs(300) });
+  }
+});
+
+test('destSize round trip: random seed', () => {
+  const seed = (Date.now() ^ (process.pid << 8)) >>> 0;
+  console.log(`lz4 property seed: ${seed} (rerun with fc seed ${seed})`);
+  fc.assert(roundTrip, { seed, numRuns: runs(200) });
+});
+
+test('each data kind x each level x many capacities', () => {
+  const kinds: [string, fc.Arbitrary<Uint8Array>][] = [
+    ['random', randomData],
+    ['repetitive', repetitive],
+    ['text', textLike],
+    ['zeros', zeros],
+    ['tiny', tiny],
+    ['mixed', mixed],
+  ];
+  for (const [, arb] of kinds) {
+    for (const level of LEVELS) {
+      const p = fc.property(arb, capArb, (data, cap) => {
+        const src = level === 12 ? data.subarray(0, 16000) : data;
+        checkBlock(src, src.length, cap, level, shared);
+      });
+      fc.assert(p, { seed: 7 + level, numRuns: runs(30) });
+    }
+  }
+});
+
+test('tiny inputs (0..20 bytes) and tiny capacities (0..40)', () => {
+  const rnd = mulberry(99);
+  let n = 0;
+  for (let len = 0; len <= 20; len++) {
+    for (const kind of ['random', 'zero', 'rep']) {
+      const a = new Uint8Array(len);
+      for (let i = 0; i < len; i++) a[i] = kind === 'random' ? rnd() & 255 : kind === 'zero' ? 0 : i % 3;
+      for (let cap = 0; cap <= 40; cap++) {
+        for (const level of LEVELS) {
+          const consumed = checkBlock(a, len, cap, level);
+          if (len < 13 && cap >= len + 1) assert.equal(consumed, len);
+          n++;
+        }
+      }
+    }
+  }
+  propertyCases += n;
+  // an empty input gives the single token 0x00
+  const d = new Uint8Array(4);
+  assert.deepEqual(lz4CompressDestSize(new Uint8Array(0), 0, d, 0), { consumed: 0, written: 1 });
+  assert.equal(d[0], 0);
+  assert.equal(lz4DecompressStrict(d.subarray(0, 1), 0).length, 0);
+});
+
+test('every capacity from 1 to 300 on compressible and incompressible data', () => {
+  const rnd = mulberry(5);
+  const text = new TextEncoder().encode('static int erofs_read_inode(struct erofs_inode *vi) { return 0; }\n'.repeat(40));
+  const noise = new Uint8Array(3000);
+  for (let i = 0; i < noise.length; i++) noise[i] = rnd() & 255;
+  const mix = new Uint8Array(6000);
+  mix.set(noise.subarray(0, 1500), 0);
+  mix.set(text.subarray(0, 2500), 1500);
+  for (const src of [text, noise, mix, new Uint8Array(5000)]) {
+    for (let cap = 1; cap <= 300; cap++) {
+      for (const level of LEVELS) {
+        checkBlock(src, src.length, cap, level);
+        propertyCases++;
+      }
+    }
+  }
+});
+
+test('compressible input: a 4 KiB block takes far more than 4 KiB', () => {
+  const text = new TextEncoder().encode('abcdefgh ijklmnop qrstuvwx yz0123456789 '.repeat(4000));
+  for (const level of LEVELS) {
+    const dst = new Uint8Array(4096);
+    const r = lz4CompressDestSize(text, text.length, dst, level);
+    assert.ok(r.consumed > 4096 * 4, `level ${level} consumed only ${r.consumed}`);
+  }
+});
+
+test('large input and 1-2 MiB capacities', () => {
+  const rnd = mulberry(11);
+  const n = (2 << 20) + 12345;
+  const big = new Uint8Array(n);
+  // binary-like: stretches of noise, text and zeros
+  for (let i = 0; i < n; ) {
+    const kind = rnd() % 3;
+    const len = 100 + (rnd() % 5000);
+    for (let j = 0; j < len && i < n; j++, i++) {
+      big[i] = kind === 0 ? rnd() & 255 : kind === 1 ? 97 + ((i * 7 + (i >> 5)) % 26) : 0;
+    }
+  }
+  for (const level of [0, 1, 4, 9]) {
+    for (const cap of [1 << 20, 2 << 20, lz4CompressBound(n)]) {
+      checkBlock(big, n, cap, level);
+      propertyCases++;
+    }
+  }
+  checkBlock(big.subarray(0, 300000), 300000, 1 << 20, 12);
+});
+
+test('scratch reuse: no match reaches into an earlier block; base reset path', () => {
+  const rnd = mulberry(3);
+  const scratch = new Lz4Scratch();
+  // the same content in consecutive calls tempts stale table entries
+  const a = new Uint8Array(50000);
+  for (let i = 0; i < a.length; i++) a[i] = rnd() & 255;
+  for (const level of LEVELS) {
+    for (let k = 0; k < 4; k++) {
+      checkBlock(a.subarray(k * 100), 20000, 4096, level, scratch);
+      checkBlock(a.subarray(k * 100 + 7), 3000, 65536, level, scratch);
+    }
+  }
+  // srcLen 1 MiB moves the table base by ~1 MiB per call: more than 1024 calls wrap it
+  const big = new Uint8Array(1 << 20);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff ^ (i >> 9);
+  for (let i = 0; i < 1100; i++) {
+    checkBlock(big.subarray(i), (1 << 20) - i, 64, i % 2 === 0 ? 0 : 9, scratch);
+  }
+});
+
+test('srcLen shorter than the array is respected', () => {
+  const a = new Uint8Array(1000).fill(7);
+  a.fill(9, 500);
+  for (const level of LEVELS) {
+    const dst = new Uint8Array(2000);
+    const r = lz4CompressDestSize(a, 500, dst, level);
+    assert.equal(r.consumed, 500);
+    assert.ok(lz4DecompressStrict(dst.subarray(0, r.written), 500).every((x) => x === 7));
+  }
+  assert.throws(() => lz4CompressDestSize(a, 1001, new Uint8Array(10), 0), RangeError);
+});
+
+// ---------------------------------------------------------------------------------------------
+// strict decoder negative tests
+
+function expectReason(block: number[], outLen: number, reason: string): void {
+  assert.throws(
+    () => lz4DecompressStrict(Uint8Array.from(block), outLen),
+    (e: unknown) => e instanceof Lz4FormatError && e.reason === reason,
+    `expected ${reason}`,
+  );
+}
+
+const lit = (n: number, v = 0x41): number[] => new Array<number>(n).fill(v);
+
+test('strict decoder accepts valid hand-made blocks', () => {
+  // 13 literals only
+  assert.equal(lz4DecompressStrict(Uint8Array.from([0xd0, ...lit(13)]), 13).length, 13);
+  // 1 literal + match(off 1, len 4) ending 5+ bytes before the end... total 1+4+... :
+  // 'A' then match 4 (AAAA) then 7 literals: 12 bytes, match starts at 1 <= 12-12? no -> needs 13+
+  const ok = Uint8Array.from([0x10, 0x41, 0x01, 0x00, 0x80, ...lit(8, 0x42)]); // A + AAAA + 8 B = 13
+  const out = lz4DecompressStrict(ok, 13);
+  assert.equal(Buffer.from(out).toString(), 'AAAAABBBBBBBB');
+  // long literal run with extension bytes
+  const n = 15 + 255 + 3;
+  assert.equal(lz4DecompressStrict(Uint8Array.from([0xf0, 255, 3, ...lit(n)]), n).length, n);
+  // outLen 0: a single zero token
+  assert.equal(lz4DecompressStrict(Uint8Array.from([0]), 0).length, 0);
+  // decoding into a caller buffer
+  const buf = new Uint8Array(20);
+  assert.equal(lz4DecompressStrict(ok, 13, buf).buffer, buf.buffer);
+});
+
+test('strict decoder rejects rule violations with the right reason', () => {
+  // a match that starts in the last 12 bytes: A + match(4) + 6 literals = 11 bytes; match at 1 > 11-12
+  expectReason([0x10, 0x41, 0x01, 0x00, 0x60, ...lit(6)], 11, 'match-in-mflimit');
+  // match at 2 in a 13-byte block (must start <= 1)
+  expectReason([0x20, 0x41, 0x41, 0x01, 0x00, 0x70, ...lit(7)], 13, 'match-in-mflimit');
+  // match ending in the last 5 bytes: A + match(off 1, len 12) = 13 > 16 - 5
+  expectReason([0x18, 0x41, 0x01, 0x00, 0x50, ...lit(5)], 16, 'match-in-lastliterals');
+  // offset 0
+  expectReason([0x10, 0x41, 0x00, 0x00, 0x80, ...lit(8)], 13, 'offset-zero');
+  // offset before the start of the output
+  expectReason([0x10, 0x41, 0x02, 0x00, 0x80, ...lit(8)], 13, 'offset-before-start');
+  // output longer than expected (literal-only)
+  expectReason([0xd0, ...lit(13)], 12, 'output-overflow');
+  // output shorter than expected
+  expectReason([0xd0, ...lit(13)], 14, 'output-short');
+  expectReason([0x10, 0x41, 0x01, 0x00, 0x80, ...lit(8)], 20, 'output-short');
+  // truncated: literals missing
+  expectReason([0xd0, ...lit(10)], 13, 'truncated-input');
+  // truncated: literal length byte missing
+  expectReason([0xf0], 20, 'truncated-input');
+  // truncated: sequence cut after the offset (too little input left for a valid end)
+  expectReason([0x10, 0x41, 0x01, 0x00, 0x80, ...lit(3)], 13, 'truncated-input');
+  // truncated: match length bytes run past the end
+  expectReason([0x1f, 0x41, 0x01, 0x00, 255, 255, 255, 255, 255], 2000, 'truncated-input');
+  // trailing garbage after the last literals
+  expectReason([0xd0, ...lit(13), 0x00], 13, 'trailing-input');
+  expectReason([0x10, 0x41, 0x01, 0x00, 0x80, ...lit(8), 0x99], 13, 'trailing-input');
+  // empty input
+  expectReason([], 0, 'empty-input');
+  expectReason([], 5, 'empty-input');
+  // outLen 0 with literals
+  expectReason([0x10, 0x41], 0, 'output-overflow');
+  // Lz4FormatError is an Error with a readable message
+  try {
+    lz4DecompressStrict(Uint8Array.from([0x10, 0x41, 0x00, 0x00, 0x80, ...lit(8)]), 13);
+    assert.fail('no throw');
+  } catch (e) {
+    assert.ok(e instanceof Error && /offset-zero/.test(e.message));
+  }
+});
+
+test('strict decoder rejects mutated valid blocks (never crashes, never mis-sizes)', () => {
+  const rnd = mulberry(77);
+  const text = new TextEncoder().encode('erofs lz4 destsize pcluster 0123456789 '.repeat(60));
+  const dst = new Uint8Array(512);
+  const { consumed, written } = lz4CompressDestSize(text, text.length, dst, 9);
+  const block = dst.slice(0, written);
+  let rejected = 0;
+  for (let i = 0; i < 3000; i++) {
+    const b = block.slice();
+    const k = 1 + (rnd() % 3);
+    for (let j = 0; j < k; j++) b[rnd() % b.length] = rnd() & 255;
+    const cut = rnd() % 4 === 0 ? b.subarray(0, rnd() % b.length) : b;
+    try {
+      const out = lz4DecompressStrict(cut, consumed);
+      assert.equal(out.length, consumed);
+    } catch (e) {
+      assert.ok(e instanceof Lz4FormatError, String(e));
+      rejected++;
+    }
+  }
+  assert.ok(rejected > 100);
+  propertyCases += 3000;
+});
+
+test('summary', () => {
+  console.log(`lz4 property/generated cases: ${propertyCases} (round-trip input bytes: ${roundTripBytes})`);
+});
+
+function mulberry(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
