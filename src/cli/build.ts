@@ -3,7 +3,8 @@ import { Command, Option } from 'commander';
 import { buildImage } from '../build/build.js';
 import { defaultBuildOptions, type BuildOptions } from '../build/options.js';
 import { UserError } from '../errors.js';
-import { DEFAULT_FINGERPRINT_NAME, type Scheme } from '../fingerprint/scheme.js';
+import { DEFAULT_FINGERPRINT_NAME, vendorUuid, type Scheme } from '../fingerprint/scheme.js';
+import { loadUuidMap, saveUuidMap, assignUuid, type UuidMap } from '../fingerprint/uuid-map.js';
 import {
   parseBlockSize, parseEpoch, parseUuid, parseId, parseInteger, parseRegex, collect, parseExtended,
 } from './parse.js';
@@ -93,15 +94,26 @@ Examples:
       if (r.x !== undefined) over.xattrTolerance = r.x;
       over.xattrPrefixes = (r.xattrPrefix ?? []).map((p) => Buffer.from(p));
       over.warn = r.quiet ? () => {} : (m) => process.stderr.write(`erofs-forge: warning: ${m}\n`);
+      let uuidMap: { file: string; map: UuidMap } | undefined;
       const fpWanted = r.xattrInodeDigest !== undefined || r.fingerprint !== undefined || r.vendorNamespace || r.uuidMap;
       if (fpWanted) {
         const scheme: Scheme = r.fingerprint ?? (r.vendorNamespace || r.uuidMap ? 'uuid' : 'sha256');
         if ((r.vendorNamespace || r.uuidMap) && scheme !== 'uuid') throw new UserError(`--vendor-namespace and --uuid-map need --fingerprint uuid`);
         const name = typeof r.xattrInodeDigest === 'string' && r.xattrInodeDigest ? r.xattrInodeDigest : DEFAULT_FINGERPRINT_NAME;
         over.fingerprint = { name: Buffer.from(name), scheme, vendorNamespace: r.vendorNamespace };
+        if (r.uuidMap) {
+          const ns = r.vendorNamespace;
+          uuidMap = { file: r.uuidMap, map: loadUuidMap(r.uuidMap, { missingOk: true }) };
+          const map = uuidMap.map;
+          // A new or changed file gets the namespace's UUIDv5 when one is given, else a fresh UUIDv7.
+          over.fingerprint.assignUuid = (path, size, sha) =>
+            assignUuid(map, path, size, sha, ns ? () => vendorUuid(ns, sha) : undefined);
+        }
       }
       const o = defaultBuildOptions(over);
       const res = await buildImage(image, { dir: source, excludePaths: r.excludePath, excludeRegexes: r.excludeRegex }, o);
+      // The map is rewritten (atomically) only once the image exists.
+      if (uuidMap) saveUuidMap(uuidMap.file, uuidMap.map);
       if (r.json) {
         process.stdout.write(JSON.stringify({
           schema: 'erofs-forge/build/1', image: res.image, bytes: res.imageBytes, blocks: res.blocks,
