@@ -1,6 +1,19 @@
 // Build options as the core sees them: fully resolved, no optional knobs left to guess.
 import { UserError } from '../errors.js';
 import type { Scheme } from '../fingerprint/scheme.js';
+import type { CodecSpec } from '../compress/codec.js';
+
+export interface CompressionOptions {
+  codec: CodecSpec;
+  /** -C: largest pcluster in bytes, a multiple of the block size, at most 1 MiB. */
+  pclusterSize: number;
+  /** -E ztailpacking: the last pcluster inline after the indexes. */
+  ztailpacking: boolean;
+  /** -E dedupe: identical pclusters stored once (files using one get FULL indexes). */
+  dedupe: boolean;
+  /** -E legacy-compress: FULL indexes for every file. */
+  legacyIndexes: boolean;
+}
 
 export interface FingerprintOptions {
   /** Full xattr name, e.g. "erofs.fingerprint.v1" (hidden) or "trusted.erofs.fingerprint". */
@@ -37,6 +50,8 @@ export interface BuildOptions {
   xattrPrefixes: Buffer[];
   /** Write the per-inode xattr name bloom filter (mkfs.erofs default). */
   xattrNameFilter: boolean;
+  /** Compress regular files (-z); absent = uncompressed image. */
+  compression?: CompressionOptions;
   /** Stamp every non-empty regular file with a fingerprint xattr (page-cache-share.md). */
   fingerprint?: FingerprintOptions;
   /** The clock, for builds without -T or SOURCE_DATE_EPOCH: seconds and nanoseconds. */
@@ -76,6 +91,12 @@ export function checkBuildOptions(o: BuildOptions): void {
   if (o.uuid.length !== 16) throw new UserError('uuid must be 16 bytes');
   if (o.label.length > 16) throw new UserError(`label "${o.label}" is longer than 16 bytes`);
   if (o.xattrPrefixes.length > 128) throw new UserError('at most 128 --xattr-prefix values');
+  if (o.compression) {
+    const c = o.compression.pclusterSize;
+    if (c < o.blockSize || c % o.blockSize || c > 1 << 20) {
+      throw new UserError(`-C ${c}: pcluster size must be a multiple of the block size (${o.blockSize}) up to 1048576`);
+    }
+  }
   if (o.fingerprint) {
     const f = o.fingerprint;
     if (f.name.length === 0 || f.name.length > 255) throw new UserError('--xattr-inode-digest: name must be 1..255 bytes');

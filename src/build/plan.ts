@@ -4,7 +4,8 @@
 import {
   SUPER_OFFSET, SUPER_BASE_SIZE, FEATURE_COMPAT_SB_CHKSUM, FEATURE_COMPAT_MTIME, FEATURE_COMPAT_XATTR_FILTER,
   FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES, FEATURE_COMPAT_ISHARE_XATTRS, XATTR_LONG_PREFIX, XATTR_FILTER_DEFAULT,
-  XATTR_IBODY_HEADER_SIZE, S_IFMT, fileTypeOfMode, DIRENT_SIZE,
+  XATTR_IBODY_HEADER_SIZE, S_IFMT, fileTypeOfMode, DIRENT_SIZE, FEATURE_INCOMPAT_LZ4_0PADDING,
+  FEATURE_INCOMPAT_ZTAILPACKING, FEATURE_INCOMPAT_COMPR_CFGS,
 } from '../format/constants.js';
 import { splitDirBlocks, type DirEntry } from '../format/dirent.js';
 import {
@@ -14,6 +15,9 @@ import {
 import { xattrIcount } from '../format/inode.js';
 import { UserError } from '../errors.js';
 import { fingerprintLength } from '../fingerprint/scheme.js';
+import { codecAlgorithm } from '../compress/codec.js';
+import { COMPRESSION_LZ4 } from '../format/zmap.js';
+import { encodeLz4Cfgs, encodeDeflateCfgs, encodeCfgRecords, DEFLATE_MAX_WINDOWBITS } from '../format/compr-cfgs.js';
 import { showPath, type Inode } from '../source/tree.js';
 import type { BuildOptions } from './options.js';
 
@@ -77,11 +81,30 @@ export interface Plan {
   metaStart: number;
   /** Long-prefix id of the fingerprint name (sb.ishare_xattr_prefix_id), or -1. */
   ishareId: number;
+  /** Superblock u1: lz4_max_distance, or available_compr_algs with COMPR_CFGS. */
+  u1: number;
+  /** Compression config records written right after the superblock. */
+  configRecords: Uint8Array;
+  /** BIG_PCLUSTER (= COMPR_CFGS): CBLKCNT entries and big-pcluster advise bits in compressed files. */
+  bigPcluster: boolean;
 }
 
-export interface PlanExtras {
-  /** Bytes of compression config records right after the superblock. */
-  configRecordsSize?: number;
+/**
+ * Superblock compression settings (erofs-format.md §5 "Minimal sets"): LZ4 with one-block pclusters
+ * needs only 0PADDING and lz4_max_distance; bigger pclusters or any other algorithm set COMPR_CFGS
+ * (the same bit as BIG_PCLUSTER) and write one config record per algorithm.
+ */
+function compressionSuper(o: BuildOptions): { incompat: number; u1: number; records: Uint8Array; big: boolean } {
+  if (!o.compression) return { incompat: 0, u1: 0, records: new Uint8Array(0), big: false };
+  const alg = codecAlgorithm(o.compression.codec);
+  const blocks = o.compression.pclusterSize / o.blockSize;
+  let incompat = FEATURE_INCOMPAT_LZ4_0PADDING | (o.compression.ztailpacking ? FEATURE_INCOMPAT_ZTAILPACKING : 0);
+  if (alg === COMPRESSION_LZ4 && blocks === 1) return { incompat, u1: 65535, records: new Uint8Array(0), big: false };
+  incompat |= FEATURE_INCOMPAT_COMPR_CFGS;
+  const payload = alg === COMPRESSION_LZ4
+    ? encodeLz4Cfgs({ maxDistance: 65535, maxPclusterBlks: blocks })
+    : encodeDeflateCfgs({ windowBits: DEFLATE_MAX_WINDOWBITS });
+  return { incompat, u1: 1 << alg, records: encodeCfgRecords([payload]), big: true };
 }
 
 const SLASH = Buffer.from('/');
@@ -90,7 +113,7 @@ function sortKey(x: PlannedXattr): Buffer {
   return Buffer.concat([x.name, Buffer.from([0]), x.value]);
 }
 
-export function plan(root: Inode, o: BuildOptions, extras: PlanExtras = {}): Plan {
+export function plan(root: Inode, o: BuildOptions): Plan {
   const bs = o.blockSize;
   const blkszbits = Math.log2(bs);
 
@@ -228,8 +251,8 @@ export function plan(root: Inode, o: BuildOptions, extras: PlanExtras = {}): Pla
     itemsOf.set(p, items);
   }
 
-  const configRecordsSize = extras.configRecordsSize ?? 0;
-  const sharedAreaStart = SUPER_OFFSET + SUPER_BASE_SIZE + configRecordsSize;
+  const compr = compressionSuper(o);
+  const sharedAreaStart = SUPER_OFFSET + SUPER_BASE_SIZE + compr.records.length;
   // Shared area: every pair used by more than `tolerance` inodes, ordered by the sort key.
   const sharedItems: PlannedXattr[] = [];
   const sharedSeen = new Set<string>();
@@ -294,7 +317,7 @@ export function plan(root: Inode, o: BuildOptions, extras: PlanExtras = {}): Pla
 
   let featureCompat = FEATURE_COMPAT_SB_CHKSUM | FEATURE_COMPAT_MTIME;
   if (anyXattr && o.xattrNameFilter) featureCompat |= FEATURE_COMPAT_XATTR_FILTER;
-  let featureIncompat = 0;
+  let featureIncompat = compr.incompat;
   if (longPrefixes.length) {
     featureCompat |= FEATURE_COMPAT_PLAIN_XATTR_PFX;
     featureIncompat |= FEATURE_INCOMPAT_XATTR_PREFIXES;
@@ -304,6 +327,7 @@ export function plan(root: Inode, o: BuildOptions, extras: PlanExtras = {}): Pla
     blockSize: bs, blkszbits, steps, byNode, root: rootPlan, inodeCount: order.length,
     epoch: buildSec, fixedNsec: buildNsec, featureCompat, featureIncompat,
     sharedArea, prefixTable, prefixes: longPrefixes, sharedAreaStart, prefixTableStart, metaStart, ishareId,
+    u1: compr.u1, configRecords: compr.records, bigPcluster: compr.big,
   };
 }
 

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import {
   SUPER_OFFSET, ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, NULL_ADDR, XATTR_IBODY_HEADER_SIZE,
+  INODE_COMPRESSED_COMPACT, INODE_COMPRESSED_FULL,
 } from '../format/constants.js';
 import { encodeInode, inodeSize, xattrIcount, encodeRdev } from '../format/inode.js';
 import { encodeDirBlock } from '../format/dirent.js';
@@ -15,6 +16,10 @@ import { BlockAllocator } from './meta-alloc.js';
 import type { ImageOutput } from './output.js';
 import type { BuildOptions } from './options.js';
 import { contentHasher } from '../fingerprint/compute.js';
+import { SourceReader } from './source-reader.js';
+import { compressExtents, uninlineTail, worthCompressing, zMetaBytes, zMetaSize, ShortReadError, type ZParams, type ZResult } from './zfile.js';
+import { makeCodec } from '../compress/codec.js';
+import { createHash } from 'node:crypto';
 
 const CHUNK = 1 << 20;
 
@@ -25,6 +30,8 @@ export interface BuildStats {
   rootNid: number;
   /** Regular-file bytes read from the source. */
   dataBytes: number;
+  /** Regular files stored compressed. */
+  compressedFiles: number;
 }
 
 /** Where an inode's data went. */
@@ -43,6 +50,12 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promi
   const readBuf = Buffer.allocUnsafe(CHUNK);
   let dataBytes = 0;
   const direct = (buf: Uint8Array, pos: number) => out.write(buf, pos);
+  const zparams: ZParams | undefined = o.compression && {
+    codec: makeCodec(o.compression.codec), blockSize: bs, pclusterSize: o.compression.pclusterSize,
+    big: plan.bigPcluster, ztailpacking: o.compression.ztailpacking,
+  };
+  const dedupe = o.compression?.dedupe ? new Map<string, number>() : undefined;
+  let compressedFiles = 0;
 
   /** Inline the tail after inode + xattrs when the whole item fits one block (mkfs.erofs rule). */
   const wantsInline = (p: InodePlan, tailLen: number): boolean =>
@@ -88,60 +101,88 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promi
   };
 
   /** Stream a regular file: full blocks to the data area, the remainder to the tail (or a padded block). */
-  const writeRegular = (p: InodePlan, pl: Placement): void => {
-    const n = p.node;
-    const src = n.data!;
+  const writeRegular = (p: InodePlan, pl: Placement, hashed: boolean): void => {
     const size = p.size;
     const dataStart = pl.startBlk * bs;
-    const inlineTail = pl.datalayout === INODE_FLAT_INLINE ? pl.tail.length : 0;
-    const blockPart = size - inlineTail;
-    let pos = 0;
+    const blockPart = size - (pl.datalayout === INODE_FLAT_INLINE ? pl.tail.length : 0);
+    const hasher = p.fingerprint && !hashed ? contentHasher(o.fingerprint!) : undefined;
+    const r = new SourceReader(p.node, size);
+    try {
+      let pos = 0;
+      for (;;) {
+        const got = r.read(readBuf, 0, CHUNK);
+        if (got === 0) break;
+        const chunk = readBuf.subarray(0, got);
+        hasher?.update(chunk);
+        // Bytes before blockPart go to the data area (zero runs left as holes), the rest to the tail.
+        const toData = Math.max(0, Math.min(got, blockPart - pos));
+        if (toData > 0 && !isZero(chunk, 0, toData)) out.write(chunk, dataStart + pos, 0, toData);
+        if (toData < got) pl.tail.set(chunk.subarray(toData), pos + toData - blockPart);
+        pos += got;
+      }
+      r.finish();
+    } finally {
+      r.close();
+    }
+    if (!hashed) dataBytes += size;
+    if (hasher) p.fingerprint!.value = hasher.finish(p.relPath, size);
+    // A plain file's last partial block is zero-padded: the hole left by truncate() reads as zeros.
+  };
+
+  /**
+   * Compress a regular file: pclusters go to consecutive blocks, then the inode with its map header,
+   * indexes and any inline tail. Falls back to the flat layout when compression does not pay.
+   */
+  const writeCompressed = (p: InodePlan): void => {
+    const zp = zparams!;
+    const size = p.size;
     const hasher = p.fingerprint ? contentHasher(o.fingerprint!) : undefined;
-    const take = (chunk: Uint8Array) => {
-      hasher?.update(chunk);
-      // Bytes before blockPart go to the data area (zero runs left as holes), the rest to the tail.
-      const toData = Math.max(0, Math.min(chunk.length, blockPart - pos));
-      if (toData > 0 && !isZero(chunk, 0, toData)) out.write(chunk, dataStart + pos, 0, toData);
-      if (toData < chunk.length) pl.tail.set(chunk.subarray(toData), pos + toData - blockPart);
-      pos += chunk.length;
-    };
-    if (src.type === 'buffer') {
-      if (src.bytes.length !== size) throw new UserError(`${showPath(n.path)}: size changed during build`);
-      take(src.bytes);
-    } else {
-      const name = src.type === 'path' ? src.path : Buffer.from(src.path);
-      const base = src.type === 'range' ? src.offset : 0;
-      let fd: number;
-      try {
-        fd = src.type === 'path'
-          ? fs.openSync(src.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
-          : fs.openSync(src.path, 'r');
-      } catch (e) {
-        throw new UserError(`${showPath(name)}: cannot open: ${(e as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
-      }
-      try {
-        for (;;) {
-          // A path is read one byte past its size to notice growth; a range is read exactly.
-          const want = Math.min(CHUNK, size - pos + (src.type === 'path' ? 1 : 0));
-          if (want === 0) break;
-          let got: number;
-          try {
-            got = fs.readSync(fd, readBuf, 0, want, base + pos);
-          } catch (e) {
-            throw new UserError(`${showPath(name)}: read failed: ${(e as Error).message}`);
-          }
-          if (got === 0) break;
-          if (pos + got > size) throw new UserError(`${showPath(name)}: file grew during build (expected ${size} bytes)`);
-          take(readBuf.subarray(0, got));
-        }
-      } finally {
-        fs.closeSync(fd);
-      }
-      if (pos !== size) throw new UserError(`${showPath(n.path)}: file shrank during build (expected ${size} bytes, read ${pos})`);
+    const r = new SourceReader(p.node, size);
+    let z: ZResult;
+    try {
+      z = compressExtents((b, off, len) => r.read(b, off, len), size, zp, hasher ? (c) => hasher.update(c) : undefined);
+      r.finish();
+    } catch (e) {
+      if (e instanceof ShortReadError) throw new UserError(`${showPath(p.node.path)}: file shrank during build`);
+      throw e;
+    } finally {
+      r.close();
     }
     dataBytes += size;
     if (hasher) p.fingerprint!.value = hasher.finish(p.relPath, size);
-    // A plain file's last partial block is zero-padded: the hole left by truncate() reads as zeros.
+    const inodeEnd = inodeSize(p.extended) + p.xattrSize;
+    // The inline tail must share one block with the inode (ztailpacking); otherwise it becomes a block.
+    if (z.inline && inodeEnd + zMetaSize(z, size, zp, inodeEnd, true) > bs) uninlineTail(z, zp);
+    if (!worthCompressing(z, size, bs)) {
+      const pl = reserve(p);
+      writeRegular(p, pl, true);
+      writeItem(p, pl);
+      return;
+    }
+    let deduped = false;
+    z.extents.forEach((e, k) => {
+      const payload = z.payloads[k];
+      if (!payload) return;
+      const key = dedupe ? createHash('sha256').update(payload).digest('base64') : '';
+      const seen = dedupe ? dedupe.get(key) : undefined;
+      if (seen !== undefined) {
+        e.blkaddr = seen;
+        deduped = true;
+        return;
+      }
+      e.blkaddr = alloc.takeBlocks(e.blocks);
+      out.write(payload, e.blkaddr * bs);
+      dedupe?.set(key, e.blkaddr);
+    });
+    // COMPACT indexes derive block addresses from order, so deduped files need FULL ones.
+    const compact = !o.compression!.legacyIndexes && !deduped;
+    const meta = zMetaBytes(z, size, zp, inodeEnd, compact);
+    const off = alloc.placeItem(inodeEnd + meta.length);
+    itemOffsets.set(p, off);
+    nids.set(p.node, off / ISLOT_SIZE);
+    const pl: Placement = { datalayout: compact ? INODE_COMPRESSED_COMPACT : INODE_COMPRESSED_FULL, startBlk: z.totalBlocks, tail: meta };
+    compressedFiles++;
+    writeItem(p, pl);
   };
 
   const writeSymlink = (p: InodePlan, pl: Placement): void => {
@@ -174,10 +215,14 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promi
     } else if (p.node.kind === 'dir') {
       reserve(p);
     } else {
-      const pl = reserve(p);
-      if (p.node.kind === 'reg') writeRegular(p, pl);
-      else if (p.node.kind === 'lnk') writeSymlink(p, pl);
-      writeItem(p, pl);
+      if (p.node.kind === 'reg' && zparams && p.size > 0) {
+        writeCompressed(p);
+      } else {
+        const pl = reserve(p);
+        if (p.node.kind === 'reg') writeRegular(p, pl, false);
+        else if (p.node.kind === 'lnk') writeSymlink(p, pl);
+        writeItem(p, pl);
+      }
     }
     // Let signals and other events in now and then.
     if (++steps % 4096 === 0) await new Promise<void>((r) => setImmediate(r));
@@ -194,11 +239,12 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promi
     checksum: 0, featureCompat: plan.featureCompat, blkszbits: plan.blkszbits, sbExtslots: 0, rootNid,
     inos: BigInt(plan.inodeCount), epoch: plan.epoch, fixedNsec: plan.fixedNsec, blocks,
     metaBlkaddr: 0, xattrBlkaddr: 0, uuid: o.uuid, volumeName: padLabel(o.label),
-    featureIncompat: plan.featureIncompat, u1: 0, extraDevices: 0, devtSlotoff: 0, dirblkbits: 0,
+    featureIncompat: plan.featureIncompat, u1: plan.u1, extraDevices: 0, devtSlotoff: 0, dirblkbits: 0,
     xattrPrefixCount: plan.prefixes.length, xattrPrefixStart: plan.prefixes.length ? plan.prefixTableStart / 4 : 0,
     packedNid: 0n, xattrFilterReserved: 0, ishareXattrPrefixId: Math.max(0, plan.ishareId), buildTime: 0, rootNid8b: 0n,
   });
   out.write(sbBytes, SUPER_OFFSET);
+  if (plan.configRecords.length) out.write(plan.configRecords, SUPER_OFFSET + 128);
   if (plan.sharedArea.length) out.write(plan.sharedArea, plan.sharedAreaStart);
   if (plan.prefixTable.length) out.write(plan.prefixTable, plan.prefixTableStart);
   const region = new Uint8Array(checksumLength(bs));
@@ -208,7 +254,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promi
   new DataView(crcBytes.buffer).setUint32(0, crc, true);
   out.write(crcBytes, SUPER_OFFSET + 4);
 
-  return { blocks, imageBytes: blocks * bs, inodes: plan.inodeCount, rootNid, dataBytes };
+  return { blocks, imageBytes: blocks * bs, inodes: plan.inodeCount, rootNid, dataBytes, compressedFiles };
 }
 
 function padLabel(label: Buffer): Uint8Array {

@@ -1,28 +1,33 @@
 // `erofs-forge build`: parse, call the core, print.
 import { Command, Option } from 'commander';
 import { buildImage } from '../build/build.js';
-import { defaultBuildOptions, type BuildOptions } from '../build/options.js';
+import { defaultBuildOptions, type BuildOptions, type CompressionOptions } from '../build/options.js';
+import { parseCompressor, type CodecSpec } from '../compress/codec.js';
 import { UserError } from '../errors.js';
 import { DEFAULT_FINGERPRINT_NAME, vendorUuid, type Scheme } from '../fingerprint/scheme.js';
 import { loadUuidMap, saveUuidMap, assignUuid, type UuidMap } from '../fingerprint/uuid-map.js';
 import {
-  parseBlockSize, parseEpoch, parseUuid, parseId, parseInteger, parseRegex, collect, parseExtended,
+  parseBlockSize, parseEpoch, parseSize, parseUuid, parseId, parseInteger, parseRegex, collect, parseExtended,
 } from './parse.js';
 
 interface RawBuildOpts {
   b?: number; T?: bigint; allTime?: boolean; mkfsTime?: boolean; ignoreMtime?: boolean; preserveMtime?: boolean;
   U?: Uint8Array; L?: string; allRoot?: boolean; forceUid?: number; forceGid?: number;
   excludePath?: string[]; excludeRegex?: RegExp[]; E?: string[]; x?: number; xattrPrefix?: string[];
+  z?: CodecSpec; C?: number;
   quiet?: boolean; json?: boolean; xattrInodeDigest?: string | boolean; fingerprint?: Scheme;
   vendorNamespace?: Uint8Array; uuidMap?: string;
 }
 
 /** Apply a -E list (mkfs.erofs spellings) to options, rejecting unknown names. */
-function applyExtended(list: string[], o: Partial<BuildOptions>): void {
+function applyExtended(list: string[], o: Partial<BuildOptions>, z: Partial<CompressionOptions>): void {
   const table: Record<string, (on: boolean) => void> = {
     inline_data: (on) => { o.inlineData = on; },
     noinline_data: (on) => { o.inlineData = !on; },
     'xattr-name-filter': (on) => { o.xattrNameFilter = on; },
+    ztailpacking: (on) => { z.ztailpacking = on; },
+    dedupe: (on) => { z.dedupe = on; },
+    'legacy-compress': (on) => { z.legacyIndexes = on; },
   };
   for (const item of list.flatMap(parseExtended)) {
     const set = table[item.name];
@@ -58,7 +63,9 @@ export function buildCommand(): Command {
     .option('--force-gid <gid>', 'set every gid', (v) => parseId(v, '--force-gid'))
     .option('--exclude-path <path>', 'leave out this path (relative to SOURCE, repeatable)', collect(String))
     .option('--exclude-regex <regex>', 'leave out paths matching this regex (repeatable)', collect(parseRegex))
-    .option('-E <options>', 'extended options: noinline_data, ^xattr-name-filter', collect(String))
+    .option('-z <algorithm>', 'compress files: lz4, lz4hc[,level=0..12] (default 9), deflate[,level=N]', parseCompressor)
+    .option('-C <bytes>', 'largest pcluster (multiple of the block size, up to 1048576; default one block)', (v) => parseSize(v, '-C'))
+    .option('-E <options>', 'extended options: ztailpacking, dedupe, legacy-compress, noinline_data, ^xattr-name-filter', collect(String))
     .option('-x <n>', 'share an xattr used by more than n inodes (default 2); -1 drops all xattrs', (v) => parseInteger(v, '-x'))
     .option('--xattr-prefix <prefix>', 'long xattr name prefix, e.g. trusted.overlay. (repeatable)', collect(String))
     .option('--xattr-inode-digest [name]', `fingerprint xattr on every non-empty file (name after "=", default ${DEFAULT_FINGERPRINT_NAME})`)
@@ -90,7 +97,16 @@ Examples:
       over.allRoot = !!r.allRoot;
       if (r.forceUid !== undefined) over.forceUid = r.forceUid;
       if (r.forceGid !== undefined) over.forceGid = r.forceGid;
-      applyExtended(r.E ?? [], over);
+      const z: Partial<CompressionOptions> = {};
+      applyExtended(r.E ?? [], over, z);
+      if (r.z) {
+        over.compression = {
+          codec: r.z, pclusterSize: r.C ?? over.blockSize ?? 4096,
+          ztailpacking: !!z.ztailpacking, dedupe: !!z.dedupe, legacyIndexes: !!z.legacyIndexes,
+        };
+      } else if (r.C !== undefined) {
+        throw new UserError('-C needs -z (a compressor)');
+      }
       if (r.x !== undefined) over.xattrTolerance = r.x;
       over.xattrPrefixes = (r.xattrPrefix ?? []).map((p) => Buffer.from(p));
       over.warn = r.quiet ? () => {} : (m) => process.stderr.write(`erofs-forge: warning: ${m}\n`);

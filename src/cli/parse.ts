@@ -64,3 +64,11 @@ export function parseExtended(v: string): { name: string; on: boolean; value?: s
     return eq < 0 ? { name: body, on } : { name: body.slice(0, eq), on, value: body.slice(eq + 1) };
   });
 }
+
+/** A byte count with an optional k/m/g suffix (as mkfs.erofs accepts). */
+export function parseSize(v: string, what: string): number {
+  const m = /^(\d+)([kmg]?)$/i.exec(v.trim());
+  if (!m) throw new UserError(`${what} ${v}: not a size`);
+  const mult = { '': 1, k: 1024, m: 1 << 20, g: 1 << 30 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g'];
+  return Number(m[1]) * mult;
+}

@@ -1,0 +1,66 @@
+// Sequential reads of one regular file's bytes from its source (a path, a byte range of an archive
+// or spool file, or memory), with the errors a user should see: unreadable, grew, shrank.
+import * as fs from 'node:fs';
+import { UserError } from '../errors.js';
+import { showPath, type Inode } from '../source/tree.js';
+
+export class SourceReader {
+  private fd = -1;
+  private pos = 0;
+  private readonly base: number;
+  private readonly name: Buffer;
+
+  constructor(private readonly node: Inode, readonly size: number) {
+    const src = node.data!;
+    this.base = src.type === 'range' ? src.offset : 0;
+    this.name = src.type === 'path' ? src.path : src.type === 'range' ? Buffer.from(src.path) : node.path;
+    if (src.type === 'buffer') {
+      if (src.bytes.length !== size) throw new UserError(`${showPath(node.path)}: size changed during build`);
+      return;
+    }
+    try {
+      // O_NOFOLLOW: a file swapped for a symlink mid-build is refused; O_NONBLOCK: never hang on a FIFO swapped in.
+      this.fd = src.type === 'path'
+        ? fs.openSync(src.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
+        : fs.openSync(src.path, 'r');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new UserError(`${showPath(this.name)}: cannot open: ${code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'file disappeared during build' : (e as Error).message}`);
+    }
+  }
+
+  /** Read up to `len` bytes of the file into buf[off..]; 0 at the planned end. */
+  read(buf: Uint8Array, off: number, len: number): number {
+    const want = Math.min(len, this.size - this.pos);
+    if (want <= 0) return 0;
+    const src = this.node.data!;
+    let got: number;
+    if (src.type === 'buffer') {
+      buf.set(src.bytes.subarray(this.pos, this.pos + want), off);
+      got = want;
+    } else {
+      try {
+        got = fs.readSync(this.fd, buf, off, want, this.base + this.pos);
+      } catch (e) {
+        throw new UserError(`${showPath(this.name)}: read failed: ${(e as Error).message}`);
+      }
+      if (got === 0) throw new UserError(`${showPath(this.name)}: file shrank during build (expected ${this.size} bytes, read ${this.pos})`);
+    }
+    this.pos += got;
+    return got;
+  }
+
+  /** After the planned size was read: a path source must have nothing more (it did not grow). */
+  finish(): void {
+    if (this.pos !== this.size) throw new UserError(`${showPath(this.name)}: file shrank during build (expected ${this.size} bytes, read ${this.pos})`);
+    if (this.node.data!.type === 'path') {
+      const probe = Buffer.alloc(1);
+      if (fs.readSync(this.fd, probe, 0, 1, this.pos) !== 0) throw new UserError(`${showPath(this.name)}: file grew during build (expected ${this.size} bytes)`);
+    }
+  }
+
+  close(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+}

@@ -1,0 +1,218 @@
+// Compressing one regular file into EROFS extents ("fixed-size output" pclusters, erofs-format.md §5-6)
+// and laying out its lcluster indexes. The caller supplies the bytes sequentially and places pclusters.
+import { PCLUSTER_MAX_DSIZE, LCLUSTER_TYPE_PLAIN, LCLUSTER_TYPE_HEAD1, LCLUSTER_TYPE_NONHEAD, LI_D0_CBLKCNT,
+  MAP_HEADER_SIZE, FULL_INDEX_GAP, FULL_INDEX_SIZE, ADVISE_COMPACTED_2B, ADVISE_BIG_PCLUSTER_1, ADVISE_BIG_PCLUSTER_2,
+  ADVISE_INLINE_PCLUSTER, encodeMapHeader, encodeFullIndexes, encodeCompactIndexes, compactLayout, mapHeaderOffset,
+  type LclusterIndex } from '../format/zmap.js';
+import type { Codec } from '../compress/codec.js';
+
+export interface ZParams {
+  codec: Codec;
+  blockSize: number;
+  /** Largest pcluster in bytes (-C). */
+  pclusterSize: number;
+  /** Superblock BIG_PCLUSTER: CBLKCNT entries and BIG_PCLUSTER advise bits. */
+  big: boolean;
+  ztailpacking: boolean;
+}
+
+export interface Extent {
+  /** Logical start and length in the file. */
+  la: number;
+  llen: number;
+  /** Compressed (HEAD1) or stored (PLAIN). */
+  compressed: boolean;
+  /** Physical blocks; 0 for the inline tail. */
+  blocks: number;
+  blkaddr: number;
+}
+
+/** Input per extent is capped (the kernel limits decompressed extents, PCLUSTER_MAX_DSIZE). */
+const MAX_EXTENT_INPUT = Math.min(PCLUSTER_MAX_DSIZE, 4 << 20);
+
+/** Sequential reader of the file's bytes: fills buf[off, off+len) and returns how many it read (0 at EOF). */
+export type ReadFn = (buf: Uint8Array, off: number, len: number) => number;
+
+export interface ZResult {
+  extents: Extent[];
+  /** The inline (ztailpacking) tail pcluster bytes, when there is one (the last extent, blocks 0). */
+  inline?: Uint8Array;
+  /** The raw bytes of the inline extent, in case it has to leave the metadata block. */
+  inlineRaw?: Uint8Array;
+  /** Pcluster payloads in extent order (undefined for the inline one), to be written by the caller. */
+  payloads: (Uint8Array | undefined)[];
+  totalBlocks: number;
+}
+
+/**
+ * Compress `size` bytes: each step takes as much input as fits one pcluster; a pcluster is kept only
+ * when it saves a whole block, otherwise one block is stored raw (mkfs.erofs __z_erofs_compress_one).
+ * With ztailpacking the final piece goes inline when it is smaller than a block.
+ */
+export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?: (chunk: Uint8Array) => void): ZResult {
+  const bs = p.blockSize;
+  // Lookahead given to the compressor: enough for any real ratio; refilled every `look` bytes, so
+  // moving the window costs O(1) per byte.
+  const look = Math.min(MAX_EXTENT_INPUT, Math.max(256 << 10, 64 * p.pclusterSize), size);
+  const win = new Uint8Array(2 * look);
+  let winStart = 0; // file offset of win[0]
+  let winLen = 0;
+  const fill = (pos: number): void => {
+    const keep = winStart + winLen - pos;
+    win.copyWithin(0, pos - winStart, pos - winStart + keep);
+    winStart = pos;
+    winLen = keep;
+    const want = Math.min(win.length, size - winStart);
+    while (winLen < want) {
+      const n = read(win, winLen, want - winLen);
+      if (n === 0) break;
+      onBytes?.(win.subarray(winLen, winLen + n));
+      winLen += n;
+    }
+  };
+
+  const extents: Extent[] = [];
+  const payloads: (Uint8Array | undefined)[] = [];
+  let inline: Uint8Array | undefined;
+  let inlineRaw: Uint8Array | undefined;
+  let totalBlocks = 0;
+  let pos = 0;
+  while (pos < size) {
+    const rem = size - pos;
+    if (winStart + winLen - pos < Math.min(rem, look)) fill(pos);
+    const avail = winStart + winLen - pos;
+    if (avail < Math.min(rem, look)) throw new ShortReadError(pos + avail);
+    const src = win.subarray(pos - winStart, pos - winStart + Math.min(rem, avail));
+    const r = p.codec.compress(src, src.length, p.pclusterSize);
+    if (p.ztailpacking && (r.consumed === rem && r.data.length < bs || rem < bs)) {
+      // Inline tail: compressed when that is smaller, else raw.
+      const useZ = r.consumed === rem && r.data.length < Math.min(rem, bs);
+      inline = Uint8Array.from(useZ ? r.data : src.subarray(0, rem));
+      inlineRaw = Uint8Array.from(src.subarray(0, rem));
+      extents.push({ la: pos, llen: rem, compressed: useZ, blocks: 0, blkaddr: 0 });
+      payloads.push(undefined);
+      pos = size;
+      break;
+    }
+    const blocks = Math.ceil(r.data.length / bs);
+    if (r.consumed > 0 && blocks * bs < r.consumed) {
+      // 0PADDING: the stream ends at the pcluster's last byte.
+      const payload = new Uint8Array(blocks * bs);
+      payload.set(r.data, payload.length - r.data.length);
+      extents.push({ la: pos, llen: r.consumed, compressed: true, blocks, blkaddr: 0 });
+      payloads.push(payload);
+      totalBlocks += blocks;
+      pos += r.consumed;
+    } else {
+      const llen = Math.min(bs, rem);
+      const payload = new Uint8Array(bs);
+      payload.set(src.subarray(0, llen));
+      extents.push({ la: pos, llen, compressed: false, blocks: 1, blkaddr: 0 });
+      payloads.push(payload);
+      totalBlocks += 1;
+      pos += llen;
+    }
+  }
+  return { extents, inline, inlineRaw, payloads, totalBlocks };
+}
+
+export class ShortReadError extends Error {
+  constructor(readonly at: number) {
+    super(`file shrank during build (ended at ${at})`);
+  }
+}
+
+/** Drop the inline tail: re-encode it as a normal one-block pcluster (or raw blocks). */
+export function uninlineTail(z: ZResult, p: ZParams): void {
+  const bs = p.blockSize;
+  const tailBytes = z.inlineRaw!;
+  z.inlineRaw = undefined;
+  const last = z.extents.pop()!;
+  z.payloads.pop();
+  z.inline = undefined;
+  let pos = last.la;
+  const end = last.la + last.llen;
+  while (pos < end) {
+    const src = tailBytes.subarray(pos - last.la);
+    const r = p.codec.compress(src, src.length, p.pclusterSize);
+    const blocks = Math.ceil(r.data.length / bs);
+    if (r.consumed > 0 && blocks * bs < r.consumed) {
+      const payload = new Uint8Array(blocks * bs);
+      payload.set(r.data, payload.length - r.data.length);
+      z.extents.push({ la: pos, llen: r.consumed, compressed: true, blocks, blkaddr: 0 });
+      z.payloads.push(payload);
+      z.totalBlocks += blocks;
+      pos += r.consumed;
+    } else {
+      const llen = Math.min(bs, end - pos);
+      const payload = new Uint8Array(bs);
+      payload.set(src.subarray(0, llen));
+      z.extents.push({ la: pos, llen, compressed: false, blocks: 1, blkaddr: 0 });
+      z.payloads.push(payload);
+      z.totalBlocks += 1;
+      pos += llen;
+    }
+  }
+}
+
+/** The FULL index size mkfs.erofs weighs a compressed file against (even when writing COMPACT). */
+export function fullIndexBytes(size: number, bs: number): number {
+  return MAP_HEADER_SIZE + FULL_INDEX_GAP + FULL_INDEX_SIZE * Math.ceil(size / bs);
+}
+
+/** mkfs.erofs keeps a file compressed only when that saves space (erofs_commit_compressed_file). */
+export function worthCompressing(z: ZResult, size: number, bs: number): boolean {
+  return z.totalBlocks * bs + (z.inline?.length ?? 0) + fullIndexBytes(size, bs) < size;
+}
+
+/** One entry per lcluster: heads, NONHEADs (CBLKCNT first in big mode) and the EOF sentinel. */
+export function lclusterIndexes(z: ZResult, size: number, p: ZParams): LclusterIndex[] {
+  const bs = p.blockSize;
+  const n = Math.ceil(size / bs);
+  const xs: LclusterIndex[] = new Array(n);
+  const heads: number[] = z.extents.map((e) => Math.floor(e.la / bs));
+  const lastHead = heads[heads.length - 1];
+  // A file not ending on a block boundary whose last extent began earlier gets a PLAIN head at EOF.
+  const sentinel = size % bs !== 0 && lastHead < n - 1;
+  z.extents.forEach((e, k) => {
+    const h = heads[k];
+    xs[h] = { type: e.compressed ? LCLUSTER_TYPE_HEAD1 : LCLUSTER_TYPE_PLAIN, clusterofs: e.la % bs, blkaddr: e.blkaddr, partialRef: false };
+    const next = k + 1 < heads.length ? heads[k + 1] : sentinel ? n - 1 : n;
+    for (let lcn = h + 1; lcn < next; lcn++) {
+      const first = lcn === h + 1 && p.big;
+      xs[lcn] = { type: LCLUSTER_TYPE_NONHEAD, delta0: first ? LI_D0_CBLKCNT | Math.max(e.blocks, 1) : lcn - h, delta1: next - lcn };
+    }
+  });
+  if (sentinel) xs[n - 1] = { type: LCLUSTER_TYPE_PLAIN, clusterofs: size % bs, blkaddr: 0, partialRef: false };
+  return xs;
+}
+
+/** Bytes after inode + xattrs: map header, indexes and any inline pcluster; `inodeEnd` = isize + xattr size. */
+export function zMetaBytes(z: ZResult, size: number, p: ZParams, inodeEnd: number, compact: boolean): Uint8Array {
+  const xs = lclusterIndexes(z, size, p);
+  const h = mapHeaderOffset(inodeEnd);
+  const advise = (compact ? ADVISE_COMPACTED_2B : 0) | (p.big ? ADVISE_BIG_PCLUSTER_1 | ADVISE_BIG_PCLUSTER_2 : 0)
+    | (z.inline ? ADVISE_INLINE_PCLUSTER : 0);
+  const header = encodeMapHeader({
+    kind: 'indexes', fragmentOff: 0, idataSize: z.inline?.length ?? 0, advise,
+    algorithmType: [p.codec.algorithm, 0], clusterBits: 0,
+  });
+  const firstBlk = z.extents.find((e) => e.blocks > 0)?.blkaddr ?? 0;
+  const idx = compact
+    ? encodeCompactIndexes(xs, { ebase: h + MAP_HEADER_SIZE, compacted2B: true, bigPcluster: p.big, lclusterbits: Math.log2(p.blockSize), startBlkaddr: firstBlk })
+    : Buffer.concat([new Uint8Array(FULL_INDEX_GAP), encodeFullIndexes(xs)]);
+  const pad = h - inodeEnd;
+  const out = new Uint8Array(pad + MAP_HEADER_SIZE + idx.length + (z.inline?.length ?? 0));
+  out.set(header, pad);
+  out.set(idx, pad + MAP_HEADER_SIZE);
+  if (z.inline) out.set(z.inline, pad + MAP_HEADER_SIZE + idx.length);
+  return out;
+}
+
+/** Size of zMetaBytes without building it (for deciding whether the inline tail fits). */
+export function zMetaSize(z: ZResult, size: number, p: ZParams, inodeEnd: number, compact: boolean): number {
+  const h = mapHeaderOffset(inodeEnd);
+  const n = Math.ceil(size / p.blockSize);
+  const idx = compact ? compactLayout(h + MAP_HEADER_SIZE, n, true).bytes : FULL_INDEX_GAP + FULL_INDEX_SIZE * n;
+  return h - inodeEnd + MAP_HEADER_SIZE + idx + (z.inline?.length ?? 0);
+}

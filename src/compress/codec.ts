@@ -1,0 +1,84 @@
+// The codecs behind `-z`, one narrow interface: compress as much input as fits a byte budget
+// ("destsize", erofs-format.md §6). Each maps a user name to its on-disk algorithm id.
+import { lz4CompressDestSize, Lz4Scratch } from './lz4.js';
+import { COMPRESSION_LZ4, COMPRESSION_DEFLATE } from '../format/zmap.js';
+import { UserError } from '../errors.js';
+
+export interface DestSizeOut {
+  consumed: number;
+  /** The stream: data[0..length). Its first byte is never 0 (0PADDING finds the start by it). */
+  data: Uint8Array;
+}
+
+export interface Codec {
+  /** -z name. */
+  name: string;
+  /** On-disk algorithm (h_algorithmtype, available_compr_algs bit). */
+  algorithm: number;
+  level: number;
+  compress(src: Uint8Array, srcLen: number, capacity: number): DestSizeOut;
+}
+
+export interface CodecSpec {
+  name: 'lz4' | 'lz4hc' | 'deflate';
+  level?: number;
+}
+
+type Factory = (level: number) => Codec;
+
+const registry = new Map<string, { algorithm: number; defaultLevel: number; levels: [number, number]; make: Factory }>();
+
+export function registerCodec(name: string, algorithm: number, defaultLevel: number, levels: [number, number], make: Factory): void {
+  registry.set(name, { algorithm, defaultLevel, levels, make });
+}
+
+function lz4Factory(name: string): Factory {
+  return (level) => {
+    const scratch = new Lz4Scratch();
+    let dst = new Uint8Array(0);
+    return {
+      name, algorithm: COMPRESSION_LZ4, level,
+      compress(src, srcLen, capacity) {
+        if (dst.length !== capacity) dst = new Uint8Array(capacity);
+        const r = lz4CompressDestSize(src, srcLen, dst, level, scratch);
+        return { consumed: r.consumed, data: dst.subarray(0, r.written) };
+      },
+    };
+  };
+}
+
+registerCodec('lz4', COMPRESSION_LZ4, 0, [0, 0], lz4Factory('lz4'));
+registerCodec('lz4hc', COMPRESSION_LZ4, 9, [0, 12], lz4Factory('lz4hc'));
+
+/** Parse a -z value: "lz4", "lz4hc,level=12", "deflate,level=6" (also mkfs's old "lz4hc,12"). */
+export function parseCompressor(v: string): CodecSpec {
+  const [name, ...opts] = v.split(',');
+  if (name !== 'lz4' && name !== 'lz4hc' && name !== 'deflate') {
+    throw new UserError(`-z ${v}: unknown algorithm (lz4, lz4hc, deflate)`);
+  }
+  const spec: CodecSpec = { name };
+  for (const o of opts) {
+    const m = /^(?:level=)?(\d+)$/.exec(o);
+    if (!m) throw new UserError(`-z ${v}: unknown option "${o}"`);
+    spec.level = Number(m[1]);
+  }
+  return spec;
+}
+
+export function makeCodec(spec: CodecSpec): Codec {
+  const r = registry.get(spec.name);
+  if (!r) throw new UserError(`-z ${spec.name}: not available`);
+  const level = spec.level ?? r.defaultLevel;
+  if (level < r.levels[0] || level > r.levels[1]) {
+    throw new UserError(`-z ${spec.name}: level ${level} out of range ${r.levels[0]}..${r.levels[1]}`);
+  }
+  return r.make(level);
+}
+
+export function codecAlgorithm(spec: CodecSpec): number {
+  const r = registry.get(spec.name);
+  if (!r) throw new UserError(`-z ${spec.name}: not available`);
+  return r.algorithm;
+}
+
+export { COMPRESSION_DEFLATE };
