@@ -23,8 +23,9 @@ const RUN_MASK = 15;
 const ML_MASK = 15;
 
 /** Hash bits of the level-0 table (entries = 1 << FAST_HASH_LOG). */
-const FAST_HASH_LOG = 15;
+const FAST_HASH_LOG = 14;
 const FAST_HASH_SHIFT = 32 - FAST_HASH_LOG;
+const HASH5_MUL = 0x2f0b4ad1;
 /** Hash bits of the hash-chain head table. */
 const HC_HASH_LOG = 15;
 const HC_HASH_SHIFT = 32 - HC_HASH_LOG;
@@ -290,6 +291,17 @@ function read32(s: Uint8Array, i: number): number {
 // ---------------------------------------------------------------------------------------------
 // level 0: greedy single-probe hash parse
 
+/** Level-0 hash of the 5 bytes at a position (v = its first 4 bytes, b4 = the fifth): a table
+ *  slot then only holds positions sharing 5 bytes, so 4-byte matches do not evict the
+ *  candidates of longer ones. */
+function hashFastV(v: number, b4: number): number {
+  return Math.imul(v ^ Math.imul(b4, HASH5_MUL), PRIME) >>> FAST_HASH_SHIFT;
+}
+
+function hashFast(src: Uint8Array, i: number): number {
+  return hashFastV(read32(src, i), src[i + 4]);
+}
+
 function compressFast(src: Uint8Array, srcLen: number, dst: Uint8Array, cap: number, S: Lz4Scratch): DestSizeResult {
   const table = S.fast(srcLen);
   const base = S.fastBase;
@@ -299,10 +311,10 @@ function compressFast(src: Uint8Array, srcLen: number, dst: Uint8Array, cap: num
   let anchor = 0;
   let op = 0;
   let ip = 0;
-  // largest ip for which literals anchor..ip (+ the token) could still fit
-  let litStop = anchor + cap - op - 1;
+  // the search stops past mflimit or once the pending literals alone could not fit any more
+  let stop = cap - 1 < mflimit ? cap - 1 : mflimit;
 
-  table[Math.imul(read32(src, 0), PRIME) >>> FAST_HASH_SHIFT] = base;
+  table[hashFast(src, 0)] = base;
   ip = 1;
   let ref = 0;
   outer: for (;;) {
@@ -310,9 +322,9 @@ function compressFast(src: Uint8Array, srcLen: number, dst: Uint8Array, cap: num
     let searches = 1 << 6;
     let step = 1;
     for (;;) {
-      if (ip > mflimit || ip > litStop) break outer;
+      if (ip > stop) break outer;
       const v = src[ip] | (src[ip + 1] << 8) | (src[ip + 2] << 16) | (src[ip + 3] << 24);
-      const h = Math.imul(v, PRIME) >>> FAST_HASH_SHIFT;
+      const h = hashFastV(v, src[ip + 4]);
       ref = table[h] - base;
       table[h] = ip + base;
       if (
@@ -347,12 +359,13 @@ function compressFast(src: Uint8Array, srcLen: number, dst: Uint8Array, cap: num
       op = writeSequence(src, anchor, ll, off, ml, dst, op);
       ip = e;
       anchor = ip;
-      litStop = anchor + cap - op - 1;
       if (ip > mflimit) break outer;
+      stop = anchor + cap - op - 1;
+      if (stop > mflimit) stop = mflimit;
       // fill the table with ip-2 and try an immediate match at ip
-      table[Math.imul(read32(src, ip - 2), PRIME) >>> FAST_HASH_SHIFT] = ip - 2 + base;
+      table[hashFast(src, ip - 2)] = ip - 2 + base;
       const v = read32(src, ip);
-      const h = Math.imul(v, PRIME) >>> FAST_HASH_SHIFT;
+      const h = hashFastV(v, src[ip + 4]);
       ref = table[h] - base;
       table[h] = ip + base;
       if (ref >= 0 && ip - ref <= MAX_DISTANCE && read32(src, ref) === v) continue;
@@ -422,7 +435,7 @@ function hcFind(
     // selective) chain of the 4 bytes after ip's run.
     const qe = ip + runIp;
     if (runIp < cap && qe + MINMATCH <= limit) {
-      if (src[ip - 1] === b) {
+      if (src[ip - 1] === b && runIp > best) {
         // the run goes on before ip: offset 1 gives exactly runIp
         best = runIp;
         bestOff = 1;
