@@ -131,7 +131,7 @@ test('uuid map: rebuild after one file changed keeps every other UUID, gives the
     fs.writeFileSync(map, '{"schema": "erofs-forge/uuid-map/1", "files": {"/x": {"uuid": 7}}}');
     const r = forge(['build', '--quiet', '--fingerprint', 'uuid', '--uuid-map', map, path.join(dir, '3.img'), root]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /--uuid-map .*ids.json: entry "\/x": "uuid" is not a lowercase UUID/);
+    assert.match(r.stderr, /--uuid-map .*ids.json: entry "\/x": "uuid" is not a lowercase/);
     assert.equal(fs.existsSync(path.join(dir, '3.img')), false);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

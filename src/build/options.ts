@@ -1,5 +1,6 @@
 // Build options as the core sees them: fully resolved, no optional knobs left to guess.
 import { UserError } from '../errors.js';
+import { availableParallelism } from 'node:os';
 import type { Scheme } from '../fingerprint/scheme.js';
 import type { CodecSpec } from '../compress/codec.js';
 
@@ -50,6 +51,8 @@ export interface BuildOptions {
   xattrPrefixes: Buffer[];
   /** Write the per-inode xattr name bloom filter (mkfs.erofs default). */
   xattrNameFilter: boolean;
+  /** Worker threads for hashing and compression (output never depends on it). */
+  workers: number;
   /** Compress regular files (-z); absent = uncompressed image. */
   compression?: CompressionOptions;
   /** Stamp every non-empty regular file with a fingerprint xattr (page-cache-share.md). */
@@ -73,6 +76,7 @@ export function defaultBuildOptions(over: Partial<BuildOptions> = {}): BuildOpti
     xattrTolerance: 2,
     xattrPrefixes: [],
     xattrNameFilter: true,
+    workers: Math.max(1, availableParallelism()),
     now: () => {
       const ms = Date.now();
       return { sec: BigInt(Math.floor(ms / 1000)), nsec: (ms % 1000) * 1_000_000 };
@@ -91,6 +95,7 @@ export function checkBuildOptions(o: BuildOptions): void {
   if (o.uuid.length !== 16) throw new UserError('uuid must be 16 bytes');
   if (o.label.length > 16) throw new UserError(`label "${o.label}" is longer than 16 bytes`);
   if (o.xattrPrefixes.length > 128) throw new UserError('at most 128 --xattr-prefix values');
+  if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 256) throw new UserError(`--workers ${o.workers}: must be 1..256`);
   if (o.compression) {
     const c = o.compression.pclusterSize;
     if (c < o.blockSize || c % o.blockSize || c > 1 << 20) {

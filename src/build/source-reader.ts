@@ -2,20 +2,27 @@
 // or spool file, or memory), with the errors a user should see: unreadable, grew, shrank.
 import * as fs from 'node:fs';
 import { UserError } from '../errors.js';
-import { showPath, type Inode } from '../source/tree.js';
+import { showPath, type Inode, type DataSource } from '../source/tree.js';
 
 export class SourceReader {
   private fd = -1;
   private pos = 0;
   private readonly base: number;
   private readonly name: Buffer;
+  private readonly src: DataSource;
 
-  constructor(private readonly node: Inode, readonly size: number) {
+  /**
+   * Reads `size` bytes of the file from byte `start` (segments of big files are read separately).
+   * `fileSize` is the planned size of the whole file.
+   */
+  constructor(node: Inode | { data: DataSource; path: Buffer }, readonly size: number, private readonly start = 0,
+    private readonly fileSize = size) {
     const src = node.data!;
-    this.base = src.type === 'range' ? src.offset : 0;
+    this.src = src;
+    this.base = (src.type === 'range' ? src.offset : 0) + start;
     this.name = src.type === 'path' ? src.path : src.type === 'range' ? Buffer.from(src.path) : node.path;
     if (src.type === 'buffer') {
-      if (src.bytes.length !== size) throw new UserError(`${showPath(node.path)}: size changed during build`);
+      if (src.bytes.length !== fileSize) throw new UserError(`${showPath(node.path)}: size changed during build`);
       return;
     }
     try {
@@ -33,10 +40,10 @@ export class SourceReader {
   read(buf: Uint8Array, off: number, len: number): number {
     const want = Math.min(len, this.size - this.pos);
     if (want <= 0) return 0;
-    const src = this.node.data!;
+    const src = this.src;
     let got: number;
     if (src.type === 'buffer') {
-      buf.set(src.bytes.subarray(this.pos, this.pos + want), off);
+      buf.set(src.bytes.subarray(this.start + this.pos, this.start + this.pos + want), off);
       got = want;
     } else {
       try {
@@ -44,7 +51,7 @@ export class SourceReader {
       } catch (e) {
         throw new UserError(`${showPath(this.name)}: read failed: ${(e as Error).message}`);
       }
-      if (got === 0) throw new UserError(`${showPath(this.name)}: file shrank during build (expected ${this.size} bytes, read ${this.pos})`);
+      if (got === 0) throw new UserError(`${showPath(this.name)}: file shrank during build (expected ${this.fileSize} bytes)`);
     }
     this.pos += got;
     return got;
@@ -52,10 +59,10 @@ export class SourceReader {
 
   /** After the planned size was read: a path source must have nothing more (it did not grow). */
   finish(): void {
-    if (this.pos !== this.size) throw new UserError(`${showPath(this.name)}: file shrank during build (expected ${this.size} bytes, read ${this.pos})`);
-    if (this.node.data!.type === 'path') {
+    if (this.pos !== this.size) throw new UserError(`${showPath(this.name)}: file shrank during build (expected ${this.fileSize} bytes)`);
+    if (this.src.type === 'path' && this.start + this.size === this.fileSize) {
       const probe = Buffer.alloc(1);
-      if (fs.readSync(this.fd, probe, 0, 1, this.pos) !== 0) throw new UserError(`${showPath(this.name)}: file grew during build (expected ${this.size} bytes)`);
+      if (fs.readSync(this.fd, probe, 0, 1, this.base + this.pos) !== 0) throw new UserError(`${showPath(this.name)}: file grew during build (expected ${this.fileSize} bytes)`);
     }
   }
 

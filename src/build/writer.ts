@@ -15,9 +15,11 @@ import { dirEntriesWithNids, type InodePlan, type Plan } from './plan.js';
 import { BlockAllocator } from './meta-alloc.js';
 import type { ImageOutput } from './output.js';
 import type { BuildOptions } from './options.js';
-import { contentHasher } from '../fingerprint/compute.js';
+import { fingerprintValue } from '../fingerprint/compute.js';
+import { JobPool } from './pool.js';
+import { FileJobQueue, mergeSegments, type FileJobs } from './file-jobs.js';
 import { SourceReader } from './source-reader.js';
-import { compressExtents, uninlineTail, worthCompressing, zMetaBytes, zMetaSize, ShortReadError, type ZParams, type ZResult } from './zfile.js';
+import { uninlineTail, worthCompressing, zMetaBytes, zMetaSize, type ZParams } from './zfile.js';
 import { makeCodec } from '../compress/codec.js';
 import { createHash } from 'node:crypto';
 
@@ -42,6 +44,15 @@ interface Placement {
 }
 
 export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promise<BuildStats> {
+  const pool = new JobPool(o.workers);
+  try {
+    return await emitWith(plan, o, out, pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: JobPool): Promise<BuildStats> {
   const bs = plan.blockSize;
   const alloc = new BlockAllocator(bs, plan.metaStart, (blk, buf) => out.write(buf, blk * bs));
   const nids = new Map<Inode, number>();
@@ -55,6 +66,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promi
     big: plan.bigPcluster, ztailpacking: o.compression.ztailpacking,
   };
   const dedupe = o.compression?.dedupe ? new Map<string, number>() : undefined;
+  const jobs = new FileJobQueue(plan, o, pool, zparams);
   let compressedFiles = 0;
 
   /** Inline the tail after inode + xattrs when the whole item fits one block (mkfs.erofs rule). */
@@ -101,11 +113,10 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promi
   };
 
   /** Stream a regular file: full blocks to the data area, the remainder to the tail (or a padded block). */
-  const writeRegular = (p: InodePlan, pl: Placement, hashed: boolean): void => {
+  const writeRegular = (p: InodePlan, pl: Placement): void => {
     const size = p.size;
     const dataStart = pl.startBlk * bs;
     const blockPart = size - (pl.datalayout === INODE_FLAT_INLINE ? pl.tail.length : 0);
-    const hasher = p.fingerprint && !hashed ? contentHasher(o.fingerprint!) : undefined;
     const r = new SourceReader(p.node, size);
     try {
       let pos = 0;
@@ -113,7 +124,6 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promi
         const got = r.read(readBuf, 0, CHUNK);
         if (got === 0) break;
         const chunk = readBuf.subarray(0, got);
-        hasher?.update(chunk);
         // Bytes before blockPart go to the data area (zero runs left as holes), the rest to the tail.
         const toData = Math.max(0, Math.min(got, blockPart - pos));
         if (toData > 0 && !isZero(chunk, 0, toData)) out.write(chunk, dataStart + pos, 0, toData);
@@ -124,8 +134,6 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promi
     } finally {
       r.close();
     }
-    if (!hashed) dataBytes += size;
-    if (hasher) p.fingerprint!.value = hasher.finish(p.relPath, size);
     // A plain file's last partial block is zero-padded: the hole left by truncate() reads as zeros.
   };
 
@@ -133,29 +141,16 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promi
    * Compress a regular file: pclusters go to consecutive blocks, then the inode with its map header,
    * indexes and any inline tail. Falls back to the flat layout when compression does not pay.
    */
-  const writeCompressed = (p: InodePlan): void => {
+  const writeCompressed = async (p: InodePlan, f: FileJobs): Promise<void> => {
     const zp = zparams!;
     const size = p.size;
-    const hasher = p.fingerprint ? contentHasher(o.fingerprint!) : undefined;
-    const r = new SourceReader(p.node, size);
-    let z: ZResult;
-    try {
-      z = compressExtents((b, off, len) => r.read(b, off, len), size, zp, hasher ? (c) => hasher.update(c) : undefined);
-      r.finish();
-    } catch (e) {
-      if (e instanceof ShortReadError) throw new UserError(`${showPath(p.node.path)}: file shrank during build`);
-      throw e;
-    } finally {
-      r.close();
-    }
-    dataBytes += size;
-    if (hasher) p.fingerprint!.value = hasher.finish(p.relPath, size);
+    const z = mergeSegments(await Promise.all(f.segs!));
     const inodeEnd = inodeSize(p.extended) + p.xattrSize;
     // The inline tail must share one block with the inode (ztailpacking); otherwise it becomes a block.
     if (z.inline && inodeEnd + zMetaSize(z, size, zp, inodeEnd, true) > bs) uninlineTail(z, zp);
     if (!worthCompressing(z, size, bs)) {
       const pl = reserve(p);
-      writeRegular(p, pl, true);
+      writeRegular(p, pl);
       writeItem(p, pl);
       return;
     }
@@ -215,11 +210,14 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promi
     } else if (p.node.kind === 'dir') {
       reserve(p);
     } else {
-      if (p.node.kind === 'reg' && zparams && p.size > 0) {
-        writeCompressed(p);
+      const f = jobs.take(p);
+      if (f?.hash) p.fingerprint!.value = fingerprintValue(o.fingerprint!, await f.hash, p.relPath, p.size);
+      if (p.node.kind === 'reg') dataBytes += p.size;
+      if (f?.segs) {
+        await writeCompressed(p, f);
       } else {
         const pl = reserve(p);
-        if (p.node.kind === 'reg') writeRegular(p, pl, false);
+        if (p.node.kind === 'reg') writeRegular(p, pl);
         else if (p.node.kind === 'lnk') writeSymlink(p, pl);
         writeItem(p, pl);
       }

@@ -6,6 +6,7 @@ import { parseCompressor, type CodecSpec } from '../compress/codec.js';
 import { UserError } from '../errors.js';
 import { DEFAULT_FINGERPRINT_NAME, vendorUuid, type Scheme } from '../fingerprint/scheme.js';
 import { loadUuidMap, saveUuidMap, assignUuid, type UuidMap } from '../fingerprint/uuid-map.js';
+import { scanTar, type TarScan } from '../source/tar.js';
 import {
   parseBlockSize, parseEpoch, parseSize, parseUuid, parseId, parseInteger, parseRegex, collect, parseExtended,
 } from './parse.js';
@@ -14,9 +15,10 @@ interface RawBuildOpts {
   b?: number; T?: bigint; allTime?: boolean; mkfsTime?: boolean; ignoreMtime?: boolean; preserveMtime?: boolean;
   U?: Uint8Array; L?: string; allRoot?: boolean; forceUid?: number; forceGid?: number;
   excludePath?: string[]; excludeRegex?: RegExp[]; E?: string[]; x?: number; xattrPrefix?: string[];
-  z?: CodecSpec; C?: number;
+  z?: CodecSpec; C?: number; workers?: number;
   quiet?: boolean; json?: boolean; xattrInodeDigest?: string | boolean; fingerprint?: Scheme;
   vendorNamespace?: Uint8Array; uuidMap?: string;
+  tar?: string; gzip?: boolean; ungzip?: boolean; aufs?: boolean; ovlfsStrip?: boolean;
 }
 
 /** Apply a -E list (mkfs.erofs spellings) to options, rejecting unknown names. */
@@ -45,11 +47,37 @@ function parseNamespace(v: string): Uint8Array {
   }
 }
 
+/**
+ * mkfs.erofs spells these as bare flags or with "=": `--tar` / `--tar=f`, `--ovlfs-strip` / `--ovlfs-strip=0|1`.
+ * Commander's optional values would take IMAGE as the value of a bare flag, so a bare one is rewritten first.
+ */
+function mkfsOptionalValues(cmd: Command): Command {
+  const parse = cmd.parseOptions.bind(cmd);
+  const bare: Record<string, string> = { '--tar': '--tar=f', '--ovlfs-strip': '--ovlfs-strip=1' };
+  cmd.parseOptions = (argv: string[]) => {
+    const end = argv.indexOf('--');
+    return parse(argv.map((a, i) => ((end < 0 || i < end) && bare[a]) || a));
+  };
+  return cmd;
+}
+
+/** --tar: read the archive SOURCE (a path or '-') into a tree; the caller must call cleanup(). */
+async function scanTarSource(source: string, r: RawBuildOpts, o: BuildOptions): Promise<TarScan> {
+  if (r.excludePath?.length || r.excludeRegex?.length) throw new UserError('--exclude-path and --exclude-regex apply to directory sources, not --tar');
+  // The root (without a '.' entry) and missing parent directories get the build time, as in mkfs.erofs;
+  // freeze the clock so they equal the superblock time exactly.
+  const now = o.now();
+  o.now = () => now;
+  const buildTime = o.timestamp !== undefined ? { sec: o.timestamp, nsec: 0 }
+    : o.sourceDateEpoch !== undefined ? { sec: o.sourceDateEpoch, nsec: 0 } : now;
+  return scanTar(source, { gzip: r.gzip || r.ungzip ? true : 'auto', aufs: !!r.aufs, ovlfsStrip: !!r.ovlfsStrip, warn: o.warn, buildTime });
+}
+
 export function buildCommand(): Command {
-  return new Command('build')
+  return mkfsOptionalValues(new Command('build')
     .description('build an EROFS image from a directory')
     .argument('<IMAGE>', 'image file to write (replaced atomically)')
-    .argument('<SOURCE>', 'source directory')
+    .argument('<SOURCE>', 'source directory (with --tar: a tar archive, or - for stdin)')
     .option('-b <size>', 'block size: 512, 1024, 2048 or 4096', parseBlockSize)
     .option('-T <epoch>', 'fixed build time in seconds (default: SOURCE_DATE_EPOCH when set)', (v) => parseEpoch(v, '-T'))
     .option('--all-time', 'with -T: every inode gets that time (default)')
@@ -65,6 +93,7 @@ export function buildCommand(): Command {
     .option('--exclude-regex <regex>', 'leave out paths matching this regex (repeatable)', collect(parseRegex))
     .option('-z <algorithm>', 'compress files: lz4, lz4hc[,level=0..12] (default 9), deflate[,level=N]', parseCompressor)
     .option('-C <bytes>', 'largest pcluster (multiple of the block size, up to 1048576; default one block)', (v) => parseSize(v, '-C'))
+    .option('--workers <n>', 'worker threads for hashing and compression (default: CPUs)', (v) => parseInteger(v, '--workers'))
     .option('-E <options>', 'extended options: ztailpacking, dedupe, legacy-compress, noinline_data, ^xattr-name-filter', collect(String))
     .option('-x <n>', 'share an xattr used by more than n inodes (default 2); -1 drops all xattrs', (v) => parseInteger(v, '-x'))
     .option('--xattr-prefix <prefix>', 'long xattr name prefix, e.g. trusted.overlay. (repeatable)', collect(String))
@@ -74,6 +103,17 @@ export function buildCommand(): Command {
     .option('--uuid-map <file>', 'uuid scheme: JSON registry keeping UUIDs stable between builds')
     .addOption(new Option('--quiet', 'print nothing but errors'))
     .option('--json', 'print a JSON summary on stdout')
+    .option('--tar [mode]', 'SOURCE is a tar archive (plain or gzip; - for stdin); mkfs.erofs spelling --tar=f', (v) => {
+      if (v !== 'f') throw new UserError(`--tar=${v}: only full images (--tar=f) are supported`);
+      return v;
+    })
+    .option('--gzip', 'with --tar: the archive is gzip-compressed (default: detected)')
+    .option('--ungzip', 'same as --gzip (mkfs.erofs spelling)')
+    .option('--aufs', 'with --tar: turn OCI/aufs whiteouts (.wh.NAME, .wh..wh..opq) into overlayfs ones')
+    .option('--ovlfs-strip [0|1]', 'with --tar: drop overlayfs whiteouts and opaque xattrs', (v) => {
+      if (v !== '0' && v !== '1') throw new UserError(`--ovlfs-strip=${v}: must be 0 or 1`);
+      return v === '1';
+    })
     .addHelpText('after', `
 Examples:
   erofs-forge build -T0 -Uclear out.img rootfs/      reproducible image of rootfs/
@@ -97,6 +137,7 @@ Examples:
       over.allRoot = !!r.allRoot;
       if (r.forceUid !== undefined) over.forceUid = r.forceUid;
       if (r.forceGid !== undefined) over.forceGid = r.forceGid;
+      if (r.workers !== undefined) over.workers = r.workers;
       const z: Partial<CompressionOptions> = {};
       applyExtended(r.E ?? [], over, z);
       if (r.z) {
@@ -127,7 +168,14 @@ Examples:
         }
       }
       const o = defaultBuildOptions(over);
-      const res = await buildImage(image, { dir: source, excludePaths: r.excludePath, excludeRegexes: r.excludeRegex }, o);
+      if (!r.tar && (r.gzip || r.ungzip || r.aufs || r.ovlfsStrip !== undefined)) throw new UserError('--gzip, --aufs and --ovlfs-strip need --tar');
+      const tar = r.tar ? await scanTarSource(source, r, o) : undefined;
+      let res: Awaited<ReturnType<typeof buildImage>>;
+      try {
+        res = await buildImage(image, tar ? { tree: tar.tree } : { dir: source, excludePaths: r.excludePath, excludeRegexes: r.excludeRegex }, o);
+      } finally {
+        tar?.cleanup();
+      }
       // The map is rewritten (atomically) only once the image exists.
       if (uuidMap) saveUuidMap(uuidMap.file, uuidMap.map);
       if (r.json) {
@@ -139,5 +187,5 @@ Examples:
         process.stdout.write(`${res.image}: ${res.inodes} inodes, ${res.blocks} blocks of ${o.blockSize} B `
           + `(${res.imageBytes} bytes), ${res.dataBytes} bytes of file data, ${res.seconds.toFixed(2)} s\n`);
       }
-    });
+    }));
 }

@@ -1,0 +1,90 @@
+// Prefetching the work of regular files: hash and compression jobs are submitted ahead of the writer,
+// in the writer's order, within a bound on bytes in flight; the writer takes each file's results when
+// it reaches the file.
+import { SEGMENT_SIZE, type JobResult } from './jobs.js';
+import type { JobPool } from './pool.js';
+import type { InodePlan, Plan } from './plan.js';
+import type { BuildOptions } from './options.js';
+import type { ZParams, ZResult } from './zfile.js';
+import { digestAlgorithm } from '../fingerprint/compute.js';
+
+export interface FileJobs {
+  hash?: Promise<Uint8Array>;
+  segs?: Promise<ZResult>[];
+}
+
+/** Input bytes of compression jobs in flight (their results are held until written). */
+const MAX_INFLIGHT_BYTES = 64 << 20;
+/** Files in flight, whatever their size. */
+const MAX_INFLIGHT_FILES = 256;
+
+export class FileJobQueue {
+  private readonly files: InodePlan[];
+  private next = 0;
+  private readonly inflight = new Map<InodePlan, { jobs: FileJobs; bytes: number }>();
+  private bytes = 0;
+
+  constructor(plan: Plan, private readonly o: BuildOptions, private readonly pool: JobPool, private readonly zp?: ZParams) {
+    this.files = [];
+    const seen = new Set<InodePlan>();
+    for (const s of plan.steps) {
+      const p = s.p;
+      if (s.type !== 'inode' || p.node.kind !== 'reg' || p.size === 0 || seen.has(p)) continue;
+      if (!zp && !p.fingerprint) continue;
+      seen.add(p);
+      this.files.push(p);
+    }
+  }
+
+  private pump(): void {
+    while (this.next < this.files.length && this.inflight.size < MAX_INFLIGHT_FILES
+      && (this.bytes < MAX_INFLIGHT_BYTES || this.inflight.size === 0)) {
+      const p = this.files[this.next++];
+      const jobs: FileJobs = {};
+      const src = p.node.data!;
+      if (p.fingerprint) {
+        jobs.hash = this.pool.run({ kind: 'hash', src, path: p.node.path, size: p.size, algo: digestAlgorithm(this.o.fingerprint!) })
+          .then((r: JobResult) => (r as { digest: Uint8Array }).digest);
+      }
+      let bytes = 0;
+      if (this.zp) {
+        const zp = this.zp;
+        jobs.segs = [];
+        for (let start = 0; start < p.size; start += SEGMENT_SIZE) {
+          const length = Math.min(SEGMENT_SIZE, p.size - start);
+          jobs.segs.push(this.pool.run({
+            kind: 'z', src, path: p.node.path, size: p.size, start, length,
+            params: { codec: this.o.compression!.codec, blockSize: zp.blockSize, pclusterSize: zp.pclusterSize, big: zp.big, ztailpacking: zp.ztailpacking },
+          }).then((r: JobResult) => (r as { z: ZResult }).z));
+        }
+        bytes = p.size;
+      }
+      this.inflight.set(p, { jobs, bytes });
+      this.bytes += bytes;
+    }
+  }
+
+  /** The jobs of `p` (undefined when it needs none); frees its place for the next files. */
+  take(p: InodePlan): FileJobs | undefined {
+    this.pump();
+    const f = this.inflight.get(p);
+    if (!f) return undefined;
+    this.inflight.delete(p);
+    this.bytes -= f.bytes;
+    this.pump();
+    return f.jobs;
+  }
+}
+
+/** Concatenate the segments of one file (extents already carry file offsets). */
+export function mergeSegments(parts: ZResult[]): ZResult {
+  if (parts.length === 1) return parts[0];
+  const last = parts[parts.length - 1];
+  return {
+    extents: parts.flatMap((z) => z.extents),
+    payloads: parts.flatMap((z) => z.payloads),
+    inline: last.inline,
+    inlineRaw: last.inlineRaw,
+    totalBlocks: parts.reduce((a, z) => a + z.totalBlocks, 0),
+  };
+}

@@ -1,0 +1,13 @@
+// Worker thread entry: runs jobs (see jobs.ts) and posts results back in the order asked.
+import { parentPort } from 'node:worker_threads';
+import { runJob, transferables, type Job } from './jobs.js';
+import { UserError } from '../errors.js';
+
+parentPort!.on('message', (msg: { id: number; job: Job }) => {
+  try {
+    const res = runJob(msg.job);
+    parentPort!.postMessage({ id: msg.id, res }, transferables(res));
+  } catch (e) {
+    parentPort!.postMessage({ id: msg.id, error: (e as Error).message, user: e instanceof UserError });
+  }
+});

@@ -1,0 +1,78 @@
+// A fixed set of worker threads running jobs; results come back as promises, consumed by the writer
+// in its own fixed order, so the output never depends on scheduling.
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { UserError } from '../errors.js';
+import type { Job, JobResult } from './jobs.js';
+
+interface Pending {
+  resolve: (r: JobResult) => void;
+  reject: (e: Error) => void;
+}
+
+export function defaultWorkers(): number {
+  return Math.max(1, availableParallelism());
+}
+
+export class JobPool {
+  private workers: Worker[] = [];
+  private idle: Worker[] = [];
+  private queue: { id: number; job: Job }[] = [];
+  private pending = new Map<number, Pending>();
+  private busy = new Map<Worker, number>();
+  private nextId = 1;
+  private failure: Error | undefined;
+
+  constructor(readonly size: number) {
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(new URL('./job-worker.js', import.meta.url));
+      w.on('message', (m: { id: number; res?: JobResult; error?: string; user?: boolean }) => {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        this.busy.delete(w);
+        this.idle.push(w);
+        this.dispatch();
+        if (!p) return;
+        if (m.error !== undefined) p.reject(m.user ? new UserError(m.error) : new Error(`worker: ${m.error}`));
+        else p.resolve(m.res!);
+      });
+      w.on('error', (e) => this.fail(new Error(`worker thread failed: ${e.message}`)));
+      w.on('exit', (code) => { if (code !== 0 && !this.closed) this.fail(new Error(`worker thread exited with code ${code}`)); });
+      this.workers.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  private closed = false;
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  run(job: Job): Promise<JobResult> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    const pr = new Promise<JobResult>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    // Unobserved rejections of prefetched jobs are reported where they are awaited.
+    pr.catch(() => {});
+    this.queue.push({ id, job });
+    this.dispatch();
+    return pr;
+  }
+
+  private dispatch(): void {
+    while (this.idle.length && this.queue.length) {
+      const w = this.idle.pop()!;
+      const item = this.queue.shift()!;
+      this.busy.set(w, item.id);
+      w.postMessage(item);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
