@@ -425,6 +425,7 @@ function hcFind(
   const b = v & 0xff;
   const isRun = v === Math.imul(b, 0x01010101);
   let runIp = 0;
+  let runSearched = false; // the candidates longer than runIp have been looked up already
   if (isRun) {
     // (capped: beyond RUN_CAP the exact alignment hardly matters and scans would get quadratic)
     const cap = maxLen < RUN_CAP ? maxLen : RUN_CAP;
@@ -473,6 +474,7 @@ function hcFind(
         S.mOff = bestOff;
         return best;
       }
+      runSearched = true;
     }
   }
   while (cand >= 0 && cand >= lowest && depth-- > 0) {
@@ -487,12 +489,17 @@ function hcFind(
         let a = e - runIp;
         if (a < st) a = st;
         if (a >= ip) a = ip - 1;
-        let l = 0;
-        while (l < maxLen && src[a + l] === src[ip + l]) l++;
+        // [a, e) and [ip, ip + runIp) are both runs of b: a shorter candidate run ends the
+        // match (src[e] is not b); otherwise compare on after runIp bytes
+        let l = e - a;
+        if (l >= runIp) {
+          l = runIp;
+          while (l < maxLen && src[a + l] === src[ip + l]) l++;
+        }
         if (l > best) {
           best = l;
           bestOff = ip - a;
-          if (l >= maxLen) break;
+          if (l >= maxLen || (runSearched && l >= runIp + MINMATCH - 1)) break;
         }
         // a long run costs search depth in proportion to its length
         depth -= RUN_VISIT + ((cand - st) >> RUN_SHIFT);
