@@ -37,7 +37,7 @@ export class FileJobQueue {
   }
 
   private pump(): void {
-    while (this.next < this.files.length && this.inflight.size < MAX_INFLIGHT_FILES
+    while (this.files.length && this.next < this.files.length && this.inflight.size < MAX_INFLIGHT_FILES
       && (this.bytes < MAX_INFLIGHT_BYTES || this.inflight.size === 0)) {
       const p = this.files[this.next++];
       const jobs: FileJobs = {};

@@ -44,15 +44,16 @@ interface Placement {
 }
 
 export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promise<BuildStats> {
-  const pool = new JobPool(o.workers);
+  // Workers only when there is work for them: hashing or compression.
+  const pool = o.compression || o.fingerprint ? new JobPool(o.workers) : undefined;
   try {
     return await emitWith(plan, o, out, pool);
   } finally {
-    await pool.close();
+    await pool?.close();
   }
 }
 
-async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: JobPool): Promise<BuildStats> {
+async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: JobPool | undefined): Promise<BuildStats> {
   const bs = plan.blockSize;
   const alloc = new BlockAllocator(bs, plan.metaStart, (blk, buf) => out.write(buf, blk * bs));
   const nids = new Map<Inode, number>();
@@ -66,7 +67,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     big: plan.bigPcluster, ztailpacking: o.compression.ztailpacking,
   };
   const dedupe = o.compression?.dedupe ? new Map<string, number>() : undefined;
-  const jobs = new FileJobQueue(plan, o, pool, zparams);
+  const jobs = new FileJobQueue(plan, o, pool!, zparams);
   let compressedFiles = 0;
 
   /** Inline the tail after inode + xattrs when the whole item fits one block (mkfs.erofs rule). */
