@@ -35,6 +35,8 @@ const PRIME = 2654435761 | 0;
 /** Stored positions are `pos + base`; the base moves past every finished block, so entries of
  *  an earlier block are < base and therefore invalid (no clearing per call). */
 const BASE_LIMIT = 0x3fffffff;
+/** Longest input looked at in one call. */
+const MAX_INPUT = 0x3fff0000;
 /** Byte runs in the hash chains: longest run length measured, and the search depth a visited
  *  run costs (1 + length >> RUN_SHIFT). */
 const RUN_CAP = 256;
@@ -67,11 +69,11 @@ interface LevelParams {
 
 const LEVELS: LevelParams[] = [
   { strategy: 0, depth: 0, sufficient: 0 }, // 0: "lz4"
-  { strategy: 1, depth: 4, sufficient: 0 }, // 1
+  { strategy: 1, depth: 8, sufficient: 0 }, // 1
   { strategy: 1, depth: 16, sufficient: 0 }, // 2
-  { strategy: 1, depth: 64, sufficient: 0 }, // 3
-  { strategy: 2, depth: 16, sufficient: 32 }, // 4
-  { strategy: 2, depth: 32, sufficient: 48 }, // 5
+  { strategy: 1, depth: 32, sufficient: 0 }, // 3
+  { strategy: 2, depth: 24, sufficient: 48 }, // 4
+  { strategy: 2, depth: 40, sufficient: 64 }, // 5
   { strategy: 2, depth: 64, sufficient: 64 }, // 6
   { strategy: 2, depth: 96, sufficient: 64 }, // 7
   { strategy: 2, depth: 128, sufficient: 64 }, // 8
@@ -733,7 +735,7 @@ function compressOpt(
         for (let m = MINMATCH; m <= ml; m++) {
           const p = pc + matchPrice(m);
           const t = cur + m;
-          if (p < price[t]) {
+          if (p <= price[t]) {
             price[t] = p;
             lit[t] = 0;
             mlen[t] = m;
@@ -813,7 +815,8 @@ function compressOpt(
  * Compress as much of src[0..srcLen) as fits into dst (capacity = dst.length bytes) as ONE valid
  * LZ4 block (like LZ4_compress_destSize / LZ4_compress_HC_destSize). level 0 = fast, 1..12 = HC
  * levels (9 is lz4hc's default). Returns bytes consumed and written; the block decodes to
- * exactly src[0..consumed). With a zero-capacity dst nothing is written (consumed 0).
+ * exactly src[0..consumed). With a zero-capacity dst nothing is written (consumed 0). At most
+ * the first ~1 GiB of src is looked at per call. Levels outside 0..12 are clamped.
  */
 export function lz4CompressDestSize(
   src: Uint8Array,
@@ -827,6 +830,9 @@ export function lz4CompressDestSize(
   }
   const cap = dst.length;
   if (cap === 0) return { consumed: 0, written: 0 };
+  // positions are kept in Int32Arrays: look at most at the first MAX_INPUT bytes (a block can
+  // never cover more than 255 * dst.length of input anyway)
+  if (srcLen > MAX_INPUT) srcLen = MAX_INPUT;
   if (srcLen < MFLIMIT + 1) return finish(src, srcLen, dst, cap, 0, 0);
   let lv = Math.floor(level);
   if (!(lv >= 0)) lv = 0;
