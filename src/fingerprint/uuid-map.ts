@@ -17,7 +17,7 @@
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { parse as uuidParse, stringify as uuidStringify, v7 as uuidv7 } from 'uuid';
+import { v7 as uuidv7 } from 'uuid';
 import { UserError } from '../errors.js';
 
 export const UUID_MAP_SCHEMA = 'erofs-forge/uuid-map/1';
@@ -37,6 +37,16 @@ export type UuidMap = Map<string, UuidRecord>;
 const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SHA256_TEXT = /^[0-9a-f]{64}$/;
 const HEX_KEY = /^hex:(?:[0-9a-f]{2})+$/;
+
+/** 16 bytes as 8-4-4-4-12 lowercase hex. Any 16 bytes: vendors' IDs need not carry RFC version bits. */
+export function formatUuid(raw: Uint8Array): string {
+  const h = Buffer.from(raw).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+function parseUuidText(s: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(s.replace(/-/g, ''), 'hex'));
+}
 
 function plainUtf8(path: Uint8Array): string | null {
   const s = Buffer.from(path).toString('utf8');
@@ -90,11 +100,11 @@ export function loadUuidMap(file: string, opts: { missingOk?: boolean } = {}): U
     if (!(key.startsWith('/') || HEX_KEY.test(key))) bad(`${where}: a key is "/path" or "hex:..."`);
     if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) bad(`${where}: not an object`);
     const r = rec as Record<string, unknown>;
-    if (typeof r.uuid !== 'string' || !UUID_TEXT.test(r.uuid)) bad(`${where}: "uuid" is not a lowercase UUID`);
+    if (typeof r.uuid !== 'string' || !UUID_TEXT.test(r.uuid)) bad(`${where}: "uuid" is not a lowercase 8-4-4-4-12 hex UUID`);
     if (typeof r.size !== 'number' || !Number.isSafeInteger(r.size) || r.size < 0) bad(`${where}: "size" is not a byte count`);
     if (typeof r.sha256 !== 'string' || !SHA256_TEXT.test(r.sha256)) bad(`${where}: "sha256" is not 64 lowercase hex digits`);
     map.set(key, {
-      uuid: uuidParse(r.uuid as string),
+      uuid: parseUuidText(r.uuid as string),
       size: r.size as number,
       sha256: Buffer.from(r.sha256 as string, 'hex'),
     });
@@ -111,7 +121,7 @@ export function encodeUuidMap(map: UuidMap): string {
   const keys = [...map.keys()].sort(keyOrder);
   const lines = keys.map((k) => {
     const r = map.get(k)!;
-    return `    ${JSON.stringify(k)}: ${JSON.stringify({ uuid: uuidStringify(r.uuid), size: r.size, sha256: Buffer.from(r.sha256).toString('hex') })}`;
+    return `    ${JSON.stringify(k)}: ${JSON.stringify({ uuid: formatUuid(r.uuid), size: r.size, sha256: Buffer.from(r.sha256).toString('hex') })}`;
   });
   return `{\n  "schema": "${UUID_MAP_SCHEMA}",\n  "files": {${lines.length ? `\n${lines.join(',\n')}\n  ` : ''}}\n}\n`;
 }

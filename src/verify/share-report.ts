@@ -91,7 +91,9 @@ export interface ShareReport {
   conflicts: Conflict[];
 }
 
-interface Rec {
+/** One regular-file inode as the scan saw it; computeShareReport works on these alone. */
+export interface ShareRecord {
+  /** Index into the image list. */
   image: number;
   path: string;
   nid: number;
@@ -106,11 +108,11 @@ function pagesOf(size: number): number {
   return Math.ceil(size / PAGE_SIZE);
 }
 
-function keyOf(r: Rec): string | null {
+function keyOf(r: ShareRecord): string | null {
   return r.value ? `${r.value.toString('hex')}/${r.size}/${r.layout}` : null;
 }
 
-function figures(recs: readonly Rec[]): Figures {
+function figures(recs: readonly ShareRecord[]): Figures {
   const keys = new Map<string, { n: number; size: number }>();
   let fingerprinted = 0;
   for (const r of recs) {
@@ -136,25 +138,27 @@ function figures(recs: readonly Rec[]): Figures {
  */
 export async function shareReport(paths: string[]): Promise<ShareReport> {
   const t0 = performance.now();
-  const recs: Rec[] = [];
-  const perImage: { start: number; end: number; bytes: number }[] = [];
+  const recs: ShareRecord[] = [];
+  const bytes: number[] = [];
   for (let i = 0; i < paths.length; i++) {
-    const start = recs.length;
-    const bytes = scanImage(paths[i], i, recs);
-    perImage.push({ start, end: recs.length, bytes });
+    bytes.push(scanImage(paths[i], i, recs));
     await new Promise<void>((r) => setImmediate(r));
   }
+  return computeShareReport(paths, recs, bytes, (performance.now() - t0) / 1000);
+}
 
+/** The report from scanned records (pure; `bytes[i]` is what image i decoded). */
+export function computeShareReport(paths: readonly string[], recs: readonly ShareRecord[], bytes: readonly number[] = [], seconds = 0): ShareReport {
   const images: ImageFigures[] = paths.map((image, i) => ({
-    image, ...figures(recs.slice(perImage[i].start, perImage[i].end)), bytes: perImage[i].bytes,
+    image, ...figures(recs.filter((r) => r.image === i)), bytes: bytes[i] ?? 0,
   }));
-  const member = (r: Rec): Member => ({
+  const member = (r: ShareRecord): Member => ({
     image: paths[r.image], path: r.path, nid: r.nid, size: r.size, layout: r.layout,
     fingerprint: r.value ? showFingerprint(r.value) : null,
   });
 
   // Identical contents (non-empty: an empty file has no pages to share).
-  const byContent = new Map<string, Rec[]>();
+  const byContent = new Map<string, ShareRecord[]>();
   for (const r of recs) {
     if (r.size === 0) continue;
     const g = byContent.get(r.sha256);
@@ -191,8 +195,11 @@ export async function shareReport(paths: string[]): Promise<ShareReport> {
     });
   }
 
+  // Biggest losses first; ties in content order so the report is deterministic.
+  notSharing.sort((a, b) => b.lostPages - a.lostPages || (a.sha256! < b.sha256! ? -1 : a.sha256! > b.sha256! ? 1 : 0));
+
   // One value, several sizes: the kernel shares none of the later ones with the first (i_size check).
-  const byValue = new Map<string, Rec[]>();
+  const byValue = new Map<string, ShareRecord[]>();
   for (const r of recs) {
     if (!r.value) continue;
     const v = r.value.toString('hex');
@@ -210,7 +217,7 @@ export async function shareReport(paths: string[]): Promise<ShareReport> {
 
   // Same key, different contents.
   const conflicts: Conflict[] = [];
-  const byKey = new Map<string, Rec[]>();
+  const byKey = new Map<string, ShareRecord[]>();
   for (const r of recs) {
     const k = keyOf(r);
     if (k === null) continue;
@@ -219,7 +226,7 @@ export async function shareReport(paths: string[]): Promise<ShareReport> {
     else byKey.set(k, [r]);
   }
   for (const g of byKey.values()) {
-    const contents = new Map<string, Rec[]>();
+    const contents = new Map<string, ShareRecord[]>();
     for (const r of g) {
       const c = contents.get(r.sha256);
       if (c) c.push(r);
@@ -236,13 +243,13 @@ export async function shareReport(paths: string[]): Promise<ShareReport> {
   return {
     pageSize: PAGE_SIZE,
     images,
-    total: { ...total, images: paths.length, bytes: perImage.reduce((a, p) => a + p.bytes, 0), seconds: (performance.now() - t0) / 1000 },
+    total: { ...total, images: paths.length, bytes: bytes.reduce((a, b) => a + b, 0), seconds },
     notSharing,
     conflicts,
   };
 }
 
-function scanImage(path: string, index: number, out: Rec[]): number {
+function scanImage(path: string, index: number, out: ShareRecord[]): number {
   const img = ErofsImage.open(path);
   let content: ContentReader | undefined;
   let bytes = 0;
@@ -296,8 +303,8 @@ const REASON_TEXT: Record<NotSharingReason, string> = {
   'different-values': 'different fingerprints for the same bytes',
 };
 
-/** The text table. `maxMembers` members are listed per group, then a count of the rest. */
-export function formatShareReport(r: ShareReport, maxMembers = 8): string {
+/** The text table. Up to `maxGroups` groups and `maxMembers` members per group are listed (--json lists all). */
+export function formatShareReport(r: ShareReport, maxMembers = 8, maxGroups = 20): string {
   const rows: string[][] = [['image', 'files', 'fingerprinted', 'keys', 'saved pages', 'saved bytes']];
   for (const i of r.images) rows.push([i.image, ...[i.files, i.fingerprinted, i.keys, i.savedPages, i.savedBytes].map(String)]);
   const t = r.total;
@@ -313,7 +320,7 @@ export function formatShareReport(r: ShareReport, maxMembers = 8): string {
     const lost = groups.reduce((a, g) => a + g.lostPages, 0);
     out.push('');
     out.push(`Not sharing: ${groups.length} group${groups.length === 1 ? '' : 's'} (${lost} page${lost === 1 ? '' : 's'} kept more than once):`);
-    for (const g of groups) {
+    for (const g of groups.slice(0, maxGroups)) {
       const head = g.sha256
         ? `content sha256:${g.sha256.slice(0, 16)}…, ${g.sizes[0]} bytes, ${g.members.length} copies, ${g.lostPages} page${g.lostPages === 1 ? '' : 's'} lost`
         : `fingerprint ${g.fingerprint!.slice(0, 24)}…, sizes ${g.sizes.join(', ')}`;
@@ -323,6 +330,7 @@ export function formatShareReport(r: ShareReport, maxMembers = 8): string {
       }
       if (g.members.length > maxMembers) out.push(`    … and ${g.members.length - maxMembers} more`);
     }
+    if (groups.length > maxGroups) out.push(`  … and ${groups.length - maxGroups} more groups (--json lists them all)`);
   }
   if (r.conflicts.length) {
     out.push('');

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { ErofsImage, type InodeInfo } from '../read/image.js';
 import { CorruptImageError, UnsupportedFeatureError, UserError } from '../errors.js';
 import { parseFingerprint, vendorUuid } from '../fingerprint/scheme.js';
-import { uuidMapKey, type UuidMap } from '../fingerprint/uuid-map.js';
+import { formatUuid, uuidMapKey, type UuidMap } from '../fingerprint/uuid-map.js';
 import { showPath } from '../source/tree.js';
 import { ContentReader } from './content.js';
 import { ishareState, kernelAcceptsValue, lookupFingerprint, showFingerprint, type IshareState } from './fingerprint-xattr.js';
@@ -96,6 +96,8 @@ interface ValueUse {
   path: string;
   nid: number;
   count: number;
+  /** Some inode with this content passed its scheme's check for this value. */
+  verified: boolean;
 }
 
 function showImagePath(p: Buffer): string {
@@ -138,12 +140,14 @@ export async function verifyImages(paths: string[], opts: VerifyOptions = {}): P
     await new Promise<void>((r) => setImmediate(r));
   }
 
-  // Forged sharing: a value on more than one (content, size). Each later content is reported once, at
-  // its first place, naming the first place of the first content seen with that value.
+  // Forged sharing: a value on more than one (content, size). Each other content is reported once, at
+  // its first place, naming the first place of the reference content.
+  // The reference is the first content that passed its check for the value (the honest one) if any.
   for (const [valueHex, list] of uses) {
     if (list.length < 2) continue;
-    const first = list[0];
-    for (const u of list.slice(1)) {
+    const first = list.find((u) => u.verified) ?? list[0];
+    for (const u of list) {
+      if (u === first) continue;
       const what = u.size !== first.size ? `a different size (${u.size} vs ${first.size} bytes)` : 'different content';
       problems.push({
         image: u.image, path: u.path, nid: u.nid, code: 'fingerprint-conflict',
@@ -286,17 +290,32 @@ function checkFile(ctx: FileContext, rawPath: Buffer, path: string, ino: InodeIn
   const sha256 = digest.sha256!;
 
   // Cross-image registry: the kernel's key is value (+ domain) and it also requires equal i_size.
-  const valueHex = value.toString('hex');
-  let list = ctx.uses.get(valueHex);
-  if (!list) ctx.uses.set(valueHex, (list = []));
-  const same = list.find((u) => u.size === ino.size && u.sha256.equals(sha256));
-  if (same) same.count++;
-  else list.push({ sha256, size: ino.size, image: ctx.image, path, nid, count: 1 });
+  const register = (verified: boolean): void => {
+    const valueHex = value.toString('hex');
+    let list = ctx.uses.get(valueHex);
+    if (!list) ctx.uses.set(valueHex, (list = []));
+    const same = list.find((u) => u.size === ino.size && u.sha256.equals(sha256));
+    if (same) {
+      same.count++;
+      same.verified ||= verified;
+    } else {
+      list.push({ sha256, size: ino.size, image: ctx.image, path, nid, count: 1, verified });
+    }
+  };
+  const before = stats.verified;
+  const unresolved = checkValue(ctx, rawPath, path, ino, parsed, sha256, digest.blake3);
+  register(stats.verified > before);
+  return unresolved;
+}
 
+function checkValue(ctx: FileContext, rawPath: Buffer, path: string, ino: InodeInfo, parsed: ReturnType<typeof parseFingerprint> | null,
+  sha256: Buffer, blake3: Buffer | undefined): ((key: string) => string | null) | null {
+  const { opts, stats, report } = ctx;
+  const nid = ino.nid;
   if (!parsed || parsed.scheme === null) return null;
   const raw = parsed.raw;
   if (parsed.scheme === 'sha256' || parsed.scheme === 'blake3') {
-    const want = parsed.scheme === 'sha256' ? sha256 : digest.blake3!;
+    const want = parsed.scheme === 'sha256' ? sha256 : blake3!;
     if (want.equals(raw)) stats.verified++;
     else report(path, 'digest-mismatch', `${parsed.scheme} digest mismatch: the fingerprint says ${shortHex(raw)}…, the content hashes to ${shortHex(want)}…`, nid);
     return null;
@@ -316,7 +335,7 @@ function checkFile(ctx: FileContext, rawPath: Buffer, path: string, ino: InodeIn
     reasons.push(`is not the vendor namespace's UUID for this content`);
   }
   if (!opts.uuidMap) {
-    report(path, 'uuid-mismatch', `uuid ${showUuid(raw)} ${reasons.join('; ')}`, nid);
+    report(path, 'uuid-mismatch', `uuid ${formatUuid(raw)} ${reasons.join('; ')}`, nid);
     return null;
   }
   const map = opts.uuidMap;
@@ -324,11 +343,11 @@ function checkFile(ctx: FileContext, rawPath: Buffer, path: string, ino: InodeIn
   /** null: settled (verified or reported); a string: not found under this key. */
   const tryKey = (key: string): string | null => {
     const rec = map.get(key);
-    if (!rec) return `uuid ${showUuid(raw)} ${[...reasons, `has no --uuid-map entry for ${path}${ino.nlink > 1 ? ' or its other hard links' : ''}`].join('; ')}`;
+    if (!rec) return `uuid ${formatUuid(raw)} ${[...reasons, `has no --uuid-map entry for ${path}${ino.nlink > 1 ? ' or its other hard links' : ''}`].join('; ')}`;
     if (!Buffer.from(rec.uuid).equals(raw)) {
-      report(path, 'uuid-mismatch', `uuid ${showUuid(raw)} ${[...reasons, `differs from the map's ${showUuid(rec.uuid)} for ${key}`].join('; ')}`, nid);
+      report(path, 'uuid-mismatch', `uuid ${formatUuid(raw)} ${[...reasons, `differs from the map's ${formatUuid(rec.uuid)} for ${key}`].join('; ')}`, nid);
     } else if (rec.size !== size || !Buffer.from(rec.sha256).equals(sha256)) {
-      report(path, 'uuid-map-content', `the map gives uuid ${showUuid(raw)} to other content (${rec.size} bytes, sha256 ${shortHex(rec.sha256)}…; here ${size} bytes, ${shortHex(sha256)}…)`, nid);
+      report(path, 'uuid-map-content', `the map gives uuid ${formatUuid(raw)} to other content (${rec.size} bytes, sha256 ${shortHex(rec.sha256)}…; here ${size} bytes, ${shortHex(sha256)}…)`, nid);
     } else {
       stats.verified++;
     }
@@ -341,9 +360,4 @@ function checkFile(ctx: FileContext, rawPath: Buffer, path: string, ino: InodeIn
     return null;
   }
   return (key: string) => (key === '' ? first : tryKey(key));
-}
-
-function showUuid(raw: Uint8Array): string {
-  const h = Buffer.from(raw).toString('hex');
-  return h.length === 32 ? `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}` : h;
 }
