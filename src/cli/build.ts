@@ -75,7 +75,7 @@ async function scanTarSource(source: string, r: RawBuildOpts, o: BuildOptions): 
 
 export function buildCommand(): Command {
   return mkfsOptionalValues(new Command('build')
-    .description('build an EROFS image from a directory')
+    .description('build an EROFS image from a directory or a tar archive')
     .argument('<IMAGE>', 'image file to write (replaced atomically)')
     .argument('<SOURCE>', 'source directory (with --tar: a tar archive, or - for stdin)')
     .option('-b <size>', 'block size: 512, 1024, 2048 or 4096', parseBlockSize)
@@ -118,7 +118,9 @@ export function buildCommand(): Command {
 Examples:
   erofs-forge build -T0 -Uclear out.img rootfs/      reproducible image of rootfs/
   SOURCE_DATE_EPOCH=1700000000 erofs-forge build out.img rootfs/
-  erofs-forge build -b 4096 --all-root --exclude-regex '\\.git' out.img src/`)
+  erofs-forge build -b 4096 --all-root --exclude-regex '\\.git' out.img src/
+  erofs-forge build --tar -T0 -Uclear out.img rootfs.tar.gz     from an archive (gzip detected)
+  erofs-forge build --tar --aufs layer.img - < layer.tar.gz     an OCI layer from stdin`)
     .action(async (image: string, source: string, r: RawBuildOpts) => {
       const over: Partial<BuildOptions> = {};
       if (r.b) over.blockSize = r.b;
