@@ -94,6 +94,8 @@ function checkBlock(src: Uint8Array, srcLen: number, cap: number, level: number,
   // 4. everything fits when dst can hold the worst case; otherwise something is consumed
   if (cap >= lz4CompressBound(srcLen)) assert.equal(consumed, srcLen, 'bound-sized dst must take all input');
   if (srcLen > 0 && cap >= 2) assert.ok(consumed > 0, 'nothing consumed');
+  // EROFS 0PADDING finds the stream start by its first non-zero byte
+  if (consumed > 0) assert.notEqual(block[0], 0, 'first byte is 0');
   return consumed;
 }
 
@@ -285,6 +287,24 @@ test('scratch reuse: no match reaches into an earlier block; base reset path', (
   for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff ^ (i >> 9);
   for (let i = 0; i < 1100; i++) {
     checkBlock(big.subarray(i), (1 << 20) - i, 64, i % 2 === 0 ? 0 : 9, scratch);
+  }
+});
+
+test('levels outside 0..12 are clamped', () => {
+  const text = new TextEncoder().encode('level clamp test, level clamp test, level clamp test. '.repeat(50));
+  for (const [level, same] of [
+    [-3, 0],
+    [13, 12],
+    [99, 12],
+    [9.7, 9],
+    [Number.NaN, 0],
+  ]) {
+    const a = new Uint8Array(300);
+    const b = new Uint8Array(300);
+    const ra = lz4CompressDestSize(text, text.length, a, level);
+    const rb = lz4CompressDestSize(text, text.length, b, same);
+    assert.deepEqual(ra, rb);
+    assert.ok(Buffer.from(a).equals(Buffer.from(b)));
   }
 });
 
