@@ -30,7 +30,8 @@ export class FileJobQueue {
     for (const s of plan.steps) {
       const p = s.p;
       if (s.type !== 'inode' || p.node.kind !== 'reg' || p.size === 0 || seen.has(p)) continue;
-      if (!zp && !p.fingerprint) continue;
+      // Flat files are copied by workers once their blocks are allocated (see the writer), not here.
+      if (!zp) continue;
       seen.add(p);
       this.files.push(p);
     }

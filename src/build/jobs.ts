@@ -6,6 +6,8 @@ import { SourceReader } from './source-reader.js';
 import { compressExtents, type ZResult } from './zfile.js';
 import { makeCodec, type Codec, type CodecSpec } from '../compress/codec.js';
 import type { DataSource } from '../source/tree.js';
+import * as fs from 'node:fs';
+import { UserError } from '../errors.js';
 
 /**
  * Files are compressed in independent segments of this many bytes (as mkfs.erofs's multithreaded
@@ -23,10 +25,13 @@ export interface ZJobParams {
 
 export type Job =
   | { kind: 'hash'; src: DataSource; path: Buffer; size: number; algo: 'sha256' | 'blake3' }
+  /** Copy a flat file into the image: bytes [0, blockPart) to `dataStart`, the rest returned as the tail. */
+  | { kind: 'copy'; src: DataSource; path: Buffer; size: number; image: string; dataStart: number; blockPart: number; algo?: 'sha256' | 'blake3' }
   | { kind: 'z'; src: DataSource; path: Buffer; size: number; start: number; length: number; params: ZJobParams };
 
 export type JobResult =
   | { kind: 'hash'; digest: Uint8Array }
+  | { kind: 'copy'; tail: Uint8Array; digest?: Uint8Array }
   | { kind: 'z'; z: ZResult };
 
 const codecs = new Map<string, Codec>();
@@ -38,8 +43,61 @@ function codecFor(spec: CodecSpec): Codec {
 }
 
 let readBuf: Buffer | undefined;
+const ZEROS = Buffer.alloc(1 << 20);
+/** Output descriptors by image path, kept open for the worker's life. */
+const outputs = new Map<string, number>();
+
+function outputFd(image: string): number {
+  let fd = outputs.get(image);
+  if (fd === undefined) {
+    // A new image: earlier ones are finished, drop their descriptors.
+    for (const old of outputs.values()) fs.closeSync(old);
+    outputs.clear();
+    outputs.set(image, (fd = fs.openSync(image, 'r+')));
+  }
+  return fd;
+}
+
+function ioReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' ? 'no space left on device' : code === 'EDQUOT' ? 'disk quota exceeded' : (e as Error).message;
+}
+
+function copyJob(job: Extract<Job, { kind: 'copy' }>): JobResult {
+  const r = new SourceReader({ data: job.src, path: job.path }, job.size);
+  const h = job.algo === 'sha256' ? createHash('sha256') : job.algo === 'blake3' ? blake3.create() : undefined;
+  const tail = new Uint8Array(job.size - job.blockPart);
+  const fd = outputFd(job.image);
+  readBuf ??= Buffer.allocUnsafe(1 << 20);
+  try {
+    let pos = 0;
+    for (;;) {
+      const got = r.read(readBuf, 0, readBuf.length);
+      if (got === 0) break;
+      const chunk = readBuf.subarray(0, got);
+      h?.update(chunk);
+      const toData = Math.max(0, Math.min(got, job.blockPart - pos));
+      // All-zero runs stay holes in the image file; they read back as zeros.
+      if (toData > 0 && !(chunk[0] === 0 && chunk.subarray(0, toData).equals(ZEROS.subarray(0, toData)))) {
+        let off = 0;
+        try {
+          while (off < toData) off += fs.writeSync(fd, chunk, off, toData - off, job.dataStart + pos + off);
+        } catch (e) {
+          throw new UserError(`${job.image.replace(/\/\.([^/]*)\.[0-9a-f]{12}\.tmp$/, '/$1')}: write failed: ${ioReason(e)}`);
+        }
+      }
+      if (toData < got) tail.set(chunk.subarray(toData), pos + toData - job.blockPart);
+      pos += got;
+    }
+    r.finish();
+  } finally {
+    r.close();
+  }
+  return { kind: 'copy', tail, digest: h ? new Uint8Array(h.digest()) : undefined };
+}
 
 export function runJob(job: Job): JobResult {
+  if (job.kind === 'copy') return copyJob(job);
   const node = { data: job.src, path: job.path };
   if (job.kind === 'hash') {
     const h = job.algo === 'sha256' ? createHash('sha256') : blake3.create();
@@ -76,6 +134,7 @@ export function runJob(job: Job): JobResult {
 
 /** Buffers a result can hand over without copying. */
 export function transferables(res: JobResult): ArrayBuffer[] {
+  if (res.kind === 'copy') return res.tail.buffer instanceof ArrayBuffer ? [res.tail.buffer] : [];
   if (res.kind === 'hash') return [];
   const out = new Set<ArrayBuffer>();
   for (const p of res.z.payloads) if (p && p.buffer instanceof ArrayBuffer) out.add(p.buffer);

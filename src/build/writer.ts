@@ -15,7 +15,7 @@ import { dirEntriesWithNids, type InodePlan, type Plan } from './plan.js';
 import { BlockAllocator } from './meta-alloc.js';
 import type { ImageOutput } from './output.js';
 import type { BuildOptions } from './options.js';
-import { fingerprintValue } from '../fingerprint/compute.js';
+import { fingerprintValue, digestAlgorithm } from '../fingerprint/compute.js';
 import { JobPool } from './pool.js';
 import { FileJobQueue, mergeSegments, type FileJobs } from './file-jobs.js';
 import { SourceReader } from './source-reader.js';
@@ -44,16 +44,15 @@ interface Placement {
 }
 
 export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promise<BuildStats> {
-  // Workers only when there is work for them: hashing or compression.
-  const pool = o.compression || o.fingerprint ? new JobPool(o.workers) : undefined;
+  const pool = new JobPool(o.workers);
   try {
     return await emitWith(plan, o, out, pool);
   } finally {
-    await pool?.close();
+    await pool.close();
   }
 }
 
-async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: JobPool | undefined): Promise<BuildStats> {
+async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: JobPool): Promise<BuildStats> {
   const bs = plan.blockSize;
   const alloc = new BlockAllocator(bs, plan.metaStart, (blk, buf) => out.write(buf, blk * bs));
   const nids = new Map<Inode, number>();
@@ -67,7 +66,25 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     big: plan.bigPcluster, ztailpacking: o.compression.ztailpacking,
   };
   const dedupe = o.compression?.dedupe ? new Map<string, number>() : undefined;
-  const jobs = new FileJobQueue(plan, o, pool!, zparams);
+  const jobs = new FileJobQueue(plan, o, pool, zparams);
+  // Flat regular files are copied by workers; their inodes are written when the copy returns the tail.
+  const copies: Promise<void>[] = [];
+  const MAX_COPIES = 4 * o.workers + 8;
+  const copyFlat = async (p: InodePlan, pl: Placement): Promise<void> => {
+    const algo = p.fingerprint ? digestAlgorithm(o.fingerprint!) : undefined;
+    const blockPart = p.size - (pl.datalayout === INODE_FLAT_INLINE ? pl.tail.length : 0);
+    const pr = pool.run({ kind: 'copy', src: p.node.data!, path: p.node.path, size: p.size, image: out.tempPath, dataStart: pl.startBlk * bs, blockPart, algo })
+      .then((r) => {
+        const res = r as { tail: Uint8Array; digest?: Uint8Array };
+        pl.tail.set(res.tail);
+        if (res.digest) p.fingerprint!.value = fingerprintValue(o.fingerprint!, res.digest, p.relPath, p.size);
+        writeItem(p, pl);
+      });
+    // Observed when awaited below; never an unhandled rejection meanwhile.
+    pr.catch(() => {});
+    copies.push(pr);
+    if (copies.length >= MAX_COPIES) await copies.shift();
+  };
   let compressedFiles = 0;
 
   /** Inline the tail after inode + xattrs when the whole item fits one block (mkfs.erofs rule). */
@@ -216,16 +233,18 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
       if (p.node.kind === 'reg') dataBytes += p.size;
       if (f?.segs) {
         await writeCompressed(p, f);
+      } else if (p.node.kind === 'reg' && p.size > 0) {
+        await copyFlat(p, reserve(p));
       } else {
         const pl = reserve(p);
-        if (p.node.kind === 'reg') writeRegular(p, pl);
-        else if (p.node.kind === 'lnk') writeSymlink(p, pl);
+        if (p.node.kind === 'lnk') writeSymlink(p, pl);
         writeItem(p, pl);
       }
     }
     // Let signals and other events in now and then.
     if (++steps % 4096 === 0) await new Promise<void>((r) => setImmediate(r));
   }
+  await Promise.all(copies);
   alloc.closeAll();
 
   const blocks = alloc.cursor;
