@@ -72,8 +72,8 @@ export function compactIndexStart(inodeEnd: number): number {
 /**
  * A map header. `fragment-inode`: the whole file is in the packed inode at a 63-bit offset (h_clusterbits
  * bit 7 set; the other 63 bits of the header are the offset). `indexes`: lcluster indexes follow;
- * `fragmentOff` is meaningful with ADVISE_FRAGMENT_PCLUSTER, `idataSize` with ADVISE_INLINE_PCLUSTER
- * (they share the first 4 bytes: u32 h_fragmentoff | u16 h_reserved1 + u16 h_idata_size).
+ * the first 4 bytes are u32 h_fragmentoff with ADVISE_FRAGMENT_PCLUSTER, else u16 h_reserved1 + u16
+ * h_idata_size (used with ADVISE_INLINE_PCLUSTER); the field not stored is 0.
  */
 export type MapHeader =
   | { kind: 'fragment-inode'; fragmentOff: bigint }
@@ -111,7 +111,10 @@ export function encodeMapHeader(h: MapHeader): Uint8Array {
   return b;
 }
 
-/** Decode the 8 header bytes at `off`. Reserved bits 4..6 of h_clusterbits are ignored (as the kernel does). */
+/**
+ * Decode the 8 header bytes at `off`: h_fragmentoff only with ADVISE_FRAGMENT_PCLUSTER, else h_idata_size
+ * (h_reserved1 ignored). Reserved bits 4..6 of h_clusterbits are ignored, as the kernel does.
+ */
 export function decodeMapHeader(b: Uint8Array, off: number): MapHeader {
   const v = new DataView(b.buffer, b.byteOffset + off, MAP_HEADER_SIZE);
   const clusterbitsByte = v.getUint8(7);
@@ -119,11 +122,13 @@ export function decodeMapHeader(b: Uint8Array, off: number): MapHeader {
     return { kind: 'fragment-inode', fragmentOff: v.getBigUint64(0, true) & ((1n << 63n) - 1n) };
   }
   const at = v.getUint8(6);
+  const advise = v.getUint16(4, true);
+  const fragment = (advise & ADVISE_FRAGMENT_PCLUSTER) !== 0;
   return {
     kind: 'indexes',
-    fragmentOff: v.getUint32(0, true),
-    idataSize: v.getUint16(2, true),
-    advise: v.getUint16(4, true),
+    fragmentOff: fragment ? v.getUint32(0, true) : 0,
+    idataSize: fragment ? 0 : v.getUint16(2, true),
+    advise,
     algorithmType: [at & 15, at >> 4],
     clusterBits: clusterbitsByte & 15,
   };
@@ -168,9 +173,19 @@ export function decodeFullIndex(b: Uint8Array, off: number): LclusterIndex {
   };
 }
 
+/**
+ * Encode an inode's FULL indexes. NONHEADs repeat their head's clusterofs in di_clusterofs, as mkfs.erofs
+ * writes them (readers ignore the field), so the bytes match mkfs.
+ */
 export function encodeFullIndexes(xs: readonly LclusterIndex[]): Uint8Array {
   const out = new Uint8Array(xs.length * FULL_INDEX_SIZE);
-  xs.forEach((x, i) => encodeFullIndex(x, out, i * FULL_INDEX_SIZE));
+  const v = new DataView(out.buffer);
+  let headClusterofs = 0;
+  xs.forEach((x, i) => {
+    encodeFullIndex(x, out, i * FULL_INDEX_SIZE);
+    if (x.type === LCLUSTER_TYPE_NONHEAD) v.setUint16(i * FULL_INDEX_SIZE + 2, headClusterofs, true);
+    else headClusterofs = x.clusterofs;
+  });
   return out;
 }
 

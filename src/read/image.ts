@@ -368,3 +368,4 @@ export class ErofsImage {
     }
   }
 }
+import { readCompressedInode } from './zdata.js'; setCompressedReader(readCompressedInode); // zdata.ts imports only types from this file: no import cycle
