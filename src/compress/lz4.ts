@@ -914,7 +914,7 @@ export function lz4DecompressStrict(src: Uint8Array, outLen: number, out?: Uint8
     const end = op + ml;
     if (end > outLen - LASTLITERALS) throw new Lz4FormatError('match-in-lastliterals', `match ends at ${end}`);
     let r = op - off;
-    if (off >= ml) {
+    if (ml > 32 && off >= ml) {
       o.copyWithin(op, r, r + ml);
       op = end;
     } else {
