@@ -31,6 +31,7 @@ export async function buildImage(image: string, source: BuildSource, o: BuildOpt
       excludeRegexes: source.excludeRegexes ?? [],
       outputPath: path.resolve(image),
       warn: o.warn,
+      progress: o.progress && ((n) => o.progress!({ phase: 'scan', files: n, totalFiles: 0, bytes: 0, totalBytes: 0 })),
     };
     tree = await scanDirectory(source.dir!, scan);
   }

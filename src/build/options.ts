@@ -4,6 +4,16 @@ import { availableParallelism } from 'node:os';
 import type { Scheme } from '../fingerprint/scheme.js';
 import type { CodecSpec } from '../compress/codec.js';
 
+export interface Progress {
+  phase: 'scan' | 'write' | 'done';
+  /** Inodes handled so far, and in all (0 while scanning). */
+  files: number;
+  totalFiles: number;
+  /** Regular-file bytes handled so far, and in all. */
+  bytes: number;
+  totalBytes: number;
+}
+
 export interface CompressionOptions {
   codec: CodecSpec;
   /** -C: largest pcluster in bytes, a multiple of the block size, at most 1 MiB. */
@@ -57,6 +67,8 @@ export interface BuildOptions {
   compression?: CompressionOptions;
   /** Stamp every non-empty regular file with a fingerprint xattr (page-cache-share.md). */
   fingerprint?: FingerprintOptions;
+  /** Called as work advances (the CLI draws a progress bar from it on a terminal). */
+  progress?: (p: Progress) => void;
   /** The clock, for builds without -T or SOURCE_DATE_EPOCH: seconds and nanoseconds. */
   now: () => { sec: bigint; nsec: number };
   warn: (msg: string) => void;

@@ -221,6 +221,15 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   };
 
   let steps = 0;
+  const totalBytes = plan.steps.reduce((a, st) => a + (st.type === 'inode' && st.p.node.kind === 'reg' ? st.p.size : 0), 0);
+  let files = 0;
+  let lastReport = 0;
+  const report = (force = false) => {
+    const now = Date.now();
+    if (!o.progress || (!force && now - lastReport < 100)) return;
+    lastReport = now;
+    o.progress({ phase: 'write', files, totalFiles: plan.inodeCount, bytes: dataBytes, totalBytes });
+  };
   for (const step of plan.steps) {
     const p = step.p;
     if (step.type === 'dirDone') {
@@ -242,9 +251,12 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
       }
     }
     // Let signals and other events in now and then.
+    if (step.type === 'inode') files++;
+    if (o.progress && (steps & 63) === 0) report();
     if (++steps % 4096 === 0) await new Promise<void>((r) => setImmediate(r));
   }
   await Promise.all(copies);
+  report(true);
   alloc.closeAll();
 
   const blocks = alloc.cursor;

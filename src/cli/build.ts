@@ -4,6 +4,9 @@ import { buildImage } from '../build/build.js';
 import { defaultBuildOptions, type BuildOptions, type CompressionOptions } from '../build/options.js';
 import { parseCompressor, type CodecSpec } from '../compress/codec.js';
 import { UserError } from '../errors.js';
+import { progressLine } from './progress.js';
+import { ErofsImage } from '../read/image.js';
+import { writeManifest } from '../read/manifest.js';
 import { DEFAULT_FINGERPRINT_NAME, vendorUuid, type Scheme } from '../fingerprint/scheme.js';
 import { loadUuidMap, saveUuidMap, assignUuid, type UuidMap } from '../fingerprint/uuid-map.js';
 import { scanTar, type TarScan } from '../source/tar.js';
@@ -15,7 +18,7 @@ interface RawBuildOpts {
   b?: number; T?: bigint; allTime?: boolean; mkfsTime?: boolean; ignoreMtime?: boolean; preserveMtime?: boolean;
   U?: Uint8Array; L?: string; allRoot?: boolean; forceUid?: number; forceGid?: number;
   excludePath?: string[]; excludeRegex?: RegExp[]; E?: string[]; x?: number; xattrPrefix?: string[];
-  z?: CodecSpec; C?: number; workers?: number;
+  z?: CodecSpec; C?: number; workers?: number; manifest?: string;
   quiet?: boolean; json?: boolean; xattrInodeDigest?: string | boolean; fingerprint?: Scheme;
   vendorNamespace?: Uint8Array; uuidMap?: string;
   tar?: string; gzip?: boolean; ungzip?: boolean; aufs?: boolean; ovlfsStrip?: boolean;
@@ -103,6 +106,7 @@ export function buildCommand(): Command {
     .option('--uuid-map <file>', 'uuid scheme: JSON registry keeping UUIDs stable between builds')
     .addOption(new Option('--quiet', 'print nothing but errors'))
     .option('--json', 'print a JSON summary on stdout')
+    .option('--manifest <file>', 'write one JSON line per inode (path, nid, type, mode, owner, size, layout, stored bytes, fingerprint)')
     .option('--tar [mode]', 'SOURCE is a tar archive (plain or gzip; - for stdin); mkfs.erofs spelling --tar=f', (v) => {
       if (v !== 'f') throw new UserError(`--tar=${v}: only full images (--tar=f) are supported`);
       return v;
@@ -169,6 +173,8 @@ Examples:
             assignUuid(map, path, size, sha, ns ? () => vendorUuid(ns, sha) : undefined);
         }
       }
+      const bar = r.quiet || r.json ? undefined : progressLine(process.stderr);
+      if (bar) over.progress = bar.update;
       const o = defaultBuildOptions(over);
       if (!r.tar && (r.gzip || r.ungzip || r.aufs || r.ovlfsStrip !== undefined)) throw new UserError('--gzip, --aufs and --ovlfs-strip need --tar');
       const tar = r.tar ? await scanTarSource(source, r, o) : undefined;
@@ -176,7 +182,16 @@ Examples:
       try {
         res = await buildImage(image, tar ? { tree: tar.tree } : { dir: source, excludePaths: r.excludePath, excludeRegexes: r.excludeRegex }, o);
       } finally {
+        bar?.done();
         tar?.cleanup();
+      }
+      if (r.manifest) {
+        const img = ErofsImage.open(res.image);
+        try {
+          writeManifest(img, r.manifest);
+        } finally {
+          img.close();
+        }
       }
       // The map is rewritten (atomically) only once the image exists.
       if (uuidMap) saveUuidMap(uuidMap.file, uuidMap.map);

@@ -17,6 +17,8 @@ export interface ScanOptions {
   outputPath?: string;
   /** Called for things worth a warning (unsupported xattr names, skipped output file). */
   warn?: (msg: string) => void;
+  /** Called now and then with the number of entries scanned so far. */
+  progress?: (entries: number) => void;
 }
 
 function kindOf(mode: number): Kind | null {
@@ -92,6 +94,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
     return inode;
   };
 
+  let scanned = 0;
   const excluded = (rel: string): boolean =>
     opts.excludePaths.includes(rel) || opts.excludeRegexes.some((re) => re.test(rel));
 
@@ -134,6 +137,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
         }
       }
       entries.push({ name, inode });
+      if ((++scanned & 1023) === 0) opts.progress?.(scanned);
     }
     sortEntries(entries);
     dirInode.entries = entries;
