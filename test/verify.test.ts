@@ -9,14 +9,13 @@ import { createHash } from 'node:crypto';
 import { linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, describe, test, type TestContext } from 'node:test';
 import { blake3 } from '@noble/hashes/blake3.js';
 import { parse as uuidParse } from 'uuid';
 import { REPO_ROOT, findTool, forge, needTool, needVersion, run, runOk, type RunResult } from './helpers/tools.js';
 import {
   copyImage, editSuperblock, fingerprintEntry, firstDataOffset, nameFilterOffset, patch, readBytes, withImage, writeBytes,
 } from './helpers/tamper.js';
-import { ErofsImage } from '../src/read/image.js';
 import { ContentReader } from '../src/verify/content.js';
 import { verifyImages } from '../src/verify/verify.js';
 import { vendorUuid, DEFAULT_FINGERPRINT_NAME } from '../src/fingerprint/scheme.js';

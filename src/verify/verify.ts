@@ -90,7 +90,8 @@ export interface VerifyOptions {
 
 /** One content a fingerprint value was seen on, with the first place it was seen. */
 interface ValueUse {
-  sha256: Buffer;
+  /** Raw SHA-256 of the content as a latin1 string (compact: one entry per distinct value is kept). */
+  sha256: string;
   size: number;
   image: string;
   path: string;
@@ -121,6 +122,7 @@ function classify(e: unknown): { code: ProblemCode; message: string } | null {
 export async function verifyImages(paths: string[], opts: VerifyOptions = {}): Promise<VerifyReport> {
   const problems: Problem[] = [];
   const images: ImageStats[] = [];
+  /** Fingerprint value (latin1 string of its bytes) → the contents it was seen on. */
   const uses = new Map<string, ValueUse[]>();
   const t0 = performance.now();
 
@@ -143,7 +145,7 @@ export async function verifyImages(paths: string[], opts: VerifyOptions = {}): P
   // Forged sharing: a value on more than one (content, size). Each other content is reported once, at
   // its first place, naming the first place of the reference content.
   // The reference is the first content that passed its check for the value (the honest one) if any.
-  for (const [valueHex, list] of uses) {
+  for (const [valueKey, list] of uses) {
     if (list.length < 2) continue;
     const first = list.find((u) => u.verified) ?? list[0];
     for (const u of list) {
@@ -151,8 +153,8 @@ export async function verifyImages(paths: string[], opts: VerifyOptions = {}): P
       const what = u.size !== first.size ? `a different size (${u.size} vs ${first.size} bytes)` : 'different content';
       problems.push({
         image: u.image, path: u.path, nid: u.nid, code: 'fingerprint-conflict',
-        message: `fingerprint ${showFingerprint(Buffer.from(valueHex, 'hex'))} also stands for ${what} at ${first.image}:${first.path}`
-          + ` (content sha256 ${shortHex(u.sha256)}… here, ${shortHex(first.sha256)}… there${u.count > 1 ? `; ${u.count} inodes carry it with this content` : ''})`,
+        message: `fingerprint ${showFingerprint(Buffer.from(valueKey, 'latin1'))} also stands for ${what} at ${first.image}:${first.path}`
+          + ` (content sha256 ${shortHex(Buffer.from(u.sha256, 'latin1'))}… here, ${shortHex(Buffer.from(first.sha256, 'latin1'))}… there${u.count > 1 ? `; ${u.count} inodes carry it with this content` : ''})`,
       });
       const st = images.find((s) => s.image === u.image);
       if (st) st.problems++;
@@ -190,11 +192,16 @@ function verifyOne(image: string, index: number, count: number, stats: ImageStat
     if (st.kind === 'invalid') report(null, st.code, st.message);
     content = new ContentReader(img);
     const seen = new Set<number>();
+    const metaSeen = new Set<number>();
     // uuid-map look-ups that failed on an inode's first name; another hard link may be the mapped name.
     const pending = new Map<number, { path: string; check: (key: string) => string | null }>();
     const ctx: FileContext = { img, st, content, opts, uses, image, report, stats };
     img.walk((p, ino) => {
       if (ino.kind === 'dir') dirPaths.set(ino.nid, p);
+      if (!metaSeen.has(ino.nid)) {
+        metaSeen.add(ino.nid);
+        checkInodeMeta(img, ino, showImagePath(p), st.kind === 'on' && ino.kind === 'reg', report);
+      }
       if (ino.kind !== 'reg') return;
       if (seen.has(ino.nid)) {
         const pend = pending.get(ino.nid);
@@ -224,6 +231,25 @@ function verifyOne(image: string, index: number, count: number, stats: ImageStat
     content?.close();
     img.close();
   }
+}
+
+/**
+ * What a mount reads of every inode besides file data: the xattr body (listxattr) and a symlink's
+ * target (readlink). Regular files' xattrs are read by the fingerprint check when the image has them.
+ */
+function checkInodeMeta(img: ErofsImage, ino: InodeInfo, path: string, xattrsCheckedElsewhere: boolean,
+  report: (path: string | null, code: ProblemCode, message: string, nid?: number) => void): void {
+  const step = (what: string, fn: () => void): void => {
+    try {
+      fn();
+    } catch (e) {
+      const c = classify(e);
+      if (!c) throw e;
+      report(path, c.code, `${what}: ${c.message}`, ino.nid);
+    }
+  };
+  if (!xattrsCheckedElsewhere) step('xattrs', () => img.xattrs(ino));
+  if (ino.kind === 'lnk') step('symlink', () => img.readlink(ino));
 }
 
 interface FileContext {
@@ -291,15 +317,16 @@ function checkFile(ctx: FileContext, rawPath: Buffer, path: string, ino: InodeIn
 
   // Cross-image registry: the kernel's key is value (+ domain) and it also requires equal i_size.
   const register = (verified: boolean): void => {
-    const valueHex = value.toString('hex');
-    let list = ctx.uses.get(valueHex);
-    if (!list) ctx.uses.set(valueHex, (list = []));
-    const same = list.find((u) => u.size === ino.size && u.sha256.equals(sha256));
+    const valueKey = value.toString('latin1');
+    const content = sha256.toString('latin1');
+    let list = ctx.uses.get(valueKey);
+    if (!list) ctx.uses.set(valueKey, (list = []));
+    const same = list.find((u) => u.size === ino.size && u.sha256 === content);
     if (same) {
       same.count++;
       same.verified ||= verified;
     } else {
-      list.push({ sha256, size: ino.size, image: ctx.image, path, nid, count: 1, verified });
+      list.push({ sha256: content, size: ino.size, image: ctx.image, path, nid, count: 1, verified });
     }
   };
   const before = stats.verified;
