@@ -16,6 +16,10 @@
 //   alone (identical files inside one image share too); total: over all images together. When one
 //   value carries two sizes or layouts the kernel shares only with the first inode it met, so the
 //   total is then an upper bound; such values are listed under size-mismatch / layout.
+// - pages / sharedPages / uniquePages: the page cache the files take, ceil(size/4096) pages per inode.
+//   sharedPages are those of inodes whose sharing key some other inode of the report (in any image, this
+//   one included) also carries; uniquePages the rest (no fingerprint, or a key no other inode has).
+//   Per image and summed in total; the kernel keeps total.pages - total.savedPages pages in all.
 // - not sharing: every group of >= 2 inodes with identical content (same SHA-256, computed by
 //   decoding) that does not end up under one key, with its reasons; lostPages is what full sharing of
 //   the group would save beyond what it does save. Plus every value carried by inodes of different sizes.
@@ -54,7 +58,17 @@ export interface Figures {
   savedBytes: number;
 }
 
-export interface ImageFigures extends Figures {
+/** Page cache the files take, split by whether another inode of the report carries the same key. */
+export interface PageFigures {
+  /** ceil(size / pageSize) summed over the regular-file inodes. */
+  pages: number;
+  /** Pages of inodes whose sharing key at least one other inode (any image) also carries. */
+  sharedPages: number;
+  /** pages - sharedPages: no fingerprint, or a key no other inode carries. */
+  uniquePages: number;
+}
+
+export interface ImageFigures extends Figures, PageFigures {
   image: string;
   /** Content bytes decoded to hash. */
   bytes: number;
@@ -86,7 +100,7 @@ export interface Conflict {
 export interface ShareReport {
   pageSize: number;
   images: ImageFigures[];
-  total: Figures & { images: number; bytes: number; seconds: number };
+  total: Figures & PageFigures & { images: number; bytes: number; seconds: number };
   notSharing: NotSharingGroup[];
   conflicts: Conflict[];
 }
@@ -132,6 +146,18 @@ function figures(recs: readonly ShareRecord[]): Figures {
   return { files: recs.length, fingerprinted, keys: keys.size, savedPages, savedBytes };
 }
 
+function pageFigures(recs: readonly ShareRecord[], keyCount: ReadonlyMap<string, number>): PageFigures {
+  let pages = 0;
+  let sharedPages = 0;
+  for (const r of recs) {
+    const p = pagesOf(r.size);
+    pages += p;
+    const k = keyOf(r);
+    if (k !== null && (keyCount.get(k) ?? 0) >= 2) sharedPages += p;
+  }
+  return { pages, sharedPages, uniquePages: pages - sharedPages };
+}
+
 /**
  * Scan every image (decoding every regular file to hash it) and compute the report. Unreadable or
  * corrupt images throw the reader's typed errors, naming the image; run `verify` for a full diagnosis.
@@ -149,9 +175,15 @@ export async function shareReport(paths: string[]): Promise<ShareReport> {
 
 /** The report from scanned records (pure; `bytes[i]` is what image i decoded). */
 export function computeShareReport(paths: readonly string[], recs: readonly ShareRecord[], bytes: readonly number[] = [], seconds = 0): ShareReport {
-  const images: ImageFigures[] = paths.map((image, i) => ({
-    image, ...figures(recs.filter((r) => r.image === i)), bytes: bytes[i] ?? 0,
-  }));
+  const keyCount = new Map<string, number>();
+  for (const r of recs) {
+    const k = keyOf(r);
+    if (k !== null) keyCount.set(k, (keyCount.get(k) ?? 0) + 1);
+  }
+  const images: ImageFigures[] = paths.map((image, i) => {
+    const own = recs.filter((r) => r.image === i);
+    return { image, ...figures(own), ...pageFigures(own, keyCount), bytes: bytes[i] ?? 0 };
+  });
   const member = (r: ShareRecord): Member => ({
     image: paths[r.image], path: r.path, nid: r.nid, size: r.size, layout: r.layout,
     fingerprint: r.value ? showFingerprint(r.value) : null,
@@ -243,7 +275,7 @@ export function computeShareReport(paths: readonly string[], recs: readonly Shar
   return {
     pageSize: PAGE_SIZE,
     images,
-    total: { ...total, images: paths.length, bytes: bytes.reduce((a, b) => a + b, 0), seconds },
+    total: { ...total, ...pageFigures(recs, keyCount), images: paths.length, bytes: bytes.reduce((a, b) => a + b, 0), seconds },
     notSharing,
     conflicts,
   };
