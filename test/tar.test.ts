@@ -241,7 +241,7 @@ describe('scanTar', () => {
       member({ name: 'dev/fifo', type: '6', mode: 0o620 }),
       member({ name: 'x', data: Buffer.from('x'), pax: [
         ['SCHILY.xattr.user.bin', Buffer.from([0, 10, 61, 255])], ['LIBARCHIVE.xattr.user.a%3Db', 'aGk='],
-        ['SCHILY.xattr.trusted.t', ''], ['uid', '123456'], ['gid', '654321'], ['size', '1'],
+        ['SCHILY.xattr.trusted.t', ''], ['SCHILY.xattr.user.a%3Db%25c%253D%41', 'gnu'], ['uid', '123456'], ['gid', '654321'], ['size', '1'],
         ['SCHILY.acl.access', 'user::rw-\nuser:1234:rwx\ngroup::r--\ngroup:5678:r-x\nmask::rwx\nother::---\n'],
         ['atime', '1.5'], ['uname', 'ignored'], ['some.vendor.key', 'ignored'],
       ] }),
@@ -277,6 +277,7 @@ describe('scanTar', () => {
       assert.deepEqual(xattr(x, 'user.bin'), Buffer.from([0, 10, 61, 255]));
       assert.deepEqual(xattr(x, 'user.a=b'), Buffer.from('hi'));
       assert.deepEqual(xattr(x, 'trusted.t'), Buffer.alloc(0));
+      assert.deepEqual(xattr(x, 'user.a=b%c%3D%41'), Buffer.from('gnu'), "GNU tar's %3D/%25 escapes in xattr names");
       assert.equal(xattr(x, 'system.posix_acl_access')?.toString('hex').slice(0, 8), '02000000');
       assert.equal(lookup(tree, 'abs/path')!.kind, 'dir');
       // Missing parents: 0755 plus the parent's g+w/o+w, the parent's owner and time at that moment.
@@ -441,10 +442,15 @@ describe('erofs-forge build --tar', () => {
     build([...common, '--tar', '--ungzip', img('stdin-gz'), '-'], { input: fs.readFileSync(tarFile + '.gz') });
     const want = sha(img('b'));
     for (const n of ['a', 'gz', 'stdin', 'stdin-gz']) assert.equal(sha(img(n)), want, `${n}.img differs from the image of the extracted tree`);
-    // Same with -T applied to every inode (the default).
-    build(['-T', '0', '-Uclear', img('b2'), ex]);
-    build(['-T', '0', '-Uclear', '--tar', img('a2'), tarFile]);
-    assert.equal(sha(img('a2')), sha(img('b2')));
+    // GNU format: 'L'/'K' long names, base-256 owners, devices and negative times, no xattrs.
+    const gnuFile = path.join(base, 'gnu.tar');
+    gnuTar(['--format=gnu', '-cf', gnuFile, '-C', src, '.']);
+    const exGnu = path.join(base, 'extracted-gnu');
+    fs.mkdirSync(exGnu);
+    gnuTar(['--numeric-owner', '-xpf', gnuFile, '-C', exGnu]);
+    build([...common, img('gnu-b'), exGnu]);
+    build([...common, '--tar', img('gnu-a'), gnuFile]);
+    assert.equal(sha(img('gnu-a')), sha(img('gnu-b')), 'GNU-format archive');
     if (!needMount(t)) return;
     const extracted = await snapshotTree(ex);
     const mounted = await withMount(img('a'), (m) => snapshotTree(m));

@@ -24,7 +24,7 @@ export interface ByteSource {
   close(): void;
 }
 
-const READ_AHEAD = 64 * 1024;
+const READ_AHEAD = 8 * 1024;
 
 /** An uncompressed archive on disk: pread with a small read-ahead for headers; skipping is a seek. */
 class FileSource implements ByteSource {

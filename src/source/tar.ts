@@ -177,6 +177,21 @@ function urlDecode(b: Buffer): Buffer {
   return Buffer.from(out);
 }
 
+/**
+ * GNU tar writes '%' and '=' in SCHILY.xattr names as %25 and %3D (a PAX keyword ends at the first
+ * '=') and decodes exactly those two on extraction; other '%' sequences stay as they are.
+ */
+function gnuXattrName(b: Buffer): Buffer {
+  if (!b.includes(0x25)) return b;
+  const out: number[] = [];
+  for (let i = 0; i < b.length; i++) {
+    if (b[i] === 0x25 && b[i + 1] === 0x33 && b[i + 2] === 0x44) { out.push(0x3d); i += 2; continue; }
+    if (b[i] === 0x25 && b[i + 1] === 0x32 && b[i + 2] === 0x35) { out.push(0x25); i += 2; continue; }
+    out.push(b[i]);
+  }
+  return Buffer.from(out);
+}
+
 function setXattr(m: Map<string, Xattr>, name: Buffer, value: Buffer): void {
   m.set(name.toString('latin1'), { name, value });
 }
@@ -203,7 +218,7 @@ function applyPax(records: PaxRecord[], o: Overrides): void {
       o.mtime = t;
     } else if (k === 'SCHILY.devmajor') o.devmajor = int(r);
     else if (k === 'SCHILY.devminor') o.devminor = int(r);
-    else if (k.startsWith('SCHILY.xattr.')) setXattr(o.xattrs, r.keyBytes.subarray(13), r.value);
+    else if (k.startsWith('SCHILY.xattr.')) setXattr(o.xattrs, gnuXattrName(r.keyBytes.subarray(13)), r.value);
     else if (k.startsWith('LIBARCHIVE.xattr.')) {
       setXattr(o.xattrs, urlDecode(r.keyBytes.subarray(17)), Buffer.from(r.value.toString('latin1'), 'base64'));
     } else if (k === 'SCHILY.acl.access') o.aclAccess = r.value.toString('utf8');
@@ -373,18 +388,18 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
   async function readArchive(): Promise<void> {
     let global = newOverrides();
     let pend = newOverrides();
-    let pendingMeta = false; // an 'x', 'L' or 'K' header waits for its entry
+    let pendingMeta = -1; // offset of an 'x', 'L' or 'K' header still waiting for its entry
     for (;;) {
       const hdrOff = src.offset;
       const block = await src.read(BLOCK);
       if (block.length === 0) {
         if (hdrOff === 0) throw new UserError(`${inputName}: empty input, not a tar archive`);
-        if (pendingMeta) throw truncated(`the member after the extended header before offset ${hdrOff}`);
+        if (pendingMeta >= 0) throw truncated(`the member announced by the extended header at offset ${pendingMeta}`);
         warn(`${inputName}: archive ends without an end-of-archive marker`);
         return;
       }
       if (block.length < BLOCK) {
-        if (hdrOff === 0) throw new UserError(`${inputName}: not a tar archive (only ${block.length} bytes)`);
+        if (hdrOff === 0) throw new UserError(`${inputName}: ${notTar(block) ?? `not a tar archive (only ${block.length} bytes)`}`);
         throw truncated(`the member header at offset ${hdrOff}`);
       }
       const r = decodeHeader(block);
@@ -393,7 +408,11 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
         if (next.length === BLOCK && decodeHeader(next).kind !== 'zero') warn(`${inputName}: a lone zero block at offset ${hdrOff}; stopping there`);
         return;
       }
-      if (r.kind === 'bad') throw new UserError(`${inputName}: ${r.reason} at offset ${hdrOff} (corrupt or not a tar archive)`);
+      if (r.kind === 'bad') {
+        const packed = hdrOff === 0 ? notTar(block) : undefined;
+        if (packed) throw new UserError(`${inputName}: ${packed}`);
+        throw new UserError(`${inputName}: ${r.reason} at offset ${hdrOff} (corrupt or not a tar archive)`);
+      }
       const h = r.header;
       const where = `member header at offset ${hdrOff}`;
       switch (h.type) {
@@ -402,7 +421,7 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
           const body = await readBody(h.size, MAX_META, 'PAX header', hdrOff);
           try {
             applyPax(parsePaxRecords(body), h.type === 'x' ? pend : global);
-            if (h.type === 'x') pendingMeta = true;
+            if (h.type === 'x' && pendingMeta < 0) pendingMeta = hdrOff;
           } catch (e) {
             throw new UserError(`${inputName}: ${(e as Error).message} in the PAX header at offset ${hdrOff}`);
           }
@@ -415,21 +434,21 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
           const name = nul < 0 ? body : body.subarray(0, nul);
           if (h.type === 'L') pend.path = name;
           else pend.linkpath = name;
-          pendingMeta = true;
+          if (pendingMeta < 0) pendingMeta = hdrOff;
           continue;
         }
         case 'V': // GNU volume label: nothing to extract
           if ((await src.skip(h.size)) < h.size) throw truncated(where);
           await skipPadding(h.size, where);
           pend = newOverrides();
-          pendingMeta = false;
+          pendingMeta = -1;
           continue;
         case 'M':
           throw new UserError(`${inputName}: multi-volume continuation at offset ${hdrOff} is not supported`);
         default:
           await entry(h, pend, global, hdrOff, block);
           pend = newOverrides();
-          pendingMeta = false;
+          pendingMeta = -1;
       }
     }
   }
@@ -715,6 +734,14 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
     }
     return root;
   }
+}
+
+/** Other compressors' magic numbers, for a useful message instead of "bad checksum". */
+function notTar(b: Buffer): string | undefined {
+  const starts = (...m: number[]) => m.every((c, i) => b[i] === c);
+  const kind = starts(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00) ? 'xz' : starts(0x28, 0xb5, 0x2f, 0xfd) ? 'zstd'
+    : starts(0x42, 0x5a, 0x68) ? 'bzip2' : starts(0x5d, 0x00, 0x00) ? 'lzma' : undefined;
+  return kind && `${kind}-compressed; only plain and gzip archives are read (decompress it first)`;
 }
 
 function joinPath(comps: Buffer[]): Buffer {
