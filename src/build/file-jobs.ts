@@ -23,6 +23,7 @@ export class FileJobQueue {
   private next = 0;
   private readonly inflight = new Map<InodePlan, { jobs: FileJobs; bytes: number }>();
   private bytes = 0;
+  readonly cacheStats = { hit: 0, absent: 0, damaged: 0 };
 
   constructor(plan: Plan, private readonly o: BuildOptions, private readonly pool: JobPool, private readonly zp?: ZParams) {
     this.files = [];
@@ -56,7 +57,12 @@ export class FileJobQueue {
           jobs.segs.push(this.pool.run({
             kind: 'z', src, path: p.node.path, size: p.size, start, length,
             params: { codec: this.o.compression!.codec, blockSize: zp.blockSize, pclusterSize: zp.pclusterSize, big: zp.big, ztailpacking: zp.ztailpacking },
-          }).then((r: JobResult) => (r as { z: ZResult }).z));
+            cacheDir: this.o.cacheDir,
+          }).then((r: JobResult) => {
+            const res = r as { z: ZResult; cache?: 'hit' | 'absent' | 'damaged' };
+            if (res.cache) this.cacheStats[res.cache]++;
+            return res.z;
+          }));
         }
         bytes = p.size;
       }

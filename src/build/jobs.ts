@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { blake3 } from '@noble/hashes/blake3.js';
 import { SourceReader } from './source-reader.js';
 import { compressExtents, type ZResult } from './zfile.js';
+import { cacheKey, cacheGet, cachePut } from './cache.js';
 import { makeCodec, type Codec, type CodecSpec } from '../compress/codec.js';
 import type { DataSource } from '../source/tree.js';
 import * as fs from 'node:fs';
@@ -27,12 +28,12 @@ export type Job =
   | { kind: 'hash'; src: DataSource; path: Buffer; size: number; algo: 'sha256' | 'blake3' }
   /** Copy a flat file into the image: bytes [0, blockPart) to `dataStart`, the rest returned as the tail. */
   | { kind: 'copy'; src: DataSource; path: Buffer; size: number; image: string; dataStart: number; blockPart: number; algo?: 'sha256' | 'blake3' }
-  | { kind: 'z'; src: DataSource; path: Buffer; size: number; start: number; length: number; params: ZJobParams };
+  | { kind: 'z'; src: DataSource; path: Buffer; size: number; start: number; length: number; params: ZJobParams; cacheDir?: string };
 
 export type JobResult =
   | { kind: 'hash'; digest: Uint8Array }
   | { kind: 'copy'; tail: Uint8Array; digest?: Uint8Array }
-  | { kind: 'z'; z: ZResult };
+  | { kind: 'z'; z: ZResult; cache?: 'hit' | 'absent' | 'damaged' };
 
 const codecs = new Map<string, Codec>();
 function codecFor(spec: CodecSpec): Codec {
@@ -117,16 +118,35 @@ export function runJob(job: Job): JobResult {
   }
   const p = job.params;
   const last = job.start + job.length === job.size;
+  const zp = {
+    codec: codecFor(p.codec), blockSize: p.blockSize, pclusterSize: p.pclusterSize, big: p.big,
+    // Only the file's final piece may go inline.
+    ztailpacking: p.ztailpacking && last,
+  };
   const r = new SourceReader(node, job.length, job.start, job.size);
   try {
-    const z = compressExtents((b, off, len) => r.read(b, off, len), job.length, {
-      codec: codecFor(p.codec), blockSize: p.blockSize, pclusterSize: p.pclusterSize, big: p.big,
-      // Only the file's final piece may go inline.
-      ztailpacking: p.ztailpacking && last,
-    });
+    if (!job.cacheDir) {
+      const z = compressExtents((b, off, len) => r.read(b, off, len), job.length, zp);
+      r.finish();
+      for (const e of z.extents) e.la += job.start;
+      return { kind: 'z', z };
+    }
+    // With a cache the segment is read whole: its bytes are part of the key.
+    const seg = new Uint8Array(job.length);
+    for (let got = 0; got < job.length;) got += r.read(seg, got, job.length - got);
     r.finish();
+    const key = cacheKey({ ...p, ztailpacking: zp.ztailpacking, length: job.length }, seg);
+    const hit = cacheGet(job.cacheDir, key);
+    let z: ZResult;
+    if ('z' in hit) {
+      z = hit.z;
+    } else {
+      let pos = 0;
+      z = compressExtents((b, off, len) => { const n = Math.min(len, seg.length - pos); b.set(seg.subarray(pos, pos + n), off); pos += n; return n; }, job.length, zp);
+      cachePut(job.cacheDir, key, z);
+    }
     for (const e of z.extents) e.la += job.start;
-    return { kind: 'z', z };
+    return { kind: 'z', z, cache: 'z' in hit ? 'hit' : hit.miss };
   } finally {
     r.close();
   }

@@ -61,6 +61,8 @@ export interface BuildOptions {
   xattrPrefixes: Buffer[];
   /** Write the per-inode xattr name bloom filter (mkfs.erofs default). */
   xattrNameFilter: boolean;
+  /** --cache DIR: reuse compressed segments from earlier builds (output identical to an uncached build). */
+  cacheDir?: string;
   /** Worker threads for hashing and compression (output never depends on it). */
   workers: number;
   /** Compress regular files (-z); absent = uncompressed image. */

@@ -34,6 +34,8 @@ export interface BuildStats {
   dataBytes: number;
   /** Regular files stored compressed. */
   compressedFiles: number;
+  /** --cache: segments found, missing, and found damaged (rebuilt). */
+  cache?: { hit: number; absent: number; damaged: number };
 }
 
 /** Where an inode's data went. */
@@ -284,7 +286,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   new DataView(crcBytes.buffer).setUint32(0, crc, true);
   out.write(crcBytes, SUPER_OFFSET + 4);
 
-  return { blocks, imageBytes: blocks * bs, inodes: plan.inodeCount, rootNid, dataBytes, compressedFiles };
+  return { blocks, imageBytes: blocks * bs, inodes: plan.inodeCount, rootNid, dataBytes, compressedFiles, cache: o.cacheDir ? { ...jobs.cacheStats } : undefined };
 }
 
 function padLabel(label: Buffer): Uint8Array {

@@ -1,4 +1,6 @@
 // `erofs-forge build`: parse, call the core, print.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { buildImage } from '../build/build.js';
 import { defaultBuildOptions, type BuildOptions, type CompressionOptions } from '../build/options.js';
@@ -18,7 +20,7 @@ interface RawBuildOpts {
   b?: number; T?: bigint; allTime?: boolean; mkfsTime?: boolean; ignoreMtime?: boolean; preserveMtime?: boolean;
   U?: Uint8Array; L?: string; allRoot?: boolean; forceUid?: number; forceGid?: number;
   excludePath?: string[]; excludeRegex?: RegExp[]; E?: string[]; x?: number; xattrPrefix?: string[];
-  z?: CodecSpec; C?: number; workers?: number; manifest?: string;
+  z?: CodecSpec; C?: number; workers?: number; manifest?: string; cache?: string;
   quiet?: boolean; json?: boolean; xattrInodeDigest?: string | boolean; fingerprint?: Scheme;
   vendorNamespace?: Uint8Array; uuidMap?: string;
   tar?: string; gzip?: boolean; ungzip?: boolean; aufs?: boolean; ovlfsStrip?: boolean;
@@ -96,6 +98,7 @@ export function buildCommand(): Command {
     .option('--exclude-regex <regex>', 'leave out paths matching this regex (repeatable)', collect(parseRegex))
     .option('-z <algorithm>', 'compress files: lz4, lz4hc[,level=0..12] (default 9), deflate[,level=N]', parseCompressor)
     .option('-C <bytes>', 'largest pcluster (multiple of the block size, up to 1048576; default one block)', (v) => parseSize(v, '-C'))
+    .option('--cache <dir>', 'reuse compressed data from earlier builds kept in this directory')
     .option('--workers <n>', 'worker threads for hashing and compression (default: CPUs)', (v) => parseInteger(v, '--workers'))
     .option('-E <options>', 'extended options: ztailpacking, dedupe, legacy-compress, noinline_data, ^xattr-name-filter', collect(String))
     .option('-x <n>', 'share an xattr used by more than n inodes (default 2); -1 drops all xattrs', (v) => parseInteger(v, '-x'))
@@ -144,6 +147,14 @@ Examples:
       if (r.forceUid !== undefined) over.forceUid = r.forceUid;
       if (r.forceGid !== undefined) over.forceGid = r.forceGid;
       if (r.workers !== undefined) over.workers = r.workers;
+      if (r.cache !== undefined) {
+        try {
+          fs.mkdirSync(r.cache, { recursive: true });
+        } catch (e) {
+          throw new UserError(`--cache ${r.cache}: cannot create: ${(e as Error).message}`);
+        }
+        over.cacheDir = path.resolve(r.cache);
+      }
       const z: Partial<CompressionOptions> = {};
       applyExtended(r.E ?? [], over, z);
       if (r.z) {
@@ -199,10 +210,12 @@ Examples:
         process.stdout.write(JSON.stringify({
           schema: 'erofs-forge/build/1', image: res.image, bytes: res.imageBytes, blocks: res.blocks,
           blockSize: o.blockSize, inodes: res.inodes, rootNid: res.rootNid, dataBytes: res.dataBytes, seconds: res.seconds,
+          compressedFiles: res.compressedFiles, ...(res.cache ? { cache: res.cache } : {}),
         }) + '\n');
       } else if (!r.quiet) {
         process.stdout.write(`${res.image}: ${res.inodes} inodes, ${res.blocks} blocks of ${o.blockSize} B `
-          + `(${res.imageBytes} bytes), ${res.dataBytes} bytes of file data, ${res.seconds.toFixed(2)} s\n`);
+          + `(${res.imageBytes} bytes), ${res.dataBytes} bytes of file data, ${res.seconds.toFixed(2)} s`
+          + (res.cache ? `; cache: ${res.cache.hit} segments reused, ${res.cache.absent} new, ${res.cache.damaged} damaged and rebuilt` : '') + '\n');
       }
     }));
 }
