@@ -21,6 +21,13 @@ export async function main(argv: string[]): Promise<number> {
   program.addCommand(shareReportCommand());
   for (const c of program.commands) c.exitOverride();
 
+  // A closed pipe (`erofs-forge ls img | head`) ends the output quietly, as in other Unix tools.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode === undefined ? 0 : Number(process.exitCode));
+      throw e;
+    });
+  }
   const onSignal = (sig: NodeJS.Signals) => {
     for (const t of liveTempFiles) { try { fs.unlinkSync(t); } catch { /* gone */ } }
     process.stderr.write(`erofs-forge: interrupted by ${sig}; no image written\n`);
