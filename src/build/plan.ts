@@ -48,8 +48,12 @@ export interface InodePlan {
   xattrSize: number;
   /** Regular files with a fingerprint: the inline entry whose value the writer fills in. */
   fingerprint?: PlannedXattr;
-  /** Path of the first name, relative to the root (for the uuid map and messages). */
-  relPath: Buffer;
+  /** First name and the directory it is in (relPathOf builds the path on demand). */
+  name: Buffer;
+  parentPlan?: InodePlan;
+  /** Set by the writer: slot number and byte offset of the inode. */
+  nid: number;
+  itemOff: number;
   /** Directories: entries with "." and "..", sorted bytewise, and their split into blocks. */
   dirEntries?: { name: Buffer; node: Inode }[];
   dirBlocks?: { start: number; end: number; used: number }[];
@@ -109,6 +113,15 @@ function compressionSuper(o: BuildOptions): { incompat: number; u1: number; reco
 
 const SLASH = Buffer.from('/');
 
+/** Path of an inode's first name relative to the root, e.g. "etc/hostname" ("" for the root). */
+export function relPathOf(p: InodePlan): Buffer {
+  const parts: Buffer[] = [];
+  for (let q: InodePlan | undefined = p; q && q.parentPlan; q = q.parentPlan) parts.push(q.name);
+  const out: Buffer[] = [];
+  for (let i = parts.length - 1; i >= 0; i--) out.push(parts[i], ...(i ? [SLASH] : []));
+  return Buffer.concat(out);
+}
+
 function sortKey(x: PlannedXattr): Buffer {
   return Buffer.concat([x.name, Buffer.from([0]), x.value]);
 }
@@ -135,9 +148,9 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   const byNode = new Map<Inode, InodePlan>();
   const order: InodePlan[] = [];
   const parents = new Map<Inode, Inode>();
-  const newPlan = (node: Inode, relPath: Buffer): InodePlan => {
+  const newPlan = (node: Inode, name: Buffer, parentPlan?: InodePlan): InodePlan => {
     const p: InodePlan = {
-      node, relPath, ino: order.length + 1, extended: false, mode: node.mode, uid: node.uid, gid: node.gid,
+      node, name, parentPlan, nid: -1, itemOff: -1, ino: order.length + 1, extended: false, mode: node.mode, uid: node.uid, gid: node.gid,
       mtimeSec: node.mtimeSec, mtimeNsec: node.mtimeNsec, nlink: node.links, size: node.size,
       sharedIds: [], inlineXattrs: [], nameFilter: XATTR_FILTER_DEFAULT, xattrSize: 0,
     };
@@ -157,10 +170,7 @@ export function plan(root: Inode, o: BuildOptions): Plan {
         parents.set(e.inode, dir);
         sub.push(e.inode);
       }
-      if (!byNode.has(e.inode)) {
-        const dp = byNode.get(dir)!.relPath;
-        newPlan(e.inode, dp.length ? Buffer.concat([dp, SLASH, e.name]) : e.name);
-      }
+      if (!byNode.has(e.inode)) newPlan(e.inode, e.name, byNode.get(dir));
     }
     steps.push({ type: 'dirDone', p: byNode.get(dir)! });
     for (let i = sub.length - 1; i >= 0; i--) stack.push(sub[i]);

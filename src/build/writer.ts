@@ -11,7 +11,7 @@ import { encodeIbodyHeader, encodeXattrEntry } from '../format/xattr.js';
 import { encodeSuperBlock, checksumLength, superBlockChecksum } from '../format/superblock.js';
 import { UserError } from '../errors.js';
 import { showPath, type Inode } from '../source/tree.js';
-import { dirEntriesWithNids, type InodePlan, type Plan } from './plan.js';
+import { dirEntriesWithNids, relPathOf, type InodePlan, type Plan } from './plan.js';
 import { BlockAllocator } from './meta-alloc.js';
 import type { ImageOutput } from './output.js';
 import type { BuildOptions } from './options.js';
@@ -57,8 +57,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promi
 async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: JobPool): Promise<BuildStats> {
   const bs = plan.blockSize;
   const alloc = new BlockAllocator(bs, plan.metaStart, (blk, buf) => out.write(buf, blk * bs));
-  const nids = new Map<Inode, number>();
-  const itemOffsets = new Map<InodePlan, number>();
+  /** Placements of directories, written once their children have nids. */
   const placements = new Map<InodePlan, Placement>();
   const readBuf = Buffer.allocUnsafe(CHUNK);
   let dataBytes = 0;
@@ -79,7 +78,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
       .then((r) => {
         const res = r as { tail: Uint8Array; digest?: Uint8Array };
         pl.tail.set(res.tail);
-        if (res.digest) p.fingerprint!.value = fingerprintValue(o.fingerprint!, res.digest, p.relPath, p.size);
+        if (res.digest) p.fingerprint!.value = fingerprintValue(o.fingerprint!, res.digest, relPathOf(p), p.size);
         writeItem(p, pl);
       });
     // Observed when awaited below; never an unhandled rejection meanwhile.
@@ -102,10 +101,10 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     const startBlk = fullBlocks ? alloc.takeBlocks(fullBlocks) : inline ? NULL_ADDR : 0;
     const itemSize = inodeSize(p.extended) + p.xattrSize + (inline ? tailLen : 0);
     const off = alloc.placeItem(itemSize);
-    itemOffsets.set(p, off);
-    nids.set(p.node, off / ISLOT_SIZE);
+    p.itemOff = off;
+    p.nid = off / ISLOT_SIZE;
     const pl: Placement = { datalayout: inline ? INODE_FLAT_INLINE : INODE_FLAT_PLAIN, startBlk, tail: new Uint8Array(inline ? tailLen : 0) };
-    placements.set(p, pl);
+    if (p.node.kind === 'dir') placements.set(p, pl);
     return pl;
   };
 
@@ -129,7 +128,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
       for (const x of p.inlineXattrs) off += encodeXattrEntry(x.key, x.value, item, off);
     }
     item.set(pl.tail, isize + p.xattrSize);
-    alloc.writeMeta(itemOffsets.get(p)!, item, direct);
+    alloc.writeMeta(p.itemOff, item, direct);
   };
 
   /** Stream a regular file: full blocks to the data area, the remainder to the tail (or a padded block). */
@@ -193,8 +192,8 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     const compact = !o.compression!.legacyIndexes && !deduped;
     const meta = zMetaBytes(z, size, zp, inodeEnd, compact);
     const off = alloc.placeItem(inodeEnd + meta.length);
-    itemOffsets.set(p, off);
-    nids.set(p.node, off / ISLOT_SIZE);
+    p.itemOff = off;
+    p.nid = off / ISLOT_SIZE;
     const pl: Placement = { datalayout: compact ? INODE_COMPRESSED_COMPACT : INODE_COMPRESSED_FULL, startBlk: z.totalBlocks, tail: meta };
     compressedFiles++;
     writeItem(p, pl);
@@ -209,7 +208,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   };
 
   const writeDir = (p: InodePlan, pl: Placement): void => {
-    const entries = dirEntriesWithNids(p, (node) => nids.get(node)!);
+    const entries = dirEntriesWithNids(p, (node) => plan.byNode.get(node)!.nid);
     const blocks = p.dirBlocks!;
     const inline = pl.datalayout === INODE_FLAT_INLINE;
     const buf = new Uint8Array(bs);
@@ -236,11 +235,12 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     const p = step.p;
     if (step.type === 'dirDone') {
       writeDir(p, placements.get(p)!);
+      placements.delete(p);
     } else if (p.node.kind === 'dir') {
       reserve(p);
     } else {
       const f = jobs.take(p);
-      if (f?.hash) p.fingerprint!.value = fingerprintValue(o.fingerprint!, await f.hash, p.relPath, p.size);
+      if (f?.hash) p.fingerprint!.value = fingerprintValue(o.fingerprint!, await f.hash, relPathOf(p), p.size);
       if (p.node.kind === 'reg') dataBytes += p.size;
       if (f?.segs) {
         await writeCompressed(p, f);
@@ -262,7 +262,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   alloc.closeAll();
 
   const blocks = alloc.cursor;
-  const rootNid = nids.get(plan.root.node)!;
+  const rootNid = plan.root.nid;
   if (rootNid > 0xffff) throw new UserError('root inode beyond nid 65535 (too many shared xattrs or prefixes)');
   out.truncate(blocks * bs);
 
