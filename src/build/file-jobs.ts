@@ -14,7 +14,7 @@ export interface FileJobs {
 }
 
 /** Input bytes of compression jobs in flight (their results are held until written). */
-const MAX_INFLIGHT_BYTES = 64 << 20;
+const MAX_INFLIGHT_BYTES = 32 << 20;
 /** Files in flight, whatever their size. */
 const MAX_INFLIGHT_FILES = 256;
 

@@ -30,6 +30,8 @@ export interface Extent {
 /** Input per extent is capped (the kernel limits decompressed extents, PCLUSTER_MAX_DSIZE). */
 const MAX_EXTENT_INPUT = Math.min(PCLUSTER_MAX_DSIZE, 4 << 20);
 
+let sharedWindow: Uint8Array | undefined;
+
 /** Sequential reader of the file's bytes: fills buf[off, off+len) and returns how many it read (0 at EOF). */
 export type ReadFn = (buf: Uint8Array, off: number, len: number) => number;
 
@@ -54,7 +56,9 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
   // Lookahead given to the compressor: enough for any real ratio; refilled every `look` bytes, so
   // moving the window costs O(1) per byte.
   const look = Math.min(MAX_EXTENT_INPUT, Math.max(256 << 10, 64 * p.pclusterSize), size);
-  const win = new Uint8Array(2 * look);
+  // One window per thread, reused: files are compressed one at a time on a thread.
+  if (!sharedWindow || sharedWindow.length < 2 * look) sharedWindow = new Uint8Array(Math.max(2 * look, 512 << 10));
+  const win = sharedWindow;
   let winStart = 0; // file offset of win[0]
   let winLen = 0;
   const fill = (pos: number): void => {
@@ -62,7 +66,7 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
     win.copyWithin(0, pos - winStart, pos - winStart + keep);
     winStart = pos;
     winLen = keep;
-    const want = Math.min(win.length, size - winStart);
+    const want = Math.min(2 * look, size - winStart);
     while (winLen < want) {
       const n = read(win, winLen, want - winLen);
       if (n === 0) break;
@@ -82,7 +86,8 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
     if (winStart + winLen - pos < Math.min(rem, look)) fill(pos);
     const avail = winStart + winLen - pos;
     if (avail < Math.min(rem, look)) throw new ShortReadError(pos + avail);
-    const src = win.subarray(pos - winStart, pos - winStart + Math.min(rem, avail));
+    // Exactly min(rem, look) bytes: what the compressor sees never depends on buffer history.
+    const src = win.subarray(pos - winStart, pos - winStart + Math.min(rem, look));
     const r = p.codec.compress(src, src.length, p.pclusterSize);
     if (p.ztailpacking && (r.consumed === rem && r.data.length < bs || rem < bs)) {
       // Inline tail: compressed when that is smaller, else raw.
