@@ -14,11 +14,18 @@ function withImage<T>(file: string, fn: (img: ErofsImage) => T): T {
   }
 }
 
+/** "YYYY-MM-DD HH:MM:SS" (UTC); times outside Date's range (±275,760 years; i_mtime is 64-bit) as "@seconds". */
+export function lsTime(sec: bigint): string {
+  const d = new Date(Number(sec) * 1000);
+  if (Number.isNaN(d.getTime())) return `@${sec}`;
+  return d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, '');
+}
+
 function lsLine(img: ErofsImage, ino: InodeInfo, name: Buffer, long: boolean): string {
   const shown = showPath(name);
   if (!long) return shown;
   const size = ino.kind === 'chr' || ino.kind === 'blk' ? `${ino.rdev.major}, ${ino.rdev.minor}` : String(ino.size);
-  const t = new Date(Number(ino.mtimeSec) * 1000).toISOString().replace('T', ' ').slice(0, 19);
+  const t = lsTime(ino.mtimeSec);
   const link = ino.kind === 'lnk' ? ` -> ${showPath(img.readlink(ino))}` : '';
   return `${modeString(ino.mode)} ${String(ino.nlink).padStart(3)} ${String(ino.uid).padStart(5)} ${String(ino.gid).padStart(5)} ${size.padStart(10)} ${t} ${shown}${link}`;
 }

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { UserError } from '../errors.js';
 import type { ErofsImage, InodeInfo } from './image.js';
+import { showPath } from '../source/tree.js';
 
 export interface ExtractOptions {
   /** Restore owners (default: when running as root). */
@@ -23,6 +24,13 @@ function run(cmd: string, args: string[], input?: Buffer): void {
   const r = spawnSync(cmd, args, { input, stdio: [input ? 'pipe' : 'ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24 });
   if (r.error) throw new UserError(`extract: cannot run ${cmd}: ${(r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed' : r.error.message}`);
   if (r.status !== 0) throw new UserError(`extract: ${cmd} failed: ${r.stderr.toString().trim().split('\n')[0]}`);
+}
+
+/** errno failures (ENAMETOOLONG on deep trees, ENOSPC, EEXIST...) become a UserError naming the path. */
+function fsError(e: unknown, rel: Buffer): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (!err || typeof err.code !== 'string' || typeof err.syscall !== 'string') return e;
+  return new UserError(`extract: /${showPath(rel)}: ${err.syscall} failed: ${err.code}`);
 }
 
 /** getfattr-style quoting for setfattr --restore: printable ASCII as is, the rest \ooo. */
@@ -52,7 +60,9 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
   let scratchDir: string | undefined;
   const scratch = () => (scratchDir ??= fs.mkdtempSync(path.join(root, '.erofs-forge-extract-')));
 
-  img.walk((rel, ino) => {
+  let current: Buffer = Buffer.alloc(0);
+  const visit = (rel: Buffer, ino: InodeInfo): void => {
+    current = rel;
     // Names were checked by the reader: no '/', no NUL, never "." or "..": every path stays under root.
     const p = rel.length ? Buffer.concat([rootBuf, Buffer.from('/'), rel]) : rootBuf;
     if (rel.length) {
@@ -102,15 +112,24 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
         xattrScript.push('');
       }
     }
-  });
+  };
+  try {
+    img.walk(visit);
+  } catch (e) {
+    throw fsError(e, current);
+  }
 
   if (scratchDir) fs.rmSync(scratchDir, { recursive: true, force: true });
 
   // Metadata last, deepest directories last so their times stick: owner, then mode (chown clears
   // setuid), xattrs, then times (touch keeps nanoseconds, which fs.utimes cannot).
   for (const { p, ino } of [...later, ...dirs.reverse()]) {
-    if (owners) fs.lchownSync(p, ino.uid, ino.gid);
-    if (ino.kind !== 'lnk') fs.chmodSync(p, ino.mode & 0o7777);
+    try {
+      if (owners) fs.lchownSync(p, ino.uid, ino.gid);
+      if (ino.kind !== 'lnk') fs.chmodSync(p, ino.mode & 0o7777);
+    } catch (e) {
+      throw fsError(e, p.subarray(rootBuf.length + 1));
+    }
     const key = touchTime(ino.mtimeSec, ino.mtimeNsec);
     let g = timeGroups.get(key);
     if (!g) timeGroups.set(key, (g = []));

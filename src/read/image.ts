@@ -235,7 +235,10 @@ export class ErofsImage {
 
   readlink(i: InodeInfo): Buffer {
     if (i.kind !== 'lnk') throw new UserError(`nid ${i.nid}: not a symlink`);
-    return Buffer.from(this.readAll(i));
+    const target = Buffer.from(this.readAll(i));
+    // symlink(2) cannot store a NUL; the kernel would cut the target at it, so a mount and we would differ.
+    if (target.includes(0)) throw new CorruptImageError('symlink target contains a NUL byte', `nid ${i.nid}`);
+    return target;
   }
 
   /**
