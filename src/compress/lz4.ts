@@ -39,7 +39,7 @@ const BASE_LIMIT = 0x3fffffff;
 const MAX_INPUT = 0x3fff0000;
 /** Byte runs in the hash chains: longest run length measured, and the search depth a visited
  *  run costs (1 + length >> RUN_SHIFT). */
-const RUN_CAP = 256;
+const RUN_CAP = 4096;
 const RUN_VISIT = 1;
 const RUN_SHIFT = 3;
 
