@@ -98,6 +98,9 @@ function copyJob(job: Extract<Job, { kind: 'copy' }>): JobResult {
 }
 
 export function runJob(job: Job): JobResult {
+  // Test-only fault injection (test/hostile.test.ts; never set in real use): every job throws, or its worker thread dies.
+  if (process.env.EROFS_FORGE_TEST_FAULT === 'worker-throw') throw new Error('injected fault (EROFS_FORGE_TEST_FAULT=worker-throw)');
+  if (process.env.EROFS_FORGE_TEST_FAULT === 'worker-exit') process.exit(3);
   if (job.kind === 'copy') return copyJob(job);
   const node = { data: job.src, path: job.path };
   if (job.kind === 'hash') {
