@@ -8,6 +8,6 @@ parentPort!.on('message', (msg: { id: number; job: Job }) => {
     const res = runJob(msg.job);
     parentPort!.postMessage({ id: msg.id, res }, transferables(res));
   } catch (e) {
-    parentPort!.postMessage({ id: msg.id, error: (e as Error).message, user: e instanceof UserError });
+    parentPort!.postMessage({ id: msg.id, error: (e as Error).message, stack: (e as Error).stack, user: e instanceof UserError });
   }
 });

@@ -3,11 +3,18 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { UserError } from '../errors.js';
+import { showPath } from '../source/tree.js';
 import type { Job, JobResult } from './jobs.js';
 
 interface Pending {
   resolve: (r: JobResult) => void;
   reject: (e: Error) => void;
+  /** "compressing /path" etc., for messages about a failed worker. */
+  what: string;
+}
+
+function describeJob(job: Job): string {
+  return `${job.kind === 'z' ? 'compressing' : job.kind === 'hash' ? 'hashing' : 'copying'} ${showPath(job.path)}`;
 }
 
 export function defaultWorkers(): number {
@@ -26,24 +33,37 @@ export class JobPool {
   constructor(readonly size: number) {
     for (let i = 0; i < size; i++) {
       const w = new Worker(new URL('./job-worker.js', import.meta.url));
-      w.on('message', (m: { id: number; res?: JobResult; error?: string; user?: boolean }) => {
+      w.on('message', (m: { id: number; res?: JobResult; error?: string; stack?: string; user?: boolean }) => {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
         this.busy.delete(w);
         this.idle.push(w);
         this.dispatch();
         if (!p) return;
-        if (m.error !== undefined) p.reject(m.user ? new UserError(m.error) : new Error(`worker: ${m.error}`));
+        if (m.error !== undefined && m.user) p.reject(new UserError(m.error));
+        else if (m.error !== undefined) {
+          // A bug, not a user error: say which job failed and keep the worker's own stack.
+          const err = new Error(`worker thread failed ${p.what}: ${m.error}`);
+          if (m.stack) err.stack = `Error: ${err.message}\n${m.stack.split('\n').slice(1).join('\n')}`;
+          p.reject(err);
+        }
         else p.resolve(m.res!);
       });
-      w.on('error', (e) => this.fail(new Error(`worker thread failed: ${e.message}`)));
-      w.on('exit', (code) => { if (code !== 0 && !this.closed) this.fail(new Error(`worker thread exited with code ${code}`)); });
+      w.on('error', (e) => this.fail(new Error(`worker thread failed${this.runningOn(w)}: ${e.message}`)));
+      w.on('exit', (code) => { if (code !== 0 && !this.closed) this.fail(new Error(`worker thread exited with code ${code}${this.runningOn(w)}`)); });
       this.workers.push(w);
       this.idle.push(w);
     }
   }
 
   private closed = false;
+
+  /** " while compressing /path" for the job a worker is running, or "". */
+  private runningOn(w: Worker): string {
+    const id = this.busy.get(w);
+    const p = id === undefined ? undefined : this.pending.get(id);
+    return p ? ` while ${p.what}` : '';
+  }
 
   private fail(e: Error): void {
     this.failure ??= e;
@@ -54,7 +74,7 @@ export class JobPool {
   run(job: Job): Promise<JobResult> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    const pr = new Promise<JobResult>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const pr = new Promise<JobResult>((resolve, reject) => this.pending.set(id, { resolve, reject, what: describeJob(job) }));
     // Unobserved rejections of prefetched jobs are reported where they are awaited.
     pr.catch(() => {});
     this.queue.push({ id, job });
