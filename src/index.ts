@@ -1,12 +1,17 @@
 // erofs-forge as a library: the same functions the CLI uses.
 export { buildImage as build, type BuildSource, type BuildResult } from './build/build.js';
-export { defaultBuildOptions, type BuildOptions } from './build/options.js';
-export { ErofsImage, type InodeInfo, type XattrEntry } from './read/image.js';
-export { extract, type ExtractOptions } from './read/extract.js';
+export { defaultBuildOptions, type BuildOptions, type CompressionOptions, type FingerprintOptions, type Progress } from './build/options.js';
+export { parseCompressor, type CodecSpec } from './compress/codec.js';
+export { DEFAULT_FINGERPRINT_NAME, type Scheme } from './fingerprint/scheme.js';
+export { ErofsImage, type InodeInfo, type XattrEntry, type FileKind } from './read/image.js';
+export { extract, type ExtractOptions, type ExtractStats } from './read/extract.js';
 export { UserError, CorruptImageError, UnsupportedFeatureError } from './errors.js';
 export { scanDirectory } from './source/dir-scanner.js';
-export { verifyImages as verify, type VerifyReport, type VerifyOptions, type Problem, type ProblemCode } from './verify/verify.js';
-export { shareReport, type ShareReport } from './verify/share-report.js';
+export { verifyImages as verify, type VerifyReport, type VerifyOptions, type ImageStats, type Problem, type ProblemCode } from './verify/verify.js';
+export {
+  shareReport, formatShareReport, type ShareReport, type ImageFigures, type NotSharingGroup, type NotSharingReason, type Conflict, type Member,
+} from './verify/share-report.js';
+export { renderShareReportHtml, type ShareReportHtmlOptions } from './verify/share-report-html.js';
 export { loadUuidMap, saveUuidMap, type UuidMap } from './fingerprint/uuid-map.js';
 
 import { ErofsImage } from './read/image.js';
