@@ -3,7 +3,8 @@
 // it reaches the file.
 import { SEGMENT_SIZE, type JobResult } from './jobs.js';
 import type { JobPool } from './pool.js';
-import type { InodePlan, Plan } from './plan.js';
+import { dataOf } from '../source/tree.js';
+import { DirDone, type InodePlan, type Plan } from './plan.js';
 import type { BuildOptions } from './options.js';
 import type { ZParams, ZResult } from './zfile.js';
 import { digestAlgorithm } from '../fingerprint/compute.js';
@@ -29,8 +30,9 @@ export class FileJobQueue {
     this.files = [];
     const seen = new Set<InodePlan>();
     for (const s of plan.steps) {
-      const p = s.p;
-      if (s.type !== 'inode' || p.node.kind !== 'reg' || p.size === 0 || seen.has(p)) continue;
+      if (s instanceof DirDone) continue;
+      const p = s;
+      if (p.node.kind !== 'reg' || p.size === 0 || seen.has(p)) continue;
       // Flat files are copied by workers once their blocks are allocated (see the writer), not here.
       if (!zp) continue;
       seen.add(p);
@@ -43,7 +45,7 @@ export class FileJobQueue {
       && (this.bytes < MAX_INFLIGHT_BYTES || this.inflight.size === 0)) {
       const p = this.files[this.next++];
       const jobs: FileJobs = {};
-      const src = p.node.data!;
+      const src = dataOf(p.node);
       if (p.fingerprint) {
         jobs.hash = this.pool.run({ kind: 'hash', src, path: p.node.path, size: p.size, algo: digestAlgorithm(this.o.fingerprint!) })
           .then((r: JobResult) => (r as { digest: Uint8Array }).digest);

@@ -25,10 +25,10 @@ export interface ZJobParams {
 }
 
 export type Job =
-  | { kind: 'hash'; src: DataSource; path: Buffer; size: number; algo: 'sha256' | 'blake3' }
+  | { kind: 'hash'; src: DataSource; path: string; size: number; algo: 'sha256' | 'blake3' }
   /** Copy a flat file into the image: bytes [0, blockPart) to `dataStart`, the rest returned as the tail. */
-  | { kind: 'copy'; src: DataSource; path: Buffer; size: number; image: string; dataStart: number; blockPart: number; algo?: 'sha256' | 'blake3' }
-  | { kind: 'z'; src: DataSource; path: Buffer; size: number; start: number; length: number; params: ZJobParams; cacheDir?: string };
+  | { kind: 'copy'; src: DataSource; path: string; size: number; image: string; dataStart: number; blockPart: number; algo?: 'sha256' | 'blake3' }
+  | { kind: 'z'; src: DataSource; path: string; size: number; start: number; length: number; params: ZJobParams; cacheDir?: string };
 
 export type JobResult =
   | { kind: 'hash'; digest: Uint8Array }

@@ -18,7 +18,7 @@ import { fingerprintLength } from '../fingerprint/scheme.js';
 import { codecAlgorithm } from '../compress/codec.js';
 import { COMPRESSION_LZ4 } from '../format/zmap.js';
 import { encodeLz4Cfgs, encodeDeflateCfgs, encodeCfgRecords, DEFLATE_MAX_WINDOWBITS } from '../format/compr-cfgs.js';
-import { showPath, type Inode } from '../source/tree.js';
+import { showPath, compareLatin1, type Inode } from '../source/tree.js';
 import type { BuildOptions } from './options.js';
 
 export interface PlannedXattr {
@@ -48,26 +48,33 @@ export interface InodePlan {
   xattrSize: number;
   /** Regular files with a fingerprint: the inline entry whose value the writer fills in. */
   fingerprint?: PlannedXattr;
-  /** First name and the directory it is in (relPathOf builds the path on demand). */
-  name: Buffer;
+  /** First name (latin1 string of its bytes) and the directory it is in (relPathOf builds the path). */
+  name: string;
   parentPlan?: InodePlan;
   /** Set by the writer: slot number and byte offset of the inode. */
   nid: number;
   itemOff: number;
-  /** Directories: entries with "." and "..", sorted bytewise, and their split into blocks. */
-  dirEntries?: { name: Buffer; node: Inode }[];
+  /** Directories: the split of the entries (see dirEntryList) into blocks. */
   dirBlocks?: { start: number; end: number; used: number }[];
   parent?: Inode;
 }
 
-/** Writer steps in visit order: place an inode; or a directory whose children all have nids. */
-export type Step = { type: 'inode'; p: InodePlan } | { type: 'dirDone'; p: InodePlan };
+/** A directory whose children all have nids (its entries can be written). */
+export class DirDone {
+  constructor(readonly p: InodePlan) {}
+}
+/** Writer steps in visit order: place an inode; or a directory done. One object per directory only. */
+export type Step = InodePlan | DirDone;
+
+const NO_IDS: number[] = [];
+const NO_XATTRS: PlannedXattr[] = [];
 
 export interface Plan {
   blockSize: number;
   blkszbits: number;
   steps: Step[];
-  byNode: Map<Inode, InodePlan>;
+  /** The plan of a tree node. */
+  planOf: (n: Inode) => InodePlan;
   root: InodePlan;
   inodeCount: number;
   epoch: bigint;
@@ -115,11 +122,9 @@ const SLASH = Buffer.from('/');
 
 /** Path of an inode's first name relative to the root, e.g. "etc/hostname" ("" for the root). */
 export function relPathOf(p: InodePlan): Buffer {
-  const parts: Buffer[] = [];
+  const parts: string[] = [];
   for (let q: InodePlan | undefined = p; q && q.parentPlan; q = q.parentPlan) parts.push(q.name);
-  const out: Buffer[] = [];
-  for (let i = parts.length - 1; i >= 0; i--) out.push(parts[i], ...(i ? [SLASH] : []));
-  return Buffer.concat(out);
+  return Buffer.from(parts.reverse().join('/'), 'latin1');
 }
 
 function sortKey(x: PlannedXattr): Buffer {
@@ -145,34 +150,33 @@ export function plan(root: Inode, o: BuildOptions): Plan {
 
   // Visit order (mkfs.erofs 1.9.3): a directory's entries in name order, then its subdirectories.
   const steps: Step[] = [];
-  const byNode = new Map<Inode, InodePlan>();
   const order: InodePlan[] = [];
-  const parents = new Map<Inode, Inode>();
-  const newPlan = (node: Inode, name: Buffer, parentPlan?: InodePlan): InodePlan => {
+  const newPlan = (node: Inode, name: string, parentPlan?: InodePlan): InodePlan => {
     const p: InodePlan = {
       node, name, parentPlan, nid: -1, itemOff: -1, ino: order.length + 1, extended: false, mode: node.mode, uid: node.uid, gid: node.gid,
       mtimeSec: node.mtimeSec, mtimeNsec: node.mtimeNsec, nlink: node.links, size: node.size,
-      sharedIds: [], inlineXattrs: [], nameFilter: XATTR_FILTER_DEFAULT, xattrSize: 0,
+      sharedIds: NO_IDS, inlineXattrs: NO_XATTRS, nameFilter: XATTR_FILTER_DEFAULT, xattrSize: 0,
     };
-    byNode.set(node, p);
+    node.plan = p;
     order.push(p);
-    steps.push({ type: 'inode', p });
+    steps.push(p);
     return p;
   };
-  const rootPlan = newPlan(root, Buffer.alloc(0));
-  parents.set(root, root);
+  const rootPlan = newPlan(root, '');
+  rootPlan.parent = root;
   const stack: Inode[] = [root];
   // Iterative DFS over directories keeps deep trees off the JS call stack.
   const visitDir = (dir: Inode): void => {
     const sub: Inode[] = [];
+    const dp = dir.plan!;
     for (const e of dir.entries!) {
+      if (!e.inode.plan) newPlan(e.inode, e.name, dp);
       if (e.inode.kind === 'dir') {
-        parents.set(e.inode, dir);
+        e.inode.plan!.parent = dir;
         sub.push(e.inode);
       }
-      if (!byNode.has(e.inode)) newPlan(e.inode, e.name, byNode.get(dir));
     }
-    steps.push({ type: 'dirDone', p: byNode.get(dir)! });
+    steps.push(new DirDone(dp));
     for (let i = sub.length - 1; i >= 0; i--) stack.push(sub[i]);
   };
   while (stack.length) visitDir(stack.pop()!);
@@ -194,14 +198,7 @@ export function plan(root: Inode, o: BuildOptions): Plan {
       throw new UserError(`${showPath(n.path)}: uid/gid out of range`);
     }
     if (n.kind === 'dir') {
-      p.parent = parents.get(n);
-      const entries = [
-        { name: Buffer.from('.'), node: n },
-        { name: Buffer.from('..'), node: p.parent! },
-        ...n.entries!.map((e) => ({ name: e.name, node: e.inode })),
-      ].sort((a, b) => Buffer.compare(a.name, b.name));
-      p.dirEntries = entries;
-      p.dirBlocks = splitDirBlocks(entries.map((e) => e.name), bs);
+      p.dirBlocks = splitDirBlocks(dirEntryList(p).map((e) => e.name), bs);
       const last = p.dirBlocks[p.dirBlocks.length - 1];
       p.size = (p.dirBlocks.length - 1) * bs + last.used;
       p.nlink = 2 + n.entries!.filter((e) => e.inode.kind === 'dir').length;
@@ -299,9 +296,11 @@ export function plan(root: Inode, o: BuildOptions): Plan {
     for (const it of items) {
       const id = it === p.fingerprint ? undefined : sharedId.get(sortKey(it).toString('latin1'));
       if (id !== undefined) {
+        if (p.sharedIds === NO_IDS) p.sharedIds = [];
         p.sharedIds.push(id);
         size += 4;
       } else {
+        if (p.inlineXattrs === NO_XATTRS) p.inlineXattrs = [];
         p.inlineXattrs.push(it);
         size += xattrEntrySize(it.key.suffix.length, it.value.length);
       }
@@ -334,7 +333,7 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   }
   if (fp) featureCompat |= FEATURE_COMPAT_ISHARE_XATTRS;
   return {
-    blockSize: bs, blkszbits, steps, byNode, root: rootPlan, inodeCount: order.length,
+    blockSize: bs, blkszbits, steps, planOf: (n) => n.plan!, root: rootPlan, inodeCount: order.length,
     epoch: buildSec, fixedNsec: buildNsec, featureCompat, featureIncompat,
     sharedArea, prefixTable, prefixes: longPrefixes, sharedAreaStart, prefixTableStart, metaStart, ishareId,
     u1: compr.u1, configRecords: compr.records, bigPcluster: compr.big,
@@ -350,8 +349,19 @@ function filterBitOf(key: XattrKey, longPrefixes: readonly LongPrefix[]): number
 }
 
 /** Directory entries of a planned directory with nids resolved. */
+/** A directory's entries with "." and "..", in bytewise order (made when needed, not kept). */
+export function dirEntryList(p: InodePlan): { name: string; node: Inode }[] {
+  const n = p.node;
+  return [
+    { name: '.', node: n },
+    { name: '..', node: p.parent! },
+    ...n.entries!.map((e) => ({ name: e.name, node: e.inode })),
+  ].sort((a, b) => compareLatin1(a.name, b.name));
+}
+
+/** Directory entries of a planned directory with nids resolved. */
 export function dirEntriesWithNids(p: InodePlan, nidOf: (n: Inode) => number): DirEntry[] {
-  return p.dirEntries!.map((e) => ({ name: e.name, nid: nidOf(e.node), fileType: fileTypeOfMode(e.node.mode & S_IFMT) }));
+  return dirEntryList(p).map((e) => ({ name: Buffer.from(e.name, 'latin1'), nid: nidOf(e.node), fileType: fileTypeOfMode(e.node.mode & S_IFMT) }));
 }
 
 export { DIRENT_SIZE };

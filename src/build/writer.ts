@@ -10,8 +10,8 @@ import { encodeDirBlock } from '../format/dirent.js';
 import { encodeIbodyHeader, encodeXattrEntry } from '../format/xattr.js';
 import { encodeSuperBlock, checksumLength, superBlockChecksum } from '../format/superblock.js';
 import { UserError } from '../errors.js';
-import { showPath, type Inode } from '../source/tree.js';
-import { dirEntriesWithNids, relPathOf, type InodePlan, type Plan } from './plan.js';
+import { showPath, dataOf, type Inode } from '../source/tree.js';
+import { dirEntriesWithNids, relPathOf, DirDone, type InodePlan, type Plan } from './plan.js';
 import { BlockAllocator } from './meta-alloc.js';
 import type { ImageOutput } from './output.js';
 import type { BuildOptions } from './options.js';
@@ -74,7 +74,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   const copyFlat = async (p: InodePlan, pl: Placement): Promise<void> => {
     const algo = p.fingerprint ? digestAlgorithm(o.fingerprint!) : undefined;
     const blockPart = p.size - (pl.datalayout === INODE_FLAT_INLINE ? pl.tail.length : 0);
-    const pr = pool.run({ kind: 'copy', src: p.node.data!, path: p.node.path, size: p.size, image: out.tempPath, dataStart: pl.startBlk * bs, blockPart, algo })
+    const pr = pool.run({ kind: 'copy', src: dataOf(p.node), path: p.node.path, size: p.size, image: out.tempPath, dataStart: pl.startBlk * bs, blockPart, algo })
       .then((r) => {
         const res = r as { tail: Uint8Array; digest?: Uint8Array };
         pl.tail.set(res.tail);
@@ -208,7 +208,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   };
 
   const writeDir = (p: InodePlan, pl: Placement): void => {
-    const entries = dirEntriesWithNids(p, (node) => plan.byNode.get(node)!.nid);
+    const entries = dirEntriesWithNids(p, (node) => plan.planOf(node).nid);
     const blocks = p.dirBlocks!;
     const inline = pl.datalayout === INODE_FLAT_INLINE;
     const buf = new Uint8Array(bs);
@@ -222,7 +222,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   };
 
   let steps = 0;
-  const totalBytes = plan.steps.reduce((a, st) => a + (st.type === 'inode' && st.p.node.kind === 'reg' ? st.p.size : 0), 0);
+  const totalBytes = plan.steps.reduce((a, st) => a + (!(st instanceof DirDone) && st.node.kind === 'reg' ? st.size : 0), 0);
   let files = 0;
   let lastReport = 0;
   const report = (force = false) => {
@@ -232,8 +232,9 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     o.progress({ phase: 'write', files, totalFiles: plan.inodeCount, bytes: dataBytes, totalBytes });
   };
   for (const step of plan.steps) {
-    const p = step.p;
-    if (step.type === 'dirDone') {
+    const done = step instanceof DirDone;
+    const p = done ? step.p : step;
+    if (done) {
       writeDir(p, placements.get(p)!);
       placements.delete(p);
     } else if (p.node.kind === 'dir') {
@@ -253,7 +254,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
       }
     }
     // Let signals and other events in now and then.
-    if (step.type === 'inode') files++;
+    if (!done) files++;
     if (o.progress && (steps & 63) === 0) report();
     if (++steps % 4096 === 0) await new Promise<void>((r) => setImmediate(r));
   }

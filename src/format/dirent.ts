@@ -18,7 +18,7 @@ export function compareNames(a: Uint8Array, b: Uint8Array): number {
  * entries as fit with their names; a name never straddles blocks. Returns, per block, the
  * [start, end) entry indexes and the bytes used. Sizes only: names suffice, nids are not needed.
  */
-export function splitDirBlocks(names: readonly Uint8Array[], blockSize: number): { start: number; end: number; used: number }[] {
+export function splitDirBlocks(names: readonly { length: number }[], blockSize: number): { start: number; end: number; used: number }[] {
   const blocks: { start: number; end: number; used: number }[] = [];
   let start = 0;
   let used = 0;

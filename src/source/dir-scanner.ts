@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
 import { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, NAME_LEN } from '../format/constants.js';
-import { type Inode, type Kind, type Dentry, type Xattr, sortEntries, showPath } from './tree.js';
+import { type Inode, type Kind, type Dentry, type Xattr, sortEntries, showPath, NO_XATTRS } from './tree.js';
 import { readTreeXattrs } from './xattrs-getfattr.js';
 
 export interface ScanOptions {
@@ -43,7 +43,6 @@ function errno(e: unknown): string {
   return (err.code && reasons[err.code]) || err.message;
 }
 
-const SLASH = Buffer.from('/');
 
 /** Scan `root` (a directory) into a tree. Throws UserError naming the path on any problem. */
 export async function scanDirectory(root: string, opts: ScanOptions): Promise<Inode> {
@@ -59,12 +58,14 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
   const hardlinks = new Map<string, Inode>();
   const rootBuf = Buffer.from(abs);
   const outputAbs = opts.outputPath ? path.resolve(opts.outputPath) : undefined;
+  const outputAbsLatin1 = outputAbs !== undefined ? Buffer.from(outputAbs).toString('latin1') : undefined;
 
-  const makeInode = (p: Buffer, s: fs.BigIntStats, rel: string): Inode => {
+  /** `p` is the path's bytes; `ps` the same as a latin1 string (what the tree keeps). */
+  const makeInode = (p: Buffer, ps: string, s: fs.BigIntStats): Inode => {
     const mode = Number(s.mode);
     const kind = kindOf(mode);
     if (!kind) throw new UserError(`${showPath(p)}: unsupported file type (mode 0${mode.toString(8)})`);
-    const xattrs = xattrMap.get(p.toString('latin1')) ?? [];
+    const xattrs = xattrMap.size ? xattrMap.get(ps) ?? NO_XATTRS : NO_XATTRS;
     const rdev = Number(s.rdev);
     const inode: Inode = {
       kind, mode, uid: Number(s.uid), gid: Number(s.gid),
@@ -74,12 +75,11 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
       // Linux dev_t: major = bits 8..19 and 32..43, minor = bits 0..7 and 20..31 (glibc gnu_dev_major/minor).
       rdevMajor: ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff),
       rdevMinor: (rdev & 0xff) | ((rdev >>> 12) & ~0xff),
-      xattrs, links: 1, path: p,
+      xattrs, links: 1, path: ps,
     };
     if (kind === 'reg') {
       if (s.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new UserError(`${showPath(p)}: file too large`);
       inode.size = Number(s.size);
-      inode.data = { type: 'path', path: p };
     } else if (kind === 'lnk') {
       let target: Buffer;
       try {
@@ -90,7 +90,6 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
       inode.target = target;
       inode.size = target.length;
     }
-    void rel;
     return inode;
   };
 
@@ -98,18 +97,20 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
   const excluded = (rel: string): boolean =>
     opts.excludePaths.includes(rel) || opts.excludeRegexes.some((re) => re.test(rel));
 
-  const scanDir = (dirPath: Buffer, dirInode: Inode, relPrefix: string): void => {
-    let names: Buffer[];
+  const scanDir = (dirPath: string, dirInode: Inode, relPrefix: string): void => {
+    let names: string[];
     try {
-      names = fs.readdirSync(dirPath, { encoding: 'buffer' });
+      // latin1: one char per byte, so names of any bytes survive and compare bytewise.
+      names = fs.readdirSync(Buffer.from(dirPath, 'latin1'), { encoding: 'latin1' });
     } catch (e) {
       throw new UserError(`${showPath(dirPath)}: cannot read directory: ${errno(e)}`);
     }
     const entries: Dentry[] = [];
     for (const name of names) {
-      const p = Buffer.concat([dirPath, SLASH, name]);
+      const ps = dirPath + '/' + name;
+      const p = Buffer.from(ps, 'latin1');
       if (name.length > NAME_LEN) throw new UserError(`${showPath(p)}: name longer than ${NAME_LEN} bytes`);
-      const rel = relPrefix + name.toString('utf8');
+      const rel = relPrefix + Buffer.from(name, 'latin1').toString('utf8');
       if (excluded(rel)) continue;
       let s: fs.BigIntStats;
       try {
@@ -117,7 +118,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
       } catch (e) {
         throw new UserError(`${showPath(p)}: ${errno(e)}`);
       }
-      if (outputAbs && s.isFile() && p.toString() === outputAbs) {
+      if (outputAbs && s.isFile() && ps === outputAbsLatin1) {
         opts.warn?.(`${showPath(p)}: skipping the output image inside the source tree`);
         continue;
       }
@@ -129,11 +130,11 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
         seen.links++;
         inode = seen;
       } else {
-        inode = makeInode(p, s, rel);
+        inode = makeInode(p, ps, s);
         if (key) hardlinks.set(key, inode);
         if (isDir) {
           inode.entries = [];
-          scanDir(p, inode, rel + '/');
+          scanDir(ps, inode, rel + '/');
         }
       }
       entries.push({ name, inode });
@@ -143,8 +144,9 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
     dirInode.entries = entries;
   };
 
-  const rootInode = makeInode(rootBuf, st, '');
+  const rootLatin1 = rootBuf.toString('latin1');
+  const rootInode = makeInode(rootBuf, rootLatin1, st);
   rootInode.entries = [];
-  scanDir(rootBuf, rootInode, '');
+  scanDir(rootLatin1, rootInode, '');
   return rootInode;
 }

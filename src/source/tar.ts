@@ -301,7 +301,7 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
 
   const root: Inode = {
     kind: 'dir', mode: S_IFDIR | 0o777, uid: 0, gid: 0, mtimeSec: now.sec, mtimeNsec: now.nsec,
-    size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: [], links: 1, path: Buffer.from('.'),
+    size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: [], links: 1, path: '.',
   };
   // Directory contents while scanning (name -> dentry), and per-inode xattr maps (a later value wins).
   const children = new Map<Inode, Map<string, Dentry>>([[root, new Map()]]);
@@ -343,7 +343,7 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
     const inode: Inode = {
       kind: 'dir', mode: S_IFDIR | 0o755 | (parent.mode & 0o022), uid: parent.uid, gid: parent.gid,
       mtimeSec: parent.mtimeSec, mtimeNsec: parent.mtimeNsec, size: 0, rdevMajor: 0, rdevMinor: 0,
-      xattrs: [], links: 1, path: p,
+      xattrs: [], links: 1, path: p.toString('latin1'),
     };
     children.set(inode, new Map());
     xattrMaps.set(inode, new Map());
@@ -358,7 +358,7 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
       const d = m.get(key(comps[i]));
       if (!d) {
         const inode = newDir(dir, Buffer.from(joinPath(comps.slice(0, i + 1))));
-        m.set(key(comps[i]), { name: comps[i], inode });
+        m.set(key(comps[i]), { name: comps[i].toString('latin1'), inode });
         dir = inode;
       } else if (d.inode.kind !== 'dir') {
         throw new UserError(`${inputName}: ${member}: ${showPath(joinPath(comps.slice(0, i + 1)))} is not a directory`);
@@ -548,10 +548,10 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
     if (whiteout) {
       const inode: Inode = {
         kind: 'chr', mode: S_IFCHR, uid, gid, mtimeSec: mtime.sec, mtimeNsec: mtime.nsec, size: 0,
-        rdevMajor: 0, rdevMinor: 0, xattrs: [], links: 1, path: relPath,
+        rdevMajor: 0, rdevMinor: 0, xattrs: [], links: 1, path: relPath.toString('latin1'),
       };
       xattrMaps.set(inode, xattrs);
-      dents.set(key(name), { name, inode });
+      dents.set(key(name), { name: name.toString('latin1'), inode });
       whiteoutDirs.add(parent);
       await skipData();
       return;
@@ -564,7 +564,7 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
       const inode = lookup(target);
       if (!inode || target.length === 0) throw new UserError(`${inputName}: ${member}: hard link target ${showPath(linkRaw)} not found (member at offset ${hdrOff})`);
       if (inode.kind === 'dir') throw new UserError(`${inputName}: ${member}: hard link to a directory ${showPath(linkRaw)}`);
-      dents.set(key(name), { name, inode });
+      dents.set(key(name), { name: name.toString('latin1'), inode });
       await skipData();
       return;
     }
@@ -582,7 +582,7 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
 
     const inode: Inode = {
       kind, mode: typeBits(kind) | h.mode, uid, gid, mtimeSec: mtime.sec, mtimeNsec: mtime.nsec,
-      size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: [], links: 1, path: relPath,
+      size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: [], links: 1, path: relPath.toString('latin1'),
     };
     xattrMaps.set(inode, xattrs);
     applyAcls(inode, p, g, member);
@@ -603,7 +603,7 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
       }
       await skipData();
     }
-    dents.set(key(name), { name, inode });
+    dents.set(key(name), { name: name.toString('latin1'), inode });
   }
 
   function applyAcls(inode: Inode, p: Overrides, g: Overrides, member: string): void {

@@ -1,6 +1,8 @@
 // The tree model every source (directory, tar) produces and the planner consumes.
 // Names are bytes: EROFS names need not be UTF-8, and order is bytewise (never String#sort).
 
+import type { InodePlan } from '../build/plan.js';
+
 export type Kind = 'reg' | 'dir' | 'lnk' | 'chr' | 'blk' | 'fifo' | 'sock';
 
 export interface Xattr {
@@ -29,7 +31,7 @@ export interface Inode {
   rdevMajor: number;
   rdevMinor: number;
   xattrs: Xattr[];
-  /** Regular files only. */
+  /** Regular files: where the bytes are; absent means the file at `path` (see dataOf). */
   data?: DataSource;
   /** Symlinks only. */
   target?: Buffer;
@@ -37,24 +39,48 @@ export interface Inode {
   entries?: Dentry[];
   /** Number of dentries pointing at this inode (hard links); dirs: computed by the planner. */
   links: number;
-  /** Path of the first name seen, for messages (not stored in the image). */
-  path: Buffer;
+  /**
+   * Path of the first name seen, as a latin1 string of its bytes (for messages, and where a
+   * directory source reads the file). Strings, not Buffers: a million Buffer objects cost ~150 MB.
+   */
+  path: string;
+  /** Set by the planner. */
+  plan?: InodePlan;
 }
 
 export interface Dentry {
-  name: Buffer;
+  /** The name's bytes as a latin1 string: one char per byte, so `<` is bytewise order. */
+  name: string;
   inode: Inode;
 }
 
+/** Bytewise order of latin1-encoded names (UTF-16 code units 0..255 compare as the bytes do). */
+export function compareLatin1(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export function sortEntries(entries: Dentry[]): void {
-  entries.sort((a, b) => Buffer.compare(a.name, b.name));
+  entries.sort((a, b) => compareLatin1(a.name, b.name));
+}
+
+export function latin1Bytes(s: string): Buffer {
+  return Buffer.from(s, 'latin1');
 }
 
 /** Printable form of a byte path for messages: UTF-8 where valid, \xNN escapes otherwise. */
-export function showPath(p: Uint8Array): string {
+export function showPath(path: Uint8Array | string): string {
+  const p = typeof path === 'string' ? Buffer.from(path, 'latin1') : path;
   const s = Buffer.from(p).toString('utf8');
   if (!s.includes('\ufffd') && !/[\x00-\x1f\x7f]/.test(s)) return s;
   let out = '';
   for (const c of p) out += c >= 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
   return out;
 }
+
+/** Where a regular file's bytes come from. */
+export function dataOf(n: { data?: DataSource; path: string }): DataSource {
+  return n.data ?? { type: 'path', path: Buffer.from(n.path, 'latin1') };
+}
+
+/** Shared by inodes without xattrs (most of them): one empty array, never pushed to. */
+export const NO_XATTRS: Xattr[] = [];
