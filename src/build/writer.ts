@@ -22,8 +22,11 @@ import { SourceReader } from './source-reader.js';
 import { uninlineTail, worthCompressing, zMetaBytes, zMetaSize, type ZParams } from './zfile.js';
 import { makeCodec } from '../compress/codec.js';
 import { createHash } from 'node:crypto';
+import { blake3 } from '@noble/hashes/blake3.js';
 
 const CHUNK = 1 << 20;
+/** Flat files at least this big are copied by worker threads; smaller ones on the main thread. */
+const WORKER_COPY_MIN = 64 << 10;
 
 export interface BuildStats {
   blocks: number;
@@ -132,8 +135,9 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   };
 
   /** Stream a regular file: full blocks to the data area, the remainder to the tail (or a padded block). */
-  const writeRegular = (p: InodePlan, pl: Placement): void => {
+  const writeRegular = (p: InodePlan, pl: Placement, hash = false): void => {
     const size = p.size;
+    const h = hash && p.fingerprint ? (digestAlgorithm(o.fingerprint!) === 'sha256' ? createHash('sha256') : blake3.create()) : undefined;
     const dataStart = pl.startBlk * bs;
     const blockPart = size - (pl.datalayout === INODE_FLAT_INLINE ? pl.tail.length : 0);
     const r = new SourceReader(p.node, size);
@@ -143,6 +147,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
         const got = r.read(readBuf, 0, CHUNK);
         if (got === 0) break;
         const chunk = readBuf.subarray(0, got);
+        h?.update(chunk);
         // Bytes before blockPart go to the data area (zero runs left as holes), the rest to the tail.
         const toData = Math.max(0, Math.min(got, blockPart - pos));
         if (toData > 0 && !isZero(chunk, 0, toData)) out.write(chunk, dataStart + pos, 0, toData);
@@ -153,6 +158,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     } finally {
       r.close();
     }
+    if (h) p.fingerprint!.value = fingerprintValue(o.fingerprint!, new Uint8Array(h.digest()), relPathOf(p), size);
     // A plain file's last partial block is zero-padded: the hole left by truncate() reads as zeros.
   };
 
@@ -245,8 +251,13 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
       if (p.node.kind === 'reg') dataBytes += p.size;
       if (f?.segs) {
         await writeCompressed(p, f);
-      } else if (p.node.kind === 'reg' && p.size > 0) {
+      } else if (p.node.kind === 'reg' && p.size >= WORKER_COPY_MIN) {
         await copyFlat(p, reserve(p));
+      } else if (p.node.kind === 'reg' && p.size > 0) {
+        // Small files: a worker round trip costs more than reading them here.
+        const pl = reserve(p);
+        writeRegular(p, pl, true);
+        writeItem(p, pl);
       } else {
         const pl = reserve(p);
         if (p.node.kind === 'lnk') writeSymlink(p, pl);
