@@ -47,8 +47,8 @@ export class FileJobQueue {
       const jobs: FileJobs = {};
       const src = dataOf(p.node);
       if (p.fingerprint) {
-        jobs.hash = this.pool.run({ kind: 'hash', src, path: p.node.path, size: p.size, algo: digestAlgorithm(this.o.fingerprint!) })
-          .then((r: JobResult) => (r as { digest: Uint8Array }).digest);
+        jobs.hash = handled(this.pool.run({ kind: 'hash', src, path: p.node.path, size: p.size, algo: digestAlgorithm(this.o.fingerprint!) })
+          .then((r: JobResult) => (r as { digest: Uint8Array }).digest));
       }
       let bytes = 0;
       if (this.zp) {
@@ -56,7 +56,7 @@ export class FileJobQueue {
         jobs.segs = [];
         for (let start = 0; start < p.size; start += SEGMENT_SIZE) {
           const length = Math.min(SEGMENT_SIZE, p.size - start);
-          jobs.segs.push(this.pool.run({
+          jobs.segs.push(handled(this.pool.run({
             kind: 'z', src, path: p.node.path, size: p.size, start, length,
             params: { codec: this.o.compression!.codec, blockSize: zp.blockSize, pclusterSize: zp.pclusterSize, big: zp.big, ztailpacking: zp.ztailpacking },
             cacheDir: this.o.cacheDir,
@@ -64,7 +64,7 @@ export class FileJobQueue {
             const res = r as { z: ZResult; cache?: 'hit' | 'absent' | 'damaged' };
             if (res.cache) this.cacheStats[res.cache]++;
             return res.z;
-          }));
+          })));
         }
         bytes = p.size;
       }
@@ -83,6 +83,16 @@ export class FileJobQueue {
     this.pump();
     return f.jobs;
   }
+}
+
+/**
+ * Mark a prefetched job's promise as handled: if it fails before the writer reaches its file (a file
+ * that disappeared, say), the failure is reported where the writer awaits it, not as an unhandled
+ * rejection that kills the process and leaves the temp file behind.
+ */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }
 
 /** Concatenate the segments of one file (extents already carry file offsets). */

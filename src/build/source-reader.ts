@@ -1,5 +1,5 @@
 // Sequential reads of one regular file's bytes from its source (a path, a byte range of an archive
-// or spool file, or memory), with the errors a user should see: unreadable, grew, shrank.
+// or spool file, or memory), with the errors a user should see: unreadable, grew, shrank, changed.
 import * as fs from 'node:fs';
 import { UserError } from '../errors.js';
 import { showPath, dataOf, type Inode, type DataSource } from '../source/tree.js';
@@ -34,6 +34,23 @@ export class SourceReader {
       const code = (e as NodeJS.ErrnoException).code;
       throw new UserError(`${showPath(this.name)}: cannot open: ${code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'file disappeared during build' : (e as Error).message}`);
     }
+    try {
+      this.checkUnchanged();
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  /**
+   * A file written since the scan (same size or not) is refused: the hash and the compressed data of
+   * one file are read by different jobs, and both must see the same bytes.
+   */
+  private checkUnchanged(): void {
+    const src = this.src;
+    if (src.type !== 'path' || src.mtimeNs === undefined) return;
+    const st = fs.fstatSync(this.fd, { bigint: true });
+    if (st.mtimeNs !== src.mtimeNs) throw new UserError(`${showPath(this.name)}: file changed during build (modified after it was scanned)`);
   }
 
   /** Read up to `len` bytes of the file into buf[off..]; 0 at the planned end. */
@@ -64,6 +81,7 @@ export class SourceReader {
       const probe = Buffer.alloc(1);
       if (fs.readSync(this.fd, probe, 0, 1, this.base + this.pos) !== 0) throw new UserError(`${showPath(this.name)}: file grew during build (expected ${this.fileSize} bytes)`);
     }
+    this.checkUnchanged();
   }
 
   close(): void {

@@ -59,6 +59,13 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
   const rootBuf = Buffer.from(abs);
   const outputAbs = opts.outputPath ? path.resolve(opts.outputPath) : undefined;
   const outputAbsLatin1 = outputAbs !== undefined ? Buffer.from(outputAbs).toString('latin1') : undefined;
+  // An earlier image may also be reached by another spelling (a symlinked directory): match its identity too.
+  let outputStat: fs.BigIntStats | undefined;
+  try {
+    if (outputAbs !== undefined) outputStat = fs.statSync(outputAbs, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    // Unreachable output path: writing the image will fail with a clear message.
+  }
 
   /** `p` is the path's bytes; `ps` the same as a latin1 string (what the tree keeps). */
   const makeInode = (p: Buffer, ps: string, s: fs.BigIntStats): Inode => {
@@ -118,7 +125,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
       } catch (e) {
         throw new UserError(`${showPath(p)}: ${errno(e)}`);
       }
-      if (outputAbs && s.isFile() && ps === outputAbsLatin1) {
+      if (outputAbs && s.isFile() && (ps === outputAbsLatin1 || (outputStat && s.ino === outputStat.ino && s.dev === outputStat.dev))) {
         opts.warn?.(`${showPath(p)}: skipping the output image inside the source tree`);
         continue;
       }

@@ -13,7 +13,8 @@ export interface Xattr {
 
 /** Where a regular file's bytes come from. */
 export type DataSource =
-  | { type: 'path'; path: Buffer }
+  /** `mtimeNs`: the mtime the scan saw; reads refuse a file modified since (its fingerprint and data could differ). */
+  | { type: 'path'; path: Buffer; mtimeNs?: bigint }
   | { type: 'buffer'; bytes: Uint8Array }
   /** `size` bytes at `offset` of a file (a tar archive, or a spool file of a stream). */
   | { type: 'range'; path: string; offset: number };
@@ -78,8 +79,11 @@ export function showPath(path: Uint8Array | string): string {
 }
 
 /** Where a regular file's bytes come from. */
-export function dataOf(n: { data?: DataSource; path: string }): DataSource {
-  return n.data ?? { type: 'path', path: Buffer.from(n.path, 'latin1') };
+export function dataOf(n: { data?: DataSource; path: string; mtimeSec?: bigint; mtimeNsec?: number }): DataSource {
+  return n.data ?? {
+    type: 'path', path: Buffer.from(n.path, 'latin1'),
+    mtimeNs: n.mtimeSec === undefined ? undefined : n.mtimeSec * 1_000_000_000n + BigInt(n.mtimeNsec ?? 0),
+  };
 }
 
 /** Shared by inodes without xattrs (most of them): one empty array, never pushed to. */
