@@ -75,11 +75,7 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
     }
   };
 
-  const extents: Extent[] = [];
-  const payloads: (Uint8Array | undefined)[] = [];
-  let inline: Uint8Array | undefined;
-  let inlineRaw: Uint8Array | undefined;
-  let totalBlocks = 0;
+  const z: ZResult = { extents: [], payloads: [], totalBlocks: 0 };
   let pos = 0;
   while (pos < size) {
     const rem = size - pos;
@@ -92,33 +88,41 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
     if (p.ztailpacking && (r.consumed === rem && r.data.length < bs || rem < bs)) {
       // Inline tail: compressed when that is smaller, else raw.
       const useZ = r.consumed === rem && r.data.length < Math.min(rem, bs);
-      inline = Uint8Array.from(useZ ? r.data : src.subarray(0, rem));
-      inlineRaw = Uint8Array.from(src.subarray(0, rem));
-      extents.push({ la: pos, llen: rem, compressed: useZ, blocks: 0, blkaddr: 0 });
-      payloads.push(undefined);
+      z.inline = Uint8Array.from(useZ ? r.data : src.subarray(0, rem));
+      z.inlineRaw = Uint8Array.from(src.subarray(0, rem));
+      z.extents.push({ la: pos, llen: rem, compressed: useZ, blocks: 0, blkaddr: 0 });
+      z.payloads.push(undefined);
       pos = size;
       break;
     }
-    const blocks = Math.ceil(r.data.length / bs);
-    if (r.consumed > 0 && blocks * bs < r.consumed) {
-      // 0PADDING: the stream ends at the pcluster's last byte.
-      const payload = new Uint8Array(blocks * bs);
-      payload.set(r.data, payload.length - r.data.length);
-      extents.push({ la: pos, llen: r.consumed, compressed: true, blocks, blkaddr: 0 });
-      payloads.push(payload);
-      totalBlocks += blocks;
-      pos += r.consumed;
-    } else {
-      const llen = Math.min(bs, rem);
-      const payload = new Uint8Array(bs);
-      payload.set(src.subarray(0, llen));
-      extents.push({ la: pos, llen, compressed: false, blocks: 1, blkaddr: 0 });
-      payloads.push(payload);
-      totalBlocks += 1;
-      pos += llen;
-    }
+    pos += takePcluster(z, r, src, pos, rem, bs);
   }
-  return { extents, inline, inlineRaw, payloads, totalBlocks };
+  return z;
+}
+
+/**
+ * Append one pcluster for the input at `pos`: the compressed stream when its blocks hold fewer bytes
+ * than it consumed (saves a block, as mkfs.erofs keeps it), else one block stored raw. Returns the
+ * input consumed.
+ */
+function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src: Uint8Array, pos: number, rem: number, bs: number): number {
+  const blocks = Math.ceil(r.data.length / bs);
+  if (r.consumed > 0 && blocks * bs < r.consumed) {
+    // 0PADDING: the stream ends at the pcluster's last byte.
+    const payload = new Uint8Array(blocks * bs);
+    payload.set(r.data, payload.length - r.data.length);
+    z.extents.push({ la: pos, llen: r.consumed, compressed: true, blocks, blkaddr: 0 });
+    z.payloads.push(payload);
+    z.totalBlocks += blocks;
+    return r.consumed;
+  }
+  const llen = Math.min(bs, rem);
+  const payload = new Uint8Array(bs);
+  payload.set(src.subarray(0, llen));
+  z.extents.push({ la: pos, llen, compressed: false, blocks: 1, blkaddr: 0 });
+  z.payloads.push(payload);
+  z.totalBlocks += 1;
+  return llen;
 }
 
 export class ShortReadError extends Error {
@@ -140,23 +144,7 @@ export function uninlineTail(z: ZResult, p: ZParams): void {
   while (pos < end) {
     const src = tailBytes.subarray(pos - last.la);
     const r = p.codec.compress(src, src.length, p.pclusterSize);
-    const blocks = Math.ceil(r.data.length / bs);
-    if (r.consumed > 0 && blocks * bs < r.consumed) {
-      const payload = new Uint8Array(blocks * bs);
-      payload.set(r.data, payload.length - r.data.length);
-      z.extents.push({ la: pos, llen: r.consumed, compressed: true, blocks, blkaddr: 0 });
-      z.payloads.push(payload);
-      z.totalBlocks += blocks;
-      pos += r.consumed;
-    } else {
-      const llen = Math.min(bs, end - pos);
-      const payload = new Uint8Array(bs);
-      payload.set(src.subarray(0, llen));
-      z.extents.push({ la: pos, llen, compressed: false, blocks: 1, blkaddr: 0 });
-      z.payloads.push(payload);
-      z.totalBlocks += 1;
-      pos += llen;
-    }
+    pos += takePcluster(z, r, src, pos, end - pos, bs);
   }
 }
 
