@@ -104,6 +104,29 @@ test('a valid image with escaping symlinks and a hard link: links created as lin
   }
 });
 
+test('an inode under two names with a forged i_nlink of 1 is extracted once, as a hard link', () => {
+  const { d, base, canary, escape } = setup();
+  try {
+    const crafted = edit(base, path.join(d, 'crafted.img'), (b) => {
+      const img = ErofsImage.open(base);
+      try {
+        const ino = img.lookup('/dd');
+        assert.equal(ino.extended, false);
+        b.writeUInt16LE(1, ino.iloc + 6); // compact i_nlink
+      } finally {
+        img.close();
+      }
+    });
+    const x = path.join(d, 'work', 'x');
+    const r = forge(['extract', '--quiet', crafted, x]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(fs.statSync(path.join(x, 'zz', 'h')).ino, fs.statSync(path.join(x, 'dd')).ino);
+    assertContained(d, canary, escape);
+  } finally {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
 type Craft = [name: string, fn: (b: Buffer, root: Entry[], zz: Entry[], base: string) => void, expect: RegExp];
 
 const CRAFTS: Craft[] = [

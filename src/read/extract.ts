@@ -101,7 +101,9 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
         }
       }
       if (ino.kind !== 'dir') stats.files++;
-      if (ino.nlink > 1 && ino.kind !== 'dir') links.set(ino.nid, p);
+      // Every second name of an inode becomes a hard link, whatever i_nlink says: a forged nlink of 1
+      // must not turn one inode under many names into many full copies.
+      if (ino.kind !== 'dir') links.set(ino.nid, p);
     }
     if (ino.kind === 'dir') { dirs.push({ p, ino }); stats.dirs++; } else later.push({ p, ino });
     if (withXattrs) {
