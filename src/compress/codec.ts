@@ -1,6 +1,7 @@
 // The codecs behind `-z`, one narrow interface: compress as much input as fits a byte budget
 // ("destsize", erofs-format.md §6). Each maps a user name to its on-disk algorithm id.
 import { lz4CompressDestSize, Lz4Scratch } from './lz4.js';
+import { deflateDestSize, DEFLATE_DEFAULT_LEVEL, DEFLATE_MAX_LEVEL, type DeflateHint } from './deflate.js';
 import { COMPRESSION_LZ4, COMPRESSION_DEFLATE } from '../format/zmap.js';
 import { UserError } from '../errors.js';
 
@@ -48,6 +49,15 @@ function lz4Factory(name: string): Factory {
 }
 
 registerCodec('lz4', COMPRESSION_LZ4, 0, [0, 0], lz4Factory('lz4'));
+registerCodec('deflate', COMPRESSION_DEFLATE, DEFLATE_DEFAULT_LEVEL, [0, DEFLATE_MAX_LEVEL], (level) => {
+  // deflateDestSize never reads the hint (output depends only on input, capacity and level); it
+  // only records statistics, so sharing one across files is safe.
+  const hint: DeflateHint = {};
+  return {
+    name: 'deflate', algorithm: COMPRESSION_DEFLATE, level,
+    compress: (src, srcLen, capacity) => deflateDestSize(src, srcLen, capacity, level, hint),
+  };
+});
 registerCodec('lz4hc', COMPRESSION_LZ4, 9, [0, 12], lz4Factory('lz4hc'));
 
 /** Parse a -z value: "lz4", "lz4hc,level=12", "deflate,level=6" (also mkfs's old "lz4hc,12"). */
