@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { buildSeeds, type Seed } from './seeds.js';
+import { buildSeeds, ESCAPE_ABS, type Seed } from './seeds.js';
 import { applyCase, caseArb, describeCase, mapImage, type Case, type StructMap } from './mutate.js';
 import { CasePool } from './pool.js';
 import type { Bug, CaseResult, RunOptions } from './run-case.js';
@@ -68,6 +68,8 @@ function selected(name: string, layouts?: string[]): boolean {
 
 export async function fuzz(o: FuzzOptions): Promise<FuzzReport> {
   const t0 = Date.now();
+  // The canary an escaping extract would create: it must not exist before the run (it is never ours to keep).
+  fs.rmSync(ESCAPE_ABS, { recursive: true, force: true });
   const base = o.workDir ?? fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'erofs-fuzz-'));
   const seeds = await buildSeeds(path.join(base, 'seeds'), (n) => selected(n, o.layouts));
   if (!seeds.length) throw new Error(`no layout matches ${o.layouts?.join(', ')}`);
