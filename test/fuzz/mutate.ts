@@ -390,7 +390,7 @@ export function applyCase(seed: Buffer, map: StructMap, c: Case): Buffer {
         break;
       }
       case 'truncate': {
-        // Keep at least the first 1 KiB most of the time: an empty file is one (cheap) case.
+        // Any length from 0 (empty file) to the whole image.
         const keep = op.keep % (b.length + 1);
         b = b.subarray(0, keep);
         break;
