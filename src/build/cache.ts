@@ -47,7 +47,10 @@ export function cacheGet(dir: string, key: Buffer): CacheLookup {
     const h = JSON.parse(b.subarray(48, 48 + hlen).toString()) as Header;
     let off = 48 + hlen;
     const take = (n: number) => { const s = new Uint8Array(n); s.set(b.subarray(off, off + n)); off += n; return s; };
-    const payloads = h.payloads.map((n) => (n ? take(n) : undefined));
+    // All payloads in one buffer (views), as compressExtents returns them.
+    const all = take(h.payloads.reduce((a, n) => a + n, 0));
+    let at = 0;
+    const payloads = h.payloads.map((n) => { if (!n) return undefined; const v = all.subarray(at, at + n); at += n; return v; });
     const inline = h.inline ? take(h.inline) : undefined;
     const inlineRaw = h.inlineRaw ? take(h.inlineRaw) : undefined;
     if (off !== 48 + hlen + plen || payloads.length !== h.extents.length) return { miss: 'damaged' };

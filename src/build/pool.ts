@@ -17,16 +17,22 @@ function describeJob(job: Job): string {
   return `${job.kind === 'z' ? 'compressing' : job.kind === 'hash' ? 'hashing' : 'copying'} ${showPath(job.path)}`;
 }
 
+/** Jobs sent ahead to each worker. */
+const PER_WORKER_QUEUE = 32;
+
 export function defaultWorkers(): number {
   return Math.max(1, availableParallelism());
 }
 
 export class JobPool {
   private workers: Worker[] = [];
+  /** Workers with room in their own queue, one entry per free slot. */
   private idle: Worker[] = [];
   private queue: { id: number; job: Job }[] = [];
   private pending = new Map<number, Pending>();
-  private busy = new Map<Worker, number>();
+  /** Job ids sent to each worker, oldest (the one it is running) first; results come back in order. */
+  private inWorker = new Map<Worker, number[]>();
+
   private nextId = 1;
   private failure: Error | undefined;
 
@@ -36,7 +42,7 @@ export class JobPool {
       w.on('message', (m: { id: number; res?: JobResult; error?: string; stack?: string; user?: boolean }) => {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
-        this.busy.delete(w);
+        this.inWorker.get(w)!.shift();
         this.idle.push(w);
         this.dispatch();
         if (!p) return;
@@ -52,7 +58,9 @@ export class JobPool {
       w.on('error', (e) => this.fail(new Error(`worker thread failed${this.runningOn(w)}: ${e.message}`)));
       w.on('exit', (code) => { if (code !== 0 && !this.closed) this.fail(new Error(`worker thread exited with code ${code}${this.runningOn(w)}`)); });
       this.workers.push(w);
-      this.idle.push(w);
+      this.inWorker.set(w, []);
+      // Several jobs queued in each worker: it never waits for the main thread to hand out the next.
+      for (let k = 0; k < PER_WORKER_QUEUE; k++) this.idle.push(w);
     }
   }
 
@@ -60,7 +68,7 @@ export class JobPool {
 
   /** " while compressing /path" for the job a worker is running, or "". */
   private runningOn(w: Worker): string {
-    const id = this.busy.get(w);
+    const id = this.inWorker.get(w)?.[0];
     const p = id === undefined ? undefined : this.pending.get(id);
     return p ? ` while ${p.what}` : '';
   }
@@ -84,9 +92,9 @@ export class JobPool {
 
   private dispatch(): void {
     while (this.idle.length && this.queue.length) {
-      const w = this.idle.pop()!;
+      const w = this.idle.shift()!;
       const item = this.queue.shift()!;
-      this.busy.set(w, item.id);
+      this.inWorker.get(w)!.push(item.id);
       w.postMessage(item);
     }
   }

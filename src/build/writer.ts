@@ -180,6 +180,9 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
       return;
     }
     let deduped = false;
+    // Consecutive pclusters that sit side by side in one buffer go out in one write.
+    let run: { buf: Uint8Array; start: number; end: number; pos: number } | undefined;
+    const flushRun = () => { if (run) out.write(run.buf, run.pos, run.start, run.end); run = undefined; };
     z.extents.forEach((e, k) => {
       const payload = z.payloads[k];
       if (!payload) return;
@@ -191,9 +194,16 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
         return;
       }
       e.blkaddr = alloc.takeBlocks(e.blocks);
-      out.write(payload, e.blkaddr * bs);
       dedupe?.set(key, e.blkaddr);
+      const whole = new Uint8Array(payload.buffer);
+      if (run && run.buf === whole && run.end === payload.byteOffset && run.pos + (run.end - run.start) === e.blkaddr * bs) {
+        run.end += payload.length;
+      } else {
+        flushRun();
+        run = { buf: whole, start: payload.byteOffset, end: payload.byteOffset + payload.length, pos: e.blkaddr * bs };
+      }
     });
+    flushRun();
     // COMPACT indexes derive block addresses from order, so deduped files need FULL ones.
     const compact = !o.compression!.legacyIndexes && !deduped;
     const meta = zMetaBytes(z, size, zp, inodeEnd, compact);
@@ -267,7 +277,8 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     // Let signals and other events in now and then.
     if (!done) files++;
     if (o.progress && (steps & 63) === 0) report();
-    if (++steps % 4096 === 0) await new Promise<void>((r) => setImmediate(r));
+    // Yield to the event loop often: worker results (macrotasks) must get in to keep the workers fed.
+    if (++steps % 128 === 0) await new Promise<void>((r) => setImmediate(r));
   }
   await Promise.all(copies);
   report(true);

@@ -41,7 +41,11 @@ export interface ZResult {
   inline?: Uint8Array;
   /** The raw bytes of the inline extent, in case it has to leave the metadata block. */
   inlineRaw?: Uint8Array;
-  /** Pcluster payloads in extent order (undefined for the inline one), to be written by the caller. */
+  /**
+   * Pcluster payloads in extent order (undefined for the inline one), to be written by the caller.
+   * They are views into one buffer where possible, so a result crosses threads as one transfer and
+   * consecutive pclusters go out in one write.
+   */
   payloads: (Uint8Array | undefined)[];
   totalBlocks: number;
 }
@@ -76,6 +80,8 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
   };
 
   const z: ZResult = { extents: [], payloads: [], totalBlocks: 0 };
+  // Worst case: every byte stored raw in whole blocks.
+  const arena: Arena = { buf: new Uint8Array(Math.ceil(size / bs) * bs), used: 0 };
   let pos = 0;
   while (pos < size) {
     const rem = size - pos;
@@ -95,9 +101,29 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
       pos = size;
       break;
     }
-    pos += takePcluster(z, r, src, pos, rem, bs);
+    pos += takePcluster(z, r, src, pos, rem, bs, arena);
   }
+  trimArena(z, arena);
   return z;
+}
+
+interface Arena {
+  buf: Uint8Array;
+  used: number;
+}
+
+function arenaTake(a: Arena | undefined, n: number): Uint8Array {
+  if (!a || a.used + n > a.buf.length) return new Uint8Array(n);
+  const v = a.buf.subarray(a.used, a.used + n);
+  a.used += n;
+  return v;
+}
+
+/** Move the payloads into a buffer of just their size (the arena was sized for the worst case). */
+function trimArena(z: ZResult, a: Arena): void {
+  if (a.used === a.buf.length) return;
+  const small = a.buf.slice(0, a.used);
+  z.payloads = z.payloads.map((p) => (p && p.buffer === a.buf.buffer ? small.subarray(p.byteOffset, p.byteOffset + p.length) : p));
 }
 
 /**
@@ -105,11 +131,11 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
  * than it consumed (saves a block, as mkfs.erofs keeps it), else one block stored raw. Returns the
  * input consumed.
  */
-function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src: Uint8Array, pos: number, rem: number, bs: number): number {
+function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src: Uint8Array, pos: number, rem: number, bs: number, arena?: Arena): number {
   const blocks = Math.ceil(r.data.length / bs);
   if (r.consumed > 0 && blocks * bs < r.consumed) {
-    // 0PADDING: the stream ends at the pcluster's last byte.
-    const payload = new Uint8Array(blocks * bs);
+    // 0PADDING: the stream ends at the pcluster's last byte (arena memory is zeroed).
+    const payload = arenaTake(arena, blocks * bs);
     payload.set(r.data, payload.length - r.data.length);
     z.extents.push({ la: pos, llen: r.consumed, compressed: true, blocks, blkaddr: 0 });
     z.payloads.push(payload);
@@ -117,7 +143,7 @@ function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src
     return r.consumed;
   }
   const llen = Math.min(bs, rem);
-  const payload = new Uint8Array(bs);
+  const payload = arenaTake(arena, bs);
   payload.set(src.subarray(0, llen));
   z.extents.push({ la: pos, llen, compressed: false, blocks: 1, blkaddr: 0 });
   z.payloads.push(payload);
