@@ -64,3 +64,13 @@ test('--json build summary and --manifest: one line per inode, fingerprints equa
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--help on every command, each with examples', () => {
+  for (const cmd of ['build', 'inspect', 'ls', 'cat', 'extract', 'verify', 'share-report']) {
+    const r = forge([cmd, '--help']);
+    assert.equal(r.status, 0, `${cmd} --help: ${r.stderr}`);
+    const out = r.stdout.toString();
+    assert.match(out, new RegExp(`Usage: erofs-forge ${cmd}`));
+    assert.match(out, /Examples:\n {2}erofs-forge /, `${cmd} --help has no examples`);
+  }
+});

@@ -123,5 +123,22 @@ export function readCommands(): Command[] {
         if (!o.quiet) process.stdout.write(`${dir}: ${s.files} files, ${s.dirs} directories, ${s.bytes} bytes\n`);
       });
     });
+  inspect.addHelpText('after', `
+Examples:
+  erofs-forge inspect out.img           block size, features, root nid, UUID, label
+  erofs-forge inspect --json out.img    the same as one JSON document (schema erofs-forge/inspect/1)`);
+  ls.addHelpText('after', `
+Examples:
+  erofs-forge ls out.img                names in the root directory
+  erofs-forge ls -lR out.img /etc       modes, owners, sizes, times, link targets, recursively
+  erofs-forge ls --json -R out.img      every entry as JSON (schema erofs-forge/ls/1)`);
+  cat.addHelpText('after', `
+Examples:
+  erofs-forge cat out.img /etc/os-release
+  erofs-forge cat out.img usr/lib/libfoo.so.1 | sha256sum`);
+  ex.addHelpText('after', `
+Examples:
+  erofs-forge extract out.img restored/              as root: owners too
+  erofs-forge extract --no-owners out.img restored/  as a normal user`);
   return [inspect, ls, cat, ex];
 }

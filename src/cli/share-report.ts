@@ -25,6 +25,11 @@ function writeAtomically(file: string, text: string, what: string): void {
 export function shareReportCommand(): Command {
   return new Command('share-report')
     .description('report how much page cache a set of images shares in one domain, and what stops equal files from sharing')
+    .addHelpText('after', `
+Examples:
+  erofs-forge share-report base.img app1.img app2.img      table per image and in total
+  erofs-forge share-report --json base.img app.img         the same as JSON (schema erofs-forge/share-report/1)
+  erofs-forge share-report --html report.html *.img        a self-contained page with a chart`)
     .argument('<IMAGE...>', 'images mounted into one domain')
     .option('--json', 'print one JSON document on stdout')
     .option('--html <file>', 'also write the report as one self-contained HTML page (chart per image, files that will not share)')

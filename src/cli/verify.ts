@@ -48,6 +48,12 @@ function progressPrinter(): ((p: VerifyProgress) => void) | undefined {
 export function verifyCommand(): Command {
   return new Command('verify')
     .description('check images and their fingerprints (structure, every file decoded, every fingerprint recomputed, no value on two contents)')
+    .addHelpText('after', `
+Examples:
+  erofs-forge verify base.img app.img                      all fingerprints honest, no forged sharing
+  erofs-forge verify --json base.img app.img > report.json exit 0 clean, 1 problems, 2 usage error
+  erofs-forge verify --vendor-namespace 6ba7b811-9dad-11d1-80b4-00c04fd430c8 vendor.img
+  erofs-forge verify --uuid-map ids/uuid-map.json vendor.img`)
     .argument('<IMAGE...>', 'images to check together, as one sharing domain')
     .option('--json', 'print one JSON document on stdout')
     .option('--vendor-namespace <UUID>', 'check uuid fingerprints as UUIDv5(UUID, SHA-256 of the content)', parseNamespace)
