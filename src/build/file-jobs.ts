@@ -4,6 +4,7 @@
 import { SEGMENT_SIZE, type JobResult } from './jobs.js';
 import type { JobPool } from './pool.js';
 import { dataOf } from '../source/tree.js';
+import * as fs from 'node:fs';
 import { DirDone, type InodePlan, type Plan } from './plan.js';
 import type { BuildOptions } from './options.js';
 import type { ZParams, ZResult } from './zfile.js';
@@ -46,7 +47,17 @@ export class FileJobQueue {
       const p = this.files[this.next++];
       const jobs: FileJobs = {};
       const src = dataOf(p.node);
-      if (p.fingerprint) {
+      if (src.type === 'path' && p.size > SEGMENT_SIZE) {
+        // Several jobs read this file: pin its ctime so all of them see the same bytes.
+        try {
+          src.ctimeNs = fs.statSync(src.path, { bigint: true }).ctimeNs;
+        } catch { /* the jobs report the missing file */ }
+      }
+      // A file of one segment is hashed by its compression job from the very bytes it compresses, so
+      // its fingerprint and its data always agree; larger files get a separate hash job.
+      const oneSegment = !!this.zp && p.size <= SEGMENT_SIZE;
+      const algo = p.fingerprint ? digestAlgorithm(this.o.fingerprint!) : undefined;
+      if (p.fingerprint && !oneSegment) {
         jobs.hash = handled(this.pool.run({ kind: 'hash', src, path: p.node.path, size: p.size, algo: digestAlgorithm(this.o.fingerprint!) })
           .then((r: JobResult) => (r as { digest: Uint8Array }).digest));
       }
@@ -57,15 +68,17 @@ export class FileJobQueue {
         for (let start = 0; start < p.size; start += SEGMENT_SIZE) {
           const length = Math.min(SEGMENT_SIZE, p.size - start);
           jobs.segs.push(handled(this.pool.run({
-            kind: 'z', src, path: p.node.path, size: p.size, start, length,
+            kind: 'z', src, path: p.node.path, size: p.size, start, length, algo: oneSegment ? algo : undefined,
             params: { codec: this.o.compression!.codec, blockSize: zp.blockSize, pclusterSize: zp.pclusterSize, big: zp.big, ztailpacking: zp.ztailpacking },
             cacheDir: this.o.cacheDir,
           }).then((r: JobResult) => {
-            const res = r as { z: ZResult; cache?: 'hit' | 'absent' | 'damaged' };
+            const res = r as { z: ZResult; cache?: 'hit' | 'absent' | 'damaged'; digest?: Uint8Array };
             if (res.cache) this.cacheStats[res.cache]++;
+            if (res.digest) res.z.digest = res.digest;
             return res.z;
           })));
         }
+        if (oneSegment && algo) jobs.hash = handled(jobs.segs[0].then((z) => z.digest!));
         bytes = p.size;
       }
       this.inflight.set(p, { jobs, bytes });

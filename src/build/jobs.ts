@@ -28,12 +28,12 @@ export type Job =
   | { kind: 'hash'; src: DataSource; path: string; size: number; algo: 'sha256' | 'blake3' }
   /** Copy a flat file into the image: bytes [0, blockPart) to `dataStart`, the rest returned as the tail. */
   | { kind: 'copy'; src: DataSource; path: string; size: number; image: string; dataStart: number; blockPart: number; algo?: 'sha256' | 'blake3' }
-  | { kind: 'z'; src: DataSource; path: string; size: number; start: number; length: number; params: ZJobParams; cacheDir?: string };
+  | { kind: 'z'; src: DataSource; path: string; size: number; start: number; length: number; params: ZJobParams; cacheDir?: string; algo?: 'sha256' | 'blake3' };
 
 export type JobResult =
   | { kind: 'hash'; digest: Uint8Array }
   | { kind: 'copy'; tail: Uint8Array; digest?: Uint8Array }
-  | { kind: 'z'; z: ZResult; cache?: 'hit' | 'absent' | 'damaged' };
+  | { kind: 'z'; z: ZResult; cache?: 'hit' | 'absent' | 'damaged'; digest?: Uint8Array };
 
 const codecs = new Map<string, Codec>();
 function codecFor(spec: CodecSpec): Codec {
@@ -127,17 +127,19 @@ export function runJob(job: Job): JobResult {
     ztailpacking: p.ztailpacking && last,
   };
   const r = new SourceReader(node, job.length, job.start, job.size);
+  const h = job.algo === 'sha256' ? createHash('sha256') : job.algo === 'blake3' ? blake3.create() : undefined;
   try {
     if (!job.cacheDir) {
-      const z = compressExtents((b, off, len) => r.read(b, off, len), job.length, zp);
+      const z = compressExtents((b, off, len) => r.read(b, off, len), job.length, zp, h ? (c) => { h.update(c); } : undefined);
       r.finish();
       for (const e of z.extents) e.la += job.start;
-      return { kind: 'z', z };
+      return { kind: 'z', z, digest: h ? new Uint8Array(h.digest()) : undefined };
     }
     // With a cache the segment is read whole: its bytes are part of the key.
     const seg = new Uint8Array(job.length);
     for (let got = 0; got < job.length;) got += r.read(seg, got, job.length - got);
     r.finish();
+    h?.update(seg);
     const key = cacheKey({ ...p, ztailpacking: zp.ztailpacking, length: job.length }, seg);
     const hit = cacheGet(job.cacheDir, key);
     let z: ZResult;
@@ -149,7 +151,7 @@ export function runJob(job: Job): JobResult {
       cachePut(job.cacheDir, key, z);
     }
     for (const e of z.extents) e.la += job.start;
-    return { kind: 'z', z, cache: 'z' in hit ? 'hit' : hit.miss };
+    return { kind: 'z', z, cache: 'z' in hit ? 'hit' : hit.miss, digest: h ? new Uint8Array(h.digest()) : undefined };
   } finally {
     r.close();
   }

@@ -50,7 +50,10 @@ export class SourceReader {
     const src = this.src;
     if (src.type !== 'path' || src.mtimeNs === undefined) return;
     const st = fs.fstatSync(this.fd, { bigint: true });
-    if (st.mtimeNs !== src.mtimeNs) throw new UserError(`${showPath(this.name)}: file changed during build (modified after it was scanned)`);
+    // ctime (when known) also catches a write whose mtime was put back: no one can set ctime.
+    if (st.mtimeNs !== src.mtimeNs || (src.ctimeNs !== undefined && st.ctimeNs !== src.ctimeNs)) {
+      throw new UserError(`${showPath(this.name)}: file changed during build (modified after it was scanned)`);
+    }
   }
 
   /** Read up to `len` bytes of the file into buf[off..]; 0 at the planned end. */

@@ -158,7 +158,14 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     } finally {
       r.close();
     }
-    if (h) p.fingerprint!.value = fingerprintValue(o.fingerprint!, new Uint8Array(h.digest()), relPathOf(p), size);
+    if (h) {
+      const value = fingerprintValue(o.fingerprint!, new Uint8Array(h.digest()), relPathOf(p), size);
+      // A second read of a file already fingerprinted must see the same bytes.
+      if (p.fingerprint!.value.some((b) => b !== 0) && !value.equals(p.fingerprint!.value) && o.fingerprint!.scheme !== 'uuid') {
+        throw new UserError(`${showPath(p.node.path)}: file changed during build (its bytes differ between two reads)`);
+      }
+      p.fingerprint!.value = value;
+    }
     // A plain file's last partial block is zero-padded: the hole left by truncate() reads as zeros.
   };
 
@@ -175,7 +182,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     if (z.inline && inodeEnd + zMetaSize(z, size, zp, inodeEnd, true) > bs) uninlineTail(z, zp);
     if (!worthCompressing(z, size, bs)) {
       const pl = reserve(p);
-      writeRegular(p, pl);
+      writeRegular(p, pl, true);
       writeItem(p, pl);
       return;
     }

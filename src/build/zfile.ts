@@ -48,6 +48,8 @@ export interface ZResult {
    */
   payloads: (Uint8Array | undefined)[];
   totalBlocks: number;
+  /** Digest of the bytes compressed, when the job was asked for one (a whole one-segment file). */
+  digest?: Uint8Array;
 }
 
 /**

@@ -14,7 +14,7 @@ export interface Xattr {
 /** Where a regular file's bytes come from. */
 export type DataSource =
   /** `mtimeNs`: the mtime the scan saw; reads refuse a file modified since (its fingerprint and data could differ). */
-  | { type: 'path'; path: Buffer; mtimeNs?: bigint }
+  | { type: 'path'; path: Buffer; mtimeNs?: bigint; ctimeNs?: bigint }
   | { type: 'buffer'; bytes: Uint8Array }
   /** `size` bytes at `offset` of a file (a tar archive, or a spool file of a stream). */
   | { type: 'range'; path: string; offset: number };
