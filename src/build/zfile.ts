@@ -82,8 +82,8 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
   };
 
   const z: ZResult = { extents: [], payloads: [], totalBlocks: 0 };
-  // Worst case: every byte stored raw in whole blocks.
-  const arena: Arena = { buf: new Uint8Array(Math.ceil(size / bs) * bs), used: 0 };
+  // Payload memory in slabs of at most 1 MiB (a whole worst-case segment at once would be 16 MiB).
+  const arena: Arena = { buf: new Uint8Array(Math.min(Math.ceil(size / bs) * bs, ARENA_SLAB)), used: 0 };
   let pos = 0;
   while (pos < size) {
     const rem = size - pos;
@@ -109,19 +109,26 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
   return z;
 }
 
+const ARENA_SLAB = 1 << 20;
+
 interface Arena {
   buf: Uint8Array;
   used: number;
 }
 
 function arenaTake(a: Arena | undefined, n: number): Uint8Array {
-  if (!a || a.used + n > a.buf.length) return new Uint8Array(n);
+  if (!a) return new Uint8Array(n);
+  if (a.used + n > a.buf.length) {
+    // Pclusters are at most 1 MiB, so a fresh slab always holds one; earlier slabs live on in their views.
+    a.buf = new Uint8Array(Math.max(ARENA_SLAB, n));
+    a.used = 0;
+  }
   const v = a.buf.subarray(a.used, a.used + n);
   a.used += n;
   return v;
 }
 
-/** Move the payloads into a buffer of just their size (the arena was sized for the worst case). */
+/** Shrink the last slab to what it holds (the others are full). */
 function trimArena(z: ZResult, a: Arena): void {
   if (a.used === a.buf.length) return;
   const small = a.buf.slice(0, a.used);
