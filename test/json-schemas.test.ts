@@ -12,6 +12,7 @@ import { REPO_ROOT, forge, run } from './helpers/tools.js';
 import { computeShareReport, SHARE_REPORT_SCHEMA, type Layout, type NotSharingReason, type ShareRecord } from '../src/verify/share-report.js';
 import type { ProblemCode } from '../src/verify/verify.js';
 import type { FileKind } from '../src/read/image.js';
+import { noise } from './helpers/noise.js';
 
 const SCHEMA_DIR = path.join(REPO_ROOT, 'docs', 'schemas');
 const NAMES = ['build', 'inspect', 'ls', 'verify', 'share-report', 'manifest'] as const;
@@ -51,16 +52,6 @@ function json(args: string[], status = 0): Record<string, unknown> {
   const out = r.stdout.toString();
   assert.ok(out.endsWith('\n') && out.indexOf('\n') === out.length - 1, `one line on stdout: ${JSON.stringify(out.slice(0, 200))}`);
   return JSON.parse(out) as Record<string, unknown>;
-}
-
-function noise(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
 }
 
 // Compile-time lists of the string unions the schemas enumerate: adding a member to one of these

@@ -12,6 +12,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { forge, needTool } from './helpers/tools.js';
 import { computeShareReport, type ShareRecord, type ShareReport } from '../src/verify/share-report.js';
 import { escapeHtml, renderShareReportHtml } from '../src/verify/share-report-html.js';
+import { noise } from './helpers/noise.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -20,16 +21,6 @@ const PAGE = 4096;
 
 const work = fs.mkdtempSync(path.join(tmpdir(), 'forge-html-'));
 after(() => fs.rmSync(work, { recursive: true, force: true }));
-
-function noise(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 function tree(name: string, files: Record<string, Buffer>): string {
   const root = path.join(work, name);

@@ -9,22 +9,13 @@ import { after, describe, test, type TestContext } from 'node:test';
 import { findTool, forge, needTool, needVersion, runOk } from './helpers/tools.js';
 import { craftImage, tagged } from './helpers/crafted.js';
 import { computeShareReport, type ShareRecord, type ShareReport } from '../src/verify/share-report.js';
+import { noise } from './helpers/noise.js';
 
 const work = mkdtempSync(join(tmpdir(), 'erofs-share-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 let seq = 0;
 const fresh = (name: string): string => join(work, `${++seq}-${name}`);
 const sha = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
-
-function noise(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 function mkfs193(t: TestContext): string | null {
   const mkfs = findTool('mkfs.erofs');
