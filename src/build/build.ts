@@ -5,6 +5,7 @@ import type { Inode } from '../source/tree.js';
 import { plan } from './plan.js';
 import { emit, type BuildStats } from './writer.js';
 import { ImageOutput } from './output.js';
+import { JobPool } from './pool.js';
 import type { BuildOptions } from './options.js';
 
 export interface BuildSource {
@@ -23,6 +24,16 @@ export interface BuildResult extends BuildStats {
 
 export async function buildImage(image: string, source: BuildSource, o: BuildOptions): Promise<BuildResult> {
   const t0 = process.hrtime.bigint();
+  // Workers start now: their start-up (loading modules) overlaps the scan and the plan.
+  const pool = new JobPool(o.workers);
+  try {
+    return await buildWith(image, source, o, pool, t0);
+  } finally {
+    await pool.close();
+  }
+}
+
+async function buildWith(image: string, source: BuildSource, o: BuildOptions, pool: JobPool, t0: bigint): Promise<BuildResult> {
   let tree = source.tree;
   if (!tree) {
     const scan: ScanOptions = {
@@ -38,7 +49,7 @@ export async function buildImage(image: string, source: BuildSource, o: BuildOpt
   const p = plan(tree, o);
   const out = new ImageOutput(image);
   try {
-    const stats = await emit(p, o, out);
+    const stats = await emit(p, o, out, pool);
     out.commit();
     return { ...stats, image, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
   } catch (e) {

@@ -1,11 +1,11 @@
 // Worker thread entry: runs jobs (see jobs.ts) and posts results back in the order asked.
 import { parentPort } from 'node:worker_threads';
-import { runJob, transferables, type Job } from './jobs.js';
+import { runJob, transferables, fromWire, type Job } from './jobs.js';
 import { UserError } from '../errors.js';
 
 parentPort!.on('message', (msg: { id: number; job: Job }) => {
   try {
-    const res = runJob(msg.job);
+    const res = runJob(fromWire(msg.job));
     parentPort!.postMessage({ id: msg.id, res }, transferables(res));
   } catch (e) {
     parentPort!.postMessage({ id: msg.id, error: (e as Error).message, stack: (e as Error).stack, user: e instanceof UserError });

@@ -26,13 +26,25 @@ export interface ZJobParams {
 
 export type Job =
   | { kind: 'hash'; src: DataSource; path: string; size: number; algo: 'sha256' | 'blake3' }
-  /** Copy a flat file into the image: bytes [0, blockPart) to `dataStart`, the rest returned as the tail. */
-  | { kind: 'copy'; src: DataSource; path: string; size: number; image: string; dataStart: number; blockPart: number; algo?: 'sha256' | 'blake3' }
+  /**
+   * Copy flat files into the image: each file's bytes [0, blockPart) to its `dataStart`, the rest
+   * returned as its tail. Small files travel in batches: one round trip for many files.
+   */
+  | { kind: 'copy'; image: string; files: CopyItem[]; algo?: 'sha256' | 'blake3' }
   | { kind: 'z'; src: DataSource; path: string; size: number; start: number; length: number; params: ZJobParams; cacheDir?: string; algo?: 'sha256' | 'blake3' };
+
+export interface CopyItem {
+  src: DataSource;
+  path: string;
+  size: number;
+  dataStart: number;
+  blockPart: number;
+}
 
 export type JobResult =
   | { kind: 'hash'; digest: Uint8Array }
-  | { kind: 'copy'; tail: Uint8Array; digest?: Uint8Array }
+  /** The files' tails back to back, in job order; with `algo`, their digests (32 bytes each) likewise. */
+  | { kind: 'copy'; tails: Uint8Array; digests?: Uint8Array }
   | { kind: 'z'; z: ZResult; cache?: 'hit' | 'absent' | 'damaged'; digest?: Uint8Array };
 
 const codecs = new Map<string, Codec>();
@@ -65,36 +77,42 @@ function ioReason(e: unknown): string {
 }
 
 function copyJob(job: Extract<Job, { kind: 'copy' }>): JobResult {
-  const r = new SourceReader({ data: job.src, path: job.path }, job.size);
-  const h = job.algo === 'sha256' ? createHash('sha256') : job.algo === 'blake3' ? blake3.create() : undefined;
-  const tail = new Uint8Array(job.size - job.blockPart);
   const fd = outputFd(job.image);
   readBuf ??= Buffer.allocUnsafe(1 << 20);
-  try {
-    let pos = 0;
-    for (;;) {
-      const got = r.read(readBuf, 0, readBuf.length);
-      if (got === 0) break;
-      const chunk = readBuf.subarray(0, got);
-      h?.update(chunk);
-      const toData = Math.max(0, Math.min(got, job.blockPart - pos));
-      // All-zero runs stay holes in the image file; they read back as zeros.
-      if (toData > 0 && !(chunk[0] === 0 && chunk.subarray(0, toData).equals(ZEROS.subarray(0, toData)))) {
-        let off = 0;
-        try {
-          while (off < toData) off += fs.writeSync(fd, chunk, off, toData - off, job.dataStart + pos + off);
-        } catch (e) {
-          throw new UserError(`${job.image.replace(/\/\.([^/]*)\.[0-9a-f]{12}\.tmp$/, '/$1')}: write failed: ${ioReason(e)}`);
+  const tails = new Uint8Array(job.files.reduce((a, f) => a + f.size - f.blockPart, 0));
+  const digests = job.algo ? new Uint8Array(32 * job.files.length) : undefined;
+  let tailAt = 0;
+  job.files.forEach((f, i) => {
+    const r = new SourceReader({ data: f.src, path: f.path }, f.size);
+    const h = job.algo === 'sha256' ? createHash('sha256') : job.algo === 'blake3' ? blake3.create() : undefined;
+    try {
+      let pos = 0;
+      for (;;) {
+        const got = r.read(readBuf!, 0, readBuf!.length);
+        if (got === 0) break;
+        const chunk = readBuf!.subarray(0, got);
+        h?.update(chunk);
+        const toData = Math.max(0, Math.min(got, f.blockPart - pos));
+        // All-zero runs stay holes in the image file; they read back as zeros.
+        if (toData > 0 && !(chunk[0] === 0 && chunk.subarray(0, toData).equals(ZEROS.subarray(0, toData)))) {
+          let off = 0;
+          try {
+            while (off < toData) off += fs.writeSync(fd, chunk, off, toData - off, f.dataStart + pos + off);
+          } catch (e) {
+            throw new UserError(`${job.image.replace(/\/\.([^/]*)\.[0-9a-f]{12}\.tmp$/, '/$1')}: write failed: ${ioReason(e)}`);
+          }
         }
+        if (toData < got) tails.set(chunk.subarray(toData), tailAt + pos + toData - f.blockPart);
+        pos += got;
       }
-      if (toData < got) tail.set(chunk.subarray(toData), pos + toData - job.blockPart);
-      pos += got;
+      r.finish();
+    } finally {
+      r.close();
     }
-    r.finish();
-  } finally {
-    r.close();
-  }
-  return { kind: 'copy', tail, digest: h ? new Uint8Array(h.digest()) : undefined };
+    tailAt += f.size - f.blockPart;
+    if (h) digests!.set(h.digest(), 32 * i);
+  });
+  return { kind: 'copy', tails, digests };
 }
 
 export function runJob(job: Job): JobResult {
@@ -157,9 +175,31 @@ export function runJob(job: Job): JobResult {
   }
 }
 
+/**
+ * Jobs cross to a worker with source paths as latin1 strings: a small Buffer is a view into Node's
+ * 8 KiB allocation pool, and structured clone would copy the whole pool for every job.
+ */
+type WireSource = Exclude<DataSource, { type: 'path' }> | { type: 'path'; path: string; mtimeNs?: bigint; ctimeNs?: bigint };
+
+function mapSources(job: Job, f: (s: DataSource) => DataSource): Job {
+  if (job.kind === 'copy') return { ...job, files: job.files.map((c) => ({ ...c, src: f(c.src) })) };
+  return { ...job, src: f(job.src) };
+}
+
+export function toWire(job: Job): Job {
+  return mapSources(job, (s) => (s.type === 'path' ? { ...s, path: s.path.toString('latin1') } as WireSource as DataSource : s));
+}
+
+export function fromWire(job: Job): Job {
+  return mapSources(job, (s) => {
+    const w = s as WireSource;
+    return w.type === 'path' ? { ...w, path: Buffer.from(w.path, 'latin1') } : w;
+  });
+}
+
 /** Buffers a result can hand over without copying. */
 export function transferables(res: JobResult): ArrayBuffer[] {
-  if (res.kind === 'copy') return res.tail.buffer instanceof ArrayBuffer ? [res.tail.buffer] : [];
+  if (res.kind === 'copy') return [res.tails.buffer, res.digests?.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
   if (res.kind === 'hash') return [];
   const out = new Set<ArrayBuffer>();
   for (const p of res.z.payloads) if (p && p.buffer instanceof ArrayBuffer) out.add(p.buffer);

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { UserError } from '../errors.js';
 import { showPath } from '../source/tree.js';
-import type { Job, JobResult } from './jobs.js';
+import { toWire, type Job, type JobResult } from './jobs.js';
 
 interface Pending {
   resolve: (r: JobResult) => void;
@@ -14,7 +14,11 @@ interface Pending {
 }
 
 function describeJob(job: Job): string {
-  return `${job.kind === 'z' ? 'compressing' : job.kind === 'hash' ? 'hashing' : 'copying'} ${showPath(job.path)}`;
+  if (job.kind === 'copy') {
+    const more = job.files.length - 1;
+    return `copying ${showPath(job.files[0].path)}${more ? ` (and ${more} more file${more > 1 ? 's' : ''})` : ''}`;
+  }
+  return `${job.kind === 'z' ? 'compressing' : 'hashing'} ${showPath(job.path)}`;
 }
 
 /** Jobs sent ahead to each worker. */
@@ -95,7 +99,7 @@ export class JobPool {
       const w = this.idle.shift()!;
       const item = this.queue.shift()!;
       this.inWorker.get(w)!.push(item.id);
-      w.postMessage(item);
+      w.postMessage({ id: item.id, job: toWire(item.job) });
     }
   }
 

@@ -7,6 +7,8 @@ import { showPath, dataOf, type Inode, type DataSource } from '../source/tree.js
 export class SourceReader {
   private fd = -1;
   private pos = 0;
+  /** The read that reached the planned end asked for one byte more and got none: the file did not grow. */
+  private probed = false;
   private readonly base: number;
   private readonly name: Buffer;
   private readonly src: DataSource;
@@ -34,12 +36,7 @@ export class SourceReader {
       const code = (e as NodeJS.ErrnoException).code;
       throw new UserError(`${showPath(this.name)}: cannot open: ${code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'file disappeared during build' : (e as Error).message}`);
     }
-    try {
-      this.checkUnchanged();
-    } catch (e) {
-      this.close();
-      throw e;
-    }
+    // Changes since the scan are caught by finish(): the mtime/ctime it checks cover the open as well.
   }
 
   /**
@@ -62,16 +59,21 @@ export class SourceReader {
     if (want <= 0) return 0;
     const src = this.src;
     let got: number;
+    // At the file's planned end, ask for one byte more (when it fits): one read instead of a separate probe.
+    const atEnd = src.type === 'path' && want === this.size - this.pos && this.start + this.size === this.fileSize && want < len;
     if (src.type === 'buffer') {
       buf.set(src.bytes.subarray(this.start + this.pos, this.start + this.pos + want), off);
       got = want;
     } else {
       try {
-        got = fs.readSync(this.fd, buf, off, want, this.base + this.pos);
+        got = fs.readSync(this.fd, buf, off, atEnd ? want + 1 : want, this.base + this.pos);
       } catch (e) {
         throw new UserError(`${showPath(this.name)}: read failed: ${(e as Error).message}`);
       }
       if (got === 0) throw new UserError(`${showPath(this.name)}: file shrank during build (expected ${this.fileSize} bytes)`);
+      if (got > want) throw new UserError(`${showPath(this.name)}: file grew during build (expected ${this.fileSize} bytes)`);
+      // A short read at the end may still have more behind it: then finish() probes.
+      if (atEnd && got === want) this.probed = true;
     }
     this.pos += got;
     return got;
@@ -80,7 +82,7 @@ export class SourceReader {
   /** After the planned size was read: a path source must have nothing more (it did not grow). */
   finish(): void {
     if (this.pos !== this.size) throw new UserError(`${showPath(this.name)}: file shrank during build (expected ${this.fileSize} bytes)`);
-    if (this.src.type === 'path' && this.start + this.size === this.fileSize) {
+    if (this.src.type === 'path' && this.start + this.size === this.fileSize && !this.probed) {
       const probe = Buffer.alloc(1);
       if (fs.readSync(this.fd, probe, 0, 1, this.base + this.pos) !== 0) throw new UserError(`${showPath(this.name)}: file grew during build (expected ${this.fileSize} bytes)`);
     }

@@ -18,6 +18,7 @@ import type { BuildOptions } from './options.js';
 import { fingerprintValue, digestAlgorithm } from '../fingerprint/compute.js';
 import { JobPool } from './pool.js';
 import { FileJobQueue, mergeSegments, type FileJobs } from './file-jobs.js';
+import type { CopyItem } from './jobs.js';
 import { SourceReader } from './source-reader.js';
 import { uninlineTail, worthCompressing, zMetaBytes, zMetaSize, type ZParams } from './zfile.js';
 import { makeCodec } from '../compress/codec.js';
@@ -25,8 +26,9 @@ import { createHash } from 'node:crypto';
 import { blake3 } from '@noble/hashes/blake3.js';
 
 const CHUNK = 1 << 20;
-/** Flat files at least this big are copied by worker threads; smaller ones on the main thread. */
-const WORKER_COPY_MIN = 64 << 10;
+/** A batch of flat files sent to a worker closes at this many bytes or files. */
+const COPY_BATCH_BYTES = 1 << 20;
+const COPY_BATCH_FILES = 64;
 
 export interface BuildStats {
   blocks: number;
@@ -48,16 +50,8 @@ interface Placement {
   tail: Uint8Array;
 }
 
-export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput): Promise<BuildStats> {
-  const pool = new JobPool(o.workers);
-  try {
-    return await emitWith(plan, o, out, pool);
-  } finally {
-    await pool.close();
-  }
-}
-
-async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: JobPool): Promise<BuildStats> {
+/** Writes the planned image; `pool` runs the file jobs (the caller owns and closes it). */
+export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: JobPool): Promise<BuildStats> {
   const bs = plan.blockSize;
   const alloc = new BlockAllocator(bs, plan.metaStart, (blk, buf) => out.write(buf, blk * bs));
   /** Placements of directories, written once their children have nids. */
@@ -71,23 +65,41 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   };
   const dedupe = o.compression?.dedupe ? new Map<string, number>() : undefined;
   const jobs = new FileJobQueue(plan, o, pool, zparams);
-  // Flat regular files are copied by workers; their inodes are written when the copy returns the tail.
+  // Flat regular files are copied by workers in batches; their inodes are written when the copy
+  // returns the tails. Batches bound the round trips: one per ~1 MiB or 64 files, not one per file.
   const copies: Promise<void>[] = [];
   const MAX_COPIES = 4 * o.workers + 8;
-  const copyFlat = async (p: InodePlan, pl: Placement): Promise<void> => {
-    const algo = p.fingerprint ? digestAlgorithm(o.fingerprint!) : undefined;
-    const blockPart = p.size - (pl.datalayout === INODE_FLAT_INLINE ? pl.tail.length : 0);
-    const pr = pool.run({ kind: 'copy', src: dataOf(p.node), path: p.node.path, size: p.size, image: out.tempPath, dataStart: pl.startBlk * bs, blockPart, algo })
-      .then((r) => {
-        const res = r as { tail: Uint8Array; digest?: Uint8Array };
-        pl.tail.set(res.tail);
-        if (res.digest) p.fingerprint!.value = fingerprintValue(o.fingerprint!, res.digest, relPathOf(p), p.size);
+  let batch: { p: InodePlan; pl: Placement }[] = [];
+  let batchBytes = 0;
+  const flushCopies = async (): Promise<void> => {
+    if (!batch.length) return;
+    const items = batch;
+    batch = [];
+    batchBytes = 0;
+    const algo = items[0].p.fingerprint ? digestAlgorithm(o.fingerprint!) : undefined;
+    const files: CopyItem[] = items.map(({ p, pl }) => ({
+      src: dataOf(p.node), path: p.node.path, size: p.size, dataStart: pl.startBlk * bs,
+      blockPart: p.size - (pl.datalayout === INODE_FLAT_INLINE ? pl.tail.length : 0),
+    }));
+    const pr = pool.run({ kind: 'copy', image: out.tempPath, files, algo }).then((r) => {
+      const res = r as { tails: Uint8Array; digests?: Uint8Array };
+      let at = 0;
+      items.forEach(({ p, pl }, i) => {
+        pl.tail.set(res.tails.subarray(at, at + pl.tail.length));
+        at += pl.tail.length;
+        if (res.digests) p.fingerprint!.value = fingerprintValue(o.fingerprint!, res.digests.subarray(32 * i, 32 * i + 32), relPathOf(p), p.size);
         writeItem(p, pl);
       });
+    });
     // Observed when awaited below; never an unhandled rejection meanwhile.
     pr.catch(() => {});
     copies.push(pr);
     if (copies.length >= MAX_COPIES) await copies.shift();
+  };
+  const copyFlat = async (p: InodePlan, pl: Placement): Promise<void> => {
+    batch.push({ p, pl });
+    batchBytes += p.size;
+    if (batchBytes >= COPY_BATCH_BYTES || batch.length >= COPY_BATCH_FILES) await flushCopies();
   };
   let compressedFiles = 0;
 
@@ -268,13 +280,8 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
       if (p.node.kind === 'reg') dataBytes += p.size;
       if (f?.segs) {
         await writeCompressed(p, f);
-      } else if (p.node.kind === 'reg' && p.size >= WORKER_COPY_MIN) {
-        await copyFlat(p, reserve(p));
       } else if (p.node.kind === 'reg' && p.size > 0) {
-        // Small files: a worker round trip costs more than reading them here.
-        const pl = reserve(p);
-        writeRegular(p, pl, true);
-        writeItem(p, pl);
+        await copyFlat(p, reserve(p));
       } else {
         const pl = reserve(p);
         if (p.node.kind === 'lnk') writeSymlink(p, pl);
@@ -287,6 +294,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     // Yield to the event loop often: worker results (macrotasks) must get in to keep the workers fed.
     if (++steps % 128 === 0) await new Promise<void>((r) => setImmediate(r));
   }
+  await flushCopies();
   await Promise.all(copies);
   report(true);
   alloc.closeAll();

@@ -1,6 +1,7 @@
 // Reading source xattrs. Node has no xattr API, so one `getfattr -R` process dumps every xattr
 // of the tree (in the C locale, names octal-escaped) and we parse that: one process, not one per file.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { UserError } from '../errors.js';
 import type { Xattr } from './tree.js';
 
@@ -31,10 +32,24 @@ function parseValue(v: string): Buffer {
  * Symlinks are not followed. Throws a UserError naming getfattr when it is missing.
  */
 export async function readTreeXattrs(root: string): Promise<Map<string, Xattr[]>> {
+  return startTreeXattrs(root).result;
+}
+
+/**
+ * The same, started in the background: getfattr walks the tree while the caller scans it. `cancel`
+ * kills it (the caller's scan failed).
+ */
+export function startTreeXattrs(root: string): { result: Promise<Map<string, Xattr[]>>; cancel: () => void } {
   const child = spawn('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', root], {
     env: { ...process.env, LC_ALL: 'C' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const result = collect(child);
+  result.catch(() => {});
+  return { result, cancel: () => { child.kill('SIGKILL'); } };
+}
+
+async function collect(child: ChildProcessByStdio<null, Readable, Readable>): Promise<Map<string, Xattr[]>> {
   const chunks: Buffer[] = [];
   let err = '';
   child.stdout.on('data', (c: Buffer) => chunks.push(c));
