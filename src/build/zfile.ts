@@ -82,8 +82,8 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
   };
 
   const z: ZResult = { extents: [], payloads: [], totalBlocks: 0 };
-  // Payload memory in slabs of at most 1 MiB (a whole worst-case segment at once would be 16 MiB).
-  const arena: Arena = { buf: new Uint8Array(Math.min(Math.ceil(size / bs) * bs, ARENA_SLAB)), used: 0 };
+  scratch ??= new Uint8Array(ARENA_SLAB);
+  const arena: Arena = { buf: scratch, used: 0, views: [], z };
   let pos = 0;
   while (pos < size) {
     const rem = size - pos;
@@ -105,34 +105,49 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
     }
     pos += takePcluster(z, r, src, pos, rem, bs, arena);
   }
-  trimArena(z, arena);
+  sealArena(arena);
   return z;
 }
 
 const ARENA_SLAB = 1 << 20;
 
+/**
+ * Payloads are assembled in one scratch slab per thread, reused, and handed out as exact-size copies
+ * of at most 1 MiB (sealArena): one allocation per job's output, where a fresh slab per job and a
+ * trimmed copy of it made two, and left 1 MiB holes in the malloc arenas of the workers.
+ */
+let scratch: Uint8Array | undefined;
+
 interface Arena {
   buf: Uint8Array;
   used: number;
+  /** Indexes of z.payloads that are views of `buf`. */
+  views: number[];
+  z: ZResult;
 }
 
-function arenaTake(a: Arena | undefined, n: number): Uint8Array {
+/** Zeroed room for the payload about to be pushed as z.payloads[z.payloads.length]. */
+function arenaTake(a: Arena | undefined, n: number, z: ZResult): Uint8Array {
   if (!a) return new Uint8Array(n);
-  if (a.used + n > a.buf.length) {
-    // Pclusters are at most 1 MiB, so a fresh slab always holds one; earlier slabs live on in their views.
-    a.buf = new Uint8Array(Math.max(ARENA_SLAB, n));
-    a.used = 0;
-  }
+  // Pclusters are at most 1 MiB, so an emptied slab always holds one.
+  if (a.used + n > a.buf.length) sealArena(a);
   const v = a.buf.subarray(a.used, a.used + n);
+  v.fill(0);
   a.used += n;
+  a.views.push(z.payloads.length);
   return v;
 }
 
-/** Shrink the last slab to what it holds (the others are full). */
-function trimArena(z: ZResult, a: Arena): void {
-  if (a.used === a.buf.length) return;
-  const small = a.buf.slice(0, a.used);
-  z.payloads = z.payloads.map((p) => (p && p.buffer === a.buf.buffer ? small.subarray(p.byteOffset, p.byteOffset + p.length) : p));
+/** Move the slab's payloads to one exact-size buffer of their own; the slab is free again. */
+function sealArena(a: Arena): void {
+  if (!a.used) return;
+  const exact = a.buf.slice(0, a.used);
+  for (const i of a.views) {
+    const v = a.z.payloads[i]!;
+    a.z.payloads[i] = exact.subarray(v.byteOffset, v.byteOffset + v.length);
+  }
+  a.used = 0;
+  a.views = [];
 }
 
 /**
@@ -144,7 +159,7 @@ function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src
   const blocks = Math.ceil(r.data.length / bs);
   if (r.consumed > 0 && blocks * bs < r.consumed) {
     // 0PADDING: the stream ends at the pcluster's last byte (arena memory is zeroed).
-    const payload = arenaTake(arena, blocks * bs);
+    const payload = arenaTake(arena, blocks * bs, z);
     payload.set(r.data, payload.length - r.data.length);
     z.extents.push({ la: pos, llen: r.consumed, compressed: true, blocks, blkaddr: 0 });
     z.payloads.push(payload);
@@ -152,7 +167,7 @@ function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src
     return r.consumed;
   }
   const llen = Math.min(bs, rem);
-  const payload = arenaTake(arena, bs);
+  const payload = arenaTake(arena, bs, z);
   payload.set(src.subarray(0, llen));
   z.extents.push({ la: pos, llen, compressed: false, blocks: 1, blkaddr: 0 });
   z.payloads.push(payload);
