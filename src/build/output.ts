@@ -22,10 +22,17 @@ function ioReason(e: unknown): string {
   }
 }
 
+/** Writes that continue one another are gathered up to this many bytes: one syscall, not hundreds. */
+const GATHER_BYTES = 1 << 20;
+
 export class ImageOutput {
   readonly tempPath: string;
   private fd: number;
   private done = false;
+  /** Bytes not yet written: image range [pendPos, pendPos + pendLen). */
+  private pend = Buffer.allocUnsafe(GATHER_BYTES);
+  private pendPos = 0;
+  private pendLen = 0;
 
   constructor(readonly target: string) {
     const dir = path.dirname(path.resolve(target));
@@ -43,7 +50,36 @@ export class ImageOutput {
     liveTempFiles.add(this.tempPath);
   }
 
+  /**
+   * Write buf[start, end) at `position`. Small writes that continue the previous one are gathered;
+   * anything else first writes out what was gathered, so the file always sees writes in call order.
+   */
   write(buf: Uint8Array, position: number, start = 0, end = buf.length): void {
+    const n = end - start;
+    if (this.pendLen && position === this.pendPos + this.pendLen && this.pendLen + n <= GATHER_BYTES) {
+      this.pend.set(buf.subarray(start, end), this.pendLen);
+      this.pendLen += n;
+      return;
+    }
+    this.flush();
+    if (n < GATHER_BYTES / 2) {
+      this.pend.set(buf.subarray(start, end), 0);
+      this.pendPos = position;
+      this.pendLen = n;
+      return;
+    }
+    this.writeNow(buf, position, start, end);
+  }
+
+  /** Write out what was gathered. */
+  flush(): void {
+    if (!this.pendLen) return;
+    const len = this.pendLen;
+    this.pendLen = 0;
+    this.writeNow(this.pend, this.pendPos, 0, len);
+  }
+
+  private writeNow(buf: Uint8Array, position: number, start: number, end: number): void {
     let off = start;
     try {
       while (off < end) off += fs.writeSync(this.fd, buf, off, end - off, position + (off - start));
@@ -53,10 +89,12 @@ export class ImageOutput {
   }
 
   read(buf: Uint8Array, position: number): number {
+    this.flush();
     return fs.readSync(this.fd, buf, 0, buf.length, position);
   }
 
   truncate(size: number): void {
+    this.flush();
     try {
       fs.ftruncateSync(this.fd, size);
     } catch (e) {
@@ -67,6 +105,7 @@ export class ImageOutput {
   /** Close and move into place. */
   commit(): void {
     try {
+      this.flush();
       // No fsync, as mkfs.erofs: atomicity comes from the rename, durability is the caller's choice.
       fs.closeSync(this.fd);
       this.done = true;
