@@ -76,11 +76,43 @@ function ioReason(e: unknown): string {
   return code === 'ENOSPC' ? 'no space left on device' : code === 'EDQUOT' ? 'disk quota exceeded' : (e as Error).message;
 }
 
+/** Data of consecutive small files in a copy batch usually sits back to back: one write for all. */
+const gather = Buffer.allocUnsafe(1 << 20);
+
 function copyJob(job: Extract<Job, { kind: 'copy' }>): JobResult {
   const fd = outputFd(job.image);
   readBuf ??= Buffer.allocUnsafe(1 << 20);
   const tails = new Uint8Array(job.files.reduce((a, f) => a + f.size - f.blockPart, 0));
   const digests = job.algo ? new Uint8Array(32 * job.files.length) : undefined;
+  let gPos = 0;
+  let gLen = 0;
+  const writeAt = (buf: Uint8Array, n: number, pos: number): void => {
+    try {
+      let off = 0;
+      while (off < n) off += fs.writeSync(fd, buf, off, n - off, pos + off);
+    } catch (e) {
+      throw new UserError(`${job.image.replace(/\/\.([^/]*)\.[0-9a-f]{12}\.tmp$/, '/$1')}: write failed: ${ioReason(e)}`);
+    }
+  };
+  const flush = (): void => {
+    if (gLen) writeAt(gather, gLen, gPos);
+    gLen = 0;
+  };
+  const put = (chunk: Uint8Array, pos: number): void => {
+    if (gLen && pos === gPos + gLen && gLen + chunk.length <= gather.length) {
+      gather.set(chunk, gLen);
+      gLen += chunk.length;
+      return;
+    }
+    flush();
+    if (chunk.length >= gather.length / 2) {
+      writeAt(chunk, chunk.length, pos);
+    } else {
+      gather.set(chunk, 0);
+      gPos = pos;
+      gLen = chunk.length;
+    }
+  };
   let tailAt = 0;
   job.files.forEach((f, i) => {
     const r = new SourceReader({ data: f.src, path: f.path }, f.size);
@@ -95,12 +127,7 @@ function copyJob(job: Extract<Job, { kind: 'copy' }>): JobResult {
         const toData = Math.max(0, Math.min(got, f.blockPart - pos));
         // All-zero runs stay holes in the image file; they read back as zeros.
         if (toData > 0 && !(chunk[0] === 0 && chunk.subarray(0, toData).equals(ZEROS.subarray(0, toData)))) {
-          let off = 0;
-          try {
-            while (off < toData) off += fs.writeSync(fd, chunk, off, toData - off, f.dataStart + pos + off);
-          } catch (e) {
-            throw new UserError(`${job.image.replace(/\/\.([^/]*)\.[0-9a-f]{12}\.tmp$/, '/$1')}: write failed: ${ioReason(e)}`);
-          }
+          put(chunk.subarray(0, toData), f.dataStart + pos);
         }
         if (toData < got) tails.set(chunk.subarray(toData), tailAt + pos + toData - f.blockPart);
         pos += got;
@@ -112,6 +139,7 @@ function copyJob(job: Extract<Job, { kind: 'copy' }>): JobResult {
     tailAt += f.size - f.blockPart;
     if (h) digests!.set(h.digest(), 32 * i);
   });
+  flush();
   return { kind: 'copy', tails, digests };
 }
 

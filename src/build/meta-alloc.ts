@@ -11,8 +11,12 @@ interface MetaBlock {
   buf?: Uint8Array;
 }
 
-/** Blocks kept in memory; older partly used blocks stay usable through direct writes. */
-const MAX_BUFFERED = 256;
+/**
+ * Blocks kept in memory (4 MiB at 4 KiB blocks): enough that the items of files still being copied by
+ * workers (written when their copy returns) land in memory, not as one small write each; older partly
+ * used blocks stay usable through direct writes.
+ */
+const MAX_BUFFERED = 1024;
 
 export class BlockAllocator {
   /** Next free block. */
