@@ -1,5 +1,5 @@
 // emit(plan): walks the plan's steps once, allocating blocks and writing data and metadata.
-// Regular files are streamed through one reused buffer; their tails go inline after the inode.
+// Regular files are copied or compressed by worker threads; their tails go inline after the inode.
 import * as fs from 'node:fs';
 import {
   SUPER_OFFSET, ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, NULL_ADDR, XATTR_IBODY_HEADER_SIZE,
@@ -19,13 +19,10 @@ import { fingerprintValue, digestAlgorithm } from '../fingerprint/compute.js';
 import { JobPool } from './pool.js';
 import { FileJobQueue, mergeSegments, type FileJobs } from './file-jobs.js';
 import type { CopyItem } from './jobs.js';
-import { SourceReader } from './source-reader.js';
 import { uninlineTail, worthCompressing, zMetaBytes, zMetaSize, type ZParams } from './zfile.js';
 import { makeCodec } from '../compress/codec.js';
 import { createHash } from 'node:crypto';
-import { blake3 } from '@noble/hashes/blake3.js';
 
-const CHUNK = 1 << 20;
 /** A batch of flat files sent to a worker closes at this many bytes or files. */
 const COPY_BATCH_BYTES = 1 << 20;
 const COPY_BATCH_FILES = 64;
@@ -56,7 +53,6 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
   const alloc = new BlockAllocator(bs, plan.metaStart, (blk, buf) => out.write(buf, blk * bs));
   /** Placements of directories, written once their children have nids. */
   const placements = new Map<InodePlan, Placement>();
-  const readBuf = Buffer.allocUnsafe(CHUNK);
   let dataBytes = 0;
   const direct = (buf: Uint8Array, pos: number) => out.write(buf, pos);
   const zparams: ZParams | undefined = o.compression && {
@@ -87,7 +83,15 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
       items.forEach(({ p, pl }, i) => {
         pl.tail.set(res.tails.subarray(at, at + pl.tail.length));
         at += pl.tail.length;
-        if (res.digests) p.fingerprint!.value = fingerprintValue(o.fingerprint!, res.digests.subarray(32 * i, 32 * i + 32), relPathOf(p), p.size);
+        if (res.digests) {
+          const value = fingerprintValue(o.fingerprint!, res.digests.subarray(32 * i, 32 * i + 32), relPathOf(p), p.size);
+          // A file compressed first and stored flat after all is read twice: both reads must agree.
+          const before = p.fingerprint!.value;
+          if (o.fingerprint!.scheme !== 'uuid' && before.some((b) => b !== 0) && !value.equals(before)) {
+            throw new UserError(`${showPath(p.node.path)}: file changed during build (its bytes differ between two reads)`);
+          }
+          p.fingerprint!.value = value;
+        }
         writeItem(p, pl);
       });
     });
@@ -146,41 +150,6 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     alloc.writeMeta(p.itemOff, item, direct);
   };
 
-  /** Stream a regular file: full blocks to the data area, the remainder to the tail (or a padded block). */
-  const writeRegular = (p: InodePlan, pl: Placement, hash = false): void => {
-    const size = p.size;
-    const h = hash && p.fingerprint ? (digestAlgorithm(o.fingerprint!) === 'sha256' ? createHash('sha256') : blake3.create()) : undefined;
-    const dataStart = pl.startBlk * bs;
-    const blockPart = size - (pl.datalayout === INODE_FLAT_INLINE ? pl.tail.length : 0);
-    const r = new SourceReader(p.node, size);
-    try {
-      let pos = 0;
-      for (;;) {
-        const got = r.read(readBuf, 0, CHUNK);
-        if (got === 0) break;
-        const chunk = readBuf.subarray(0, got);
-        h?.update(chunk);
-        // Bytes before blockPart go to the data area (zero runs left as holes), the rest to the tail.
-        const toData = Math.max(0, Math.min(got, blockPart - pos));
-        if (toData > 0 && !isZero(chunk, 0, toData)) out.write(chunk, dataStart + pos, 0, toData);
-        if (toData < got) pl.tail.set(chunk.subarray(toData), pos + toData - blockPart);
-        pos += got;
-      }
-      r.finish();
-    } finally {
-      r.close();
-    }
-    if (h) {
-      const value = fingerprintValue(o.fingerprint!, new Uint8Array(h.digest()), relPathOf(p), size);
-      // A second read of a file already fingerprinted must see the same bytes.
-      if (p.fingerprint!.value.some((b) => b !== 0) && !value.equals(p.fingerprint!.value) && o.fingerprint!.scheme !== 'uuid') {
-        throw new UserError(`${showPath(p.node.path)}: file changed during build (its bytes differ between two reads)`);
-      }
-      p.fingerprint!.value = value;
-    }
-    // A plain file's last partial block is zero-padded: the hole left by truncate() reads as zeros.
-  };
-
   /**
    * Compress a regular file: pclusters go to consecutive blocks, then the inode with its map header,
    * indexes and any inline tail. Falls back to the flat layout when compression does not pay.
@@ -193,9 +162,8 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     // The inline tail must share one block with the inode (ztailpacking); otherwise it becomes a block.
     if (z.inline && inodeEnd + zMetaSize(z, size, zp, inodeEnd, true) > bs) uninlineTail(z, zp);
     if (!worthCompressing(z, size, bs)) {
-      const pl = reserve(p);
-      writeRegular(p, pl, true);
-      writeItem(p, pl);
+      // Stored flat: copied (and re-hashed) by a worker like any flat file.
+      await copyFlat(p, reserve(p));
       return;
     }
     let deduped = false;
@@ -331,11 +299,4 @@ function padLabel(label: Buffer): Uint8Array {
   const b = new Uint8Array(16);
   b.set(label.subarray(0, 16));
   return b;
-}
-
-const ZEROS = Buffer.alloc(CHUNK);
-/** All-zero ranges are left as holes in the image file (they read back as zeros). Native memcmp. */
-function isZero(b: Uint8Array, start: number, end: number): boolean {
-  if (b[start] !== 0) return false;
-  return Buffer.from(b.buffer, b.byteOffset + start, end - start).equals(ZEROS.subarray(0, end - start));
 }
