@@ -22,7 +22,7 @@ function describeJob(job: Job): string {
 }
 
 /** Jobs sent ahead to each worker. */
-const PER_WORKER_QUEUE = 32;
+const PER_WORKER_QUEUE = 8;
 
 export function defaultWorkers(): number {
   return Math.max(1, availableParallelism());
@@ -30,8 +30,6 @@ export function defaultWorkers(): number {
 
 export class JobPool {
   private workers: Worker[] = [];
-  /** Workers with room in their own queue, one entry per free slot. */
-  private idle: Worker[] = [];
   private queue: { id: number; job: Job }[] = [];
   private pending = new Map<number, Pending>();
   /** Job ids sent to each worker, oldest (the one it is running) first; results come back in order. */
@@ -47,7 +45,6 @@ export class JobPool {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
         this.inWorker.get(w)!.shift();
-        this.idle.push(w);
         this.dispatch();
         if (!p) return;
         if (m.error !== undefined && m.user) p.reject(new UserError(m.error));
@@ -63,8 +60,6 @@ export class JobPool {
       w.on('exit', (code) => { if (code !== 0 && !this.closed) this.fail(new Error(`worker thread exited with code ${code}${this.runningOn(w)}`)); });
       this.workers.push(w);
       this.inWorker.set(w, []);
-      // Several jobs queued in each worker: it never waits for the main thread to hand out the next.
-      for (let k = 0; k < PER_WORKER_QUEUE; k++) this.idle.push(w);
     }
   }
 
@@ -95,8 +90,16 @@ export class JobPool {
   }
 
   private dispatch(): void {
-    while (this.idle.length && this.queue.length) {
-      const w = this.idle.shift()!;
+    // Each job goes to the worker with the shortest queue. Results are taken in submission order, so
+    // filling one worker's queue first (as a plain free-slot list did) left the other idle.
+    while (this.queue.length) {
+      let w: Worker | undefined;
+      let least = PER_WORKER_QUEUE;
+      for (const c of this.workers) {
+        const n = this.inWorker.get(c)!.length;
+        if (n < least) { least = n; w = c; }
+      }
+      if (!w) break;
       const item = this.queue.shift()!;
       this.inWorker.get(w)!.push(item.id);
       w.postMessage({ id: item.id, job: toWire(item.job) });
