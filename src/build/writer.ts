@@ -84,7 +84,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
         pl.tail.set(res.tails.subarray(at, at + pl.tail.length));
         at += pl.tail.length;
         if (res.digests) {
-          const value = fingerprintValue(o.fingerprint!, res.digests.subarray(32 * i, 32 * i + 32), relPathOf(p), p.size);
+          const value = fingerprintValue(o.fingerprint!, res.digests.subarray(32 * i, 32 * i + 32), () => relPathOf(p), p.size);
           // A file compressed first and stored flat after all is read twice: both reads must agree.
           const before = p.fingerprint!.value;
           if (o.fingerprint!.scheme !== 'uuid' && before.some((b) => b !== 0) && !value.equals(before)) {
@@ -244,7 +244,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
       reserve(p);
     } else {
       const f = jobs.take(p);
-      if (f?.hash) p.fingerprint!.value = fingerprintValue(o.fingerprint!, await f.hash, relPathOf(p), p.size);
+      if (f?.hash) p.fingerprint!.value = fingerprintValue(o.fingerprint!, await f.hash, () => relPathOf(p), p.size);
       if (p.node.kind === 'reg') dataBytes += p.size;
       if (f?.segs) {
         await writeCompressed(p, f);
