@@ -7,11 +7,10 @@ import { defaultBuildOptions, type BuildOptions, type CompressionOptions } from 
 import { parseCompressor, type CodecSpec } from '../compress/codec.js';
 import { UserError } from '../errors.js';
 import { progressLine } from './progress.js';
-import { ErofsImage } from '../read/image.js';
-import { writeManifest } from '../read/manifest.js';
 import { DEFAULT_FINGERPRINT_NAME, vendorUuid, type Scheme } from '../fingerprint/scheme.js';
 import { loadUuidMap, saveUuidMap, assignUuid, type UuidMap } from '../fingerprint/uuid-map.js';
-import { scanTar, type TarScan } from '../source/tar.js';
+// The tar reader and the image reader (for --manifest) are loaded only when used.
+import type { TarScan } from '../source/tar.js';
 import {
   parseBlockSize, parseEpoch, parseSize, parseUuid, parseId, parseInteger, parseRegex, collect, parseExtended,
 } from './parse.js';
@@ -75,6 +74,7 @@ async function scanTarSource(source: string, r: RawBuildOpts, o: BuildOptions): 
   o.now = () => now;
   const buildTime = o.timestamp !== undefined ? { sec: o.timestamp, nsec: 0 }
     : o.sourceDateEpoch !== undefined ? { sec: o.sourceDateEpoch, nsec: 0 } : now;
+  const { scanTar } = await import('../source/tar.js');
   return scanTar(source, { gzip: r.gzip || r.ungzip ? true : 'auto', aufs: !!r.aufs, ovlfsStrip: !!r.ovlfsStrip, warn: o.warn, buildTime });
 }
 
@@ -197,6 +197,8 @@ Examples:
         tar?.cleanup();
       }
       if (r.manifest) {
+        const { ErofsImage } = await import('../read/image.js');
+        const { writeManifest } = await import('../read/manifest.js');
         const img = ErofsImage.open(res.image);
         try {
           writeManifest(img, r.manifest);

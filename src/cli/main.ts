@@ -1,12 +1,20 @@
 // The erofs-forge command line: commander at the edge; typed errors become one line and an exit code.
 import { Command, CommanderError } from 'commander';
-import { buildCommand } from './build.js';
-import { readCommands } from './read.js';
-import { verifyCommand } from './verify.js';
-import { shareReportCommand } from './share-report.js';
 import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
 import { liveTempFiles } from '../build/output.js';
 import * as fs from 'node:fs';
+
+/**
+ * The commands, by module. Only the module of the command asked for is loaded (help and unknown
+ * commands load all): a build does not pay for loading the reader, verifier and report code.
+ */
+const MODULES: (() => Promise<Command[]>)[] = [
+  async () => [(await import('./build.js')).buildCommand()],
+  async () => (await import('./read.js')).readCommands(),
+  async () => [(await import('./verify.js')).verifyCommand()],
+  async () => [(await import('./share-report.js')).shareReportCommand()],
+];
+const MODULE_OF: Record<string, number> = { build: 0, inspect: 1, ls: 1, cat: 1, extract: 1, verify: 2, 'share-report': 3 };
 
 /** Exit codes: 0 ok, 1 failure (user error, corrupt image), 2 usage error. */
 export async function main(argv: string[]): Promise<number> {
@@ -15,10 +23,10 @@ export async function main(argv: string[]): Promise<number> {
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  program.addCommand(buildCommand());
-  for (const c of readCommands()) program.addCommand(c);
-  program.addCommand(verifyCommand());
-  program.addCommand(shareReportCommand());
+  const one = MODULE_OF[argv[0]];
+  for (const load of one === undefined ? MODULES : [MODULES[one]]) {
+    for (const c of await load()) program.addCommand(c);
+  }
   for (const c of program.commands) c.exitOverride();
 
   // A closed pipe (`erofs-forge ls img | head`) ends the output quietly, as in other Unix tools.
