@@ -42,6 +42,7 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
       excludeRegexes: source.excludeRegexes ?? [],
       outputPath: path.resolve(image),
       warn: o.warn,
+      statIds: o.cacheDir !== undefined,
       progress: o.progress && ((n) => o.progress!({ phase: 'scan', files: n, totalFiles: 0, bytes: 0, totalBytes: 0 })),
     };
     tree = await scanDirectory(source.dir!, scan);

@@ -2,6 +2,7 @@
 // changed. An entry is keyed by SHA-256 over (format version, codec and layout options, segment
 // bytes) and carries its own SHA-256; a damaged, truncated or foreign entry is ignored and rebuilt,
 // never trusted. Entries are written to a temp file and renamed, so builds may share a cache.
+// Which entries a source file's segments have is remembered by its stat (cache-index.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
@@ -10,13 +11,15 @@ import type { ZResult, Extent } from './zfile.js';
 /** Bump when the encoders or the entry format change: older entries then simply miss. */
 export const CACHE_FORMAT = 'erofs-forge-cache/1 lz4/1 deflate/1';
 const MAGIC = Buffer.from('EFCACHE1');
+/** magic, key, header length, payload length; then the header, the payloads and a SHA-256 of all before it. */
+const HEAD = 48;
+const SUM = 32;
 
 export function cacheKey(params: unknown, segment: Uint8Array): Buffer {
   return createHash('sha256').update(CACHE_FORMAT).update('\0').update(JSON.stringify(params)).update('\0').update(segment).digest();
 }
 
-function entryPath(dir: string, key: Buffer): string {
-  const hex = key.toString('hex');
+function entryPath(dir: string, hex: string): string {
   return path.join(dir, hex.slice(0, 2), hex);
 }
 
@@ -28,39 +31,53 @@ interface Header {
   inlineRaw: number;
 }
 
-export type CacheLookup = { z: ZResult } | { miss: 'absent' | 'damaged' };
+/** A hit carries the entry's length, which the stat index keeps to read it next time without an fstat. */
+export type CacheLookup = { z: ZResult; bytes: number } | { miss: 'absent' | 'damaged' };
 
-export function cacheGet(dir: string, key: Buffer): CacheLookup {
+/**
+ * Read and check one entry (hex key). With `bytes` known, one open, one read and one close; the
+ * checksum is verified whatever the caller knows. Payloads are views into the entry's own buffer,
+ * so a result crosses threads as one transfer and its pclusters go out in one write.
+ */
+export function cacheGet(dir: string, hex: string, bytes?: number): CacheLookup {
   let b: Buffer;
   try {
-    b = fs.readFileSync(entryPath(dir, key));
+    const fd = fs.openSync(entryPath(dir, hex), 'r');
+    try {
+      const size = bytes ?? fs.fstatSync(fd).size;
+      // One byte more than expected: an entry longer than the index says is read as such, and fails.
+      b = Buffer.allocUnsafeSlow(size + 1);
+      let got = 0;
+      for (let n; got < b.length && (n = fs.readSync(fd, b, got, b.length - got, got)) > 0;) got += n;
+      b = b.subarray(0, got);
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch {
     return { miss: 'absent' };
   }
   try {
-    if (b.length < 8 + 32 + 8 + 32 || !b.subarray(0, 8).equals(MAGIC) || !b.subarray(8, 40).equals(key)) return { miss: 'damaged' };
-    const sum = b.subarray(b.length - 32);
-    if (!createHash('sha256').update(b.subarray(0, b.length - 32)).digest().equals(sum)) return { miss: 'damaged' };
+    if (b.length < HEAD + 2 + SUM || !b.subarray(0, 8).equals(MAGIC) || b.toString('hex', 8, 40) !== hex) return { miss: 'damaged' };
+    const sum = b.subarray(b.length - SUM);
+    if (!createHash('sha256').update(b.subarray(0, b.length - SUM)).digest().equals(sum)) return { miss: 'damaged' };
     const hlen = b.readUInt32LE(40);
     const plen = b.readUInt32LE(44);
-    if (48 + hlen + plen + 32 !== b.length) return { miss: 'damaged' };
-    const h = JSON.parse(b.subarray(48, 48 + hlen).toString()) as Header;
-    let off = 48 + hlen;
-    const take = (n: number) => { const s = new Uint8Array(n); s.set(b.subarray(off, off + n)); off += n; return s; };
-    // All payloads in one buffer (views), as compressExtents returns them.
-    const all = take(h.payloads.reduce((a, n) => a + n, 0));
-    let at = 0;
-    const payloads = h.payloads.map((n) => { if (!n) return undefined; const v = all.subarray(at, at + n); at += n; return v; });
+    if (HEAD + hlen + plen + SUM !== b.length) return { miss: 'damaged' };
+    const h = JSON.parse(b.toString('utf8', HEAD, HEAD + hlen)) as Header;
+    let off = HEAD + hlen;
+    const take = (n: number) => { const s = new Uint8Array(b.buffer, b.byteOffset + off, n); off += n; return s; };
+    const payloads = h.payloads.map((n) => (n ? take(n) : undefined));
     const inline = h.inline ? take(h.inline) : undefined;
     const inlineRaw = h.inlineRaw ? take(h.inlineRaw) : undefined;
-    if (off !== 48 + hlen + plen || payloads.length !== h.extents.length) return { miss: 'damaged' };
-    return { z: { extents: h.extents, totalBlocks: h.totalBlocks, payloads, inline, inlineRaw } };
+    if (off !== HEAD + hlen + plen || payloads.length !== h.extents.length) return { miss: 'damaged' };
+    return { z: { extents: h.extents, totalBlocks: h.totalBlocks, payloads, inline, inlineRaw }, bytes: b.length };
   } catch {
     return { miss: 'damaged' };
   }
 }
 
-export function cachePut(dir: string, key: Buffer, z: ZResult): void {
+/** Store an entry; returns its length in bytes, or undefined when it could not be written. */
+export function cachePut(dir: string, hex: string, z: ZResult): number | undefined {
   const header: Header = {
     extents: z.extents, totalBlocks: z.totalBlocks, payloads: z.payloads.map((p) => p?.length ?? 0),
     inline: z.inline?.length ?? 0, inlineRaw: z.inlineRaw?.length ?? 0,
@@ -68,26 +85,30 @@ export function cachePut(dir: string, key: Buffer, z: ZResult): void {
   const hbuf = Buffer.from(JSON.stringify(header));
   const parts: Uint8Array[] = [...z.payloads.filter((p): p is Uint8Array => !!p), ...(z.inline ? [z.inline] : []), ...(z.inlineRaw ? [z.inlineRaw] : [])];
   const plen = parts.reduce((a, p) => a + p.length, 0);
-  const head = Buffer.alloc(48);
+  const head = Buffer.alloc(HEAD);
   MAGIC.copy(head, 0);
-  key.copy(head, 8);
+  head.write(hex, 8, 'hex');
   head.writeUInt32LE(hbuf.length, 40);
   head.writeUInt32LE(plen, 44);
   const h = createHash('sha256').update(head).update(hbuf);
   for (const p of parts) h.update(p);
-  const file = entryPath(dir, key);
+  const file = entryPath(dir, hex);
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const fd = fs.openSync(tmp, 'wx', 0o644);
     try {
-      for (const p of [head, hbuf, ...parts, h.digest()]) fs.writeSync(fd, p);
+      const all = [head, hbuf, ...parts, h.digest()];
+      const want = all.reduce((a, x) => a + x.length, 0);
+      if (fs.writevSync(fd, all) !== want) throw new Error('short write');
     } finally {
       fs.closeSync(fd);
     }
     fs.renameSync(tmp, file);
+    return HEAD + hbuf.length + plen + SUM;
   } catch {
     // A cache that cannot be written only costs speed.
     try { fs.unlinkSync(tmp); } catch { /* not created */ }
+    return undefined;
   }
 }

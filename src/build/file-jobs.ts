@@ -1,31 +1,51 @@
 // Prefetching the work of regular files: hash and compression jobs are submitted ahead of the writer,
 // in the writer's order, within a bound on bytes in flight; the writer takes each file's results when
 // it reaches the file.
-import { SEGMENT_SIZE, type JobResult } from './jobs.js';
+import { SEGMENT_SIZE, type JobResult, type ZJob, type ZJobParams, type ZJobResult, type IndexedSegment } from './jobs.js';
 import type { JobPool } from './pool.js';
-import { dataOf } from '../source/tree.js';
+import { dataOf, type DataSource } from '../source/tree.js';
 import * as fs from 'node:fs';
 import { DirDone, type InodePlan, type Plan } from './plan.js';
 import type { BuildOptions } from './options.js';
-import type { ZParams, ZResult } from './zfile.js';
+import { mayBeWorthCompressing, type ZParams, type ZResult } from './zfile.js';
 import { digestAlgorithm } from '../fingerprint/compute.js';
+import { CacheIndex, optionsKey, type IndexEntry } from './cache-index.js';
 
 export interface FileJobs {
   hash?: Promise<Uint8Array>;
   segs?: Promise<ZResult>[];
 }
 
-/** Input bytes of compression jobs in flight (their results are held until written). */
+/** Input bytes of compression jobs in flight (their results are held until written); cached entry bytes for indexed files. */
 const MAX_INFLIGHT_BYTES = 32 << 20;
 /** Files in flight, whatever their size. */
 const MAX_INFLIGHT_FILES = 256;
+/** Indexed segments fetched per worker round trip, at most (and at most this many entry bytes). */
+const BATCH_SEGS = 64;
+const BATCH_BYTES = 4 << 20;
+
+/** Segments waiting to go to a worker as one 'zindexed' job. */
+interface Batch {
+  segs: IndexedSegment[];
+  settle: { resolve: (r: ZJobResult | { kind: 'miss'; miss: 'absent' | 'damaged' }) => void; reject: (e: Error) => void }[];
+  files: Set<InodePlan>;
+  bytes: number;
+}
 
 export class FileJobQueue {
   private readonly files: InodePlan[];
   private next = 0;
-  private readonly inflight = new Map<InodePlan, { jobs: FileJobs; bytes: number }>();
+  /** `batched`: segments fetched through 'zindexed' jobs. */
+  private readonly inflight = new Map<InodePlan, { jobs: FileJobs; bytes: number; batched: number }>();
   private bytes = 0;
-  readonly cacheStats = { hit: 0, absent: 0, damaged: 0 };
+  /** --cache: segments reused (of which found through the stat index), missing, damaged. */
+  readonly cacheStats = { hit: 0, indexed: 0, absent: 0, damaged: 0 };
+  private readonly index?: CacheIndex;
+  private readonly optsKey: string = '';
+  private readonly params?: ZJobParams;
+  private batch: Batch = emptyBatch();
+  /** Indexed segments sent to workers whose files the writer has not taken yet. */
+  private sentAhead = 0;
 
   constructor(plan: Plan, private readonly o: BuildOptions, private readonly pool: JobPool, private readonly zp?: ZParams) {
     this.files = [];
@@ -34,10 +54,18 @@ export class FileJobQueue {
       if (s instanceof DirDone) continue;
       const p = s;
       if (p.node.kind !== 'reg' || p.size === 0 || seen.has(p)) continue;
-      // Flat files are copied by workers once their blocks are allocated (see the writer), not here.
-      if (!zp) continue;
+      // Flat files are copied by workers once their blocks are allocated (see the writer), not here;
+      // so are files too small to gain from compression, which the writer would store flat anyway.
+      if (!zp || !mayBeWorthCompressing(p.size, zp)) continue;
       seen.add(p);
       this.files.push(p);
+    }
+    if (zp) {
+      this.params = { codec: o.compression!.codec, blockSize: zp.blockSize, pclusterSize: zp.pclusterSize, big: zp.big, ztailpacking: zp.ztailpacking };
+      if (o.cacheDir) {
+        this.index = CacheIndex.load(o.cacheDir);
+        this.optsKey = optionsKey({ ...this.params, segment: SEGMENT_SIZE });
+      }
     }
   }
 
@@ -46,7 +74,12 @@ export class FileJobQueue {
       && (this.bytes < MAX_INFLIGHT_BYTES || this.inflight.size === 0)) {
       const p = this.files[this.next++];
       const jobs: FileJobs = {};
-      const src = dataOf(p.node);
+      const src = wireSource(dataOf(p.node));
+      const algo = p.fingerprint ? digestAlgorithm(this.o.fingerprint!) : undefined;
+      // The stat index: a file unchanged since it was recorded needs no read and no hash.
+      const statId = this.index && src.type === 'path' ? p.node.statId : undefined;
+      const found = statId === undefined ? undefined : this.index!.lookup(this.optsKey, p.node.path, statId);
+      const known: IndexEntry | undefined = found && (!algo || found.digests[algo]) && found.keys.length === Math.ceil(p.size / SEGMENT_SIZE) ? found : undefined;
       if (src.type === 'path' && p.size > SEGMENT_SIZE) {
         // Several jobs read this file: pin its ctime so all of them see the same bytes.
         try {
@@ -55,35 +88,79 @@ export class FileJobQueue {
       }
       // A file of one segment is hashed by its compression job from the very bytes it compresses, so
       // its fingerprint and its data always agree; larger files get a separate hash job.
-      const oneSegment = !!this.zp && p.size <= SEGMENT_SIZE;
-      const algo = p.fingerprint ? digestAlgorithm(this.o.fingerprint!) : undefined;
-      if (p.fingerprint && !oneSegment) {
-        jobs.hash = handled(this.pool.run({ kind: 'hash', src, path: p.node.path, size: p.size, algo: digestAlgorithm(this.o.fingerprint!) })
-          .then((r: JobResult) => (r as { digest: Uint8Array }).digest));
+      const oneSegment = p.size <= SEGMENT_SIZE;
+      const knownDigest = known && algo ? new Uint8Array(Buffer.from(known.digests[algo]!, 'hex')) : undefined;
+      if (algo && !oneSegment) {
+        jobs.hash = knownDigest ? Promise.resolve(knownDigest)
+          : handled(this.pool.run({ kind: 'hash', src, path: p.node.path, size: p.size, algo }).then((r: JobResult) => (r as { digest: Uint8Array }).digest));
       }
+      const keys: (string | undefined)[] = [];
+      const sizes: number[] = [];
+      jobs.segs = [];
       let bytes = 0;
-      if (this.zp) {
-        const zp = this.zp;
-        jobs.segs = [];
-        for (let start = 0; start < p.size; start += SEGMENT_SIZE) {
-          const length = Math.min(SEGMENT_SIZE, p.size - start);
-          jobs.segs.push(handled(this.pool.run({
-            kind: 'z', src, path: p.node.path, size: p.size, start, length, algo: oneSegment ? algo : undefined,
-            params: { codec: this.o.compression!.codec, blockSize: zp.blockSize, pclusterSize: zp.pclusterSize, big: zp.big, ztailpacking: zp.ztailpacking },
-            cacheDir: this.o.cacheDir,
-          }).then((r: JobResult) => {
-            const res = r as { z: ZResult; cache?: 'hit' | 'absent' | 'damaged'; digest?: Uint8Array };
-            if (res.cache) this.cacheStats[res.cache]++;
-            if (res.digest) res.z.digest = res.digest;
-            return res.z;
-          })));
-        }
-        if (oneSegment && algo) jobs.hash = handled(jobs.segs[0].then((z) => z.digest!));
-        bytes = p.size;
+      for (let start = 0, i = 0; start < p.size; start += SEGMENT_SIZE, i++) {
+        const length = Math.min(SEGMENT_SIZE, p.size - start);
+        const job: ZJob = {
+          kind: 'z', src, path: p.node.path, size: p.size, start, length, algo: oneSegment ? algo : undefined,
+          params: this.params!, cacheDir: this.o.cacheDir,
+        };
+        const pr = known ? this.indexed({ key: known.keys[i], bytes: known.bytes[i], start }, job, p) : this.pool.run(job) as Promise<ZJobResult>;
+        bytes += known ? known.bytes[i] : length;
+        jobs.segs.push(handled(pr.then((res) => {
+          if (res.cache) this.cacheStats[res.cache]++;
+          if (res.indexed) this.cacheStats.indexed++;
+          if (res.digest) res.z.digest = res.digest;
+          keys[i] = res.entry?.key;
+          sizes[i] = res.entry?.bytes ?? 0;
+          return res.z;
+        })));
       }
-      this.inflight.set(p, { jobs, bytes });
+      if (oneSegment && algo) jobs.hash = handled(jobs.segs[0].then((z) => z.digest ?? knownDigest!));
+      if (statId !== undefined) {
+        // Once every segment has its entry (and the file its digest), the index learns them.
+        Promise.all([Promise.all(jobs.segs), jobs.hash]).then(([, digest]) => {
+          if (keys.length !== jobs.segs!.length || keys.some((k) => k === undefined)) return;
+          this.index!.record(this.optsKey, p.node.path, statId, keys as string[], sizes, algo && digest ? { [algo]: Buffer.from(digest).toString('hex') } : {});
+        }).catch(() => {});
+      }
+      this.inflight.set(p, { jobs, bytes, batched: known ? jobs.segs.length : 0 });
       this.bytes += bytes;
     }
+    // A partial batch goes out only when the writer is about to run out of segments sent ahead:
+    // otherwise fetches would go one by one, each with a round trip, as workers outpace the writer.
+    if (this.batch.segs.length && this.sentAhead < BATCH_SEGS) this.flush();
+  }
+
+  /**
+   * Queue one indexed segment for a batched round trip. Its entry gone or damaged, the segment is
+   * compressed again by `job` (the content-keyed path), as if there were no index.
+   */
+  private indexed(seg: IndexedSegment, job: ZJob, p: InodePlan): Promise<ZJobResult> {
+    const b = this.batch;
+    const pr = new Promise<ZJobResult | { kind: 'miss'; miss: 'absent' | 'damaged' }>((resolve, reject) => b.settle.push({ resolve, reject }))
+      .then(async (r) => {
+        if (r.kind === 'z') return r;
+        const res = await this.pool.run(job) as ZJobResult;
+        return r.miss === 'damaged' ? { ...res, cache: 'damaged' as const } : res;
+      });
+    b.segs.push(seg);
+    b.files.add(p);
+    b.bytes += seg.bytes;
+    if (b.segs.length >= BATCH_SEGS || b.bytes >= BATCH_BYTES) this.flush();
+    return pr;
+  }
+
+  private flush(): void {
+    const b = this.batch;
+    this.batch = emptyBatch();
+    this.sentAhead += b.segs.length;
+    if (process.env.DBG_BATCH) process.stderr.write(`batch ${b.segs.length} ${b.bytes}\n`);
+    this.pool.run({ kind: 'zindexed', cacheDir: this.o.cacheDir!, segs: b.segs }).then((r) => {
+      const { results } = r as Extract<JobResult, { kind: 'zindexed' }>;
+      results.forEach((x, i) => b.settle[i].resolve(x));
+    }, (e: Error) => {
+      for (const s of b.settle) s.reject(e);
+    });
   }
 
   /** The jobs of `p` (undefined when it needs none); frees its place for the next files. */
@@ -91,11 +168,31 @@ export class FileJobQueue {
     this.pump();
     const f = this.inflight.get(p);
     if (!f) return undefined;
+    // The writer needs this file now: its batch cannot wait to fill up.
+    if (this.batch.files.has(p)) this.flush();
     this.inflight.delete(p);
     this.bytes -= f.bytes;
+    this.sentAhead -= f.batched;
     this.pump();
     return f.jobs;
   }
+
+  /** At the end of a successful build: the stat index keeps what this build learned. */
+  saveIndex(): void {
+    this.index?.save();
+  }
+}
+
+function emptyBatch(): Batch {
+  return { segs: [], settle: [], files: new Set(), bytes: 0 };
+}
+
+/**
+ * A source as a job message carries it: a path in a buffer of its own. (Short Buffers share an 8 KiB
+ * pool, and a message would copy the whole pool with each path.)
+ */
+function wireSource(src: DataSource): DataSource {
+  return src.type === 'path' ? { ...src, path: Buffer.from(new Uint8Array(src.path).buffer) } : src;
 }
 
 /**

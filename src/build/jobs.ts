@@ -24,6 +24,12 @@ export interface ZJobParams {
   ztailpacking: boolean;
 }
 
+/** Compress one segment of a file (with a cache: look it up by content first, store it after). */
+export type ZJob = { kind: 'z'; src: DataSource; path: string; size: number; start: number; length: number; params: ZJobParams; cacheDir?: string; algo?: 'sha256' | 'blake3' };
+
+/** A segment the stat index knows: its entry's key and length, and its offset in the file. */
+export interface IndexedSegment { key: string; bytes: number; start: number }
+
 export type Job =
   | { kind: 'hash'; src: DataSource; path: string; size: number; algo: 'sha256' | 'blake3' }
   /**
@@ -31,7 +37,17 @@ export type Job =
    * returned as its tail. Small files travel in batches: one round trip for many files.
    */
   | { kind: 'copy'; image: string; files: CopyItem[]; algo?: 'sha256' | 'blake3' }
-  | { kind: 'z'; src: DataSource; path: string; size: number; start: number; length: number; params: ZJobParams; cacheDir?: string; algo?: 'sha256' | 'blake3' };
+  | ZJob
+  /** Segments of unchanged files fetched from the cache in one round trip (see cache-index.ts). */
+  | { kind: 'zindexed'; cacheDir: string; segs: IndexedSegment[] };
+
+export type ZJobResult = {
+  kind: 'z'; z: ZResult; cache?: 'hit' | 'absent' | 'damaged'; digest?: Uint8Array;
+  /** With a cache: the segment's entry (its key in hex and length), unless it could not be stored. */
+  entry?: { key: string; bytes: number };
+  /** Found through the stat index, without reading the source. */
+  indexed?: boolean;
+};
 
 export interface CopyItem {
   src: DataSource;
@@ -45,7 +61,9 @@ export type JobResult =
   | { kind: 'hash'; digest: Uint8Array }
   /** The files' tails back to back, in job order; with `algo`, their digests (32 bytes each) likewise. */
   | { kind: 'copy'; tails: Uint8Array; digests?: Uint8Array }
-  | { kind: 'z'; z: ZResult; cache?: 'hit' | 'absent' | 'damaged'; digest?: Uint8Array };
+  | ZJobResult
+  /** One per segment asked, in order: the entry, or why there is none (the caller then runs a 'z' job). */
+  | { kind: 'zindexed'; results: (ZJobResult | { kind: 'miss'; miss: 'absent' | 'damaged' })[] };
 
 const codecs = new Map<string, Codec>();
 function codecFor(spec: CodecSpec): Codec {
@@ -148,6 +166,7 @@ export function runJob(job: Job): JobResult {
   if (process.env.EROFS_FORGE_TEST_FAULT === 'worker-throw') throw new Error('injected fault (EROFS_FORGE_TEST_FAULT=worker-throw)');
   if (process.env.EROFS_FORGE_TEST_FAULT === 'worker-exit') process.exit(3);
   if (job.kind === 'copy') return copyJob(job);
+  if (job.kind === 'zindexed') return indexedJob(job);
   const node = { data: job.src, path: job.path };
   if (job.kind === 'hash') {
     const h = job.algo === 'sha256' ? createHash('sha256') : blake3.create();
@@ -186,18 +205,22 @@ export function runJob(job: Job): JobResult {
     for (let got = 0; got < job.length;) got += r.read(seg, got, job.length - got);
     r.finish();
     h?.update(seg);
-    const key = cacheKey({ ...p, ztailpacking: zp.ztailpacking, length: job.length }, seg);
+    const key = cacheKey({ ...p, ztailpacking: zp.ztailpacking, length: job.length }, seg).toString('hex');
     const hit = cacheGet(job.cacheDir, key);
     let z: ZResult;
+    let bytes: number | undefined;
     if ('z' in hit) {
-      z = hit.z;
+      ({ z, bytes } = hit);
     } else {
       let pos = 0;
       z = compressExtents((b, off, len) => { const n = Math.min(len, seg.length - pos); b.set(seg.subarray(pos, pos + n), off); pos += n; return n; }, job.length, zp);
-      cachePut(job.cacheDir, key, z);
+      bytes = cachePut(job.cacheDir, key, z);
     }
     for (const e of z.extents) e.la += job.start;
-    return { kind: 'z', z, cache: 'z' in hit ? 'hit' : hit.miss, digest: h ? new Uint8Array(h.digest()) : undefined };
+    return {
+      kind: 'z', z, cache: 'z' in hit ? 'hit' : hit.miss, digest: h ? new Uint8Array(h.digest()) : undefined,
+      entry: bytes === undefined ? undefined : { key, bytes },
+    };
   } finally {
     r.close();
   }
@@ -211,6 +234,7 @@ type WireSource = Exclude<DataSource, { type: 'path' }> | { type: 'path'; path: 
 
 function mapSources(job: Job, f: (s: DataSource) => DataSource): Job {
   if (job.kind === 'copy') return { ...job, files: job.files.map((c) => ({ ...c, src: f(c.src) })) };
+  if (job.kind === 'zindexed') return job;
   return { ...job, src: f(job.src) };
 }
 
@@ -225,11 +249,27 @@ export function fromWire(job: Job): Job {
   });
 }
 
+/**
+ * Segments the stat index vouches for: each entry is read and checked, never trusted. One that is
+ * gone or damaged comes back as a miss, and its file takes the content-keyed path.
+ */
+function indexedJob(job: Extract<Job, { kind: 'zindexed' }>): JobResult {
+  const results = job.segs.map((s) => {
+    const got = cacheGet(job.cacheDir, s.key, s.bytes);
+    if (!('z' in got)) return { kind: 'miss', miss: got.miss } as const;
+    for (const e of got.z.extents) e.la += s.start;
+    return { kind: 'z', z: got.z, cache: 'hit', entry: { key: s.key, bytes: got.bytes }, indexed: true } as const;
+  });
+  return { kind: 'zindexed', results };
+}
+
 /** Buffers a result can hand over without copying. */
 export function transferables(res: JobResult): ArrayBuffer[] {
   if (res.kind === 'copy') return [res.tails.buffer, res.digests?.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
   if (res.kind === 'hash') return [];
   const out = new Set<ArrayBuffer>();
-  for (const p of res.z.payloads) if (p && p.buffer instanceof ArrayBuffer) out.add(p.buffer);
+  for (const r of res.kind === 'zindexed' ? res.results : [res]) {
+    if (r.kind === 'z') for (const p of r.z.payloads) if (p && p.buffer instanceof ArrayBuffer) out.add(p.buffer);
+  }
   return [...out];
 }

@@ -9,11 +9,12 @@ import { toWire, type Job, type JobResult } from './jobs.js';
 interface Pending {
   resolve: (r: JobResult) => void;
   reject: (e: Error) => void;
-  /** "compressing /path" etc., for messages about a failed worker. */
-  what: string;
+  /** The job, to say what failed ("compressing /path") should its worker fail. */
+  job: Job;
 }
 
 function describeJob(job: Job): string {
+  if (job.kind === 'zindexed') return `reading ${job.segs.length} cache entries`;
   if (job.kind === 'copy') {
     const more = job.files.length - 1;
     return `copying ${showPath(job.files[0].path)}${more ? ` (and ${more} more file${more > 1 ? 's' : ''})` : ''}`;
@@ -50,7 +51,7 @@ export class JobPool {
         if (m.error !== undefined && m.user) p.reject(new UserError(m.error));
         else if (m.error !== undefined) {
           // A bug, not a user error: say which job failed and keep the worker's own stack.
-          const err = new Error(`worker thread failed ${p.what}: ${m.error}`);
+          const err = new Error(`worker thread failed ${describeJob(p.job)}: ${m.error}`);
           if (m.stack) err.stack = `Error: ${err.message}\n${m.stack.split('\n').slice(1).join('\n')}`;
           p.reject(err);
         }
@@ -69,7 +70,7 @@ export class JobPool {
   private runningOn(w: Worker): string {
     const id = this.inWorker.get(w)?.[0];
     const p = id === undefined ? undefined : this.pending.get(id);
-    return p ? ` while ${p.what}` : '';
+    return p ? ` while ${describeJob(p.job)}` : '';
   }
 
   private fail(e: Error): void {
@@ -81,7 +82,7 @@ export class JobPool {
   run(job: Job): Promise<JobResult> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    const pr = new Promise<JobResult>((resolve, reject) => this.pending.set(id, { resolve, reject, what: describeJob(job) }));
+    const pr = new Promise<JobResult>((resolve, reject) => this.pending.set(id, { resolve, reject, job }));
     // Unobserved rejections of prefetched jobs are reported where they are awaited.
     pr.catch(() => {});
     this.queue.push({ id, job });

@@ -36,8 +36,8 @@ export interface BuildStats {
   dataBytes: number;
   /** Regular files stored compressed. */
   compressedFiles: number;
-  /** --cache: segments found, missing, and found damaged (rebuilt). */
-  cache?: { hit: number; absent: number; damaged: number };
+  /** --cache: segments found (of which through the stat index, without reading the source), missing, and found damaged (rebuilt). */
+  cache?: { hit: number; indexed: number; absent: number; damaged: number };
 }
 
 /** Where an inode's data went. */
@@ -182,12 +182,11 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
       }
       e.blkaddr = alloc.takeBlocks(e.blocks);
       dedupe?.set(key, e.blkaddr);
-      const whole = new Uint8Array(payload.buffer);
-      if (run && run.buf === whole && run.end === payload.byteOffset && run.pos + (run.end - run.start) === e.blkaddr * bs) {
+      if (run && run.buf.buffer === payload.buffer && run.end === payload.byteOffset && run.pos + (run.end - run.start) === e.blkaddr * bs) {
         run.end += payload.length;
       } else {
         flushRun();
-        run = { buf: whole, start: payload.byteOffset, end: payload.byteOffset + payload.length, pos: e.blkaddr * bs };
+        run = { buf: new Uint8Array(payload.buffer), start: payload.byteOffset, end: payload.byteOffset + payload.length, pos: e.blkaddr * bs };
       }
     });
     flushRun();
@@ -264,6 +263,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
   }
   await flushCopies();
   await Promise.all(copies);
+  jobs.saveIndex();
   report(true);
   alloc.closeAll();
 

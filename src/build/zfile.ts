@@ -208,6 +208,15 @@ export function worthCompressing(z: ZResult, size: number, bs: number): boolean 
   return z.totalBlocks * bs + (z.inline?.length ?? 0) + fullIndexBytes(size, bs) < size;
 }
 
+/**
+ * Whether compressing `size` bytes could pass worthCompressing at all: without ztailpacking every
+ * pcluster takes a whole block, so a file that one block plus its indexes do not undercut is stored
+ * flat whatever its bytes (such files need no compression job).
+ */
+export function mayBeWorthCompressing(size: number, p: { blockSize: number; ztailpacking: boolean }): boolean {
+  return p.ztailpacking || p.blockSize + fullIndexBytes(size, p.blockSize) < size;
+}
+
 /** One entry per lcluster: heads, NONHEADs (CBLKCNT first in big mode) and the EOF sentinel. */
 export function lclusterIndexes(z: ZResult, size: number, p: ZParams): LclusterIndex[] {
   const bs = p.blockSize;

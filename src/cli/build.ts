@@ -98,7 +98,7 @@ export function buildCommand(): Command {
     .option('--exclude-regex <regex>', 'leave out paths matching this regex (repeatable)', collect(parseRegex))
     .option('-z <algorithm>', 'compress files: lz4, lz4hc[,level=0..12] (default 9), deflate[,level=N]', parseCompressor)
     .option('-C <bytes>', 'largest pcluster (multiple of the block size, up to 1048576; default one block)', (v) => parseSize(v, '-C'))
-    .option('--cache <dir>', 'reuse compressed data from earlier builds kept in this directory')
+    .option('--cache <dir>', 'reuse compressed data from earlier builds kept in this directory (a file whose path and stat, ctime included, are unchanged is not read again)')
     .option('--workers <n>', 'worker threads for hashing and compression (default: CPUs)', (v) => parseInteger(v, '--workers'))
     .option('-E <options>', 'extended options: ztailpacking, dedupe, legacy-compress, noinline_data, ^xattr-name-filter', collect(String))
     .option('-x <n>', 'share an xattr used by more than n inodes (default 2); -1 drops all xattrs', (v) => parseInteger(v, '-x'))
@@ -217,7 +217,7 @@ Examples:
       } else if (!r.quiet) {
         process.stdout.write(`${res.image}: ${res.inodes} inodes, ${res.blocks} blocks of ${o.blockSize} B `
           + `(${res.imageBytes} bytes), ${res.dataBytes} bytes of file data, ${res.seconds.toFixed(2)} s`
-          + (res.cache ? `; cache: ${res.cache.hit} segments reused, ${res.cache.absent} new, ${res.cache.damaged} damaged and rebuilt` : '') + '\n');
+          + (res.cache ? `; cache: ${res.cache.hit} segments reused (${res.cache.indexed} by unchanged stat), ${res.cache.absent} new, ${res.cache.damaged} damaged and rebuilt` : '') + '\n');
       }
     }));
 }

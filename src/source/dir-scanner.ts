@@ -19,6 +19,8 @@ export interface ScanOptions {
   warn?: (msg: string) => void;
   /** Called now and then with the number of entries scanned so far. */
   progress?: (entries: number) => void;
+  /** Keep each regular file's stat identity (Inode.statId), for the --cache stat index. */
+  statIds?: boolean;
 }
 
 function kindOf(mode: number): Kind | null {
@@ -87,6 +89,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
     if (kind === 'reg') {
       if (s.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new UserError(`${showPath(p)}: file too large`);
       inode.size = Number(s.size);
+      if (opts.statIds) inode.statId = `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
     } else if (kind === 'lnk') {
       let target: Buffer;
       try {

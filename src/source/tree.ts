@@ -45,6 +45,11 @@ export interface Inode {
    * directory source reads the file). Strings, not Buffers: a million Buffer objects cost ~150 MB.
    */
   path: string;
+  /**
+   * Regular files of a directory scanned for --cache: identity and change times as lstat saw them,
+   * "dev:ino:size:mtimeNs:ctimeNs" (the key of the stat index, src/build/cache-index.ts).
+   */
+  statId?: string;
   /** Set by the planner. */
   plan?: InodePlan;
 }
