@@ -154,7 +154,6 @@ export class FileJobQueue {
     const b = this.batch;
     this.batch = emptyBatch();
     this.sentAhead += b.segs.length;
-    if (process.env.DBG_BATCH) process.stderr.write(`batch ${b.segs.length} ${b.bytes}\n`);
     this.pool.run({ kind: 'zindexed', cacheDir: this.o.cacheDir!, segs: b.segs }).then((r) => {
       const { results } = r as Extract<JobResult, { kind: 'zindexed' }>;
       results.forEach((x, i) => b.settle[i].resolve(x));
