@@ -27,16 +27,24 @@ const KEEP_UNSEEN_MIN = 10_000;
 
 export type DigestAlgo = 'sha256' | 'blake3';
 
-export interface IndexEntry {
+/** A file's record, as stored: keys and lengths stay joined by "," until a lookup needs them. */
+interface Rec {
   /** "dev:ino:size:mtimeNs:ctimeNs" at the scan. */
   stat: string;
+  keys: string;
+  bytes: string;
+  sha256: string;
+  blake3: string;
+  /** When a build last wrote it (ms since the epoch), for trimming. */
+  used: number;
+}
+
+export interface IndexEntry {
   /** Entry keys (hex) and lengths of the file's segments, in order. */
   keys: string[];
   bytes: number[];
   /** Digests of the whole file's bytes, hex, by algorithm (those computed so far). */
   digests: Partial<Record<DigestAlgo, string>>;
-  /** When a build last used or recorded it (ms since the epoch), for trimming. */
-  used: number;
 }
 
 /** JSON row: path, options index, stat, keys and lengths joined by ",", sha256, blake3, used. */
@@ -48,26 +56,35 @@ interface Body {
   files: Row[];
 }
 
+/** By options key, then path (latin1 string of its bytes). */
+type Recs = Map<string, Map<string, Rec>>;
+
 /** The options key: everything besides a segment's bytes that its entry depends on. */
 export function optionsKey(params: unknown): string {
   return createHash('sha256').update(CACHE_FORMAT).update('\0').update(JSON.stringify(params)).digest('hex');
 }
 
 export class CacheIndex {
-  /** By options key + "\0" + path (latin1 string of its bytes). */
-  private readonly loaded: Map<string, IndexEntry>;
-  private readonly fresh = new Map<string, IndexEntry>();
-  /** Files this build looked up, recorded or not: their old entries are stale if not recorded. */
-  private readonly seen = new Set<string>();
+  private readonly loaded: Recs;
+  private readonly fresh: Recs = new Map();
+  /** Files this build looked up, by options key: their old records are stale unless recorded again. */
+  private readonly seen = new Map<string, Set<string>>();
   /** Whether DIR/index was present but failed its checks (it is then ignored). */
   readonly damaged: boolean;
   private readonly startNs: bigint;
+  private changed = false;
 
-  private constructor(private readonly dir: string, loaded: Map<string, IndexEntry> | 'damaged' | undefined) {
+  private constructor(private readonly dir: string, loaded: { recs: Recs; id: string } | 'damaged' | undefined) {
     this.damaged = loaded === 'damaged';
-    this.loaded = loaded instanceof Map ? loaded : new Map();
+    this.loaded = loaded && loaded !== 'damaged' ? loaded.recs : new Map();
+    this.loadedId = loaded && loaded !== 'damaged' ? loaded.id : '';
+    // Nothing to drop or replace in an index that was missing or damaged: it is written anyway.
+    this.changed = !loaded || loaded === 'damaged';
     this.startNs = BigInt(Date.now()) * 1_000_000n;
   }
+
+  /** Identity of the index file as loaded, to tell whether another build replaced it since. */
+  private readonly loadedId: string;
 
   /** Load DIR/index once, at the start of a build (before any source file is read). */
   static load(dir: string): CacheIndex {
@@ -76,37 +93,70 @@ export class CacheIndex {
 
   /** The entry of a file whose stat is unchanged, else undefined. */
   lookup(opts: string, file: string, stat: string): IndexEntry | undefined {
-    const k = `${opts}\0${file}`;
-    this.seen.add(k);
-    const e = this.loaded.get(k);
-    return e && e.stat === stat ? e : undefined;
+    let seen = this.seen.get(opts);
+    if (!seen) this.seen.set(opts, (seen = new Set()));
+    seen.add(file);
+    const r = this.loaded.get(opts)?.get(file);
+    if (!r || r.stat !== stat) return undefined;
+    const digests: IndexEntry['digests'] = {};
+    if (r.sha256) digests.sha256 = r.sha256;
+    if (r.blake3) digests.blake3 = r.blake3;
+    const keys = r.keys.split(',');
+    const bytes = r.bytes.split(',').map(Number);
+    return keys.length === bytes.length ? { keys, bytes, digests } : undefined;
   }
 
   /** Remember the entries a file's segments have now (its bytes were read under this stat, or the index vouched for them). */
   record(opts: string, file: string, stat: string, keys: string[], bytes: number[], digests: Partial<Record<DigestAlgo, string>>): void {
     if (!notRacy(stat, this.startNs)) return;
-    const k = `${opts}\0${file}`;
-    const old = this.loaded.get(k);
+    const old = this.loaded.get(opts)?.get(file);
+    const k = keys.join(',');
+    const b = bytes.join(',');
     // Digests of other algorithms carry over when the bytes are the same ones.
-    const keep = old && old.stat === stat && old.keys.join() === keys.join() ? old.digests : {};
-    this.fresh.set(k, { stat, keys, bytes, digests: { ...keep, ...digests }, used: Date.now() });
+    const same = !!old && old.stat === stat && old.keys === k;
+    const r: Rec = {
+      stat, keys: k, bytes: b, sha256: digests.sha256 ?? (same ? old.sha256 : ''), blake3: digests.blake3 ?? (same ? old.blake3 : ''), used: Date.now(),
+    };
+    if (!same || old.bytes !== b || old.sha256 !== r.sha256 || old.blake3 !== r.blake3) this.changed = true;
+    let m = this.fresh.get(opts);
+    if (!m) this.fresh.set(opts, (m = new Map()));
+    m.set(file, r);
   }
 
-  /** Write the index (temp file + rename), merged with the one on disk now. Failures only cost speed. */
+  /**
+   * Write the index (temp file + rename), merged with the one on disk now; skipped when this build
+   * learned nothing new (every file it saw recorded as it was). Failures only cost speed.
+   */
   save(): void {
     const file = path.join(this.dir, FILE);
-    const disk = readIndex(file);
-    const others = disk instanceof Map ? disk : this.loaded;
-    const rest = [...others].filter(([k]) => !this.fresh.has(k) && !this.seen.has(k)).sort((a, b) => b[1].used - a[1].used);
-    const all = [...this.fresh, ...rest.slice(0, Math.max(KEEP_UNSEEN_MIN, this.fresh.size))];
+    // Records this build saw but did not write again (changed files, racy stats) are dropped.
+    for (const [opts, seen] of this.seen) {
+      const fresh = this.fresh.get(opts);
+      for (const f of seen) if (!fresh?.has(f) && this.loaded.get(opts)?.has(f)) { this.changed = true; break; }
+    }
+    const now = fileId(file);
+    if (!this.changed && now === this.loadedId) return;
+    // Another build may have written the index since: merge with its version.
+    const disk = now === this.loadedId ? undefined : readIndex(file);
+    const others = disk && disk !== 'damaged' ? disk.recs : this.loaded;
+    const rest: [string, string, Rec][] = [];
+    let freshCount = 0;
+    for (const m of this.fresh.values()) freshCount += m.size;
+    for (const [opts, m] of others) {
+      const fresh = this.fresh.get(opts);
+      const seen = this.seen.get(opts);
+      for (const [f, r] of m) if (!fresh?.has(f) && !seen?.has(f)) rest.push([opts, f, r]);
+    }
+    rest.sort((a, b) => b[2].used - a[2].used);
+    const all: [string, string, Rec][] = [];
+    for (const [opts, m] of this.fresh) for (const [f, r] of m) all.push([opts, f, r]);
+    all.push(...rest.slice(0, Math.max(KEEP_UNSEEN_MIN, freshCount)));
     const options: string[] = [];
     const optIndex = new Map<string, number>();
-    const files: Row[] = all.map(([k, e]) => {
-      const cut = k.indexOf('\0');
-      const o = k.slice(0, cut);
+    const files: Row[] = all.map(([o, f, r]) => {
       let oi = optIndex.get(o);
       if (oi === undefined) { optIndex.set(o, (oi = options.length)); options.push(o); }
-      return [k.slice(cut + 1), oi, e.stat, e.keys.join(','), e.bytes.join(','), e.digests.sha256 ?? '', e.digests.blake3 ?? '', e.used];
+      return [f, oi, r.stat, r.keys, r.bytes, r.sha256, r.blake3, r.used];
     });
     const body = Buffer.from(JSON.stringify({ format: CACHE_FORMAT, options, files } satisfies Body));
     const head = Buffer.from(`${MAGIC}\n${createHash('sha256').update(body).digest('hex')}\n`);
@@ -126,31 +176,49 @@ function notRacy(stat: string, startNs: bigint): boolean {
   return ctime < startNs - RACY_MARGIN_NS;
 }
 
-function readIndex(file: string): Map<string, IndexEntry> | 'damaged' | undefined {
-  let b: Buffer;
+function fileId(file: string): string {
   try {
-    b = fs.readFileSync(file);
+    const st = fs.statSync(file, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return '';
+  }
+}
+
+function readIndex(file: string): { recs: Recs; id: string } | 'damaged' | undefined {
+  let b: Buffer;
+  let id: string;
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const st = fs.fstatSync(fd, { bigint: true });
+      id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      b = Buffer.allocUnsafe(Number(st.size));
+      let got = 0;
+      for (let n; got < b.length && (n = fs.readSync(fd, b, got, b.length - got, got)) > 0;) got += n;
+      if (got !== b.length) return 'damaged';
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch {
     return undefined;
   }
   try {
     const headLen = MAGIC.length + 1 + 64 + 1;
-    if (b.length < headLen || b.toString('latin1', 0, headLen) !== `${MAGIC}\n${b.toString('latin1', MAGIC.length + 1, MAGIC.length + 65)}\n`) return 'damaged';
-    if (createHash('sha256').update(b.subarray(headLen)).digest('hex') !== b.toString('latin1', MAGIC.length + 1, MAGIC.length + 65)) return 'damaged';
+    const sum = b.toString('latin1', MAGIC.length + 1, MAGIC.length + 65);
+    if (b.length < headLen || b.toString('latin1', 0, headLen) !== `${MAGIC}\n${sum}\n`) return 'damaged';
+    if (createHash('sha256').update(b.subarray(headLen)).digest('hex') !== sum) return 'damaged';
     const body = JSON.parse(b.toString('utf8', headLen)) as Body;
     // Another format: its entries would all miss; start afresh.
     if (body.format !== CACHE_FORMAT) return undefined;
-    const m = new Map<string, IndexEntry>();
-    for (const [file, oi, stat, keys, bytes, sha256, blake3, used] of body.files) {
-      const ks = keys.split(',');
-      const bs = bytes.split(',').map(Number);
-      const digests: IndexEntry['digests'] = {};
-      if (sha256) digests.sha256 = sha256;
-      if (blake3) digests.blake3 = blake3;
-      if (ks.length !== bs.length || !body.options[oi]) return 'damaged';
-      m.set(`${body.options[oi]}\0${file}`, { stat, keys: ks, bytes: bs, digests, used });
+    const recs: Recs = new Map();
+    const byOpt = body.options.map((o) => { const m = new Map<string, Rec>(); recs.set(o, m); return m; });
+    for (const [f, oi, stat, keys, bytes, sha256, blake3, used] of body.files) {
+      const m = byOpt[oi];
+      if (!m || typeof stat !== 'string' || typeof keys !== 'string' || typeof bytes !== 'string') return 'damaged';
+      m.set(f, { stat, keys, bytes, sha256, blake3, used });
     }
-    return m;
+    return { recs, id };
   } catch {
     return 'damaged';
   }

@@ -44,6 +44,8 @@ export class FileJobQueue {
   private readonly optsKey: string = '';
   private readonly params?: ZJobParams;
   private batch: Batch = emptyBatch();
+  /** Files whose entries the index learns once their jobs are done. */
+  private readonly recording: Promise<void>[] = [];
   /** Indexed segments sent to workers whose files the writer has not taken yet. */
   private sentAhead = 0;
 
@@ -118,10 +120,10 @@ export class FileJobQueue {
       if (oneSegment && algo) jobs.hash = handled(jobs.segs[0].then((z) => z.digest ?? knownDigest!));
       if (statId !== undefined) {
         // Once every segment has its entry (and the file its digest), the index learns them.
-        Promise.all([Promise.all(jobs.segs), jobs.hash]).then(([, digest]) => {
+        this.recording.push(Promise.all([Promise.all(jobs.segs), jobs.hash]).then(([, digest]) => {
           if (keys.length !== jobs.segs!.length || keys.some((k) => k === undefined)) return;
           this.index!.record(this.optsKey, p.node.path, statId, keys as string[], sizes, algo && digest ? { [algo]: Buffer.from(digest).toString('hex') } : {});
-        }).catch(() => {});
+        }).catch(() => {}));
       }
       this.inflight.set(p, { jobs, bytes, batched: known ? jobs.segs.length : 0 });
       this.bytes += bytes;
@@ -177,8 +179,10 @@ export class FileJobQueue {
   }
 
   /** At the end of a successful build: the stat index keeps what this build learned. */
-  saveIndex(): void {
-    this.index?.save();
+  async saveIndex(): Promise<void> {
+    if (!this.index) return;
+    await Promise.all(this.recording);
+    this.index.save();
   }
 }
 

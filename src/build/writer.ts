@@ -263,7 +263,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
   }
   await flushCopies();
   await Promise.all(copies);
-  jobs.saveIndex();
+  await jobs.saveIndex();
   report(true);
   alloc.closeAll();
 
