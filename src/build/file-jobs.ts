@@ -3,7 +3,7 @@
 // it reaches the file.
 import { SEGMENT_SIZE, type JobResult, type ZJob, type ZJobParams, type ZJobResult, type IndexedSegment } from './jobs.js';
 import type { JobPool } from './pool.js';
-import { dataOf, type DataSource } from '../source/tree.js';
+import { dataOf } from '../source/tree.js';
 import * as fs from 'node:fs';
 import { DirDone, type InodePlan, type Plan } from './plan.js';
 import type { BuildOptions } from './options.js';
@@ -76,7 +76,7 @@ export class FileJobQueue {
       && (this.bytes < MAX_INFLIGHT_BYTES || this.inflight.size === 0)) {
       const p = this.files[this.next++];
       const jobs: FileJobs = {};
-      const src = wireSource(dataOf(p.node));
+      const src = dataOf(p.node);
       const algo = p.fingerprint ? digestAlgorithm(this.o.fingerprint!) : undefined;
       // The stat index: a file unchanged since it was recorded needs no read and no hash.
       const statId = this.index && src.type === 'path' ? p.node.statId : undefined;
@@ -188,14 +188,6 @@ export class FileJobQueue {
 
 function emptyBatch(): Batch {
   return { segs: [], settle: [], files: new Set(), bytes: 0 };
-}
-
-/**
- * A source as a job message carries it: a path in a buffer of its own. (Short Buffers share an 8 KiB
- * pool, and a message would copy the whole pool with each path.)
- */
-function wireSource(src: DataSource): DataSource {
-  return src.type === 'path' ? { ...src, path: Buffer.from(new Uint8Array(src.path).buffer) } : src;
 }
 
 /**
