@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { forge, FORGE_BIN } from './helpers/tools.js';
 import { pseudoRandom } from './helpers/tricky-tree.js';
 
@@ -150,6 +150,33 @@ test('stat index: unchanged files are not read; a rewrite with size and mtime pu
     assert.equal(allDamaged.cache.indexed, 0);
     assert.equal(sha(allDamaged.img), sha(changedPlain.img));
     assert.equal(fs.readdirSync(cache).filter((f) => f.endsWith('.tmp')).length, 0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stat index: tar input keeps the content-keyed path (no stat to trust), same bytes', async () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-cache-tar-'));
+  try {
+    const root = path.join(dir, 'src');
+    fs.mkdirSync(root);
+    for (let i = 0; i < 4; i++) fs.writeFileSync(path.join(root, `f${i}`), `tar file ${i} `.repeat(3000));
+    const tarFile = path.join(dir, 'in.tar');
+    const t = spawnSync('tar', ['-cf', tarFile, '-C', root, '.']);
+    assert.equal(t.status, 0, t.stderr.toString());
+    await sleep(1300);
+    const cache = path.join(dir, 'cache');
+    const build = (name: string, extra: string[]) => {
+      const img = path.join(dir, `${name}.img`);
+      const r = forge(['build', '--json', '-T0', '-Uclear', '-zlz4hc', '--tar=f', ...extra, img, tarFile]);
+      assert.equal(r.status, 0, r.stderr.toString());
+      return { img, cache: JSON.parse(r.stdout.toString()).cache };
+    };
+    const plain = build('plain', []);
+    assert.deepEqual(build('first', ['--cache', cache]).cache, { hit: 0, indexed: 0, absent: 4, damaged: 0 });
+    const second = build('second', ['--cache', cache]);
+    assert.deepEqual(second.cache, { hit: 4, indexed: 0, absent: 0, damaged: 0 });
+    assert.equal(sha(second.img), sha(plain.img));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
