@@ -1,8 +1,8 @@
 // Prefetching the work of regular files: hash and compression jobs are submitted ahead of the writer,
 // in the writer's order, within a bound on bytes in flight; the writer takes each file's results when
 // it reaches the file.
-import { SEGMENT_SIZE, type JobResult, type ZJob, type ZJobParams, type ZJobResult, type IndexedSegment } from './jobs.js';
-import type { JobPool } from './pool.js';
+import { SEGMENT_SIZE, type Job, type JobResult, type ZJob, type ZJobParams, type ZJobResult, type IndexedSegment } from './jobs.js';
+import { jobError, type JobPool } from './pool.js';
 import { dataOf } from '../source/tree.js';
 import * as fs from 'node:fs';
 import { DirDone, type InodePlan, type Plan } from './plan.js';
@@ -24,6 +24,19 @@ const MAX_INFLIGHT_FILES = 256;
 const BATCH_SEGS = 64;
 const BATCH_BYTES = 4 << 20;
 
+/** Files at most this big are compressed in batches ('zbatch' jobs) of up to Z_BATCH_FILES / Z_BATCH_BYTES. */
+const Z_SMALL = 256 << 10;
+const Z_BATCH_FILES = 32;
+const Z_BATCH_BYTES = 1 << 20;
+
+/** Small files waiting to go to a worker as one 'zbatch' job. */
+interface ZBatch {
+  jobs: ZJob[];
+  settle: { resolve: (r: ZJobResult) => void; reject: (e: Error) => void }[];
+  files: Set<InodePlan>;
+  bytes: number;
+}
+
 /** Segments waiting to go to a worker as one 'zindexed' job. */
 interface Batch {
   segs: IndexedSegment[];
@@ -44,6 +57,7 @@ export class FileJobQueue {
   private readonly optsKey: string = '';
   private readonly params?: ZJobParams;
   private batch: Batch = emptyBatch();
+  private zbatch: ZBatch = emptyZBatch();
   /** Files whose entries the index learns once their jobs are done. */
   private readonly recording: Promise<void>[] = [];
   /** Indexed segments sent to workers whose files the writer has not taken yet. */
@@ -106,7 +120,8 @@ export class FileJobQueue {
           kind: 'z', src, path: p.node.path, size: p.size, start, length, algo: oneSegment ? algo : undefined,
           params: this.params!, cacheDir: this.o.cacheDir,
         };
-        const pr = known ? this.indexed({ key: known.keys[i], bytes: known.bytes[i], start }, job, p) : this.pool.run(job) as Promise<ZJobResult>;
+        const pr = known ? this.indexed({ key: known.keys[i], bytes: known.bytes[i], start }, job, p)
+          : p.size <= Z_SMALL ? this.batched(job, p) : this.pool.run(job) as Promise<ZJobResult>;
         bytes += known ? known.bytes[i] : length;
         jobs.segs.push(handled(pr.then((res) => {
           if (res.cache) this.cacheStats[res.cache]++;
@@ -131,6 +146,34 @@ export class FileJobQueue {
     // A partial batch goes out only when the writer is about to run out of segments sent ahead:
     // otherwise fetches would go one by one, each with a round trip, as workers outpace the writer.
     if (this.batch.segs.length && this.sentAhead < BATCH_SEGS) this.flush();
+    // Likewise a partial batch of small files, when the workers are about to run dry.
+    if (this.zbatch.jobs.length && this.pool.backlog() < 2 * this.pool.size) this.flushZ();
+  }
+
+  /** Queue a small file's compression job for a batched round trip; its outcome is its own. */
+  private batched(job: ZJob, p: InodePlan): Promise<ZJobResult> {
+    const b = this.zbatch;
+    const pr = new Promise<ZJobResult>((resolve, reject) => b.settle.push({ resolve, reject }));
+    b.jobs.push(job);
+    b.files.add(p);
+    b.bytes += job.length;
+    if (b.jobs.length >= Z_BATCH_FILES || b.bytes >= Z_BATCH_BYTES) this.flushZ();
+    return pr;
+  }
+
+  private flushZ(): void {
+    const b = this.zbatch;
+    this.zbatch = emptyZBatch();
+    const job: Job = { kind: 'zbatch', jobs: b.jobs };
+    this.pool.run(job).then((r) => {
+      const { outcomes } = r as Extract<JobResult, { kind: 'zbatch' }>;
+      outcomes.forEach((x, i) => {
+        if ('res' in x) b.settle[i].resolve(x.res);
+        else b.settle[i].reject(jobError(b.jobs[i], x.error, x.stack, x.user));
+      });
+    }, (e: Error) => {
+      for (const s of b.settle) s.reject(e);
+    });
   }
 
   /**
@@ -171,6 +214,7 @@ export class FileJobQueue {
     if (!f) return undefined;
     // The writer needs this file now: its batch cannot wait to fill up.
     if (this.batch.files.has(p)) this.flush();
+    if (this.zbatch.files.has(p)) this.flushZ();
     this.inflight.delete(p);
     this.bytes -= f.bytes;
     this.sentAhead -= f.batched;
@@ -184,6 +228,10 @@ export class FileJobQueue {
     await Promise.all(this.recording);
     this.index.save();
   }
+}
+
+function emptyZBatch(): ZBatch {
+  return { jobs: [], settle: [], files: new Set(), bytes: 0 };
 }
 
 function emptyBatch(): Batch {

@@ -39,7 +39,12 @@ export type Job =
   | { kind: 'copy'; image: string; files: CopyItem[]; algo?: 'sha256' | 'blake3' }
   | ZJob
   /** Segments of unchanged files fetched from the cache in one round trip (see cache-index.ts). */
-  | { kind: 'zindexed'; cacheDir: string; segs: IndexedSegment[] };
+  | { kind: 'zindexed'; cacheDir: string; segs: IndexedSegment[] }
+  /** Small files compressed in one round trip: each job runs as if sent alone, with its own outcome. */
+  | { kind: 'zbatch'; jobs: ZJob[] };
+
+/** How one job of a batch ended: its result, or its error as a worker reports one. */
+export type BatchOutcome = { res: ZJobResult } | { error: string; stack?: string; user: boolean };
 
 export type ZJobResult = {
   kind: 'z'; z: ZResult; cache?: 'hit' | 'absent' | 'damaged'; digest?: Uint8Array;
@@ -63,7 +68,8 @@ export type JobResult =
   | { kind: 'copy'; tails: Uint8Array; digests?: Uint8Array }
   | ZJobResult
   /** One per segment asked, in order: the entry, or why there is none (the caller then runs a 'z' job). */
-  | { kind: 'zindexed'; results: (ZJobResult | { kind: 'miss'; miss: 'absent' | 'damaged' })[] };
+  | { kind: 'zindexed'; results: (ZJobResult | { kind: 'miss'; miss: 'absent' | 'damaged' })[] }
+  | { kind: 'zbatch'; outcomes: BatchOutcome[] };
 
 const codecs = new Map<string, Codec>();
 function codecFor(spec: CodecSpec): Codec {
@@ -167,6 +173,18 @@ export function runJob(job: Job): JobResult {
   if (process.env.EROFS_FORGE_TEST_FAULT === 'worker-exit') process.exit(3);
   if (job.kind === 'copy') return copyJob(job);
   if (job.kind === 'zindexed') return indexedJob(job);
+  if (job.kind === 'zbatch') {
+    return {
+      kind: 'zbatch',
+      outcomes: job.jobs.map((j): BatchOutcome => {
+        try {
+          return { res: runJob(j) as ZJobResult };
+        } catch (e) {
+          return { error: (e as Error).message, stack: (e as Error).stack, user: e instanceof UserError };
+        }
+      }),
+    };
+  }
   const node = { data: job.src, path: job.path };
   if (job.kind === 'hash') {
     const h = job.algo === 'sha256' ? createHash('sha256') : blake3.create();
@@ -235,6 +253,7 @@ type WireSource = Exclude<DataSource, { type: 'path' }> | { type: 'path'; path: 
 function mapSources(job: Job, f: (s: DataSource) => DataSource): Job {
   if (job.kind === 'copy') return { ...job, files: job.files.map((c) => ({ ...c, src: f(c.src) })) };
   if (job.kind === 'zindexed') return job;
+  if (job.kind === 'zbatch') return { ...job, jobs: job.jobs.map((j) => ({ ...j, src: f(j.src) })) };
   return { ...job, src: f(job.src) };
 }
 
@@ -268,7 +287,9 @@ export function transferables(res: JobResult): ArrayBuffer[] {
   if (res.kind === 'copy') return [res.tails.buffer, res.digests?.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
   if (res.kind === 'hash') return [];
   const out = new Set<ArrayBuffer>();
-  for (const r of res.kind === 'zindexed' ? res.results : [res]) {
+  const results = res.kind === 'zindexed' ? res.results
+    : res.kind === 'zbatch' ? res.outcomes.flatMap((o) => ('res' in o ? [o.res] : [])) : [res];
+  for (const r of results) {
     if (r.kind === 'z') for (const p of r.z.payloads) if (p && p.buffer instanceof ArrayBuffer) out.add(p.buffer);
   }
   return [...out];

@@ -15,11 +15,24 @@ interface Pending {
 
 function describeJob(job: Job): string {
   if (job.kind === 'zindexed') return `reading ${job.segs.length} cache entries`;
+  if (job.kind === 'zbatch') {
+    const more = job.jobs.length - 1;
+    return `compressing ${showPath(job.jobs[0].path)}${more ? ` (and ${more} more file${more > 1 ? 's' : ''})` : ''}`;
+  }
   if (job.kind === 'copy') {
     const more = job.files.length - 1;
     return `copying ${showPath(job.files[0].path)}${more ? ` (and ${more} more file${more > 1 ? 's' : ''})` : ''}`;
   }
   return `${job.kind === 'z' ? 'compressing' : 'hashing'} ${showPath(job.path)}`;
+}
+
+/** The error a job's failure in a worker becomes on the main thread. */
+export function jobError(job: Job, error: string, stack: string | undefined, user: boolean | undefined): Error {
+  if (user) return new UserError(error);
+  // A bug, not a user error: say which job failed and keep the worker's own stack.
+  const err = new Error(`worker thread failed ${describeJob(job)}: ${error}`);
+  if (stack) err.stack = `Error: ${err.message}\n${stack.split('\n').slice(1).join('\n')}`;
+  return err;
 }
 
 /** Jobs sent ahead to each worker. */
@@ -48,13 +61,7 @@ export class JobPool {
         this.inWorker.get(w)!.shift();
         this.dispatch();
         if (!p) return;
-        if (m.error !== undefined && m.user) p.reject(new UserError(m.error));
-        else if (m.error !== undefined) {
-          // A bug, not a user error: say which job failed and keep the worker's own stack.
-          const err = new Error(`worker thread failed ${describeJob(p.job)}: ${m.error}`);
-          if (m.stack) err.stack = `Error: ${err.message}\n${m.stack.split('\n').slice(1).join('\n')}`;
-          p.reject(err);
-        }
+        if (m.error !== undefined) p.reject(jobError(p.job, m.error, m.stack, m.user));
         else p.resolve(m.res!);
       });
       w.on('error', (e) => this.fail(new Error(`worker thread failed${this.runningOn(w)}: ${e.message}`)));
@@ -77,6 +84,13 @@ export class JobPool {
     this.failure ??= e;
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
+  }
+
+  /** Jobs waiting for a worker or in one: when low, the caller should send what it holds back. */
+  backlog(): number {
+    let n = this.queue.length;
+    for (const ids of this.inWorker.values()) n += ids.length;
+    return n;
   }
 
   run(job: Job): Promise<JobResult> {
