@@ -1,9 +1,9 @@
 // Worker thread entry: runs jobs (see jobs.ts) and posts results back in the order asked.
 import { parentPort } from 'node:worker_threads';
-import { runJob, transferables, fromWire, type Job } from './jobs.js';
+import { runJob, transferables, fromWire, type WireJob } from './jobs.js';
 import { UserError } from '../errors.js';
 
-parentPort!.on('message', (msg: { id: number; job: Job }) => {
+parentPort!.on('message', (msg: { id: number; job: WireJob }) => {
   try {
     const res = runJob(fromWire(msg.job));
     parentPort!.postMessage({ id: msg.id, res }, transferables(res));

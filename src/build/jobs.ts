@@ -257,11 +257,70 @@ function mapSources(job: Job, f: (s: DataSource) => DataSource): Job {
   return { ...job, src: f(job.src) };
 }
 
-export function toWire(job: Job): Job {
+/**
+ * A copy batch of path-sourced files crosses as columns: one string of NUL-separated paths (NUL
+ * cannot occur in a path) and typed arrays of numbers. Structured clone of 64 small objects cost
+ * ~0.3 ms per batch; columns cost a few microseconds.
+ */
+interface CopyColumns {
+  kind: 'copy-columns';
+  image: string;
+  algo?: 'sha256' | 'blake3';
+  paths: string;
+  /** size, dataStart, blockPart per file. */
+  nums: Float64Array;
+  /** mtime and ctime in ns per file; NO_TIME when not known. */
+  times: BigInt64Array;
+}
+
+const NO_TIME = -(2n ** 63n);
+
+function toColumns(job: Extract<Job, { kind: 'copy' }>): CopyColumns | undefined {
+  const n = job.files.length;
+  const nums = new Float64Array(3 * n);
+  const times = new BigInt64Array(2 * n);
+  const paths: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const f = job.files[i];
+    if (f.src.type !== 'path' || f.src.path.toString('latin1') !== f.path) return undefined;
+    paths.push(f.path);
+    nums[3 * i] = f.size;
+    nums[3 * i + 1] = f.dataStart;
+    nums[3 * i + 2] = f.blockPart;
+    times[2 * i] = f.src.mtimeNs ?? NO_TIME;
+    times[2 * i + 1] = f.src.ctimeNs ?? NO_TIME;
+  }
+  return { kind: 'copy-columns', image: job.image, algo: job.algo, paths: paths.join('\0'), nums, times };
+}
+
+function fromColumns(c: CopyColumns): Job {
+  const files: CopyItem[] = c.paths.split('\0').map((path, i) => {
+    const mtimeNs = c.times[2 * i];
+    const ctimeNs = c.times[2 * i + 1];
+    return {
+      src: {
+        type: 'path', path: Buffer.from(path, 'latin1'),
+        mtimeNs: mtimeNs === NO_TIME ? undefined : mtimeNs, ctimeNs: ctimeNs === NO_TIME ? undefined : ctimeNs,
+      },
+      path, size: c.nums[3 * i], dataStart: c.nums[3 * i + 1], blockPart: c.nums[3 * i + 2],
+    };
+  });
+  return { kind: 'copy', image: c.image, algo: c.algo, files };
+}
+
+/** What crosses to a worker. */
+export type WireJob = Job | CopyColumns;
+
+export function toWire(job: Job): WireJob {
+  if (job.kind === 'copy') {
+    const c = toColumns(job);
+    if (c) return c;
+  }
   return mapSources(job, (s) => (s.type === 'path' ? { ...s, path: s.path.toString('latin1') } as WireSource as DataSource : s));
 }
 
-export function fromWire(job: Job): Job {
+export function fromWire(job: WireJob): Job {
+  if (job.kind === 'copy-columns') return fromColumns(job);
   return mapSources(job, (s) => {
     const w = s as WireSource;
     return w.type === 'path' ? { ...w, path: Buffer.from(w.path, 'latin1') } : w;
