@@ -224,6 +224,9 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   let anyXattr = false;
   for (const p of order) {
     if (o.xattrTolerance < 0) break;
+    const stamped = !!fp && p.node.kind === 'reg' && p.size > 0;
+    // Most inodes have neither: no item list, name set or map entry for them.
+    if (!p.node.xattrs.length && !stamped) continue;
     const items: PlannedXattr[] = [];
     const seenNames = new Set<string>();
     for (const x of p.node.xattrs) {
@@ -246,7 +249,7 @@ export function plan(root: Inode, o: BuildOptions): Plan {
       const k = sortKey(item).toString('latin1');
       useCount.set(k, (useCount.get(k) ?? 0) + 1);
     }
-    if (fp && p.node.kind === 'reg' && p.size > 0) {
+    if (stamped) {
       // Never shared: the value is per content and only known once the data is read.
       p.fingerprint = {
         key: { nameIndex: XATTR_LONG_PREFIX | ishareId, suffix: Buffer.alloc(0) },
@@ -254,7 +257,8 @@ export function plan(root: Inode, o: BuildOptions): Plan {
       };
       items.push(p.fingerprint);
     }
-    if (items.length) anyXattr = true;
+    if (!items.length) continue;
+    anyXattr = true;
     itemsOf.set(p, items);
   }
 
@@ -289,7 +293,6 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   const sharedArea = Buffer.concat(sharedParts);
 
   for (const [p, items] of itemsOf) {
-    if (!items.length) continue;
     items.sort((a, b) => Buffer.compare(sortKey(a), sortKey(b)));
     let filterBits = 0;
     let size = XATTR_IBODY_HEADER_SIZE;
