@@ -3,9 +3,9 @@
 // it reaches the file.
 import { SEGMENT_SIZE, type Job, type JobResult, type ZJob, type ZJobParams, type ZJobResult, type IndexedSegment } from './jobs.js';
 import { jobError, type JobPool } from './pool.js';
-import { dataOf } from '../source/tree.js';
+import { dataOf, pathOf, type Inode } from '../source/tree.js';
 import * as fs from 'node:fs';
-import { DirDone, type InodePlan, type Plan } from './plan.js';
+import { DirDone, type Plan } from './plan.js';
 import type { BuildOptions } from './options.js';
 import { mayBeWorthCompressing, type ZParams, type ZResult } from './zfile.js';
 import { digestAlgorithm } from '../fingerprint/compute.js';
@@ -33,7 +33,7 @@ const Z_BATCH_BYTES = 1 << 20;
 interface ZBatch {
   jobs: ZJob[];
   settle: { resolve: (r: ZJobResult) => void; reject: (e: Error) => void }[];
-  files: Set<InodePlan>;
+  files: Set<Inode>;
   bytes: number;
 }
 
@@ -41,15 +41,15 @@ interface ZBatch {
 interface Batch {
   segs: IndexedSegment[];
   settle: { resolve: (r: ZJobResult | { kind: 'miss'; miss: 'absent' | 'damaged' }) => void; reject: (e: Error) => void }[];
-  files: Set<InodePlan>;
+  files: Set<Inode>;
   bytes: number;
 }
 
 export class FileJobQueue {
-  private readonly files: InodePlan[];
+  private readonly files: Inode[];
   private next = 0;
   /** `batched`: segments fetched through 'zindexed' jobs. */
-  private readonly inflight = new Map<InodePlan, { jobs: FileJobs; bytes: number; batched: number }>();
+  private readonly inflight = new Map<Inode, { jobs: FileJobs; bytes: number; batched: number }>();
   private bytes = 0;
   /** --cache: segments reused (of which found through the stat index), missing, damaged. */
   readonly cacheStats = { hit: 0, indexed: 0, absent: 0, damaged: 0 };
@@ -65,15 +65,14 @@ export class FileJobQueue {
 
   constructor(plan: Plan, private readonly o: BuildOptions, private readonly pool: JobPool, private readonly zp?: ZParams) {
     this.files = [];
-    const seen = new Set<InodePlan>();
     for (const s of plan.steps) {
       if (s instanceof DirDone) continue;
       const p = s;
-      if (p.node.kind !== 'reg' || p.size === 0 || seen.has(p)) continue;
+      if (p.kind !== 'reg' || p.size === 0) continue;
       // Flat files are copied by workers once their blocks are allocated (see the writer), not here;
       // so are files too small to gain from compression, which the writer would store flat anyway.
       if (!zp || !mayBeWorthCompressing(p.size, zp)) continue;
-      seen.add(p);
+      // Steps hold each inode once (hard links included).
       this.files.push(p);
     }
     if (zp) {
@@ -90,11 +89,12 @@ export class FileJobQueue {
       && (this.bytes < MAX_INFLIGHT_BYTES || this.inflight.size === 0)) {
       const p = this.files[this.next++];
       const jobs: FileJobs = {};
-      const src = dataOf(p.node);
-      const algo = p.fingerprint ? digestAlgorithm(this.o.fingerprint!) : undefined;
+      const src = dataOf(p);
+      const path = pathOf(p);
+      const algo = p.ibody?.fingerprint ? digestAlgorithm(this.o.fingerprint!) : undefined;
       // The stat index: a file unchanged since it was recorded needs no read and no hash.
-      const statId = this.index && src.type === 'path' ? p.node.statId : undefined;
-      const found = statId === undefined ? undefined : this.index!.lookup(this.optsKey, p.node.path, statId);
+      const statId = this.index && src.type === 'path' ? p.statId : undefined;
+      const found = statId === undefined ? undefined : this.index!.lookup(this.optsKey, path, statId);
       const known: IndexEntry | undefined = found && (!algo || found.digests[algo]) && found.keys.length === Math.ceil(p.size / SEGMENT_SIZE) ? found : undefined;
       if (src.type === 'path' && p.size > SEGMENT_SIZE) {
         // Several jobs read this file: pin its ctime so all of them see the same bytes.
@@ -108,7 +108,7 @@ export class FileJobQueue {
       const knownDigest = known && algo ? new Uint8Array(Buffer.from(known.digests[algo]!, 'hex')) : undefined;
       if (algo && !oneSegment) {
         jobs.hash = knownDigest ? Promise.resolve(knownDigest)
-          : handled(this.pool.run({ kind: 'hash', src, path: p.node.path, size: p.size, algo }).then((r: JobResult) => (r as { digest: Uint8Array }).digest));
+          : handled(this.pool.run({ kind: 'hash', src, path, size: p.size, algo }).then((r: JobResult) => (r as { digest: Uint8Array }).digest));
       }
       const keys: (string | undefined)[] = [];
       const sizes: number[] = [];
@@ -117,7 +117,7 @@ export class FileJobQueue {
       for (let start = 0, i = 0; start < p.size; start += SEGMENT_SIZE, i++) {
         const length = Math.min(SEGMENT_SIZE, p.size - start);
         const job: ZJob = {
-          kind: 'z', src, path: p.node.path, size: p.size, start, length, algo: oneSegment ? algo : undefined,
+          kind: 'z', src, path, size: p.size, start, length, algo: oneSegment ? algo : undefined,
           params: this.params!, cacheDir: this.o.cacheDir,
         };
         const pr = known ? this.indexed({ key: known.keys[i], bytes: known.bytes[i], start }, job, p)
@@ -137,7 +137,7 @@ export class FileJobQueue {
         // Once every segment has its entry (and the file its digest), the index learns them.
         this.recording.push(Promise.all([Promise.all(jobs.segs), jobs.hash]).then(([, digest]) => {
           if (keys.length !== jobs.segs!.length || keys.some((k) => k === undefined)) return;
-          this.index!.record(this.optsKey, p.node.path, statId, keys as string[], sizes, algo && digest ? { [algo]: Buffer.from(digest).toString('hex') } : {});
+          this.index!.record(this.optsKey, path, statId, keys as string[], sizes, algo && digest ? { [algo]: Buffer.from(digest).toString('hex') } : {});
         }).catch(() => {}));
       }
       this.inflight.set(p, { jobs, bytes, batched: known ? jobs.segs.length : 0 });
@@ -151,7 +151,7 @@ export class FileJobQueue {
   }
 
   /** Queue a small file's compression job for a batched round trip; its outcome is its own. */
-  private batched(job: ZJob, p: InodePlan): Promise<ZJobResult> {
+  private batched(job: ZJob, p: Inode): Promise<ZJobResult> {
     const b = this.zbatch;
     const pr = new Promise<ZJobResult>((resolve, reject) => b.settle.push({ resolve, reject }));
     b.jobs.push(job);
@@ -180,7 +180,7 @@ export class FileJobQueue {
    * Queue one indexed segment for a batched round trip. Its entry gone or damaged, the segment is
    * compressed again by `job` (the content-keyed path), as if there were no index.
    */
-  private indexed(seg: IndexedSegment, job: ZJob, p: InodePlan): Promise<ZJobResult> {
+  private indexed(seg: IndexedSegment, job: ZJob, p: Inode): Promise<ZJobResult> {
     const b = this.batch;
     const pr = new Promise<ZJobResult | { kind: 'miss'; miss: 'absent' | 'damaged' }>((resolve, reject) => b.settle.push({ resolve, reject }))
       .then(async (r) => {
@@ -208,7 +208,7 @@ export class FileJobQueue {
   }
 
   /** The jobs of `p` (undefined when it needs none); frees its place for the next files. */
-  take(p: InodePlan): FileJobs | undefined {
+  take(p: Inode): FileJobs | undefined {
     this.pump();
     const f = this.inflight.get(p);
     if (!f) return undefined;

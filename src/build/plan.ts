@@ -1,9 +1,10 @@
 // plan(tree, options): everything decidable before reading file data, without I/O: the visit order
 // (mkfs.erofs 1.9.3 order), final ownership and times, compact vs extended inodes, nlink, directory
 // entries and sizes, xattr placement (shared area, inline entries, name filter), long-prefix table.
+// Per-inode results go into the tree's inodes themselves (see Inode in source/tree.ts).
 import {
   SUPER_OFFSET, SUPER_BASE_SIZE, FEATURE_COMPAT_SB_CHKSUM, FEATURE_COMPAT_MTIME, FEATURE_COMPAT_XATTR_FILTER,
-  FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES, FEATURE_COMPAT_ISHARE_XATTRS, XATTR_LONG_PREFIX, XATTR_FILTER_DEFAULT,
+  FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES, FEATURE_COMPAT_ISHARE_XATTRS, XATTR_LONG_PREFIX,
   XATTR_IBODY_HEADER_SIZE, S_IFMT, fileTypeOfMode, DIRENT_SIZE, FEATURE_INCOMPAT_LZ4_0PADDING,
   FEATURE_INCOMPAT_ZTAILPACKING, FEATURE_INCOMPAT_COMPR_CFGS,
 } from '../format/constants.js';
@@ -18,7 +19,7 @@ import { fingerprintLength } from '../fingerprint/scheme.js';
 import { codecAlgorithm } from '../compress/codec.js';
 import { COMPRESSION_LZ4 } from '../format/zmap.js';
 import { encodeLz4Cfgs, encodeDeflateCfgs, encodeCfgRecords, DEFLATE_MAX_WINDOWBITS } from '../format/compr-cfgs.js';
-import { showPath, compareLatin1, type Inode } from '../source/tree.js';
+import { showPath, pathOf, compareLatin1, type Inode } from '../source/tree.js';
 import type { BuildOptions } from './options.js';
 
 export interface PlannedXattr {
@@ -28,43 +29,30 @@ export interface PlannedXattr {
   value: Buffer;
 }
 
-export interface InodePlan {
-  node: Inode;
-  /** On-disk i_ino: 1-based position in visit order. */
-  ino: number;
-  extended: boolean;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtimeSec: bigint;
-  mtimeNsec: number;
-  nlink: number;
-  /** i_size. */
-  size: number;
+/** The xattr region after an inode (erofs_xattr_ibody_header, shared ids, inline entries). */
+export interface XattrIbody {
   sharedIds: number[];
-  inlineXattrs: PlannedXattr[];
+  inline: PlannedXattr[];
   nameFilter: number;
-  /** Bytes of the xattr region after the inode (0 = none). */
-  xattrSize: number;
+  /** Bytes of the region. */
+  size: number;
   /** Regular files with a fingerprint: the inline entry whose value the writer fills in. */
   fingerprint?: PlannedXattr;
-  /** First name (latin1 string of its bytes) and the directory it is in (relPathOf builds the path). */
-  name: string;
-  parentPlan?: InodePlan;
-  /** Set by the writer: slot number and byte offset of the inode. */
-  nid: number;
-  itemOff: number;
-  /** Directories: the split of the entries (see dirEntryList) into blocks. */
-  dirBlocks?: { start: number; end: number; used: number }[];
-  parent?: Inode;
+}
+
+/** One block of a directory: entries [start, end) of its dirEntryList, `used` bytes. */
+export interface DirBlock {
+  start: number;
+  end: number;
+  used: number;
 }
 
 /** A directory whose children all have nids (its entries can be written). */
 export class DirDone {
-  constructor(readonly p: InodePlan) {}
+  constructor(readonly p: Inode) {}
 }
 /** Writer steps in visit order: place an inode; or a directory done. One object per directory only. */
-export type Step = InodePlan | DirDone;
+export type Step = Inode | DirDone;
 
 const NO_IDS: number[] = [];
 const NO_XATTRS: PlannedXattr[] = [];
@@ -73,12 +61,14 @@ export interface Plan {
   blockSize: number;
   blkszbits: number;
   steps: Step[];
-  /** The plan of a tree node. */
-  planOf: (n: Inode) => InodePlan;
-  root: InodePlan;
+  root: Inode;
   inodeCount: number;
   epoch: bigint;
   fixedNsec: number;
+  /** Every inode gets the build time (epoch, fixedNsec), whatever its own mtime (see mtimeOf). */
+  fixedTime: boolean;
+  /** SOURCE_DATE_EPOCH without -T: mtimes after it become it. */
+  clampSec?: bigint;
   featureCompat: number;
   featureIncompat: number;
   /** Block-0 area after the superblock (and any config records): shared xattrs then prefix table. */
@@ -118,13 +108,28 @@ function compressionSuper(o: BuildOptions): { incompat: number; u1: number; reco
   return { incompat, u1: 1 << alg, records: encodeCfgRecords([payload]), big: true };
 }
 
-const SLASH = Buffer.from('/');
-
 /** Path of an inode's first name relative to the root, e.g. "etc/hostname" ("" for the root). */
-export function relPathOf(p: InodePlan): Buffer {
+export function relPathOf(n: Inode): Buffer {
   const parts: string[] = [];
-  for (let q: InodePlan | undefined = p; q && q.parentPlan; q = q.parentPlan) parts.push(q.name);
+  for (let q = n; q.parent; q = q.parent) parts.push(q.name);
   return Buffer.from(parts.reverse().join('/'), 'latin1');
+}
+
+/**
+ * The mtime an inode gets in the image. Computed, not stored in place: reads check a file against
+ * the mtime the scan saw (see dataOf).
+ */
+export function mtimeOf(n: Inode, pl: Pick<Plan, 'epoch' | 'fixedNsec' | 'fixedTime' | 'clampSec'>): { sec: bigint; nsec: number } {
+  if (pl.fixedTime) return { sec: pl.epoch, nsec: pl.fixedNsec };
+  if (pl.clampSec !== undefined && (n.mtimeSec > pl.clampSec || (n.mtimeSec === pl.clampSec && n.mtimeNsec > 0))) {
+    return { sec: pl.clampSec, nsec: 0 };
+  }
+  return { sec: n.mtimeSec, nsec: n.mtimeNsec };
+}
+
+/** Bytes of the xattr region after an inode (0 = none). */
+export function xattrSizeOf(n: Inode): number {
+  return n.ibody?.size ?? 0;
 }
 
 function sortKey(x: PlannedXattr): Buffer {
@@ -148,64 +153,58 @@ export function plan(root: Inode, o: BuildOptions): Plan {
     ({ sec: buildSec, nsec: buildNsec } = o.now());
   }
 
-  // Visit order (mkfs.erofs 1.9.3): a directory's entries in name order, then its subdirectories.
-  const steps: Step[] = [];
-  const order: InodePlan[] = [];
-  const newPlan = (node: Inode, name: string, parentPlan?: InodePlan): InodePlan => {
-    const p: InodePlan = {
-      node, name, parentPlan, nid: -1, itemOff: -1, ino: order.length + 1, extended: false, mode: node.mode, uid: node.uid, gid: node.gid,
-      mtimeSec: node.mtimeSec, mtimeNsec: node.mtimeNsec, nlink: node.links, size: node.size,
-      sharedIds: NO_IDS, inlineXattrs: NO_XATTRS, nameFilter: XATTR_FILTER_DEFAULT, xattrSize: 0,
-    };
-    node.plan = p;
-    order.push(p);
-    steps.push(p);
-    return p;
+  // Every inode the build time (-T with --all-time, --ignore-mtime), else SOURCE_DATE_EPOCH clamping.
+  const times = {
+    epoch: buildSec, fixedNsec: buildNsec, fixedTime: o.ignoreMtime || (o.timestamp !== undefined && o.timeMode === 'all'),
+    clampSec: o.timestamp === undefined ? o.sourceDateEpoch : undefined,
   };
-  const rootPlan = newPlan(root, '');
-  rootPlan.parent = root;
+
+  // Visit order (mkfs.erofs 1.9.3): a directory's entries in name order, then its subdirectories.
+  // An inode is numbered at its first name in this order (ino 0: not reached yet, so a tree is
+  // planned once), and that name becomes the one pathOf and relPathOf follow.
+  const steps: Step[] = [];
+  const order: Inode[] = [];
+  const visit = (n: Inode): void => {
+    n.ino = order.length + 1;
+    order.push(n);
+    steps.push(n);
+  };
+  visit(root);
   const stack: Inode[] = [root];
   // Iterative DFS over directories keeps deep trees off the JS call stack.
   const visitDir = (dir: Inode): void => {
     const sub: Inode[] = [];
-    const dp = dir.plan!;
     for (const e of dir.entries!) {
-      if (!e.inode.plan) newPlan(e.inode, e.name, dp);
-      if (e.inode.kind === 'dir') {
-        e.inode.plan!.parent = dir;
-        sub.push(e.inode);
+      const n = e.inode;
+      if (n.ino === 0) {
+        n.name = e.name;
+        n.parent = dir;
+        visit(n);
       }
+      if (n.kind === 'dir') sub.push(n);
     }
-    steps.push(new DirDone(dp));
+    steps.push(new DirDone(dir));
     for (let i = sub.length - 1; i >= 0; i--) stack.push(sub[i]);
   };
   while (stack.length) visitDir(stack.pop()!);
 
-  // Ownership, times, nlink, directory entries.
-  for (const p of order) {
-    const n = p.node;
-    if (o.allRoot) { p.uid = 0; p.gid = 0; }
-    if (o.forceUid !== undefined) p.uid = o.forceUid;
-    if (o.forceGid !== undefined) p.gid = o.forceGid;
-    if (o.timestamp !== undefined && o.timeMode === 'all') {
-      p.mtimeSec = buildSec; p.mtimeNsec = 0;
-    } else if (o.timestamp === undefined && o.sourceDateEpoch !== undefined && p.mtimeSec >= o.sourceDateEpoch
-      && !(p.mtimeSec === o.sourceDateEpoch && p.mtimeNsec === 0)) {
-      p.mtimeSec = o.sourceDateEpoch; p.mtimeNsec = 0;
-    }
-    if (o.ignoreMtime) { p.mtimeSec = buildSec; p.mtimeNsec = buildNsec; }
-    if (p.uid > 0xffffffff || p.gid > 0xffffffff || p.uid < 0 || p.gid < 0) {
-      throw new UserError(`${showPath(n.path)}: uid/gid out of range`);
+  // Ownership, nlink, directory entries and sizes.
+  for (const n of order) {
+    if (o.allRoot) { n.uid = 0; n.gid = 0; }
+    if (o.forceUid !== undefined) n.uid = o.forceUid;
+    if (o.forceGid !== undefined) n.gid = o.forceGid;
+    if (n.uid > 0xffffffff || n.gid > 0xffffffff || n.uid < 0 || n.gid < 0) {
+      throw new UserError(`${showPath(pathOf(n))}: uid/gid out of range`);
     }
     if (n.kind === 'dir') {
-      p.dirBlocks = splitDirBlocks(dirEntryList(p).map((e) => e.name), bs);
-      const last = p.dirBlocks[p.dirBlocks.length - 1];
-      p.size = (p.dirBlocks.length - 1) * bs + last.used;
-      p.nlink = 2 + n.entries!.filter((e) => e.inode.kind === 'dir').length;
+      n.dirBlocks = splitDirBlocks(dirEntryList(n).map((e) => e.name), bs);
+      const last = n.dirBlocks[n.dirBlocks.length - 1];
+      n.size = (n.dirBlocks.length - 1) * bs + last.used;
+      n.links = 2 + n.entries!.filter((e) => e.inode.kind === 'dir').length;
     } else if (n.kind === 'lnk') {
-      if (n.size === 0) throw new UserError(`${showPath(n.path)}: empty symlink target`);
+      if (n.size === 0) throw new UserError(`${showPath(pathOf(n))}: empty symlink target`);
     } else if (n.kind !== 'reg') {
-      p.size = 0;
+      n.size = 0;
     }
   }
 
@@ -219,28 +218,28 @@ export function plan(root: Inode, o: BuildOptions): Plan {
     if (ishareId < 0) ishareId = prefixStrings.push(fp.name) - 1;
   }
   const longPrefixes: LongPrefix[] = prefixStrings.map(longPrefixOf);
-  const itemsOf = new Map<InodePlan, PlannedXattr[]>();
+  const itemsOf = new Map<Inode, PlannedXattr[]>();
   const useCount = new Map<string, number>();
   let anyXattr = false;
-  for (const p of order) {
+  for (const n of order) {
     if (o.xattrTolerance < 0) break;
-    const stamped = !!fp && p.node.kind === 'reg' && p.size > 0;
-    // Most inodes have neither: no item list, name set or map entry for them.
-    if (!p.node.xattrs.length && !stamped) continue;
+    const stamped = !!fp && n.kind === 'reg' && n.size > 0;
+    // Most inodes have neither: no item list, name set, map entry or ibody for them.
+    if (!n.xattrs.length && !stamped) continue;
     const items: PlannedXattr[] = [];
     const seenNames = new Set<string>();
-    for (const x of p.node.xattrs) {
+    for (const x of n.xattrs) {
       if (fp && x.name.equals(fp.name)) {
-        o.warn(`${showPath(p.node.path)}: source xattr ${showPath(x.name)} replaced by the computed fingerprint`);
+        o.warn(`${showPath(pathOf(n))}: source xattr ${showPath(x.name)} replaced by the computed fingerprint`);
         continue;
       }
       const key = keyOfName(x.name, prefixStrings);
       if (!key) {
-        o.warn(`${showPath(p.node.path)}: xattr ${showPath(x.name)} has no EROFS name prefix; skipped`);
+        o.warn(`${showPath(pathOf(n))}: xattr ${showPath(x.name)} has no EROFS name prefix; skipped`);
         continue;
       }
-      if (key.suffix.length > 255) throw new UserError(`${showPath(p.node.path)}: xattr name ${showPath(x.name)} too long`);
-      if (x.value.length > 0xffff) throw new UserError(`${showPath(p.node.path)}: xattr ${showPath(x.name)} value over 65535 bytes`);
+      if (key.suffix.length > 255) throw new UserError(`${showPath(pathOf(n))}: xattr name ${showPath(x.name)} too long`);
+      if (x.value.length > 0xffff) throw new UserError(`${showPath(pathOf(n))}: xattr ${showPath(x.name)} value over 65535 bytes`);
       const nameKey = x.name.toString('latin1');
       if (seenNames.has(nameKey)) continue;
       seenNames.add(nameKey);
@@ -249,17 +248,19 @@ export function plan(root: Inode, o: BuildOptions): Plan {
       const k = sortKey(item).toString('latin1');
       useCount.set(k, (useCount.get(k) ?? 0) + 1);
     }
+    let fingerprint: PlannedXattr | undefined;
     if (stamped) {
       // Never shared: the value is per content and only known once the data is read.
-      p.fingerprint = {
+      fingerprint = {
         key: { nameIndex: XATTR_LONG_PREFIX | ishareId, suffix: Buffer.alloc(0) },
         name: fp.name, value: Buffer.alloc(fingerprintLength(fp.scheme)),
       };
-      items.push(p.fingerprint);
+      items.push(fingerprint);
     }
     if (!items.length) continue;
     anyXattr = true;
-    itemsOf.set(p, items);
+    n.ibody = { sharedIds: NO_IDS, inline: NO_XATTRS, nameFilter: 0, size: 0, fingerprint };
+    itemsOf.set(n, items);
   }
 
   const compr = compressionSuper(o);
@@ -267,9 +268,9 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   // Shared area: every pair used by more than `tolerance` inodes, ordered by the sort key.
   const sharedItems: PlannedXattr[] = [];
   const sharedSeen = new Set<string>();
-  for (const [p, items] of itemsOf) {
+  for (const [n, items] of itemsOf) {
     for (const it of items) {
-      if (it === p.fingerprint) continue;
+      if (it === n.ibody!.fingerprint) continue;
       const k = sortKey(it).toString('latin1');
       if ((useCount.get(k) ?? 0) > o.xattrTolerance && !sharedSeen.has(k)) {
         sharedSeen.add(k);
@@ -292,28 +293,29 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   }
   const sharedArea = Buffer.concat(sharedParts);
 
-  for (const [p, items] of itemsOf) {
+  for (const [n, items] of itemsOf) {
+    const ib = n.ibody!;
     items.sort((a, b) => Buffer.compare(sortKey(a), sortKey(b)));
     let filterBits = 0;
     let size = XATTR_IBODY_HEADER_SIZE;
     for (const it of items) {
-      const id = it === p.fingerprint ? undefined : sharedId.get(sortKey(it).toString('latin1'));
+      const id = it === ib.fingerprint ? undefined : sharedId.get(sortKey(it).toString('latin1'));
       if (id !== undefined) {
-        if (p.sharedIds === NO_IDS) p.sharedIds = [];
-        p.sharedIds.push(id);
+        if (ib.sharedIds === NO_IDS) ib.sharedIds = [];
+        ib.sharedIds.push(id);
         size += 4;
       } else {
-        if (p.inlineXattrs === NO_XATTRS) p.inlineXattrs = [];
-        p.inlineXattrs.push(it);
+        if (ib.inline === NO_XATTRS) ib.inline = [];
+        ib.inline.push(it);
         size += xattrEntrySize(it.key.suffix.length, it.value.length);
       }
       filterBits |= 1 << filterBitOf(it.key, longPrefixes);
     }
-    p.sharedIds.sort((a, b) => a - b);
-    p.nameFilter = o.xattrNameFilter ? ~filterBits >>> 0 : 0;
-    if (p.sharedIds.length > 255) throw new UserError(`${showPath(p.node.path)}: more than 255 shared xattrs`);
-    if (xattrIcount(size) > 0xffff) throw new UserError(`${showPath(p.node.path)}: xattrs too large`);
-    p.xattrSize = size;
+    ib.sharedIds.sort((a, b) => a - b);
+    ib.nameFilter = o.xattrNameFilter ? ~filterBits >>> 0 : 0;
+    if (ib.sharedIds.length > 255) throw new UserError(`${showPath(pathOf(n))}: more than 255 shared xattrs`);
+    if (xattrIcount(size) > 0xffff) throw new UserError(`${showPath(pathOf(n))}: xattrs too large`);
+    ib.size = size;
   }
 
   const prefixTable = encodePrefixTable(longPrefixes);
@@ -322,9 +324,10 @@ export function plan(root: Inode, o: BuildOptions): Plan {
 
   // Compact inodes where the rules allow (erofs-format.md §2): ids, nlink and size fit, and the
   // time equals the superblock's (epoch, fixed_nsec) exactly, so no nanosecond is lost.
-  for (const p of order) {
-    p.extended = p.uid > 0xffff || p.gid > 0xffff || p.nlink > 0xffff || p.size > 0xffffffff
-      || p.mtimeSec !== buildSec || p.mtimeNsec !== buildNsec;
+  for (const n of order) {
+    const t = mtimeOf(n, times);
+    n.extended = n.uid > 0xffff || n.gid > 0xffff || n.links > 0xffff || n.size > 0xffffffff
+      || t.sec !== buildSec || t.nsec !== buildNsec;
   }
 
   let featureCompat = FEATURE_COMPAT_SB_CHKSUM | FEATURE_COMPAT_MTIME;
@@ -336,8 +339,8 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   }
   if (fp) featureCompat |= FEATURE_COMPAT_ISHARE_XATTRS;
   return {
-    blockSize: bs, blkszbits, steps, planOf: (n) => n.plan!, root: rootPlan, inodeCount: order.length,
-    epoch: buildSec, fixedNsec: buildNsec, featureCompat, featureIncompat,
+    blockSize: bs, blkszbits, steps, root, inodeCount: order.length,
+    ...times, featureCompat, featureIncompat,
     sharedArea, prefixTable, prefixes: longPrefixes, sharedAreaStart, prefixTableStart, metaStart, ishareId,
     u1: compr.u1, configRecords: compr.records, bigPcluster: compr.big,
   };
@@ -351,20 +354,19 @@ function filterBitOf(key: XattrKey, longPrefixes: readonly LongPrefix[]): number
   return xattrFilterBit(key.nameIndex, key.suffix);
 }
 
-/** Directory entries of a planned directory with nids resolved. */
 /** A directory's entries with "." and "..", in bytewise order (made when needed, not kept). */
-export function dirEntryList(p: InodePlan): { name: string; node: Inode }[] {
-  const n = p.node;
+export function dirEntryList(n: Inode): { name: string; node: Inode }[] {
   return [
     { name: '.', node: n },
-    { name: '..', node: p.parent! },
+    // The root is its own parent.
+    { name: '..', node: n.parent ?? n },
     ...n.entries!.map((e) => ({ name: e.name, node: e.inode })),
   ].sort((a, b) => compareLatin1(a.name, b.name));
 }
 
 /** Directory entries of a planned directory with nids resolved. */
-export function dirEntriesWithNids(p: InodePlan, nidOf: (n: Inode) => number): DirEntry[] {
-  return dirEntryList(p).map((e) => ({ name: Buffer.from(e.name, 'latin1'), nid: nidOf(e.node), fileType: fileTypeOfMode(e.node.mode & S_IFMT) }));
+export function dirEntriesWithNids(n: Inode): DirEntry[] {
+  return dirEntryList(n).map((e) => ({ name: Buffer.from(e.name, 'latin1'), nid: e.node.nid, fileType: fileTypeOfMode(e.node.mode & S_IFMT) }));
 }
 
 export { DIRENT_SIZE };

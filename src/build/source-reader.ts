@@ -2,7 +2,7 @@
 // or spool file, or memory), with the errors a user should see: unreadable, grew, shrank, changed.
 import * as fs from 'node:fs';
 import { UserError } from '../errors.js';
-import { showPath, dataOf, type Inode, type DataSource } from '../source/tree.js';
+import { showPath, type DataSource } from '../source/tree.js';
 
 export class SourceReader {
   private fd = -1;
@@ -15,16 +15,16 @@ export class SourceReader {
 
   /**
    * Reads `size` bytes of the file from byte `start` (segments of big files are read separately).
-   * `fileSize` is the planned size of the whole file.
+   * `fileSize` is the planned size of the whole file; `file.path` (latin1) names it in messages.
    */
-  constructor(node: Inode | { data: DataSource; path: string }, readonly size: number, private readonly start = 0,
+  constructor(file: { data: DataSource; path: string }, readonly size: number, private readonly start = 0,
     private readonly fileSize = size) {
-    const src = dataOf(node);
+    const src = file.data;
     this.src = src;
     this.base = (src.type === 'range' ? src.offset : 0) + start;
-    this.name = src.type === 'path' ? src.path : Buffer.from(node.path, 'latin1');
+    this.name = src.type === 'path' ? src.path : Buffer.from(file.path, 'latin1');
     if (src.type === 'buffer') {
-      if (src.bytes.length !== fileSize) throw new UserError(`${showPath(node.path)}: size changed during build`);
+      if (src.bytes.length !== fileSize) throw new UserError(`${showPath(file.path)}: size changed during build`);
       return;
     }
     try {

@@ -10,8 +10,8 @@ import { encodeDirBlock } from '../format/dirent.js';
 import { encodeIbodyHeader, encodeXattrEntry } from '../format/xattr.js';
 import { encodeSuperBlock, checksumLength, superBlockChecksum } from '../format/superblock.js';
 import { UserError } from '../errors.js';
-import { showPath, dataOf, type Inode } from '../source/tree.js';
-import { dirEntriesWithNids, relPathOf, DirDone, type InodePlan, type Plan } from './plan.js';
+import { showPath, dataOf, pathOf, type Inode } from '../source/tree.js';
+import { dirEntriesWithNids, relPathOf, mtimeOf, xattrSizeOf, DirDone, type Plan } from './plan.js';
 import { BlockAllocator } from './meta-alloc.js';
 import type { ImageOutput } from './output.js';
 import type { BuildOptions } from './options.js';
@@ -52,7 +52,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
   const bs = plan.blockSize;
   const alloc = new BlockAllocator(bs, plan.metaStart, (blk, buf) => out.write(buf, blk * bs));
   /** Placements of directories, written once their children have nids. */
-  const placements = new Map<InodePlan, Placement>();
+  const placements = new Map<Inode, Placement>();
   let dataBytes = 0;
   const direct = (buf: Uint8Array, pos: number) => out.write(buf, pos);
   const zparams: ZParams | undefined = o.compression && {
@@ -65,16 +65,16 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
   // returns the tails. Batches bound the round trips: one per ~1 MiB or 64 files, not one per file.
   const copies: Promise<void>[] = [];
   const MAX_COPIES = 4 * o.workers + 8;
-  let batch: { p: InodePlan; pl: Placement }[] = [];
+  let batch: { p: Inode; pl: Placement }[] = [];
   let batchBytes = 0;
   const flushCopies = async (): Promise<void> => {
     if (!batch.length) return;
     const items = batch;
     batch = [];
     batchBytes = 0;
-    const algo = items[0].p.fingerprint ? digestAlgorithm(o.fingerprint!) : undefined;
+    const algo = items[0].p.ibody?.fingerprint ? digestAlgorithm(o.fingerprint!) : undefined;
     const files: CopyItem[] = items.map(({ p, pl }) => ({
-      src: dataOf(p.node), path: p.node.path, size: p.size, dataStart: pl.startBlk * bs,
+      src: dataOf(p), path: pathOf(p), size: p.size, dataStart: pl.startBlk * bs,
       blockPart: p.size - (pl.datalayout === INODE_FLAT_INLINE ? pl.tail.length : 0),
     }));
     const pr = pool.run({ kind: 'copy', image: out.tempPath, files, algo }).then((r) => {
@@ -86,11 +86,12 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
         if (res.digests) {
           const value = fingerprintValue(o.fingerprint!, res.digests.subarray(32 * i, 32 * i + 32), () => relPathOf(p), p.size);
           // A file compressed first and stored flat after all is read twice: both reads must agree.
-          const before = p.fingerprint!.value;
+          const fpx = p.ibody!.fingerprint!;
+          const before = fpx.value;
           if (o.fingerprint!.scheme !== 'uuid' && before.some((b) => b !== 0) && !value.equals(before)) {
-            throw new UserError(`${showPath(p.node.path)}: file changed during build (its bytes differ between two reads)`);
+            throw new UserError(`${showPath(pathOf(p))}: file changed during build (its bytes differ between two reads)`);
           }
-          p.fingerprint!.value = value;
+          fpx.value = value;
         }
         writeItem(p, pl);
       });
@@ -100,7 +101,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     copies.push(pr);
     if (copies.length >= MAX_COPIES) await copies.shift();
   };
-  const copyFlat = async (p: InodePlan, pl: Placement): Promise<void> => {
+  const copyFlat = async (p: Inode, pl: Placement): Promise<void> => {
     batch.push({ p, pl });
     batchBytes += p.size;
     if (batchBytes >= COPY_BATCH_BYTES || batch.length >= COPY_BATCH_FILES) await flushCopies();
@@ -108,57 +109,57 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
   let compressedFiles = 0;
 
   /** Inline the tail after inode + xattrs when the whole item fits one block (mkfs.erofs rule). */
-  const wantsInline = (p: InodePlan, tailLen: number): boolean =>
-    tailLen > 0 && (p.node.kind !== 'reg' || o.inlineData) && inodeSize(p.extended) + p.xattrSize + tailLen <= bs;
+  const wantsInline = (p: Inode, tailLen: number): boolean =>
+    tailLen > 0 && (p.kind !== 'reg' || o.inlineData) && inodeSize(p.extended) + xattrSizeOf(p) + tailLen <= bs;
 
   /** Reserve data blocks and the metadata slot for an inode; returns its placement skeleton. */
-  const reserve = (p: InodePlan): Placement => {
+  const reserve = (p: Inode): Placement => {
     const size = p.size;
     const tailLen = size % bs;
     const inline = wantsInline(p, tailLen);
     const fullBlocks = inline ? Math.floor(size / bs) : Math.ceil(size / bs);
     const startBlk = fullBlocks ? alloc.takeBlocks(fullBlocks) : inline ? NULL_ADDR : 0;
-    const itemSize = inodeSize(p.extended) + p.xattrSize + (inline ? tailLen : 0);
-    const off = alloc.placeItem(itemSize);
-    p.itemOff = off;
-    p.nid = off / ISLOT_SIZE;
+    const itemSize = inodeSize(p.extended) + xattrSizeOf(p) + (inline ? tailLen : 0);
+    p.nid = alloc.placeItem(itemSize) / ISLOT_SIZE;
     const pl: Placement = { datalayout: inline ? INODE_FLAT_INLINE : INODE_FLAT_PLAIN, startBlk, tail: new Uint8Array(inline ? tailLen : 0) };
-    if (p.node.kind === 'dir') placements.set(p, pl);
+    if (p.kind === 'dir') placements.set(p, pl);
     return pl;
   };
 
   /** Write the inode, its xattrs and inline tail. */
-  const writeItem = (p: InodePlan, pl: Placement): void => {
+  const writeItem = (p: Inode, pl: Placement): void => {
     const isize = inodeSize(p.extended);
-    const item = new Uint8Array(isize + p.xattrSize + pl.tail.length);
-    const n = p.node;
-    const u = n.kind === 'chr' || n.kind === 'blk' ? encodeRdev(n.rdevMajor, n.rdevMinor)
-      : n.kind === 'fifo' || n.kind === 'sock' ? 0 : pl.startBlk;
+    const xsize = xattrSizeOf(p);
+    const item = new Uint8Array(isize + xsize + pl.tail.length);
+    const u = p.kind === 'chr' || p.kind === 'blk' ? encodeRdev(p.rdevMajor, p.rdevMinor)
+      : p.kind === 'fifo' || p.kind === 'sock' ? 0 : pl.startBlk;
+    const t = mtimeOf(p, plan);
     encodeInode({
-      extended: p.extended, datalayout: pl.datalayout, xattrIcount: xattrIcount(p.xattrSize), mode: p.mode,
-      nlink: p.nlink, size: BigInt(p.size), u, ino: p.ino, uid: p.uid, gid: p.gid,
-      mtimeSec: p.mtimeSec, mtimeNsec: p.mtimeNsec, mtimeDelta: 0,
+      extended: p.extended, datalayout: pl.datalayout, xattrIcount: xattrIcount(xsize), mode: p.mode,
+      nlink: p.links, size: BigInt(p.size), u, ino: p.ino, uid: p.uid, gid: p.gid,
+      mtimeSec: t.sec, mtimeNsec: t.nsec, mtimeDelta: 0,
     }, item, 0);
-    if (p.xattrSize) {
-      encodeIbodyHeader(p.nameFilter, p.sharedIds.length, item, isize);
+    const ib = p.ibody;
+    if (ib) {
+      encodeIbodyHeader(ib.nameFilter, ib.sharedIds.length, item, isize);
       let off = isize + XATTR_IBODY_HEADER_SIZE;
       const v = new DataView(item.buffer);
-      for (const id of p.sharedIds) { v.setUint32(off, id, true); off += 4; }
-      for (const x of p.inlineXattrs) off += encodeXattrEntry(x.key, x.value, item, off);
+      for (const id of ib.sharedIds) { v.setUint32(off, id, true); off += 4; }
+      for (const x of ib.inline) off += encodeXattrEntry(x.key, x.value, item, off);
     }
-    item.set(pl.tail, isize + p.xattrSize);
-    alloc.writeMeta(p.itemOff, item, direct);
+    item.set(pl.tail, isize + xsize);
+    alloc.writeMeta(p.nid * ISLOT_SIZE, item, direct);
   };
 
   /**
    * Compress a regular file: pclusters go to consecutive blocks, then the inode with its map header,
    * indexes and any inline tail. Falls back to the flat layout when compression does not pay.
    */
-  const writeCompressed = async (p: InodePlan, f: FileJobs): Promise<void> => {
+  const writeCompressed = async (p: Inode, f: FileJobs): Promise<void> => {
     const zp = zparams!;
     const size = p.size;
     const z = mergeSegments(await Promise.all(f.segs!));
-    const inodeEnd = inodeSize(p.extended) + p.xattrSize;
+    const inodeEnd = inodeSize(p.extended) + xattrSizeOf(p);
     // The inline tail must share one block with the inode (ztailpacking); otherwise it becomes a block.
     if (z.inline && inodeEnd + zMetaSize(z, size, zp, inodeEnd, true) > bs) uninlineTail(z, zp);
     if (!worthCompressing(z, size, bs)) {
@@ -193,24 +194,22 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     // COMPACT indexes derive block addresses from order, so deduped files need FULL ones.
     const compact = !o.compression!.legacyIndexes && !deduped;
     const meta = zMetaBytes(z, size, zp, inodeEnd, compact);
-    const off = alloc.placeItem(inodeEnd + meta.length);
-    p.itemOff = off;
-    p.nid = off / ISLOT_SIZE;
+    p.nid = alloc.placeItem(inodeEnd + meta.length) / ISLOT_SIZE;
     const pl: Placement = { datalayout: compact ? INODE_COMPRESSED_COMPACT : INODE_COMPRESSED_FULL, startBlk: z.totalBlocks, tail: meta };
     compressedFiles++;
     writeItem(p, pl);
   };
 
-  const writeSymlink = (p: InodePlan, pl: Placement): void => {
-    const t = p.node.target!;
+  const writeSymlink = (p: Inode, pl: Placement): void => {
+    const t = p.target!;
     const inlineTail = pl.tail.length;
     const blockPart = t.length - inlineTail;
     if (blockPart) out.write(t, pl.startBlk * bs, 0, blockPart);
     pl.tail.set(t.subarray(blockPart));
   };
 
-  const writeDir = (p: InodePlan, pl: Placement): void => {
-    const entries = dirEntriesWithNids(p, (node) => plan.planOf(node).nid);
+  const writeDir = (p: Inode, pl: Placement): void => {
+    const entries = dirEntriesWithNids(p);
     const blocks = p.dirBlocks!;
     const inline = pl.datalayout === INODE_FLAT_INLINE;
     const buf = new Uint8Array(bs);
@@ -224,7 +223,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
   };
 
   let steps = 0;
-  const totalBytes = plan.steps.reduce((a, st) => a + (!(st instanceof DirDone) && st.node.kind === 'reg' ? st.size : 0), 0);
+  const totalBytes = plan.steps.reduce((a, st) => a + (!(st instanceof DirDone) && st.kind === 'reg' ? st.size : 0), 0);
   let files = 0;
   let lastReport = 0;
   const report = (force = false) => {
@@ -239,19 +238,19 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     if (done) {
       writeDir(p, placements.get(p)!);
       placements.delete(p);
-    } else if (p.node.kind === 'dir') {
+    } else if (p.kind === 'dir') {
       reserve(p);
     } else {
       const f = jobs.take(p);
-      if (f?.hash) p.fingerprint!.value = fingerprintValue(o.fingerprint!, await f.hash, () => relPathOf(p), p.size);
-      if (p.node.kind === 'reg') dataBytes += p.size;
+      if (f?.hash) p.ibody!.fingerprint!.value = fingerprintValue(o.fingerprint!, await f.hash, () => relPathOf(p), p.size);
+      if (p.kind === 'reg') dataBytes += p.size;
       if (f?.segs) {
         await writeCompressed(p, f);
-      } else if (p.node.kind === 'reg' && p.size > 0) {
+      } else if (p.kind === 'reg' && p.size > 0) {
         await copyFlat(p, reserve(p));
       } else {
         const pl = reserve(p);
-        if (p.node.kind === 'lnk') writeSymlink(p, pl);
+        if (p.kind === 'lnk') writeSymlink(p, pl);
         writeItem(p, pl);
       }
     }

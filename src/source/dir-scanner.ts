@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
 import { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, NAME_LEN } from '../format/constants.js';
-import { type Inode, type Kind, type Dentry, type Xattr, sortEntries, showPath, compareLatin1, NO_XATTRS } from './tree.js';
+import { type Inode, type Kind, type Dentry, type Xattr, newInode, sortEntries, showPath, compareLatin1, NO_XATTRS } from './tree.js';
 import { startTreeXattrs } from './xattrs-getfattr.js';
 
 export interface ScanOptions {
@@ -70,13 +70,13 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
     // Unreachable output path: writing the image will fail with a clear message.
   }
 
-  /** `p` is the path's bytes; `ps` the same as a latin1 string (what the tree keeps). */
-  const makeInode = (p: Buffer, ps: string, s: fs.BigIntStats): Inode => {
+  /** `p` is the path's bytes; `name` its last part (latin1), in `parent`. */
+  const makeInode = (p: Buffer, s: fs.BigIntStats, name: string, parent: Inode | undefined): Inode => {
     const mode = Number(s.mode);
     const kind = kindOf(mode);
     if (!kind) throw new UserError(`${showPath(p)}: unsupported file type (mode 0${mode.toString(8)})`);
     const rdev = Number(s.rdev);
-    const inode: Inode = {
+    const inode = newInode({
       kind, mode, uid: Number(s.uid), gid: Number(s.gid),
       mtimeSec: s.mtimeNs / 1_000_000_000n - (s.mtimeNs % 1_000_000_000n < 0n ? 1n : 0n),
       mtimeNsec: Number(((s.mtimeNs % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n),
@@ -84,8 +84,8 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
       // Linux dev_t: major = bits 8..19 and 32..43, minor = bits 0..7 and 20..31 (glibc gnu_dev_major/minor).
       rdevMajor: ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff),
       rdevMinor: (rdev & 0xff) | ((rdev >>> 12) & ~0xff),
-      xattrs: NO_XATTRS, links: 1, path: ps,
-    };
+      xattrs: NO_XATTRS, links: 1,
+    }, name, parent);
     if (kind === 'reg') {
       if (s.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new UserError(`${showPath(p)}: file too large`);
       inode.size = Number(s.size);
@@ -140,7 +140,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
         seen.links++;
         inode = seen;
       } else {
-        inode = makeInode(p, ps, s);
+        inode = makeInode(p, s, name, dirInode);
         if (key) hardlinks.set(key, inode);
         if (isDir) {
           inode.entries = [];
@@ -155,7 +155,8 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
   };
 
   const rootLatin1 = rootBuf.toString('latin1');
-  const rootInode = makeInode(rootBuf, rootLatin1, st);
+  // The root is named after its path, so pathOf() gives every inode's path from its names.
+  const rootInode = makeInode(rootBuf, st, rootLatin1, undefined);
   rootInode.entries = [];
   try {
     scanDir(rootLatin1, rootInode, '');

@@ -31,7 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, NAME_LEN } from '../format/constants.js';
 import { liveTempFiles } from '../build/output.js';
-import { type Inode, type Kind, type Dentry, type Xattr, type DataSource, sortEntries, showPath } from './tree.js';
+import { type Inode, type Kind, type Dentry, type Xattr, type DataSource, newInode, sortEntries, showPath } from './tree.js';
 import {
   BLOCK, decodeHeader, decodeGnuSparseHeader, decodeGnuSparseExtension, parsePaxRecords, paxInteger, paxTime,
   type RawHeader, type PaxRecord, type SparseSegment,
@@ -299,10 +299,11 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
   const getSpool = (): Spool => (spool ??= new Spool(opts.spoolDir ?? os.tmpdir()));
   const cleanup = (): void => { spool?.remove(); };
 
-  const root: Inode = {
+  // Named '': paths in messages are the members' own ('.' for the root, see pathOf).
+  const root = newInode({
     kind: 'dir', mode: S_IFDIR | 0o777, uid: 0, gid: 0, mtimeSec: now.sec, mtimeNsec: now.nsec,
-    size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: [], links: 1, path: '.',
-  };
+    size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: [], links: 1,
+  }, '', undefined);
   // Directory contents while scanning (name -> dentry), and per-inode xattr maps (a later value wins).
   const children = new Map<Inode, Map<string, Dentry>>([[root, new Map()]]);
   const xattrMaps = new Map<Inode, Map<string, Xattr>>([[root, new Map()]]);
@@ -338,13 +339,13 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
     if (pad && (await src.skip(pad)) < pad) throw truncated(what);
   }
 
-  function newDir(parent: Inode, p: Buffer): Inode {
+  function newDir(parent: Inode, name: Buffer): Inode {
     // mkfs.erofs (lib/rebuild.c erofs_rebuild_mkdir): 0755 plus the parent's g+w/o+w, parent's owner and time.
-    const inode: Inode = {
+    const inode = newInode({
       kind: 'dir', mode: S_IFDIR | 0o755 | (parent.mode & 0o022), uid: parent.uid, gid: parent.gid,
       mtimeSec: parent.mtimeSec, mtimeNsec: parent.mtimeNsec, size: 0, rdevMajor: 0, rdevMinor: 0,
-      xattrs: [], links: 1, path: p.toString('latin1'),
-    };
+      xattrs: [], links: 1,
+    }, name.toString('latin1'), parent);
     children.set(inode, new Map());
     xattrMaps.set(inode, new Map());
     return inode;
@@ -357,8 +358,8 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
       const m = children.get(dir)!;
       const d = m.get(key(comps[i]));
       if (!d) {
-        const inode = newDir(dir, Buffer.from(joinPath(comps.slice(0, i + 1))));
-        m.set(key(comps[i]), { name: comps[i].toString('latin1'), inode });
+        const inode = newDir(dir, comps[i]);
+        m.set(key(comps[i]), { name: inode.name, inode });
         dir = inode;
       } else if (d.inode.kind !== 'dir') {
         throw new UserError(`${inputName}: ${member}: ${showPath(joinPath(comps.slice(0, i + 1)))} is not a directory`);
@@ -543,13 +544,12 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
     const name = comps[comps.length - 1];
     const dents = children.get(parent)!;
     const existing = dents.get(key(name));
-    const relPath = Buffer.from(joinPath(comps));
 
     if (whiteout) {
-      const inode: Inode = {
+      const inode = newInode({
         kind: 'chr', mode: S_IFCHR, uid, gid, mtimeSec: mtime.sec, mtimeNsec: mtime.nsec, size: 0,
-        rdevMajor: 0, rdevMinor: 0, xattrs: [], links: 1, path: relPath.toString('latin1'),
-      };
+        rdevMajor: 0, rdevMinor: 0, xattrs: [], links: 1,
+      }, name.toString('latin1'), parent);
       xattrMaps.set(inode, xattrs);
       dents.set(key(name), { name: name.toString('latin1'), inode });
       whiteoutDirs.add(parent);
@@ -580,10 +580,10 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
       return;
     }
 
-    const inode: Inode = {
+    const inode = newInode({
       kind, mode: typeBits(kind) | h.mode, uid, gid, mtimeSec: mtime.sec, mtimeNsec: mtime.nsec,
-      size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: [], links: 1, path: relPath.toString('latin1'),
-    };
+      size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: [], links: 1,
+    }, name.toString('latin1'), parent);
     xattrMaps.set(inode, xattrs);
     applyAcls(inode, p, g, member);
 
@@ -603,7 +603,7 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
       }
       await skipData();
     }
-    dents.set(key(name), { name: name.toString('latin1'), inode });
+    dents.set(key(name), { name: inode.name, inode });
   }
 
   function applyAcls(inode: Inode, p: Overrides, g: Overrides, member: string): void {

@@ -1,7 +1,7 @@
 // The tree model every source (directory, tar) produces and the planner consumes.
 // Names are bytes: EROFS names need not be UTF-8, and order is bytewise (never String#sort).
 
-import type { InodePlan } from '../build/plan.js';
+import type { XattrIbody, DirBlock } from '../build/plan.js';
 
 export type Kind = 'reg' | 'dir' | 'lnk' | 'chr' | 'blk' | 'fifo' | 'sock';
 
@@ -19,7 +19,8 @@ export type DataSource =
   /** `size` bytes at `offset` of a file (a tar archive, or a spool file of a stream). */
   | { type: 'range'; path: string; offset: number };
 
-export interface Inode {
+/** What a source knows of an inode when it makes one (see newInode). */
+export interface InodeInit {
   kind: Kind;
   /** Full st_mode (type and permission bits). */
   mode: number;
@@ -32,26 +33,59 @@ export interface Inode {
   rdevMajor: number;
   rdevMinor: number;
   xattrs: Xattr[];
-  /** Regular files: where the bytes are; absent means the file at `path` (see dataOf). */
+  /** Regular files: where the bytes are; absent means the file at pathOf(inode) (see dataOf). */
   data?: DataSource;
   /** Symlinks only. */
   target?: Buffer;
-  /** Directories only: children sorted bytewise by name, without "." and "..". */
-  entries?: Dentry[];
   /** Number of dentries pointing at this inode (hard links); dirs: computed by the planner. */
   links: number;
+}
+
+/**
+ * One object per inode, from the scan to the last write: the planner overrides ownership, size
+ * and links in place (not mtimes: see mtimeOf in build/plan.ts) and fills the layout fields
+ * below. A second object per inode and a path string each cost ~250 MB on a million files.
+ */
+export interface Inode extends InodeInit {
+  /** Directories only: children sorted bytewise by name, without "." and "..". */
+  entries?: Dentry[];
   /**
-   * Path of the first name seen, as a latin1 string of its bytes (for messages, and where a
-   * directory source reads the file). Strings, not Buffers: a million Buffer objects cost ~150 MB.
+   * The first name (a latin1 string of its bytes) and the directory holding it; pathOf() joins
+   * them, so no inode keeps a whole path. The root has no parent and is named after where the
+   * tree came from (the source directory's path, '' for an archive). The planner re-points both
+   * at the first name in visit order.
    */
-  path: string;
+  name: string;
+  parent?: Inode;
+  /** Set by the planner: on-disk i_ino, 1-based position in visit order. */
+  ino: number;
+  /** Set by the planner: extended (64-byte) inode. */
+  extended: boolean;
+  /** Set by the writer: slot number of the inode. */
+  nid: number;
+  /** Set by the planner when the inode has xattrs (or a fingerprint). */
+  ibody?: XattrIbody;
   /**
    * Regular files of a directory scanned for --cache: identity and change times as lstat saw them,
-   * "dev:ino:size:mtimeNs:ctimeNs" (the key of the stat index, src/build/cache-index.ts).
+   * "dev:ino:size:mtimeNs:ctimeNs" (the key of the stat index, src/build/cache-index.ts). Not made
+   * by newInode: only --cache scans set it, and a field on every inode would cost every build 8 B each.
    */
   statId?: string;
-  /** Set by the planner. */
-  plan?: InodePlan;
+  /** Set by the planner for directories: the split of the entries into blocks. */
+  dirBlocks?: DirBlock[];
+}
+
+/**
+ * A new inode with every field present from the start, in one order: V8 then keeps all inodes in
+ * one shape with the fields inside the object; fields added later would each need a second store.
+ */
+export function newInode(init: InodeInit, name: string, parent: Inode | undefined): Inode {
+  return {
+    kind: init.kind, mode: init.mode, uid: init.uid, gid: init.gid, mtimeSec: init.mtimeSec, mtimeNsec: init.mtimeNsec,
+    size: init.size, rdevMajor: init.rdevMajor, rdevMinor: init.rdevMinor, xattrs: init.xattrs, data: init.data,
+    target: init.target, links: init.links, entries: undefined, name, parent,
+    ino: 0, extended: false, nid: -1, ibody: undefined, dirBlocks: undefined,
+  };
 }
 
 export interface Dentry {
@@ -83,11 +117,19 @@ export function showPath(path: Uint8Array | string): string {
   return out;
 }
 
+/** The path an inode's first name came from (a latin1 string of its bytes): the root's name, then the names down. */
+export function pathOf(n: Inode): string {
+  const names: string[] = [];
+  let q = n;
+  for (; q.parent; q = q.parent) names.push(q.name);
+  if (q.name) names.push(q.name);
+  return names.reverse().join('/') || '.';
+}
+
 /** Where a regular file's bytes come from. */
-export function dataOf(n: { data?: DataSource; path: string; mtimeSec?: bigint; mtimeNsec?: number }): DataSource {
+export function dataOf(n: Inode): DataSource {
   return n.data ?? {
-    type: 'path', path: Buffer.from(n.path, 'latin1'),
-    mtimeNs: n.mtimeSec === undefined ? undefined : n.mtimeSec * 1_000_000_000n + BigInt(n.mtimeNsec ?? 0),
+    type: 'path', path: Buffer.from(pathOf(n), 'latin1'), mtimeNs: n.mtimeSec * 1_000_000_000n + BigInt(n.mtimeNsec),
   };
 }
 
