@@ -121,10 +121,11 @@ export function relPathOf(n: Inode): Buffer {
  */
 export function mtimeOf(n: Inode, pl: Pick<Plan, 'epoch' | 'fixedNsec' | 'fixedTime' | 'clampSec'>): { sec: bigint; nsec: number } {
   if (pl.fixedTime) return { sec: pl.epoch, nsec: pl.fixedNsec };
-  if (pl.clampSec !== undefined && (n.mtimeSec > pl.clampSec || (n.mtimeSec === pl.clampSec && n.mtimeNsec > 0))) {
+  const sec = BigInt(n.mtimeSec);
+  if (pl.clampSec !== undefined && (sec > pl.clampSec || (sec === pl.clampSec && n.mtimeNsec > 0))) {
     return { sec: pl.clampSec, nsec: 0 };
   }
-  return { sec: n.mtimeSec, nsec: n.mtimeNsec };
+  return { sec, nsec: n.mtimeNsec };
 }
 
 /** Bytes of the xattr region after an inode (0 = none). */

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
 import { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, NAME_LEN } from '../format/constants.js';
-import { type Inode, type Kind, type Dentry, type Xattr, newInode, sortEntries, showPath, compareLatin1, NO_XATTRS } from './tree.js';
+import { type Inode, type Kind, type Dentry, type Xattr, newInode, mtimeSecOf, sortEntries, showPath, compareLatin1, NO_XATTRS } from './tree.js';
 import { startTreeXattrs } from './xattrs-getfattr.js';
 
 export interface ScanOptions {
@@ -78,7 +78,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
     const rdev = Number(s.rdev);
     const inode = newInode({
       kind, mode, uid: Number(s.uid), gid: Number(s.gid),
-      mtimeSec: s.mtimeNs / 1_000_000_000n - (s.mtimeNs % 1_000_000_000n < 0n ? 1n : 0n),
+      mtimeSec: mtimeSecOf(s.mtimeNs / 1_000_000_000n - (s.mtimeNs % 1_000_000_000n < 0n ? 1n : 0n), showPath(p)),
       mtimeNsec: Number(((s.mtimeNs % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n),
       size: 0,
       // Linux dev_t: major = bits 8..19 and 32..43, minor = bits 0..7 and 20..31 (glibc gnu_dev_major/minor).

@@ -31,7 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, NAME_LEN } from '../format/constants.js';
 import { liveTempFiles } from '../build/output.js';
-import { type Inode, type Kind, type Dentry, type Xattr, type DataSource, newInode, sortEntries, showPath } from './tree.js';
+import { type Inode, type Kind, type Dentry, type Xattr, type DataSource, newInode, mtimeSecOf, sortEntries, showPath } from './tree.js';
 import {
   BLOCK, decodeHeader, decodeGnuSparseHeader, decodeGnuSparseExtension, parsePaxRecords, paxInteger, paxTime,
   type RawHeader, type PaxRecord, type SparseSegment,
@@ -301,7 +301,7 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
 
   // Named '': paths in messages are the members' own ('.' for the root, see pathOf).
   const root = newInode({
-    kind: 'dir', mode: S_IFDIR | 0o777, uid: 0, gid: 0, mtimeSec: now.sec, mtimeNsec: now.nsec,
+    kind: 'dir', mode: S_IFDIR | 0o777, uid: 0, gid: 0, mtimeSec: mtimeSecOf(now.sec, `${inputName}: build time`), mtimeNsec: now.nsec,
     size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: [], links: 1,
   }, '', undefined);
   // Directory contents while scanning (name -> dentry), and per-inode xattr maps (a later value wins).
@@ -509,6 +509,7 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
     const gid = pick(p.gid, g.gid) ?? h.gid;
     if (uid > 0xffffffff || gid > 0xffffffff) throw new UserError(`${inputName}: ${member}: uid/gid out of range`);
     const mtime = pick(p.mtime, g.mtime) ?? { sec: h.mtimeSec, nsec: 0 };
+    const mtimeSec = mtimeSecOf(mtime.sec, `${inputName}: ${member}`);
     const xattrs = new Map(g.xattrs);
     for (const [k, x] of p.xattrs) xattrs.set(k, x);
 
@@ -533,7 +534,7 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
       // '.', './' or '/': the root's own attributes.
       if (kind !== 'dir') throw new UserError(`${inputName}: ${member}: the archive root must be a directory`);
       root.mode = S_IFDIR | h.mode;
-      root.uid = uid; root.gid = gid; root.mtimeSec = mtime.sec; root.mtimeNsec = mtime.nsec;
+      root.uid = uid; root.gid = gid; root.mtimeSec = mtimeSec; root.mtimeNsec = mtime.nsec;
       mergeXattrs(root, xattrs);
       applyAcls(root, p, g, member);
       await skipData();
@@ -547,7 +548,7 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
 
     if (whiteout) {
       const inode = newInode({
-        kind: 'chr', mode: S_IFCHR, uid, gid, mtimeSec: mtime.sec, mtimeNsec: mtime.nsec, size: 0,
+        kind: 'chr', mode: S_IFCHR, uid, gid, mtimeSec, mtimeNsec: mtime.nsec, size: 0,
         rdevMajor: 0, rdevMinor: 0, xattrs: [], links: 1,
       }, name.toString('latin1'), parent);
       xattrMaps.set(inode, xattrs);
@@ -573,7 +574,7 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
       // Directory seen before (explicitly or as an implied parent): update it, keep its children.
       const d = existing.inode;
       d.mode = S_IFDIR | h.mode;
-      d.uid = uid; d.gid = gid; d.mtimeSec = mtime.sec; d.mtimeNsec = mtime.nsec;
+      d.uid = uid; d.gid = gid; d.mtimeSec = mtimeSec; d.mtimeNsec = mtime.nsec;
       mergeXattrs(d, xattrs);
       applyAcls(d, p, g, member);
       await skipData();
@@ -581,7 +582,7 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
     }
 
     const inode = newInode({
-      kind, mode: typeBits(kind) | h.mode, uid, gid, mtimeSec: mtime.sec, mtimeNsec: mtime.nsec,
+      kind, mode: typeBits(kind) | h.mode, uid, gid, mtimeSec, mtimeNsec: mtime.nsec,
       size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: [], links: 1,
     }, name.toString('latin1'), parent);
     xattrMaps.set(inode, xattrs);

@@ -2,6 +2,7 @@
 // Names are bytes: EROFS names need not be UTF-8, and order is bytewise (never String#sort).
 
 import type { XattrIbody, DirBlock } from '../build/plan.js';
+import { UserError } from '../errors.js';
 
 export type Kind = 'reg' | 'dir' | 'lnk' | 'chr' | 'blk' | 'fifo' | 'sock';
 
@@ -26,7 +27,8 @@ export interface InodeInit {
   mode: number;
   uid: number;
   gid: number;
-  mtimeSec: bigint;
+  /** A number, not a BigInt (~24 B more per inode): see mtimeSecOf. */
+  mtimeSec: number;
   mtimeNsec: number;
   /** Regular files: content length; symlinks: target length; others 0 (dirs: computed by the planner). */
   size: number;
@@ -129,8 +131,19 @@ export function pathOf(n: Inode): string {
 /** Where a regular file's bytes come from. */
 export function dataOf(n: Inode): DataSource {
   return n.data ?? {
-    type: 'path', path: Buffer.from(pathOf(n), 'latin1'), mtimeNs: n.mtimeSec * 1_000_000_000n + BigInt(n.mtimeNsec),
+    type: 'path', path: Buffer.from(pathOf(n), 'latin1'), mtimeNs: BigInt(n.mtimeSec) * 1_000_000_000n + BigInt(n.mtimeNsec),
   };
+}
+
+const MAX_SEC = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * mtime seconds as the tree keeps them. EROFS stores 64 bits, but no real time needs more than 53
+ * (285 million years), the most a number holds exactly; `what` names the file.
+ */
+export function mtimeSecOf(sec: bigint, what: string): number {
+  if (sec > MAX_SEC || sec < -MAX_SEC) throw new UserError(`${what}: mtime ${sec} is beyond ±2^53 seconds`);
+  return Number(sec);
 }
 
 /** Shared by inodes without xattrs (most of them): one empty array, never pushed to. */
