@@ -175,10 +175,11 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   // Iterative DFS over directories keeps deep trees off the JS call stack.
   const visitDir = (dir: Inode): void => {
     const sub: Inode[] = [];
-    for (const e of dir.entries!) {
-      const n = e.inode;
+    const { names, inodes } = dir.entries!;
+    for (let i = 0; i < inodes.length; i++) {
+      const n = inodes[i];
       if (n.ino === 0) {
-        n.name = e.name;
+        n.name = names[i];
         n.parent = dir;
         visit(n);
       }
@@ -201,7 +202,7 @@ export function plan(root: Inode, o: BuildOptions): Plan {
       n.dirBlocks = splitDirBlocks(dirEntryList(n).map((e) => e.name), bs);
       const last = n.dirBlocks[n.dirBlocks.length - 1];
       n.size = (n.dirBlocks.length - 1) * bs + last.used;
-      n.links = 2 + n.entries!.filter((e) => e.inode.kind === 'dir').length;
+      n.links = 2 + n.entries!.inodes.filter((c) => c.kind === 'dir').length;
     } else if (n.kind === 'lnk') {
       if (n.size === 0) throw new UserError(`${showPath(pathOf(n))}: empty symlink target`);
     } else if (n.kind !== 'reg') {
@@ -361,7 +362,7 @@ export function dirEntryList(n: Inode): { name: string; node: Inode }[] {
     { name: '.', node: n },
     // The root is its own parent.
     { name: '..', node: n.parent ?? n },
-    ...n.entries!.map((e) => ({ name: e.name, node: e.inode })),
+    ...n.entries!.names.map((name, i) => ({ name, node: n.entries!.inodes[i] })),
   ].sort((a, b) => compareLatin1(a.name, b.name));
 }
 

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
 import { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, NAME_LEN } from '../format/constants.js';
-import { type Inode, type Kind, type Dentry, type Xattr, newInode, mtimeSecOf, sortEntries, showPath, compareLatin1, NO_XATTRS } from './tree.js';
+import { type Inode, type Kind, type Dentry, type Entries, type Xattr, newInode, mtimeSecOf, sortedEntries, showPath, compareLatin1, NO_XATTRS } from './tree.js';
 import { startTreeXattrs } from './xattrs-getfattr.js';
 
 export interface ScanOptions {
@@ -115,7 +115,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
     } catch (e) {
       throw new UserError(`${showPath(dirPath)}: cannot read directory: ${errno(e)}`);
     }
-    const entries: Dentry[] = [];
+    const dentries: Dentry[] = [];
     for (const name of names) {
       const ps = dirPath + '/' + name;
       const p = Buffer.from(ps, 'latin1');
@@ -142,22 +142,17 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
       } else {
         inode = makeInode(p, s, name, dirInode);
         if (key) hardlinks.set(key, inode);
-        if (isDir) {
-          inode.entries = [];
-          scanDir(ps, inode, rel + '/');
-        }
+        if (isDir) scanDir(ps, inode, rel + '/');
       }
-      entries.push({ name, inode });
+      dentries.push({ name, inode });
       if ((++scanned & 1023) === 0) opts.progress?.(scanned);
     }
-    sortEntries(entries);
-    dirInode.entries = entries;
+    dirInode.entries = sortedEntries(dentries);
   };
 
   const rootLatin1 = rootBuf.toString('latin1');
   // The root is named after its path, so pathOf() gives every inode's path from its names.
   const rootInode = makeInode(rootBuf, st, rootLatin1, undefined);
-  rootInode.entries = [];
   try {
     scanDir(rootLatin1, rootInode, '');
   } catch (e) {
@@ -188,13 +183,13 @@ function attachXattrs(root: Inode, rootPath: string, map: Map<string, Xattr[]>):
   }
 }
 
-function findEntry(entries: readonly Dentry[], name: string): Inode | undefined {
+function findEntry(entries: Entries, name: string): Inode | undefined {
   let lo = 0;
-  let hi = entries.length - 1;
+  let hi = entries.names.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    const c = compareLatin1(entries[mid].name, name);
-    if (c === 0) return entries[mid].inode;
+    const c = compareLatin1(entries.names[mid], name);
+    if (c === 0) return entries.inodes[mid];
     if (c < 0) lo = mid + 1;
     else hi = mid - 1;
   }

@@ -31,7 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, NAME_LEN } from '../format/constants.js';
 import { liveTempFiles } from '../build/output.js';
-import { type Inode, type Kind, type Dentry, type Xattr, type DataSource, newInode, mtimeSecOf, sortEntries, showPath } from './tree.js';
+import { type Inode, type Kind, type Dentry, type Xattr, type DataSource, newInode, mtimeSecOf, sortedEntries, showPath } from './tree.js';
 import {
   BLOCK, decodeHeader, decodeGnuSparseHeader, decodeGnuSparseExtension, parsePaxRecords, paxInteger, paxTime,
   type RawHeader, type PaxRecord, type SparseSegment,
@@ -710,16 +710,15 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
     while (stack.length) {
       const dir = stack.pop()!;
       dirs.push(dir);
-      let entries = [...children.get(dir)!.values()];
+      let dentries = [...children.get(dir)!.values()];
       if (whiteoutDirs.has(dir)) {
-        if (opts.ovlfsStrip) entries = entries.filter((d) => !(d.inode.kind === 'chr' && d.inode.rdevMajor === 0 && d.inode.rdevMinor === 0));
+        if (opts.ovlfsStrip) dentries = dentries.filter((d) => !(d.inode.kind === 'chr' && d.inode.rdevMajor === 0 && d.inode.rdevMinor === 0));
         else setXattr(xattrMaps.get(dir)!, XATTR_ORIGIN, Buffer.alloc(0));
       }
-      sortEntries(entries);
-      dir.entries = entries;
-      for (const d of entries) {
-        if (d.inode.kind === 'dir') stack.push(d.inode);
-        else linkCount.set(d.inode, (linkCount.get(d.inode) ?? 0) + 1);
+      dir.entries = sortedEntries(dentries);
+      for (const inode of dir.entries.inodes) {
+        if (inode.kind === 'dir') stack.push(inode);
+        else linkCount.set(inode, (linkCount.get(inode) ?? 0) + 1);
       }
     }
     const attach = (inode: Inode): void => {
