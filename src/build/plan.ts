@@ -62,6 +62,8 @@ export interface Plan {
   blkszbits: number;
   steps: Step[];
   root: Inode;
+  /** Directories: the split of the entries (see dirEntryList) into blocks. A map, not an inode field: few inodes are directories. */
+  dirBlocks: Map<Inode, DirBlock[]>;
   inodeCount: number;
   epoch: bigint;
   fixedNsec: number;
@@ -191,6 +193,7 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   while (stack.length) visitDir(stack.pop()!);
 
   // Ownership, nlink, directory entries and sizes.
+  const dirBlocks = new Map<Inode, DirBlock[]>();
   for (const n of order) {
     if (o.allRoot) { n.uid = 0; n.gid = 0; }
     if (o.forceUid !== undefined) n.uid = o.forceUid;
@@ -199,9 +202,9 @@ export function plan(root: Inode, o: BuildOptions): Plan {
       throw new UserError(`${showPath(pathOf(n))}: uid/gid out of range`);
     }
     if (n.kind === 'dir') {
-      n.dirBlocks = splitDirBlocks(dirEntryList(n).map((e) => e.name), bs);
-      const last = n.dirBlocks[n.dirBlocks.length - 1];
-      n.size = (n.dirBlocks.length - 1) * bs + last.used;
+      const blocks = splitDirBlocks(dirEntryList(n).map((e) => e.name), bs);
+      dirBlocks.set(n, blocks);
+      n.size = (blocks.length - 1) * bs + blocks[blocks.length - 1].used;
       n.links = 2 + n.entries!.inodes.filter((c) => c.kind === 'dir').length;
     } else if (n.kind === 'lnk') {
       if (n.size === 0) throw new UserError(`${showPath(pathOf(n))}: empty symlink target`);
@@ -341,7 +344,7 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   }
   if (fp) featureCompat |= FEATURE_COMPAT_ISHARE_XATTRS;
   return {
-    blockSize: bs, blkszbits, steps, root, inodeCount: order.length,
+    blockSize: bs, blkszbits, steps, root, dirBlocks, inodeCount: order.length,
     ...times, featureCompat, featureIncompat,
     sharedArea, prefixTable, prefixes: longPrefixes, sharedAreaStart, prefixTableStart, metaStart, ishareId,
     u1: compr.u1, configRecords: compr.records, bigPcluster: compr.big,

@@ -210,7 +210,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
 
   const writeDir = (p: Inode, pl: Placement): void => {
     const entries = dirEntriesWithNids(p);
-    const blocks = p.dirBlocks!;
+    const blocks = plan.dirBlocks.get(p)!;
     const inline = pl.datalayout === INODE_FLAT_INLINE;
     const buf = new Uint8Array(bs);
     blocks.forEach((b, i) => {

@@ -1,7 +1,7 @@
 // The tree model every source (directory, tar) produces and the planner consumes.
 // Names are bytes: EROFS names need not be UTF-8, and order is bytewise (never String#sort).
 
-import type { XattrIbody, DirBlock } from '../build/plan.js';
+import type { XattrIbody } from '../build/plan.js';
 import { UserError } from '../errors.js';
 
 export type Kind = 'reg' | 'dir' | 'lnk' | 'chr' | 'blk' | 'fifo' | 'sock';
@@ -73,8 +73,6 @@ export interface Inode extends InodeInit {
    * by newInode: only --cache scans set it, and a field on every inode would cost every build 8 B each.
    */
   statId?: string;
-  /** Set by the planner for directories: the split of the entries into blocks. */
-  dirBlocks?: DirBlock[];
 }
 
 /**
@@ -86,7 +84,7 @@ export function newInode(init: InodeInit, name: string, parent: Inode | undefine
     kind: init.kind, mode: init.mode, uid: init.uid, gid: init.gid, mtimeSec: init.mtimeSec, mtimeNsec: init.mtimeNsec,
     size: init.size, rdevMajor: init.rdevMajor, rdevMinor: init.rdevMinor, xattrs: init.xattrs, data: init.data,
     target: init.target, links: init.links, entries: undefined, name, parent,
-    ino: 0, extended: false, nid: -1, ibody: undefined, dirBlocks: undefined,
+    ino: 0, extended: false, nid: -1, ibody: undefined,
   };
 }
 
