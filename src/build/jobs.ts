@@ -55,8 +55,13 @@ export type ZJobResult = {
 };
 
 export interface CopyItem {
-  src: DataSource;
+  /** Absent for a file read from `path` itself (the common case: nothing more to build or send). */
+  src?: DataSource;
+  /** The source path as a latin1 string of its bytes. */
   path: string;
+  /** The mtime the scan saw (path sources): a file modified since is refused. */
+  mtimeSec?: number;
+  mtimeNsec?: number;
   size: number;
   dataStart: number;
   blockPart: number;
@@ -139,7 +144,11 @@ function copyJob(job: Extract<Job, { kind: 'copy' }>): JobResult {
   };
   let tailAt = 0;
   job.files.forEach((f, i) => {
-    const r = new SourceReader({ data: f.src, path: f.path }, f.size);
+    const src: DataSource = f.src ?? {
+      type: 'path', path: Buffer.from(f.path, 'latin1'),
+      mtimeNs: f.mtimeSec === undefined ? undefined : BigInt(f.mtimeSec) * 1_000_000_000n + BigInt(f.mtimeNsec ?? 0),
+    };
+    const r = new SourceReader({ data: src, path: f.path }, f.size);
     const h = job.algo === 'sha256' ? createHash('sha256') : job.algo === 'blake3' ? blake3.create() : undefined;
     try {
       let pos = 0;
@@ -251,7 +260,7 @@ export function runJob(job: Job): JobResult {
 type WireSource = Exclude<DataSource, { type: 'path' }> | { type: 'path'; path: string; mtimeNs?: bigint; ctimeNs?: bigint };
 
 function mapSources(job: Job, f: (s: DataSource) => DataSource): Job {
-  if (job.kind === 'copy') return { ...job, files: job.files.map((c) => ({ ...c, src: f(c.src) })) };
+  if (job.kind === 'copy') return { ...job, files: job.files.map((c) => (c.src ? { ...c, src: f(c.src) } : c)) };
   if (job.kind === 'zindexed') return job;
   if (job.kind === 'zbatch') return { ...job, jobs: job.jobs.map((j) => ({ ...j, src: f(j.src) })) };
   return { ...job, src: f(job.src) };
@@ -267,43 +276,29 @@ interface CopyColumns {
   image: string;
   algo?: 'sha256' | 'blake3';
   paths: string;
-  /** size, dataStart, blockPart per file. */
+  /** size, dataStart, blockPart, mtimeSec, mtimeNsec per file (NaN: mtime not known). */
   nums: Float64Array;
-  /** mtime and ctime in ns per file; NO_TIME when not known. */
-  times: BigInt64Array;
 }
 
-const NO_TIME = -(2n ** 63n);
+const COLS = 5;
 
 function toColumns(job: Extract<Job, { kind: 'copy' }>): CopyColumns | undefined {
   const n = job.files.length;
-  const nums = new Float64Array(3 * n);
-  const times = new BigInt64Array(2 * n);
+  const nums = new Float64Array(COLS * n);
   const paths: string[] = [];
   for (let i = 0; i < n; i++) {
     const f = job.files[i];
-    if (f.src.type !== 'path' || f.src.path.toString('latin1') !== f.path) return undefined;
+    if (f.src) return undefined;
     paths.push(f.path);
-    nums[3 * i] = f.size;
-    nums[3 * i + 1] = f.dataStart;
-    nums[3 * i + 2] = f.blockPart;
-    times[2 * i] = f.src.mtimeNs ?? NO_TIME;
-    times[2 * i + 1] = f.src.ctimeNs ?? NO_TIME;
+    nums.set([f.size, f.dataStart, f.blockPart, f.mtimeSec ?? NaN, f.mtimeNsec ?? 0], COLS * i);
   }
-  return { kind: 'copy-columns', image: job.image, algo: job.algo, paths: paths.join('\0'), nums, times };
+  return { kind: 'copy-columns', image: job.image, algo: job.algo, paths: paths.join('\0'), nums };
 }
 
 function fromColumns(c: CopyColumns): Job {
   const files: CopyItem[] = c.paths.split('\0').map((path, i) => {
-    const mtimeNs = c.times[2 * i];
-    const ctimeNs = c.times[2 * i + 1];
-    return {
-      src: {
-        type: 'path', path: Buffer.from(path, 'latin1'),
-        mtimeNs: mtimeNs === NO_TIME ? undefined : mtimeNs, ctimeNs: ctimeNs === NO_TIME ? undefined : ctimeNs,
-      },
-      path, size: c.nums[3 * i], dataStart: c.nums[3 * i + 1], blockPart: c.nums[3 * i + 2],
-    };
+    const v = c.nums.subarray(COLS * i, COLS * i + COLS);
+    return { path, size: v[0], dataStart: v[1], blockPart: v[2], mtimeSec: Number.isNaN(v[3]) ? undefined : v[3], mtimeNsec: v[4] };
   });
   return { kind: 'copy', image: c.image, algo: c.algo, files };
 }

@@ -10,7 +10,7 @@ import { encodeDirBlock } from '../format/dirent.js';
 import { encodeIbodyHeader, encodeXattrEntry } from '../format/xattr.js';
 import { encodeSuperBlock, checksumLength, superBlockChecksum } from '../format/superblock.js';
 import { UserError } from '../errors.js';
-import { showPath, dataOf, pathOf, type Inode } from '../source/tree.js';
+import { showPath, pathOf, type Inode } from '../source/tree.js';
 import { dirEntriesWithNids, relPathOf, mtimeOf, xattrSizeOf, DirDone, type Plan } from './plan.js';
 import { BlockAllocator } from './meta-alloc.js';
 import type { ImageOutput } from './output.js';
@@ -26,6 +26,8 @@ import { createHash } from 'node:crypto';
 /** A batch of flat files sent to a worker closes at this many bytes or files. */
 const COPY_BATCH_BYTES = 1 << 20;
 const COPY_BATCH_FILES = 64;
+
+const NO_BYTES = new Uint8Array(0);
 
 export interface BuildStats {
   blocks: number;
@@ -44,7 +46,9 @@ export interface BuildStats {
 interface Placement {
   datalayout: number;
   startBlk: number;
+  /** Bytes after the inode and xattrs: the inline tail or the compressed file's map. */
   tail: Uint8Array;
+  tailLen: number;
 }
 
 /** Writes the planned image; `pool` runs the file jobs (the caller owns and closes it). */
@@ -74,15 +78,16 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     batchBytes = 0;
     const algo = items[0].p.ibody?.fingerprint ? digestAlgorithm(o.fingerprint!) : undefined;
     const files: CopyItem[] = items.map(({ p, pl }) => ({
-      src: dataOf(p), path: pathOf(p), size: p.size, dataStart: pl.startBlk * bs,
-      blockPart: p.size - (pl.datalayout === INODE_FLAT_INLINE ? pl.tail.length : 0),
+      // A file read from its path needs only the path and the scanned mtime (see dataOf).
+      src: p.data, path: pathOf(p), mtimeSec: p.data ? undefined : p.mtimeSec, mtimeNsec: p.data ? undefined : p.mtimeNsec,
+      size: p.size, dataStart: pl.startBlk * bs, blockPart: p.size - pl.tailLen,
     }));
     const pr = pool.run({ kind: 'copy', image: out.tempPath, files, algo }).then((r) => {
       const res = r as { tails: Uint8Array; digests?: Uint8Array };
       let at = 0;
       items.forEach(({ p, pl }, i) => {
-        pl.tail.set(res.tails.subarray(at, at + pl.tail.length));
-        at += pl.tail.length;
+        pl.tail = res.tails.subarray(at, at + pl.tailLen);
+        at += pl.tailLen;
         if (res.digests) {
           const value = fingerprintValue(o.fingerprint!, res.digests.subarray(32 * i, 32 * i + 32), () => relPathOf(p), p.size);
           // A file compressed first and stored flat after all is read twice: both reads must agree.
@@ -121,16 +126,23 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     const startBlk = fullBlocks ? alloc.takeBlocks(fullBlocks) : inline ? NULL_ADDR : 0;
     const itemSize = inodeSize(p.extended) + xattrSizeOf(p) + (inline ? tailLen : 0);
     p.nid = alloc.placeItem(itemSize) / ISLOT_SIZE;
-    const pl: Placement = { datalayout: inline ? INODE_FLAT_INLINE : INODE_FLAT_PLAIN, startBlk, tail: new Uint8Array(inline ? tailLen : 0) };
+    const len = inline ? tailLen : 0;
+    // A copied file's tail arrives as a view of its batch's result; others are filled in here.
+    const pl: Placement = { datalayout: inline ? INODE_FLAT_INLINE : INODE_FLAT_PLAIN, startBlk, tailLen: len, tail: p.kind === 'reg' ? NO_BYTES : new Uint8Array(len) };
     if (p.kind === 'dir') placements.set(p, pl);
     return pl;
   };
 
+  let itemBuf = new Uint8Array(bs);
   /** Write the inode, its xattrs and inline tail. */
   const writeItem = (p: Inode, pl: Placement): void => {
     const isize = inodeSize(p.extended);
     const xsize = xattrSizeOf(p);
-    const item = new Uint8Array(isize + xsize + pl.tail.length);
+    const len = isize + xsize + pl.tail.length;
+    // One scratch buffer for every item: writeMeta copies the bytes before the next item is made.
+    if (itemBuf.length < len) itemBuf = new Uint8Array(len);
+    const item = itemBuf.subarray(0, len);
+    item.fill(0);
     const u = p.kind === 'chr' || p.kind === 'blk' ? encodeRdev(p.rdevMajor, p.rdevMinor)
       : p.kind === 'fifo' || p.kind === 'sock' ? 0 : pl.startBlk;
     const t = mtimeOf(p, plan);
@@ -195,7 +207,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     const compact = !o.compression!.legacyIndexes && !deduped;
     const meta = zMetaBytes(z, size, zp, inodeEnd, compact);
     p.nid = alloc.placeItem(inodeEnd + meta.length) / ISLOT_SIZE;
-    const pl: Placement = { datalayout: compact ? INODE_COMPRESSED_COMPACT : INODE_COMPRESSED_FULL, startBlk: z.totalBlocks, tail: meta };
+    const pl: Placement = { datalayout: compact ? INODE_COMPRESSED_COMPACT : INODE_COMPRESSED_FULL, startBlk: z.totalBlocks, tail: meta, tailLen: meta.length };
     compressedFiles++;
     writeItem(p, pl);
   };
