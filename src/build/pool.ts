@@ -35,6 +35,17 @@ export function jobError(job: Job, error: string, stack: string | undefined, use
   return err;
 }
 
+/** Roughly how much work a job is: the bytes it reads (at least 1 per job for its round trip). */
+function jobCost(job: Job): number {
+  switch (job.kind) {
+    case 'copy': return job.files.reduce((a, f) => a + f.size, 1);
+    case 'zbatch': return job.jobs.reduce((a, j) => a + j.length, 1);
+    case 'z': return job.length + 1;
+    case 'hash': return job.size + 1;
+    case 'zindexed': return job.segs.reduce((a, s) => a + s.bytes, 1);
+  }
+}
+
 /** Jobs sent ahead to each worker. */
 const PER_WORKER_QUEUE = 8;
 
@@ -48,6 +59,9 @@ export class JobPool {
   private pending = new Map<number, Pending>();
   /** Job ids sent to each worker, oldest (the one it is running) first; results come back in order. */
   private inWorker = new Map<Worker, number[]>();
+  /** Bytes of work queued in each worker, and each job's share (see jobCost). */
+  private queuedBytes = new Map<Worker, number>();
+  private costs = new Map<number, number>();
 
   private nextId = 1;
   private failure: Error | undefined;
@@ -59,6 +73,8 @@ export class JobPool {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
         this.inWorker.get(w)!.shift();
+        this.queuedBytes.set(w, this.queuedBytes.get(w)! - (this.costs.get(m.id) ?? 0));
+        this.costs.delete(m.id);
         this.dispatch();
         if (!p) return;
         if (m.error !== undefined) p.reject(jobError(p.job, m.error, m.stack, m.user));
@@ -68,6 +84,7 @@ export class JobPool {
       w.on('exit', (code) => { if (code !== 0 && !this.closed) this.fail(new Error(`worker thread exited with code ${code}${this.runningOn(w)}`)); });
       this.workers.push(w);
       this.inWorker.set(w, []);
+      this.queuedBytes.set(w, 0);
     }
   }
 
@@ -105,17 +122,21 @@ export class JobPool {
   }
 
   private dispatch(): void {
-    // Each job goes to the worker with the shortest queue. Results are taken in submission order, so
-    // filling one worker's queue first (as a plain free-slot list did) left the other idle.
+    // Each job goes to the worker with the least work queued (in bytes to read), among those with
+    // room. Results are taken in submission order, so filling one worker's queue first (as a plain
+    // free-slot list did), or counting jobs whatever their size, left the other idle.
     while (this.queue.length) {
       let w: Worker | undefined;
-      let least = PER_WORKER_QUEUE;
+      let least = Infinity;
       for (const c of this.workers) {
-        const n = this.inWorker.get(c)!.length;
-        if (n < least) { least = n; w = c; }
+        const b = this.queuedBytes.get(c)!;
+        if (this.inWorker.get(c)!.length < PER_WORKER_QUEUE && b < least) { least = b; w = c; }
       }
       if (!w) break;
       const item = this.queue.shift()!;
+      const cost = jobCost(item.job);
+      this.costs.set(item.id, cost);
+      this.queuedBytes.set(w, this.queuedBytes.get(w)! + cost);
       this.inWorker.get(w)!.push(item.id);
       w.postMessage({ id: item.id, job: toWire(item.job) });
     }
