@@ -1,7 +1,7 @@
 // Prefetching the work of regular files: hash and compression jobs are submitted ahead of the writer,
 // in the writer's order, within a bound on bytes in flight; the writer takes each file's results when
 // it reaches the file.
-import { SEGMENT_SIZE, type Job, type JobResult, type ZJob, type ZJobParams, type ZJobResult, type IndexedSegment } from './jobs.js';
+import { SEGMENT_SIZE, type JobResult, type ZJob, type ZJobParams, type ZJobResult, type IndexedSegment } from './jobs.js';
 import { jobError, type JobPool } from './pool.js';
 import { dataOf, pathOf, type Inode } from '../source/tree.js';
 import * as fs from 'node:fs';
@@ -29,20 +29,34 @@ const Z_SMALL = 256 << 10;
 const Z_BATCH_FILES = 32;
 const Z_BATCH_BYTES = 1 << 20;
 
-/** Small files waiting to go to a worker as one 'zbatch' job. */
-interface ZBatch {
-  jobs: ZJob[];
-  settle: { resolve: (r: ZJobResult) => void; reject: (e: Error) => void }[];
-  files: Set<Inode>;
-  bytes: number;
-}
+type Miss = { kind: 'miss'; miss: 'absent' | 'damaged' };
 
-/** Segments waiting to go to a worker as one 'zindexed' job. */
-interface Batch {
-  segs: IndexedSegment[];
-  settle: { resolve: (r: ZJobResult | { kind: 'miss'; miss: 'absent' | 'damaged' }) => void; reject: (e: Error) => void }[];
-  files: Set<Inode>;
-  bytes: number;
+/**
+ * Items gathered for one worker round trip ('zbatch': small files' jobs; 'zindexed': segments the
+ * stat index knows). Each item's promise settles with its own outcome when the trip returns.
+ */
+class Gathered<I, R> {
+  readonly items: I[] = [];
+  readonly settle: { resolve: (r: R) => void; reject: (e: Error) => void }[] = [];
+  /** The files with items here: the writer reaching one of them sends the trip at once. */
+  readonly files = new Set<Inode>();
+  bytes = 0;
+
+  add(item: I, p: Inode, bytes: number): Promise<R> {
+    const pr = new Promise<R>((resolve, reject) => this.settle.push({ resolve, reject }));
+    this.items.push(item);
+    this.files.add(p);
+    this.bytes += bytes;
+    return pr;
+  }
+
+  /** Settle every item from the trip's outcome: one result or error per item, or the trip's error. */
+  settleWith(trip: Promise<(R | Error)[]>): void {
+    trip.then(
+      (rs) => rs.forEach((r, i) => (r instanceof Error ? this.settle[i].reject(r) : this.settle[i].resolve(r))),
+      (e: Error) => { for (const s of this.settle) s.reject(e); },
+    );
+  }
 }
 
 export class FileJobQueue {
@@ -56,8 +70,8 @@ export class FileJobQueue {
   private readonly index?: CacheIndex;
   private readonly optsKey: string = '';
   private readonly params?: ZJobParams;
-  private batch: Batch = emptyBatch();
-  private zbatch: ZBatch = emptyZBatch();
+  private batch = new Gathered<IndexedSegment, ZJobResult | Miss>();
+  private zbatch = new Gathered<ZJob, ZJobResult>();
   /** Files whose entries the index learns once their jobs are done. */
   private readonly recording: Promise<void>[] = [];
   /** Indexed segments sent to workers whose files the writer has not taken yet. */
@@ -145,35 +159,25 @@ export class FileJobQueue {
     }
     // A partial batch goes out only when the writer is about to run out of segments sent ahead:
     // otherwise fetches would go one by one, each with a round trip, as workers outpace the writer.
-    if (this.batch.segs.length && this.sentAhead < BATCH_SEGS) this.flush();
+    if (this.batch.items.length && this.sentAhead < BATCH_SEGS) this.flush();
     // Likewise a partial batch of small files, when the workers are about to run dry.
-    if (this.zbatch.jobs.length && this.pool.backlog() < 2 * this.pool.size) this.flushZ();
+    if (this.zbatch.items.length && this.pool.backlog() < 2 * this.pool.size) this.flushZ();
   }
 
   /** Queue a small file's compression job for a batched round trip; its outcome is its own. */
   private batched(job: ZJob, p: Inode): Promise<ZJobResult> {
-    const b = this.zbatch;
-    const pr = new Promise<ZJobResult>((resolve, reject) => b.settle.push({ resolve, reject }));
-    b.jobs.push(job);
-    b.files.add(p);
-    b.bytes += job.length;
-    if (b.jobs.length >= Z_BATCH_FILES || b.bytes >= Z_BATCH_BYTES) this.flushZ();
+    const pr = this.zbatch.add(job, p, job.length);
+    if (this.zbatch.items.length >= Z_BATCH_FILES || this.zbatch.bytes >= Z_BATCH_BYTES) this.flushZ();
     return pr;
   }
 
   private flushZ(): void {
     const b = this.zbatch;
-    this.zbatch = emptyZBatch();
-    const job: Job = { kind: 'zbatch', jobs: b.jobs };
-    this.pool.run(job).then((r) => {
-      const { outcomes } = r as Extract<JobResult, { kind: 'zbatch' }>;
-      outcomes.forEach((x, i) => {
-        if ('res' in x) b.settle[i].resolve(x.res);
-        else b.settle[i].reject(jobError(b.jobs[i], x.error, x.stack, x.user));
-      });
-    }, (e: Error) => {
-      for (const s of b.settle) s.reject(e);
-    });
+    this.zbatch = new Gathered();
+    // A job that failed rejects its own file's promise only, with the error it would have had alone.
+    const outcomes = this.pool.run({ kind: 'zbatch', jobs: b.items })
+      .then((r) => (r as Extract<JobResult, { kind: 'zbatch' }>).outcomes);
+    b.settleWith(outcomes.then((os) => os.map((x, i) => ('res' in x ? x.res : jobError(b.items[i], x.error, x.stack, x.user)))));
   }
 
   /**
@@ -181,30 +185,21 @@ export class FileJobQueue {
    * compressed again by `job` (the content-keyed path), as if there were no index.
    */
   private indexed(seg: IndexedSegment, job: ZJob, p: Inode): Promise<ZJobResult> {
-    const b = this.batch;
-    const pr = new Promise<ZJobResult | { kind: 'miss'; miss: 'absent' | 'damaged' }>((resolve, reject) => b.settle.push({ resolve, reject }))
-      .then(async (r) => {
-        if (r.kind === 'z') return r;
-        const res = await this.pool.run(job) as ZJobResult;
-        return r.miss === 'damaged' ? { ...res, cache: 'damaged' as const } : res;
-      });
-    b.segs.push(seg);
-    b.files.add(p);
-    b.bytes += seg.bytes;
-    if (b.segs.length >= BATCH_SEGS || b.bytes >= BATCH_BYTES) this.flush();
+    const pr = this.batch.add(seg, p, seg.bytes).then(async (r) => {
+      if (r.kind === 'z') return r;
+      const res = await this.pool.run(job) as ZJobResult;
+      return r.miss === 'damaged' ? { ...res, cache: 'damaged' as const } : res;
+    });
+    if (this.batch.items.length >= BATCH_SEGS || this.batch.bytes >= BATCH_BYTES) this.flush();
     return pr;
   }
 
   private flush(): void {
     const b = this.batch;
-    this.batch = emptyBatch();
-    this.sentAhead += b.segs.length;
-    this.pool.run({ kind: 'zindexed', cacheDir: this.o.cacheDir!, segs: b.segs }).then((r) => {
-      const { results } = r as Extract<JobResult, { kind: 'zindexed' }>;
-      results.forEach((x, i) => b.settle[i].resolve(x));
-    }, (e: Error) => {
-      for (const s of b.settle) s.reject(e);
-    });
+    this.batch = new Gathered();
+    this.sentAhead += b.items.length;
+    b.settleWith(this.pool.run({ kind: 'zindexed', cacheDir: this.o.cacheDir!, segs: b.items })
+      .then((r) => (r as Extract<JobResult, { kind: 'zindexed' }>).results));
   }
 
   /** The jobs of `p` (undefined when it needs none); frees its place for the next files. */
@@ -228,14 +223,6 @@ export class FileJobQueue {
     await Promise.all(this.recording);
     this.index.save();
   }
-}
-
-function emptyZBatch(): ZBatch {
-  return { jobs: [], settle: [], files: new Set(), bytes: 0 };
-}
-
-function emptyBatch(): Batch {
-  return { segs: [], settle: [], files: new Set(), bytes: 0 };
 }
 
 /**
