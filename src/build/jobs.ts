@@ -9,6 +9,7 @@ import { makeCodec, type Codec, type CodecSpec } from '../compress/codec.js';
 import type { DataSource } from '../source/tree.js';
 import * as fs from 'node:fs';
 import { UserError } from '../errors.js';
+import { WriteGather } from './write-gather.js';
 
 /**
  * Files are compressed in independent segments of this many bytes (as mkfs.erofs's multithreaded
@@ -106,42 +107,20 @@ function ioReason(e: unknown): string {
 }
 
 /** Data of consecutive small files in a copy batch usually sits back to back: one write for all. */
-const gather = Buffer.allocUnsafe(1 << 20);
+const gatherBuf = new Uint8Array(1 << 20);
 
 function copyJob(job: Extract<Job, { kind: 'copy' }>): JobResult {
   const fd = outputFd(job.image);
   readBuf ??= Buffer.allocUnsafe(1 << 20);
   const tails = new Uint8Array(job.files.reduce((a, f) => a + f.size - f.blockPart, 0));
   const digests = job.algo ? new Uint8Array(32 * job.files.length) : undefined;
-  let gPos = 0;
-  let gLen = 0;
-  const writeAt = (buf: Uint8Array, n: number, pos: number): void => {
+  const gather = new WriteGather((buf, position, start, end) => {
     try {
-      let off = 0;
-      while (off < n) off += fs.writeSync(fd, buf, off, n - off, pos + off);
+      for (let off = start; off < end;) off += fs.writeSync(fd, buf, off, end - off, position + (off - start));
     } catch (e) {
       throw new UserError(`${job.image.replace(/\/\.([^/]*)\.[0-9a-f]{12}\.tmp$/, '/$1')}: write failed: ${ioReason(e)}`);
     }
-  };
-  const flush = (): void => {
-    if (gLen) writeAt(gather, gLen, gPos);
-    gLen = 0;
-  };
-  const put = (chunk: Uint8Array, pos: number): void => {
-    if (gLen && pos === gPos + gLen && gLen + chunk.length <= gather.length) {
-      gather.set(chunk, gLen);
-      gLen += chunk.length;
-      return;
-    }
-    flush();
-    if (chunk.length >= gather.length / 2) {
-      writeAt(chunk, chunk.length, pos);
-    } else {
-      gather.set(chunk, 0);
-      gPos = pos;
-      gLen = chunk.length;
-    }
-  };
+  }, gatherBuf);
   let tailAt = 0;
   job.files.forEach((f, i) => {
     const src: DataSource = f.src ?? {
@@ -160,7 +139,7 @@ function copyJob(job: Extract<Job, { kind: 'copy' }>): JobResult {
         const toData = Math.max(0, Math.min(got, f.blockPart - pos));
         // All-zero runs stay holes in the image file; they read back as zeros.
         if (toData > 0 && !(chunk[0] === 0 && chunk.subarray(0, toData).equals(ZEROS.subarray(0, toData)))) {
-          put(chunk.subarray(0, toData), f.dataStart + pos);
+          gather.write(chunk, f.dataStart + pos, 0, toData);
         }
         if (toData < got) tails.set(chunk.subarray(toData), tailAt + pos + toData - f.blockPart);
         pos += got;
@@ -172,7 +151,7 @@ function copyJob(job: Extract<Job, { kind: 'copy' }>): JobResult {
     tailAt += f.size - f.blockPart;
     if (h) digests!.set(h.digest(), 32 * i);
   });
-  flush();
+  gather.flush();
   return { kind: 'copy', tails, digests };
 }
 

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
+import { WriteGather } from './write-gather.js';
 
 /** Temp files of builds in progress, so a signal handler can remove them. */
 export const liveTempFiles = new Set<string>();
@@ -22,17 +23,12 @@ function ioReason(e: unknown): string {
   }
 }
 
-/** Writes that continue one another are gathered up to this many bytes: one syscall, not hundreds. */
-const GATHER_BYTES = 1 << 20;
-
 export class ImageOutput {
   readonly tempPath: string;
   private fd: number;
   private done = false;
-  /** Bytes not yet written: image range [pendPos, pendPos + pendLen). */
-  private pend = Buffer.allocUnsafe(GATHER_BYTES);
-  private pendPos = 0;
-  private pendLen = 0;
+  /** Writes that continue one another go out together (see write-gather.ts). */
+  private readonly gather = new WriteGather((buf, position, start, end) => this.writeNow(buf, position, start, end));
 
   constructor(readonly target: string) {
     const dir = path.dirname(path.resolve(target));
@@ -50,33 +46,14 @@ export class ImageOutput {
     liveTempFiles.add(this.tempPath);
   }
 
-  /**
-   * Write buf[start, end) at `position`. Small writes that continue the previous one are gathered;
-   * anything else first writes out what was gathered, so the file always sees writes in call order.
-   */
+  /** Write buf[start, end) at `position` (gathered with the writes it continues, in call order). */
   write(buf: Uint8Array, position: number, start = 0, end = buf.length): void {
-    const n = end - start;
-    if (this.pendLen && position === this.pendPos + this.pendLen && this.pendLen + n <= GATHER_BYTES) {
-      this.pend.set(buf.subarray(start, end), this.pendLen);
-      this.pendLen += n;
-      return;
-    }
-    this.flush();
-    if (n < GATHER_BYTES / 2) {
-      this.pend.set(buf.subarray(start, end), 0);
-      this.pendPos = position;
-      this.pendLen = n;
-      return;
-    }
-    this.writeNow(buf, position, start, end);
+    this.gather.write(buf, position, start, end);
   }
 
   /** Write out what was gathered. */
   flush(): void {
-    if (!this.pendLen) return;
-    const len = this.pendLen;
-    this.pendLen = 0;
-    this.writeNow(this.pend, this.pendPos, 0, len);
+    this.gather.flush();
   }
 
   private writeNow(buf: Uint8Array, position: number, start: number, end: number): void {

@@ -29,15 +29,8 @@ function parseValue(v: string): Buffer {
 
 /**
  * Every xattr under `root` (root included), keyed by absolute path bytes (latin1 string of the bytes).
- * Symlinks are not followed. Throws a UserError naming getfattr when it is missing.
- */
-export async function readTreeXattrs(root: string): Promise<Map<string, Xattr[]>> {
-  return startTreeXattrs(root).result;
-}
-
-/**
- * The same, started in the background: getfattr walks the tree while the caller scans it. `cancel`
- * kills it (the caller's scan failed).
+ * Symlinks are not followed; `result` rejects with a UserError naming getfattr when it is missing.
+ * getfattr runs in the background while the caller scans the tree; `cancel` kills it (the scan failed).
  */
 export function startTreeXattrs(root: string): { result: Promise<Map<string, Xattr[]>>; cancel: () => void } {
   const child = spawn('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', root], {
