@@ -32,7 +32,7 @@ const PROGRAM = `
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  build, openImage, verify, shareReport, defaultBuildOptions, renderShareReportHtml, DEFAULT_FINGERPRINT_NAME,
+  build, openImage, verify, shareReport, defaultBuildOptions, renderShareReportHtml, parseCompressor, DEFAULT_FINGERPRINT_NAME,
   type BuildOptions, type BuildResult, type VerifyReport, type ShareReport, type InodeInfo,
 } from 'erofs-forge';
 
@@ -44,6 +44,8 @@ fs.writeFileSync(path.join(src, 'data.bin'), Buffer.from(Array.from({ length: 10
 
 const options: BuildOptions = defaultBuildOptions({
   timestamp: 0n, uuid: new Uint8Array(16), workers: 1,
+  // LZ4: the encoder is WebAssembly (dist/wasm/lz4.wasm), which must ship and load from the package
+  compression: { codec: parseCompressor('lz4'), pclusterSize: 4096, ztailpacking: false, dedupe: false, legacyIndexes: false },
   fingerprint: { name: Buffer.from(DEFAULT_FINGERPRINT_NAME), scheme: 'sha256' },
 });
 const image = path.join(work, 'scratch.img');
@@ -52,10 +54,16 @@ const result: BuildResult = await build(image, { dir: src }, options);
 const img = openImage(image);
 let text: string;
 let dataLength: number;
+let dataSame: boolean;
+let dataLayout: number;
 try {
   const ino: InodeInfo = img.lookup('/etc/hello.txt');
   text = Buffer.from(img.readAll(ino)).toString('utf8');
-  dataLength = img.readAll(img.lookup('/data.bin')).length;
+  const dataIno = img.lookup('/data.bin');
+  const data = img.readAll(dataIno);
+  dataLength = data.length;
+  dataSame = data.every((b, i) => b === ((i * 7) & 0xff));
+  dataLayout = dataIno.datalayout;
 } finally {
   img.close();
 }
@@ -69,7 +77,7 @@ const wrong: string = result.blocks;
 void wrong;
 
 process.stdout.write(JSON.stringify({
-  inodes: result.inodes, bytes: result.imageBytes, text, dataLength, ok: report.ok, fingerprinted: report.fingerprinted,
+  inodes: result.inodes, bytes: result.imageBytes, text, dataLength, dataSame, dataLayout, ok: report.ok, fingerprinted: report.fingerprinted,
   savedPages: share.total.savedPages, html: html.startsWith('<!DOCTYPE html>'),
 }) + '\\n');
 `;
@@ -91,11 +99,11 @@ test('npm pack → install into a scratch TypeScript project → compile → bui
     assert.ok(fs.existsSync(tgz), tgz);
     step('pack');
     const files = entry.files.map((f) => f.path);
-    for (const f of ['package.json', 'README.md', 'bin/erofs-forge.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js']) {
+    for (const f of ['package.json', 'README.md', 'bin/erofs-forge.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/wasm/lz4.wasm']) {
       assert.ok(files.includes(f), `${f} is in the package`);
     }
-    const stray = files.filter((f) => !/^(package\.json|README\.md|LICENSE|bin\/|dist\/src\/)/.test(f));
-    assert.deepEqual(stray, [], 'nothing but bin/, dist/src/ and the docs is published');
+    const stray = files.filter((f) => !/^(package\.json|README\.md|LICENSE|bin\/|dist\/src\/|dist\/wasm\/[a-z0-9]+\.wasm$)/.test(f));
+    assert.deepEqual(stray, [], 'nothing but bin/, dist/src/, dist/wasm/*.wasm and the docs is published');
 
     // 2. A scratch project.
     const proj = path.join(work, 'scratch');
@@ -138,6 +146,8 @@ test('npm pack → install into a scratch TypeScript project → compile → bui
     const out = JSON.parse(main.stdout.toString()) as Record<string, unknown>;
     assert.deepEqual(out, {
       inodes: 4, bytes: fs.statSync(path.join(work, 'scratch.img')).size, text: 'hello from a scratch project\n', dataLength: 10000,
+      // 3 = EROFS_INODE_COMPRESSED_COMPACT: data.bin went through the WebAssembly LZ4 encoder
+      dataSame: true, dataLayout: 3,
       ok: true, fingerprinted: 2, savedPages: 4, html: true,
     });
 

@@ -62,9 +62,15 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
   // Lookahead given to the compressor: enough for any real ratio; refilled every `look` bytes, so
   // moving the window costs O(1) per byte.
   const look = Math.min(MAX_EXTENT_INPUT, Math.max(256 << 10, 64 * p.pclusterSize), size);
-  // One window per thread, reused: files are compressed one at a time on a thread.
-  if (!sharedWindow || sharedWindow.length < 2 * look) sharedWindow = new Uint8Array(Math.max(2 * look, 512 << 10));
-  const win = sharedWindow;
+  // One window per thread, reused: files are compressed one at a time on a thread. A codec that
+  // can read its input in place (the WebAssembly ones) provides it.
+  let win: Uint8Array;
+  if (p.codec.window) {
+    win = p.codec.window(Math.max(2 * look, 512 << 10), p.pclusterSize);
+  } else {
+    if (!sharedWindow || sharedWindow.length < 2 * look) sharedWindow = new Uint8Array(Math.max(2 * look, 512 << 10));
+    win = sharedWindow;
+  }
   let winStart = 0; // file offset of win[0]
   let winLen = 0;
   const fill = (pos: number): void => {

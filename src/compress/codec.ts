@@ -1,6 +1,6 @@
 // The codecs behind `-z`, one narrow interface: compress as much input as fits a byte budget
 // ("destsize", erofs-format.md §6). Each maps a user name to its on-disk algorithm id.
-import { lz4CompressDestSize, Lz4Scratch } from './lz4.js';
+import { Lz4Scratch } from './lz4.js';
 import { deflateDestSize, DEFLATE_DEFAULT_LEVEL, DEFLATE_MAX_LEVEL, type DeflateHint } from './deflate.js';
 import { COMPRESSION_LZ4, COMPRESSION_DEFLATE } from '../format/zmap.js';
 import { UserError } from '../errors.js';
@@ -18,6 +18,12 @@ export interface Codec {
   algorithm: number;
   level: number;
   compress(src: Uint8Array, srcLen: number, capacity: number): DestSizeOut;
+  /**
+   * Optional: a buffer of at least n bytes that compress() reads in place (no copy) for outputs of
+   * up to outCap bytes, valid until the next window() call. The data view returned by compress() is
+   * valid until the next compress() call.
+   */
+  window?(n: number, outCap: number): Uint8Array;
 }
 
 export interface CodecSpec {
@@ -36,14 +42,13 @@ export function registerCodec(name: string, algorithm: number, defaultLevel: num
 function lz4Factory(name: string): Factory {
   return (level) => {
     const scratch = new Lz4Scratch();
-    let dst = new Uint8Array(0);
     return {
       name, algorithm: COMPRESSION_LZ4, level,
       compress(src, srcLen, capacity) {
-        if (dst.length !== capacity) dst = new Uint8Array(capacity);
-        const r = lz4CompressDestSize(src, srcLen, dst, level, scratch);
-        return { consumed: r.consumed, data: dst.subarray(0, r.written) };
+        const r = scratch.compress(src, srcLen, capacity, level);
+        return { consumed: r.consumed, data: r.block };
       },
+      window: (n, outCap) => scratch.window(n, outCap),
     };
   };
 }

@@ -1,0 +1,709 @@
+// LZ4 "destsize" block compressor (EROFS fixed-output pclusters), compiled to WebAssembly by
+// AssemblyScript (scripts/build-wasm.js). Same algorithm and same output bytes as the reference
+// TypeScript encoder it replaced; the format rules are described in src/compress/lz4.ts, which
+// loads this module and holds the decoder.
+//
+// Linear memory (one instance per thread, never shared):
+//   FAST_TABLE  level 0 hash table, 2^14 x i32
+//   HC_HEAD     hash-chain heads, 2^15 x i32
+//   HC_CHAIN    distance to the previous position with the same hash, 2^16 x u16 (by pos & 0xffff)
+//   OPT_*       optimal parser arrays, OPT_SLOTS x i32 each
+//   out         the compressed block (configure's outCap bytes)
+//   in          the input window (configure's inCap bytes); callers compress views of it in place
+//
+// Table entries hold position + base, where base grows by srcLen + 1 per call: entries of earlier
+// calls are below base, so tables need no clearing between calls (only when base nears 2^30).
+
+const MINMATCH: i32 = 4;
+const MFLIMIT: i32 = 12; // a match starts at least 12 bytes before the end of the block
+const LASTLITERALS: i32 = 5; // ... and ends at least 5 bytes before it
+const MAX_DISTANCE: i32 = 65535;
+const RUN_MASK: i32 = 15;
+const ML_MASK: i32 = 15;
+
+const FAST_HASH_LOG: i32 = 14;
+const FAST_HASH_SHIFT: i32 = 32 - FAST_HASH_LOG;
+const HASH5_MUL: i32 = 0x2f0b4ad1;
+const HC_HASH_LOG: i32 = 15;
+const HC_HASH_SHIFT: i32 = 32 - HC_HASH_LOG;
+const OPT_NUM: i32 = 4096;
+const PRIME: i32 = <i32>2654435761;
+const BASE_LIMIT: i32 = 0x3fffffff;
+/** Runs of one byte value: scans are capped at RUN_CAP bytes; walking past a run of length n costs
+ *  RUN_VISIT + n >> RUN_SHIFT of the search depth. */
+const RUN_CAP: i32 = 4096;
+const RUN_VISIT: i32 = 1;
+const RUN_SHIFT: i32 = 3;
+const INF: i32 = 0x3fffffff;
+
+const FAST_TABLE: usize = 0;
+const HC_HEAD: usize = FAST_TABLE + (4 << FAST_HASH_LOG);
+const HC_CHAIN: usize = HC_HEAD + (4 << HC_HASH_LOG);
+const OPT_SLOTS: usize = OPT_NUM + 64;
+const OPT_PRICE: usize = HC_CHAIN + 2 * 65536;
+const OPT_LIT: usize = OPT_PRICE + 4 * OPT_SLOTS;
+const OPT_LEN: usize = OPT_LIT + 4 * OPT_SLOTS;
+const OPT_OFF: usize = OPT_LEN + 4 * OPT_SLOTS;
+const OUT: usize = (OPT_OFF + 4 * OPT_SLOTS + 65535) & ~65535;
+
+let inPtr: usize = OUT;
+let fastBase: i32 = 1;
+let hcBase: i32 = 1;
+/** Offset of the last match hcFind returned. */
+let mOff: i32 = 0;
+/** Bytes written by the last compress call. */
+export let written: i32 = 0;
+
+/** Make room for outCap output bytes and inCap input bytes; returns the input's address.
+ *  May grow the memory (views of it must be made again). */
+export function configure(inCap: i32, outCap: i32): usize {
+  inPtr = (OUT + <usize>outCap + 15) & ~15;
+  const need = inPtr + <usize>inCap + 16;
+  const have = <usize>memory.size() << 16;
+  if (need > have) memory.grow(<i32>((need - have + 65535) >> 16));
+  return inPtr;
+}
+
+export function outPtr(): usize {
+  return OUT;
+}
+
+// ---------------------------------------------------------------------------------------------
+// sizes and output
+
+/** Extra length bytes for a 4-bit length field holding n. */
+@inline function extLen(n: i32): i32 {
+  return n < 15 ? 0 : 1 + (n - 15) / 255;
+}
+
+/** Largest literal count r whose final literal-only sequence fits `room` bytes; -1 if no token fits. */
+function maxFinalRun(room: i32): i32 {
+  if (room <= 0) return -1;
+  const avail = room - 1;
+  if (avail < 15) return avail;
+  let r = avail - 1 - (avail - 15) / 256;
+  while (r + 1 + extLen(r + 1) <= avail) r++;
+  while (r + extLen(r) > avail) r--;
+  return r;
+}
+
+/** Minimum final literal run after a match of length ml. */
+@inline function minTail(ml: i32): i32 {
+  return ml >= MFLIMIT - LASTLITERALS ? LASTLITERALS : MFLIMIT - ml;
+}
+
+/** Output cost of a sequence with ll literals and a match of length ml. */
+@inline function seqCost(ll: i32, ml: i32): i32 {
+  return 3 + ll + extLen(ll) + extLen(ml - MINMATCH);
+}
+
+function writeLength(op: usize, n: i32): usize {
+  while (n >= 255) {
+    store<u8>(op++, 255);
+    n -= 255;
+  }
+  store<u8>(op++, n);
+  return op;
+}
+
+/** One sequence: literals src[anchor, anchor + ll) then a match (off, ml). Returns the new op. */
+function writeSequence(src: usize, anchor: i32, ll: i32, off: i32, ml: i32, op: i32): i32 {
+  let o = OUT + <usize>op;
+  const tokenAt = o++;
+  let token: i32;
+  if (ll >= RUN_MASK) {
+    token = RUN_MASK << 4;
+    o = writeLength(o, ll - RUN_MASK);
+  } else token = ll << 4;
+  memory.copy(o, src + <usize>anchor, <usize>ll);
+  o += <usize>ll;
+  store<u16>(o, <u16>off);
+  o += 2;
+  const mc = ml - MINMATCH;
+  if (mc >= ML_MASK) {
+    token |= ML_MASK;
+    o = writeLength(o, mc - ML_MASK);
+  } else token |= mc;
+  store<u8>(tokenAt, token);
+  return <i32>(o - OUT);
+}
+
+function writeLastLiterals(src: usize, anchor: i32, r: i32, op: i32): i32 {
+  let o = OUT + <usize>op;
+  if (r >= RUN_MASK) {
+    store<u8>(o++, RUN_MASK << 4);
+    o = writeLength(o, r - RUN_MASK);
+  } else store<u8>(o++, r << 4);
+  memory.copy(o, src + <usize>anchor, <usize>r);
+  return <i32>(o - OUT) + r;
+}
+
+/** Ends the block with literals from anchor (as many as fit); returns the input consumed. */
+function finish(src: usize, srcLen: i32, cap: i32, op: i32, anchor: i32): i32 {
+  let r = maxFinalRun(cap - op);
+  if (r < 0) {
+    written = op;
+    return anchor;
+  }
+  if (r > srcLen - anchor) r = srcLen - anchor;
+  written = writeLastLiterals(src, anchor, r, op);
+  return anchor + r;
+}
+
+/**
+ * The sequence (literals from anchor up to ms, match ms/off/ml) does not fit together with the
+ * tail reserve. Either end with literals from anchor, or emit the sequence with a shortened
+ * match and end with literals after it; whichever consumes more input.
+ */
+function finishOverflow(src: usize, srcLen: i32, cap: i32, op: i32, anchor: i32, ms: i32, off: i32, ml: i32): i32 {
+  const room = cap - op;
+  let rB = maxFinalRun(room);
+  if (rB > srcLen - anchor) rB = srcLen - anchor;
+  const consumedB = anchor + rB;
+  const ll = ms - anchor;
+  const avail = room - (3 + ll + extLen(ll)) - 1; // for match-length bytes + final token + literals
+  if (avail >= LASTLITERALS) {
+    const e = avail - LASTLITERALS; // extra match length bytes allowed
+    let ml2 = e == 0 ? MINMATCH + ML_MASK - 1 : MINMATCH + ML_MASK - 1 + 255 * e;
+    if (ml2 > ml) ml2 = ml;
+    if (minTail(ml2) <= avail) {
+      let r = maxFinalRun(room - seqCost(ll, ml2));
+      if (r > srcLen - (ms + ml2)) r = srcLen - (ms + ml2);
+      if (r >= minTail(ml2) && ms + ml2 + r > consumedB) {
+        op = writeSequence(src, anchor, ll, off, ml2, op);
+        written = writeLastLiterals(src, ms + ml2, r, op);
+        return ms + ml2 + r;
+      }
+    }
+  }
+  if (rB < 0) {
+    written = op;
+    return anchor;
+  }
+  written = writeLastLiterals(src, anchor, rB, op);
+  return consumedB;
+}
+
+/** Length of the common prefix of src[a..] and src[b..], at most max bytes (8 at a time). */
+@inline function commonLength(a: usize, b: usize, max: i32): i32 {
+  let l: i32 = 0;
+  while (l + 8 <= max) {
+    const x = load<u64>(a + <usize>l) ^ load<u64>(b + <usize>l);
+    if (x != 0) return l + <i32>(ctz(x) >> 3);
+    l += 8;
+  }
+  while (l < max && load<u8>(a + <usize>l) == load<u8>(b + <usize>l)) l++;
+  return l;
+}
+
+// ---------------------------------------------------------------------------------------------
+// level 0: greedy single-probe hash parse
+
+/** Table slot of the 5 bytes at a position (v = first 4, b4 = fifth): a slot only holds
+ *  positions sharing 5 bytes, so 4-byte matches do not evict the candidates of longer ones. */
+@inline function fastSlot(v: i32, b4: i32): usize {
+  return FAST_TABLE + ((<usize>(<u32>((v ^ (b4 * HASH5_MUL)) * PRIME) >> FAST_HASH_SHIFT)) << 2);
+}
+
+function compressFast(src: usize, srcLen: i32, cap: i32): i32 {
+  if (fastBase + srcLen + 1 > BASE_LIMIT) {
+    memory.fill(FAST_TABLE, 0, 4 << FAST_HASH_LOG);
+    fastBase = 1;
+  }
+  const base = fastBase;
+  fastBase = base + srcLen + 1;
+  const mflimit = srcLen - MFLIMIT; // last position where a match may start
+  const matchLimit = srcLen - LASTLITERALS; // a match must end at or before this
+  let anchor: i32 = 0;
+  let op: i32 = 0;
+  // the search stops past mflimit or once the pending literals alone could not fit any more
+  let stop = cap - 1 < mflimit ? cap - 1 : mflimit;
+  store<i32>(fastSlot(load<i32>(src), load<u8>(src + 4)), base);
+  let ip: i32 = 1;
+  let ref: i32 = 0;
+  while (true) {
+    // find a match; the step grows after every 64 misses
+    let searches: i32 = 1 << 6;
+    let step: i32 = 1;
+    let found = false;
+    while (ip <= stop) {
+      const v = load<i32>(src + <usize>ip);
+      const h = fastSlot(v, load<u8>(src + <usize>ip + 4));
+      ref = load<i32>(h) - base;
+      store<i32>(h, ip + base);
+      if (ref >= 0 && ip - ref <= MAX_DISTANCE && load<i32>(src + <usize>ref) == v) {
+        found = true;
+        break;
+      }
+      ip += step;
+      step = searches++ >> 6;
+    }
+    if (!found) break;
+    // catch up backwards
+    while (ip > anchor && ref > 0 && load<u8>(src + <usize>ip - 1) == load<u8>(src + <usize>ref - 1)) {
+      ip--;
+      ref--;
+    }
+    while (true) {
+      const ml = MINMATCH + commonLength(src + <usize>(ip + MINMATCH), src + <usize>(ref + MINMATCH), matchLimit - ip - MINMATCH);
+      const ll = ip - anchor;
+      const off = ip - ref;
+      if (op + seqCost(ll, ml) + 1 + minTail(ml) > cap) {
+        return finishOverflow(src, srcLen, cap, op, anchor, ip, off, ml);
+      }
+      op = writeSequence(src, anchor, ll, off, ml, op);
+      ip += ml;
+      anchor = ip;
+      if (ip > mflimit) return finish(src, srcLen, cap, op, anchor);
+      stop = anchor + cap - op - 1;
+      if (stop > mflimit) stop = mflimit;
+      // fill the table with ip-2 and try an immediate match at ip
+      store<i32>(fastSlot(load<i32>(src + <usize>ip - 2), load<u8>(src + <usize>ip + 2)), ip - 2 + base);
+      const v = load<i32>(src + <usize>ip);
+      const h = fastSlot(v, load<u8>(src + <usize>ip + 4));
+      ref = load<i32>(h) - base;
+      store<i32>(h, ip + base);
+      if (ref >= 0 && ip - ref <= MAX_DISTANCE && load<i32>(src + <usize>ref) == v) continue;
+      ip++;
+      break;
+    }
+  }
+  return finish(src, srcLen, cap, op, anchor);
+}
+
+// ---------------------------------------------------------------------------------------------
+// hash chains (levels 1..12)
+
+@inline function hcSlot(v: i32): usize {
+  return HC_HEAD + ((<usize>(<u32>(v * PRIME) >> HC_HASH_SHIFT)) << 2);
+}
+
+@inline function chainAt(p: i32): i32 {
+  return <i32>load<u16>(HC_CHAIN + ((<usize>(p & 0xffff)) << 1));
+}
+
+/** Inserts positions [from, to) into the chains; returns to. */
+function hcInsert(src: usize, base: i32, from: i32, to: i32): i32 {
+  for (let p = from; p < to; p++) {
+    const h = hcSlot(load<i32>(src + <usize>p));
+    const prev = load<i32>(h) - base;
+    const d = p - prev;
+    store<u16>(HC_CHAIN + ((<usize>(p & 0xffff)) << 1), prev >= 0 && d <= MAX_DISTANCE ? d : 0);
+    store<i32>(h, p + base);
+  }
+  return to;
+}
+
+/**
+ * Longest match for ip (all positions < ip inserted), longer than minLen, ending at or before
+ * limit. Returns its length (0 if none) and leaves the offset in mOff.
+ */
+function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: i32): i32 {
+  const maxLen = limit - ip;
+  if (maxLen < MINMATCH || minLen >= maxLen) return 0;
+  const v = load<i32>(src + <usize>ip);
+  let cand = load<i32>(hcSlot(v)) - base;
+  const lowest = ip - MAX_DISTANCE;
+  let best = minLen < MINMATCH - 1 ? MINMATCH - 1 : minLen;
+  let bestOff: i32 = 0;
+  // Candidates are walked through the chain of position cand + k. Any candidate better than a
+  // match of length L at cand also matches the 4 bytes at every offset k <= L - 4, so it lies on
+  // the chain of cand + k as well: after each improvement k is switched to the offset whose chain
+  // link reaches farthest back; a chain end at any such offset proves no better candidate exists.
+  let k: i32 = 0;
+  // Runs of one byte value: the chain holds every position of every run; only the candidate whose
+  // run ends exactly as far after it as ip's run does can match beyond the run, so each run is
+  // visited once.
+  const b = v & 0xff;
+  const isRun = v == b * 0x01010101;
+  let runIp: i32 = 0;
+  let runSearched = false; // the candidates longer than runIp have been looked up already
+  if (isRun) {
+    const cap = maxLen < RUN_CAP ? maxLen : RUN_CAP;
+    runIp = MINMATCH;
+    while (runIp < cap && <i32>load<u8>(src + <usize>(ip + runIp)) == b) runIp++;
+    // A candidate matching more than runIp bytes is a run of at least runIp bytes followed by the
+    // bytes after ip's run: look those up through the chain of the 4 bytes after ip's run.
+    const qe = ip + runIp;
+    if (runIp < cap && qe + MINMATCH <= limit) {
+      if (<i32>load<u8>(src + <usize>ip - 1) == b && runIp > best) {
+        best = runIp; // the run goes on before ip: offset 1 gives exactly runIp
+        bestOff = 1;
+      }
+      const w = load<i32>(src + <usize>qe);
+      let q = load<i32>(hcSlot(w)) - base;
+      let dq = depth;
+      while (q >= 0 && dq-- > 0) {
+        const a = q - runIp;
+        if (a < lowest || a < 0) break;
+        const x = best - runIp; // > 0: quick reject on the first byte that could improve
+        if (
+          <i32>load<u8>(src + <usize>q - 1) == b &&
+          <i32>load<u8>(src + <usize>a) == b &&
+          (x <= 0 || load<u8>(src + <usize>(q + x)) == load<u8>(src + <usize>(qe + x))) &&
+          load<i32>(src + <usize>q) == w
+        ) {
+          let j = a + 1;
+          while (j < q && <i32>load<u8>(src + <usize>j) == b) j++;
+          if (j == q) {
+            const l = runIp + MINMATCH + commonLength(src + <usize>(a + runIp + MINMATCH), src + <usize>(ip + runIp + MINMATCH), maxLen - runIp - MINMATCH);
+            if (l > best) {
+              best = l;
+              bestOff = ip - a;
+              if (l >= maxLen) break;
+            }
+          }
+        }
+        const d = chainAt(q);
+        if (d == 0) break;
+        q -= d;
+      }
+      if (bestOff != 0) {
+        mOff = bestOff;
+        return best;
+      }
+      runSearched = true;
+    }
+  }
+  while (cand >= 0 && cand >= lowest && depth-- > 0) {
+    if (isRun) {
+      if (load<i32>(src + <usize>cand) == v) {
+        let e = cand + MINMATCH;
+        const eMax = ip + runIp;
+        while (e < eMax && <i32>load<u8>(src + <usize>e) == b) e++;
+        let st = cand;
+        const stMin = cand - RUN_CAP > lowest ? cand - RUN_CAP : lowest;
+        while (st > 0 && st > stMin && <i32>load<u8>(src + <usize>st - 1) == b) st--;
+        let a = e - runIp;
+        if (a < st) a = st;
+        if (a >= ip) a = ip - 1;
+        // [a, e) and [ip, ip + runIp) are both runs of b: a shorter candidate run ends the match
+        // (src[e] is not b); otherwise compare on after runIp bytes
+        let l = e - a;
+        if (l >= runIp) {
+          l = runIp + commonLength(src + <usize>(a + runIp), src + <usize>(ip + runIp), maxLen - runIp);
+        }
+        if (l > best) {
+          best = l;
+          bestOff = ip - a;
+          if (l >= maxLen || (runSearched && l >= runIp + MINMATCH - 1)) break;
+        }
+        // a long run costs search depth in proportion to its length
+        depth -= RUN_VISIT + ((cand - st) >> RUN_SHIFT);
+        const d = chainAt(st);
+        if (d == 0) break;
+        cand = st - d;
+        continue;
+      }
+    } else if (
+      load<u8>(src + <usize>(cand + best)) == load<u8>(src + <usize>(ip + best)) &&
+      load<i32>(src + <usize>cand) == v
+    ) {
+      const l = MINMATCH + commonLength(src + <usize>(cand + MINMATCH), src + <usize>(ip + MINMATCH), maxLen - MINMATCH);
+      if (l > best) {
+        best = l;
+        bestOff = ip - cand;
+        if (l >= maxLen) break;
+        if (cand + l <= ip) {
+          let far: i32 = 0;
+          let step: i32 = 1;
+          let n: i32 = 16;
+          const kEnd = l - MINMATCH;
+          for (let j: i32 = 0; j <= kEnd; j += step) {
+            const d = chainAt(cand + j);
+            if (d == 0) {
+              far = 0;
+              break;
+            }
+            if (d > far) {
+              far = d;
+              k = j;
+              n = 16;
+            }
+            step = n++ >> 4;
+          }
+          if (far == 0) break;
+          cand -= far;
+          continue;
+        }
+      }
+    }
+    const d = chainAt(cand + k);
+    if (d == 0) break;
+    cand -= d;
+  }
+  if (bestOff == 0) return 0;
+  mOff = bestOff;
+  return best;
+}
+
+function hcStart(srcLen: i32): i32 {
+  if (hcBase + srcLen + 1 > BASE_LIMIT) {
+    memory.fill(HC_HEAD, 0, 4 << HC_HASH_LOG);
+    hcBase = 1;
+  }
+  const base = hcBase;
+  hcBase = base + srcLen + 1;
+  return base;
+}
+
+/** Levels 1..3: hash chains with lazy evaluation of the next positions. */
+function compressLazy(src: usize, srcLen: i32, cap: i32, depth: i32): i32 {
+  const base = hcStart(srcLen);
+  const mflimit = srcLen - MFLIMIT;
+  const matchLimit = srcLen - LASTLITERALS;
+  let anchor: i32 = 0;
+  let op: i32 = 0;
+  let ip: i32 = 1;
+  let next: i32 = 0; // next position to insert
+  let litStop = anchor + cap - op - 1;
+  while (ip <= mflimit && ip <= litStop) {
+    next = hcInsert(src, base, next, ip);
+    let ml = hcFind(src, base, ip, matchLimit, depth, 0);
+    if (ml == 0) {
+      ip++;
+      continue;
+    }
+    let off = mOff;
+    // lazy: prefer a longer match starting one or two bytes later
+    while (true) {
+      if (ip + 1 > mflimit) break;
+      next = hcInsert(src, base, next, ip + 1);
+      const ml1 = hcFind(src, base, ip + 1, matchLimit, depth, ml);
+      if (ml1 > ml) {
+        ml = ml1;
+        off = mOff;
+        ip += 1;
+        continue;
+      }
+      if (ip + 2 > mflimit) break;
+      next = hcInsert(src, base, next, ip + 2);
+      const ml2 = hcFind(src, base, ip + 2, matchLimit, depth, ml + 1);
+      if (ml2 > ml + 1) {
+        ml = ml2;
+        off = mOff;
+        ip += 2;
+        continue;
+      }
+      break;
+    }
+    // catch up backwards
+    let ref = ip - off;
+    while (ip > anchor && ref > 0 && load<u8>(src + <usize>ip - 1) == load<u8>(src + <usize>ref - 1)) {
+      ip--;
+      ref--;
+      ml++;
+    }
+    const ll = ip - anchor;
+    if (op + seqCost(ll, ml) + 1 + minTail(ml) > cap) {
+      return finishOverflow(src, srcLen, cap, op, anchor, ip, off, ml);
+    }
+    op = writeSequence(src, anchor, ll, off, ml, op);
+    ip += ml;
+    anchor = ip;
+    litStop = anchor + cap - op - 1;
+  }
+  return finish(src, srcLen, cap, op, anchor);
+}
+
+@inline function litPrice(ll: i32): i32 {
+  return ll < 15 ? ll : ll + 1 + (ll - 15) / 255;
+}
+
+/** Token + offset + match length bytes (the token is charged to the match). */
+@inline function matchPrice(ml: i32): i32 {
+  const mc = ml - MINMATCH;
+  return mc < 15 ? 3 : 4 + (mc - 15) / 255;
+}
+
+@inline function at(arr: usize, i: i32): i32 {
+  return load<i32>(arr + ((<usize>i) << 2));
+}
+@inline function put(arr: usize, i: i32, v: i32): void {
+  store<i32>(arr + ((<usize>i) << 2), v);
+}
+
+/** Levels 4..12: price-based parse over a look-ahead window (search depth and the length taken
+ *  without further parsing grow with the level). */
+function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient: i32): i32 {
+  const base = hcStart(srcLen);
+  const price = OPT_PRICE;
+  const lit = OPT_LIT;
+  const mlen = OPT_LEN;
+  const moff = OPT_OFF;
+  const mflimit = srcLen - MFLIMIT;
+  const matchLimit = srcLen - LASTLITERALS;
+  let anchor: i32 = 0;
+  let op: i32 = 0;
+  let ip: i32 = 1;
+  let next: i32 = 0;
+  let litStop = anchor + cap - op - 1;
+  while (ip <= mflimit && ip <= litStop) {
+    next = hcInsert(src, base, next, ip);
+    const ml0 = hcFind(src, base, ip, matchLimit, depth, 0);
+    if (ml0 == 0) {
+      ip++;
+      continue;
+    }
+    const off0 = mOff;
+    let last: i32;
+    // a long match found at window position forcedAt is taken as is and ends the window
+    let forcedAt: i32 = -1;
+    let forcedLen: i32 = 0;
+    let forcedOff: i32 = 0;
+    if (ml0 >= sufficient) {
+      forcedAt = 0;
+      forcedLen = ml0;
+      forcedOff = off0;
+      last = 0;
+    } else {
+      // window positions are relative to ip
+      const ll0 = ip - anchor;
+      const p0 = litPrice(ll0);
+      put(price, 0, p0);
+      put(lit, 0, ll0);
+      put(mlen, 0, 0);
+      for (let i: i32 = 1; i < MINMATCH; i++) {
+        put(price, i, litPrice(ll0 + i));
+        put(lit, i, ll0 + i);
+        put(mlen, i, 0);
+      }
+      for (let m = MINMATCH; m <= ml0; m++) {
+        put(price, m, p0 + matchPrice(m));
+        put(lit, m, 0);
+        put(mlen, m, m);
+        put(moff, m, off0);
+      }
+      last = ml0;
+      put(price, last + 1, INF);
+      for (let cur: i32 = 1; cur < last; cur++) {
+        const pc = at(price, cur);
+        // literal transition cur -> cur + 1
+        {
+          const l = at(lit, cur) + 1;
+          const p = pc - litPrice(l - 1) + litPrice(l);
+          if (p < at(price, cur + 1)) {
+            put(price, cur + 1, p);
+            put(lit, cur + 1, l);
+            put(mlen, cur + 1, 0);
+          }
+        }
+        const pos = ip + cur;
+        if (pos > mflimit) continue;
+        // a match from here cannot pay off if the next positions are already cheap
+        if (cur + MINMATCH <= last && at(price, cur + 1) <= pc && at(price, cur + MINMATCH) < pc + 3) continue;
+        next = hcInsert(src, base, next, pos);
+        const ml = hcFind(src, base, pos, matchLimit, depth, 0);
+        if (ml == 0) continue;
+        const off = mOff;
+        if (ml >= sufficient || cur + ml > OPT_NUM) {
+          forcedAt = cur;
+          forcedLen = ml;
+          forcedOff = off;
+          last = cur;
+          break;
+        }
+        const end = cur + ml;
+        if (end > last) {
+          for (let i = last + 1; i <= end + 1; i++) put(price, i, INF);
+          last = end;
+        }
+        for (let m = MINMATCH; m <= ml; m++) {
+          const p = pc + matchPrice(m);
+          const t = cur + m;
+          if (p <= at(price, t)) {
+            put(price, t, p);
+            put(lit, t, 0);
+            put(mlen, t, m);
+            put(moff, t, off);
+          }
+        }
+      }
+    }
+    // backtrack from last, turning the arrival links into forward links: fwdLen[start] = length of
+    // the step starting there (> 0 match, -1 literal), fwdOff[start] = its offset. lit and price
+    // are free now and hold these.
+    const fwdLen = lit;
+    const fwdOff = price;
+    let pos = last;
+    // the path may end with literals; those stay pending for the next window (or precede the
+    // forced match)
+    if (forcedAt < 0) while (pos > 0 && at(mlen, pos) == 0) pos--;
+    const end = pos;
+    while (pos > 0) {
+      const m = at(mlen, pos);
+      if (m > 0) {
+        const st = pos - m;
+        put(fwdLen, st, m);
+        put(fwdOff, st, at(moff, pos));
+        pos = st;
+      } else {
+        put(fwdLen, pos - 1, -1);
+        pos--;
+      }
+    }
+    // emit forward
+    pos = 0;
+    while (true) {
+      let m: i32 = 0;
+      let off: i32 = 0;
+      if (pos < end) {
+        m = at(fwdLen, pos);
+        if (m < 0) {
+          pos++;
+          continue;
+        }
+        off = at(fwdOff, pos);
+      } else if (pos == forcedAt) {
+        m = forcedLen;
+        off = forcedOff;
+      } else {
+        break;
+      }
+      let s = ip + pos;
+      let ml = m;
+      // catch up backwards into pending literals
+      let ref = s - off;
+      while (s > anchor && ref > 0 && load<u8>(src + <usize>s - 1) == load<u8>(src + <usize>ref - 1)) {
+        s--;
+        ref--;
+        ml++;
+      }
+      const ll = s - anchor;
+      if (op + seqCost(ll, ml) + 1 + minTail(ml) > cap) {
+        return finishOverflow(src, srcLen, cap, op, anchor, s, off, ml);
+      }
+      op = writeSequence(src, anchor, ll, off, ml, op);
+      anchor = s + ml;
+      pos += m;
+    }
+    litStop = anchor + cap - op - 1;
+    // every position below ip + last may already be in the chains: continue from there
+    ip += forcedAt >= 0 ? forcedAt + forcedLen : last;
+  }
+  return finish(src, srcLen, cap, op, anchor);
+}
+
+/**
+ * Compress as much of in[inOff, inOff + srcLen) as fits cap bytes (<= configure's outCap) as ONE
+ * valid LZ4 block at outPtr(). Returns the input consumed; `written` holds the block's length.
+ * level 0 = fast, 1..3 lazy hash chains, 4..12 optimal parse (9 is lz4hc's default); the caller
+ * validates arguments (cap >= 1, srcLen <= 2^30 - 2^16).
+ */
+export function compress(inOff: i32, srcLen: i32, cap: i32, level: i32): i32 {
+  const src = inPtr + <usize>inOff;
+  if (srcLen < MFLIMIT + 1) return finish(src, srcLen, cap, 0, 0);
+  if (level <= 0) return compressFast(src, srcLen, cap);
+  if (level <= 3) return compressLazy(src, srcLen, cap, level == 1 ? 8 : level == 2 ? 16 : 32);
+  switch (level) {
+    case 4: return compressOpt(src, srcLen, cap, 24, 48);
+    case 5: return compressOpt(src, srcLen, cap, 40, 64);
+    case 6: return compressOpt(src, srcLen, cap, 64, 64);
+    case 7: return compressOpt(src, srcLen, cap, 96, 64);
+    case 8: return compressOpt(src, srcLen, cap, 128, 64);
+    case 9: return compressOpt(src, srcLen, cap, 256, 128);
+    case 10: return compressOpt(src, srcLen, cap, 512, 192);
+    case 11: return compressOpt(src, srcLen, cap, 2048, 512);
+    default: return compressOpt(src, srcLen, cap, 16384, OPT_NUM);
+  }
+}

@@ -1,0 +1,36 @@
+// Loading the WebAssembly encoders built from assembly/*.ts (scripts/build-wasm.js -> dist/wasm/).
+// Each thread instantiates what it uses: an instance's memory is its own, never shared.
+import * as fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const modules = new Map<string, WebAssembly.Module>();
+
+/** The compiled module dist/wasm/NAME.wasm (compiled once per thread, synchronously: they are small). */
+function wasmModule(name: string): WebAssembly.Module {
+  let m = modules.get(name);
+  if (!m) {
+    // dist/src/compress/wasm.js -> dist/wasm/NAME.wasm
+    const file = fileURLToPath(new URL(`../../wasm/${name}.wasm`, import.meta.url));
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = new Uint8Array(fs.readFileSync(file));
+    } catch (e) {
+      throw new Error(`${file}: missing WebAssembly module (run "npm run build"): ${(e as Error).message}`);
+    }
+    m = new WebAssembly.Module(bytes);
+    modules.set(name, m);
+  }
+  return m;
+}
+
+/** A fresh instance of dist/wasm/NAME.wasm; an AssemblyScript abort becomes an Error. */
+export function instantiateWasm<E extends WebAssembly.Exports>(name: string): E {
+  const instance = new WebAssembly.Instance(wasmModule(name), {
+    env: {
+      abort(_msg: number, _file: number, line: number, column: number): never {
+        throw new Error(`${name}.wasm aborted at line ${line}:${column}`);
+      },
+    },
+  });
+  return instance.exports as E;
+}
