@@ -8,6 +8,8 @@ import { WriteGather } from './write-gather.js';
 
 /** Temp files of builds in progress, so a signal handler can remove them. */
 export const liveTempFiles = new Set<string>();
+/** Images this process has moved into place: a signal after that must not claim none was written. */
+export const committedImages: string[] = [];
 
 function ioReason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
@@ -92,6 +94,7 @@ export class ImageOutput {
       throw new UserError(`${this.target}: cannot finish image: ${ioReason(e)}`);
     }
     liveTempFiles.delete(this.tempPath);
+    committedImages.push(this.target);
   }
 
   /** Remove the temp file; safe to call twice. */
