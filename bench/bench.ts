@@ -52,6 +52,7 @@ function main(): void {
   const jsonOut = opt('--json', path.join(repo, 'bench-results.json'))!;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'forge-bench-'));
   const forgeBin = path.join(repo, 'bin', 'erofs-forge.js');
+  const forgeArgv = forgeLauncher(forgeBin);
   const installed = spawnSync('sh', ['-c', 'command -v mkfs.erofs'], { encoding: 'utf8' }).stdout.trim() || null;
   const ref193 = process.env.EROFS_UTILS_BIN ? path.join(process.env.EROFS_UTILS_BIN, 'mkfs.erofs') : null;
   const tools: { tool: string; bin: string; version: string; mt: boolean }[] = [];
@@ -69,7 +70,7 @@ function main(): void {
           rows.push(row);
           process.stderr.write(`${m.name.padEnd(26)} w${workers} ${`${tool} ${version}`.padEnd(22)} ${row.median.seconds.toFixed(2)} s ${(row.median.bytes / 1e6).toFixed(1)} MB ${(row.median.rssKiB / 1024).toFixed(0)} MiB\n`);
         };
-        run('erofs-forge', '0.1.0', process.execPath, [forgeBin, 'build', '--quiet', '-T0', '-Uclear', '--workers', String(workers), ...m.forge, out, corpus]);
+        run('erofs-forge', '0.1.0', process.execPath, [...forgeArgv, 'build', '--quiet', '-T0', '-Uclear', '--workers', String(workers), ...m.forge, out, corpus]);
         for (const t of tools) {
           const is15 = t.version.startsWith('1.5');
           if (m.needs193 && is15) continue;
@@ -83,7 +84,7 @@ function main(): void {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   // Cached rebuild: a warm cache, then 1% of the files changed (a copy of the corpus), rebuilt with the cache.
-  if (!wanted || wanted.includes('cached-rebuild')) cachedRebuild(corpus, runs, rows, forgeBin, tools);
+  if (!wanted || wanted.includes('cached-rebuild')) cachedRebuild(corpus, runs, rows, forgeArgv, tools);
   const machine = `${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}`;
   fs.writeFileSync(jsonOut, JSON.stringify({ schema: 'erofs-forge/bench/1', date: new Date().toISOString(), machine, corpus, runs, rows }, null, 2) + '\n');
   console.log(`machine: ${machine}\ncorpus: ${corpus}, ${runs} runs each, median\n`);
@@ -104,7 +105,7 @@ function main(): void {
  * rebuilds each after a different 1% of the files changed; beside them a full mkfs.erofs 1.9.3 build
  * of the same tree and mode, and the ratio (target: the 1% rebuild at most 0.2x the full build).
  */
-function cachedRebuild(corpus: string, runs: number, rows: Row[], forgeBin: string, tools: { tool: string; bin: string; version: string; mt: boolean }[]): void {
+function cachedRebuild(corpus: string, runs: number, rows: Row[], forgeArgv: string[], tools: { tool: string; bin: string; version: string; mt: boolean }[]): void {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'forge-cached-'));
   try {
     const copy = path.join(tmp, 'tree');
@@ -113,7 +114,7 @@ function cachedRebuild(corpus: string, runs: number, rows: Row[], forgeBin: stri
     const cache = path.join(tmp, 'cache');
     const out = path.join(tmp, 'img');
     const mode = '-zlz4hc';
-    const args = (w: number) => [forgeBin, 'build', '--quiet', '-T0', '-Uclear', '--workers', String(w), mode, '--cache', cache, out, copy];
+    const args = (w: number) => [...forgeArgv, 'build', '--quiet', '-T0', '-Uclear', '--workers', String(w), mode, '--cache', cache, out, copy];
     timed(process.execPath, args(2), out); // warm the cache
     const unchanged: Sample[] = [];
     for (let i = 0; i < runs; i++) unchanged.push(timed(process.execPath, args(2), out));
@@ -142,6 +143,16 @@ function cachedRebuild(corpus: string, runs: number, rows: Row[], forgeBin: stri
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * Node flags and script as the installed command runs them: the node flags of the launcher's
+ * `#!/usr/bin/env -S node FLAGS` line, with this node binary (not whichever `node` is first on PATH).
+ */
+function forgeLauncher(bin: string): string[] {
+  const first = fs.readFileSync(bin, 'utf8').split('\n', 1)[0];
+  const m = /^#!\S*env -S node(.*)$/.exec(first);
+  return [...(m ? m[1].trim().split(/\s+/).filter(Boolean) : []), bin];
 }
 
 function versionOf(bin: string): string {

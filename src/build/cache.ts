@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { ZResult, Extent } from './zfile.js';
+import { takeSlab } from './slab-pool.js';
 
 /** Bump when the encoders or the entry format change: older entries then simply miss. */
 export const CACHE_FORMAT = 'erofs-forge-cache/1 lz4/1 deflate/1';
@@ -46,7 +47,9 @@ export function cacheGet(dir: string, hex: string, bytes?: number): CacheLookup 
     try {
       const size = bytes ?? fs.fstatSync(fd).size;
       // One byte more than expected: an entry longer than the index says is read as such, and fails.
-      b = Buffer.allocUnsafeSlow(size + 1);
+      // The buffer is recycled (slab-pool.ts) once the writer has written the entry's pclusters.
+      const slab = takeSlab(size + 1);
+      b = Buffer.from(slab.buffer, 0, size + 1);
       let got = 0;
       for (let n; got < b.length && (n = fs.readSync(fd, b, got, b.length - got, got)) > 0;) got += n;
       b = b.subarray(0, got);
@@ -70,7 +73,7 @@ export function cacheGet(dir: string, hex: string, bytes?: number): CacheLookup 
     const inline = h.inline ? take(h.inline) : undefined;
     const inlineRaw = h.inlineRaw ? take(h.inlineRaw) : undefined;
     if (off !== HEAD + hlen + plen || payloads.length !== h.extents.length) return { miss: 'damaged' };
-    return { z: { extents: h.extents, totalBlocks: h.totalBlocks, payloads, inline, inlineRaw }, bytes: b.length };
+    return { z: { extents: h.extents, totalBlocks: h.totalBlocks, payloads, inline, inlineRaw, slabs: [b.buffer as ArrayBuffer] }, bytes: b.length };
   } catch {
     return { miss: 'damaged' };
   }

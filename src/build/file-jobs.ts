@@ -17,7 +17,7 @@ export interface FileJobs {
 }
 
 /** Input bytes of compression jobs in flight (their results are held until written); cached entry bytes for indexed files. */
-const MAX_INFLIGHT_BYTES = 32 << 20;
+const MAX_INFLIGHT_BYTES = 16 << 20;
 /** Files in flight, whatever their size. */
 const MAX_INFLIGHT_FILES = 256;
 /** Indexed segments fetched per worker round trip, at most (and at most this many entry bytes). */
@@ -245,5 +245,6 @@ export function mergeSegments(parts: ZResult[]): ZResult {
     inline: last.inline,
     inlineRaw: last.inlineRaw,
     totalBlocks: parts.reduce((a, z) => a + z.totalBlocks, 0),
+    slabs: parts.flatMap((z) => z.slabs ?? []),
   };
 }

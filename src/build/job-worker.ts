@@ -2,8 +2,11 @@
 import { parentPort } from 'node:worker_threads';
 import { runJob, transferables, fromWire, type WireJob } from './jobs.js';
 import { UserError } from '../errors.js';
+import { giveSlabs } from './slab-pool.js';
 
-parentPort!.on('message', (msg: { id: number; job: WireJob }) => {
+parentPort!.on('message', (msg: { id: number; job: WireJob } | { recycle: ArrayBuffer[] }) => {
+  // Result buffers the main thread has written, back for reuse.
+  if ('recycle' in msg) return giveSlabs(msg.recycle);
   try {
     const res = runJob(fromWire(msg.job));
     parentPort!.postMessage({ id: msg.id, res }, transferables(res));

@@ -323,7 +323,9 @@ export function transferables(res: JobResult): ArrayBuffer[] {
   const results = res.kind === 'zindexed' ? res.results
     : res.kind === 'zbatch' ? res.outcomes.flatMap((o) => ('res' in o ? [o.res] : [])) : [res];
   for (const r of results) {
-    if (r.kind === 'z') for (const p of r.z.payloads) if (p && p.buffer instanceof ArrayBuffer) out.add(p.buffer);
+    if (r.kind !== 'z') continue;
+    for (const p of r.z.payloads) if (p && p.buffer instanceof ArrayBuffer) out.add(p.buffer);
+    for (const b of r.z.slabs ?? []) out.add(b);
   }
   return [...out];
 }

@@ -46,6 +46,10 @@ function jobCost(job: Job): number {
   }
 }
 
+/** Result buffers handed back to a worker per message, at most (or this many bytes). */
+const RECYCLE_BATCH = 16;
+const RECYCLE_BYTES = 2 << 20;
+
 /** Jobs sent ahead to each worker. */
 const PER_WORKER_QUEUE = 8;
 
@@ -140,6 +144,28 @@ export class JobPool {
       this.inWorker.get(w)!.push(item.id);
       w.postMessage({ id: item.id, job: toWire(item.job) });
     }
+  }
+
+  private recycled: ArrayBuffer[] = [];
+  private recycledBytes = 0;
+  private recycleTo = 0;
+
+  /**
+   * Hand result buffers back to the workers for reuse (slab-pool.ts), in batches. They are
+   * transferred, so every view of them on this thread is dead from here on.
+   */
+  recycle(bufs: ArrayBuffer[]): void {
+    for (const b of bufs) {
+      if (b.byteLength === 0 || this.recycled.includes(b)) continue;
+      this.recycled.push(b);
+      this.recycledBytes += b.byteLength;
+    }
+    if (this.recycled.length < RECYCLE_BATCH && this.recycledBytes < RECYCLE_BYTES) return;
+    const w = this.workers[this.recycleTo++ % this.workers.length];
+    const list = this.recycled;
+    this.recycled = [];
+    this.recycledBytes = 0;
+    if (!this.closed) w.postMessage({ recycle: list }, list);
   }
 
   async close(): Promise<void> {

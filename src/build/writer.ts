@@ -176,6 +176,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     if (z.inline && inodeEnd + zMetaSize(z, size, zp, inodeEnd, true) > bs) uninlineTail(z, zp);
     if (!worthCompressing(z, size, bs)) {
       // Stored flat: copied (and re-hashed) by a worker like any flat file.
+      if (z.slabs) pool.recycle(z.slabs);
       await copyFlat(p, reserve(p));
       return;
     }
@@ -210,6 +211,9 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     const pl: Placement = { datalayout: compact ? INODE_COMPRESSED_COMPACT : INODE_COMPRESSED_FULL, startBlk: z.totalBlocks, tail: meta, tailLen: meta.length };
     compressedFiles++;
     writeItem(p, pl);
+    // Payloads and inline bytes are written (or copied into the metadata buffer): their buffers go
+    // back to the workers.
+    if (z.slabs) pool.recycle(z.slabs);
   };
 
   const writeSymlink = (p: Inode, pl: Placement): void => {

@@ -5,6 +5,7 @@ import { PCLUSTER_MAX_DSIZE, LCLUSTER_TYPE_PLAIN, LCLUSTER_TYPE_HEAD1, LCLUSTER_
   ADVISE_INLINE_PCLUSTER, encodeMapHeader, encodeFullIndexes, encodeCompactIndexes, compactLayout, mapHeaderOffset,
   type LclusterIndex } from '../format/zmap.js';
 import type { Codec } from '../compress/codec.js';
+import { takeSlab } from './slab-pool.js';
 
 export interface ZParams {
   codec: Codec;
@@ -50,6 +51,11 @@ export interface ZResult {
   totalBlocks: number;
   /** Digest of the bytes compressed, when the job was asked for one (a whole one-segment file). */
   digest?: Uint8Array;
+  /**
+   * Buffers from takeSlab (slab-pool.ts) that hold this result's payloads and inline bytes and
+   * nothing else: the writer hands them back once the file is written, and no view of them is used after.
+   */
+  slabs?: ArrayBuffer[];
 }
 
 /**
@@ -144,10 +150,12 @@ function arenaTake(a: Arena | undefined, n: number, z: ZResult): Uint8Array {
   return v;
 }
 
-/** Move the slab's payloads to one exact-size buffer of their own; the slab is free again. */
+/** Move the slab's payloads to one buffer of their own (recycled, see slab-pool.ts); the slab is free again. */
 function sealArena(a: Arena): void {
   if (!a.used) return;
-  const exact = a.buf.slice(0, a.used);
+  const exact = takeSlab(a.used);
+  exact.set(a.buf.subarray(0, a.used));
+  (a.z.slabs ??= []).push(exact.buffer as ArrayBuffer);
   for (const i of a.views) {
     const v = a.z.payloads[i]!;
     a.z.payloads[i] = exact.subarray(v.byteOffset, v.byteOffset + v.length);
