@@ -1,7 +1,9 @@
 // `npm run bench [-- --corpus DIR] [--runs N] [--modes a,b] [--json FILE]`: erofs-forge against
 // mkfs.erofs side by side on the shared corpus, same machine, same run, median of N runs, at 1 and
 // 2 workers. Both the installed mkfs.erofs (Debian 1.5 here) and erofs-utils 1.9.3 (EROFS_UTILS_BIN)
-// are measured where they support the mode. Prints a table and writes the same as JSON.
+// are measured where they support the mode. Prints a table and writes the same as JSON. Modes:
+// uncompressed, uncompressed+fingerprints, lz4, lz4hc, deflate, cached-rebuild (all by default), and
+// million (a generated 1,000,000-file tree; only when named).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -85,6 +87,8 @@ function main(): void {
   }
   // Cached rebuild: a warm cache, then 1% of the files changed (a copy of the corpus), rebuilt with the cache.
   if (!wanted || wanted.includes('cached-rebuild')) cachedRebuild(corpus, runs, rows, forgeArgv, tools);
+  // The 1,000,000-file tree takes minutes to generate and build: only when asked for by name.
+  if (wanted?.includes('million')) millionFiles(runs, rows, forgeArgv, tools);
   const machine = `${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}`;
   fs.writeFileSync(jsonOut, JSON.stringify({ schema: 'erofs-forge/bench/1', date: new Date().toISOString(), machine, corpus, runs, rows }, null, 2) + '\n');
   console.log(`machine: ${machine}\ncorpus: ${corpus}, ${runs} runs each, median\n`);
@@ -143,6 +147,42 @@ function cachedRebuild(corpus: string, runs: number, rows: Row[], forgeArgv: str
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * A generated tree of 1000 directories x 1000 small files (1 to 200 bytes each, all different), kept
+ * in $TMPDIR/forge-million between runs: the memory target for trees with many inodes (<= 512 MiB).
+ * Uncompressed, 2 workers, beside a mkfs.erofs 1.9.3 build of the same tree.
+ */
+function millionFiles(runs: number, rows: Row[], forgeArgv: string[], tools: { tool: string; bin: string; version: string; mt: boolean }[]): void {
+  const base = path.join(os.tmpdir(), 'forge-million');
+  const root = path.join(base, 'root');
+  const stamp = path.join(base, '.complete');
+  if (!fs.existsSync(stamp)) {
+    fs.rmSync(base, { recursive: true, force: true });
+    process.stderr.write(`generating ${root} (1,000,000 files)...\n`);
+    for (let d = 0; d < 1000; d++) {
+      const dir = path.join(root, `d${String(d).padStart(3, '0')}`);
+      fs.mkdirSync(dir, { recursive: true });
+      for (let f = 0; f < 1000; f++) {
+        const line = `${d}/${f}\n`;
+        fs.writeFileSync(path.join(dir, `f${String(f).padStart(3, '0')}`), line.repeat(Math.ceil(200 / line.length)).slice(0, 1 + ((d * 1000 + f) * 7919) % 200));
+      }
+    }
+    fs.writeFileSync(stamp, '');
+  }
+  const out = path.join(base, 'img');
+  const samples: Sample[] = [];
+  for (let i = 0; i < runs; i++) samples.push(timed(process.execPath, [...forgeArgv, 'build', '--quiet', '-T0', '-Uclear', '--workers', '2', out, root], out));
+  rows.push({ mode: '1,000,000 files', workers: 2, tool: 'erofs-forge', version: '0.1.0', median: median(samples), runs: samples });
+  let line = `1,000,000 files w2: erofs-forge ${median(samples).seconds.toFixed(2)} s, max RSS ${(median(samples).rssKiB / 1024).toFixed(0)} MiB (runs: ${samples.map((x) => `${x.seconds.toFixed(2)} s / ${(x.rssKiB / 1024).toFixed(0)} MiB`).join(', ')})`;
+  const t = tools.find((x) => x.mt);
+  if (t) {
+    const full = [timed(t.bin, ['--quiet', '-T0', '-Uclear', '--workers=2', out, root], out)];
+    rows.push({ mode: '1,000,000 files', workers: 2, tool: t.tool, version: t.version, median: median(full), runs: full });
+    line += `; mkfs.erofs ${t.version} ${full[0].seconds.toFixed(2)} s, ${(full[0].rssKiB / 1024).toFixed(0)} MiB`;
+  }
+  process.stderr.write(`${line}\n`);
 }
 
 /**

@@ -71,6 +71,19 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
   const MAX_COPIES = 4 * o.workers + 8;
   let batch: { p: Inode; pl: Placement }[] = [];
   let batchBytes = 0;
+  // Files of one directory come together: its path is made once for all of them, not once each.
+  let lastDir: Inode | undefined;
+  let lastDirPrefix = '';
+  const filePath = (p: Inode): string => {
+    if (!p.parent) return pathOf(p);
+    if (p.parent !== lastDir) {
+      lastDir = p.parent;
+      const d = pathOf(lastDir);
+      // An unnamed root (an archive's) adds nothing to its children's paths (as in pathOf).
+      lastDirPrefix = !lastDir.parent && !lastDir.name ? '' : `${d}/`;
+    }
+    return lastDirPrefix + p.name;
+  };
   const flushCopies = async (): Promise<void> => {
     if (!batch.length) return;
     const items = batch;
@@ -79,7 +92,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     const algo = items[0].p.ibody?.fingerprint ? digestAlgorithm(o.fingerprint!) : undefined;
     const files: CopyItem[] = items.map(({ p, pl }) => ({
       // A file read from its path needs only the path and the scanned mtime (see dataOf).
-      src: p.data, path: pathOf(p), mtimeSec: p.data ? undefined : p.mtimeSec, mtimeNsec: p.data ? undefined : p.mtimeNsec,
+      src: p.data, path: filePath(p), mtimeSec: p.data ? undefined : p.mtimeSec, mtimeNsec: p.data ? undefined : p.mtimeNsec,
       size: p.size, dataStart: pl.startBlk * bs, blockPart: p.size - pl.tailLen,
     }));
     const pr = pool.run({ kind: 'copy', image: out.tempPath, files, algo }).then((r) => {
