@@ -106,6 +106,9 @@ function ioReason(e: unknown): string {
   return code === 'ENOSPC' ? 'no space left on device' : code === 'EDQUOT' ? 'disk quota exceeded' : (e as Error).message;
 }
 
+/** The whole segment a cached compression job keys and compresses (see zJob). */
+let segBuf = new Uint8Array(0);
+
 /** Data of consecutive small files in a copy batch usually sits back to back: one write for all. */
 const gatherBuf = new Uint8Array(1 << 20);
 
@@ -206,8 +209,11 @@ export function runJob(job: Job): JobResult {
       for (const e of z.extents) e.la += job.start;
       return { kind: 'z', z, digest: h ? new Uint8Array(h.digest()) : undefined };
     }
-    // With a cache the segment is read whole: its bytes are part of the key.
-    const seg = new Uint8Array(job.length);
+    // With a cache the segment is read whole: its bytes are part of the key. One buffer per thread,
+    // reused: nothing keeps a view of it past the job (payloads are copies), and a fresh 16 MiB per
+    // segment stayed resident as garbage (cached rebuild on the content-keyed path: 334 MiB peak).
+    if (segBuf.length < job.length) segBuf = new Uint8Array(job.length);
+    const seg = segBuf.subarray(0, job.length);
     for (let got = 0; got < job.length;) got += r.read(seg, got, job.length - got);
     r.finish();
     h?.update(seg);
