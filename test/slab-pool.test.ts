@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { takeSlab, giveSlabs, keptBytes } from '../src/build/slab-pool.js';
+import { packResult, unpackResult, transferables, type JobResult } from '../src/build/jobs.js';
 import { forge } from './helpers/tools.js';
 import { pseudoRandom } from './helpers/tricky-tree.js';
 
@@ -69,4 +70,38 @@ test('recycled result buffers: a compressed build at 2 workers (buffers handed b
   } finally {
     fs.rmSync(d, { recursive: true, force: true });
   }
+});
+
+test('compression results cross threads packed (extents and payload views as columns) and come back equal', () => {
+  const slab = takeSlab(3 * 4096);
+  slab.set(pseudoRandom('slab', slab.length));
+  const foreign = new Uint8Array(pseudoRandom('foreign', 4096));
+  const z = {
+    extents: [
+      { la: 0, llen: 9000, compressed: true, blocks: 1, blkaddr: 0 },
+      { la: 9000, llen: 4096, compressed: false, blocks: 1, blkaddr: 0 },
+      { la: 13096, llen: 2 ** 33, compressed: true, blocks: 2, blkaddr: 7 },
+      { la: 2 ** 33 + 13096, llen: 100, compressed: true, blocks: 0, blkaddr: 0 },
+    ],
+    payloads: [slab.subarray(0, 4096), foreign, slab.subarray(4096, 3 * 4096), undefined],
+    inline: new Uint8Array([1, 2, 3]), inlineRaw: new Uint8Array(100).fill(9), totalBlocks: 4,
+    digest: new Uint8Array(32).fill(5), slabs: [slab.buffer as ArrayBuffer],
+  };
+  const want = structuredClone({ ...z, slabs: undefined });
+  const res: JobResult = { kind: 'zbatch', outcomes: [{ res: { kind: 'z', z, cache: 'hit' } }, { error: 'x', user: true }] };
+  const wire = packResult(res);
+  // Over a real thread boundary's rules: the payload buffers are transferred, not copied.
+  const list = transferables(wire);
+  assert.equal(list.length, 2);
+  const back = unpackResult(structuredClone(wire, { transfer: list })) as Extract<JobResult, { kind: 'zbatch' }>;
+  assert.equal(slab.byteLength, 0, 'the slab was transferred');
+  const got = (back.outcomes[0] as { res: { z: typeof z } }).res.z;
+  assert.deepEqual(got.extents, want.extents);
+  assert.deepEqual(got.payloads.map((p) => p && Buffer.from(p).toString('hex')), want.payloads.map((p) => p && Buffer.from(p).toString('hex')));
+  assert.deepEqual([got.inline, got.inlineRaw, got.digest, got.totalBlocks], [want.inline, want.inlineRaw, want.digest, want.totalBlocks]);
+  // Only the result's own slabs go back to the pool, never another buffer a payload sat in.
+  assert.equal(got.slabs!.length, 1);
+  assert.equal(got.slabs![0], got.payloads[0]!.buffer);
+  assert.equal(got.payloads[2]!.buffer, got.payloads[0]!.buffer);
+  assert.deepEqual(back.outcomes[1], { error: 'x', user: true });
 });

@@ -1,6 +1,6 @@
 // Worker thread entry: runs jobs (see jobs.ts) and posts results back in the order asked.
 import { parentPort } from 'node:worker_threads';
-import { runJob, transferables, fromWire, type WireJob } from './jobs.js';
+import { runJob, transferables, fromWire, packResult, type WireJob } from './jobs.js';
 import { UserError } from '../errors.js';
 import { giveSlabs } from './slab-pool.js';
 
@@ -8,7 +8,7 @@ parentPort!.on('message', (msg: { id: number; job: WireJob } | { recycle: ArrayB
   // Result buffers the main thread has written, back for reuse.
   if ('recycle' in msg) return giveSlabs(msg.recycle);
   try {
-    const res = runJob(fromWire(msg.job));
+    const res = packResult(runJob(fromWire(msg.job)));
     parentPort!.postMessage({ id: msg.id, res }, transferables(res));
   } catch (e) {
     parentPort!.postMessage({ id: msg.id, error: (e as Error).message, stack: (e as Error).stack, user: e instanceof UserError });

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { UserError } from '../errors.js';
 import { showPath } from '../source/tree.js';
-import { toWire, type Job, type JobResult } from './jobs.js';
+import { toWire, unpackResult, type Job, type JobResult } from './jobs.js';
 
 interface Pending {
   resolve: (r: JobResult) => void;
@@ -82,7 +82,7 @@ export class JobPool {
         this.dispatch();
         if (!p) return;
         if (m.error !== undefined) p.reject(jobError(p.job, m.error, m.stack, m.user));
-        else p.resolve(m.res!);
+        else p.resolve(unpackResult(m.res!));
       });
       w.on('error', (e) => this.fail(new Error(`worker thread failed${this.runningOn(w)}: ${e.message}`)));
       w.on('exit', (code) => { if (code !== 0 && !this.closed) this.fail(new Error(`worker thread exited with code ${code}${this.runningOn(w)}`)); });
