@@ -13,8 +13,51 @@ import { CacheIndex, optionsKey, type IndexEntry } from './cache-index.js';
 
 export interface FileJobs {
   hash?: Promise<Uint8Array>;
+  /** A file of one segment: its result. */
   segs?: Promise<ZResult>[];
+  /** A file of several segments: their results one after another (see SegmentStream). */
+  stream?: SegmentStream;
 }
+
+/**
+ * The segments of a multi-segment file, submitted a few ahead of the one the writer takes, so a
+ * file of any size holds at most `ahead` segments in memory (a 10 GiB file once held all 640).
+ */
+export class SegmentStream {
+  private sent = 0;
+  private readonly pending = new Map<number, Promise<ZResult>>();
+
+  constructor(
+    readonly count: number,
+    private readonly submit: (i: number) => Promise<ZResult>,
+    private readonly ahead: number,
+    /** Called after submitting, before the writer waits (a partial batch of fetches must go out). */
+    private readonly flush: () => void,
+  ) {
+    this.fill(0);
+  }
+
+  private fill(i: number): void {
+    const to = Math.min(this.count, i + this.ahead);
+    while (this.sent < to) {
+      this.pending.set(this.sent, this.submit(this.sent));
+      this.sent++;
+    }
+  }
+
+  /** Segment i's result; segments are taken in order, each once. */
+  get(i: number): Promise<ZResult> {
+    this.fill(i + 1);
+    const pr = this.pending.get(i)!;
+    this.pending.delete(i);
+    this.fill(i + 1);
+    this.flush();
+    return pr;
+  }
+}
+
+/** Segments of a multi-segment file submitted ahead of the writer: one per worker and one more. */
+const segmentsAhead = (workers: number) => workers + 1;
 
 /** Input bytes of compression jobs in flight (their results are held until written); cached entry bytes for indexed files. */
 const MAX_INFLIGHT_BYTES = 16 << 20;
@@ -124,37 +167,55 @@ export class FileJobQueue {
         jobs.hash = knownDigest ? Promise.resolve(knownDigest)
           : handled(this.pool.run({ kind: 'hash', src, path, size: p.size, algo }).then((r: JobResult) => (r as { digest: Uint8Array }).digest));
       }
+      const nSegs = Math.ceil(p.size / SEGMENT_SIZE);
       const keys: (string | undefined)[] = [];
       const sizes: number[] = [];
-      jobs.segs = [];
-      let bytes = 0;
-      for (let start = 0, i = 0; start < p.size; start += SEGMENT_SIZE, i++) {
+      /** Each segment's completion (not its result: a long file's results must not stay referenced here). */
+      const all: Promise<unknown>[] = [];
+      const submit = (i: number): Promise<ZResult> => {
+        const start = i * SEGMENT_SIZE;
         const length = Math.min(SEGMENT_SIZE, p.size - start);
         const job: ZJob = {
           kind: 'z', src, path, size: p.size, start, length, algo: oneSegment ? algo : undefined,
           params: this.params!, cacheDir: this.o.cacheDir,
         };
+        // A fetch for a file the writer has already taken is not "sent ahead" (see flush).
+        if (known && !this.inflight.has(p) && i >= ahead) this.sentAhead--;
         const pr = known ? this.indexed({ key: known.keys[i], bytes: known.bytes[i], start }, job, p)
           : p.size <= Z_SMALL ? this.batched(job, p) : this.pool.run(job) as Promise<ZJobResult>;
-        bytes += known ? known.bytes[i] : length;
-        jobs.segs.push(handled(pr.then((res) => {
+        const z = handled(pr.then((res) => {
           if (res.cache) this.cacheStats[res.cache]++;
           if (res.indexed) this.cacheStats.indexed++;
           if (res.digest) res.z.digest = res.digest;
           keys[i] = res.entry?.key;
           sizes[i] = res.entry?.bytes ?? 0;
           return res.z;
-        })));
-      }
-      if (oneSegment && algo) jobs.hash = handled(jobs.segs[0].then((z) => z.digest ?? knownDigest!));
-      if (statId !== undefined) {
+        }));
+        // A failed segment is reported where the writer awaits it; its file is then not recorded.
+        all.push(z.then(() => undefined, () => undefined));
         // Once every segment has its entry (and the file its digest), the index learns them.
-        this.recording.push(Promise.all([Promise.all(jobs.segs), jobs.hash]).then(([, digest]) => {
-          if (keys.length !== jobs.segs!.length || keys.some((k) => k === undefined)) return;
-          this.index!.record(this.optsKey, path, statId, keys as string[], sizes, algo && digest ? { [algo]: Buffer.from(digest).toString('hex') } : {});
-        }).catch(() => {}));
+        if (statId !== undefined && all.length === nSegs) {
+          // jobs.hash is looked at once the segments are done (a one-segment file's is set after this).
+          this.recording.push(Promise.all(all).then(() => jobs.hash).then((digest) => {
+            if (keys.length !== nSegs || keys.some((k) => k === undefined)) return;
+            this.index!.record(this.optsKey, path, statId, keys as string[], sizes, algo && digest ? { [algo]: Buffer.from(digest).toString('hex') } : {});
+          }).catch(() => {}));
+        }
+        return z;
+      };
+      // In flight for this file: its segments submitted ahead (all of a one-segment file).
+      const ahead = nSegs === 1 ? 1 : segmentsAhead(this.pool.size);
+      let bytes = 0;
+      for (let i = 0; i < Math.min(nSegs, ahead); i++) bytes += known ? known.bytes[i] : Math.min(SEGMENT_SIZE, p.size - i * SEGMENT_SIZE);
+      if (nSegs === 1) {
+        jobs.segs = [submit(0)];
+        if (algo) jobs.hash = handled(jobs.segs[0].then((z) => z.digest ?? knownDigest!));
+      } else {
+        jobs.stream = new SegmentStream(nSegs, submit, ahead, () => {
+          if (this.batch.files.has(p)) this.flush();
+        });
       }
-      this.inflight.set(p, { jobs, bytes, batched: known ? jobs.segs.length : 0 });
+      this.inflight.set(p, { jobs, bytes, batched: known ? Math.min(nSegs, ahead) : 0 });
       this.bytes += bytes;
     }
     // A partial batch goes out only when the writer is about to run out of segments sent ahead:
@@ -233,18 +294,4 @@ export class FileJobQueue {
 function handled<T>(p: Promise<T>): Promise<T> {
   p.catch(() => {});
   return p;
-}
-
-/** Concatenate the segments of one file (extents already carry file offsets). */
-export function mergeSegments(parts: ZResult[]): ZResult {
-  if (parts.length === 1) return parts[0];
-  const last = parts[parts.length - 1];
-  return {
-    extents: parts.flatMap((z) => z.extents),
-    payloads: parts.flatMap((z) => z.payloads),
-    inline: last.inline,
-    inlineRaw: last.inlineRaw,
-    totalBlocks: parts.reduce((a, z) => a + z.totalBlocks, 0),
-    slabs: parts.flatMap((z) => z.slabs ?? []),
-  };
 }

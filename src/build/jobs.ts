@@ -66,6 +66,8 @@ export interface CopyItem {
   size: number;
   dataStart: number;
   blockPart: number;
+  /** Write zero runs too (the blocks are not known to be zero); otherwise they stay holes. */
+  dense?: boolean;
 }
 
 export type JobResult =
@@ -141,7 +143,7 @@ function copyJob(job: Extract<Job, { kind: 'copy' }>): JobResult {
         h?.update(chunk);
         const toData = Math.max(0, Math.min(got, f.blockPart - pos));
         // All-zero runs stay holes in the image file; they read back as zeros.
-        if (toData > 0 && !(chunk[0] === 0 && chunk.subarray(0, toData).equals(ZEROS.subarray(0, toData)))) {
+        if (toData > 0 && (f.dense || !(chunk[0] === 0 && chunk.subarray(0, toData).equals(ZEROS.subarray(0, toData))))) {
           gather.write(chunk, f.dataStart + pos, 0, toData);
         }
         if (toData < got) tails.set(chunk.subarray(toData), tailAt + pos + toData - f.blockPart);
@@ -261,11 +263,11 @@ interface CopyColumns {
   image: string;
   algo?: 'sha256' | 'blake3';
   paths: string;
-  /** size, dataStart, blockPart, mtimeSec, mtimeNsec per file (NaN: mtime not known). */
+  /** size, dataStart, blockPart, mtimeSec, mtimeNsec, dense (0/1) per file (NaN: mtime not known). */
   nums: Float64Array;
 }
 
-const COLS = 5;
+const COLS = 6;
 
 function toColumns(job: Extract<Job, { kind: 'copy' }>): CopyColumns | undefined {
   const n = job.files.length;
@@ -275,7 +277,7 @@ function toColumns(job: Extract<Job, { kind: 'copy' }>): CopyColumns | undefined
     const f = job.files[i];
     if (f.src) return undefined;
     paths.push(f.path);
-    nums.set([f.size, f.dataStart, f.blockPart, f.mtimeSec ?? NaN, f.mtimeNsec ?? 0], COLS * i);
+    nums.set([f.size, f.dataStart, f.blockPart, f.mtimeSec ?? NaN, f.mtimeNsec ?? 0, f.dense ? 1 : 0], COLS * i);
   }
   return { kind: 'copy-columns', image: job.image, algo: job.algo, paths: paths.join('\0'), nums };
 }
@@ -283,7 +285,7 @@ function toColumns(job: Extract<Job, { kind: 'copy' }>): CopyColumns | undefined
 function fromColumns(c: CopyColumns): Job {
   const files: CopyItem[] = c.paths.split('\0').map((path, i) => {
     const v = c.nums.subarray(COLS * i, COLS * i + COLS);
-    return { path, size: v[0], dataStart: v[1], blockPart: v[2], mtimeSec: Number.isNaN(v[3]) ? undefined : v[3], mtimeNsec: v[4] };
+    return { path, size: v[0], dataStart: v[1], blockPart: v[2], mtimeSec: Number.isNaN(v[3]) ? undefined : v[3], mtimeNsec: v[4], dense: v[5] === 1 || undefined };
   });
   return { kind: 'copy', image: c.image, algo: c.algo, files };
 }

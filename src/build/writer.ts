@@ -17,11 +17,27 @@ import type { ImageOutput } from './output.js';
 import type { BuildOptions } from './options.js';
 import { fingerprintValue, digestAlgorithm } from '../fingerprint/compute.js';
 import { JobPool } from './pool.js';
-import { FileJobQueue, mergeSegments, type FileJobs } from './file-jobs.js';
+import { FileJobQueue, type FileJobs } from './file-jobs.js';
 import type { CopyItem } from './jobs.js';
-import { uninlineTail, worthCompressing, zMetaBytes, zMetaSize, type ZParams } from './zfile.js';
+import { uninlineTail, worthCompressing, zMetaBytes, zMetaSize, type Extent, type ZParams, type ZResult } from './zfile.js';
 import { makeCodec } from '../compress/codec.js';
 import { createHash } from 'node:crypto';
+
+/** Extents as numbers: la, llen, compressed (0/1), blocks, blkaddr each. */
+function packExtents(xs: readonly Extent[]): Float64Array {
+  const a = new Float64Array(5 * xs.length);
+  xs.forEach((e, i) => a.set([e.la, e.llen, e.compressed ? 1 : 0, e.blocks, e.blkaddr], 5 * i));
+  return a;
+}
+
+function unpackExtents(a: Float64Array): Extent[] {
+  const xs: Extent[] = new Array(a.length / 5);
+  for (let i = 0; i < xs.length; i++) xs[i] = { la: a[5 * i], llen: a[5 * i + 1], compressed: a[5 * i + 2] === 1, blocks: a[5 * i + 3], blkaddr: a[5 * i + 4] };
+  return xs;
+}
+
+/** Zeros written over the pclusters of a file taken back (see writeCompressed). */
+const ZERO_BLOCKS = new Uint8Array(1 << 20);
 
 /** A batch of flat files sent to a worker closes at this many bytes or files. */
 const COPY_BATCH_BYTES = 1 << 20;
@@ -69,7 +85,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
   // returns the tails. Batches bound the round trips: one per ~1 MiB or 64 files, not one per file.
   const copies: Promise<void>[] = [];
   const MAX_COPIES = 4 * o.workers + 8;
-  let batch: { p: Inode; pl: Placement }[] = [];
+  let batch: { p: Inode; pl: Placement; dense: boolean }[] = [];
   let batchBytes = 0;
   // Files of one directory come together: its path is made once for all of them, not once each.
   let lastDir: Inode | undefined;
@@ -90,10 +106,10 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     batch = [];
     batchBytes = 0;
     const algo = items[0].p.ibody?.fingerprint ? digestAlgorithm(o.fingerprint!) : undefined;
-    const files: CopyItem[] = items.map(({ p, pl }) => ({
+    const files: CopyItem[] = items.map(({ p, pl, dense }) => ({
       // A file read from its path needs only the path and the scanned mtime (see dataOf).
       src: p.data, path: filePath(p), mtimeSec: p.data ? undefined : p.mtimeSec, mtimeNsec: p.data ? undefined : p.mtimeNsec,
-      size: p.size, dataStart: pl.startBlk * bs, blockPart: p.size - pl.tailLen,
+      size: p.size, dataStart: pl.startBlk * bs, blockPart: p.size - pl.tailLen, dense: dense || undefined,
     }));
     const pr = pool.run({ kind: 'copy', image: out.tempPath, files, algo }).then((r) => {
       const res = r as { tails: Uint8Array; digests?: Uint8Array };
@@ -119,8 +135,9 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     copies.push(pr);
     if (copies.length >= MAX_COPIES) await copies.shift();
   };
-  const copyFlat = async (p: Inode, pl: Placement): Promise<void> => {
-    batch.push({ p, pl });
+  /** `dense`: the file's blocks held other bytes (see writeCompressed): zero runs are written, not left as holes. */
+  const copyFlat = async (p: Inode, pl: Placement, dense = false): Promise<void> => {
+    batch.push({ p, pl, dense });
     batchBytes += p.size;
     if (batchBytes >= COPY_BATCH_BYTES || batch.length >= COPY_BATCH_FILES) await flushCopies();
   };
@@ -177,46 +194,116 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
   };
 
   /**
-   * Compress a regular file: pclusters go to consecutive blocks, then the inode with its map header,
-   * indexes and any inline tail. Falls back to the flat layout when compression does not pay.
+   * Write the payloads of z's extents [from, end) to consecutive blocks (or point deduped ones at
+   * the copy already written). Returns whether any was deduped; `added` collects new dedupe keys.
    */
-  const writeCompressed = async (p: Inode, f: FileJobs): Promise<void> => {
-    const zp = zparams!;
-    const size = p.size;
-    const z = mergeSegments(await Promise.all(f.segs!));
-    const inodeEnd = inodeSize(p.extended) + xattrSizeOf(p);
-    // The inline tail must share one block with the inode (ztailpacking); otherwise it becomes a block.
-    if (z.inline && inodeEnd + zMetaSize(z, size, zp, inodeEnd, true) > bs) uninlineTail(z, zp);
-    if (!worthCompressing(z, size, bs)) {
-      // Stored flat: copied (and re-hashed) by a worker like any flat file.
-      if (z.slabs) pool.recycle(z.slabs);
-      await copyFlat(p, reserve(p));
-      return;
-    }
+  const placePayloads = (z: ZResult, from: number, added: string[]): boolean => {
     let deduped = false;
     // Consecutive pclusters that sit side by side in one buffer go out in one write.
     let run: { buf: Uint8Array; start: number; end: number; pos: number } | undefined;
     const flushRun = () => { if (run) out.write(run.buf, run.pos, run.start, run.end); run = undefined; };
-    z.extents.forEach((e, k) => {
+    for (let k = from; k < z.extents.length; k++) {
+      const e = z.extents[k];
       const payload = z.payloads[k];
-      if (!payload) return;
+      if (!payload) continue;
       const key = dedupe ? createHash('sha256').update(payload).digest('base64') : '';
       const seen = dedupe ? dedupe.get(key) : undefined;
       if (seen !== undefined) {
         e.blkaddr = seen;
         deduped = true;
-        return;
+        continue;
       }
       e.blkaddr = alloc.takeBlocks(e.blocks);
-      dedupe?.set(key, e.blkaddr);
+      if (dedupe) {
+        dedupe.set(key, e.blkaddr);
+        added.push(key);
+      }
       if (run && run.buf.buffer === payload.buffer && run.end === payload.byteOffset && run.pos + (run.end - run.start) === e.blkaddr * bs) {
         run.end += payload.length;
       } else {
         flushRun();
         run = { buf: new Uint8Array(payload.buffer), start: payload.byteOffset, end: payload.byteOffset + payload.length, pos: e.blkaddr * bs };
       }
-    });
+    }
     flushRun();
+    return deduped;
+  };
+
+  /**
+   * Compress a regular file: pclusters go to consecutive blocks, then the inode with its map header,
+   * indexes and any inline tail. Falls back to the flat layout when compression does not pay.
+   *
+   * A file of one segment is decided before any block is taken. A larger one is written segment by
+   * segment as the results come (memory does not grow with the file); should compression not pay
+   * after all, its blocks are taken back and the file is copied flat over them.
+   */
+  const writeCompressed = async (p: Inode, f: FileJobs): Promise<void> => {
+    const zp = zparams!;
+    const size = p.size;
+    const inodeEnd = inodeSize(p.extended) + xattrSizeOf(p);
+    // The fingerprint is needed for the inode (and to check a flat re-read), not before.
+    const fingerprint = async () => {
+      if (f.hash) p.ibody!.fingerprint!.value = fingerprintValue(o.fingerprint!, await f.hash, () => relPathOf(p), p.size);
+    };
+    const count = f.stream ? f.stream.count : 1;
+    const startBlk = alloc.cursor;
+    // z holds the segment at hand; the extents of those written are packed away (5 numbers each, not
+    // an object and a view: a 10 GiB file has 2.6 million extents).
+    const z: ZResult = { extents: [], payloads: [], totalBlocks: 0 };
+    const written: Float64Array[] = [];
+    let lastSlabs: ArrayBuffer[] | undefined;
+    const added: string[] = [];
+    let deduped = false;
+    for (let i = 0; i < count; i++) {
+      const part = await (f.stream ? f.stream.get(i) : f.segs![0]);
+      z.extents = part.extents;
+      z.payloads = part.payloads;
+      z.totalBlocks += part.totalBlocks;
+      if (i === count - 1) {
+        z.inline = part.inline;
+        z.inlineRaw = part.inlineRaw;
+        // The inline tail must share one block with the inode (ztailpacking); otherwise it becomes a block.
+        if (z.inline && inodeEnd + zMetaSize(z, size, zp, inodeEnd, true) > bs) uninlineTail(z, zp);
+        if (count === 1 && !worthCompressing(z, size, bs)) {
+          // Stored flat: copied (and re-hashed) by a worker like any flat file.
+          if (part.slabs) pool.recycle(part.slabs);
+          await fingerprint();
+          await copyFlat(p, reserve(p));
+          return;
+        }
+      }
+      if (placePayloads(z, 0, added)) deduped = true;
+      // Written: the views go, their buffers back to the workers; the last segment's once the inode
+      // is written (its inline bytes may be views of them, a cache entry's).
+      z.payloads = [];
+      if (part.slabs) {
+        if (i < count - 1) pool.recycle(part.slabs);
+        else lastSlabs = part.slabs;
+      }
+      if (count > 1) {
+        written.push(packExtents(z.extents));
+        z.extents = [];
+      }
+    }
+    await fingerprint();
+    if (!worthCompressing(z, size, bs)) {
+      // Take the blocks back (nothing else was allocated meanwhile) and copy the file flat over them.
+      const endBlk = alloc.cursor;
+      alloc.cursor = startBlk;
+      for (const k of added) dedupe!.delete(k);
+      const pl = reserve(p);
+      // The copy writes every byte of the file's blocks (no holes over old pclusters); zeros after it.
+      const dataEnd = pl.startBlk * bs + (size - pl.tailLen);
+      for (let at = dataEnd; at < endBlk * bs;) {
+        const n = Math.min(ZERO_BLOCKS.length, endBlk * bs - at);
+        out.write(ZERO_BLOCKS, at, 0, n);
+        at += n;
+      }
+      if (lastSlabs) pool.recycle(lastSlabs);
+      await copyFlat(p, pl, true);
+      return;
+    }
+    if (count > 1) z.extents = written.flatMap(unpackExtents);
     // COMPACT indexes derive block addresses from order, so deduped files need FULL ones.
     const compact = !o.compression!.legacyIndexes && !deduped;
     const meta = zMetaBytes(z, size, zp, inodeEnd, compact);
@@ -224,9 +311,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     const pl: Placement = { datalayout: compact ? INODE_COMPRESSED_COMPACT : INODE_COMPRESSED_FULL, startBlk: z.totalBlocks, tail: meta, tailLen: meta.length };
     compressedFiles++;
     writeItem(p, pl);
-    // Payloads and inline bytes are written (or copied into the metadata buffer): their buffers go
-    // back to the workers.
-    if (z.slabs) pool.recycle(z.slabs);
+    if (lastSlabs) pool.recycle(lastSlabs);
   };
 
   const writeSymlink = (p: Inode, pl: Placement): void => {
@@ -271,9 +356,8 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
       reserve(p);
     } else {
       const f = jobs.take(p);
-      if (f?.hash) p.ibody!.fingerprint!.value = fingerprintValue(o.fingerprint!, await f.hash, () => relPathOf(p), p.size);
       if (p.kind === 'reg') dataBytes += p.size;
-      if (f?.segs) {
+      if (f) {
         await writeCompressed(p, f);
       } else if (p.kind === 'reg' && p.size > 0) {
         await copyFlat(p, reserve(p));
