@@ -131,63 +131,99 @@ const hKeys32 = new Uint32Array(NUM_LL + 2);
 const hW = new Float64Array(NUM_LL + 2);
 const hSym = new Int32Array(NUM_LL + 2);
 const hNum = new Int32Array(NUM_LL + 4);
+/** radix sort scratch */
+const rSym = new Int32Array(NUM_LL + 2);
+const rW = new Uint32Array(NUM_LL + 2);
+const rCount = new Int32Array(128);
 
 /**
  * Optimal prefix code lengths for freq[0..n), limited to maxLen bits. At least two symbols get a
  * code (zlib does the same: inflaters want a complete code). Ties are broken by symbol number, so
  * the result is a pure function of the frequencies.
  */
-function buildLengths(freq: Uint32Array, n: number, maxLen: number, lens: Uint8Array): void {
+function buildLengths(freq: Int32Array, n: number, maxLen: number, lens: Uint8Array): void {
+  // used symbols in ascending order, with their weights
   let m = 0;
-  let big = false;
+  let maxW = 0;
   for (let i = 0; i < n; i++) {
     lens[i] = 0;
     const f = freq[i];
     if (f) {
-      hSym[m++] = i;
-      if (f >= 1 << 22) big = true;
+      hSym[m] = i;
+      hKeys32[m++] = f;
+      if (f > maxW) maxW = f;
     }
   }
-  // force a second (or first and second) symbol, frequency 1, lowest unused numbers
-  let forced0 = -1;
-  let forced1 = -1;
+  // force a second (or first and second) symbol, weight 1, lowest unused numbers (appended out
+  // of symbol order: m <= 2 here, so the insertion sort below, which compares symbols, sorts them)
   for (let i = 0; m < 2 && i < n; i++) {
     if (!freq[i]) {
-      if (forced0 < 0) forced0 = i;
-      else forced1 = i;
-      hSym[m++] = i;
+      hSym[m] = i;
+      hKeys32[m++] = 1;
+      if (maxW < 1) maxW = 1;
     }
   }
-  // sort by (frequency, symbol): typed-array sort of packed keys (exact in both forms)
-  if (!big) {
-    const keys = hKeys32.subarray(0, m);
-    for (let i = 0; i < m; i++) {
-      const sym = hSym[i];
-      keys[i] = ((sym === forced0 || sym === forced1 ? 1 : freq[sym]) << 9) | sym;
-    }
+  // sort by (weight, symbol). Keys are distinct, so any exact sort gives the same order.
+  if (maxW < 1 << 22) {
+    let srcS = hSym;
+    let srcW = hKeys32;
+    let dstS = rSym;
+    let dstW = rW;
     if (m <= 40) {
-      // insertion sort: cheaper than the typed-array sort's runtime call for small alphabets
+      // insertion sort on (weight, symbol): cheaper than counting passes for small alphabets
       for (let i = 1; i < m; i++) {
-        const v = keys[i];
+        const w = srcW[i];
+        const sym = srcS[i];
         let j = i - 1;
-        while (j >= 0 && keys[j] > v) {
-          keys[j + 1] = keys[j];
+        while (j >= 0 && (srcW[j] > w || (srcW[j] === w && srcS[j] > sym))) {
+          srcW[j + 1] = srcW[j];
+          srcS[j + 1] = srcS[j];
           j--;
         }
-        keys[j + 1] = v;
+        srcW[j + 1] = w;
+        srcS[j + 1] = sym;
       }
-    } else keys.sort();
+    } else {
+      // hSym[0..m) is in ascending symbol order, so a stable LSD radix sort on the weight orders
+      // by (weight, symbol): digits of <= 7 bits, only as many passes as the largest weight
+      // needs. For ~100-280 symbols this beats the typed-array sort (half of buildLengths' time).
+      const wBits = 32 - Math.clz32(maxW);
+      const passes = Math.ceil(wBits / 7);
+      const width = Math.ceil(wBits / passes);
+      const buckets = 1 << width;
+      const dm = buckets - 1;
+      const cnt = rCount;
+      for (let pass = 0, shift = 0; pass < passes; pass++, shift += width) {
+        cnt.fill(0, 0, buckets);
+        for (let i = 0; i < m; i++) cnt[(srcW[i] >>> shift) & dm]++;
+        let sum = 0;
+        for (let d = 0; d < buckets; d++) {
+          const c = cnt[d];
+          cnt[d] = sum;
+          sum += c;
+        }
+        for (let i = 0; i < m; i++) {
+          const w = srcW[i];
+          const o = cnt[(w >>> shift) & dm]++;
+          dstW[o] = w;
+          dstS[o] = srcS[i];
+        }
+        const ts = srcS;
+        srcS = dstS;
+        dstS = ts;
+        const tw = srcW;
+        srcW = dstW;
+        dstW = tw;
+      }
+    }
     for (let i = 0; i < m; i++) {
-      const k = keys[i];
-      hSym[i] = k & 511;
-      hW[i] = k >>> 9;
+      hSym[i] = srcS[i];
+      hW[i] = srcW[i];
     }
   } else {
+    // weights of 2^22 and more: exact in a double, not in a packed 32-bit key
     const keys = hKeys.subarray(0, m);
-    for (let i = 0; i < m; i++) {
-      const sym = hSym[i];
-      keys[i] = (sym === forced0 || sym === forced1 ? 1 : freq[sym]) * 512 + sym;
-    }
+    for (let i = 0; i < m; i++) keys[i] = hKeys32[i] * 512 + hSym[i];
     keys.sort();
     for (let i = 0; i < m; i++) {
       const k = keys[i];
@@ -273,7 +309,7 @@ class DynCode {
   readonly dCode = new Int32Array(NUM_D);
   readonly clLen = new Uint8Array(NUM_CL);
   readonly clCode = new Int32Array(NUM_CL);
-  readonly clFreq = new Uint32Array(NUM_CL);
+  readonly clFreq = new Int32Array(NUM_CL);
   /** run-length coded code lengths: symbol | extra << 8 */
   rle = new Uint16Array(NUM_LL + NUM_D);
   rleN = 0;
@@ -285,7 +321,7 @@ class DynCode {
   private seq = new Uint8Array(NUM_LL + NUM_D);
 
   /** build from frequencies (llFreq must count EOB) and compute the header size */
-  build(llFreq: Uint32Array, dFreq: Uint32Array): void {
+  build(llFreq: Int32Array, dFreq: Int32Array): void {
     buildLengths(llFreq, NUM_LL, 15, this.llLen);
     buildLengths(dFreq, NUM_D, 15, this.dLen);
     let hlit = NUM_LL;
@@ -363,7 +399,7 @@ class DynCode {
   }
 
   /** data bits of a histogram under this code (Infinity if a used symbol has no code) */
-  dataBits(llFreq: Uint32Array, dFreq: Uint32Array): number {
+  dataBits(llFreq: Int32Array, dFreq: Int32Array): number {
     let bits = 0;
     for (let s = 0; s < NUM_LL; s++) {
       const f = llFreq[s];
@@ -410,8 +446,9 @@ function ensureTokens(n: number): void {
 }
 
 /** cumulative statistics of all decoded tokens (cumLL counts one EOB) */
-const cumLL = new Uint32Array(NUM_LL);
-const cumD = new Uint32Array(NUM_D);
+// Int32Array (counts stay far below 2^31): V8 keeps the increments in integer registers
+const cumLL = new Int32Array(NUM_LL);
+const cumD = new Int32Array(NUM_D);
 let cumXb = 0; // extra bits
 let cumFixed = 0; // data bits under the fixed code (without EOB)
 
@@ -426,7 +463,10 @@ class Decoder {
   readonly sorted = new Uint16Array(320);
   private readonly offs = new Uint16Array(16);
   private readonly next = new Uint16Array(16);
-  constructor(readonly pri: number) {
+  /** per symbol, or'ed into its entries: extra-bit count << 13 | base << 17 (0: none) */
+  readonly aux: Int32Array;
+  constructor(readonly pri: number, aux?: Int32Array) {
+    this.aux = aux ?? new Int32Array(320);
     this.table = new Int32Array(1 << pri);
     this.mask = (1 << pri) - 1;
   }
@@ -442,36 +482,41 @@ class Decoder {
     const table = this.table;
     const next = this.next;
     let code = 0;
-    let kraft = 0; // sum of 2^(15-len): 2^15 for a complete code
     for (let b = 1; b < 16; b++) {
       next[b] = code;
       code = (code + count[b]) << 1;
-      kraft += count[b] << (15 - b);
     }
+    // Fill the table by doubling: after step l, table[0 .. 2^l) holds every code of length <= l
+    // at each index whose low bits are that code (reversed), and 0 elsewhere (unused, or the
+    // prefix of a longer code). Doubling is a memcpy, so each entry costs no JS store.
     const pri = this.pri;
-    const size = 1 << pri;
-    // a complete code covers every entry (short codes, or 0 at the prefix of each long code);
-    // anything else gets a cleared table first
-    if (kraft !== 1 << 15) table.fill(0);
-    for (let i = 0; i < n; i++) {
-      const l = lens[i];
-      if (!l) continue;
-      const c = next[l]++;
-      if (l > pri) {
-        table[reverseBits(c >> (l - pri), pri)] = 0;
-        continue;
+    const sorted = this.sorted;
+    const aux = this.aux;
+    table[0] = 0;
+    let idx = 0; // symbols in sorted[] are ordered by (length, symbol): canonical order
+    for (let l = 1; l <= pri; l++) {
+      const half = 1 << (l - 1);
+      table.copyWithin(half, 0, half);
+      let c = next[l];
+      for (let j = count[l]; j > 0; j--) {
+        const sym = sorted[idx++];
+        table[reverseBits(c++, l)] = (sym << 4) | l | aux[sym];
       }
-      const e = (i << 4) | l;
-      for (let j = reverseBits(c, l); j < size; j += 1 << l) table[j] = e;
     }
   }
 }
 
-const llDec = new Decoder(11);
-const dDec = new Decoder(9);
+// length and distance symbols carry their extra-bit count and base in the table entry, which
+// saves the decoder's hot loop four table loads per match
+const LL_AUX = new Int32Array(288);
+const D_AUX = new Int32Array(32);
+for (let i = 0; i < 29; i++) LL_AUX[257 + i] = (LEN_EXTRA[i] << 13) | (LEN_BASE[i] << 17);
+for (let i = 0; i < 30; i++) D_AUX[i] = (DIST_EXTRA[i] << 13) | (DIST_BASE[i] << 17);
+const llDec = new Decoder(11, LL_AUX);
+const dDec = new Decoder(9, D_AUX);
 const clDec = new Decoder(7);
-const fixedLLDec = new Decoder(11);
-const fixedDDec = new Decoder(9);
+const fixedLLDec = new Decoder(11, LL_AUX);
+const fixedDDec = new Decoder(9, D_AUX);
 fixedLLDec.init(FIXED_LL_LEN, 288);
 fixedDDec.init(FIXED_D_LEN, 30);
 const decLens = new Uint8Array(NUM_LL + 2 + 32 + 140);
@@ -507,7 +552,7 @@ function decodeSym(d: Decoder): number {
     const l = e & 15;
     bBuf >>>= l;
     bCnt -= l;
-    return e >> 4;
+    return (e >> 4) & 511;
   }
   // canonical decode, one bit at a time (codes longer than the primary table)
   let code = 0;
@@ -678,44 +723,59 @@ function decodeChunk(buf: Uint8Array, n: number, inLen: number): void {
     } else throw new ZlibOutputError('reserved block type');
     const lt = ld.table;
     const lm = ld.mask;
+    const lp = ld.pri;
     const dt = dd.table;
     const dm = dd.mask;
     for (;;) {
-      if (bc < 16) {
-        bb |= (buf[pos] | (buf[pos + 1] << 8)) << bc;
-        pos += 2;
-        bc += 16;
-      }
+      // branchless refill to 24..31 bits: whole bytes count as consumed, the bits of a partly
+      // fitting byte sit above bc as a correct preview (or-ed again, same value, next time)
+      bb |= ((buf[pos] | (buf[pos + 1] << 8) | (buf[pos + 2] << 16)) << bc) & 0x7fffffff;
+      const nb = (31 - bc) >> 3;
+      pos += nb;
+      bc += nb << 3;
+      // entry: code length | symbol << 4 | extra-bit count << 13 | base << 17 (see Decoder);
+      // the slow path returns the symbol, rebuilt into an entry with length 0 (bits consumed)
       let e = lt[bb & lm];
-      let s: number;
-      if (e > 0) {
-        const l = e & 15;
-        bb >>= l;
-        bc -= l;
-        s = e >> 4;
-      } else {
+      if (e === 0) {
         bSrc = buf;
         bEnd = n;
         bPos = pos;
         bBuf = bb;
         bCnt = bc;
-        s = decodeSym(ld);
+        const s = decodeSym(ld);
         pos = bPos;
         bb = bBuf;
         bc = bCnt;
+        e = (s << 4) | LL_AUX[s];
       }
-      if (s < 256) {
+      const l = e & 15;
+      bb >>= l;
+      bc -= l;
+      if (e < 256 << 4) {
         // literals: only tSym is meaningful (tVal/tDsym/tXb are read for matches only); writes
         // past the reserved room are dropped by the typed array and caught after the block
+        const s = e >> 4;
         sym[k++] = s;
         hl[s]++;
+        // a second literal without a refill while the buffer still holds a table index
+        if (bc >= lp) {
+          const e2 = lt[bb & lm];
+          if (e2 !== 0 && e2 < 256 << 4) {
+            const l2 = e2 & 15;
+            bb >>= l2;
+            bc -= l2;
+            const s2 = e2 >> 4;
+            sym[k++] = s2;
+            hl[s2]++;
+          }
+        }
         continue;
       }
+      const s = (e >> 4) & 511;
       if (s === EOB) break;
-      const li = s - 257;
-      if (li > 28) throw new ZlibOutputError('bad length symbol');
-      let len = LEN_BASE[li];
-      const le = LEN_EXTRA[li];
+      if (s > 285) throw new ZlibOutputError('bad length symbol');
+      let len = e >>> 17;
+      const le = (e >> 13) & 15;
       if (le) {
         if (bc < 16) {
           bb |= (buf[pos] | (buf[pos + 1] << 8)) << bc;
@@ -732,26 +792,25 @@ function decodeChunk(buf: Uint8Array, n: number, inLen: number): void {
         bc += 16;
       }
       e = dt[bb & dm];
-      let ds: number;
-      if (e > 0) {
-        const l = e & 15;
-        bb >>= l;
-        bc -= l;
-        ds = e >> 4;
-      } else {
+      if (e === 0) {
         bSrc = buf;
         bEnd = n;
         bPos = pos;
         bBuf = bb;
         bCnt = bc;
-        ds = decodeSym(dd);
+        const d = decodeSym(dd);
         pos = bPos;
         bb = bBuf;
         bc = bCnt;
+        e = (d << 4) | D_AUX[d];
       }
+      const dl = e & 15;
+      bb >>= dl;
+      bc -= dl;
+      const ds = (e >> 4) & 511;
       if (ds > 29) throw new ZlibOutputError('bad distance symbol');
-      let dist = DIST_BASE[ds];
-      const de = DIST_EXTRA[ds];
+      let dist = e >>> 17; // entries with a base >= 16384 are negative as Int32: hence >>> and === 0
+      const de = (e >> 13) & 15;
       if (de) {
         if (bc < 16) {
           bb |= (buf[pos] | (buf[pos + 1] << 8)) << bc;
@@ -809,7 +868,8 @@ type DeflateRawCtor = new (opts: zlib.ZlibOptions) => { _handle?: ZHandle; _writ
  */
 function openEngine(level: number): ZEngine {
   const Ctor = (zlib as unknown as { DeflateRaw: DeflateRawCtor }).DeflateRaw;
-  const z = new Ctor({ level, memLevel: 9, windowBits: 15, strategy: zlib.constants.Z_DEFAULT_STRATEGY });
+  // chunkSize: the stream's own output buffer is never used (writeSync gets ours), so keep it minimal
+  const z = new Ctor({ level, memLevel: 9, windowBits: 15, strategy: zlib.constants.Z_DEFAULT_STRATEGY, chunkSize: zlib.constants.Z_MIN_CHUNK });
   if (!z._handle || typeof z._handle.writeSync !== 'function' || typeof z._handle.close !== 'function' || !(z._writeState instanceof Uint32Array)) {
     throw new Error('deflateDestSize: this Node.js zlib has no synchronous handle API (_handle.writeSync)');
   }
@@ -834,12 +894,16 @@ function feed(eng: ZEngine, src: Uint8Array, from: number, n: number): void {
 // Bit writer
 
 let wBuf = new Uint8Array(1 << 16);
+let wView = new DataView(wBuf.buffer);
 let wPos = 0;
 let wAcc = 0;
 let wCnt = 0;
 
 function wReset(capacity: number): void {
-  if (wBuf.length < capacity + 16) wBuf = new Uint8Array(capacity + 16);
+  if (wBuf.length < capacity + 16) {
+    wBuf = new Uint8Array(capacity + 16);
+    wView = new DataView(wBuf.buffer);
+  }
   wPos = 0;
   wAcc = 0;
   wCnt = 0;
@@ -865,45 +929,61 @@ function wFlush(): Uint8Array {
 /** tokens [0, k) and EOB with the given packed codes (see canonicalCodes) */
 function writeTokens(k: number, llCode: Int32Array, dCode: Int32Array): void {
   const buf = wBuf;
+  const dv = wView;
   const sym = tSym;
   const val = tVal;
   const dsy = tDsym;
   let p = wPos;
   let acc = wAcc;
   let cnt = wCnt;
-  // acc never holds more than 7 + 15 + 5 bits, so it stays a small non-negative integer
+  let f = 0;
+  // Invariant: cnt < 16 before each step, and a step adds at most 15 bits (a code <= 15, length
+  // extra <= 5, distance extra <= 13), so acc stays below 2^31; whole 16-bit units are stored at
+  // once, without a branch: the two bytes are always stored (the buffer has slack) and p, acc and
+  // cnt advance by (cnt & 16), which is 16 exactly when cnt >= 16 (cnt < 31)
   for (let t = 0; t < k; t++) {
     const s = sym[t];
     const c = llCode[s];
     acc |= (c & 0xffff) << cnt;
     cnt += c >> 16;
+    f = cnt & 16;
+    dv.setUint16(p, acc, true);
+    p += f >> 3;
+    acc >>= f;
+    cnt -= f;
     if (s > 256) {
       const v = val[t];
       const li = s - 257;
       acc |= ((v & 511) - LEN_BASE[li]) << cnt;
       cnt += LEN_EXTRA[li];
-      while (cnt >= 8) {
-        buf[p++] = acc;
-        acc >>= 8;
-        cnt -= 8;
-      }
       const ds = dsy[t];
       const d = dCode[ds];
+      f = cnt & 16;
+      dv.setUint16(p, acc, true);
+      p += f >> 3;
+      acc >>= f;
+      cnt -= f;
       acc |= (d & 0xffff) << cnt;
       cnt += d >> 16;
-      while (cnt >= 8) {
-        buf[p++] = acc;
-        acc >>= 8;
-        cnt -= 8;
-      }
+      f = cnt & 16;
+      dv.setUint16(p, acc, true);
+      p += f >> 3;
+      acc >>= f;
+      cnt -= f;
       acc |= ((v >> 9) - DIST_BASE[ds]) << cnt;
       cnt += DIST_EXTRA[ds];
+      f = cnt & 16;
+      dv.setUint16(p, acc, true);
+      p += f >> 3;
+      acc >>= f;
+      cnt -= f;
     }
-    while (cnt >= 8) {
-      buf[p++] = acc;
-      acc >>= 8;
-      cnt -= 8;
-    }
+  }
+  // back to the byte-wise writer's state (cnt < 8)
+  if (cnt >= 8) {
+    buf[p++] = acc;
+    acc >>= 8;
+    cnt -= 8;
   }
   wPos = p;
   wAcc = acc;
@@ -982,8 +1062,8 @@ function storedFit(srcLen: number, capacity: number): number {
 // ---------------------------------------------------------------------------------------------
 // deflateDestSize
 
-const preLL = new Uint32Array(NUM_LL);
-const preD = new Uint32Array(NUM_D);
+const preLL = new Int32Array(NUM_LL);
+const preD = new Int32Array(NUM_D);
 const codeA = new DynCode();
 const codeB = new DynCode();
 
