@@ -148,7 +148,6 @@ export class JobPool {
 
   private recycled: ArrayBuffer[] = [];
   private recycledBytes = 0;
-  private recycleTo = 0;
 
   /**
    * Hand result buffers back to the workers for reuse (slab-pool.ts), in batches. They are
@@ -161,7 +160,10 @@ export class JobPool {
       this.recycledBytes += b.byteLength;
     }
     if (this.recycled.length < RECYCLE_BATCH && this.recycledBytes < RECYCLE_BYTES) return;
-    const w = this.workers[this.recycleTo++ % this.workers.length];
+    // To the worker with the least work queued: a worker busy with a long job (hashing a 10 GiB
+    // file) reads no messages, and buffers sent to it would wait there, resident, until it is done.
+    let w = this.workers[0];
+    for (const c of this.workers) if (this.queuedBytes.get(c)! < this.queuedBytes.get(w)!) w = c;
     const list = this.recycled;
     this.recycled = [];
     this.recycledBytes = 0;
