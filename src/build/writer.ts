@@ -19,21 +19,18 @@ import { fingerprintValue, digestAlgorithm } from '../fingerprint/compute.js';
 import { JobPool } from './pool.js';
 import { FileJobQueue, type FileJobs } from './file-jobs.js';
 import type { CopyItem } from './jobs.js';
-import { uninlineTail, worthCompressing, zMetaBytes, zMetaSize, type Extent, type ZParams, type ZResult } from './zfile.js';
+import { packExtents, uninlineTail, worthCompressing, zMetaBytes, zMetaSize, type ZParams, type ZResult } from './zfile.js';
 import { makeCodec } from '../compress/codec.js';
 import { createHash } from 'node:crypto';
 
-/** Extents as numbers: la, llen, compressed (0/1), blocks, blkaddr each. */
-function packExtents(xs: readonly Extent[]): Float64Array {
-  const a = new Float64Array(5 * xs.length);
-  xs.forEach((e, i) => a.set([e.la, e.llen, e.compressed ? 1 : 0, e.blocks, e.blkaddr], 5 * i));
-  return a;
-}
-
-function unpackExtents(a: Float64Array): Extent[] {
-  const xs: Extent[] = new Array(a.length / 5);
-  for (let i = 0; i < xs.length; i++) xs[i] = { la: a[5 * i], llen: a[5 * i + 1], compressed: a[5 * i + 2] === 1, blocks: a[5 * i + 3], blkaddr: a[5 * i + 4] };
-  return xs;
+function concatColumns(parts: readonly Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((a, x) => a + x.length, 0));
+  let at = 0;
+  for (const x of parts) {
+    out.set(x, at);
+    at += x.length;
+  }
+  return out;
 }
 
 /** Zeros written over the pclusters of a file taken back (see writeCompressed). */
@@ -303,10 +300,9 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
       await copyFlat(p, pl, true);
       return;
     }
-    if (count > 1) z.extents = written.flatMap(unpackExtents);
     // COMPACT indexes derive block addresses from order, so deduped files need FULL ones.
     const compact = !o.compression!.legacyIndexes && !deduped;
-    const meta = zMetaBytes(z, size, zp, inodeEnd, compact);
+    const meta = zMetaBytes(z, size, zp, inodeEnd, compact, count > 1 ? concatColumns(written) : undefined);
     p.nid = alloc.placeItem(inodeEnd + meta.length) / ISLOT_SIZE;
     const pl: Placement = { datalayout: compact ? INODE_COMPRESSED_COMPACT : INODE_COMPRESSED_FULL, startBlk: z.totalBlocks, tail: meta, tailLen: meta.length };
     compressedFiles++;

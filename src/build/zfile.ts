@@ -231,31 +231,55 @@ export function mayBeWorthCompressing(size: number, p: { blockSize: number; ztai
   return p.ztailpacking || p.blockSize + fullIndexBytes(size, p.blockSize) < size;
 }
 
-/** One entry per lcluster: heads, NONHEADs (CBLKCNT first in big mode) and the EOF sentinel. */
-export function lclusterIndexes(z: ZResult, size: number, p: ZParams): LclusterIndex[] {
+/** Extents as numbers, 5 each: la, llen, compressed (0/1), blocks, blkaddr (a long file's are kept so). */
+export function packExtents(xs: readonly Extent[]): Float64Array {
+  const a = new Float64Array(5 * xs.length);
+  for (let i = 0; i < xs.length; i++) {
+    const e = xs[i];
+    a[5 * i] = e.la;
+    a[5 * i + 1] = e.llen;
+    a[5 * i + 2] = e.compressed ? 1 : 0;
+    a[5 * i + 3] = e.blocks;
+    a[5 * i + 4] = e.blkaddr;
+  }
+  return a;
+}
+
+/**
+ * One entry per lcluster, made as the encoders ask for them in order (never all at once: a 10 GiB
+ * file has 2.6 million): heads, NONHEADs (CBLKCNT first in big mode) and the EOF sentinel. When two
+ * extents start in one lcluster, the later one is its head.
+ */
+export function lclusterIndexes(cols: Float64Array, size: number, p: ZParams): { readonly length: number; at(lcn: number): LclusterIndex } {
   const bs = p.blockSize;
   const n = Math.ceil(size / bs);
-  const xs: LclusterIndex[] = new Array(n);
-  const heads: number[] = z.extents.map((e) => Math.floor(e.la / bs));
-  const lastHead = heads[heads.length - 1];
+  const m = cols.length / 5;
+  const head = (k: number) => Math.floor(cols[5 * k] / bs);
   // A file not ending on a block boundary whose last extent began earlier gets a PLAIN head at EOF.
-  const sentinel = size % bs !== 0 && lastHead < n - 1;
-  z.extents.forEach((e, k) => {
-    const h = heads[k];
-    xs[h] = { type: e.compressed ? LCLUSTER_TYPE_HEAD1 : LCLUSTER_TYPE_PLAIN, clusterofs: e.la % bs, blkaddr: e.blkaddr, partialRef: false };
-    const next = k + 1 < heads.length ? heads[k + 1] : sentinel ? n - 1 : n;
-    for (let lcn = h + 1; lcn < next; lcn++) {
+  const sentinel = size % bs !== 0 && head(m - 1) < n - 1;
+  let k = 0;
+  let last = -1;
+  return {
+    length: n,
+    at(lcn: number): LclusterIndex {
+      if (lcn <= last || lcn >= n) throw new RangeError(`lcluster ${lcn} asked out of order (after ${last}, of ${n})`);
+      last = lcn;
+      if (sentinel && lcn === n - 1) return { type: LCLUSTER_TYPE_PLAIN, clusterofs: size % bs, blkaddr: 0, partialRef: false };
+      while (k + 1 < m && head(k + 1) <= lcn) k++;
+      const h = head(k);
+      if (h === lcn) {
+        return { type: cols[5 * k + 2] === 1 ? LCLUSTER_TYPE_HEAD1 : LCLUSTER_TYPE_PLAIN, clusterofs: cols[5 * k] % bs, blkaddr: cols[5 * k + 4], partialRef: false };
+      }
+      const next = k + 1 < m ? head(k + 1) : sentinel ? n - 1 : n;
       const first = lcn === h + 1 && p.big;
-      xs[lcn] = { type: LCLUSTER_TYPE_NONHEAD, delta0: first ? LI_D0_CBLKCNT | Math.max(e.blocks, 1) : lcn - h, delta1: next - lcn };
-    }
-  });
-  if (sentinel) xs[n - 1] = { type: LCLUSTER_TYPE_PLAIN, clusterofs: size % bs, blkaddr: 0, partialRef: false };
-  return xs;
+      return { type: LCLUSTER_TYPE_NONHEAD, delta0: first ? LI_D0_CBLKCNT | Math.max(cols[5 * k + 3], 1) : lcn - h, delta1: next - lcn };
+    },
+  };
 }
 
 /** Bytes after inode + xattrs: map header, indexes and any inline pcluster; `inodeEnd` = isize + xattr size. */
-export function zMetaBytes(z: ZResult, size: number, p: ZParams, inodeEnd: number, compact: boolean): Uint8Array {
-  const xs = lclusterIndexes(z, size, p);
+export function zMetaBytes(z: ZResult, size: number, p: ZParams, inodeEnd: number, compact: boolean, cols = packExtents(z.extents)): Uint8Array {
+  const xs = lclusterIndexes(cols, size, p);
   const h = mapHeaderOffset(inodeEnd);
   const advise = (compact ? ADVISE_COMPACTED_2B : 0) | (p.big ? ADVISE_BIG_PCLUSTER_1 | ADVISE_BIG_PCLUSTER_2 : 0)
     | (z.inline ? ADVISE_INLINE_PCLUSTER : 0);
@@ -263,7 +287,13 @@ export function zMetaBytes(z: ZResult, size: number, p: ZParams, inodeEnd: numbe
     kind: 'indexes', fragmentOff: 0, idataSize: z.inline?.length ?? 0, advise,
     algorithmType: [p.codec.algorithm, 0], clusterBits: 0,
   });
-  const firstBlk = z.extents.find((e) => e.blocks > 0)?.blkaddr ?? 0;
+  let firstBlk = 0;
+  for (let k = 0; k < cols.length; k += 5) {
+    if (cols[k + 3] > 0) {
+      firstBlk = cols[k + 4];
+      break;
+    }
+  }
   const idx = compact
     ? encodeCompactIndexes(xs, { ebase: h + MAP_HEADER_SIZE, compacted2B: true, bigPcluster: p.big, lclusterbits: Math.log2(p.blockSize), startBlkaddr: firstBlk })
     : Buffer.concat([new Uint8Array(FULL_INDEX_GAP), encodeFullIndexes(xs)]);

@@ -177,16 +177,23 @@ export function decodeFullIndex(b: Uint8Array, off: number): LclusterIndex {
  * Encode an inode's FULL indexes. NONHEADs repeat their head's clusterofs in di_clusterofs, as mkfs.erofs
  * writes them (readers ignore the field), so the bytes match mkfs.
  */
-export function encodeFullIndexes(xs: readonly LclusterIndex[]): Uint8Array {
+export function encodeFullIndexes(xs: LclusterSeq): Uint8Array {
   const out = new Uint8Array(xs.length * FULL_INDEX_SIZE);
   const v = new DataView(out.buffer);
   let headClusterofs = 0;
-  xs.forEach((x, i) => {
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs.at(i)!;
     encodeFullIndex(x, out, i * FULL_INDEX_SIZE);
     if (x.type === LCLUSTER_TYPE_NONHEAD) v.setUint16(i * FULL_INDEX_SIZE + 2, headClusterofs, true);
     else headClusterofs = x.clusterofs;
-  });
+  }
   return out;
+}
+
+/** Indexes in lcluster order: an array, or a source that makes each as asked (once, in order). */
+export interface LclusterSeq {
+  readonly length: number;
+  at(lcn: number): LclusterIndex | undefined;
 }
 
 // ---- COMPACT indexes ---------------------------------------------------------------------
@@ -303,7 +310,7 @@ export interface CompactEncodeParams {
  * A head's blkaddr field is not stored: readers derive it from the base, so pclusters must be laid out
  * in index order (one block per head, or CBLKCNT blocks).
  */
-export function encodeCompactIndexes(xs: readonly LclusterIndex[], p: CompactEncodeParams): Uint8Array {
+export function encodeCompactIndexes(xs: LclusterSeq, p: CompactEncodeParams): Uint8Array {
   if (p.lclusterbits > 14 || (p.compacted2B && p.lclusterbits > 12)) throw new RangeError(`compact indexes need lclusterbits <= 14 (2B: <= 12), got ${p.lclusterbits}`);
   const l = compactLayout(p.ebase, xs.length, p.compacted2B);
   const out = new Uint8Array(l.bytes);
@@ -320,7 +327,7 @@ export function encodeCompactIndexes(xs: readonly LclusterIndex[], p: CompactEnc
     let baseMovable = p.bigPcluster;
     for (let i = 0; i < vcnt; i++) {
       // A short final 4B pack is padded with a PLAIN entry of clusterofs 0, as mkfs does.
-      const x: LclusterIndex = lcn + i < xs.length ? xs[lcn + i] : { type: LCLUSTER_TYPE_PLAIN, clusterofs: 0, blkaddr: 0, partialRef: false };
+      const x: LclusterIndex = lcn + i < xs.length ? xs.at(lcn + i)! : { type: LCLUSTER_TYPE_PLAIN, clusterofs: 0, blkaddr: 0, partialRef: false };
       if (x.type === LCLUSTER_TYPE_NONHEAD) {
         if (x.delta0 & LI_D0_CBLKCNT) {
           blk += x.delta0 & ~LI_D0_CBLKCNT;
