@@ -50,7 +50,6 @@ export class SegmentStream {
     this.fill(i + 1);
     const pr = this.pending.get(i)!;
     this.pending.delete(i);
-    this.fill(i + 1);
     this.flush();
     return pr;
   }

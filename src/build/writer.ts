@@ -191,15 +191,15 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
   };
 
   /**
-   * Write the payloads of z's extents [from, end) to consecutive blocks (or point deduped ones at
-   * the copy already written). Returns whether any was deduped; `added` collects new dedupe keys.
+   * Write the payloads of z's extents to consecutive blocks (or point deduped ones at the copy
+   * already written). Returns whether any was deduped; `added` collects new dedupe keys.
    */
-  const placePayloads = (z: ZResult, from: number, added: string[]): boolean => {
+  const placePayloads = (z: ZResult, added: string[]): boolean => {
     let deduped = false;
     // Consecutive pclusters that sit side by side in one buffer go out in one write.
     let run: { buf: Uint8Array; start: number; end: number; pos: number } | undefined;
     const flushRun = () => { if (run) out.write(run.buf, run.pos, run.start, run.end); run = undefined; };
-    for (let k = from; k < z.extents.length; k++) {
+    for (let k = 0; k < z.extents.length; k++) {
       const e = z.extents[k];
       const payload = z.payloads[k];
       if (!payload) continue;
@@ -269,7 +269,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
           return;
         }
       }
-      if (placePayloads(z, 0, added)) deduped = true;
+      if (placePayloads(z, added)) deduped = true;
       // Written: the views go, their buffers back to the workers; the last segment's once the inode
       // is written (its inline bytes may be views of them, a cache entry's).
       z.payloads = [];
