@@ -7,10 +7,10 @@ import * as path from 'node:path';
 import { forge } from './helpers/tools.js';
 import { fixtureCopy } from './golden.test.js';
 import { ErofsImage } from '../src/read/image.js';
-import { superBlockChecksum, checksumLength } from '../src/format/superblock.js';
+import { stampSuperBlockChecksum } from '../src/format/superblock.js';
 
 function fixChecksum(b: Buffer, bs: number): void {
-  b.writeUInt32LE(superBlockChecksum(b.subarray(1024, 1024 + checksumLength(bs))), 1028);
+  stampSuperBlockChecksum(b, bs);
 }
 
 interface Facts { bs: number; rootIloc: number; dirIloc: number; dirNid: number; fileIloc: number; dirData: number; subdirNid: number; length: number }

@@ -19,7 +19,7 @@ import {
 } from '../src/format/zmap.js';
 import { encodeLz4Cfgs, decodeLz4Cfgs, encodeDeflateCfgs, decodeDeflateCfgs, encodeCfgRecords, decodeCfgRecords } from '../src/format/compr-cfgs.js';
 import { INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT, FEATURE_INCOMPAT_BIG_PCLUSTER, FEATURE_COMPAT_SB_CHKSUM } from '../src/format/constants.js';
-import { superBlockChecksum, checksumLength } from '../src/format/superblock.js';
+import { stampSuperBlockChecksum } from '../src/format/superblock.js';
 import { CorruptImageError, UnsupportedFeatureError } from '../src/errors.js';
 import { findTool, debianTool, needTool, needVersion, run, runOk, inCI, REPO_ROOT } from './helpers/tools.js';
 
@@ -160,7 +160,7 @@ function reencodeMismatch(img: ErofsImage, ino: InodeInfo, exts: ZExtent[]): str
   const base0 = decodeCompactPack(raw, first.packOff - ebase, first.vcnt, 12).base;
   const xs = indexesOf(exts, ino.size, bs, sbBig, () => 0);
   const mine = encodeCompactIndexes(xs, {
-    ebase, compacted2B: (h.advise & ADVISE_COMPACTED_2B) !== 0, bigPcluster: sbBig, lclusterbits: img.sb.blkszbits,
+    layout: l, bigPcluster: sbBig, lclusterbits: img.sb.blkszbits,
     startBlkaddr: sbBig ? base0 : base0 + 1,
   });
   if (Buffer.compare(mine, raw) !== 0) {
@@ -521,7 +521,7 @@ test('compact layout: 4B head run to a 32-byte boundary, 2B packs, 4B tail (kern
   assert.deepEqual(compactEntryPosition(l, 6), { packOff: 1001 * 32, vcnt: 16, i: 0 });
   assert.deepEqual(compactEntryPosition(l, 39), { packOff: 1003 * 32, vcnt: 2, i: 1 });
   // Fewer lclusters than initial entries: all 4B; without 2B: all 4B.
-  assert.deepEqual(compactLayout(8, 3, true), { ebase: 8, totalidx: 3, initial4B: 6, count2B: 0, bytes: 16 });
+  assert.deepEqual(compactLayout(8, 3, true), { ebase: 8, compacted2B: true, totalidx: 3, initial4B: 6, count2B: 0, bytes: 16 });
   assert.equal(compactLayout(8, 40, false).bytes, 160);
 });
 
@@ -530,7 +530,7 @@ test('compact layout: 4B head run to a 32-byte boundary, 2B packs, 4B tail (kern
 function fixChecksum(b: Buffer): void {
   if (!(b.readUInt32LE(1024 + 8) & FEATURE_COMPAT_SB_CHKSUM)) return;
   const bs = 1 << b[1024 + 0x0c];
-  b.writeUInt32LE(superBlockChecksum(b.subarray(1024, 1024 + checksumLength(bs))), 1028);
+  stampSuperBlockChecksum(b, bs);
 }
 
 /** A small -Elegacy-compress LZ4 image (FULL indexes, 1-block pclusters) and its source. */

@@ -3,17 +3,18 @@
 // entries and sizes, xattr placement (shared area, inline entries, name filter), long-prefix table.
 // Per-inode results go into the tree's inodes themselves (see Inode in source/tree.ts).
 import {
-  SUPER_OFFSET, SUPER_BASE_SIZE, FEATURE_COMPAT_SB_CHKSUM, FEATURE_COMPAT_MTIME, FEATURE_COMPAT_XATTR_FILTER,
+  FEATURE_COMPAT_SB_CHKSUM, FEATURE_COMPAT_MTIME, FEATURE_COMPAT_XATTR_FILTER,
   FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES, FEATURE_COMPAT_ISHARE_XATTRS, XATTR_LONG_PREFIX,
-  XATTR_IBODY_HEADER_SIZE, S_IFMT, fileTypeOfMode, DIRENT_SIZE, FEATURE_INCOMPAT_LZ4_0PADDING,
+  S_IFMT, fileTypeOfMode, DIRENT_SIZE, FEATURE_INCOMPAT_LZ4_0PADDING,
   FEATURE_INCOMPAT_ZTAILPACKING, FEATURE_INCOMPAT_COMPR_CFGS,
 } from '../format/constants.js';
 import { splitDirBlocks, type DirEntry } from '../format/dirent.js';
 import {
-  keyOfName, longPrefixOf, xattrEntrySize, xattrFilterBit, encodeXattrEntry, encodePrefixTable,
+  keyOfName, longPrefixOf, xattrEntrySize, xattrFilterBit, encodeXattrEntry, encodeXattrIbody, encodePrefixTable,
   type XattrKey, type LongPrefix,
 } from '../format/xattr.js';
 import { xattrIcount } from '../format/inode.js';
+import { configRecordsAt } from '../format/superblock.js';
 import { UserError } from '../errors.js';
 import { fingerprintLength } from '../fingerprint/scheme.js';
 import { codecAlgorithm } from '../compress/codec.js';
@@ -269,7 +270,8 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   }
 
   const compr = compressionSuper(o);
-  const sharedAreaStart = SUPER_OFFSET + SUPER_BASE_SIZE + compr.records.length;
+  // We write no superblock extension slots.
+  const sharedAreaStart = configRecordsAt(0) + compr.records.length;
   // Shared area: every pair used by more than `tolerance` inodes, ordered by the sort key.
   const sharedItems: PlannedXattr[] = [];
   const sharedSeen = new Set<string>();
@@ -288,9 +290,8 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   const sharedParts: Buffer[] = [];
   let sharedOff = sharedAreaStart;
   for (const it of sharedItems) {
-    const size = xattrEntrySize(it.key.suffix.length, it.value.length);
-    const b = Buffer.alloc(size);
-    encodeXattrEntry(it.key, it.value, b, 0);
+    const b = Buffer.alloc(xattrEntrySize(it.key.suffix.length, it.value.length));
+    const size = encodeXattrEntry(it.key, it.value, b, 0);
     sharedParts.push(b);
     // xattr_blkaddr is 0, so an id is the absolute byte offset / 4.
     sharedId.set(sortKey(it).toString('latin1'), sharedOff / 4);
@@ -302,23 +303,22 @@ export function plan(root: Inode, o: BuildOptions): Plan {
     const ib = n.ibody!;
     items.sort((a, b) => Buffer.compare(sortKey(a), sortKey(b)));
     let filterBits = 0;
-    let size = XATTR_IBODY_HEADER_SIZE;
     for (const it of items) {
       const id = it === ib.fingerprint ? undefined : sharedId.get(sortKey(it).toString('latin1'));
       if (id !== undefined) {
         if (ib.sharedIds === NO_IDS) ib.sharedIds = [];
         ib.sharedIds.push(id);
-        size += 4;
       } else {
         if (ib.inline === NO_XATTRS) ib.inline = [];
         ib.inline.push(it);
-        size += xattrEntrySize(it.key.suffix.length, it.value.length);
       }
       filterBits |= 1 << filterBitOf(it.key, longPrefixes);
     }
     ib.sharedIds.sort((a, b) => a - b);
     ib.nameFilter = o.xattrNameFilter ? ~filterBits >>> 0 : 0;
     if (ib.sharedIds.length > 255) throw new UserError(`${showPath(pathOf(n))}: more than 255 shared xattrs`);
+    // Measured by the encoder the writer uses (the fingerprint's value has its final length already).
+    const size = encodeXattrIbody(ib, undefined, 0);
     if (xattrIcount(size) > 0xffff) throw new UserError(`${showPath(pathOf(n))}: xattrs too large`);
     ib.size = size;
   }

@@ -2,13 +2,14 @@
 // Regular files are copied or compressed by worker threads; their tails go inline after the inode.
 import * as fs from 'node:fs';
 import {
-  SUPER_OFFSET, ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, NULL_ADDR, XATTR_IBODY_HEADER_SIZE,
+  ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, NULL_ADDR,
   INODE_COMPRESSED_COMPACT, INODE_COMPRESSED_FULL,
 } from '../format/constants.js';
 import { encodeInode, inodeSize, xattrIcount, encodeRdev } from '../format/inode.js';
 import { encodeDirBlock } from '../format/dirent.js';
-import { encodeIbodyHeader, encodeXattrEntry } from '../format/xattr.js';
-import { encodeSuperBlock, checksumLength, superBlockChecksum } from '../format/superblock.js';
+import { encodeXattrIbody } from '../format/xattr.js';
+import type { IndexForm } from '../format/zmap.js';
+import { encodeSuperBlock, SUPER_BLOCK_AT, configRecordsAt, checksumRegion, checksumField } from '../format/superblock.js';
 import { UserError } from '../errors.js';
 import { showPath, pathOf, type Inode } from '../source/tree.js';
 import { dirEntriesWithNids, relPathOf, mtimeOf, xattrSizeOf, DirDone, type Plan } from './plan.js';
@@ -19,7 +20,7 @@ import { fingerprintValue, digestAlgorithm } from '../fingerprint/compute.js';
 import { JobPool } from './pool.js';
 import { FileJobQueue, type FileJobs } from './file-jobs.js';
 import type { CopyItem } from './jobs.js';
-import { packExtents, uninlineTail, worthCompressing, zMetaBytes, zMetaSize, type ZParams, type ZResult } from './zfile.js';
+import { packExtents, uninlineTail, worthCompressing, zMetaBytes, zMetaLayoutOf, type ZParams, type ZResult } from './zfile.js';
 import { makeCodec } from '../compress/codec.js';
 import { createHash } from 'node:crypto';
 
@@ -140,9 +141,15 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
   };
   let compressedFiles = 0;
 
+  /**
+   * Bytes of an inode and its xattr body: the sizes their encoders write (encodeInode; the planner
+   * measured the body with encodeXattrIbody). Every placement and inline decision uses this.
+   */
+  const inodeEndOf = (p: Inode): number => inodeSize(p.extended) + xattrSizeOf(p);
+
   /** Inline the tail after inode + xattrs when the whole item fits one block (mkfs.erofs rule). */
   const wantsInline = (p: Inode, tailLen: number): boolean =>
-    tailLen > 0 && (p.kind !== 'reg' || o.inlineData) && inodeSize(p.extended) + xattrSizeOf(p) + tailLen <= bs;
+    tailLen > 0 && (p.kind !== 'reg' || o.inlineData) && inodeEndOf(p) + tailLen <= bs;
 
   /** Reserve data blocks and the metadata slot for an inode; returns its placement skeleton. */
   const reserve = (p: Inode): Placement => {
@@ -151,9 +158,8 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     const inline = wantsInline(p, tailLen);
     const fullBlocks = inline ? Math.floor(size / bs) : Math.ceil(size / bs);
     const startBlk = fullBlocks ? alloc.takeBlocks(fullBlocks) : inline ? NULL_ADDR : 0;
-    const itemSize = inodeSize(p.extended) + xattrSizeOf(p) + (inline ? tailLen : 0);
-    p.nid = alloc.placeItem(itemSize) / ISLOT_SIZE;
     const len = inline ? tailLen : 0;
+    p.nid = alloc.placeItem(inodeEndOf(p) + len) / ISLOT_SIZE;
     // A copied file's tail arrives as a view of its batch's result; others are filled in here.
     const pl: Placement = { datalayout: inline ? INODE_FLAT_INLINE : INODE_FLAT_PLAIN, startBlk, tailLen: len, tail: p.kind === 'reg' ? NO_BYTES : new Uint8Array(len) };
     if (p.kind === 'dir') placements.set(p, pl);
@@ -161,11 +167,11 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
   };
 
   let itemBuf = new Uint8Array(bs);
-  /** Write the inode, its xattrs and inline tail. */
+  /** Write the inode, its xattrs and inline tail, each by its encoder at the offsets the item was placed with. */
   const writeItem = (p: Inode, pl: Placement): void => {
-    const isize = inodeSize(p.extended);
     const xsize = xattrSizeOf(p);
-    const len = isize + xsize + pl.tail.length;
+    const inodeEnd = inodeEndOf(p);
+    const len = inodeEnd + pl.tail.length;
     // One scratch buffer for every item: writeMeta copies the bytes before the next item is made.
     if (itemBuf.length < len) itemBuf = new Uint8Array(len);
     const item = itemBuf.subarray(0, len);
@@ -173,28 +179,38 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     const u = p.kind === 'chr' || p.kind === 'blk' ? encodeRdev(p.rdevMajor, p.rdevMinor)
       : p.kind === 'fifo' || p.kind === 'sock' ? 0 : pl.startBlk;
     const t = mtimeOf(p, plan);
-    encodeInode({
+    const isize = encodeInode({
       extended: p.extended, datalayout: pl.datalayout, xattrIcount: xattrIcount(xsize), mode: p.mode,
       nlink: p.links, size: BigInt(p.size), u, ino: p.ino, uid: p.uid, gid: p.gid,
       mtimeSec: t.sec, mtimeNsec: t.nsec, mtimeDelta: 0,
     }, item, 0);
-    const ib = p.ibody;
-    if (ib) {
-      encodeIbodyHeader(ib.nameFilter, ib.sharedIds.length, item, isize);
-      let off = isize + XATTR_IBODY_HEADER_SIZE;
-      const v = new DataView(item.buffer);
-      for (const id of ib.sharedIds) { v.setUint32(off, id, true); off += 4; }
-      for (const x of ib.inline) off += encodeXattrEntry(x.key, x.value, item, off);
-    }
-    item.set(pl.tail, isize + xsize);
+    const wrote = p.ibody ? encodeXattrIbody(p.ibody, item, isize) : 0;
+    if (isize + wrote !== inodeEnd) throw new Error(`${showPath(pathOf(p))}: inode + xattrs wrote ${isize + wrote} bytes, placed as ${inodeEnd}`);
+    item.set(pl.tail, inodeEnd);
     alloc.writeMeta(p.nid * ISLOT_SIZE, item, direct);
   };
 
+  /** Dedupe keys of z's payloads (undefined for the inline one, and all of them without dedupe). */
+  const dedupeKeys = (z: ZResult): (string | undefined)[] =>
+    z.payloads.map((b) => (dedupe && b ? createHash('sha256').update(b).digest('base64') : undefined));
+
+  /** Whether placing payloads with these keys would point any of them at a copy already written (or earlier in the list). */
+  const wouldDedupe = (keys: readonly (string | undefined)[]): boolean => {
+    const seen = new Set<string>();
+    for (const k of keys) {
+      if (k === undefined) continue;
+      if (dedupe!.has(k) || seen.has(k)) return true;
+      seen.add(k);
+    }
+    return false;
+  };
+
   /**
-   * Write the payloads of z's extents to consecutive blocks (or point deduped ones at the copy
-   * already written). Returns whether any was deduped; `added` collects new dedupe keys.
+   * Write the payloads of z's extents to consecutive blocks, or, when `pointBack` (the file's indexes
+   * can address any block: FULL), point deduped ones at the copy already written. `keys` are
+   * dedupeKeys(z). Returns whether any was deduped; `added` collects new dedupe keys.
    */
-  const placePayloads = (z: ZResult, added: string[]): boolean => {
+  const placePayloads = (z: ZResult, keys: readonly (string | undefined)[], pointBack: boolean, added: string[]): boolean => {
     let deduped = false;
     // Consecutive pclusters that sit side by side in one buffer go out in one write.
     let run: { buf: Uint8Array; start: number; end: number; pos: number } | undefined;
@@ -203,16 +219,16 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
       const e = z.extents[k];
       const payload = z.payloads[k];
       if (!payload) continue;
-      const key = dedupe ? createHash('sha256').update(payload).digest('base64') : '';
-      const seen = dedupe ? dedupe.get(key) : undefined;
-      if (seen !== undefined) {
+      const key = keys[k];
+      const seen = key !== undefined ? dedupe!.get(key) : undefined;
+      if (seen !== undefined && pointBack) {
         e.blkaddr = seen;
         deduped = true;
         continue;
       }
       e.blkaddr = alloc.takeBlocks(e.blocks);
-      if (dedupe) {
-        dedupe.set(key, e.blkaddr);
+      if (key !== undefined && seen === undefined) {
+        dedupe!.set(key, e.blkaddr);
         added.push(key);
       }
       if (run && run.buf.buffer === payload.buffer && run.end === payload.byteOffset && run.pos + (run.end - run.start) === e.blkaddr * bs) {
@@ -237,7 +253,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
   const writeCompressed = async (p: Inode, f: FileJobs): Promise<void> => {
     const zp = zparams!;
     const size = p.size;
-    const inodeEnd = inodeSize(p.extended) + xattrSizeOf(p);
+    const inodeEnd = inodeEndOf(p);
     // The fingerprint is needed for the inode (and to check a flat re-read), not before.
     const fingerprint = async () => {
       if (f.hash) p.ibody!.fingerprint!.value = fingerprintValue(o.fingerprint!, await f.hash, () => relPathOf(p), p.size);
@@ -251,16 +267,27 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     let lastSlabs: ArrayBuffer[] | undefined;
     const added: string[] = [];
     let deduped = false;
+    // Chosen once, at the last segment, before the metadata is sized (see below); segments before it
+    // may point back at earlier copies, which only FULL indexes can express.
+    let form: IndexForm | undefined;
     for (let i = 0; i < count; i++) {
       const part = await (f.stream ? f.stream.get(i) : f.segs![0]);
       z.extents = part.extents;
       z.payloads = part.payloads;
       z.totalBlocks += part.totalBlocks;
+      let keys = dedupeKeys(z);
       if (i === count - 1) {
         z.inline = part.inline;
         z.inlineRaw = part.inlineRaw;
-        // The inline tail must share one block with the inode (ztailpacking); otherwise it becomes a block.
-        if (z.inline && inodeEnd + zMetaSize(z, size, zp, inodeEnd, true) > bs) uninlineTail(z, zp);
+        // COMPACT indexes derive block addresses from order: a file with a pcluster stored elsewhere
+        // (deduped) needs FULL ones. This is the one decision of the form; the size below is its layout's.
+        form = !o.compression!.legacyIndexes && !deduped && !wouldDedupe(keys) ? 'compact' : 'full';
+        // The inline tail must share one block with the inode (ztailpacking); otherwise it becomes a
+        // block. Pclusters made from it are placed under the form already chosen.
+        if (z.inline && inodeEnd + zMetaLayoutOf(z, size, zp, inodeEnd, form).size > bs) {
+          uninlineTail(z, zp);
+          keys = dedupeKeys(z);
+        }
         if (count === 1 && !worthCompressing(z, size, bs)) {
           // Stored flat: copied (and re-hashed) by a worker like any flat file.
           if (part.slabs) pool.recycle(part.slabs);
@@ -269,7 +296,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
           return;
         }
       }
-      if (placePayloads(z, added)) deduped = true;
+      if (placePayloads(z, keys, form !== 'compact', added)) deduped = true;
       // Written: the views go, their buffers back to the workers; the last segment's once the inode
       // is written (its inline bytes may be views of them, a cache entry's).
       z.payloads = [];
@@ -300,11 +327,11 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
       await copyFlat(p, pl, true);
       return;
     }
-    // COMPACT indexes derive block addresses from order, so deduped files need FULL ones.
-    const compact = !o.compression!.legacyIndexes && !deduped;
-    const meta = zMetaBytes(z, size, zp, inodeEnd, compact, count > 1 ? concatColumns(written) : undefined);
-    p.nid = alloc.placeItem(inodeEnd + meta.length) / ISLOT_SIZE;
-    const pl: Placement = { datalayout: compact ? INODE_COMPRESSED_COMPACT : INODE_COMPRESSED_FULL, startBlk: z.totalBlocks, tail: meta, tailLen: meta.length };
+    if (form === 'compact' && deduped) throw new Error(`${showPath(pathOf(p))}: deduped pclusters under COMPACT indexes`);
+    const layout = zMetaLayoutOf(z, size, zp, inodeEnd, form!);
+    const meta = zMetaBytes(z, size, zp, layout, count > 1 ? concatColumns(written) : undefined);
+    p.nid = alloc.placeItem(inodeEnd + layout.size) / ISLOT_SIZE;
+    const pl: Placement = { datalayout: form === 'compact' ? INODE_COMPRESSED_COMPACT : INODE_COMPRESSED_FULL, startBlk: z.totalBlocks, tail: meta, tailLen: meta.length };
     compressedFiles++;
     writeItem(p, pl);
     if (lastSlabs) pool.recycle(lastSlabs);
@@ -325,7 +352,9 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     const buf = new Uint8Array(bs);
     blocks.forEach((b, i) => {
       buf.fill(0);
-      encodeDirBlock(entries, b.start, b.end, buf, 0);
+      // The planner sized the block (splitDirBlocks); the encoder's count must agree.
+      const used = encodeDirBlock(entries, b.start, b.end, buf, 0);
+      if (used !== b.used) throw new Error(`${showPath(pathOf(p))}: directory block ${i} wrote ${used} bytes, planned ${b.used}`);
       if (inline && i === blocks.length - 1) pl.tail.set(buf.subarray(0, b.used));
       else out.write(buf, (pl.startBlk + i) * bs);
     });
@@ -389,16 +418,15 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     xattrPrefixCount: plan.prefixes.length, xattrPrefixStart: plan.prefixes.length ? plan.prefixTableStart / 4 : 0,
     packedNid: 0n, xattrFilterReserved: 0, ishareXattrPrefixId: Math.max(0, plan.ishareId), buildTime: 0, rootNid8b: 0n,
   });
-  out.write(sbBytes, SUPER_OFFSET);
-  if (plan.configRecords.length) out.write(plan.configRecords, SUPER_OFFSET + 128);
+  out.write(sbBytes, SUPER_BLOCK_AT);
+  if (plan.configRecords.length) out.write(plan.configRecords, configRecordsAt(0));
   if (plan.sharedArea.length) out.write(plan.sharedArea, plan.sharedAreaStart);
   if (plan.prefixTable.length) out.write(plan.prefixTable, plan.prefixTableStart);
-  const region = new Uint8Array(checksumLength(bs));
-  out.read(region, SUPER_OFFSET);
-  const crc = superBlockChecksum(region);
-  const crcBytes = new Uint8Array(4);
-  new DataView(crcBytes.buffer).setUint32(0, crc, true);
-  out.write(crcBytes, SUPER_OFFSET + 4);
+  // The checksum last, over everything it covers; superblock.ts says where that is and where it goes.
+  const region = checksumRegion(bs);
+  out.read(region.bytes, region.at);
+  const field = checksumField(region.bytes);
+  out.write(field.bytes, field.at);
 
   return { blocks, imageBytes: blocks * bs, inodes: plan.inodeCount, rootNid, dataBytes, compressedFiles, cache: o.cacheDir ? { ...jobs.cacheStats } : undefined };
 }

@@ -1,8 +1,8 @@
 // Compressing one regular file into EROFS extents ("fixed-size output" pclusters, erofs-format.md §5-6)
 // and laying out its lcluster indexes. The caller supplies the bytes sequentially and places pclusters.
 import { PCLUSTER_MAX_DSIZE, LCLUSTER_TYPE_PLAIN, LCLUSTER_TYPE_HEAD1, LCLUSTER_TYPE_NONHEAD, LI_D0_CBLKCNT,
-  MAP_HEADER_SIZE, FULL_INDEX_GAP, FULL_INDEX_SIZE, ADVISE_COMPACTED_2B, ADVISE_BIG_PCLUSTER_1, ADVISE_BIG_PCLUSTER_2,
-  ADVISE_INLINE_PCLUSTER, encodeMapHeader, encodeFullIndexes, encodeCompactIndexes, compactLayout, mapHeaderOffset,
+  ADVISE_COMPACTED_2B, ADVISE_BIG_PCLUSTER_1, ADVISE_BIG_PCLUSTER_2, ADVISE_INLINE_PCLUSTER, encodeMapHeader,
+  encodeFullIndexes, encodeCompactIndexes, zMetaLayout, lclusterCount, type IndexForm, type ZMetaLayout,
   type LclusterIndex } from '../format/zmap.js';
 import type { Codec } from '../compress/codec.js';
 import { takeSlab } from './slab-pool.js';
@@ -212,14 +212,17 @@ export function uninlineTail(z: ZResult, p: ZParams): void {
   }
 }
 
-/** The FULL index size mkfs.erofs weighs a compressed file against (even when writing COMPACT). */
-export function fullIndexBytes(size: number, bs: number): number {
-  return MAP_HEADER_SIZE + FULL_INDEX_GAP + FULL_INDEX_SIZE * Math.ceil(size / bs);
+/**
+ * The metadata size mkfs.erofs weighs a compressed file against (its legacymetasize, even when it then
+ * writes COMPACT indexes): the FULL layout's own size, without alignment padding or inline data.
+ */
+export function legacyMetaSize(size: number, bs: number): number {
+  return zMetaLayout(0, lclusterCount(size, bs), 'full', 0).size;
 }
 
 /** mkfs.erofs keeps a file compressed only when that saves space (erofs_commit_compressed_file). */
 export function worthCompressing(z: ZResult, size: number, bs: number): boolean {
-  return z.totalBlocks * bs + (z.inline?.length ?? 0) + fullIndexBytes(size, bs) < size;
+  return z.totalBlocks * bs + (z.inline?.length ?? 0) + legacyMetaSize(size, bs) < size;
 }
 
 /**
@@ -228,7 +231,7 @@ export function worthCompressing(z: ZResult, size: number, bs: number): boolean 
  * flat whatever its bytes (such files need no compression job).
  */
 export function mayBeWorthCompressing(size: number, p: { blockSize: number; ztailpacking: boolean }): boolean {
-  return p.ztailpacking || p.blockSize + fullIndexBytes(size, p.blockSize) < size;
+  return p.ztailpacking || p.blockSize + legacyMetaSize(size, p.blockSize) < size;
 }
 
 /** Extents as numbers, 5 each: la, llen, compressed (0/1), blocks, blkaddr (a long file's are kept so). */
@@ -252,7 +255,7 @@ export function packExtents(xs: readonly Extent[]): Float64Array {
  */
 export function lclusterIndexes(cols: Float64Array, size: number, p: ZParams): { readonly length: number; at(lcn: number): LclusterIndex } {
   const bs = p.blockSize;
-  const n = Math.ceil(size / bs);
+  const n = lclusterCount(size, bs);
   const m = cols.length / 5;
   const head = (k: number) => Math.floor(cols[5 * k] / bs);
   // A file not ending on a block boundary whose last extent began earlier gets a PLAIN head at EOF.
@@ -277,14 +280,24 @@ export function lclusterIndexes(cols: Float64Array, size: number, p: ZParams): {
   };
 }
 
-/** Bytes after inode + xattrs: map header, indexes and any inline pcluster; `inodeEnd` = isize + xattr size. */
-export function zMetaBytes(z: ZResult, size: number, p: ZParams, inodeEnd: number, compact: boolean, cols = packExtents(z.extents)): Uint8Array {
+/** The layout of a compressed file's metadata in `form`, for an inode + xattr body of `inodeEnd` bytes. */
+export function zMetaLayoutOf(z: ZResult, size: number, p: ZParams, inodeEnd: number, form: IndexForm): ZMetaLayout {
+  return zMetaLayout(inodeEnd, lclusterCount(size, p.blockSize), form, z.inline?.length ?? 0);
+}
+
+/**
+ * Bytes after inode + xattrs, written where `l` (zMetaLayoutOf) puts them: map header, indexes and
+ * any inline pcluster. The item is placed with l.size; any disagreement is a bug and throws.
+ */
+export function zMetaBytes(z: ZResult, size: number, p: ZParams, l: ZMetaLayout, cols = packExtents(z.extents)): Uint8Array {
+  const inlineLen = z.inline?.length ?? 0;
+  if (inlineLen !== l.inlineLen) throw new Error(`compressed metadata laid out for ${l.inlineLen} inline bytes, given ${inlineLen}`);
   const xs = lclusterIndexes(cols, size, p);
-  const h = mapHeaderOffset(inodeEnd);
-  const advise = (compact ? ADVISE_COMPACTED_2B : 0) | (p.big ? ADVISE_BIG_PCLUSTER_1 | ADVISE_BIG_PCLUSTER_2 : 0)
+  if (xs.length !== l.lclusters) throw new Error(`compressed metadata laid out for ${l.lclusters} lclusters, given ${xs.length}`);
+  const advise = (l.compact?.compacted2B ? ADVISE_COMPACTED_2B : 0) | (p.big ? ADVISE_BIG_PCLUSTER_1 | ADVISE_BIG_PCLUSTER_2 : 0)
     | (z.inline ? ADVISE_INLINE_PCLUSTER : 0);
   const header = encodeMapHeader({
-    kind: 'indexes', fragmentOff: 0, idataSize: z.inline?.length ?? 0, advise,
+    kind: 'indexes', fragmentOff: 0, idataSize: inlineLen, advise,
     algorithmType: [p.codec.algorithm, 0], clusterBits: 0,
   });
   let firstBlk = 0;
@@ -294,21 +307,14 @@ export function zMetaBytes(z: ZResult, size: number, p: ZParams, inodeEnd: numbe
       break;
     }
   }
-  const idx = compact
-    ? encodeCompactIndexes(xs, { ebase: h + MAP_HEADER_SIZE, compacted2B: true, bigPcluster: p.big, lclusterbits: Math.log2(p.blockSize), startBlkaddr: firstBlk })
-    : Buffer.concat([new Uint8Array(FULL_INDEX_GAP), encodeFullIndexes(xs)]);
-  const pad = h - inodeEnd;
-  const out = new Uint8Array(pad + MAP_HEADER_SIZE + idx.length + (z.inline?.length ?? 0));
-  out.set(header, pad);
-  out.set(idx, pad + MAP_HEADER_SIZE);
-  if (z.inline) out.set(z.inline, pad + MAP_HEADER_SIZE + idx.length);
+  const idx = l.compact
+    ? encodeCompactIndexes(xs, { layout: l.compact, bigPcluster: p.big, lclusterbits: Math.log2(p.blockSize), startBlkaddr: firstBlk })
+    : encodeFullIndexes(xs);
+  const rel = (at: number) => at - l.inodeEnd;
+  if (l.indexAt + idx.length !== l.inlineAt) throw new Error(`compressed indexes: ${idx.length} bytes where ${l.inlineAt - l.indexAt} were laid out`);
+  const out = new Uint8Array(l.size);
+  out.set(header, rel(l.headerAt));
+  out.set(idx, rel(l.indexAt));
+  if (z.inline) out.set(z.inline, rel(l.inlineAt));
   return out;
-}
-
-/** Size of zMetaBytes without building it (for deciding whether the inline tail fits). */
-export function zMetaSize(z: ZResult, size: number, p: ZParams, inodeEnd: number, compact: boolean): number {
-  const h = mapHeaderOffset(inodeEnd);
-  const n = Math.ceil(size / p.blockSize);
-  const idx = compact ? compactLayout(h + MAP_HEADER_SIZE, n, true).bytes : FULL_INDEX_GAP + FULL_INDEX_SIZE * n;
-  return h - inodeEnd + MAP_HEADER_SIZE + idx + (z.inline?.length ?? 0);
 }

@@ -35,8 +35,10 @@ export function xattrIbodySize(icount: number): number {
   return icount === 0 ? 0 : XATTR_IBODY_HEADER_SIZE + 4 * (icount - 1);
 }
 
-export function encodeInode(f: InodeFields, out: Uint8Array, off: number): void {
-  const v = new DataView(out.buffer, out.byteOffset + off, f.extended ? INODE_EXTENDED_SIZE : INODE_COMPACT_SIZE);
+/** Encode an inode at `off`; returns its size (inodeSize: the one the writer places it with). */
+export function encodeInode(f: InodeFields, out: Uint8Array, off: number): number {
+  const size = inodeSize(f.extended);
+  const v = new DataView(out.buffer, out.byteOffset + off, size);
   v.setUint16(0, (f.extended ? INODE_LAYOUT_EXTENDED : INODE_LAYOUT_COMPACT) | (f.datalayout << I_DATALAYOUT_BIT), true);
   v.setUint16(2, f.xattrIcount, true);
   v.setUint16(4, f.mode, true);
@@ -61,6 +63,7 @@ export function encodeInode(f: InodeFields, out: Uint8Array, off: number): void 
     v.setUint16(26, f.gid, true);
     v.setUint32(28, 0, true);
   }
+  return size;
 }
 
 /** Reads the first two bytes only: which of the two inode forms follows. */
@@ -72,7 +75,7 @@ export function inodeFormat(b: Uint8Array, off: number): { extended: boolean; da
 /** Decode an inode; `b` must hold the whole 32 or 64 bytes at `off`. Range checks are the reader's job. */
 export function decodeInode(b: Uint8Array, off: number): InodeFields & { rawFormat: number } {
   const { extended, datalayout, raw } = inodeFormat(b, off);
-  const v = new DataView(b.buffer, b.byteOffset + off, extended ? INODE_EXTENDED_SIZE : INODE_COMPACT_SIZE);
+  const v = new DataView(b.buffer, b.byteOffset + off, inodeSize(extended));
   if (extended) {
     return {
       rawFormat: raw, extended, datalayout,

@@ -50,7 +50,7 @@ const O = {
 } as const;
 
 export function encodeSuperBlock(sb: SuperBlock): Uint8Array {
-  const b = new Uint8Array(SUPER_BASE_SIZE);
+  const b = new Uint8Array(configRecordsAt(sb.sbExtslots) - SUPER_OFFSET);
   const v = new DataView(b.buffer);
   v.setUint32(O.magic, SUPER_MAGIC_V1, true);
   v.setUint32(O.checksum, sb.checksum, true);
@@ -143,6 +143,33 @@ export function superBlockChecksum(region: Uint8Array): number {
   let c = crc32cRaw(0xffffffff, region, 0, O.checksum);
   c = crc32cRaw(c, new Uint8Array(4));
   return crc32cRaw(c, region, O.checksum + 4, region.length);
+}
+
+/** Where the superblock starts in an image. */
+export const SUPER_BLOCK_AT = SUPER_OFFSET;
+
+/** Where the compression configuration records start: right after the superblock and its extension slots (16 B each). */
+export function configRecordsAt(sbExtslots: number): number {
+  return SUPER_OFFSET + SUPER_BASE_SIZE + sbExtslots * 16;
+}
+
+/** A buffer for the bytes the checksum covers, and where in the image they are. */
+export function checksumRegion(blockSize: number): { at: number; bytes: Uint8Array } {
+  return { at: SUPER_OFFSET, bytes: new Uint8Array(checksumLength(blockSize)) };
+}
+
+/** The checksum of `region` (checksumRegion's bytes, read back from the image) and where in the image it goes. */
+export function checksumField(region: Uint8Array): { at: number; bytes: Uint8Array } {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, superBlockChecksum(region), true);
+  return { at: SUPERBLOCK_CHECKSUM_OFFSET, bytes };
+}
+
+/** Recompute the checksum of an image held in memory (from byte 0), in place. */
+export function stampSuperBlockChecksum(image: Uint8Array, blockSize: number): void {
+  const r = checksumRegion(blockSize);
+  const f = checksumField(image.subarray(r.at, r.at + r.bytes.length));
+  image.set(f.bytes, f.at);
 }
 
 export function verifySuperBlockChecksum(sb: SuperBlock, region: Uint8Array): void {

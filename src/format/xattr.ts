@@ -120,6 +120,30 @@ export function encodeIbodyHeader(nameFilter: number, sharedCount: number, out: 
   for (let i = 5; i < XATTR_IBODY_HEADER_SIZE; i++) v.setUint8(i, 0);
 }
 
+/** What an inode's xattr body holds: header fields, shared-xattr ids and the entries stored in it. */
+export interface XattrIbodyParts {
+  nameFilter: number;
+  sharedIds: readonly number[];
+  inline: readonly { key: XattrKey; value: Uint8Array }[];
+}
+
+/**
+ * Encode an inode's xattr body (erofs_xattr_ibody_header, u32 shared ids, entries) at `off`, or only
+ * measure it when `out` is undefined: the planner's size is this encoder's, never a second formula.
+ * Returns its size in bytes.
+ */
+export function encodeXattrIbody(ib: XattrIbodyParts, out: Uint8Array | undefined, off: number): number {
+  if (out) encodeIbodyHeader(ib.nameFilter, ib.sharedIds.length, out, off);
+  let at = off + XATTR_IBODY_HEADER_SIZE;
+  const v = out && new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (const id of ib.sharedIds) {
+    v?.setUint32(at, id, true);
+    at += 4;
+  }
+  for (const x of ib.inline) at += out ? encodeXattrEntry(x.key, x.value, out, at) : xattrEntrySize(x.key.suffix.length, x.value.length);
+  return at - off;
+}
+
 /** Long-prefix table records: u16 size, u8 base_index, infix; each record starts 4-aligned. */
 export function encodePrefixTable(prefixes: readonly LongPrefix[]): Buffer {
   const parts: Buffer[] = [];

@@ -67,6 +67,54 @@ export function compactIndexStart(inodeEnd: number): number {
   return mapHeaderOffset(inodeEnd) + MAP_HEADER_SIZE;
 }
 
+/** Lclusters of a file of `size` bytes (lclusters are one block: mkfs writes h_clusterbits 0). */
+export function lclusterCount(size: number, blockSize: number): number {
+  return Math.ceil(size / blockSize);
+}
+
+// ---- the metadata after a compressed inode -----------------------------------------------
+
+/** The index form of a compressed inode (COMPRESSED_COMPACT or COMPRESSED_FULL): chosen once per file, before anything is sized. */
+export type IndexForm = 'compact' | 'full';
+
+/**
+ * Where the parts of a compressed inode's metadata go, as offsets from the inode's start: map header,
+ * indexes, the inline (ztailpacking) pcluster. The encoder writes at these offsets and the writer places
+ * the item with `size`, so the two cannot disagree; the reader finds the indexes with the same functions
+ * (fullIndexStart, compactIndexStart, compactLayout).
+ */
+export interface ZMetaLayout {
+  form: IndexForm;
+  /** Bytes of inode + xattr body (the metadata starts there). */
+  inodeEnd: number;
+  headerAt: number;
+  indexAt: number;
+  /** COMPACT only: the pack layout the entries are written in. */
+  compact?: CompactLayout;
+  lclusters: number;
+  inlineAt: number;
+  inlineLen: number;
+  /** Bytes after inodeEnd: alignment padding, header, indexes and the inline pcluster. */
+  size: number;
+}
+
+export function zMetaLayout(inodeEnd: number, lclusters: number, form: IndexForm, inlineLen: number): ZMetaLayout {
+  const headerAt = mapHeaderOffset(inodeEnd);
+  let indexAt: number;
+  let indexEnd: number;
+  let compact: CompactLayout | undefined;
+  if (form === 'full') {
+    indexAt = fullIndexStart(inodeEnd);
+    indexEnd = indexAt + fullIndexesSize(lclusters);
+  } else {
+    // mkfs.erofs always writes COMPACTED_2B packs (see ADVISE_COMPACTED_2B in zMetaAdvise).
+    compact = compactLayout(compactIndexStart(inodeEnd), lclusters, true);
+    indexAt = compact.ebase;
+    indexEnd = indexAt + compact.bytes;
+  }
+  return { form, inodeEnd, headerAt, indexAt, compact, lclusters, inlineAt: indexEnd, inlineLen, size: indexEnd + inlineLen - inodeEnd };
+}
+
 // ---- z_erofs_map_header ------------------------------------------------------------------
 
 /**
@@ -178,7 +226,7 @@ export function decodeFullIndex(b: Uint8Array, off: number): LclusterIndex {
  * writes them (readers ignore the field), so the bytes match mkfs.
  */
 export function encodeFullIndexes(xs: LclusterSeq): Uint8Array {
-  const out = new Uint8Array(xs.length * FULL_INDEX_SIZE);
+  const out = new Uint8Array(fullIndexesSize(xs.length));
   const v = new DataView(out.buffer);
   let headClusterofs = 0;
   for (let i = 0; i < xs.length; i++) {
@@ -188,6 +236,11 @@ export function encodeFullIndexes(xs: LclusterSeq): Uint8Array {
     else headClusterofs = x.clusterofs;
   }
   return out;
+}
+
+/** Bytes of `n` FULL indexes (the gap before them is fullIndexStart's). */
+export function fullIndexesSize(n: number): number {
+  return n * FULL_INDEX_SIZE;
 }
 
 /** Indexes in lcluster order: an array, or a source that makes each as asked (once, in order). */
@@ -205,6 +258,8 @@ export interface LclusterSeq {
  */
 export interface CompactLayout {
   ebase: number;
+  /** ADVISE_COMPACTED_2B: a middle run of 2-byte entries is allowed. */
+  compacted2B: boolean;
   totalidx: number;
   initial4B: number;
   count2B: number;
@@ -219,7 +274,7 @@ export function compactLayout(ebase: number, totalidx: number, compacted2B: bool
   const head4B = Math.min(initial4B, totalidx);
   const tail4B = totalidx - head4B - count2B;
   const bytes = Math.ceil(head4B / 2) * 8 + count2B * 2 + Math.ceil(tail4B / 2) * 8;
-  return { ebase, totalidx, initial4B, count2B, bytes };
+  return { ebase, compacted2B, totalidx, initial4B, count2B, bytes };
 }
 
 /** Where lcluster `lcn`'s entry is: its pack's byte offset, entries per pack, and its index in the pack. */
@@ -292,9 +347,8 @@ function encodeCompactPack(entries: readonly CompactEntry[], base: number, lobit
 }
 
 export interface CompactEncodeParams {
-  /** Byte offset of the first entry in the image (header offset + 8): fixes the 4B/2B split. */
-  ebase: number;
-  compacted2B: boolean;
+  /** Where the entries go (compactLayout: ebase fixes the 4B/2B split); its totalidx must be the index count. */
+  layout: CompactLayout;
   /** Superblock BIG_PCLUSTER (then every head of more than one lcluster has a CBLKCNT). */
   bigPcluster: boolean;
   lclusterbits: number;
@@ -311,8 +365,9 @@ export interface CompactEncodeParams {
  * in index order (one block per head, or CBLKCNT blocks).
  */
 export function encodeCompactIndexes(xs: LclusterSeq, p: CompactEncodeParams): Uint8Array {
-  if (p.lclusterbits > 14 || (p.compacted2B && p.lclusterbits > 12)) throw new RangeError(`compact indexes need lclusterbits <= 14 (2B: <= 12), got ${p.lclusterbits}`);
-  const l = compactLayout(p.ebase, xs.length, p.compacted2B);
+  const l = p.layout;
+  if (p.lclusterbits > 14 || (l.compacted2B && p.lclusterbits > 12)) throw new RangeError(`compact indexes need lclusterbits <= 14 (2B: <= 12), got ${p.lclusterbits}`);
+  if (l.totalidx !== xs.length) throw new RangeError(`compact layout for ${l.totalidx} indexes, given ${xs.length}`);
   const out = new Uint8Array(l.bytes);
   const lobits = compactLobits(p.lclusterbits);
   // The running block counter; without big pclusters it starts one early and every head bumps it.

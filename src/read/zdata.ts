@@ -13,7 +13,7 @@
 import { inflateRawSync } from 'node:zlib';
 import type { ErofsImage, InodeInfo } from './image.js';
 import {
-  INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, SUPER_OFFSET, SUPER_BASE_SIZE,
+  INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT, INODE_FLAT_PLAIN, INODE_FLAT_INLINE,
   FEATURE_INCOMPAT_LZ4_0PADDING, FEATURE_INCOMPAT_BIG_PCLUSTER, FEATURE_INCOMPAT_COMPR_CFGS, FEATURE_INCOMPAT_ZTAILPACKING,
   FEATURE_INCOMPAT_FRAGMENTS,
 } from '../format/constants.js';
@@ -21,10 +21,11 @@ import {
   MAP_HEADER_SIZE, FULL_INDEX_SIZE, ADVISE_EXTENTS, ADVISE_BIG_PCLUSTER_1, ADVISE_BIG_PCLUSTER_2, ADVISE_INLINE_PCLUSTER,
   ADVISE_INTERLACED_PCLUSTER, ADVISE_FRAGMENT_PCLUSTER, ADVISE_COMPACTED_2B, LCLUSTER_TYPE_PLAIN, LCLUSTER_TYPE_HEAD1,
   LCLUSTER_TYPE_NONHEAD, LI_D0_CBLKCNT, PCLUSTER_MAX_SIZE, PCLUSTER_MAX_DSIZE, COMPRESSION_LZ4, COMPRESSION_LZMA,
-  COMPRESSION_DEFLATE, COMPRESSION_ZSTD, COMPRESSION_MAX, ALL_COMPR_ALGS, mapHeaderOffset, fullIndexStart,
+  COMPRESSION_DEFLATE, COMPRESSION_ZSTD, COMPRESSION_MAX, ALL_COMPR_ALGS, mapHeaderOffset, fullIndexStart, fullIndexesSize, lclusterCount,
   compactIndexStart, compactLayout, compactEntryPosition, compactLobits, decodeMapHeader, decodeFullIndex,
   decodeCompactPack, compactHeadBlockOffset, type CompactLayout, type CompactEntry,
 } from '../format/zmap.js';
+import { configRecordsAt } from '../format/superblock.js';
 import { decodeCfgRecords, decodeLz4Cfgs, decodeDeflateCfgs, type Lz4Cfgs, type DeflateCfgs } from '../format/compr-cfgs.js';
 import { lz4DecompressStrict } from '../compress/lz4.js';
 import { inflateStrict } from '../compress/deflate.js';
@@ -95,8 +96,7 @@ function readConfigs(img: ErofsImage): ImageState {
   }
   const algs = sb.u1;
   if (algs & ~ALL_COMPR_ALGS) throw new UnsupportedFeatureError(`superblock: unknown compression algorithms 0x${(algs & ~ALL_COMPR_ALGS).toString(16)}`);
-  const sbSize = SUPER_BASE_SIZE + sb.sbExtslots * 16;
-  const recs = decodeCfgRecords((off, len) => img.readAt(off, len, 'superblock'), SUPER_OFFSET + sbSize, algs);
+  const recs = decodeCfgRecords((off, len) => img.readAt(off, len, 'superblock'), configRecordsAt(sb.sbExtslots), algs);
   const lz4Rec = recs.get(COMPRESSION_LZ4);
   const dflRec = recs.get(COMPRESSION_DEFLATE);
   return {
@@ -150,7 +150,7 @@ class IndexWindow {
 class FullIndexes implements IndexSource {
   private w: IndexWindow;
   constructor(img: ErofsImage, private start: number, n: number, private big: boolean, private where: string) {
-    this.w = new IndexWindow(img, start, start + n * FULL_INDEX_SIZE, where);
+    this.w = new IndexWindow(img, start, start + fullIndexesSize(n), where);
   }
   get(lcn: number): Lcluster {
     const [b, o] = this.w.at(this.start + lcn * FULL_INDEX_SIZE, FULL_INDEX_SIZE);
@@ -273,11 +273,11 @@ export function* compressedExtents(img: ErofsImage, ino: InodeInfo): Generator<Z
   if (idataSize && !(sb.featureIncompat & FEATURE_INCOMPAT_ZTAILPACKING)) throw new CorruptImageError('inline pcluster without the ztailpacking feature', where);
   if (fragment && !(sb.featureIncompat & FEATURE_INCOMPAT_FRAGMENTS)) throw new CorruptImageError('fragment without the fragments feature', where);
 
-  const n = Math.ceil(size / bs);
+  const n = lclusterCount(size, bs);
   let src: IndexSource;
   if (full) {
     const start = fullIndexStart(inodeEnd);
-    if (start + n * FULL_INDEX_SIZE > img.length) throw new CorruptImageError('lcluster indexes beyond the end of the image', where, `${n} indexes`);
+    if (start + fullIndexesSize(n) > img.length) throw new CorruptImageError('lcluster indexes beyond the end of the image', where, `${n} indexes`);
     src = new FullIndexes(img, start, n, big1 || big2, where);
   } else {
     const l = compactLayout(compactIndexStart(inodeEnd), n, (advise & ADVISE_COMPACTED_2B) !== 0);

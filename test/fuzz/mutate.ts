@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { ErofsImage, type InodeInfo } from '../../src/read/image.js';
 import { compressedExtents } from '../../src/read/zdata.js';
-import { superBlockChecksum, checksumLength } from '../../src/format/superblock.js';
+import { stampSuperBlockChecksum, checksumLength } from '../../src/format/superblock.js';
 import {
   SUPER_OFFSET, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT,
   DIRENT_SIZE, XATTR_IBODY_HEADER_SIZE, MIN_BLKSZBITS, MAX_BLKSZBITS, FEATURE_INCOMPAT_COMPR_CFGS, SUPER_BASE_SIZE,
@@ -411,7 +411,7 @@ export function fixChecksum(b: Buffer): void {
   if (bits < MIN_BLKSZBITS || bits > MAX_BLKSZBITS) return;
   const len = checksumLength(1 << bits);
   if (b.length < SUPER_OFFSET + len) return;
-  b.writeUInt32LE(superBlockChecksum(b.subarray(SUPER_OFFSET, SUPER_OFFSET + len)), SUPER_OFFSET + 4);
+  stampSuperBlockChecksum(b, 1 << bits);
 }
 
 /** A short readable description of a case. */
