@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { blake3 } from '@noble/hashes/blake3.js';
 import { INODE_FLAT_INLINE, INODE_FLAT_PLAIN } from '../format/constants.js';
-import type { ErofsImage, InodeInfo } from '../read/image.js';
+import { imageLength, type ErofsImage, type InodeInfo } from '../read/image.js';
 import { CorruptImageError, UserError } from '../errors.js';
 
 export interface ContentDigest {
@@ -32,7 +32,7 @@ export class ContentReader {
     } catch (e) {
       throw new UserError(`${img.path}: cannot open image: ${(e as Error).message}`);
     }
-    if (fs.fstatSync(this.fd).size !== img.length) {
+    if (imageLength(this.fd) !== img.length) {
       fs.closeSync(this.fd);
       throw new UserError(`${img.path}: image changed while being read`);
     }
