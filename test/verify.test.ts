@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, describe, test, type TestContext } from 'node:test';
 import { blake3 } from '@noble/hashes/blake3.js';
 import { parse as uuidParse } from 'uuid';
-import { REPO_ROOT, findTool, forge, needTool, needVersion, run, runOk, type RunResult } from './helpers/tools.js';
+import { REFERENCE_IMAGES, findTool, forge, needTool, needVersion, run, runOk, type RunResult } from './helpers/tools.js';
 import {
   copyImage, editSuperblock, fingerprintEntry, firstDataOffset, nameFilterOffset, patch, readBytes, withImage, writeBytes,
 } from './helpers/tamper.js';
@@ -25,7 +25,7 @@ import { FEATURE_COMPAT_ISHARE_XATTRS } from '../src/format/constants.js';
 import { craftImage, tagged, type CraftedFiles } from './helpers/crafted.js';
 
 /** mkfs.erofs 1.9.3 reference images, shipped beside the repository (see their README). */
-const REF_DIR = join(REPO_ROOT, '..', 'shared', 'reference-images');
+const REF_DIR = REFERENCE_IMAGES;
 const DIGEST_IMAGES = ['digest-default.img', 'digest-trusted.img', 'prefix-and-digest.img'].map((f) => join(REF_DIR, f));
 const NEED_193 = 'erofs-utils 1.9.3 mkfs.erofs (set EROFS_UTILS_BIN to its bin directory)';
 const NS = '6ba7b811-9dad-11d1-80b4-00c04fd430c8';
@@ -73,7 +73,7 @@ function assertClean(images: string[], extra: string[] = []): Cli {
   const r = verify([...extra, ...images]);
   assert.equal(r.status, 0, `exit 0 expected\nstdout:\n${r.out}\nstderr:\n${r.stderr}`);
   assert.equal(r.out, '', 'no problem lines');
-  assert.match(r.stderr, /^verify: .* MB\/s\): OK$/m);
+  assert.match(r.stderr, /^verify: .* MB\/s\): OK(; \d+ uuid fingerprints? NOT checked)?$/m);
   return r;
 }
 
@@ -232,6 +232,21 @@ describe('verify: tampered copies of mkfs.erofs 1.9.3 images', () => {
     }
   });
 
+  test('uncompressed verify messages: a digest mismatch prints both digests in full', (t) => {
+    const mkfs = mkfs193(t);
+    if (!mkfs) return;
+    const img = digestImage(mkfs);
+    const off = firstDataOffset(img, '/big.bin');
+    const orig = noise(10000, 7);
+    const changed = Buffer.from(orig);
+    changed[0] ^= 0x80;
+    patch(img, off, changed.subarray(0, 1));
+    const r = assertCaught(img, '/big.bin', 'digest-mismatch');
+    const line = r.out.split('\n').find((l) => l.includes('/big.bin'))!;
+    assert.ok(line.includes(`the fingerprint says ${sha256(orig).toString('hex')}, the content hashes to ${sha256(changed).toString('hex')}`), line);
+    assert.doesNotMatch(line, /…/);
+  });
+
   test('fingerprints swapped between two files', (t) => {
     const mkfs = mkfs193(t);
     if (!mkfs) return;
@@ -351,6 +366,27 @@ describe('verify: tampered copies of mkfs.erofs 1.9.3 images', () => {
 describe('verify: uuid and blake3 fingerprints (crafted through a user.fp prefix)', () => {
   const ns = uuidParse(NS);
   const uuidOf = (content: string) => tagged('uuid:', vendorUuid(ns, sha256(content)));
+
+  test('uncompressed verify messages: uuid fingerprints checked by nothing are reported as unchecked (text and JSON)', () => {
+    const root = fresh('uuid-tree');
+    makeTree(root);
+    const img = fresh('uuid.img');
+    const b = forge(['build', '--quiet', '-T0', '-Uclear', '--xattr-inode-digest', '--fingerprint', 'uuid', '--vendor-namespace', NS, img, root]);
+    assert.equal(b.status, 0, b.stderr.toString());
+    const text = verify([img]);
+    assert.equal(text.status, 0, text.stderr.toString());
+    assert.match(text.stderr.toString(), /6 fingerprinted \(0 verified, 6 uuid unchecked: no --vendor-namespace or --uuid-map\).*: OK; 6 uuid fingerprints NOT checked$/m);
+    const js = verify(['--json', img]);
+    assert.equal(js.status, 0);
+    const doc = JSON.parse(js.out) as { ok: boolean; images: { unchecked: number; verified: number }[]; totals: { unchecked: number; verified: number } };
+    assert.equal(doc.ok, true);
+    assert.deepEqual([doc.images[0].verified, doc.images[0].unchecked, doc.totals.verified, doc.totals.unchecked], [0, 6, 0, 6]);
+    // Checked, nothing is left unchecked and the verdict is a plain OK.
+    const checked = verify(['--json', '--vendor-namespace', NS, img]);
+    const d2 = JSON.parse(checked.out) as { totals: { unchecked: number; verified: number } };
+    assert.deepEqual([d2.totals.verified, d2.totals.unchecked], [6, 0]);
+    assert.match(verify(['--vendor-namespace', NS, img]).stderr.toString(), /: OK$/m);
+  });
 
   test('forged sharing with opaque values: only the cross-image check can see it', (t) => {
     const mkfs = mkfs193(t);

@@ -21,9 +21,9 @@ import { encodeLz4Cfgs, decodeLz4Cfgs, encodeDeflateCfgs, decodeDeflateCfgs, enc
 import { INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT, FEATURE_INCOMPAT_BIG_PCLUSTER, FEATURE_COMPAT_SB_CHKSUM } from '../src/format/constants.js';
 import { stampSuperBlockChecksum } from '../src/format/superblock.js';
 import { CorruptImageError, UnsupportedFeatureError } from '../src/errors.js';
-import { findTool, debianTool, needTool, needVersion, run, runOk, inCI, REPO_ROOT } from './helpers/tools.js';
+import { findTool, debianTool, needTool, needVersion, run, runOk, inCI, REPO_ROOT, REFERENCE_IMAGES } from './helpers/tools.js';
 
-const REF_DIR = '/work/shared/reference-images';
+const REF_DIR = REFERENCE_IMAGES;
 const REF_IMAGES = ['lz4.img', 'lz4hc-64k-ztailpacking.img', 'deflate.img', 'libdeflate-16k.img', 'lz4-fragments-dedupe.img', 'lz4hc-dedupe.img', 'plain.img'];
 const NEEDS = 'erofs-utils 1.9.3 (set EROFS_UTILS_BIN to its bin directory)';
 

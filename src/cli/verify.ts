@@ -26,12 +26,13 @@ function mb(bytes: number): string {
 
 export function summaryLine(r: VerifyReport): string {
   const rate = r.seconds > 0 ? r.bytes / 1e6 / r.seconds : 0;
-  const verified = r.images.reduce((a, s) => a + s.verified, 0);
-  const unchecked = r.images.reduce((a, s) => a + s.unchecked, 0);
+  const unchecked = r.unchecked;
+  // Unchecked uuid values are no problem (exit 0), but the verdict says they were not checked.
   return `verify: ${r.images.length} image${r.images.length === 1 ? '' : 's'}, ${r.files} regular files, `
-    + `${r.fingerprinted} fingerprinted (${verified} verified${unchecked ? `, ${unchecked} uuid unchecked: no --vendor-namespace or --uuid-map` : ''}), `
+    + `${r.fingerprinted} fingerprinted (${r.verified} verified${unchecked ? `, ${unchecked} uuid unchecked: no --vendor-namespace or --uuid-map` : ''}), `
     + `${mb(r.bytes)} MB decoded in ${r.seconds.toFixed(2)} s (${rate.toFixed(0)} MB/s): `
-    + (r.ok ? 'OK' : `${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}`);
+    + (r.ok ? 'OK' : `${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}`)
+    + (unchecked ? `; ${unchecked} uuid fingerprint${unchecked === 1 ? '' : 's'} NOT checked` : '');
 }
 
 function progressPrinter(): ((p: VerifyProgress) => void) | undefined {
@@ -74,7 +75,10 @@ Examples:
       if (o.json) {
         process.stdout.write(JSON.stringify({
           schema: VERIFY_SCHEMA, ok: report.ok, images: report.images, problems: report.problems,
-          totals: { files: report.files, fingerprinted: report.fingerprinted, bytes: report.bytes, seconds: report.seconds },
+          totals: {
+            files: report.files, fingerprinted: report.fingerprinted, verified: report.verified, unchecked: report.unchecked,
+            bytes: report.bytes, seconds: report.seconds,
+          },
         }) + '\n');
       } else {
         process.stdout.write(report.problems.map((p) => problemLine(p) + '\n').join(''));

@@ -67,6 +67,9 @@ export interface VerifyReport {
   problems: Problem[];
   files: number;
   fingerprinted: number;
+  /** Sums of the images' verified and unchecked counts. */
+  verified: number;
+  unchecked: number;
   bytes: number;
   seconds: number;
 }
@@ -105,8 +108,9 @@ function showImagePath(p: Buffer): string {
   return `/${showPath(p)}`;
 }
 
-function shortHex(b: Uint8Array): string {
-  return Buffer.from(b).toString('hex').slice(0, 16);
+/** A digest in full: two digests printed side by side must never look equal when they differ. */
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString('hex');
 }
 
 function classify(e: unknown): { code: ProblemCode; message: string } | null {
@@ -154,7 +158,7 @@ export async function verifyImages(paths: string[], opts: VerifyOptions = {}): P
       problems.push({
         image: u.image, path: u.path, nid: u.nid, code: 'fingerprint-conflict',
         message: `fingerprint ${showFingerprint(Buffer.from(valueKey, 'latin1'))} also stands for ${what} at ${first.image}:${first.path}`
-          + ` (content sha256 ${shortHex(Buffer.from(u.sha256, 'latin1'))}… here, ${shortHex(Buffer.from(first.sha256, 'latin1'))}… there${u.count > 1 ? `; ${u.count} inodes carry it with this content` : ''})`,
+          + ` (content sha256 ${hex(Buffer.from(u.sha256, 'latin1'))} here, ${hex(Buffer.from(first.sha256, 'latin1'))} there${u.count > 1 ? `; ${u.count} inodes carry it with this content` : ''})`,
       });
       const st = images.find((s) => s.image === u.image);
       if (st) st.problems++;
@@ -164,7 +168,8 @@ export async function verifyImages(paths: string[], opts: VerifyOptions = {}): P
   const sum = (f: (s: ImageStats) => number) => images.reduce((a, s) => a + f(s), 0);
   return {
     ok: problems.length === 0, images, problems,
-    files: sum((s) => s.files), fingerprinted: sum((s) => s.fingerprinted), bytes: sum((s) => s.bytes),
+    files: sum((s) => s.files), fingerprinted: sum((s) => s.fingerprinted), verified: sum((s) => s.verified),
+    unchecked: sum((s) => s.unchecked), bytes: sum((s) => s.bytes),
     seconds: (performance.now() - t0) / 1000,
   };
 }
@@ -344,7 +349,7 @@ function checkValue(ctx: FileContext, rawPath: Buffer, path: string, ino: InodeI
   if (parsed.scheme === 'sha256' || parsed.scheme === 'blake3') {
     const want = parsed.scheme === 'sha256' ? sha256 : blake3!;
     if (want.equals(raw)) stats.verified++;
-    else report(path, 'digest-mismatch', `${parsed.scheme} digest mismatch: the fingerprint says ${shortHex(raw)}…, the content hashes to ${shortHex(want)}…`, nid);
+    else report(path, 'digest-mismatch', `${parsed.scheme} digest mismatch: the fingerprint says ${hex(raw)}, the content hashes to ${hex(want)}`, nid);
     return null;
   }
 
@@ -374,7 +379,7 @@ function checkValue(ctx: FileContext, rawPath: Buffer, path: string, ino: InodeI
     if (!Buffer.from(rec.uuid).equals(raw)) {
       report(path, 'uuid-mismatch', `uuid ${formatUuid(raw)} ${[...reasons, `differs from the map's ${formatUuid(rec.uuid)} for ${key}`].join('; ')}`, nid);
     } else if (rec.size !== size || !Buffer.from(rec.sha256).equals(sha256)) {
-      report(path, 'uuid-map-content', `the map gives uuid ${formatUuid(raw)} to other content (${rec.size} bytes, sha256 ${shortHex(rec.sha256)}…; here ${size} bytes, ${shortHex(sha256)}…)`, nid);
+      report(path, 'uuid-map-content', `the map gives uuid ${formatUuid(raw)} to other content (${rec.size} bytes, sha256 ${hex(rec.sha256)}; here ${size} bytes, sha256 ${hex(sha256)})`, nid);
     } else {
       stats.verified++;
     }

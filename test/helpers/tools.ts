@@ -1,7 +1,7 @@
 // External tools for end-to-end tests: where they are, how to run them, and what a test does when one
 // is missing (skip on a developer machine, FAIL in CI, so CI can never go green by skipping the oracles).
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,14 @@ import type { TestContext } from 'node:test';
 
 /** Repository root: this file runs as dist/test/helpers/tools.js, three levels below it. */
 export const REPO_ROOT: string = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/**
+ * The mkfs.erofs 1.9.3 reference images: $EROFS_REFERENCE_IMAGES, else `shared/reference-images` beside
+ * the checkout (CI's layout), else /work/shared/reference-images (a worktree or a clone elsewhere).
+ */
+export const REFERENCE_IMAGES: string = process.env.EROFS_REFERENCE_IMAGES
+  ?? [join(REPO_ROOT, '..', 'shared', 'reference-images'), '/work/shared/reference-images'].find((d) => existsSync(d))
+  ?? join(REPO_ROOT, '..', 'shared', 'reference-images');
 
 /** Our CLI entry point (may not exist yet while the builder is being written). */
 export const FORGE_BIN: string = join(REPO_ROOT, 'bin', 'erofs-forge.js');
