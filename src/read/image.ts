@@ -149,17 +149,44 @@ export class ErofsImage {
     return this.sb.rootNid;
   }
 
+  /**
+   * The long-prefix table: in the metadata area at xattr_prefix_start * 4, or, without
+   * COMPAT_PLAIN_XATTR_PFX in an image with a packed inode, at that offset of the packed inode's data
+   * (kernel erofs_xattr_prefixes_init; mkfs.erofs 1.9.3 puts it there with -Efragments).
+   */
   private readPrefixes(): LongPrefix[] {
     const { xattrPrefixCount: count, xattrPrefixStart: start, featureIncompat, featureCompat } = this.sb;
     if (!(featureIncompat & FEATURE_INCOMPAT_XATTR_PREFIXES)) return [];
-    if (!(featureCompat & FEATURE_COMPAT_PLAIN_XATTR_PFX) && this.sb.packedNid !== 0n) {
-      throw new UnsupportedFeatureError('superblock: long xattr prefixes stored in the packed inode are not supported');
-    }
     if (count === 0) return [];
     const off = start * 4;
-    const avail = Math.min(this.length - off, count * 260);
+    // Each record: u16 size, then at most 255 + 1 bytes, padded to 4.
+    const want = count * 260;
+    if (!(featureCompat & FEATURE_COMPAT_PLAIN_XATTR_PFX) && this.sb.packedNid !== 0n) {
+      const where = 'xattr prefix table in the packed inode';
+      if (this.sb.packedNid > BigInt(Number.MAX_SAFE_INTEGER)) throw new CorruptImageError('packed nid out of range', where);
+      const packed = this.inode(Number(this.sb.packedNid));
+      if (packed.kind !== 'reg') throw new CorruptImageError('packed inode is not a regular file', where);
+      if (off >= packed.size) throw new CorruptImageError('xattr prefix table beyond the end of the packed inode', where);
+      return decodePrefixTable(this.dataRange(packed, off, Math.min(packed.size - off, want)), count, where);
+    }
+    const avail = Math.min(this.length - off, want);
     if (off >= this.length) throw new CorruptImageError('xattr prefix table beyond the end of the image', 'superblock');
     return decodePrefixTable(this.readAt(off, avail, 'superblock'), count, 'xattr prefix table');
+  }
+
+  /** Bytes [off, off + len) of an inode's data, decoding from its start (for small metadata kept in files). */
+  private dataRange(i: InodeInfo, off: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    let pos = 0;
+    for (const chunk of this.data(i)) {
+      const from = Math.max(off, pos);
+      const to = Math.min(off + len, pos + chunk.length);
+      if (from < to) out.set(chunk.subarray(from - pos, to - pos), from - off);
+      pos += chunk.length;
+      if (pos >= off + len) break;
+    }
+    if (pos < off + len) throw new CorruptImageError('short data', `nid ${i.nid}`, `${pos} of ${off + len} bytes`);
+    return out;
   }
 
   /** Byte offset of an inode slot. */
