@@ -59,7 +59,7 @@ function json(args: string[], status = 0): Record<string, unknown> {
 const PROBLEM_CODES: Record<ProblemCode, true> = {
   open: true, corrupt: true, unsupported: true, 'ishare-no-prefix': true, 'ishare-prefix-out-of-range': true,
   'missing-fingerprint': true, 'duplicate-fingerprint': true, 'filtered-fingerprint': true, 'malformed-fingerprint': true,
-  'digest-mismatch': true, 'uuid-mismatch': true, 'uuid-not-in-map': true, 'uuid-map-content': true, 'fingerprint-conflict': true,
+  'digest-mismatch': true, 'uuid-mismatch': true, 'uuid-not-in-map': true, 'uuid-map-content': true, 'fingerprint-conflict': true, 'fingerprint-on-non-regular': true,
 };
 const REASONS: Record<NotSharingReason, true> = { 'no-fingerprint': true, layout: true, 'size-mismatch': true, 'different-values': true };
 const LAYOUTS: Record<Layout, true> = { plain: true, compressed: true };

@@ -6,7 +6,7 @@
 // `--xattr-prefix=user.fp`, after which the superblock is switched to ishare with that prefix.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test, type TestContext } from 'node:test';
@@ -362,6 +362,63 @@ describe('verify: tampered copies of mkfs.erofs 1.9.3 images', () => {
 });
 
 // ---- arbitrary values: uuid, blake3, forged ----------------------------------------------
+
+describe('verify passes fingerprints on non-regular inodes (issue 15, finding 4)', () => {
+  /** A tree whose directory, symlink and FIFO carry trusted.erofs.fingerprint (a real file's value, so only the inode kind is wrong). */
+  function stampedTree(t: TestContext): string | null {
+    const setfattr = findTool('setfattr');
+    if (!needTool(t, setfattr, 'setfattr (package attr)')) return null;
+    const root = fresh('stamped-tree');
+    mkdirSync(join(root, 'd'), { recursive: true });
+    writeFileSync(join(root, 'f'), 'hi\n');
+    symlinkSync('f', join(root, 'l'));
+    runOk('mkfifo', [join(root, 'p')]);
+    const value = `0x${Buffer.concat([Buffer.from('sha256:'), sha256('hi\n')]).toString('hex')}`;
+    for (const p of ['d', 'l', 'p']) runOk(setfattr!, ['-h', '-n', 'trusted.erofs.fingerprint', '-v', value, join(root, p)]);
+    return root;
+  }
+
+  test('mkfs.erofs 1.9.3 keeps a source fingerprint xattr on a directory, symlink and FIFO: each is reported', (t) => {
+    const mkfs = mkfs193(t);
+    const root = stampedTree(t);
+    if (!mkfs || !root) return;
+    const img = fresh('stamped.img');
+    runOk(mkfs, ['--quiet', '--xattr-inode-digest=trusted.erofs.fingerprint', '-T0', '-Uclear', img, root]);
+    for (const [p, kind] of [['/d', 'directory'], ['/l', 'symlink'], ['/p', 'FIFO']]) {
+      const r = assertCaught(img, p, 'fingerprint-on-non-regular');
+      assert.ok(r.out.includes(`${img}: ${p}: a ${kind} carries the fingerprint xattr trusted.erofs.fingerprint`), r.out);
+    }
+    assert.equal(verify([img]).out.trim().split('\n').length, 3);
+  });
+
+  test('... and under the hidden name (base index 0, as mkfs.erofs --xattr-inode-digest writes it)', (t) => {
+    const mkfs = mkfs193(t);
+    const root = stampedTree(t);
+    if (!mkfs || !root) return;
+    const img = fresh('stamped-hidden.img');
+    // No name filter: the filter bit depends on the base index, which the patch below changes.
+    runOk(mkfs, ['--quiet', '-E^xattr-name-filter', '--xattr-inode-digest=trusted.erofs.fingerprint', '-T0', '-Uclear', img, root]);
+    // The prefix record's base index (u16 size, then u8 base_index): trusted. (4) -> 0, a hidden name.
+    const rec = withImage(img, (e) => e.sb.xattrPrefixStart * 4 + 2);
+    assert.equal(readBytes(img, rec, 1)[0], 4);
+    patch(img, rec, Buffer.from([0]));
+    for (const p of ['/d', '/l', '/p']) {
+      const r = assertCaught(img, p, 'fingerprint-on-non-regular');
+      assert.match(r.out, /carries the fingerprint xattr erofs\.fingerprint \(hidden name\)/);
+    }
+    const js = verify(['--json', img]);
+    assert.deepEqual([js.json!.images[0].fingerprinted, js.json!.images[0].verified], [1, 1], 'the regular file still verifies');
+  });
+
+  test('erofs-forge drops such a source xattr from every inode: its image passes', (t) => {
+    const root = stampedTree(t);
+    if (!root) return;
+    const img = fresh('stamped-forge.img');
+    const b = forge(['build', '--quiet', '-T0', '-Uclear', '--xattr-inode-digest=trusted.erofs.fingerprint', img, root]);
+    assert.equal(b.status, 0, b.stderr.toString());
+    assertClean([img]);
+  });
+});
 
 describe('verify: uuid and blake3 fingerprints (crafted through a user.fp prefix)', () => {
   const ns = uuidParse(NS);

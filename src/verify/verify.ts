@@ -28,7 +28,8 @@ export type ProblemCode =
   | 'uuid-mismatch' // uuid value is neither the namespace's nor the map's
   | 'uuid-not-in-map' // --uuid-map has no entry for the path
   | 'uuid-map-content' // the map gives this UUID to other content
-  | 'fingerprint-conflict'; // one value on different contents or sizes (forged sharing)
+  | 'fingerprint-conflict' // one value on different contents or sizes (forged sharing)
+  | 'fingerprint-on-non-regular'; // a directory, symlink or special file carries the fingerprint xattr
 
 export interface Problem {
   image: string;
@@ -206,6 +207,7 @@ function verifyOne(image: string, index: number, count: number, stats: ImageStat
       if (!metaSeen.has(ino.nid)) {
         metaSeen.add(ino.nid);
         checkInodeMeta(img, ino, showImagePath(p), st.kind === 'on' && ino.kind === 'reg', report);
+        if (st.kind === 'on' && ino.kind !== 'reg') checkNoFingerprint(img, ino, showImagePath(p), st, report);
       }
       if (ino.kind !== 'reg') return;
       if (seen.has(ino.nid)) {
@@ -255,6 +257,28 @@ function checkInodeMeta(img: ErofsImage, ino: InodeInfo, path: string, xattrsChe
   };
   if (!xattrsCheckedElsewhere) step('xattrs', () => img.xattrs(ino));
   if (ino.kind === 'lnk') step('symlink', () => img.readlink(ino));
+}
+
+const KIND_NAMES: Record<InodeInfo['kind'], string> = {
+  reg: 'regular file', dir: 'directory', lnk: 'symlink', chr: 'character device', blk: 'block device', fifo: 'FIFO', sock: 'socket',
+};
+
+/**
+ * Only regular files are fingerprinted (mkfs.erofs --xattr-inode-digest marks regular files only, and
+ * only their data is what a value stands for): the fingerprint xattr on any other inode is a forged or
+ * broken stamp, whatever its value.
+ */
+function checkNoFingerprint(img: ErofsImage, ino: InodeInfo, path: string, st: Extract<IshareState, { kind: 'on' }>,
+  report: (path: string | null, code: ProblemCode, message: string, nid?: number) => void): void {
+  let n: number;
+  try {
+    n = lookupFingerprint(img, ino, st).values.length;
+  } catch (e) {
+    // The xattr body itself was checked (and any failure reported) by checkInodeMeta.
+    if (classify(e)) return;
+    throw e;
+  }
+  if (n) report(path, 'fingerprint-on-non-regular', `a ${KIND_NAMES[ino.kind]} carries the fingerprint xattr ${showPath(st.name)}${st.hidden ? ' (hidden name)' : ''}; only regular files are fingerprinted`, ino.nid);
 }
 
 interface FileContext {
