@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpdir } from 'node:os';
-import { forge, needRoot, run, REPO_ROOT } from './helpers/tools.js';
+import { forge, needRoot, run, REPO_ROOT, worldReadableForgeBin } from './helpers/tools.js';
 
 function scratch(): string {
   return fs.mkdtempSync(path.join(tmpdir(), 'forge-err-'));
@@ -65,7 +65,7 @@ for (const flags of [[], ['-zlz4']]) {
       fs.writeFileSync(path.join(d, 'src', 'secret'), 'hidden '.repeat(3000), { mode: 0o600 });
       fs.chmodSync(path.join(d, 'src'), 0o755);
       const r = run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath,
-        path.join(REPO_ROOT, 'bin', 'erofs-forge.js'), 'build', '-x', '-1', ...flags, path.join(d, 'out.img'), path.join(d, 'src')]);
+        worldReadableForgeBin(), 'build', '-x', '-1', ...flags, path.join(d, 'out.img'), path.join(d, 'src')]);
       assert.equal(r.status, 1, r.stderr);
       assertOneLine(r.stderr, /src\/secret: cannot open: permission denied/);
       assert.deepEqual(leftovers(d), ['src']);

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import { forge, needRoot, needMount, run, REPO_ROOT, type RunResult } from './helpers/tools.js';
+import { forge, needRoot, needMount, run, REPO_ROOT, worldReadableForgeBin, type RunResult } from './helpers/tools.js';
 import { withMount } from './helpers/mount.js';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'erofs-forge.js');
@@ -369,7 +369,7 @@ test('unreadable sources as a non-root user: the directory or file is named, no 
       fs.chmodSync(src, 0o755);
       fs.writeFileSync(path.join(src, 'ok'), 'fine');
       make(src);
-      const r = run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN,
+      const r = run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, worldReadableForgeBin(),
         'build', '-x', '-1', ...flags, path.join(d, 'out.img'), src]);
       assert.equal(r.status, 1, `${name}: ${r.stderr}`);
       assertOneLine(r.stderr, re);

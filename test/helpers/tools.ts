@@ -1,7 +1,9 @@
 // External tools for end-to-end tests: where they are, how to run them, and what a test does when one
 // is missing (skip on a developer machine, FAIL in CI, so CI can never go green by skipping the oracles).
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync, chmodSync, constants, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -178,6 +180,44 @@ export function runOk(cmd: string, args: readonly (string | Buffer)[], opts: Run
 /** Runs our CLI: `node bin/erofs-forge.js ...args` from the repository root. */
 export function forge(args: readonly (string | Buffer)[], opts: RunOptions = {}): RunResult {
   return run(process.execPath, [FORGE_BIN, ...args], { cwd: REPO_ROOT, ...opts });
+}
+
+// ---- running the CLI as another user ------------------------------------------------------
+
+let sharedInstall: string | undefined;
+
+/**
+ * Our CLI as another user can run it, wherever the checkout is: a clone under a 0700 directory (root's
+ * home, `mktemp -d`) cannot be read by that user, so the files the CLI loads (bin/, dist/src/, dist/wasm/,
+ * package.json and the runtime dependencies, with theirs) are copied once per test process into a
+ * world-readable temporary directory, removed at exit. Returns the copy's bin/erofs-forge.js.
+ */
+export function worldReadableForgeBin(): string {
+  if (sharedInstall) return join(sharedInstall, 'bin', 'erofs-forge.js');
+  const dir = mkdtempSync(join(tmpdir(), 'forge-install-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const copy = (rel: string) => cpSync(join(REPO_ROOT, rel), join(dir, rel), { recursive: true, dereference: true });
+  for (const rel of ['bin', join('dist', 'src'), join('dist', 'wasm'), 'package.json']) copy(rel);
+  const deps = (pkgDir: string): string[] =>
+    Object.keys((JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {});
+  const todo = deps(REPO_ROOT);
+  const done = new Set<string>();
+  while (todo.length) {
+    const name = todo.pop()!;
+    if (done.has(name)) continue;
+    done.add(name);
+    copy(join('node_modules', name));
+    todo.push(...deps(join(REPO_ROOT, 'node_modules', name)));
+  }
+  // Directories 0755, files 0644 (what umask gave may be narrower).
+  const open = (p: string): void => {
+    const st = statSync(p);
+    chmodSync(p, st.isDirectory() ? 0o755 : st.mode & 0o111 ? 0o755 : 0o644);
+    if (st.isDirectory()) for (const n of readdirSync(p)) open(join(p, n));
+  };
+  open(dir);
+  sharedInstall = dir;
+  return join(dir, 'bin', 'erofs-forge.js');
 }
 
 // ---- kernel mount capability -------------------------------------------------------------
