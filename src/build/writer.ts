@@ -5,7 +5,7 @@ import {
   ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, NULL_ADDR,
   INODE_COMPRESSED_COMPACT, INODE_COMPRESSED_FULL,
 } from '../format/constants.js';
-import { encodeInode, inodeSize, xattrIcount, encodeRdev } from '../format/inode.js';
+import { encodeInode, inodeSize, xattrIcount, encodeRdev, flatDataLayout } from '../format/inode.js';
 import { encodeDirBlock } from '../format/dirent.js';
 import { encodeXattrIbody } from '../format/xattr.js';
 import type { IndexForm } from '../format/zmap.js';
@@ -153,12 +153,9 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
 
   /** Reserve data blocks and the metadata slot for an inode; returns its placement skeleton. */
   const reserve = (p: Inode): Placement => {
-    const size = p.size;
-    const tailLen = size % bs;
-    const inline = wantsInline(p, tailLen);
-    const fullBlocks = inline ? Math.floor(size / bs) : Math.ceil(size / bs);
+    const inline = wantsInline(p, flatDataLayout(p.size, bs, true).tail);
+    const { blocks: fullBlocks, tail: len } = flatDataLayout(p.size, bs, inline);
     const startBlk = fullBlocks ? alloc.takeBlocks(fullBlocks) : inline ? NULL_ADDR : 0;
-    const len = inline ? tailLen : 0;
     p.nid = alloc.placeItem(inodeEndOf(p) + len) / ISLOT_SIZE;
     // A copied file's tail arrives as a view of its batch's result; others are filled in here.
     const pl: Placement = { datalayout: inline ? INODE_FLAT_INLINE : INODE_FLAT_PLAIN, startBlk, tailLen: len, tail: p.kind === 'reg' ? NO_BYTES : new Uint8Array(len) };

@@ -27,6 +27,16 @@ export function inodeSize(extended: boolean): number {
   return extended ? INODE_EXTENDED_SIZE : INODE_COMPACT_SIZE;
 }
 
+/**
+ * Where a flat inode's data lies: `blocks` whole blocks from i_u, then (FLAT_INLINE) `tail` bytes right
+ * after the inode's xattrs. The writer places data with it and the readers find it with it.
+ */
+export function flatDataLayout(size: number, blockSize: number, inline: boolean): { blocks: number; blockBytes: number; tail: number } {
+  const blocks = inline ? Math.floor(size / blockSize) : Math.ceil(size / blockSize);
+  const tail = inline ? size % blockSize : 0;
+  return { blocks, blockBytes: size - tail, tail };
+}
+
 /** i_xattr_icount for an xattr region of `bytes`; 0 means none. Never 1 (kernel: EOPNOTSUPP). */
 export function xattrIcount(bytes: number): number {
   return bytes === 0 ? 0 : (bytes - XATTR_IBODY_HEADER_SIZE) / 4 + 1;

@@ -9,7 +9,7 @@ import {
   FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES,
 } from '../format/constants.js';
 import { decodeSuperBlock, verifySuperBlockChecksum, checksumLength, type SuperBlock } from '../format/superblock.js';
-import { decodeInode, inodeFormat, inodeSize, xattrIbodySize, decodeRdev, I_FORMAT_KNOWN } from '../format/inode.js';
+import { decodeInode, inodeFormat, inodeSize, xattrIbodySize, decodeRdev, flatDataLayout, I_FORMAT_KNOWN } from '../format/inode.js';
 import { decodeDirBlock, type DirEntry } from '../format/dirent.js';
 import { decodeXattrEntry, decodePrefixTable, shortPrefix, longPrefixString, type LongPrefix } from '../format/xattr.js';
 import { CorruptImageError, UnsupportedFeatureError, UserError } from '../errors.js';
@@ -243,7 +243,7 @@ export class ErofsImage {
         if (i.size !== 0) throw new CorruptImageError('special file with data', where);
         return;
       }
-      const nblocks = i.datalayout === INODE_FLAT_PLAIN ? Math.ceil(i.size / bs) : Math.floor(i.size / bs);
+      const { blocks: nblocks, tail } = flatDataLayout(i.size, bs, i.datalayout === INODE_FLAT_INLINE);
       if (nblocks > 0) {
         if (i.u === NULL_ADDR) throw new UnsupportedFeatureError(`${where}: flat data with a null start block (6.15 holes) is not supported`);
         if ((i.u + nblocks) * bs > this.length) {
@@ -251,7 +251,6 @@ export class ErofsImage {
         }
       }
       if (i.datalayout === INODE_FLAT_INLINE) {
-        const tail = i.size % bs;
         const toff = i.iloc + i.isize + i.xattrSize;
         // data.c erofs_map_blocks: "inline data cross block boundary".
         if (tail === 0 && i.size > 0) throw new CorruptImageError('inline layout with a block-aligned size', where);
@@ -272,13 +271,11 @@ export class ErofsImage {
     }
     const bs = this.blockSize;
     const where = `nid ${i.nid}`;
-    const blockBytes = i.datalayout === INODE_FLAT_INLINE ? Math.floor(i.size / bs) * bs : i.size;
+    const { blockBytes, tail } = flatDataLayout(i.size, bs, i.datalayout === INODE_FLAT_INLINE);
     for (let pos = 0; pos < blockBytes; pos += READ_CHUNK) {
       yield this.readAt(i.u * bs + pos, Math.min(READ_CHUNK, blockBytes - pos), where);
     }
-    if (i.datalayout === INODE_FLAT_INLINE && i.size % bs) {
-      yield this.readAt(i.iloc + i.isize + i.xattrSize, i.size % bs, where);
-    }
+    if (tail) yield this.readAt(i.iloc + i.isize + i.xattrSize, tail, where);
   }
 
   /** Whole data of a small inode (directories, symlinks); refuses anything large. */

@@ -9,6 +9,7 @@ import { longPrefixString } from '../format/xattr.js';
 import { parseFingerprint } from '../fingerprint/scheme.js';
 import { UserError } from '../errors.js';
 import { showPath } from '../source/tree.js';
+import { flatDataLayout } from '../format/inode.js';
 import type { ErofsImage, InodeInfo } from './image.js';
 
 export const MANIFEST_SCHEMA = 'erofs-forge/manifest/1';
@@ -55,10 +56,10 @@ export function manifestLines(img: ErofsImage): ManifestLine[] {
       return;
     }
     let stored = 0;
-    const tail = ino.size % bs;
-    if (ino.datalayout === INODE_FLAT_PLAIN) stored = Math.ceil(ino.size / bs) * bs;
-    else if (ino.datalayout === INODE_FLAT_INLINE) stored = Math.floor(ino.size / bs) * bs + tail;
-    else if (ino.datalayout === INODE_COMPRESSED_FULL || ino.datalayout === INODE_COMPRESSED_COMPACT) stored = ino.u * bs;
+    if (ino.datalayout === INODE_FLAT_PLAIN || ino.datalayout === INODE_FLAT_INLINE) {
+      const f = flatDataLayout(ino.size, bs, ino.datalayout === INODE_FLAT_INLINE);
+      stored = f.blocks * bs + f.tail;
+    } else if (ino.datalayout === INODE_COMPRESSED_FULL || ino.datalayout === INODE_COMPRESSED_COMPACT) stored = ino.u * bs;
     if (ino.kind === 'chr' || ino.kind === 'blk' || ino.kind === 'fifo' || ino.kind === 'sock') stored = 0;
     let fingerprint: string | null = null;
     if (fpName && ino.kind === 'reg') {

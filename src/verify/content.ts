@@ -7,6 +7,7 @@ import { blake3 } from '@noble/hashes/blake3.js';
 import { INODE_FLAT_INLINE, INODE_FLAT_PLAIN } from '../format/constants.js';
 import { imageLength, type ErofsImage, type InodeInfo } from '../read/image.js';
 import { CorruptImageError, UserError } from '../errors.js';
+import { flatDataLayout } from '../format/inode.js';
 
 export interface ContentDigest {
   /** Bytes the decoder produced (equal to i_size, or decode() throws). */
@@ -60,9 +61,8 @@ export class ContentReader {
       // blocks from i_u, then for the inline layout the tail right after the inode's xattrs. The
       // reader's inode() already checked both ranges against the image length.
       const bs = this.img.blockSize;
-      const blockBytes = ino.datalayout === INODE_FLAT_INLINE ? Math.floor(ino.size / bs) * bs : ino.size;
+      const { blockBytes, tail } = flatDataLayout(ino.size, bs, ino.datalayout === INODE_FLAT_INLINE);
       if (blockBytes > 0) this.readRange(ino.u * bs, blockBytes, ino.nid, take);
-      const tail = ino.size - blockBytes;
       if (tail > 0) this.readRange(ino.iloc + ino.isize + ino.xattrSize, tail, ino.nid, take);
     } else {
       for (const chunk of this.img.data(ino)) take(chunk);
