@@ -40,13 +40,9 @@ export interface Problem {
   message: string;
 }
 
-export interface ImageStats {
-  image: string;
-  /** The image declares fingerprints (COMPAT_ISHARE_XATTRS). */
-  ishare: boolean;
-  /** Full xattr name of the fingerprint, when ishare is on and valid. */
-  fingerprintName: string | null;
-  /** Regular-file inodes (a hard-linked inode counts once). */
+/** What verify counts, per image and summed over the images. */
+export interface VerifyCounts {
+  /** Regular-file inodes (a hard-linked inode counts once per image). */
   files: number;
   /** Of those, inodes carrying a fingerprint the kernel would use. */
   fingerprinted: number;
@@ -57,22 +53,23 @@ export interface ImageStats {
   /** Content bytes decoded. */
   bytes: number;
   seconds: number;
+}
+
+export interface ImageStats extends VerifyCounts {
+  image: string;
+  /** The image declares fingerprints (COMPAT_ISHARE_XATTRS). */
+  ishare: boolean;
+  /** Full xattr name of the fingerprint, when ishare is on and valid. */
+  fingerprintName: string | null;
   /** The walk reached every inode (false when the image could not be opened or a structural error stopped it). */
   complete: boolean;
   problems: number;
 }
 
-export interface VerifyReport {
+export interface VerifyReport extends VerifyCounts {
   ok: boolean;
   images: ImageStats[];
   problems: Problem[];
-  files: number;
-  fingerprinted: number;
-  /** Sums of the images' verified and unchecked counts. */
-  verified: number;
-  unchecked: number;
-  bytes: number;
-  seconds: number;
 }
 
 export interface VerifyProgress {
