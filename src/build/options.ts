@@ -53,6 +53,12 @@ export interface BuildOptions {
   allRoot: boolean;
   forceUid?: number;
   forceGid?: number;
+  /**
+   * -E force-inode-compact / force-inode-extended: every inode in one form. Compact fails on a
+   * file that needs the extended form (ids or nlink over 65535, size over 4 GiB, a time other
+   * than the build time: pair it with ignoreMtime, as mkfs.erofs does).
+   */
+  inodeVersion?: 'compact' | 'extended';
   /** Inline the tails of regular files (false for -E noinline_data). */
   inlineData: boolean;
   /** -x: a (name, value) pair used by more than this many inodes is shared; < 0 drops all xattrs. */
