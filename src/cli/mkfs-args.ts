@@ -81,6 +81,8 @@ export interface MkfsArgs {
   ztailpacking: boolean;
   dedupe: boolean;
   legacyCompress: boolean;
+  /** -E fragments / all-fragments asked for (refused with -z: not implemented). */
+  fragments?: string;
 }
 
 /** A refused line: mkfs.erofs's wording where it has one. Exit status 1, as mkfs.erofs. */
@@ -151,14 +153,13 @@ function setZFeature(a: MkfsArgs, name: string, on: boolean, value: string | und
     case 'legacy-compress': noValue(); a.legacyCompress = on; return;
     case 'ztailpacking': noValue(); a.ztailpacking = on; return;
     case 'dedupe': noValue(); a.dedupe = on; return;
-    // Off is the default: "^fragments" and friends ask for what the build does anyway.
-    case 'fragments': case 'all-fragments':
-      if (on) notImplemented(`-E ${name}`, 'fragments (the packed inode) are not implemented by erofs-forge yet');
-      noValue();
-      return;
-    case 'fragdedupe':
-      if (on) notImplemented(`-E ${name}`, 'fragments (the packed inode) are not implemented by erofs-forge yet');
-      noValue();
+    // Off is the default: "^fragments" asks for what the build does anyway. On, they only act on
+    // compressed files (without -z, mkfs.erofs 1.9.3 writes the same bytes as without them), so
+    // they are refused only together with -z, once the whole line is read.
+    case 'fragments': case 'all-fragments': case 'fragdedupe':
+      if (name !== 'fragdedupe' || !on) noValue();
+      if (on && name !== 'fragdedupe') a.fragments = name;
+      else if (!on && name !== 'fragdedupe') a.fragments = undefined;
       return;
     case '48bit': case 'dot-omitted':
       noValue();
@@ -364,6 +365,7 @@ export function parseMkfsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
   else refuse('missing argument: SOURCE(s)');
   if (operands.length > 2) refuse(`unexpected argument: ${operands[2]}`);
 
+  if (a.fragments && a.codec) notImplemented(`-E ${a.fragments}`, 'fragments (the packed inode) are not implemented by erofs-forge yet');
   if (pcluster !== undefined) {
     if (pcluster < BigInt(a.blockSize) || pcluster % BigInt(a.blockSize)) refuse(`invalid physical clustersize ${pcluster}`);
     a.pclusterSize = Number(pcluster);

@@ -28,6 +28,7 @@ Options may follow FILE SOURCE; long options may be abbreviated to a unique pref
                           default 1); old form -zX,Y accepted
  -C#                      largest physical cluster in bytes (multiple of the block size, <= 1 MiB)
  -EX[,...]                extended options, ^X to clear: ztailpacking, dedupe, legacy-compress,
+                          fragments and all-fragments (without -z only, where they change nothing),
                           noinline_data, inline_data, force-inode-compact, force-inode-extended,
                           xattr-name-filter, plain-xattr-prefixes, force-inode-blockmap,
                           force-chunk-indexes
@@ -69,7 +70,7 @@ Options may follow FILE SOURCE; long options may be abbreviated to a unique pref
                           accepted in their no-op forms only (1, 1, 0, 0)
 
 Refused with one line (not implemented): --tar=i, --tar=headerball, --chunksize, --blobdev,
---compress-hints, -zX:Y, --max-extent-bytes, -E fragments, -E all-fragments, -E fragdedupe,
+--compress-hints, -zX:Y, --max-extent-bytes, -E fragments and -E all-fragments with -z,
 -E 48bit, -E dot-omitted, -E nosbcrc, -m, --incremental, --vmdk-desc, --gzinfo, --unxz, --unlzma,
 --dsunit/--fsalignblks > 1, --offset/--root-xattr-isize > 0, --zD, --MZ.
 `;
