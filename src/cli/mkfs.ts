@@ -73,6 +73,11 @@ Refused with one line (not implemented): --tar=i, --tar=headerball, --chunksize,
 --compress-hints, -zX:Y, --max-extent-bytes, -E fragments and -E all-fragments with -z,
 -E 48bit, -E dot-omitted, -E nosbcrc, -m, --incremental, --vmdk-desc, --gzinfo, --unxz, --unlzma,
 --dsunit/--fsalignblks > 1, --offset/--root-xattr-isize > 0, --zD, --MZ.
+
+Examples:
+  erofs-forge mkfs -zlz4hc,9 -C 65536 -T 0 -U clear rootfs.img rootfs/
+  erofs-forge mkfs --tar=f --aufs --quiet -Enoinline_data -U UUID layer.erofs < layer.tar
+  ln -s "$(command -v erofs-forge)" /usr/local/bin/mkfs.erofs    then pipelines call it as mkfs.erofs
 `;
 }
 
