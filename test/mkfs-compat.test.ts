@@ -13,6 +13,8 @@ import { assertSameTree, snapshotTree, type CompareOptions, type TreeSnapshot } 
 import { FORGE_BIN, findTool, needMount, needRoot, needVersion, run } from './helpers/tools.js';
 import { pseudoRandom } from './helpers/tricky-tree.js';
 import { getoptLong } from '../src/cli/getopt.js';
+import { ErofsImage } from '../src/read/image.js';
+import { compressedExtents } from '../src/read/zdata.js';
 import { parseMkfsArgs, MKFS_LONGS, MKFS_SHORTS, cNumber } from '../src/cli/mkfs-args.js';
 import { parseFileContexts, lookupContext, selabelPath } from '../src/source/file-contexts.js';
 import { parseFsConfig, fsConfigKey, capabilityXattr } from '../src/source/android-fs-config.js';
@@ -136,7 +138,7 @@ test('mkfs.erofs values: base prefixes, k/m/g, atoi for -d, ilog2 block sizes, -
     ['-zlz4 -Efragments i s', /^-E fragments: fragments .* not implemented/], ['--tar=headerball i', /^--tar=headerball: tar index images/],
     ['--chunksize=4096 i s', /^--chunksize: chunk-based files/], ['--compress-hints=f i s', /^--compress-hints: per-file/],
     ['-zlz4hc:lz4 i s', /^-z lz4hc:lz4: alternative algorithms/], ['-zzstd i s', /^-z zstd: unknown algorithm/],
-    ['--dsunit=512 i s', /^--dsunit=512: data alignment/], ['--max-extent-bytes=4096 i s', /^--max-extent-bytes: a cap/],
+    ['--dsunit=512 i s', /^--dsunit=512: data alignment/], ['--max-extent-bytes=4x i s', /^invalid maximum compressed extent size 4x$/],
   ] as const) {
     assert.throws(() => p(line), (e: Error) => msg.test(e.message), line);
   }
@@ -199,6 +201,8 @@ interface Line {
   refStatus?: number;
   /** How the mounted image differs from the source by design. */
   vsSource?: CompareOptions;
+  /** --max-extent-bytes: no compressed extent of either image is longer. */
+  maxExtent?: number;
 }
 
 const NOXATTR: CompareOptions = { ignoreXattrs: true };
@@ -227,6 +231,8 @@ export const LINES: Line[] = [
   { who: 'variant: abbreviations, bare --tar, deflate', argv: ['--ta', '--auf', '--qui', '-zdeflate,level=6', '-C', '8k', '-T0', '-Uclear', 'IMG', 'TAR'], tar: 'file' },
   { who: 'variant: ids and inode forms', argv: ['-T0', '-Uclear', '--force-uid=5', '--uid-offset=100', '--gid-offset=7', '-Eforce-inode-extended', 'IMG', 'SRC'], vsSource: { ignoreOwnership: true } },
   { who: 'variant: compact inodes, legacy indexes', argv: ['-Eforce-inode-compact,legacy-compress', '-zlz4hc,4', '-d0', '-T0', '--mkfs-time', 'IMG', 'SRC'], vsSource: { ignoreMtimeOf: () => true } },
+  { who: 'variant: --max-extent-bytes', argv: ['-zlz4', '-C65536', '--max-extent-bytes=8k', '-T0', '-Uclear', 'IMG', 'SRC'], maxExtent: 8192 },
+  { who: 'variant: SOURCE_DATE_EPOCH overrides -T and clamps', argv: ['-T0', '-Uclear', 'IMG', 'SRC'], env: { SOURCE_DATE_EPOCH: '1600000000' }, vsSource: { ignoreMtimeOf: () => true } },
   { who: 'variant: -E48bit', argv: ['-E48bit', 'IMG', 'SRC'], refuse: /^mkfs\.erofs: -E 48bit: /, refStatus: 0 },
   { who: 'variant: --chunksize', argv: ['--chunksize=4096', 'IMG', 'SRC'], refuse: /^mkfs\.erofs: --chunksize: /, refStatus: 0 },
   { who: 'refused by both: unknown option', argv: ['--bogus', 'IMG', 'SRC'], refuse: /^mkfs\.erofs: unrecognized option '--bogus'$/, refStatus: 1 },
@@ -276,6 +282,21 @@ for (const l of LINES) {
       const f = run(fsck, [img]);
       assert.equal(f.status, 0, `fsck.erofs ${path.basename(img)}: ${f.stderr}`);
     }
+    if (l.maxExtent) {
+      for (const img of [refImg, ourImg]) {
+        const e = ErofsImage.open(img);
+        let longest = 0;
+        try {
+          e.walk((_p, ino) => {
+            if (ino.kind !== 'reg' || (ino.datalayout !== 1 && ino.datalayout !== 3)) return;
+            for (const x of compressedExtents(e, ino)) if (x.kind === 'compressed') longest = Math.max(longest, x.llen);
+          });
+        } finally {
+          e.close();
+        }
+        assert.equal(longest, l.maxExtent, `${path.basename(img)}: longest compressed extent`);
+      }
+    }
     if (!needRoot(t) || !needMount(t)) return;
     const refSnap = await mountedSnapshot(refImg);
     const ourSnap = await mountedSnapshot(ourImg);
@@ -289,7 +310,7 @@ for (const l of LINES) {
       ignorePath: (p) => p.toString() === 'removed', mtimeSecondsOnly: true,
       ignoreXattr: (name, p) => name === 'trusted.overlay.origin' && p.length === 0,
     } : {};
-    const timeFixed = argvOf(l, '').some((w) => /^-T/.test(w)) && !l.argv.includes('--mkfs-time');
+    const timeFixed = (argvOf(l, '').some((w) => /^-T/.test(w)) && !l.argv.includes('--mkfs-time')) || !!l.env?.SOURCE_DATE_EPOCH;
     assertSameTree(source, ourSnap, {
       ...tarCmp, ...(timeFixed ? { ignoreMtimeOf: () => true } : {}),
       ...(l.argv.includes('-x') ? NOXATTR : {}), ...l.vsSource,

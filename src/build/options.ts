@@ -24,6 +24,8 @@ export interface CompressionOptions {
   dedupe: boolean;
   /** -E legacy-compress: FULL indexes for every file. */
   legacyIndexes: boolean;
+  /** --max-extent-bytes: no pcluster takes more than this many input bytes (at least a block). */
+  maxExtentBytes?: number;
 }
 
 export interface FingerprintOptions {
@@ -120,6 +122,10 @@ export function checkBuildOptions(o: BuildOptions): void {
     const c = o.compression.pclusterSize;
     if (c < o.blockSize || c % o.blockSize || c > 1 << 20) {
       throw new UserError(`-C ${c}: pcluster size must be a multiple of the block size (${o.blockSize}) up to 1048576`);
+    }
+    const m = o.compression.maxExtentBytes;
+    if (m !== undefined && (!Number.isInteger(m) || m < o.blockSize)) {
+      throw new UserError(`--max-extent-bytes ${m}: must be at least the block size (${o.blockSize})`);
     }
   }
   if (o.fingerprint) {

@@ -81,6 +81,8 @@ export interface MkfsArgs {
   ztailpacking: boolean;
   dedupe: boolean;
   legacyCompress: boolean;
+  /** --max-extent-bytes (negative: unaligned extents, which need the 48-bit layout). */
+  maxExtentBytes?: number;
   /** -E fragments / all-fragments asked for (refused with -z: not implemented). */
   fragments?: string;
 }
@@ -279,7 +281,9 @@ export function parseMkfsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
       case 'force-uid': a.fixedUid = Number(whole(v!, 'invalid uid', { min: 0n, max: U32 - 1n })); break;
       case 'force-gid': a.fixedGid = Number(whole(v!, 'invalid gid', { min: 0n, max: U32 - 1n })); break;
       case 'all-root': a.fixedUid = 0; a.fixedGid = 0; break;
-      case 'max-extent-bytes': notImplemented(s, 'a cap on decompressed extents is not implemented by erofs-forge');
+      case 'max-extent-bytes':
+        a.maxExtentBytes = Number(whole(v!, 'invalid maximum compressed extent size', { suffix: true, min: -0x80000000n, max: 0x7fffffffn }));
+        break;
       case 'compress-hints': notImplemented(s, 'per-file compression hints are not implemented by erofs-forge');
       case 'chunksize': notImplemented(s, 'chunk-based files are not implemented by erofs-forge yet');
       case 'blobdev': notImplemented(s, 'blob devices (with --chunksize) are not implemented by erofs-forge');

@@ -27,6 +27,7 @@ Options may follow FILE SOURCE; long options may be abbreviated to a unique pref
  -zX[,level=Y]            compress with X: lz4, lz4hc (level 0-12, default 9), deflate (level 0-9,
                           default 1); old form -zX,Y accepted
  -C#                      largest physical cluster in bytes (multiple of the block size, <= 1 MiB)
+ --max-extent-bytes=#     offer the compressor at most # input bytes per pcluster (>= block size)
  -EX[,...]                extended options, ^X to clear: ztailpacking, dedupe, legacy-compress,
                           fragments and all-fragments (without -z only, where they change nothing),
                           noinline_data, inline_data, force-inode-compact, force-inode-extended,
@@ -70,7 +71,7 @@ Options may follow FILE SOURCE; long options may be abbreviated to a unique pref
                           accepted in their no-op forms only (1, 1, 0, 0)
 
 Refused with one line (not implemented): --tar=i, --tar=headerball, --chunksize, --blobdev,
---compress-hints, -zX:Y, --max-extent-bytes, -E fragments and -E all-fragments with -z,
+--compress-hints, -zX:Y, --max-extent-bytes < 0, -E fragments and -E all-fragments with -z,
 -E 48bit, -E dot-omitted, -E nosbcrc, -m, --incremental, --vmdk-desc, --gzinfo, --unxz, --unlzma,
 --dsunit/--fsalignblks > 1, --offset/--root-xattr-isize > 0, --zD, --MZ.
 
@@ -149,6 +150,13 @@ function buildOptionsOf(a: MkfsArgs): BuildOptions {
       codec: a.codec, pclusterSize: a.pclusterSize ?? a.blockSize,
       ztailpacking: a.ztailpacking, dedupe: a.dedupe, legacyIndexes: a.legacyCompress,
     };
+    // Only compressed files have extents to cap (mkfs.erofs checks the value per compressed file).
+    const m = a.maxExtentBytes;
+    if (m !== undefined) {
+      if (m < 0) throw new UserError('Unaligned compressed extents must be used with the 48bit encoded extent layout, which erofs-forge does not implement');
+      if (m < a.blockSize) throw new UserError(`Maximum compressed extent size (${m}) must be at least the block size (${a.blockSize})`);
+      over.compression.maxExtentBytes = m;
+    }
   }
   if (a.xattrInodeDigest !== undefined) over.fingerprint = { name: Buffer.from(a.xattrInodeDigest), scheme: 'sha256' };
   over.warn = a.quiet || a.debug < 2 ? () => {} : (m) => process.stderr.write(`mkfs.erofs: warning: ${m}\n`);
