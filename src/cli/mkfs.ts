@@ -8,7 +8,7 @@ import { defaultBuildOptions, type BuildOptions } from '../build/options.js';
 import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
 import { newInode, NO_XATTRS, type Inode } from '../source/tree.js';
 import { parseEpoch, parseUuid } from './parse.js';
-import { parseMkfsArgs, MKFS_LONGS, type MkfsArgs } from './mkfs-args.js';
+import { parseMkfsArgs, type MkfsArgs } from './mkfs-args.js';
 
 export const MKFS_COMPAT_VERSION = '1.9.3';
 const FORGE_VERSION = '0.1.0';
@@ -348,4 +348,3 @@ async function writeBlockList(image: string, file: string, mountPoint: string | 
   }
 }
 
-export { MKFS_LONGS };
