@@ -7,9 +7,12 @@
 // --max-semi-space-size=8 (16 by default): young generations of 8 MiB semi-spaces in each of the
 // three isolates; smaller ones promote the objects of files in flight to the old generation. These
 // take effect only from the command line: `node bin/erofs-forge.js` works the same, with more memory.
+import { basename } from 'node:path';
 import { main } from '../dist/src/cli/main.js';
 
-main(process.argv.slice(2)).then(
+// Run through a link named mkfs.erofs, the program takes mkfs.erofs's command line (as `erofs-forge mkfs`).
+const asMkfs = basename(process.argv[1] ?? '') === 'mkfs.erofs';
+main(asMkfs ? ['mkfs', ...process.argv.slice(2)] : process.argv.slice(2), asMkfs ? 'mkfs.erofs' : undefined).then(
   (code) => { process.exitCode = code; },
   (e) => {
     process.stderr.write(`erofs-forge: internal error: ${e && e.stack ? e.stack : e}\n`);

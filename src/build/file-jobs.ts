@@ -132,7 +132,8 @@ export class FileJobQueue {
       this.files.push(p);
     }
     if (zp) {
-      this.params = { codec: o.compression!.codec, blockSize: zp.blockSize, pclusterSize: zp.pclusterSize, big: zp.big, ztailpacking: zp.ztailpacking };
+      this.params = { codec: o.compression!.codec, blockSize: zp.blockSize, pclusterSize: zp.pclusterSize, big: zp.big, ztailpacking: zp.ztailpacking,
+        ...(zp.maxExtent !== undefined ? { maxExtent: zp.maxExtent } : {}) };
       if (o.cacheDir) {
         this.index = CacheIndex.load(o.cacheDir);
         this.optsKey = optionsKey({ ...this.params, segment: SEGMENT_SIZE });

@@ -23,6 +23,7 @@ export interface ZJobParams {
   pclusterSize: number;
   big: boolean;
   ztailpacking: boolean;
+  maxExtent?: number;
 }
 
 /** Compress one segment of a file (with a cache: look it up by content first, store it after). */
@@ -198,7 +199,7 @@ export function runJob(job: Job): JobResult {
   const p = job.params;
   const last = job.start + job.length === job.size;
   const zp = {
-    codec: codecFor(p.codec), blockSize: p.blockSize, pclusterSize: p.pclusterSize, big: p.big,
+    codec: codecFor(p.codec), blockSize: p.blockSize, pclusterSize: p.pclusterSize, big: p.big, maxExtent: p.maxExtent,
     // Only the file's final piece may go inline.
     ztailpacking: p.ztailpacking && last,
   };

@@ -24,6 +24,8 @@ export interface CompressionOptions {
   dedupe: boolean;
   /** -E legacy-compress: FULL indexes for every file. */
   legacyIndexes: boolean;
+  /** --max-extent-bytes: no pcluster takes more than this many input bytes (at least a block). */
+  maxExtentBytes?: number;
 }
 
 export interface FingerprintOptions {
@@ -53,6 +55,12 @@ export interface BuildOptions {
   allRoot: boolean;
   forceUid?: number;
   forceGid?: number;
+  /**
+   * -E force-inode-compact / force-inode-extended: every inode in one form. Compact fails on a
+   * file that needs the extended form (ids or nlink over 65535, size over 4 GiB, a time other
+   * than the build time: pair it with ignoreMtime, as mkfs.erofs does).
+   */
+  inodeVersion?: 'compact' | 'extended';
   /** Inline the tails of regular files (false for -E noinline_data). */
   inlineData: boolean;
   /** -x: a (name, value) pair used by more than this many inodes is shared; < 0 drops all xattrs. */
@@ -114,6 +122,10 @@ export function checkBuildOptions(o: BuildOptions): void {
     const c = o.compression.pclusterSize;
     if (c < o.blockSize || c % o.blockSize || c > 1 << 20) {
       throw new UserError(`-C ${c}: pcluster size must be a multiple of the block size (${o.blockSize}) up to 1048576`);
+    }
+    const m = o.compression.maxExtentBytes;
+    if (m !== undefined && (!Number.isInteger(m) || m < o.blockSize)) {
+      throw new UserError(`--max-extent-bytes ${m}: must be at least the block size (${o.blockSize})`);
     }
   }
   if (o.fingerprint) {

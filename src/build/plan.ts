@@ -331,8 +331,9 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   // time equals the superblock's (epoch, fixed_nsec) exactly, so no nanosecond is lost.
   for (const n of order) {
     const t = mtimeOf(n, times);
-    n.extended = n.uid > 0xffff || n.gid > 0xffff || n.links > 0xffff || n.size > 0xffffffff
+    n.extended = o.inodeVersion === 'extended' || n.uid > 0xffff || n.gid > 0xffff || n.links > 0xffff || n.size > 0xffffffff
       || t.sec !== buildSec || t.nsec !== buildNsec;
+    if (n.extended && o.inodeVersion === 'compact') throw new UserError(`file ${showPath(pathOf(n))} cannot be in compact form`);
   }
 
   let featureCompat = FEATURE_COMPAT_SB_CHKSUM | FEATURE_COMPAT_MTIME;

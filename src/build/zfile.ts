@@ -15,6 +15,8 @@ export interface ZParams {
   /** Superblock BIG_PCLUSTER: CBLKCNT entries and BIG_PCLUSTER advise bits. */
   big: boolean;
   ztailpacking: boolean;
+  /** --max-extent-bytes: the compressor is offered at most this much input per pcluster. */
+  maxExtent?: number;
 }
 
 export interface Extent {
@@ -103,7 +105,8 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
     const avail = winStart + winLen - pos;
     if (avail < Math.min(rem, look)) throw new ShortReadError(pos + avail);
     // Exactly min(rem, look) bytes: what the compressor sees never depends on buffer history.
-    const src = win.subarray(pos - winStart, pos - winStart + Math.min(rem, look));
+    // mkfs.erofs --max-extent-bytes caps the input offered (lib/compress.c: e->length = min(len, max)).
+    const src = win.subarray(pos - winStart, pos - winStart + Math.min(rem, look, p.maxExtent ?? Infinity));
     const r = p.codec.compress(src, src.length, p.pclusterSize);
     if (p.ztailpacking && (r.consumed === rem && r.data.length < bs || rem < bs)) {
       // Inline tail: compressed when that is smaller, else raw.

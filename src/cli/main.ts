@@ -16,8 +16,16 @@ const MODULES: (() => Promise<Command[]>)[] = [
 ];
 const MODULE_OF: Record<string, number> = { build: 0, inspect: 1, ls: 1, cat: 1, extract: 1, verify: 2, 'share-report': 3 };
 
-/** Exit codes: 0 ok, 1 failure (user error, corrupt image), 2 usage error. */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Exit codes: 0 ok, 1 failure (user error, corrupt image), 2 usage error. `erofs-forge mkfs ARGS`
+ * (and the program run as mkfs.erofs, bin/erofs-forge.js) takes mkfs.erofs's command line and
+ * exits as mkfs.erofs does: 0 or 1.
+ */
+export async function main(argv: string[], mkfsName = 'erofs-forge mkfs'): Promise<number> {
+  if (argv[0] === 'mkfs') {
+    installProcessHandlers();
+    return (await import('./mkfs.js')).mkfsMain(argv.slice(1), mkfsName);
+  }
   const program = new Command('erofs-forge')
     .description('build, read and verify EROFS images')
     .version('0.1.0')
@@ -28,24 +36,8 @@ export async function main(argv: string[]): Promise<number> {
     for (const c of await load()) program.addCommand(c);
   }
   for (const c of program.commands) c.exitOverride();
-
-  // A closed pipe (`erofs-forge ls img | head`) ends the output quietly, as in other Unix tools.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') process.exit(process.exitCode === undefined ? 0 : Number(process.exitCode));
-      throw e;
-    });
-  }
-  const onSignal = (sig: NodeJS.Signals) => {
-    for (const t of liveTempFiles) { try { fs.unlinkSync(t); } catch { /* gone */ } }
-    // A signal between the rename and the exit finds the image complete and in place: say so.
-    process.stderr.write(committedImages.length
-      ? `erofs-forge: interrupted by ${sig} after ${committedImages.join(', ')} was written in full\n`
-      : `erofs-forge: interrupted by ${sig}; no image written\n`);
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  program.addHelpText('after', '\nmkfs.erofs command lines: erofs-forge mkfs [OPTIONS] IMAGE SOURCE (erofs-forge mkfs --help),\nor this program run through a link named mkfs.erofs.');
+  installProcessHandlers();
   try {
     // mkfs.erofs takes the digest name only after "=": a bare flag never swallows IMAGE.
     const args = argv.map((a) => (a === '--xattr-inode-digest' ? '--xattr-inode-digest=' : a));
@@ -64,4 +56,24 @@ export async function main(argv: string[]): Promise<number> {
     if (err && err.code === 'EPIPE') return 1;
     throw e;
   }
+}
+
+function installProcessHandlers(): void {
+  // A closed pipe (`erofs-forge ls img | head`) ends the output quietly, as in other Unix tools.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode === undefined ? 0 : Number(process.exitCode));
+      throw e;
+    });
+  }
+  const onSignal = (sig: NodeJS.Signals) => {
+    for (const t of liveTempFiles) { try { fs.unlinkSync(t); } catch { /* gone */ } }
+    // A signal between the rename and the exit finds the image complete and in place: say so.
+    process.stderr.write(committedImages.length
+      ? `erofs-forge: interrupted by ${sig} after ${committedImages.join(', ')} was written in full\n`
+      : `erofs-forge: interrupted by ${sig}; no image written\n`);
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 }

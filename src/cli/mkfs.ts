@@ -1,0 +1,350 @@
+// `erofs-forge mkfs ARGS…` and the program run as `mkfs.erofs`: mkfs.erofs 1.9.3's command line
+// (src/cli/mkfs-args.ts) mapped onto the builder. Exit status as mkfs.erofs: 0 on success, 1 on
+// any refusal or failure, after one line naming the reason.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { buildImage } from '../build/build.js';
+import { defaultBuildOptions, type BuildOptions } from '../build/options.js';
+import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
+import { newInode, NO_XATTRS, type Inode } from '../source/tree.js';
+import { parseEpoch, parseUuid } from './parse.js';
+import { parseMkfsArgs, type MkfsArgs } from './mkfs-args.js';
+
+export const MKFS_COMPAT_VERSION = '1.9.3';
+const FORGE_VERSION = '0.1.0';
+
+export function mkfsUsage(prog: string): string {
+  return `Usage: ${prog} [OPTIONS] FILE SOURCE
+Generate an EROFS image (FILE) from SOURCE, a directory or (with --tar) a tar archive (stdin
+when SOURCE is omitted). mkfs.erofs ${MKFS_COMPAT_VERSION} command line, implemented by erofs-forge ${FORGE_VERSION}.
+Options may follow FILE SOURCE; long options may be abbreviated to a unique prefix.
+
+ -V, --version            print the version and exit
+ -h, --help               print this help and exit
+ -b#                      block size, 512..4096 (default 4096)
+ -d#                      verbosity 0..9 (default 2: warnings and a summary)
+ -x#                      share an xattr used by more than # inodes (default 2); < 0 drops all xattrs
+ -zX[,level=Y]            compress with X: lz4, lz4hc (level 0-12, default 9), deflate (level 0-9,
+                          default 1); old form -zX,Y accepted
+ -C#                      largest physical cluster in bytes (multiple of the block size, <= 1 MiB)
+ --max-extent-bytes=#     offer the compressor at most # input bytes per pcluster (>= block size)
+ -EX[,...]                extended options, ^X to clear: ztailpacking, dedupe, legacy-compress,
+                          fragments and all-fragments (without -z only, where they change nothing),
+                          noinline_data, inline_data, force-inode-compact, force-inode-extended,
+                          xattr-name-filter, plain-xattr-prefixes, force-inode-blockmap,
+                          force-chunk-indexes
+ -L label                 volume label (at most 15 bytes)
+ -T#                      fixed UNIX time (SOURCE_DATE_EPOCH, when set, takes its place and clamps)
+    --all-time            -T applies to every file (default)
+    --mkfs-time           -T applies to the build time only
+ -UX                      UUID, "clear" or "random" (default)
+ --all-root               every file owned by root
+ --force-uid=#            set every uid
+ --force-gid=#            set every gid
+ --uid-offset=#           add # to every uid (after --force-uid)
+ --gid-offset=#           add # to every gid (after --force-gid)
+ --hard-dereference       hard links become separate inodes
+ --ignore-mtime           files take the build time (compact inodes)
+ --preserve-mtime         keep each file's mtime (default)
+ --exclude-path=X         leave out X (path relative to SOURCE, repeatable)
+ --exclude-regex=X        leave out paths matching X (repeatable)
+ --mount-point=X          path prefix of SOURCE on the target, for --file-contexts, --fs-config-file
+                          and --block-list-file
+ --file-contexts=X        SELinux labels (security.selinux) from file_contexts X
+ --fs-config-file=X       Android canned fs_config X: uid, gid, mode, capabilities (security.capability)
+ --product-out=X          Android PRODUCT_OUT directory (with --fs-config-file)
+ --block-list-file=X      write each file's block ranges to X (with --mount-point)
+ --tar=X                  SOURCE is a tar archive (or stdin): X = f (full image; also a bare --tar);
+                          i and headerball (index images) are refused
+ --aufs                   turn aufs whiteouts into overlayfs ones (with --tar)
+ --ovlfs-strip[=<0,1>]    drop overlayfs whiteouts and opaque xattrs (with --tar)
+ --ungzip, --gzip         the tar stream is gzip-compressed (detected anyway)
+ --sort=<path,none>       data order for tar sources; both give the same files (data is kept in path order)
+ --quiet                  print nothing but errors
+ --workers=#              worker threads (images never depend on it)
+ --async-queue-limit=#    accepted; no bearing on the image
+ --xattr-prefix=X         extra long xattr name prefix (repeatable)
+ --xattr-inode-digest[=X] SHA-256 of each file in xattr X (default erofs.fingerprint.v1)
+ --zfeature-bits=#        toggle -E features by bit: 0 legacy-compress, 1 ztailpacking, 4 dedupe
+ --clean[=data]           full build (the default)
+ --dsunit=#, --fsalignblks=#, --offset=#, --root-xattr-isize=#, --zD=1, --MZ=0
+                          accepted in their no-op forms only (1, 1, 0, 0)
+
+Refused with one line (not implemented): --tar=i, --tar=headerball, --chunksize, --blobdev,
+--compress-hints, -zX:Y, --max-extent-bytes < 0, -E fragments and -E all-fragments with -z,
+-E 48bit, -E dot-omitted, -E nosbcrc, -m, --incremental, --vmdk-desc, --gzinfo, --unxz, --unlzma,
+--dsunit/--fsalignblks > 1, --offset/--root-xattr-isize > 0, --zD, --MZ.
+
+Examples:
+  erofs-forge mkfs -zlz4hc,9 -C 65536 -T 0 -U clear rootfs.img rootfs/
+  erofs-forge mkfs --tar=f --aufs --quiet -Enoinline_data -U UUID layer.erofs < layer.tar
+  ln -s "$(command -v erofs-forge)" /usr/local/bin/mkfs.erofs    then pipelines call it as mkfs.erofs
+`;
+}
+
+function say(prog: string, msg: string): void {
+  process.stderr.write(`${path.basename(prog)}: ${msg}\n`);
+}
+
+/** Run a mkfs.erofs command line; `prog` is the name it was called by (for messages). */
+export async function mkfsMain(argv: string[], prog = 'mkfs.erofs'): Promise<number> {
+  let a: MkfsArgs;
+  try {
+    a = parseMkfsArgs(argv);
+  } catch (e) {
+    if (e instanceof UserError) {
+      say(prog, e.message);
+      return 1;
+    }
+    throw e;
+  }
+  if (a.action === 'help') {
+    process.stdout.write(mkfsUsage(prog));
+    return 0;
+  }
+  if (a.action === 'version') {
+    process.stdout.write(`mkfs.erofs (erofs-forge ${FORGE_VERSION}) ${MKFS_COMPAT_VERSION}\navailable compressors: lz4, lz4hc, deflate\n`);
+    return 0;
+  }
+  const chatty = !a.quiet && a.debug >= 2;
+  if (chatty) process.stdout.write(`${path.basename(prog)} (erofs-forge ${FORGE_VERSION}) ${MKFS_COMPAT_VERSION}\n`);
+  try {
+    await runMkfs(a, chatty);
+    return 0;
+  } catch (e) {
+    if (e instanceof UserError || e instanceof CorruptImageError || e instanceof UnsupportedFeatureError) {
+      say(prog, e.message);
+      return 1;
+    }
+    // A bug: still mkfs.erofs's status, with what is needed to report it.
+    say(prog, `internal error: ${e instanceof Error && e.stack ? e.stack : String(e)}`);
+    return 1;
+  }
+}
+
+function buildOptionsOf(a: MkfsArgs): BuildOptions {
+  const over: Partial<BuildOptions> = { blockSize: a.blockSize };
+  // mkfs.erofs parses SOURCE_DATE_EPOCH after the options: when set it replaces -T, and newer
+  // mtimes are clamped to it (lib/inode.c TIMESTAMP_CLAMPING), whatever --all-time says.
+  const sde = process.env.SOURCE_DATE_EPOCH;
+  if (sde !== undefined) {
+    if (!/^\d+$/.test(sde)) throw new UserError(`environment variable $SOURCE_DATE_EPOCH ${sde} is invalid`);
+    over.sourceDateEpoch = parseEpoch(sde, 'SOURCE_DATE_EPOCH');
+  } else if (a.timestamp !== undefined) {
+    over.timestamp = a.timestamp;
+    over.timeMode = a.timeMode === 'mkfs' ? 'mkfs' : 'all';
+  }
+  // mkfs.erofs's clock has whole seconds (fixed_nsec = 0).
+  over.now = () => ({ sec: BigInt(Math.floor(Date.now() / 1000)), nsec: 0 });
+  over.ignoreMtime = a.ignoreMtime;
+  over.uuid = a.uuid ?? parseUuid('random');
+  if (a.label !== undefined) over.label = Buffer.from(a.label);
+  over.inlineData = a.inlineData;
+  over.xattrNameFilter = a.xattrNameFilter;
+  if (a.xattrTolerance !== undefined) over.xattrTolerance = a.xattrTolerance;
+  over.xattrPrefixes = a.xattrPrefixes.map((p) => Buffer.from(p));
+  if (a.workers !== undefined) over.workers = a.workers;
+  if (a.inodeVersion) over.inodeVersion = a.inodeVersion;
+  if (a.codec) {
+    over.compression = {
+      codec: a.codec, pclusterSize: a.pclusterSize ?? a.blockSize,
+      ztailpacking: a.ztailpacking, dedupe: a.dedupe, legacyIndexes: a.legacyCompress,
+    };
+    // Only compressed files have extents to cap (mkfs.erofs checks the value per compressed file).
+    const m = a.maxExtentBytes;
+    if (m !== undefined) {
+      if (m < 0) throw new UserError('Unaligned compressed extents must be used with the 48bit encoded extent layout, which erofs-forge does not implement');
+      if (m < a.blockSize) throw new UserError(`Maximum compressed extent size (${m}) must be at least the block size (${a.blockSize})`);
+      over.compression.maxExtentBytes = m;
+    }
+  }
+  if (a.xattrInodeDigest !== undefined) over.fingerprint = { name: Buffer.from(a.xattrInodeDigest), scheme: 'sha256' };
+  over.warn = a.quiet || a.debug < 2 ? () => {} : (m) => process.stderr.write(`mkfs.erofs: warning: ${m}\n`);
+  return defaultBuildOptions(over);
+}
+
+async function runMkfs(a: MkfsArgs, chatty: boolean): Promise<void> {
+  if (a.tar) {
+    for (const [set, name] of [[a.fsConfigFile, '--fs-config-file'], [a.fileContexts, '--file-contexts'], [a.hardDereference || undefined, '--hard-dereference']] as const) {
+      if (set !== undefined) throw new UserError(`${name} applies to directory sources, not --tar (as in mkfs.erofs)`);
+    }
+    if (a.excludePaths.length || a.excludeRegexes.length) throw new UserError('--exclude-path and --exclude-regex apply to directory sources, not --tar');
+  }
+  if (a.productOut !== undefined && a.fsConfigFile === undefined) {
+    throw new UserError('--product-out without --fs-config-file: AOSP\'s built-in fs_config tables are not implemented by erofs-forge (give the canned fs_config)');
+  }
+  if (!a.codec && a.dedupe) throw new UserError('-E dedupe without -z: chunk-based deduplication is not implemented by erofs-forge');
+  const o = buildOptionsOf(a);
+  const fsConfig = a.fsConfigFile !== undefined ? (await import('../source/android-fs-config.js')).loadFsConfig(a.fsConfigFile) : undefined;
+  const fileContexts = a.fileContexts !== undefined ? (await import('../source/file-contexts.js')).loadFileContexts(a.fileContexts) : undefined;
+
+  let tree: Inode;
+  let cleanup = (): void => {};
+  if (a.tar) {
+    const now = o.now();
+    o.now = () => now;
+    const buildTime = o.timestamp !== undefined ? { sec: o.timestamp, nsec: 0 }
+      : o.sourceDateEpoch !== undefined ? { sec: o.sourceDateEpoch, nsec: 0 } : now;
+    const { scanTar } = await import('../source/tar.js');
+    const scan = await scanTar(a.source, { gzip: a.gzip ? true : 'auto', aufs: a.aufs, ovlfsStrip: a.ovlfsStrip, warn: o.warn, buildTime });
+    tree = scan.tree;
+    cleanup = () => scan.cleanup();
+  } else {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(a.source);
+    } catch (e) {
+      throw new UserError(`failed to stat ${a.source}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    if (!st.isDirectory()) throw new UserError(`${a.source}: not a directory; rebuilding from EROFS images is not implemented by erofs-forge (use --tar for an archive)`);
+    const { scanDirectory } = await import('../source/dir-scanner.js');
+    tree = await scanDirectory(a.source, {
+      xattrs: o.xattrTolerance >= 0, excludePaths: a.excludePaths, excludeRegexes: a.excludeRegexes,
+      outputPath: path.resolve(a.image), warn: o.warn,
+    });
+  }
+  try {
+    if (a.hardDereference) splitHardLinks(tree);
+    const { fsConfigKey, capabilityXattr } = await import('../source/android-fs-config.js');
+    const { lookupContext, selabelPath } = await import('../source/file-contexts.js');
+    const SELINUX = Buffer.from('security.selinux');
+    const CAPABILITY = Buffer.from('security.capability');
+    walkOnce(tree, (n, rel) => {
+      // Order as mkfs.erofs __erofs_fill_inode: fs_config, then --force-*, then the offsets (u32 wrap).
+      if (fsConfig) {
+        const key = fsConfigKey(rel, a.mountPoint);
+        const e = fsConfig.get(key);
+        if (!e) throw new UserError(`failed to find ${key} in canned fs_config ${a.fsConfigFile}`);
+        n.uid = e.uid;
+        n.gid = e.gid;
+        n.mode = (n.mode & 0o170000) | e.mode;
+        if (e.capabilities) {
+          n.xattrs = [...n.xattrs.filter((x) => !x.name.equals(CAPABILITY)), { name: CAPABILITY, value: capabilityXattr(e.capabilities) }];
+        }
+      }
+      if (a.fixedUid !== undefined) n.uid = a.fixedUid;
+      if (a.fixedGid !== undefined) n.gid = a.fixedGid;
+      n.uid = (n.uid + a.uidOffset) >>> 0;
+      n.gid = (n.gid + a.gidOffset) >>> 0;
+      if (fileContexts && o.xattrTolerance >= 0) {
+        // With file_contexts the source's own security.selinux is dropped (lib/xattr.c), labelled or not.
+        const kept = n.xattrs.filter((x) => !x.name.equals(SELINUX));
+        const ctx = lookupContext(fileContexts, selabelPath(rel, a.mountPoint), n.kind);
+        n.xattrs = ctx === null ? (kept.length === n.xattrs.length ? n.xattrs : kept)
+          : [...kept, { name: SELINUX, value: Buffer.from(ctx, 'latin1') }];
+      }
+    });
+    const res = await buildImage(a.image, { tree }, o);
+    if (a.blockListFile !== undefined) await writeBlockList(a.image, a.blockListFile, a.mountPoint);
+    if (chatty) {
+      process.stdout.write(`Filesystem UUID: ${formatUuid(o.uuid)}\n`
+        + `Filesystem total blocks: ${res.blocks} (of ${o.blockSize}-byte blocks)\n`
+        + `Filesystem total inodes: ${res.inodes}\n`);
+    }
+  } finally {
+    cleanup();
+  }
+}
+
+function formatUuid(u: Uint8Array): string {
+  const h = Buffer.from(u).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** Each inode once, with the path of its first name in sorted depth-first order ('' = root), latin1. */
+function walkOnce(root: Inode, visit: (n: Inode, rel: string) => void): void {
+  const seen = new Set<Inode>();
+  const stack: [Inode, string][] = [[root, '']];
+  while (stack.length) {
+    const [n, rel] = stack.pop()!;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    visit(n, rel);
+    if (n.entries) {
+      const { names, inodes } = n.entries;
+      for (let i = inodes.length - 1; i >= 0; i--) stack.push([inodes[i], rel ? `${rel}/${names[i]}` : names[i]]);
+    }
+  }
+}
+
+/** --hard-dereference: every further name of a hard-linked file becomes an inode of its own. */
+function splitHardLinks(root: Inode): void {
+  const seen = new Set<Inode>();
+  const walk = (dir: Inode): void => {
+    const { inodes } = dir.entries!;
+    for (let i = 0; i < inodes.length; i++) {
+      const n = inodes[i];
+      if (n.kind === 'dir') {
+        walk(n);
+        continue;
+      }
+      n.links = 1;
+      if (!seen.has(n)) {
+        seen.add(n);
+        continue;
+      }
+      // The copy reads its bytes through its own name (the planner points it there): the same file.
+      const copy = newInode({
+        kind: n.kind, mode: n.mode, uid: n.uid, gid: n.gid, mtimeSec: n.mtimeSec, mtimeNsec: n.mtimeNsec, size: n.size,
+        rdevMajor: n.rdevMajor, rdevMinor: n.rdevMinor, xattrs: n.xattrs.length ? [...n.xattrs] : NO_XATTRS,
+        data: n.data, target: n.target, links: 1,
+      }, dir.entries!.names[i], dir);
+      inodes[i] = copy;
+    }
+  };
+  walk(root);
+}
+
+/**
+ * --block-list-file (AOSP mkfs.erofs, lib/block_list.c before 1.9): per regular file with data
+ * blocks, "/MOUNT/PATH" and its block ranges ("N" or "A-B"), one line, files in block order.
+ * Lines are written only with --mount-point, as there.
+ */
+async function writeBlockList(image: string, file: string, mountPoint: string | undefined): Promise<void> {
+  const lines: { first: number; text: string }[] = [];
+  if (mountPoint !== undefined) {
+    const { ErofsImage } = await import('../read/image.js');
+    const { compressedExtents } = await import('../read/zdata.js');
+    const { INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT } = await import('../format/constants.js');
+    const img = ErofsImage.open(image);
+    try {
+      const bs = img.blockSize;
+      const seen = new Set<number>();
+      img.walk((p, ino) => {
+        if (ino.kind !== 'reg' || seen.has(ino.nid)) return;
+        seen.add(ino.nid);
+        const blocks: number[] = [];
+        if (ino.datalayout === INODE_FLAT_PLAIN || ino.datalayout === INODE_FLAT_INLINE) {
+          const n = ino.datalayout === INODE_FLAT_PLAIN ? Math.ceil(ino.size / bs) : Math.floor(ino.size / bs);
+          for (let b = 0; b < n; b++) blocks.push(ino.u + b);
+        } else if (ino.datalayout === INODE_COMPRESSED_FULL || ino.datalayout === INODE_COMPRESSED_COMPACT) {
+          const seenPa = new Set<number>();
+          for (const e of compressedExtents(img, ino)) {
+            if (e.inline || e.kind === 'fragment' || seenPa.has(e.pa)) continue;
+            seenPa.add(e.pa);
+            for (let b = 0; b < e.plen / bs; b++) blocks.push(e.pa / bs + b);
+          }
+        }
+        if (!blocks.length) return;
+        const ranges: string[] = [];
+        for (let i = 0; i < blocks.length;) {
+          let j = i;
+          while (j + 1 < blocks.length && blocks[j + 1] === blocks[j] + 1) j++;
+          ranges.push(j === i ? `${blocks[i]}` : `${blocks[i]}-${blocks[j]}`);
+          i = j + 1;
+        }
+        const rel = p.toString('latin1').replace(/^\/+/, '');
+        lines.push({ first: blocks[0], text: `/${mountPoint}/${rel} ${ranges.join(' ')}` });
+      });
+    } finally {
+      img.close();
+    }
+  }
+  lines.sort((x, y) => x.first - y.first);
+  try {
+    fs.writeFileSync(file, Buffer.from(lines.map((l) => l.text + '\n').join(''), 'latin1'));
+  } catch (e) {
+    throw new UserError(`--block-list-file ${file}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
