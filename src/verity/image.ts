@@ -6,7 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { ErofsImage } from '../read/image.js';
 import { liveTempFiles, undoOnSignal } from '../build/output.js';
-import { verityLayout, hex } from './params.js';
+import { verityLayout, hex, VERITY_SB_SIZE } from './params.js';
+import { decodeVeritySuperblock, hasVeritySignature, type VeritySuperblock } from './superblock.js';
+import { formatUuid } from '../read/describe.js';
 import { resolveParams, sealDescriptor, writeSeal, findSeal, type FindOptions, type SealResult, type VerityRequest, type FoundSeal } from './seal.js';
 import { fdReader, fdWriter } from './io.js';
 import { stageOutputs, StagedFiles, type SealOutputs } from './outputs.js';
@@ -198,7 +200,7 @@ export function checkImageSeal(file: string, o: SealCheckOptions): ImageSealRepo
       if (p.code === 'verity-data-block' && p.dataBlock !== undefined) {
         const dbs = found.params.dataBlockSize;
         const owner = ownerOf(file, p.dataBlock * dbs, (p.dataBlock + 1) * dbs);
-        problems.push({ ...p, message: `${p.message}: ${owner.what}`, path: owner.path, ...(owner.nid !== undefined ? { nid: owner.nid } : {}) });
+        problems.push({ ...p, message: `${p.message} (${owner.what})`, path: owner.path, ...(owner.nid !== undefined ? { nid: owner.nid } : {}) });
       } else {
         problems.push({ ...p, path: null });
       }
@@ -231,4 +233,36 @@ export function checkImageSeal(file: string, o: SealCheckOptions): ImageSealRepo
     if (why !== null) problems.push({ code: 'verity-signature', message: `signature: ${why}`, path: null });
   }
   return out;
+}
+
+/** The verity superblock after the filesystem, decoded, for inspect; null when there is none. */
+export function probeSeal(file: string): { hashOffset: number; superblock: VeritySuperblock | null; error?: string } | null {
+  const { fsBytes, fileBytes } = filesystemExtent(file);
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (const bs of [4096, 2048, 1024, 512]) {
+      const off = Math.ceil(fsBytes / bs) * bs;
+      if (off + VERITY_SB_SIZE > fileBytes) continue;
+      const b = Buffer.alloc(VERITY_SB_SIZE);
+      fs.readSync(fd, b, 0, b.length, off);
+      if (!hasVeritySignature(b)) continue;
+      try {
+        return { hashOffset: off, superblock: decodeVeritySuperblock(b, file) };
+      } catch (e) {
+        return { hashOffset: off, superblock: null, error: (e as Error).message };
+      }
+    }
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The superblock as inspect shows it (JSON field names). */
+export function superblockJson(hashOffset: number, sb: VeritySuperblock) {
+  const layout = verityLayout({ ...sb, hash: sb.algorithm, superblock: true, hashOffset });
+  return {
+    hashOffset, hashType: sb.hashType, uuid: formatUuid(sb.uuid), hashAlgorithm: sb.algorithm, dataBlockSize: sb.dataBlockSize,
+    hashBlockSize: sb.hashBlockSize, dataBlocks: sb.dataBlocks, salt: hex(sb.salt), hashBlocks: layout.hashBlocks, hashEnd: layout.end,
+  };
 }

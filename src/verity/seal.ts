@@ -157,7 +157,7 @@ export function findSeal(image: PositionedReader, imageBytes: number, hash: Posi
       const b = Buffer.alloc(VERITY_SB_SIZE);
       readExactly(src, b, off, what);
       if (!hasVeritySignature(b) && candidates.length > 1) continue;
-      const sb = decodeVeritySuperblock(b, `${what} at byte ${off}`);
+      const sb = decodeVeritySuperblock(b, `byte ${off}${hash ? ' of the hash file' : ''}`);
       const params: VerityParams = {
         hash: sb.algorithm, dataBlockSize: sb.dataBlockSize, hashBlockSize: sb.hashBlockSize, dataBlocks: sb.dataBlocks,
         salt: sb.salt, uuid: sb.uuid, superblock: true, hashOffset: off,
