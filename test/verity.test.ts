@@ -17,6 +17,7 @@ import { buildHashTree } from '../src/verity/tree.js';
 import { verityLayout, type VerityParams } from '../src/verity/params.js';
 import { encodeVeritySuperblock, decodeVeritySuperblock } from '../src/verity/superblock.js';
 import { fdReader, fdWriter } from '../src/verity/io.js';
+import { fileFsverityDigest } from '../src/verity/image.js';
 
 const work = fs.mkdtempSync(path.join(tmpdir(), 'forge-verity-'));
 after(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -169,6 +170,7 @@ describe('a flipped byte fails veritysetup verify and ours', () => {
   // sha256 over 4096-byte data blocks with 512-byte hash blocks: three levels, so a damaged leaf
   // block has a trusted parent and is named as such.
   const cfg = ['--verity-hash-block-size', '512'];
+  let flipBase: Built | undefined;
   const flips: { what: string; offset: (v: Record<string, unknown>, image: string) => number; code: string; expect: RegExp; path?: string }[] = [
     { what: 'data of /big.bin', offset: (_v, image) => fs.readFileSync(image).indexOf(noise(64, 11)) + 5000, code: 'verity-data-block', expect: /data block \d+ \(bytes \d+\.\.\d+\) does not match its hash \(data of \/big\.bin\)/, path: '/big.bin' },
     { what: 'a leaf hash block', offset: (v) => (verityLayoutOf(v).levels[0].start + 1) * 512 + 40, code: 'verity-hash-block', expect: /hash block \d+ \(level 0 block 1, bytes \d+\.\.\d+ of .*\) is damaged/ },
@@ -178,7 +180,7 @@ describe('a flipped byte fails veritysetup verify and ours', () => {
   for (const f of flips) {
     test(f.what, (t) => {
       if (!needVeritysetup(t)) return;
-      const b = build(`flip-base.img`, TREE_A, cfg);
+      const b = (flipBase ??= build('flip-base.img', TREE_A, cfg));
       const v = b.json.verity;
       const bad = at(`flip-${f.code}.img`);
       flipByte(b.image, bad, f.offset(v, b.image));
@@ -283,11 +285,11 @@ describe('reproducible seals, seal IMAGE, atomicity', () => {
     assert.equal(doc.fsverityDigest, theirs);
     assert.equal(doc.verity.hashOffset, b.json.verity.hashOffset);
     assert.equal(doc.verity.salt, b.json.verity.salt);
-    // A file that is not a multiple of 4096 bytes, and one under one block.
-    for (const [name, size] of [['odd', 12345], ['tiny', 100]] as const) {
-      fs.writeFileSync(at(name), noise(size, size));
-      const r = forge(['build', '--quiet', '-b', '512', '--fsverity-digest', '-T0', '-Uclear', at(`${name}.img`), TREE_A]);
-      assert.equal(r.status, 0, r.stderr);
+    // Files that are not a multiple of 4096 bytes, one under one block, one of exactly one, an empty one.
+    for (const size of [12345, 100, 4096, 0, 4096 * 129 + 1]) {
+      const f = at(`fsv-${size}`);
+      fs.writeFileSync(f, noise(size, size + 1));
+      assert.equal(fileFsverityDigest(f), runOk(FSVERITY, ['digest', f]).stdout.toString().split(' ')[0], `${size} bytes`);
     }
   });
 });
