@@ -1,7 +1,6 @@
 // The dm-verity options shared by `build --verity` and `seal`: commander definitions and their
 // translation into a VerityRequest and the side outputs. Parsing only; src/verity does the work.
 import { Command, Option } from 'commander';
-import { parse as uuidParse } from 'uuid';
 import { UserError } from '../errors.js';
 import { VERITY_BLOCK_SIZES, VERITY_HASHES, type VerityHash } from '../verity/params.js';
 import { DEFAULT_VERITY, verityJson, type VerityRequest } from '../verity/seal.js';
@@ -42,12 +41,10 @@ export function parseSalt(v: string): Uint8Array {
   return Buffer.from(v, 'hex');
 }
 
+/** Any 128-bit UUID in dashed hex, as veritysetup --uuid takes it (no version or variant rules). */
 function parseVerityUuid(v: string): Uint8Array {
-  try {
-    return uuidParse(v);
-  } catch {
-    throw new UserError(`--verity-uuid ${v}: not a UUID`);
-  }
+  if (!/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(v)) throw new UserError(`--verity-uuid ${v}: not a UUID`);
+  return Buffer.from(v.replace(/-/g, ''), 'hex');
 }
 
 /** Options that describe the tree itself (build, seal, and, to locate a seal, verify). */

@@ -10,7 +10,7 @@ import { verityLayout, hex, VERITY_SB_SIZE } from './params.js';
 import { decodeVeritySuperblock, hasVeritySignature, type VeritySuperblock } from './superblock.js';
 import { formatUuid } from '../read/describe.js';
 import { resolveParams, sealDescriptor, writeSeal, findSeal, type FindOptions, type SealResult, type VerityRequest, type FoundSeal } from './seal.js';
-import { fdReader, fdWriter } from './io.js';
+import { fdReader, fdWriter, readExactly } from './io.js';
 import { stageOutputs, StagedFiles, type SealOutputs } from './outputs.js';
 import { checkSeal, type VerityProblem } from './check.js';
 import { ownerOf } from './locate.js';
@@ -19,6 +19,9 @@ import { fsverityDigest } from './fsverity.js';
 import type { VeritySignatureJson } from './sign.js';
 
 export { StagedFiles } from './outputs.js';
+
+/** Largest old tail (bytes after the filesystem) that seal keeps in memory to undo an in-place reseal. */
+const MAX_KEPT_TAIL = 64 << 20;
 
 /** The filesystem's extent and block size, read with the strict reader. */
 export function filesystemExtent(file: string): { fsBytes: number; blockSize: number; fileBytes: number } {
@@ -86,9 +89,9 @@ export function sealOpenImage(fd: number, fsBytes: number, blockSize: number, im
 
 /**
  * Add or recompute the seal of an existing image (ours or mkfs.erofs's). Everything after the
- * filesystem's end is replaced. Atomic: appending to an image that ends with its filesystem is done
- * in place and undone (truncated back) on any failure; replacing an old tail is done on a copy that
- * is renamed over the image; a separate hash file and the side outputs are renamed into place last.
+ * filesystem's end is replaced. Atomic: the seal is written in place after the filesystem, and any
+ * failure restores the old tail (kept in memory) and size; a tail over 64 MiB is replaced on a copy
+ * renamed over the image instead; a separate hash file and the side outputs are renamed into place last.
  */
 export function sealImageFile(file: string, req: VerityRequest, outs: SealOutputs): SealedImage {
   const { fsBytes, blockSize, fileBytes } = filesystemExtent(file);
@@ -102,10 +105,19 @@ export function sealImageFile(file: string, req: VerityRequest, outs: SealOutput
         fs.closeSync(fd);
       }
     }
-    if (fileBytes === fsBytes) {
-      // In place: the filesystem's bytes are never written; a failure cuts the file back.
+    if (fileBytes - fsBytes <= MAX_KEPT_TAIL) {
+      // In place: the filesystem's bytes are never written. The old tail (an earlier seal, at most
+      // a few MiB) is kept in memory; a failure, or a signal, puts it back and cuts the file to its size.
       const fd = openRw(file);
-      const undo = () => { try { fs.ftruncateSync(fd, fileBytes); } catch { /* best effort */ } };
+      const tail = Buffer.alloc(fileBytes - fsBytes);
+      readExactly(fdReader(fd), tail, fsBytes, file);
+      const undo = () => {
+        try {
+          fs.ftruncateSync(fd, fsBytes);
+          fdWriter(fd, file).write(tail, fsBytes);
+          fs.ftruncateSync(fd, fileBytes);
+        } catch { /* best effort */ }
+      };
       undoOnSignal.add(undo);
       try {
         return sealOpenImage(fd, fsBytes, blockSize, file, req, outs, staged);
@@ -117,7 +129,7 @@ export function sealImageFile(file: string, req: VerityRequest, outs: SealOutput
         fs.closeSync(fd);
       }
     }
-    // An old tail (an earlier seal) is replaced on a copy, renamed over the image at the end.
+    // A large tail (not a seal of ours: a tree is under 1% of the image) is replaced on a copy, renamed over the image at the end.
     const temp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
     liveTempFiles.add(temp);
     let fd = -1;
