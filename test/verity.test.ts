@@ -94,7 +94,8 @@ const CONFIGS: { name: string; src: string; args: string[] }[] = [
   { name: 'default 4096/4096, appended, superblock, derived salt', src: TREE_A, args: [] },
   { name: '-b 1024, data 1024 / hash 4096, salt deadbeef (Yocto)', src: TREE_B, args: ['-b', '1024', '--verity-salt', 'deadbeef'] },
   { name: '-b 512, 512/1024, no superblock, no salt, separate hash file', src: TREE_A, args: ['-b', '512', '--verity-data-block-size', '512', '--verity-hash-block-size', '1024', '--verity-no-superblock', '--verity-salt', 'none', '--verity-hash-file', '@hash'] },
-  { name: 'sha512, 4096/512 (four levels), superblock, separate hash file', src: TREE_B, args: ['--verity-hash', 'sha512', '--verity-hash-block-size', '512', '--verity-hash-file', '@hash', '--verity-uuid', '0f0e0d0c-0b0a-4908-8706-050403020100'] },
+  // The UUID has no RFC 9562 variant: veritysetup takes any UUID, and so must we (a strict parser refused it).
+  { name: 'sha512, 4096/512 (four levels), superblock, separate hash file, a non-RFC UUID', src: TREE_B, args: ['--verity-hash', 'sha512', '--verity-hash-block-size', '512', '--verity-hash-file', '@hash', '--verity-uuid', '12345678-1234-1234-1234-123456789abc'] },
   { name: '-b 2048, data 1024 / hash 2048, 64-byte salt, appended', src: TREE_A, args: ['-b', '2048', '--verity-data-block-size', '1024', '--verity-hash-block-size', '2048', '--verity-salt', 'ab'.repeat(64)] },
 ];
 
@@ -247,7 +248,7 @@ describe('reproducible seals, seal IMAGE, atomicity', () => {
     assert.ok(fs.readFileSync(img).equals(sealed1), 'reseal reproduces the first seal');
   });
 
-  test('a failing seal leaves the image as it was (in place and on a copy); a refused option writes nothing', () => {
+  test('a failing seal leaves the image as it was (fresh append and reseal over an old tree); a refused option writes nothing', () => {
     const img = at('atomic.img');
     assert.equal(forge(['build', '--quiet', '-T0', '-Uclear', img, TREE_A]).status, 0);
     const before = fs.readFileSync(img);
@@ -256,12 +257,21 @@ describe('reproducible seals, seal IMAGE, atomicity', () => {
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^erofs-forge: .*no-such-dir\/rh: cannot create: no such directory\n$/);
     assert.ok(fs.readFileSync(img).equals(before), 'in-place append undone');
-    // With an old tree: the copy is dropped, the sealed image stays.
+    // With an old tree: the old tail is put back, the sealed image stays.
     assert.equal(forge(['seal', '--quiet', img]).status, 0);
     const sealed = fs.readFileSync(img);
     assert.equal(forge(['seal', '--verity-hash', 'sha512', '--root-hash-file', at('no-such-dir/rh'), img]).status, 1);
-    assert.ok(fs.readFileSync(img).equals(sealed), 'reseal on a copy dropped');
+    assert.ok(fs.readFileSync(img).equals(sealed), 'reseal undone: old tree restored');
     assert.deepEqual(fs.readdirSync(work).filter((n) => n.endsWith('.tmp')), [], 'no temp files left');
+    // Bytes after the filesystem that are not a seal (a tar after a tar index, say) are kept unless told.
+    const foreign = at('foreign.img');
+    fs.writeFileSync(foreign, Buffer.concat([before, Buffer.from('not a seal'.repeat(100))]));
+    const keep = forge(['seal', foreign]);
+    assert.equal(keep.status, 1);
+    assert.match(keep.stderr, /^erofs-forge: .*foreign\.img: 1000 bytes after the filesystem are not a dm-verity seal \(no superblock\); --replace-tail to replace them, or --verity-hash-file\n$/);
+    assert.equal(fs.statSync(foreign).size, before.length + 1000);
+    assert.equal(forge(['seal', '--quiet', '--replace-tail', foreign]).status, 0);
+    assert.ok(fs.readFileSync(foreign).equals(sealed), 'replaced: the same seal as the plain image got');
     // A verity block larger than the filesystem's block does not mount: refused in one line, no image.
     const big = forge(['build', '-b', '1024', '--verity', '--verity-data-block-size', '4096', at('refused.img'), TREE_A]);
     assert.equal(big.status, 1);

@@ -111,7 +111,7 @@ Examples:
         const { checkImageSeal } = await import('../verity/image.js');
         const image = files[0];
         const t0 = performance.now();
-        const v = checkImageSeal(image, {
+        const v = await checkImageSeal(image, {
           rootHash, signatureFile: o.veritySignature, certFile: o.verityCert, hashFile: o.verityHashFile,
           superblock: !o.verityNoSuperblock, hashOffset: o.verityHashOffset, hash: o.verityHash ?? 'sha256',
           dataBlockSize: o.verityDataBlockSize, hashBlockSize: o.verityHashBlockSize, salt: o.veritySalt,

@@ -14,9 +14,8 @@ import { fdReader, fdWriter, readExactly } from './io.js';
 import { stageOutputs, StagedFiles, type SealOutputs } from './outputs.js';
 import { checkSeal, type VerityProblem } from './check.js';
 import { ownerOf } from './locate.js';
-import { checkSignatureJson, loadCertificate } from './sign.js';
 import { fsverityDigest } from './fsverity.js';
-import type { VeritySignatureJson } from './sign.js';
+import type { VeritySignatureJson } from './sign.js'; // sign.js (and PKIjs) is loaded only to check a signature
 
 export { StagedFiles } from './outputs.js';
 
@@ -93,8 +92,13 @@ export function sealOpenImage(fd: number, fsBytes: number, blockSize: number, im
  * failure restores the old tail (kept in memory) and size; a tail over 64 MiB is replaced on a copy
  * renamed over the image instead; a separate hash file and the side outputs are renamed into place last.
  */
-export function sealImageFile(file: string, req: VerityRequest, outs: SealOutputs): SealedImage {
+export function sealImageFile(file: string, req: VerityRequest, outs: SealOutputs, replaceTail = false): SealedImage {
   const { fsBytes, blockSize, fileBytes } = filesystemExtent(file);
+  // Bytes after the filesystem that are not a seal may be someone's data (a tar appended to a tar
+  // index image, say): never dropped without being told to.
+  if (req.hashFile === undefined && fileBytes > fsBytes && !replaceTail && !probeSeal(file)) {
+    throw new UserError(`${file}: ${fileBytes - fsBytes} bytes after the filesystem are not a dm-verity seal (no superblock); --replace-tail to replace them, or --verity-hash-file`);
+  }
   return withStaged((staged) => {
     if (req.hashFile !== undefined) {
       // The image is only read.
@@ -181,7 +185,7 @@ export interface ImageSealReport {
 }
 
 /** Check the seal of `file` against a root hash (and signature); problems are returned, not thrown. */
-export function checkImageSeal(file: string, o: SealCheckOptions): ImageSealReport {
+export async function checkImageSeal(file: string, o: SealCheckOptions): Promise<ImageSealReport> {
   const problems: ImageSealReport['problems'] = [];
   const out: ImageSealReport = { found: null, computedRoot: null, signatureChecked: false, problems };
   let fd = -1;
@@ -229,6 +233,7 @@ export function checkImageSeal(file: string, o: SealCheckOptions): ImageSealRepo
     let why: string | null;
     try {
       if (o.certFile === undefined) throw new UserError('--verity-signature needs --verity-cert');
+      const { checkSignatureJson, loadCertificate } = await import('./sign.js');
       const cert = loadCertificate(o.certFile, '--verity-cert');
       let doc: unknown;
       try {
