@@ -164,6 +164,9 @@ describe('dm-verity trees equal veritysetup format', () => {
     const theirs = run(VERITYSETUP!, ['format', `--salt=${salt}`, `--uuid=${uuid}`, 'img', 'vs.hash'], { cwd: dir }).stdout.toString();
     assert.equal(env, theirs.replace('vs.hash', 'img.hash'));
     assert.equal(fs.readFileSync(path.join(dir, 'img.roothash'), 'utf8'), /Root hash:\s+(\S+)/.exec(theirs)![1]);
+    // verify takes the root hash file as veritysetup --root-hash-file writes it.
+    const v = forge(['verify', '--root-hash', 'img.roothash', '--verity-hash-file', 'img.hash', 'img'], { cwd: dir });
+    assert.equal(v.status, 0, v.stderr + v.stdout.toString());
   });
 });
 
