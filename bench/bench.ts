@@ -3,7 +3,8 @@
 // 2 workers. Both the installed mkfs.erofs (Debian 1.5 here) and erofs-utils 1.9.3 (EROFS_UTILS_BIN)
 // are measured where they support the mode. Prints a table and writes the same as JSON. Modes:
 // uncompressed, uncompressed+fingerprints, lz4, lz4hc, deflate, cached-rebuild (all by default), and
-// million (a generated 1,000,000-file tree; only when named).
+// million (a generated 1,000,000-file tree; only when named), sealed (build --verity against
+// mkfs.erofs 1.9.3 then veritysetup format, one after the other).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -87,6 +88,7 @@ function main(): void {
   }
   // Cached rebuild: a warm cache, then 1% of the files changed (a copy of the corpus), rebuilt with the cache.
   if (!wanted || wanted.includes('cached-rebuild')) cachedRebuild(corpus, runs, rows, forgeArgv, tools);
+  if (!wanted || wanted.includes('sealed')) sealed(corpus, runs, rows, forgeArgv, tools);
   // The 1,000,000-file tree takes minutes to generate and build: only when asked for by name.
   if (wanted?.includes('million')) millionFiles(runs, rows, forgeArgv, tools);
   const machine = `${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}`;
@@ -189,6 +191,49 @@ function millionFiles(runs: number, rows: Row[], forgeArgv: string[], tools: { t
  * Node flags and script as the installed command runs them: the node flags of the launcher's
  * `#!/usr/bin/env -S node FLAGS` line, with this node binary (not whichever `node` is first on PATH).
  */
+/**
+ * Sealed images: `build --verity` (tree appended, salt and UUID derived) against the two-step
+ * pipeline users run today, mkfs.erofs 1.9.3 and then `veritysetup format --hash-offset` on the same
+ * file (times added, peak RSS the larger). Also checks that veritysetup, given our salt and UUID,
+ * writes the same tree and root hash into a copy of our filesystem.
+ */
+function sealed(corpus: string, runs: number, rows: Row[], forgeArgv: string[], tools: { tool: string; bin: string; version: string; mt: boolean }[]): void {
+  const vs = spawnSync('sh', ['-c', 'command -v veritysetup || ls /usr/sbin/veritysetup'], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
+  const mkfs = tools.find((t) => t.mt);
+  if (!vs || !mkfs) { process.stderr.write('sealed: needs veritysetup and mkfs.erofs 1.9.3 (EROFS_UTILS_BIN)\n'); return; }
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'forge-bench-sealed-'));
+  try {
+    const out = path.join(tmp, 'img');
+    const mode = 'sealed (dm-verity)';
+    const forge: Sample[] = [];
+    for (let i = 0; i < runs; i++) forge.push(timed(process.execPath, [...forgeArgv, 'build', '--quiet', '-T0', '-Uclear', '--verity', out, corpus], out));
+    rows.push({ mode, workers: 2, tool: 'erofs-forge', version: '0.1.0', median: median(forge), runs: forge });
+    const pipe: Sample[] = [];
+    for (let i = 0; i < runs; i++) {
+      fs.rmSync(out, { force: true });
+      const a = spawnSync('/usr/bin/time', ['-f', '%e %M', mkfs.bin, '--quiet', '-T0', '-Uclear', out, corpus], { encoding: 'utf8' });
+      const size = fs.statSync(out).size;
+      const b = spawnSync('/usr/bin/time', ['-f', '%e %M', vs, 'format', `--hash-offset=${size}`, `--data-blocks=${size / 4096}`, out, out], { encoding: 'utf8' });
+      if (a.status !== 0 || b.status !== 0) throw new Error(`mkfs.erofs + veritysetup failed: ${a.stderr}${b.stderr}`);
+      const [sa, ra] = a.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+      const [sb, rb] = b.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+      pipe.push({ seconds: sa + sb, rssKiB: Math.max(ra, rb), bytes: fs.statSync(out).size });
+    }
+    rows.push({ mode, workers: 2, tool: 'mkfs.erofs + veritysetup', version: `${mkfs.version} + ${versionOf(vs).replace(/^veritysetup /, '')}`, median: median(pipe), runs: pipe });
+    // Agreement: veritysetup with our salt and UUID on a copy of our filesystem writes our bytes.
+    const j = spawnSync(process.execPath, [...forgeArgv, 'build', '--json', '-T0', '-Uclear', '--verity', out, corpus], { encoding: 'utf8' });
+    const v = (JSON.parse(j.stdout) as { bytes: number; verity: { rootHash: string; salt: string; uuid: string; hashOffset: number; dataBlocks: number } });
+    const copy = path.join(tmp, 'copy');
+    fs.copyFileSync(out, copy);
+    fs.truncateSync(copy, v.bytes);
+    const f = spawnSync(vs, ['format', `--salt=${v.verity.salt}`, `--uuid=${v.verity.uuid}`, `--hash-offset=${v.verity.hashOffset}`, `--data-blocks=${v.verity.dataBlocks}`, copy, copy], { encoding: 'utf8' });
+    const same = fs.readFileSync(copy).equals(fs.readFileSync(out));
+    process.stderr.write(`sealed: root hash ${v.verity.rootHash}; veritysetup with the same salt and UUID: ${/Root hash:\s+(\S+)/.exec(f.stdout)?.[1]}, image ${same ? 'byte-identical' : 'DIFFERENT'}\n`);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 function forgeLauncher(bin: string): string[] {
   const first = fs.readFileSync(bin, 'utf8').split('\n', 1)[0];
   const m = /^#!\S*env -S node(.*)$/.exec(first);

@@ -19,3 +19,14 @@ import { ErofsImage } from './read/image.js';
 export function openImage(path: string): ErofsImage {
   return ErofsImage.open(path);
 }
+export {
+  sealImageFile as seal, checkImageSeal as checkSeal, fileFsverityDigest as fsverityDigest,
+  type SealedImage, type SealCheckOptions, type ImageSealReport,
+} from './verity/image.js';
+export { type VerityRequest, type SealResult } from './verity/seal.js';
+export { type SealOutputs } from './verity/outputs.js';
+export type { Signer, VeritySignatureJson } from './verity/sign.js';
+/** Load and check a PEM key (RSA or ECDSA) and its certificate for signing root hashes (loads PKIjs). */
+export async function loadVeritySigner(keyFile: string, certFile: string): Promise<import('./verity/sign.js').Signer> {
+  return (await import('./verity/sign.js')).loadSigner(keyFile, certFile);
+}

@@ -15,7 +15,7 @@ import type { FileKind } from '../src/read/image.js';
 import { noise } from './helpers/noise.js';
 
 const SCHEMA_DIR = path.join(REPO_ROOT, 'docs', 'schemas');
-const NAMES = ['build', 'inspect', 'ls', 'verify', 'share-report', 'manifest'] as const;
+const NAMES = ['build', 'inspect', 'ls', 'verify', 'share-report', 'manifest', 'seal'] as const;
 type Name = (typeof NAMES)[number];
 
 function loadSchema(name: Name): Record<string, unknown> {
@@ -60,6 +60,7 @@ const PROBLEM_CODES: Record<ProblemCode, true> = {
   open: true, corrupt: true, unsupported: true, 'ishare-no-prefix': true, 'ishare-prefix-out-of-range': true,
   'missing-fingerprint': true, 'duplicate-fingerprint': true, 'filtered-fingerprint': true, 'malformed-fingerprint': true,
   'digest-mismatch': true, 'uuid-mismatch': true, 'uuid-not-in-map': true, 'uuid-map-content': true, 'fingerprint-conflict': true, 'fingerprint-on-non-regular': true,
+  'verity-superblock': true, 'verity-root-hash': true, 'verity-hash-block': true, 'verity-data-block': true, 'verity-signature': true,
 };
 const REASONS: Record<NotSharingReason, true> = { 'no-fingerprint': true, layout: true, 'size-mismatch': true, 'different-values': true };
 const LAYOUTS: Record<Layout, true> = { plain: true, compressed: true };
@@ -213,6 +214,35 @@ describe('JSON outputs validate against docs/schemas', () => {
     assert.ok(problems.some((p) => p.code === 'digest-mismatch' && p.path === '/common.bin' && typeof p.nid === 'number'));
     assert.ok(problems.some((p) => p.code === 'open' && p.path === null));
     // Keep the tampered image for share-report: its key now stands for two contents.
+  });
+
+  test('dm-verity: build --verity --json, seal --json, inspect --json with the seal and --fsverity-digest, verify --root-hash --json', () => {
+    const src = path.join(work, 'a');
+    const sealed = json(['build', '--json', '-T0', '-Uclear', '--verity', '--verity-hash-block-size', '1024', img('sealed.img'), src]);
+    check('build', sealed, 'build --json --verity');
+    const v = sealed.verity as { rootHash: string; hashEnd: number };
+    assert.equal(fs.statSync(img('sealed.img')).size, v.hashEnd);
+    const sep = json(['build', '--json', '-T0', '-Uclear', '--verity', '--verity-no-superblock', '--verity-salt', 'none', '--verity-hash-file', img('sep.hash'), img('sep.img'), src]);
+    check('build', sep, 'build --json --verity (separate file, no superblock)');
+    assert.equal((sep.verity as { uuid: unknown }).uuid, null);
+    check('build', json(['build', '--json', '-T0', '-Uclear', '--fsverity-digest', img('fsv.img'), src]), 'build --json --fsverity-digest');
+    fs.copyFileSync(img('plain.img'), img('to-seal.img'));
+    check('seal', json(['seal', '--json', '--verity-hash', 'sha512', img('to-seal.img')]), 'seal --json');
+    check('inspect', json(['inspect', '--json', '--fsverity-digest', img('sealed.img')]), 'inspect --json (sealed)');
+    const ok = json(['verify', '--json', '--root-hash', v.rootHash, img('sealed.img')]);
+    check('verify', ok, 'verify --json --root-hash');
+    assert.equal((ok.verity as { ok: boolean }).ok, true);
+    // A damaged seal: a data byte and the superblock's magic.
+    const bytes = fs.readFileSync(img('sealed.img'));
+    bytes[bytes.indexOf(COMMON.subarray(0, 64)) + 10] ^= 1;
+    fs.writeFileSync(img('sealed-bad.img'), bytes);
+    const bad = json(['verify', '--json', '--root-hash', v.rootHash, img('sealed-bad.img')], 1);
+    check('verify', bad, 'verify --json --root-hash (bad data block)');
+    assert.ok((bad.problems as { code: string; dataBlock?: number }[]).some((p) => p.code === 'verity-data-block' && typeof p.dataBlock === 'number'));
+    bytes[(sealed.bytes as number)] ^= 1;
+    fs.writeFileSync(img('sealed-bad.img'), bytes);
+    check('inspect', json(['inspect', '--json', img('sealed-bad.img')]), 'inspect --json (damaged verity superblock)');
+    check('verify', json(['verify', '--json', '--root-hash', v.rootHash, img('sealed-bad.img')], 1), 'verify --json --root-hash (no superblock)');
   });
 
   test('share-report --json: overlap, layouts, no fingerprints, a conflict', () => {

@@ -22,18 +22,25 @@ export interface BuildResult extends BuildStats {
   seconds: number;
 }
 
-export async function buildImage(image: string, source: BuildSource, o: BuildOptions): Promise<BuildResult> {
+/**
+ * Called with the finished image's temp file before it is moved into place (used to seal it):
+ * `fd` is open for reading and writing, the filesystem takes its first `bytes` bytes. A throw
+ * aborts the build and no image is written.
+ */
+export type BeforeCommit = (image: { fd: number; bytes: number }) => Promise<void> | void;
+
+export async function buildImage(image: string, source: BuildSource, o: BuildOptions, beforeCommit?: BeforeCommit): Promise<BuildResult> {
   const t0 = process.hrtime.bigint();
   // Workers start now: their start-up (loading modules) overlaps the scan and the plan.
   const pool = new JobPool(o.workers);
   try {
-    return await buildWith(image, source, o, pool, t0);
+    return await buildWith(image, source, o, pool, t0, beforeCommit);
   } finally {
     await pool.close();
   }
 }
 
-async function buildWith(image: string, source: BuildSource, o: BuildOptions, pool: JobPool, t0: bigint): Promise<BuildResult> {
+async function buildWith(image: string, source: BuildSource, o: BuildOptions, pool: JobPool, t0: bigint, beforeCommit?: BeforeCommit): Promise<BuildResult> {
   let tree = source.tree;
   if (!tree) {
     const scan: ScanOptions = {
@@ -51,6 +58,7 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
   const out = new ImageOutput(image);
   try {
     const stats = await emit(p, o, out, pool);
+    if (beforeCommit) await beforeCommit({ fd: out.descriptor(), bytes: stats.imageBytes });
     out.commit();
     return { ...stats, image, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
   } catch (e) {

@@ -10,6 +10,8 @@ import { WriteGather } from './write-gather.js';
 export const liveTempFiles = new Set<string>();
 /** Images this process has moved into place: a signal after that must not claim none was written. */
 export const committedImages: string[] = [];
+/** Undo steps of in-place changes in progress (seal's append), run by the signal handler. */
+export const undoOnSignal = new Set<() => void>();
 
 function ioReason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
@@ -65,6 +67,12 @@ export class ImageOutput {
     } catch (e) {
       throw new UserError(`${this.target}: write failed: ${ioReason(e)}`);
     }
+  }
+
+  /** The temp file's descriptor, with everything written so far flushed to it (to seal it before commit). */
+  descriptor(): number {
+    this.flush();
+    return this.fd;
   }
 
   read(buf: Uint8Array, position: number): number {

@@ -11,11 +11,13 @@ import { DEFAULT_FINGERPRINT_NAME, vendorUuid, type Scheme } from '../fingerprin
 import { loadUuidMap, saveUuidMap, assignUuid, type UuidMap } from '../fingerprint/uuid-map.js';
 // The tar reader and the image reader (for --manifest) are loaded only when used.
 import type { TarScan } from '../source/tar.js';
+import { addSealOptions, sealRequest, sealLine, sealJson, type RawVerityOpts } from './verity-options.js';
+import type { SealedImage } from '../verity/image.js';
 import {
   parseBlockSize, parseEpoch, parseSize, parseUuid, parseId, parseInteger, parseRegex, collect, parseExtended,
 } from './parse.js';
 
-interface RawBuildOpts {
+interface RawBuildOpts extends RawVerityOpts {
   b?: number; T?: bigint; allTime?: boolean; mkfsTime?: boolean; ignoreMtime?: boolean; preserveMtime?: boolean;
   U?: Uint8Array; L?: string; allRoot?: boolean; forceUid?: number; forceGid?: number;
   excludePath?: string[]; excludeRegex?: RegExp[]; E?: string[]; x?: number; xattrPrefix?: string[];
@@ -79,7 +81,7 @@ async function scanTarSource(source: string, r: RawBuildOpts, o: BuildOptions): 
 }
 
 export function buildCommand(): Command {
-  return mkfsOptionalValues(new Command('build')
+  return mkfsOptionalValues(addSealOptions(new Command('build')
     .description('build an EROFS image from a directory or a tar archive')
     .argument('<IMAGE>', 'image file to write (replaced atomically)')
     .argument('<SOURCE>', 'source directory (with --tar: a tar archive, or - for stdin)')
@@ -121,13 +123,15 @@ export function buildCommand(): Command {
       if (v !== '0' && v !== '1') throw new UserError(`--ovlfs-strip=${v}: must be 0 or 1`);
       return v === '1';
     })
+    .option('--verity', 'seal the image: append a dm-verity hash tree (format 1, as veritysetup format) after it'))
     .addHelpText('after', `
 Examples:
   erofs-forge build -T0 -Uclear out.img rootfs/      reproducible image of rootfs/
   SOURCE_DATE_EPOCH=1700000000 erofs-forge build out.img rootfs/
   erofs-forge build -b 4096 --all-root --exclude-regex '\\.git' out.img src/
   erofs-forge build --tar -T0 -Uclear out.img rootfs.tar.gz     from an archive (gzip detected)
-  erofs-forge build --tar --aufs layer.img - < layer.tar.gz     an OCI layer from stdin`)
+  erofs-forge build --tar --aufs layer.img - < layer.tar.gz     an OCI layer from stdin
+  erofs-forge build -T0 -Uclear --verity --root-hash-file out.roothash out.img rootfs/   sealed, reproducible`)
     .action(async (image: string, source: string, r: RawBuildOpts) => {
       const over: Partial<BuildOptions> = {};
       if (r.b) over.blockSize = r.b;
@@ -188,14 +192,25 @@ Examples:
       if (bar) over.progress = bar.update;
       const o = defaultBuildOptions(over);
       if (!r.tar && (r.gzip || r.ungzip || r.aufs || r.ovlfsStrip !== undefined)) throw new UserError('--gzip, --aufs and --ovlfs-strip need --tar');
+      // The signing key is loaded and checked before anything is built.
+      const seal = await sealRequest(r, true);
       const tar = r.tar ? await scanTarSource(source, r, o) : undefined;
       let res: Awaited<ReturnType<typeof buildImage>>;
+      let sealed: SealedImage | undefined;
+      const v = seal ? await import('../verity/image.js') : undefined;
+      const staged = v ? new v.StagedFiles() : undefined;
       try {
-        res = await buildImage(image, tar ? { tree: tar.tree } : { dir: source, excludePaths: r.excludePath, excludeRegexes: r.excludeRegex }, o);
+        res = await buildImage(image, tar ? { tree: tar.tree } : { dir: source, excludePaths: r.excludePath, excludeRegexes: r.excludeRegex }, o,
+          seal && v && staged ? ({ fd, bytes }) => { sealed = v.sealOpenImage(fd, bytes, o.blockSize, image, seal.req, seal.outs, staged); } : undefined);
+        staged?.commit();
+      } catch (e) {
+        staged?.abort();
+        throw e;
       } finally {
         bar?.done();
         tar?.cleanup();
       }
+      const fsverity = r.fsverityDigest || (r.json && seal) ? (await import('../verity/image.js')).fileFsverityDigest(res.image) : undefined;
       if (r.manifest) {
         const { ErofsImage } = await import('../read/image.js');
         const { writeManifest } = await import('../read/manifest.js');
@@ -213,11 +228,14 @@ Examples:
           schema: 'erofs-forge/build/1', image: res.image, bytes: res.imageBytes, blocks: res.blocks,
           blockSize: o.blockSize, inodes: res.inodes, rootNid: res.rootNid, dataBytes: res.dataBytes, seconds: res.seconds,
           compressedFiles: res.compressedFiles, ...(res.cache ? { cache: res.cache } : {}),
+          ...(sealed && seal ? { verity: sealJson(sealed, seal.outs) } : {}), ...(fsverity ? { fsverityDigest: fsverity } : {}),
         }) + '\n');
       } else if (!r.quiet) {
         process.stdout.write(`${res.image}: ${res.inodes} inodes, ${res.blocks} blocks of ${o.blockSize} B `
           + `(${res.imageBytes} bytes), ${res.dataBytes} bytes of file data, ${res.seconds.toFixed(2)} s`
           + (res.cache ? `; cache: ${res.cache.hit} segments reused (${res.cache.indexed} by unchanged stat), ${res.cache.absent} new, ${res.cache.damaged} damaged and rebuilt` : '') + '\n');
+        if (sealed) process.stdout.write(sealLine(res.image, sealed, fsverity));
+        else if (fsverity) process.stdout.write(`${res.image}: fs-verity digest ${fsverity}\n`);
       }
     }));
 }

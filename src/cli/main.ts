@@ -1,7 +1,7 @@
 // The erofs-forge command line: commander at the edge; typed errors become one line and an exit code.
 import { Command, CommanderError } from 'commander';
 import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
-import { liveTempFiles, committedImages } from '../build/output.js';
+import { liveTempFiles, committedImages, undoOnSignal } from '../build/output.js';
 import * as fs from 'node:fs';
 
 /**
@@ -13,8 +13,9 @@ const MODULES: (() => Promise<Command[]>)[] = [
   async () => (await import('./read.js')).readCommands(),
   async () => [(await import('./verify.js')).verifyCommand()],
   async () => [(await import('./share-report.js')).shareReportCommand()],
+  async () => [(await import('./seal.js')).sealCommand()],
 ];
-const MODULE_OF: Record<string, number> = { build: 0, inspect: 1, ls: 1, cat: 1, extract: 1, verify: 2, 'share-report': 3 };
+const MODULE_OF: Record<string, number> = { build: 0, inspect: 1, ls: 1, cat: 1, extract: 1, verify: 2, 'share-report': 3, seal: 4 };
 
 /**
  * Exit codes: 0 ok, 1 failure (user error, corrupt image), 2 usage error. `erofs-forge mkfs ARGS`
@@ -68,6 +69,7 @@ function installProcessHandlers(): void {
   }
   const onSignal = (sig: NodeJS.Signals) => {
     for (const t of liveTempFiles) { try { fs.unlinkSync(t); } catch { /* gone */ } }
+    for (const undo of undoOnSignal) undo();
     // A signal between the rename and the exit finds the image complete and in place: say so.
     process.stderr.write(committedImages.length
       ? `erofs-forge: interrupted by ${sig} after ${committedImages.join(', ')} was written in full\n`

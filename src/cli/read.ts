@@ -35,16 +35,24 @@ export function readCommands(): Command[] {
     .description('print the superblock and features of an image')
     .argument('<IMAGE>')
     .option('--json', 'print JSON')
-    .action((file: string, o: { json?: boolean }) => {
-      withImage(file, (img) => {
-        const s = superblockSummary(img.sb, img.length);
-        if (o.json) {
-          process.stdout.write(JSON.stringify({ schema: 'erofs-forge/inspect/1', image: file, superblock: s }) + '\n');
-          return;
-        }
-        const lines = Object.entries(s).map(([k, v]) => `${k.padEnd(20)} ${Array.isArray(v) ? v.join(' ') : v}`);
-        process.stdout.write(lines.join('\n') + '\n');
-      });
+    .option('--fsverity-digest', 'also the fs-verity digest of the whole image file (reads all of it; as `fsverity digest`)')
+    .action(async (file: string, o: { json?: boolean; fsverityDigest?: boolean }) => {
+      const s = withImage(file, (img) => superblockSummary(img.sb, img.length));
+      // The dm-verity superblock after the filesystem, when the image is sealed.
+      const v = await import('../verity/image.js');
+      const seal = v.probeSeal(file);
+      const verity = seal && (seal.superblock ? v.superblockJson(seal.hashOffset, seal.superblock) : { hashOffset: seal.hashOffset, error: seal.error! });
+      const fsverity = o.fsverityDigest ? v.fileFsverityDigest(file) : undefined;
+      if (o.json) {
+        process.stdout.write(JSON.stringify({
+          schema: 'erofs-forge/inspect/1', image: file, superblock: s, ...(verity ? { verity } : {}), ...(fsverity ? { fsverityDigest: fsverity } : {}),
+        }) + '\n');
+        return;
+      }
+      const lines = Object.entries(s).map(([k, val]) => `${k.padEnd(20)} ${Array.isArray(val) ? val.join(' ') : val}`);
+      if (verity) lines.push(...Object.entries(verity).map(([k, val]) => `${('verity.' + k).padEnd(20)} ${val}`));
+      if (fsverity) lines.push(`${'fsverityDigest'.padEnd(20)} ${fsverity}`);
+      process.stdout.write(lines.join('\n') + '\n');
     });
 
   const ls = new Command('ls')
@@ -126,7 +134,8 @@ export function readCommands(): Command[] {
   inspect.addHelpText('after', `
 Examples:
   erofs-forge inspect out.img           block size, features, root nid, UUID, label
-  erofs-forge inspect --json out.img    the same as one JSON document (schema erofs-forge/inspect/1)`);
+  erofs-forge inspect --json out.img    the same as one JSON document (schema erofs-forge/inspect/1)
+  erofs-forge inspect --fsverity-digest out.img   plus the fs-verity digest composefs and bootc pin`);
   ls.addHelpText('after', `
 Examples:
   erofs-forge ls out.img                names in the root directory

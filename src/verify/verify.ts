@@ -29,7 +29,13 @@ export type ProblemCode =
   | 'uuid-not-in-map' // --uuid-map has no entry for the path
   | 'uuid-map-content' // the map gives this UUID to other content
   | 'fingerprint-conflict' // one value on different contents or sizes (forged sharing)
-  | 'fingerprint-on-non-regular'; // a directory, symlink or special file carries the fingerprint xattr
+  | 'fingerprint-on-non-regular' // a directory, symlink or special file carries the fingerprint xattr
+  // verify --root-hash (src/verity/check.ts):
+  | 'verity-superblock' // no seal found, a damaged verity superblock, or one that does not cover the filesystem
+  | 'verity-root-hash' // the hash tree's top does not hash to the given root hash
+  | 'verity-hash-block' // a hash block does not match its parent (the first one is named)
+  | 'verity-data-block' // a data block does not match its hash (the first one is named, with its file)
+  | 'verity-signature'; // the signature JSON does not verify with the given certificate
 
 export interface Problem {
   image: string;
@@ -38,6 +44,10 @@ export interface Problem {
   nid?: number;
   code: ProblemCode;
   message: string;
+  /** verity-data-block: index of the first bad data block (of the verity data block size). */
+  dataBlock?: number;
+  /** verity-hash-block: index of the first damaged hash block in the hash device. */
+  hashBlock?: number;
 }
 
 /** What verify counts, per image and summed over the images. */
