@@ -4,7 +4,7 @@
 //   id is 0xffffffff (ACL_UNDEFINED_ID) for USER_OBJ, GROUP_OBJ, MASK and OTHER.
 // Checked against `getfattr -e hex -n system.posix_acl_access` after `setfacl -m u:1234:rwx,g:5678:r-x`:
 //   0x02000000 01000600ffffffff 02000700d2040000 04000400ffffffff 080005002e160000 10000700ffffffff 20000000ffffffff
-import { spawnSync } from 'node:child_process';
+import { lookupGroup, lookupUser } from '../sys/libc.js';
 
 const TAG = { USER_OBJ: 0x01, USER: 0x02, GROUP_OBJ: 0x04, GROUP: 0x08, MASK: 0x10, OTHER: 0x20 } as const;
 const UNDEFINED_ID = 0xffffffff;
@@ -15,16 +15,14 @@ export interface AclEntry {
   id: number;
 }
 
-/** Looks a user or group name up (getent, so NSS applies as it would for tar); null when unknown. */
+/** Looks a user or group name up (getpwnam/getgrnam, so NSS applies as it would for tar); null when unknown. */
 export type NameResolver = (kind: 'user' | 'group', name: string) => number | null;
 
 const cache = new Map<string, number | null>();
-export const getentResolver: NameResolver = (kind, name) => {
+export const nssResolver: NameResolver = (kind, name) => {
   const key = `${kind}:${name}`;
   if (cache.has(key)) return cache.get(key)!;
-  const r = spawnSync('getent', [kind === 'user' ? 'passwd' : 'group', name], { encoding: 'utf8' });
-  const f = r.status === 0 ? r.stdout.split('\n')[0].split(':') : [];
-  const id = f.length > 2 && /^\d+$/.test(f[2]) ? Number(f[2]) : null;
+  const id = kind === 'user' ? lookupUser(name) : lookupGroup(name);
   cache.set(key, id);
   return id;
 };
@@ -116,7 +114,7 @@ export function encodeAcl(entries: AclEntry[]): Buffer {
  * three base entries is just the mode bits (the kernel drops such an xattr), and an empty default ACL
  * means none. Returns { error } when the text is unusable (GNU tar then warns and skips the ACL).
  */
-export function aclTextToXattr(text: string, which: 'access' | 'default', resolve: NameResolver = getentResolver):
+export function aclTextToXattr(text: string, which: 'access' | 'default', resolve: NameResolver = nssResolver):
   { value: Buffer | null } | { error: string } {
   const parsed = parseAclText(text, resolve);
   if (typeof parsed === 'string') return { error: parsed };
