@@ -24,7 +24,8 @@ ln -s "$(command -v sh)" "$bare/sh"
 for t in getfattr setfattr getfacl setfacl getent python3 touch mknod mkfifo; do
   if PATH=$bare command -v "$t" >/dev/null 2>&1; then echo "fresh-machine: $t is on the bare PATH" >&2; exit 1; fi
 done
-run_bare() { env -i HOME="$HOME" PATH="$bare" "$@"; }
+# The environment as it is (registry settings, CA certificates), but PATH.
+run_bare() { env PATH="$bare" "$@"; }
 
 git clone -q "$repo" "$work/clone"
 (cd "$work/clone" && run_bare npm ci --no-audit --no-fund >/dev/null && run_bare npm start) | tee "$work/demo.log"
