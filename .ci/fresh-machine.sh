@@ -58,7 +58,7 @@ out=$work/extracted
 # link target; every xattr; every file's sha256.
 describe() {
   (cd "$1" && find . \( -type d -printf '%p d %m %U %G %T@\n' \) -o -printf '%p %y %m %U %G %s %T@ %l\n' | LC_ALL=C sort \
-    && LC_ALL=C getfattr -R -P -h -d -m - -e hex . \
+    && find . -print0 | LC_ALL=C sort -z | LC_ALL=C xargs -0 getfattr -h -d -m - -e hex \
     && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
 }
 describe "$src" > "$work/src.txt"
