@@ -181,18 +181,18 @@ describe('POSIX ACL text -> system.posix_acl_* value', () => {
 
   test('GNU tar text form gives the kernel bytes (sorted by tag, then id)', () => {
     const text = 'user::rw-\nuser:1234:rwx\ngroup::r--\ngroup:5678:r-x\nmask::rwx\nother::---\n';
-    assert.deepEqual(aclTextToXattr(text, 'access', noNames), { value: Buffer.from(GETFATTR, 'hex') });
+    assert.deepEqual(aclTextToXattr(text, 'access', noNames), { value: Buffer.from(GETFATTR, 'hex'), perms: 0o670 });
     // Other spellings: commas, abbreviations, star/bsdtar 4th field, comments, order shuffled.
     const star = 'o::---,m::rwx,g:staff:r-x:5678,g::r--,u:nobody-here:rwx:1234,u::rw- # effective';
-    assert.deepEqual(aclTextToXattr(star, 'access', noNames), { value: Buffer.from(GETFATTR, 'hex') });
+    assert.deepEqual(aclTextToXattr(star, 'access', noNames), { value: Buffer.from(GETFATTR, 'hex'), perms: 0o670 });
     // Names are resolved as tar would on extraction.
     const named = aclTextToXattr('user::rw-,user:alice:rwx,group::r--,group:5678:r-x,mask::rwx,other::---', 'access',
       (kind, name) => (kind === 'user' && name === 'alice' ? 1234 : null));
-    assert.deepEqual(named, { value: Buffer.from(GETFATTR, 'hex') });
+    assert.deepEqual(named, { value: Buffer.from(GETFATTR, 'hex'), perms: 0o670 });
   });
 
   test('a base-only access ACL is just the mode (no xattr); a default one is kept; bad text is reported', () => {
-    assert.deepEqual(aclTextToXattr('user::rwx\ngroup::r-x\nother::r-x\n', 'access', noNames), { value: null });
+    assert.deepEqual(aclTextToXattr('user::rwx\ngroup::r-x\nother::r-x\n', 'access', noNames), { value: null, perms: 0o755 });
     const d = aclTextToXattr('user::rwx\ngroup::r-x\nother::---\n', 'default', noNames);
     assert.ok('value' in d && d.value && d.value.length === 4 + 3 * 8);
     assert.ok('error' in aclTextToXattr('user::rwx,user:1:r--,group::r-x,other::---', 'access', noNames)); // no mask
@@ -213,7 +213,34 @@ describe('POSIX ACL text -> system.posix_acl_* value', () => {
     assert.equal(set.status, 0, `setfacl failed: ${set.stderr.trim()}`);
     const hex = /=0x([0-9a-f]+)/.exec(runOk('getfattr', ['-e', 'hex', '-n', 'system.posix_acl_access', f]).stdout.toString())![1];
     const text = runOk('getfacl', ['-n', '-c', '-E', f]).stdout.toString();
-    assert.deepEqual(aclTextToXattr(text, 'access', noNames), { value: Buffer.from(hex, 'hex') });
+    // perms: the mode bits the kernel shows after setfacl (group bits = the mask).
+    assert.deepEqual(aclTextToXattr(text, 'access', noNames), { value: Buffer.from(hex, 'hex'), perms: fs.statSync(f).mode & 0o777 });
+  });
+
+  test('issue 16.7: mode group bits and ACL mask disagree (bsdtar): the inode gets what GNU tar -x --acls gives', async (t) => {
+    if (!findTool('tar') || !needRoot(t)) return;
+    const d = scratch();
+    // Header modes 0644 and 0600, ACL masks rwx and r--, and a base-only ACL whose entries differ from the mode.
+    const acl = (mask: string) => `user::rw-\nuser:1234:rwx\ngroup::r--\nmask::${mask}\nother::r--\n`;
+    const tarFile = path.join(d, 'bsd.tar');
+    fs.writeFileSync(tarFile, archive(
+      member({ name: 'a', data: Buffer.from('a'), mode: 0o644, pax: [['SCHILY.acl.access', acl('rwx')]] }),
+      member({ name: 'b', data: Buffer.from('b'), mode: 0o600, pax: [['SCHILY.acl.access', acl('r--')]] }),
+      member({ name: 'c', data: Buffer.from('c'), mode: 0o600, pax: [['SCHILY.acl.access', 'user::rwx\ngroup::r-x\nother::r--\n']] }),
+    ));
+    const ex = path.join(d, 'ex');
+    fs.mkdirSync(ex);
+    runOk('tar', ['--acls', '--numeric-owner', '-xpf', tarFile, '-C', ex]);
+    const { tree, cleanup } = await scanTar(tarFile, { buildTime: { sec: 0n, nsec: 0 }, resolveName: () => null });
+    try {
+      for (const n of ['a', 'b', 'c']) {
+        const ino = tree.entries!.inodes[tree.entries!.names.indexOf(n)];
+        assert.equal((ino.mode & 0o7777).toString(8), (fs.statSync(path.join(ex, n)).mode & 0o7777).toString(8), `${n}: mode as GNU tar extracts it`);
+      }
+    } finally {
+      cleanup();
+      fs.rmSync(d, { recursive: true, force: true });
+    }
   });
 });
 

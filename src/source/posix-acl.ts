@@ -112,15 +112,21 @@ export function encodeAcl(entries: AclEntry[]): Buffer {
 /**
  * The xattr value for an ACL text, or null when the ACL stores nothing: an access ACL with only the
  * three base entries is just the mode bits (the kernel drops such an xattr), and an empty default ACL
- * means none. Returns { error } when the text is unusable (GNU tar then warns and skips the ACL).
+ * means none. An access ACL also gives `perms`, the permission bits the kernel sets in i_mode when it
+ * is applied (posix_acl_update_mode): owner from user::, other from other::, group from mask:: when
+ * there is one, else group::. GNU tar -x --acls sets the ACL after the mode, so these bits win over the
+ * archive's mode (bsdtar archives can disagree). Returns { error } when the text is unusable (GNU tar
+ * then warns and skips the ACL).
  */
 export function aclTextToXattr(text: string, which: 'access' | 'default', resolve: NameResolver = nssResolver):
-  { value: Buffer | null } | { error: string } {
+  { value: Buffer | null; perms?: number } | { error: string } {
   const parsed = parseAclText(text, resolve);
   if (typeof parsed === 'string') return { error: parsed };
   if (parsed.length === 0) return { value: null };
   const bad = invalid(parsed);
   if (bad) return { error: bad };
-  if (which === 'access' && parsed.length === 3) return { value: null };
-  return { value: encodeAcl(parsed) };
+  if (which === 'default') return { value: encodeAcl(parsed) };
+  const perm = (tag: number) => parsed.find((e) => e.tag === tag)?.perm;
+  const perms = (perm(TAG.USER_OBJ)! << 6) | ((perm(TAG.MASK) ?? perm(TAG.GROUP_OBJ)!) << 3) | perm(TAG.OTHER)!;
+  return { value: parsed.length === 3 ? null : encodeAcl(parsed), perms };
 }

@@ -615,7 +615,10 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
       if (text === undefined) continue;
       const r = aclTextToXattr(text, which, resolveName);
       if ('error' in r) warn(`${inputName}: ${member}: ${which} ACL not applied: ${r.error}`);
-      else if (r.value) setXattr(m, name, r.value);
+      else {
+        if (r.value) setXattr(m, name, r.value);
+        if (r.perms !== undefined) inode.mode = (inode.mode & ~0o777) | r.perms;
+      }
     }
   }
 
