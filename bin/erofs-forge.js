@@ -8,10 +8,13 @@
 // three isolates; smaller ones promote the objects of files in flight to the old generation. These
 // take effect only from the command line: `node bin/erofs-forge.js` works the same, with more memory.
 import module from 'node:module';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 
 // Node >= 22.1 keeps the compiled code of our modules on disk between runs (figure: README, Node
-// releases); older releases lack the call and start as before. The main module is imported after it.
-module.enableCompileCache?.();
+// releases); older releases lack the call and start as before. In the user's cache directory, not in
+// TMPDIR (a build leaves nothing there). The main module is imported after it.
+module.enableCompileCache?.(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'erofs-forge', 'node-compile-cache'));
 const { main } = await import('../dist/src/cli/main.js');
 
 main(process.argv.slice(2)).then(
