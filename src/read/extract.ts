@@ -110,6 +110,12 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
   };
 
   const writeFile = (fd: number, ino: InodeInfo): void => {
+    // Flat data goes from the image to the file in the kernel (sendfile), never through JavaScript.
+    const ranges = img.flatRanges(ino);
+    if (ranges && ranges.every(([off, len]) => sys.sendfile(fd, img.imageFd, off, len))) {
+      stats.bytes += ino.size;
+      return;
+    }
     let pos = 0;
     for (const chunk of img.data(ino)) {
       let off = 0;

@@ -39,7 +39,7 @@ interface Lib {
   koffi: typeof Koffi;
   openat: Fn; mkdirat: Fn; mknodat: Fn; symlinkat: Fn; linkat: Fn;
   fchownat: Fn; fchown: Fn; fchmod: Fn; utimensat: Fn; futimens: Fn;
-  llistxattr: Fn; lgetxattr: Fn; lsetxattr: Fn; fsetxattr: Fn;
+  llistxattr: Fn; lgetxattr: Fn; lsetxattr: Fn; fsetxattr: Fn; sendfile: Fn;
   getpwnam: (name: string) => unknown; getgrnam: (name: string) => unknown;
   passwd: Koffi.TypeObject; group: Koffi.TypeObject;
 }
@@ -74,6 +74,7 @@ function L(): Lib {
     lgetxattr: f('long lgetxattr(const void *path, const void *name, void *value, size_t size)'),
     lsetxattr: f('int lsetxattr(const void *path, const void *name, const void *value, size_t size, int flags)'),
     fsetxattr: f('int fsetxattr(int fd, const void *name, const void *value, size_t size, int flags)'),
+    sendfile: f('long sendfile(int out_fd, int in_fd, void *offset, size_t count)'),
     getpwnam: c.func('void *getpwnam(const char *name)') as unknown as (name: string) => unknown,
     getgrnam: c.func('void *getgrnam(const char *name)') as unknown as (name: string) => unknown,
     passwd: koffi.struct('erofs_forge_passwd', { pw_name: 'char *', pw_passwd: 'char *', pw_uid: 'uint32_t', pw_gid: 'uint32_t' }),
@@ -130,6 +131,31 @@ export const fsetxattr = (fd: number, name: Buffer, value: Buffer): void => {
 export const lsetxattr = (path: Buffer, name: Buffer, value: Buffer): void => {
   check(L().lsetxattr(cstr(path), cstr(name), value, value.length, 0), 'lsetxattr');
 };
+
+/**
+ * Copy `len` bytes at `inOff` of file `inFd` to the current position of `outFd` in the kernel
+ * (sendfile: no bytes pass through JavaScript). Returns false, having copied nothing, when the
+ * kernel cannot do it for these files (EINVAL, ENOSYS): the caller then reads and writes.
+ */
+export function sendfile(outFd: number, inFd: number, inOff: number, len: number): boolean {
+  const l = L();
+  const off = Buffer.alloc(8);
+  off.writeBigInt64LE(BigInt(inOff));
+  let done = 0;
+  while (done < len) {
+    // At most 1 GiB per call (the kernel caps one call just below 2 GiB).
+    const n = l.sendfile(outFd, inFd, off, Math.min(len - done, 1 << 30));
+    if (n < 0) {
+      const e = l.koffi.errno();
+      if (done === 0 && (e === osConstants.errno.EINVAL || e === osConstants.errno.ENOSYS)) return false;
+      if (e === osConstants.errno.EINTR || e === osConstants.errno.EAGAIN) continue;
+      fail('sendfile');
+    }
+    if (n === 0) throw new SysError('EIO', osConstants.errno.EIO, 'sendfile (short image)');
+    done += n;
+  }
+  return true;
+}
 
 // One scratch buffer for listing and reading: ERANGE grows it (XATTR_SIZE_MAX is 64 KiB on Linux,
 // but a list can be longer).
