@@ -76,7 +76,13 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
     // Worker threads cannot change the umask: nodes are chmod-ed by name below instead.
   }
 
-  const xattrsOf = (ino: InodeInfo): XattrEntry[] => (withXattrs ? img.xattrs(ino).filter((x) => !x.hidden) : []);
+  const xattrsOf = (ino: InodeInfo): XattrEntry[] => {
+    if (!withXattrs) return [];
+    const xs = img.xattrs(ino).filter((x) => !x.hidden);
+    // setxattr takes a C string: a NUL would cut the name into another one.
+    for (const x of xs) if (x.name.includes(0)) throw new CorruptImageError('xattr name contains a NUL byte', `nid ${ino.nid}`);
+    return xs;
+  };
 
   /** Owner, xattrs, mode, times of an inode we hold a descriptor for (regular files, directories). */
   const finishFd = (fd: number, ino: InodeInfo): void => {
