@@ -177,8 +177,7 @@ function pairsOf(c: Case): string[] {
 export function pairwise(seed = PAIRWISE_SEED): Case[] {
   const rand = prng(seed);
   // Coverable pairs: those of every distinct build of the product (its activity rules included).
-  const uncovered = new Set<string>();
-  for (const c of fullProduct()) if (!refusal(c)) for (const p of pairsOf(c)) uncovered.add(p);
+  const uncovered = new Set<string>(coverablePairs());
   const cases: Case[] = [];
   while (uncovered.size) {
     let best: Case | undefined;
@@ -233,10 +232,20 @@ export function pairwise(seed = PAIRWISE_SEED): Case[] {
   return cases;
 }
 
+let coverable: string[] | undefined;
+/** The pairs some build of the product holds (a refused combination builds nothing). */
+function coverablePairs(): string[] {
+  if (!coverable) {
+    const all = new Set<string>();
+    for (const c of fullProduct()) if (!refusal(c)) for (const p of pairsOf(c)) all.add(p);
+    coverable = [...all];
+  }
+  return coverable;
+}
+
 /** Every coverable pair not covered by `cases` (for the test that the set is pairwise-covering). */
 export function uncoveredPairs(cases: readonly Case[]): string[] {
-  const want = new Set<string>();
-  for (const c of fullProduct()) if (!refusal(c)) for (const p of pairsOf(c)) want.add(p);
+  const want = new Set<string>(coverablePairs());
   for (const c of cases) if (!refusal(c)) for (const p of pairsOf(c)) want.delete(p);
   return [...want].map((k) => k.replace(/(\d+)=(\d+)/g, (_, i, v) => `${FACTORS[+i].name}=${String(FACTORS[+i].values[+v])}`));
 }

@@ -110,12 +110,12 @@ export function writeMatrixTree(root: string): number {
   }
   for (const k of ['p1', 'p2']) xs.push([file(`xattr/shared2-${k}`, pseudoRandom(`x ${k}`, 5000)), 'user.shared2', Buffer.from('two of us')]);
   xs.push([path.join(root, 'xattr'), 'user.dir', Buffer.from('on a directory')]);
-  // 3,000 entries in one directory (a multi-block directory at every block size), small contents.
+  // 3,000 entries in one directory (a multi-block directory at every block size), tiny contents.
   const many = path.join(root, 'many');
   fs.mkdirSync(many);
   for (let i = 0; i < 3000; i++) {
     const p = path.join(many, `entry-${String(i).padStart(4, '0')}-${'n'.repeat(i % 40)}`);
-    fs.writeFileSync(p, i % 3 === 0 ? '' : text(i % 700, i));
+    fs.writeFileSync(p, i % 3 === 0 ? '' : text(i % 64, i)); // tiny: the entry count is the point here
     entries.push(p);
     n++;
   }
