@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { forge, needRoot, run } from './helpers/tools.js';
 import { pseudoRandom } from './helpers/tricky-tree.js';
-import { deviceSize } from '../src/read/image.js';
+import { blockDeviceSize as deviceSize } from '../src/sys/block-device.js';
 
 test('verify/ls on a block device read the image the device holds', (t) => {
   if (!needRoot(t)) return;

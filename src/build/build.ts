@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { scanDirectory, type ScanOptions } from '../source/dir-scanner.js';
 import type { Inode } from '../source/tree.js';
-import { plan } from './plan.js';
+import { plan, DirDone, type Plan } from './plan.js';
 import { emit, type BuildStats } from './writer.js';
 import { ImageOutput } from './output.js';
 import { JobPool } from './pool.js';
@@ -46,52 +46,65 @@ export async function buildImage(image: string, source: BuildSource, o: BuildOpt
 }
 
 async function buildWith(image: string, source: BuildSource, o: BuildOptions, pool: JobPool, t0: bigint, beforeCommit?: BeforeCommit): Promise<BuildResult> {
-  let tree = source.tree;
+  // IMAGE first: a target that cannot hold an image is refused before the source is read.
+  const out = new ImageOutput(image, o.warn);
   let cleanup: (() => void) | undefined;
-  if (!tree && source.tar !== undefined) {
-    // The tar reader is loaded only when used.
-    const { scanTar } = await import('../source/tar.js');
-    // The root (without a '.' entry) and missing parent directories get the build time, as in
-    // mkfs.erofs; the clock is frozen so that they equal the superblock time exactly.
-    const now = o.now();
-    o.now = () => now;
-    const buildTime = o.timestamp !== undefined ? { sec: o.timestamp, nsec: 0 }
-      : o.sourceDateEpoch !== undefined ? { sec: o.sourceDateEpoch, nsec: 0 } : now;
-    const scan = await scanTar(source.tar, { warn: o.warn, buildTime, ...source.tarOptions });
-    tree = scan.tree;
-    cleanup = scan.cleanup;
-  }
   try {
-    return await emitTree(image, tree, source, o, pool, t0, beforeCommit);
-  } finally {
-    cleanup?.();
-  }
-}
-
-async function emitTree(
-  image: string, tree: Inode | undefined, source: BuildSource, o: BuildOptions, pool: JobPool, t0: bigint, beforeCommit?: BeforeCommit,
-): Promise<BuildResult> {
-  if (!tree) {
-    const scan: ScanOptions = {
-      xattrs: o.xattrTolerance >= 0,
-      excludePaths: source.excludePaths ?? [],
-      excludeRegexes: source.excludeRegexes ?? [],
-      outputPath: path.resolve(image),
-      warn: o.warn,
-      statIds: o.cacheDir !== undefined,
-      progress: o.progress && ((n) => o.progress!({ phase: 'scan', files: n, totalFiles: 0, bytes: 0, totalBytes: 0 })),
-    };
-    tree = await scanDirectory(source.dir!, scan);
-  }
-  const p = plan(tree, o);
-  const out = new ImageOutput(image);
-  try {
+    let tree = source.tree;
+    if (!tree && source.tar !== undefined) {
+      // The tar reader is loaded only when used.
+      const { scanTar } = await import('../source/tar.js');
+      // The root (without a '.' entry) and missing parent directories get the build time, as in
+      // mkfs.erofs; the clock is frozen so that they equal the superblock time exactly.
+      const now = o.now();
+      o.now = () => now;
+      const buildTime = o.timestamp !== undefined ? { sec: o.timestamp, nsec: 0 }
+        : o.sourceDateEpoch !== undefined ? { sec: o.sourceDateEpoch, nsec: 0 } : now;
+      const scan = await scanTar(source.tar, { warn: o.warn, buildTime, ...source.tarOptions });
+      tree = scan.tree;
+      cleanup = scan.cleanup;
+    }
+    if (!tree) {
+      const scan: ScanOptions = {
+        xattrs: o.xattrTolerance >= 0,
+        excludePaths: source.excludePaths ?? [],
+        excludeRegexes: source.excludeRegexes ?? [],
+        outputPath: path.resolve(out.finalPath),
+        warn: o.warn,
+        statIds: o.cacheDir !== undefined,
+        progress: o.progress && ((n) => o.progress!({ phase: 'scan', files: n, totalFiles: 0, bytes: 0, totalBytes: 0 })),
+      };
+      tree = await scanDirectory(source.dir!, scan);
+    }
+    const p = plan(tree, o);
+    out.expect(leastImageBytes(p, o));
+    out.create();
     const stats = await emit(p, o, out, pool);
     if (beforeCommit) await beforeCommit({ fd: out.descriptor(), bytes: stats.imageBytes });
     out.commit();
     return { ...stats, image, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
   } catch (e) {
-    out.abort();
+    // A device written to is left without a valid image: the error says how far the writing got.
+    const left = out.abort();
+    if (left && e instanceof Error && !e.message.includes(left)) e.message += `; ${left}`;
     throw e;
+  } finally {
+    cleanup?.();
   }
+}
+
+/**
+ * A lower bound of the image size known before writing, so that a device too small for it is
+ * refused untouched: the superblock area plus, without compression, the whole blocks of every
+ * regular file's data (a tail may go inline; compressed data has no bound below). Not a size
+ * formula: the size is what emit() allocates; this only has to stay below it.
+ */
+function leastImageBytes(p: Plan, o: BuildOptions): number {
+  let bytes = p.metaStart;
+  if (!o.compression) {
+    for (const st of p.steps) {
+      if (!(st instanceof DirDone) && st.kind === 'reg') bytes += Math.floor(st.size / p.blockSize) * p.blockSize;
+    }
+  }
+  return bytes;
 }

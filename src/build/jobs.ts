@@ -10,6 +10,7 @@ import type { DataSource } from '../source/tree.js';
 import * as fs from 'node:fs';
 import { UserError } from '../errors.js';
 import { WriteGather } from './write-gather.js';
+import { imageOfTemp } from './output.js';
 
 /**
  * Files are compressed in independent segments of this many bytes (as mkfs.erofs's multithreaded
@@ -130,7 +131,7 @@ function copyJob(job: Extract<Job, { kind: 'copy' }>): JobResult {
     try {
       for (let off = start; off < end;) off += fs.writeSync(fd, buf, off, end - off, position + (off - start));
     } catch (e) {
-      throw new UserError(`${job.image.replace(/\/\.([^/]*)\.[0-9a-f]{12}\.tmp$/, '/$1')}: write failed: ${ioReason(e)}`);
+      throw new UserError(`${imageOfTemp(job.image)}: write failed: ${ioReason(e)}`);
     }
   }, gatherBuf);
   let tailAt = 0;

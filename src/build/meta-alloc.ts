@@ -26,9 +26,16 @@ export class BlockAllocator {
   private buffered: MetaBlock[] = [];
   private byBlk = new Map<number, MetaBlock>();
 
-  constructor(readonly bs: number, metaStart: number, private flush: (blk: number, buf: Uint8Array) => void) {
+  /**
+   * `grow(end)` is called before any block below byte `end` is handed out (the output checks that
+   * the image still fits, and a device is zeroed ahead).
+   */
+  constructor(readonly bs: number, metaStart: number, private flush: (blk: number, buf: Uint8Array) => void,
+    private grow: (end: number) => void = () => {}) {
     this.buckets = Array.from({ length: bs / ISLOT_SIZE + 1 }, () => []);
     this.cursor = Math.floor(metaStart / bs);
+    // The superblock area below the first metadata block is the image's too.
+    this.grow(Math.ceil(metaStart / bs) * bs);
     if (metaStart % bs) this.file(this.newBlock(metaStart % bs));
   }
 
@@ -37,6 +44,7 @@ export class BlockAllocator {
   }
 
   private newBlock(used: number): MetaBlock {
+    this.grow((this.cursor + 1) * this.bs);
     const b: MetaBlock = { blk: this.cursor++, used, buf: new Uint8Array(this.bs) };
     this.byBlk.set(b.blk, b);
     this.buffered.push(b);
@@ -60,6 +68,7 @@ export class BlockAllocator {
   /** Take `n` consecutive data blocks; returns the first. */
   takeBlocks(n: number): number {
     const first = this.cursor;
+    this.grow((first + n) * this.bs);
     this.cursor += n;
     return first;
   }

@@ -227,14 +227,19 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   const itemsOf = new Map<Inode, PlannedXattr[]>();
   const useCount = new Map<string, number>();
   let anyXattr = false;
+  // -x -1 drops the source's xattrs, not the fingerprints asked for (as mkfs.erofs 1.9.3): an image
+  // that declares a fingerprint name carries it on every non-empty regular file.
+  const keepSource = o.xattrTolerance >= 0;
+  const NO_SOURCE_XATTRS: typeof root.xattrs = [];
   for (const n of order) {
-    if (o.xattrTolerance < 0) break;
+    if (!keepSource && !fp) break;
     const stamped = !!fp && n.kind === 'reg' && n.size > 0;
+    const own = keepSource ? n.xattrs : NO_SOURCE_XATTRS;
     // Most inodes have neither: no item list, name set, map entry or ibody for them.
-    if (!n.xattrs.length && !stamped) continue;
+    if (!own.length && !stamped) continue;
     const items: PlannedXattr[] = [];
     const seenNames = new Set<string>();
-    for (const x of n.xattrs) {
+    for (const x of own) {
       if (fp && x.name.equals(fp.name)) {
         o.warn(`${showPath(pathOf(n))}: source xattr ${showPath(x.name)} replaced by the computed fingerprint`);
         continue;

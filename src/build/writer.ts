@@ -68,7 +68,7 @@ interface Placement {
 /** Writes the planned image; `pool` runs the file jobs (the caller owns and closes it). */
 export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: JobPool): Promise<BuildStats> {
   const bs = plan.blockSize;
-  const alloc = new BlockAllocator(bs, plan.metaStart, (blk, buf) => out.write(buf, blk * bs));
+  const alloc = new BlockAllocator(bs, plan.metaStart, (blk, buf) => out.write(buf, blk * bs), (end) => out.reserve(end));
   /** Placements of directories, written once their children have nids. */
   const placements = new Map<Inode, Placement>();
   let dataBytes = 0;

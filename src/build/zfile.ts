@@ -278,7 +278,11 @@ export function lclusterIndexes(cols: Float64Array, size: number, p: ZParams): {
       }
       const next = k + 1 < m ? head(k + 1) : sentinel ? n - 1 : n;
       const first = lcn === h + 1 && p.big;
-      return { type: LCLUSTER_TYPE_NONHEAD, delta0: first ? LI_D0_CBLKCNT | Math.max(cols[5 * k + 3], 1) : lcn - h, delta1: next - lcn };
+      // delta[0] with the CBLKCNT bit set reads as a block count: a longer lookback (an extent over
+      // 2048 lclusters, e.g. 1 MiB of zeros at 512-byte blocks) is written as 2047, and the kernel
+      // looks back again from the NONHEAD it lands on (as mkfs.erofs does; found by the matrix).
+      const back = Math.min(lcn - h, LI_D0_CBLKCNT - 1);
+      return { type: LCLUSTER_TYPE_NONHEAD, delta0: first ? LI_D0_CBLKCNT | Math.max(cols[5 * k + 3], 1) : back, delta1: next - lcn };
     },
   };
 }

@@ -91,7 +91,7 @@ function mkfsOptionalValues(cmd: Command): Command {
 export function buildCommand(): Command {
   return mkfsUnknownOptions(mkfsOptionalValues(addSealOptions(new Command('build')
     .description('build an EROFS image from a directory or a tar archive')
-    .argument('<IMAGE>', 'image file to write (replaced atomically)')
+    .argument('<IMAGE>', 'image file to write (replaced atomically; through a symlink, its target), or a block device (written in place)')
     .argument('<SOURCE>', 'source directory (with --tar: a tar archive, or - for stdin)')
     .option('-b <size>', 'block size: 512, 1024, 2048 or 4096', parseBlockSize)
     .option('-T <epoch>', 'fixed build time in seconds (default: SOURCE_DATE_EPOCH when set)', (v) => parseEpoch(v, '-T'))

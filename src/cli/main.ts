@@ -1,7 +1,7 @@
 // The erofs-forge command line: commander at the edge; typed errors become one line and an exit code.
 import { Command, CommanderError } from 'commander';
 import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
-import { liveTempFiles, committedImages, undoOnSignal } from '../build/output.js';
+import { liveTempFiles, committedImages, undoOnSignal, liveDevices } from '../build/output.js';
 import * as fs from 'node:fs';
 
 /**
@@ -70,10 +70,12 @@ function installProcessHandlers(): void {
   const onSignal = (sig: NodeJS.Signals) => {
     for (const t of liveTempFiles) { try { fs.unlinkSync(t); } catch { /* gone */ } }
     for (const undo of undoOnSignal) undo();
+    // A device being written loses its superblock and the line says how far the writing got.
+    const devices = [...liveDevices].map((d) => [d.target, d.abort()]).filter(([, left]) => left).map(([t, left]) => `; ${t}: ${left}`).join('');
     // A signal between the rename and the exit finds the image complete and in place: say so.
     process.stderr.write(committedImages.length
-      ? `erofs-forge: interrupted by ${sig} after ${committedImages.join(', ')} was written in full\n`
-      : `erofs-forge: interrupted by ${sig}; no image written\n`);
+      ? `erofs-forge: interrupted by ${sig} after ${committedImages.join(', ')} was written in full${devices}\n`
+      : `erofs-forge: interrupted by ${sig}; no image written${devices}\n`);
     process.exit(sig === 'SIGINT' ? 130 : 143);
   };
   process.on('SIGINT', onSignal);

@@ -2,6 +2,7 @@
 // every offset and length checked against the image before use; failures are CorruptImageError
 // naming the nid and the rule. Used by inspect, ls, cat, extract and verify.
 import * as fs from 'node:fs';
+import { blockDeviceSize } from '../sys/block-device.js';
 import {
   SUPER_OFFSET, ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT,
   INODE_CHUNK_BASED, NULL_ADDR, S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK,
@@ -57,34 +58,10 @@ const KIND_OF_TYPE: Record<number, FileKind> = {
   [S_IFREG]: 'reg', [S_IFDIR]: 'dir', [S_IFLNK]: 'lnk', [S_IFCHR]: 'chr', [S_IFBLK]: 'blk', [S_IFIFO]: 'fifo', [S_IFSOCK]: 'sock',
 };
 
-/**
- * Bytes a block device holds, found by reading it (no ioctl in Node, and /sys may be absent): the last
- * offset at which a one-byte read returns a byte, by doubling then bisection (about 2 log2(size) reads).
- */
-export function deviceSize(fd: number): number {
-  const b = Buffer.alloc(1);
-  const readable = (off: number): boolean => fs.readSync(fd, b, 0, 1, off) === 1;
-  if (!readable(0)) return 0;
-  // lo: a readable offset; hi: an unreadable one.
-  let lo = 0;
-  let hi = 1;
-  while (readable(hi)) {
-    lo = hi;
-    hi *= 2;
-    if (hi > Number.MAX_SAFE_INTEGER / 2) throw new UserError('block device larger than this reader can address');
-  }
-  while (hi - lo > 1) {
-    const mid = lo + Math.floor((hi - lo) / 2);
-    if (readable(mid)) lo = mid;
-    else hi = mid;
-  }
-  return lo + 1;
-}
-
 /** Bytes of an open image: a file's size, or what a block device holds (its stat size is 0). */
 export function imageLength(fd: number): number {
   const st = fs.fstatSync(fd);
-  return st.isBlockDevice() ? deviceSize(fd) : st.size;
+  return st.isBlockDevice() ? blockDeviceSize(fd) : st.size;
 }
 
 const READ_CHUNK = 1 << 20;
