@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { scanDirectory, type ScanOptions } from '../source/dir-scanner.js';
 import type { Inode } from '../source/tree.js';
 import { plan, DirDone, type Plan } from './plan.js';
+import { flatDataLayout } from '../format/inode.js';
 import { emit, type BuildStats } from './writer.js';
 import { ImageOutput } from './output.js';
 import { JobPool } from './pool.js';
@@ -103,7 +104,7 @@ function leastImageBytes(p: Plan, o: BuildOptions): number {
   let bytes = p.metaStart;
   if (!o.compression) {
     for (const st of p.steps) {
-      if (!(st instanceof DirDone) && st.kind === 'reg') bytes += Math.floor(st.size / p.blockSize) * p.blockSize;
+      if (!(st instanceof DirDone) && st.kind === 'reg') bytes += flatDataLayout(st.size, p.blockSize, true).blocks * p.blockSize;
     }
   }
   return bytes;
