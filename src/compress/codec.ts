@@ -2,7 +2,8 @@
 // ("destsize", erofs-format.md §6). Each maps a user name to its on-disk algorithm id.
 import { Lz4Scratch } from './lz4.js';
 import { deflateDestSize, DEFLATE_DEFAULT_LEVEL, DEFLATE_MAX_LEVEL, type DeflateHint } from './deflate.js';
-import { COMPRESSION_LZ4, COMPRESSION_DEFLATE } from '../format/zmap.js';
+import { ZstdEncoder, nodeHasZstd, zstdDefaultWindowLog, ZSTD_DEFAULT_LEVEL, ZSTD_MAX_LEVEL, ZSTD_NODE_MIN } from './zstd.js';
+import { COMPRESSION_LZ4, COMPRESSION_DEFLATE, COMPRESSION_ZSTD } from '../format/zmap.js';
 import { UserError } from '../errors.js';
 
 export interface DestSizeOut {
@@ -26,12 +27,20 @@ export interface Codec {
   window?(n: number, outCap: number): Uint8Array;
 }
 
+/**
+ * Every -z algorithm name the CLI accepts, in the order mkfs.erofs lists them (test matrices and the
+ * fuzzer iterate over this). Whether one can be built here is codecAvailable(name).
+ */
+export const COMPRESSORS = ['lz4', 'lz4hc', 'deflate', 'zstd'] as const;
+export type CompressorName = (typeof COMPRESSORS)[number];
+
 export interface CodecSpec {
-  name: 'lz4' | 'lz4hc' | 'deflate';
+  name: CompressorName;
   level?: number;
 }
 
-type Factory = (level: number) => Codec;
+/** pclusterSize: the image's largest pcluster (-C), which sets zstd's window as mkfs.erofs does. */
+type Factory = (level: number, pclusterSize: number) => Codec;
 
 const registry = new Map<string, { algorithm: number; defaultLevel: number; levels: [number, number]; make: Factory }>();
 
@@ -64,14 +73,32 @@ registerCodec('deflate', COMPRESSION_DEFLATE, DEFLATE_DEFAULT_LEVEL, [0, DEFLATE
   };
 });
 registerCodec('lz4hc', COMPRESSION_LZ4, 9, [0, 12], lz4Factory('lz4hc'));
+// zstd: mkfs.erofs 1.9.3 accepts levels 0..22 (0 = zstd's default), default 3; the window is the
+// image's (zstdWindowLog). Node's zlib has zstd from 22.15 only.
+registerCodec('zstd', COMPRESSION_ZSTD, ZSTD_DEFAULT_LEVEL, [0, ZSTD_MAX_LEVEL], (level, pclusterSize) => {
+  const enc = new ZstdEncoder(level, zstdDefaultWindowLog(pclusterSize));
+  return { name: 'zstd', algorithm: COMPRESSION_ZSTD, level, compress: (src, srcLen, capacity) => enc.compress(src, srcLen, capacity) };
+});
 
-/** Parse a -z value: "lz4", "lz4hc,level=12", "deflate,level=6" (also mkfs's old "lz4hc,12"). */
+/** Why an algorithm cannot be used on this Node, or null when it can. */
+export function codecUnavailable(name: string): string | null {
+  if (name === 'zstd' && !nodeHasZstd()) return `zstd needs Node >= ${ZSTD_NODE_MIN} (this is ${process.versions.node})`;
+  return null;
+}
+
+export function codecAvailable(name: string): boolean {
+  return registry.has(name) && codecUnavailable(name) === null;
+}
+
+/** Parse a -z value: "lz4", "lz4hc,level=12", "deflate,level=6", "zstd,level=19" (also mkfs's old "lz4hc,12"). */
 export function parseCompressor(v: string): CodecSpec {
   const [name, ...opts] = v.split(',');
-  if (name !== 'lz4' && name !== 'lz4hc' && name !== 'deflate') {
-    throw new UserError(`-z ${v}: unknown algorithm (lz4, lz4hc, deflate)`);
+  if (!(COMPRESSORS as readonly string[]).includes(name)) {
+    throw new UserError(`-z ${v}: unknown algorithm (${COMPRESSORS.join(', ')})`);
   }
-  const spec: CodecSpec = { name };
+  const why = codecUnavailable(name);
+  if (why) throw new UserError(`-z ${v}: ${why}`);
+  const spec: CodecSpec = { name: name as CompressorName };
   for (const o of opts) {
     const m = /^(?:level=)?(\d+)$/.exec(o);
     if (!m) throw new UserError(`-z ${v}: unknown option "${o}"`);
@@ -80,14 +107,16 @@ export function parseCompressor(v: string): CodecSpec {
   return spec;
 }
 
-export function makeCodec(spec: CodecSpec): Codec {
+export function makeCodec(spec: CodecSpec, pclusterSize: number): Codec {
   const r = registry.get(spec.name);
   if (!r) throw new UserError(`-z ${spec.name}: not available`);
   const level = spec.level ?? r.defaultLevel;
   if (level < r.levels[0] || level > r.levels[1]) {
     throw new UserError(`-z ${spec.name}: level ${level} out of range ${r.levels[0]}..${r.levels[1]}`);
   }
-  return r.make(level);
+  const why = codecUnavailable(spec.name);
+  if (why) throw new UserError(`-z ${spec.name}: ${why}`);
+  return r.make(level, pclusterSize);
 }
 
 export function codecAlgorithm(spec: CodecSpec): number {
