@@ -3,7 +3,8 @@
 import { Lz4Scratch } from './lz4.js';
 import { deflateDestSize, DEFLATE_DEFAULT_LEVEL, DEFLATE_MAX_LEVEL, type DeflateHint } from './deflate.js';
 import { ZstdEncoder, nodeHasZstd, zstdDefaultWindowLog, ZSTD_DEFAULT_LEVEL, ZSTD_MAX_LEVEL, ZSTD_NODE_MIN } from './zstd.js';
-import { COMPRESSION_LZ4, COMPRESSION_DEFLATE, COMPRESSION_ZSTD } from '../format/zmap.js';
+import { MicroLzmaEncoder, lzmaDefaultDictSize, lzmaLevelValid, LZMA_DEFAULT_LEVEL } from './lzma-encoder.js';
+import { COMPRESSION_LZ4, COMPRESSION_DEFLATE, COMPRESSION_ZSTD, COMPRESSION_LZMA } from '../format/zmap.js';
 import { UserError } from '../errors.js';
 
 export interface DestSizeOut {
@@ -31,7 +32,7 @@ export interface Codec {
  * Every -z algorithm name the CLI accepts, in the order mkfs.erofs lists them (test matrices and the
  * fuzzer iterate over this). Whether one can be built here is codecAvailable(name).
  */
-export const COMPRESSORS = ['lz4', 'lz4hc', 'deflate', 'zstd'] as const;
+export const COMPRESSORS = ['lz4', 'lz4hc', 'deflate', 'zstd', 'lzma'] as const;
 export type CompressorName = (typeof COMPRESSORS)[number];
 
 export interface CodecSpec {
@@ -80,6 +81,13 @@ registerCodec('zstd', COMPRESSION_ZSTD, ZSTD_DEFAULT_LEVEL, [0, ZSTD_MAX_LEVEL],
   return { name: 'zstd', algorithm: COMPRESSION_ZSTD, level, compress: (src, srcLen, capacity) => enc.compress(src, srcLen, capacity) };
 });
 
+// lzma (MicroLZMA): our own encoder (lzma-encoder.ts); levels as mkfs.erofs 1.9.3's liblzma presets,
+// 0..9 and 100..109 ("extreme"), default 6; dictionary 4 x the largest pcluster (32 KiB .. 8 MiB).
+registerCodec('lzma', COMPRESSION_LZMA, LZMA_DEFAULT_LEVEL, [0, 109], (level, pclusterSize) => {
+  const enc = new MicroLzmaEncoder(level, lzmaDefaultDictSize(pclusterSize));
+  return { name: 'lzma', algorithm: COMPRESSION_LZMA, level, compress: (src, srcLen, capacity) => enc.compress(src, srcLen, capacity) };
+});
+
 /** Why an algorithm cannot be used on this Node, or null when it can. */
 export function codecUnavailable(name: string): string | null {
   if (name === 'zstd' && !nodeHasZstd()) return `zstd needs Node >= ${ZSTD_NODE_MIN} (this is ${process.versions.node})`;
@@ -111,8 +119,9 @@ export function makeCodec(spec: CodecSpec, pclusterSize: number): Codec {
   const r = registry.get(spec.name);
   if (!r) throw new UserError(`-z ${spec.name}: not available`);
   const level = spec.level ?? r.defaultLevel;
-  if (level < r.levels[0] || level > r.levels[1]) {
-    throw new UserError(`-z ${spec.name}: level ${level} out of range ${r.levels[0]}..${r.levels[1]}`);
+  if (level < r.levels[0] || level > r.levels[1] || (spec.name === 'lzma' && !lzmaLevelValid(level))) {
+    const range = spec.name === 'lzma' ? '0..9 or 100..109' : `${r.levels[0]}..${r.levels[1]}`;
+    throw new UserError(`-z ${spec.name}: level ${level} out of range ${range}`);
   }
   const why = codecUnavailable(spec.name);
   if (why) throw new UserError(`-z ${spec.name}: ${why}`);
