@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { zstdDecodeStrict, zstdFrameInfo, nodeHasZstd, ZstdFormatError, ZstdEncoder } from '../src/compress/zstd.js';
 import { microLzmaDecode, LzmaFormatError } from '../src/compress/microlzma.js';
+import { MicroLzmaEncoder, lzmaDefaultDictSize } from '../src/compress/lzma-encoder.js';
 import { COMPRESSORS, codecAvailable, parseCompressor } from '../src/compress/codec.js';
 import { ErofsImage } from '../src/read/image.js';
 import { compressedExtents } from '../src/read/zdata.js';
@@ -113,7 +114,7 @@ test('MicroLZMA decoding is as pedantic as the kernel: all input read, code 0, n
 });
 
 test('every -z name the CLI lists parses; zstd is refused with one line where Node lacks it', () => {
-  assert.deepEqual([...COMPRESSORS], ['lz4', 'lz4hc', 'deflate', 'zstd']);
+  assert.deepEqual([...COMPRESSORS], ['lz4', 'lz4hc', 'deflate', 'zstd', 'lzma']);
   for (const n of COMPRESSORS) {
     if (codecAvailable(n)) assert.equal(parseCompressor(`${n},level=${n === 'lz4' ? 0 : 1}`).name, n);
   }
@@ -133,6 +134,49 @@ test('every -z name the CLI lists parses; zstd is refused with one line where No
     }
   }
   assert.throws(() => parseCompressor('zstd,level=x'), UserError);
+  // mkfs.erofs 1.9.3's LZMA levels: 0..9 and 100..109; the build refuses others in one line.
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-lzma-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'f'), 'x');
+    for (const bad of ['lzma,10', 'lzma,level=99', 'lzma,110']) {
+      const r = forge(['build', `-z${bad}`, path.join(dir, 'o.img'), dir]);
+      assert.notEqual(r.status, 0, bad);
+      assert.match(r.stderr, /^erofs-forge: -z lzma: level \d+ out of range 0\.\.9 or 100\.\.109\n$/, bad);
+      assert.equal(fs.existsSync(path.join(dir, 'o.img')), false);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('MicroLZMA encoder: the longest decision prefix that fits, decoded back by the pedantic decoder', () => {
+  const text = Buffer.from('microlzma encoder range coder optimal parse pcluster kernel erofs '.repeat(3000));
+  const src = Buffer.concat([text.subarray(0, 70_000), pseudoRandom('lzma-enc', 30_000), Buffer.alloc(50_000), text.subarray(5, 40_000)]);
+  for (const [cap, level] of [[4096, 6], [4096, 0], [16384, 9], [65536, 106]]) {
+    const dict = lzmaDefaultDictSize(cap);
+    const enc = new MicroLzmaEncoder(level, dict);
+    let pos = 0;
+    let chunks = 0;
+    while (pos < src.length) {
+      const s = src.subarray(pos);
+      const r = enc.compress(s, s.length, cap);
+      assert.ok(r.consumed > 0 && r.data.length <= cap, `cap ${cap} level ${level} at ${pos}: ${r.data.length} bytes for ${r.consumed}`);
+      // ~(lc 3, lp 0, pb 2 = 0x5d): the first byte is never 0 (0PADDING).
+      assert.equal(r.data[0], 0xa2);
+      assert.equal(sha(microLzmaDecode(r.data, r.consumed, dict)), sha(s.subarray(0, r.consumed)), `round trip at ${pos}`);
+      // Incompressible input: the stream is full (within a few bytes) before the input ends.
+      if (r.consumed < s.length) assert.ok(r.data.length > cap - 16, `stream of ${r.data.length} bytes stopped early for ${cap}`);
+      // The same call gives the same bytes (no state kept between calls).
+      assert.equal(sha(enc.compress(s, s.length, cap).data), sha(r.data));
+      pos += r.consumed;
+      chunks++;
+    }
+    if (cap <= 16384) assert.ok(chunks >= 2, `${chunks} chunks`);
+  }
+  // Zeros compress far: 1 MiB of zeros fits one 4 KiB pcluster.
+  const z = new MicroLzmaEncoder(6, 32 << 10).compress(Buffer.alloc(1 << 20), 1 << 20, 4096);
+  assert.equal(z.consumed, 1 << 20);
+  assert.equal(microLzmaDecode(z.data, z.consumed, 32 << 10).every((b) => b === 0), true);
 });
 
 test('zstd destsize: the longest prefix whose frame fits, decoded back exactly', (t) => {
@@ -156,23 +200,26 @@ test('zstd destsize: the longest prefix whose frame fits, decoded back exactly',
   }
 });
 
-test('-z zstd images: kernel mount, fsck.erofs 1.9.3 and our reader agree with the source', async (t) => {
-  if (!needZstd(t) || !needRoot(t) || !needMount(t)) return;
+for (const alg of ['zstd', 'lzma'] as const) test(`-z ${alg} images: kernel mount, fsck.erofs 1.9.3 and our reader agree with the source`, async (t) => {
+  if ((alg === 'zstd' && !needZstd(t)) || !needRoot(t) || !needMount(t)) return;
   const fsck = findTool('fsck.erofs');
   if (!needVersion(t, fsck, '1.9', `fsck.erofs from ${NEEDS}`)) return;
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-zstd-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const src = path.join(dir, 'src');
   fs.mkdirSync(path.join(src, 'd'), { recursive: true });
-  const text = Buffer.from('zstd pcluster kernel mount erofs-forge fingerprint '.repeat(6000));
+  const text = Buffer.from('zstd pcluster kernel mount erofs-forge fingerprint '.repeat(2000));
   fs.writeFileSync(path.join(src, 'text'), text);
   fs.writeFileSync(path.join(src, 'd', 'text-copy'), text);
-  fs.writeFileSync(path.join(src, 'random'), pseudoRandom('zstd-img', 100_000));
+  fs.writeFileSync(path.join(src, 'random'), pseudoRandom('zstd-img', 30_000));
   fs.writeFileSync(path.join(src, 'mixed'), Buffer.concat([text.subarray(0, 30_000), pseudoRandom('zstd-mix', 9000), text.subarray(0, 12_345)]));
   fs.writeFileSync(path.join(src, 'tiny'), 'tiny zstd file\n');
   for (const n of [4095, 4097, 8193]) fs.writeFileSync(path.join(src, `t-${n}`), text.subarray(7, 7 + n));
   const snap = await snapshotTree(src, { xattrs: false });
-  for (const args of [['-zzstd'], ['-zzstd,22', '-C65536', '-Eztailpacking'], ['-zzstd,level=1', '-C16384', '-Ededupe,ztailpacking', '--xattr-inode-digest']]) {
+  const runs = alg === 'zstd'
+    ? [['-zzstd'], ['-zzstd,22', '-C65536', '-Eztailpacking'], ['-zzstd,level=1', '-C16384', '-Ededupe,ztailpacking', '--xattr-inode-digest']]
+    : [['-zlzma'], ['-zlzma,9', '-C65536', '-Eztailpacking'], ['-zlzma,level=109', '-C16384', '-Ededupe,ztailpacking', '--xattr-inode-digest'], ['-zlzma,0', '-b1024']];
+  for (const args of runs) {
     const img = path.join(dir, 'z.img');
     const r = forge(['build', '--quiet', '-T0', '--mkfs-time', '-Uclear', ...args, img, src]);
     assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
@@ -186,7 +233,7 @@ test('-z zstd images: kernel mount, fsck.erofs 1.9.3 and our reader agree with t
     try {
       const ino = e.lookup('/text');
       assert.ok(ino.datalayout === 1 || ino.datalayout === 3, 'compressed');
-      assert.ok([...compressedExtents(e, ino)].some((x) => x.kind === 'compressed' && x.algorithm === 3), 'zstd extents');
+      assert.ok([...compressedExtents(e, ino)].some((x) => x.kind === 'compressed' && x.algorithm === (alg === 'zstd' ? 3 : 1)), `${alg} extents`);
     } finally {
       e.close();
     }

@@ -177,9 +177,12 @@ interface LevelParams {
 }
 function levelParams(level: number): LevelParams {
   const l = level >= 100 ? level - 100 : level;
-  const depth = [4, 8, 12, 16, 24, 32, 48, 64, 96, 128][l];
-  const nice = [16, 24, 32, 48, 56, 64, 64, 96, 128, MATCH_LEN_MAX][l];
-  return level >= 100 ? { depth: depth * 4, nice: MATCH_LEN_MAX } : { depth, nice };
+  // Hash chains need more steps than liblzma's binary trees to find as long matches: 6 walks 96
+  // (64 KiB pclusters, 6 MB sample: 48 -> 96 steps saved 1.7 % for no measurable time; 256 steps or
+  // nice 128 saved 0.7 % more for 1.7-2.2x the time, which is what levels 8 and 9 buy).
+  const depth = [8, 12, 16, 24, 48, 64, 96, 128, 192, 256][l];
+  const nice = [32, 32, 48, 48, 64, 64, 64, 96, 128, MATCH_LEN_MAX][l];
+  return level >= 100 ? { depth: depth * 2, nice: MATCH_LEN_MAX } : { depth, nice };
 }
 
 const OPT_MAX = 2048;
