@@ -4,7 +4,8 @@
 // are measured where they support the mode. Prints a table and writes the same as JSON. Modes:
 // uncompressed, uncompressed+fingerprints, lz4, lz4hc, deflate, cached-rebuild (all by default); only
 // when named: million (a generated 1,000,000-file tree), zstd, zstd-64k, zstd-max, zstd-max-64k
-// (zstd-all names the four; erofs-forge needs Node >= 22.15 for them).
+// (zstd-all names the four; erofs-forge needs Node >= 22.15 for them), lzma, lzma-64k, lzma-max,
+// lzma-max-64k (lzma-all).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -29,8 +30,16 @@ const MODES: Mode[] = [
     { name: n, forge: [`-zzstd,level=${l}`], mkfs: [`-zzstd,${l}`], needs193: true, onlyNamed: true, workers: [2] },
     { name: `${n}-64k`, forge: [`-zzstd,level=${l}`, '-C65536'], mkfs: [`-zzstd,${l}`, '-C65536'], needs193: true, onlyNamed: true, workers: [2] },
   ]),
+  // lzma (MicroLZMA, our own encoder) at mkfs's default 6 and its highest, 109 ("extreme" 9).
+  ...[['lzma', '6'], ['lzma-max', '109']].flatMap(([n, l]) => [
+    { name: n, forge: [`-zlzma,level=${l}`], mkfs: [`-zlzma,${l}`], needs193: true, onlyNamed: true, workers: [2] },
+    { name: `${n}-64k`, forge: [`-zlzma,level=${l}`, '-C65536'], mkfs: [`-zlzma,${l}`, '-C65536'], needs193: true, onlyNamed: true, workers: [2] },
+  ]),
 ];
-const GROUPS: Record<string, string[]> = { 'zstd-all': ['zstd', 'zstd-64k', 'zstd-max', 'zstd-max-64k'] };
+const GROUPS: Record<string, string[]> = {
+  'zstd-all': ['zstd', 'zstd-64k', 'zstd-max', 'zstd-max-64k'],
+  'lzma-all': ['lzma', 'lzma-64k', 'lzma-max', 'lzma-max-64k'],
+};
 
 interface Sample { seconds: number; rssKiB: number; bytes: number }
 interface Row { mode: string; workers: number; tool: string; version: string; median: Sample; runs: Sample[] }
