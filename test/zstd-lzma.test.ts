@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { zstdDecodeStrict, zstdFrameInfo, nodeHasZstd, ZstdFormatError, ZstdEncoder } from '../src/compress/zstd.js';
 import { microLzmaDecode, LzmaFormatError } from '../src/compress/microlzma.js';
 import { MicroLzmaEncoder, lzmaDefaultDictSize } from '../src/compress/lzma-encoder.js';
-import { COMPRESSORS, codecAvailable, parseCompressor } from '../src/compress/codec.js';
+import { COMPRESSORS, codecAvailable, codecLevels, parseCompressor } from '../src/compress/codec.js';
 import { ErofsImage } from '../src/read/image.js';
 import { compressedExtents } from '../src/read/zdata.js';
 import { UserError } from '../src/errors.js';
@@ -115,6 +115,12 @@ test('MicroLZMA decoding is as pedantic as the kernel: all input read, code 0, n
 
 test('every -z name the CLI lists parses; zstd is refused with one line where Node lacks it', () => {
   assert.deepEqual([...COMPRESSORS], ['lz4', 'lz4hc', 'deflate', 'zstd', 'lzma']);
+  // mkfs.erofs 1.9.3's defaults and ranges.
+  const z = codecLevels('zstd');
+  assert.deepEqual([z.default, z.min, z.max], [3, 0, 22]);
+  const l = codecLevels('lzma');
+  assert.deepEqual([l.default, l.min, l.max], [6, 0, 109]);
+  assert.deepEqual([0, 9, 10, 99, 100, 109, 110].map((v) => l.valid(v)), [true, true, false, false, true, true, false]);
   for (const n of COMPRESSORS) {
     if (codecAvailable(n)) assert.equal(parseCompressor(`${n},level=${n === 'lz4' ? 0 : 1}`).name, n);
   }

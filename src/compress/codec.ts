@@ -98,6 +98,18 @@ export function codecAvailable(name: string): boolean {
   return registry.has(name) && codecUnavailable(name) === null;
 }
 
+/**
+ * The levels -z NAME accepts (for option matrices): default, lowest, highest, and every valid level
+ * (lzma's are 0..9 and 100..109).
+ */
+export function codecLevels(name: CompressorName): { default: number; min: number; max: number; valid(level: number): boolean } {
+  const r = registry.get(name)!;
+  return {
+    default: r.defaultLevel, min: r.levels[0], max: r.levels[1],
+    valid: (l) => Number.isInteger(l) && l >= r.levels[0] && l <= r.levels[1] && (name !== 'lzma' || lzmaLevelValid(l)),
+  };
+}
+
 /** Parse a -z value: "lz4", "lz4hc,level=12", "deflate,level=6", "zstd,level=19" (also mkfs's old "lz4hc,12"). */
 export function parseCompressor(v: string): CodecSpec {
   const [name, ...opts] = v.split(',');
