@@ -2,9 +2,11 @@
 // mkfs.erofs side by side on the shared corpus, same machine, same run, median of N runs, at 1 and
 // 2 workers. Both the installed mkfs.erofs (Debian 1.5 here) and erofs-utils 1.9.3 (EROFS_UTILS_BIN)
 // are measured where they support the mode. Prints a table and writes the same as JSON. Modes:
-// uncompressed, uncompressed+fingerprints, lz4, lz4hc, deflate, cached-rebuild (all by default), and
-// million (a generated 1,000,000-file tree; only when named), sealed (build --verity against
-// mkfs.erofs 1.9.3 then veritysetup format, one after the other).
+// uncompressed, uncompressed+fingerprints, lz4, lz4hc, deflate, cached-rebuild (all by default); only
+// when named: million (a generated 1,000,000-file tree), zstd, zstd-64k, zstd-max, zstd-max-64k
+// (zstd-all names the four; erofs-forge needs Node >= 22.15 for them), lzma, lzma-64k, lzma-max,
+// lzma-max-64k (lzma-all), sealed (build --verity against mkfs.erofs 1.9.3 then veritysetup format,
+// one after the other).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,14 +19,30 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const args = process.argv.slice(2);
 const opt = (name: string, def?: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : def; };
 
-interface Mode { name: string; forge: string[]; mkfs: string[] | null; needs193?: boolean }
+/** onlyNamed: run only when --modes names it; workers: the worker counts measured (default 1 and 2). */
+interface Mode { name: string; forge: string[]; mkfs: string[] | null; needs193?: boolean; onlyNamed?: boolean; workers?: number[] }
 const MODES: Mode[] = [
   { name: 'uncompressed', forge: [], mkfs: [] },
   { name: 'uncompressed+fingerprints', forge: ['--xattr-inode-digest'], mkfs: ['--xattr-inode-digest'], needs193: true },
   { name: 'lz4', forge: ['-zlz4'], mkfs: ['-zlz4'] },
   { name: 'lz4hc', forge: ['-zlz4hc'], mkfs: ['-zlz4hc'] },
   { name: 'deflate', forge: ['-zdeflate'], mkfs: ['-zlibdeflate'], needs193: true },
+  // zstd (erofs-forge: Node >= 22.15) at the default and the highest level, 4 KiB and 64 KiB pclusters;
+  // `--modes zstd-all` names all four. 2 workers only: mkfs.erofs's zstd is slow.
+  ...[['zstd', '3'], ['zstd-max', '22']].flatMap(([n, l]) => [
+    { name: n, forge: [`-zzstd,level=${l}`], mkfs: [`-zzstd,${l}`], needs193: true, onlyNamed: true, workers: [2] },
+    { name: `${n}-64k`, forge: [`-zzstd,level=${l}`, '-C65536'], mkfs: [`-zzstd,${l}`, '-C65536'], needs193: true, onlyNamed: true, workers: [2] },
+  ]),
+  // lzma (MicroLZMA, our own encoder) at mkfs's default 6 and its highest, 109 ("extreme" 9).
+  ...[['lzma', '6'], ['lzma-max', '109']].flatMap(([n, l]) => [
+    { name: n, forge: [`-zlzma,level=${l}`], mkfs: [`-zlzma,${l}`], needs193: true, onlyNamed: true, workers: [2] },
+    { name: `${n}-64k`, forge: [`-zlzma,level=${l}`, '-C65536'], mkfs: [`-zlzma,${l}`, '-C65536'], needs193: true, onlyNamed: true, workers: [2] },
+  ]),
 ];
+const GROUPS: Record<string, string[]> = {
+  'zstd-all': ['zstd', 'zstd-64k', 'zstd-max', 'zstd-max-64k'],
+  'lzma-all': ['lzma', 'lzma-64k', 'lzma-max', 'lzma-max-64k'],
+};
 
 interface Sample { seconds: number; rssKiB: number; bytes: number }
 interface Row { mode: string; workers: number; tool: string; version: string; median: Sample; runs: Sample[] }
@@ -53,7 +71,7 @@ function main(): void {
     corpus = path.join(r.stdout.trim().split('\n').pop()!, 'root');
   }
   const runs = Number(opt('--runs', '3'));
-  const wanted = opt('--modes')?.split(',');
+  const wanted = opt('--modes')?.split(',').flatMap((m) => GROUPS[m] ?? [m]);
   const jsonOut = opt('--json', path.join(repo, 'bench-results.json'))!;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'forge-bench-'));
   const forgeBin = path.join(repo, 'bin', 'erofs-forge.js');
@@ -65,8 +83,8 @@ function main(): void {
   if (ref193 && fs.existsSync(ref193)) tools.push({ tool: 'mkfs.erofs', bin: ref193, version: versionOf(ref193), mt: true });
   const rows: Row[] = [];
   try {
-    for (const m of MODES.filter((x) => !wanted || wanted.includes(x.name))) {
-      for (const workers of [1, 2]) {
+    for (const m of MODES.filter((x) => (!wanted && !x.onlyNamed) || wanted?.includes(x.name))) {
+      for (const workers of m.workers ?? [1, 2]) {
         const out = path.join(tmp, 'img');
         const run = (tool: string, version: string, cmd: string, argv: string[]) => {
           const samples: Sample[] = [];

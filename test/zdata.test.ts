@@ -84,6 +84,8 @@ function ourRows(exts: ZExtent[]): ExtRow[] {
   return exts.map((e) => [e.la, e.la + e.llen, e.llen, e.pa, e.pa + e.plen, e.plen]);
 }
 
+const ALG_NAMES = ['lz4', 'lzma', 'deflate', 'zstd'];
+
 /** Feature keys seen in an image's compressed inodes, for the coverage assertion. */
 function features(img: ErofsImage, ino: InodeInfo, exts: ZExtent[], into: Set<string>): void {
   const bs = img.blockSize;
@@ -96,13 +98,13 @@ function features(img: ErofsImage, ino: InodeInfo, exts: ZExtent[], into: Set<st
     into.add(l.count2B > 0 ? 'compact 2B packs' : 'compact 4B packs only');
   }
   for (const e of exts) {
-    if (e.kind === 'compressed') into.add(e.algorithm === COMPRESSION_LZ4 ? 'lz4' : e.algorithm === COMPRESSION_DEFLATE ? 'deflate' : `alg${e.algorithm}`);
+    if (e.kind === 'compressed') into.add(ALG_NAMES[e.algorithm] ?? `alg${e.algorithm}`);
     else into.add(e.kind);
     if (e.kind === 'fragment' && e.la > 0) into.add('tail fragment');
     if (e.plen > bs) into.add('big pcluster');
     if (e.inline) into.add('ztailpacking');
     if (e.interlaced) into.add('interlaced');
-    if (e.partialRef) into.add(`partial ${e.algorithm === COMPRESSION_LZ4 ? 'lz4' : 'deflate'}`);
+    if (e.partialRef) into.add(`partial ${ALG_NAMES[e.algorithm] ?? e.algorithm}`);
   }
 }
 
@@ -241,11 +243,11 @@ test('compression config records of the reference images', (t) => {
     const img = ErofsImage.open(path.join(REF_DIR, name));
     try { return readCompressionConfigs(img); } finally { img.close(); }
   };
-  assert.deepEqual(cfg('lz4.img'), { algs: 1, lz4: { maxDistance: 65535, maxPclusterBlks: 1 }, deflate: null });
-  assert.deepEqual(cfg('lz4hc-64k-ztailpacking.img'), { algs: 1, lz4: { maxDistance: 65535, maxPclusterBlks: 16 }, deflate: null });
-  assert.deepEqual(cfg('deflate.img'), { algs: 4, lz4: null, deflate: { windowBits: 15 } });
+  assert.deepEqual(cfg('lz4.img'), { algs: 1, lz4: { maxDistance: 65535, maxPclusterBlks: 1 }, deflate: null, lzma: null, zstd: null });
+  assert.deepEqual(cfg('lz4hc-64k-ztailpacking.img'), { algs: 1, lz4: { maxDistance: 65535, maxPclusterBlks: 16 }, deflate: null, lzma: null, zstd: null });
+  assert.deepEqual(cfg('deflate.img'), { algs: 4, lz4: null, deflate: { windowBits: 15 }, lzma: null, zstd: null });
   // libdeflate writes windowbits 0 (the kernel only rejects > 15).
-  assert.deepEqual(cfg('libdeflate-16k.img'), { algs: 4, lz4: null, deflate: { windowBits: 0 } });
+  assert.deepEqual(cfg('libdeflate-16k.img'), { algs: 4, lz4: null, deflate: { windowBits: 0 }, lzma: null, zstd: null });
 });
 
 // ---- the generated matrix -----------------------------------------------------------------
@@ -361,6 +363,12 @@ const MATRIX: string[][] = [
   ['-zlibdeflate', '-C16384', '-Efragments'],
   ['-zlibdeflate', '-b1024', '-C1048576', '-Efragments'],
   ['-zlibdeflate', '-C65536', '-Elegacy-compress'],
+  ['-zzstd'],
+  ['-zzstd,22', '-C65536', '-Eztailpacking'],
+  ['-zzstd', '-b1024', '-C16384', '-Efragments,dedupe'],
+  ['-zlzma'],
+  ['-zlzma,109', '-C65536', '-Eztailpacking,dedupe'],
+  ['-zlzma,0', '-b512', '-C16384', '-Efragments'],
 ];
 
 let corpusDir: string | null = null;
@@ -395,7 +403,7 @@ test('generated images (mkfs.erofs 1.9.3 matrix): bytes, dump.erofs extents and 
     fs.rmSync(img);
   }
   for (const f of ['COMPACT', 'FULL', 'compact 2B packs', 'compact 4B packs only', 'lz4', 'deflate', 'plain', 'big pcluster',
-    'ztailpacking', 'interlaced', 'whole-file fragment', 'tail fragment', 'partial lz4', 'partial deflate', 'compressed directory',
+    'ztailpacking', 'interlaced', 'whole-file fragment', 'tail fragment', 'partial lz4', 'partial deflate', 'compressed directory', 'zstd', 'lzma',
     'bs512', 'bs1024', 'bs4096']) {
     assert.ok(seen.has(f), `the matrix no longer exercises "${f}" (saw ${[...seen].join(', ')})`);
   }
@@ -436,25 +444,43 @@ test('Debian mkfs.erofs 1.5 LZ4 images read back; its !0PADDING legacy layout is
   }
 });
 
-test('LZMA and ZSTD inodes are unsupported, naming the nid', (t) => {
+test('zstd and LZMA (mkfs.erofs 1.9.3): cfgs records as mkfs writes them; a damaged stream fails naming the nid', (t) => {
   const mkfs = mkfs193(t);
   if (!mkfs) return;
   const dir = tmpDir(t, 'alg');
   const src = path.join(dir, 'src');
   fs.mkdirSync(src);
-  fs.writeFileSync(path.join(src, 'a.txt'), makeText(prng(3), 50_000));
-  for (const alg of ['lzma', 'zstd']) {
+  const text = makeText(prng(3), 50_000);
+  fs.writeFileSync(path.join(src, 'a.txt'), text);
+  // -C65536: zstd window 8 x 64 KiB = 512 KiB, LZMA dictionary 4 x 64 KiB = 256 KiB (mkfs 1.9.3's defaults).
+  for (const [alg, cfgs] of [['lzma', { lzma: { dictSize: 256 << 10 }, zstd: null }], ['zstd', { lzma: null, zstd: { windowSize: 512 << 10 } }]] as const) {
     const img = path.join(dir, `${alg}.img`);
-    runOk(mkfs, ['--quiet', '-T0', '-Uclear', `-z${alg}`, img, src]);
+    runOk(mkfs, ['--quiet', '-T0', '-Uclear', `-z${alg}`, '-C65536', img, src]);
     const e = ErofsImage.open(img);
+    let pa = 0;
+    let nid = 0;
     try {
+      assert.deepEqual(readCompressionConfigs(e), { algs: alg === 'lzma' ? 2 : 8, lz4: null, deflate: null, ...cfgs });
       const ino = e.lookup('/a.txt');
+      nid = ino.nid;
       assert.ok(isCompressed(ino));
-      assert.throws(() => [...e.data(ino)], (err: unknown) => err instanceof UnsupportedFeatureError
-        && new RegExp(`^nid ${ino.nid}: ${alg} compression is not supported`).test(err.message));
+      assert.equal(sha(Buffer.concat([...e.data(ino)])), sha(text));
+      const x = [...compressedExtents(e, ino)][0];
+      assert.equal(x.kind, 'compressed');
+      pa = x.pa;
     } finally {
       e.close();
     }
+    const b = fs.readFileSync(img);
+    while (b[pa] === 0) pa++;
+    // LZMA: a byte near the end breaks the range coder's final state; zstd (no checksum, so a
+    // literal byte would go unnoticed, as in the kernel): the frame header's reserved bit.
+    if (alg === 'lzma') b[pa + 200] ^= 0x55;
+    else b[pa + 4] |= 0x08;
+    const bad = path.join(dir, `${alg}-bad.img`);
+    fs.writeFileSync(bad, b);
+    assert.throws(() => readFile(bad, '/a.txt'), (err: unknown) => err instanceof CorruptImageError
+      && new RegExp(`^nid ${nid}: corrupt compressed data \\(${alg} extent`).test(err.message), alg);
   }
 });
 

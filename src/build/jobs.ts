@@ -82,10 +82,10 @@ export type JobResult =
   | { kind: 'zbatch'; outcomes: BatchOutcome[] };
 
 const codecs = new Map<string, Codec>();
-function codecFor(spec: CodecSpec): Codec {
-  const key = `${spec.name}:${spec.level ?? ''}`;
+function codecFor(spec: CodecSpec, pclusterSize: number): Codec {
+  const key = `${spec.name}:${spec.level ?? ''}:${pclusterSize}`;
   let c = codecs.get(key);
-  if (!c) codecs.set(key, (c = makeCodec(spec)));
+  if (!c) codecs.set(key, (c = makeCodec(spec, pclusterSize)));
   return c;
 }
 
@@ -208,7 +208,7 @@ export function runJob(job: Job): JobResult {
   const p = job.params;
   const last = job.start + job.length === job.size;
   const zp = {
-    codec: codecFor(p.codec), blockSize: p.blockSize, pclusterSize: p.pclusterSize, big: p.big, maxExtent: p.maxExtent,
+    codec: codecFor(p.codec, p.pclusterSize), blockSize: p.blockSize, pclusterSize: p.pclusterSize, big: p.big, maxExtent: p.maxExtent,
     // Only the file's final piece may go inline.
     ztailpacking: p.ztailpacking && last,
   };

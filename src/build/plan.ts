@@ -18,8 +18,10 @@ import { configRecordsAt } from '../format/superblock.js';
 import { UserError } from '../errors.js';
 import { fingerprintLength } from '../fingerprint/scheme.js';
 import { codecAlgorithm } from '../compress/codec.js';
-import { COMPRESSION_LZ4 } from '../format/zmap.js';
-import { encodeLz4Cfgs, encodeDeflateCfgs, encodeCfgRecords, DEFLATE_MAX_WINDOWBITS } from '../format/compr-cfgs.js';
+import { COMPRESSION_LZ4, COMPRESSION_ZSTD, COMPRESSION_LZMA } from '../format/zmap.js';
+import { encodeLz4Cfgs, encodeDeflateCfgs, encodeZstdCfgs, encodeLzmaCfgs, encodeCfgRecords, DEFLATE_MAX_WINDOWBITS } from '../format/compr-cfgs.js';
+import { lzmaDefaultDictSize } from '../compress/lzma-encoder.js';
+import { zstdDefaultWindowLog } from '../compress/zstd.js';
 import { showPath, pathOf, compareLatin1, type Inode } from '../source/tree.js';
 import type { BuildOptions } from './options.js';
 
@@ -107,7 +109,13 @@ function compressionSuper(o: BuildOptions): { incompat: number; u1: number; reco
   incompat |= FEATURE_INCOMPAT_COMPR_CFGS;
   const payload = alg === COMPRESSION_LZ4
     ? encodeLz4Cfgs({ maxDistance: 65535, maxPclusterBlks: blocks })
-    : encodeDeflateCfgs({ windowBits: DEFLATE_MAX_WINDOWBITS });
+    : alg === COMPRESSION_ZSTD
+      // The window the encoder uses (zstdDefaultWindowLog) is the one the kernel must allow.
+      ? encodeZstdCfgs({ windowSize: 2 ** zstdDefaultWindowLog(o.compression.pclusterSize) })
+      : alg === COMPRESSION_LZMA
+        // The encoder's distances stay below this dictionary size (the kernel rejects farther ones).
+        ? encodeLzmaCfgs({ dictSize: lzmaDefaultDictSize(o.compression.pclusterSize) })
+        : encodeDeflateCfgs({ windowBits: DEFLATE_MAX_WINDOWBITS });
   return { incompat, u1: 1 << alg, records: encodeCfgRecords([payload]), big: true };
 }
 

@@ -74,7 +74,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
   let dataBytes = 0;
   const direct = (buf: Uint8Array, pos: number) => out.write(buf, pos);
   const zparams: ZParams | undefined = o.compression && {
-    codec: makeCodec(o.compression.codec), blockSize: bs, pclusterSize: o.compression.pclusterSize,
+    codec: makeCodec(o.compression.codec, o.compression.pclusterSize), blockSize: bs, pclusterSize: o.compression.pclusterSize,
     big: plan.bigPcluster, ztailpacking: o.compression.ztailpacking, maxExtent: o.compression.maxExtentBytes,
   };
   const dedupe = o.compression?.dedupe ? new Map<string, number>() : undefined;

@@ -106,7 +106,7 @@ export function buildCommand(): Command {
     .option('--force-gid <gid>', 'set every gid', (v) => parseId(v, '--force-gid'))
     .option('--exclude-path <path>', 'leave out this path (relative to SOURCE, repeatable)', collect(String))
     .option('--exclude-regex <regex>', 'leave out paths matching this regex (repeatable)', collect(parseRegex))
-    .option('-z <algorithm>', 'compress files: lz4, lz4hc[,level=0..12] (default 9), deflate[,level=N]', parseCompressor)
+    .option('-z <algorithm>', 'compress files: lz4, lz4hc[,level=0..12] (default 9), deflate[,level=0..9] (default 6), zstd[,level=0..22] (default 3; Node >= 22.15), lzma[,level=0..9|100..109] (default 6)', parseCompressor)
     .option('-C <bytes>', 'largest pcluster (multiple of the block size, up to 1048576; default one block)', (v) => parseSize(v, '-C'))
     .option('--cache <dir>', 'reuse compressed data from earlier builds kept in this directory (a file whose path and stat, ctime included, are unchanged is not read again)')
     .option('--workers <n>', 'worker threads for hashing and compression (default: CPUs)', (v) => parseInteger(v, '--workers'))

@@ -2,7 +2,9 @@
 // ("destsize", erofs-format.md §6). Each maps a user name to its on-disk algorithm id.
 import { Lz4Scratch } from './lz4.js';
 import { deflateDestSize, DEFLATE_DEFAULT_LEVEL, DEFLATE_MAX_LEVEL, type DeflateHint } from './deflate.js';
-import { COMPRESSION_LZ4, COMPRESSION_DEFLATE } from '../format/zmap.js';
+import { ZstdEncoder, nodeHasZstd, zstdDefaultWindowLog, ZSTD_DEFAULT_LEVEL, ZSTD_MAX_LEVEL, ZSTD_NODE_MIN } from './zstd.js';
+import { MicroLzmaEncoder, lzmaDefaultDictSize, lzmaLevelValid, LZMA_DEFAULT_LEVEL } from './lzma-encoder.js';
+import { COMPRESSION_LZ4, COMPRESSION_DEFLATE, COMPRESSION_ZSTD, COMPRESSION_LZMA } from '../format/zmap.js';
 import { UserError } from '../errors.js';
 
 export interface DestSizeOut {
@@ -26,12 +28,20 @@ export interface Codec {
   window?(n: number, outCap: number): Uint8Array;
 }
 
+/**
+ * Every -z algorithm name the CLI accepts, in the order mkfs.erofs lists them (test matrices and the
+ * fuzzer iterate over this). Whether one can be built here is codecAvailable(name).
+ */
+export const COMPRESSORS = ['lz4', 'lz4hc', 'deflate', 'zstd', 'lzma'] as const;
+export type CompressorName = (typeof COMPRESSORS)[number];
+
 export interface CodecSpec {
-  name: 'lz4' | 'lz4hc' | 'deflate';
+  name: CompressorName;
   level?: number;
 }
 
-type Factory = (level: number) => Codec;
+/** pclusterSize: the image's largest pcluster (-C), which sets zstd's window as mkfs.erofs does. */
+type Factory = (level: number, pclusterSize: number) => Codec;
 
 const registry = new Map<string, { algorithm: number; defaultLevel: number; levels: [number, number]; make: Factory }>();
 
@@ -64,14 +74,51 @@ registerCodec('deflate', COMPRESSION_DEFLATE, DEFLATE_DEFAULT_LEVEL, [0, DEFLATE
   };
 });
 registerCodec('lz4hc', COMPRESSION_LZ4, 9, [0, 12], lz4Factory('lz4hc'));
+// zstd: mkfs.erofs 1.9.3 accepts levels 0..22 (0 = zstd's default), default 3; the window is the
+// image's (zstdWindowLog). Node's zlib has zstd from 22.15 only.
+registerCodec('zstd', COMPRESSION_ZSTD, ZSTD_DEFAULT_LEVEL, [0, ZSTD_MAX_LEVEL], (level, pclusterSize) => {
+  const enc = new ZstdEncoder(level, zstdDefaultWindowLog(pclusterSize));
+  return { name: 'zstd', algorithm: COMPRESSION_ZSTD, level, compress: (src, srcLen, capacity) => enc.compress(src, srcLen, capacity) };
+});
 
-/** Parse a -z value: "lz4", "lz4hc,level=12", "deflate,level=6" (also mkfs's old "lz4hc,12"). */
+// lzma (MicroLZMA): our own encoder (lzma-encoder.ts); levels as mkfs.erofs 1.9.3's liblzma presets,
+// 0..9 and 100..109 ("extreme"), default 6; dictionary 4 x the largest pcluster (32 KiB .. 8 MiB).
+registerCodec('lzma', COMPRESSION_LZMA, LZMA_DEFAULT_LEVEL, [0, 109], (level, pclusterSize) => {
+  const enc = new MicroLzmaEncoder(level, lzmaDefaultDictSize(pclusterSize));
+  return { name: 'lzma', algorithm: COMPRESSION_LZMA, level, compress: (src, srcLen, capacity) => enc.compress(src, srcLen, capacity) };
+});
+
+/** Why an algorithm cannot be used on this Node, or null when it can. */
+export function codecUnavailable(name: string): string | null {
+  if (name === 'zstd' && !nodeHasZstd()) return `zstd needs Node >= ${ZSTD_NODE_MIN} (this is ${process.versions.node})`;
+  return null;
+}
+
+export function codecAvailable(name: string): boolean {
+  return registry.has(name) && codecUnavailable(name) === null;
+}
+
+/**
+ * The levels -z NAME accepts (for option matrices): default, lowest, highest, and every valid level
+ * (lzma's are 0..9 and 100..109).
+ */
+export function codecLevels(name: CompressorName): { default: number; min: number; max: number; valid(level: number): boolean } {
+  const r = registry.get(name)!;
+  return {
+    default: r.defaultLevel, min: r.levels[0], max: r.levels[1],
+    valid: (l) => Number.isInteger(l) && l >= r.levels[0] && l <= r.levels[1] && (name !== 'lzma' || lzmaLevelValid(l)),
+  };
+}
+
+/** Parse a -z value: "lz4", "lz4hc,level=12", "deflate,level=6", "zstd,level=19" (also mkfs's old "lz4hc,12"). */
 export function parseCompressor(v: string): CodecSpec {
   const [name, ...opts] = v.split(',');
-  if (name !== 'lz4' && name !== 'lz4hc' && name !== 'deflate') {
-    throw new UserError(`-z ${v}: unknown algorithm (lz4, lz4hc, deflate)`);
+  if (!(COMPRESSORS as readonly string[]).includes(name)) {
+    throw new UserError(`-z ${v}: unknown algorithm (${COMPRESSORS.join(', ')})`);
   }
-  const spec: CodecSpec = { name };
+  const why = codecUnavailable(name);
+  if (why) throw new UserError(`-z ${v}: ${why}`);
+  const spec: CodecSpec = { name: name as CompressorName };
   for (const o of opts) {
     const m = /^(?:level=)?(\d+)$/.exec(o);
     if (!m) throw new UserError(`-z ${v}: unknown option "${o}"`);
@@ -80,14 +127,17 @@ export function parseCompressor(v: string): CodecSpec {
   return spec;
 }
 
-export function makeCodec(spec: CodecSpec): Codec {
+export function makeCodec(spec: CodecSpec, pclusterSize: number): Codec {
   const r = registry.get(spec.name);
   if (!r) throw new UserError(`-z ${spec.name}: not available`);
   const level = spec.level ?? r.defaultLevel;
-  if (level < r.levels[0] || level > r.levels[1]) {
-    throw new UserError(`-z ${spec.name}: level ${level} out of range ${r.levels[0]}..${r.levels[1]}`);
+  if (level < r.levels[0] || level > r.levels[1] || (spec.name === 'lzma' && !lzmaLevelValid(level))) {
+    const range = spec.name === 'lzma' ? '0..9 or 100..109' : `${r.levels[0]}..${r.levels[1]}`;
+    throw new UserError(`-z ${spec.name}: level ${level} out of range ${range}`);
   }
-  return r.make(level);
+  const why = codecUnavailable(spec.name);
+  if (why) throw new UserError(`-z ${spec.name}: ${why}`);
+  return r.make(level, pclusterSize);
 }
 
 export function codecAlgorithm(spec: CodecSpec): number {

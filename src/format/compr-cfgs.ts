@@ -92,3 +92,53 @@ export function decodeCfgRecords(read: (off: number, len: number) => Uint8Array,
   }
   return out;
 }
+
+/** z_erofs_lzma_cfgs: u32 dict_size, u16 format, 8 reserved bytes. */
+export const LZMA_CFGS_SIZE = 14;
+/** z_erofs_zstd_cfgs: u8 format, u8 windowlog (minus 10), 4 reserved bytes. */
+export const ZSTD_CFGS_SIZE = 6;
+/** Z_EROFS_LZMA_MAX_DICT_SIZE (8 x the largest pcluster) and the kernel's lower bound. */
+export const LZMA_MAX_DICT_SIZE = 8 << 20;
+export const LZMA_MIN_DICT_SIZE = 4096;
+/** ilog2(Z_EROFS_ZSTD_MAX_DICT_SIZE = 1 MiB) - 10: the largest windowlog a record may hold. */
+export const ZSTD_MAX_WINDOWLOG_FIELD = 10;
+
+export interface LzmaCfgs {
+  dictSize: number;
+}
+
+export interface ZstdCfgs {
+  /** 1 << (windowlog + 10). */
+  windowSize: number;
+}
+
+export function encodeLzmaCfgs(c: LzmaCfgs): Uint8Array {
+  const b = new Uint8Array(LZMA_CFGS_SIZE);
+  new DataView(b.buffer).setUint32(0, c.dictSize, true);
+  return b;
+}
+
+/** Kernel z_erofs_load_lzma_config: format 0, dict_size 4 KiB .. 8 MiB. */
+export function decodeLzmaCfgs(payload: Uint8Array): LzmaCfgs {
+  if (payload.length < LZMA_CFGS_SIZE) throw new CorruptImageError('LZMA config record too short', 'superblock', `${payload.length} bytes`);
+  const v = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const dictSize = v.getUint32(0, true);
+  const format = v.getUint16(4, true);
+  if (format !== 0) throw new CorruptImageError('LZMA config: unknown format', 'superblock', `${format}`);
+  if (dictSize > LZMA_MAX_DICT_SIZE || dictSize < LZMA_MIN_DICT_SIZE) throw new CorruptImageError('LZMA config: dictionary size out of 4 KiB..8 MiB', 'superblock', `${dictSize}`);
+  return { dictSize };
+}
+
+export function encodeZstdCfgs(c: ZstdCfgs): Uint8Array {
+  const b = new Uint8Array(ZSTD_CFGS_SIZE);
+  b[1] = Math.log2(c.windowSize) - 10;
+  return b;
+}
+
+/** Kernel z_erofs_load_zstd_config: format 0, windowlog <= 10 (1 MiB). */
+export function decodeZstdCfgs(payload: Uint8Array): ZstdCfgs {
+  if (payload.length < ZSTD_CFGS_SIZE) throw new CorruptImageError('zstd config record too short', 'superblock', `${payload.length} bytes`);
+  if (payload[0] !== 0) throw new CorruptImageError('zstd config: unknown format', 'superblock', `${payload[0]}`);
+  if (payload[1] > ZSTD_MAX_WINDOWLOG_FIELD) throw new CorruptImageError('zstd config: window above 1 MiB', 'superblock', `windowlog ${payload[1] + 10}`);
+  return { windowSize: 2 ** (payload[1] + 10) };
+}

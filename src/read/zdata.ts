@@ -26,9 +26,12 @@ import {
   decodeCompactPack, compactHeadBlockOffset, type CompactLayout, type CompactEntry,
 } from '../format/zmap.js';
 import { configRecordsAt } from '../format/superblock.js';
-import { decodeCfgRecords, decodeLz4Cfgs, decodeDeflateCfgs, type Lz4Cfgs, type DeflateCfgs } from '../format/compr-cfgs.js';
+import { decodeCfgRecords, decodeLz4Cfgs, decodeDeflateCfgs, decodeLzmaCfgs, decodeZstdCfgs, type Lz4Cfgs, type DeflateCfgs,
+  type LzmaCfgs, type ZstdCfgs } from '../format/compr-cfgs.js';
 import { lz4DecompressStrict } from '../compress/lz4.js';
 import { inflateStrict } from '../compress/deflate.js';
+import { microLzmaDecode } from '../compress/microlzma.js';
+import { zstdDecodeStrict } from '../compress/zstd.js';
 import { CorruptImageError, UnsupportedFeatureError } from '../errors.js';
 
 /** One extent of a compressed file: file bytes [la, la + llen) and where they come from. */
@@ -59,6 +62,8 @@ interface ImageState {
   algs: number;
   lz4: Lz4Cfgs | null;
   deflate: DeflateCfgs | null;
+  lzma: LzmaCfgs | null;
+  zstd: ZstdCfgs | null;
   packed: PackedInode | null | undefined;
 }
 
@@ -84,15 +89,15 @@ function stateOf(img: ErofsImage): ImageState {
  * Compression configs (kernel z_erofs_parse_cfgs): without COMPR_CFGS only LZ4 exists, 1-block pclusters,
  * u1 = lz4_max_distance; with it u1 = available_compr_algs and one record per algorithm follows the sb.
  */
-export function readCompressionConfigs(img: ErofsImage): { algs: number; lz4: Lz4Cfgs | null; deflate: DeflateCfgs | null } {
-  const { algs, lz4, deflate } = stateOf(img);
-  return { algs, lz4, deflate };
+export function readCompressionConfigs(img: ErofsImage): { algs: number; lz4: Lz4Cfgs | null; deflate: DeflateCfgs | null; lzma: LzmaCfgs | null; zstd: ZstdCfgs | null } {
+  const { algs, lz4, deflate, lzma, zstd } = stateOf(img);
+  return { algs, lz4, deflate, lzma, zstd };
 }
 
 function readConfigs(img: ErofsImage): ImageState {
   const sb = img.sb;
   if (!(sb.featureIncompat & FEATURE_INCOMPAT_COMPR_CFGS)) {
-    return { algs: 1 << COMPRESSION_LZ4, lz4: { maxDistance: sb.u1 || 65535, maxPclusterBlks: 1 }, deflate: null, packed: undefined };
+    return { algs: 1 << COMPRESSION_LZ4, lz4: { maxDistance: sb.u1 || 65535, maxPclusterBlks: 1 }, deflate: null, lzma: null, zstd: null, packed: undefined };
   }
   const algs = sb.u1;
   if (algs & ~ALL_COMPR_ALGS) throw new UnsupportedFeatureError(`superblock: unknown compression algorithms 0x${(algs & ~ALL_COMPR_ALGS).toString(16)}`);
@@ -103,6 +108,8 @@ function readConfigs(img: ErofsImage): ImageState {
     algs,
     lz4: lz4Rec ? decodeLz4Cfgs(lz4Rec, img.blockSize) : null,
     deflate: dflRec ? decodeDeflateCfgs(dflRec) : null,
+    lzma: recs.has(COMPRESSION_LZMA) ? decodeLzmaCfgs(recs.get(COMPRESSION_LZMA)!) : null,
+    zstd: recs.has(COMPRESSION_ZSTD) ? decodeZstdCfgs(recs.get(COMPRESSION_ZSTD)!) : null,
     packed: undefined,
   };
 }
@@ -328,9 +335,6 @@ export function* compressedExtents(img: ErofsImage, ino: InodeInfo): Generator<Z
     const algorithm = algorithmType[h.type === LCLUSTER_TYPE_HEAD1 ? 0 : 1];
     // zmap.c z_erofs_map_sanity_check.
     if (!(st.algs & (1 << algorithm))) throw new CorruptImageError('algorithm not in available_compr_algs', where, ALGORITHM_NAMES[algorithm]);
-    if (algorithm === COMPRESSION_LZMA || algorithm === COMPRESSION_ZSTD) {
-      throw new UnsupportedFeatureError(`${where}: ${ALGORITHM_NAMES[algorithm]} compression is not supported by this reader`);
-    }
     if (algorithm === COMPRESSION_LZ4 && !inline && st.lz4 && plen > st.lz4.maxPclusterBlks * bs) {
       throw new CorruptImageError('LZ4 pcluster larger than the config record allows', where, `${plen / bs} > ${st.lz4.maxPclusterBlks} blocks`);
     }
@@ -404,6 +408,13 @@ export function decodeExtent(img: ErofsImage, e: ZExtent, where: string): Uint8A
       const full = lz4DecodedLength(stream, PCLUSTER_MAX_DSIZE);
       if (full < e.llen) throw new Error(`stream decodes to ${full} bytes, less than the extent`);
       return lz4DecompressStrict(stream, full).subarray(0, e.llen);
+    }
+    if (e.algorithm === COMPRESSION_LZMA) {
+      // The dictionary bounds match distances; a partial reference stops where the extent ends.
+      return microLzmaDecode(stream, e.llen, stateOf(img).lzma!.dictSize, !e.partialRef);
+    }
+    if (e.algorithm === COMPRESSION_ZSTD) {
+      return zstdDecodeStrict(stream, e.llen, stateOf(img).zstd!.windowSize, !e.partialRef, PCLUSTER_MAX_DSIZE);
     }
     if (!e.partialRef) return inflateStrict(stream, e.llen);
     // Partial reference: like erofs-utils, decode the whole stream (bounded) and take the prefix.

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { main } from '../../src/cli/main.js';
+import { nodeHasZstd } from '../../src/compress/zstd.js';
 
 export interface Seed {
   /** Layout name, e.g. "lz4hc-64k" or "ref-deflate". */
@@ -24,6 +25,9 @@ export const LAYOUTS: Record<string, string[]> = {
   'lz4-ztailpacking': ['-z', 'lz4', '-E', 'ztailpacking'],
   'deflate-512-ztailpacking': ['-b', '512', '-z', 'deflate', '-C', '4096', '-E', 'ztailpacking'],
   'lz4-dedupe-legacy': ['-z', 'lz4', '-E', 'dedupe,legacy-compress'],
+  'lzma-16k-ztailpacking': ['-z', 'lzma', '-C', '16384', '-E', 'ztailpacking'],
+  // zstd encoding needs Node >= 22.15 (node:zlib); CI runs Node 22/24/26.
+  ...(nodeHasZstd() ? { 'zstd-64k-dedupe': ['-z', 'zstd', '-C', '65536', '-E', 'dedupe'] } : {}),
   'digest': ['--xattr-inode-digest'],
   'digest-blake3-lz4': ['-z', 'lz4hc', '--xattr-inode-digest=trusted.erofs.fingerprint', '--fingerprint', 'blake3'],
   'xattrs': ['-x', '1', '--xattr-prefix', 'user.ven', '--xattr-prefix', 'trusted.overlay.', '-b', '2048'],

@@ -6,7 +6,7 @@
 // product, the pairwise set, the command line and the CLI's counts follow from these tables.
 
 /** -z values; 'none' builds an uncompressed image (no -z). */
-export const ALGORITHMS = ['none', 'lz4', 'lz4hc', 'deflate'] as const;
+export const ALGORITHMS = ['none', 'lz4', 'lz4hc', 'deflate', 'zstd', 'lzma'] as const;
 /** -b values. */
 export const BLOCK_SIZES = [512, 1024, 2048, 4096] as const;
 /** -C values: 'block' is one block of the case's -b. */
@@ -172,7 +172,8 @@ function pairsOf(c: Case): string[] {
  * -z none cannot, nor a pair only REFUSED combinations hold; with any algorithm it must). Greedy, AETG style, deterministic (fixed seed): each new case is the best of
  * CANDIDATES candidates, each built by taking z first and then the other factors in a shuffled order,
  * every factor getting the value that covers the most pairs not yet covered with the values already
- * chosen (ties: the PRNG). Stops when every coverable pair is covered.
+ * chosen (ties: the PRNG); when no candidate gains, the product's best buildable case is taken. Stops
+ * when every coverable pair is covered.
  */
 export function pairwise(seed = PAIRWISE_SEED): Case[] {
   const rand = prng(seed);
@@ -223,6 +224,18 @@ export function pairwise(seed = PAIRWISE_SEED): Case[] {
       if (gain > bestGain) {
         bestGain = gain;
         best = cc;
+      }
+    }
+    if (!best || bestGain <= 0) {
+      // The greedy fill ran into refused combinations only (e.g. the last pairs of a -C value with
+      // small blocks): take the product's buildable case that covers the most of what is left.
+      for (const c of fullProduct()) {
+        if (refusal(c)) continue;
+        const gain = pairsOf(c).filter((p) => uncovered.has(p)).length;
+        if (gain > bestGain) {
+          bestGain = gain;
+          best = c;
+        }
       }
     }
     if (!best || bestGain <= 0) throw new Error(`pairwise: stuck with ${uncovered.size} pairs uncovered`);
