@@ -3,6 +3,7 @@ import { UserError } from '../errors.js';
 import { availableParallelism } from 'node:os';
 import type { Scheme } from '../fingerprint/scheme.js';
 import type { CodecSpec } from '../compress/codec.js';
+import type { ChunkOptions } from './chunked.js';
 
 export interface Progress {
   phase: 'scan' | 'write' | 'done';
@@ -75,6 +76,11 @@ export interface BuildOptions {
   workers: number;
   /** Compress regular files (-z); absent = uncompressed image. */
   compression?: CompressionOptions;
+  /**
+   * --chunksize: uncompressed regular files (all of them, or with -z those not worth compressing)
+   * become chunk-based, chunks deduplicated across files, all-zero chunks holes.
+   */
+  chunks?: ChunkOptions;
   /** Stamp every non-empty regular file with a fingerprint xattr (page-cache-share.md). */
   fingerprint?: FingerprintOptions;
   /** Called as work advances (the CLI draws a progress bar from it on a terminal). */
@@ -126,6 +132,12 @@ export function checkBuildOptions(o: BuildOptions): void {
     const m = o.compression.maxExtentBytes;
     if (m !== undefined && (!Number.isInteger(m) || m < o.blockSize)) {
       throw new UserError(`--max-extent-bytes ${m}: must be at least the block size (${o.blockSize})`);
+    }
+  }
+  if (o.chunks) {
+    const b = o.chunks.chunkbits;
+    if (!Number.isInteger(b) || 2 ** b < o.blockSize || b - Math.log2(o.blockSize) > 31) {
+      throw new UserError(`--chunksize ${2 ** b}: must be a power of two, at least the block size (${o.blockSize})`);
     }
   }
   if (o.fingerprint) {

@@ -32,7 +32,10 @@ Options may follow FILE SOURCE; long options may be abbreviated to a unique pref
                           fragments and all-fragments (without -z only, where they change nothing),
                           noinline_data, inline_data, force-inode-compact, force-inode-extended,
                           xattr-name-filter, plain-xattr-prefixes, force-inode-blockmap,
-                          force-chunk-indexes
+                          force-chunk-indexes (8-byte chunk indexes instead of the 4-byte block map)
+ --chunksize=#            uncompressed files (with -z: those not worth compressing) become
+                          chunk-based with #-byte chunks (a power of two >= the block size);
+                          identical chunks are stored once, all-zero chunks are holes
  -L label                 volume label (at most 15 bytes)
  -T#                      fixed UNIX time (SOURCE_DATE_EPOCH, when set, takes its place and clamps)
     --all-time            -T applies to every file (default)
@@ -70,7 +73,7 @@ Options may follow FILE SOURCE; long options may be abbreviated to a unique pref
  --dsunit=#, --fsalignblks=#, --offset=#, --root-xattr-isize=#, --zD=1, --MZ=0
                           accepted in their no-op forms only (1, 1, 0, 0)
 
-Refused with one line (not implemented): --tar=i, --tar=headerball, --chunksize, --blobdev,
+Refused with one line (not implemented): --tar=i, --tar=headerball, --blobdev,
 --compress-hints, -zX:Y, --max-extent-bytes < 0, -E fragments and -E all-fragments with -z,
 -E 48bit, -E dot-omitted, -E nosbcrc, -m, --incremental, --vmdk-desc, --gzinfo, --unxz, --unlzma,
 --dsunit/--fsalignblks > 1, --offset/--root-xattr-isize > 0, --zD, --MZ.
@@ -158,6 +161,7 @@ function buildOptionsOf(a: MkfsArgs): BuildOptions {
       over.compression.maxExtentBytes = m;
     }
   }
+  if (a.chunkbits !== undefined) over.chunks = { chunkbits: a.chunkbits, indexes: a.chunkIndexes, dedupe: !a.dedupeOff };
   if (a.xattrInodeDigest !== undefined) over.fingerprint = { name: Buffer.from(a.xattrInodeDigest), scheme: 'sha256' };
   over.warn = a.quiet || a.debug < 2 ? () => {} : (m) => process.stderr.write(`mkfs.erofs: warning: ${m}\n`);
   return defaultBuildOptions(over);
