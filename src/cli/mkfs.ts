@@ -309,7 +309,7 @@ async function writeBlockList(image: string, file: string, mountPoint: string | 
   if (mountPoint !== undefined) {
     const { ErofsImage } = await import('../read/image.js');
     const { compressedExtents } = await import('../read/zdata.js');
-    const { INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT } = await import('../format/constants.js');
+    const { INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT, INODE_CHUNK_BASED, NULL_ADDR } = await import('../format/constants.js');
     const img = ErofsImage.open(image);
     try {
       const bs = img.blockSize;
@@ -328,6 +328,14 @@ async function writeBlockList(image: string, file: string, mountPoint: string | 
             seenPa.add(e.pa);
             for (let b = 0; b < e.plen / bs; b++) blocks.push(e.pa / bs + b);
           }
+        } else if (ino.datalayout === INODE_CHUNK_BASED) {
+          // Chunks in file order, holes left out (a chunk shared with another file is listed for both).
+          const { chunkbits, blocks: starts } = img.chunkMap(ino);
+          starts.forEach((s, k) => {
+            if (s === NULL_ADDR) return;
+            const n = Math.ceil(Math.min(2 ** chunkbits, ino.size - k * 2 ** chunkbits) / bs);
+            for (let b = 0; b < n; b++) blocks.push(s + b);
+          });
         }
         if (!blocks.length) return;
         const ranges: string[] = [];
