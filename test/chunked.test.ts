@@ -167,6 +167,22 @@ for (const [bs, chunk, extra] of [[4096, 4096, []], [4096, 65536, []], [4096, 1 
   });
 }
 
+test('-E dedupe without -z: block-sized chunks deduplicated, no chunked_file bit, as mkfs.erofs 1.9.3 writes them', (t) => {
+  const ref = findTool('mkfs.erofs');
+  if (!needVersion(t, ref, '1.9.3', 'mkfs.erofs 1.9.3 (set EROFS_UTILS_BIN)')) return;
+  const src = path.join(dir, 'dd-src');
+  fs.mkdirSync(src);
+  fs.writeFileSync(path.join(src, 'a'), pseudoRandom('dd', 10000));
+  fs.writeFileSync(path.join(src, 'b'), pseudoRandom('dd', 10000));
+  fs.writeFileSync(path.join(src, 'c'), Buffer.alloc(9000));
+  const argv = ['--quiet', '-T0', '-U', UUID, '-Ededupe'];
+  assert.equal(run(ref, [...argv, path.join(dir, 'dd-ref.img'), src]).status, 0);
+  const o = forge(['mkfs', ...argv, path.join(dir, 'dd-our.img'), src]);
+  assert.equal(o.status, 0, o.stderr);
+  assert.ok(fs.readFileSync(path.join(dir, 'dd-ref.img')).equals(fs.readFileSync(path.join(dir, 'dd-our.img'))), 'same bytes as mkfs.erofs 1.9.3');
+  readerMatches(path.join(dir, 'dd-our.img'), src);
+});
+
 test('--chunksize with -z: files worth compressing are compressed, the others chunk-based; fingerprints verify', async (t) => {
   const fsck = findTool('fsck.erofs');
   if (!needTool(t, fsck, 'fsck.erofs 1.9.3 (set EROFS_UTILS_BIN)')) return;

@@ -19,6 +19,11 @@ export interface ChunkOptions {
   indexes: boolean;
   /** Identical chunks stored once (mkfs.erofs unless -E ^dedupe); all-zero chunks are holes. */
   dedupe: boolean;
+  /**
+   * Leave FEATURE_INCOMPAT_CHUNKED_FILE clear: mkfs.erofs 1.9.3 sets it only for --chunksize, not for
+   * the block-sized chunks -E dedupe without -z turns on (kernels read chunk-based inodes either way).
+   */
+  noFeatureBit?: boolean;
 }
 
 /** A chunked file: its chunk format (i_u) and each chunk's block in the blob (NULL_ADDR: a hole). */

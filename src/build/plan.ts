@@ -345,7 +345,7 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   }
   if (fp) featureCompat |= FEATURE_COMPAT_ISHARE_XATTRS;
   // Set by --chunksize whether or not a file ends up chunk-based (mkfs.erofs sets it when parsing the option).
-  if (o.chunks) featureIncompat |= FEATURE_INCOMPAT_CHUNKED_FILE;
+  if (o.chunks && !o.chunks.noFeatureBit) featureIncompat |= FEATURE_INCOMPAT_CHUNKED_FILE;
   return {
     blockSize: bs, blkszbits, steps, root, dirBlocks, inodeCount: order.length,
     ...times, featureCompat, featureIncompat,

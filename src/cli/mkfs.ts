@@ -162,6 +162,10 @@ function buildOptionsOf(a: MkfsArgs): BuildOptions {
     }
   }
   if (a.chunkbits !== undefined) over.chunks = { chunkbits: a.chunkbits, indexes: a.chunkIndexes, dedupe: !a.dedupeOff };
+  // mkfs.erofs 1.9.3: -E dedupe without -z deduplicates block-sized chunks instead, whatever --chunksize said.
+  if (!a.codec && a.dedupe) {
+    over.chunks = { chunkbits: Math.log2(a.blockSize), indexes: a.chunkIndexes, dedupe: true, noFeatureBit: a.chunkbits === undefined };
+  }
   if (a.xattrInodeDigest !== undefined) over.fingerprint = { name: Buffer.from(a.xattrInodeDigest), scheme: 'sha256' };
   over.warn = a.quiet || a.debug < 2 ? () => {} : (m) => process.stderr.write(`mkfs.erofs: warning: ${m}\n`);
   return defaultBuildOptions(over);
@@ -177,7 +181,6 @@ async function runMkfs(a: MkfsArgs, chatty: boolean): Promise<void> {
   if (a.productOut !== undefined && a.fsConfigFile === undefined) {
     throw new UserError('--product-out without --fs-config-file: AOSP\'s built-in fs_config tables are not implemented by erofs-forge (give the canned fs_config)');
   }
-  if (!a.codec && a.dedupe) throw new UserError('-E dedupe without -z: chunk-based deduplication is not implemented by erofs-forge');
   const o = buildOptionsOf(a);
   const fsConfig = a.fsConfigFile !== undefined ? (await import('../source/android-fs-config.js')).loadFsConfig(a.fsConfigFile) : undefined;
   const fileContexts = a.fileContexts !== undefined ? (await import('../source/file-contexts.js')).loadFileContexts(a.fileContexts) : undefined;
