@@ -118,7 +118,12 @@ export class ChunkStore {
         const len = Math.min(size - pos, chunkSize);
         let blk = NULL_ADDR;
         if (fullySparse) {
-          this.readInto(r, len, h, path);
+          // One hole chunk may be the whole file: read (for the fingerprint) in bounded pieces.
+          for (let at = 0; at < len;) {
+            const n = Math.min(len - at, 1 << 20);
+            this.readInto(r, n, h, path);
+            at += n;
+          }
         } else {
           const data = this.readInto(r, len, h, path);
           const hole = isZero(data) && (len === chunkSize ? this.o.dedupe || sparse : sparse && pos + len === size);
