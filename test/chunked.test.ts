@@ -235,3 +235,20 @@ test('reader: chunk-based inodes with unknown chunk format bits or chunks beyond
   // First block map entry (right after the 32-byte compact inode) far beyond the image.
   tamper((b) => b.writeUInt32LE(0x7fffff, iloc + 32));
 });
+
+test('bad chunk sizes are refused with one line and no image (build and mkfs)', () => {
+  const src = path.join(dir, 'bad-src');
+  fs.mkdirSync(src, { recursive: true });
+  const img = path.join(dir, 'bad.img');
+  for (const [args, msg] of [
+    [['build', '--chunksize', '3000'], /^erofs-forge: --chunksize 3000: must be a power of two\n$/],
+    [['build', '-b', '4096', '--chunksize', '2048'], /^erofs-forge: --chunksize 2048: must be a power of two, at least the block size \(4096\)\n$/],
+    [['build', '-E', 'force-chunk-indexes'], /^erofs-forge: -E force-chunk-indexes \/ force-inode-blockmap need --chunksize\n$/],
+    [['mkfs', '--chunksize=1000'], /^erofs-forge mkfs: chunksize 1000 must be a power of two\n$/],
+  ] as const) {
+    const r = forge([...args, img, src]);
+    assert.equal(r.status, 1, args.join(' '));
+    assert.match(r.stderr, msg);
+    assert.ok(!fs.existsSync(img));
+  }
+});
