@@ -10,6 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { runEntry } from '../src/cli/entry.js';
+import { UserError } from '../src/errors.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
@@ -47,7 +49,7 @@ function main(): void {
   let corpus = opt('--corpus');
   if (!corpus) {
     const r = spawnSync(path.resolve(repo, '../shared/bench/make-corpus.sh'), [], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`make-corpus.sh failed: ${r.stderr}`);
+    if (r.status !== 0) throw new UserError(`make-corpus.sh failed: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}`);
     corpus = path.join(r.stdout.trim().split('\n').pop()!, 'root');
   }
   const runs = Number(opt('--runs', '3'));
@@ -249,4 +251,4 @@ function versionOf(bin: string): string {
   return bin.startsWith('/usr/') && d.status === 0 ? d.stdout.replace(/-.*/, '') : '?';
 }
 
-main();
+await runEntry('bench', main);

@@ -7,8 +7,15 @@
 // --max-semi-space-size=8 (16 by default): young generations of 8 MiB semi-spaces in each of the
 // three isolates; smaller ones promote the objects of files in flight to the old generation. These
 // take effect only from the command line: `node bin/erofs-forge.js` works the same, with more memory.
-import { basename } from 'node:path';
-import { main } from '../dist/src/cli/main.js';
+import module from 'node:module';
+import { homedir } from 'node:os';
+import { basename, join } from 'node:path';
+
+// Node >= 22.1 keeps the compiled code of our modules on disk between runs (figure: README, Node
+// releases); older releases lack the call and start as before. In the user's cache directory, not in
+// TMPDIR (a build leaves nothing there). The main module is imported after it.
+module.enableCompileCache?.(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'erofs-forge', 'node-compile-cache'));
+const { main } = await import('../dist/src/cli/main.js');
 
 // Run through a link named mkfs.erofs, the program takes mkfs.erofs's command line (as `erofs-forge mkfs`).
 const asMkfs = basename(process.argv[1] ?? '') === 'mkfs.erofs';

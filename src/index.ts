@@ -7,6 +7,7 @@ export { ErofsImage, type InodeInfo, type XattrEntry, type FileKind } from './re
 export { extract, type ExtractOptions, type ExtractStats } from './read/extract.js';
 export { UserError, CorruptImageError, UnsupportedFeatureError } from './errors.js';
 export { scanDirectory } from './source/dir-scanner.js';
+export { scanTar, type TarScanOptions, type TarScan } from './source/tar.js';
 export { verifyImages as verify, type VerifyReport, type VerifyOptions, type ImageStats, type Problem, type ProblemCode } from './verify/verify.js';
 export {
   shareReport, formatShareReport, type ShareReport, type ImageFigures, type NotSharingGroup, type NotSharingReason, type Conflict, type Member,

@@ -38,6 +38,11 @@ test('missing source, source not a directory, bad options', () => {
       [['build', '--fingerprint', 'uuid', path.join(d, 'out.img'), path.join(d, 'src')], 1, /needs --vendor-namespace or --uuid-map/],
       [['build', '--no-such-flag', path.join(d, 'out.img'), path.join(d, 'src')], 2, /unknown option '--no-such-flag'/],
       [['build', path.join(d, 'out.img')], 2, /missing required argument 'SOURCE'/],
+      // issue 16.7: mkfs.erofs options we lack are named as such; stdin without --tar says --tar.
+      [['build', '--chunksize=4096', path.join(d, 'out.img'), path.join(d, 'src')], 2, /mkfs\.erofs option --chunksize is not supported by erofs-forge$/],
+      [['build', '-d', '3', path.join(d, 'out.img'), path.join(d, 'src')], 2, /mkfs\.erofs option -d is not supported by erofs-forge$/],
+      [['build', '--unxz', '--tar', path.join(d, 'out.img'), path.join(d, 'src')], 2, /mkfs\.erofs option --unxz is not supported by erofs-forge \(decompress/],
+      [['build', path.join(d, 'out.img'), '-'], 1, /SOURCE "-" \(stdin\) is a tar archive: add --tar/],
       [['build', path.join(d, 'no-dir', 'out.img'), path.join(d, 'src')], 1, /no-dir\/out.img: cannot create image: no such directory/],
       [['ls', path.join(d, 'file')], 1, /file: superblock: .*|image too small|beyond the end/],
       [['cat', path.join(d, 'missing.img'), '/x'], 1, /missing.img: cannot open image: no such file/],

@@ -8,7 +8,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpdir } from 'node:os';
-import { forge } from './helpers/tools.js';
+import { createHash } from 'node:crypto';
+import { forge, findTool, needMount, needRoot, needVersion, runOk } from './helpers/tools.js';
+import { withMount } from './helpers/mount.js';
+import { snapshotTree, assertSameTree } from './helpers/snapshot.js';
+import * as sys from '../src/sys/libc.js';
 import { ErofsImage } from '../src/read/image.js';
 import { decodeDirBlock } from '../src/format/dirent.js';
 import { INODE_FLAT_INLINE, INODE_FLAT_PLAIN, FT_DIR, S_IFDIR } from '../src/format/constants.js';
@@ -169,6 +173,10 @@ const CRAFTS: Craft[] = [
     b.writeBigUInt64LE(BigInt(dot.nid), h.dirent);
     b[h.dirent + 10] = FT_DIR;
   }, /directory reached twice|"\.\." does not point to the parent/],
+  ['a name with a NUL byte', (b, root) => {
+    const cc = root.find((e) => e.name === 'cc')!;
+    b[cc.nameOff + 1] = 0;
+  }, /dirent name contains \/ or NUL|wrong dirent name order/],
   ['a hard link to an inode outside the inode table (nid past the image)', (b, _root, zz) => {
     const h = zz.find((e) => e.name === 'h')!;
     b.writeBigUInt64LE(1n << 40n, h.dirent);
@@ -197,3 +205,133 @@ for (const [name, fn, expect] of CRAFTS) {
     }
   });
 }
+
+// ---- issue 15 finding 3: confinement by construction ------------------------------------------
+
+/**
+ * Everything under `dir` but `skip` (relative names at the top): type, mode, owner, size, mtime and
+ * ctime to the nanosecond, content, link target and every xattr. ctime catches any metadata change
+ * (an xattr set, a chmod, a chown, a link) even where the values end up the same.
+ */
+function hashTree(dir: string, skip: string[]): string {
+  const h = createHash('sha256');
+  const walk = (abs: Buffer, rel: string): void => {
+    const st = fs.lstatSync(abs, { bigint: true });
+    h.update(`${rel}\0${st.mode} ${st.uid} ${st.gid} ${st.size} ${st.nlink} ${st.mtimeNs} ${st.ctimeNs}\0`);
+    for (const x of sys.lgetxattrs(sys.cstr(abs))) h.update(Buffer.concat([x.name, Buffer.from('='), x.value, Buffer.from('\0')]));
+    if (st.isFile()) h.update(fs.readFileSync(abs));
+    else if (st.isSymbolicLink()) h.update(fs.readlinkSync(abs, { encoding: 'buffer' }));
+    else if (st.isDirectory()) {
+      for (const n of fs.readdirSync(abs, { encoding: 'buffer' }).sort(Buffer.compare)) {
+        if (!rel && skip.includes(n.toString('latin1'))) continue;
+        walk(Buffer.concat([abs, Buffer.from('/'), n]), `${rel}/${n.toString('latin1')}`);
+      }
+    }
+  };
+  walk(Buffer.from(dir), '');
+  return h.digest('hex');
+}
+
+/** security.capability v2 (struct vfs_cap_data): effective, permitted = cap_setuid (bit 7). */
+const CAP_SETUID = Buffer.from('0100000280000000000000000000000000000000', 'hex');
+
+test('extract-escape (issue 15.3): backslash names L\\ + L\\057x with security.capability change nothing outside DIR', (t) => {
+  if (!needRoot(t)) return;
+  const d = fs.mkdtempSync(path.join(tmpdir(), 'forge-escape-bs-'));
+  try {
+    const outside = path.join(d, 'outside');
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'x'), 'victim\n');
+    fs.writeFileSync(path.join(outside, 'L\\057x'), 'victim 2\n');
+    fs.mkdirSync(path.join(outside, 'sub'));
+    fs.writeFileSync(path.join(outside, 'sub', 'x'), 'victim 3\n');
+    const src = path.join(d, 'src');
+    fs.mkdirSync(src);
+    // Every way a re-parsed path could reach `outside`: symlinks named like escape sequences, a
+    // relative one, one to a directory, one to the victim file itself, and files whose names
+    // would decode into "L\/x" or "L/x".
+    for (const n of ['L\\', 'L', 'L\\\\', 'sub\\']) fs.symlinkSync(outside, path.join(src, n));
+    fs.symlinkSync(path.join(outside, 'x'), path.join(src, 'victim'));
+    fs.symlinkSync('../outside/sub', path.join(src, 'rel'));
+    for (const n of ['L\\057x', 'L\\\\057x', 'L\\/x'.replace('/', '\\057'), 'sub\\057x', 'victim\\']) {
+      const f = path.join(src, n);
+      fs.writeFileSync(f, `payload ${n}\n`);
+      sys.lsetxattr(Buffer.from(f), Buffer.from('security.capability'), CAP_SETUID);
+      sys.lsetxattr(Buffer.from(f), Buffer.from('user.evil'), Buffer.from('1'));
+      sys.lsetxattr(Buffer.from(f), Buffer.from('trusted.evil'), Buffer.from('a\0b\nc'));
+    }
+    // A symlink carrying trusted.* (restored on the link itself, never on what it points at).
+    sys.lsetxattr(Buffer.from(path.join(src, 'victim')), Buffer.from('trusted.link'), Buffer.from('on the link'));
+    const img = path.join(d, 'img');
+    let r = forge(['build', '--quiet', '-T0', '-Uclear', img, src]);
+    assert.equal(r.status, 0, r.stderr);
+    fs.mkdirSync(path.join(d, 'work'));
+    const before = hashTree(d, ['work']);
+    const x = path.join(d, 'work', 'x');
+    r = forge(['extract', '--quiet', img, x]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(hashTree(d, ['work']), before, 'something outside DIR changed');
+    // And the image came out right: names, links, contents, xattrs.
+    assert.deepEqual(fs.readdirSync(x, { encoding: 'latin1' }).sort(), fs.readdirSync(src, { encoding: 'latin1' }).sort());
+    assert.equal(fs.readlinkSync(path.join(x, 'L\\')), outside);
+    assert.equal(fs.readFileSync(path.join(x, 'L\\057x'), 'utf8'), 'payload L\\057x\n');
+    const xs = new Map(sys.lgetxattrs(sys.cstr(Buffer.from(path.join(x, 'L\\057x')))).map((a) => [a.name.toString(), a.value]));
+    assert.deepEqual(xs.get('security.capability'), CAP_SETUID);
+    assert.deepEqual(xs.get('trusted.evil'), Buffer.from('a\0b\nc'));
+    const lx = new Map(sys.lgetxattrs(sys.cstr(Buffer.from(path.join(x, 'victim')))).map((a) => [a.name.toString(), a.value]));
+    assert.deepEqual(lx.get('trusted.link'), Buffer.from('on the link'));
+  } finally {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('extract-escape (issue 15.3): crafted names and links, hashed parent tree unchanged', (t) => {
+  if (!needRoot(t)) return;
+  const { d, base } = setup();
+  try {
+    const root = entries(base, '/');
+    const zz = entries(base, '/zz');
+    // Each craft in turn, into a fresh target: the whole parent (xattrs, ctimes) must not change.
+    for (const [name, fn] of CRAFTS) {
+      const crafted = edit(base, path.join(d, 'crafted.img'), (b) => fn(b, root, zz, base));
+      const before = hashTree(d, ['work']);
+      const x = path.join(d, 'work', 'x');
+      fs.rmSync(x, { recursive: true, force: true });
+      forge(['extract', '--quiet', crafted, x]);
+      assert.equal(hashTree(d, ['work']), before, `${name}: something outside DIR changed`);
+    }
+  } finally {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('extract-escape (issue 15.3): a valid mkfs.erofs --xattr-inode-digest image with backslash names extracts as the kernel mounts it', async (t) => {
+  if (!needRoot(t) || !needMount(t)) return;
+  const mkfs = findTool('mkfs.erofs');
+  if (!needVersion(t, mkfs, '1.9.3', 'mkfs.erofs 1.9.3')) return;
+  const d = fs.mkdtempSync(path.join(tmpdir(), 'forge-escape-valid-'));
+  try {
+    const src = path.join(d, 'src');
+    fs.mkdirSync(path.join(src, 'dir\\057x'), { recursive: true });
+    const names = ['L\\057x', 'a\\b', 'back\\\\slash', 'dir\\057x/in\\side', 'tab\tnl\n', 'L\\'];
+    for (const n of names.slice(0, 5)) fs.writeFileSync(path.join(src, n), `content of ${n}\n`);
+    fs.symlinkSync('L\\057x', path.join(src, 'L\\'));
+    const latin = Buffer.concat([Buffer.from(src + '/'), Buffer.from([0xff, 0x5c, 0xfe])]);
+    fs.writeFileSync(latin, 'not utf-8\n');
+    for (const n of names) sys.lsetxattr(Buffer.from(path.join(src, n)), Buffer.from('trusted.k'), Buffer.from(`v\\${n}\0\n`));
+    sys.lsetxattr(Buffer.from(path.join(src, 'a\\b')), Buffer.from('user.k'), Buffer.from('x\\057y'));
+    sys.lsetxattr(latin, Buffer.from('user.k'), Buffer.from([0, 1, 2]));
+    const img = path.join(d, 'img');
+    runOk(mkfs, ['--quiet', '-T0', '-Uclear', '--xattr-inode-digest=trusted.erofs.fingerprint', img, src]);
+    const x = path.join(d, 'x');
+    const r = forge(['extract', '--quiet', img, x]);
+    assert.equal(r.status, 0, r.stderr);
+    const mounted = await withMount(img, (m) => snapshotTree(m));
+    assertSameTree(mounted, await snapshotTree(x), { ignoreMtimeOf: (p) => p.length === 0 });
+    // The fingerprint is visible and restored on every non-empty regular file.
+    const fp = sys.lgetxattrs(sys.cstr(Buffer.from(path.join(x, 'a\\b')))).find((a) => a.name.toString() === 'trusted.erofs.fingerprint');
+    assert.ok(fp && fp.value.length > 0);
+  } finally {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});

@@ -12,6 +12,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { forge, needRoot, needMount, run, REPO_ROOT, worldReadableForgeBin, type RunResult } from './helpers/tools.js';
 import { withMount } from './helpers/mount.js';
+import { ErofsImage } from '../src/read/image.js';
+import * as sys from '../src/sys/libc.js';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'erofs-forge.js');
 
@@ -487,6 +489,41 @@ test('no space left during a compressed build on a small tmpfs: clear error, not
     }
   } finally {
     run('umount', [mnt]);
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('source xattrs (issue 16.1): symlinks not followed, names of any bytes, values with NUL and newline, every namespace', (t) => {
+  if (!needRoot(t)) return;
+  const d = scratch();
+  try {
+    const src = path.join(d, 'src');
+    fs.mkdirSync(src);
+    const f = path.join(src, 'target');
+    fs.writeFileSync(f, 'x');
+    fs.symlinkSync('target', path.join(src, 'link'));
+    const odd = Buffer.concat([Buffer.from(`${src}/`), Buffer.from([0xff, 0x0a, 0x5c, 0x30, 0x35, 0x37])]);
+    fs.writeFileSync(odd, 'odd');
+    const set = (p: string | Buffer, n: string, v: Buffer) => sys.lsetxattr(Buffer.from(p), Buffer.from(n), v);
+    set(f, 'user.on-target', Buffer.from('a\0b\nc'));
+    set(f, 'trusted.t', Buffer.alloc(3000, 7));
+    set(f, 'security.s', Buffer.from('label\0'));
+    set(path.join(src, 'link'), 'trusted.on-link', Buffer.from('link only'));
+    set(odd, 'user.odd', Buffer.from([0]));
+    const img = path.join(d, 'img');
+    assert.equal(forge(['build', '--quiet', '-T0', '-Uclear', img, src]).status, 0);
+    const image = ErofsImage.open(img);
+    try {
+      const xs = (p: Buffer | string) => Object.fromEntries(image.xattrs(image.lookup(p)).map((x) => [x.name.toString('latin1'), x.value.toString('hex')]));
+      assert.deepEqual(xs('/link'), { 'trusted.on-link': Buffer.from('link only').toString('hex') });
+      assert.deepEqual(xs('/target'), {
+        'security.s': Buffer.from('label\0').toString('hex'), 'trusted.t': Buffer.alloc(3000, 7).toString('hex'), 'user.on-target': Buffer.from('a\0b\nc').toString('hex'),
+      });
+      assert.deepEqual(xs(Buffer.concat([Buffer.from('/'), odd.subarray(src.length + 1)])), { 'user.odd': '00' });
+    } finally {
+      image.close();
+    }
+  } finally {
     fs.rmSync(d, { recursive: true, force: true });
   }
 });

@@ -102,7 +102,8 @@ test('npm pack → install into a scratch TypeScript project → compile → bui
     for (const f of ['package.json', 'README.md', 'bin/erofs-forge.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/wasm/lz4.wasm']) {
       assert.ok(files.includes(f), `${f} is in the package`);
     }
-    const stray = files.filter((f) => !/^(package\.json|README\.md|LICENSE|bin\/|dist\/src\/|dist\/wasm\/[a-z0-9]+\.wasm$)/.test(f));
+    assert.ok(files.includes('docs/library.md'), 'docs/ ships in the package');
+    const stray = files.filter((f) => !/^(package\.json|README\.md|LICENSE|bin\/|docs\/|dist\/src\/|dist\/wasm\/[a-z0-9]+\.wasm$)/.test(f));
     assert.deepEqual(stray, [], 'nothing but bin/, dist/src/, dist/wasm/*.wasm and the docs is published');
 
     // 2. A scratch project.
@@ -165,6 +166,11 @@ test('npm pack → install into a scratch TypeScript project → compile → bui
     assert.match(fs.readFileSync(path.join(ex, 'share-report.html'), 'utf8'), /^<!DOCTYPE html>/);
 
     step('run');
+
+    // ESM-only, said plainly: require() fails with one clear message.
+    const req = run(process.execPath, ['-e', "require('erofs-forge')"], { cwd: proj });
+    assert.notEqual(req.status, 0);
+    assert.match(req.stderr.toString(), /erofs-forge is ESM-only: use `import/);
 
     // 7. The installed bin runs from the package too.
     const bin = run(path.join(proj, 'node_modules', '.bin', 'erofs-forge'), ['cat', path.join(work, 'scratch.img'), '/etc/hello.txt'], { cwd: proj });

@@ -167,7 +167,7 @@ describe('share-report --html', () => {
       const bars = await page.$$eval('[data-role=bar]', (els) => els.map((e) => ({ ...(e as HTMLElement).dataset })));
       assert.deepEqual(bars, expected.images.map((i, k) => ({
         role: 'bar', index: String(k), image: i.image, pages: String(i.pages),
-        sharedBytes: String(i.sharedPages * PAGE), uniqueBytes: String(i.uniquePages * PAGE), savedBytes: String(i.savedPages * PAGE),
+        sharedBytes: String(i.sharedPages * PAGE), uniqueBytes: String(i.uniquePages * PAGE), savedBytes: String(i.attributedSavedPages * PAGE),
       })));
       // The bars are drawn in proportion: shared and unique widths follow the figures.
       const widths = await page.$$eval('[data-role=bar]', (els) => els.map((e) => [...e.querySelectorAll('rect')].map((r) => r.getBoundingClientRect().width)));
@@ -199,6 +199,7 @@ describe('share-report --html', () => {
         assert.equal(g.d.sha256, want.sha256);
         for (const m of want.members) assert.ok(g.text.includes(`${m.image}:${m.path}`), `${m.image}:${m.path} listed`);
         assert.match(g.text, /compressed and uncompressed copies/);
+        assert.match(g.text, /content digest \(SHA-256 of the file's bytes, not a fingerprint\)/);
       }
       // What people read agrees with the attributes: the saved total, in KiB.
       const cards = await page.$eval('[data-role=totals]', (e) => e.textContent ?? '');
@@ -230,5 +231,22 @@ describe('share-report --html', () => {
     } finally {
       await close();
     }
+  });
+
+  test('issue 16.7: per-image saved pages add up to the total; copies that share are not "will not share"; content digest labelled', () => {
+    const v = Buffer.concat([Buffer.from('sha256:'), Buffer.alloc(32, 7)]);
+    const rec = (image: number, p: string, size: number, sha: string): ShareRecord => ({ image, path: p, nid: 40, size, layout: 'plain', value: v, sha256: sha.repeat(64) });
+    // /a in both images shares; /b carries the same value at another size (it cannot share).
+    const report = computeShareReport(['/one.img', '/two.img'], [rec(0, '/a', 5000, 'a'), rec(1, '/a', 5000, 'a'), rec(1, '/b', 6000, 'b')]);
+    assert.deepEqual(report.images.map((i) => i.attributedSavedPages), [0, 2]);
+    assert.equal(report.images.reduce((a, i) => a + i.attributedSavedPages, 0), report.total.savedPages);
+    const html = renderShareReportHtml(report);
+    assert.match(html, /data-role="not-sharing-none"/, 'the identical copies of /a share: no "will not share" group');
+    assert.match(html, /<table data-role="size-mismatch">/);
+    assert.match(html, /<li data-shares="true"><span class="mono">\/one\.img:\/a/);
+    assert.match(html, /<li data-shares="false"><span class="mono">\/two\.img:\/b/);
+    const rows = [...html.matchAll(/<tr data-role="image-row"[^>]*>.*?<\/tr>/g)].map((m) => m[0]);
+    assert.equal(rows.length, 2);
+    assert.match(rows[1], /8\.0 KiB<\/td><\/tr>$/);
   });
 });

@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
+import * as zlibMod from 'node:zlib';
 import { scanTar } from '../src/source/tar.js';
+import { build as buildLib, defaultBuildOptions } from '../src/index.js';
 import { parseNumeric, parsePaxRecords, paxTime, decodeHeader } from '../src/source/tar-header.js';
 import { aclTextToXattr } from '../src/source/posix-acl.js';
 import type { Inode } from '../src/source/tree.js';
@@ -179,18 +181,18 @@ describe('POSIX ACL text -> system.posix_acl_* value', () => {
 
   test('GNU tar text form gives the kernel bytes (sorted by tag, then id)', () => {
     const text = 'user::rw-\nuser:1234:rwx\ngroup::r--\ngroup:5678:r-x\nmask::rwx\nother::---\n';
-    assert.deepEqual(aclTextToXattr(text, 'access', noNames), { value: Buffer.from(GETFATTR, 'hex') });
+    assert.deepEqual(aclTextToXattr(text, 'access', noNames), { value: Buffer.from(GETFATTR, 'hex'), perms: 0o670 });
     // Other spellings: commas, abbreviations, star/bsdtar 4th field, comments, order shuffled.
     const star = 'o::---,m::rwx,g:staff:r-x:5678,g::r--,u:nobody-here:rwx:1234,u::rw- # effective';
-    assert.deepEqual(aclTextToXattr(star, 'access', noNames), { value: Buffer.from(GETFATTR, 'hex') });
+    assert.deepEqual(aclTextToXattr(star, 'access', noNames), { value: Buffer.from(GETFATTR, 'hex'), perms: 0o670 });
     // Names are resolved as tar would on extraction.
     const named = aclTextToXattr('user::rw-,user:alice:rwx,group::r--,group:5678:r-x,mask::rwx,other::---', 'access',
       (kind, name) => (kind === 'user' && name === 'alice' ? 1234 : null));
-    assert.deepEqual(named, { value: Buffer.from(GETFATTR, 'hex') });
+    assert.deepEqual(named, { value: Buffer.from(GETFATTR, 'hex'), perms: 0o670 });
   });
 
   test('a base-only access ACL is just the mode (no xattr); a default one is kept; bad text is reported', () => {
-    assert.deepEqual(aclTextToXattr('user::rwx\ngroup::r-x\nother::r-x\n', 'access', noNames), { value: null });
+    assert.deepEqual(aclTextToXattr('user::rwx\ngroup::r-x\nother::r-x\n', 'access', noNames), { value: null, perms: 0o755 });
     const d = aclTextToXattr('user::rwx\ngroup::r-x\nother::---\n', 'default', noNames);
     assert.ok('value' in d && d.value && d.value.length === 4 + 3 * 8);
     assert.ok('error' in aclTextToXattr('user::rwx,user:1:r--,group::r-x,other::---', 'access', noNames)); // no mask
@@ -211,7 +213,34 @@ describe('POSIX ACL text -> system.posix_acl_* value', () => {
     assert.equal(set.status, 0, `setfacl failed: ${set.stderr.trim()}`);
     const hex = /=0x([0-9a-f]+)/.exec(runOk('getfattr', ['-e', 'hex', '-n', 'system.posix_acl_access', f]).stdout.toString())![1];
     const text = runOk('getfacl', ['-n', '-c', '-E', f]).stdout.toString();
-    assert.deepEqual(aclTextToXattr(text, 'access', noNames), { value: Buffer.from(hex, 'hex') });
+    // perms: the mode bits the kernel shows after setfacl (group bits = the mask).
+    assert.deepEqual(aclTextToXattr(text, 'access', noNames), { value: Buffer.from(hex, 'hex'), perms: fs.statSync(f).mode & 0o777 });
+  });
+
+  test('issue 16.7: mode group bits and ACL mask disagree (bsdtar): the inode gets what GNU tar -x --acls gives', async (t) => {
+    if (!findTool('tar') || !needRoot(t)) return;
+    const d = scratch();
+    // Header modes 0644 and 0600, ACL masks rwx and r--, and a base-only ACL whose entries differ from the mode.
+    const acl = (mask: string) => `user::rw-\nuser:1234:rwx\ngroup::r--\nmask::${mask}\nother::r--\n`;
+    const tarFile = path.join(d, 'bsd.tar');
+    fs.writeFileSync(tarFile, archive(
+      member({ name: 'a', data: Buffer.from('a'), mode: 0o644, pax: [['SCHILY.acl.access', acl('rwx')]] }),
+      member({ name: 'b', data: Buffer.from('b'), mode: 0o600, pax: [['SCHILY.acl.access', acl('r--')]] }),
+      member({ name: 'c', data: Buffer.from('c'), mode: 0o600, pax: [['SCHILY.acl.access', 'user::rwx\ngroup::r-x\nother::r--\n']] }),
+    ));
+    const ex = path.join(d, 'ex');
+    fs.mkdirSync(ex);
+    runOk('tar', ['--acls', '--numeric-owner', '-xpf', tarFile, '-C', ex]);
+    const { tree, cleanup } = await scanTar(tarFile, { buildTime: { sec: 0n, nsec: 0 }, resolveName: () => null });
+    try {
+      for (const n of ['a', 'b', 'c']) {
+        const ino = tree.entries!.inodes[tree.entries!.names.indexOf(n)];
+        assert.equal((ino.mode & 0o7777).toString(8), (fs.statSync(path.join(ex, n)).mode & 0o7777).toString(8), `${n}: mode as GNU tar extracts it`);
+      }
+    } finally {
+      cleanup();
+      fs.rmSync(d, { recursive: true, force: true });
+    }
   });
 });
 
@@ -357,8 +386,10 @@ describe('scanTar', () => {
     assert.equal(fs.readFileSync(data.path).subarray(data.offset, data.offset + 1).toString(), 's');
     cleanup();
     assert.deepEqual(fs.readdirSync(spoolDir), []);
-    // Forced gzip on a plain archive is an error naming the input.
-    await assert.rejects(scan(write('plain.tar', tarBytes), { gzip: true }), /plain.tar: gzip: /);
+    // --gzip/--ungzip on a plain archive reads it as it is, as mkfs.erofs does (zlib passes plain input through).
+    const plain = await scan(write('plain.tar', tarBytes), { gzip: true });
+    assert.equal(lookup(plain.tree, 'small')!.size, 1);
+    plain.cleanup();
   });
 
   test('corrupt input: one UserError naming the offset or member, and no spool left', async () => {
@@ -591,7 +622,7 @@ describe('erofs-forge build --tar', () => {
       [['bad.tar'], undefined, /^erofs-forge: .*bad\.tar: bad header checksum at offset 5632 /],
       [['trunc.tar'], undefined, /^erofs-forge: .*trunc\.tar: unexpected end of data in a \(member at offset 0\)$/],
       [['-'], good.subarray(0, 3000), /^erofs-forge: <stdin>: unexpected end of data in a /],
-      [['--gzip', '-'], good, /^erofs-forge: <stdin>: gzip: /],
+      [['-'], zlibMod.gzipSync(good).subarray(0, -6), /^erofs-forge: <stdin>: (unexpected end of data|decompression: )/],
       [['missing.tar'], undefined, /missing\.tar: no such file or directory/],
     ];
     for (const [src, input, re] of cases) {
@@ -607,5 +638,63 @@ describe('erofs-forge build --tar', () => {
     const r = forge(['build', '--aufs', path.join(d, 'x.img'), d]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /need --tar/);
+  });
+});
+
+describe('compressed archives (issue 16.7): gzip and zstd read with Node zlib, xz and bzip2 refused with "decompress it first", --gzip on plain tar accepted', () => {
+  const tarOf = (): Buffer => {
+    const d = fs.mkdtempSync(path.join(tmpdir(), 'forge-tarz-'));
+    try {
+      fs.mkdirSync(path.join(d, 't'));
+      fs.writeFileSync(path.join(d, 't', 'f'), 'hello\n');
+      runOk('tar', ['--format=pax', '-C', path.join(d, 't'), '-cf', path.join(d, 'a.tar'), 'f']);
+      return fs.readFileSync(path.join(d, 'a.tar'));
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
+  };
+
+  test('each input form: the image of a plain archive, or one clear line', async () => {
+    const d = fs.mkdtempSync(path.join(tmpdir(), 'forge-tarz-'));
+    try {
+      const tar = tarOf();
+      const z = zlibMod as unknown as { zstdCompressSync?: (b: Buffer) => Buffer };
+      const inputs: [string, Buffer, string[], RegExp | null][] = [
+        ['a.tar', tar, [], null],
+        ['gzip-flag.tar', tar, ['--gzip'], null],
+        ['ungzip-flag.tar', tar, ['--ungzip'], null],
+        ['a.tar.gz', zlibMod.gzipSync(tar), [], null],
+        ['a.tar.zst', z.zstdCompressSync ? z.zstdCompressSync(tar) : Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(64)]), [],
+          z.zstdCompressSync ? null : /a\.tar\.zst: zstd-compressed archive \(Node .* has no zstd; Node >= 22\.15 reads it\): decompress it first/],
+        ['a.tar.xz', Buffer.concat([Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), Buffer.alloc(64)]), [], /a\.tar\.xz: xz-compressed archive: decompress it first/],
+        ['a.tar.bz2', Buffer.concat([Buffer.from('BZh9'), Buffer.alloc(64)]), [], /a\.tar\.bz2: bzip2-compressed archive: decompress it first/],
+      ];
+      const want = path.join(d, 'want.img');
+      fs.writeFileSync(path.join(d, 'plain.tar'), tar);
+      assert.equal(forge(['build', '--quiet', '--tar', '-T0', '-Uclear', want, path.join(d, 'plain.tar')]).status, 0);
+      for (const [name, bytes, flags, err] of inputs) {
+        fs.writeFileSync(path.join(d, name), bytes);
+        for (const viaStdin of [false, true]) {
+          const out = path.join(d, 'out.img');
+          fs.rmSync(out, { force: true });
+          const r = forge(['build', '--quiet', '--tar', ...flags, '-T0', '-Uclear', out, viaStdin ? '-' : path.join(d, name)], viaStdin ? { input: bytes } : {});
+          if (err) {
+            assert.equal(r.status, 1, `${name}: ${r.stderr}`);
+            assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+            assert.match(r.stderr, viaStdin ? new RegExp(err.source.replace(/^a\\\.tar\\\.[a-z0-9]+/, '<stdin>')) : err);
+            assert.equal(fs.existsSync(out), false);
+          } else {
+            assert.equal(r.status, 0, `${name}: ${r.stderr}`);
+            assert.deepEqual(fs.readFileSync(out), fs.readFileSync(want), `${name}${viaStdin ? ' (stdin)' : ''}: image differs from the plain archive's`);
+          }
+        }
+      }
+      // The library takes tar input too (issue 16.6): the same bytes as the CLI.
+      const lib = path.join(d, 'lib.img');
+      await buildLib(lib, { tar: path.join(d, 'a.tar.gz') }, defaultBuildOptions({ timestamp: 0n, uuid: new Uint8Array(16) }));
+      assert.deepEqual(fs.readFileSync(lib), fs.readFileSync(want), 'library build({ tar }) differs from build --tar');
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
   });
 });

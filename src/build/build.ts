@@ -7,11 +7,16 @@ import { emit, type BuildStats } from './writer.js';
 import { ImageOutput } from './output.js';
 import { JobPool } from './pool.js';
 import type { BuildOptions } from './options.js';
+import type { TarScanOptions } from '../source/tar.js';
 
 export interface BuildSource {
   /** A directory to scan. */
   dir?: string;
-  /** An already scanned tree (used by tar input and tests). */
+  /** A tar archive (plain, gzip, or zstd where Node has it), or '-' for stdin, as `build --tar`. */
+  tar?: string;
+  /** With `tar`: whiteout conversion, spool directory, name resolver... (build time: o.timestamp). */
+  tarOptions?: TarScanOptions;
+  /** An already scanned tree (tests). */
   tree?: Inode;
   excludePaths?: string[];
   excludeRegexes?: RegExp[];
@@ -42,6 +47,30 @@ export async function buildImage(image: string, source: BuildSource, o: BuildOpt
 
 async function buildWith(image: string, source: BuildSource, o: BuildOptions, pool: JobPool, t0: bigint, beforeCommit?: BeforeCommit): Promise<BuildResult> {
   let tree = source.tree;
+  let cleanup: (() => void) | undefined;
+  if (!tree && source.tar !== undefined) {
+    // The tar reader is loaded only when used.
+    const { scanTar } = await import('../source/tar.js');
+    // The root (without a '.' entry) and missing parent directories get the build time, as in
+    // mkfs.erofs; the clock is frozen so that they equal the superblock time exactly.
+    const now = o.now();
+    o.now = () => now;
+    const buildTime = o.timestamp !== undefined ? { sec: o.timestamp, nsec: 0 }
+      : o.sourceDateEpoch !== undefined ? { sec: o.sourceDateEpoch, nsec: 0 } : now;
+    const scan = await scanTar(source.tar, { warn: o.warn, buildTime, ...source.tarOptions });
+    tree = scan.tree;
+    cleanup = scan.cleanup;
+  }
+  try {
+    return await emitTree(image, tree, source, o, pool, t0, beforeCommit);
+  } finally {
+    cleanup?.();
+  }
+}
+
+async function emitTree(
+  image: string, tree: Inode | undefined, source: BuildSource, o: BuildOptions, pool: JobPool, t0: bigint, beforeCommit?: BeforeCommit,
+): Promise<BuildResult> {
   if (!tree) {
     const scan: ScanOptions = {
       xattrs: o.xattrTolerance >= 0,

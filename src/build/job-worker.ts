@@ -1,8 +1,11 @@
 // Worker thread entry: runs jobs (see jobs.ts) and posts results back in the order asked.
-import { parentPort } from 'node:worker_threads';
-import { runJob, transferables, fromWire, packResult, type WireJob } from './jobs.js';
+import { parentPort, workerData } from 'node:worker_threads';
+import { runJob, transferables, fromWire, packResult, setCopyCounter, type WireJob } from './jobs.js';
 import { UserError } from '../errors.js';
 import { giveSlabs } from './slab-pool.js';
+
+const counter = (workerData as { copied?: SharedArrayBuffer } | null)?.copied;
+if (counter) setCopyCounter(new BigInt64Array(counter));
 
 parentPort!.on('message', (msg: { id: number; job: WireJob } | { recycle: ArrayBuffer[] }) => {
   // Result buffers the main thread has written, back for reuse.

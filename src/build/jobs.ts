@@ -112,6 +112,12 @@ function ioReason(e: unknown): string {
 /** The whole segment a cached compression job keys and compresses (see zJob). */
 let segBuf = new Uint8Array(0);
 
+/** Source bytes copied, shared with the main thread for the progress line (set by the worker entry). */
+let copiedBytes: BigInt64Array | undefined;
+export function setCopyCounter(counter: BigInt64Array): void {
+  copiedBytes = counter;
+}
+
 /** Data of consecutive small files in a copy batch usually sits back to back: one write for all. */
 const gatherBuf = new Uint8Array(1 << 20);
 
@@ -149,6 +155,8 @@ function copyJob(job: Extract<Job, { kind: 'copy' }>): JobResult {
         }
         if (toData < got) tails.set(chunk.subarray(toData), tailAt + pos + toData - f.blockPart);
         pos += got;
+        // Counted per chunk, so a large file moves the progress line while it is copied.
+        if (copiedBytes) Atomics.add(copiedBytes, 0, BigInt(got));
       }
       r.finish();
     } finally {

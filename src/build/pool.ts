@@ -70,9 +70,15 @@ export class JobPool {
   private nextId = 1;
   private failure: Error | undefined;
 
+  /** Source bytes the workers' copy jobs have written so far (for the progress line). */
+  private readonly copied = new BigInt64Array(new SharedArrayBuffer(8));
+  copiedBytes(): number {
+    return Number(Atomics.load(this.copied, 0));
+  }
+
   constructor(readonly size: number) {
     for (let i = 0; i < size; i++) {
-      const w = new Worker(new URL('./job-worker.js', import.meta.url));
+      const w = new Worker(new URL('./job-worker.js', import.meta.url), { workerData: { copied: this.copied.buffer } });
       w.on('message', (m: { id: number; res?: JobResult; error?: string; stack?: string; user?: boolean }) => {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);

@@ -310,6 +310,8 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
         }
       }
       if (placePayloads(z, keys, form !== 'compact', added)) deduped = true;
+      compressedDone += i < count - 1 ? Math.floor(size / count) : size - Math.floor(size / count) * (count - 1);
+      report();
       // Written: the views go, their buffers back to the workers; the last segment's once the inode
       // is written (its inline bytes may be views of them, a cache entry's).
       z.payloads = [];
@@ -434,45 +436,56 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   const totalBytes = plan.steps.reduce((a, st) => a + (!(st instanceof DirDone) && st.kind === 'reg' ? st.size : 0), 0);
   let files = 0;
   let lastReport = 0;
+  // Bytes done: compressed files count each segment as it is written, flat files each chunk the
+  // workers copy (a file compressed and then stored flat counts twice: capped at the total).
+  let compressedDone = 0;
   const report = (force = false) => {
     const now = Date.now();
     if (!o.progress || (!force && now - lastReport < 100)) return;
     lastReport = now;
-    o.progress({ phase: 'write', files, totalFiles: plan.inodeCount, bytes: dataBytes, totalBytes });
+    const bytes = Math.min(totalBytes, compressedDone + pool.copiedBytes());
+    o.progress({ phase: 'write', files, totalFiles: plan.inodeCount, bytes, totalBytes });
   };
-  for (const step of plan.steps) {
-    const done = step instanceof DirDone;
-    const p = done ? step.p : step;
-    if (done) {
-      writeDir(p, placements.get(p)!);
-      placements.delete(p);
-    } else if (p.kind === 'dir') {
-      reserve(p);
-    } else {
-      const f = jobs.take(p);
-      if (p.kind === 'reg') dataBytes += p.size;
-      if (f) {
-        await writeCompressed(p, f);
-      } else if (p.kind === 'reg' && p.size > 0) {
-        if (chunkStore) writeChunked(p);
-        else await copyFlat(p, reserve(p));
+  // A timer too: a large file written by a worker must not freeze the line until it is done.
+  const ticker = o.progress ? setInterval(() => report(), 250) : undefined;
+  ticker?.unref();
+  try {
+    for (const step of plan.steps) {
+      const done = step instanceof DirDone;
+      const p = done ? step.p : step;
+      if (done) {
+        writeDir(p, placements.get(p)!);
+        placements.delete(p);
+      } else if (p.kind === 'dir') {
+        reserve(p);
       } else {
-        const pl = reserve(p);
-        if (p.kind === 'lnk') writeSymlink(p, pl);
-        writeItem(p, pl);
+        const f = jobs.take(p);
+        if (p.kind === 'reg') dataBytes += p.size;
+        if (f) {
+          await writeCompressed(p, f);
+        } else if (p.kind === 'reg' && p.size > 0) {
+          if (chunkStore) writeChunked(p);
+          else await copyFlat(p, reserve(p));
+        } else {
+          const pl = reserve(p);
+          if (p.kind === 'lnk') writeSymlink(p, pl);
+          writeItem(p, pl);
+        }
       }
+      // Let signals and other events in now and then.
+      if (!done) files++;
+      if (o.progress && (steps & 63) === 0) report();
+      // Yield to the event loop often: worker results (macrotasks) must get in to keep the workers fed.
+      if (++steps % 128 === 0) await new Promise<void>((r) => setImmediate(r));
     }
-    // Let signals and other events in now and then.
-    if (!done) files++;
-    if (o.progress && (steps & 63) === 0) report();
-    // Yield to the event loop often: worker results (macrotasks) must get in to keep the workers fed.
-    if (++steps % 128 === 0) await new Promise<void>((r) => setImmediate(r));
+    await flushCopies();
+    await Promise.all(copies);
+    await jobs.saveIndex();
+    finishChunked();
+    report(true);
+  } finally {
+    if (ticker) clearInterval(ticker);
   }
-  await flushCopies();
-  await Promise.all(copies);
-  await jobs.saveIndex();
-  finishChunked();
-  report(true);
   alloc.closeAll();
 
   const blocks = alloc.cursor;

@@ -9,8 +9,7 @@ import { UserError } from '../errors.js';
 import { progressLine } from './progress.js';
 import { DEFAULT_FINGERPRINT_NAME, vendorUuid, type Scheme } from '../fingerprint/scheme.js';
 import { loadUuidMap, saveUuidMap, assignUuid, type UuidMap } from '../fingerprint/uuid-map.js';
-// The tar reader and the image reader (for --manifest) are loaded only when used.
-import type { TarScan } from '../source/tar.js';
+// The image reader (for --manifest) is loaded only when used; build.ts loads the tar reader for --tar.
 import { addSealOptions, sealRequest, sealLine, sealJson, type RawVerityOpts } from './verity-options.js';
 import type { SealedImage } from '../verity/image.js';
 import {
@@ -56,6 +55,28 @@ function parseNamespace(v: string): Uint8Array {
   }
 }
 
+/** mkfs.erofs 1.9.3's options (from its --help), so that one we lack is named as such, not as a typo. */
+const MKFS_OPTIONS = new Set(('--all-time --mkfs-time --all-root --async-queue-limit --aufs --blobdev --chunksize --clean '
+  + '--compress-hints --dsunit --exclude-path --exclude-regex --force-gid --force-uid --fsalignblks --gid-offset --gzinfo '
+  + '--hard-dereference --ignore-mtime --incremental --max-extent-bytes --mount-point --offset --ovlfs-strip --preserve-mtime '
+  + '--quiet --root-xattr-isize --sort --tar --uid-offset --ungzip --unxz --vmdk-desc --workers --xattr-inode-digest '
+  + '--xattr-prefix --zfeature-bits -C -E -L -T -U -b -d -m -x -z').split(' '));
+
+/** An unknown option that mkfs.erofs has: "mkfs.erofs option X is not supported by erofs-forge". */
+function mkfsUnknownOptions(cmd: Command): Command {
+  // unknownOption is commander's (internal, untyped) hook for an option it does not know.
+  const c = cmd as unknown as { unknownOption: (flag: string) => never };
+  const unknown = c.unknownOption.bind(cmd);
+  c.unknownOption = (flag: string) => {
+    const name = flag.startsWith('--') ? flag.replace(/=.*$/, '') : flag.slice(0, 2);
+    if (MKFS_OPTIONS.has(name)) {
+      cmd.error(`error: mkfs.erofs option ${name} is not supported by erofs-forge${name === '--unxz' ? ' (decompress the archive first: xz -dc A | erofs-forge build --tar IMAGE -)' : ''}`, { code: 'commander.unknownOption', exitCode: 2 });
+    }
+    return unknown(flag);
+  };
+  return cmd;
+}
+
 /**
  * mkfs.erofs spells these as bare flags or with "=": `--tar` / `--tar=f`, `--ovlfs-strip` / `--ovlfs-strip=0|1`.
  * Commander's optional values would take IMAGE as the value of a bare flag, so a bare one is rewritten first.
@@ -70,21 +91,8 @@ function mkfsOptionalValues(cmd: Command): Command {
   return cmd;
 }
 
-/** --tar: read the archive SOURCE (a path or '-') into a tree; the caller must call cleanup(). */
-async function scanTarSource(source: string, r: RawBuildOpts, o: BuildOptions): Promise<TarScan> {
-  if (r.excludePath?.length || r.excludeRegex?.length) throw new UserError('--exclude-path and --exclude-regex apply to directory sources, not --tar');
-  // The root (without a '.' entry) and missing parent directories get the build time, as in mkfs.erofs;
-  // freeze the clock so they equal the superblock time exactly.
-  const now = o.now();
-  o.now = () => now;
-  const buildTime = o.timestamp !== undefined ? { sec: o.timestamp, nsec: 0 }
-    : o.sourceDateEpoch !== undefined ? { sec: o.sourceDateEpoch, nsec: 0 } : now;
-  const { scanTar } = await import('../source/tar.js');
-  return scanTar(source, { gzip: r.gzip || r.ungzip ? true : 'auto', aufs: !!r.aufs, ovlfsStrip: !!r.ovlfsStrip, warn: o.warn, buildTime });
-}
-
 export function buildCommand(): Command {
-  return mkfsOptionalValues(addSealOptions(new Command('build')
+  return mkfsUnknownOptions(mkfsOptionalValues(addSealOptions(new Command('build')
     .description('build an EROFS image from a directory or a tar archive')
     .argument('<IMAGE>', 'image file to write (replaced atomically)')
     .argument('<SOURCE>', 'source directory (with --tar: a tar archive, or - for stdin)')
@@ -204,15 +212,18 @@ Examples:
       if (bar) over.progress = bar.update;
       const o = defaultBuildOptions(over);
       if (!r.tar && (r.gzip || r.ungzip || r.aufs || r.ovlfsStrip !== undefined)) throw new UserError('--gzip, --aufs and --ovlfs-strip need --tar');
+      if (!r.tar && source === '-') throw new UserError('SOURCE "-" (stdin) is a tar archive: add --tar (erofs-forge build --tar IMAGE -)');
+      if (r.tar && (r.excludePath?.length || r.excludeRegex?.length)) throw new UserError('--exclude-path and --exclude-regex apply to directory sources, not --tar');
       // The signing key is loaded and checked before anything is built.
       const seal = await sealRequest(r, true);
-      const tar = r.tar ? await scanTarSource(source, r, o) : undefined;
       let res: Awaited<ReturnType<typeof buildImage>>;
       let sealed: SealedImage | undefined;
       const v = seal ? await import('../verity/image.js') : undefined;
       const staged = v ? new v.StagedFiles() : undefined;
       try {
-        res = await buildImage(image, tar ? { tree: tar.tree } : { dir: source, excludePaths: r.excludePath, excludeRegexes: r.excludeRegex }, o,
+        res = await buildImage(image, r.tar
+          ? { tar: source, tarOptions: { gzip: r.gzip || r.ungzip ? true : 'auto', aufs: !!r.aufs, ovlfsStrip: !!r.ovlfsStrip } }
+          : { dir: source, excludePaths: r.excludePath, excludeRegexes: r.excludeRegex }, o,
           seal && v && staged ? ({ fd, bytes }) => { sealed = v.sealOpenImage(fd, bytes, o.blockSize, image, seal.req, seal.outs, staged); } : undefined);
         staged?.commit();
       } catch (e) {
@@ -220,7 +231,6 @@ Examples:
         throw e;
       } finally {
         bar?.done();
-        tar?.cleanup();
       }
       const fsverity = r.fsverityDigest || (r.json && seal) ? (await import('../verity/image.js')).fileFsverityDigest(res.image) : undefined;
       if (r.manifest) {
@@ -249,5 +259,5 @@ Examples:
         if (sealed) process.stdout.write(sealLine(res.image, sealed, fsverity));
         else if (fsverity) process.stdout.write(`${res.image}: fs-verity digest ${fsverity}\n`);
       }
-    }));
+    })));
 }

@@ -1,11 +1,18 @@
 // extract(image, dir): restore everything a mount shows: bytes, modes, owners, ns times, xattrs,
-// hard links, symlinks, device nodes, FIFOs and sockets. Never writes outside `dir`.
+// hard links, symlinks, device nodes, FIFOs and sockets, in one pass and without spawning anything.
+//
+// Confined by construction: every entry is created and changed relative to the handle of its parent
+// directory (openat/mkdirat/mknodat/symlinkat/linkat/fchownat/utimensat), each directory handle opened
+// by us with O_NOFOLLOW|O_DIRECTORY right after we created it, and each name checked (no '/', NUL, '.',
+// '..' or empty). No path string is ever re-parsed by us or by another program, so a symlink in the
+// image (or a name such as `L\` beside `L\057x`) can never steer a write outside `dir`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { UserError } from '../errors.js';
-import type { ErofsImage, InodeInfo } from './image.js';
+import { UserError, CorruptImageError } from '../errors.js';
+import { MAX_DEPTH, type ErofsImage, type InodeInfo, type XattrEntry } from './image.js';
 import { showPath } from '../source/tree.js';
+import { NAME_LEN, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK } from '../format/constants.js';
+import * as sys from '../sys/libc.js';
 
 export interface ExtractOptions {
   /** Restore owners (default: when running as root). */
@@ -20,25 +27,29 @@ export interface ExtractStats {
   bytes: number;
 }
 
-function run(cmd: string, args: string[], input?: Buffer): void {
-  const r = spawnSync(cmd, args, { input, stdio: [input ? 'pipe' : 'ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24 });
-  if (r.error) throw new UserError(`extract: cannot run ${cmd}: ${(r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed' : r.error.message}`);
-  if (r.status !== 0) throw new UserError(`extract: ${cmd} failed: ${r.stderr.toString().trim().split('\n')[0]}`);
-}
-
-/** errno failures (ENAMETOOLONG on deep trees, ENOSPC, EEXIST...) become a UserError naming the path. */
+/** errno failures (ENOSPC, EPERM, EEXIST...) become a UserError naming the path. */
 function fsError(e: unknown, rel: Buffer): unknown {
   const err = e as NodeJS.ErrnoException;
   if (!err || typeof err.code !== 'string' || typeof err.syscall !== 'string') return e;
   return new UserError(`extract: /${showPath(rel)}: ${err.syscall} failed: ${err.code}`);
 }
 
-/** getfattr-style quoting for setfattr --restore: printable ASCII as is, the rest \ooo. */
-function quote(b: Buffer): string {
-  let s = '';
-  for (const c of b) s += c > 0x20 && c < 0x7f && c !== 0x5c && c !== 0x3d && c !== 0x22 ? String.fromCharCode(c) : c === 0x5c ? '\\\\' : `\\${c.toString(8).padStart(3, '0')}`;
-  return s;
+/** A name the kernel would take as one entry of one directory: anything else is refused. */
+function checkName(name: Buffer, where: string): void {
+  const bad = name.length === 0 || name.length > NAME_LEN || name.includes(0x2f) || name.includes(0)
+    || (name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e);
+  if (bad) throw new CorruptImageError('unusable file name', where, JSON.stringify(name.toString('latin1')));
 }
+
+/** Linux dev_t from major/minor (glibc gnu_dev_makedev). */
+function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major >>> 0);
+  const mi = BigInt(minor >>> 0);
+  return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
+}
+
+const DIR_OPEN = sys.O_RDONLY | sys.O_DIRECTORY | sys.O_NOFOLLOW;
+const SLASH = Buffer.from('/');
 
 export function extract(img: ErofsImage, target: string, opts: ExtractOptions = {}): ExtractStats {
   const owners = opts.owners ?? process.getuid?.() === 0;
@@ -50,104 +61,180 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
     throw new UserError(`${target}: cannot create directory: ${(e as Error).message}`);
   }
   if (fs.readdirSync(root).length) throw new UserError(`${target}: directory is not empty`);
-  const rootBuf = Buffer.from(root);
-  const links = new Map<number, Buffer>();
   const stats: ExtractStats = { files: 0, dirs: 0, bytes: 0 };
-  const dirs: { p: Buffer; ino: InodeInfo }[] = [];
-  const timeGroups = new Map<string, Buffer[]>();
-  const xattrScript: string[] = [];
-  const later: { p: Buffer; ino: InodeInfo }[] = [];
-  let scratchDir: string | undefined;
-  const scratch = () => (scratchDir ??= fs.mkdtempSync(path.join(root, '.erofs-forge-extract-')));
+  // First name of every non-directory inode: later names of it become hard links (whatever i_nlink
+  // says: a forged nlink of 1 must not turn one inode under many names into many full copies).
+  const firstName = new Map<number, { dir: Buffer[]; name: Buffer }>();
+  const seenDirs = new Set<number>();
+  let rel = Buffer.alloc(0);
 
-  let current: Buffer = Buffer.alloc(0);
-  const visit = (rel: Buffer, ino: InodeInfo): void => {
-    current = rel;
-    // Names were checked by the reader: no '/', no NUL, never "." or "..": every path stays under root.
-    const p = rel.length ? Buffer.concat([rootBuf, Buffer.from('/'), rel]) : rootBuf;
-    if (rel.length) {
-      const first = links.get(ino.nid);
-      if (first && ino.kind !== 'dir') {
-        fs.linkSync(first, p);
-        return;
-      }
-      switch (ino.kind) {
-        case 'dir': fs.mkdirSync(p, 0o700); break;
-        case 'reg': {
-          const fd = fs.openSync(p, 'wx', 0o600);
-          try {
-            let pos = 0;
-            for (const chunk of img.data(ino)) {
-              fs.writeSync(fd, chunk, 0, chunk.length, pos);
-              pos += chunk.length;
-            }
-            if (pos !== ino.size) throw new UserError(`/${rel}: decoded ${pos} bytes, i_size is ${ino.size}`);
-            fs.ftruncateSync(fd, ino.size);
-          } finally {
-            fs.closeSync(fd);
-          }
-          stats.bytes += ino.size;
-          break;
-        }
-        case 'lnk': fs.symlinkSync(img.readlink(ino), p); break;
-        case 'fifo': case 'chr': case 'blk': case 'sock': {
-          // Node has no mknod; the tools get an ASCII temp name (argv cannot carry non-UTF-8 bytes).
-          const tmp = path.join(scratch(), `n${stats.files}`);
-          if (ino.kind === 'fifo') run('mkfifo', ['-m', '600', '--', tmp]);
-          else if (ino.kind === 'sock') run('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', tmp]);
-          else run('mknod', ['-m', '600', '--', tmp, ino.kind === 'chr' ? 'c' : 'b', String(ino.rdev.major), String(ino.rdev.minor)]);
-          fs.renameSync(tmp, p);
-          break;
-        }
-      }
-      if (ino.kind !== 'dir') stats.files++;
-      // Every second name of an inode becomes a hard link, whatever i_nlink says: a forged nlink of 1
-      // must not turn one inode under many names into many full copies.
-      if (ino.kind !== 'dir') links.set(ino.nid, p);
+  // Nodes must get their exact mode from mknodat (there is no handle to fchmod them through).
+  let oldMask: number | undefined;
+  try {
+    oldMask = process.umask(0);
+  } catch {
+    // Worker threads cannot change the umask: nodes are chmod-ed by name below instead.
+  }
+
+  const xattrsOf = (ino: InodeInfo): XattrEntry[] => {
+    if (!withXattrs) return [];
+    const xs = img.xattrs(ino).filter((x) => !x.hidden);
+    // setxattr takes a C string: a NUL would cut the name into another one.
+    for (const x of xs) if (x.name.includes(0)) throw new CorruptImageError('xattr name contains a NUL byte', `nid ${ino.nid}`);
+    return xs;
+  };
+
+  /** Owner, xattrs, mode, times of an inode we hold a descriptor for (regular files, directories). */
+  const finishFd = (fd: number, ino: InodeInfo): void => {
+    // chown first: it clears setuid/setgid and security.capability, which come after it.
+    if (owners) sys.fchown(fd, ino.uid, ino.gid);
+    for (const x of xattrsOf(ino)) setXattr(() => sys.fsetxattr(fd, x.name, x.value), x.name);
+    sys.fchmod(fd, ino.mode & 0o7777);
+    sys.futimens(fd, ino.mtimeSec, ino.mtimeNsec);
+  };
+
+  const setXattr = (set: () => void, name: Buffer): void => {
+    try {
+      set();
+    } catch (e) {
+      if (e instanceof sys.SysError) throw new UserError(`extract: /${showPath(rel)}: cannot set xattr ${showPath(name)}: ${e.code}`);
+      throw e;
     }
-    if (ino.kind === 'dir') { dirs.push({ p, ino }); stats.dirs++; } else later.push({ p, ino });
-    if (withXattrs) {
-      const xs = img.xattrs(ino).filter((x) => !x.hidden);
-      if (xs.length) {
-        xattrScript.push(`# file: ${quote(p)}`);
-        for (const x of xs) xattrScript.push(`${quote(x.name)}=0x${x.value.toString('hex')}`);
-        xattrScript.push('');
+  };
+
+  /** The same for an entry reached by (directory handle, name): symlinks and device/FIFO/socket nodes. */
+  const finishAt = (dirfd: number, name: Buffer, ino: InodeInfo): void => {
+    if (owners) sys.lchownat(dirfd, name, ino.uid, ino.gid);
+    const xs = xattrsOf(ino);
+    if (xs.length) {
+      // The l* call on /proc/self/fd/DIR/NAME: the directory is the handle we hold, NAME is not followed.
+      const p = Buffer.concat([Buffer.from(`/proc/self/fd/${dirfd}/`), name]);
+      for (const x of xs) setXattr(() => sys.lsetxattr(p, x.name, x.value), x.name);
+    }
+    if (ino.kind !== 'lnk' && oldMask === undefined) fs.chmodSync(Buffer.concat([Buffer.from(`/proc/self/fd/${dirfd}/`), name]), ino.mode & 0o7777);
+    sys.lutimensat(dirfd, name, ino.mtimeSec, ino.mtimeNsec);
+  };
+
+  const writeFile = (fd: number, ino: InodeInfo): void => {
+    // Flat data goes from the image to the file in the kernel (sendfile), never through JavaScript.
+    const ranges = img.flatRanges(ino);
+    if (ranges && ranges.every(([off, len]) => sys.sendfile(fd, img.imageFd, off, len))) {
+      stats.bytes += ino.size;
+      return;
+    }
+    let pos = 0;
+    for (const chunk of img.data(ino)) {
+      let off = 0;
+      while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off, pos + off);
+      pos += chunk.length;
+    }
+    if (pos !== ino.size) throw new UserError(`/${showPath(rel)}: decoded ${pos} bytes, i_size is ${ino.size}`);
+    fs.ftruncateSync(fd, ino.size);
+    stats.bytes += ino.size;
+  };
+
+  /** Open the directory at `names` below the root, one O_NOFOLLOW step at a time. */
+  const openDirChain = (rootfd: number, names: Buffer[]): number => {
+    let fd = rootfd;
+    for (const n of names) {
+      const next = sys.openat(fd, n, DIR_OPEN);
+      if (fd !== rootfd) fs.closeSync(fd);
+      fd = next;
+    }
+    return fd;
+  };
+
+  const extractDir = (rootfd: number, dirfd: number, dir: InodeInfo, parentNid: number, chain: Buffer[], depth: number): void => {
+    if (depth > MAX_DEPTH) throw new CorruptImageError('directory nesting too deep', `nid ${dir.nid}`);
+    const where = `nid ${dir.nid}`;
+    const dirRel = rel;
+    for (const e of img.readdir(dir, parentNid)) {
+      const name = Buffer.from(e.name);
+      if ((name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e)) continue;
+      checkName(name, where);
+      rel = dirRel.length ? Buffer.concat([dirRel, SLASH, name]) : name;
+      const ino = img.inode(e.nid);
+      img.checkEntryType(e, ino, where);
+      if (ino.kind === 'dir') {
+        if (seenDirs.has(ino.nid)) throw new CorruptImageError('directory reached twice (loop or hard-linked directory)', `nid ${ino.nid}`);
+        seenDirs.add(ino.nid);
+        let sub: number;
+        try {
+          sys.mkdirat(dirfd, name, 0o700);
+          sub = sys.openat(dirfd, name, DIR_OPEN);
+        } catch (err) {
+          throw fsError(err, rel);
+        }
+        try {
+          stats.dirs++;
+          const subRel = rel;
+          extractDir(rootfd, sub, ino, dir.nid, [...chain, name], depth + 1);
+          rel = subRel;
+          // Last, so that creating its entries does not change its times, and a read-only mode
+          // does not stop them from being created.
+          try { finishFd(sub, ino); } catch (err) { throw fsError(err, rel); }
+        } finally {
+          fs.closeSync(sub);
+        }
+        continue;
+      }
+      try {
+        const first = firstName.get(ino.nid);
+        if (first) {
+          const from = openDirChain(rootfd, first.dir);
+          try {
+            sys.linkat(from, first.name, dirfd, name);
+          } finally {
+            if (from !== rootfd) fs.closeSync(from);
+          }
+          stats.files++;
+          continue;
+        }
+        firstName.set(ino.nid, { dir: chain, name });
+        switch (ino.kind) {
+          case 'reg': {
+            const fd = sys.openat(dirfd, name, sys.O_WRONLY | sys.O_CREAT | sys.O_EXCL | sys.O_NOFOLLOW | sys.O_NOCTTY, 0o600);
+            try {
+              writeFile(fd, ino);
+              finishFd(fd, ino);
+            } finally {
+              fs.closeSync(fd);
+            }
+            break;
+          }
+          case 'lnk':
+            sys.symlinkat(img.readlink(ino), dirfd, name);
+            finishAt(dirfd, name, ino);
+            break;
+          default: {
+            const type = ino.kind === 'chr' ? S_IFCHR : ino.kind === 'blk' ? S_IFBLK : ino.kind === 'fifo' ? S_IFIFO : S_IFSOCK;
+            const dev = ino.kind === 'chr' || ino.kind === 'blk' ? makedev(ino.rdev.major, ino.rdev.minor) : 0n;
+            sys.mknodat(dirfd, name, type | (ino.mode & 0o7777), dev);
+            finishAt(dirfd, name, ino);
+          }
+        }
+        stats.files++;
+      } catch (err) {
+        throw fsError(err, rel);
       }
     }
   };
+
+  let rootfd = -1;
   try {
-    img.walk(visit);
+    rootfd = sys.openat(sys.AT_FDCWD, Buffer.from(root), sys.O_RDONLY | sys.O_DIRECTORY);
+    const top = img.inode(img.rootNid);
+    if (top.kind !== 'dir') throw new CorruptImageError('root is not a directory', `nid ${top.nid}`);
+    seenDirs.add(top.nid);
+    stats.dirs++;
+    extractDir(rootfd, rootfd, top, top.nid, [], 0);
+    rel = Buffer.alloc(0);
+    finishFd(rootfd, top);
   } catch (e) {
-    throw fsError(e, current);
-  }
-
-  if (scratchDir) fs.rmSync(scratchDir, { recursive: true, force: true });
-
-  // Metadata last, deepest directories last so their times stick: owner, then mode (chown clears
-  // setuid), xattrs, then times (touch keeps nanoseconds, which fs.utimes cannot).
-  for (const { p, ino } of [...later, ...dirs.reverse()]) {
-    try {
-      if (owners) fs.lchownSync(p, ino.uid, ino.gid);
-      if (ino.kind !== 'lnk') fs.chmodSync(p, ino.mode & 0o7777);
-    } catch (e) {
-      throw fsError(e, p.subarray(rootBuf.length + 1));
-    }
-    const key = touchTime(ino.mtimeSec, ino.mtimeNsec);
-    let g = timeGroups.get(key);
-    if (!g) timeGroups.set(key, (g = []));
-    g.push(p);
-  }
-  if (xattrScript.length) run('setfattr', ['-h', '--restore=-'], Buffer.from(xattrScript.join('\n') + '\n', 'latin1'));
-  // xargs -0 passes path bytes through untouched.
-  for (const [t, paths] of timeGroups) {
-    const list = Buffer.concat(paths.flatMap((x) => [x, Buffer.from([0])]));
-    run('xargs', ['-0', 'touch', '-h', '-c', '-d', t, '--'], list);
+    throw fsError(e, rel);
+  } finally {
+    if (rootfd >= 0) fs.closeSync(rootfd);
+    if (oldMask !== undefined) process.umask(oldMask);
   }
   return stats;
-}
-
-/** "@S.N" for touch -d, which applies the sign to the whole number: -1.5 means 1.5 s before 1970. */
-export function touchTime(sec: bigint, nsec: number): string {
-  if (sec >= 0n || nsec === 0) return `@${sec}.${String(nsec).padStart(9, '0')}`;
-  return `@-${-sec - 1n}.${String(1_000_000_000 - nsec).padStart(9, '0')}`;
 }

@@ -299,6 +299,31 @@ export class ErofsImage {
     return { chunkbits, blocks };
   }
 
+  /** The image's file descriptor (read-only), for copying flat data in the kernel (extract). */
+  get imageFd(): number {
+    return this.fd;
+  }
+
+  /**
+   * Where a flat (uncompressed) inode's bytes lie in the image: its blocks, then its inline tail, as
+   * [offset, length] pairs within the image (bounds checked); null for compressed inodes.
+   */
+  flatRanges(i: InodeInfo): [number, number][] | null {
+    if (i.datalayout !== INODE_FLAT_PLAIN && i.datalayout !== INODE_FLAT_INLINE) return null;
+    const bs = this.blockSize;
+    const blockBytes = i.datalayout === INODE_FLAT_INLINE ? Math.floor(i.size / bs) * bs : i.size;
+    const out: [number, number][] = [];
+    const check = (off: number, len: number) => {
+      if (!Number.isSafeInteger(off) || off < 0 || off + len > this.length) {
+        throw new CorruptImageError('reference beyond the end of the image', `nid ${i.nid}`, `bytes ${off}..${off + len} of ${this.length}`);
+      }
+      out.push([off, len]);
+    };
+    if (blockBytes) check(i.u * bs, blockBytes);
+    if (i.datalayout === INODE_FLAT_INLINE && i.size % bs) check(i.iloc + i.isize + i.xattrSize, i.size % bs);
+    return out;
+  }
+
   /** All data of an inode as chunks, in order. Flat data is read from the image in bounded chunks. */
   *data(i: InodeInfo): Generator<Uint8Array> {
     if (i.datalayout === INODE_COMPRESSED_FULL || i.datalayout === INODE_COMPRESSED_COMPACT) {

@@ -1,11 +1,11 @@
 // Scan a directory into the tree model: lstat (ns times), names as bytes, hard links by (dev, ino),
-// xattrs from one getfattr pass, exclusions by relative path.
+// xattrs read per inode as the tree is walked (xattrs-read.ts), exclusions by relative path.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
 import { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, NAME_LEN } from '../format/constants.js';
-import { type Inode, type Kind, type Dentry, type Entries, type Xattr, newInode, mtimeSecOf, sortedEntries, showPath, compareLatin1, NO_XATTRS } from './tree.js';
-import { startTreeXattrs } from './xattrs-getfattr.js';
+import { type Inode, type Kind, type Dentry, newInode, mtimeSecOf, sortedEntries, showPath, NO_XATTRS } from './tree.js';
+import { XattrReader } from './xattrs-read.js';
 
 export interface ScanOptions {
   /** Read xattrs (false for mkfs.erofs `-x -1`). */
@@ -56,8 +56,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
     throw new UserError(`${root}: ${errno(e)}`);
   }
   if (!st.isDirectory()) throw new UserError(`${root}: not a directory (use --tar for an archive)`);
-  // getfattr walks the tree in the background while we lstat it; xattrs are attached at the end.
-  const getfattr = opts.xattrs ? startTreeXattrs(abs) : undefined;
+  const xattrReader = opts.xattrs ? new XattrReader() : undefined;
   const hardlinks = new Map<string, Inode>();
   const rootBuf = Buffer.from(abs);
   const outputAbs = opts.outputPath ? path.resolve(opts.outputPath) : undefined;
@@ -84,7 +83,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
       // Linux dev_t: major = bits 8..19 and 32..43, minor = bits 0..7 and 20..31 (glibc gnu_dev_major/minor).
       rdevMajor: ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff),
       rdevMinor: (rdev & 0xff) | ((rdev >>> 12) & ~0xff),
-      xattrs: NO_XATTRS, links: 1,
+      xattrs: xattrReader ? xattrReader.read(p) : NO_XATTRS, links: 1,
     }, name, parent);
     if (kind === 'reg') {
       if (s.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new UserError(`${showPath(p)}: file too large`);
@@ -153,45 +152,6 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
   const rootLatin1 = rootBuf.toString('latin1');
   // The root is named after its path, so pathOf() gives every inode's path from its names.
   const rootInode = makeInode(rootBuf, st, rootLatin1, undefined);
-  try {
-    scanDir(rootLatin1, rootInode, '');
-  } catch (e) {
-    getfattr?.cancel();
-    throw e;
-  }
-  if (getfattr) attachXattrs(rootInode, rootLatin1, await getfattr.result);
+  scanDir(rootLatin1, rootInode, '');
   return rootInode;
-}
-
-/**
- * Give each inode the xattrs getfattr listed for its path: each listed path is looked up from the
- * root (entries are sorted, so by binary search). Paths the scan left out (excluded, the output
- * image) are not in the tree and are ignored.
- */
-function attachXattrs(root: Inode, rootPath: string, map: Map<string, Xattr[]>): void {
-  for (const [p, xattrs] of map) {
-    if (!xattrs.length) continue;
-    let node: Inode | undefined;
-    if (p === rootPath) node = root;
-    else if (p.startsWith(rootPath + '/')) {
-      node = root;
-      for (const name of p.slice(rootPath.length + 1).split('/')) {
-        node = node?.entries ? findEntry(node.entries, name) : undefined;
-      }
-    }
-    if (node) node.xattrs = xattrs;
-  }
-}
-
-function findEntry(entries: Entries, name: string): Inode | undefined {
-  let lo = 0;
-  let hi = entries.names.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const c = compareLatin1(entries.names[mid], name);
-    if (c === 0) return entries.inodes[mid];
-    if (c < 0) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return undefined;
 }

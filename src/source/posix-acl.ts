@@ -4,7 +4,7 @@
 //   id is 0xffffffff (ACL_UNDEFINED_ID) for USER_OBJ, GROUP_OBJ, MASK and OTHER.
 // Checked against `getfattr -e hex -n system.posix_acl_access` after `setfacl -m u:1234:rwx,g:5678:r-x`:
 //   0x02000000 01000600ffffffff 02000700d2040000 04000400ffffffff 080005002e160000 10000700ffffffff 20000000ffffffff
-import { spawnSync } from 'node:child_process';
+import { lookupGroup, lookupUser } from '../sys/libc.js';
 
 const TAG = { USER_OBJ: 0x01, USER: 0x02, GROUP_OBJ: 0x04, GROUP: 0x08, MASK: 0x10, OTHER: 0x20 } as const;
 const UNDEFINED_ID = 0xffffffff;
@@ -15,16 +15,14 @@ export interface AclEntry {
   id: number;
 }
 
-/** Looks a user or group name up (getent, so NSS applies as it would for tar); null when unknown. */
+/** Looks a user or group name up (getpwnam/getgrnam, so NSS applies as it would for tar); null when unknown. */
 export type NameResolver = (kind: 'user' | 'group', name: string) => number | null;
 
 const cache = new Map<string, number | null>();
-export const getentResolver: NameResolver = (kind, name) => {
+export const nssResolver: NameResolver = (kind, name) => {
   const key = `${kind}:${name}`;
   if (cache.has(key)) return cache.get(key)!;
-  const r = spawnSync('getent', [kind === 'user' ? 'passwd' : 'group', name], { encoding: 'utf8' });
-  const f = r.status === 0 ? r.stdout.split('\n')[0].split(':') : [];
-  const id = f.length > 2 && /^\d+$/.test(f[2]) ? Number(f[2]) : null;
+  const id = kind === 'user' ? lookupUser(name) : lookupGroup(name);
   cache.set(key, id);
   return id;
 };
@@ -114,15 +112,21 @@ export function encodeAcl(entries: AclEntry[]): Buffer {
 /**
  * The xattr value for an ACL text, or null when the ACL stores nothing: an access ACL with only the
  * three base entries is just the mode bits (the kernel drops such an xattr), and an empty default ACL
- * means none. Returns { error } when the text is unusable (GNU tar then warns and skips the ACL).
+ * means none. An access ACL also gives `perms`, the permission bits the kernel sets in i_mode when it
+ * is applied (posix_acl_update_mode): owner from user::, other from other::, group from mask:: when
+ * there is one, else group::. GNU tar -x --acls sets the ACL after the mode, so these bits win over the
+ * archive's mode (bsdtar archives can disagree). Returns { error } when the text is unusable (GNU tar
+ * then warns and skips the ACL).
  */
-export function aclTextToXattr(text: string, which: 'access' | 'default', resolve: NameResolver = getentResolver):
-  { value: Buffer | null } | { error: string } {
+export function aclTextToXattr(text: string, which: 'access' | 'default', resolve: NameResolver = nssResolver):
+  { value: Buffer | null; perms?: number } | { error: string } {
   const parsed = parseAclText(text, resolve);
   if (typeof parsed === 'string') return { error: parsed };
   if (parsed.length === 0) return { value: null };
   const bad = invalid(parsed);
   if (bad) return { error: bad };
-  if (which === 'access' && parsed.length === 3) return { value: null };
-  return { value: encodeAcl(parsed) };
+  if (which === 'default') return { value: encodeAcl(parsed) };
+  const perm = (tag: number) => parsed.find((e) => e.tag === tag)?.perm;
+  const perms = (perm(TAG.USER_OBJ)! << 6) | ((perm(TAG.MASK) ?? perm(TAG.GROUP_OBJ)!) << 3) | perm(TAG.OTHER)!;
+  return { value: parsed.length === 3 ? null : encodeAcl(parsed), perms };
 }

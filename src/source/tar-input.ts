@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable, pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import * as zlib from 'node:zlib';
 import { UserError } from '../errors.js';
 
 export interface ByteSource {
@@ -114,8 +114,8 @@ class StreamSource implements ByteSource {
         r = await this.it.next();
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
-        if (this.gzip && err.code === 'Z_BUF_ERROR') throw new UserError(`${this.name}: unexpected end of data (gzip stream truncated)`);
-        if (this.gzip && typeof err.code === 'string' && err.code.startsWith('Z_')) throw new UserError(`${this.name}: gzip: ${err.message}`);
+        if (this.gzip && err.code === 'Z_BUF_ERROR') throw new UserError(`${this.name}: unexpected end of data (compressed stream truncated)`);
+        if (this.gzip && typeof err.code === 'string' && (err.code.startsWith('Z_') || err.code.includes('ZSTD'))) throw new UserError(`${this.name}: decompression: ${err.message}`);
         throw new UserError(`${this.name}: read error: ${err.message}`);
       }
       if (r.done) {
@@ -170,11 +170,32 @@ class StreamSource implements ByteSource {
   }
 }
 
-const GZIP_MAGIC = [0x1f, 0x8b];
+type Compression = 'gzip' | 'zstd' | 'xz' | 'bzip2';
 
-function gunzipped(src: Readable): Readable {
-  // Errors on either side surface through the gunzip stream's iterator (pipeline destroys both).
-  return pipeline(src, createGunzip(), () => {}) as unknown as Readable;
+/** The compression of an archive from its first bytes (the formats' magic numbers), null for none. */
+function compressionOf(head: Buffer): Compression | null {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  if (head.length >= 4 && head.subarray(0, 3).toString('latin1') === 'BZh' && head[3] >= 0x31 && head[3] <= 0x39) return 'bzip2';
+  return null;
+}
+const MAGIC_BYTES = 6;
+
+/** A stream of `src` decompressed with Node's own zlib; formats it has no codec for are refused. */
+function decompressed(src: Readable, kind: Compression, name: string): Readable {
+  const z = zlib as unknown as { createZstdDecompress?: () => NodeJS.ReadWriteStream };
+  let d: NodeJS.ReadWriteStream;
+  if (kind === 'gzip') d = zlib.createGunzip();
+  else if (kind === 'zstd' && z.createZstdDecompress) d = z.createZstdDecompress();
+  else {
+    src.destroy();
+    const tool = kind === 'zstd' ? 'zstd' : kind === 'xz' ? 'xz' : 'bzip2';
+    const why = kind === 'zstd' ? ` (Node ${process.versions.node} has no zstd; Node >= 22.15 reads it)` : '';
+    throw new UserError(`${name}: ${kind}-compressed archive${why}: decompress it first, e.g. ${tool} -dc ARCHIVE | erofs-forge build --tar IMAGE -`);
+  }
+  // Errors on either side surface through the decompressor's iterator (pipeline destroys both).
+  return pipeline(src, d, () => {}) as unknown as Readable;
 }
 
 /** Peek the first bytes of a stream without losing them: returns them and a stream of everything. */
@@ -209,10 +230,12 @@ function reason(e: unknown): string {
 }
 
 /**
- * Open a tar archive: a path, or '-' for stdin. `gzip`: 'auto' looks at the magic bytes 1f 8b,
- * true forces gunzip, false never. An uncompressed regular file becomes a seekable FileSource.
+ * Open a tar archive: a path, or '-' for stdin. Compression (gzip, and zstd where Node has it) is
+ * detected from the magic bytes; `gzip` true (mkfs.erofs --gzip/--ungzip) accepts a plain archive too,
+ * as mkfs.erofs does (zlib reads uncompressed input through). An uncompressed regular file becomes a
+ * seekable FileSource.
  */
-export async function openTarInput(input: string, gzip: 'auto' | boolean): Promise<ByteSource> {
+export async function openTarInput(input: string, _gzip: 'auto' | boolean = 'auto'): Promise<ByteSource> {
   const name = input === '-' ? '<stdin>' : input;
   if (input !== '-') {
     let fd: number;
@@ -227,27 +250,22 @@ export async function openTarInput(input: string, gzip: 'auto' | boolean): Promi
       throw new UserError(`${input}: is a directory, not a tar archive (drop --tar to build from a directory)`);
     }
     if (st.isFile()) {
-      let isGzip = gzip === true;
-      if (gzip === 'auto') {
-        const head = Buffer.alloc(2);
-        const k = fs.readSync(fd, head, 0, 2, 0);
-        isGzip = k === 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
-      }
-      if (!isGzip) return new FileSource(fd, st.size, path.resolve(input), name);
+      const head = Buffer.alloc(MAGIC_BYTES);
+      const k = fs.readSync(fd, head, 0, MAGIC_BYTES, 0);
+      const kind = compressionOf(head.subarray(0, k));
+      if (!kind) return new FileSource(fd, st.size, path.resolve(input), name);
       const rs = fs.createReadStream('', { fd, autoClose: true });
-      return new StreamSource(gunzipped(rs), name, true);
+      return new StreamSource(decompressed(rs, kind, name), name, true);
     }
     // A FIFO, character device, socket...: read it as a stream.
     const rs = fs.createReadStream('', { fd, autoClose: true });
-    return streamSource(rs, name, gzip);
+    return streamSource(rs, name);
   }
-  return streamSource(process.stdin, name, gzip);
+  return streamSource(process.stdin, name);
 }
 
-async function streamSource(stream: Readable, name: string, gzip: 'auto' | boolean): Promise<ByteSource> {
-  if (gzip === false) return new StreamSource(stream, name, false);
-  if (gzip === true) return new StreamSource(gunzipped(stream), name, true);
-  const { head, all } = await peek(stream, 2);
-  const isGzip = head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
-  return new StreamSource(isGzip ? gunzipped(all) : all, name, isGzip);
+async function streamSource(stream: Readable, name: string): Promise<ByteSource> {
+  const { head, all } = await peek(stream, MAGIC_BYTES);
+  const kind = compressionOf(head);
+  return new StreamSource(kind ? decompressed(all, kind, name) : all, name, kind !== null);
 }

@@ -37,7 +37,7 @@ import {
   type RawHeader, type PaxRecord, type SparseSegment,
 } from './tar-header.js';
 import { openTarInput, type ByteSource } from './tar-input.js';
-import { aclTextToXattr, getentResolver, type NameResolver } from './posix-acl.js';
+import { aclTextToXattr, nssResolver, type NameResolver } from './posix-acl.js';
 
 export interface TarScanOptions {
   /** 'auto' (default): gunzip when the input starts with 1f 8b; true: always; false: never. */
@@ -51,7 +51,7 @@ export interface TarScanOptions {
   buildTime?: { sec: bigint; nsec: number };
   /** Directory of the spool file for streamed input (default os.tmpdir()). */
   spoolDir?: string;
-  /** User/group name lookup for ACL text (default: getent). */
+  /** User/group name lookup for ACL text (default: NSS, getpwnam/getgrnam). */
   resolveName?: NameResolver;
 }
 
@@ -288,7 +288,7 @@ function typeBits(kind: Kind): number {
 export async function scanTar(input: string, opts: TarScanOptions = {}): Promise<TarScan> {
   const inputName = input === '-' ? '<stdin>' : input;
   const warn = opts.warn ?? (() => {});
-  const resolveName = opts.resolveName ?? getentResolver;
+  const resolveName = opts.resolveName ?? nssResolver;
   const now = opts.buildTime ?? (() => {
     const ms = Date.now();
     return { sec: BigInt(Math.floor(ms / 1000)), nsec: (ms % 1000) * 1_000_000 };
@@ -615,7 +615,10 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
       if (text === undefined) continue;
       const r = aclTextToXattr(text, which, resolveName);
       if ('error' in r) warn(`${inputName}: ${member}: ${which} ACL not applied: ${r.error}`);
-      else if (r.value) setXattr(m, name, r.value);
+      else {
+        if (r.value) setXattr(m, name, r.value);
+        if (r.perms !== undefined) inode.mode = (inode.mode & ~0o777) | r.perms;
+      }
     }
   }
 

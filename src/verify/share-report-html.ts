@@ -125,7 +125,7 @@ function imageChart(r: ShareReport): string {
     const label = middle(img.image, 70);
     out.push(`<g data-role="bar"${data({
       index: i, image: img.image, pages: img.pages, 'shared-bytes': img.sharedPages * ps, 'unique-bytes': img.uniquePages * ps,
-      'saved-bytes': img.savedPages * ps,
+      'saved-bytes': img.attributedSavedPages * ps,
     })}>`);
     out.push(`<title>${esc(img.image)}: ${esc(human(img.sharedPages * ps))} shared, ${esc(human(img.uniquePages * ps))} unique</title>`);
     out.push(`<text x="${left}" y="${y + 13}">${esc(label)}</text>`);
@@ -168,27 +168,36 @@ function imageTable(r: ShareReport): string {
   const rows = r.images.map((i, k) => `<tr data-role="image-row"${data({ index: k, image: i.image })}>`
     + `<td class="mono">${esc(i.image)}</td><td class="n">${int(i.files)}</td><td class="n">${int(i.fingerprinted)}</td><td class="n">${int(i.keys)}</td>`
     + `<td class="n">${esc(human(i.pages * ps))}</td><td class="n">${esc(human(i.sharedPages * ps))}</td><td class="n">${esc(human(i.uniquePages * ps))}</td>`
-    + `<td class="n">${esc(human(i.savedPages * ps))}</td></tr>`);
+    + `<td class="n">${esc(human(i.attributedSavedPages * ps))}</td></tr>`);
   const t = r.total;
   rows.push(`<tr data-role="total-row"><th>all ${plural(t.images, 'image')}</th><td class="n">${int(t.files)}</td><td class="n">${int(t.fingerprinted)}</td><td class="n">${int(t.keys)}</td>`
     + `<td class="n">${esc(human(t.pages * ps))}</td><td class="n">${esc(human(t.sharedPages * ps))}</td><td class="n">${esc(human(t.uniquePages * ps))}</td>`
     + `<td class="n">${esc(human(t.savedPages * ps))}</td></tr>`);
   return `<table data-role="images">
-<thead><tr><th>image</th><th class="n">files</th><th class="n">fingerprinted</th><th class="n">keys</th><th class="n">page cache</th><th class="n">shared</th><th class="n">unique</th><th class="n">saved inside the image</th></tr></thead>
+<thead><tr><th>image</th><th class="n">files</th><th class="n">fingerprinted</th><th class="n">keys</th><th class="n">page cache</th><th class="n">shared</th><th class="n">unique</th><th class="n" title="pages of this image's files whose key an earlier image (or an earlier file) already carries: the column adds up to the total">saved</th></tr></thead>
 <tbody>
 ${rows.join('\n')}
 </tbody>
 </table>`;
 }
 
-function memberItem(m: Member): string {
-  const fp = m.fingerprint === null ? '<span class="none">no fingerprint</span>' : `<code title="${esc(m.fingerprint)}">${esc(middle(m.fingerprint, 40))}</code>`;
-  return `<li><span class="mono">${esc(m.image)}:${esc(m.path)}</span> · ${esc(m.layout)} · ${int(m.size)} B · ${fp}</li>`;
+/** Members of one group that carry the same key (value, size, layout) as another member: they do share. */
+function sharingMembers(ms: readonly Member[]): Set<Member> {
+  const key = (m: Member) => `${m.fingerprint}\0${m.size}\0${m.layout}`;
+  const n = new Map<string, number>();
+  for (const m of ms) if (m.fingerprint !== null) n.set(key(m), (n.get(key(m)) ?? 0) + 1);
+  return new Set(ms.filter((m) => m.fingerprint !== null && n.get(key(m))! >= 2));
+}
+
+function memberItem(m: Member, shares: boolean): string {
+  const fp = m.fingerprint === null ? '<span class="none">no fingerprint</span>' : `fingerprint <code title="${esc(m.fingerprint)}">${esc(middle(m.fingerprint, 40))}</code>`;
+  return `<li data-shares="${shares}"><span class="mono">${esc(m.image)}:${esc(m.path)}</span> · ${esc(m.layout)} · ${int(m.size)} B · ${fp}${shares ? ' · <b>shares</b> with the members of the same fingerprint' : ''}</li>`;
 }
 
 function groupRow(g: NotSharingGroup, ps: number): string {
+  const sharing = sharingMembers(g.members);
   const what = g.sha256 !== undefined
-    ? `content <code title="sha256 ${esc(g.sha256)}">sha256:${esc(g.sha256.slice(0, 16))}…</code>, ${int(g.sizes[0])} B`
+    ? `content digest (SHA-256 of the file's bytes, not a fingerprint) <code title="${esc(g.sha256)}">${esc(g.sha256.slice(0, 16))}…</code>, ${int(g.sizes[0])} B`
     : `fingerprint <code title="${esc(g.fingerprint ?? '')}">${esc(middle(g.fingerprint ?? '', 40))}</code>, sizes ${g.sizes.map(int).join(', ')} B`;
   const attrs: Record<string, string | number> = {
     reasons: g.reasons.join(' '), 'lost-pages': g.lostPages, 'lost-bytes': g.lostPages * ps, copies: g.members.length,
@@ -198,23 +207,38 @@ function groupRow(g: NotSharingGroup, ps: number): string {
   return `<tr data-role="not-sharing-group"${data(attrs)}>`
     + `<td>${g.reasons.map((x) => `<span class="reason" title="${esc(REASON_TEXT[x])}">${esc(x)}</span>`).join('')}<div>${g.reasons.map((x) => esc(REASON_TEXT[x])).join('; ')}</div></td>`
     + `<td>${what}</td><td class="n">${int(g.members.length)}</td><td class="n">${esc(human(g.lostPages * ps))}</td>`
-    + `<td><ul class="members">${g.members.map(memberItem).join('')}</ul></td></tr>`;
+    + `<td><ul class="members">${g.members.map((m) => memberItem(m, sharing.has(m))).join('')}</ul></td></tr>`;
 }
 
+/**
+ * Groups of identical files some of which will not share (each group lists its members; those that do
+ * share with each other are marked). Values carried by files of different sizes are a separate table:
+ * those files are not copies of one content.
+ */
 function notSharingTable(r: ShareReport): string {
-  if (!r.notSharing.length) return '<p data-role="not-sharing-none" class="none">Every identical content in these images shares: nothing is kept twice for want of a fingerprint, a layout or a size.</p>';
-  return `<table data-role="not-sharing">
-<thead><tr><th>why not</th><th>what</th><th class="n">copies</th><th class="n">kept more than once</th><th>where</th></tr></thead>
+  const copies = r.notSharing.filter((g) => g.sha256 !== undefined);
+  const sizes = r.notSharing.filter((g) => g.sha256 === undefined);
+  const head = '<thead><tr><th>why not</th><th>what</th><th class="n">files</th><th class="n">kept more than once</th><th>where</th></tr></thead>';
+  const table = (role: string, gs: NotSharingGroup[]) => `<table data-role="${role}">
+${head}
 <tbody>
-${r.notSharing.map((g) => groupRow(g, r.pageSize)).join('\n')}
+${gs.map((g) => groupRow(g, r.pageSize)).join('\n')}
 </tbody>
 </table>`;
+  const parts = [copies.length
+    ? table('not-sharing', copies)
+    : '<p data-role="not-sharing-none" class="none">Every identical content in these images shares: nothing is kept twice for want of a fingerprint, a layout or a size.</p>'];
+  if (sizes.length) {
+    parts.push('<h2>One fingerprint on files of different sizes</h2>\n<p>The kernel shares only files of equal size: each size below shares only within itself.</p>');
+    parts.push(table('size-mismatch', sizes));
+  }
+  return parts.join('\n');
 }
 
 function conflictRow(c: Conflict): string {
   return `<tr data-role="conflict"${data({ fingerprint: c.fingerprint, size: c.size, layout: c.layout, contents: c.contents.length })}>`
     + `<td><code title="${esc(c.fingerprint)}">${esc(middle(c.fingerprint, 40))}</code><div>${int(c.size)} B, ${esc(c.layout)}</div></td>`
-    + `<td><ul class="members">${c.contents.map((k) => `<li>content <code>sha256:${esc(k.sha256.slice(0, 16))}…</code> at `
+    + `<td><ul class="members">${c.contents.map((k) => `<li>content digest (SHA-256 of the bytes) <code title="${esc(k.sha256)}">${esc(k.sha256.slice(0, 16))}…</code> at `
       + `${k.members.map((m) => `<span class="mono">${esc(m.image)}:${esc(m.path)}</span>`).join(', ')}</li>`).join('')}</ul></td></tr>`;
 }
 
@@ -271,7 +295,7 @@ ${imageChart(r)}
 ${imageTable(r)}
 <h2>Identical files that will not share</h2>
 ${notSharingTable(r)}
-<footer>A sharing-aware kernel (mount -o inode_share,domain_id=…) keeps one copy of the pages of inodes with the same fingerprint value, size and layout class. “Shared” counts an image's pages whose key another inode of these images also carries; “saved” counts pages kept once instead of several times. Generated by erofs-forge share-report.</footer>
+<footer>A sharing-aware kernel (mount -o inode_share,domain_id=…) keeps one copy of the pages of inodes with the same fingerprint value, size and layout class. “Shared” counts an image's pages whose key another inode of these images also carries; “saved” counts pages kept once instead of several times, at the image that brings the later copy, so the per-image figures add up to the total. Generated by erofs-forge share-report.</footer>
 </body>
 </html>
 `;

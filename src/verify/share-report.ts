@@ -70,6 +70,12 @@ export interface PageFigures {
 
 export interface ImageFigures extends Figures, PageFigures {
   image: string;
+  /**
+   * Pages of this image's inodes whose key an earlier inode of the report (images in command-line
+   * order) already carries: the pages sharing saves, each counted once, at the image that brings the
+   * copy. Over all images they add up to total.savedPages (savedPages counts sharing inside one image).
+   */
+  attributedSavedPages: number;
   /** Content bytes decoded to hash. */
   bytes: number;
 }
@@ -180,9 +186,18 @@ export function computeShareReport(paths: readonly string[], recs: readonly Shar
     const k = keyOf(r);
     if (k !== null) keyCount.set(k, (keyCount.get(k) ?? 0) + 1);
   }
+  // The first inode of a key (records are in image order) keeps the pages; every later one saves its own.
+  const attributed = paths.map(() => 0);
+  const keyHeld = new Set<string>();
+  for (const r of recs) {
+    const k = keyOf(r);
+    if (k === null) continue;
+    if (keyHeld.has(k)) attributed[r.image] += pagesOf(r.size);
+    else keyHeld.add(k);
+  }
   const images: ImageFigures[] = paths.map((image, i) => {
     const own = recs.filter((r) => r.image === i);
-    return { image, ...figures(own), ...pageFigures(own, keyCount), bytes: bytes[i] ?? 0 };
+    return { image, ...figures(own), attributedSavedPages: attributed[i], ...pageFigures(own, keyCount), bytes: bytes[i] ?? 0 };
   });
   const member = (r: ShareRecord): Member => ({
     image: paths[r.image], path: r.path, nid: r.nid, size: r.size, layout: r.layout,

@@ -26,6 +26,12 @@ export function installAllocationGuard(limit = ALLOCATION_LIMIT): void {
       return orig.call(this, size, ...rest);
     };
   }
+  // Node >= 22 builds Buffer.concat's result with an internal allocator, not Buffer.allocUnsafe.
+  const concat = Buffer.concat;
+  (Buffer as unknown as { concat: typeof Buffer.concat }).concat = function guardedConcat(list: readonly Uint8Array[], totalLength?: number) {
+    check(totalLength ?? list.reduce((a, b) => a + b.length, 0), 'Buffer.concat');
+    return concat.call(Buffer, list, totalLength);
+  };
   const g = globalThis as unknown as Record<string, unknown>;
   const typed: [string, number][] = [
     ['ArrayBuffer', 1], ['SharedArrayBuffer', 1], ['Uint8Array', 1], ['Int8Array', 1], ['Uint8ClampedArray', 1],

@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { fuzz } from './fuzz.js';
 import { LAYOUTS } from './seeds.js';
+import { runEntry } from '../../src/cli/entry.js';
 
 /** `node --test dist/test/` runs every file below dist/test, this one too: then it does nothing. */
 async function run(): Promise<void> {
@@ -50,4 +51,4 @@ async function run(): Promise<void> {
   }
 }
 
-if (!process.env.NODE_TEST_CONTEXT) await run();
+if (!process.env.NODE_TEST_CONTEXT) await runEntry('fuzz', run);

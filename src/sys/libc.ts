@@ -1,0 +1,214 @@
+// The few Linux system calls Node has no function for, called through libc with koffi (an FFI with
+// prebuilt binaries for Linux x64/arm64, glibc and musl: `npm install` is the whole installation).
+// What Node lacks: xattrs, the *at calls that keep every operation relative to a directory handle
+// (confinement by construction), mknod/mkfifo, nanosecond times (fs.utimes takes a double of seconds:
+// 1.7e9 s cannot carry nanoseconds) and NSS user/group look-ups. Paths and names are passed as bytes
+// (Buffers), so names that are not UTF-8 reach the kernel unchanged.
+import { createRequire } from 'node:module';
+import { constants as osConstants } from 'node:os';
+import type * as Koffi from 'koffi';
+
+const require = createRequire(import.meta.url);
+
+/** An errno failure, shaped like Node's own fs errors (code, syscall). */
+export class SysError extends Error {
+  constructor(readonly code: string, readonly errno: number, readonly syscall: string) {
+    super(`${syscall} failed: ${code}`);
+  }
+}
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
+
+// Linux values (asm-generic and x86 agree on these; arm64 uses the generic ones too).
+export const AT_FDCWD = -100;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_CREAT = 0o100;
+export const O_EXCL = 0o200;
+export const O_NOCTTY = 0o400;
+export const O_NONBLOCK = 0o4000;
+export const O_DIRECTORY = 0o200000;
+export const O_NOFOLLOW = 0o400000;
+export const O_CLOEXEC = 0o2000000;
+export const XATTR_CREATE = 1;
+
+type Fn = (...args: unknown[]) => number;
+
+interface Lib {
+  koffi: typeof Koffi;
+  openat: Fn; mkdirat: Fn; mknodat: Fn; symlinkat: Fn; linkat: Fn;
+  fchownat: Fn; fchown: Fn; fchmod: Fn; utimensat: Fn; futimens: Fn;
+  llistxattr: Fn; lgetxattr: Fn; lsetxattr: Fn; fsetxattr: Fn; sendfile: Fn;
+  getpwnam: (name: string) => unknown; getgrnam: (name: string) => unknown;
+  passwd: Koffi.TypeObject; group: Koffi.TypeObject;
+}
+
+let lib: Lib | undefined;
+
+/** Bind lazily: commands that never touch xattrs or extract do not pay for loading the FFI. */
+function L(): Lib {
+  if (lib) return lib;
+  let koffi: typeof Koffi;
+  try {
+    koffi = require('koffi') as typeof Koffi;
+  } catch (e) {
+    throw new Error(`cannot load the koffi package (run npm install): ${(e as Error).message}`);
+  }
+  // null: the symbols of the running program, which include libc's whatever it is called (glibc, musl).
+  const c = koffi.load(null);
+  const f = (proto: string) => c.func(proto) as unknown as Fn;
+  lib = {
+    koffi,
+    openat: f('int openat(int dirfd, const void *path, int flags, uint32_t mode)'),
+    mkdirat: f('int mkdirat(int dirfd, const void *path, uint32_t mode)'),
+    mknodat: f('int mknodat(int dirfd, const void *path, uint32_t mode, uint64_t dev)'),
+    symlinkat: f('int symlinkat(const void *target, int dirfd, const void *path)'),
+    linkat: f('int linkat(int olddirfd, const void *oldpath, int newdirfd, const void *newpath, int flags)'),
+    fchownat: f('int fchownat(int dirfd, const void *path, uint32_t uid, uint32_t gid, int flags)'),
+    fchown: f('int fchown(int fd, uint32_t uid, uint32_t gid)'),
+    fchmod: f('int fchmod(int fd, uint32_t mode)'),
+    utimensat: f('int utimensat(int dirfd, const void *path, const void *times, int flags)'),
+    futimens: f('int futimens(int fd, const void *times)'),
+    llistxattr: f('long llistxattr(const void *path, void *list, size_t size)'),
+    lgetxattr: f('long lgetxattr(const void *path, const void *name, void *value, size_t size)'),
+    lsetxattr: f('int lsetxattr(const void *path, const void *name, const void *value, size_t size, int flags)'),
+    fsetxattr: f('int fsetxattr(int fd, const void *name, const void *value, size_t size, int flags)'),
+    sendfile: f('long sendfile(int out_fd, int in_fd, void *offset, size_t count)'),
+    getpwnam: c.func('void *getpwnam(const char *name)') as unknown as (name: string) => unknown,
+    getgrnam: c.func('void *getgrnam(const char *name)') as unknown as (name: string) => unknown,
+    passwd: koffi.struct('erofs_forge_passwd', { pw_name: 'char *', pw_passwd: 'char *', pw_uid: 'uint32_t', pw_gid: 'uint32_t' }),
+    group: koffi.struct('erofs_forge_group', { gr_name: 'char *', gr_passwd: 'char *', gr_gid: 'uint32_t' }),
+  };
+  return lib;
+}
+
+function fail(syscall: string): never {
+  const n = L().koffi.errno();
+  throw new SysError(ERRNO_NAMES.get(n) ?? `errno ${n}`, n, syscall);
+}
+
+/** NUL-terminated copy of a name or path. */
+export function cstr(b: Buffer | string): Buffer {
+  const s = typeof b === 'string' ? Buffer.from(b) : b;
+  const out = Buffer.allocUnsafe(s.length + 1);
+  s.copy(out);
+  out[s.length] = 0;
+  return out;
+}
+
+const check = (r: number, syscall: string): number => (r < 0 ? fail(syscall) : r);
+
+export const openat = (dirfd: number, name: Buffer, flags: number, mode = 0): number => check(L().openat(dirfd, cstr(name), flags | O_CLOEXEC, mode), 'openat');
+export const mkdirat = (dirfd: number, name: Buffer, mode: number): void => { check(L().mkdirat(dirfd, cstr(name), mode), 'mkdirat'); };
+export const mknodat = (dirfd: number, name: Buffer, mode: number, dev: bigint): void => { check(L().mknodat(dirfd, cstr(name), mode, dev), 'mknodat'); };
+export const symlinkat = (target: Buffer, dirfd: number, name: Buffer): void => { check(L().symlinkat(cstr(target), dirfd, cstr(name)), 'symlinkat'); };
+/** A hard link; flags 0: a symlink given as the old name is linked itself, never followed. */
+export const linkat = (olddir: number, oldname: Buffer, newdir: number, newname: Buffer): void => { check(L().linkat(olddir, cstr(oldname), newdir, cstr(newname), 0), 'linkat'); };
+export const lchownat = (dirfd: number, name: Buffer, uid: number, gid: number): void => { check(L().fchownat(dirfd, cstr(name), uid, gid, AT_SYMLINK_NOFOLLOW), 'fchownat'); };
+export const fchown = (fd: number, uid: number, gid: number): void => { check(L().fchown(fd, uid, gid), 'fchown'); };
+export const fchmod = (fd: number, mode: number): void => { check(L().fchmod(fd, mode), 'fchmod'); };
+
+/** struct timespec[2] (atime, mtime), 64-bit time_t and long on every 64-bit Linux. */
+function timespecs(sec: bigint, nsec: number): Buffer {
+  const b = Buffer.alloc(32);
+  b.writeBigInt64LE(sec, 0);
+  b.writeBigInt64LE(BigInt(nsec), 8);
+  b.writeBigInt64LE(sec, 16);
+  b.writeBigInt64LE(BigInt(nsec), 24);
+  return b;
+}
+/** Set atime and mtime, to the nanosecond, of a name in a directory without following a symlink. */
+export const lutimensat = (dirfd: number, name: Buffer, sec: bigint, nsec: number): void => {
+  check(L().utimensat(dirfd, cstr(name), timespecs(sec, nsec), AT_SYMLINK_NOFOLLOW), 'utimensat');
+};
+export const futimens = (fd: number, sec: bigint, nsec: number): void => { check(L().futimens(fd, timespecs(sec, nsec)), 'futimens'); };
+
+export const fsetxattr = (fd: number, name: Buffer, value: Buffer): void => {
+  check(L().fsetxattr(fd, cstr(name), value, value.length, 0), 'fsetxattr');
+};
+/** Set an xattr on `path` itself (a symlink is not followed). */
+export const lsetxattr = (path: Buffer, name: Buffer, value: Buffer): void => {
+  check(L().lsetxattr(cstr(path), cstr(name), value, value.length, 0), 'lsetxattr');
+};
+
+/**
+ * Copy `len` bytes at `inOff` of file `inFd` to the current position of `outFd` in the kernel
+ * (sendfile: no bytes pass through JavaScript). Returns false, having copied nothing, when the
+ * kernel cannot do it for these files (EINVAL, ENOSYS): the caller then reads and writes.
+ */
+export function sendfile(outFd: number, inFd: number, inOff: number, len: number): boolean {
+  const l = L();
+  const off = Buffer.alloc(8);
+  off.writeBigInt64LE(BigInt(inOff));
+  let done = 0;
+  while (done < len) {
+    // At most 1 GiB per call (the kernel caps one call just below 2 GiB).
+    const n = l.sendfile(outFd, inFd, off, Math.min(len - done, 1 << 30));
+    if (n < 0) {
+      const e = l.koffi.errno();
+      if (done === 0 && (e === osConstants.errno.EINVAL || e === osConstants.errno.ENOSYS)) return false;
+      if (e === osConstants.errno.EINTR || e === osConstants.errno.EAGAIN) continue;
+      fail('sendfile');
+    }
+    if (n === 0) throw new SysError('EIO', osConstants.errno.EIO, 'sendfile (short image)');
+    done += n;
+  }
+  return true;
+}
+
+// One scratch buffer for listing and reading: ERANGE grows it (XATTR_SIZE_MAX is 64 KiB on Linux,
+// but a list can be longer).
+let scratch = Buffer.alloc(64 * 1024);
+
+/** Names and values of every xattr of `path` (NUL-terminated bytes), symlinks not followed. */
+export function lgetxattrs(pathZ: Buffer): { name: Buffer; value: Buffer }[] {
+  const l = L();
+  let n: number;
+  for (;;) {
+    n = l.llistxattr(pathZ, scratch, scratch.length);
+    if (n >= 0) break;
+    const e = l.koffi.errno();
+    if (e === osConstants.errno.ERANGE) { scratch = Buffer.alloc(scratch.length * 2); continue; }
+    if (e === osConstants.errno.ENOTSUP) return [];
+    fail('llistxattr');
+  }
+  if (n === 0) return [];
+  const names: Buffer[] = [];
+  for (let i = 0; i < n;) {
+    let j = scratch.indexOf(0, i);
+    if (j < 0 || j > n) j = n;
+    if (j > i) names.push(Buffer.from(scratch.subarray(i, j)));
+    i = j + 1;
+  }
+  const out: { name: Buffer; value: Buffer }[] = [];
+  for (const name of names) {
+    const nameZ = cstr(name);
+    let v: number;
+    for (;;) {
+      v = l.lgetxattr(pathZ, nameZ, scratch, scratch.length);
+      if (v >= 0) break;
+      const e = l.koffi.errno();
+      if (e === osConstants.errno.ERANGE) { scratch = Buffer.alloc(scratch.length * 2); continue; }
+      // Removed between the list and the read: as if it had not been listed.
+      if (e === osConstants.errno.ENODATA) break;
+      fail('lgetxattr');
+    }
+    if (v >= 0) out.push({ name, value: Buffer.from(scratch.subarray(0, v)) });
+  }
+  return out;
+}
+
+/** uid of a user name through NSS (as tar and libacl resolve names), or null. */
+export function lookupUser(name: string): number | null {
+  const l = L();
+  const p = l.getpwnam(name);
+  return p ? (l.koffi.decode(p, l.passwd) as { pw_uid: number }).pw_uid : null;
+}
+
+/** gid of a group name through NSS, or null. */
+export function lookupGroup(name: string): number | null {
+  const l = L();
+  const p = l.getgrnam(name);
+  return p ? (l.koffi.decode(p, l.group) as { gr_gid: number }).gr_gid : null;
+}
