@@ -39,7 +39,7 @@ test('missing source, source not a directory, bad options', () => {
       [['build', '--no-such-flag', path.join(d, 'out.img'), path.join(d, 'src')], 2, /unknown option '--no-such-flag'/],
       [['build', path.join(d, 'out.img')], 2, /missing required argument 'SOURCE'/],
       // issue 16.7: mkfs.erofs options we lack are named as such; stdin without --tar says --tar.
-      [['build', '--chunksize=4096', path.join(d, 'out.img'), path.join(d, 'src')], 2, /mkfs\.erofs option --chunksize is not supported by erofs-forge$/],
+      [['build', '--blobdev=/dev/null', path.join(d, 'out.img'), path.join(d, 'src')], 2, /mkfs\.erofs option --blobdev is not supported by erofs-forge$/],
       [['build', '-d', '3', path.join(d, 'out.img'), path.join(d, 'src')], 2, /mkfs\.erofs option -d is not supported by erofs-forge$/],
       [['build', '--unxz', '--tar', path.join(d, 'out.img'), path.join(d, 'src')], 2, /mkfs\.erofs option --unxz is not supported by erofs-forge \(decompress/],
       [['build', path.join(d, 'out.img'), '-'], 1, /SOURCE "-" \(stdin\) is a tar archive: add --tar/],

@@ -136,7 +136,8 @@ test('mkfs.erofs values: base prefixes, k/m/g, atoi for -d, ilog2 block sizes, -
     ['-C 1000 i s', /^invalid physical clustersize 1000$/], ['-L 0123456789abcdef i s', /^invalid volume label$/],
     ['-Uxyz i s', /^invalid UUID xyz$/], ['i', /^missing argument: SOURCE\(s\)$/], ['i s t', /^unexpected argument: t$/],
     ['-zlz4 -Efragments i s', /^-E fragments: fragments .* not implemented/], ['--tar=headerball i', /^--tar=headerball: tar index images/],
-    ['--chunksize=4096 i s', /^--chunksize: chunk-based files/], ['--compress-hints=f i s', /^--compress-hints: per-file/],
+    ['--chunksize=3000 i s', /^chunksize 3000 must be a power of two$/], ['-b4096 --chunksize=2048 i s', /^chunksize 2048 must be larger than block size$/],
+    ['--chunksize=4k i s', /^invalid chunksize 4k$/], ['--compress-hints=f i s', /^--compress-hints: per-file/],
     ['-zlz4hc:lz4 i s', /^-z lz4hc:lz4: alternative algorithms/], ['-zbogus i s', /^-z bogus: unknown algorithm/],
     ['--dsunit=512 i s', /^--dsunit=512: data alignment/], ['--max-extent-bytes=4x i s', /^invalid maximum compressed extent size 4x$/],
   ] as const) {
@@ -234,7 +235,10 @@ export const LINES: Line[] = [
   { who: 'variant: --max-extent-bytes', argv: ['-zlz4', '-C65536', '--max-extent-bytes=8k', '-T0', '-Uclear', 'IMG', 'SRC'], maxExtent: 8192 },
   { who: 'variant: SOURCE_DATE_EPOCH overrides -T and clamps', argv: ['-T0', '-Uclear', 'IMG', 'SRC'], env: { SOURCE_DATE_EPOCH: '1600000000' }, vsSource: { ignoreMtimeOf: () => true } },
   { who: 'variant: -E48bit', argv: ['-E48bit', 'IMG', 'SRC'], refuse: /^mkfs\.erofs: -E 48bit: /, refStatus: 0 },
-  { who: 'variant: --chunksize', argv: ['--chunksize=4096', 'IMG', 'SRC'], refuse: /^mkfs\.erofs: --chunksize: /, refStatus: 0 },
+  // Android build_image.py adds --chunksize 4096 (uncompressed partitions, and with -z the files not worth compressing).
+  { who: 'Android --chunksize', argv: ['--chunksize', '4096', '-b', '4096', '-T', '1700000000', '-U', UUID, 'IMG', 'SRC'] },
+  { who: 'Android --chunksize with -z', argv: ['-z', 'lz4hc,9', '-C', '65536', '--chunksize', '4096', '-T', '1700000000', '-U', UUID, 'IMG', 'SRC'] },
+  { who: 'variant: --chunksize=64k chunk indexes', argv: ['--chunksize=65536', '-Eforce-chunk-indexes', '-T0', '-Uclear', 'IMG', 'SRC'] },
   { who: 'refused by both: unknown option', argv: ['--bogus', 'IMG', 'SRC'], refuse: /^mkfs\.erofs: unrecognized option '--bogus'$/, refStatus: 1 },
   { who: 'refused by both: bad -E', argv: ['-Enope', 'IMG', 'SRC'], refuse: /^mkfs\.erofs: unknown extended option nope$/, refStatus: 1 },
   { who: 'refused by both: no SOURCE', argv: ['IMG'], refuse: /^mkfs\.erofs: missing argument: SOURCE\(s\)$/, refStatus: 1 },

@@ -13,6 +13,7 @@ import { COMPRESSION_LZ4, PCLUSTER_MAX_SIZE } from '../format/zmap.js';
  * images anyway; we refuse them (found by the option matrix).
  */
 export const LZ4_MOUNTABLE_PCLUSTER_BLKS = PCLUSTER_MAX_SIZE / 4096;
+import type { ChunkOptions } from './chunked.js';
 
 export interface Progress {
   phase: 'scan' | 'write' | 'done';
@@ -85,6 +86,11 @@ export interface BuildOptions {
   workers: number;
   /** Compress regular files (-z); absent = uncompressed image. */
   compression?: CompressionOptions;
+  /**
+   * --chunksize: uncompressed regular files (all of them, or with -z those not worth compressing)
+   * become chunk-based, chunks deduplicated across files, all-zero chunks holes.
+   */
+  chunks?: ChunkOptions;
   /** Stamp every non-empty regular file with a fingerprint xattr (page-cache-share.md). */
   fingerprint?: FingerprintOptions;
   /** Called as work advances (the CLI draws a progress bar from it on a terminal). */
@@ -140,6 +146,12 @@ export function checkBuildOptions(o: BuildOptions): void {
     if (codecAlgorithm(o.compression.codec) === COMPRESSION_LZ4 && c / o.blockSize > LZ4_MOUNTABLE_PCLUSTER_BLKS) {
       const most = LZ4_MOUNTABLE_PCLUSTER_BLKS * o.blockSize;
       throw new UserError(`-C ${c}: Linux does not mount lz4 pclusters of more than ${LZ4_MOUNTABLE_PCLUSTER_BLKS} blocks; with -b ${o.blockSize} use -C ${most} or less`);
+    }
+  }
+  if (o.chunks) {
+    const b = o.chunks.chunkbits;
+    if (!Number.isInteger(b) || 2 ** b < o.blockSize || b - Math.log2(o.blockSize) > 31) {
+      throw new UserError(`--chunksize ${2 ** b}: must be a power of two, at least the block size (${o.blockSize})`);
     }
   }
   if (o.fingerprint) {

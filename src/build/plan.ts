@@ -6,7 +6,7 @@ import {
   FEATURE_COMPAT_SB_CHKSUM, FEATURE_COMPAT_MTIME, FEATURE_COMPAT_XATTR_FILTER,
   FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES, FEATURE_COMPAT_ISHARE_XATTRS, XATTR_LONG_PREFIX,
   S_IFMT, fileTypeOfMode, DIRENT_SIZE, FEATURE_INCOMPAT_LZ4_0PADDING,
-  FEATURE_INCOMPAT_ZTAILPACKING, FEATURE_INCOMPAT_COMPR_CFGS,
+  FEATURE_INCOMPAT_ZTAILPACKING, FEATURE_INCOMPAT_COMPR_CFGS, FEATURE_INCOMPAT_CHUNKED_FILE,
 } from '../format/constants.js';
 import { splitDirBlocks, type DirEntry } from '../format/dirent.js';
 import {
@@ -357,6 +357,8 @@ export function plan(root: Inode, o: BuildOptions): Plan {
     featureIncompat |= FEATURE_INCOMPAT_XATTR_PREFIXES;
   }
   if (fp) featureCompat |= FEATURE_COMPAT_ISHARE_XATTRS;
+  // Set by --chunksize whether or not a file ends up chunk-based (mkfs.erofs sets it when parsing the option).
+  if (o.chunks && !o.chunks.noFeatureBit) featureIncompat |= FEATURE_INCOMPAT_CHUNKED_FILE;
   return {
     blockSize: bs, blkszbits, steps, root, dirBlocks, inodeCount: order.length,
     ...times, featureCompat, featureIncompat,

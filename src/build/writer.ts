@@ -1,10 +1,14 @@
 // emit(plan): walks the plan's steps once, allocating blocks and writing data and metadata.
 // Regular files are copied or compressed by worker threads; their tails go inline after the inode.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, NULL_ADDR,
-  INODE_COMPRESSED_COMPACT, INODE_COMPRESSED_FULL,
+  INODE_COMPRESSED_COMPACT, INODE_COMPRESSED_FULL, INODE_CHUNK_BASED,
 } from '../format/constants.js';
+import { chunkMapLayout, encodeChunkMap } from '../format/chunk.js';
+import { ChunkStore, type ChunkedFile } from './chunked.js';
 import { encodeInode, inodeSize, xattrIcount, encodeRdev, flatDataLayout } from '../format/inode.js';
 import { encodeDirBlock } from '../format/dirent.js';
 import { encodeXattrIbody } from '../format/xattr.js';
@@ -14,7 +18,7 @@ import { UserError } from '../errors.js';
 import { showPath, pathOf, type Inode } from '../source/tree.js';
 import { dirEntriesWithNids, relPathOf, mtimeOf, xattrSizeOf, DirDone, type Plan } from './plan.js';
 import { BlockAllocator } from './meta-alloc.js';
-import type { ImageOutput } from './output.js';
+import { ImageOutput } from './output.js';
 import type { BuildOptions } from './options.js';
 import { fingerprintValue, digestAlgorithm } from '../fingerprint/compute.js';
 import { JobPool } from './pool.js';
@@ -67,6 +71,18 @@ interface Placement {
 
 /** Writes the planned image; `pool` runs the file jobs (the caller owns and closes it). */
 export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: JobPool): Promise<BuildStats> {
+  // --chunksize: the chunk blob is a temp file beside the image until its place is known (in the
+  // temp directory when the image goes to a block device, which has no "beside").
+  const blob = o.chunks ? new ImageOutput(out.isDevice ? path.join(os.tmpdir(), 'erofs-forge-chunks') : out.target) : undefined;
+  blob?.create();
+  try {
+    return await emitWith(plan, o, out, pool, blob);
+  } finally {
+    blob?.abort();
+  }
+}
+
+async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: JobPool, blob?: ImageOutput): Promise<BuildStats> {
   const bs = plan.blockSize;
   const alloc = new BlockAllocator(bs, plan.metaStart, (blk, buf) => out.write(buf, blk * bs), (end) => out.reserve(end));
   /** Placements of directories, written once their children have nids. */
@@ -79,6 +95,9 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
   };
   const dedupe = o.compression?.dedupe ? new Map<string, number>() : undefined;
   const jobs = new FileJobQueue(plan, o, pool, zparams);
+  const chunkStore = blob && new ChunkStore(bs, o.chunks!, blob);
+  /** Chunk-based files placed, written once the blob has its place (their maps hold image blocks). */
+  const chunkedItems: { p: Inode; file: ChunkedFile }[] = [];
   // Flat regular files are copied by workers in batches; their inodes are written when the copy
   // returns the tails. Batches bound the round trips: one per ~1 MiB or 64 files, not one per file.
   const copies: Promise<void>[] = [];
@@ -289,7 +308,8 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
           // Stored flat: copied (and re-hashed) by a worker like any flat file.
           if (part.slabs) pool.recycle(part.slabs);
           await fingerprint();
-          await copyFlat(p, reserve(p));
+          if (chunkStore) writeChunked(p);
+          else await copyFlat(p, reserve(p));
           return;
         }
       }
@@ -314,6 +334,17 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
       const endBlk = alloc.cursor;
       alloc.cursor = startBlk;
       for (const k of added) dedupe!.delete(k);
+      if (chunkStore) {
+        // Stored chunked: the taken-back blocks are zeroed (later files may leave holes over them).
+        for (let at = startBlk * bs; at < endBlk * bs;) {
+          const n = Math.min(ZERO_BLOCKS.length, endBlk * bs - at);
+          out.write(ZERO_BLOCKS, at, 0, n);
+          at += n;
+        }
+        if (lastSlabs) pool.recycle(lastSlabs);
+        writeChunked(p);
+        return;
+      }
       const pl = reserve(p);
       // The copy writes every byte of the file's blocks (no holes over old pclusters); zeros after it.
       const dataEnd = pl.startBlk * bs + (size - pl.tailLen);
@@ -334,6 +365,51 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     compressedFiles++;
     writeItem(p, pl);
     if (lastSlabs) pool.recycle(lastSlabs);
+  };
+
+  /**
+   * An uncompressed regular file under --chunksize: chunked into the blob now (in visit order, the
+   * blob's order), its slot placed now with the size of its map's layout; written at the end.
+   */
+  const writeChunked = (p: Inode): void => {
+    const fpx = p.ibody?.fingerprint;
+    const file = chunkStore!.chunkFile(p, filePath(p), fpx ? digestAlgorithm(o.fingerprint!) : undefined);
+    if (fpx && file.digest) {
+      const value = fingerprintValue(o.fingerprint!, file.digest, () => relPathOf(p), p.size);
+      // A file compressed first and stored chunked after all is read twice: both reads must agree.
+      if (o.fingerprint!.scheme !== 'uuid' && fpx.value.some((b) => b !== 0) && !value.equals(fpx.value)) {
+        throw new UserError(`${showPath(pathOf(p))}: file changed during build (its bytes differ between two reads)`);
+      }
+      fpx.value = value;
+    }
+    const layout = chunkMapLayout(inodeEndOf(p), file.blobBlocks.length, file.format);
+    p.nid = alloc.placeItem(layout.itemSize) / ISLOT_SIZE;
+    chunkedItems.push({ p, file });
+  };
+
+  /** Place the blob after every other block and write the chunk-based inodes with their maps. */
+  const finishChunked = (): void => {
+    if (!chunkStore) return;
+    const base = alloc.takeBlocks(chunkStore.blocks);
+    if (base + chunkStore.blocks > NULL_ADDR) throw new UserError('image over 2^32 blocks: 48-bit chunk addresses are not implemented by erofs-forge');
+    const buf = new Uint8Array(1 << 20);
+    for (let at = 0; at < chunkStore.blocks * bs;) {
+      const n = Math.min(buf.length, chunkStore.blocks * bs - at);
+      const view = buf.subarray(0, n);
+      view.fill(0);
+      blob!.read(view, at);
+      out.write(view, base * bs + at);
+      out.flush();
+      at += n;
+    }
+    for (const { p, file } of chunkedItems) {
+      const inodeEnd = inodeEndOf(p);
+      const layout = chunkMapLayout(inodeEnd, file.blobBlocks.length, file.format);
+      const tail = new Uint8Array(layout.at - inodeEnd + layout.bytes);
+      const blocks = file.blobBlocks.map((b) => (b === NULL_ADDR ? b : base + b));
+      encodeChunkMap(blocks, file.format, tail, layout.at - inodeEnd);
+      writeItem(p, { datalayout: INODE_CHUNK_BASED, startBlk: file.format, tail, tailLen: tail.length });
+    }
   };
 
   const writeSymlink = (p: Inode, pl: Placement): void => {
@@ -392,7 +468,8 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
         if (f) {
           await writeCompressed(p, f);
         } else if (p.kind === 'reg' && p.size > 0) {
-          await copyFlat(p, reserve(p));
+          if (chunkStore) writeChunked(p);
+          else await copyFlat(p, reserve(p));
         } else {
           const pl = reserve(p);
           if (p.kind === 'lnk') writeSymlink(p, pl);
@@ -408,6 +485,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     await flushCopies();
     await Promise.all(copies);
     await jobs.saveIndex();
+    finishChunked();
     report(true);
   } finally {
     if (ticker) clearInterval(ticker);

@@ -20,14 +20,14 @@ interface RawBuildOpts extends RawVerityOpts {
   b?: number; T?: bigint; allTime?: boolean; mkfsTime?: boolean; ignoreMtime?: boolean; preserveMtime?: boolean;
   U?: Uint8Array; L?: string; allRoot?: boolean; forceUid?: number; forceGid?: number;
   excludePath?: string[]; excludeRegex?: RegExp[]; E?: string[]; x?: number; xattrPrefix?: string[];
-  z?: CodecSpec; C?: number; workers?: number; manifest?: string; cache?: string;
+  z?: CodecSpec; C?: number; chunksize?: number; workers?: number; manifest?: string; cache?: string;
   quiet?: boolean; json?: boolean; xattrInodeDigest?: string | boolean; fingerprint?: Scheme;
   vendorNamespace?: Uint8Array; uuidMap?: string;
   tar?: string; gzip?: boolean; ungzip?: boolean; aufs?: boolean; ovlfsStrip?: boolean;
 }
 
 /** Apply a -E list (mkfs.erofs spellings) to options, rejecting unknown names. */
-function applyExtended(list: string[], o: Partial<BuildOptions>, z: Partial<CompressionOptions>): void {
+function applyExtended(list: string[], o: Partial<BuildOptions>, z: Partial<CompressionOptions>, chunk: { indexes?: boolean }): void {
   const table: Record<string, (on: boolean) => void> = {
     inline_data: (on) => { o.inlineData = on; },
     noinline_data: (on) => { o.inlineData = !on; },
@@ -35,6 +35,9 @@ function applyExtended(list: string[], o: Partial<BuildOptions>, z: Partial<Comp
     ztailpacking: (on) => { z.ztailpacking = on; },
     dedupe: (on) => { z.dedupe = on; },
     'legacy-compress': (on) => { z.legacyIndexes = on; },
+    // As mkfs.erofs: set whatever the "^", the last one wins.
+    'force-chunk-indexes': () => { chunk.indexes = true; },
+    'force-inode-blockmap': () => { chunk.indexes = false; },
   };
   for (const item of list.flatMap(parseExtended)) {
     const set = table[item.name];
@@ -108,9 +111,10 @@ export function buildCommand(): Command {
     .option('--exclude-regex <regex>', 'leave out paths matching this regex (repeatable)', collect(parseRegex))
     .option('-z <algorithm>', 'compress files: lz4, lz4hc[,level=0..12] (default 9), deflate[,level=0..9] (default 6), zstd[,level=0..22] (default 3; Node >= 22.15), lzma[,level=0..9|100..109] (default 6)', parseCompressor)
     .option('-C <bytes>', 'largest pcluster (multiple of the block size, up to 1048576; default one block)', (v) => parseSize(v, '-C'))
+    .option('--chunksize <bytes>', 'uncompressed files (with -z: those not worth compressing) become chunk-based with chunks of this size (a power of two, at least the block size); identical chunks are stored once, all-zero chunks are holes', (v) => parseSize(v, '--chunksize'))
     .option('--cache <dir>', 'reuse compressed data from earlier builds kept in this directory (a file whose path and stat, ctime included, are unchanged is not read again)')
     .option('--workers <n>', 'worker threads for hashing and compression (default: CPUs)', (v) => parseInteger(v, '--workers'))
-    .option('-E <options>', 'extended options: ztailpacking, dedupe, legacy-compress, noinline_data, ^xattr-name-filter', collect(String))
+    .option('-E <options>', 'extended options: ztailpacking, dedupe, legacy-compress, noinline_data, ^xattr-name-filter, force-chunk-indexes, force-inode-blockmap', collect(String))
     .option('-x <n>', 'share an xattr used by more than n inodes (default 2); -1 drops all xattrs', (v) => parseInteger(v, '-x'))
     .option('--xattr-prefix <prefix>', 'long xattr name prefix, e.g. trusted.overlay. (repeatable)', collect(String))
     .option('--xattr-inode-digest [name]', `fingerprint xattr on every non-empty file (name after "=", default ${DEFAULT_FINGERPRINT_NAME})`)
@@ -168,7 +172,15 @@ Examples:
         over.cacheDir = path.resolve(r.cache);
       }
       const z: Partial<CompressionOptions> = {};
-      applyExtended(r.E ?? [], over, z);
+      const chunk: { indexes?: boolean } = {};
+      applyExtended(r.E ?? [], over, z, chunk);
+      if (r.chunksize !== undefined) {
+        const bits = Math.log2(r.chunksize);
+        if (!Number.isInteger(bits)) throw new UserError(`--chunksize ${r.chunksize}: must be a power of two`);
+        over.chunks = { chunkbits: bits, indexes: !!chunk.indexes, dedupe: true };
+      } else if (chunk.indexes !== undefined) {
+        throw new UserError('-E force-chunk-indexes / force-inode-blockmap need --chunksize');
+      }
       if (r.z) {
         over.compression = {
           codec: r.z, pclusterSize: r.C ?? over.blockSize ?? 4096,

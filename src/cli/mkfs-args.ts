@@ -83,6 +83,12 @@ export interface MkfsArgs {
   legacyCompress: boolean;
   /** --max-extent-bytes (negative: unaligned extents, which need the 48-bit layout). */
   maxExtentBytes?: number;
+  /** --chunksize: log2 of the chunk size. */
+  chunkbits?: number;
+  /** -E force-chunk-indexes (true) / force-inode-blockmap (false): the chunk map form, last one wins. */
+  chunkIndexes: boolean;
+  /** -E ^dedupe: chunks are not deduplicated (nor all-zero chunks made holes). */
+  dedupeOff: boolean;
   /** -E fragments / all-fragments asked for (refused with -z: not implemented). */
   fragments?: string;
 }
@@ -154,7 +160,7 @@ function setZFeature(a: MkfsArgs, name: string, on: boolean, value: string | und
   switch (name) {
     case 'legacy-compress': noValue(); a.legacyCompress = on; return;
     case 'ztailpacking': noValue(); a.ztailpacking = on; return;
-    case 'dedupe': noValue(); a.dedupe = on; return;
+    case 'dedupe': noValue(); a.dedupe = on; a.dedupeOff = !on; return;
     // Off is the default: "^fragments" asks for what the build does anyway. On, they only act on
     // compressed files (without -z, mkfs.erofs 1.9.3 writes the same bytes as without them), so
     // they are refused only together with -z, once the whole line is read.
@@ -193,8 +199,10 @@ function applyExtended(a: MkfsArgs, list: string): void {
       case 'xattr-name-filter': noValue(); a.xattrNameFilter = !clear; break;
       // Long prefixes are always written as plain superblock-area records by erofs-forge.
       case 'plain-xattr-prefixes': noValue(); break;
-      // Chunk formats only shape --chunksize files; without --chunksize they change nothing.
-      case 'force-inode-blockmap': case 'force-chunk-indexes': noValue(); break;
+      // Chunk formats only shape chunk-based files; without --chunksize they change nothing.
+      // mkfs.erofs sets these whatever the "^", the last one wins.
+      case 'force-inode-blockmap': noValue(); a.chunkIndexes = false; break;
+      case 'force-chunk-indexes': noValue(); a.chunkIndexes = true; break;
       case 'nosbcrc': notImplemented('-E nosbcrc', 'images without a superblock checksum are not implemented by erofs-forge');
       default:
         if (!ZFEATURES.includes(key)) refuse(`unknown extended option ${raw}`);
@@ -213,6 +221,7 @@ export function parseMkfsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
     excludePaths: [], excludeRegexes: [], uidOffset: 0, gidOffset: 0, ignoreMtime: false, aufs: false,
     ovlfsStrip: false, gzip: false, sortNone: false, hardDereference: false, xattrPrefixes: [],
     inlineData: true, xattrNameFilter: true, ztailpacking: false, dedupe: false, legacyCompress: false,
+    chunkIndexes: false, dedupeOff: false,
   };
   let pcluster: bigint | undefined;
   const { items, operands } = getoptLong(argv, MKFS_SHORTS, MKFS_LONGS, env);
@@ -285,7 +294,15 @@ export function parseMkfsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
         a.maxExtentBytes = Number(whole(v!, 'invalid maximum compressed extent size', { suffix: true, min: -0x80000000n, max: 0x7fffffffn }));
         break;
       case 'compress-hints': notImplemented(s, 'per-file compression hints are not implemented by erofs-forge');
-      case 'chunksize': notImplemented(s, 'chunk-based files are not implemented by erofs-forge yet');
+      case 'chunksize': {
+        // mkfs.erofs: strtol(base 0) of the whole value, then ilog2 must give it back.
+        const { n, rest } = cNumber(v!);
+        if (rest !== '') refuse(`invalid chunksize ${v}`);
+        const bits = n > 0n ? n.toString(2).length - 1 : -1;
+        if (bits < 0 || bits > 31 || 1n << BigInt(bits) !== n) refuse(`chunksize ${v} must be a power of two`);
+        a.chunkbits = bits;
+        break;
+      }
       case 'blobdev': notImplemented(s, 'blob devices (with --chunksize) are not implemented by erofs-forge');
       case 'quiet': a.quiet = true; break;
       case 'ignore-mtime': a.ignoreMtime = true; break;
@@ -370,6 +387,7 @@ export function parseMkfsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
   if (operands.length > 2) refuse(`unexpected argument: ${operands[2]}`);
 
   if (a.fragments && a.codec) notImplemented(`-E ${a.fragments}`, 'fragments (the packed inode) are not implemented by erofs-forge yet');
+  if (a.chunkbits !== undefined && 2 ** a.chunkbits < a.blockSize) refuse(`chunksize ${2 ** a.chunkbits} must be larger than block size`);
   if (pcluster !== undefined) {
     if (pcluster < BigInt(a.blockSize) || pcluster % BigInt(a.blockSize)) refuse(`invalid physical clustersize ${pcluster}`);
     a.pclusterSize = Number(pcluster);

@@ -32,7 +32,10 @@ Options may follow FILE SOURCE; long options may be abbreviated to a unique pref
                           fragments and all-fragments (without -z only, where they change nothing),
                           noinline_data, inline_data, force-inode-compact, force-inode-extended,
                           xattr-name-filter, plain-xattr-prefixes, force-inode-blockmap,
-                          force-chunk-indexes
+                          force-chunk-indexes (8-byte chunk indexes instead of the 4-byte block map)
+ --chunksize=#            uncompressed files (with -z: those not worth compressing) become
+                          chunk-based with #-byte chunks (a power of two >= the block size);
+                          identical chunks are stored once, all-zero chunks are holes
  -L label                 volume label (at most 15 bytes)
  -T#                      fixed UNIX time (SOURCE_DATE_EPOCH, when set, takes its place and clamps)
     --all-time            -T applies to every file (default)
@@ -70,7 +73,7 @@ Options may follow FILE SOURCE; long options may be abbreviated to a unique pref
  --dsunit=#, --fsalignblks=#, --offset=#, --root-xattr-isize=#, --zD=1, --MZ=0
                           accepted in their no-op forms only (1, 1, 0, 0)
 
-Refused with one line (not implemented): --tar=i, --tar=headerball, --chunksize, --blobdev,
+Refused with one line (not implemented): --tar=i, --tar=headerball, --blobdev,
 --compress-hints, -zX:Y, --max-extent-bytes < 0, -E fragments and -E all-fragments with -z,
 -E 48bit, -E dot-omitted, -E nosbcrc, -m, --incremental, --vmdk-desc, --gzinfo, --unxz, --unlzma,
 --dsunit/--fsalignblks > 1, --offset/--root-xattr-isize > 0, --zD, --MZ.
@@ -158,6 +161,11 @@ function buildOptionsOf(a: MkfsArgs): BuildOptions {
       over.compression.maxExtentBytes = m;
     }
   }
+  if (a.chunkbits !== undefined) over.chunks = { chunkbits: a.chunkbits, indexes: a.chunkIndexes, dedupe: !a.dedupeOff };
+  // mkfs.erofs 1.9.3: -E dedupe without -z deduplicates block-sized chunks instead, whatever --chunksize said.
+  if (!a.codec && a.dedupe) {
+    over.chunks = { chunkbits: Math.log2(a.blockSize), indexes: a.chunkIndexes, dedupe: true, noFeatureBit: a.chunkbits === undefined };
+  }
   if (a.xattrInodeDigest !== undefined) over.fingerprint = { name: Buffer.from(a.xattrInodeDigest), scheme: 'sha256' };
   over.warn = a.quiet || a.debug < 2 ? () => {} : (m) => process.stderr.write(`mkfs.erofs: warning: ${m}\n`);
   return defaultBuildOptions(over);
@@ -173,7 +181,6 @@ async function runMkfs(a: MkfsArgs, chatty: boolean): Promise<void> {
   if (a.productOut !== undefined && a.fsConfigFile === undefined) {
     throw new UserError('--product-out without --fs-config-file: AOSP\'s built-in fs_config tables are not implemented by erofs-forge (give the canned fs_config)');
   }
-  if (!a.codec && a.dedupe) throw new UserError('-E dedupe without -z: chunk-based deduplication is not implemented by erofs-forge');
   const o = buildOptionsOf(a);
   const fsConfig = a.fsConfigFile !== undefined ? (await import('../source/android-fs-config.js')).loadFsConfig(a.fsConfigFile) : undefined;
   const fileContexts = a.fileContexts !== undefined ? (await import('../source/file-contexts.js')).loadFileContexts(a.fileContexts) : undefined;
@@ -305,7 +312,7 @@ async function writeBlockList(image: string, file: string, mountPoint: string | 
   if (mountPoint !== undefined) {
     const { ErofsImage } = await import('../read/image.js');
     const { compressedExtents } = await import('../read/zdata.js');
-    const { INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT } = await import('../format/constants.js');
+    const { INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT, INODE_CHUNK_BASED, NULL_ADDR } = await import('../format/constants.js');
     const img = ErofsImage.open(image);
     try {
       const bs = img.blockSize;
@@ -324,6 +331,14 @@ async function writeBlockList(image: string, file: string, mountPoint: string | 
             seenPa.add(e.pa);
             for (let b = 0; b < e.plen / bs; b++) blocks.push(e.pa / bs + b);
           }
+        } else if (ino.datalayout === INODE_CHUNK_BASED) {
+          // Chunks in file order, holes left out (a chunk shared with another file is listed for both).
+          const { chunkbits, blocks: starts } = img.chunkMap(ino);
+          starts.forEach((s, k) => {
+            if (s === NULL_ADDR) return;
+            const n = Math.ceil(Math.min(2 ** chunkbits, ino.size - k * 2 ** chunkbits) / bs);
+            for (let b = 0; b < n; b++) blocks.push(s + b);
+          });
         }
         if (!blocks.length) return;
         const ranges: string[] = [];

@@ -107,3 +107,16 @@ export function fileTypeOfMode(mode: number): number {
     default: return FT_UNKNOWN;
   }
 }
+
+// Chunk-based inodes (EROFS_INODE_CHUNK_BASED): i_u's low 16 bits are the chunk format.
+/** log2(chunk size / block size). */
+export const CHUNK_FORMAT_BLKBITS_MASK = 0x001f;
+/** 8-byte erofs_inode_chunk_index entries instead of 4-byte block map entries. */
+export const CHUNK_FORMAT_INDEXES = 0x0020;
+/** 48-bit block addresses (6.15+); never written by erofs-forge. */
+export const CHUNK_FORMAT_48BIT = 0x0040;
+/** Pre-6.15 kernels refuse any other chunk format bit (inode.c: "unsupported chunk format"). */
+export const CHUNK_FORMAT_ALL = CHUNK_FORMAT_BLKBITS_MASK | CHUNK_FORMAT_INDEXES;
+export const BLOCK_MAP_ENTRY_SIZE = 4;
+/** erofs_inode_chunk_index: startblk_hi (le16), device_id (le16), startblk_lo (le32). */
+export const CHUNK_INDEX_SIZE = 8;

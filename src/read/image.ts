@@ -7,8 +7,9 @@ import {
   SUPER_OFFSET, ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT,
   INODE_CHUNK_BASED, NULL_ADDR, S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK,
   XATTR_IBODY_HEADER_SIZE, XATTR_LONG_PREFIX, MAX_SYMLINK, FT_UNKNOWN, fileTypeOfMode,
-  FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES,
+  FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES, CHUNK_FORMAT_ALL, CHUNK_FORMAT_48BIT,
 } from '../format/constants.js';
+import { chunkBitsOf, chunkCount, chunkEntrySize, chunkMapLayout, decodeChunkEntry } from '../format/chunk.js';
 import { decodeSuperBlock, verifySuperBlockChecksum, checksumLength, type SuperBlock } from '../format/superblock.js';
 import { decodeInode, inodeFormat, inodeSize, xattrIbodySize, decodeRdev, flatDataLayout, I_FORMAT_KNOWN } from '../format/inode.js';
 import { decodeDirBlock, type DirEntry } from '../format/dirent.js';
@@ -235,8 +236,44 @@ export class ErofsImage {
         if (toff + tail > this.length) throw new CorruptImageError('inline data beyond the end of the image', where);
       }
     } else if (i.datalayout === INODE_CHUNK_BASED) {
-      throw new UnsupportedFeatureError(`${where}: chunk-based files are not supported by this reader`);
+      if (i.kind === 'chr' || i.kind === 'blk' || i.kind === 'fifo' || i.kind === 'sock') throw new CorruptImageError('chunk-based special file', where);
+      this.chunkMap(i);
     }
+  }
+
+  /**
+   * A chunk-based inode's map, every entry checked: i_u's format (the kernel refuses unknown bits),
+   * the map inside the image, each chunk a hole or inside the image on device 0.
+   */
+  chunkMap(i: InodeInfo): { chunkbits: number; blocks: number[] } {
+    const where = `nid ${i.nid}`;
+    const bs = this.blockSize;
+    const format = i.u & 0xffff;
+    if (format & CHUNK_FORMAT_48BIT) throw new UnsupportedFeatureError(`${where}: 48-bit chunk addresses are not supported by this reader`);
+    // inode.c erofs_read_inode: "unsupported chunk format".
+    if (format & ~CHUNK_FORMAT_ALL) throw new CorruptImageError('unsupported chunk format', where, `0x${format.toString(16)}`);
+    const chunkbits = chunkBitsOf(format, this.sb.blkszbits);
+    if (chunkbits > 52) throw new CorruptImageError('chunk size too large', where, `2^${chunkbits}`);
+    const count = chunkCount(i.size, chunkbits);
+    const layout = chunkMapLayout(i.isize + i.xattrSize, count, format);
+    if (i.iloc + layout.at + layout.bytes > this.length) throw new CorruptImageError('chunk map beyond the end of the image', where);
+    const map = this.readAt(i.iloc + layout.at, layout.bytes, where);
+    const unit = chunkEntrySize(format);
+    const blocks: number[] = [];
+    for (let k = 0; k < count; k++) {
+      const e = decodeChunkEntry(map, k * unit, format);
+      // One device only: an index naming another (or a 48-bit high part) is not ours to follow.
+      if (e.deviceId !== 0) throw new UnsupportedFeatureError(`${where}: chunk ${k} on device ${e.deviceId} (multiple devices) is not supported`);
+      if (e.startblkHi !== 0) throw new CorruptImageError('chunk index startblk_hi without 48-bit addresses', where, `chunk ${k}`);
+      if (e.blkaddr !== NULL_ADDR) {
+        const len = Math.min(2 ** chunkbits, i.size - k * 2 ** chunkbits);
+        if (e.blkaddr * bs + Math.ceil(len / bs) * bs > this.length) {
+          throw new CorruptImageError('chunk beyond the end of the image', where, `chunk ${k} at block ${e.blkaddr}`);
+        }
+      }
+      blocks.push(e.blkaddr);
+    }
+    return { chunkbits, blocks };
   }
 
   /** The image's file descriptor (read-only), for copying flat data in the kernel (extract). */
@@ -273,6 +310,19 @@ export class ErofsImage {
     }
     const bs = this.blockSize;
     const where = `nid ${i.nid}`;
+    if (i.datalayout === INODE_CHUNK_BASED) {
+      const { chunkbits, blocks } = this.chunkMap(i);
+      const csize = 2 ** chunkbits;
+      for (let k = 0; k < blocks.length; k++) {
+        const len = Math.min(csize, i.size - k * csize);
+        for (let pos = 0; pos < len; pos += READ_CHUNK) {
+          const n = Math.min(READ_CHUNK, len - pos);
+          // A hole (EROFS_NULL_ADDR) reads as zeros.
+          yield blocks[k] === NULL_ADDR ? new Uint8Array(n) : this.readAt(blocks[k] * bs + pos, n, where);
+        }
+      }
+      return;
+    }
     const { blockBytes, tail } = flatDataLayout(i.size, bs, i.datalayout === INODE_FLAT_INLINE);
     for (let pos = 0; pos < blockBytes; pos += READ_CHUNK) {
       yield this.readAt(i.u * bs + pos, Math.min(READ_CHUNK, blockBytes - pos), where);

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { FEATURE_COMPAT_ISHARE_XATTRS, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT } from '../format/constants.js';
+import { FEATURE_COMPAT_ISHARE_XATTRS, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT, INODE_CHUNK_BASED, NULL_ADDR } from '../format/constants.js';
 import { longPrefixString } from '../format/xattr.js';
 import { parseFingerprint } from '../fingerprint/scheme.js';
 import { UserError } from '../errors.js';
@@ -60,6 +60,13 @@ export function manifestLines(img: ErofsImage): ManifestLine[] {
       const f = flatDataLayout(ino.size, bs, ino.datalayout === INODE_FLAT_INLINE);
       stored = f.blocks * bs + f.tail;
     } else if (ino.datalayout === INODE_COMPRESSED_FULL || ino.datalayout === INODE_COMPRESSED_COMPACT) stored = ino.u * bs;
+    else if (ino.datalayout === INODE_CHUNK_BASED) {
+      // Chunk-based: the blocks its chunks take (holes none; a chunk shared with other files counted here too).
+      const { chunkbits, blocks } = img.chunkMap(ino);
+      blocks.forEach((b, k) => {
+        if (b !== NULL_ADDR) stored += Math.ceil(Math.min(2 ** chunkbits, ino.size - k * 2 ** chunkbits) / bs) * bs;
+      });
+    }
     if (ino.kind === 'chr' || ino.kind === 'blk' || ino.kind === 'fifo' || ino.kind === 'sock') stored = 0;
     let fingerprint: string | null = null;
     if (fpName && ino.kind === 'reg') {
