@@ -129,7 +129,7 @@ async function main(argv: string[]): Promise<number> {
     const wall = (performance.now() - t0) / 1000;
     process.stdout.write(`matrix: ${counts.run} cases run of ${cases.length} selected (${what}), ${counts.passed} passed, `
       + `${counts.refused} refused as they must be, `
-      + `${counts.bad} bad images, ${counts.knownBad} known bad (issue 15 finding 1), ${counts.buildFailed} builds failed, `
+      + `${counts.bad} bad images, ${counts.knownBad} known bad (KNOWN_BAD in test/matrix/check.ts), ${counts.buildFailed} builds failed, `
       + `wall ${wall.toFixed(1)} s${stop ? ' (interrupted)' : ''}\n`);
     return counts.bad || counts.buildFailed || stop ? 1 : 0;
   } finally {
