@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
+import { mulberry32 } from './helpers/noise.js';
 import {
   lz4CompressDestSize,
   lz4DecompressStrict,
@@ -199,7 +200,7 @@ test('each data kind x each level x many capacities', () => {
 });
 
 test('tiny inputs (0..20 bytes) and tiny capacities (0..40)', () => {
-  const rnd = mulberry(99);
+  const rnd = mulberry32(99);
   let n = 0;
   for (let len = 0; len <= 20; len++) {
     for (const kind of ['random', 'zero', 'rep']) {
@@ -223,7 +224,7 @@ test('tiny inputs (0..20 bytes) and tiny capacities (0..40)', () => {
 });
 
 test('every capacity from 1 to 300 on compressible and incompressible data', () => {
-  const rnd = mulberry(5);
+  const rnd = mulberry32(5);
   const text = new TextEncoder().encode('static int erofs_read_inode(struct erofs_inode *vi) { return 0; }\n'.repeat(40));
   const noise = new Uint8Array(3000);
   for (let i = 0; i < noise.length; i++) noise[i] = rnd() & 255;
@@ -250,7 +251,7 @@ test('compressible input: a 4 KiB block takes far more than 4 KiB', () => {
 });
 
 test('large input and 1-2 MiB capacities', () => {
-  const rnd = mulberry(11);
+  const rnd = mulberry32(11);
   const n = (2 << 20) + 12345;
   const big = new Uint8Array(n);
   // binary-like: stretches of noise, text and zeros
@@ -271,7 +272,7 @@ test('large input and 1-2 MiB capacities', () => {
 });
 
 test('scratch reuse: no match reaches into an earlier block; base reset path', () => {
-  const rnd = mulberry(3);
+  const rnd = mulberry32(3);
   const scratch = new Lz4Scratch();
   // the same content in consecutive calls tempts stale table entries
   const a = new Uint8Array(50000);
@@ -393,7 +394,7 @@ test('strict decoder rejects rule violations with the right reason', () => {
 });
 
 test('strict decoder rejects mutated valid blocks (never crashes, never mis-sizes)', () => {
-  const rnd = mulberry(77);
+  const rnd = mulberry32(77);
   const text = new TextEncoder().encode('erofs lz4 destsize pcluster 0123456789 '.repeat(60));
   const dst = new Uint8Array(512);
   const { consumed, written } = lz4CompressDestSize(text, text.length, dst, 9);
@@ -420,13 +421,3 @@ test('summary', () => {
   console.log(`lz4 property/generated cases: ${propertyCases} (round-trip input bytes: ${roundTripBytes})`);
 });
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}

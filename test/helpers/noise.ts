@@ -8,3 +8,15 @@ export function noise(n: number, seed: number): Buffer {
   }
   return b;
 }
+
+/** mulberry32: a small seeded PRNG of 32-bit values, the same sequence on every run and machine. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}

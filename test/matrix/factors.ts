@@ -5,6 +5,8 @@
 // extended option in EXTENDED with `compressed: true` when it only means something under -z. The
 // product, the pairwise set, the command line and the CLI's counts follow from these tables.
 
+import { mulberry32 } from '../helpers/noise.js';
+
 /** -z values; 'none' builds an uncompressed image (no -z). */
 export const ALGORITHMS = ['none', 'lz4', 'lz4hc', 'deflate', 'zstd', 'lzma'] as const;
 /** -b values. */
@@ -136,16 +138,10 @@ export function fullProductSize(): number {
   return n;
 }
 
-/** mulberry32: a small seeded PRNG, so the pairwise set is the same on every machine. */
+/** Uniform in [0, 1) from mulberry32, so the pairwise set is the same on every machine. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
 
 export const PAIRWISE_SEED = 15;
