@@ -10,10 +10,10 @@ import {
 } from '../format/constants.js';
 import { splitDirBlocks, type DirEntry } from '../format/dirent.js';
 import {
-  keyOfName, longPrefixOf, xattrEntrySize, xattrFilterBit, encodeXattrEntry, encodeXattrIbody, encodePrefixTable,
+  keyOfName, longPrefixOf, xattrEntrySize, xattrFilterBit, encodeXattrEntry, encodePrefixTable,
   type XattrKey, type LongPrefix,
 } from '../format/xattr.js';
-import { xattrIcount } from '../format/inode.js';
+import { xattrIcount, encodeXattrIbody, type PlannedXattr } from '../format/xattr-ibody.js';
 import { configRecordsAt } from '../format/superblock.js';
 import { UserError } from '../errors.js';
 import { fingerprintLength } from '../fingerprint/scheme.js';
@@ -24,24 +24,6 @@ import { lzmaDefaultDictSize } from '../compress/lzma-encoder.js';
 import { zstdDefaultWindowLog } from '../compress/zstd.js';
 import { showPath, pathOf, compareLatin1, type Inode } from '../source/tree.js';
 import type { BuildOptions } from './options.js';
-
-export interface PlannedXattr {
-  key: XattrKey;
-  /** Full name, for ordering. */
-  name: Buffer;
-  value: Buffer;
-}
-
-/** The xattr region after an inode (erofs_xattr_ibody_header, shared ids, inline entries). */
-export interface XattrIbody {
-  sharedIds: number[];
-  inline: PlannedXattr[];
-  nameFilter: number;
-  /** Bytes of the region. */
-  size: number;
-  /** Regular files with a fingerprint: the inline entry whose value the writer fills in. */
-  fingerprint?: PlannedXattr;
-}
 
 /** One block of a directory: entries [start, end) of its dirEntryList, `used` bytes. */
 export interface DirBlock {

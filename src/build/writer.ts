@@ -9,11 +9,11 @@ import {
 } from '../format/constants.js';
 import { chunkMapLayout, encodeChunkMap } from '../format/chunk.js';
 import { ChunkStore, type ChunkedFile } from './chunked.js';
-import { encodeInode, inodeSize, xattrIcount, encodeRdev, flatDataLayout } from '../format/inode.js';
+import { encodeInode, inodeSize, encodeRdev, flatDataLayout } from '../format/inode.js';
 import { encodeDirBlock } from '../format/dirent.js';
-import { encodeXattrIbody } from '../format/xattr.js';
+import { encodeXattrIbody, xattrIcount } from '../format/xattr-ibody.js';
 import type { IndexForm } from '../format/zmap.js';
-import { encodeSuperBlock, SUPER_BLOCK_AT, configRecordsAt, checksumRegion, checksumField } from '../format/superblock.js';
+import { encodeSuperBlock, SUPER_BLOCK_AT, configRecordsAt, sealSuperBlock } from '../format/superblock.js';
 import { UserError } from '../errors.js';
 import { showPath, pathOf, type Inode } from '../source/tree.js';
 import { dirEntriesWithNids, relPathOf, mtimeOf, xattrSizeOf, DirDone, type Plan } from './plan.js';
@@ -510,11 +510,8 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   if (plan.configRecords.length) out.write(plan.configRecords, configRecordsAt(0));
   if (plan.sharedArea.length) out.write(plan.sharedArea, plan.sharedAreaStart);
   if (plan.prefixTable.length) out.write(plan.prefixTable, plan.prefixTableStart);
-  // The checksum last, over everything it covers; superblock.ts says where that is and where it goes.
-  const region = checksumRegion(bs);
-  out.read(region.bytes, region.at);
-  const field = checksumField(region.bytes);
-  out.write(field.bytes, field.at);
+  // The checksum last, over everything it covers.
+  sealSuperBlock(out, bs);
 
   return { blocks, imageBytes: blocks * bs, inodes: plan.inodeCount, rootNid, dataBytes, compressedFiles, cache: o.cacheDir ? { ...jobs.cacheStats } : undefined };
 }

@@ -8,6 +8,9 @@ export interface DirEntry {
   fileType: number;
 }
 
+/** Field offsets within erofs_dirent: __le64 nid, __le16 nameoff, __u8 file_type, __u8 reserved. */
+const O = { nid: 0, nameoff: 8, fileType: 10, reserved: 11 } as const;
+
 /** Unsigned bytewise order, shorter prefix first: the order the kernel's lookup binary-searches. */
 export function compareNames(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
@@ -42,10 +45,10 @@ export function encodeDirBlock(entries: readonly DirEntry[], start: number, end:
   for (let i = start; i < end; i++) {
     const e = entries[i];
     const d = off + DIRENT_SIZE * (i - start);
-    v.setBigUint64(d, BigInt(e.nid), true);
-    v.setUint16(d + 8, nameoff, true);
-    v.setUint8(d + 10, e.fileType);
-    v.setUint8(d + 11, 0);
+    v.setBigUint64(d + O.nid, BigInt(e.nid), true);
+    v.setUint16(d + O.nameoff, nameoff, true);
+    v.setUint8(d + O.fileType, e.fileType);
+    v.setUint8(d + O.reserved, 0);
     out.set(e.name, off + nameoff);
     nameoff += e.name.length;
   }
@@ -59,7 +62,7 @@ export function encodeDirBlock(entries: readonly DirEntry[], start: number, end:
 export function decodeDirBlock(block: Uint8Array, maxsize: number, where: string): DirEntry[] {
   if (maxsize < DIRENT_SIZE) throw new CorruptImageError('directory block too small for a dirent', where);
   const v = new DataView(block.buffer, block.byteOffset, block.byteLength);
-  const nameoff0 = v.getUint16(8, true);
+  const nameoff0 = v.getUint16(O.nameoff, true);
   // dir.c: nameoff0 must hold at least one dirent and lie inside the block.
   if (nameoff0 < DIRENT_SIZE || nameoff0 >= maxsize || nameoff0 % DIRENT_SIZE !== 0) {
     throw new CorruptImageError('bogus dirent nameoff', where, `nameoff[0] ${nameoff0}`);
@@ -68,12 +71,12 @@ export function decodeDirBlock(block: Uint8Array, maxsize: number, where: string
   const out: DirEntry[] = [];
   for (let i = 0; i < count; i++) {
     const d = i * DIRENT_SIZE;
-    const nid = v.getBigUint64(d, true);
-    const nameoff = v.getUint16(d + 8, true);
-    const fileType = v.getUint8(d + 10);
+    const nid = v.getBigUint64(d + O.nid, true);
+    const nameoff = v.getUint16(d + O.nameoff, true);
+    const fileType = v.getUint8(d + O.fileType);
     let nameEnd: number;
     if (i + 1 < count) {
-      nameEnd = v.getUint16(d + DIRENT_SIZE + 8, true);
+      nameEnd = v.getUint16(d + DIRENT_SIZE + O.nameoff, true);
     } else {
       // The last name runs to the first NUL or to maxsize.
       nameEnd = nameoff;

@@ -1,7 +1,7 @@
 // Inodes: erofs_inode_compact (32 B) and erofs_inode_extended (64 B), encoder and decoder side by side.
 import {
   INODE_COMPACT_SIZE, INODE_EXTENDED_SIZE, INODE_LAYOUT_COMPACT, INODE_LAYOUT_EXTENDED, I_DATALAYOUT_BIT,
-  I_ALL_LEGACY, XATTR_IBODY_HEADER_SIZE,
+  I_ALL_LEGACY,
 } from './constants.js';
 
 export interface InodeFields {
@@ -37,48 +37,47 @@ export function flatDataLayout(size: number, blockSize: number, inline: boolean)
   return { blocks, blockBytes: size - tail, tail };
 }
 
-/** i_xattr_icount for an xattr region of `bytes`; 0 means none. Never 1 (kernel: EOPNOTSUPP). */
-export function xattrIcount(bytes: number): number {
-  return bytes === 0 ? 0 : (bytes - XATTR_IBODY_HEADER_SIZE) / 4 + 1;
-}
-export function xattrIbodySize(icount: number): number {
-  return icount === 0 ? 0 : XATTR_IBODY_HEADER_SIZE + 4 * (icount - 1);
-}
+/** Field offsets shared by both forms (i_format, i_xattr_icount, i_mode), then each form's own. */
+const O = { format: 0, xattrIcount: 2, mode: 4 } as const;
+/** erofs_inode_compact. */
+const OC = { nlink: 6, size: 8, mtime: 12, u: 16, ino: 20, uid: 24, gid: 26, reserved: 28 } as const;
+/** erofs_inode_extended. */
+const OX = { reserved: 6, size: 8, u: 16, ino: 20, uid: 24, gid: 28, mtime: 32, mtimeNsec: 40, nlink: 44, reserved2: 48 } as const;
 
 /** Encode an inode at `off`; returns its size (inodeSize: the one the writer places it with). */
 export function encodeInode(f: InodeFields, out: Uint8Array, off: number): number {
   const size = inodeSize(f.extended);
   const v = new DataView(out.buffer, out.byteOffset + off, size);
-  v.setUint16(0, (f.extended ? INODE_LAYOUT_EXTENDED : INODE_LAYOUT_COMPACT) | (f.datalayout << I_DATALAYOUT_BIT), true);
-  v.setUint16(2, f.xattrIcount, true);
-  v.setUint16(4, f.mode, true);
+  v.setUint16(O.format, (f.extended ? INODE_LAYOUT_EXTENDED : INODE_LAYOUT_COMPACT) | (f.datalayout << I_DATALAYOUT_BIT), true);
+  v.setUint16(O.xattrIcount, f.xattrIcount, true);
+  v.setUint16(O.mode, f.mode, true);
   if (f.extended) {
-    v.setUint16(6, 0, true);
-    v.setBigUint64(8, f.size, true);
-    v.setUint32(16, f.u >>> 0, true);
-    v.setUint32(20, f.ino >>> 0, true);
-    v.setUint32(24, f.uid >>> 0, true);
-    v.setUint32(28, f.gid >>> 0, true);
-    v.setBigUint64(32, BigInt.asUintN(64, f.mtimeSec), true);
-    v.setUint32(40, f.mtimeNsec, true);
-    v.setUint32(44, f.nlink >>> 0, true);
-    for (let i = 48; i < 64; i++) v.setUint8(i, 0);
+    v.setUint16(OX.reserved, 0, true);
+    v.setBigUint64(OX.size, f.size, true);
+    v.setUint32(OX.u, f.u >>> 0, true);
+    v.setUint32(OX.ino, f.ino >>> 0, true);
+    v.setUint32(OX.uid, f.uid >>> 0, true);
+    v.setUint32(OX.gid, f.gid >>> 0, true);
+    v.setBigUint64(OX.mtime, BigInt.asUintN(64, f.mtimeSec), true);
+    v.setUint32(OX.mtimeNsec, f.mtimeNsec, true);
+    v.setUint32(OX.nlink, f.nlink >>> 0, true);
+    for (let i = OX.reserved2; i < INODE_EXTENDED_SIZE; i++) v.setUint8(i, 0);
   } else {
-    v.setUint16(6, f.nlink, true);
-    v.setUint32(8, Number(f.size), true);
-    v.setUint32(12, f.mtimeDelta >>> 0, true);
-    v.setUint32(16, f.u >>> 0, true);
-    v.setUint32(20, f.ino >>> 0, true);
-    v.setUint16(24, f.uid, true);
-    v.setUint16(26, f.gid, true);
-    v.setUint32(28, 0, true);
+    v.setUint16(OC.nlink, f.nlink, true);
+    v.setUint32(OC.size, Number(f.size), true);
+    v.setUint32(OC.mtime, f.mtimeDelta >>> 0, true);
+    v.setUint32(OC.u, f.u >>> 0, true);
+    v.setUint32(OC.ino, f.ino >>> 0, true);
+    v.setUint16(OC.uid, f.uid, true);
+    v.setUint16(OC.gid, f.gid, true);
+    v.setUint32(OC.reserved, 0, true);
   }
   return size;
 }
 
 /** Reads the first two bytes only: which of the two inode forms follows. */
 export function inodeFormat(b: Uint8Array, off: number): { extended: boolean; datalayout: number; raw: number } {
-  const raw = b[off] | (b[off + 1] << 8);
+  const raw = b[off + O.format] | (b[off + O.format + 1] << 8);
   return { extended: (raw & 1) === INODE_LAYOUT_EXTENDED, datalayout: (raw >> I_DATALAYOUT_BIT) & 7, raw };
 }
 
@@ -89,30 +88,30 @@ export function decodeInode(b: Uint8Array, off: number): InodeFields & { rawForm
   if (extended) {
     return {
       rawFormat: raw, extended, datalayout,
-      xattrIcount: v.getUint16(2, true),
-      mode: v.getUint16(4, true),
-      size: v.getBigUint64(8, true),
-      u: v.getUint32(16, true),
-      ino: v.getUint32(20, true),
-      uid: v.getUint32(24, true),
-      gid: v.getUint32(28, true),
-      mtimeSec: v.getBigInt64(32, true),
-      mtimeNsec: v.getUint32(40, true),
-      nlink: v.getUint32(44, true),
+      xattrIcount: v.getUint16(O.xattrIcount, true),
+      mode: v.getUint16(O.mode, true),
+      size: v.getBigUint64(OX.size, true),
+      u: v.getUint32(OX.u, true),
+      ino: v.getUint32(OX.ino, true),
+      uid: v.getUint32(OX.uid, true),
+      gid: v.getUint32(OX.gid, true),
+      mtimeSec: v.getBigInt64(OX.mtime, true),
+      mtimeNsec: v.getUint32(OX.mtimeNsec, true),
+      nlink: v.getUint32(OX.nlink, true),
       mtimeDelta: 0,
     };
   }
   return {
     rawFormat: raw, extended, datalayout,
-    xattrIcount: v.getUint16(2, true),
-    mode: v.getUint16(4, true),
-    nlink: v.getUint16(6, true),
-    size: BigInt(v.getUint32(8, true)),
-    mtimeDelta: v.getUint32(12, true),
-    u: v.getUint32(16, true),
-    ino: v.getUint32(20, true),
-    uid: v.getUint16(24, true),
-    gid: v.getUint16(26, true),
+    xattrIcount: v.getUint16(O.xattrIcount, true),
+    mode: v.getUint16(O.mode, true),
+    nlink: v.getUint16(OC.nlink, true),
+    size: BigInt(v.getUint32(OC.size, true)),
+    mtimeDelta: v.getUint32(OC.mtime, true),
+    u: v.getUint32(OC.u, true),
+    ino: v.getUint32(OC.ino, true),
+    uid: v.getUint16(OC.uid, true),
+    gid: v.getUint16(OC.gid, true),
     mtimeSec: 0n,
     mtimeNsec: 0,
   };

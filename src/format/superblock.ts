@@ -153,23 +153,30 @@ export function configRecordsAt(sbExtslots: number): number {
   return SUPER_OFFSET + SUPER_BASE_SIZE + sbExtslots * 16;
 }
 
-/** A buffer for the bytes the checksum covers, and where in the image they are. */
-export function checksumRegion(blockSize: number): { at: number; bytes: Uint8Array } {
-  return { at: SUPER_OFFSET, bytes: new Uint8Array(checksumLength(blockSize)) };
+/** Random access to an image being sealed: an output file, or bytes in memory. */
+export interface ImageAccess {
+  read(buf: Uint8Array, position: number): number;
+  write(buf: Uint8Array, position: number): void;
 }
 
-/** The checksum of `region` (checksumRegion's bytes, read back from the image) and where in the image it goes. */
-export function checksumField(region: Uint8Array): { at: number; bytes: Uint8Array } {
-  const bytes = new Uint8Array(4);
-  new DataView(bytes.buffer).setUint32(0, superBlockChecksum(region), true);
-  return { at: SUPERBLOCK_CHECKSUM_OFFSET, bytes };
+/**
+ * Seal the superblock: compute the checksum over [1024, 1024 + checksumLength) as the image holds it
+ * now and store it in the checksum field. Call it last, after everything the region covers is written.
+ */
+export function sealSuperBlock(image: ImageAccess, blockSize: number): void {
+  const region = new Uint8Array(checksumLength(blockSize));
+  image.read(region, SUPER_OFFSET);
+  const field = new Uint8Array(4);
+  new DataView(field.buffer).setUint32(0, superBlockChecksum(region), true);
+  image.write(field, SUPERBLOCK_CHECKSUM_OFFSET);
 }
 
-/** Recompute the checksum of an image held in memory (from byte 0), in place. */
+/** sealSuperBlock for an image held in memory (from byte 0). */
 export function stampSuperBlockChecksum(image: Uint8Array, blockSize: number): void {
-  const r = checksumRegion(blockSize);
-  const f = checksumField(image.subarray(r.at, r.at + r.bytes.length));
-  image.set(f.bytes, f.at);
+  sealSuperBlock({
+    read: (buf, at) => { buf.set(image.subarray(at, at + buf.length)); return buf.length; },
+    write: (buf, at) => { image.set(buf, at); },
+  }, blockSize);
 }
 
 export function verifySuperBlockChecksum(sb: SuperBlock, region: Uint8Array): void {

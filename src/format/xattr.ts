@@ -2,7 +2,7 @@
 // long-prefix table (erofs-format.md §4, page-cache-share.md §1.2).
 import {
   XATTR_INDEX_USER, XATTR_INDEX_POSIX_ACL_ACCESS, XATTR_INDEX_POSIX_ACL_DEFAULT, XATTR_INDEX_TRUSTED,
-  XATTR_INDEX_SECURITY, XATTR_LONG_PREFIX, XATTR_FILTER_SEED, XATTR_IBODY_HEADER_SIZE, XATTR_ENTRY_SIZE,
+  XATTR_INDEX_SECURITY, XATTR_LONG_PREFIX, XATTR_FILTER_SEED, XATTR_ENTRY_SIZE,
   XATTR_LONG_PREFIX_MASK,
 } from './constants.js';
 import { xxh32 } from './xxh32.js';
@@ -93,6 +93,11 @@ export interface DecodedEntry {
   size: number;
 }
 
+/** Bytes an entry spans before padding, from its 4-byte header (e_name_len, e_name_index, __le16 e_value_size). */
+export function xattrEntryLength(head: Uint8Array): number {
+  return XATTR_ENTRY_SIZE + head[0] + (head[2] | (head[3] << 8));
+}
+
 /** Decode the entry at `off`; `end` bounds the region it must lie in. */
 export function decodeXattrEntry(b: Uint8Array, off: number, end: number, where: string): DecodedEntry {
   if (off + XATTR_ENTRY_SIZE > end) throw new CorruptImageError('xattr entry header out of bounds', where);
@@ -110,38 +115,6 @@ export function decodeXattrEntry(b: Uint8Array, off: number, end: number, where:
 /** Bloom filter bit for one xattr: xxh32(name after the short prefix, seed + base index) & 31. */
 export function xattrFilterBit(baseIndex: number, nameAfterShortPrefix: Uint8Array): number {
   return xxh32(nameAfterShortPrefix, (XATTR_FILTER_SEED + baseIndex) >>> 0) & 31;
-}
-
-/** The ibody header: u32 h_name_filter, u8 h_shared_count, 7 reserved bytes. */
-export function encodeIbodyHeader(nameFilter: number, sharedCount: number, out: Uint8Array, off: number): void {
-  const v = new DataView(out.buffer, out.byteOffset + off, XATTR_IBODY_HEADER_SIZE);
-  v.setUint32(0, nameFilter >>> 0, true);
-  v.setUint8(4, sharedCount);
-  for (let i = 5; i < XATTR_IBODY_HEADER_SIZE; i++) v.setUint8(i, 0);
-}
-
-/** What an inode's xattr body holds: header fields, shared-xattr ids and the entries stored in it. */
-export interface XattrIbodyParts {
-  nameFilter: number;
-  sharedIds: readonly number[];
-  inline: readonly { key: XattrKey; value: Uint8Array }[];
-}
-
-/**
- * Encode an inode's xattr body (erofs_xattr_ibody_header, u32 shared ids, entries) at `off`, or only
- * measure it when `out` is undefined: the planner's size is this encoder's, never a second formula.
- * Returns its size in bytes.
- */
-export function encodeXattrIbody(ib: XattrIbodyParts, out: Uint8Array | undefined, off: number): number {
-  if (out) encodeIbodyHeader(ib.nameFilter, ib.sharedIds.length, out, off);
-  let at = off + XATTR_IBODY_HEADER_SIZE;
-  const v = out && new DataView(out.buffer, out.byteOffset, out.byteLength);
-  for (const id of ib.sharedIds) {
-    v?.setUint32(at, id, true);
-    at += 4;
-  }
-  for (const x of ib.inline) at += out ? encodeXattrEntry(x.key, x.value, out, at) : xattrEntrySize(x.key.suffix.length, x.value.length);
-  return at - off;
 }
 
 /** Long-prefix table records: u16 size, u8 base_index, infix; each record starts 4-aligned. */

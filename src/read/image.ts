@@ -6,14 +6,15 @@ import { blockDeviceSize } from '../sys/block-device.js';
 import {
   SUPER_OFFSET, ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT,
   INODE_CHUNK_BASED, NULL_ADDR, S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK,
-  XATTR_IBODY_HEADER_SIZE, XATTR_LONG_PREFIX, MAX_SYMLINK, FT_UNKNOWN, fileTypeOfMode,
+  XATTR_ENTRY_SIZE, XATTR_LONG_PREFIX, MAX_SYMLINK, FT_UNKNOWN, fileTypeOfMode,
   FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES, CHUNK_FORMAT_ALL, CHUNK_FORMAT_48BIT,
 } from '../format/constants.js';
 import { chunkBitsOf, chunkCount, chunkEntrySize, chunkMapLayout, decodeChunkEntry } from '../format/chunk.js';
 import { decodeSuperBlock, verifySuperBlockChecksum, checksumLength, type SuperBlock } from '../format/superblock.js';
-import { decodeInode, inodeFormat, inodeSize, xattrIbodySize, decodeRdev, flatDataLayout, I_FORMAT_KNOWN } from '../format/inode.js';
+import { decodeInode, inodeFormat, inodeSize, decodeRdev, flatDataLayout, I_FORMAT_KNOWN } from '../format/inode.js';
+import { xattrIbodySize, decodeXattrIbody } from '../format/xattr-ibody.js';
 import { decodeDirBlock, type DirEntry } from '../format/dirent.js';
-import { decodeXattrEntry, decodePrefixTable, shortPrefix, longPrefixString, type LongPrefix } from '../format/xattr.js';
+import { decodeXattrEntry, xattrEntryLength, decodePrefixTable, shortPrefix, longPrefixString, type LongPrefix } from '../format/xattr.js';
 import { CorruptImageError, UnsupportedFeatureError, UserError } from '../errors.js';
 
 export type FileKind = 'reg' | 'dir' | 'lnk' | 'chr' | 'blk' | 'fifo' | 'sock';
@@ -406,26 +407,18 @@ export class ErofsImage {
   xattrs(i: InodeInfo): XattrEntry[] {
     if (!i.xattrSize) return [];
     const where = `nid ${i.nid}`;
-    const body = this.readAt(i.iloc + i.isize, i.xattrSize, where);
-    const sharedCount = body[4];
+    const ib = decodeXattrIbody(this.readAt(i.iloc + i.isize, i.xattrSize, where), where);
     const out: XattrEntry[] = [];
-    let off = XATTR_IBODY_HEADER_SIZE;
-    if (off + 4 * sharedCount > body.length) throw new CorruptImageError('shared xattr count beyond the xattr body', where);
-    const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
-    for (let k = 0; k < sharedCount; k++, off += 4) {
-      const id = dv.getUint32(off, true);
+    for (const id of ib.sharedIds) {
       const base = this.sb.xattrBlkaddr * this.blockSize + id * 4;
-      const head = this.readAt(base, 4, where);
-      const len = 4 + head[0] + (head[2] | (head[3] << 8));
+      const len = xattrEntryLength(this.readAt(base, XATTR_ENTRY_SIZE, where));
       const e = decodeXattrEntry(this.readAt(base, len, where), 0, len, where);
       const n = this.xattrName(e.nameIndex, e.suffix, where);
       if (n) out.push({ name: n.name, value: Buffer.from(e.value), hidden: n.hidden, shared: true });
     }
-    while (off < body.length) {
-      const e = decodeXattrEntry(body, off, body.length, where);
+    for (const e of ib.inline) {
       const n = this.xattrName(e.nameIndex, e.suffix, where);
       if (n) out.push({ name: n.name, value: Buffer.from(e.value), hidden: n.hidden, shared: false });
-      off += e.size;
     }
     return out;
   }

@@ -1,7 +1,7 @@
 // The tree model every source (directory, tar) produces and the planner consumes.
 // Names are bytes: EROFS names need not be UTF-8, and order is bytewise (never String#sort).
 
-import type { XattrIbody } from '../build/plan.js';
+import type { XattrIbody } from '../format/xattr-ibody.js';
 import { UserError } from '../errors.js';
 
 export type Kind = 'reg' | 'dir' | 'lnk' | 'chr' | 'blk' | 'fifo' | 'sock';

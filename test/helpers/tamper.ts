@@ -5,7 +5,7 @@
 import { closeSync, copyFileSync, openSync, readSync, writeSync } from 'node:fs';
 import { ErofsImage, type InodeInfo } from '../../src/read/image.js';
 import {
-  decodeSuperBlock, encodeSuperBlock, checksumRegion, checksumField, checksumLength, type SuperBlock,
+  decodeSuperBlock, encodeSuperBlock, sealSuperBlock, checksumLength, type SuperBlock,
 } from '../../src/format/superblock.js';
 import { decodeXattrEntry } from '../../src/format/xattr.js';
 import { decodeIbodyHeader } from '../../src/format/xattr-ibody.js';
@@ -106,9 +106,10 @@ export function nameFilterOffset(file: string, path: string): number {
 /** Recompute the superblock CRC32C over [1024, blocksize) after an edit in block 0. */
 export function fixSuperblockChecksum(file: string): void {
   const sb = decodeSuperBlock(readBytes(file, SUPER_OFFSET, SUPER_SIZE));
-  const r = checksumRegion(1 << sb.blkszbits);
-  const f = checksumField(readBytes(file, r.at, r.bytes.length));
-  writeBytes(file, f.at, Buffer.from(f.bytes));
+  sealSuperBlock({
+    read: (buf, at) => { buf.set(readBytes(file, at, buf.length)); return buf.length; },
+    write: (buf, at) => writeBytes(file, at, buf),
+  }, 1 << sb.blkszbits);
 }
 
 /** Change superblock fields through the codec, then fix the checksum. Refuses if the codec would lose bytes. */
