@@ -1,7 +1,9 @@
 // Build options as the core sees them: fully resolved, no optional knobs left to guess.
 import { UserError } from '../errors.js';
 import { availableParallelism } from 'node:os';
-import type { Scheme } from '../fingerprint/scheme.js';
+import type { FingerprintOptions } from '../fingerprint/compute.js';
+
+export type { FingerprintOptions };
 import { codecAlgorithm, type CodecSpec } from '../compress/codec.js';
 import { COMPRESSION_LZ4, PCLUSTER_MAX_SIZE } from '../format/zmap.js';
 
@@ -37,16 +39,6 @@ export interface CompressionOptions {
   legacyIndexes: boolean;
   /** --max-extent-bytes: no pcluster takes more than this many input bytes (at least a block). */
   maxExtentBytes?: number;
-}
-
-export interface FingerprintOptions {
-  /** Full xattr name, e.g. "erofs.fingerprint.v1" (hidden) or "trusted.erofs.fingerprint". */
-  name: Buffer;
-  scheme: Scheme;
-  /** uuid scheme: UUIDv5 of the content's SHA-256 in this namespace. */
-  vendorNamespace?: Uint8Array;
-  /** uuid scheme: path -> uuid registry kept between builds (see src/fingerprint/uuid-map.ts). */
-  assignUuid?: (path: Buffer, size: number, sha256: Uint8Array) => Uint8Array;
 }
 
 export interface BuildOptions {

@@ -21,13 +21,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { WriteGather } from './write-gather.js';
 import { blockDeviceSize } from '../sys/block-device.js';
-
-/** Temp files of builds in progress, so a signal handler can remove them. */
-export const liveTempFiles = new Set<string>();
-/** Images this process has moved into place: a signal after that must not claim none was written. */
-export const committedImages: string[] = [];
-/** Undo steps of in-place changes in progress (seal's append), run by the signal handler. */
-export const undoOnSignal = new Set<() => void>();
+import { liveTempFiles, committedImages } from '../sys/cleanup.js';
 /** Block devices being written: a signal handler wipes their superblock and says how far each got. */
 export const liveDevices = new Set<ImageOutput>();
 

@@ -22,7 +22,8 @@ import { COMPRESSION_LZ4, COMPRESSION_ZSTD, COMPRESSION_LZMA } from '../format/z
 import { encodeLz4Cfgs, encodeDeflateCfgs, encodeZstdCfgs, encodeLzmaCfgs, encodeCfgRecords, DEFLATE_MAX_WINDOWBITS } from '../format/compr-cfgs.js';
 import { lzmaDefaultDictSize } from '../compress/lzma-encoder.js';
 import { zstdDefaultWindowLog } from '../compress/zstd.js';
-import { showPath, pathOf, compareLatin1, type Inode } from '../source/tree.js';
+import { pathOf, compareLatin1, type Inode } from '../source/tree.js';
+import { showPath } from '../show-path.js';
 import type { BuildOptions } from './options.js';
 
 /** One block of a directory: entries [start, end) of its dirEntryList, `used` bytes. */

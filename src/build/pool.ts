@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { UserError } from '../errors.js';
-import { showPath } from '../source/tree.js';
+import { showPath } from '../show-path.js';
 import { toWire, unpackResult, type Job, type JobResult } from './jobs.js';
 
 interface Pending {

@@ -2,7 +2,8 @@
 // or spool file, or memory), with the errors a user should see: unreadable, grew, shrank, changed.
 import * as fs from 'node:fs';
 import { UserError } from '../errors.js';
-import { showPath, type DataSource } from '../source/tree.js';
+import { type DataSource } from '../source/tree.js';
+import { showPath } from '../show-path.js';
 
 export class SourceReader {
   private fd = -1;

@@ -1,7 +1,8 @@
 // The erofs-forge command line: commander at the edge; typed errors become one line and an exit code.
 import { Command, CommanderError } from 'commander';
 import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
-import { liveTempFiles, committedImages, undoOnSignal, liveDevices } from '../build/output.js';
+import { liveDevices } from '../build/output.js';
+import { liveTempFiles, committedImages, undoOnSignal } from '../sys/cleanup.js';
 import * as fs from 'node:fs';
 
 /**

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { ErofsImage, type InodeInfo } from '../read/image.js';
 import { superblockSummary, modeString } from '../read/describe.js';
 import { extract } from '../read/extract.js';
-import { showPath } from '../source/tree.js';
+import { showPath } from '../show-path.js';
 
 function withImage<T>(file: string, fn: (img: ErofsImage) => T): T {
   const img = ErofsImage.open(file);

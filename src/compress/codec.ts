@@ -4,7 +4,11 @@ import { Lz4Scratch } from './lz4.js';
 import { deflateDestSize, DEFLATE_DEFAULT_LEVEL, DEFLATE_MAX_LEVEL, type DeflateHint } from './deflate.js';
 import { ZstdEncoder, nodeHasZstd, zstdDefaultWindowLog, ZSTD_DEFAULT_LEVEL, ZSTD_MAX_LEVEL, ZSTD_NODE_MIN } from './zstd.js';
 import { MicroLzmaEncoder, lzmaDefaultDictSize, lzmaLevelValid, LZMA_DEFAULT_LEVEL } from './lzma-encoder.js';
-import { COMPRESSION_LZ4, COMPRESSION_DEFLATE, COMPRESSION_ZSTD, COMPRESSION_LZMA } from '../format/zmap.js';
+import { COMPRESSION_LZ4, COMPRESSION_DEFLATE, COMPRESSION_ZSTD, COMPRESSION_LZMA } from '../format/constants.js';
+import { lz4Decompress } from './lz4-decode.js';
+import { inflateStrict, inflatePrefix } from './deflate.js';
+import { microLzmaDecode } from './microlzma.js';
+import { zstdDecodeStrict } from './zstd.js';
 import { UserError } from '../errors.js';
 
 export interface DestSizeOut {
@@ -146,4 +150,37 @@ export function codecAlgorithm(spec: CodecSpec): number {
   return r.algorithm;
 }
 
-export { COMPRESSION_DEFLATE };
+/** What decoding one extent needs besides its stream. */
+export interface DecodeParams {
+  /** The extent's length: the stream must decode to exactly this many bytes, unless `partial`. */
+  outLen: number;
+  /** A partial reference (dedupe): the extent is a prefix of what the stream decodes to. */
+  partial: boolean;
+  /** Bound on a whole stream's output when `partial` (the kernel's largest extent). */
+  maxLen: number;
+  /** LZMA: dictionary size from the image's config record. */
+  dictSize: number;
+  /** zstd: largest window from the image's config record. */
+  windowSize: number;
+}
+
+/** The reader's side of each algorithm: strict decoders keyed by on-disk id. */
+const DECODERS: Record<number, { name: string; decompress(stream: Uint8Array, p: DecodeParams): Uint8Array }> = {
+  [COMPRESSION_LZ4]: { name: 'lz4', decompress: (s, p) => lz4Decompress(s, p.outLen, p.partial, p.maxLen) },
+  // The dictionary bounds match distances; a partial reference stops where the extent ends.
+  [COMPRESSION_LZMA]: { name: 'lzma', decompress: (s, p) => microLzmaDecode(s, p.outLen, p.dictSize, !p.partial) },
+  [COMPRESSION_DEFLATE]: { name: 'deflate', decompress: (s, p) => (p.partial ? inflatePrefix(s, p.outLen, p.maxLen) : inflateStrict(s, p.outLen)) },
+  [COMPRESSION_ZSTD]: { name: 'zstd', decompress: (s, p) => zstdDecodeStrict(s, p.outLen, p.windowSize, !p.partial, p.maxLen) },
+};
+
+/** The algorithm's name for messages ("lz4", "lzma", "deflate", "zstd"); undefined for unknown ids. */
+export function algorithmName(algorithm: number): string | undefined {
+  return DECODERS[algorithm]?.name;
+}
+
+/** Decode one stream of `algorithm`; throws on anything but a stream that gives exactly what p asks. */
+export function decompress(algorithm: number, stream: Uint8Array, p: DecodeParams): Uint8Array {
+  const d = DECODERS[algorithm];
+  if (!d) throw new RangeError(`unknown compression algorithm ${algorithm}`);
+  return d.decompress(stream, p);
+}

@@ -1317,6 +1317,16 @@ export function inflateStrict(src: Uint8Array, outLen: number): Uint8Array {
 }
 
 /**
+ * Inflate a whole stream of at most maxLen bytes and keep its first outLen (a partial reference:
+ * the extent is a prefix of what the pcluster decodes to; erofs-utils decodes it whole, too).
+ */
+export function inflatePrefix(src: Uint8Array, outLen: number, maxLen: number): Uint8Array {
+  const all = zlib.inflateRawSync(src, { maxOutputLength: maxLen });
+  if (all.length < outLen) throw new Error(`stream decodes to ${all.length} bytes, less than the extent`);
+  return all.subarray(0, outLen);
+}
+
+/**
  * Error-path helper: true if `src` is a sequence of complete non-final blocks (what a sync-flushed
  * stream without BFINAL looks like), as far as a structural walk can tell.
  */

@@ -1,6 +1,16 @@
 // Turning a file's digest into its fingerprint value.
-import { encodeFingerprint, vendorUuid } from './scheme.js';
-import type { FingerprintOptions } from '../build/options.js';
+import { encodeFingerprint, vendorUuid, type Scheme } from './scheme.js';
+
+/** How a build stamps fingerprints (BuildOptions.fingerprint). */
+export interface FingerprintOptions {
+  /** Full xattr name, e.g. "erofs.fingerprint.v1" (hidden) or "trusted.erofs.fingerprint". */
+  name: Buffer;
+  scheme: Scheme;
+  /** uuid scheme: UUIDv5 of the content's SHA-256 in this namespace. */
+  vendorNamespace?: Uint8Array;
+  /** uuid scheme: path -> uuid registry kept between builds (see src/fingerprint/uuid-map.ts). */
+  assignUuid?: (path: Buffer, size: number, sha256: Uint8Array) => Uint8Array;
+}
 
 /** Which digest a scheme needs computed over the content. */
 export function digestAlgorithm(f: FingerprintOptions): 'sha256' | 'blake3' {

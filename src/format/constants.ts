@@ -120,3 +120,11 @@ export const CHUNK_FORMAT_ALL = CHUNK_FORMAT_BLKBITS_MASK | CHUNK_FORMAT_INDEXES
 export const BLOCK_MAP_ENTRY_SIZE = 4;
 /** erofs_inode_chunk_index: startblk_hi (le16), device_id (le16), startblk_lo (le32). */
 export const CHUNK_INDEX_SIZE = 8;
+
+// Algorithms (Z_EROFS_COMPRESSION_*): h_algorithmtype nibbles and available_compr_algs bits.
+export const COMPRESSION_LZ4 = 0;
+export const COMPRESSION_LZMA = 1;
+export const COMPRESSION_DEFLATE = 2;
+export const COMPRESSION_ZSTD = 3;
+export const COMPRESSION_MAX = 4;
+export const ALL_COMPR_ALGS = (1 << COMPRESSION_MAX) - 1;

@@ -44,13 +44,9 @@ export const LI_D0_CBLKCNT = 1 << 11;
 export const PCLUSTER_MAX_SIZE = 1024 * 1024;
 export const PCLUSTER_MAX_DSIZE = 12 * 1024 * 1024;
 
-// Algorithms (Z_EROFS_COMPRESSION_*): h_algorithmtype nibbles and available_compr_algs bits.
-export const COMPRESSION_LZ4 = 0;
-export const COMPRESSION_LZMA = 1;
-export const COMPRESSION_DEFLATE = 2;
-export const COMPRESSION_ZSTD = 3;
-export const COMPRESSION_MAX = 4;
-export const ALL_COMPR_ALGS = (1 << COMPRESSION_MAX) - 1;
+// The algorithm ids (h_algorithmtype nibbles) are declared with the other kernel constants; the map's
+// users keep importing them from here.
+export { COMPRESSION_LZ4, COMPRESSION_LZMA, COMPRESSION_DEFLATE, COMPRESSION_ZSTD, COMPRESSION_MAX, ALL_COMPR_ALGS } from './constants.js';
 
 /** Byte offset of the map header of an inode whose inode + xattr body ends at `inodeEnd`. */
 export function mapHeaderOffset(inodeEnd: number): number {

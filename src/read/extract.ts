@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError, CorruptImageError } from '../errors.js';
 import { MAX_DEPTH, type ErofsImage, type InodeInfo, type XattrEntry } from './image.js';
-import { showPath } from '../source/tree.js';
+import { showPath } from '../show-path.js';
 import { NAME_LEN, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK } from '../format/constants.js';
 import * as sys from '../sys/libc.js';
 

@@ -16,30 +16,10 @@ import { xattrIbodySize, decodeXattrIbody } from '../format/xattr-ibody.js';
 import { decodeDirBlock, type DirEntry } from '../format/dirent.js';
 import { decodeXattrEntry, xattrEntryLength, decodePrefixTable, shortPrefix, longPrefixString, type LongPrefix } from '../format/xattr.js';
 import { CorruptImageError, UnsupportedFeatureError, UserError } from '../errors.js';
+import { readCompressedInode } from './zdata.js';
+import type { FileKind, InodeInfo, ImageReader } from './inode-info.js';
 
-export type FileKind = 'reg' | 'dir' | 'lnk' | 'chr' | 'blk' | 'fifo' | 'sock';
-
-export interface InodeInfo {
-  nid: number;
-  /** Byte offset of the inode in the image. */
-  iloc: number;
-  extended: boolean;
-  datalayout: number;
-  kind: FileKind;
-  mode: number;
-  nlink: number;
-  size: number;
-  uid: number;
-  gid: number;
-  mtimeSec: bigint;
-  mtimeNsec: number;
-  ino: number;
-  /** Raw i_u. */
-  u: number;
-  rdev: { major: number; minor: number };
-  isize: number;
-  xattrSize: number;
-}
+export type { FileKind, InodeInfo } from './inode-info.js';
 
 export interface XattrEntry {
   /** Full name; hidden (base index 0 long-prefix) names included, flagged. */
@@ -47,13 +27,6 @@ export interface XattrEntry {
   value: Buffer;
   hidden: boolean;
   shared: boolean;
-}
-
-/** Decodes the data of compressed inodes; installed by src/read/zdata.ts when present. */
-export type CompressedReader = (img: ErofsImage, ino: InodeInfo) => Iterable<Uint8Array>;
-let compressedReader: CompressedReader | undefined;
-export function setCompressedReader(r: CompressedReader): void {
-  compressedReader = r;
 }
 
 const KIND_OF_TYPE: Record<number, FileKind> = {
@@ -70,7 +43,7 @@ const READ_CHUNK = 1 << 20;
 /** Deepest directory nesting we follow (the kernel has no limit; PATH_MAX makes deeper trees unusable). */
 export const MAX_DEPTH = 2048;
 
-export class ErofsImage {
+export class ErofsImage implements ImageReader {
   readonly sb: SuperBlock;
   readonly blockSize: number;
   readonly length: number;
@@ -305,8 +278,7 @@ export class ErofsImage {
   /** All data of an inode as chunks, in order. Flat data is read from the image in bounded chunks. */
   *data(i: InodeInfo): Generator<Uint8Array> {
     if (i.datalayout === INODE_COMPRESSED_FULL || i.datalayout === INODE_COMPRESSED_COMPACT) {
-      if (!compressedReader) throw new UnsupportedFeatureError(`nid ${i.nid}: compressed data is not supported by this reader`);
-      yield* compressedReader(this, i);
+      yield* readCompressedInode(this, i);
       return;
     }
     const bs = this.blockSize;
@@ -470,4 +442,3 @@ export class ErofsImage {
     }
   }
 }
-import { readCompressedInode } from './zdata.js'; setCompressedReader(readCompressedInode); // zdata.ts imports only types from this file: no import cycle

@@ -8,7 +8,7 @@ import { FEATURE_COMPAT_ISHARE_XATTRS, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INOD
 import { longPrefixString } from '../format/xattr.js';
 import { parseFingerprint } from '../fingerprint/scheme.js';
 import { UserError } from '../errors.js';
-import { showPath } from '../source/tree.js';
+import { showPath } from '../show-path.js';
 import { flatDataLayout } from '../format/inode.js';
 import type { ErofsImage, InodeInfo } from './image.js';
 

@@ -9,9 +9,8 @@
 // image, extent ≤ 12 MiB) and decoded strictly: a stream must give exactly the extent's length unless
 // the index says PARTIAL_REF (dedupe: the extent is a prefix of the pcluster's output).
 //
-// This module imports only types from image.ts; image.ts installs readCompressedInode (no import cycle).
-import { inflateRawSync } from 'node:zlib';
-import type { ErofsImage, InodeInfo } from './image.js';
+// It sees the image through ImageReader (inode-info.ts): image.ts calls it, it never imports image.ts.
+import type { ImageReader, InodeInfo } from './inode-info.js';
 import {
   INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT, INODE_FLAT_PLAIN, INODE_FLAT_INLINE,
   FEATURE_INCOMPAT_LZ4_0PADDING, FEATURE_INCOMPAT_BIG_PCLUSTER, FEATURE_INCOMPAT_COMPR_CFGS, FEATURE_INCOMPAT_ZTAILPACKING,
@@ -28,10 +27,7 @@ import {
 import { configRecordsAt } from '../format/superblock.js';
 import { decodeCfgRecords, decodeLz4Cfgs, decodeDeflateCfgs, decodeLzmaCfgs, decodeZstdCfgs, type Lz4Cfgs, type DeflateCfgs,
   type LzmaCfgs, type ZstdCfgs } from '../format/compr-cfgs.js';
-import { lz4DecompressStrict } from '../compress/lz4.js';
-import { inflateStrict } from '../compress/deflate.js';
-import { microLzmaDecode } from '../compress/microlzma.js';
-import { zstdDecodeStrict } from '../compress/zstd.js';
+import { decompress, algorithmName } from '../compress/codec.js';
 import { CorruptImageError, UnsupportedFeatureError } from '../errors.js';
 
 /** One extent of a compressed file: file bytes [la, la + llen) and where they come from. */
@@ -67,16 +63,15 @@ interface ImageState {
   packed: PackedInode | null | undefined;
 }
 
-const states = new WeakMap<ErofsImage, ImageState>();
+const states = new WeakMap<ImageReader, ImageState>();
 
-const ALGORITHM_NAMES = ['lz4', 'lzma', 'deflate', 'zstd'];
 
 /** Decoded packed-inode extents kept for fragment reads, per image. */
 const PACKED_CACHE_BYTES = 16 << 20;
 /** Index bytes read at a time. */
 const INDEX_WINDOW = 64 << 10;
 
-function stateOf(img: ErofsImage): ImageState {
+function stateOf(img: ImageReader): ImageState {
   let st = states.get(img);
   if (!st) {
     st = readConfigs(img);
@@ -89,12 +84,12 @@ function stateOf(img: ErofsImage): ImageState {
  * Compression configs (kernel z_erofs_parse_cfgs): without COMPR_CFGS only LZ4 exists, 1-block pclusters,
  * u1 = lz4_max_distance; with it u1 = available_compr_algs and one record per algorithm follows the sb.
  */
-export function readCompressionConfigs(img: ErofsImage): { algs: number; lz4: Lz4Cfgs | null; deflate: DeflateCfgs | null; lzma: LzmaCfgs | null; zstd: ZstdCfgs | null } {
+export function readCompressionConfigs(img: ImageReader): { algs: number; lz4: Lz4Cfgs | null; deflate: DeflateCfgs | null; lzma: LzmaCfgs | null; zstd: ZstdCfgs | null } {
   const { algs, lz4, deflate, lzma, zstd } = stateOf(img);
   return { algs, lz4, deflate, lzma, zstd };
 }
 
-function readConfigs(img: ErofsImage): ImageState {
+function readConfigs(img: ImageReader): ImageState {
   const sb = img.sb;
   if (!(sb.featureIncompat & FEATURE_INCOMPAT_COMPR_CFGS)) {
     return { algs: 1 << COMPRESSION_LZ4, lz4: { maxDistance: sb.u1 || 65535, maxPclusterBlks: 1 }, deflate: null, lzma: null, zstd: null, packed: undefined };
@@ -142,7 +137,7 @@ interface IndexSource {
 class IndexWindow {
   private buf: Uint8Array = new Uint8Array(0);
   private off = 0;
-  constructor(private img: ErofsImage, private start: number, private end: number, private where: string) {}
+  constructor(private img: ImageReader, private start: number, private end: number, private where: string) {}
   /** Bytes [off, off + len) as (buffer, offset in buffer). */
   at(off: number, len: number): [Uint8Array, number] {
     if (off < this.start || off + len > this.end) throw new CorruptImageError('index read outside the index area', this.where);
@@ -156,7 +151,7 @@ class IndexWindow {
 
 class FullIndexes implements IndexSource {
   private w: IndexWindow;
-  constructor(img: ErofsImage, private start: number, n: number, private big: boolean, private where: string) {
+  constructor(img: ImageReader, private start: number, n: number, private big: boolean, private where: string) {
     this.w = new IndexWindow(img, start, start + fullIndexesSize(n), where);
   }
   get(lcn: number): Lcluster {
@@ -184,7 +179,7 @@ class CompactIndexes implements IndexSource {
   private entries: CompactEntry[] = [];
   private base = 0;
   private lobits: number;
-  constructor(img: ErofsImage, private l: CompactLayout, lclusterbits: number, private big: boolean, private where: string) {
+  constructor(img: ImageReader, private l: CompactLayout, lclusterbits: number, private big: boolean, private where: string) {
     this.w = new IndexWindow(img, l.ebase, l.ebase + l.bytes, where);
     this.lobits = compactLobits(lclusterbits);
   }
@@ -233,7 +228,7 @@ interface OpenHead {
 }
 
 /** The extents of a compressed inode in file order, each checked; stops at the first error. */
-export function* compressedExtents(img: ErofsImage, ino: InodeInfo): Generator<ZExtent> {
+export function* compressedExtents(img: ImageReader, ino: InodeInfo): Generator<ZExtent> {
   const where = `nid ${ino.nid}`;
   if (ino.datalayout !== INODE_COMPRESSED_FULL && ino.datalayout !== INODE_COMPRESSED_COMPACT) {
     throw new RangeError(`${where}: not a compressed inode`);
@@ -334,7 +329,7 @@ export function* compressedExtents(img: ErofsImage, ino: InodeInfo): Generator<Z
     }
     const algorithm = algorithmType[h.type === LCLUSTER_TYPE_HEAD1 ? 0 : 1];
     // zmap.c z_erofs_map_sanity_check.
-    if (!(st.algs & (1 << algorithm))) throw new CorruptImageError('algorithm not in available_compr_algs', where, ALGORITHM_NAMES[algorithm]);
+    if (!(st.algs & (1 << algorithm))) throw new CorruptImageError('algorithm not in available_compr_algs', where, algorithmName(algorithm));
     if (algorithm === COMPRESSION_LZ4 && !inline && st.lz4 && plen > st.lz4.maxPclusterBlks * bs) {
       throw new CorruptImageError('LZ4 pcluster larger than the config record allows', where, `${plen / bs} > ${st.lz4.maxPclusterBlks} blocks`);
     }
@@ -379,7 +374,7 @@ function fragmentExtent(la: number, llen: number, fragmentOff: number): ZExtent 
 // ---- decoding ----------------------------------------------------------------------------
 
 /** The bytes of a non-fragment extent: exactly e.llen of them. */
-export function decodeExtent(img: ErofsImage, e: ZExtent, where: string): Uint8Array {
+export function decodeExtent(img: ImageReader, e: ZExtent, where: string): Uint8Array {
   const bs = img.blockSize;
   const raw = img.readAt(e.pa, e.plen, where);
   if (e.kind === 'plain') {
@@ -392,7 +387,7 @@ export function decodeExtent(img: ErofsImage, e: ZExtent, where: string): Uint8A
     return out;
   }
   if (e.kind !== 'compressed') throw new RangeError('decodeExtent: fragment extents are read from the packed inode');
-  const name = ALGORITHM_NAMES[e.algorithm];
+  const name = algorithmName(e.algorithm);
   if (e.algorithm === COMPRESSION_LZ4 && !(img.sb.featureIncompat & FEATURE_INCOMPAT_LZ4_0PADDING)) {
     throw new UnsupportedFeatureError(`${where}: LZ4 data without 0PADDING (pre-5.3 images) is not supported`);
   }
@@ -403,71 +398,19 @@ export function decodeExtent(img: ErofsImage, e: ZExtent, where: string): Uint8A
   if (margin === scan) throw new CorruptImageError('no compressed data in the first block of a pcluster', where, `at ${e.la}`);
   const stream = raw.subarray(margin);
   try {
-    if (e.algorithm === COMPRESSION_LZ4) {
-      if (!e.partialRef) return lz4DecompressStrict(stream, e.llen);
-      const full = lz4DecodedLength(stream, PCLUSTER_MAX_DSIZE);
-      if (full < e.llen) throw new Error(`stream decodes to ${full} bytes, less than the extent`);
-      return lz4DecompressStrict(stream, full).subarray(0, e.llen);
-    }
-    if (e.algorithm === COMPRESSION_LZMA) {
-      // The dictionary bounds match distances; a partial reference stops where the extent ends.
-      return microLzmaDecode(stream, e.llen, stateOf(img).lzma!.dictSize, !e.partialRef);
-    }
-    if (e.algorithm === COMPRESSION_ZSTD) {
-      return zstdDecodeStrict(stream, e.llen, stateOf(img).zstd!.windowSize, !e.partialRef, PCLUSTER_MAX_DSIZE);
-    }
-    if (!e.partialRef) return inflateStrict(stream, e.llen);
-    // Partial reference: like erofs-utils, decode the whole stream (bounded) and take the prefix.
-    const all = inflateRawSync(stream, { maxOutputLength: PCLUSTER_MAX_DSIZE });
-    if (all.length < e.llen) throw new Error(`stream decodes to ${all.length} bytes, less than the extent`);
-    return all.subarray(0, e.llen);
+    const st = stateOf(img);
+    return decompress(e.algorithm, stream, {
+      outLen: e.llen, partial: e.partialRef, maxLen: PCLUSTER_MAX_DSIZE,
+      dictSize: st.lzma?.dictSize ?? 0, windowSize: st.zstd?.windowSize ?? 0,
+    });
   } catch (err) {
     if (err instanceof CorruptImageError || err instanceof UnsupportedFeatureError) throw err;
     throw new CorruptImageError('corrupt compressed data', where, `${name} extent at ${e.la}, ${e.llen} bytes: ${(err as Error).message}`);
   }
 }
 
-/**
- * Decoded size of a whole LZ4 block, from its sequence headers (literal and match lengths), without
- * decoding it; fails past `cap`. The strict decoder then checks the block against that size.
- */
-function lz4DecodedLength(src: Uint8Array, cap: number): number {
-  let ip = 0;
-  let total = 0;
-  const end = src.length;
-  for (;;) {
-    if (ip >= end) throw new Error('truncated LZ4 block');
-    const token = src[ip++];
-    let ll = token >> 4;
-    if (ll === 15) {
-      let s: number;
-      do {
-        if (ip >= end) throw new Error('truncated LZ4 block');
-        s = src[ip++];
-        ll += s;
-      } while (s === 255);
-    }
-    ip += ll;
-    total += ll;
-    if (ip === end) return total;
-    if (ip + 2 > end) throw new Error('truncated LZ4 block');
-    ip += 2;
-    let ml = token & 15;
-    if (ml === 15) {
-      let s: number;
-      do {
-        if (ip >= end) throw new Error('truncated LZ4 block');
-        s = src[ip++];
-        ml += s;
-      } while (s === 255);
-    }
-    total += ml + 4;
-    if (total > cap) throw new Error(`LZ4 block decodes to more than ${cap} bytes`);
-  }
-}
-
 /** The data of a compressed inode, one chunk per extent (fragments: per packed-inode extent). */
-export function* readCompressedInode(img: ErofsImage, ino: InodeInfo): Generator<Uint8Array> {
+export function* readCompressedInode(img: ImageReader, ino: InodeInfo): Generator<Uint8Array> {
   const where = `nid ${ino.nid}`;
   let pos = 0;
   for (const e of compressedExtents(img, ino)) {
@@ -483,7 +426,7 @@ export function* readCompressedInode(img: ErofsImage, ino: InodeInfo): Generator
 
 // ---- the packed inode (fragments) --------------------------------------------------------
 
-function packedInode(img: ErofsImage, user: InodeInfo, where: string): PackedInode {
+function packedInode(img: ImageReader, user: InodeInfo, where: string): PackedInode {
   const st = stateOf(img);
   if (st.packed === undefined) {
     const nid = img.sb.packedNid;
@@ -507,7 +450,7 @@ class PackedInode {
   private cached = 0;
   private where: string;
 
-  constructor(private img: ErofsImage, nid: bigint) {
+  constructor(private img: ImageReader, nid: bigint) {
     if (nid > BigInt(Number.MAX_SAFE_INTEGER)) throw new CorruptImageError('packed nid out of range', 'superblock');
     this.ino = img.inode(Number(nid));
     this.where = `packed inode nid ${this.ino.nid}`;

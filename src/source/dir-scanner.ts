@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors.js';
 import { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, NAME_LEN } from '../format/constants.js';
-import { type Inode, type Kind, type Dentry, newInode, mtimeSecOf, sortedEntries, showPath, NO_XATTRS } from './tree.js';
+import { type Inode, type Kind, type Dentry, newInode, mtimeSecOf, sortedEntries, NO_XATTRS } from './tree.js';
+import { showPath } from '../show-path.js';
 import { XattrReader } from './xattrs-read.js';
 
 export interface ScanOptions {

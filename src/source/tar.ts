@@ -30,8 +30,9 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, NAME_LEN } from '../format/constants.js';
-import { liveTempFiles } from '../build/output.js';
-import { type Inode, type Kind, type Dentry, type Xattr, type DataSource, newInode, mtimeSecOf, sortedEntries, showPath } from './tree.js';
+import { liveTempFiles } from '../sys/cleanup.js';
+import { type Inode, type Kind, type Dentry, type Xattr, type DataSource, newInode, mtimeSecOf, sortedEntries } from './tree.js';
+import { showPath } from '../show-path.js';
 import {
   BLOCK, decodeHeader, decodeGnuSparseHeader, decodeGnuSparseExtension, parsePaxRecords, paxInteger, paxTime,
   type RawHeader, type PaxRecord, type SparseSegment,

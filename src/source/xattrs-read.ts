@@ -4,7 +4,8 @@
 // memory grows with the number of distinct lists, not with the tree's total xattr text.
 import { UserError } from '../errors.js';
 import { cstr, lgetxattrs, SysError } from '../sys/libc.js';
-import { NO_XATTRS, showPath, type Xattr } from './tree.js';
+import { NO_XATTRS, type Xattr } from './tree.js';
+import { showPath } from '../show-path.js';
 
 export class XattrReader {
   private readonly interned = new Map<string, Xattr[]>();

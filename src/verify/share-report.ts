@@ -29,7 +29,7 @@ import { performance } from 'node:perf_hooks';
 import { ErofsImage } from '../read/image.js';
 import { INODE_COMPRESSED_COMPACT, INODE_COMPRESSED_FULL } from '../format/constants.js';
 import { CorruptImageError, UnsupportedFeatureError } from '../errors.js';
-import { showPath } from '../source/tree.js';
+import { showPath } from '../show-path.js';
 import { ContentReader } from './content.js';
 import { ishareState, kernelAcceptsValue, lookupFingerprint, showFingerprint } from './fingerprint-xattr.js';
 

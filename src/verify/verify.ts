@@ -9,7 +9,7 @@ import { ErofsImage, type InodeInfo } from '../read/image.js';
 import { CorruptImageError, UnsupportedFeatureError, UserError } from '../errors.js';
 import { parseFingerprint, vendorUuid } from '../fingerprint/scheme.js';
 import { formatUuid, uuidMapKey, type UuidMap } from '../fingerprint/uuid-map.js';
-import { showPath } from '../source/tree.js';
+import { showPath } from '../show-path.js';
 import { ContentReader } from './content.js';
 import { ishareState, kernelAcceptsValue, lookupFingerprint, showFingerprint, type IshareState } from './fingerprint-xattr.js';
 

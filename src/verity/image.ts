@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { ErofsImage } from '../read/image.js';
-import { liveTempFiles, undoOnSignal } from '../build/output.js';
+import { liveTempFiles, undoOnSignal } from '../sys/cleanup.js';
 import { verityLayout, hex, VERITY_SB_SIZE } from './params.js';
 import { decodeVeritySuperblock, hasVeritySignature, type VeritySuperblock } from './superblock.js';
 import { formatUuid } from '../read/describe.js';

@@ -4,7 +4,7 @@
 import { ErofsImage, type InodeInfo } from '../read/image.js';
 import { compressedExtents } from '../read/zdata.js';
 import { INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT, SUPER_OFFSET } from '../format/constants.js';
-import { showPath } from '../source/tree.js';
+import { showPath } from '../show-path.js';
 
 export interface Owner {
   /** "/path" of the file whose bytes these are, or null (superblock, unused space, unreadable image). */

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
-import { liveTempFiles } from '../build/output.js';
+import { liveTempFiles } from '../sys/cleanup.js';
 import { hex } from './params.js';
 import { veritysetupText, type SealResult } from './seal.js';
 import { signatureJson, type Signer, type VeritySignatureJson } from './sign.js';
