@@ -1,4 +1,4 @@
-// DEFLATE destsize compressor and strict inflater (src/compress/deflate.ts).
+// DEFLATE destsize compressor and strict inflater (src/compress/deflate*.ts).
 // Oracles: node:zlib (the kernel's inflate) and fflate (an independent JS inflater).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,14 +7,13 @@ import fc from 'fast-check';
 import { inflateSync } from 'fflate';
 import {
   deflateDestSize,
-  inflateStrict,
-  DeflateFormatError,
   DEFLATE_DEFAULT_LEVEL,
   DEFLATE_MAX_LEVEL,
-  STORED_PAD_BIT,
   type DeflateHint,
   type DeflateResult,
 } from '../src/compress/deflate.js';
+import { inflateStrict, DeflateFormatError } from '../src/compress/deflate-inflate.js';
+import { STORED_PAD_BIT } from '../src/compress/deflate-writer.js';
 
 const LEVELS = [0, 1, 6, 9];
 const REASONS = new Set(['truncated', 'missing-final-block', 'output-too-long', 'output-too-short', 'trailing-data', 'corrupt']);

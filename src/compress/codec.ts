@@ -6,7 +6,7 @@ import { ZstdEncoder, nodeHasZstd, zstdDefaultWindowLog, ZSTD_DEFAULT_LEVEL, ZST
 import { MicroLzmaEncoder, lzmaDefaultDictSize, lzmaLevelValid, LZMA_DEFAULT_LEVEL } from './lzma-encoder.js';
 import { COMPRESSION_LZ4, COMPRESSION_DEFLATE, COMPRESSION_ZSTD, COMPRESSION_LZMA } from '../format/constants.js';
 import { lz4Decompress } from './lz4-decode.js';
-import { inflateStrict, inflatePrefix } from './deflate.js';
+import { inflateStrict, inflatePrefix } from './deflate-inflate.js';
 import { microLzmaDecode } from './microlzma.js';
 import { zstdDecodeStrict } from './zstd.js';
 import { UserError } from '../errors.js';

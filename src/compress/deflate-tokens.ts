@@ -1,0 +1,445 @@
+// Token decoding: zlib's (trusted, byte-aligned) sync-flushed output turned back into tokens, with
+// the running statistics the destsize driver sizes codes from; and a structural walk of untrusted
+// streams for the strict inflater's error messages.
+import {
+  LEN_EXTRA, DIST_EXTRA, CL_ORDER, NUM_LL, NUM_D, NUM_CL, EOB, FIXED_LL_LEN, FIXED_D_LEN,
+  Decoder, LL_AUX, D_AUX,
+} from './deflate-huffman.js';
+
+/** Decoded tokens and their cumulative statistics: grows, never shrinks; reset() before each stream. */
+export class TokenStore {
+  /** literal byte 0..255 or length symbol 257..285 */
+  sym = new Uint16Array(1 << 14);
+  /** match: length | distance << 9; literal: 0 */
+  val = new Uint32Array(1 << 14);
+  /** distance symbol, 255 for a literal */
+  dsym = new Uint8Array(1 << 14);
+  /** extra bits (length + distance) */
+  xb = new Uint8Array(1 << 14);
+  n = 0;
+  // cumulative statistics of all decoded tokens (cumLL counts one EOB); Int32Array (counts stay far
+  // below 2^31): V8 keeps the increments in integer registers
+  readonly cumLL = new Int32Array(NUM_LL);
+  readonly cumD = new Int32Array(NUM_D);
+  /** extra bits */
+  cumXb = 0;
+  /** data bits under the fixed code (without EOB) */
+  cumFixed = 0;
+
+  reset(): void {
+    this.n = 0;
+    this.cumLL.fill(0);
+    this.cumD.fill(0);
+    this.cumXb = 0;
+    this.cumFixed = 0;
+    this.cumLL[EOB] = 1;
+  }
+
+  ensure(n: number): void {
+    if (this.sym.length >= n) return;
+    const cap = Math.max(n, this.sym.length * 2);
+    const s = new Uint16Array(cap);
+    s.set(this.sym.subarray(0, this.n));
+    this.sym = s;
+    const v = new Uint32Array(cap);
+    v.set(this.val.subarray(0, this.n));
+    this.val = v;
+    const d = new Uint8Array(cap);
+    d.set(this.dsym.subarray(0, this.n));
+    this.dsym = d;
+    const x = new Uint8Array(cap);
+    x.set(this.xb.subarray(0, this.n));
+    this.xb = x;
+  }
+}
+
+const llDec = new Decoder(11, LL_AUX);
+const dDec = new Decoder(9, D_AUX);
+const clDec = new Decoder(7);
+const fixedLLDec = new Decoder(11, LL_AUX);
+const fixedDDec = new Decoder(9, D_AUX);
+fixedLLDec.init(FIXED_LL_LEN, 288);
+fixedDDec.init(FIXED_D_LEN, 30);
+const decLens = new Uint8Array(NUM_LL + 2 + 32 + 140);
+const clScratch = new Uint8Array(NUM_CL);
+
+export class ZlibOutputError extends Error {}
+
+/** bit reader state shared by the slow paths (the hot loop keeps it in locals) */
+let bBuf = 0;
+let bCnt = 0;
+let bPos = 0;
+let bSrc: Uint8Array = new Uint8Array(0);
+let bEnd = 0;
+
+function need(n: number): void {
+  while (bCnt < n) {
+    bBuf |= (bPos < bEnd ? bSrc[bPos] : 0) << bCnt;
+    bPos++;
+    bCnt += 8;
+  }
+}
+function bits(n: number): number {
+  need(n);
+  const v = bBuf & ((1 << n) - 1);
+  bBuf >>>= n;
+  bCnt -= n;
+  return v;
+}
+function decodeSym(d: Decoder): number {
+  need(15);
+  const e = d.table[bBuf & d.mask];
+  if (e) {
+    const l = e & 15;
+    bBuf >>>= l;
+    bCnt -= l;
+    return (e >> 4) & 511;
+  }
+  // canonical decode, one bit at a time (codes longer than the primary table)
+  let code = 0;
+  let first = 0;
+  let index = 0;
+  for (let len = 1; len < 16; len++) {
+    code |= bBuf & 1;
+    bBuf >>>= 1;
+    bCnt--;
+    const c = d.count[len];
+    if (code - c < first) return d.sorted[index + (code - first)];
+    index += c;
+    first += c;
+    first <<= 1;
+    code <<= 1;
+  }
+  throw new ZlibOutputError('bad code');
+}
+
+/** read a dynamic block header at the shared bit state into llDec/dDec; false if malformed */
+function readDynamicHeader(): boolean {
+  const hlit = bits(5) + 257;
+  const hdist = bits(5) + 1;
+  const hclen = bits(4) + 4;
+  if (hlit > 286 || hdist > 30) return false;
+  clScratch.fill(0);
+  for (let i = 0; i < hclen; i++) clScratch[CL_ORDER[i]] = bits(3);
+  clDec.init(clScratch, NUM_CL);
+  const total = hlit + hdist;
+  for (let i = 0; i < total; ) {
+    const s = decodeSym(clDec);
+    if (s < 16) decLens[i++] = s;
+    else if (s === 16) {
+      if (i === 0) return false;
+      const p = decLens[i - 1];
+      for (let r = 3 + bits(2); r > 0; r--) decLens[i++] = p;
+    } else if (s === 17) for (let r = 3 + bits(3); r > 0; r--) decLens[i++] = 0;
+    else for (let r = 11 + bits(7); r > 0; r--) decLens[i++] = 0;
+    if (i > total) return false;
+  }
+  llDec.init(decLens.subarray(0, hlit), hlit);
+  dDec.init(decLens.subarray(hlit, total), hdist);
+  return true;
+}
+
+/**
+ * Decode the blocks zlib wrote for one sync-flushed chunk (buf[0..n)): non-final blocks, the last
+ * one the empty stored block of the flush. Appends tokens and updates the cumulative statistics.
+ * `inLen` (the chunk's input size) bounds the number of new tokens.
+ * The bit buffer holds at most 24 bits (refill while <= 16), so it always stays a small integer.
+ */
+export function decodeChunk(ts: TokenStore, buf: Uint8Array, n: number, inLen: number): void {
+  ts.ensure(ts.n + inLen);
+  const sym = ts.sym;
+  const val = ts.val;
+  const dsy = ts.dsym;
+  const xbs = ts.xb;
+  const hl = ts.cumLL;
+  const hd = ts.cumD;
+  const lens = decLens;
+  let k = ts.n;
+  let xbits = ts.cumXb;
+  let pos = 0;
+  let bb = 0;
+  let bc = 0;
+  const limit = ts.n + inLen;
+  for (;;) {
+    while (bc <= 16) {
+      bb |= buf[pos] << bc;
+      pos++;
+      bc += 8;
+    }
+    const hdr = bb & 7;
+    bb >>= 3;
+    bc -= 3;
+    if (hdr & 1) throw new ZlibOutputError('unexpected final block');
+    const type = hdr >> 1;
+    if (type === 0) {
+      bb >>= bc & 7;
+      bc -= bc & 7;
+      let p = pos - (bc >> 3);
+      const len = buf[p] | (buf[p + 1] << 8);
+      p += 4;
+      if (p + len > n || k + len > limit) throw new ZlibOutputError('stored block overruns');
+      for (let i = 0; i < len; i++) {
+        const b = buf[p + i];
+        sym[k++] = b;
+        hl[b]++;
+      }
+      pos = p + len;
+      bb = 0;
+      bc = 0;
+      if (pos >= n) break;
+      continue;
+    }
+    let ld: Decoder;
+    let dd: Decoder;
+    if (type === 1) {
+      ld = fixedLLDec;
+      dd = fixedDDec;
+    } else if (type === 2) {
+      // dynamic header (5 + 5 + 4 bits, then 3 bits per code-length code length)
+      while (bc <= 16) {
+        bb |= buf[pos] << bc;
+        pos++;
+        bc += 8;
+      }
+      const hlit = (bb & 31) + 257;
+      const hdist = ((bb >> 5) & 31) + 1;
+      const hclen = ((bb >> 10) & 15) + 4;
+      bb >>= 14;
+      bc -= 14;
+      if (hlit > 286 || hdist > 30) throw new ZlibOutputError('bad dynamic header');
+      const cl = clScratch;
+      cl.fill(0);
+      for (let i = 0; i < hclen; i++) {
+        while (bc <= 16) {
+          bb |= buf[pos] << bc;
+          pos++;
+          bc += 8;
+        }
+        cl[CL_ORDER[i]] = bb & 7;
+        bb >>= 3;
+        bc -= 3;
+      }
+      clDec.init(cl, NUM_CL);
+      const ct = clDec.table; // code-length codes are <= 7 bits: the 7-bit table decodes all
+      const total = hlit + hdist;
+      for (let i = 0; i < total; ) {
+        while (bc <= 16) {
+          bb |= buf[pos] << bc;
+          pos++;
+          bc += 8;
+        }
+        const e = ct[bb & 127];
+        if (e <= 0) throw new ZlibOutputError('bad code-length code');
+        const l = e & 15;
+        bb >>= l;
+        bc -= l;
+        const c = e >> 4;
+        if (c < 16) lens[i++] = c;
+        else {
+          let r: number;
+          let v = 0;
+          if (c === 16) {
+            if (i === 0) throw new ZlibOutputError('repeat without a length');
+            v = lens[i - 1];
+            r = 3 + (bb & 3);
+            bb >>= 2;
+            bc -= 2;
+          } else if (c === 17) {
+            r = 3 + (bb & 7);
+            bb >>= 3;
+            bc -= 3;
+          } else {
+            r = 11 + (bb & 127);
+            bb >>= 7;
+            bc -= 7;
+          }
+          if (i + r > total) throw new ZlibOutputError('code lengths overrun');
+          for (; r > 0; r--) lens[i++] = v;
+        }
+      }
+      llDec.init(lens.subarray(0, hlit), hlit);
+      dDec.init(lens.subarray(hlit, total), hdist);
+      ld = llDec;
+      dd = dDec;
+    } else throw new ZlibOutputError('reserved block type');
+    const lt = ld.table;
+    const lm = ld.mask;
+    const lp = ld.pri;
+    const dt = dd.table;
+    const dm = dd.mask;
+    for (;;) {
+      // branchless refill to 24..31 bits: whole bytes count as consumed, the bits of a partly
+      // fitting byte sit above bc as a correct preview (or-ed again, same value, next time)
+      bb |= ((buf[pos] | (buf[pos + 1] << 8) | (buf[pos + 2] << 16)) << bc) & 0x7fffffff;
+      const nb = (31 - bc) >> 3;
+      pos += nb;
+      bc += nb << 3;
+      // entry: code length | symbol << 4 | extra-bit count << 13 | base << 17 (see Decoder);
+      // the slow path returns the symbol, rebuilt into an entry with length 0 (bits consumed)
+      let e = lt[bb & lm];
+      if (e === 0) {
+        bSrc = buf;
+        bEnd = n;
+        bPos = pos;
+        bBuf = bb;
+        bCnt = bc;
+        const s = decodeSym(ld);
+        pos = bPos;
+        bb = bBuf;
+        bc = bCnt;
+        e = (s << 4) | LL_AUX[s];
+      }
+      const l = e & 15;
+      bb >>= l;
+      bc -= l;
+      if (e < 256 << 4) {
+        // literals: only ts.sym is meaningful (ts.val/ts.dsym/ts.xb are read for matches only); writes
+        // past the reserved room are dropped by the typed array and caught after the block
+        const s = e >> 4;
+        sym[k++] = s;
+        hl[s]++;
+        // a second literal without a refill while the buffer still holds a table index
+        if (bc >= lp) {
+          const e2 = lt[bb & lm];
+          if (e2 !== 0 && e2 < 256 << 4) {
+            const l2 = e2 & 15;
+            bb >>= l2;
+            bc -= l2;
+            const s2 = e2 >> 4;
+            sym[k++] = s2;
+            hl[s2]++;
+          }
+        }
+        continue;
+      }
+      const s = (e >> 4) & 511;
+      if (s === EOB) break;
+      if (s > 285) throw new ZlibOutputError('bad length symbol');
+      let len = e >>> 17;
+      const le = (e >> 13) & 15;
+      if (le) {
+        if (bc < 16) {
+          bb |= (buf[pos] | (buf[pos + 1] << 8)) << bc;
+          pos += 2;
+          bc += 16;
+        }
+        len += bb & ((1 << le) - 1);
+        bb >>= le;
+        bc -= le;
+      }
+      if (bc < 16) {
+        bb |= (buf[pos] | (buf[pos + 1] << 8)) << bc;
+        pos += 2;
+        bc += 16;
+      }
+      e = dt[bb & dm];
+      if (e === 0) {
+        bSrc = buf;
+        bEnd = n;
+        bPos = pos;
+        bBuf = bb;
+        bCnt = bc;
+        const d = decodeSym(dd);
+        pos = bPos;
+        bb = bBuf;
+        bc = bCnt;
+        e = (d << 4) | D_AUX[d];
+      }
+      const dl = e & 15;
+      bb >>= dl;
+      bc -= dl;
+      const ds = (e >> 4) & 511;
+      if (ds > 29) throw new ZlibOutputError('bad distance symbol');
+      let dist = e >>> 17; // entries with a base >= 16384 are negative as Int32: hence >>> and === 0
+      const de = (e >> 13) & 15;
+      if (de) {
+        if (bc < 16) {
+          bb |= (buf[pos] | (buf[pos + 1] << 8)) << bc;
+          pos += 2;
+          bc += 16;
+        }
+        dist += bb & ((1 << de) - 1);
+        bb >>= de;
+        bc -= de;
+      }
+      const x = le + de;
+      sym[k] = s;
+      val[k] = len | (dist << 9);
+      dsy[k] = ds;
+      xbs[k] = x;
+      k++;
+      hl[s]++;
+      hd[ds]++;
+      xbits += x;
+    }
+    if (pos > n + 4) throw new ZlibOutputError('block overruns the chunk output');
+    if (k > limit) throw new ZlibOutputError('more tokens than input');
+  }
+  ts.n = k;
+  ts.cumXb = xbits;
+  // fixed-code cost of everything so far (without EOB), from the histograms
+  let fixedBits = xbits;
+  for (let i = 0; i < 144; i++) fixedBits += hl[i] * 8;
+  for (let i = 144; i < 256; i++) fixedBits += hl[i] * 9;
+  for (let i = 257; i < 280; i++) fixedBits += hl[i] * 7;
+  for (let i = 280; i < NUM_LL; i++) fixedBits += hl[i] * 8;
+  for (let i = 0; i < NUM_D; i++) fixedBits += hd[i] * 5;
+  ts.cumFixed = fixedBits;
+}
+
+/**
+ * Error-path helper: true if `src` is a sequence of complete non-final blocks (what a sync-flushed
+ * stream without BFINAL looks like), as far as a structural walk can tell.
+ */
+export function endsOnBlockBoundary(src: Uint8Array): boolean {
+  bSrc = src;
+  bEnd = src.length;
+  bPos = 0;
+  bBuf = 0;
+  bCnt = 0;
+  const limit = src.length * 8;
+  const consumed = () => bPos * 8 - bCnt;
+  try {
+    for (;;) {
+      if (Math.ceil(consumed() / 8) >= src.length) return src.length > 0;
+      const hdr = bits(3);
+      if (hdr & 1) return false;
+      const type = hdr >> 1;
+      if (type === 0) {
+        bits(bCnt & 7);
+        const len = bits(16);
+        const nlen = bits(16);
+        if ((len ^ 0xffff) !== nlen) return false;
+        bPos -= bCnt >> 3;
+        bBuf = 0;
+        bCnt = 0;
+        bPos += len;
+        if (bPos > bEnd) return false;
+        continue;
+      }
+      if (type === 3) return false;
+      let ll = fixedLLDec;
+      let dd = fixedDDec;
+      if (type === 2) {
+        if (!readDynamicHeader() || consumed() > limit) return false;
+        ll = llDec;
+        dd = dDec;
+      }
+      for (;;) {
+        if (consumed() > limit) return false;
+        const s = decodeSym(ll);
+        if (s === EOB) break;
+        if (s > 256) {
+          if (s > 285) return false;
+          bits(LEN_EXTRA[s - 257]);
+          const ds = decodeSym(dd);
+          if (ds > 29) return false;
+          bits(DIST_EXTRA[ds]);
+        }
+      }
+      if (consumed() > limit) return false;
+    }
+  } catch {
+    return false;
+  }
+}
