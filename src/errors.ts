@@ -17,3 +17,30 @@ export class CorruptImageError extends Error {
 export class UnsupportedFeatureError extends Error {
   override name = 'UnsupportedFeatureError';
 }
+
+/** What a failed system call means, in words (strerror's, lower case) for UserError messages. */
+const ERRNO_REASONS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'is a directory',
+  ELOOP: 'too many levels of symbolic links',
+  ENAMETOOLONG: 'name too long',
+  EIO: 'input/output error',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EFBIG: 'file too large for this file system',
+  EBUSY: 'device is busy (mounted or in use)',
+};
+
+/**
+ * The reason part of a one-line message for a failed system call: the words for its errno, or the
+ * error's own message. `context` rewords a code where the caller knows better (creating a file in a
+ * missing directory: ENOENT is "no such directory").
+ */
+export function errnoReason(e: unknown, context?: Readonly<Record<string, string>>): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return (code && (context?.[code] ?? ERRNO_REASONS[code])) || (e as Error).message;
+}

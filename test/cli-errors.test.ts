@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { forge, needRoot, run, REPO_ROOT, worldReadableForgeBin } from './helpers/tools.js';
+import { assertOneLine, checkNoSpaceLeft } from './helpers/user-errors.js';
 
 function scratch(): string {
   return fs.mkdtempSync(path.join(tmpdir(), 'forge-err-'));
@@ -13,13 +14,6 @@ function scratch(): string {
 /** Files in `dir` other than `keep`: a failed build must leave nothing. */
 function leftovers(dir: string, keep: string[] = []): string[] {
   return fs.readdirSync(dir).filter((n) => !keep.includes(n));
-}
-
-function assertOneLine(stderr: string, re: RegExp): void {
-  const lines = stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
-  assert.match(lines[0], re);
-  assert.doesNotMatch(stderr, /\n\s+at /);
 }
 
 test('missing source, source not a directory, bad options', () => {
@@ -81,27 +75,7 @@ for (const flags of [[], ['-zlz4']]) {
 }
 
 test('no space left: clear error, nothing left on the full file system', (t) => {
-  if (!needRoot(t)) return;
-  const d = scratch();
-  const mnt = path.join(d, 'small');
-  fs.mkdirSync(mnt);
-  const m = run('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
-  if (m.status !== 0) {
-    if (process.env.CI) assert.fail(`cannot mount tmpfs: ${m.stderr}`);
-    t.skip(`needs a tmpfs mount: ${m.stderr}`);
-    return;
-  }
-  try {
-    fs.mkdirSync(path.join(d, 'src'));
-    fs.writeFileSync(path.join(d, 'src', 'big'), Buffer.alloc(1 << 20, 7));
-    const r = forge(['build', path.join(mnt, 'out.img'), path.join(d, 'src')]);
-    assert.equal(r.status, 1, r.stderr);
-    assertOneLine(r.stderr, /out.img: write failed: no space left on device/);
-    assert.deepEqual(fs.readdirSync(mnt), []);
-  } finally {
-    run('umount', [mnt]);
-    fs.rmSync(d, { recursive: true, force: true });
-  }
+  checkNoSpaceLeft(t, '256k', (src) => fs.writeFileSync(path.join(src, 'big'), Buffer.alloc(1 << 20, 7)), [[]]);
 });
 
 test('SIGTERM during a build: exit 143, no image, no temp file', async (t) => {

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as zlib from 'node:zlib';
 import fc from 'fast-check';
+import { WORDS as BASE_WORDS, dataArbitraries } from './helpers/arbitraries.js';
 import { inflateSync } from 'fflate';
 import {
   deflateDestSize,
@@ -72,51 +73,8 @@ function checkBlock(src: Uint8Array, srcLen: number, cap: number, level: number)
 // ---------------------------------------------------------------------------------------------
 // data generators
 
-const WORDS = [
-  'the', 'of', 'and', 'to', 'in', 'is', 'for', 'int', 'return', 'struct', 'static', 'const', 'void',
-  'if', 'else', '{', '}', '(', ')', ';', '\n', '    ', 'erofs', 'inode', 'block', 'size_t', '#include',
-  '<stdio.h>', '0x', 'NULL', '==', '!=', 'while', 'unsigned', 'char', '*', '->', 'data', 'len', 'deflate',
-];
-
-const randomData = fc.uint8Array({ maxLength: 40000, size: 'max' });
-const repetitive = fc
-  .record({
-    pat: fc.uint8Array({ minLength: 1, maxLength: 48, size: 'max' }),
-    len: fc.integer({ min: 0, max: 60000 }),
-    noise: fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 40, size: 'max' }),
-  })
-  .map(({ pat, len, noise }) => {
-    const a = new Uint8Array(len);
-    for (let i = 0; i < len; i++) a[i] = pat[i % pat.length];
-    for (const [p, v] of noise) if (len > 0) a[p % len] = v;
-    return a;
-  });
-const textLike = fc
-  .array(fc.constantFrom(...WORDS), { maxLength: 8000, size: 'max' })
-  .map((ws) => new TextEncoder().encode(ws.join(' ')));
-const zeros = fc.integer({ min: 0, max: 70000 }).map((n) => new Uint8Array(n));
-const tiny = fc.uint8Array({ maxLength: 20 });
-/** binary-like: runs of random, text and zero bytes */
-const mixed = fc
-  .array(
-    fc.oneof(
-      fc.uint8Array({ maxLength: 3000, size: 'max' }),
-      textLike.map((t) => t.subarray(0, 6000)),
-      fc.integer({ min: 0, max: 5000 }).map((n) => new Uint8Array(n)),
-    ),
-    { maxLength: 14, size: 'max' },
-  )
-  .map((parts) => {
-    const a = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      a.set(p, o);
-      o += p.length;
-    }
-    return a;
-  });
-
-const anyData = fc.oneof(randomData, repetitive, textLike, zeros, tiny, mixed);
+const WORDS = [...BASE_WORDS, 'deflate'];
+const { randomData, repetitive, textLike, zeros, tiny, mixed, anyData } = dataArbitraries({ words: WORDS, textWords: 8000, mixedParts: 14, mixedRandom: 3000, mixedText: 6000, mixedZeros: 5000 });
 const capArb = fc.oneof(
   fc.integer({ min: 16, max: 600 }),
   fc.constantFrom(16, 17, 20, 32, 64, 512, 4096, 4097, 16384, 65535, 65536, 65540, 65541, 1 << 20),

@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { forge, needRoot, needMount, run, REPO_ROOT, worldReadableForgeBin, type RunResult } from './helpers/tools.js';
 import { withMount } from './helpers/mount.js';
+import { assertOneLine, checkNoSpaceLeft } from './helpers/user-errors.js';
 import { ErofsImage } from '../src/read/image.js';
 import * as sys from '../src/sys/libc.js';
 
@@ -24,13 +25,6 @@ function scratch(): string {
 /** Everything in `dir` but `keep`: a failed build leaves nothing, not even its temp file. */
 function leftovers(dir: string, keep: string[]): string[] {
   return fs.readdirSync(dir).filter((n) => !keep.includes(n));
-}
-
-function assertOneLine(stderr: string, re: RegExp): void {
-  const lines = stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
-  assert.match(lines[0], re);
-  assert.doesNotMatch(stderr, /internal error|\n\s+at /);
 }
 
 /** Random bytes, fast (one random MiB, varied per MiB so nothing dedupes or compresses away). */
@@ -468,29 +462,7 @@ for (const fault of ['worker-throw', 'worker-exit']) {
 }
 
 test('no space left during a compressed build on a small tmpfs: clear error, nothing left', (t) => {
-  if (!needRoot(t)) return;
-  const d = scratch();
-  const mnt = path.join(d, 'small');
-  fs.mkdirSync(mnt);
-  const m = run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
-  if (m.status !== 0) {
-    if (process.env.CI) assert.fail(`cannot mount tmpfs: ${m.stderr}`);
-    t.skip(`needs a tmpfs mount: ${m.stderr}`);
-    return;
-  }
-  try {
-    fs.mkdirSync(path.join(d, 'src'));
-    randomFile(path.join(d, 'src', 'big'), 3 << 20);
-    for (const flags of [['-z', 'lz4'], ['-z', 'lz4hc', '-C', '65536', '--xattr-inode-digest']]) {
-      const r = forge(['build', '--quiet', ...flags, path.join(mnt, 'out.img'), path.join(d, 'src')]);
-      assert.equal(r.status, 1, r.stderr);
-      assertOneLine(r.stderr, /out.img: write failed: no space left on device/);
-      assert.deepEqual(fs.readdirSync(mnt), [], flags.join(' '));
-    }
-  } finally {
-    run('umount', [mnt]);
-    fs.rmSync(d, { recursive: true, force: true });
-  }
+  checkNoSpaceLeft(t, '1m', (src) => randomFile(path.join(src, 'big'), 3 << 20), [['-z', 'lz4'], ['-z', 'lz4hc', '-C', '65536', '--xattr-inode-digest']]);
 });
 
 test('source xattrs (issue 16.1): symlinks not followed, names of any bytes, values with NUL and newline, every namespace', (t) => {

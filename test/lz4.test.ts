@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
+import { WORDS, dataArbitraries } from './helpers/arbitraries.js';
 import { mulberry32 } from './helpers/noise.js';
 import {
   lz4CompressDestSize,
@@ -103,48 +104,7 @@ function checkBlock(src: Uint8Array, srcLen: number, cap: number, level: number,
 // ---------------------------------------------------------------------------------------------
 // data generators
 
-const WORDS = [
-  'the', 'of', 'and', 'to', 'in', 'is', 'for', 'int', 'return', 'struct', 'static', 'const', 'void',
-  'if', 'else', '{', '}', '(', ')', ';', '\n', '    ', 'erofs', 'inode', 'block', 'size_t', '#include',
-  '<stdio.h>', '0x', 'NULL', '==', '!=', 'while', 'unsigned', 'char', '*', '->', 'data', 'len',
-];
-
-const randomData = fc.uint8Array({ maxLength: 40000, size: 'max' });
-const repetitive = fc
-  .record({
-    pat: fc.uint8Array({ minLength: 1, maxLength: 48, size: 'max' }),
-    len: fc.integer({ min: 0, max: 60000 }),
-    noise: fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 40, size: 'max' }),
-  })
-  .map(({ pat, len, noise }) => {
-    const a = new Uint8Array(len);
-    for (let i = 0; i < len; i++) a[i] = pat[i % pat.length];
-    for (const [p, v] of noise) if (len > 0) a[p % len] = v;
-    return a;
-  });
-const textLike = fc
-  .array(fc.constantFrom(...WORDS), { maxLength: 6000, size: 'max' })
-  .map((ws) => new TextEncoder().encode(ws.join(' ')));
-const zeros = fc.integer({ min: 0, max: 70000 }).map((n) => new Uint8Array(n));
-const tiny = fc.uint8Array({ maxLength: 20 });
-/** binary-like: a mix of the above */
-const mixed = fc
-  .array(fc.oneof(fc.uint8Array({ maxLength: 600, size: 'max' }), textLike.map((t) => t.subarray(0, 3000)), fc.integer({ min: 0, max: 3000 }).map((n) => new Uint8Array(n))), {
-    maxLength: 12,
-    size: 'max',
-  })
-  .map((parts) => {
-    const n = parts.reduce((s, p) => s + p.length, 0);
-    const a = new Uint8Array(n);
-    let o = 0;
-    for (const p of parts) {
-      a.set(p, o);
-      o += p.length;
-    }
-    return a;
-  });
-
-const anyData = fc.oneof(randomData, repetitive, textLike, zeros, tiny, mixed);
+const { randomData, repetitive, textLike, zeros, tiny, mixed, anyData } = dataArbitraries({ words: WORDS, textWords: 6000, mixedParts: 12, mixedRandom: 600, mixedText: 3000, mixedZeros: 3000 });
 const capArb = fc.oneof(
   fc.integer({ min: 16, max: 400 }),
   fc.constantFrom(16, 17, 20, 24, 32, 64, 4096, 16384, 65536, 1 << 20, 2 << 20),

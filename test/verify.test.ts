@@ -13,6 +13,7 @@ import { after, describe, test, type TestContext } from 'node:test';
 import { blake3 } from '@noble/hashes/blake3.js';
 import { parse as uuidParse } from 'uuid';
 import { REFERENCE_IMAGES, findTool, forge, needTool, needVersion, run, runOk, type RunResult } from './helpers/tools.js';
+import { noise } from './helpers/noise.js';
 import {
   copyImage, editSuperblock, fingerprintEntry, firstDataOffset, nameFilterOffset, patch, readBytes, withImage, writeBytes,
 } from './helpers/tamper.js';
@@ -78,17 +79,6 @@ function assertClean(images: string[], extra: string[] = []): Cli {
 }
 
 // ---- trees and images ------------------------------------------------------------------
-
-/** Deterministic bytes (xorshift), so every run builds the same images. */
-function noise(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 /** A small tree: inline and block files, a duplicate, a hard link, an empty file, a 2.5 MB file (> the 1 MiB read buffer). */
 function makeTree(root: string, variant = 0): void {

@@ -5,7 +5,7 @@
 // so the maps are written once its place is known.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
-import { blake3 } from '@noble/hashes/blake3.js';
+import { contentHasher } from '../fingerprint/compute.js';
 import { CHUNK_FORMAT_BLKBITS_MASK, CHUNK_FORMAT_INDEXES, NULL_ADDR } from '../format/constants.js';
 import { dataOf, type Inode } from '../source/tree.js';
 import { showPath } from '../show-path.js';
@@ -104,7 +104,7 @@ export class ChunkStore {
     }
     chunkbits = Math.min(chunkbits, blkszbits + MAX_CHUNK_BLKBITS);
     const chunkSize = 2 ** chunkbits;
-    const h = algo === 'sha256' ? createHash('sha256') : algo === 'blake3' ? blake3.create() : undefined;
+    const h = contentHasher(algo);
     const entries: number[] = [];
     let minextblks = Math.ceil(size / bs);
     let intervalStart = 0;

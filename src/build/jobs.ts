@@ -1,14 +1,13 @@
 // Work done off the main thread: hashing a file, compressing one segment of a file. The same code
 // runs in a worker or inline; results depend only on the job, never on which thread ran it.
-import { createHash } from 'node:crypto';
-import { blake3 } from '@noble/hashes/blake3.js';
+import { contentHasher } from '../fingerprint/compute.js';
 import { SourceReader } from './source-reader.js';
 import { compressExtents, type ZResult } from './zfile.js';
 import { cacheKey, cacheGet, cachePut } from './cache.js';
 import { makeCodec, type Codec, type CodecSpec } from '../compress/codec.js';
 import type { DataSource } from '../source/tree.js';
 import * as fs from 'node:fs';
-import { UserError } from '../errors.js';
+import { UserError, errnoReason } from '../errors.js';
 import { WriteGather } from './write-gather.js';
 import { imageOfTemp } from './output.js';
 
@@ -105,11 +104,6 @@ function outputFd(image: string): number {
   return fd;
 }
 
-function ioReason(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  return code === 'ENOSPC' ? 'no space left on device' : code === 'EDQUOT' ? 'disk quota exceeded' : (e as Error).message;
-}
-
 /** The whole segment a cached compression job keys and compresses (see zJob). */
 let segBuf = new Uint8Array(0);
 
@@ -131,7 +125,7 @@ function copyJob(job: Extract<Job, { kind: 'copy' }>): JobResult {
     try {
       for (let off = start; off < end;) off += fs.writeSync(fd, buf, off, end - off, position + (off - start));
     } catch (e) {
-      throw new UserError(`${imageOfTemp(job.image)}: write failed: ${ioReason(e)}`);
+      throw new UserError(`${imageOfTemp(job.image)}: write failed: ${errnoReason(e)}`);
     }
   }, gatherBuf);
   let tailAt = 0;
@@ -141,7 +135,7 @@ function copyJob(job: Extract<Job, { kind: 'copy' }>): JobResult {
       mtimeNs: f.mtimeSec === undefined ? undefined : BigInt(f.mtimeSec) * 1_000_000_000n + BigInt(f.mtimeNsec ?? 0),
     };
     const r = new SourceReader({ data: src, path: f.path }, f.size);
-    const h = job.algo === 'sha256' ? createHash('sha256') : job.algo === 'blake3' ? blake3.create() : undefined;
+    const h = contentHasher(job.algo);
     try {
       let pos = 0;
       for (;;) {
@@ -190,7 +184,7 @@ export function runJob(job: Job): JobResult {
   }
   const node = { data: job.src, path: job.path };
   if (job.kind === 'hash') {
-    const h = job.algo === 'sha256' ? createHash('sha256') : blake3.create();
+    const h = contentHasher(job.algo);
     const r = new SourceReader(node, job.size);
     readBuf ??= Buffer.allocUnsafe(1 << 20);
     try {
@@ -213,7 +207,7 @@ export function runJob(job: Job): JobResult {
     ztailpacking: p.ztailpacking && last,
   };
   const r = new SourceReader(node, job.length, job.start, job.size);
-  const h = job.algo === 'sha256' ? createHash('sha256') : job.algo === 'blake3' ? blake3.create() : undefined;
+  const h = contentHasher(job.algo);
   try {
     if (!job.cacheDir) {
       const z = compressExtents((b, off, len) => r.read(b, off, len), job.length, zp, h ? (c) => { h.update(c); } : undefined);

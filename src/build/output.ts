@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { UserError } from '../errors.js';
+import { UserError, errnoReason } from '../errors.js';
 import { WriteGather } from './write-gather.js';
 import { blockDeviceSize } from '../sys/block-device.js';
 import { liveTempFiles, committedImages } from '../sys/cleanup.js';
@@ -64,20 +64,9 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** Output paths: ENOENT means the directory the image goes in is missing. */
 function ioReason(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  switch (err.code) {
-    case 'ENOSPC': return 'no space left on device';
-    case 'EDQUOT': return 'disk quota exceeded';
-    case 'EACCES': case 'EPERM': return 'permission denied';
-    case 'ENOENT': return 'no such directory';
-    case 'EROFS': return 'read-only file system';
-    case 'EISDIR': return 'is a directory';
-    case 'EFBIG': return 'file too large for this file system';
-    case 'EBUSY': return 'device is busy (mounted or in use)';
-    case 'EIO': return 'input/output error';
-    default: return err.message;
-  }
+  return errnoReason(e, { ENOENT: 'no such directory' });
 }
 
 type Target = { kind: 'file'; path: string } | { kind: 'device'; path: string };

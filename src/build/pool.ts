@@ -1,7 +1,6 @@
 // A fixed set of worker threads running jobs; results come back as promises, consumed by the writer
 // in its own fixed order, so the output never depends on scheduling.
 import { Worker } from 'node:worker_threads';
-import { availableParallelism } from 'node:os';
 import { UserError } from '../errors.js';
 import { showPath } from '../show-path.js';
 import { toWire, unpackResult, type Job, type JobResult } from './jobs.js';
@@ -52,10 +51,6 @@ const RECYCLE_BYTES = 2 << 20;
 
 /** Jobs sent ahead to each worker. */
 const PER_WORKER_QUEUE = 8;
-
-export function defaultWorkers(): number {
-  return Math.max(1, availableParallelism());
-}
 
 export class JobPool {
   private workers: Worker[] = [];

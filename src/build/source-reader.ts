@@ -1,7 +1,7 @@
 // Sequential reads of one regular file's bytes from its source (a path, a byte range of an archive
 // or spool file, or memory), with the errors a user should see: unreadable, grew, shrank, changed.
 import * as fs from 'node:fs';
-import { UserError } from '../errors.js';
+import { UserError, errnoReason } from '../errors.js';
 import { type DataSource } from '../source/tree.js';
 import { showPath } from '../show-path.js';
 
@@ -34,8 +34,7 @@ export class SourceReader {
         ? fs.openSync(src.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
         : fs.openSync(src.path, 'r');
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new UserError(`${showPath(this.name)}: cannot open: ${code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'file disappeared during build' : (e as Error).message}`);
+      throw new UserError(`${showPath(this.name)}: cannot open: ${errnoReason(e, { ENOENT: 'file disappeared during build' })}`);
     }
     // Changes since the scan are caught by finish(): the mtime/ctime it checks cover the open as well.
   }

@@ -1,5 +1,30 @@
 // Turning a file's digest into its fingerprint value.
+import { createHash } from 'node:crypto';
+import { blake3 } from '@noble/hashes/blake3.js';
 import { encodeFingerprint, vendorUuid, type Scheme } from './scheme.js';
+
+export type DigestAlgorithm = 'sha256' | 'blake3';
+
+/** A running digest of a file's content. */
+export interface ContentHasher {
+  update(data: Uint8Array): void;
+  digest(): Uint8Array;
+}
+
+/** A hasher for `algo`; none when no digest is asked for. */
+export function contentHasher(algo: DigestAlgorithm): ContentHasher;
+export function contentHasher(algo: DigestAlgorithm | undefined): ContentHasher | undefined;
+export function contentHasher(algo: DigestAlgorithm | undefined): ContentHasher | undefined {
+  if (algo === 'sha256') {
+    const h = createHash('sha256');
+    return { update: (d) => { h.update(d); }, digest: () => new Uint8Array(h.digest()) };
+  }
+  if (algo === 'blake3') {
+    const h = blake3.create();
+    return { update: (d) => { h.update(d); }, digest: () => h.digest() };
+  }
+  return undefined;
+}
 
 /** How a build stamps fingerprints (BuildOptions.fingerprint). */
 export interface FingerprintOptions {
@@ -13,7 +38,7 @@ export interface FingerprintOptions {
 }
 
 /** Which digest a scheme needs computed over the content. */
-export function digestAlgorithm(f: FingerprintOptions): 'sha256' | 'blake3' {
+export function digestAlgorithm(f: FingerprintOptions): DigestAlgorithm {
   return f.scheme === 'blake3' ? 'blake3' : 'sha256';
 }
 

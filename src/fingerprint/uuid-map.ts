@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
-import { UserError } from '../errors.js';
+import { UserError, errnoReason } from '../errors.js';
 
 export const UUID_MAP_SCHEMA = 'erofs-forge/uuid-map/1';
 
@@ -77,8 +77,7 @@ export function loadUuidMap(file: string, opts: { missingOk?: boolean } = {}): U
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && opts.missingOk) return new Map();
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
-    throw new UserError(`--uuid-map ${file}: cannot read: ${why}`);
+    throw new UserError(`--uuid-map ${file}: cannot read: ${errnoReason(e)}`);
   }
   let doc: unknown;
   try {

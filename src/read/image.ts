@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { blockDeviceSize } from '../sys/block-device.js';
 import {
   SUPER_OFFSET, ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT,
-  INODE_CHUNK_BASED, NULL_ADDR, S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK,
+  INODE_CHUNK_BASED, NULL_ADDR,
   XATTR_ENTRY_SIZE, XATTR_LONG_PREFIX, MAX_SYMLINK, FT_UNKNOWN, fileTypeOfMode,
   FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES, CHUNK_FORMAT_ALL, CHUNK_FORMAT_48BIT,
 } from '../format/constants.js';
@@ -15,9 +15,10 @@ import { decodeInode, inodeFormat, inodeSize, decodeRdev, flatDataLayout, I_FORM
 import { xattrIbodySize, decodeXattrIbody } from '../format/xattr-ibody.js';
 import { decodeDirBlock, type DirEntry } from '../format/dirent.js';
 import { decodeXattrEntry, xattrEntryLength, decodePrefixTable, shortPrefix, longPrefixString, type LongPrefix } from '../format/xattr.js';
-import { CorruptImageError, UnsupportedFeatureError, UserError } from '../errors.js';
+import { CorruptImageError, UnsupportedFeatureError, UserError, errnoReason } from '../errors.js';
 import { readCompressedInode } from './zdata.js';
-import type { FileKind, InodeInfo, ImageReader } from './inode-info.js';
+import type { InodeInfo, ImageReader } from './inode-info.js';
+import { kindOfMode } from '../format/file-kind.js';
 
 export type { FileKind, InodeInfo } from './inode-info.js';
 
@@ -29,9 +30,6 @@ export interface XattrEntry {
   shared: boolean;
 }
 
-const KIND_OF_TYPE: Record<number, FileKind> = {
-  [S_IFREG]: 'reg', [S_IFDIR]: 'dir', [S_IFLNK]: 'lnk', [S_IFCHR]: 'chr', [S_IFBLK]: 'blk', [S_IFIFO]: 'fifo', [S_IFSOCK]: 'sock',
-};
 
 /** Bytes of an open image: a file's size, or what a block device holds (its stat size is 0). */
 export function imageLength(fd: number): number {
@@ -66,8 +64,7 @@ export class ErofsImage implements ImageReader {
     try {
       fd = fs.openSync(path, 'r');
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new UserError(`${path}: cannot open image: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+      throw new UserError(`${path}: cannot open image: ${errnoReason(e)}`);
     }
     try {
       if (!fs.fstatSync(fd).isFile() && !fs.fstatSync(fd).isBlockDevice()) throw new UserError(`${path}: not a regular file`);
@@ -158,7 +155,7 @@ export class ErofsImage implements ImageReader {
     if (fmt.raw & ~I_FORMAT_KNOWN) throw new CorruptImageError('unsupported i_format bits', where, `0x${fmt.raw.toString(16)}`);
     const isize = inodeSize(fmt.extended);
     const raw = decodeInode(this.readAt(iloc, isize, where), 0);
-    const kind = KIND_OF_TYPE[raw.mode & S_IFMT];
+    const kind = kindOfMode(raw.mode);
     if (!kind) throw new CorruptImageError('bad file type in i_mode', where, `0${raw.mode.toString(8)}`);
     if (raw.datalayout > INODE_CHUNK_BASED) throw new CorruptImageError('unknown data layout', where, `${raw.datalayout}`);
     if (raw.xattrIcount === 1) throw new CorruptImageError('xattr icount 1 is invalid', where);

@@ -2,7 +2,9 @@
 // data (zdata.ts) need. ErofsImage (image.ts) provides it; the decoders never import the reader.
 import type { SuperBlock } from '../format/superblock.js';
 
-export type FileKind = 'reg' | 'dir' | 'lnk' | 'chr' | 'blk' | 'fifo' | 'sock';
+import type { FileKind } from '../format/file-kind.js';
+
+export type { FileKind };
 
 export interface InodeInfo {
   nid: number;

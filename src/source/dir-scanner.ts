@@ -2,9 +2,10 @@
 // xattrs read per inode as the tree is walked (xattrs-read.ts), exclusions by relative path.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { UserError } from '../errors.js';
-import { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, NAME_LEN } from '../format/constants.js';
-import { type Inode, type Kind, type Dentry, newInode, mtimeSecOf, sortedEntries, NO_XATTRS } from './tree.js';
+import { UserError, errnoReason } from '../errors.js';
+import { NAME_LEN } from '../format/constants.js';
+import { type Inode, type Dentry, newInode, mtimeSecOf, sortedEntries, NO_XATTRS } from './tree.js';
+import { kindOfMode } from '../format/file-kind.js';
 import { showPath } from '../show-path.js';
 import { XattrReader } from './xattrs-read.js';
 
@@ -24,29 +25,6 @@ export interface ScanOptions {
   statIds?: boolean;
 }
 
-function kindOf(mode: number): Kind | null {
-  switch (mode & S_IFMT) {
-    case S_IFREG: return 'reg';
-    case S_IFDIR: return 'dir';
-    case S_IFLNK: return 'lnk';
-    case S_IFCHR: return 'chr';
-    case S_IFBLK: return 'blk';
-    case S_IFIFO: return 'fifo';
-    case S_IFSOCK: return 'sock';
-    default: return null;
-  }
-}
-
-function errno(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  const reasons: Record<string, string> = {
-    ENOENT: 'no such file or directory', EACCES: 'permission denied', ENOTDIR: 'not a directory',
-    ELOOP: 'too many levels of symbolic links', ENAMETOOLONG: 'name too long', EIO: 'I/O error',
-  };
-  return (err.code && reasons[err.code]) || err.message;
-}
-
-
 /** Scan `root` (a directory) into a tree. Throws UserError naming the path on any problem. */
 export async function scanDirectory(root: string, opts: ScanOptions): Promise<Inode> {
   const abs = path.resolve(root);
@@ -54,7 +32,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
   try {
     st = fs.statSync(abs, { bigint: true });
   } catch (e) {
-    throw new UserError(`${root}: ${errno(e)}`);
+    throw new UserError(`${root}: ${errnoReason(e)}`);
   }
   if (!st.isDirectory()) throw new UserError(`${root}: not a directory (use --tar for an archive)`);
   const xattrReader = opts.xattrs ? new XattrReader() : undefined;
@@ -73,7 +51,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
   /** `p` is the path's bytes; `name` its last part (latin1), in `parent`. */
   const makeInode = (p: Buffer, s: fs.BigIntStats, name: string, parent: Inode | undefined): Inode => {
     const mode = Number(s.mode);
-    const kind = kindOf(mode);
+    const kind = kindOfMode(mode);
     if (!kind) throw new UserError(`${showPath(p)}: unsupported file type (mode 0${mode.toString(8)})`);
     const rdev = Number(s.rdev);
     const inode = newInode({
@@ -95,7 +73,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
       try {
         target = fs.readlinkSync(p, { encoding: 'buffer' });
       } catch (e) {
-        throw new UserError(`${showPath(p)}: cannot read symlink: ${errno(e)}`);
+        throw new UserError(`${showPath(p)}: cannot read symlink: ${errnoReason(e)}`);
       }
       inode.target = target;
       inode.size = target.length;
@@ -113,7 +91,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
       // latin1: one char per byte, so names of any bytes survive and compare bytewise.
       names = fs.readdirSync(Buffer.from(dirPath, 'latin1'), { encoding: 'latin1' });
     } catch (e) {
-      throw new UserError(`${showPath(dirPath)}: cannot read directory: ${errno(e)}`);
+      throw new UserError(`${showPath(dirPath)}: cannot read directory: ${errnoReason(e)}`);
     }
     const dentries: Dentry[] = [];
     for (const name of names) {
@@ -126,7 +104,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
       try {
         s = fs.lstatSync(p, { bigint: true });
       } catch (e) {
-        throw new UserError(`${showPath(p)}: ${errno(e)}`);
+        throw new UserError(`${showPath(p)}: ${errnoReason(e)}`);
       }
       if (outputAbs && s.isFile() && (ps === outputAbsLatin1 || (outputStat && s.ino === outputStat.ino && s.dev === outputStat.dev))) {
         opts.warn?.(`${showPath(p)}: skipping the output image inside the source tree`);

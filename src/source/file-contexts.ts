@@ -6,7 +6,7 @@
 // "<<none>>" means: no label. Repeated slashes in the looked-up path count as one.
 import * as fs from 'node:fs';
 import { UserError } from '../errors.js';
-import type { Kind } from './tree.js';
+import type { FileKind as Kind } from '../format/file-kind.js';
 
 interface Spec {
   regex: RegExp;

@@ -4,7 +4,10 @@
 import type { XattrIbody } from '../format/xattr-ibody.js';
 import { UserError } from '../errors.js';
 
-export type Kind = 'reg' | 'dir' | 'lnk' | 'chr' | 'blk' | 'fifo' | 'sock';
+import type { FileKind } from '../format/file-kind.js';
+
+/** The reader's FileKind; this second name goes once source/tar.ts says FileKind. */
+export type Kind = FileKind;
 
 export interface Xattr {
   /** Full name, e.g. "user.foo" or "system.posix_acl_access". */
@@ -103,7 +106,7 @@ export interface Entries {
   inodes: Inode[];
 }
 
-/** Bytewise order of latin1-encoded names (UTF-16 code units 0..255 compare as the bytes do). */
+/** Bytewise order of latin1-encoded names (UTF-16 code units 0..255 compare as the bytes do): the order the kernel's lookup binary-searches. */
 export function compareLatin1(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -112,10 +115,6 @@ export function compareLatin1(a: string, b: string): number {
 export function sortedEntries(dentries: Dentry[]): Entries {
   dentries.sort((a, b) => compareLatin1(a.name, b.name));
   return { names: dentries.map((d) => d.name), inodes: dentries.map((d) => d.inode) };
-}
-
-export function latin1Bytes(s: string): Buffer {
-  return Buffer.from(s, 'latin1');
 }
 
 /** The path an inode's first name came from (a latin1 string of its bytes): the root's name, then the names down. */

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { UserError } from '../errors.js';
+import { UserError, errnoReason } from '../errors.js';
 import { ErofsImage } from '../read/image.js';
 import { liveTempFiles, undoOnSignal } from '../sys/cleanup.js';
 import { verityLayout, hex, VERITY_SB_SIZE } from './params.js';
@@ -38,7 +38,7 @@ function openRw(file: string): number {
   try {
     return fs.openSync(file, 'r+');
   } catch (e) {
-    throw new UserError(`${file}: cannot open for writing: ${(e as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+    throw new UserError(`${file}: cannot open for writing: ${errnoReason(e)}`);
   }
 }
 

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { UserError } from '../errors.js';
+import { UserError, errnoReason } from '../errors.js';
 import { liveTempFiles } from '../sys/cleanup.js';
 import { hex } from './params.js';
 import { veritysetupText, type SealResult } from './seal.js';
@@ -21,7 +21,7 @@ export class StagedFiles {
     try {
       fd = fs.openSync(temp, 'wx+', 0o644);
     } catch (e) {
-      throw new UserError(`${target}: cannot create: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}`);
+      throw new UserError(`${target}: cannot create: ${errnoReason(e, { ENOENT: 'no such directory' })}`);
     }
     liveTempFiles.add(temp);
     this.staged.push({ temp, target });

@@ -7,7 +7,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { UserError } from '../errors.js';
+import { UserError, errnoReason } from '../errors.js';
 
 const OID_DATA = '1.2.840.113549.1.7.1';
 const OID_SIGNED_DATA = '1.2.840.113549.1.7.2';
@@ -35,8 +35,7 @@ function readPem(file: string, what: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`${what} ${file}: cannot read: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new UserError(`${what} ${file}: cannot read: ${errnoReason(e)}`);
   }
 }
 
