@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { forge } from './helpers/tools.js';
-import { fixtureCopy } from './golden.test.js';
+import { fixtureCopy } from './helpers/fixture.js';
 import { ErofsImage } from '../src/read/image.js';
 import { stampSuperBlockChecksum } from '../src/format/superblock.js';
 

@@ -5,27 +5,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { REPO_ROOT, forge } from './helpers/tools.js';
-
-/** Copy fixtures/tree with normalised modes (git keeps only the executable bit; umask varies). */
-export function fixtureCopy(): { dir: string; cleanup: () => void } {
-  const tmp = fs.mkdtempSync(path.join(tmpdir(), 'forge-golden-'));
-  const dir = path.join(tmp, 'tree');
-  fs.cpSync(path.join(REPO_ROOT, 'fixtures', 'tree'), dir, { recursive: true, verbatimSymlinks: true });
-  const walk = (p: string) => {
-    const st = fs.lstatSync(p);
-    if (st.isSymbolicLink()) return;
-    if (st.isDirectory()) {
-      fs.chmodSync(p, 0o755);
-      for (const n of fs.readdirSync(p)) walk(path.join(p, n));
-    } else {
-      fs.chmodSync(p, st.mode & 0o100 ? 0o755 : 0o644);
-    }
-  };
-  walk(dir);
-  return { dir, cleanup: () => fs.rmSync(tmp, { recursive: true, force: true }) };
-}
+import { forge } from './helpers/tools.js';
+import { fixtureCopy } from './helpers/fixture.js';
 
 const GOLDEN: Record<string, string> = {
   'b4096': 'bb30f2cffe574edfe7cb1e5898473e58b4ce4a83413157382c08566a044c29ee',

@@ -36,7 +36,14 @@ export function readCommands(): Command[] {
     .argument('<IMAGE>')
     .option('--json', 'print JSON')
     .option('--fsverity-digest', 'also the fs-verity digest of the whole image file (reads all of it; as `fsverity digest`)')
-    .action(async (file: string, o: { json?: boolean; fsverityDigest?: boolean }) => {
+    .option('--dump', 'print every on-disk structure with its byte offset and decoded fields')
+    .action(async (file: string, o: { json?: boolean; fsverityDigest?: boolean; dump?: boolean }) => {
+      if (o.dump) {
+        if (o.json || o.fsverityDigest) throw new (await import('../errors.js')).UserError('inspect: --dump goes alone (not with --json or --fsverity-digest)');
+        const { dumpImage } = await import('../read/dump.js');
+        process.stdout.write(withImage(file, (img) => dumpImage(img)).join('\n') + '\n');
+        return;
+      }
       const s = withImage(file, (img) => superblockSummary(img.sb, img.length));
       // The dm-verity superblock after the filesystem, when the image is sealed.
       const v = await import('../verity/image.js');
@@ -135,7 +142,8 @@ export function readCommands(): Command[] {
 Examples:
   erofs-forge inspect out.img           block size, features, root nid, UUID, label
   erofs-forge inspect --json out.img    the same as one JSON document (schema erofs-forge/inspect/1)
-  erofs-forge inspect --fsverity-digest out.img   plus the fs-verity digest composefs and bootc pin`);
+  erofs-forge inspect --fsverity-digest out.img   plus the fs-verity digest composefs and bootc pin
+  erofs-forge inspect --dump out.img    every structure (superblock, inodes, xattrs, dirents, data) at its offset`);
   ls.addHelpText('after', `
 Examples:
   erofs-forge ls out.img                names in the root directory

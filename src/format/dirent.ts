@@ -10,11 +10,7 @@ export interface DirEntry {
 
 /** Field offsets within erofs_dirent: __le64 nid, __le16 nameoff, __u8 file_type, __u8 reserved. */
 const O = { nid: 0, nameoff: 8, fileType: 10, reserved: 11 } as const;
-
-/** Unsigned bytewise order, shorter prefix first: the order the kernel's lookup binary-searches. */
-export function compareNames(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(a, b);
-}
+export const DIRENT_FIELDS: Readonly<Record<string, number>> = O;
 
 /**
  * Split a sorted entry list into directory blocks as mkfs.erofs does: a block holds as many

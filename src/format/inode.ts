@@ -37,12 +37,15 @@ export function flatDataLayout(size: number, blockSize: number, inline: boolean)
   return { blocks, blockBytes: size - tail, tail };
 }
 
-/** Field offsets shared by both forms (i_format, i_xattr_icount, i_mode), then each form's own. */
+/** Field offsets shared by both forms (i_format, i_xattr_icount, i_mode), then each form's own (named as InodeFields). */
 const O = { format: 0, xattrIcount: 2, mode: 4 } as const;
-/** erofs_inode_compact. */
-const OC = { nlink: 6, size: 8, mtime: 12, u: 16, ino: 20, uid: 24, gid: 26, reserved: 28 } as const;
-/** erofs_inode_extended. */
-const OX = { reserved: 6, size: 8, u: 16, ino: 20, uid: 24, gid: 28, mtime: 32, mtimeNsec: 40, nlink: 44, reserved2: 48 } as const;
+/** erofs_inode_compact: i_nlink, i_size, i_mtime (seconds after the epoch), i_u, i_ino, i_uid, i_gid, i_reserved. */
+const OC = { nlink: 6, size: 8, mtimeDelta: 12, u: 16, ino: 20, uid: 24, gid: 26, reserved: 28 } as const;
+/** erofs_inode_extended: i_reserved, i_size, i_u, i_ino, i_uid, i_gid, i_mtime, i_mtime_nsec, i_nlink, i_reserved2[16]. */
+const OX = { reserved: 6, size: 8, u: 16, ino: 20, uid: 24, gid: 28, mtimeSec: 32, mtimeNsec: 40, nlink: 44, reserved2: 48 } as const;
+/** Every field of each form, in offset order (for annotated dumps). */
+export const INODE_COMPACT_FIELDS: Readonly<Record<string, number>> = { ...O, ...OC };
+export const INODE_EXTENDED_FIELDS: Readonly<Record<string, number>> = { ...O, ...OX };
 
 /** Encode an inode at `off`; returns its size (inodeSize: the one the writer places it with). */
 export function encodeInode(f: InodeFields, out: Uint8Array, off: number): number {
@@ -58,14 +61,14 @@ export function encodeInode(f: InodeFields, out: Uint8Array, off: number): numbe
     v.setUint32(OX.ino, f.ino >>> 0, true);
     v.setUint32(OX.uid, f.uid >>> 0, true);
     v.setUint32(OX.gid, f.gid >>> 0, true);
-    v.setBigUint64(OX.mtime, BigInt.asUintN(64, f.mtimeSec), true);
+    v.setBigUint64(OX.mtimeSec, BigInt.asUintN(64, f.mtimeSec), true);
     v.setUint32(OX.mtimeNsec, f.mtimeNsec, true);
     v.setUint32(OX.nlink, f.nlink >>> 0, true);
     for (let i = OX.reserved2; i < INODE_EXTENDED_SIZE; i++) v.setUint8(i, 0);
   } else {
     v.setUint16(OC.nlink, f.nlink, true);
     v.setUint32(OC.size, Number(f.size), true);
-    v.setUint32(OC.mtime, f.mtimeDelta >>> 0, true);
+    v.setUint32(OC.mtimeDelta, f.mtimeDelta >>> 0, true);
     v.setUint32(OC.u, f.u >>> 0, true);
     v.setUint32(OC.ino, f.ino >>> 0, true);
     v.setUint16(OC.uid, f.uid, true);
@@ -95,7 +98,7 @@ export function decodeInode(b: Uint8Array, off: number): InodeFields & { rawForm
       ino: v.getUint32(OX.ino, true),
       uid: v.getUint32(OX.uid, true),
       gid: v.getUint32(OX.gid, true),
-      mtimeSec: v.getBigInt64(OX.mtime, true),
+      mtimeSec: v.getBigInt64(OX.mtimeSec, true),
       mtimeNsec: v.getUint32(OX.mtimeNsec, true),
       nlink: v.getUint32(OX.nlink, true),
       mtimeDelta: 0,
@@ -107,7 +110,7 @@ export function decodeInode(b: Uint8Array, off: number): InodeFields & { rawForm
     mode: v.getUint16(O.mode, true),
     nlink: v.getUint16(OC.nlink, true),
     size: BigInt(v.getUint32(OC.size, true)),
-    mtimeDelta: v.getUint32(OC.mtime, true),
+    mtimeDelta: v.getUint32(OC.mtimeDelta, true),
     u: v.getUint32(OC.u, true),
     ino: v.getUint32(OC.ino, true),
     uid: v.getUint16(OC.uid, true),

@@ -48,6 +48,8 @@ const O = {
   packedNid: 0x60, xattrFilterReserved: 0x68, ishareXattrPrefixId: 0x69, buildTime: 0x6c,
   rootNid8b: 0x70,
 } as const;
+/** The field offsets within the superblock, named as SuperBlock's fields (for annotated dumps). */
+export const SUPERBLOCK_FIELDS: Readonly<Record<string, number>> = O;
 
 export function encodeSuperBlock(sb: SuperBlock): Uint8Array {
   const b = new Uint8Array(configRecordsAt(sb.sbExtslots) - SUPER_OFFSET);

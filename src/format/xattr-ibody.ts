@@ -8,6 +8,7 @@ import { CorruptImageError } from '../errors.js';
 
 /** Field offsets within erofs_xattr_ibody_header. */
 const O = { nameFilter: 0, sharedCount: 4, reserved: 5 } as const;
+export const IBODY_HEADER_FIELDS: Readonly<Record<string, number>> = O;
 
 /** One xattr as the planner places it: its on-disk key, its full name (for ordering) and value. */
 export interface PlannedXattr {
