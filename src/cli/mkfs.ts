@@ -29,7 +29,8 @@ Options may follow FILE SOURCE; long options may be abbreviated to a unique pref
  -C#                      largest physical cluster in bytes (multiple of the block size, <= 1 MiB)
  --max-extent-bytes=#     offer the compressor at most # input bytes per pcluster (>= block size)
  -EX[,...]                extended options, ^X to clear: ztailpacking, dedupe, legacy-compress,
-                          fragments and all-fragments (without -z only, where they change nothing),
+                          fragments[=#] and all-fragments[=#] (file tails / whole files in the
+                          packed inode, # its pcluster size), fragdedupe[=inode|full],
                           noinline_data, inline_data, force-inode-compact, force-inode-extended,
                           xattr-name-filter, plain-xattr-prefixes, force-inode-blockmap,
                           force-chunk-indexes (8-byte chunk indexes instead of the 4-byte block map)
@@ -153,6 +154,11 @@ function buildOptionsOf(a: MkfsArgs): BuildOptions {
       codec: a.codec, pclusterSize: a.pclusterSize ?? a.blockSize,
       ztailpacking: a.ztailpacking, dedupe: a.dedupe, legacyIndexes: a.legacyCompress,
     };
+    if (a.fragments) {
+      over.compression.fragments = {
+        all: a.allFragments, dedupe: a.fragdedupe, packedPclusterSize: a.packedPclusterSize ?? over.compression.pclusterSize,
+      };
+    }
     // Only compressed files have extents to cap (mkfs.erofs checks the value per compressed file).
     const m = a.maxExtentBytes;
     if (m !== undefined) {
