@@ -287,7 +287,8 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
    * after all, its blocks are taken back and the file is copied flat over them.
    */
   const writeCompressed = async (p: Inode, f: FileJobs, packedZp?: ZParams): Promise<void> => {
-    // The packed inode has its own pcluster size, no fragments and no dedupe (mkfs.erofs: its bytes are deduplicated fragments already).
+    // The packed inode has its own pcluster size and no fragments; identical pclusters in it are
+    // stored once like anyone's (mkfs.erofs 1.9.3 runs its extent dedupe on the packed inode too).
     const zp = packedZp ?? zparams!;
     const size = p.size;
     const inodeEnd = inodeEndOf(p);
@@ -322,7 +323,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
         fragmentLen += part.fragment.length;
         z.fragment = part.fragment;
       }
-      let keys = dedupeKeys(z, !!packedZp);
+      let keys = dedupeKeys(z);
       if (i === count - 1) {
         z.inline = part.inline;
         z.inlineRaw = part.inlineRaw;
@@ -333,7 +334,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
         // block. Pclusters made from it are placed under the form already chosen.
         if (z.inline && inodeEnd + zMetaLayoutOf(z, size, zp, inodeEnd, form).size > bs) {
           uninlineTail(z, zp);
-          keys = dedupeKeys(z, !!packedZp);
+          keys = dedupeKeys(z);
         }
         if (count === 1 && !worthCompressing(z, size, bs)) {
           // Stored flat: copied (and re-hashed) by a worker like any flat file.
