@@ -69,13 +69,14 @@ Options may follow FILE SOURCE; long options may be abbreviated to a unique pref
  --async-queue-limit=#    accepted; no bearing on the image
  --xattr-prefix=X         extra long xattr name prefix (repeatable)
  --xattr-inode-digest[=X] SHA-256 of each file in xattr X (default erofs.fingerprint.v1)
- --zfeature-bits=#        toggle -E features by bit: 0 legacy-compress, 1 ztailpacking, 4 dedupe
+ --zfeature-bits=#        toggle -E features by bit: 0 legacy-compress, 1 ztailpacking, 2 fragments,
+                          3 all-fragments, 4 dedupe, 5 fragdedupe
  --clean[=data]           full build (the default)
  --dsunit=#, --fsalignblks=#, --offset=#, --root-xattr-isize=#, --zD=1, --MZ=0
                           accepted in their no-op forms only (1, 1, 0, 0)
 
 Refused with one line (not implemented): --tar=i, --tar=headerball, --blobdev,
---compress-hints, -zX:Y, --max-extent-bytes < 0, -E fragments and -E all-fragments with -z,
+--compress-hints, -zX:Y, --max-extent-bytes < 0,
 -E 48bit, -E dot-omitted, -E nosbcrc, -m, --incremental, --vmdk-desc, --gzinfo, --unxz, --unlzma,
 --dsunit/--fsalignblks > 1, --offset/--root-xattr-isize > 0, --zD, --MZ.
 
