@@ -15,6 +15,8 @@ const GOLDEN: Record<string, string> = {
   'b512': '8ec6900a4da7da8544486b53b4e4b64fe7806e0423d639dc9c350885e73393ac',
   'b4096-digest': '98b735cfd677b5438916a3002a4b64a1a7694015b6aa50d260556ada9876339b',
   'b4096-trusted-digest-noinline': '299b009450fbbe3e85215a5be1e0c7a9309858521faa62d8b12afa7d33ce6475',
+  'b4096-lz4hc-fragments': 'e2e0471b4fe85983ba2f996575752144afed072dcf27160826a4b4656df0d65f',
+  'b512-deflate-all-fragments-ztailpacking': '56d61ec0c17bf702109221e315a42268ab3c79fd2c0663eda9811aafe224ca54',
 };
 const ARGS: Record<string, string[]> = {
   'b4096': ['-b', '4096'],
@@ -23,6 +25,8 @@ const ARGS: Record<string, string[]> = {
   'b512': ['-b', '512'],
   'b4096-digest': ['--xattr-inode-digest'],
   'b4096-trusted-digest-noinline': ['--xattr-inode-digest=trusted.erofs.fingerprint', '-E', 'noinline_data'],
+  'b4096-lz4hc-fragments': ['-z', 'lz4hc', '-E', 'fragments'],
+  'b512-deflate-all-fragments-ztailpacking': ['-b', '512', '-z', 'deflate', '-C', '4096', '-E', 'all-fragments,ztailpacking'],
 };
 
 test('fixture images keep their pinned SHA-256 digests', () => {

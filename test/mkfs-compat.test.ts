@@ -135,7 +135,8 @@ test('mkfs.erofs values: base prefixes, k/m/g, atoi for -d, ilog2 block sizes, -
     ['-d10 i s', /^invalid debug level 10$/], ['-b 256 i s', /^invalid block size 256$/], ['-b 8192 i s', /-b 8192: erofs-forge writes blocks/],
     ['-C 1000 i s', /^invalid physical clustersize 1000$/], ['-L 0123456789abcdef i s', /^invalid volume label$/],
     ['-Uxyz i s', /^invalid UUID xyz$/], ['i', /^missing argument: SOURCE\(s\)$/], ['i s t', /^unexpected argument: t$/],
-    ['-zlz4 -Efragments i s', /^-E fragments: fragments .* not implemented/], ['--tar=headerball i', /^--tar=headerball: tar index images/],
+    ['-zlz4 -Efragments=1000 i s', /^invalid pcluster size for the packed file 1000$/], ['--tar=headerball i', /^--tar=headerball: tar index images/],
+    ['-zlz4 -Efragments=8192 i s', /^pcluster size \(2 blocks\) for packed inode exceeds maximum$/], ['-Efragments=4x i s', /^invalid pcluster size 4x for the packed file$/],
     ['--chunksize=3000 i s', /^chunksize 3000 must be a power of two$/], ['-b4096 --chunksize=2048 i s', /^chunksize 2048 must be larger than block size$/],
     ['--chunksize=4k i s', /^invalid chunksize 4k$/], ['--compress-hints=f i s', /^--compress-hints: per-file/],
     ['-zlz4hc:lz4 i s', /^-z lz4hc:lz4: alternative algorithms/], ['-zbogus i s', /^-z bogus: unknown algorithm/],
@@ -144,7 +145,14 @@ test('mkfs.erofs values: base prefixes, k/m/g, atoi for -d, ilog2 block sizes, -
     assert.throws(() => p(line), (e: Error) => msg.test(e.message), line);
   }
   // Without -z, fragments change nothing in mkfs.erofs 1.9.3: accepted.
-  assert.equal(p('-C 65536 -E fragments -x -1 i s').fragments, 'fragments');
+  assert.equal(p('-C 65536 -E fragments -x -1 i s').fragments, true);
+  a = p('-zlz4 -C65536 -Eall-fragments=16k,fragdedupe=inode i s');
+  assert.deepEqual([a.fragments, a.allFragments, a.packedPclusterSize, a.fragdedupe], [true, true, 16384, 'inode']);
+  a = p('-zlz4 -Efragments,^fragdedupe,^all-fragments i s');
+  assert.deepEqual([a.fragments, a.allFragments, a.fragdedupe], [false, false, 'off']);
+  // --zfeature-bits: bit 2 fragments, bit 3 all-fragments.
+  a = p('--zfeature-bits=12 -zlz4 i s');
+  assert.deepEqual([a.fragments, a.allFragments], [true, true]);
 });
 
 test('file_contexts: anchored regexes, last match wins, exact paths win over regexes, type qualifiers, <<none>>', () => {
@@ -214,7 +222,8 @@ export const LINES: Line[] = [
   { who: 'containerd converter', argv: ['--tar=f', '--aufs', '--quiet', '-Enoinline_data', '-zlz4', '-C65536', '-T0', '--mkfs-time', '-U', UUID, 'IMG'], tar: 'stdin' },
   { who: 'containerd directory fallback', argv: ['--quiet', '-Enoinline_data', '-T0', '--mkfs-time', 'IMG', 'SRC'] },
   { who: 'containerd tar index', argv: ['--tar=i', '--aufs', '--quiet', '-U', UUID, 'IMG'], tar: 'stdin', refuse: /^mkfs\.erofs: --tar=i: tar index images are not implemented/, refStatus: 0 },
-  { who: 'containerd layer cache', argv: ['-zlz4', '-C65536', '-Efragments,dedupe', '-T0', '-U', UUID, 'IMG', 'SRC'], refuse: /^mkfs\.erofs: -E fragments: /, refStatus: 0 },
+  { who: 'containerd layer cache', argv: ['-zlz4', '-C65536', '-Efragments,dedupe', '-T0', '-U', UUID, 'IMG', 'SRC'] },
+  { who: 'containerd -Efragments,dedupe (documented extra options)', argv: ['-Efragments,dedupe', '-zlz4hc', '-T0', '--mkfs-time', '-U', UUID, 'IMG', 'SRC'] },
   // systemd-repart: options after NODE ROOT, words from $SYSTEMD_REPART_MKFS_OPTIONS_EROFS appended.
   { who: 'systemd-repart', argv: ['-U', UUID, 'IMG', 'SRC', '--quiet'] },
   { who: 'systemd-repart -z', argv: ['-U', UUID, 'IMG', 'SRC', '--quiet', '-zlz4hc,level=12', '-T', '1700000000'] },
@@ -227,6 +236,8 @@ export const LINES: Line[] = [
   { who: 'Yocto erofs-lz4hc', argv: ['-zlz4hc', 'IMG', 'SRC'] },
   { who: 'dracut', argv: ['-C', '65536', '-E', 'fragments', '-x', '-1', '-U', ZERO_UUID, '-T', '0', '--exclude-path=etc/ssl', 'IMG', 'SRC'],
     vsSource: { ...NOXATTR, ignoreNlinkOfDirs: true, ignorePath: (p) => p.toString().startsWith('etc/ssl') } },
+  { who: 'dracut with compression (dracut --squash-compressor)', argv: ['-zlz4hc', '-C', '65536', '-E', 'fragments', '-x', '-1', '-U', ZERO_UUID, '-T', '0', 'IMG', 'SRC'], vsSource: { ...NOXATTR, ignoreNlinkOfDirs: true } },
+  { who: 'variant: all-fragments, fragdedupe=inode, ztailpacking, 512-byte blocks, deflate', argv: ['-zdeflate', '-b512', '-C', '8192', '-Eall-fragments=4096,fragdedupe=inode,ztailpacking', '-T0', '-Uclear', 'IMG', 'SRC'] },
   { who: 'kata', argv: ['--tar=i', '-T0', '--mkfs-time', 'IMG', 'TAR'], tar: 'file', refuse: /^mkfs\.erofs: --tar=i: /, refStatus: 0 },
   // Syntax variants and the point-2 options.
   { who: 'variant: abbreviations, bare --tar, deflate', argv: ['--ta', '--auf', '--qui', '-zdeflate,level=6', '-C', '8k', '-T0', '-Uclear', 'IMG', 'TAR'], tar: 'file' },

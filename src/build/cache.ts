@@ -30,6 +30,8 @@ interface Header {
   payloads: number[];
   inline: number;
   inlineRaw: number;
+  /** Bytes of the fragment (absent in entries of builds without -E fragments). */
+  fragment?: number;
 }
 
 /** A hit carries the entry's length, which the stat index keeps to read it next time without an fstat. */
@@ -72,8 +74,9 @@ export function cacheGet(dir: string, hex: string, bytes?: number): CacheLookup 
     const payloads = h.payloads.map((n) => (n ? take(n) : undefined));
     const inline = h.inline ? take(h.inline) : undefined;
     const inlineRaw = h.inlineRaw ? take(h.inlineRaw) : undefined;
+    const fragment = h.fragment ? take(h.fragment) : undefined;
     if (off !== HEAD + hlen + plen || payloads.length !== h.extents.length) return { miss: 'damaged' };
-    return { z: { extents: h.extents, totalBlocks: h.totalBlocks, payloads, inline, inlineRaw, slabs: [b.buffer as ArrayBuffer] }, bytes: b.length };
+    return { z: { extents: h.extents, totalBlocks: h.totalBlocks, payloads, inline, inlineRaw, ...(fragment ? { fragment } : {}), slabs: [b.buffer as ArrayBuffer] }, bytes: b.length };
   } catch {
     return { miss: 'damaged' };
   }
@@ -83,10 +86,10 @@ export function cacheGet(dir: string, hex: string, bytes?: number): CacheLookup 
 export function cachePut(dir: string, hex: string, z: ZResult): number | undefined {
   const header: Header = {
     extents: z.extents, totalBlocks: z.totalBlocks, payloads: z.payloads.map((p) => p?.length ?? 0),
-    inline: z.inline?.length ?? 0, inlineRaw: z.inlineRaw?.length ?? 0,
+    inline: z.inline?.length ?? 0, inlineRaw: z.inlineRaw?.length ?? 0, ...(z.fragment ? { fragment: z.fragment.length } : {}),
   };
   const hbuf = Buffer.from(JSON.stringify(header));
-  const parts: Uint8Array[] = [...z.payloads.filter((p): p is Uint8Array => !!p), ...(z.inline ? [z.inline] : []), ...(z.inlineRaw ? [z.inlineRaw] : [])];
+  const parts: Uint8Array[] = [...z.payloads.filter((p): p is Uint8Array => !!p), ...(z.inline ? [z.inline] : []), ...(z.inlineRaw ? [z.inlineRaw] : []), ...(z.fragment ? [z.fragment] : [])];
   const plen = parts.reduce((a, p) => a + p.length, 0);
   const head = Buffer.alloc(HEAD);
   MAGIC.copy(head, 0);

@@ -133,7 +133,9 @@ export class FileJobQueue {
     }
     if (zp) {
       this.params = { codec: o.compression!.codec, blockSize: zp.blockSize, pclusterSize: zp.pclusterSize, big: zp.big, ztailpacking: zp.ztailpacking,
-        ...(zp.maxExtent !== undefined ? { maxExtent: zp.maxExtent } : {}) };
+        ...(zp.maxExtent !== undefined ? { maxExtent: zp.maxExtent } : {}),
+        ...(zp.fragments ? { fragments: zp.allFragments ? 'all' as const : 'tail' as const } : {}),
+        ...(zp.interlaced ? { interlaced: true } : {}) };
       if (o.cacheDir) {
         this.index = CacheIndex.load(o.cacheDir);
         this.optsKey = optionsKey({ ...this.params, segment: SEGMENT_SIZE });

@@ -24,6 +24,10 @@ export interface ZJobParams {
   big: boolean;
   ztailpacking: boolean;
   maxExtent?: number;
+  /** -E fragments ('tail') / all-fragments ('all'): see ZParams.fragments, allFragments. */
+  fragments?: 'tail' | 'all';
+  /** Stored pclusters INTERLACED (ZParams.interlaced). */
+  interlaced?: boolean;
 }
 
 /** Compress one segment of a file (with a cache: look it up by content first, store it after). */
@@ -203,8 +207,9 @@ export function runJob(job: Job): JobResult {
   const last = job.start + job.length === job.size;
   const zp = {
     codec: codecFor(p.codec, p.pclusterSize), blockSize: p.blockSize, pclusterSize: p.pclusterSize, big: p.big, maxExtent: p.maxExtent,
-    // Only the file's final piece may go inline.
-    ztailpacking: p.ztailpacking && last,
+    // Only the file's final piece may go inline, or to the packed inode (which then wins, as in mkfs.erofs).
+    ztailpacking: p.ztailpacking && last && !p.fragments,
+    fragments: p.fragments === 'tail' && last, allFragments: p.fragments === 'all', interlaced: p.interlaced,
   };
   const r = new SourceReader(node, job.length, job.start, job.size);
   const h = contentHasher(job.algo);
@@ -223,7 +228,7 @@ export function runJob(job: Job): JobResult {
     for (let got = 0; got < job.length;) got += r.read(seg, got, job.length - got);
     r.finish();
     h?.update(seg);
-    const key = cacheKey({ ...p, ztailpacking: zp.ztailpacking, length: job.length }, seg).toString('hex');
+    const key = cacheKey({ ...p, ztailpacking: zp.ztailpacking, ...(p.fragments ? { fragmentsHere: zp.fragments } : {}), length: job.length }, seg).toString('hex');
     const hit = cacheGet(job.cacheDir, key);
     let z: ZResult;
     let bytes: number | undefined;
@@ -343,6 +348,7 @@ interface PackedZ {
   nSlabs: number;
   inline?: Uint8Array;
   inlineRaw?: Uint8Array;
+  fragment?: Uint8Array;
   totalBlocks: number;
   digest?: Uint8Array;
 }
@@ -358,7 +364,7 @@ function packZ(z: ZResult): PackedZ {
     const e = z.extents[i];
     ext[5 * i] = e.la;
     ext[5 * i + 1] = e.llen;
-    ext[5 * i + 2] = e.compressed ? 1 : 0;
+    ext[5 * i + 2] = e.fragment ? 2 : e.compressed ? 1 : 0;
     ext[5 * i + 3] = e.blocks;
     ext[5 * i + 4] = e.blkaddr;
     const v = z.payloads[i];
@@ -375,7 +381,7 @@ function packZ(z: ZResult): PackedZ {
     pay[3 * i + 1] = v.byteOffset;
     pay[3 * i + 2] = v.length;
   }
-  return { packed: true, ext, pay, bufs, nSlabs, inline: z.inline, inlineRaw: z.inlineRaw, totalBlocks: z.totalBlocks, digest: z.digest };
+  return { packed: true, ext, pay, bufs, nSlabs, inline: z.inline, inlineRaw: z.inlineRaw, fragment: z.fragment, totalBlocks: z.totalBlocks, digest: z.digest };
 }
 
 function unpackZ(w: PackedZ): ZResult {
@@ -384,11 +390,13 @@ function unpackZ(w: PackedZ): ZResult {
   const payloads: (Uint8Array | undefined)[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const x = 5 * i;
-    extents[i] = { la: w.ext[x], llen: w.ext[x + 1], compressed: w.ext[x + 2] === 1, blocks: w.ext[x + 3], blkaddr: w.ext[x + 4] };
+    extents[i] = { la: w.ext[x], llen: w.ext[x + 1], compressed: w.ext[x + 2] !== 0, blocks: w.ext[x + 3], blkaddr: w.ext[x + 4] };
+    if (w.ext[x + 2] === 2) extents[i].fragment = true;
     const k = w.pay[3 * i];
     payloads[i] = k < 0 ? undefined : new Uint8Array(w.bufs[k], w.pay[3 * i + 1], w.pay[3 * i + 2]);
   }
   const z: ZResult = { extents, payloads, totalBlocks: w.totalBlocks, inline: w.inline, inlineRaw: w.inlineRaw, digest: w.digest };
+  if (w.fragment) z.fragment = w.fragment;
   if (w.nSlabs) z.slabs = w.bufs.slice(0, w.nSlabs);
   return z;
 }

@@ -39,6 +39,20 @@ export interface CompressionOptions {
   legacyIndexes: boolean;
   /** --max-extent-bytes: no pcluster takes more than this many input bytes (at least a block). */
   maxExtentBytes?: number;
+  /** -E fragments / all-fragments: file tails (or whole files) stored in the packed inode. */
+  fragments?: FragmentOptions;
+}
+
+export interface FragmentOptions {
+  /** -E all-fragments: whole files, not only their tails. */
+  all: boolean;
+  /**
+   * -E fragdedupe: 'full' (default) reuses packed bytes that end with a fragment's bytes; 'inode'
+   * only for whole-file fragments; 'off' never.
+   */
+  dedupe: 'full' | 'inode' | 'off';
+  /** -E fragments=SIZE: pcluster size of the packed inode (default: -C). */
+  packedPclusterSize: number;
 }
 
 export interface BuildOptions {
@@ -130,6 +144,10 @@ export function checkBuildOptions(o: BuildOptions): void {
     const c = o.compression.pclusterSize;
     if (c < o.blockSize || c % o.blockSize || c > 1 << 20) {
       throw new UserError(`-C ${c}: pcluster size must be a multiple of the block size (${o.blockSize}) up to 1048576`);
+    }
+    const f = o.compression.fragments;
+    if (f && (f.packedPclusterSize < o.blockSize || f.packedPclusterSize % o.blockSize || f.packedPclusterSize > c)) {
+      throw new UserError(`-E fragments=${f.packedPclusterSize}: the packed inode's pcluster size must be a multiple of the block size (${o.blockSize}) up to -C (${c})`);
     }
     const m = o.compression.maxExtentBytes;
     if (m !== undefined && (!Number.isInteger(m) || m < o.blockSize)) {

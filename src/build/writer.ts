@@ -27,6 +27,13 @@ import { FileJobQueue, type FileJobs } from './file-jobs.js';
 import type { CopyItem } from './jobs.js';
 import { packExtents, uninlineTail, worthCompressing, zMetaBytes, zMetaLayoutOf, type ZParams, type ZResult } from './zfile.js';
 import { makeCodec } from '../compress/codec.js';
+import { FragmentStore } from './fragments.js';
+import { encodeMapHeader, mapHeaderOffset, MAP_HEADER_SIZE } from '../format/zmap.js';
+import { FEATURE_INCOMPAT_FRAGMENTS } from '../format/constants.js';
+import { newInode } from '../source/tree.js';
+import { SEGMENT_SIZE } from './jobs.js';
+import { compressExtents } from './zfile.js';
+import { SegmentStream } from './file-jobs.js';
 import { createHash } from 'node:crypto';
 
 function concatColumns(parts: readonly Float64Array[]): Float64Array {
@@ -93,8 +100,15 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   const zparams: ZParams | undefined = o.compression && {
     codec: makeCodec(o.compression.codec, o.compression.pclusterSize), blockSize: bs, pclusterSize: o.compression.pclusterSize,
     big: plan.bigPcluster, ztailpacking: o.compression.ztailpacking, maxExtent: o.compression.maxExtentBytes,
+    ...(o.compression.fragments ? {
+      fragments: true, allFragments: o.compression.fragments.all,
+      // mkfs.erofs: INTERLACED with fragments unless dedupe is on (prepare_compressed_file).
+      interlaced: !o.compression.dedupe,
+    } : {}),
   };
-  const dedupe = o.compression?.dedupe ? new Map<string, number>() : undefined;
+  const fragments = o.compression?.fragments ? new FragmentStore(o.compression.fragments.dedupe) : undefined;
+  // -E dedupe; and with fragments mkfs.erofs 1.9.3 also stores identical pclusters once (lib/dedupe_ext.c).
+  const dedupe = o.compression?.dedupe || o.compression?.fragments ? new Map<string, number>() : undefined;
   const jobs = new FileJobQueue(plan, o, pool, zparams);
   const chunkStore = blob && new ChunkStore(bs, o.chunks!, blob);
   /** Chunk-based files placed, written once the blob has its place (their maps hold image blocks). */
@@ -208,8 +222,14 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   };
 
   /** Dedupe keys of z's payloads (undefined for the inline one, and all of them without dedupe). */
-  const dedupeKeys = (z: ZResult): (string | undefined)[] =>
-    z.payloads.map((b) => (dedupe && b ? createHash('sha256').update(b).digest('base64') : undefined));
+  const dedupeKeys = (z: ZResult, none = false): (string | undefined)[] =>
+    z.payloads.map((b, k) => {
+      if (!dedupe || none || !b) return undefined;
+      const key = createHash('sha256').update(b).digest('base64');
+      // An INTERLACED stored block reads differently at another offset in its lcluster.
+      const e = z.extents[k];
+      return zparams!.interlaced && !e.compressed ? `${key}@${e.la % bs}` : key;
+    });
 
   /** Whether placing payloads with these keys would point any of them at a copy already written (or earlier in the list). */
   const wouldDedupe = (keys: readonly (string | undefined)[]): boolean => {
@@ -267,8 +287,10 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
    * segment as the results come (memory does not grow with the file); should compression not pay
    * after all, its blocks are taken back and the file is copied flat over them.
    */
-  const writeCompressed = async (p: Inode, f: FileJobs): Promise<void> => {
-    const zp = zparams!;
+  const writeCompressed = async (p: Inode, f: FileJobs, packedZp?: ZParams): Promise<void> => {
+    // The packed inode has its own pcluster size and no fragments; identical pclusters in it are
+    // stored once like anyone's (mkfs.erofs 1.9.3 runs its extent dedupe on the packed inode too).
+    const zp = packedZp ?? zparams!;
     const size = p.size;
     const inodeEnd = inodeEndOf(p);
     // The fingerprint is needed for the inode (and to check a flat re-read), not before.
@@ -287,11 +309,21 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     // Chosen once, at the last segment, before the metadata is sized (see below); segments before it
     // may point back at earlier copies, which only FULL indexes can express.
     let form: IndexForm | undefined;
+    // The file's bytes in the packed inode: where they start, how many.
+    let fragmentOff: number | undefined;
+    let fragmentLen = 0;
     for (let i = 0; i < count; i++) {
       const part = await (f.stream ? f.stream.get(i) : f.segs![0]);
       z.extents = part.extents;
       z.payloads = part.payloads;
       z.totalBlocks += part.totalBlocks;
+      if (part.fragment) {
+        // A whole file over several segments (all-fragments) is appended piece by piece, contiguously.
+        const at = count > 1 ? fragments!.append(part.fragment) : fragments!.add(part.fragment, part.fragment.length === size);
+        fragmentOff ??= at;
+        fragmentLen += part.fragment.length;
+        z.fragment = part.fragment;
+      }
       let keys = dedupeKeys(z);
       if (i === count - 1) {
         z.inline = part.inline;
@@ -359,8 +391,24 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
       return;
     }
     if (form === 'compact' && deduped) throw new Error(`${showPath(pathOf(p))}: deduped pclusters under COMPACT indexes`);
+    if (fragmentOff !== undefined && fragmentLen === size) {
+      // All of the file is a fragment: the map header alone, its 8 bytes the offset with bit 63 set
+      // (Z_EROFS_FRAGMENT_INODE_BIT), in a FULL inode with no blocks (mkfs.erofs erofs_commit_compressed_file).
+      const headerAt = mapHeaderOffset(inodeEnd);
+      const meta = new Uint8Array(headerAt + MAP_HEADER_SIZE - inodeEnd);
+      meta.set(encodeMapHeader({ kind: 'fragment-inode', fragmentOff: BigInt(fragmentOff) }), headerAt - inodeEnd);
+      p.nid = alloc.placeItem(inodeEnd + meta.length) / ISLOT_SIZE;
+      compressedFiles++;
+      writeItem(p, { datalayout: INODE_COMPRESSED_FULL, startBlk: 0, tail: meta, tailLen: meta.length });
+      if (lastSlabs) pool.recycle(lastSlabs);
+      return;
+    }
+    // h_fragmentoff is 32 bits; FULL indexes would carry the high bits in the tail head (not written here).
+    if (fragmentOff !== undefined && fragmentOff + fragmentLen > 0xffffffff) {
+      throw new UserError(`${showPath(pathOf(p))}: packed inode over 4 GiB (fragment offsets beyond 32 bits are not implemented by erofs-forge)`);
+    }
     const layout = zMetaLayoutOf(z, size, zp, inodeEnd, form!);
-    const meta = zMetaBytes(z, size, zp, layout, count > 1 ? concatColumns(written) : undefined);
+    const meta = zMetaBytes(z, size, zp, layout, count > 1 ? concatColumns(written) : undefined, fragmentOff);
     p.nid = alloc.placeItem(inodeEnd + layout.size) / ISLOT_SIZE;
     const pl: Placement = { datalayout: form === 'compact' ? INODE_COMPRESSED_COMPACT : INODE_COMPRESSED_FULL, startBlk: z.totalBlocks, tail: meta, tailLen: meta.length };
     compressedFiles++;
@@ -437,6 +485,43 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     writeItem(p, pl);
   };
 
+  /**
+   * -E fragments: the packed inode, made after every file (mkfs.erofs erofs_flush_packed_inode): a
+   * regular file of the fragments, compressed with the packed pcluster size like any file (flat
+   * when that does not pay), mode 0644, owned by root, at the build time. Returns its nid, or 0.
+   */
+  const writePacked = async (): Promise<number> => {
+    if (!fragments || fragments.length === 0) return 0;
+    const data = fragments.data();
+    const c = o.compression!;
+    const psize = c.fragments!.packedPclusterSize;
+    const pz: ZParams = { ...zparams!, codec: makeCodec(c.codec, psize), pclusterSize: psize, fragments: false, allFragments: false };
+    const node = newInode({
+      kind: 'reg', mode: 0o100644, uid: 0, gid: 0, mtimeSec: Number(plan.epoch), mtimeNsec: plan.fixedNsec, size: data.length,
+      rdevMajor: 0, rdevMinor: 0, xattrs: [], data: { type: 'buffer', bytes: data }, links: 1,
+    }, '(packed inode)', undefined);
+    node.ino = plan.inodeCount + 1;
+    node.extended = o.inodeVersion === 'extended';
+    const nSegs = Math.ceil(data.length / SEGMENT_SIZE);
+    // Compressed here, segment by segment as a file's would be: the workers are done by now.
+    const seg = (i: number): Promise<ZResult> => {
+      const start = i * SEGMENT_SIZE;
+      const bytes = data.subarray(start, Math.min(data.length, start + SEGMENT_SIZE));
+      let pos = 0;
+      const z = compressExtents((b, off, n) => {
+        const k = Math.min(n, bytes.length - pos);
+        b.set(bytes.subarray(pos, pos + k), off);
+        pos += k;
+        return k;
+      }, bytes.length, { ...pz, ztailpacking: pz.ztailpacking && start + bytes.length === data.length });
+      for (const e of z.extents) e.la += start;
+      return Promise.resolve(z);
+    };
+    const f: FileJobs = nSegs === 1 ? { segs: [seg(0)] } : { stream: new SegmentStream(nSegs, seg, 1, () => {}) };
+    await writeCompressed(node, f, pz);
+    return node.nid;
+  };
+
   let steps = 0;
   const totalBytes = plan.steps.reduce((a, st) => a + (!(st instanceof DirDone) && st.kind === 'reg' ? st.size : 0), 0);
   let files = 0;
@@ -453,6 +538,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   };
   // A timer too: a large file written by a worker must not freeze the line until it is done.
   const ticker = o.progress ? setInterval(() => report(), 250) : undefined;
+  let packedNid = 0;
   ticker?.unref();
   try {
     for (const step of plan.steps) {
@@ -483,6 +569,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
       // Yield to the event loop often: worker results (macrotasks) must get in to keep the workers fed.
       if (++steps % 128 === 0) await new Promise<void>((r) => setImmediate(r));
     }
+    packedNid = await writePacked();
     await flushCopies();
     await Promise.all(copies);
     await jobs.saveIndex();
@@ -503,9 +590,9 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     checksum: 0, featureCompat: plan.featureCompat, blkszbits: plan.blkszbits, sbExtslots: 0, rootNid,
     inos: BigInt(plan.inodeCount), epoch: plan.epoch, fixedNsec: plan.fixedNsec, blocks,
     metaBlkaddr: 0, xattrBlkaddr: 0, uuid: o.uuid, volumeName: padLabel(o.label),
-    featureIncompat: plan.featureIncompat, u1: plan.u1, extraDevices: 0, devtSlotoff: 0, dirblkbits: 0,
+    featureIncompat: plan.featureIncompat | (packedNid ? FEATURE_INCOMPAT_FRAGMENTS : 0), u1: plan.u1, extraDevices: 0, devtSlotoff: 0, dirblkbits: 0,
     xattrPrefixCount: plan.prefixes.length, xattrPrefixStart: plan.prefixes.length ? plan.prefixTableStart / 4 : 0,
-    packedNid: 0n, xattrFilterReserved: 0, ishareXattrPrefixId: Math.max(0, plan.ishareId), buildTime: 0, rootNid8b: 0n,
+    packedNid: BigInt(packedNid), xattrFilterReserved: 0, ishareXattrPrefixId: Math.max(0, plan.ishareId), buildTime: 0, rootNid8b: 0n,
   });
   out.write(sbBytes, SUPER_BLOCK_AT);
   if (plan.configRecords.length) out.write(plan.configRecords, configRecordsAt(0));

@@ -1,7 +1,8 @@
 // Compressing one regular file into EROFS extents ("fixed-size output" pclusters, erofs-format.md §5-6)
 // and laying out its lcluster indexes. The caller supplies the bytes sequentially and places pclusters.
 import { PCLUSTER_MAX_DSIZE, LCLUSTER_TYPE_PLAIN, LCLUSTER_TYPE_HEAD1, LCLUSTER_TYPE_NONHEAD, LI_D0_CBLKCNT,
-  ADVISE_COMPACTED_2B, ADVISE_BIG_PCLUSTER_1, ADVISE_BIG_PCLUSTER_2, ADVISE_INLINE_PCLUSTER, encodeMapHeader,
+  ADVISE_COMPACTED_2B, ADVISE_BIG_PCLUSTER_1, ADVISE_BIG_PCLUSTER_2, ADVISE_INLINE_PCLUSTER, ADVISE_INTERLACED_PCLUSTER,
+  ADVISE_FRAGMENT_PCLUSTER, encodeMapHeader,
   encodeFullIndexes, encodeCompactIndexes, zMetaLayout, lclusterCount, type IndexForm, type ZMetaLayout,
   type LclusterIndex } from '../format/zmap.js';
 import type { Codec } from '../compress/codec.js';
@@ -17,6 +18,20 @@ export interface ZParams {
   ztailpacking: boolean;
   /** --max-extent-bytes: the compressor is offered at most this much input per pcluster. */
   maxExtent?: number;
+  /**
+   * -E fragments, for the piece that ends the file: its final part goes to the packed inode
+   * (mkfs.erofs __z_erofs_compress_one "may_packing": what is left once it is at most one pcluster,
+   * or all of it when one pcluster's stream would hold the rest).
+   */
+  fragments?: boolean;
+  /** -E all-fragments: every byte of the input goes to the packed inode, uncompressed here. */
+  allFragments?: boolean;
+  /**
+   * Stored (PLAIN) pclusters are INTERLACED: file byte la + j at block byte (la + j) % bs. mkfs.erofs
+   * sets it with fragments unless dedupe is on (a raw block shared between files must not depend on
+   * where its extent starts in a block).
+   */
+  interlaced?: boolean;
 }
 
 export interface Extent {
@@ -28,6 +43,8 @@ export interface Extent {
   /** Physical blocks; 0 for the inline tail. */
   blocks: number;
   blkaddr: number;
+  /** The tail (or whole file) stored in the packed inode: a HEAD1 extent with no blocks. */
+  fragment?: boolean;
 }
 
 /** Input per extent is capped (the kernel limits decompressed extents, PCLUSTER_MAX_DSIZE). */
@@ -44,6 +61,8 @@ export interface ZResult {
   inline?: Uint8Array;
   /** The raw bytes of the inline extent, in case it has to leave the metadata block. */
   inlineRaw?: Uint8Array;
+  /** The bytes of the fragment extent (the last one), for the packed inode. */
+  fragment?: Uint8Array;
   /**
    * Pcluster payloads in extent order (undefined for the inline one), to be written by the caller.
    * They are views into one buffer where possible, so a result crosses threads as one transfer and
@@ -99,6 +118,26 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
   scratch ??= new Uint8Array(ARENA_SLAB);
   const arena: Arena = { buf: scratch, used: 0, views: [], z };
   let pos = 0;
+  const toFragment = (src: Uint8Array, n: number): void => {
+    z.fragment = Uint8Array.from(src.subarray(0, n));
+    z.extents.push({ la: pos, llen: n, compressed: true, blocks: 0, blkaddr: 0, fragment: true });
+    z.payloads.push(undefined);
+    pos += n;
+  };
+  if (p.allFragments && size > 0) {
+    // The whole input, read as it comes (the window may be shorter than a segment).
+    const all = new Uint8Array(size);
+    for (let got = 0; got < size;) {
+      const n = read(all, got, size - got);
+      if (n === 0) throw new ShortReadError(got);
+      onBytes?.(all.subarray(got, got + n));
+      got += n;
+    }
+    z.fragment = all;
+    z.extents.push({ la: 0, llen: size, compressed: true, blocks: 0, blkaddr: 0, fragment: true });
+    z.payloads.push(undefined);
+    return z;
+  }
   while (pos < size) {
     const rem = size - pos;
     if (winStart + winLen - pos < Math.min(rem, look)) fill(pos);
@@ -107,7 +146,18 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
     // Exactly min(rem, look) bytes: what the compressor sees never depends on buffer history.
     // mkfs.erofs --max-extent-bytes caps the input offered (lib/compress.c: e->length = min(len, max)).
     const src = win.subarray(pos - winStart, pos - winStart + Math.min(rem, look, p.maxExtent ?? Infinity));
+    // Fragments: what is left once it fits one pcluster goes to the packed inode, uncompressed.
+    if (p.fragments && rem <= p.pclusterSize) {
+      toFragment(win.subarray(pos - winStart, pos - winStart + rem), rem);
+      break;
+    }
     const r = p.codec.compress(src, src.length, p.pclusterSize);
+    // ...and so does all of the rest when one pcluster's stream would hold it (mkfs.erofs keeps a
+    // pcluster only when it saves a block; a stream that does not is stored raw, as without fragments).
+    if (p.fragments && r.consumed === rem && r.data.length < p.pclusterSize && Math.ceil(r.data.length / bs) * bs < r.consumed) {
+      toFragment(src, rem);
+      break;
+    }
     if (p.ztailpacking && (r.consumed === rem && r.data.length < bs || rem < bs)) {
       // Inline tail: compressed when that is smaller, else raw.
       const useZ = r.consumed === rem && r.data.length < Math.min(rem, bs);
@@ -118,7 +168,7 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
       pos = size;
       break;
     }
-    pos += takePcluster(z, r, src, pos, rem, bs, arena);
+    pos += takePcluster(z, r, src, pos, rem, bs, arena, p.interlaced);
   }
   sealArena(arena);
   return z;
@@ -172,7 +222,7 @@ function sealArena(a: Arena): void {
  * than it consumed (saves a block, as mkfs.erofs keeps it), else one block stored raw. Returns the
  * input consumed.
  */
-function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src: Uint8Array, pos: number, rem: number, bs: number, arena?: Arena): number {
+function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src: Uint8Array, pos: number, rem: number, bs: number, arena?: Arena, interlaced = false): number {
   const blocks = Math.ceil(r.data.length / bs);
   if (r.consumed > 0 && blocks * bs < r.consumed) {
     // 0PADDING: the stream ends at the pcluster's last byte (arena memory is zeroed).
@@ -185,7 +235,11 @@ function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src
   }
   const llen = Math.min(bs, rem);
   const payload = arenaTake(arena, bs, z);
-  payload.set(src.subarray(0, llen));
+  // INTERLACED: the block is rotated so file byte la + j sits at (la + j) % bs (la = pos here: segments start block-aligned).
+  const at = interlaced ? pos % bs : 0;
+  const right = Math.min(bs - at, llen);
+  payload.set(src.subarray(0, right), at);
+  payload.set(src.subarray(right, llen), 0);
   z.extents.push({ la: pos, llen, compressed: false, blocks: 1, blkaddr: 0 });
   z.payloads.push(payload);
   z.totalBlocks += 1;
@@ -211,7 +265,7 @@ export function uninlineTail(z: ZResult, p: ZParams): void {
   while (pos < end) {
     const src = tailBytes.subarray(pos - last.la);
     const r = p.codec.compress(src, src.length, p.pclusterSize);
-    pos += takePcluster(z, r, src, pos, end - pos, bs);
+    pos += takePcluster(z, r, src, pos, end - pos, bs, undefined, p.interlaced);
   }
 }
 
@@ -225,6 +279,8 @@ export function legacyMetaSize(size: number, bs: number): number {
 
 /** mkfs.erofs keeps a file compressed only when that saves space (erofs_commit_compressed_file). */
 export function worthCompressing(z: ZResult, size: number, bs: number): boolean {
+  // A file with a fragment stays compressed (erofs_commit_compressed_file skips the check).
+  if (z.fragment) return true;
   return z.totalBlocks * bs + (z.inline?.length ?? 0) + legacyMetaSize(size, bs) < size;
 }
 
@@ -233,18 +289,18 @@ export function worthCompressing(z: ZResult, size: number, bs: number): boolean 
  * pcluster takes a whole block, so a file that one block plus its indexes do not undercut is stored
  * flat whatever its bytes (such files need no compression job).
  */
-export function mayBeWorthCompressing(size: number, p: { blockSize: number; ztailpacking: boolean }): boolean {
-  return p.ztailpacking || p.blockSize + legacyMetaSize(size, p.blockSize) < size;
+export function mayBeWorthCompressing(size: number, p: { blockSize: number; ztailpacking: boolean; fragments?: boolean }): boolean {
+  return p.ztailpacking || !!p.fragments || p.blockSize + legacyMetaSize(size, p.blockSize) < size;
 }
 
-/** Extents as numbers, 5 each: la, llen, compressed (0/1), blocks, blkaddr (a long file's are kept so). */
+/** Extents as numbers, 5 each: la, llen, compressed (0/1, 2 = fragment), blocks, blkaddr (a long file's are kept so). */
 export function packExtents(xs: readonly Extent[]): Float64Array {
   const a = new Float64Array(5 * xs.length);
   for (let i = 0; i < xs.length; i++) {
     const e = xs[i];
     a[5 * i] = e.la;
     a[5 * i + 1] = e.llen;
-    a[5 * i + 2] = e.compressed ? 1 : 0;
+    a[5 * i + 2] = e.fragment ? 2 : e.compressed ? 1 : 0;
     a[5 * i + 3] = e.blocks;
     a[5 * i + 4] = e.blkaddr;
   }
@@ -274,7 +330,7 @@ export function lclusterIndexes(cols: Float64Array, size: number, p: ZParams): {
       while (k + 1 < m && head(k + 1) <= lcn) k++;
       const h = head(k);
       if (h === lcn) {
-        return { type: cols[5 * k + 2] === 1 ? LCLUSTER_TYPE_HEAD1 : LCLUSTER_TYPE_PLAIN, clusterofs: cols[5 * k] % bs, blkaddr: cols[5 * k + 4], partialRef: false };
+        return { type: cols[5 * k + 2] !== 0 ? LCLUSTER_TYPE_HEAD1 : LCLUSTER_TYPE_PLAIN, clusterofs: cols[5 * k] % bs, blkaddr: cols[5 * k + 4], partialRef: false };
       }
       const next = k + 1 < m ? head(k + 1) : sentinel ? n - 1 : n;
       const first = lcn === h + 1 && p.big;
@@ -282,7 +338,10 @@ export function lclusterIndexes(cols: Float64Array, size: number, p: ZParams): {
       // 2048 lclusters, e.g. 1 MiB of zeros at 512-byte blocks) is written as 2047, and the kernel
       // looks back again from the NONHEAD it lands on (as mkfs.erofs does; found by the matrix).
       const back = Math.min(lcn - h, LI_D0_CBLKCNT - 1);
-      return { type: LCLUSTER_TYPE_NONHEAD, delta0: first ? LI_D0_CBLKCNT | Math.max(cols[5 * k + 3], 1) : back, delta1: next - lcn };
+      // A fragment extent has no blocks: its CBLKCNT is 0 (as mkfs.erofs writes it; the kernel never
+      // reads it, the tail extent being mapped to the packed inode).
+      const cblks = cols[5 * k + 2] === 2 ? 0 : Math.max(cols[5 * k + 3], 1);
+      return { type: LCLUSTER_TYPE_NONHEAD, delta0: first ? LI_D0_CBLKCNT | cblks : back, delta1: next - lcn };
     },
   };
 }
@@ -296,15 +355,16 @@ export function zMetaLayoutOf(z: ZResult, size: number, p: ZParams, inodeEnd: nu
  * Bytes after inode + xattrs, written where `l` (zMetaLayoutOf) puts them: map header, indexes and
  * any inline pcluster. The item is placed with l.size; any disagreement is a bug and throws.
  */
-export function zMetaBytes(z: ZResult, size: number, p: ZParams, l: ZMetaLayout, cols = packExtents(z.extents)): Uint8Array {
+export function zMetaBytes(z: ZResult, size: number, p: ZParams, l: ZMetaLayout, cols = packExtents(z.extents), fragmentOff?: number): Uint8Array {
   const inlineLen = z.inline?.length ?? 0;
   if (inlineLen !== l.inlineLen) throw new Error(`compressed metadata laid out for ${l.inlineLen} inline bytes, given ${inlineLen}`);
   const xs = lclusterIndexes(cols, size, p);
   if (xs.length !== l.lclusters) throw new Error(`compressed metadata laid out for ${l.lclusters} lclusters, given ${xs.length}`);
   const advise = (l.compact?.compacted2B ? ADVISE_COMPACTED_2B : 0) | (p.big ? ADVISE_BIG_PCLUSTER_1 | ADVISE_BIG_PCLUSTER_2 : 0)
-    | (z.inline ? ADVISE_INLINE_PCLUSTER : 0);
+    | (z.inline ? ADVISE_INLINE_PCLUSTER : 0) | (p.interlaced ? ADVISE_INTERLACED_PCLUSTER : 0)
+    | (fragmentOff !== undefined ? ADVISE_FRAGMENT_PCLUSTER : 0);
   const header = encodeMapHeader({
-    kind: 'indexes', fragmentOff: 0, idataSize: inlineLen, advise,
+    kind: 'indexes', fragmentOff: fragmentOff ?? 0, idataSize: inlineLen, advise,
     algorithmType: [p.codec.algorithm, 0], clusterBits: 0,
   });
   let firstBlk = 0;

@@ -27,14 +27,24 @@ interface RawBuildOpts extends RawVerityOpts {
 }
 
 /** Apply a -E list (mkfs.erofs spellings) to options, rejecting unknown names. */
-function applyExtended(list: string[], o: Partial<BuildOptions>, z: Partial<CompressionOptions>, chunk: { indexes?: boolean }): void {
-  const table: Record<string, (on: boolean) => void> = {
+function applyExtended(list: string[], o: Partial<BuildOptions>, z: Partial<CompressionOptions>, chunk: { indexes?: boolean },
+  frag: { on?: boolean; all?: boolean; dedupe?: 'full' | 'inode' | 'off'; packed?: number }): void {
+  /** Names that take a value after "=" (the others refuse one). */
+  const withValue = new Set(['fragments', 'all-fragments', 'fragdedupe']);
+  const table: Record<string, (on: boolean, value?: string) => void> = {
     inline_data: (on) => { o.inlineData = on; },
     noinline_data: (on) => { o.inlineData = !on; },
     'xattr-name-filter': (on) => { o.xattrNameFilter = on; },
     ztailpacking: (on) => { z.ztailpacking = on; },
     dedupe: (on) => { z.dedupe = on; },
     'legacy-compress': (on) => { z.legacyIndexes = on; },
+    // mkfs.erofs spellings: fragments[=SIZE] / all-fragments[=SIZE] (SIZE: the packed inode's pcluster), fragdedupe[=inode|full].
+    fragments: (on, v) => { frag.on = on; if (on && v !== undefined) frag.packed = parseSize(v, '-E fragments'); },
+    'all-fragments': (on, v) => { frag.all = on; frag.on = on; if (on && v !== undefined) frag.packed = parseSize(v, '-E all-fragments'); },
+    fragdedupe: (on, v) => {
+      if (on && v !== undefined && v !== 'inode' && v !== 'full') throw new UserError(`-E fragdedupe=${v}: must be inode or full`);
+      frag.dedupe = !on ? 'off' : v === 'inode' ? 'inode' : 'full';
+    },
     // As mkfs.erofs: set whatever the "^", the last one wins.
     'force-chunk-indexes': () => { chunk.indexes = true; },
     'force-inode-blockmap': () => { chunk.indexes = false; },
@@ -42,7 +52,8 @@ function applyExtended(list: string[], o: Partial<BuildOptions>, z: Partial<Comp
   for (const item of list.flatMap(parseExtended)) {
     const set = table[item.name];
     if (!set) throw new UserError(`-E ${item.name}: unknown extended option (known: ${Object.keys(table).join(', ')})`);
-    set(item.on);
+    if (item.value !== undefined && (!withValue.has(item.name) || !item.on)) throw new UserError(`-E ${item.name}=${item.value}: takes no value`);
+    set(item.on, item.value);
   }
 }
 
@@ -114,7 +125,7 @@ export function buildCommand(): Command {
     .option('--chunksize <bytes>', 'uncompressed files (with -z: those not worth compressing) become chunk-based with chunks of this size (a power of two, at least the block size); identical chunks are stored once, all-zero chunks are holes', (v) => parseSize(v, '--chunksize'))
     .option('--cache <dir>', 'reuse compressed data from earlier builds kept in this directory (a file whose path and stat, ctime included, are unchanged is not read again)')
     .option('--workers <n>', 'worker threads for hashing and compression (default: CPUs)', (v) => parseInteger(v, '--workers'))
-    .option('-E <options>', 'extended options: ztailpacking, dedupe, legacy-compress, noinline_data, ^xattr-name-filter, force-chunk-indexes, force-inode-blockmap', collect(String))
+    .option('-E <options>', 'extended options: ztailpacking, dedupe, legacy-compress, fragments[=size], all-fragments[=size], fragdedupe[=inode|full], noinline_data, ^xattr-name-filter, force-chunk-indexes, force-inode-blockmap', collect(String))
     .option('-x <n>', 'share an xattr used by more than n inodes (default 2); -1 drops all xattrs', (v) => parseInteger(v, '-x'))
     .option('--xattr-prefix <prefix>', 'long xattr name prefix, e.g. trusted.overlay. (repeatable)', collect(String))
     .option('--xattr-inode-digest [name]', `fingerprint xattr on every non-empty file (name after "=", default ${DEFAULT_FINGERPRINT_NAME})`)
@@ -173,7 +184,9 @@ Examples:
       }
       const z: Partial<CompressionOptions> = {};
       const chunk: { indexes?: boolean } = {};
-      applyExtended(r.E ?? [], over, z, chunk);
+      const frag: { on?: boolean; all?: boolean; dedupe?: 'full' | 'inode' | 'off'; packed?: number } = {};
+      applyExtended(r.E ?? [], over, z, chunk, frag);
+      if (frag.on && !r.z) throw new UserError('-E fragments needs -z (a compressor)');
       if (r.chunksize !== undefined) {
         const bits = Math.log2(r.chunksize);
         if (!Number.isInteger(bits)) throw new UserError(`--chunksize ${r.chunksize}: must be a power of two`);
@@ -186,6 +199,9 @@ Examples:
           codec: r.z, pclusterSize: r.C ?? over.blockSize ?? 4096,
           ztailpacking: !!z.ztailpacking, dedupe: !!z.dedupe, legacyIndexes: !!z.legacyIndexes,
         };
+        if (frag.on) {
+          over.compression.fragments = { all: !!frag.all, dedupe: frag.dedupe ?? 'full', packedPclusterSize: frag.packed ?? over.compression.pclusterSize };
+        }
       } else if (r.C !== undefined) {
         throw new UserError('-C needs -z (a compressor)');
       }

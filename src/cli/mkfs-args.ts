@@ -89,8 +89,14 @@ export interface MkfsArgs {
   chunkIndexes: boolean;
   /** -E ^dedupe: chunks are not deduplicated (nor all-zero chunks made holes). */
   dedupeOff: boolean;
-  /** -E fragments / all-fragments asked for (refused with -z: not implemented). */
-  fragments?: string;
+  /** -E fragments[=SIZE]: file tails (small files whole) in the packed inode. */
+  fragments: boolean;
+  /** -E all-fragments: whole files in the packed inode (with fragments on). */
+  allFragments: boolean;
+  /** -E fragdedupe[=inode|full], ^fragdedupe. */
+  fragdedupe: 'full' | 'inode' | 'off';
+  /** -E fragments=SIZE / all-fragments=SIZE: the packed inode's pcluster size in bytes. */
+  packedPclusterSize?: number;
 }
 
 /** A refused line: mkfs.erofs's wording where it has one. Exit status 1, as mkfs.erofs. */
@@ -161,13 +167,28 @@ function setZFeature(a: MkfsArgs, name: string, on: boolean, value: string | und
     case 'legacy-compress': noValue(); a.legacyCompress = on; return;
     case 'ztailpacking': noValue(); a.ztailpacking = on; return;
     case 'dedupe': noValue(); a.dedupe = on; a.dedupeOff = !on; return;
-    // Off is the default: "^fragments" asks for what the build does anyway. On, they only act on
-    // compressed files (without -z, mkfs.erofs 1.9.3 writes the same bytes as without them), so
-    // they are refused only together with -z, once the whole line is read.
-    case 'fragments': case 'all-fragments': case 'fragdedupe':
-      if (name !== 'fragdedupe' || !on) noValue();
-      if (on && name !== 'fragdedupe') a.fragments = name;
-      else if (!on && name !== 'fragdedupe') a.fragments = undefined;
+    // They only act on compressed files (without -z mkfs.erofs 1.9.3 writes the same bytes as without them).
+    case 'all-fragments': case 'fragments':
+      if (name === 'all-fragments') a.allFragments = on;
+      if (!on) {
+        noValue();
+        a.fragments = false;
+        return;
+      }
+      if (value !== undefined) {
+        const { n, rest } = cNumber(value, true);
+        if (rest !== '' || value === '') refuse(`invalid pcluster size ${value} for the packed file`);
+        if (n > 0n) a.packedPclusterSize = Number(n);
+      }
+      a.fragments = true;
+      return;
+    case 'fragdedupe':
+      if (!on) {
+        noValue();
+        a.fragdedupe = 'off';
+      } else {
+        a.fragdedupe = value === 'inode' ? 'inode' : 'full';
+      }
       return;
     case '48bit': case 'dot-omitted':
       noValue();
@@ -221,7 +242,7 @@ export function parseMkfsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
     excludePaths: [], excludeRegexes: [], uidOffset: 0, gidOffset: 0, ignoreMtime: false, aufs: false,
     ovlfsStrip: false, gzip: false, sortNone: false, hardDereference: false, xattrPrefixes: [],
     inlineData: true, xattrNameFilter: true, ztailpacking: false, dedupe: false, legacyCompress: false,
-    chunkIndexes: false, dedupeOff: false,
+    chunkIndexes: false, dedupeOff: false, fragments: false, allFragments: false, fragdedupe: 'full',
   };
   let pcluster: bigint | undefined;
   const { items, operands } = getoptLong(argv, MKFS_SHORTS, MKFS_LONGS, env);
@@ -386,11 +407,15 @@ export function parseMkfsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
   else refuse('missing argument: SOURCE(s)');
   if (operands.length > 2) refuse(`unexpected argument: ${operands[2]}`);
 
-  if (a.fragments && a.codec) notImplemented(`-E ${a.fragments}`, 'fragments (the packed inode) are not implemented by erofs-forge yet');
+  const packed = a.packedPclusterSize;
+  if (packed !== undefined && (packed < a.blockSize || packed % a.blockSize)) refuse(`invalid pcluster size for the packed file ${packed}`);
   if (a.chunkbits !== undefined && 2 ** a.chunkbits < a.blockSize) refuse(`chunksize ${2 ** a.chunkbits} must be larger than block size`);
   if (pcluster !== undefined) {
     if (pcluster < BigInt(a.blockSize) || pcluster % BigInt(a.blockSize)) refuse(`invalid physical clustersize ${pcluster}`);
     a.pclusterSize = Number(pcluster);
+  }
+  if (a.codec && a.fragments && packed !== undefined && packed > (a.pclusterSize ?? a.blockSize)) {
+    refuse(`pcluster size (${packed / a.blockSize} blocks) for packed inode exceeds maximum`);
   }
   return a;
 }

@@ -29,7 +29,8 @@ Options may follow FILE SOURCE; long options may be abbreviated to a unique pref
  -C#                      largest physical cluster in bytes (multiple of the block size, <= 1 MiB)
  --max-extent-bytes=#     offer the compressor at most # input bytes per pcluster (>= block size)
  -EX[,...]                extended options, ^X to clear: ztailpacking, dedupe, legacy-compress,
-                          fragments and all-fragments (without -z only, where they change nothing),
+                          fragments[=#] and all-fragments[=#] (file tails / whole files in the
+                          packed inode, # its pcluster size), fragdedupe[=inode|full],
                           noinline_data, inline_data, force-inode-compact, force-inode-extended,
                           xattr-name-filter, plain-xattr-prefixes, force-inode-blockmap,
                           force-chunk-indexes (8-byte chunk indexes instead of the 4-byte block map)
@@ -68,13 +69,14 @@ Options may follow FILE SOURCE; long options may be abbreviated to a unique pref
  --async-queue-limit=#    accepted; no bearing on the image
  --xattr-prefix=X         extra long xattr name prefix (repeatable)
  --xattr-inode-digest[=X] SHA-256 of each file in xattr X (default erofs.fingerprint.v1)
- --zfeature-bits=#        toggle -E features by bit: 0 legacy-compress, 1 ztailpacking, 4 dedupe
+ --zfeature-bits=#        toggle -E features by bit: 0 legacy-compress, 1 ztailpacking, 2 fragments,
+                          3 all-fragments, 4 dedupe, 5 fragdedupe
  --clean[=data]           full build (the default)
  --dsunit=#, --fsalignblks=#, --offset=#, --root-xattr-isize=#, --zD=1, --MZ=0
                           accepted in their no-op forms only (1, 1, 0, 0)
 
 Refused with one line (not implemented): --tar=i, --tar=headerball, --blobdev,
---compress-hints, -zX:Y, --max-extent-bytes < 0, -E fragments and -E all-fragments with -z,
+--compress-hints, -zX:Y, --max-extent-bytes < 0,
 -E 48bit, -E dot-omitted, -E nosbcrc, -m, --incremental, --vmdk-desc, --gzinfo, --unxz, --unlzma,
 --dsunit/--fsalignblks > 1, --offset/--root-xattr-isize > 0, --zD, --MZ.
 
@@ -153,6 +155,11 @@ function buildOptionsOf(a: MkfsArgs): BuildOptions {
       codec: a.codec, pclusterSize: a.pclusterSize ?? a.blockSize,
       ztailpacking: a.ztailpacking, dedupe: a.dedupe, legacyIndexes: a.legacyCompress,
     };
+    if (a.fragments) {
+      over.compression.fragments = {
+        all: a.allFragments, dedupe: a.fragdedupe, packedPclusterSize: a.packedPclusterSize ?? over.compression.pclusterSize,
+      };
+    }
     // Only compressed files have extents to cap (mkfs.erofs checks the value per compressed file).
     const m = a.maxExtentBytes;
     if (m !== undefined) {
