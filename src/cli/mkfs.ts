@@ -193,8 +193,9 @@ async function runMkfs(a: MkfsArgs, chatty: boolean): Promise<void> {
     const buildTime = o.timestamp !== undefined ? { sec: o.timestamp, nsec: 0 }
       : o.sourceDateEpoch !== undefined ? { sec: o.sourceDateEpoch, nsec: 0 } : now;
     const { scanTar } = await import('../source/tar.js');
-    const scan = await scanTar(a.source, { gzip: a.gzip ? true : 'auto', aufs: a.aufs, ovlfsStrip: a.ovlfsStrip, warn: o.warn, buildTime });
+    const scan = await scanTar(a.source, { gzip: a.gzip ? true : 'auto', aufs: a.aufs, ovlfsStrip: a.ovlfsStrip, warn: o.warn, buildTime, index: a.tarIndex });
     tree = scan.tree;
+    if (scan.index) o.tarIndex = { mode: a.tarIndex!, offsets: scan.index.offsets, archiveBytes: scan.index.bytes };
     cleanup = () => scan.cleanup();
   } else {
     let st: fs.Stats | undefined;
