@@ -107,36 +107,64 @@ export class BlockAllocator {
   }
 
   /**
-   * Place an item that holds no inline data (mkfs.erofs lib/cache.c erofs_bfind_for_attach, read for
-   * facts): such an item may run on from the last metadata block, while that block is the image's
-   * last, into new blocks; that is chosen over the fullest block the item fits in when it leaves
-   * more of its final block used. Used for tar index images, whose 72-byte-and-up items in 512-byte
-   * blocks do this often. Returns the absolute byte offset.
+   * Place an item of `size` bytes of inode and xattrs (and chunk map) followed by `tail` inline bytes,
+   * by mkfs.erofs's rule (lib/cache.c erofs_bfind_for_attach and __erofs_battach, read for facts):
+   * the fullest block the whole item fits in, or the last metadata block, while it is the image's
+   * last, with the item running on into new blocks: only the inline tail must not cross a block
+   * boundary. The one that leaves more of the item's final block used wins; the last block only
+   * when strictly better. Used for tar index images (512-byte blocks, where this is frequent); other
+   * builds keep placeItem. Returns the absolute byte offset.
    */
-  placeRunOn(size: number): number {
-    const L = this.last;
-    if (size > this.bs || !L || L.blk !== this.cursor - 1 || !L.buf) return this.placeItem(size);
-    const at = align(L.used, ISLOT_SIZE);
-    const end = at + size;
-    if (end <= this.bs) return this.placeItem(size);
-    const need = Math.ceil(size / ISLOT_SIZE);
-    let best = -1;
-    for (let k = need; k < this.buckets.length; k++) {
-      const b = this.buckets[k].at(-1);
-      if (b) { best = align(b.used, ISLOT_SIZE) + size; break; }
+  placeRunOn(size: number, tail: number): number {
+    const total = size + tail;
+    // Items of a block or more never reuse a block (mkfs.erofs skips the mapped ones for them).
+    if (total >= this.bs) return this.placeItem(total);
+    const L = this.last && this.last.blk === this.cursor - 1 ? this.last : undefined;
+    let best: MetaBlock | undefined;
+    for (let k = Math.ceil(total / ISLOT_SIZE); k < this.buckets.length && !best; k++) {
+      const bucket = this.buckets[k];
+      for (let i = bucket.length - 1; i >= 0; i--) {
+        if (bucket[i] !== L) { best = bucket[i]; break; }
+      }
     }
-    const runOnUsed = ((end - 1) % this.bs) + 1;
-    if (runOnUsed <= best) return this.placeItem(size);
-    const bucket = this.buckets[this.freeSlots(L)];
-    const i = bucket.indexOf(L);
-    if (i >= 0) bucket.splice(i, 1);
-    L.used = this.bs;
-    const start = L.blk * this.bs + at;
-    for (let left = end - this.bs; left > 0; left -= this.bs) {
-      const b = this.newBlock(Math.min(left, this.bs));
-      this.file(b);
+    const bestUsed = best ? align(best.used, ISLOT_SIZE) + total : -1;
+    let lastUsed = -1;
+    let at = 0;
+    if (L) {
+      at = align(L.used, ISLOT_SIZE);
+      const r = ((at + size - 1) % this.bs) + 1;
+      if (r + tail <= this.bs) lastUsed = r + tail;
     }
-    return start;
+    const unfile = (b: MetaBlock): void => {
+      const bucket = this.buckets[this.freeSlots(b)];
+      const i = bucket.lastIndexOf(b);
+      if (i >= 0) bucket.splice(i, 1);
+    };
+    if (L && lastUsed > bestUsed) {
+      unfile(L);
+      const start = L.blk * this.bs + at;
+      if (at + total <= this.bs) {
+        L.used = at + total;
+        this.file(L);
+        return start;
+      }
+      L.used = this.bs;
+      for (let left = at + size - this.bs; left > 0; left -= this.bs) {
+        // Whole blocks of the item, then its final block with the tail after it.
+        this.file(this.newBlock(left > this.bs ? this.bs : left + tail));
+      }
+      return start;
+    }
+    if (best) {
+      unfile(best);
+      const off = align(best.used, ISLOT_SIZE);
+      best.used = off + total;
+      this.file(best);
+      return best.blk * this.bs + off;
+    }
+    const b = this.newBlock(total);
+    this.file(b);
+    return b.blk * this.bs;
   }
 
   /** Write item bytes at an absolute offset: into a buffered block, or straight to the file. */

@@ -173,11 +173,17 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     tailLen > 0 && (p.kind !== 'reg' || o.inlineData) && inodeEndOf(p) + tailLen <= bs;
 
   /** Reserve data blocks and the metadata slot for an inode; returns its placement skeleton. */
+  /** Index images: directories whose blocks are taken when they are written (see reserve). */
+  const lateBlocks = new Map<Inode, number>();
   const reserve = (p: Inode): Placement => {
     const inline = wantsInline(p, flatDataLayout(p.size, bs, true).tail);
     const { blocks: fullBlocks, tail: len } = flatDataLayout(p.size, bs, inline);
-    const startBlk = fullBlocks ? alloc.takeBlocks(fullBlocks) : inline ? NULL_ADDR : 0;
-    p.nid = alloc.placeItem(inodeEndOf(p) + len) / ISLOT_SIZE;
+    // Index images place items as mkfs.erofs does: a directory's blocks once it is written (after its
+    // entries' inodes, see writeDir), items running on from the last block (meta-alloc.ts).
+    const late = !!o.tarIndex && p.kind === 'dir' && fullBlocks > 0;
+    const startBlk = fullBlocks && !late ? alloc.takeBlocks(fullBlocks) : inline ? NULL_ADDR : 0;
+    if (late) lateBlocks.set(p, fullBlocks);
+    p.nid = (o.tarIndex ? alloc.placeRunOn(inodeEndOf(p), len) : alloc.placeItem(inodeEndOf(p) + len)) / ISLOT_SIZE;
     // A copied file's tail arrives as a view of its batch's result; others are filled in here.
     const pl: Placement = { datalayout: inline ? INODE_FLAT_INLINE : INODE_FLAT_PLAIN, startBlk, tailLen: len, tail: p.kind === 'reg' ? NO_BYTES : new Uint8Array(len) };
     if (p.kind === 'dir') placements.set(p, pl);
@@ -423,7 +429,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     if (blocks.some((b) => b !== NULL_ADDR && b >= NULL_ADDR)) throw new UserError('archive over 2 TiB: 48-bit chunk addresses are not implemented by erofs-forge');
     const inodeEnd = inodeEndOf(p);
     const layout = chunkMapLayout(inodeEnd, blocks.length, format);
-    p.nid = alloc.placeRunOn(layout.itemSize) / ISLOT_SIZE;
+    p.nid = alloc.placeRunOn(layout.itemSize, 0) / ISLOT_SIZE;
     const tail = new Uint8Array(layout.at - inodeEnd + layout.bytes);
     encodeChunkMap(blocks, format, tail, layout.at - inodeEnd, TAR_DEVICE_ID);
     writeItem(p, { datalayout: INODE_CHUNK_BASED, startBlk: format, tail, tailLen: tail.length });
@@ -438,6 +444,8 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   };
 
   const writeDir = (p: Inode, pl: Placement): void => {
+    const late = lateBlocks.get(p);
+    if (late !== undefined) pl.startBlk = alloc.takeBlocks(late);
     const entries = dirEntriesWithNids(p);
     const blocks = plan.dirBlocks.get(p)!;
     const inline = pl.datalayout === INODE_FLAT_INLINE;

@@ -388,6 +388,14 @@ export function parseMkfsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
 
   // mkfs.erofs 1.9.3 enforces 512-byte blocks for a tar index (the tar's), whatever -b said.
   if (a.tarIndex === 'tar') a.blockSize = 512;
+  if (a.tarIndex) {
+    // mkfs.erofs 1.9.3 takes these and still leaves the data uncompressed and unchunked in the tar
+    // (-z only sets compression feature bits): refused rather than written differently.
+    const mode = a.tarIndex === 'tar' ? 'i' : 'headerball';
+    if (a.codec) notImplemented(`-z with --tar=${mode}`, 'file data stays in the tar, uncompressed');
+    if (a.chunkbits !== undefined || a.dedupe) notImplemented(`${a.dedupe ? '-E dedupe' : '--chunksize'} with --tar=${mode}`, 'file data stays in the tar, one chunk per file');
+    if (a.xattrInodeDigest !== undefined) notImplemented(`--xattr-inode-digest with --tar=${mode}`, 'file data is not read');
+  }
   if (a.fragments && a.codec) notImplemented(`-E ${a.fragments}`, 'fragments (the packed inode) are not implemented by erofs-forge yet');
   if (a.chunkbits !== undefined && 2 ** a.chunkbits < a.blockSize) refuse(`chunksize ${2 ** a.chunkbits} must be larger than block size`);
   if (pcluster !== undefined) {
