@@ -193,6 +193,18 @@ describe('tar index lines: mkfs.erofs 1.9.3 and erofs-forge mkfs, tar appended',
       assert.match(r.stderr.replace(/^[^:]*mkfs[^:]*:/, 'mkfs.erofs:'), re);
       assert.equal(fs.existsSync(at('refused.img')), false, 'no partial output');
     }
+    // A sparse member's bytes are not stored as they read: there is nothing to point the index at.
+    const sp = at('sparse-src');
+    fs.mkdirSync(sp);
+    const fd = fs.openSync(path.join(sp, 'holes'), 'w');
+    fs.writeSync(fd, 'x', 1 << 20);
+    fs.closeSync(fd);
+    const sparseTar = at('sparse.tar');
+    runOk(TAR!, ['-S', '--format=pax', '-C', sp, '-cf', sparseTar, '.']);
+    const r = forge(['mkfs', '--tar=i', at('refused.img')], { input: fs.readFileSync(sparseTar) });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^[^\n]*: <stdin>: holes \(member at offset \d+\): sparse members cannot be indexed \(--tar=i\); use a full image \(--tar=f\)\n$/);
+    assert.equal(fs.existsSync(at('refused.img')), false, 'no partial output');
   });
 });
 
