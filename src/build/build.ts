@@ -102,7 +102,8 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
  */
 function leastImageBytes(p: Plan, o: BuildOptions): number {
   let bytes = p.metaStart;
-  if (!o.compression) {
+  // Index images hold no file data.
+  if (!o.compression && !o.tarIndex) {
     for (const st of p.steps) {
       if (!(st instanceof DirDone) && st.kind === 'reg') bytes += flatDataLayout(st.size, p.blockSize, true).blocks * p.blockSize;
     }

@@ -25,6 +25,8 @@ export class BlockAllocator {
   private buckets: MetaBlock[][];
   private buffered: MetaBlock[] = [];
   private byBlk = new Map<number, MetaBlock>();
+  /** The metadata block made last (a run-on item may continue from it while it is the image's last block). */
+  private last?: MetaBlock;
 
   /**
    * `grow(end)` is called before any block below byte `end` is handed out (the output checks that
@@ -46,6 +48,7 @@ export class BlockAllocator {
   private newBlock(used: number): MetaBlock {
     this.grow((this.cursor + 1) * this.bs);
     const b: MetaBlock = { blk: this.cursor++, used, buf: new Uint8Array(this.bs) };
+    this.last = b;
     this.byBlk.set(b.blk, b);
     this.buffered.push(b);
     if (this.buffered.length > MAX_BUFFERED) this.evict(this.buffered.shift()!);
@@ -101,6 +104,67 @@ export class BlockAllocator {
       this.file(this.newBlock(rest));
     }
     return first * this.bs;
+  }
+
+  /**
+   * Place an item of `size` bytes of inode and xattrs (and chunk map) followed by `tail` inline bytes,
+   * by mkfs.erofs's rule (lib/cache.c erofs_bfind_for_attach and __erofs_battach, read for facts):
+   * the fullest block the whole item fits in, or the last metadata block, while it is the image's
+   * last, with the item running on into new blocks: only the inline tail must not cross a block
+   * boundary. The one that leaves more of the item's final block used wins; the last block only
+   * when strictly better. Used for tar index images (512-byte blocks, where this is frequent); other
+   * builds keep placeItem. Returns the absolute byte offset.
+   */
+  placeRunOn(size: number, tail: number): number {
+    const total = size + tail;
+    // Items of a block or more never reuse a block (mkfs.erofs skips the mapped ones for them).
+    if (total >= this.bs) return this.placeItem(total);
+    const L = this.last && this.last.blk === this.cursor - 1 ? this.last : undefined;
+    let best: MetaBlock | undefined;
+    for (let k = Math.ceil(total / ISLOT_SIZE); k < this.buckets.length && !best; k++) {
+      const bucket = this.buckets[k];
+      for (let i = bucket.length - 1; i >= 0; i--) {
+        if (bucket[i] !== L) { best = bucket[i]; break; }
+      }
+    }
+    const bestUsed = best ? align(best.used, ISLOT_SIZE) + total : -1;
+    let lastUsed = -1;
+    let at = 0;
+    if (L) {
+      at = align(L.used, ISLOT_SIZE);
+      const r = ((at + size - 1) % this.bs) + 1;
+      if (r + tail <= this.bs) lastUsed = r + tail;
+    }
+    const unfile = (b: MetaBlock): void => {
+      const bucket = this.buckets[this.freeSlots(b)];
+      const i = bucket.lastIndexOf(b);
+      if (i >= 0) bucket.splice(i, 1);
+    };
+    if (L && lastUsed > bestUsed) {
+      unfile(L);
+      const start = L.blk * this.bs + at;
+      if (at + total <= this.bs) {
+        L.used = at + total;
+        this.file(L);
+        return start;
+      }
+      L.used = this.bs;
+      for (let left = at + size - this.bs; left > 0; left -= this.bs) {
+        // Whole blocks of the item, then its final block with the tail after it.
+        this.file(this.newBlock(left > this.bs ? this.bs : left + tail));
+      }
+      return start;
+    }
+    if (best) {
+      unfile(best);
+      const off = align(best.used, ISLOT_SIZE);
+      best.used = off + total;
+      this.file(best);
+      return best.blk * this.bs + off;
+    }
+    const b = this.newBlock(total);
+    this.file(b);
+    return b.blk * this.bs;
   }
 
   /** Write item bytes at an absolute offset: into a buffered block, or straight to the file. */

@@ -16,6 +16,7 @@ import { COMPRESSION_LZ4, PCLUSTER_MAX_SIZE } from '../format/zmap.js';
  */
 export const LZ4_MOUNTABLE_PCLUSTER_BLKS = PCLUSTER_MAX_SIZE / 4096;
 import type { ChunkOptions } from './chunked.js';
+import type { TarIndexOptions } from './tar-index.js';
 
 export interface Progress {
   phase: 'scan' | 'write' | 'done';
@@ -97,6 +98,8 @@ export interface BuildOptions {
    * become chunk-based, chunks deduplicated across files, all-zero chunks holes.
    */
   chunks?: ChunkOptions;
+  /** mkfs.erofs --tar=i / --tar=headerball: regular files' data stays in the archive (src/build/tar-index.ts). */
+  tarIndex?: TarIndexOptions;
   /** Stamp every non-empty regular file with a fingerprint xattr (page-cache-share.md). */
   fingerprint?: FingerprintOptions;
   /** Called as work advances (the CLI draws a progress bar from it on a terminal). */
@@ -164,6 +167,10 @@ export function checkBuildOptions(o: BuildOptions): void {
       throw new UserError(`--chunksize ${2 ** b}: must be a power of two, at least the block size (${o.blockSize})`);
     }
   }
+  if (o.tarIndex && (o.compression || o.chunks || o.fingerprint)) {
+    throw new UserError('a tar index image keeps file data in the archive: no compression, --chunksize or fingerprints with it');
+  }
+  if (o.tarIndex?.mode === 'tar' && o.blockSize !== 512) throw new UserError('a tar index image has 512-byte blocks (the tar\'s)');
   if (o.fingerprint) {
     const f = o.fingerprint;
     if (f.name.length === 0 || f.name.length > 255) throw new UserError('--xattr-inode-digest: name must be 1..255 bytes');

@@ -6,8 +6,9 @@ import {
   FEATURE_COMPAT_SB_CHKSUM, FEATURE_COMPAT_MTIME, FEATURE_COMPAT_XATTR_FILTER,
   FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES, FEATURE_COMPAT_ISHARE_XATTRS, XATTR_LONG_PREFIX,
   S_IFMT, fileTypeOfMode, DIRENT_SIZE, FEATURE_INCOMPAT_LZ4_0PADDING,
-  FEATURE_INCOMPAT_ZTAILPACKING, FEATURE_INCOMPAT_COMPR_CFGS, FEATURE_INCOMPAT_CHUNKED_FILE,
+  FEATURE_INCOMPAT_ZTAILPACKING, FEATURE_INCOMPAT_COMPR_CFGS, FEATURE_INCOMPAT_CHUNKED_FILE, FEATURE_INCOMPAT_DEVICE_TABLE,
 } from '../format/constants.js';
+import { DEVT_SLOT_SIZE } from '../format/device.js';
 import { splitDirBlocks, type DirEntry } from '../format/dirent.js';
 import {
   keyOfName, longPrefixOf, xattrEntrySize, xattrFilterBit, encodeXattrEntry, encodePrefixTable,
@@ -76,6 +77,8 @@ export interface Plan {
   configRecords: Uint8Array;
   /** BIG_PCLUSTER (= COMPR_CFGS): CBLKCNT entries and big-pcluster advise bits in compressed files. */
   bigPcluster: boolean;
+  /** Byte offset of the device table (a tar index image's one slot), or 0 for none. */
+  devtAt: number;
 }
 
 /**
@@ -266,8 +269,10 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   }
 
   const compr = compressionSuper(o);
-  // We write no superblock extension slots.
-  const sharedAreaStart = configRecordsAt(0) + compr.records.length;
+  // We write no superblock extension slots. A tar index image's device slot comes next (mkfs.erofs
+  // allocates it right after the superblock, before anything else of block 0).
+  const devtAt = o.tarIndex?.mode === 'tar' ? configRecordsAt(0) + compr.records.length : 0;
+  const sharedAreaStart = configRecordsAt(0) + compr.records.length + (devtAt ? DEVT_SLOT_SIZE : 0);
   // Shared area: every pair used by more than `tolerance` inodes, ordered by the sort key.
   const sharedItems: PlannedXattr[] = [];
   const sharedSeen = new Set<string>();
@@ -342,11 +347,13 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   if (fp) featureCompat |= FEATURE_COMPAT_ISHARE_XATTRS;
   // Set by --chunksize whether or not a file ends up chunk-based (mkfs.erofs sets it when parsing the option).
   if (o.chunks && !o.chunks.noFeatureBit) featureIncompat |= FEATURE_INCOMPAT_CHUNKED_FILE;
+  // mkfs.erofs 1.9.3 leaves CHUNKED_FILE clear for index images (no --chunksize); kernels read chunk-based inodes anyway.
+  if (devtAt) featureIncompat |= FEATURE_INCOMPAT_DEVICE_TABLE;
   return {
     blockSize: bs, blkszbits, steps, root, dirBlocks, inodeCount: order.length,
     ...times, featureCompat, featureIncompat,
     sharedArea, prefixTable, prefixes: longPrefixes, sharedAreaStart, prefixTableStart, metaStart, ishareId,
-    u1: compr.u1, configRecords: compr.records, bigPcluster: compr.big,
+    u1: compr.u1, configRecords: compr.records, bigPcluster: compr.big, devtAt,
   };
 }
 

@@ -9,6 +9,8 @@ import {
 } from '../format/constants.js';
 import { chunkMapLayout, encodeChunkMap } from '../format/chunk.js';
 import { ChunkStore, type ChunkedFile } from './chunked.js';
+import { indexedChunks, TAR_DEVICE_ID } from './tar-index.js';
+import { encodeDeviceSlot, DEVT_SLOT_SIZE } from '../format/device.js';
 import { encodeInode, inodeSize, encodeRdev, flatDataLayout } from '../format/inode.js';
 import { encodeDirBlock } from '../format/dirent.js';
 import { encodeXattrIbody, xattrIcount } from '../format/xattr-ibody.js';
@@ -186,11 +188,17 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     tailLen > 0 && (p.kind !== 'reg' || o.inlineData) && inodeEndOf(p) + tailLen <= bs;
 
   /** Reserve data blocks and the metadata slot for an inode; returns its placement skeleton. */
+  /** Index images: directories whose blocks are taken when they are written (see reserve). */
+  const lateBlocks = new Map<Inode, number>();
   const reserve = (p: Inode): Placement => {
     const inline = wantsInline(p, flatDataLayout(p.size, bs, true).tail);
     const { blocks: fullBlocks, tail: len } = flatDataLayout(p.size, bs, inline);
-    const startBlk = fullBlocks ? alloc.takeBlocks(fullBlocks) : inline ? NULL_ADDR : 0;
-    p.nid = alloc.placeItem(inodeEndOf(p) + len) / ISLOT_SIZE;
+    // Index images place items as mkfs.erofs does: a directory's blocks once it is written (after its
+    // entries' inodes, see writeDir), items running on from the last block (meta-alloc.ts).
+    const late = !!o.tarIndex && p.kind === 'dir' && fullBlocks > 0;
+    const startBlk = fullBlocks && !late ? alloc.takeBlocks(fullBlocks) : inline ? NULL_ADDR : 0;
+    if (late) lateBlocks.set(p, fullBlocks);
+    p.nid = (o.tarIndex ? alloc.placeRunOn(inodeEndOf(p), len) : alloc.placeItem(inodeEndOf(p) + len)) / ISLOT_SIZE;
     // A copied file's tail arrives as a view of its batch's result; others are filled in here.
     const pl: Placement = { datalayout: inline ? INODE_FLAT_INLINE : INODE_FLAT_PLAIN, startBlk, tailLen: len, tail: p.kind === 'reg' ? NO_BYTES : new Uint8Array(len) };
     if (p.kind === 'dir') placements.set(p, pl);
@@ -461,6 +469,21 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     }
   };
 
+  /** --tar=i / headerball: a regular file whose data stays in the archive, written now with its map. */
+  const writeIndexed = (p: Inode): void => {
+    const ti = o.tarIndex!;
+    const offset = ti.offsets.get(p);
+    if (offset === undefined || (ti.mode === 'tar' && offset % bs)) throw new Error(`${showPath(pathOf(p))}: no block-aligned archive offset for an indexed file`);
+    const { format, blocks } = indexedChunks(p.size, offset, ti.mode, plan.blkszbits);
+    if (blocks.some((b) => b !== NULL_ADDR && b >= NULL_ADDR)) throw new UserError('archive over 2 TiB: 48-bit chunk addresses are not implemented by erofs-forge');
+    const inodeEnd = inodeEndOf(p);
+    const layout = chunkMapLayout(inodeEnd, blocks.length, format);
+    p.nid = alloc.placeRunOn(layout.itemSize, 0) / ISLOT_SIZE;
+    const tail = new Uint8Array(layout.at - inodeEnd + layout.bytes);
+    encodeChunkMap(blocks, format, tail, layout.at - inodeEnd, TAR_DEVICE_ID);
+    writeItem(p, { datalayout: INODE_CHUNK_BASED, startBlk: format, tail, tailLen: tail.length });
+  };
+
   const writeSymlink = (p: Inode, pl: Placement): void => {
     const t = p.target!;
     const inlineTail = pl.tail.length;
@@ -470,6 +493,8 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   };
 
   const writeDir = (p: Inode, pl: Placement): void => {
+    const late = lateBlocks.get(p);
+    if (late !== undefined) pl.startBlk = alloc.takeBlocks(late);
     const entries = dirEntriesWithNids(p);
     const blocks = plan.dirBlocks.get(p)!;
     const inline = pl.datalayout === INODE_FLAT_INLINE;
@@ -554,6 +579,8 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
         if (p.kind === 'reg') dataBytes += p.size;
         if (f) {
           await writeCompressed(p, f);
+        } else if (o.tarIndex && p.kind === 'reg' && p.size > 0) {
+          writeIndexed(p);
         } else if (p.kind === 'reg' && p.size > 0) {
           if (chunkStore) writeChunked(p);
           else await copyFlat(p, reserve(p));
@@ -590,12 +617,19 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     checksum: 0, featureCompat: plan.featureCompat, blkszbits: plan.blkszbits, sbExtslots: 0, rootNid,
     inos: BigInt(plan.inodeCount), epoch: plan.epoch, fixedNsec: plan.fixedNsec, blocks,
     metaBlkaddr: 0, xattrBlkaddr: 0, uuid: o.uuid, volumeName: padLabel(o.label),
-    featureIncompat: plan.featureIncompat | (packedNid ? FEATURE_INCOMPAT_FRAGMENTS : 0), u1: plan.u1, extraDevices: 0, devtSlotoff: 0, dirblkbits: 0,
+    featureIncompat: plan.featureIncompat | (packedNid ? FEATURE_INCOMPAT_FRAGMENTS : 0), u1: plan.u1,
+    extraDevices: plan.devtAt ? 1 : 0, devtSlotoff: plan.devtAt / DEVT_SLOT_SIZE, dirblkbits: 0,
     xattrPrefixCount: plan.prefixes.length, xattrPrefixStart: plan.prefixes.length ? plan.prefixTableStart / 4 : 0,
     packedNid: BigInt(packedNid), xattrFilterReserved: 0, ishareXattrPrefixId: Math.max(0, plan.ishareId), buildTime: 0, rootNid8b: 0n,
   });
   out.write(sbBytes, SUPER_BLOCK_AT);
   if (plan.configRecords.length) out.write(plan.configRecords, configRecordsAt(0));
+  if (plan.devtAt) {
+    // The tar, appended by the caller, starts right after the metadata (the image's last block).
+    const slot = new Uint8Array(DEVT_SLOT_SIZE);
+    encodeDeviceSlot({ tag: new Uint8Array(64), blocks: Math.ceil(o.tarIndex!.archiveBytes / bs), uniaddr: blocks }, slot, 0);
+    out.write(slot, plan.devtAt);
+  }
   if (plan.sharedArea.length) out.write(plan.sharedArea, plan.sharedAreaStart);
   if (plan.prefixTable.length) out.write(plan.prefixTable, plan.prefixTableStart);
   // The checksum last, over everything it covers.

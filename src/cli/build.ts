@@ -136,6 +136,8 @@ export function buildCommand(): Command {
     .option('--json', 'print a JSON summary on stdout')
     .option('--manifest <file>', 'write one JSON line per inode (path, nid, type, mode, owner, size, layout, stored bytes, fingerprint)')
     .option('--tar [mode]', 'SOURCE is a tar archive (plain or gzip; - for stdin); mkfs.erofs spelling --tar=f', (v) => {
+      // An index image is finished only once the caller appends the tar, so build cannot seal or check it.
+      if (v === 'i' || v === '0' || v === 'headerball') throw new UserError(`--tar=${v}: build makes full images; make tar index images with \`erofs-forge mkfs --tar=${v}\` (append the tar, then \`erofs-forge seal\`)`);
       if (v !== 'f') throw new UserError(`--tar=${v}: only full images (--tar=f) are supported`);
       return v;
     })

@@ -41,6 +41,8 @@ export interface MkfsArgs {
   /** Directory, or with --tar the archive ('-' = stdin). */
   source: string;
   tar: boolean;
+  /** --tar=i (or 0): a tar index image; --tar=headerball: an index of a headers-only stream. */
+  tarIndex?: 'tar' | 'headerball';
   blockSize: number;
   /** -d: 0..9, 2 = warnings (default); --quiet = errors only. */
   debug: number;
@@ -335,9 +337,7 @@ export function parseMkfsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
         const [mode, map] = (v ?? '').split(/,(.*)/s);
         if (map) notImplemented(`--tar=${v}`, 'tar block map files are not implemented by erofs-forge');
         // mkfs.erofs: "i" or "0" = index only, "headerball" = headers without data; anything else is a full image.
-        if (mode === 'i' || mode === '0' || mode === 'headerball') {
-          notImplemented(`--tar=${mode}`, 'tar index images are not implemented by erofs-forge yet (use --tar=f)');
-        }
+        a.tarIndex = mode === 'i' || mode === '0' ? 'tar' : mode === 'headerball' ? 'headerball' : undefined;
         break;
       }
       case 'aufs': a.aufs = true; break;
@@ -407,6 +407,16 @@ export function parseMkfsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
   else refuse('missing argument: SOURCE(s)');
   if (operands.length > 2) refuse(`unexpected argument: ${operands[2]}`);
 
+  // mkfs.erofs 1.9.3 enforces 512-byte blocks for a tar index (the tar's), whatever -b said.
+  if (a.tarIndex === 'tar') a.blockSize = 512;
+  if (a.tarIndex) {
+    // mkfs.erofs 1.9.3 takes these and still leaves the data uncompressed and unchunked in the tar
+    // (-z only sets compression feature bits): refused rather than written differently.
+    const mode = a.tarIndex === 'tar' ? 'i' : 'headerball';
+    if (a.codec) notImplemented(`-z with --tar=${mode}`, 'file data stays in the tar, uncompressed');
+    if (a.chunkbits !== undefined || a.dedupe) notImplemented(`${a.dedupe ? '-E dedupe' : '--chunksize'} with --tar=${mode}`, 'file data stays in the tar, one chunk per file');
+    if (a.xattrInodeDigest !== undefined) notImplemented(`--xattr-inode-digest with --tar=${mode}`, 'file data is not read');
+  }
   const packed = a.packedPclusterSize;
   if (packed !== undefined && (packed < a.blockSize || packed % a.blockSize)) refuse(`invalid pcluster size for the packed file ${packed}`);
   if (a.chunkbits !== undefined && 2 ** a.chunkbits < a.blockSize) refuse(`chunksize ${2 ** a.chunkbits} must be larger than block size`);

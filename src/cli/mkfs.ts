@@ -58,8 +58,10 @@ Options may follow FILE SOURCE; long options may be abbreviated to a unique pref
  --fs-config-file=X       Android canned fs_config X: uid, gid, mode, capabilities (security.capability)
  --product-out=X          Android PRODUCT_OUT directory (with --fs-config-file)
  --block-list-file=X      write each file's block ranges to X (with --mount-point)
- --tar=X                  SOURCE is a tar archive (or stdin): X = f (full image; also a bare --tar);
-                          i and headerball (index images) are refused
+ --tar=X                  SOURCE is a tar archive (or stdin): X = f (full image; also a bare --tar),
+                          i or 0 (tar index: metadata only, 512-byte blocks, file data read from the
+                          tar the caller appends to the image), headerball (headers-only stream:
+                          files read as zeros)
  --aufs                   turn aufs whiteouts into overlayfs ones (with --tar)
  --ovlfs-strip[=<0,1>]    drop overlayfs whiteouts and opaque xattrs (with --tar)
  --ungzip, --gzip         the tar stream is gzip-compressed (detected anyway)
@@ -75,7 +77,8 @@ Options may follow FILE SOURCE; long options may be abbreviated to a unique pref
  --dsunit=#, --fsalignblks=#, --offset=#, --root-xattr-isize=#, --zD=1, --MZ=0
                           accepted in their no-op forms only (1, 1, 0, 0)
 
-Refused with one line (not implemented): --tar=i, --tar=headerball, --blobdev,
+Refused with one line (not implemented): --tar=i,MAPFILE, sparse members and -z, --chunksize,
+-E dedupe, --xattr-inode-digest with --tar=i or headerball, --blobdev,
 --compress-hints, -zX:Y, --max-extent-bytes < 0,
 -E 48bit, -E dot-omitted, -E nosbcrc, -m, --incremental, --vmdk-desc, --gzinfo, --unxz, --unlzma,
 --dsunit/--fsalignblks > 1, --offset/--root-xattr-isize > 0, --zD, --MZ.
@@ -83,6 +86,7 @@ Refused with one line (not implemented): --tar=i, --tar=headerball, --blobdev,
 Examples:
   erofs-forge mkfs -zlz4hc,9 -C 65536 -T 0 -U clear rootfs.img rootfs/
   erofs-forge mkfs --tar=f --aufs --quiet -Enoinline_data -U UUID layer.erofs < layer.tar
+  erofs-forge mkfs --tar=i --aufs --quiet -U UUID layer.erofs < layer.tar && cat layer.tar >> layer.erofs
   ln -s "$(command -v erofs-forge)" /usr/local/bin/mkfs.erofs    then pipelines call it as mkfs.erofs
 `;
 }
@@ -200,8 +204,9 @@ async function runMkfs(a: MkfsArgs, chatty: boolean): Promise<void> {
     const buildTime = o.timestamp !== undefined ? { sec: o.timestamp, nsec: 0 }
       : o.sourceDateEpoch !== undefined ? { sec: o.sourceDateEpoch, nsec: 0 } : now;
     const { scanTar } = await import('../source/tar.js');
-    const scan = await scanTar(a.source, { gzip: a.gzip ? true : 'auto', aufs: a.aufs, ovlfsStrip: a.ovlfsStrip, warn: o.warn, buildTime });
+    const scan = await scanTar(a.source, { gzip: a.gzip ? true : 'auto', aufs: a.aufs, ovlfsStrip: a.ovlfsStrip, warn: o.warn, buildTime, index: a.tarIndex });
     tree = scan.tree;
+    if (scan.index) o.tarIndex = { mode: a.tarIndex!, offsets: scan.index.offsets, archiveBytes: scan.index.bytes };
     cleanup = () => scan.cleanup();
   } else {
     let st: fs.Stats | undefined;

@@ -26,8 +26,11 @@ export function chunkMapLayout(inodeEnd: number, count: number, format: number):
   return { at: Math.ceil(inodeEnd / unit) * unit, bytes, itemSize: Math.ceil(inodeEnd / 8) * 8 + bytes };
 }
 
-/** Block of each chunk (NULL_ADDR: a hole, reads as zeros); block addresses are 32-bit on device 0. */
-export function encodeChunkMap(blocks: readonly number[], format: number, out: Uint8Array, off: number): number {
+/**
+ * Block of each chunk (NULL_ADDR: a hole, reads as zeros); block addresses are 32-bit, on device 0 or,
+ * with chunk indexes, on `deviceId` (1: the first extra device of the device table).
+ */
+export function encodeChunkMap(blocks: readonly number[], format: number, out: Uint8Array, off: number, deviceId = 0): number {
   const unit = chunkEntrySize(format);
   const v = new DataView(out.buffer, out.byteOffset + off, blocks.length * unit);
   blocks.forEach((b, i) => {
@@ -35,7 +38,7 @@ export function encodeChunkMap(blocks: readonly number[], format: number, out: U
       v.setUint32(i * unit, b >>> 0, true);
     } else {
       v.setUint16(i * unit, 0, true);
-      v.setUint16(i * unit + 2, 0, true);
+      v.setUint16(i * unit + 2, b === NULL_ADDR ? 0 : deviceId, true);
       v.setUint32(i * unit + 4, b >>> 0, true);
     }
   });

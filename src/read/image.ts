@@ -8,7 +8,9 @@ import {
   INODE_CHUNK_BASED, NULL_ADDR,
   XATTR_ENTRY_SIZE, XATTR_LONG_PREFIX, MAX_SYMLINK, FT_UNKNOWN, fileTypeOfMode,
   FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES, CHUNK_FORMAT_ALL, CHUNK_FORMAT_48BIT,
+  FEATURE_INCOMPAT_DEVICE_TABLE,
 } from '../format/constants.js';
+import { decodeDeviceSlot, DEVT_SLOT_SIZE, type DeviceSlot } from '../format/device.js';
 import { chunkBitsOf, chunkCount, chunkEntrySize, chunkMapLayout, decodeChunkEntry } from '../format/chunk.js';
 import { decodeSuperBlock, verifySuperBlockChecksum, checksumLength, type SuperBlock } from '../format/superblock.js';
 import { decodeInode, inodeFormat, inodeSize, decodeRdev, flatDataLayout, I_FORMAT_KNOWN } from '../format/inode.js';
@@ -46,6 +48,8 @@ export class ErofsImage implements ImageReader {
   readonly blockSize: number;
   readonly length: number;
   readonly prefixes: LongPrefix[];
+  /** The device table's slots (a tar index image has one: the tar, appended after the metadata). */
+  readonly devices: DeviceSlot[];
   private readonly inodeCache = new Map<number, InodeInfo>();
 
   private constructor(private fd: number, readonly path: string) {
@@ -57,6 +61,13 @@ export class ErofsImage implements ImageReader {
     if (region.length < checksumLength(this.blockSize)) throw new CorruptImageError('image shorter than its first block', 'superblock');
     verifySuperBlockChecksum(this.sb, region);
     this.prefixes = this.readPrefixes();
+    this.devices = [];
+    if (this.sb.featureIncompat & FEATURE_INCOMPAT_DEVICE_TABLE) {
+      for (let d = 0; d < this.sb.extraDevices; d++) {
+        const at = this.sb.devtSlotoff * DEVT_SLOT_SIZE + d * DEVT_SLOT_SIZE;
+        this.devices.push(decodeDeviceSlot(this.readAt(at, DEVT_SLOT_SIZE, `device slot ${d + 1}`), 0));
+      }
+    }
   }
 
   static open(path: string): ErofsImage {
@@ -233,8 +244,16 @@ export class ErofsImage implements ImageReader {
     const blocks: number[] = [];
     for (let k = 0; k < count; k++) {
       const e = decodeChunkEntry(map, k * unit, format);
-      // One device only: an index naming another (or a 48-bit high part) is not ours to follow.
-      if (e.deviceId !== 0) throw new UnsupportedFeatureError(`${where}: chunk ${k} on device ${e.deviceId} (multiple devices) is not supported`);
+      // Another device is read where its slot maps it into this one (the kernel does so when
+      // mounted without device= options, as a tar index image with its tar appended is).
+      if (e.deviceId !== 0 && e.blkaddr !== NULL_ADDR) {
+        const dev = this.devices[e.deviceId - 1];
+        if (!dev) throw new CorruptImageError('chunk on a device the table does not have', where, `chunk ${k} on device ${e.deviceId}`);
+        if (!dev.uniaddr) throw new UnsupportedFeatureError(`${where}: chunk ${k} on device ${e.deviceId}, a separate device (not mapped into the image) is not supported`);
+        if (e.blkaddr + Math.ceil(Math.min(2 ** chunkbits, i.size - k * 2 ** chunkbits) / bs) > dev.blocks) throw new CorruptImageError('chunk beyond its device', where, `chunk ${k} at block ${e.blkaddr} of device ${e.deviceId} (${dev.blocks} blocks)`);
+        e.blkaddr += dev.uniaddr;
+        if (e.blkaddr * bs >= this.length) throw new CorruptImageError(`chunk in device ${e.deviceId}, which is not in the file (a tar index image needs its tar appended)`, where, `chunk ${k}`);
+      }
       if (e.startblkHi !== 0) throw new CorruptImageError('chunk index startblk_hi without 48-bit addresses', where, `chunk ${k}`);
       if (e.blkaddr !== NULL_ADDR) {
         const len = Math.min(2 ** chunkbits, i.size - k * 2 ** chunkbits);

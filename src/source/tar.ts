@@ -54,6 +54,19 @@ export interface TarScanOptions {
   spoolDir?: string;
   /** User/group name lookup for ACL text (default: NSS, getpwnam/getgrnam). */
   resolveName?: NameResolver;
+  /**
+   * mkfs.erofs --tar=i: member data is not read, only where it lies in the archive (TarScan.index);
+   * 'headerball' (--tar=headerball): the stream holds headers only, no member data follows them.
+   */
+  index?: 'tar' | 'headerball';
+}
+
+/** Where the data of an indexed archive lies (see TarScanOptions.index). */
+export interface TarIndex {
+  /** Regular files with data: byte offset of their data in the archive (-1 in a headerball: none). */
+  offsets: Map<Inode, number>;
+  /** Bytes of the archive read, up to and including its end-of-archive marker. */
+  bytes: number;
 }
 
 export interface TarScan {
@@ -62,6 +75,8 @@ export interface TarScan {
   spooledBytes: number;
   /** Remove the spool file. Call after the image is written (safe to call twice). */
   cleanup(): void;
+  /** With options.index. */
+  index?: TarIndex;
 }
 
 const MAX_META = 64 << 20;
@@ -309,6 +324,8 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
   const children = new Map<Inode, Map<string, Dentry>>([[root, new Map()]]);
   const xattrMaps = new Map<Inode, Map<string, Xattr>>([[root, new Map()]]);
   const whiteoutDirs = new Set<Inode>();
+  const indexOffsets = new Map<Inode, number>();
+  let pendingIndex: number | undefined;
 
   try {
     await readArchive();
@@ -319,7 +336,8 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
     throw e;
   }
   src.close();
-  return { tree: finish(), spooledBytes: spool?.size ?? 0, cleanup };
+  const index = opts.index ? { offsets: indexOffsets, bytes: src.offset } : undefined;
+  return { tree: finish(), spooledBytes: spool?.size ?? 0, cleanup, index };
 
   // -- helpers (closures over the scan state) --
 
@@ -479,6 +497,8 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
     // Old GNU sparse: the map may continue in extension blocks between the header and the data.
     const gnuSparse = h.type === 'S' ? await readGnuSparse(block, p, where) : undefined;
     const skipData = async (): Promise<void> => {
+      // A headerball carries no data for files and hard links (mkfs.erofs keeps its offset for '0', '1', '7').
+      if (opts.index === 'headerball' && (h.type === '0' || h.type === '1' || h.type === '7' || h.type === '\0')) return;
       if ((await src.skip(size)) < size) throw truncated(where);
       await skipPadding(size, where);
     };
@@ -590,9 +610,11 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
     applyAcls(inode, p, g, member);
 
     if (kind === 'reg') {
+      pendingIndex = undefined;
       const r = await regularData(p, size, gnuSparse, where);
       inode.size = r.size;
       inode.data = r.data;
+      if (pendingIndex !== undefined) indexOffsets.set(inode, pendingIndex);
     } else {
       if (kind === 'dir') children.set(inode, new Map());
       if (kind === 'lnk') {
@@ -643,6 +665,19 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
       realSize = p.sparse.realSize ?? size;
     }
 
+    if (opts.index) {
+      // An index can only point at bytes stored as they read: a sparse member's are not.
+      if (map || gnuSparse || p.sparse.major !== undefined) throw new UserError(`${inputName}: ${where}: sparse members cannot be indexed (--tar=i); use a full image (--tar=f)`);
+      if (size === 0) return { size: 0, data: EMPTY };
+      const offset = src.offset;
+      // The data stays in the archive; a headerball has none after the header (mkfs.erofs headeronly mode).
+      if (opts.index === 'tar') {
+        if ((await src.skip(size)) < size) throw truncated(where);
+        await skipPadding(size, where);
+      }
+      pendingIndex = opts.index === 'tar' ? offset : -1;
+      return { size, data: EMPTY };
+    }
     if (!map) {
       if (size === 0) {
         return { size: 0, data: EMPTY };

@@ -26,12 +26,41 @@ const MAX_KEPT_TAIL = 64 << 20;
 export function filesystemExtent(file: string): { fsBytes: number; blockSize: number; fileBytes: number } {
   const img = ErofsImage.open(file);
   try {
-    const fsBytes = img.sb.blocks * img.blockSize;
+    let fsBytes = img.sb.blocks * img.blockSize;
+    // A tar index image reads its tar after the metadata (a device slot mapped there): the data to
+    // seal is the image with its tar, as the caller appended it (see tarIndexExtent).
+    const mapped = img.devices.filter((d) => d.uniaddr > 0);
+    if (mapped.length) fsBytes = tarIndexExtent(img, Math.max(fsBytes, ...mapped.map((d) => (d.uniaddr + d.blocks) * img.blockSize)), file);
     if (fsBytes > img.length) throw new UserError(`${file}: the filesystem has ${fsBytes} bytes, the file only ${img.length}`);
     return { fsBytes, blockSize: img.blockSize, fileBytes: img.length };
   } finally {
     img.close();
   }
+}
+
+/**
+ * Where the data of an image with an appended device ends. The device slot counts the tar up to
+ * its end-of-archive marker, but the caller appends the whole tar (its record padding too), so the
+ * data is everything up to a seal already there (a verity superblock after the device's end, whose
+ * data blocks reach its own offset), else the whole file.
+ */
+function tarIndexExtent(img: ErofsImage, devEnd: number, file: string): number {
+  const fileBytes = img.length;
+  if (devEnd >= fileBytes) return devEnd;
+  // Record padding is a few KiB (GNU tar: 10 KiB records); look that far, and at most 64 MiB.
+  for (let off = Math.ceil(devEnd / 512) * 512; off + VERITY_SB_SIZE <= Math.min(fileBytes, devEnd + (64 << 20)); off += 512) {
+    const b = img.readAt(off, VERITY_SB_SIZE, 'seal');
+    if (!hasVeritySignature(b)) continue;
+    try {
+      const sb = decodeVeritySuperblock(b, file);
+      const data = sb.dataBlocks * sb.dataBlockSize;
+      if (data >= devEnd && data <= off && Math.ceil(data / sb.hashBlockSize) * sb.hashBlockSize === off) return data;
+    } catch {
+      // Not a superblock after all: tar bytes.
+    }
+  }
+  if (fileBytes % img.blockSize) throw new UserError(`${file}: ${fileBytes} bytes after a tar index image's metadata and tar are not whole ${img.blockSize}-byte blocks`);
+  return fileBytes;
 }
 
 function openRw(file: string): number {
