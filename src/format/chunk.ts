@@ -53,10 +53,13 @@ export interface ChunkEntry {
   startblkHi: number;
 }
 
+/** erofs_inode_chunk_index: __le16 startblk_hi, __le16 device_id, __le32 startblk_lo; a block map entry is one __le32. */
+const O = { startblkHi: 0, deviceId: 2, startblkLo: 4, blkaddr: 0 } as const;
+
 export function decodeChunkEntry(b: Uint8Array, off: number, format: number): ChunkEntry {
   const v = new DataView(b.buffer, b.byteOffset + off, chunkEntrySize(format));
-  if (!(format & CHUNK_FORMAT_INDEXES)) return { blkaddr: v.getUint32(0, true), deviceId: 0, startblkHi: 0 };
-  return { startblkHi: v.getUint16(0, true), deviceId: v.getUint16(2, true), blkaddr: v.getUint32(4, true) };
+  if (!(format & CHUNK_FORMAT_INDEXES)) return { blkaddr: v.getUint32(O.blkaddr, true), deviceId: 0, startblkHi: 0 };
+  return { startblkHi: v.getUint16(O.startblkHi, true), deviceId: v.getUint16(O.deviceId, true), blkaddr: v.getUint32(O.startblkLo, true) };
 }
 
 /** Chunk size in bits for a chunk format on a filesystem of 2^blkszbits-byte blocks. */

@@ -69,20 +69,23 @@ export function keyOfName(name: Buffer, longPrefixes: readonly Buffer[]): XattrK
   return null;
 }
 
+/** Field offsets within erofs_xattr_entry (the name, then the value, follow its 4 bytes). */
+const E = { nameLen: 0, nameIndex: 1, valueSize: 2 } as const;
+
 /** Size of one entry on disk, padded to 4. */
 export function xattrEntrySize(suffixLen: number, valueLen: number): number {
   return (XATTR_ENTRY_SIZE + suffixLen + valueLen + 3) & ~3;
 }
 
 export function encodeXattrEntry(key: XattrKey, value: Uint8Array, out: Uint8Array, off: number): number {
-  out[off] = key.suffix.length;
-  out[off + 1] = key.nameIndex;
-  out[off + 2] = value.length & 0xff;
-  out[off + 3] = value.length >>> 8;
-  out.set(key.suffix, off + 4);
-  out.set(value, off + 4 + key.suffix.length);
+  out[off + E.nameLen] = key.suffix.length;
+  out[off + E.nameIndex] = key.nameIndex;
+  out[off + E.valueSize] = value.length & 0xff;
+  out[off + E.valueSize + 1] = value.length >>> 8;
+  out.set(key.suffix, off + XATTR_ENTRY_SIZE);
+  out.set(value, off + XATTR_ENTRY_SIZE + key.suffix.length);
   const size = xattrEntrySize(key.suffix.length, value.length);
-  out.fill(0, off + 4 + key.suffix.length + value.length, off + size);
+  out.fill(0, off + XATTR_ENTRY_SIZE + key.suffix.length + value.length, off + size);
   return size;
 }
 
@@ -95,15 +98,15 @@ export interface DecodedEntry {
 
 /** Bytes an entry spans before padding, from its 4-byte header (e_name_len, e_name_index, __le16 e_value_size). */
 export function xattrEntryLength(head: Uint8Array): number {
-  return XATTR_ENTRY_SIZE + head[0] + (head[2] | (head[3] << 8));
+  return XATTR_ENTRY_SIZE + head[E.nameLen] + (head[E.valueSize] | (head[E.valueSize + 1] << 8));
 }
 
 /** Decode the entry at `off`; `end` bounds the region it must lie in. */
 export function decodeXattrEntry(b: Uint8Array, off: number, end: number, where: string): DecodedEntry {
   if (off + XATTR_ENTRY_SIZE > end) throw new CorruptImageError('xattr entry header out of bounds', where);
-  const nameLen = b[off];
-  const nameIndex = b[off + 1];
-  const valueLen = b[off + 2] | (b[off + 3] << 8);
+  const nameLen = b[off + E.nameLen];
+  const nameIndex = b[off + E.nameIndex];
+  const valueLen = b[off + E.valueSize] | (b[off + E.valueSize + 1] << 8);
   const size = xattrEntrySize(nameLen, valueLen);
   if (off + XATTR_ENTRY_SIZE + nameLen + valueLen > end) {
     throw new CorruptImageError('xattr entry out of bounds', where, `name ${nameLen} B, value ${valueLen} B`);
