@@ -195,8 +195,6 @@ function levelParams(level: number): LevelParams {
       r.depth = 512;
     }
   }
-  if (process.env.LZMA_DEPTH) r.depth = Number(process.env.LZMA_DEPTH);
-  if (process.env.LZMA_NICE) r.nice = Number(process.env.LZMA_NICE);
   return r;
 }
 
@@ -262,6 +260,8 @@ export class MicroLzmaEncoder {
   private matchLenCount = new Int32Array(16);
   private repLenCount = new Int32Array(16);
   private lenRefresh: number;
+  private readonly lpMask: number;
+  private readonly lcShift: number;
   private slotPrices = new Uint32Array(DIST_STATES * 64);
   private fullDistPrices = new Uint32Array(DIST_STATES * FULL_DISTANCES);
   private alignPrices = new Uint32Array(16);
@@ -279,6 +279,8 @@ export class MicroLzmaEncoder {
     this.p = levelParams(level);
     this.mf = new Bt4MatchFinder(dictSize, this.p.depth, this.p.nice);
     this.lenRefresh = Math.max(this.p.nice, 4) + 1 - MATCH_LEN_MIN;
+    this.lpMask = (1 << props.lp) - 1;
+    this.lcShift = 8 - props.lc;
   }
 
   compress(src: Uint8Array, srcLen: number, capacity: number): LzmaDestSizeOut {
@@ -448,7 +450,7 @@ export class MicroLzmaEncoder {
   /** Price of the literal at `pos` in `state` (a matched literal against `matchByte` after a match). */
   private literalPrice(src: Uint8Array, pos: number, state: number, matchByte: number): number {
     const lit = this.m.literal;
-    const base = this.m.literalBase(pos, pos > 0 ? src[pos - 1] : 0);
+    const base = 0x300 * ((((pos & this.lpMask) << this.props.lc) + ((pos > 0 ? src[pos - 1] : 0) >> this.lcShift)));
     const byte = src[pos];
     if (state < LIT_STATES) return treePrice(lit, base, 8, byte);
     let mb = matchByte << 1;

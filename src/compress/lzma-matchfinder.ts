@@ -32,6 +32,8 @@ export class Bt4MatchFinder {
   /** Distances below this (dictionary size + 1) are reachable. */
   private readonly cyclic: number;
   private base = 0;
+  /** Cyclic slot of position `next`. */
+  private cycNext = 0;
   private src: Uint8Array = new Uint8Array(0);
   private n = 0;
   /** The next position to insert. */
@@ -60,6 +62,7 @@ export class Bt4MatchFinder {
     this.src = src;
     this.n = n;
     this.next = 0;
+    this.cycNext = this.base % this.cyclic;
     this.count = 0;
     this.lastPos = -1;
   }
@@ -76,6 +79,7 @@ export class Bt4MatchFinder {
    */
   find(pos: number): number {
     if (pos === this.lastPos) return this.count;
+    if (pos < this.next) throw new RangeError(`match finder: position ${pos} asked after ${this.next}`);
     this.skipTo(pos);
     this.insert(pos, true);
     this.lastPos = pos;
@@ -95,7 +99,10 @@ export class Bt4MatchFinder {
   }
 
   private insert(pos: number, report: boolean): void {
+    // pos === this.next: positions go in one by one, in order
+    const cyc = this.cycNext;
     this.next = pos + 1;
+    this.cycNext = cyc + 1 === this.cyclic ? 0 : cyc + 1;
     this.count = 0;
     const src = this.src;
     const avail = this.n - pos;
@@ -158,7 +165,6 @@ export class Bt4MatchFinder {
     }
     // Tree walk (insert pos as the new root of its hash's tree).
     const son = this.son;
-    const cyc = g % cyclic;
     let ptr1 = 2 * cyc; // where the next smaller node hangs
     let ptr0 = 2 * cyc + 1; // where the next greater node hangs
     let len0 = 0;
