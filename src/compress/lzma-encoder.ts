@@ -22,6 +22,7 @@ import {
   START_POS_MODEL, ALIGN_BITS, LEN_LOW_SYMBOLS, LEN_MID_SYMBOLS, MATCH_LEN_MIN, MATCH_LEN_MAX, FULL_DISTANCES,
   litStateAfterLiteral, stateAfterMatch, stateAfterRep, stateAfterShortRep, type LzmaProps,
 } from './lzma-model.js';
+import { Bt4MatchFinder } from './lzma-matchfinder.js';
 
 /** mkfs.erofs 1.9.3 (liblzma presets): levels 0..9 and 100..109 ("extreme"), default 6. */
 export const LZMA_DEFAULT_LEVEL = 6;
@@ -175,30 +176,61 @@ interface LevelParams {
   depth: number;
   nice: number;
 }
+/**
+ * Match-finder depth (tree nodes walked per position) and "nice" length (a match this long is taken
+ * as it is) by level. From 4 up they are liblzma's presets, which mkfs.erofs uses (bt4 trees, nice
+ * 16/32/64, depth 16 + nice / 2; "extreme" 103/105 nice 192, the other extreme levels nice 273 and
+ * depth 512). Levels 0..3 are liblzma's fast mode; here they are the same parser with shallow searches.
+ */
 function levelParams(level: number): LevelParams {
   const l = level >= 100 ? level - 100 : level;
-  // Hash chains need more steps than liblzma's binary trees to find as long matches: 6 walks 96
-  // (64 KiB pclusters, 6 MB sample: 48 -> 96 steps saved 1.7 % for no measurable time; 256 steps or
-  // nice 128 saved 0.7 % more for 1.7-2.2x the time, which is what levels 8 and 9 buy).
-  const depth = [8, 12, 16, 24, 48, 64, 96, 128, 192, 256][l];
-  const nice = [32, 32, 48, 48, 64, 64, 64, 96, 128, MATCH_LEN_MAX][l];
-  return level >= 100 ? { depth: depth * 2, nice: MATCH_LEN_MAX } : { depth, nice };
+  const nice = l <= 3 ? [16, 16, 24, 32][l] : l === 4 ? 16 : l === 5 ? 32 : 64;
+  const r = { nice, depth: l <= 3 ? [4, 8, 12, 16][l] : 16 + nice / 2 };
+  if (level >= 100) {
+    if (l === 3 || l === 5) {
+      r.nice = 192;
+      r.depth = 16 + 96;
+    } else {
+      r.nice = MATCH_LEN_MAX;
+      r.depth = 512;
+    }
+  }
+  return r;
 }
 
-const OPT_MAX = 2048;
-const HASH_BITS = 16;
-/** Recompute length and distance price tables after this many encoded matches (liblzma: every 128 for distances). */
-const PRICE_REFRESH = 64;
+/** Positions one optimal-parse block may span (liblzma's OPTS). */
+const OPTS = 4096;
+/**
+ * Input after which a stream that has gained nothing (flushed size >= input taken) ends. The caller
+ * then stores one block raw and asks again one block later: without this stop, each of those calls
+ * re-encoded everything up to the pcluster's capacity, quadratic in the length of an incompressible
+ * run at big pclusters (a 300 KB random file at -C 1 MiB -b 1024 took 13 s). It is at least the
+ * largest block size, so the stream returned then is never kept, neither as a pcluster nor as an
+ * inline tail (smaller than a block); at capacities up to it nothing changes.
+ */
+export const INCOMPRESSIBLE_PROBE = 4096;
+/** Distance prices are recomputed after this many matches, align prices after this many far ones (as liblzma). */
+const DIST_PRICE_REFRESH = 128;
+const ALIGN_PRICE_REFRESH = 16;
 
+// Decisions (what the range coder writes).
 const KIND_LIT = 0;
 const KIND_SHORTREP = 1;
 const KIND_REP = 2;
 const KIND_MATCH = 3;
+// Parse steps of several decisions: a literal then a rep0 match, and a rep or normal match followed
+// by a literal and a rep0 match (the literal breaks a match that continues at the same distance).
+const KIND_LIT_REP0 = 4;
+const KIND_REP_LIT_REP0 = 5;
+const KIND_MATCH_LIT_REP0 = 6;
 
 export interface LzmaDestSizeOut {
   consumed: number;
   data: Uint8Array;
 }
+
+const NODES = OPTS + 1;
+const LEN_ROW = MATCH_LEN_MAX + 1;
 
 /**
  * One encoder (its tables are reused between calls; one call at a time). compress() returns the
@@ -206,68 +238,79 @@ export interface LzmaDestSizeOut {
  */
 export class MicroLzmaEncoder {
   private readonly p: LevelParams;
-  private head = new Int32Array(1 << HASH_BITS);
-  private chain = new Int32Array(0);
+  private readonly mf: Bt4MatchFinder;
   private rc = new RangeEncoder(1 << 16);
-  // per-node arrays of the optimal parse
-  private price = new Int32Array(OPT_MAX + MATCH_LEN_MAX + 2);
-  private prev = new Int32Array(OPT_MAX + MATCH_LEN_MAX + 2);
-  private kind = new Uint8Array(OPT_MAX + MATCH_LEN_MAX + 2);
-  private slen = new Int32Array(OPT_MAX + MATCH_LEN_MAX + 2);
-  /** KIND_MATCH: the distance; KIND_REP: the rep index. */
-  private sarg = new Int32Array(OPT_MAX + MATCH_LEN_MAX + 2);
-  private nstate = new Uint8Array(OPT_MAX + MATCH_LEN_MAX + 2);
-  private nreps = new Int32Array(4 * (OPT_MAX + MATCH_LEN_MAX + 2));
-  private mLen = new Int32Array(MATCH_LEN_MAX + 2);
-  private mDist = new Int32Array(MATCH_LEN_MAX + 2);
+  private m!: LzmaModel;
+  // per-node arrays of the optimal parse: the cheapest step into the node and what it leads to
+  private price = new Int32Array(NODES);
+  private prev = new Int32Array(NODES);
+  private kind = new Uint8Array(NODES);
+  /** Length of the step's first (rep or normal) match; 1 for a literal or short rep. */
+  private len1 = new Int32Array(NODES);
+  /** The first match's distance (normal) or rep index. */
+  private arg1 = new Int32Array(NODES);
+  /** Length of the closing rep0 match of a combined step. */
+  private len2 = new Int32Array(NODES);
+  private nstate = new Uint8Array(NODES);
+  private nreps = new Int32Array(4 * NODES);
+  private repLens = new Int32Array(4);
   // price tables
-  private matchLenPrices = new Uint32Array(16 * (MATCH_LEN_MAX + 1));
-  private repLenPrices = new Uint32Array(16 * (MATCH_LEN_MAX + 1));
+  private matchLenPrices = new Uint32Array(16 * LEN_ROW);
+  private repLenPrices = new Uint32Array(16 * LEN_ROW);
+  private matchLenCount = new Int32Array(16);
+  private repLenCount = new Int32Array(16);
+  private lenRefresh: number;
+  private readonly lpMask: number;
+  private readonly lcShift: number;
   private slotPrices = new Uint32Array(DIST_STATES * 64);
   private fullDistPrices = new Uint32Array(DIST_STATES * FULL_DISTANCES);
   private alignPrices = new Uint32Array(16);
+  private matchPriceCount = 0;
+  private alignPriceCount = 0;
   // decisions of the current block, in order
-  private dKind = new Uint8Array(OPT_MAX + 2);
-  private dLen = new Int32Array(OPT_MAX + 2);
-  private dArg = new Int32Array(OPT_MAX + 2);
+  private dKind = new Uint8Array(NODES + 2);
+  private dLen = new Int32Array(NODES + 2);
+  private dArg = new Int32Array(NODES + 2);
+
+  /** Input positions the match finder has taken in, over all calls (work done: for tests and profiling). */
+  positionsExamined = 0;
 
   constructor(readonly level: number, readonly dictSize: number, readonly props: LzmaProps = LZMA_PROPS) {
     this.p = levelParams(level);
+    this.mf = new Bt4MatchFinder(dictSize, this.p.depth, this.p.nice);
+    this.lenRefresh = Math.max(this.p.nice, 4) + 1 - MATCH_LEN_MIN;
+    this.lpMask = (1 << props.lp) - 1;
+    this.lcShift = 8 - props.lc;
   }
 
   compress(src: Uint8Array, srcLen: number, capacity: number): LzmaDestSizeOut {
     if (capacity < 6 || srcLen === 0) return { consumed: 0, data: new Uint8Array(0) };
     const n = srcLen;
-    if (this.chain.length < n) this.chain = new Int32Array(Math.max(n, this.chain.length * 2));
-    this.head.fill(-1);
-    const m = new LzmaModel(this.props);
+    const mf = this.mf;
+    mf.reset(src, n);
+    const m = (this.m = new LzmaModel(this.props));
     const rc = this.rc;
     rc.reset();
     const pbMask = (1 << this.props.pb) - 1;
     let state = 0;
-    const reps = [0, 0, 0, 0];
+    const reps = new Int32Array(4);
     let pos = 0;
-    let inserted = 0; // positions [0, inserted) are in the hash chains
-    let sinceRefresh = PRICE_REFRESH;
     // rc state after the last decision that fit
     let okLow = 0, okRange = 0xffffffff, okCache = 0, okCacheSize = 1, okN = 0, okPos = 0;
-
-    const insertTo = (end: number): void => {
-      const lim = Math.min(end, n - 2);
-      for (; inserted < lim; inserted++) {
-        const h = hash3(src, inserted);
-        this.chain[inserted] = this.head[h];
-        this.head[h] = inserted;
-      }
-      if (inserted < end) inserted = end;
-    };
+    const posStates = 1 << this.props.pb;
+    for (let ps = 0; ps < posStates; ps++) {
+      this.lenPrices(m.matchLen, this.matchLenPrices, ps);
+      this.lenPrices(m.repLen, this.repLenPrices, ps);
+      this.matchLenCount[ps] = this.lenRefresh;
+      this.repLenCount[ps] = this.lenRefresh;
+    }
+    this.distPrices(m);
+    this.fillAlignPrices(m);
 
     outer: while (pos < n) {
-      if (sinceRefresh >= PRICE_REFRESH) {
-        this.refreshPrices(m);
-        sinceRefresh = 0;
-      }
-      const count = this.parseBlock(src, n, pos, state, reps, m, insertTo);
+      if (this.matchPriceCount >= DIST_PRICE_REFRESH) this.distPrices(m);
+      if (this.alignPriceCount >= ALIGN_PRICE_REFRESH) this.fillAlignPrices(m);
+      const count = this.parseBlock(src, n, pos, state, reps);
       for (let k = 0; k < count; k++) {
         const kind = this.dKind[k];
         const len = this.dLen[k];
@@ -317,12 +360,21 @@ export class MicroLzmaEncoder {
             reps[0] = d;
           }
           encodeLen(rc, m.repLen, len, posState);
+          if (--this.repLenCount[posState] === 0) {
+            this.lenPrices(m.repLen, this.repLenPrices, posState);
+            this.repLenCount[posState] = this.lenRefresh;
+          }
           state = stateAfterRep(state);
         } else {
           rc.bit(m.isMatch, state * 16 + posState, 1);
           rc.bit(m.isRep, state, 0);
           encodeLen(rc, m.matchLen, len, posState);
-          encodeDist(rc, m, arg, len);
+          if (--this.matchLenCount[posState] === 0) {
+            this.lenPrices(m.matchLen, this.matchLenPrices, posState);
+            this.matchLenCount[posState] = this.lenRefresh;
+          }
+          if (encodeDist(rc, m, arg, len)) this.alignPriceCount++;
+          this.matchPriceCount++;
           reps[3] = reps[2];
           reps[2] = reps[1];
           reps[1] = reps[0];
@@ -332,12 +384,14 @@ export class MicroLzmaEncoder {
         if (rc.flushedSize() > capacity) break outer;
         pos += len;
         okLow = rc.low; okRange = rc.range; okCache = rc.cache; okCacheSize = rc.cacheSize; okN = rc.n; okPos = pos;
-        // Only matches and reps move the length and distance probabilities the tables price.
-        if (kind >= KIND_REP) sinceRefresh++;
+        // Incompressible input: a stream no smaller than its input is stored raw by every caller
+        // (a pcluster is kept only when it saves a block), so stop once a probe's worth shows no gain.
+        if (pos >= INCOMPRESSIBLE_PROBE && rc.flushedSize() >= pos) break outer;
       }
     }
     // Back to the state after the last decision that fit (bytes already written stay as they are).
     rc.low = okLow; rc.range = okRange; rc.cache = okCache; rc.cacheSize = okCacheSize; rc.n = okN;
+    this.positionsExamined += mf.next;
     if (okPos === 0) return { consumed: 0, data: new Uint8Array(0) };
     rc.flush();
     const data = rc.out.slice(0, rc.n);
@@ -346,24 +400,24 @@ export class MicroLzmaEncoder {
     return { consumed: okPos, data };
   }
 
-  private refreshPrices(m: LzmaModel): void {
-    const posStates = 1 << this.props.pb;
-    for (const [model, table] of [[m.matchLen, this.matchLenPrices], [m.repLen, this.repLenPrices]] as const) {
-      for (let ps = 0; ps < posStates; ps++) {
-        const c0 = price0(model.choice[0]);
-        const c1 = price1(model.choice[0]);
-        const c10 = c1 + price0(model.choice[1]);
-        const c11 = c1 + price1(model.choice[1]);
-        for (let len = MATCH_LEN_MIN; len <= MATCH_LEN_MAX; len++) {
-          const l = len - MATCH_LEN_MIN;
-          table[ps * (MATCH_LEN_MAX + 1) + len] = l < LEN_LOW_SYMBOLS ? c0 + treePrice(model.low, ps * LEN_LOW_SYMBOLS, 3, l)
-            : l < LEN_LOW_SYMBOLS + LEN_MID_SYMBOLS ? c10 + treePrice(model.mid, ps * LEN_MID_SYMBOLS, 3, l - LEN_LOW_SYMBOLS)
-              : c11 + treePrice(model.high, 0, 8, l - LEN_LOW_SYMBOLS - LEN_MID_SYMBOLS);
-        }
-      }
+  private lenPrices(model: LenModel, table: Uint32Array, ps: number): void {
+    const c0 = price0(model.choice[0]);
+    const c1 = price1(model.choice[0]);
+    const c10 = c1 + price0(model.choice[1]);
+    const c11 = c1 + price1(model.choice[1]);
+    const row = ps * LEN_ROW;
+    for (let len = MATCH_LEN_MIN; len <= MATCH_LEN_MAX; len++) {
+      const l = len - MATCH_LEN_MIN;
+      table[row + len] = l < LEN_LOW_SYMBOLS ? c0 + treePrice(model.low, ps * LEN_LOW_SYMBOLS, 3, l)
+        : l < LEN_LOW_SYMBOLS + LEN_MID_SYMBOLS ? c10 + treePrice(model.mid, ps * LEN_MID_SYMBOLS, 3, l - LEN_LOW_SYMBOLS)
+          : c11 + treePrice(model.high, 0, 8, l - LEN_LOW_SYMBOLS - LEN_MID_SYMBOLS);
     }
+  }
+
+  private distPrices(m: LzmaModel): void {
+    const slots = Math.min(64, 2 * (32 - Math.clz32(Math.max(this.dictSize - 1, 1))));
     for (let ls = 0; ls < DIST_STATES; ls++) {
-      for (let slot = 0; slot < 64; slot++) {
+      for (let slot = 0; slot < slots; slot++) {
         let pr = treePrice(m.distSlot, ls * 64, 6, slot);
         if (slot >= END_POS_MODEL) pr += (((slot >>> 1) - 1) - ALIGN_BITS) * DIRECT_BIT_PRICE;
         this.slotPrices[ls * 64 + slot] = pr;
@@ -379,238 +433,338 @@ export class MicroLzmaEncoder {
         this.fullDistPrices[ls * FULL_DISTANCES + d] = pr;
       }
     }
+    this.matchPriceCount = 0;
+  }
+
+  private fillAlignPrices(m: LzmaModel): void {
     for (let i = 0; i < 16; i++) this.alignPrices[i] = reverseTreePrice(m.distAlign, 0, ALIGN_BITS, i);
+    this.alignPriceCount = 0;
   }
 
   private distPrice(dist: number, len: number): number {
-    const ls = Math.min(len - MATCH_LEN_MIN, DIST_STATES - 1);
+    const ls = len - MATCH_LEN_MIN < DIST_STATES - 1 ? len - MATCH_LEN_MIN : DIST_STATES - 1;
     if (dist < FULL_DISTANCES) return this.fullDistPrices[ls * FULL_DISTANCES + dist];
     return this.slotPrices[ls * 64 + distSlot(dist)] + this.alignPrices[dist & 15];
   }
 
-  private literalPrice(m: LzmaModel, src: Uint8Array, pos: number, state: number, rep0: number): number {
-    const base = m.literalBase(pos, pos > 0 ? src[pos - 1] : 0);
+  /** Price of the literal at `pos` in `state` (a matched literal against `matchByte` after a match). */
+  private literalPrice(src: Uint8Array, pos: number, state: number, matchByte: number): number {
+    const lit = this.m.literal;
+    const base = 0x300 * ((((pos & this.lpMask) << this.props.lc) + ((pos > 0 ? src[pos - 1] : 0) >> this.lcShift)));
     const byte = src[pos];
-    if (state < LIT_STATES) return treePrice(m.literal, base, 8, byte);
-    let matchByte = src[pos - rep0 - 1] << 1;
+    if (state < LIT_STATES) return treePrice(lit, base, 8, byte);
+    let mb = matchByte << 1;
     let offset = 0x100;
     let sym = 1;
     let pr = 0;
     for (let b = 7; b >= 0; b--) {
-      const matchBit = matchByte & offset;
-      matchByte <<= 1;
+      const matchBit = mb & offset;
+      mb <<= 1;
       const bit = (byte >>> b) & 1;
-      pr += priceBit(m.literal[base + offset + matchBit + sym], bit);
+      pr += priceBit(lit[base + offset + matchBit + sym], bit);
       sym = (sym << 1) | bit;
       offset = bit ? matchBit : offset & ~matchBit;
     }
     return pr;
   }
 
-  /** Matches at `pos` (hash chains), longest per distance rank: fills mLen/mDist ascending by length. */
-  private findMatches(src: Uint8Array, n: number, pos: number, maxLen: number): number {
-    if (maxLen < 3 || pos + 3 > n) return 0;
-    let cnt = 0;
-    let best = 2;
-    let cand = this.head[hash3(src, pos)];
-    const minPos = pos - this.dictSize;
-    for (let d = this.p.depth; d > 0 && cand >= 0 && cand > minPos; d--) {
-      if (src[cand + best] === src[pos + best] && src[cand] === src[pos]) {
-        let l = 0;
-        while (l < maxLen && src[cand + l] === src[pos + l]) l++;
-        if (l > best) {
-          best = l;
-          this.mLen[cnt] = l;
-          this.mDist[cnt] = pos - cand - 1;
-          cnt++;
-          if (l >= maxLen || l >= this.p.nice) break;
-        }
-      }
-      cand = this.chain[cand];
-    }
-    return cnt;
+  /** isRep0 / isRepG* / isRep0Long part of a rep match's price (the rep index's own bits). */
+  private pureRepPrice(r: number, st: number, posState: number): number {
+    const m = this.m;
+    if (r === 0) return price0(m.isRepG0[st]) + price1(m.isRep0Long[st * 16 + posState]);
+    let pr = price1(m.isRepG0[st]);
+    if (r === 1) return pr + price0(m.isRepG1[st]);
+    pr += price1(m.isRepG1[st]);
+    return pr + priceBit(m.isRepG2[st], r - 2);
+  }
+
+  /** Nodes up to `to` get an infinite price (they are about to become reachable). */
+  private extend(lenEnd: number, to: number): number {
+    while (lenEnd < to) this.price[++lenEnd] = INFINITY;
+    return lenEnd;
+  }
+
+  private setNode(j: number, c: number, i: number, kind: number, len1: number, arg1: number, len2: number): void {
+    this.price[j] = c;
+    this.prev[j] = i;
+    this.kind[j] = kind;
+    this.len1[j] = len1;
+    this.arg1[j] = arg1;
+    this.len2[j] = len2;
+  }
+
+  /** One decision as the whole block. */
+  private single(kind: number, len: number, arg: number): number {
+    this.dKind[0] = kind;
+    this.dLen[0] = len;
+    this.dArg[0] = arg;
+    return 1;
   }
 
   /**
    * Optimal parse from `start` with the coder's state and reps: fills dKind/dLen/dArg and returns the
-   * number of decisions (at least one).
+   * number of decisions (at least one). Node i is position start + i; each keeps its cheapest step
+   * in, and the LZMA state and reps that path leads to. The block ends where every path meets (no
+   * step reaches past the node being expanded), at OPTS, or before a match of the nice length.
    */
-  private parseBlock(src: Uint8Array, n: number, start: number, state0: number, reps0: number[], m: LzmaModel,
-    insertTo: (end: number) => void): number {
+  private parseBlock(src: Uint8Array, n: number, start: number, state0: number, reps0: Int32Array): number {
+    const mf = this.mf;
+    const m = this.m;
+    const nice = this.p.nice;
     const pbMask = (1 << this.props.pb) - 1;
     const price = this.price;
-    const limit = Math.min(OPT_MAX, n - start);
-    price[0] = 0;
-    this.nstate[0] = state0;
-    for (let r = 0; r < 4; r++) this.nreps[r] = reps0[r];
-    let reach = 0; // highest node whose price is initialised
-    let far = 0; // highest node any step reaches: when i gets there, every path goes through i
-    let end = -1;
-    for (let i = 0; ; i++) {
-      if (i > 0 && i >= far) {
-        end = i;
-        break;
-      }
-      if (i >= limit) {
-        end = i;
-        break;
-      }
-      const pos = start + i;
-      // Node i's state and reps, from its cheapest predecessor.
-      if (i > 0) {
-        const pi = this.prev[i];
-        let st = this.nstate[pi];
-        const k = this.kind[i];
-        const nr = 4 * i;
-        const pr = 4 * pi;
-        if (k === KIND_LIT) {
-          st = litStateAfterLiteral(st);
-          for (let r = 0; r < 4; r++) this.nreps[nr + r] = this.nreps[pr + r];
-        } else if (k === KIND_SHORTREP) {
-          st = stateAfterShortRep(st);
-          for (let r = 0; r < 4; r++) this.nreps[nr + r] = this.nreps[pr + r];
-        } else if (k === KIND_REP) {
-          st = stateAfterRep(st);
-          const a = this.sarg[i];
-          this.nreps[nr] = this.nreps[pr + a];
-          let w = 1;
-          for (let r = 0; r < 4; r++) if (r !== a) this.nreps[nr + w++] = this.nreps[pr + r];
-        } else {
-          st = stateAfterMatch(st);
-          this.nreps[nr] = this.sarg[i];
-          for (let r = 1; r < 4; r++) this.nreps[nr + r] = this.nreps[pr + r - 1];
-        }
-        this.nstate[i] = st;
-      }
-      const st = this.nstate[i];
-      const rp = 4 * i;
-      const posState = pos & pbMask;
-      const base = price[i];
-      const avail = Math.min(MATCH_LEN_MAX, n - pos);
-      insertTo(pos);
-      const cnt = this.findMatches(src, n, pos, avail);
-      insertTo(pos + 1);
-      // A long match is taken as it is (as liblzma does past its nice length).
-      if (cnt > 0 && this.mLen[cnt - 1] >= this.p.nice) {
-        const len = this.mLen[cnt - 1];
-        const dist = this.mDist[cnt - 1];
-        let best = -1;
-        // a rep with the same reach is cheaper
-        for (let r = 0; r < 4; r++) if (this.nreps[rp + r] === dist) best = r;
-        const j = i + len;
-        this.prev[j] = i;
-        this.kind[j] = best >= 0 ? KIND_REP : KIND_MATCH;
-        this.slen[j] = len;
-        this.sarg[j] = best >= 0 ? best : dist;
-        price[j] = base;
-        insertTo(pos + len);
-        end = j;
-        break;
-      }
-      // the frontier grows only as far as steps go (blocks of one literal are common)
-      if (reach < i + 1) price[++reach] = INFINITY;
-      if (avail <= 0) {
-        end = i;
-        break;
-      }
-      const mPrice = base + price1(m.isMatch[st * 16 + posState]);
-      // literal
-      {
-        const c = base + price0(m.isMatch[st * 16 + posState]) + this.literalPrice(m, src, pos, st, this.nreps[rp]);
-        if (c < price[i + 1]) {
-          price[i + 1] = c;
-          if (i + 1 > far) far = i + 1;
-          this.prev[i + 1] = i;
-          this.kind[i + 1] = KIND_LIT;
-          this.slen[i + 1] = 1;
-        }
-      }
-      const repBase = mPrice + price1(m.isRep[st]);
-      // short rep
-      const rep0 = this.nreps[rp];
-      if (pos > rep0 && src[pos] === src[pos - rep0 - 1]) {
-        const c = repBase + price0(m.isRepG0[st]) + price0(m.isRep0Long[st * 16 + posState]);
-        if (c < price[i + 1]) {
-          price[i + 1] = c;
-          if (i + 1 > far) far = i + 1;
-          this.prev[i + 1] = i;
-          this.kind[i + 1] = KIND_SHORTREP;
-          this.slen[i + 1] = 1;
-        }
-      }
-      // rep matches
-      let repMax = 0;
-      for (let r = 0; r < 4 && avail >= 2; r++) {
-        const d = this.nreps[rp + r];
-        if (pos <= d) continue;
-        const from = pos - d - 1;
-        if (src[from] !== src[pos] || src[from + 1] !== src[pos + 1]) continue;
-        let l = 2;
-        while (l < avail && src[from + l] === src[pos + l]) l++;
-        if (l < 2 || l > avail) continue;
-        let rpPrice = repBase;
-        if (r === 0) rpPrice += price0(m.isRepG0[st]) + price1(m.isRep0Long[st * 16 + posState]);
-        else {
-          rpPrice += price1(m.isRepG0[st]);
-          if (r === 1) rpPrice += price0(m.isRepG1[st]);
-          else rpPrice += price1(m.isRepG1[st]) + priceBit(m.isRepG2[st], r === 3 ? 1 : 0);
-        }
-        const lp = posState * (MATCH_LEN_MAX + 1);
-        while (reach < i + l) price[++reach] = INFINITY;
-        for (let len = 2; len <= l; len++) {
-          const c = rpPrice + this.repLenPrices[lp + len];
-          const j = i + len;
-          if (c < price[j]) {
-            price[j] = c;
-            if (j > far) far = j;
-            this.prev[j] = i;
-            this.kind[j] = KIND_REP;
-            this.slen[j] = len;
-            this.sarg[j] = r;
-          }
-        }
-        if (l > repMax) repMax = l;
-      }
-      // normal matches
-      if (cnt > 0) {
-        const nmBase = mPrice + price0(m.isRep[st]);
-        const lp = posState * (MATCH_LEN_MAX + 1);
-        let len = 2;
-        while (reach < i + this.mLen[cnt - 1]) price[++reach] = INFINITY;
-        for (let k = 0; k < cnt; k++) {
-          const dist = this.mDist[k];
-          const ml = this.mLen[k];
-          for (; len <= ml; len++) {
-            const c = nmBase + this.matchLenPrices[lp + len] + this.distPrice(dist, len);
-            const j = i + len;
-            if (c < price[j]) {
-              price[j] = c;
-              if (j > far) far = j;
-              this.prev[j] = i;
-              this.kind[j] = KIND_MATCH;
-              this.slen[j] = len;
-              this.sarg[j] = dist;
-            }
-          }
-        }
-      }
+    const nreps = this.nreps;
+    const repLens = this.repLens;
+    const cnt = mf.find(start);
+    const availAll = n - start;
+    if (availAll < 2) return this.single(KIND_LIT, 1, 0);
+    const avail0 = availAll < MATCH_LEN_MAX ? availAll : MATCH_LEN_MAX;
+    let repMax = 0;
+    for (let r = 0; r < 4; r++) {
+      const back = start - reps0[r] - 1;
+      repLens[r] = 0;
+      if (back < 0 || src[back] !== src[start] || src[back + 1] !== src[start + 1]) continue;
+      let l = 2;
+      while (l < avail0 && src[back + l] === src[start + l]) l++;
+      repLens[r] = l;
+      if (l > repLens[repMax]) repMax = r;
     }
-    // The block ends at `end`: walk back and list the decisions in order.
-    let cnt = 0;
-    for (let j = end; j > 0; j = this.prev[j]) cnt++;
-    let k = cnt;
-    for (let j = end; j > 0; j = this.prev[j]) {
-      k--;
-      this.dKind[k] = this.kind[j];
-      this.dLen[k] = this.slen[j];
-      this.dArg[k] = this.sarg[j];
+    if (repLens[repMax] >= nice) {
+      mf.skipTo(start + repLens[repMax]);
+      return this.single(KIND_REP, repLens[repMax], repMax);
     }
-    return cnt;
-  }
-}
+    const mainLen = cnt > 0 ? mf.lens[cnt - 1] : 0;
+    if (mainLen >= nice) {
+      mf.skipTo(start + mainLen);
+      return this.single(KIND_MATCH, mainLen, mf.dists[cnt - 1]);
+    }
+    const curByte = src[start];
+    const rep0Back = start - reps0[0] - 1;
+    const matchByte = rep0Back >= 0 ? src[rep0Back] : -1;
+    if (mainLen < 2 && curByte !== matchByte && repLens[repMax] < 2) return this.single(KIND_LIT, 1, 0);
 
-function hash3(src: Uint8Array, p: number): number {
-  return (Math.imul((src[p] << 16) | (src[p + 1] << 8) | src[p + 2], 0x9e3779b1) >>> (32 - HASH_BITS));
+    const st = state0;
+    const posState = start & pbMask;
+    this.nstate[0] = st;
+    for (let r = 0; r < 4; r++) nreps[r] = reps0[r];
+    price[0] = 0;
+    this.setNode(1, price0(m.isMatch[st * 16 + posState]) + this.literalPrice(src, start, st, matchByte), 0, KIND_LIT, 1, 0, 0);
+    const matchPrice = price1(m.isMatch[st * 16 + posState]);
+    const repMatchPrice = matchPrice + price1(m.isRep[st]);
+    if (matchByte === curByte) {
+      const c = repMatchPrice + price0(m.isRepG0[st]) + price0(m.isRep0Long[st * 16 + posState]);
+      if (c < price[1]) this.setNode(1, c, 0, KIND_SHORTREP, 1, 0, 0);
+    }
+    let lenEnd = mainLen > repLens[repMax] ? mainLen : repLens[repMax];
+    if (lenEnd < 2) return this.single(this.kind[1], 1, 0);
+    for (let l = 2; l <= lenEnd; l++) price[l] = INFINITY;
+    const lrow = posState * LEN_ROW;
+    for (let r = 0; r < 4; r++) {
+      const rl = repLens[r];
+      if (rl < 2) continue;
+      const base = repMatchPrice + this.pureRepPrice(r, st, posState);
+      for (let l = rl; l >= 2; l--) {
+        const c = base + this.repLenPrices[lrow + l];
+        if (c < price[l]) this.setNode(l, c, 0, KIND_REP, l, r, 0);
+      }
+    }
+    let len = repLens[0] >= 2 ? repLens[0] + 1 : 2;
+    if (len <= mainLen) {
+      const nmBase = matchPrice + price0(m.isRep[st]);
+      let i = 0;
+      while (len > mf.lens[i]) i++;
+      for (; ; len++) {
+        const dist = mf.dists[i];
+        const c = nmBase + this.matchLenPrices[lrow + len] + this.distPrice(dist, len);
+        if (c < price[len]) this.setNode(len, c, 0, KIND_MATCH, len, dist, 0);
+        if (len === mf.lens[i] && ++i === cnt) break;
+      }
+    }
+
+    let cur = 1;
+    for (; cur < lenEnd; cur++) {
+      const c = mf.find(start + cur);
+      if (c > 0 && mf.lens[c - 1] >= nice) break;
+      lenEnd = this.expand(src, n, start, cur, lenEnd, c);
+    }
+    return this.backtrack(cur);
+  }
+
+  /** The steps out of node `cur` (its own cheapest step in is final now). Returns the new lenEnd. */
+  private expand(src: Uint8Array, n: number, start: number, cur: number, lenEnd: number, cnt: number): number {
+    const m = this.m;
+    const mf = this.mf;
+    const nice = this.p.nice;
+    const price = this.price;
+    const nreps = this.nreps;
+    const pbMask = (1 << this.props.pb) - 1;
+    // Node cur's state and reps, from the step into it.
+    const pi = this.prev[cur];
+    let st = this.nstate[pi];
+    const k = this.kind[cur];
+    const nr = 4 * cur;
+    const pr = 4 * pi;
+    if (k === KIND_LIT || k === KIND_SHORTREP || k === KIND_LIT_REP0) {
+      st = k === KIND_LIT ? litStateAfterLiteral(st) : k === KIND_SHORTREP ? stateAfterShortRep(st) : stateAfterRep(litStateAfterLiteral(st));
+      nreps[nr] = nreps[pr]; nreps[nr + 1] = nreps[pr + 1]; nreps[nr + 2] = nreps[pr + 2]; nreps[nr + 3] = nreps[pr + 3];
+    } else if (k === KIND_REP || k === KIND_REP_LIT_REP0) {
+      const a = this.arg1[cur];
+      nreps[nr] = nreps[pr + a];
+      let w = 1;
+      for (let r = 0; r < 4; r++) if (r !== a) nreps[nr + w++] = nreps[pr + r];
+      st = stateAfterRep(st);
+      if (k === KIND_REP_LIT_REP0) st = stateAfterRep(litStateAfterLiteral(st));
+    } else {
+      nreps[nr] = this.arg1[cur];
+      nreps[nr + 1] = nreps[pr]; nreps[nr + 2] = nreps[pr + 1]; nreps[nr + 3] = nreps[pr + 2];
+      st = stateAfterMatch(st);
+      if (k === KIND_MATCH_LIT_REP0) st = stateAfterRep(litStateAfterLiteral(st));
+    }
+    this.nstate[cur] = st;
+
+    const pos = start + cur;
+    const posState = pos & pbMask;
+    const curPrice = price[cur];
+    const curByte = src[pos];
+    const rep0 = nreps[nr];
+    const matchByte = pos - rep0 - 1 >= 0 ? src[pos - rep0 - 1] : -1;
+    const isMatchIdx = st * 16 + posState;
+    const litCost = curPrice + price0(m.isMatch[isMatchIdx]) + this.literalPrice(src, pos, st, matchByte);
+    let nextIsLiteral = false;
+    if (litCost < price[cur + 1]) {
+      this.setNode(cur + 1, litCost, cur, KIND_LIT, 1, 0, 0);
+      nextIsLiteral = true;
+    }
+    const matchPrice = curPrice + price1(m.isMatch[isMatchIdx]);
+    const repMatchPrice = matchPrice + price1(m.isRep[st]);
+    if (matchByte === curByte) {
+      const c = repMatchPrice + price0(m.isRepG0[st]) + price0(m.isRep0Long[isMatchIdx]);
+      if (c <= price[cur + 1]) {
+        this.setNode(cur + 1, c, cur, KIND_SHORTREP, 1, 0, 0);
+        nextIsLiteral = true;
+      }
+    }
+    let availFull = n - pos;
+    if (availFull > OPTS - 1 - cur) availFull = OPTS - 1 - cur;
+    if (availFull < 2) return lenEnd;
+    const avail = availFull < MATCH_LEN_MAX ? availFull : MATCH_LEN_MAX;
+
+    // literal + rep0
+    if (!nextIsLiteral && matchByte !== curByte && matchByte >= 0) {
+      const back = pos - rep0 - 1;
+      const limit = availFull < nice + 1 ? availFull : nice + 1;
+      let l = 1;
+      while (l < limit && src[back + l] === src[pos + l]) l++;
+      const lenTest = l - 1;
+      if (lenTest >= 2) {
+        const st2 = litStateAfterLiteral(st);
+        const ps2 = (pos + 1) & pbMask;
+        const c = litCost + price1(m.isMatch[st2 * 16 + ps2]) + price1(m.isRep[st2]) + price0(m.isRepG0[st2])
+          + price1(m.isRep0Long[st2 * 16 + ps2]) + this.repLenPrices[ps2 * LEN_ROW + lenTest];
+        const j = cur + 1 + lenTest;
+        lenEnd = this.extend(lenEnd, j);
+        if (c < price[j]) this.setNode(j, c, cur, KIND_LIT_REP0, 1, 0, lenTest);
+      }
+    }
+
+    let startLen = 2;
+    const lrow = posState * LEN_ROW;
+    for (let r = 0; r < 4; r++) {
+      const back = pos - nreps[nr + r] - 1;
+      if (back < 0 || src[back] !== curByte || src[back + 1] !== src[pos + 1]) continue;
+      let lenTest = 2;
+      while (lenTest < avail && src[back + lenTest] === src[pos + lenTest]) lenTest++;
+      lenEnd = this.extend(lenEnd, cur + lenTest);
+      const base = repMatchPrice + this.pureRepPrice(r, st, posState);
+      for (let l = lenTest; l >= 2; l--) {
+        const c = base + this.repLenPrices[lrow + l];
+        if (c < price[cur + l]) this.setNode(cur + l, c, cur, KIND_REP, l, r, 0);
+      }
+      if (r === 0) startLen = lenTest + 1;
+      // rep + literal + rep0
+      const lim2 = availFull < lenTest + 1 + nice ? availFull : lenTest + 1 + nice;
+      let l2 = lenTest + 1;
+      while (l2 < lim2 && src[back + l2] === src[pos + l2]) l2++;
+      const len2 = l2 - lenTest - 1;
+      if (len2 >= 2) {
+        const stA = stateAfterRep(st);
+        const psA = (pos + lenTest) & pbMask;
+        let c = base + this.repLenPrices[lrow + lenTest] + price0(m.isMatch[stA * 16 + psA])
+          + this.literalPrice(src, pos + lenTest, stA, src[back + lenTest]);
+        const stB = litStateAfterLiteral(stA);
+        const psB = (pos + lenTest + 1) & pbMask;
+        c += price1(m.isMatch[stB * 16 + psB]) + price1(m.isRep[stB]) + price0(m.isRepG0[stB])
+          + price1(m.isRep0Long[stB * 16 + psB]) + this.repLenPrices[psB * LEN_ROW + len2];
+        const j = cur + lenTest + 1 + len2;
+        lenEnd = this.extend(lenEnd, j);
+        if (c < price[j]) this.setNode(j, c, cur, KIND_REP_LIT_REP0, lenTest, r, len2);
+      }
+    }
+
+    // normal matches (no longer than avail), each length at the nearest distance found for it
+    if (cnt === 0) return lenEnd;
+    let newLen = mf.lens[cnt - 1];
+    if (newLen > avail) newLen = avail;
+    if (newLen < startLen) return lenEnd;
+    const nmBase = matchPrice + price0(m.isRep[st]);
+    lenEnd = this.extend(lenEnd, cur + newLen);
+    let i = 0;
+    while (startLen > mf.lens[i]) i++;
+    for (let l = startLen; ; l++) {
+      const dist = mf.dists[i];
+      const c = nmBase + this.matchLenPrices[lrow + l] + this.distPrice(dist, l);
+      if (c < price[cur + l]) this.setNode(cur + l, c, cur, KIND_MATCH, l, dist, 0);
+      if (l === newLen || l === mf.lens[i]) {
+        // match + literal + rep0
+        const back = pos - dist - 1;
+        const lim2 = availFull < l + 1 + nice ? availFull : l + 1 + nice;
+        let l2 = l + 1;
+        while (l2 < lim2 && src[back + l2] === src[pos + l2]) l2++;
+        const len2 = l2 - l - 1;
+        if (len2 >= 2) {
+          const stA = stateAfterMatch(st);
+          const psA = (pos + l) & pbMask;
+          let c2 = c + price0(m.isMatch[stA * 16 + psA]) + this.literalPrice(src, pos + l, stA, src[back + l]);
+          const stB = litStateAfterLiteral(stA);
+          const psB = (pos + l + 1) & pbMask;
+          c2 += price1(m.isMatch[stB * 16 + psB]) + price1(m.isRep[stB]) + price0(m.isRepG0[stB])
+            + price1(m.isRep0Long[stB * 16 + psB]) + this.repLenPrices[psB * LEN_ROW + len2];
+          const j = cur + l + 1 + len2;
+          lenEnd = this.extend(lenEnd, j);
+          if (c2 < price[j]) this.setNode(j, c2, cur, KIND_MATCH_LIT_REP0, l, dist, len2);
+        }
+        if (l === newLen || ++i === cnt) break;
+      }
+    }
+    return lenEnd;
+  }
+
+  /** The decisions on the cheapest path to node `end`, in order. */
+  private backtrack(end: number): number {
+    let count = 0;
+    for (let j = end; j > 0; j = this.prev[j]) {
+      const k = this.kind[j];
+      count += k === KIND_LIT_REP0 ? 2 : k >= KIND_REP_LIT_REP0 ? 3 : 1;
+    }
+    let w = count;
+    const put = (kind: number, len: number, arg: number): void => {
+      w--;
+      this.dKind[w] = kind;
+      this.dLen[w] = len;
+      this.dArg[w] = arg;
+    };
+    for (let j = end; j > 0; j = this.prev[j]) {
+      const k = this.kind[j];
+      if (k <= KIND_MATCH) put(k, this.len1[j], this.arg1[j]);
+      else {
+        put(KIND_REP, this.len2[j], 0);
+        put(KIND_LIT, 1, 0);
+        if (k === KIND_REP_LIT_REP0) put(KIND_REP, this.len1[j], this.arg1[j]);
+        else if (k === KIND_MATCH_LIT_REP0) put(KIND_MATCH, this.len1[j], this.arg1[j]);
+      }
+    }
+    return count;
+  }
 }
 
 function encodeLen(rc: RangeEncoder, l: LenModel, len: number, posState: number): void {
@@ -629,18 +783,20 @@ function encodeLen(rc: RangeEncoder, l: LenModel, len: number, posState: number)
   }
 }
 
-function encodeDist(rc: RangeEncoder, m: LzmaModel, dist: number, len: number): void {
+/** Returns whether the align bits were coded (far distances: they count toward the align price refresh). */
+function encodeDist(rc: RangeEncoder, m: LzmaModel, dist: number, len: number): boolean {
   const ls = Math.min(len - MATCH_LEN_MIN, DIST_STATES - 1);
   const slot = distSlot(dist);
   rc.tree(m.distSlot, ls * 64, 6, slot);
-  if (slot < START_POS_MODEL) return;
+  if (slot < START_POS_MODEL) return false;
   const extra = (slot >>> 1) - 1;
   const base = ((2 | (slot & 1)) << extra) >>> 0;
   const reduced = dist - base;
   if (slot < END_POS_MODEL) {
     rc.reverseTree(m.distSpecial, base - slot, extra, reduced);
-  } else {
-    rc.direct(reduced >>> ALIGN_BITS, extra - ALIGN_BITS);
-    rc.reverseTree(m.distAlign, 0, ALIGN_BITS, reduced & 15);
+    return false;
   }
+  rc.direct(reduced >>> ALIGN_BITS, extra - ALIGN_BITS);
+  rc.reverseTree(m.distAlign, 0, ALIGN_BITS, reduced & 15);
+  return true;
 }
