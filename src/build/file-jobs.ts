@@ -112,6 +112,9 @@ export class FileJobQueue {
   private readonly index?: CacheIndex;
   private readonly optsKey: string = '';
   private readonly params?: ZJobParams;
+  /** --compress-hints: per-file parameters and their index keys, one object per (pcluster, algorithm). */
+  private readonly choice?: Plan['zChoice'];
+  private readonly hinted = new Map<string, { params: ZJobParams; optsKey: string }>();
   private batch = new Gathered<IndexedSegment, ZJobResult | Miss>();
   private zbatch = new Gathered<ZJob, ZJobResult>();
   /** Files whose entries the index learns once their jobs are done. */
@@ -128,6 +131,8 @@ export class FileJobQueue {
       // Flat files are copied by workers once their blocks are allocated (see the writer), not here;
       // so are files too small to gain from compression, which the writer would store flat anyway.
       if (!zp || !mayBeWorthCompressing(p.size, zp)) continue;
+      // A compress hint of pcluster size 0: stored uncompressed.
+      if (plan.zChoice?.get(p)?.pclusterSize === 0) continue;
       // Steps hold each inode once (hard links included).
       this.files.push(p);
     }
@@ -135,12 +140,31 @@ export class FileJobQueue {
       this.params = { codec: o.compression!.codec, blockSize: zp.blockSize, pclusterSize: zp.pclusterSize, big: zp.big, ztailpacking: zp.ztailpacking,
         ...(zp.maxExtent !== undefined ? { maxExtent: zp.maxExtent } : {}),
         ...(zp.fragments ? { fragments: zp.allFragments ? 'all' as const : 'tail' as const } : {}),
-        ...(zp.interlaced ? { interlaced: true } : {}) };
+        ...(zp.interlaced ? { interlaced: true } : {}),
+        // The codec is made for the image's largest pcluster (its window or dictionary then matches the config record).
+        ...(zp.codecPcluster !== undefined && zp.codecPcluster !== zp.pclusterSize ? { codecPcluster: zp.codecPcluster } : {}) };
+      this.choice = plan.zChoice;
       if (o.cacheDir) {
         this.index = CacheIndex.load(o.cacheDir);
         this.optsKey = optionsKey({ ...this.params, segment: SEGMENT_SIZE });
       }
     }
+  }
+
+  /** A file's compression parameters: the image's, or those its compress hint gives. */
+  private paramsOf(p: Inode): { params: ZJobParams; optsKey: string } {
+    const c = this.choice?.get(p);
+    if (!c) return { params: this.params!, optsKey: this.optsKey };
+    const k = `${c.pclusterSize}:${c.algorithm}`;
+    let h = this.hinted.get(k);
+    if (!h) {
+      const comp = this.o.compression!;
+      const codec = c.algorithm === 0 ? comp.codec : comp.alternatives![c.algorithm - 1];
+      const params: ZJobParams = { ...this.params!, codec, pclusterSize: c.pclusterSize, codecPcluster: this.zp!.codecPcluster ?? this.zp!.pclusterSize };
+      h = { params, optsKey: this.index ? optionsKey({ ...params, segment: SEGMENT_SIZE }) : '' };
+      this.hinted.set(k, h);
+    }
+    return h;
   }
 
   private pump(): void {
@@ -153,7 +177,8 @@ export class FileJobQueue {
       const algo = p.ibody?.fingerprint ? digestAlgorithm(this.o.fingerprint!) : undefined;
       // The stat index: a file unchanged since it was recorded needs no read and no hash.
       const statId = this.index && src.type === 'path' ? p.statId : undefined;
-      const found = statId === undefined ? undefined : this.index!.lookup(this.optsKey, path, statId);
+      const { params, optsKey } = this.paramsOf(p);
+      const found = statId === undefined ? undefined : this.index!.lookup(optsKey, path, statId);
       const known: IndexEntry | undefined = found && (!algo || found.digests[algo]) && found.keys.length === Math.ceil(p.size / SEGMENT_SIZE) ? found : undefined;
       if (src.type === 'path' && p.size > SEGMENT_SIZE) {
         // Several jobs read this file: pin its ctime so all of them see the same bytes.
@@ -179,7 +204,7 @@ export class FileJobQueue {
         const length = Math.min(SEGMENT_SIZE, p.size - start);
         const job: ZJob = {
           kind: 'z', src, path, size: p.size, start, length, algo: oneSegment ? algo : undefined,
-          params: this.params!, cacheDir: this.o.cacheDir,
+          params, cacheDir: this.o.cacheDir,
         };
         // A fetch for a file the writer has already taken is not "sent ahead" (see flush).
         if (known && !this.inflight.has(p) && i >= ahead) this.sentAhead--;
@@ -200,7 +225,7 @@ export class FileJobQueue {
           // jobs.hash is looked at once the segments are done (a one-segment file's is set after this).
           this.recording.push(Promise.all(all).then(() => jobs.hash).then((digest) => {
             if (keys.length !== nSegs || keys.some((k) => k === undefined)) return;
-            this.index!.record(this.optsKey, path, statId, keys as string[], sizes, algo && digest ? { [algo]: Buffer.from(digest).toString('hex') } : {});
+            this.index!.record(optsKey, path, statId, keys as string[], sizes, algo && digest ? { [algo]: Buffer.from(digest).toString('hex') } : {});
           }).catch(() => {}));
         }
         return z;

@@ -28,6 +28,8 @@ export interface ZJobParams {
   fragments?: 'tail' | 'all';
   /** Stored pclusters INTERLACED (ZParams.interlaced). */
   interlaced?: boolean;
+  /** ZParams.codecPcluster. */
+  codecPcluster?: number;
 }
 
 /** Compress one segment of a file (with a cache: look it up by content first, store it after). */
@@ -206,7 +208,7 @@ export function runJob(job: Job): JobResult {
   const p = job.params;
   const last = job.start + job.length === job.size;
   const zp = {
-    codec: codecFor(p.codec, p.pclusterSize), blockSize: p.blockSize, pclusterSize: p.pclusterSize, big: p.big, maxExtent: p.maxExtent,
+    codec: codecFor(p.codec, p.codecPcluster ?? p.pclusterSize), blockSize: p.blockSize, pclusterSize: p.pclusterSize, big: p.big, maxExtent: p.maxExtent,
     // Only the file's final piece may go inline, or to the packed inode (which then wins, as in mkfs.erofs).
     ztailpacking: p.ztailpacking && last && !p.fragments,
     fragments: p.fragments === 'tail' && last, allFragments: p.fragments === 'all', interlaced: p.interlaced,

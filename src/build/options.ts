@@ -17,6 +17,7 @@ import { COMPRESSION_LZ4, PCLUSTER_MAX_SIZE } from '../format/zmap.js';
 export const LZ4_MOUNTABLE_PCLUSTER_BLKS = PCLUSTER_MAX_SIZE / 4096;
 import type { ChunkOptions } from './chunked.js';
 import type { TarIndexOptions } from './tar-index.js';
+import type { CompressHint } from './compress-hints.js';
 
 export interface Progress {
   phase: 'scan' | 'write' | 'done';
@@ -42,6 +43,10 @@ export interface CompressionOptions {
   maxExtentBytes?: number;
   /** -E fragments / all-fragments: file tails (or whole files) stored in the packed inode. */
   fragments?: FragmentOptions;
+  /** -zA:B...: the algorithms after the first (`codec` is index 0), chosen per file by `hints`. */
+  alternatives?: CodecSpec[];
+  /** --compress-hints: per-path pcluster size and algorithm index, first match wins (see compress-hints.ts). */
+  hints?: CompressHint[];
 }
 
 export interface FragmentOptions {
@@ -111,6 +116,11 @@ export interface BuildOptions {
 
 export const BLOCK_SIZES = [512, 1024, 2048, 4096] as const;
 
+/** The image's largest pcluster: -C, raised by any compress hint asking for more (as mkfs.erofs does). */
+export function maxPclusterSize(c: CompressionOptions): number {
+  return Math.max(c.pclusterSize, ...(c.hints ?? []).map((h) => h.pclusterSize));
+}
+
 export function defaultBuildOptions(over: Partial<BuildOptions> = {}): BuildOptions {
   const opts: BuildOptions = {
     blockSize: 4096,
@@ -156,9 +166,15 @@ export function checkBuildOptions(o: BuildOptions): void {
     if (m !== undefined && (!Number.isInteger(m) || m < o.blockSize)) {
       throw new UserError(`--max-extent-bytes ${m}: must be at least the block size (${o.blockSize})`);
     }
-    if (codecAlgorithm(o.compression.codec) === COMPRESSION_LZ4 && c / o.blockSize > LZ4_MOUNTABLE_PCLUSTER_BLKS) {
+    const hinted = maxPclusterSize(o.compression);
+    for (const h of o.compression.hints ?? []) {
+      if (h.pclusterSize % o.blockSize || h.pclusterSize > 1 << 20) throw new UserError(`compress hint ${h.source}: pcluster size ${h.pclusterSize} must be a multiple of the block size (${o.blockSize}) up to 1048576`);
+      if (h.algorithm >= 1 + (o.compression.alternatives?.length ?? 0)) throw new UserError(`compress hint ${h.source}: no algorithm #${h.algorithm} in -z`);
+    }
+    const specs = [o.compression.codec, ...(o.compression.alternatives ?? [])];
+    if (specs.some((s) => codecAlgorithm(s) === COMPRESSION_LZ4) && hinted / o.blockSize > LZ4_MOUNTABLE_PCLUSTER_BLKS) {
       const most = LZ4_MOUNTABLE_PCLUSTER_BLKS * o.blockSize;
-      throw new UserError(`-C ${c}: Linux does not mount lz4 pclusters of more than ${LZ4_MOUNTABLE_PCLUSTER_BLKS} blocks; with -b ${o.blockSize} use -C ${most} or less`);
+      throw new UserError(`-C ${hinted}: Linux does not mount lz4 pclusters of more than ${LZ4_MOUNTABLE_PCLUSTER_BLKS} blocks; with -b ${o.blockSize} use -C ${most} or less`);
     }
   }
   if (o.chunks) {

@@ -25,7 +25,8 @@ import { lzmaDefaultDictSize } from '../compress/lzma-encoder.js';
 import { zstdDefaultWindowLog } from '../compress/zstd.js';
 import { pathOf, compareLatin1, type Inode } from '../source/tree.js';
 import { showPath } from '../show-path.js';
-import type { BuildOptions } from './options.js';
+import { maxPclusterSize, type BuildOptions } from './options.js';
+import { hintFor } from './compress-hints.js';
 
 /** One block of a directory: entries [start, end) of its dirEntryList, `used` bytes. */
 export interface DirBlock {
@@ -79,6 +80,11 @@ export interface Plan {
   bigPcluster: boolean;
   /** Byte offset of the device table (a tar index image's one slot), or 0 for none. */
   devtAt: number;
+  /**
+   * --compress-hints: each regular file's pcluster size (0: not compressed) and -z algorithm index,
+   * decided here from its path (first name in visit order, relative to the root).
+   */
+  zChoice?: Map<Inode, { pclusterSize: number; algorithm: number }>;
 }
 
 /**
@@ -88,21 +94,24 @@ export interface Plan {
  */
 function compressionSuper(o: BuildOptions): { incompat: number; u1: number; records: Uint8Array; big: boolean } {
   if (!o.compression) return { incompat: 0, u1: 0, records: new Uint8Array(0), big: false };
-  const alg = codecAlgorithm(o.compression.codec);
-  const blocks = o.compression.pclusterSize / o.blockSize;
+  // Every -z algorithm is available (used or not, as mkfs.erofs), one config record per algorithm id
+  // in ascending order (lz4 and lz4hc share id 0), each sized for the image's largest pcluster.
+  const algs = [...new Set([o.compression.codec, ...(o.compression.alternatives ?? [])].map(codecAlgorithm))].sort((a, b) => a - b);
+  const pcluster = maxPclusterSize(o.compression);
+  const blocks = pcluster / o.blockSize;
   let incompat = FEATURE_INCOMPAT_LZ4_0PADDING | (o.compression.ztailpacking ? FEATURE_INCOMPAT_ZTAILPACKING : 0);
-  if (alg === COMPRESSION_LZ4 && blocks === 1) return { incompat, u1: 65535, records: new Uint8Array(0), big: false };
+  if (algs.length === 1 && algs[0] === COMPRESSION_LZ4 && blocks === 1) return { incompat, u1: 65535, records: new Uint8Array(0), big: false };
   incompat |= FEATURE_INCOMPAT_COMPR_CFGS;
-  const payload = alg === COMPRESSION_LZ4
+  const payloads = algs.map((alg) => (alg === COMPRESSION_LZ4
     ? encodeLz4Cfgs({ maxDistance: 65535, maxPclusterBlks: blocks })
     : alg === COMPRESSION_ZSTD
       // The window the encoder uses (zstdDefaultWindowLog) is the one the kernel must allow.
-      ? encodeZstdCfgs({ windowSize: 2 ** zstdDefaultWindowLog(o.compression.pclusterSize) })
+      ? encodeZstdCfgs({ windowSize: 2 ** zstdDefaultWindowLog(pcluster) })
       : alg === COMPRESSION_LZMA
         // The encoder's distances stay below this dictionary size (the kernel rejects farther ones).
-        ? encodeLzmaCfgs({ dictSize: lzmaDefaultDictSize(o.compression.pclusterSize) })
-        : encodeDeflateCfgs({ windowBits: DEFLATE_MAX_WINDOWBITS });
-  return { incompat, u1: 1 << alg, records: encodeCfgRecords([payload]), big: true };
+        ? encodeLzmaCfgs({ dictSize: lzmaDefaultDictSize(pcluster) })
+        : encodeDeflateCfgs({ windowBits: DEFLATE_MAX_WINDOWBITS })));
+  return { incompat, u1: algs.reduce((a, alg) => a | (1 << alg), 0), records: encodeCfgRecords(payloads), big: true };
 }
 
 /** Path of an inode's first name relative to the root, e.g. "etc/hostname" ("" for the root). */
@@ -349,7 +358,18 @@ export function plan(root: Inode, o: BuildOptions): Plan {
   if (o.chunks && !o.chunks.noFeatureBit) featureIncompat |= FEATURE_INCOMPAT_CHUNKED_FILE;
   // mkfs.erofs 1.9.3 leaves CHUNKED_FILE clear for index images (no --chunksize); kernels read chunk-based inodes anyway.
   if (devtAt) featureIncompat |= FEATURE_INCOMPAT_DEVICE_TABLE;
+  let zChoice: Plan['zChoice'];
+  const hints = o.compression?.hints;
+  if (hints?.length) {
+    zChoice = new Map();
+    for (const n of order) {
+      if (n.kind !== 'reg') continue;
+      const h = hintFor(hints, relPathOf(n).toString('latin1'));
+      zChoice.set(n, h ? { pclusterSize: h.pclusterSize, algorithm: h.algorithm } : { pclusterSize: o.compression!.pclusterSize, algorithm: 0 });
+    }
+  }
   return {
+    zChoice,
     blockSize: bs, blkszbits, steps, root, dirBlocks, inodeCount: order.length,
     ...times, featureCompat, featureIncompat,
     sharedArea, prefixTable, prefixes: longPrefixes, sharedAreaStart, prefixTableStart, metaStart, ishareId,

@@ -22,7 +22,7 @@ import { showPath } from '../show-path.js';
 import { dirEntriesWithNids, relPathOf, mtimeOf, xattrSizeOf, DirDone, type Plan } from './plan.js';
 import { BlockAllocator } from './meta-alloc.js';
 import { ImageOutput } from './output.js';
-import type { BuildOptions } from './options.js';
+import { maxPclusterSize, type BuildOptions } from './options.js';
 import { fingerprintValue, digestAlgorithm } from '../fingerprint/compute.js';
 import { JobPool } from './pool.js';
 import { FileJobQueue, type FileJobs } from './file-jobs.js';
@@ -99,8 +99,12 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   const placements = new Map<Inode, Placement>();
   let dataBytes = 0;
   const direct = (buf: Uint8Array, pos: number) => out.write(buf, pos);
+  // Codecs are made for the image's largest pcluster (-C, or a compress hint's): their windows and
+  // dictionaries are then the ones the config records announce.
+  const codecPcluster = o.compression && maxPclusterSize(o.compression);
   const zparams: ZParams | undefined = o.compression && {
-    codec: makeCodec(o.compression.codec, o.compression.pclusterSize), blockSize: bs, pclusterSize: o.compression.pclusterSize,
+    codec: makeCodec(o.compression.codec, codecPcluster!), blockSize: bs, pclusterSize: o.compression.pclusterSize,
+    ...(codecPcluster !== o.compression.pclusterSize ? { codecPcluster } : {}),
     big: plan.bigPcluster, ztailpacking: o.compression.ztailpacking, maxExtent: o.compression.maxExtentBytes,
     ...(o.compression.fragments ? {
       fragments: true, allFragments: o.compression.fragments.all,
@@ -109,6 +113,22 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     } : {}),
   };
   const fragments = o.compression?.fragments ? new FragmentStore(o.compression.fragments.dedupe) : undefined;
+  /** --compress-hints: parameters by (pcluster size, algorithm index), codecs by algorithm index. */
+  const hintedParams = new Map<string, ZParams>();
+  const hintedCodecs = new Map<number, ReturnType<typeof makeCodec>>();
+  const zparamsOf = (p: Inode): ZParams => {
+    const c = plan.zChoice?.get(p);
+    if (!c) return zparams!;
+    const k = `${c.pclusterSize}:${c.algorithm}`;
+    let zp = hintedParams.get(k);
+    if (!zp) {
+      let codec = c.algorithm === 0 ? zparams!.codec : hintedCodecs.get(c.algorithm);
+      if (!codec) hintedCodecs.set(c.algorithm, (codec = makeCodec(o.compression!.alternatives![c.algorithm - 1], codecPcluster!)));
+      zp = { ...zparams!, codec, pclusterSize: c.pclusterSize, codecPcluster: codecPcluster! };
+      hintedParams.set(k, zp);
+    }
+    return zp;
+  };
   // -E dedupe; and with fragments mkfs.erofs 1.9.3 also stores identical pclusters once (lib/dedupe_ext.c).
   const dedupe = o.compression?.dedupe || o.compression?.fragments ? new Map<string, number>() : undefined;
   const jobs = new FileJobQueue(plan, o, pool, zparams);
@@ -230,13 +250,14 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   };
 
   /** Dedupe keys of z's payloads (undefined for the inline one, and all of them without dedupe). */
-  const dedupeKeys = (z: ZResult, none = false): (string | undefined)[] =>
+  const dedupeKeys = (z: ZResult, zp: ZParams): (string | undefined)[] =>
     z.payloads.map((b, k) => {
-      if (!dedupe || none || !b) return undefined;
+      if (!dedupe || !b) return undefined;
       const key = createHash('sha256').update(b).digest('base64');
-      // An INTERLACED stored block reads differently at another offset in its lcluster.
+      // An INTERLACED stored block reads differently at another offset in its lcluster; a stream
+      // is read by its file's algorithm (compress hints mix them).
       const e = z.extents[k];
-      return zparams!.interlaced && !e.compressed ? `${key}@${e.la % bs}` : key;
+      return !e.compressed ? (zp.interlaced ? `${key}@${e.la % bs}` : key) : zp.codec.algorithm ? `${key}#${zp.codec.algorithm}` : key;
     });
 
   /** Whether placing payloads with these keys would point any of them at a copy already written (or earlier in the list). */
@@ -253,7 +274,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   /**
    * Write the payloads of z's extents to consecutive blocks, or, when `pointBack` (the file's indexes
    * can address any block: FULL), point deduped ones at the copy already written. `keys` are
-   * dedupeKeys(z). Returns whether any was deduped; `added` collects new dedupe keys.
+   * dedupeKeys(z, zp). Returns whether any was deduped; `added` collects new dedupe keys.
    */
   const placePayloads = (z: ZResult, keys: readonly (string | undefined)[], pointBack: boolean, added: string[]): boolean => {
     let deduped = false;
@@ -298,7 +319,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   const writeCompressed = async (p: Inode, f: FileJobs, packedZp?: ZParams): Promise<void> => {
     // The packed inode has its own pcluster size and no fragments; identical pclusters in it are
     // stored once like anyone's (mkfs.erofs 1.9.3 runs its extent dedupe on the packed inode too).
-    const zp = packedZp ?? zparams!;
+    const zp = packedZp ?? zparamsOf(p);
     const size = p.size;
     const inodeEnd = inodeEndOf(p);
     // The fingerprint is needed for the inode (and to check a flat re-read), not before.
@@ -332,7 +353,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
         fragmentLen += part.fragment.length;
         z.fragment = part.fragment;
       }
-      let keys = dedupeKeys(z);
+      let keys = dedupeKeys(z, zp);
       if (i === count - 1) {
         z.inline = part.inline;
         z.inlineRaw = part.inlineRaw;
@@ -343,7 +364,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
         // block. Pclusters made from it are placed under the form already chosen.
         if (z.inline && inodeEnd + zMetaLayoutOf(z, size, zp, inodeEnd, form).size > bs) {
           uninlineTail(z, zp);
-          keys = dedupeKeys(z);
+          keys = dedupeKeys(z, zp);
         }
         if (count === 1 && !worthCompressing(z, size, bs)) {
           // Stored flat: copied (and re-hashed) by a worker like any flat file.
@@ -520,7 +541,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     const data = fragments.data();
     const c = o.compression!;
     const psize = c.fragments!.packedPclusterSize;
-    const pz: ZParams = { ...zparams!, codec: makeCodec(c.codec, psize), pclusterSize: psize, fragments: false, allFragments: false };
+    const pz: ZParams = { ...zparams!, pclusterSize: psize, codecPcluster: codecPcluster!, fragments: false, allFragments: false };
     const node = newInode({
       kind: 'reg', mode: 0o100644, uid: 0, gid: 0, mtimeSec: Number(plan.epoch), mtimeNsec: plan.fixedNsec, size: data.length,
       rdevMajor: 0, rdevMinor: 0, xattrs: [], data: { type: 'buffer', bytes: data }, links: 1,

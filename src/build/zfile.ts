@@ -11,8 +11,10 @@ import { takeSlab } from './slab-pool.js';
 export interface ZParams {
   codec: Codec;
   blockSize: number;
-  /** Largest pcluster in bytes (-C). */
+  /** Largest pcluster in bytes (-C, or the file's compress hint). */
   pclusterSize: number;
+  /** The pcluster size `codec` was made for when it is not pclusterSize (the image's largest, with compress hints). */
+  codecPcluster?: number;
   /** Superblock BIG_PCLUSTER: CBLKCNT entries and BIG_PCLUSTER advise bits. */
   big: boolean;
   ztailpacking: boolean;

@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { buildImage } from '../build/build.js';
 import { defaultBuildOptions, type BuildOptions, type CompressionOptions } from '../build/options.js';
 import { parseCompressor, type CodecSpec } from '../compress/codec.js';
+import { parseCompressHints } from '../build/compress-hints.js';
 import { UserError } from '../errors.js';
 import { progressLine } from './progress.js';
 import { DEFAULT_FINGERPRINT_NAME, vendorUuid, type Scheme } from '../fingerprint/scheme.js';
@@ -20,7 +21,7 @@ interface RawBuildOpts extends RawVerityOpts {
   b?: number; T?: bigint; allTime?: boolean; mkfsTime?: boolean; ignoreMtime?: boolean; preserveMtime?: boolean;
   U?: Uint8Array; L?: string; allRoot?: boolean; forceUid?: number; forceGid?: number;
   excludePath?: string[]; excludeRegex?: RegExp[]; E?: string[]; x?: number; xattrPrefix?: string[];
-  z?: CodecSpec; C?: number; chunksize?: number; workers?: number; manifest?: string; cache?: string;
+  z?: CodecSpec[]; C?: number; compressHints?: string; chunksize?: number; workers?: number; manifest?: string; cache?: string;
   quiet?: boolean; json?: boolean; xattrInodeDigest?: string | boolean; fingerprint?: Scheme;
   vendorNamespace?: Uint8Array; uuidMap?: string;
   tar?: string; gzip?: boolean; ungzip?: boolean; aufs?: boolean; ovlfsStrip?: boolean;
@@ -68,7 +69,7 @@ function parseNamespace(v: string): Uint8Array {
 
 /** mkfs.erofs 1.9.3's options (from its --help), so that one we lack is named as such, not as a typo. */
 const MKFS_OPTIONS = new Set(('--all-time --mkfs-time --all-root --async-queue-limit --aufs --blobdev --chunksize --clean '
-  + '--compress-hints --dsunit --exclude-path --exclude-regex --force-gid --force-uid --fsalignblks --gid-offset --gzinfo '
+  + '--dsunit --exclude-path --exclude-regex --force-gid --force-uid --fsalignblks --gid-offset --gzinfo '
   + '--hard-dereference --ignore-mtime --incremental --max-extent-bytes --mount-point --offset --ovlfs-strip --preserve-mtime '
   + '--quiet --root-xattr-isize --sort --tar --uid-offset --ungzip --unxz --vmdk-desc --workers --xattr-inode-digest '
   + '--xattr-prefix --zfeature-bits -C -E -L -T -U -b -d -m -x -z').split(' '));
@@ -120,7 +121,8 @@ export function buildCommand(): Command {
     .option('--force-gid <gid>', 'set every gid', (v) => parseId(v, '--force-gid'))
     .option('--exclude-path <path>', 'leave out this path (relative to SOURCE, repeatable)', collect(String))
     .option('--exclude-regex <regex>', 'leave out paths matching this regex (repeatable)', collect(parseRegex))
-    .option('-z <algorithm>', 'compress files: lz4, lz4hc[,level=0..12] (default 9), deflate[,level=0..9] (default 6), zstd[,level=0..22] (default 3; Node >= 22.15), lzma[,level=0..9|100..109] (default 6)', parseCompressor)
+    .option('-z <algorithm>', 'compress files: lz4, lz4hc[,level=0..12] (default 9), deflate[,level=0..9] (default 6), zstd[,level=0..22] (default 3; Node >= 22.15), lzma[,level=0..9|100..109] (default 6); A:B:... several, chosen per file by --compress-hints', (v) => v.split(':').filter(Boolean).map(parseCompressor))
+    .option('--compress-hints <file>', 'per-file pcluster size and algorithm (mkfs.erofs format: lines "BYTES [ALG_INDEX] REGEX" on paths relative to SOURCE, first match wins, BYTES 0 = uncompressed)')
     .option('-C <bytes>', 'largest pcluster (multiple of the block size, up to 1048576; default one block)', (v) => parseSize(v, '-C'))
     .option('--chunksize <bytes>', 'uncompressed files (with -z: those not worth compressing) become chunk-based with chunks of this size (a power of two, at least the block size); identical chunks are stored once, all-zero chunks are holes', (v) => parseSize(v, '--chunksize'))
     .option('--cache <dir>', 'reuse compressed data from earlier builds kept in this directory (a file whose path and stat, ctime included, are unchanged is not read again)')
@@ -196,11 +198,24 @@ Examples:
       } else if (chunk.indexes !== undefined) {
         throw new UserError('-E force-chunk-indexes / force-inode-blockmap need --chunksize');
       }
+      if (r.z?.length === 0) throw new UserError('-z: no algorithm');
+      if (r.compressHints !== undefined && !r.z) throw new UserError('--compress-hints needs -z (a compressor)');
       if (r.z) {
         over.compression = {
-          codec: r.z, pclusterSize: r.C ?? over.blockSize ?? 4096,
+          codec: r.z[0], pclusterSize: r.C ?? over.blockSize ?? 4096,
           ztailpacking: !!z.ztailpacking, dedupe: !!z.dedupe, legacyIndexes: !!z.legacyIndexes,
         };
+        if (r.z.length > 1) over.compression.alternatives = r.z.slice(1);
+        if (r.compressHints !== undefined) {
+          let text: string;
+          try {
+            text = fs.readFileSync(r.compressHints, 'latin1');
+          } catch (e) {
+            throw new UserError(`--compress-hints ${r.compressHints}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+          }
+          const warn = r.quiet ? () => {} : (m: string) => process.stderr.write(`erofs-forge: warning: ${m}\n`);
+          over.compression.hints = parseCompressHints(text, r.compressHints, over.blockSize ?? 4096, r.z.length, warn).hints;
+        }
         if (frag.on) {
           over.compression.fragments = { all: !!frag.all, dedupe: frag.dedupe ?? 'full', packedPclusterSize: frag.packed ?? over.compression.pclusterSize };
         }

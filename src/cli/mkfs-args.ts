@@ -49,6 +49,10 @@ export interface MkfsArgs {
   quiet: boolean;
   xattrTolerance?: number;
   codec?: CodecSpec;
+  /** -zA:B...: the algorithms after the first, for --compress-hints (index 1 on). */
+  alternatives: CodecSpec[];
+  /** --compress-hints FILE. */
+  compressHints?: string;
   pclusterSize?: number;
   label?: string;
   timestamp?: bigint;
@@ -245,6 +249,7 @@ export function parseMkfsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
     ovlfsStrip: false, gzip: false, sortNone: false, hardDereference: false, xattrPrefixes: [],
     inlineData: true, xattrNameFilter: true, ztailpacking: false, dedupe: false, legacyCompress: false,
     chunkIndexes: false, dedupeOff: false, fragments: false, allFragments: false, fragdedupe: 'full',
+    alternatives: [],
   };
   let pcluster: bigint | undefined;
   const { items, operands } = getoptLong(argv, MKFS_SHORTS, MKFS_LONGS, env);
@@ -257,9 +262,13 @@ export function parseMkfsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
       case 'V': a.action = 'version'; return a;
       case 'h': a.action = 'help'; return a;
       case 'z': {
+        // mkfs.erofs keeps at most EROFS_MAX_COMPR_CFGS (64) configurations.
         const algs = v!.split(':').filter(Boolean);
-        if (algs.length > 1) notImplemented(`-z ${v}`, 'alternative algorithms (selected by --compress-hints) are not implemented by erofs-forge');
-        if (algs.length) a.codec = parseCompressor(algs[0]);
+        if (algs.length > 64) refuse(`too many algorithm types`);
+        if (algs.length) {
+          a.codec = parseCompressor(algs[0]);
+          a.alternatives = algs.slice(1).map(parseCompressor);
+        }
         break;
       }
       case 'b': {
@@ -316,7 +325,7 @@ export function parseMkfsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
       case 'max-extent-bytes':
         a.maxExtentBytes = Number(whole(v!, 'invalid maximum compressed extent size', { suffix: true, min: -0x80000000n, max: 0x7fffffffn }));
         break;
-      case 'compress-hints': notImplemented(s, 'per-file compression hints are not implemented by erofs-forge');
+      case 'compress-hints': a.compressHints = v; break;
       case 'chunksize': {
         // mkfs.erofs: strtol(base 0) of the whole value, then ilog2 must give it back.
         const { n, rest } = cNumber(v!);

@@ -9,6 +9,7 @@ import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors
 import { newInode, NO_XATTRS, type Inode } from '../source/tree.js';
 import { parseEpoch, parseUuid } from './parse.js';
 import { parseMkfsArgs, type MkfsArgs } from './mkfs-args.js';
+import { parseCompressHints } from '../build/compress-hints.js';
 
 export const MKFS_COMPAT_VERSION = '1.9.3';
 const FORGE_VERSION = '0.1.0';
@@ -26,6 +27,9 @@ Options may follow FILE SOURCE; long options may be abbreviated to a unique pref
  -x#                      share an xattr used by more than # inodes (default 2); < 0 drops all xattrs
  -zX[,level=Y]            compress with X: lz4, lz4hc (level 0-12, default 9), deflate (level 0-9,
                           default 1); old form -zX,Y accepted
+ -zX[,Y]:Z[,W]...         several algorithms, chosen per file by --compress-hints (index 0, 1, ...)
+ --compress-hints=FILE    per-file pcluster size and algorithm: lines "BYTES [ALG_INDEX] REGEX",
+                          first match wins, BYTES 0 stores the file uncompressed
  -C#                      largest physical cluster in bytes (multiple of the block size, <= 1 MiB)
  --max-extent-bytes=#     offer the compressor at most # input bytes per pcluster (>= block size)
  -EX[,...]                extended options, ^X to clear: ztailpacking, dedupe, legacy-compress,
@@ -79,7 +83,7 @@ Options may follow FILE SOURCE; long options may be abbreviated to a unique pref
 
 Refused with one line (not implemented): --tar=i,MAPFILE, sparse members and -z, --chunksize,
 -E dedupe, --xattr-inode-digest with --tar=i or headerball, --blobdev,
---compress-hints, -zX:Y, --max-extent-bytes < 0,
+--max-extent-bytes < 0,
 -E 48bit, -E dot-omitted, -E nosbcrc, -m, --incremental, --vmdk-desc, --gzinfo, --unxz, --unlzma,
 --dsunit/--fsalignblks > 1, --offset/--root-xattr-isize > 0, --zD, --MZ.
 
@@ -159,6 +163,19 @@ function buildOptionsOf(a: MkfsArgs): BuildOptions {
       codec: a.codec, pclusterSize: a.pclusterSize ?? a.blockSize,
       ztailpacking: a.ztailpacking, dedupe: a.dedupe, legacyIndexes: a.legacyCompress,
     };
+    if (a.alternatives.length) over.compression.alternatives = a.alternatives;
+    if (a.compressHints !== undefined) {
+      let text: string;
+      try {
+        text = fs.readFileSync(a.compressHints, 'latin1');
+      } catch (e) {
+        throw new UserError(`failed to load compress hints ${a.compressHints}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      const warn = a.quiet || a.debug < 2 ? () => {} : (m: string) => process.stderr.write(`mkfs.erofs: warning: ${m}\n`);
+      const { hints, maxPclusterSize } = parseCompressHints(text, a.compressHints, a.blockSize, 1 + a.alternatives.length, warn);
+      over.compression.hints = hints;
+      if (maxPclusterSize > over.compression.pclusterSize) warn(`update max pclustersize to ${maxPclusterSize / a.blockSize} blocks`);
+    }
     if (a.fragments) {
       over.compression.fragments = {
         all: a.allFragments, dedupe: a.fragdedupe, packedPclusterSize: a.packedPclusterSize ?? over.compression.pclusterSize,

@@ -19,6 +19,7 @@ export const EXTENDED: readonly { name: string; compressed: boolean }[] = [
   { name: 'ztailpacking', compressed: true },
   { name: 'dedupe', compressed: true },
   { name: 'legacy-compress', compressed: true },
+  { name: 'fragments', compressed: true },
   { name: 'noinline_data', compressed: false },
 ];
 /** Fingerprint xattrs: none, or --fingerprint SCHEME (uuid with a fixed vendor namespace, so verify checks it). */
