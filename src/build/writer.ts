@@ -27,6 +27,7 @@ import type { CopyItem } from './jobs.js';
 import { packExtents, uninlineTail, worthCompressing, zMetaBytes, zMetaLayoutOf, type ZParams, type ZResult } from './zfile.js';
 import { makeCodec } from '../compress/codec.js';
 import { createHash } from 'node:crypto';
+import { systemClock } from '../sys/clock.js';
 
 function concatColumns(parts: readonly Float64Array[]): Float64Array {
   const out = new Float64Array(parts.reduce((a, x) => a + x.length, 0));
@@ -443,16 +444,16 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   // Bytes done: compressed files count each segment as it is written, flat files each chunk the
   // workers copy (a file compressed and then stored flat counts twice: capped at the total).
   let compressedDone = 0;
+  const clock = o.progressClock ?? systemClock;
   const report = (force = false) => {
-    const now = Date.now();
+    const now = clock.now();
     if (!o.progress || (!force && now - lastReport < 100)) return;
     lastReport = now;
     const bytes = Math.min(totalBytes, compressedDone + pool.copiedBytes());
     o.progress({ phase: 'write', files, totalFiles: plan.inodeCount, bytes, totalBytes });
   };
   // A timer too: a large file written by a worker must not freeze the line until it is done.
-  const ticker = o.progress ? setInterval(() => report(), 250) : undefined;
-  ticker?.unref();
+  const stopTicker = o.progress ? clock.every(250, () => report()) : undefined;
   try {
     for (const step of plan.steps) {
       const done = step instanceof DirDone;
@@ -488,7 +489,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     finishChunked();
     report(true);
   } finally {
-    if (ticker) clearInterval(ticker);
+    stopTicker?.();
   }
   alloc.closeAll();
 
