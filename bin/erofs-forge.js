@@ -8,13 +8,59 @@
 // three isolates; smaller ones promote the objects of files in flight to the old generation. These
 // take effect only from the command line: `node bin/erofs-forge.js` works the same, with more memory.
 import module from 'node:module';
-import { homedir } from 'node:os';
-import { basename, join } from 'node:path';
+import { accessSync, constants, lstatSync, mkdirSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { basename, isAbsolute, join } from 'node:path';
 
-// Node >= 22.1 keeps the compiled code of our modules on disk between runs (figure: README, Node
-// releases); older releases lack the call and start as before. In the user's cache directory, not in
-// TMPDIR (a build leaves nothing there). The main module is imported after it.
-module.enableCompileCache?.(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'erofs-forge', 'node-compile-cache'));
+/**
+ * Where Node >= 22.1 may keep the compiled code of our modules between runs (figure: README, Node
+ * releases): $XDG_CACHE_HOME/erofs-forge or ~/.cache/erofs-forge, else $TMPDIR/erofs-forge-UID; each
+ * only if it is a directory we own that nobody else can write (code read from it is run), else none.
+ * Made here one level at a time: Node's recursive mkdir (fs.mkdirSync's and enableCompileCache's)
+ * loops forever on a parent it cannot create (Node 24.22, HOME=/proc/x).
+ */
+function mkdirs(dir) {
+  const parts = dir.split('/');
+  for (let i = 2; i <= parts.length; i++) {
+    try {
+      mkdirSync(parts.slice(0, i).join('/'), { mode: 0o700 });
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+    }
+  }
+}
+
+function compileCacheDir() {
+  const uid = process.getuid?.();
+  if (uid === undefined) return undefined;
+  const bases = [];
+  const xdg = process.env.XDG_CACHE_HOME;
+  if (xdg && isAbsolute(xdg)) bases.push(join(xdg, 'erofs-forge'));
+  else {
+    try {
+      const h = homedir();
+      if (h && isAbsolute(h)) bases.push(join(h, '.cache', 'erofs-forge'));
+    } catch { /* no home directory */ }
+  }
+  bases.push(join(tmpdir(), `erofs-forge-${uid}`));
+  for (const base of bases) {
+    const dir = join(base, 'node-compile-cache');
+    try {
+      mkdirs(dir);
+      const safe = [base, dir].every((d) => { const st = lstatSync(d); return st.isDirectory() && st.uid === uid && !(st.mode & 0o022); });
+      if (!safe) continue;
+      accessSync(dir, constants.W_OK);
+      return dir;
+    } catch { /* unwritable: the next, or no cache */ }
+  }
+  return undefined;
+}
+
+// Older releases lack the call and start as before. The main module is imported after it.
+if (module.enableCompileCache) {
+  const dir = compileCacheDir();
+  if (dir) module.enableCompileCache(dir);
+}
 const { main } = await import('../dist/src/cli/main.js');
 
 // Run through a link named mkfs.erofs, the program takes mkfs.erofs's command line (as `erofs-forge mkfs`).

@@ -18,9 +18,10 @@ export const LZ4_MOUNTABLE_PCLUSTER_BLKS = PCLUSTER_MAX_SIZE / 4096;
 import type { ChunkOptions } from './chunked.js';
 import type { TarIndexOptions } from './tar-index.js';
 import type { CompressHint } from './compress-hints.js';
+import type { Clock } from '../sys/clock.js';
 
 export interface Progress {
-  phase: 'scan' | 'write' | 'done';
+  phase: 'scan' | 'write' | 'extract' | 'done';
   /** Inodes handled so far, and in all (0 while scanning). */
   files: number;
   totalFiles: number;
@@ -109,6 +110,8 @@ export interface BuildOptions {
   fingerprint?: FingerprintOptions;
   /** Called as work advances (the CLI draws a progress bar from it on a terminal). */
   progress?: (p: Progress) => void;
+  /** Time for progress throttling and its timer (default: the system clock); tests drive their own. */
+  progressClock?: Clock;
   /** The clock, for builds without -T or SOURCE_DATE_EPOCH: seconds and nanoseconds. */
   now: () => { sec: bigint; nsec: number };
   warn: (msg: string) => void;

@@ -37,6 +37,7 @@ import { SEGMENT_SIZE } from './jobs.js';
 import { compressExtents } from './zfile.js';
 import { SegmentStream } from './file-jobs.js';
 import { createHash } from 'node:crypto';
+import { systemClock } from '../sys/clock.js';
 
 function concatColumns(parts: readonly Float64Array[]): Float64Array {
   const out = new Float64Array(parts.reduce((a, x) => a + x.length, 0));
@@ -575,17 +576,17 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
   // Bytes done: compressed files count each segment as it is written, flat files each chunk the
   // workers copy (a file compressed and then stored flat counts twice: capped at the total).
   let compressedDone = 0;
+  const clock = o.progressClock ?? systemClock;
   const report = (force = false) => {
-    const now = Date.now();
+    const now = clock.now();
     if (!o.progress || (!force && now - lastReport < 100)) return;
     lastReport = now;
     const bytes = Math.min(totalBytes, compressedDone + pool.copiedBytes());
     o.progress({ phase: 'write', files, totalFiles: plan.inodeCount, bytes, totalBytes });
   };
   // A timer too: a large file written by a worker must not freeze the line until it is done.
-  const ticker = o.progress ? setInterval(() => report(), 250) : undefined;
+  const stopTicker = o.progress ? clock.every(250, () => report()) : undefined;
   let packedNid = 0;
-  ticker?.unref();
   try {
     for (const step of plan.steps) {
       const done = step instanceof DirDone;
@@ -624,7 +625,7 @@ async function emitWith(plan: Plan, o: BuildOptions, out: ImageOutput, pool: Job
     finishChunked();
     report(true);
   } finally {
-    if (ticker) clearInterval(ticker);
+    stopTicker?.();
   }
   alloc.closeAll();
 

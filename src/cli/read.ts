@@ -4,6 +4,7 @@ import { ErofsImage, type InodeInfo } from '../read/image.js';
 import { superblockSummary, modeString } from '../read/describe.js';
 import { extract } from '../read/extract.js';
 import { showPath } from '../show-path.js';
+import { progressLine } from './progress.js';
 
 function withImage<T>(file: string, fn: (img: ErofsImage) => T): T {
   const img = ErofsImage.open(file);
@@ -134,7 +135,13 @@ export function readCommands(): Command[] {
     .option('--quiet', 'print nothing but errors')
     .action((file: string, dir: string, o: { owners?: boolean; xattrs?: boolean; quiet?: boolean }) => {
       withImage(file, (img) => {
-        const s = extract(img, dir, { owners: o.owners === false ? false : undefined, xattrs: o.xattrs !== false });
+        const bar = o.quiet ? undefined : progressLine(process.stderr);
+        let s;
+        try {
+          s = extract(img, dir, { owners: o.owners === false ? false : undefined, xattrs: o.xattrs !== false, progress: bar?.update });
+        } finally {
+          bar?.done();
+        }
         if (!o.quiet) process.stdout.write(`${dir}: ${s.files} files, ${s.dirs} directories, ${s.bytes} bytes\n`);
       });
     });

@@ -11,14 +11,27 @@ import * as path from 'node:path';
 import { UserError, CorruptImageError } from '../errors.js';
 import { MAX_DEPTH, type ErofsImage, type InodeInfo, type XattrEntry } from './image.js';
 import { showPath } from '../show-path.js';
-import { NAME_LEN, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK } from '../format/constants.js';
+import { NAME_LEN, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT } from '../format/constants.js';
 import * as sys from '../sys/libc.js';
+import { systemClock, type Clock } from '../sys/clock.js';
+import type { Progress } from '../build/options.js';
+import { ExtractPool, defaultExtractWorkers } from './extract-pool.js';
 
 export interface ExtractOptions {
   /** Restore owners (default: when running as root). */
   owners?: boolean;
   xattrs?: boolean;
   warn?: (msg: string) => void;
+  /**
+   * Worker threads that decode compressed files and write them while this thread creates the
+   * entries (default: one per core, at most 4; 0: all on this thread). Started only once an image
+   * has shown a MiB of compressed data: a small image does not pay their start-up.
+   */
+  workers?: number;
+  /** Called as work advances (phase 'extract'; the CLI draws a progress line from it on a terminal). */
+  progress?: (p: Progress) => void;
+  /** Time for progress throttling (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface ExtractStats {
@@ -49,6 +62,115 @@ function makedev(major: number, minor: number): bigint {
 }
 
 const DIR_OPEN = sys.O_RDONLY | sys.O_DIRECTORY | sys.O_NOFOLLOW;
+/** Compressed bytes decoded on this thread before workers are started (their start-up costs ~40 ms). */
+const WORKERS_AFTER_BYTES = 1 << 20;
+/** Decoded data is written in runs of this size, not one extent (a few KiB) at a time. */
+const GATHER_BYTES = 1 << 20;
+let gather: Buffer | undefined;
+
+/**
+ * Serve the image's small reads (inodes, map indexes, pclusters of a few KiB) from one window of
+ * `bytes` read at once: extract reads the image mostly forward, and a pread per 4 KiB pcluster
+ * cost more than its decoding. Every answer is a fresh copy (callers may keep or change it).
+ */
+export function readAhead(img: ErofsImage, bytes: number): () => void {
+  const own = img.readAt;
+  const direct = own.bind(img);
+  // A few windows, least recently used replaced: a file's map index (beside its inode) and its
+  // pclusters (in the data area) are read in turns, and must not evict each other.
+  const wins: { at: number; buf: Buffer<ArrayBufferLike> }[] = [];
+  img.readAt = (off: number, len: number, where: string): Uint8Array => {
+    if (len >= bytes) return direct(off, len, where);
+    let k = wins.findIndex((w) => off >= w.at && off + len <= w.at + w.buf.length);
+    if (k < 0) {
+      // Bounds are the reader's to check (it names the reference); a window never runs past the end.
+      if (!Number.isSafeInteger(off) || off < 0 || len < 0 || off + len > img.length) return direct(off, len, where);
+      const r = direct(off, Math.min(bytes, img.length - off), where);
+      if (wins.length === READ_WINDOWS) wins.pop();
+      wins.unshift({ at: off, buf: Buffer.from(r.buffer, r.byteOffset, r.byteLength) });
+      k = 0;
+    } else if (k > 0) {
+      wins.unshift(wins.splice(k, 1)[0]);
+    }
+    const w = wins[0];
+    const out = Buffer.allocUnsafe(len);
+    w.buf.copy(out, 0, off - w.at, off - w.at + len);
+    return out;
+  };
+  return () => { img.readAt = own; };
+}
+const READ_WINDOWS = 4;
+
+/** The xattrs extract restores for an inode (none when disabled; hidden ones never). */
+export function restorableXattrs(img: ErofsImage, ino: InodeInfo, withXattrs: boolean): XattrEntry[] {
+  if (!withXattrs) return [];
+  const xs = img.xattrs(ino).filter((x) => !x.hidden);
+  // setxattr takes a C string: a NUL would cut the name into another one.
+  for (const x of xs) if (x.name.includes(0)) throw new CorruptImageError('xattr name contains a NUL byte', `nid ${ino.nid}`);
+  return xs;
+}
+
+function setXattrAt(set: () => void, name: Buffer, rel: Buffer): void {
+  try {
+    set();
+  } catch (e) {
+    if (e instanceof sys.SysError) throw new UserError(`extract: /${showPath(rel)}: cannot set xattr ${showPath(name)}: ${e.code}`);
+    throw e;
+  }
+}
+
+/** Owner, xattrs, mode, times of an inode we hold a descriptor for (regular files, directories). */
+function finishDescriptor(img: ErofsImage, fd: number, ino: InodeInfo, owners: boolean, withXattrs: boolean, rel: Buffer): void {
+  // chown first: it clears setuid/setgid and security.capability, which come after it.
+  if (owners) sys.fchown(fd, ino.uid, ino.gid);
+  for (const x of restorableXattrs(img, ino, withXattrs)) setXattrAt(() => sys.fsetxattr(fd, x.name, x.value), x.name, rel);
+  sys.fchmod(fd, ino.mode & 0o7777);
+  sys.futimens(fd, ino.mtimeSec, ino.mtimeNsec);
+}
+
+/**
+ * A regular file's bytes into `fd` (created empty), then its owner, xattrs, mode and times (after
+ * the data: a write would clear setuid and move the times). Errors name /rel. Used on the main
+ * thread and in extract workers alike.
+ */
+export function restoreFile(img: ErofsImage, fd: number, ino: InodeInfo, owners: boolean, withXattrs: boolean, rel: Buffer, onBytes: (n: number) => void): void {
+  try {
+    writeData(img, fd, ino, rel, onBytes);
+    finishDescriptor(img, fd, ino, owners, withXattrs, rel);
+  } catch (e) {
+    throw fsError(e, rel);
+  }
+}
+
+function writeData(img: ErofsImage, fd: number, ino: InodeInfo, rel: Buffer, onBytes: (n: number) => void): void {
+  // Flat data goes from the image to the file in the kernel (sendfile), never through JavaScript.
+  const ranges = img.flatRanges(ino);
+  if (ranges && ranges.every(([off, len]) => sys.sendfile(fd, img.imageFd, off, len))) {
+    onBytes(ino.size);
+    return;
+  }
+  const buf = (gather ??= Buffer.allocUnsafe(GATHER_BYTES));
+  let pos = 0;
+  let fill = 0;
+  const put = (b: Uint8Array, from: number, len: number): void => {
+    let off = 0;
+    while (off < len) off += fs.writeSync(fd, b, from + off, len - off, pos + off);
+    pos += len;
+    onBytes(len);
+  };
+  for (const chunk of img.data(ino)) {
+    if (fill === 0 && chunk.length >= GATHER_BYTES) { put(chunk, 0, chunk.length); continue; }
+    for (let c = 0; c < chunk.length;) {
+      const n = Math.min(GATHER_BYTES - fill, chunk.length - c);
+      buf.set(chunk.subarray(c, c + n), fill);
+      fill += n;
+      c += n;
+      if (fill === GATHER_BYTES) { put(buf, 0, fill); fill = 0; }
+    }
+  }
+  if (fill) put(buf, 0, fill);
+  if (pos !== ino.size) throw new UserError(`/${showPath(rel)}: decoded ${pos} bytes, i_size is ${ino.size}`);
+}
 const SLASH = Buffer.from('/');
 
 export function extract(img: ErofsImage, target: string, opts: ExtractOptions = {}): ExtractStats {
@@ -76,31 +198,10 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
     // Worker threads cannot change the umask: nodes are chmod-ed by name below instead.
   }
 
-  const xattrsOf = (ino: InodeInfo): XattrEntry[] => {
-    if (!withXattrs) return [];
-    const xs = img.xattrs(ino).filter((x) => !x.hidden);
-    // setxattr takes a C string: a NUL would cut the name into another one.
-    for (const x of xs) if (x.name.includes(0)) throw new CorruptImageError('xattr name contains a NUL byte', `nid ${ino.nid}`);
-    return xs;
-  };
+  const xattrsOf = (ino: InodeInfo): XattrEntry[] => restorableXattrs(img, ino, withXattrs);
 
-  /** Owner, xattrs, mode, times of an inode we hold a descriptor for (regular files, directories). */
-  const finishFd = (fd: number, ino: InodeInfo): void => {
-    // chown first: it clears setuid/setgid and security.capability, which come after it.
-    if (owners) sys.fchown(fd, ino.uid, ino.gid);
-    for (const x of xattrsOf(ino)) setXattr(() => sys.fsetxattr(fd, x.name, x.value), x.name);
-    sys.fchmod(fd, ino.mode & 0o7777);
-    sys.futimens(fd, ino.mtimeSec, ino.mtimeNsec);
-  };
-
-  const setXattr = (set: () => void, name: Buffer): void => {
-    try {
-      set();
-    } catch (e) {
-      if (e instanceof sys.SysError) throw new UserError(`extract: /${showPath(rel)}: cannot set xattr ${showPath(name)}: ${e.code}`);
-      throw e;
-    }
-  };
+  const finishFd = (fd: number, ino: InodeInfo): void => finishDescriptor(img, fd, ino, owners, withXattrs, rel);
+  const setXattr = (set: () => void, name: Buffer): void => setXattrAt(set, name, rel);
 
   /** The same for an entry reached by (directory handle, name): symlinks and device/FIFO/socket nodes. */
   const finishAt = (dirfd: number, name: Buffer, ino: InodeInfo): void => {
@@ -115,22 +216,33 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
     sys.lutimensat(dirfd, name, ino.mtimeSec, ino.mtimeNsec);
   };
 
-  const writeFile = (fd: number, ino: InodeInfo): void => {
-    // Flat data goes from the image to the file in the kernel (sendfile), never through JavaScript.
-    const ranges = img.flatRanges(ino);
-    if (ranges && ranges.every(([off, len]) => sys.sendfile(fd, img.imageFd, off, len))) {
-      stats.bytes += ino.size;
-      return;
+  // Progress: files and bytes as they are written (a large file counts each MiB it writes).
+  const clock = opts.clock ?? systemClock;
+  const totalFiles = Number(img.sb.inos);
+  let lastReport = -Infinity;
+  let ownBytes = 0;
+  const report = (force = false): void => {
+    if (!opts.progress) return;
+    const now = clock.now();
+    if (!force && now - lastReport < 100) return;
+    lastReport = now;
+    stats.bytes = ownBytes + (pool?.bytesWritten() ?? 0);
+    opts.progress({ phase: 'extract', files: stats.files + stats.dirs, totalFiles, bytes: stats.bytes, totalBytes: 0 });
+  };
+  const onBytes = (n: number): void => { ownBytes += n; report(); };
+
+  // Compressed files go to worker threads once the image has shown enough compressed data.
+  const wantWorkers = opts.workers ?? defaultExtractWorkers();
+  let pool: ExtractPool | undefined;
+  let inlineZBytes = 0;
+  const toPool = (ino: InodeInfo): ExtractPool | undefined => {
+    if (wantWorkers <= 0 || (ino.datalayout !== INODE_COMPRESSED_FULL && ino.datalayout !== INODE_COMPRESSED_COMPACT)) return undefined;
+    if (!pool) {
+      inlineZBytes += ino.size;
+      if (inlineZBytes < WORKERS_AFTER_BYTES) return undefined;
+      pool = new ExtractPool(img, wantWorkers, owners, withXattrs);
     }
-    let pos = 0;
-    for (const chunk of img.data(ino)) {
-      let off = 0;
-      while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off, pos + off);
-      pos += chunk.length;
-    }
-    if (pos !== ino.size) throw new UserError(`/${showPath(rel)}: decoded ${pos} bytes, i_size is ${ino.size}`);
-    fs.ftruncateSync(fd, ino.size);
-    stats.bytes += ino.size;
+    return pool;
   };
 
   /** Open the directory at `names` below the root, one O_NOFOLLOW step at a time. */
@@ -194,9 +306,11 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
         switch (ino.kind) {
           case 'reg': {
             const fd = sys.openat(dirfd, name, sys.O_WRONLY | sys.O_CREAT | sys.O_EXCL | sys.O_NOFOLLOW | sys.O_NOCTTY, 0o600);
+            const p = toPool(ino);
+            // The worker writes the data, then owner, xattrs, mode and times, and closes fd.
+            if (p) { p.submit(fd, ino, rel); break; }
             try {
-              writeFile(fd, ino);
-              finishFd(fd, ino);
+              restoreFile(img, fd, ino, owners, withXattrs, rel, onBytes);
             } finally {
               fs.closeSync(fd);
             }
@@ -214,6 +328,7 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
           }
         }
         stats.files++;
+        report();
       } catch (err) {
         throw fsError(err, rel);
       }
@@ -221,6 +336,7 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
   };
 
   let rootfd = -1;
+  const unReadAhead = readAhead(img, 64 << 10);
   try {
     rootfd = sys.openat(sys.AT_FDCWD, Buffer.from(root), sys.O_RDONLY | sys.O_DIRECTORY);
     const top = img.inode(img.rootNid);
@@ -228,13 +344,20 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
     seenDirs.add(top.nid);
     stats.dirs++;
     extractDir(rootfd, rootfd, top, top.nid, [], 0);
+    // Every file handed to a worker written and closed (or the first failure, in walk order).
+    pool?.finish();
     rel = Buffer.alloc(0);
     finishFd(rootfd, top);
+    report(true);
   } catch (e) {
     throw fsError(e, rel);
   } finally {
+    // On a failure: wait for the files in flight, so no descriptor or worker outlives the call.
+    pool?.close();
     if (rootfd >= 0) fs.closeSync(rootfd);
     if (oldMask !== undefined) process.umask(oldMask);
+    unReadAhead();
   }
+  stats.bytes = ownBytes + (pool?.bytesWritten() ?? 0);
   return stats;
 }

@@ -38,7 +38,7 @@ type Fn = (...args: unknown[]) => number;
 interface Lib {
   koffi: typeof Koffi;
   openat: Fn; mkdirat: Fn; mknodat: Fn; symlinkat: Fn; linkat: Fn;
-  fchownat: Fn; fchown: Fn; fchmod: Fn; utimensat: Fn; futimens: Fn;
+  fchownat: Fn; fchown: Fn; close: Fn; fchmod: Fn; utimensat: Fn; futimens: Fn;
   llistxattr: Fn; lgetxattr: Fn; lsetxattr: Fn; fsetxattr: Fn; sendfile: Fn;
   getpwnam: (name: string) => unknown; getgrnam: (name: string) => unknown;
   passwd: Koffi.TypeObject; group: Koffi.TypeObject;
@@ -67,6 +67,7 @@ function L(): Lib {
     linkat: f('int linkat(int olddirfd, const void *oldpath, int newdirfd, const void *newpath, int flags)'),
     fchownat: f('int fchownat(int dirfd, const void *path, uint32_t uid, uint32_t gid, int flags)'),
     fchown: f('int fchown(int fd, uint32_t uid, uint32_t gid)'),
+    close: f('int close(int fd)'),
     fchmod: f('int fchmod(int fd, uint32_t mode)'),
     utimensat: f('int utimensat(int dirfd, const void *path, const void *times, int flags)'),
     futimens: f('int futimens(int fd, const void *times)'),
@@ -107,6 +108,8 @@ export const symlinkat = (target: Buffer, dirfd: number, name: Buffer): void => 
 export const linkat = (olddir: number, oldname: Buffer, newdir: number, newname: Buffer): void => { check(L().linkat(olddir, cstr(oldname), newdir, cstr(newname), 0), 'linkat'); };
 export const lchownat = (dirfd: number, name: Buffer, uid: number, gid: number): void => { check(L().fchownat(dirfd, cstr(name), uid, gid, AT_SYMLINK_NOFOLLOW), 'fchownat'); };
 export const fchown = (fd: number, uid: number, gid: number): void => { check(L().fchown(fd, uid, gid), 'fchown'); };
+/** close(2) of a descriptor another thread opened (fs.closeSync warns about those in a worker). */
+export const close = (fd: number): void => { check(L().close(fd), 'close'); };
 export const fchmod = (fd: number, mode: number): void => { check(L().fchmod(fd, mode), 'fchmod'); };
 
 /** struct timespec[2] (atime, mtime), 64-bit time_t and long on every 64-bit Linux. */

@@ -1,0 +1,43 @@
+// Start-up (issue 21 lever 3): the module compile cache is turned on only in a directory we own that
+// nobody else can write, and an unusable cache location never stops or hangs the program.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { tmpdir } from 'node:os';
+import module from 'node:module';
+import { FORGE_BIN } from './helpers/tools.js';
+
+function version(env: Record<string, string | undefined>): { status: number | null; stdout: string; error?: Error } {
+  const e: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...env })) if (v !== undefined) e[k] = v;
+  const r = spawnSync(process.execPath, [FORGE_BIN, '--version'], { env: e, encoding: 'utf8', timeout: 20_000 });
+  return { status: r.status, stdout: r.stdout, error: r.error };
+}
+
+test('compile_cache_unwritable_home_does_not_hang: a HOME that cannot be created falls back to TMPDIR/erofs-forge-UID, mode 0700', () => {
+  const d = fs.mkdtempSync(path.join(tmpdir(), 'forge-startup-'));
+  try {
+    // Node's own recursive mkdir looped forever here (100% CPU, no output).
+    const r = version({ HOME: '/proc/nonexistent', XDG_CACHE_HOME: undefined, TMPDIR: d });
+    assert.equal(r.error, undefined, 'finished');
+    assert.equal(r.status, 0);
+    assert.equal(r.stdout, '0.1.0\n');
+    const cache = path.join(d, `erofs-forge-${process.getuid!()}`, 'node-compile-cache');
+    if (typeof (module as { enableCompileCache?: unknown }).enableCompileCache === 'function') {
+      assert.equal(fs.statSync(cache).mode & 0o777, 0o700);
+      assert.ok(fs.readdirSync(cache).length > 0, 'the cache was written');
+    }
+    // A cache directory others can write is not used (its code would be run): nothing written there.
+    const shared = path.join(d, 'shared');
+    fs.mkdirSync(path.join(shared, 'erofs-forge', 'node-compile-cache'), { recursive: true });
+    fs.chmodSync(path.join(shared, 'erofs-forge'), 0o777);
+    const r2 = version({ XDG_CACHE_HOME: shared, TMPDIR: path.join(d, 'missing') });
+    assert.equal(r2.status, 0);
+    assert.equal(r2.stdout, '0.1.0\n');
+    assert.deepEqual(fs.readdirSync(path.join(shared, 'erofs-forge', 'node-compile-cache')), []);
+  } finally {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});
