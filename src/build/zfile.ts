@@ -153,13 +153,15 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
       toFragment(win.subarray(pos - winStart, pos - winStart + rem), rem);
       break;
     }
-    const r = p.codec.compress(src, src.length, p.pclusterSize);
+    let r = p.codec.compress(src, src.length, p.pclusterSize);
     // ...and so does all of the rest when one pcluster's stream would hold it (mkfs.erofs keeps a
     // pcluster only when it saves a block; a stream that does not is stored raw, as without fragments).
     if (p.fragments && r.consumed === rem && r.data.length < p.pclusterSize && Math.ceil(r.data.length / bs) * bs < r.consumed) {
       toFragment(src, rem);
       break;
     }
+    if (p.ztailpacking && r.consumed === rem && r.data.length > bs && r.data.length % bs !== 0
+      && Math.ceil(r.data.length / bs) * bs < rem) r = trimTrailing(p, src, rem, r, bs);
     if (p.ztailpacking && (r.consumed === rem && r.data.length < bs || rem < bs)) {
       // Inline tail: compressed when that is smaller, else raw.
       const useZ = r.consumed === rem && r.data.length < Math.min(rem, bs);
@@ -174,6 +176,19 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
   }
   sealArena(arena);
   return z;
+}
+
+/**
+ * The file's last pcluster, when its stream ends part-way into a block: compress again into the whole
+ * blocks below it and leave the rest of the input to the inline tail, when the new stream plus that
+ * rest (raw, at worst) is smaller than the old stream's blocks (mkfs.erofs tryrecompress_trailing).
+ * Without this the last block of a ztailpacked file holds a few hundred bytes of stream.
+ */
+function trimTrailing(p: ZParams, src: Uint8Array, rem: number, r: { consumed: number; data: Uint8Array }, bs: number): { consumed: number; data: Uint8Array } {
+  const before = Math.ceil(r.data.length / bs) * bs;
+  const kept = { consumed: r.consumed, data: r.data.slice() }; // compress() reuses its output buffer
+  const t = p.codec.compress(src, rem, Math.floor(r.data.length / bs) * bs);
+  return t.consumed > 0 && t.data.length + (rem - t.consumed) < before ? t : kept;
 }
 
 const ARENA_SLAB = 1 << 20;
