@@ -274,7 +274,8 @@ async function runMkfs(a: MkfsArgs, chatty: boolean): Promise<void> {
     if (a.blockListFile !== undefined) await writeBlockList(a.image, a.blockListFile, a.mountPoint);
     if (chatty) {
       process.stdout.write(`Filesystem UUID: ${formatUuid(o.uuid)}\n`
-        + `Filesystem total blocks: ${res.blocks} (of ${o.blockSize}-byte blocks)\n`
+        // mkfs.erofs counts the tar's blocks (the device slot) in a tar index image's total.
+        + `Filesystem total blocks: ${res.blocks + (o.tarIndex?.mode === 'tar' ? Math.ceil(o.tarIndex.archiveBytes / o.blockSize) : 0)} (of ${o.blockSize}-byte blocks)\n`
         + `Filesystem total inodes: ${res.inodes}\n`);
     }
   } finally {
