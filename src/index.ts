@@ -1,6 +1,6 @@
 // erofs-forge as a library: the same functions the CLI uses.
-export { buildImage as build, type BuildSource, type BuildResult } from './build/build.js';
-export { defaultBuildOptions, type BuildOptions, type CompressionOptions, type FingerprintOptions, type Progress } from './build/options.js';
+export { buildImage as build, type BuildSource, type BuildResult } from './pipeline/build.js';
+export { defaultBuildOptions, type BuildOptions, type CompressionOptions, type FingerprintOptions, type Progress } from './pipeline/options.js';
 export { parseCompressor, type CodecSpec } from './compress/codec.js';
 export { DEFAULT_FINGERPRINT_NAME, type Scheme } from './fingerprint/scheme.js';
 export { ErofsImage, type InodeInfo, type XattrEntry, type FileKind } from './read/image.js';

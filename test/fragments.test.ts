@@ -18,7 +18,7 @@ import { ErofsImage } from '../src/read/image.js';
 import { compressedExtents } from '../src/read/zdata.js';
 import { nodeHasZstd } from '../src/compress/zstd.js';
 import { FEATURE_INCOMPAT_FRAGMENTS } from '../src/format/constants.js';
-import { FragmentStore } from '../src/build/fragments.js';
+import { FragmentStore } from '../src/pipeline/files/fragments.js';
 
 let dir = '';
 let src = '';

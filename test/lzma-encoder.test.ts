@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { MicroLzmaEncoder, lzmaDefaultDictSize, INCOMPRESSIBLE_PROBE } from '../src/compress/lzma-encoder.js';
 import { microLzmaDecode } from '../src/compress/microlzma.js';
-import { compressExtents, type ZParams } from '../src/build/zfile.js';
+import { compressExtents, type ZParams } from '../src/pipeline/files/zfile.js';
 import { COMPRESSION_LZMA } from '../src/format/zmap.js';
 import { pseudoRandom } from './helpers/tricky-tree.js';
 

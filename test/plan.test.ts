@@ -2,9 +2,9 @@
 // compared as plain data. The end-to-end tests exercise both only through whole images.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { plan, type Plan, DirDone } from '../src/build/plan.js';
-import { BlockAllocator } from '../src/build/meta-alloc.js';
-import { defaultBuildOptions, type BuildOptions } from '../src/build/options.js';
+import { plan, type Plan, DirDone } from '../src/pipeline/plan/plan.js';
+import { BlockAllocator } from '../src/pipeline/plan/meta-alloc.js';
+import { defaultBuildOptions, type BuildOptions } from '../src/pipeline/options.js';
 import { newInode, sortedEntries, type Inode, type InodeInit, type Xattr } from '../src/source/tree.js';
 import { S_IFDIR, S_IFREG, DIRENT_SIZE, ISLOT_SIZE } from '../src/format/constants.js';
 import { UserError } from '../src/errors.js';

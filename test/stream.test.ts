@@ -1,5 +1,5 @@
 // Files of several 16 MiB segments are written segment by segment as their results come back
-// (src/build/writer.ts writeCompressed, file-jobs.ts SegmentStream), so memory does not grow with the
+// (src/pipeline/emit/writer.ts writeCompressed, file-jobs.ts SegmentStream), so memory does not grow with the
 // file. When compression does not pay after all, the file's blocks are taken back and it is copied
 // flat over them: every byte of those blocks must then be the file's or zero, never an old pcluster.
 import test from 'node:test';
@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
-import { runJob } from '../src/build/jobs.js';
+import { runJob } from '../src/pipeline/work/jobs.js';
 import { openImage } from '../src/index.js';
 import { INODE_COMPRESSED_COMPACT, INODE_FLAT_INLINE } from '../src/format/constants.js';
 import { forge, needMount, needRoot } from './helpers/tools.js';

@@ -2,10 +2,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { buildImage } from '../build/build.js';
-import { defaultBuildOptions, type BuildOptions, type CompressionOptions } from '../build/options.js';
+import { buildImage } from '../pipeline/build.js';
+import { defaultBuildOptions, type BuildOptions, type CompressionOptions } from '../pipeline/options.js';
 import { parseCompressor, type CodecSpec } from '../compress/codec.js';
-import { parseCompressHints } from '../build/compress-hints.js';
+import { parseCompressHints } from '../pipeline/plan/compress-hints.js';
 import { UserError } from '../errors.js';
 import { progressLine } from './progress.js';
 import { DEFAULT_FINGERPRINT_NAME, vendorUuid, type Scheme } from '../fingerprint/scheme.js';

@@ -3,13 +3,13 @@
 // any refusal or failure, after one line naming the reason.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildImage } from '../build/build.js';
-import { defaultBuildOptions, type BuildOptions } from '../build/options.js';
+import { buildImage } from '../pipeline/build.js';
+import { defaultBuildOptions, type BuildOptions } from '../pipeline/options.js';
 import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
 import { newInode, NO_XATTRS, type Inode } from '../source/tree.js';
 import { parseEpoch, parseUuid } from './parse.js';
 import { parseMkfsArgs, type MkfsArgs } from './mkfs-args.js';
-import { parseCompressHints } from '../build/compress-hints.js';
+import { parseCompressHints } from '../pipeline/plan/compress-hints.js';
 
 export const MKFS_COMPAT_VERSION = '1.9.3';
 const FORGE_VERSION = '0.1.0';

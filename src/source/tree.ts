@@ -48,7 +48,7 @@ export interface InodeInit {
 
 /**
  * One object per inode, from the scan to the last write: the planner overrides ownership, size
- * and links in place (not mtimes: see mtimeOf in build/plan.ts) and fills the layout fields
+ * and links in place (not mtimes: see mtimeOf in pipeline/plan/plan.ts) and fills the layout fields
  * below. A second object per inode and a path string each cost ~250 MB on a million files.
  */
 export interface Inode extends InodeInit {
@@ -72,7 +72,7 @@ export interface Inode extends InodeInit {
   ibody?: XattrIbody;
   /**
    * Regular files of a directory scanned for --cache: identity and change times as lstat saw them,
-   * "dev:ino:size:mtimeNs:ctimeNs" (the key of the stat index, src/build/cache-index.ts). Not made
+   * "dev:ino:size:mtimeNs:ctimeNs" (the key of the stat index, src/pipeline/cache/cache-index.ts). Not made
    * by newInode: only --cache scans set it, and a field on every inode would cost every build 8 B each.
    */
   statId?: string;

@@ -76,7 +76,7 @@ export function pclusterBytes(c: Case): number {
  */
 export const REFUSED: readonly { reason: string; matches: (c: Case) => boolean; message: RegExp }[] = [
   {
-    // Linux checks lz4's max_pclusterblks in 4 KiB blocks whatever -b is (src/build/options.ts).
+    // Linux checks lz4's max_pclusterblks in 4 KiB blocks whatever -b is (src/pipeline/options.ts).
     reason: 'lz4 pclusters over 256 blocks do not mount',
     matches: (c) => (c.z === 'lz4' || c.z === 'lz4hc') && pclusterBytes(c) / Number(c.b) > 256,
     message: /^erofs-forge: -C \d+: Linux does not mount lz4 pclusters of more than 256 blocks; with -b \d+ use -C \d+ or less$/,

@@ -4,9 +4,9 @@ import { PCLUSTER_MAX_DSIZE, LCLUSTER_TYPE_PLAIN, LCLUSTER_TYPE_HEAD1, LCLUSTER_
   ADVISE_COMPACTED_2B, ADVISE_BIG_PCLUSTER_1, ADVISE_BIG_PCLUSTER_2, ADVISE_INLINE_PCLUSTER, ADVISE_INTERLACED_PCLUSTER,
   ADVISE_FRAGMENT_PCLUSTER, encodeMapHeader,
   encodeFullIndexes, encodeCompactIndexes, zMetaLayout, lclusterCount, type IndexForm, type ZMetaLayout,
-  type LclusterIndex } from '../format/zmap.js';
-import type { Codec } from '../compress/codec.js';
-import { takeSlab } from './slab-pool.js';
+  type LclusterIndex } from '../../format/zmap.js';
+import type { Codec } from '../../compress/codec.js';
+import { takeSlab } from '../work/slab-pool.js';
 
 export interface ZParams {
   codec: Codec;

@@ -5,13 +5,13 @@
 // so the maps are written once its place is known.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
-import { contentHasher } from '../fingerprint/compute.js';
-import { CHUNK_FORMAT_BLKBITS_MASK, CHUNK_FORMAT_INDEXES, NULL_ADDR } from '../format/constants.js';
-import { dataOf, type Inode } from '../source/tree.js';
-import { showPath } from '../show-path.js';
+import { contentHasher } from '../../fingerprint/compute.js';
+import { CHUNK_FORMAT_BLKBITS_MASK, CHUNK_FORMAT_INDEXES, NULL_ADDR } from '../../format/constants.js';
+import { dataOf, type Inode } from '../../source/tree.js';
+import { showPath } from '../../show-path.js';
 import { SourceReader } from './source-reader.js';
-import { UserError } from '../errors.js';
-import type { ImageOutput } from './output.js';
+import { UserError } from '../../errors.js';
+import type { ImageOutput } from '../io/output.js';
 
 export interface ChunkOptions {
   /** log2 of --chunksize (at least the block size's). */

@@ -7,25 +7,25 @@ import {
   FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES, FEATURE_COMPAT_ISHARE_XATTRS, XATTR_LONG_PREFIX,
   S_IFMT, fileTypeOfMode, DIRENT_SIZE, FEATURE_INCOMPAT_LZ4_0PADDING,
   FEATURE_INCOMPAT_ZTAILPACKING, FEATURE_INCOMPAT_COMPR_CFGS, FEATURE_INCOMPAT_CHUNKED_FILE, FEATURE_INCOMPAT_DEVICE_TABLE,
-} from '../format/constants.js';
-import { DEVT_SLOT_SIZE } from '../format/device.js';
-import { splitDirBlocks, type DirEntry } from '../format/dirent.js';
+} from '../../format/constants.js';
+import { DEVT_SLOT_SIZE } from '../../format/device.js';
+import { splitDirBlocks, type DirEntry } from '../../format/dirent.js';
 import {
   keyOfName, longPrefixOf, xattrEntrySize, xattrFilterBit, encodeXattrEntry, encodePrefixTable,
   type XattrKey, type LongPrefix,
-} from '../format/xattr.js';
-import { xattrIcount, encodeXattrIbody, type PlannedXattr } from '../format/xattr-ibody.js';
-import { configRecordsAt } from '../format/superblock.js';
-import { UserError } from '../errors.js';
-import { fingerprintLength } from '../fingerprint/scheme.js';
-import { codecAlgorithm } from '../compress/codec.js';
-import { COMPRESSION_LZ4, COMPRESSION_ZSTD, COMPRESSION_LZMA } from '../format/zmap.js';
-import { encodeLz4Cfgs, encodeDeflateCfgs, encodeZstdCfgs, encodeLzmaCfgs, encodeCfgRecords, DEFLATE_MAX_WINDOWBITS } from '../format/compr-cfgs.js';
-import { lzmaDefaultDictSize } from '../compress/lzma-encoder.js';
-import { zstdDefaultWindowLog } from '../compress/zstd.js';
-import { pathOf, compareLatin1, type Inode } from '../source/tree.js';
-import { showPath } from '../show-path.js';
-import { maxPclusterSize, type BuildOptions } from './options.js';
+} from '../../format/xattr.js';
+import { xattrIcount, encodeXattrIbody, type PlannedXattr } from '../../format/xattr-ibody.js';
+import { configRecordsAt } from '../../format/superblock.js';
+import { UserError } from '../../errors.js';
+import { fingerprintLength } from '../../fingerprint/scheme.js';
+import { codecAlgorithm } from '../../compress/codec.js';
+import { COMPRESSION_LZ4, COMPRESSION_ZSTD, COMPRESSION_LZMA } from '../../format/zmap.js';
+import { encodeLz4Cfgs, encodeDeflateCfgs, encodeZstdCfgs, encodeLzmaCfgs, encodeCfgRecords, DEFLATE_MAX_WINDOWBITS } from '../../format/compr-cfgs.js';
+import { lzmaDefaultDictSize } from '../../compress/lzma-encoder.js';
+import { zstdDefaultWindowLog } from '../../compress/zstd.js';
+import { pathOf, compareLatin1, type Inode } from '../../source/tree.js';
+import { showPath } from '../../show-path.js';
+import { maxPclusterSize, type BuildOptions } from '../options.js';
 import { hintFor } from './compress-hints.js';
 
 /** One block of a directory: entries [start, end) of its dirEntryList, `used` bytes. */

@@ -2,7 +2,7 @@
 // a cursor; metadata items (inode + xattrs + inline tail) are packed best-fit into partly used
 // metadata blocks (the fullest block that still fits), and a new metadata block is taken from the
 // same cursor when none fits.
-import { ISLOT_SIZE } from '../format/constants.js';
+import { ISLOT_SIZE } from '../../format/constants.js';
 
 interface MetaBlock {
   blk: number;

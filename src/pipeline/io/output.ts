@@ -18,10 +18,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { UserError, errnoReason } from '../errors.js';
+import { UserError, errnoReason } from '../../errors.js';
 import { WriteGather } from './write-gather.js';
-import { blockDeviceSize } from '../sys/block-device.js';
-import { liveTempFiles, committedImages } from '../sys/cleanup.js';
+import { blockDeviceSize } from '../../sys/block-device.js';
+import { liveTempFiles, committedImages } from '../../sys/cleanup.js';
 /** Block devices being written: a signal handler wipes their superblock and says how far each got. */
 export const liveDevices = new Set<ImageOutput>();
 

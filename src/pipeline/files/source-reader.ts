@@ -1,9 +1,9 @@
 // Sequential reads of one regular file's bytes from its source (a path, a byte range of an archive
 // or spool file, or memory), with the errors a user should see: unreadable, grew, shrank, changed.
 import * as fs from 'node:fs';
-import { UserError, errnoReason } from '../errors.js';
-import { type DataSource } from '../source/tree.js';
-import { showPath } from '../show-path.js';
+import { UserError, errnoReason } from '../../errors.js';
+import { type DataSource } from '../../source/tree.js';
+import { showPath } from '../../show-path.js';
 
 export class SourceReader {
   private fd = -1;

@@ -5,7 +5,7 @@
 // first algorithm when absent); a size of 0 stores the file uncompressed. Lines starting with "#" and
 // empty lines are skipped; a size that is not a multiple of the block size only warns and the line
 // is dropped (as mkfs.erofs does). Files no line matches get -C and the first algorithm.
-import { UserError } from '../errors.js';
+import { UserError } from '../../errors.js';
 
 export interface CompressHint {
   /** Bytes; 0 = not compressed. */

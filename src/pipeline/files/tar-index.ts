@@ -5,8 +5,8 @@
 //   - --tar=i: 512-byte blocks, one device slot for the tar (mapped right after the metadata, where
 //     the caller appends the tar), chunk indexes pointing at device 1, block = data offset / 512;
 //   - headerball: the block size asked for, no device, a block map of holes (files read as zeros).
-import { CHUNK_FORMAT_BLKBITS_MASK, CHUNK_FORMAT_INDEXES, NULL_ADDR } from '../format/constants.js';
-import type { Inode } from '../source/tree.js';
+import { CHUNK_FORMAT_BLKBITS_MASK, CHUNK_FORMAT_INDEXES, NULL_ADDR } from '../../format/constants.js';
+import type { Inode } from '../../source/tree.js';
 
 export interface TarIndexOptions {
   mode: 'tar' | 'headerball';

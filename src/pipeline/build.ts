@@ -2,11 +2,11 @@
 import * as path from 'node:path';
 import { scanDirectory, type ScanOptions } from '../source/dir-scanner.js';
 import type { Inode } from '../source/tree.js';
-import { plan, DirDone, type Plan } from './plan.js';
+import { plan, DirDone, type Plan } from './plan/plan.js';
 import { flatDataLayout } from '../format/inode.js';
-import { emit, type BuildStats } from './writer.js';
-import { ImageOutput } from './output.js';
-import { JobPool } from './pool.js';
+import { emit, type BuildStats } from './emit/writer.js';
+import { ImageOutput } from './io/output.js';
+import { JobPool } from './work/pool.js';
 import type { BuildOptions } from './options.js';
 import type { TarScanOptions } from '../source/tar.js';
 

@@ -15,9 +15,9 @@ import { COMPRESSION_LZ4, PCLUSTER_MAX_SIZE } from '../format/zmap.js';
  * images anyway; we refuse them (found by the option matrix).
  */
 export const LZ4_MOUNTABLE_PCLUSTER_BLKS = PCLUSTER_MAX_SIZE / 4096;
-import type { ChunkOptions } from './chunked.js';
-import type { TarIndexOptions } from './tar-index.js';
-import type { CompressHint } from './compress-hints.js';
+import type { ChunkOptions } from './files/chunked.js';
+import type { TarIndexOptions } from './files/tar-index.js';
+import type { CompressHint } from './plan/compress-hints.js';
 import type { Clock } from '../sys/clock.js';
 
 export interface Progress {
@@ -104,7 +104,7 @@ export interface BuildOptions {
    * become chunk-based, chunks deduplicated across files, all-zero chunks holes.
    */
   chunks?: ChunkOptions;
-  /** mkfs.erofs --tar=i / --tar=headerball: regular files' data stays in the archive (src/build/tar-index.ts). */
+  /** mkfs.erofs --tar=i / --tar=headerball: regular files' data stays in the archive (src/pipeline/files/tar-index.ts). */
   tarIndex?: TarIndexOptions;
   /** Stamp every non-empty regular file with a fingerprint xattr (page-cache-share.md). */
   fingerprint?: FingerprintOptions;

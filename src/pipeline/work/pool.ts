@@ -1,8 +1,8 @@
 // A fixed set of worker threads running jobs; results come back as promises, consumed by the writer
 // in its own fixed order, so the output never depends on scheduling.
 import { Worker } from 'node:worker_threads';
-import { UserError } from '../errors.js';
-import { showPath } from '../show-path.js';
+import { UserError } from '../../errors.js';
+import { showPath } from '../../show-path.js';
 import { toWire, unpackResult, type Job, type JobResult } from './jobs.js';
 
 interface Pending {

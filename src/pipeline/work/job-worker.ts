@@ -1,7 +1,7 @@
 // Worker thread entry: runs jobs (see jobs.ts) and posts results back in the order asked.
 import { parentPort, workerData } from 'node:worker_threads';
 import { runJob, transferables, fromWire, packResult, setCopyCounter, type WireJob } from './jobs.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../errors.js';
 import { giveSlabs } from './slab-pool.js';
 
 const counter = (workerData as { copied?: SharedArrayBuffer } | null)?.copied;

@@ -3,13 +3,13 @@
 // it reaches the file.
 import { SEGMENT_SIZE, type JobResult, type ZJob, type ZJobParams, type ZJobResult, type IndexedSegment } from './jobs.js';
 import { jobError, type JobPool } from './pool.js';
-import { dataOf, pathOf, type Inode } from '../source/tree.js';
+import { dataOf, pathOf, type Inode } from '../../source/tree.js';
 import * as fs from 'node:fs';
-import { DirDone, type Plan } from './plan.js';
-import type { BuildOptions } from './options.js';
-import { mayBeWorthCompressing, type ZParams, type ZResult } from './zfile.js';
-import { digestAlgorithm } from '../fingerprint/compute.js';
-import { CacheIndex, optionsKey, type IndexEntry } from './cache-index.js';
+import { DirDone, type Plan } from '../plan/plan.js';
+import type { BuildOptions } from '../options.js';
+import { mayBeWorthCompressing, type ZParams, type ZResult } from '../files/zfile.js';
+import { digestAlgorithm } from '../../fingerprint/compute.js';
+import { CacheIndex, optionsKey, type IndexEntry } from '../cache/cache-index.js';
 
 export interface FileJobs {
   hash?: Promise<Uint8Array>;

@@ -1,15 +1,15 @@
 // Work done off the main thread: hashing a file, compressing one segment of a file. The same code
 // runs in a worker or inline; results depend only on the job, never on which thread ran it.
-import { contentHasher } from '../fingerprint/compute.js';
-import { SourceReader } from './source-reader.js';
-import { compressExtents, type ZResult } from './zfile.js';
-import { cacheKey, cacheGet, cachePut } from './cache.js';
-import { makeCodec, type Codec, type CodecSpec } from '../compress/codec.js';
-import type { DataSource } from '../source/tree.js';
+import { contentHasher } from '../../fingerprint/compute.js';
+import { SourceReader } from '../files/source-reader.js';
+import { compressExtents, type ZResult } from '../files/zfile.js';
+import { cacheKey, cacheGet, cachePut } from '../cache/cache.js';
+import { makeCodec, type Codec, type CodecSpec } from '../../compress/codec.js';
+import type { DataSource } from '../../source/tree.js';
 import * as fs from 'node:fs';
-import { UserError, errnoReason } from '../errors.js';
-import { WriteGather } from './write-gather.js';
-import { imageOfTemp } from './output.js';
+import { UserError, errnoReason } from '../../errors.js';
+import { WriteGather } from '../io/write-gather.js';
+import { imageOfTemp } from '../io/output.js';
 
 /**
  * Files are compressed in independent segments of this many bytes (as mkfs.erofs's multithreaded

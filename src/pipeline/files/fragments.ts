@@ -7,7 +7,7 @@
 // than 64 bytes by a hash of their last 64 bytes (EROFS_TOF_HASHLEN) and looks for the longest
 // common suffix; we keep the same key and reuse a stretch only when it holds the whole fragment.
 import { createHash } from 'node:crypto';
-import type { FragmentOptions } from './options.js';
+import type { FragmentOptions } from '../options.js';
 
 /** Bytes hashed at the end of a fragment (mkfs.erofs EROFS_TOF_HASHLEN). */
 const TOF_HASHLEN = 64;
