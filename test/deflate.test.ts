@@ -74,7 +74,7 @@ function checkBlock(src: Uint8Array, srcLen: number, cap: number, level: number)
 // data generators
 
 const WORDS = [...BASE_WORDS, 'deflate'];
-const { randomData, repetitive, textLike, zeros, tiny, mixed, anyData } = dataArbitraries({ words: WORDS, textWords: 8000, mixedParts: 14, mixedRandom: 3000, mixedText: 6000, mixedZeros: 5000 });
+const { anyData, kinds } = dataArbitraries({ words: WORDS, textWords: 8000, mixedParts: 14, mixedRandom: 3000, mixedText: 6000, mixedZeros: 5000 });
 const capArb = fc.oneof(
   fc.integer({ min: 16, max: 600 }),
   fc.constantFrom(16, 17, 20, 32, 64, 512, 4096, 4097, 16384, 65535, 65536, 65540, 65541, 1 << 20),
@@ -124,14 +124,6 @@ test('finding: destSize forward walk stopped at a symbol new to the prefix', () 
 });
 
 test('each data kind x levels 0/1/6/9 x capacities 16 .. 1 MiB', () => {
-  const kinds: [string, fc.Arbitrary<Uint8Array>][] = [
-    ['random', randomData],
-    ['repetitive', repetitive],
-    ['text', textLike],
-    ['zeros', zeros],
-    ['tiny', tiny],
-    ['mixed', mixed],
-  ];
   for (const [, arb] of kinds) {
     for (const level of LEVELS) {
       fc.assert(fc.property(arb, capArb, (data, cap) => void checkBlock(data, data.length, cap, level)), { seed: 7 + level, numRuns: runs(30) });

@@ -104,7 +104,7 @@ function checkBlock(src: Uint8Array, srcLen: number, cap: number, level: number,
 // ---------------------------------------------------------------------------------------------
 // data generators
 
-const { randomData, repetitive, textLike, zeros, tiny, mixed, anyData } = dataArbitraries({ words: WORDS, textWords: 6000, mixedParts: 12, mixedRandom: 600, mixedText: 3000, mixedZeros: 3000 });
+const { anyData, kinds } = dataArbitraries({ words: WORDS, textWords: 6000, mixedParts: 12, mixedRandom: 600, mixedText: 3000, mixedZeros: 3000 });
 const capArb = fc.oneof(
   fc.integer({ min: 16, max: 400 }),
   fc.constantFrom(16, 17, 20, 24, 32, 64, 4096, 16384, 65536, 1 << 20, 2 << 20),
@@ -140,14 +140,6 @@ test('destSize round trip: random seed', () => {
 });
 
 test('each data kind x each level x many capacities', () => {
-  const kinds: [string, fc.Arbitrary<Uint8Array>][] = [
-    ['random', randomData],
-    ['repetitive', repetitive],
-    ['text', textLike],
-    ['zeros', zeros],
-    ['tiny', tiny],
-    ['mixed', mixed],
-  ];
   for (const [, arb] of kinds) {
     for (const level of LEVELS) {
       const p = fc.property(arb, capArb, (data, cap) => {

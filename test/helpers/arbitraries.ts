@@ -60,5 +60,9 @@ export function dataArbitraries(s: DataShape) {
       return a;
     });
   const anyData = fc.oneof(randomData, repetitive, textLike, zeros, tiny, mixed);
-  return { randomData, repetitive, textLike, zeros, tiny, mixed, anyData };
+  /** Each kind by name, for tests that run a property per kind. */
+  const kinds: [string, fc.Arbitrary<Uint8Array>][] = [
+    ['random', randomData], ['repetitive', repetitive], ['text', textLike], ['zeros', zeros], ['tiny', tiny], ['mixed', mixed],
+  ];
+  return { randomData, repetitive, textLike, zeros, tiny, mixed, anyData, kinds };
 }
