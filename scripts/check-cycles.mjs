@@ -60,14 +60,32 @@ export function cycles(graph) {
   return out.sort((a, b) => a[0].localeCompare(b[0]));
 }
 
-/** The folder graph: src/a/x.ts -> folder "a"; files at the top are rooms of their own. */
-export function folderGraph(graph) {
-  const room = (f) => (f.includes('/') ? f.slice(0, f.indexOf('/')) : f);
+/**
+ * The room of a file seen from folder `at` ('' for srcDir itself): the child of `at` that holds it
+ * (src/a/x.ts -> "a"; at "pipeline", pipeline/plan/p.ts -> "pipeline/plan"); files directly in `at`
+ * are rooms of their own. Files outside `at` have none.
+ */
+function roomAt(at) {
+  const prefix = at ? `${at}/` : '';
+  return (f) => {
+    if (!f.startsWith(prefix)) return undefined;
+    const rest = f.slice(prefix.length);
+    return prefix + (rest.includes('/') ? rest.slice(0, rest.indexOf('/')) : rest);
+  };
+}
+
+/** The folder graph among the children of folder `at` (default: the top-level folders). */
+export function folderGraph(graph, at = '') {
+  const room = roomAt(at);
   const g = new Map();
   for (const [f, deps] of graph) {
     const r = room(f);
+    if (r === undefined) continue;
     if (!g.has(r)) g.set(r, new Set());
-    for (const d of deps) if (room(d) !== r) g.get(r).add(room(d));
+    for (const d of deps) {
+      const rd = room(d);
+      if (rd !== undefined && rd !== r) g.get(r).add(rd);
+    }
   }
   return new Map([...g].map(([k, v]) => [k, [...v].sort()]));
 }
@@ -84,8 +102,15 @@ function evidence(graph, scc, room) {
 
 export function checkCycles(srcDir) {
   const graph = importGraph(srcDir);
-  const room = (f) => (f.includes('/') ? f.slice(0, f.indexOf('/')) : f);
-  return { files: cycles(graph), folders: cycles(folderGraph(graph)).map((scc) => ({ scc, arrows: evidence(graph, scc, room) })) };
+  // Folders at every depth: the top-level rooms, and the subfolders of each folder among themselves.
+  const folders = new Set(['']);
+  for (const f of graph.keys()) for (let d = dirname(f); d !== '.'; d = dirname(d)) folders.add(d);
+  const found = [];
+  for (const at of [...folders].sort()) {
+    const room = roomAt(at);
+    for (const scc of cycles(folderGraph(graph, at))) found.push({ scc, arrows: evidence(graph, scc, room) });
+  }
+  return { files: cycles(graph), folders: found };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

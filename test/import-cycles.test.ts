@@ -42,3 +42,22 @@ test('the cycle check finds a file cycle through a type import and a folder cycl
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the cycle check finds a cycle between subfolders of one folder', () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'cycles-'));
+  try {
+    for (const d of ['pipe/plan', 'pipe/work']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'pipe', 'plan', 'a.ts'), "import { b } from '../work/b.js';\nexport const a = b;\n");
+    fs.writeFileSync(path.join(dir, 'pipe', 'work', 'b.ts'), 'export const b = 1;\n');
+    assert.equal(check(dir).out.trim(), 'no import cycles');
+    fs.writeFileSync(path.join(dir, 'pipe', 'work', 'c.ts'), "import type { P } from '../plan/p.js';\nexport type C = P;\n");
+    fs.writeFileSync(path.join(dir, 'pipe', 'plan', 'p.ts'), 'export type P = number;\n');
+    const r = check(dir);
+    assert.equal(r.status, 1);
+    assert.match(r.out, /^folder cycle: pipe\/plan <-> pipe\/work$/m);
+    assert.match(r.out, /^ {4}pipe\/work\/c\.ts -> pipe\/plan\/p\.ts$/m);
+    assert.doesNotMatch(r.out, /file cycle/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,4 +1,4 @@
-// Recycled result buffers (src/pipeline/work/slab-pool.ts): sizes, reuse, and what the pool refuses; and a
+// Recycled result buffers (src/pipeline/files/slab-pool.ts): sizes, reuse, and what the pool refuses; and a
 // compressed build whose result buffers went round trips between threads writes the same bytes as
 // one on a single worker.
 import test from 'node:test';
@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
-import { takeSlab, giveSlabs, keptBytes } from '../src/pipeline/work/slab-pool.js';
+import { takeSlab, giveSlabs, keptBytes } from '../src/pipeline/files/slab-pool.js';
 import { packResult, unpackResult, transferables, type JobResult } from '../src/pipeline/work/jobs.js';
 import { forge } from './helpers/tools.js';
 import { pseudoRandom } from './helpers/tricky-tree.js';

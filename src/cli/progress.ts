@@ -1,7 +1,7 @@
 // A one-line progress display on a terminal: files and bytes done, rate, ETA. Nothing when the
 // stream is not a terminal. The clock is passed in (default: the system's), so that a test can
 // drive it and assert the exact lines.
-import type { Progress } from '../pipeline/options.js';
+import type { Progress } from '../progress.js';
 import { systemClock, type Clock } from '../sys/clock.js';
 
 export interface ProgressLine {

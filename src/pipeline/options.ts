@@ -15,20 +15,11 @@ import { COMPRESSION_LZ4, PCLUSTER_MAX_SIZE } from '../format/zmap.js';
  * images anyway; we refuse them (found by the option matrix).
  */
 export const LZ4_MOUNTABLE_PCLUSTER_BLKS = PCLUSTER_MAX_SIZE / 4096;
-import type { ChunkOptions } from './files/chunked.js';
-import type { TarIndexOptions } from './files/tar-index.js';
-import type { CompressHint } from './plan/compress-hints.js';
 import type { Clock } from '../sys/clock.js';
+import type { Inode } from '../source/tree.js';
 
-export interface Progress {
-  phase: 'scan' | 'write' | 'extract' | 'done';
-  /** Inodes handled so far, and in all (0 while scanning). */
-  files: number;
-  totalFiles: number;
-  /** Regular-file bytes handled so far, and in all. */
-  bytes: number;
-  totalBytes: number;
-}
+import type { Progress } from '../progress.js';
+export type { Progress };
 
 export interface CompressionOptions {
   codec: CodecSpec;
@@ -201,4 +192,36 @@ export function checkBuildOptions(o: BuildOptions): void {
   for (const p of o.xattrPrefixes) {
     if (p.length === 0 || p.length > 255) throw new UserError(`--xattr-prefix "${p}": must be 1..255 bytes`);
   }
+}
+
+export interface ChunkOptions {
+  /** log2 of --chunksize (at least the block size's). */
+  chunkbits: number;
+  /** -E force-chunk-indexes: 8-byte chunk indexes; otherwise the 4-byte block map. */
+  indexes: boolean;
+  /** Identical chunks stored once (mkfs.erofs unless -E ^dedupe); all-zero chunks are holes. */
+  dedupe: boolean;
+  /**
+   * Leave FEATURE_INCOMPAT_CHUNKED_FILE clear: mkfs.erofs 1.9.3 sets it only for --chunksize, not for
+   * the block-sized chunks -E dedupe without -z turns on (kernels read chunk-based inodes either way).
+   */
+  noFeatureBit?: boolean;
+}
+
+export interface TarIndexOptions {
+  mode: 'tar' | 'headerball';
+  /** Data offset of each regular file in the archive (see TarIndex in source/tar.ts). */
+  offsets: Map<Inode, number>;
+  /** Archive bytes up to its end-of-archive marker: the device's size. */
+  archiveBytes: number;
+}
+
+export interface CompressHint {
+  /** Bytes; 0 = not compressed. */
+  pclusterSize: number;
+  /** Index into the -z list. */
+  algorithm: number;
+  pattern: RegExp;
+  /** The line's regex as written (messages). */
+  source: string;
 }

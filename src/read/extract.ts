@@ -14,7 +14,7 @@ import { showPath } from '../show-path.js';
 import { NAME_LEN, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT } from '../format/constants.js';
 import * as sys from '../sys/libc.js';
 import { systemClock, type Clock } from '../sys/clock.js';
-import type { Progress } from '../pipeline/options.js';
+import type { Progress } from '../progress.js';
 import { ExtractPool, defaultExtractWorkers } from './extract-pool.js';
 
 export interface ExtractOptions {

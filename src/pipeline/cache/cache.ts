@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { ZResult, Extent } from '../files/zfile.js';
-import { takeSlab } from '../work/slab-pool.js';
+import { takeSlab } from '../files/slab-pool.js';
 
 /** Bump when the encoders or the entry format change: older entries then simply miss. */
 export const CACHE_FORMAT = 'erofs-forge-cache/1 lz4/1 deflate/1';

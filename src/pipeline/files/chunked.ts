@@ -12,20 +12,8 @@ import { showPath } from '../../show-path.js';
 import { SourceReader } from './source-reader.js';
 import { UserError } from '../../errors.js';
 import type { ImageOutput } from '../io/output.js';
+import type { ChunkOptions } from '../options.js';
 
-export interface ChunkOptions {
-  /** log2 of --chunksize (at least the block size's). */
-  chunkbits: number;
-  /** -E force-chunk-indexes: 8-byte chunk indexes; otherwise the 4-byte block map. */
-  indexes: boolean;
-  /** Identical chunks stored once (mkfs.erofs unless -E ^dedupe); all-zero chunks are holes. */
-  dedupe: boolean;
-  /**
-   * Leave FEATURE_INCOMPAT_CHUNKED_FILE clear: mkfs.erofs 1.9.3 sets it only for --chunksize, not for
-   * the block-sized chunks -E dedupe without -z turns on (kernels read chunk-based inodes either way).
-   */
-  noFeatureBit?: boolean;
-}
 
 /** A chunked file: its chunk format (i_u) and each chunk's block in the blob (NULL_ADDR: a hole). */
 export interface ChunkedFile {

@@ -7,14 +7,8 @@
 //   - headerball: the block size asked for, no device, a block map of holes (files read as zeros).
 import { CHUNK_FORMAT_BLKBITS_MASK, CHUNK_FORMAT_INDEXES, NULL_ADDR } from '../../format/constants.js';
 import type { Inode } from '../../source/tree.js';
+import type { TarIndexOptions } from '../options.js';
 
-export interface TarIndexOptions {
-  mode: 'tar' | 'headerball';
-  /** Data offset of each regular file in the archive (see TarIndex in source/tar.ts). */
-  offsets: Map<Inode, number>;
-  /** Archive bytes up to its end-of-archive marker: the device's size. */
-  archiveBytes: number;
-}
 
 /** The device the tar is (chunk indexes name it; 0 is the image itself). */
 export const TAR_DEVICE_ID = 1;

@@ -6,7 +6,7 @@ import { PCLUSTER_MAX_DSIZE, LCLUSTER_TYPE_PLAIN, LCLUSTER_TYPE_HEAD1, LCLUSTER_
   encodeFullIndexes, encodeCompactIndexes, zMetaLayout, lclusterCount, type IndexForm, type ZMetaLayout,
   type LclusterIndex } from '../../format/zmap.js';
 import type { Codec } from '../../compress/codec.js';
-import { takeSlab } from '../work/slab-pool.js';
+import { takeSlab } from './slab-pool.js';
 
 export interface ZParams {
   codec: Codec;

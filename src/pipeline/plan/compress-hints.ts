@@ -6,16 +6,8 @@
 // empty lines are skipped; a size that is not a multiple of the block size only warns and the line
 // is dropped (as mkfs.erofs does). Files no line matches get -C and the first algorithm.
 import { UserError } from '../../errors.js';
+import type { CompressHint } from '../options.js';
 
-export interface CompressHint {
-  /** Bytes; 0 = not compressed. */
-  pclusterSize: number;
-  /** Index into the -z list. */
-  algorithm: number;
-  pattern: RegExp;
-  /** The line's regex as written (messages). */
-  source: string;
-}
 
 /** POSIX bracket classes as JavaScript ones (the rest of ERE reads the same in a JavaScript RegExp). */
 const CLASSES: Record<string, string> = {

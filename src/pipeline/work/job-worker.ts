@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { runJob, transferables, fromWire, packResult, setCopyCounter, type WireJob } from './jobs.js';
 import { UserError } from '../../errors.js';
-import { giveSlabs } from './slab-pool.js';
+import { giveSlabs } from '../files/slab-pool.js';
 
 const counter = (workerData as { copied?: SharedArrayBuffer } | null)?.copied;
 if (counter) setCopyCounter(new BigInt64Array(counter));
