@@ -19,6 +19,8 @@ import { compressedExtents } from '../src/read/zdata.js';
 import { nodeHasZstd } from '../src/compress/zstd.js';
 import { FEATURE_INCOMPAT_FRAGMENTS } from '../src/format/constants.js';
 import { FragmentStore } from '../src/pipeline/files/fragments.js';
+import { compressExtents } from '../src/pipeline/files/zfile.js';
+import { makeCodec } from '../src/compress/codec.js';
 
 let dir = '';
 let src = '';
@@ -248,4 +250,20 @@ test('fragments: mkfs.erofs 1.9.3 lines with fragments build images the kernel m
   const a = await withMount(ours, (d) => snapshotTree(d, { skipRootMtime: true }));
   const b = await withMount(ref, (d) => snapshotTree(d, { skipRootMtime: true }));
   assertSameTree(b, a);
+});
+
+test('regression (matrix, packed inode at -b 512 -C 1048576): no pcluster has more blocks than CBLKCNT counts (2047)', () => {
+  // 900 incompressible bytes and 124 zeros, over and over: DEFLATE fills a 1 MiB pcluster from more input.
+  const parts: Buffer[] = [];
+  for (let i = 0; i < 1700; i++) parts.push(pseudoRandom(`cblk-${i}`, 900), Buffer.alloc(124));
+  const data = Buffer.concat(parts);
+  let pos = 0;
+  const z = compressExtents((b, off, n) => {
+    const k = Math.min(n, data.length - pos);
+    b.set(data.subarray(pos, pos + k), off);
+    pos += k;
+    return k;
+  }, data.length, { codec: makeCodec({ name: 'deflate' }, 1 << 20), blockSize: 512, pclusterSize: 1 << 20, big: true, ztailpacking: false });
+  const most = Math.max(...z.extents.map((e) => e.blocks));
+  assert.ok(most > 2000 && most <= 2047, `largest pcluster ${most} blocks`);
 });

@@ -26,6 +26,8 @@ export const LAYOUTS: Record<string, string[]> = {
   'deflate-512-ztailpacking': ['-b', '512', '-z', 'deflate', '-C', '4096', '-E', 'ztailpacking'],
   'lz4-dedupe-legacy': ['-z', 'lz4', '-E', 'dedupe,legacy-compress'],
   'lzma-16k-ztailpacking': ['-z', 'lzma', '-C', '16384', '-E', 'ztailpacking'],
+  // The packed inode: tails and small files at h_fragmentoff, whole-file fragments, shared pclusters.
+  'lz4hc-16k-fragments-dedupe': ['-z', 'lz4hc', '-C', '16384', '-E', 'fragments,dedupe'],
   // zstd encoding needs Node >= 22.15 (node:zlib); CI runs Node 22/24/26.
   ...(nodeHasZstd() ? { 'zstd-64k-dedupe': ['-z', 'zstd', '-C', '65536', '-E', 'dedupe'] } : {}),
   'digest': ['--xattr-inode-digest'],

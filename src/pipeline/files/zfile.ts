@@ -49,6 +49,16 @@ export interface Extent {
   fragment?: boolean;
 }
 
+/**
+ * The most compressed bytes one pcluster may hold: -C, but never more blocks than a CBLKCNT entry
+ * counts (11 bits: 2047). At 512-byte blocks a full 1 MiB pcluster is 2048 blocks, which would be
+ * written as a count of 0 (the kernel: "cannot found CBLKCNT"; found by the option matrix on a packed
+ * inode at -b 512 -C 1048576).
+ */
+export function pclusterTarget(p: Pick<ZParams, 'pclusterSize' | 'blockSize'>): number {
+  return Math.min(p.pclusterSize, (LI_D0_CBLKCNT - 1) * p.blockSize);
+}
+
 /** Input per extent is capped (the kernel limits decompressed extents, PCLUSTER_MAX_DSIZE). */
 const MAX_EXTENT_INPUT = Math.min(PCLUSTER_MAX_DSIZE, 4 << 20);
 
@@ -153,7 +163,7 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
       toFragment(win.subarray(pos - winStart, pos - winStart + rem), rem);
       break;
     }
-    let r = p.codec.compress(src, src.length, p.pclusterSize);
+    let r = p.codec.compress(src, src.length, pclusterTarget(p));
     // ...and so does all of the rest when one pcluster's stream would hold it (mkfs.erofs keeps a
     // pcluster only when it saves a block; a stream that does not is stored raw, as without fragments).
     if (p.fragments && r.consumed === rem && r.data.length < p.pclusterSize && Math.ceil(r.data.length / bs) * bs < r.consumed) {
@@ -281,7 +291,7 @@ export function uninlineTail(z: ZResult, p: ZParams): void {
   const end = last.la + last.llen;
   while (pos < end) {
     const src = tailBytes.subarray(pos - last.la);
-    const r = p.codec.compress(src, src.length, p.pclusterSize);
+    const r = p.codec.compress(src, src.length, pclusterTarget(p));
     pos += takePcluster(z, r, src, pos, end - pos, bs, undefined, p.interlaced);
   }
 }
