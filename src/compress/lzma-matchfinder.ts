@@ -35,6 +35,7 @@ export class Bt4MatchFinder {
   /** Cyclic slot of position `next`. */
   private cycNext = 0;
   private src: Uint8Array = new Uint8Array(0);
+  private dv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private n = 0;
   /** The next position to insert. */
   next = 0;
@@ -60,6 +61,7 @@ export class Bt4MatchFinder {
       this.base = 0;
     }
     this.src = src;
+    this.dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
     this.n = n;
     this.next = 0;
     this.cycNext = this.base % this.cyclic;
@@ -165,6 +167,7 @@ export class Bt4MatchFinder {
     }
     // Tree walk (insert pos as the new root of its hash's tree).
     const son = this.son;
+    const dv = this.dv;
     let ptr1 = 2 * cyc; // where the next smaller node hangs
     let ptr0 = 2 * cyc + 1; // where the next greater node hangs
     let len0 = 0;
@@ -181,7 +184,10 @@ export class Bt4MatchFinder {
       const from = pos - delta;
       let len = len0 < len1 ? len0 : len1;
       if (src[from + len] === src[pos + len]) {
-        while (++len < limit && src[from + len] === src[pos + len]);
+        len++;
+        // four bytes at a time while they fit, then byte by byte
+        while (len + 4 <= limit && dv.getInt32(from + len) === dv.getInt32(pos + len)) len += 4;
+        while (len < limit && src[from + len] === src[pos + len]) len++;
         if (report && len > best) {
           best = len;
           lens[cnt] = len;
