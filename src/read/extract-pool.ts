@@ -26,8 +26,9 @@ export interface ExtractWorkerData {
   xattrs: boolean;
 }
 
+/** One core stays with the main thread (it creates every entry): one worker fewer than cores, at least 1. */
 export function defaultExtractWorkers(): number {
-  return Math.min(4, Math.max(1, availableParallelism()));
+  return Math.min(4, Math.max(1, availableParallelism() - 1));
 }
 
 export function errorToWire(e: unknown): WireError {

@@ -24,7 +24,7 @@ export interface ExtractOptions {
   warn?: (msg: string) => void;
   /**
    * Worker threads that decode compressed files and write them while this thread creates the
-   * entries (default: one per core, at most 4; 0: all on this thread). Started only once an image
+   * entries (default: one fewer than cores, at least 1, at most 4; 0: all on this thread). Started only once an image
    * has shown a MiB of compressed data: a small image does not pay their start-up.
    */
   workers?: number;
