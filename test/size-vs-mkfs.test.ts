@@ -9,6 +9,9 @@ import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { FORGE_BIN, findTool, needVersion, runOk } from './helpers/tools.js';
 import { mulberry32, noise } from './helpers/noise.js';
+import { compressExtents } from '../src/build/zfile.js';
+import { makeCodec } from '../src/compress/codec.js';
+import { lz4DecompressStrict } from '../src/compress/lz4.js';
 
 const WORDS = ('the of and to in is for on that with as by this are from be or at an it not which have '
   + 'error return value struct int char void unsigned const static if else while size_t buffer file path '
@@ -100,5 +103,43 @@ test('mkfs images of a rootfs-like tree are no larger than mkfs.erofs 1.9.3 for 
     assert.deepEqual(over, [], `larger than mkfs.erofs 1.9.3:\n${rows.join('\n')}`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ztailpacking: a last pcluster whose stream spills into a block is compressed again into the blocks below it, the rest inlined (mkfs.erofs tryrecompress_trailing)', () => {
+  const bs = 4096;
+  const text = textFile(mulberry32(21), 60_000);
+  for (const [name, level] of [['lz4', 0], ['lz4hc', 9]] as const) {
+    const codec = makeCodec({ name, level }, 16384);
+    // a length whose stream ends less than 1 KiB into its last block: the trimmed form saves a block
+    let data = text;
+    let whole = codec.compress(data, data.length, 16384);
+    for (let n = 20_000; n < 60_000; n += 500) {
+      data = text.subarray(0, n);
+      whole = codec.compress(data, data.length, 16384);
+      if (whole.consumed === n && whole.data.length > bs && whole.data.length % bs < 1024) break;
+    }
+    assert.equal(whole.consumed, data.length, 'the file fits one pcluster');
+    const untrimmed = Math.ceil(whole.data.length / bs);
+    assert.ok(whole.data.length % bs !== 0 && untrimmed >= 2);
+    let o = 0;
+    const z = compressExtents((b, off, len) => {
+      const n = Math.min(len, data.length - o);
+      b.set(data.subarray(o, o + n), off);
+      o += n;
+      return n;
+    }, data.length, { codec, blockSize: bs, pclusterSize: 16384, big: true, ztailpacking: true });
+    assert.equal(z.extents.length, 2, name);
+    const [head, tail] = z.extents;
+    assert.ok(head.compressed && head.blocks === untrimmed - 1, `${name}: ${head.blocks} blocks, was ${untrimmed}`);
+    assert.ok(tail.blocks === 0 && z.inline !== undefined && head.llen + tail.llen === data.length);
+    assert.ok(head.blocks * bs + z.inline.length < untrimmed * bs, `${name}: smaller than before`);
+    // the pcluster (0PADDING: the stream ends at its last byte) and the inline tail decode to the file
+    const p = z.payloads[0]!;
+    let s0 = 0;
+    while (p[s0] === 0) s0++;
+    const out = Buffer.from(lz4DecompressStrict(p.subarray(s0), head.llen));
+    const rest = tail.compressed ? Buffer.from(lz4DecompressStrict(z.inline, tail.llen)) : Buffer.from(z.inline);
+    assert.ok(Buffer.concat([out, rest]).equals(data), `${name}: decodes to the file`);
   }
 });
