@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { FORGE_BIN, findTool, needVersion, runOk } from './helpers/tools.js';
 import { mulberry32, noise } from './helpers/noise.js';
-import { compressExtents } from '../src/build/zfile.js';
+import { compressExtents } from '../src/pipeline/files/zfile.js';
 import { makeCodec } from '../src/compress/codec.js';
 import { lz4DecompressStrict } from '../src/compress/lz4.js';
 
