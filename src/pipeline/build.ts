@@ -2,9 +2,10 @@
 import * as path from 'node:path';
 import { scanDirectory, type ScanOptions } from '../source/dir-scanner.js';
 import type { Inode } from '../source/tree.js';
-import { plan, DirDone, type Plan } from './plan/plan.js';
+import { plan, type Plan } from './plan/plan.js';
+import { DirDone } from './plan/visit-order.js';
 import { flatDataLayout } from '../format/inode.js';
-import { emit, type BuildStats } from './emit/writer.js';
+import { emit, type BuildStats } from './emit/emit.js';
 import { ImageOutput } from './io/output.js';
 import { JobPool } from './work/pool.js';
 import type { BuildOptions } from './options.js';

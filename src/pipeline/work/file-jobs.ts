@@ -5,7 +5,8 @@ import { SEGMENT_SIZE, type JobResult, type ZJob, type ZJobParams, type ZJobResu
 import { jobError, type JobPool } from './pool.js';
 import { dataOf, pathOf, type Inode } from '../../source/tree.js';
 import * as fs from 'node:fs';
-import { DirDone, type Plan } from '../plan/plan.js';
+import type { Plan } from '../plan/plan.js';
+import { DirDone } from '../plan/visit-order.js';
 import type { BuildOptions } from '../options.js';
 import { mayBeWorthCompressing, type ZParams, type ZResult } from '../files/zfile.js';
 import { digestAlgorithm } from '../../fingerprint/compute.js';
