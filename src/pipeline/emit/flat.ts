@@ -2,7 +2,7 @@
 // file's inode is written when its batch returns the tail (and the digest, for a fingerprint).
 import type { Inode } from '../../source/tree.js';
 import { digestAlgorithm } from '../../fingerprint/compute.js';
-import type { CopyItem } from '../work/jobs.js';
+import type { CopyItem } from '../work/job-types.js';
 import type { EmitContext, Placement } from './context.js';
 
 /** A batch of flat files sent to a worker closes at this many bytes or files. */

@@ -1,7 +1,7 @@
 // -E fragments: the packed inode, the regular file that holds every file's fragment.
 import { newInode } from '../../source/tree.js';
 import { compressExtents, type ZParams, type ZResult } from '../files/zfile.js';
-import { SEGMENT_SIZE } from '../work/jobs.js';
+import { SEGMENT_SIZE } from '../work/job-types.js';
 import { SegmentStream, type FileJobs } from '../work/file-jobs.js';
 import type { EmitContext } from './context.js';
 import { writeCompressed } from './compressed.js';
