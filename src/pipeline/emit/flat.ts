@@ -9,7 +9,7 @@ import type { EmitContext, Placement } from './context.js';
 const COPY_BATCH_BYTES = 1 << 20;
 const COPY_BATCH_FILES = 64;
 
-/** Queue a flat file for copying. `dense`: the file's blocks held other bytes (see writeCompressed): zero runs are written, not left as holes. */
+/** Queue a flat file for copying. `dense`: the file's blocks held other bytes (a compressed file taken back, see takeBack in compressed.ts): zero runs are written, not left as holes. */
 export async function copyFlat(ctx: EmitContext, p: Inode, pl: Placement, dense = false): Promise<void> {
   ctx.batch.push({ p, pl, dense });
   ctx.batchBytes += p.size;
