@@ -2,7 +2,8 @@
 // compared as plain data. The end-to-end tests exercise both only through whole images.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { plan, type Plan, DirDone } from '../src/pipeline/plan/plan.js';
+import { plan, type Plan } from '../src/pipeline/plan/plan.js';
+import { DirDone } from '../src/pipeline/plan/visit-order.js';
 import { BlockAllocator } from '../src/pipeline/plan/meta-alloc.js';
 import { defaultBuildOptions, type BuildOptions } from '../src/pipeline/options.js';
 import { newInode, sortedEntries, type Inode, type InodeInit, type Xattr } from '../src/source/tree.js';

@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { takeSlab, giveSlabs, keptBytes } from '../src/pipeline/files/slab-pool.js';
-import { packResult, unpackResult, transferables, type JobResult } from '../src/pipeline/work/jobs.js';
+import { packResult, unpackResult, transferables } from '../src/pipeline/work/job-wire.js';
+import type { JobResult } from '../src/pipeline/work/job-types.js';
 import { forge } from './helpers/tools.js';
 import { pseudoRandom } from './helpers/tricky-tree.js';
 

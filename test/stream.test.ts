@@ -1,5 +1,5 @@
 // Files of several 16 MiB segments are written segment by segment as their results come back
-// (src/pipeline/emit/writer.ts writeCompressed, file-jobs.ts SegmentStream), so memory does not grow with the
+// (src/pipeline/emit/compressed.ts writeCompressed, file-jobs.ts SegmentStream), so memory does not grow with the
 // file. When compression does not pay after all, the file's blocks are taken back and it is copied
 // flat over them: every byte of those blocks must then be the file's or zero, never an old pcluster.
 import test from 'node:test';

@@ -2,11 +2,12 @@
 import * as path from 'node:path';
 import { scanDirectory, type ScanOptions } from '../source/dir-scanner.js';
 import type { Inode } from '../source/tree.js';
-import { plan, DirDone, type Plan } from './plan/plan.js';
+import { plan, type Plan } from './plan/plan.js';
+import { DirDone } from './plan/visit-order.js';
 import { flatDataLayout } from '../format/inode.js';
-import { emit, type BuildStats } from './emit/writer.js';
+import { emit, type BuildStats } from './emit/emit.js';
 import { ImageOutput } from './io/output.js';
-import { JobPool } from './work/pool.js';
+import { JobPool, type JobPoolOptions } from './work/pool.js';
 import type { BuildOptions } from './options.js';
 import type { TarScanOptions } from '../source/tar.js';
 
@@ -35,10 +36,11 @@ export interface BuildResult extends BuildStats {
  */
 export type BeforeCommit = (image: { fd: number; bytes: number }) => Promise<void> | void;
 
-export async function buildImage(image: string, source: BuildSource, o: BuildOptions, beforeCommit?: BeforeCommit): Promise<BuildResult> {
+/** `poolOptions`: the worker pool's (tests inject worker faults through it). */
+export async function buildImage(image: string, source: BuildSource, o: BuildOptions, beforeCommit?: BeforeCommit, poolOptions?: JobPoolOptions): Promise<BuildResult> {
   const t0 = process.hrtime.bigint();
   // Workers start now: their start-up (loading modules) overlaps the scan and the plan.
-  const pool = new JobPool(o.workers);
+  const pool = new JobPool(o.workers, poolOptions);
   try {
     return await buildWith(image, source, o, pool, t0, beforeCommit);
   } finally {

@@ -48,7 +48,7 @@ export interface InodeInit {
 
 /**
  * One object per inode, from the scan to the last write: the planner overrides ownership, size
- * and links in place (not mtimes: see mtimeOf in pipeline/plan/plan.ts) and fills the layout fields
+ * and links in place (not mtimes: see mtimeOf in pipeline/plan/times.ts) and fills the layout fields
  * below. A second object per inode and a path string each cost ~250 MB on a million files.
  */
 export interface Inode extends InodeInit {

@@ -1,11 +1,12 @@
 // Prefetching the work of regular files: hash and compression jobs are submitted ahead of the writer,
 // in the writer's order, within a bound on bytes in flight; the writer takes each file's results when
 // it reaches the file.
-import { SEGMENT_SIZE, type JobResult, type ZJob, type ZJobParams, type ZJobResult, type IndexedSegment } from './jobs.js';
+import { SEGMENT_SIZE, type JobResult, type ZJob, type ZJobParams, type ZJobResult, type IndexedSegment } from './job-types.js';
 import { jobError, type JobPool } from './pool.js';
 import { dataOf, pathOf, type Inode } from '../../source/tree.js';
 import * as fs from 'node:fs';
-import { DirDone, type Plan } from '../plan/plan.js';
+import type { Plan } from '../plan/plan.js';
+import { DirDone } from '../plan/visit-order.js';
 import type { BuildOptions } from '../options.js';
 import { mayBeWorthCompressing, type ZParams, type ZResult } from '../files/zfile.js';
 import { digestAlgorithm } from '../../fingerprint/compute.js';

@@ -1,16 +1,23 @@
 // Worker thread entry: runs jobs (see jobs.ts) and posts results back in the order asked.
 import { parentPort, workerData } from 'node:worker_threads';
-import { runJob, transferables, fromWire, packResult, setCopyCounter, type WireJob } from './jobs.js';
+import { runJob } from './jobs.js';
+import { transferables, fromWire, packResult, type WireJob } from './job-wire.js';
+import { setCopyCounter } from './job-copy.js';
 import { UserError } from '../../errors.js';
 import { giveSlabs } from '../files/slab-pool.js';
+import type { WorkerFault } from './pool.js';
 
-const counter = (workerData as { copied?: SharedArrayBuffer } | null)?.copied;
-if (counter) setCopyCounter(new BigInt64Array(counter));
+const data = workerData as { copied?: SharedArrayBuffer; fault?: WorkerFault } | null;
+if (data?.copied) setCopyCounter(new BigInt64Array(data.copied));
+const fault = data?.fault;
 
 parentPort!.on('message', (msg: { id: number; job: WireJob } | { recycle: ArrayBuffer[] }) => {
   // Result buffers the main thread has written, back for reuse.
   if ('recycle' in msg) return giveSlabs(msg.recycle);
   try {
+    // JobPoolOptions.fault (tests): the job fails, or the thread dies, as a bug in job code would.
+    if (fault === 'exit') process.exit(3);
+    if (fault === 'throw') throw new Error('injected fault (JobPoolOptions.fault)');
     const res = packResult(runJob(fromWire(msg.job)));
     parentPort!.postMessage({ id: msg.id, res }, transferables(res));
   } catch (e) {

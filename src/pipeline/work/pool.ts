@@ -3,7 +3,8 @@
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../../errors.js';
 import { showPath } from '../../show-path.js';
-import { toWire, unpackResult, type Job, type JobResult } from './jobs.js';
+import { toWire, unpackResult } from './job-wire.js';
+import type { Job, JobResult } from './job-types.js';
 
 interface Pending {
   resolve: (r: JobResult) => void;
@@ -52,6 +53,14 @@ const RECYCLE_BYTES = 2 << 20;
 /** Jobs sent ahead to each worker. */
 const PER_WORKER_QUEUE = 8;
 
+/** A failure injected into every job (tests): the job throws, or its worker thread exits with code 3. */
+export type WorkerFault = 'throw' | 'exit';
+
+export interface JobPoolOptions {
+  /** Tests only: make the workers fail as a bug would, to check how a build reports it and cleans up. */
+  fault?: WorkerFault;
+}
+
 export class JobPool {
   private workers: Worker[] = [];
   private queue: { id: number; job: Job }[] = [];
@@ -71,9 +80,9 @@ export class JobPool {
     return Number(Atomics.load(this.copied, 0));
   }
 
-  constructor(readonly size: number) {
+  constructor(readonly size: number, opts: JobPoolOptions = {}) {
     for (let i = 0; i < size; i++) {
-      const w = new Worker(new URL('./job-worker.js', import.meta.url), { workerData: { copied: this.copied.buffer } });
+      const w = new Worker(new URL('./job-worker.js', import.meta.url), { workerData: { copied: this.copied.buffer, fault: opts.fault } });
       w.on('message', (m: { id: number; res?: JobResult; error?: string; stack?: string; user?: boolean }) => {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);

@@ -1,0 +1,230 @@
+// The state every emit step shares, in one object: the plan and options, the output and block
+// allocator, the compression parameters, the stores of dedupe keys, fragments and chunks, and the
+// counters the build reports. The steps (flat.ts, compressed.ts, chunk-files.ts, dirs.ts, packed.ts)
+// are functions of this context; emit.ts runs them in the plan's order.
+import { ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, NULL_ADDR } from '../../format/constants.js';
+import { encodeInode, inodeSize, encodeRdev, flatDataLayout } from '../../format/inode.js';
+import { encodeXattrIbody, xattrIcount } from '../../format/xattr-ibody.js';
+import { UserError } from '../../errors.js';
+import { pathOf, type Inode } from '../../source/tree.js';
+import { showPath } from '../../show-path.js';
+import type { Plan } from '../plan/plan.js';
+import { relPathOf, DirDone } from '../plan/visit-order.js';
+import { mtimeOf } from '../plan/times.js';
+import { xattrSizeOf } from '../plan/xattrs.js';
+import { BlockAllocator } from '../plan/meta-alloc.js';
+import type { ImageOutput } from '../io/output.js';
+import { maxPclusterSize, type BuildOptions } from '../options.js';
+import { fingerprintValue } from '../../fingerprint/compute.js';
+import type { JobPool } from '../work/pool.js';
+import { FileJobQueue } from '../work/file-jobs.js';
+import type { ZParams } from '../files/zfile.js';
+import { makeCodec } from '../../compress/codec.js';
+import { FragmentStore } from '../files/fragments.js';
+import { ChunkStore, type ChunkedFile } from '../files/chunked.js';
+import { systemClock } from '../../sys/clock.js';
+
+/** Where an inode's data went. */
+export interface Placement {
+  datalayout: number;
+  startBlk: number;
+  /** Bytes after the inode and xattrs: the inline tail or the compressed file's map. */
+  tail: Uint8Array;
+  tailLen: number;
+}
+
+/** A flat file waiting in the copy batch; `dense`: its blocks held other bytes (zero runs are written, not left as holes). */
+export interface BatchedCopy {
+  p: Inode;
+  pl: Placement;
+  dense: boolean;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+export class EmitContext {
+  readonly bs: number;
+  readonly alloc: BlockAllocator;
+  /** Codecs are made for the image's largest pcluster (-C, or a compress hint's): their windows and dictionaries are then the ones the config records announce. */
+  readonly codecPcluster: number | undefined;
+  /** The compression parameters of -C (undefined when the image is not compressed). */
+  readonly zparams: ZParams | undefined;
+  /** -E fragments: the packed inode's bytes, gathered as files are written. */
+  readonly fragments: FragmentStore | undefined;
+  /** -E dedupe; and with fragments mkfs.erofs 1.9.3 also stores identical pclusters once (lib/dedupe_ext.c): payload key -> block. */
+  readonly dedupe: Map<string, number> | undefined;
+  readonly jobs: FileJobQueue;
+  /** --chunksize: the blob the chunks go to until its place is known. */
+  readonly chunkStore: ChunkStore | undefined;
+  /** Chunk-based files placed, written once the blob has its place (their maps hold image blocks). */
+  readonly chunkedItems: { p: Inode; file: ChunkedFile }[] = [];
+  /** Placements of directories, written once their children have nids. */
+  readonly placements = new Map<Inode, Placement>();
+  /** Index images: directories whose blocks are taken when they are written (see reserve). */
+  readonly lateBlocks = new Map<Inode, number>();
+
+  // Flat regular files are copied by workers in batches; their inodes are written when the copy
+  // returns the tails (flat.ts).
+  batch: BatchedCopy[] = [];
+  batchBytes = 0;
+  readonly copies: Promise<void>[] = [];
+  readonly maxCopies: number;
+
+  /** --compress-hints: parameters by (pcluster size, algorithm index), codecs by algorithm index. */
+  private readonly hintedParams = new Map<string, ZParams>();
+  private readonly hintedCodecs = new Map<number, ReturnType<typeof makeCodec>>();
+
+  // What the build reports.
+  /** Regular-file bytes read from the source. */
+  dataBytes = 0;
+  compressedFiles = 0;
+  /** Items written (not counting directories' second visits). */
+  files = 0;
+  /** Bytes done by compressed files, segment by segment (flat files count in the pool's copiedBytes). */
+  compressedDone = 0;
+  private readonly totalBytes: number;
+  private lastReport = 0;
+
+  // Files of one directory come together: its path is made once for all of them, not once each.
+  private lastDir: Inode | undefined;
+  private lastDirPrefix = '';
+
+  private itemBuf: Uint8Array;
+
+  constructor(
+    readonly plan: Plan,
+    readonly o: BuildOptions,
+    readonly out: ImageOutput,
+    readonly pool: JobPool,
+    /** --chunksize: the temp file of the chunk blob. */
+    readonly blob: ImageOutput | undefined,
+  ) {
+    const bs = (this.bs = plan.blockSize);
+    this.alloc = new BlockAllocator(bs, plan.metaStart, (blk, buf) => out.write(buf, blk * bs), (end) => out.reserve(end));
+    this.codecPcluster = o.compression && maxPclusterSize(o.compression);
+    const codecPcluster = this.codecPcluster;
+    this.zparams = o.compression && {
+      codec: makeCodec(o.compression.codec, codecPcluster!), blockSize: bs, pclusterSize: o.compression.pclusterSize,
+      ...(codecPcluster !== o.compression.pclusterSize ? { codecPcluster } : {}),
+      big: plan.bigPcluster, ztailpacking: o.compression.ztailpacking, maxExtent: o.compression.maxExtentBytes,
+      ...(o.compression.fragments ? {
+        fragments: true, allFragments: o.compression.fragments.all,
+        // mkfs.erofs: INTERLACED with fragments unless dedupe is on (prepare_compressed_file).
+        interlaced: !o.compression.dedupe,
+      } : {}),
+    };
+    this.fragments = o.compression?.fragments ? new FragmentStore(o.compression.fragments.dedupe) : undefined;
+    this.dedupe = o.compression?.dedupe || o.compression?.fragments ? new Map<string, number>() : undefined;
+    this.jobs = new FileJobQueue(plan, o, pool, this.zparams);
+    this.chunkStore = blob && new ChunkStore(bs, o.chunks!, blob);
+    // Batches bound the round trips: one per ~1 MiB or 64 files, and this many in flight.
+    this.maxCopies = 4 * o.workers + 8;
+    this.totalBytes = plan.steps.reduce((a, st) => a + (!(st instanceof DirDone) && st.kind === 'reg' ? st.size : 0), 0);
+    this.itemBuf = new Uint8Array(bs);
+  }
+
+  /** The compression parameters of a file: -C's, or its compress hint's. */
+  zparamsOf(p: Inode): ZParams {
+    const c = this.plan.zChoice?.get(p);
+    if (!c) return this.zparams!;
+    const k = `${c.pclusterSize}:${c.algorithm}`;
+    let zp = this.hintedParams.get(k);
+    if (!zp) {
+      let codec = c.algorithm === 0 ? this.zparams!.codec : this.hintedCodecs.get(c.algorithm);
+      if (!codec) this.hintedCodecs.set(c.algorithm, (codec = makeCodec(this.o.compression!.alternatives![c.algorithm - 1], this.codecPcluster!)));
+      zp = { ...this.zparams!, codec, pclusterSize: c.pclusterSize, codecPcluster: this.codecPcluster! };
+      this.hintedParams.set(k, zp);
+    }
+    return zp;
+  }
+
+  /** A file's path in the source, for the workers that read it. */
+  filePath(p: Inode): string {
+    if (!p.parent) return pathOf(p);
+    if (p.parent !== this.lastDir) {
+      this.lastDir = p.parent;
+      const d = pathOf(this.lastDir);
+      // An unnamed root (an archive's) adds nothing to its children's paths (as in pathOf).
+      this.lastDirPrefix = !this.lastDir.parent && !this.lastDir.name ? '' : `${d}/`;
+    }
+    return this.lastDirPrefix + p.name;
+  }
+
+  /**
+   * Bytes of an inode and its xattr body: the sizes their encoders write (encodeInode; the planner
+   * measured the body with encodeXattrIbody). Every placement and inline decision uses this.
+   */
+  inodeEndOf(p: Inode): number {
+    return inodeSize(p.extended) + xattrSizeOf(p);
+  }
+
+  /** Inline the tail after inode + xattrs when the whole item fits one block (mkfs.erofs rule). */
+  wantsInline(p: Inode, tailLen: number): boolean {
+    return tailLen > 0 && (p.kind !== 'reg' || this.o.inlineData) && this.inodeEndOf(p) + tailLen <= this.bs;
+  }
+
+  /** Reserve data blocks and the metadata slot for an inode; returns its placement skeleton. */
+  reserve(p: Inode): Placement {
+    const { bs, alloc, o } = this;
+    const inline = this.wantsInline(p, flatDataLayout(p.size, bs, true).tail);
+    const { blocks: fullBlocks, tail: len } = flatDataLayout(p.size, bs, inline);
+    // Index images place items as mkfs.erofs does: a directory's blocks once it is written (after its
+    // entries' inodes, see writeDir), items running on from the last block (meta-alloc.ts).
+    const late = !!o.tarIndex && p.kind === 'dir' && fullBlocks > 0;
+    const startBlk = fullBlocks && !late ? alloc.takeBlocks(fullBlocks) : inline ? NULL_ADDR : 0;
+    if (late) this.lateBlocks.set(p, fullBlocks);
+    p.nid = (o.tarIndex ? alloc.placeRunOn(this.inodeEndOf(p), len) : alloc.placeItem(this.inodeEndOf(p) + len)) / ISLOT_SIZE;
+    // A copied file's tail arrives as a view of its batch's result; others are filled in here.
+    const pl: Placement = { datalayout: inline ? INODE_FLAT_INLINE : INODE_FLAT_PLAIN, startBlk, tailLen: len, tail: p.kind === 'reg' ? NO_BYTES : new Uint8Array(len) };
+    if (p.kind === 'dir') this.placements.set(p, pl);
+    return pl;
+  }
+
+  /** Write the inode, its xattrs and inline tail, each by its encoder at the offsets the item was placed with. */
+  writeItem(p: Inode, pl: Placement): void {
+    const xsize = xattrSizeOf(p);
+    const inodeEnd = this.inodeEndOf(p);
+    const len = inodeEnd + pl.tail.length;
+    // One scratch buffer for every item: writeMeta copies the bytes before the next item is made.
+    if (this.itemBuf.length < len) this.itemBuf = new Uint8Array(len);
+    const item = this.itemBuf.subarray(0, len);
+    item.fill(0);
+    const u = p.kind === 'chr' || p.kind === 'blk' ? encodeRdev(p.rdevMajor, p.rdevMinor)
+      : p.kind === 'fifo' || p.kind === 'sock' ? 0 : pl.startBlk;
+    const t = mtimeOf(p, this.plan);
+    const isize = encodeInode({
+      extended: p.extended, datalayout: pl.datalayout, xattrIcount: xattrIcount(xsize), mode: p.mode,
+      nlink: p.links, size: BigInt(p.size), u, ino: p.ino, uid: p.uid, gid: p.gid,
+      mtimeSec: t.sec, mtimeNsec: t.nsec, mtimeDelta: 0,
+    }, item, 0);
+    const wrote = p.ibody ? encodeXattrIbody(p.ibody, item, isize) : 0;
+    if (isize + wrote !== inodeEnd) throw new Error(`${showPath(pathOf(p))}: inode + xattrs wrote ${isize + wrote} bytes, placed as ${inodeEnd}`);
+    item.set(pl.tail, inodeEnd);
+    this.alloc.writeMeta(p.nid * ISLOT_SIZE, item, (buf, pos) => this.out.write(buf, pos));
+  }
+
+  /**
+   * Set a file's fingerprint from the digest of a read of its bytes. `reread`: a file compressed
+   * first and stored flat or chunked after all is read twice, and both reads must agree.
+   */
+  setFingerprint(p: Inode, digest: Uint8Array, reread = true): void {
+    const o = this.o;
+    const value = fingerprintValue(o.fingerprint!, digest, () => relPathOf(p), p.size);
+    const fpx = p.ibody!.fingerprint!;
+    if (reread && o.fingerprint!.scheme !== 'uuid' && fpx.value.some((b) => b !== 0) && !value.equals(fpx.value)) {
+      throw new UserError(`${showPath(pathOf(p))}: file changed during build (its bytes differ between two reads)`);
+    }
+    fpx.value = value;
+  }
+
+  /** --progress: the write phase's files and bytes, at most every 100 ms unless forced. */
+  report(force = false): void {
+    const { o } = this;
+    const now = (o.progressClock ?? systemClock).now();
+    if (!o.progress || (!force && now - this.lastReport < 100)) return;
+    this.lastReport = now;
+    // A file compressed and then stored flat counts twice: capped at the total.
+    const bytes = Math.min(this.totalBytes, this.compressedDone + this.pool.copiedBytes());
+    o.progress({ phase: 'write', files: this.files, totalFiles: this.plan.inodeCount, bytes, totalBytes: this.totalBytes });
+  }
+}

@@ -1,0 +1,52 @@
+// Flat regular files: copied by the workers in batches, straight from the source into the image; a
+// file's inode is written when its batch returns the tail (and the digest, for a fingerprint).
+import type { Inode } from '../../source/tree.js';
+import { digestAlgorithm } from '../../fingerprint/compute.js';
+import type { CopyItem } from '../work/job-types.js';
+import type { EmitContext, Placement } from './context.js';
+
+/** A batch of flat files sent to a worker closes at this many bytes or files. */
+const COPY_BATCH_BYTES = 1 << 20;
+const COPY_BATCH_FILES = 64;
+
+/** Queue a flat file for copying. `dense`: the file's blocks held other bytes (a compressed file taken back, see takeBack in compressed.ts): zero runs are written, not left as holes. */
+export async function copyFlat(ctx: EmitContext, p: Inode, pl: Placement, dense = false): Promise<void> {
+  ctx.batch.push({ p, pl, dense });
+  ctx.batchBytes += p.size;
+  if (ctx.batchBytes >= COPY_BATCH_BYTES || ctx.batch.length >= COPY_BATCH_FILES) await flushCopies(ctx);
+}
+
+/** Send the batch to a worker; waits only when too many batches are in flight. */
+export async function flushCopies(ctx: EmitContext): Promise<void> {
+  if (!ctx.batch.length) return;
+  const { o, bs } = ctx;
+  const items = ctx.batch;
+  ctx.batch = [];
+  ctx.batchBytes = 0;
+  const algo = items[0].p.ibody?.fingerprint ? digestAlgorithm(o.fingerprint!) : undefined;
+  const files: CopyItem[] = items.map(({ p, pl, dense }) => ({
+    // A file read from its path needs only the path and the scanned mtime (see dataOf).
+    src: p.data, path: ctx.filePath(p), mtimeSec: p.data ? undefined : p.mtimeSec, mtimeNsec: p.data ? undefined : p.mtimeNsec,
+    size: p.size, dataStart: pl.startBlk * bs, blockPart: p.size - pl.tailLen, dense: dense || undefined,
+  }));
+  const pr = ctx.pool.run({ kind: 'copy', image: ctx.out.tempPath, files, algo }).then((r) => {
+    const res = r as { tails: Uint8Array; digests?: Uint8Array };
+    let at = 0;
+    items.forEach(({ p, pl }, i) => {
+      pl.tail = res.tails.subarray(at, at + pl.tailLen);
+      at += pl.tailLen;
+      if (res.digests) ctx.setFingerprint(p, res.digests.subarray(32 * i, 32 * i + 32));
+      ctx.writeItem(p, pl);
+    });
+  });
+  // Observed when awaited (finishCopies); never an unhandled rejection meanwhile.
+  pr.catch(() => {});
+  ctx.copies.push(pr);
+  if (ctx.copies.length >= ctx.maxCopies) await ctx.copies.shift();
+}
+
+/** Send the last batch and wait for every copy: all flat files' inodes are then written. */
+export async function finishCopies(ctx: EmitContext): Promise<void> {
+  await flushCopies(ctx);
+  await Promise.all(ctx.copies);
+}

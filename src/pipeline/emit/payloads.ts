@@ -1,0 +1,66 @@
+// Placing a compressed file's pclusters: consecutive blocks, or (-E dedupe, and with fragments) a
+// pointer back at an identical pcluster written before.
+import { createHash } from 'node:crypto';
+import type { ZParams, ZResult } from '../files/zfile.js';
+import type { EmitContext } from './context.js';
+
+/** Dedupe keys of z's payloads (undefined for the inline one, and all of them without dedupe). */
+export function dedupeKeys(ctx: EmitContext, z: ZResult, zp: ZParams): (string | undefined)[] {
+  return z.payloads.map((b, k) => {
+    if (!ctx.dedupe || !b) return undefined;
+    const key = createHash('sha256').update(b).digest('base64');
+    // An INTERLACED stored block reads differently at another offset in its lcluster; a stream
+    // is read by its file's algorithm (compress hints mix them).
+    const e = z.extents[k];
+    return !e.compressed ? (zp.interlaced ? `${key}@${e.la % ctx.bs}` : key) : zp.codec.algorithm ? `${key}#${zp.codec.algorithm}` : key;
+  });
+}
+
+/** Whether placing payloads with these keys would point any of them at a copy already written (or earlier in the list). */
+export function wouldDedupe(ctx: EmitContext, keys: readonly (string | undefined)[]): boolean {
+  const seen = new Set<string>();
+  for (const k of keys) {
+    if (k === undefined) continue;
+    if (ctx.dedupe!.has(k) || seen.has(k)) return true;
+    seen.add(k);
+  }
+  return false;
+}
+
+/**
+ * Write the payloads of z's extents to consecutive blocks, or, when `pointBack` (the file's indexes
+ * can address any block: FULL), point deduped ones at the copy already written. `keys` are
+ * dedupeKeys(z, zp). Returns whether any was deduped; `added` collects new dedupe keys.
+ */
+export function placePayloads(ctx: EmitContext, z: ZResult, keys: readonly (string | undefined)[], pointBack: boolean, added: string[]): boolean {
+  const { out, bs, alloc, dedupe } = ctx;
+  let deduped = false;
+  // Consecutive pclusters that sit side by side in one buffer go out in one write.
+  let run: { buf: Uint8Array; start: number; end: number; pos: number } | undefined;
+  const flushRun = () => { if (run) out.write(run.buf, run.pos, run.start, run.end); run = undefined; };
+  for (let k = 0; k < z.extents.length; k++) {
+    const e = z.extents[k];
+    const payload = z.payloads[k];
+    if (!payload) continue;
+    const key = keys[k];
+    const seen = key !== undefined ? dedupe!.get(key) : undefined;
+    if (seen !== undefined && pointBack) {
+      e.blkaddr = seen;
+      deduped = true;
+      continue;
+    }
+    e.blkaddr = alloc.takeBlocks(e.blocks);
+    if (key !== undefined && seen === undefined) {
+      dedupe!.set(key, e.blkaddr);
+      added.push(key);
+    }
+    if (run && run.buf.buffer === payload.buffer && run.end === payload.byteOffset && run.pos + (run.end - run.start) === e.blkaddr * bs) {
+      run.end += payload.length;
+    } else {
+      flushRun();
+      run = { buf: new Uint8Array(payload.buffer), start: payload.byteOffset, end: payload.byteOffset + payload.length, pos: e.blkaddr * bs };
+    }
+  }
+  flushRun();
+  return deduped;
+}

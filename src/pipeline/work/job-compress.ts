@@ -1,0 +1,62 @@
+// The compression job: one segment of a file compressed into extents; with --cache, the cache looked
+// up by the segment's content first, and the result stored after.
+import { contentHasher } from '../../fingerprint/compute.js';
+import { SourceReader } from '../files/source-reader.js';
+import { compressExtents, type ZResult } from '../files/zfile.js';
+import { cacheKey, cacheGet, cachePut } from '../cache/cache.js';
+import { makeCodec, type Codec, type CodecSpec } from '../../compress/codec.js';
+import { segmentBuffer } from './thread-buffers.js';
+import type { JobOf, ZJobResult } from './job-types.js';
+
+/** Codecs made once per thread, by algorithm, level and pcluster size. */
+const codecs = new Map<string, Codec>();
+function codecFor(spec: CodecSpec, pclusterSize: number): Codec {
+  const key = `${spec.name}:${spec.level ?? ''}:${pclusterSize}`;
+  let c = codecs.get(key);
+  if (!c) codecs.set(key, (c = makeCodec(spec, pclusterSize)));
+  return c;
+}
+
+export function compressJob(job: JobOf<'z'>): ZJobResult {
+  const p = job.params;
+  const last = job.start + job.length === job.size;
+  const zp = {
+    codec: codecFor(p.codec, p.codecPcluster ?? p.pclusterSize), blockSize: p.blockSize, pclusterSize: p.pclusterSize, big: p.big, maxExtent: p.maxExtent,
+    // Only the file's final piece may go inline, or to the packed inode (which then wins, as in mkfs.erofs).
+    ztailpacking: p.ztailpacking && last && !p.fragments,
+    fragments: p.fragments === 'tail' && last, allFragments: p.fragments === 'all', interlaced: p.interlaced,
+  };
+  const r = new SourceReader({ data: job.src, path: job.path }, job.length, job.start, job.size);
+  const h = contentHasher(job.algo);
+  try {
+    if (!job.cacheDir) {
+      const z = compressExtents((b, off, len) => r.read(b, off, len), job.length, zp, h ? (c) => { h.update(c); } : undefined);
+      r.finish();
+      for (const e of z.extents) e.la += job.start;
+      return { kind: 'z', z, digest: h ? new Uint8Array(h.digest()) : undefined };
+    }
+    // With a cache the segment is read whole: its bytes are part of the key.
+    const seg = segmentBuffer(job.length).subarray(0, job.length);
+    for (let got = 0; got < job.length;) got += r.read(seg, got, job.length - got);
+    r.finish();
+    h?.update(seg);
+    const key = cacheKey({ ...p, ztailpacking: zp.ztailpacking, ...(p.fragments ? { fragmentsHere: zp.fragments } : {}), length: job.length }, seg).toString('hex');
+    const hit = cacheGet(job.cacheDir, key);
+    let z: ZResult;
+    let bytes: number | undefined;
+    if ('z' in hit) {
+      ({ z, bytes } = hit);
+    } else {
+      let pos = 0;
+      z = compressExtents((b, off, len) => { const n = Math.min(len, seg.length - pos); b.set(seg.subarray(pos, pos + n), off); pos += n; return n; }, job.length, zp);
+      bytes = cachePut(job.cacheDir, key, z);
+    }
+    for (const e of z.extents) e.la += job.start;
+    return {
+      kind: 'z', z, cache: 'z' in hit ? 'hit' : hit.miss, digest: h ? new Uint8Array(h.digest()) : undefined,
+      entry: bytes === undefined ? undefined : { key, bytes },
+    };
+  } finally {
+    r.close();
+  }
+}

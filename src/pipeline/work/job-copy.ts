@@ -1,0 +1,83 @@
+// The copy job: flat files read from the source and written into the image file by the worker
+// itself, their tails (and digests, for fingerprints) sent back.
+import * as fs from 'node:fs';
+import { contentHasher } from '../../fingerprint/compute.js';
+import { SourceReader } from '../files/source-reader.js';
+import type { DataSource } from '../../source/tree.js';
+import { UserError, errnoReason } from '../../errors.js';
+import { WriteGather } from '../io/write-gather.js';
+import { imageOfTemp } from '../io/output.js';
+import { readBuffer } from './thread-buffers.js';
+import type { JobOf, JobResult } from './job-types.js';
+
+const ZEROS = Buffer.alloc(1 << 20);
+/** Output descriptors by image path, kept open for the worker's life. */
+const outputs = new Map<string, number>();
+
+function outputFd(image: string): number {
+  let fd = outputs.get(image);
+  if (fd === undefined) {
+    // A new image: earlier ones are finished, drop their descriptors.
+    for (const old of outputs.values()) fs.closeSync(old);
+    outputs.clear();
+    outputs.set(image, (fd = fs.openSync(image, 'r+')));
+  }
+  return fd;
+}
+
+/** Source bytes copied, shared with the main thread for the progress line (set by the worker entry). */
+let copiedBytes: BigInt64Array | undefined;
+export function setCopyCounter(counter: BigInt64Array): void {
+  copiedBytes = counter;
+}
+
+/** Data of consecutive small files in a copy batch usually sits back to back: one write for all. */
+const gatherBuf = new Uint8Array(1 << 20);
+
+export function copyJob(job: JobOf<'copy'>): JobResult {
+  const fd = outputFd(job.image);
+  const readBuf = readBuffer();
+  const tails = new Uint8Array(job.files.reduce((a, f) => a + f.size - f.blockPart, 0));
+  const digests = job.algo ? new Uint8Array(32 * job.files.length) : undefined;
+  const gather = new WriteGather((buf, position, start, end) => {
+    try {
+      for (let off = start; off < end;) off += fs.writeSync(fd, buf, off, end - off, position + (off - start));
+    } catch (e) {
+      throw new UserError(`${imageOfTemp(job.image)}: write failed: ${errnoReason(e)}`);
+    }
+  }, gatherBuf);
+  let tailAt = 0;
+  job.files.forEach((f, i) => {
+    const src: DataSource = f.src ?? {
+      type: 'path', path: Buffer.from(f.path, 'latin1'),
+      mtimeNs: f.mtimeSec === undefined ? undefined : BigInt(f.mtimeSec) * 1_000_000_000n + BigInt(f.mtimeNsec ?? 0),
+    };
+    const r = new SourceReader({ data: src, path: f.path }, f.size);
+    const h = contentHasher(job.algo);
+    try {
+      let pos = 0;
+      for (;;) {
+        const got = r.read(readBuf, 0, readBuf.length);
+        if (got === 0) break;
+        const chunk = readBuf.subarray(0, got);
+        h?.update(chunk);
+        const toData = Math.max(0, Math.min(got, f.blockPart - pos));
+        // All-zero runs stay holes in the image file; they read back as zeros.
+        if (toData > 0 && (f.dense || !(chunk[0] === 0 && chunk.subarray(0, toData).equals(ZEROS.subarray(0, toData))))) {
+          gather.write(chunk, f.dataStart + pos, 0, toData);
+        }
+        if (toData < got) tails.set(chunk.subarray(toData), tailAt + pos + toData - f.blockPart);
+        pos += got;
+        // Counted per chunk, so a large file moves the progress line while it is copied.
+        if (copiedBytes) Atomics.add(copiedBytes, 0, BigInt(got));
+      }
+      r.finish();
+    } finally {
+      r.close();
+    }
+    tailAt += f.size - f.blockPart;
+    if (h) digests!.set(h.digest(), 32 * i);
+  });
+  gather.flush();
+  return { kind: 'copy', tails, digests };
+}
