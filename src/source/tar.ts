@@ -29,9 +29,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
-import { S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, NAME_LEN } from '../format/constants.js';
+import { S_IFDIR, S_IFCHR, NAME_LEN } from '../format/constants.js';
+import { typeBitsOf, type FileKind } from '../format/file-kind.js';
 import { liveTempFiles } from '../sys/cleanup.js';
-import { type Inode, type Kind, type Dentry, type Xattr, type DataSource, newInode, mtimeSecOf, sortedEntries } from './tree.js';
+import { type Inode, type Dentry, type Xattr, type DataSource, newInode, mtimeSecOf, sortedEntries } from './tree.js';
 import { showPath } from '../show-path.js';
 import {
   BLOCK, decodeHeader, decodeGnuSparseHeader, decodeGnuSparseExtension, parsePaxRecords, paxInteger, paxTime,
@@ -282,18 +283,6 @@ function splitPath(p: Buffer): Buffer[] | null {
 
 const key = (name: Buffer): string => name.toString('latin1');
 
-function typeBits(kind: Kind): number {
-  switch (kind) {
-    case 'reg': return S_IFREG;
-    case 'dir': return S_IFDIR;
-    case 'lnk': return S_IFLNK;
-    case 'chr': return S_IFCHR;
-    case 'blk': return S_IFBLK;
-    case 'fifo': return S_IFIFO;
-    default: throw new Error(`unexpected kind ${kind}`);
-  }
-}
-
 // ---- the scan -----------------------------------------------------------------------------
 
 /**
@@ -503,7 +492,7 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
       await skipPadding(size, where);
     };
 
-    let kind: Kind | 'link';
+    let kind: FileKind | 'link';
     switch (h.type) {
       case '0': case '7': case 'S': kind = 'reg'; break;
       case '\0': kind = rawPath[rawPath.length - 1] === SLASH ? 'dir' : 'reg'; break; // v7: a trailing '/' meant a directory
@@ -603,7 +592,7 @@ export async function scanTar(input: string, opts: TarScanOptions = {}): Promise
     }
 
     const inode = newInode({
-      kind, mode: typeBits(kind) | h.mode, uid, gid, mtimeSec, mtimeNsec: mtime.nsec,
+      kind, mode: typeBitsOf(kind) | h.mode, uid, gid, mtimeSec, mtimeNsec: mtime.nsec,
       size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: [], links: 1,
     }, name.toString('latin1'), parent);
     xattrMaps.set(inode, xattrs);
