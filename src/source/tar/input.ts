@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
-import { UserError, errnoReason } from '../errors.js';
+import { UserError, errnoReason } from '../../errors.js';
 
 export interface ByteSource {
   /** Bytes consumed so far: the position in the (decompressed) tar stream. */
