@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { MicroLzmaEncoder, lzmaDefaultDictSize, INCOMPRESSIBLE_PROBE } from '../src/compress/lzma-encoder.js';
 import { microLzmaDecode } from '../src/compress/microlzma.js';
+import { decompress } from '../src/compress/codec.js';
 import { compressExtents, type ZParams } from '../src/pipeline/files/zfile.js';
 import { COMPRESSION_LZMA } from '../src/format/zmap.js';
 import { pseudoRandom } from './helpers/tricky-tree.js';
@@ -18,7 +19,8 @@ test('lzma: an incompressible 300 KB file at -C 1 MiB -b 1024 costs linear encod
   const enc = new MicroLzmaEncoder(6, lzmaDefaultDictSize(pcluster));
   let calls = 0;
   const p: ZParams = {
-    codec: { name: 'lzma', algorithm: COMPRESSION_LZMA, level: 6, compress: (s, n, cap) => { calls++; return enc.compress(s, n, cap); } },
+    codec: { name: 'lzma', algorithm: COMPRESSION_LZMA, level: 6, compress: (s, n, cap) => { calls++; return enc.compress(s, n, cap); },
+      decompress: (s, q) => decompress(COMPRESSION_LZMA, s, q) },
     blockSize: 1024, pclusterSize: pcluster, big: true, ztailpacking: false,
   };
   let off = 0;

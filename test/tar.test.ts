@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import * as zlibMod from 'node:zlib';
 import { scanTar } from '../src/source/tar.js';
 import { build as buildLib, defaultBuildOptions } from '../src/index.js';
-import { parseNumeric, parsePaxRecords, paxTime, decodeHeader } from '../src/source/tar-header.js';
+import { parseNumeric, parsePaxRecords, paxTime, decodeHeader } from '../src/source/tar/header.js';
 import { aclTextToXattr } from '../src/source/posix-acl.js';
 import type { Inode } from '../src/source/tree.js';
 import { withMount } from './helpers/mount.js';

@@ -3,7 +3,7 @@
 // any refusal or failure, after one line naming the reason.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildImage } from '../pipeline/build.js';
+import { buildImage, scanTarSource } from '../pipeline/build.js';
 import { defaultBuildOptions, type BuildOptions } from '../pipeline/options.js';
 import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
 import { newInode, NO_XATTRS, type Inode } from '../source/tree.js';
@@ -216,14 +216,8 @@ async function runMkfs(a: MkfsArgs, chatty: boolean): Promise<void> {
   let tree: Inode;
   let cleanup = (): void => {};
   if (a.tar) {
-    const now = o.now();
-    o.now = () => now;
-    const buildTime = o.timestamp !== undefined ? { sec: o.timestamp, nsec: 0 }
-      : o.sourceDateEpoch !== undefined ? { sec: o.sourceDateEpoch, nsec: 0 } : now;
-    const { scanTar } = await import('../source/tar.js');
-    const scan = await scanTar(a.source, { gzip: a.gzip ? true : 'auto', aufs: a.aufs, ovlfsStrip: a.ovlfsStrip, warn: o.warn, buildTime, index: a.tarIndex });
+    const scan = await scanTarSource(a.source, o, { gzip: a.gzip ? true : 'auto', aufs: a.aufs, ovlfsStrip: a.ovlfsStrip, index: a.tarIndex });
     tree = scan.tree;
-    if (scan.index) o.tarIndex = { mode: a.tarIndex!, offsets: scan.index.offsets, archiveBytes: scan.index.bytes };
     cleanup = () => scan.cleanup();
   } else {
     let st: fs.Stats | undefined;

@@ -17,6 +17,29 @@ export interface DestSizeOut {
   data: Uint8Array;
 }
 
+/** What decoding one extent needs besides its stream. */
+export interface DecodeParams {
+  /** The extent's length: the stream must decode to exactly this many bytes, unless `partial`. */
+  outLen: number;
+  /** A partial reference (dedupe): the extent is a prefix of what the stream decodes to. */
+  partial: boolean;
+  /** Bound on a whole stream's output when `partial` (the kernel's largest extent). */
+  maxLen: number;
+  /** LZMA: dictionary size from the image's config record. */
+  dictSize: number;
+  /** zstd: largest window from the image's config record. */
+  windowSize: number;
+}
+
+/** The reader's side of each algorithm: strict decoders keyed by on-disk id. */
+const DECODERS: Record<number, { name: string; decompress(stream: Uint8Array, p: DecodeParams): Uint8Array }> = {
+  [COMPRESSION_LZ4]: { name: 'lz4', decompress: (s, p) => lz4Decompress(s, p.outLen, p.partial, p.maxLen) },
+  // The dictionary bounds match distances; a partial reference stops where the extent ends.
+  [COMPRESSION_LZMA]: { name: 'lzma', decompress: (s, p) => microLzmaDecode(s, p.outLen, p.dictSize, !p.partial) },
+  [COMPRESSION_DEFLATE]: { name: 'deflate', decompress: (s, p) => (p.partial ? inflatePrefix(s, p.outLen, p.maxLen) : inflateStrict(s, p.outLen)) },
+  [COMPRESSION_ZSTD]: { name: 'zstd', decompress: (s, p) => zstdDecodeStrict(s, p.outLen, p.windowSize, !p.partial, p.maxLen) },
+};
+
 export interface Codec {
   /** -z name. */
   name: string;
@@ -24,6 +47,8 @@ export interface Codec {
   algorithm: number;
   level: number;
   compress(src: Uint8Array, srcLen: number, capacity: number): DestSizeOut;
+  /** Decode one stream of this algorithm, strictly (the reader's side; see decompress()). */
+  decompress(stream: Uint8Array, p: DecodeParams): Uint8Array;
   /**
    * Optional: a buffer of at least n bytes that compress() reads in place (no copy) for outputs of
    * up to outCap bytes, valid until the next window() call. The data view returned by compress() is
@@ -62,6 +87,7 @@ function lz4Factory(name: string): Factory {
         const r = scratch.compress(src, srcLen, capacity, level);
         return { consumed: r.consumed, data: r.block };
       },
+      decompress: DECODERS[COMPRESSION_LZ4].decompress,
       window: (n, outCap) => scratch.window(n, outCap),
     };
   };
@@ -75,6 +101,7 @@ registerCodec('deflate', COMPRESSION_DEFLATE, DEFLATE_DEFAULT_LEVEL, [0, DEFLATE
   return {
     name: 'deflate', algorithm: COMPRESSION_DEFLATE, level,
     compress: (src, srcLen, capacity) => deflateDestSize(src, srcLen, capacity, level, hint),
+    decompress: DECODERS[COMPRESSION_DEFLATE].decompress,
   };
 });
 registerCodec('lz4hc', COMPRESSION_LZ4, 9, [0, 12], lz4Factory('lz4hc'));
@@ -82,14 +109,20 @@ registerCodec('lz4hc', COMPRESSION_LZ4, 9, [0, 12], lz4Factory('lz4hc'));
 // image's (zstdWindowLog). Node's zlib has zstd from 22.15 only.
 registerCodec('zstd', COMPRESSION_ZSTD, ZSTD_DEFAULT_LEVEL, [0, ZSTD_MAX_LEVEL], (level, pclusterSize) => {
   const enc = new ZstdEncoder(level, zstdDefaultWindowLog(pclusterSize));
-  return { name: 'zstd', algorithm: COMPRESSION_ZSTD, level, compress: (src, srcLen, capacity) => enc.compress(src, srcLen, capacity) };
+  return {
+    name: 'zstd', algorithm: COMPRESSION_ZSTD, level,
+    compress: (src, srcLen, capacity) => enc.compress(src, srcLen, capacity), decompress: DECODERS[COMPRESSION_ZSTD].decompress,
+  };
 });
 
 // lzma (MicroLZMA): our own encoder (lzma-encoder.ts); levels as mkfs.erofs 1.9.3's liblzma presets,
 // 0..9 and 100..109 ("extreme"), default 6; dictionary 4 x the largest pcluster (32 KiB .. 8 MiB).
 registerCodec('lzma', COMPRESSION_LZMA, LZMA_DEFAULT_LEVEL, [0, 109], (level, pclusterSize) => {
   const enc = new MicroLzmaEncoder(level, lzmaDefaultDictSize(pclusterSize));
-  return { name: 'lzma', algorithm: COMPRESSION_LZMA, level, compress: (src, srcLen, capacity) => enc.compress(src, srcLen, capacity) };
+  return {
+    name: 'lzma', algorithm: COMPRESSION_LZMA, level,
+    compress: (src, srcLen, capacity) => enc.compress(src, srcLen, capacity), decompress: DECODERS[COMPRESSION_LZMA].decompress,
+  };
 });
 
 /** Why an algorithm cannot be used on this Node, or null when it can. */
@@ -149,29 +182,6 @@ export function codecAlgorithm(spec: CodecSpec): number {
   if (!r) throw new UserError(`-z ${spec.name}: not available`);
   return r.algorithm;
 }
-
-/** What decoding one extent needs besides its stream. */
-export interface DecodeParams {
-  /** The extent's length: the stream must decode to exactly this many bytes, unless `partial`. */
-  outLen: number;
-  /** A partial reference (dedupe): the extent is a prefix of what the stream decodes to. */
-  partial: boolean;
-  /** Bound on a whole stream's output when `partial` (the kernel's largest extent). */
-  maxLen: number;
-  /** LZMA: dictionary size from the image's config record. */
-  dictSize: number;
-  /** zstd: largest window from the image's config record. */
-  windowSize: number;
-}
-
-/** The reader's side of each algorithm: strict decoders keyed by on-disk id. */
-const DECODERS: Record<number, { name: string; decompress(stream: Uint8Array, p: DecodeParams): Uint8Array }> = {
-  [COMPRESSION_LZ4]: { name: 'lz4', decompress: (s, p) => lz4Decompress(s, p.outLen, p.partial, p.maxLen) },
-  // The dictionary bounds match distances; a partial reference stops where the extent ends.
-  [COMPRESSION_LZMA]: { name: 'lzma', decompress: (s, p) => microLzmaDecode(s, p.outLen, p.dictSize, !p.partial) },
-  [COMPRESSION_DEFLATE]: { name: 'deflate', decompress: (s, p) => (p.partial ? inflatePrefix(s, p.outLen, p.maxLen) : inflateStrict(s, p.outLen)) },
-  [COMPRESSION_ZSTD]: { name: 'zstd', decompress: (s, p) => zstdDecodeStrict(s, p.outLen, p.windowSize, !p.partial, p.maxLen) },
-};
 
 /** The algorithm's name for messages ("lz4", "lzma", "deflate", "zstd"); undefined for unknown ids. */
 export function algorithmName(algorithm: number): string | undefined {

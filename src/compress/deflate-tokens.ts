@@ -25,6 +25,8 @@ export class TokenStore {
   cumXb = 0;
   /** data bits under the fixed code (without EOB) */
   cumFixed = 0;
+  /** The decoder's tables and bit reader, reused by every decodeChunk into this store. */
+  readonly decoder = new DecoderState();
 
   reset(): void {
     this.n = 0;
@@ -53,90 +55,110 @@ export class TokenStore {
   }
 }
 
-const llDec = new Decoder(11, LL_AUX);
-const dDec = new Decoder(9, D_AUX);
-const clDec = new Decoder(7);
+// The fixed-code tables: built once, only read afterwards.
 const fixedLLDec = new Decoder(11, LL_AUX);
 const fixedDDec = new Decoder(9, D_AUX);
 fixedLLDec.init(FIXED_LL_LEN, 288);
 fixedDDec.init(FIXED_D_LEN, 30);
-const decLens = new Uint8Array(NUM_LL + 2 + 32 + 140);
-const clScratch = new Uint8Array(NUM_CL);
 
 export class ZlibOutputError extends Error {}
 
-/** bit reader state shared by the slow paths (the hot loop keeps it in locals) */
-let bBuf = 0;
-let bCnt = 0;
-let bPos = 0;
-let bSrc: Uint8Array = new Uint8Array(0);
-let bEnd = 0;
+/** A bit reader for the slow paths (the hot loop of decodeChunk keeps its own copy in locals). */
+class BitReader {
+  buf = 0;
+  cnt = 0;
+  pos = 0;
+  src: Uint8Array = new Uint8Array(0);
+  end = 0;
 
-function need(n: number): void {
-  while (bCnt < n) {
-    bBuf |= (bPos < bEnd ? bSrc[bPos] : 0) << bCnt;
-    bPos++;
-    bCnt += 8;
+  /** Start at byte `pos` of src[0..end) with `cnt` bits already in `buf`. */
+  set(src: Uint8Array, end: number, pos: number, buf: number, cnt: number): void {
+    this.src = src;
+    this.end = end;
+    this.pos = pos;
+    this.buf = buf;
+    this.cnt = cnt;
   }
-}
-function bits(n: number): number {
-  need(n);
-  const v = bBuf & ((1 << n) - 1);
-  bBuf >>>= n;
-  bCnt -= n;
-  return v;
-}
-function decodeSym(d: Decoder): number {
-  need(15);
-  const e = d.table[bBuf & d.mask];
-  if (e) {
-    const l = e & 15;
-    bBuf >>>= l;
-    bCnt -= l;
-    return (e >> 4) & 511;
+
+  need(n: number): void {
+    while (this.cnt < n) {
+      this.buf |= (this.pos < this.end ? this.src[this.pos] : 0) << this.cnt;
+      this.pos++;
+      this.cnt += 8;
+    }
   }
-  // canonical decode, one bit at a time (codes longer than the primary table)
-  let code = 0;
-  let first = 0;
-  let index = 0;
-  for (let len = 1; len < 16; len++) {
-    code |= bBuf & 1;
-    bBuf >>>= 1;
-    bCnt--;
-    const c = d.count[len];
-    if (code - c < first) return d.sorted[index + (code - first)];
-    index += c;
-    first += c;
-    first <<= 1;
-    code <<= 1;
+
+  bits(n: number): number {
+    this.need(n);
+    const v = this.buf & ((1 << n) - 1);
+    this.buf >>>= n;
+    this.cnt -= n;
+    return v;
   }
-  throw new ZlibOutputError('bad code');
+
+  decodeSym(d: Decoder): number {
+    this.need(15);
+    const e = d.table[this.buf & d.mask];
+    if (e) {
+      const l = e & 15;
+      this.buf >>>= l;
+      this.cnt -= l;
+      return (e >> 4) & 511;
+    }
+    // canonical decode, one bit at a time (codes longer than the primary table)
+    let code = 0;
+    let first = 0;
+    let index = 0;
+    for (let len = 1; len < 16; len++) {
+      code |= this.buf & 1;
+      this.buf >>>= 1;
+      this.cnt--;
+      const c = d.count[len];
+      if (code - c < first) return d.sorted[index + (code - first)];
+      index += c;
+      first += c;
+      first <<= 1;
+      code <<= 1;
+    }
+    throw new ZlibOutputError('bad code');
+  }
 }
 
-/** read a dynamic block header at the shared bit state into llDec/dDec; false if malformed */
-function readDynamicHeader(): boolean {
-  const hlit = bits(5) + 257;
-  const hdist = bits(5) + 1;
-  const hclen = bits(4) + 4;
-  if (hlit > 286 || hdist > 30) return false;
-  clScratch.fill(0);
-  for (let i = 0; i < hclen; i++) clScratch[CL_ORDER[i]] = bits(3);
-  clDec.init(clScratch, NUM_CL);
-  const total = hlit + hdist;
-  for (let i = 0; i < total; ) {
-    const s = decodeSym(clDec);
-    if (s < 16) decLens[i++] = s;
-    else if (s === 16) {
-      if (i === 0) return false;
-      const p = decLens[i - 1];
-      for (let r = 3 + bits(2); r > 0; r--) decLens[i++] = p;
-    } else if (s === 17) for (let r = 3 + bits(3); r > 0; r--) decLens[i++] = 0;
-    else for (let r = 11 + bits(7); r > 0; r--) decLens[i++] = 0;
-    if (i > total) return false;
+/** A decoder's working state: the dynamic block's tables, their scratch, the slow-path bit reader. */
+export class DecoderState {
+  readonly llDec = new Decoder(11, LL_AUX);
+  readonly dDec = new Decoder(9, D_AUX);
+  readonly clDec = new Decoder(7);
+  readonly lens = new Uint8Array(NUM_LL + 2 + 32 + 140);
+  readonly clScratch = new Uint8Array(NUM_CL);
+  readonly br = new BitReader();
+
+  /** Read a dynamic block header at the bit reader into llDec/dDec; false if malformed. */
+  readDynamicHeader(): boolean {
+    const { br, clScratch, lens } = this;
+    const hlit = br.bits(5) + 257;
+    const hdist = br.bits(5) + 1;
+    const hclen = br.bits(4) + 4;
+    if (hlit > 286 || hdist > 30) return false;
+    clScratch.fill(0);
+    for (let i = 0; i < hclen; i++) clScratch[CL_ORDER[i]] = br.bits(3);
+    this.clDec.init(clScratch, NUM_CL);
+    const total = hlit + hdist;
+    for (let i = 0; i < total; ) {
+      const s = br.decodeSym(this.clDec);
+      if (s < 16) lens[i++] = s;
+      else if (s === 16) {
+        if (i === 0) return false;
+        const p = lens[i - 1];
+        for (let r = 3 + br.bits(2); r > 0; r--) lens[i++] = p;
+      } else if (s === 17) for (let r = 3 + br.bits(3); r > 0; r--) lens[i++] = 0;
+      else for (let r = 11 + br.bits(7); r > 0; r--) lens[i++] = 0;
+      if (i > total) return false;
+    }
+    this.llDec.init(lens.subarray(0, hlit), hlit);
+    this.dDec.init(lens.subarray(hlit, total), hdist);
+    return true;
   }
-  llDec.init(decLens.subarray(0, hlit), hlit);
-  dDec.init(decLens.subarray(hlit, total), hdist);
-  return true;
 }
 
 /**
@@ -153,7 +175,8 @@ export function decodeChunk(ts: TokenStore, buf: Uint8Array, n: number, inLen: n
   const xbs = ts.xb;
   const hl = ts.cumLL;
   const hd = ts.cumD;
-  const lens = decLens;
+  const st = ts.decoder;
+  const { llDec, dDec, clDec, lens, br } = st;
   let k = ts.n;
   let xbits = ts.cumXb;
   let pos = 0;
@@ -207,7 +230,7 @@ export function decodeChunk(ts: TokenStore, buf: Uint8Array, n: number, inLen: n
       bb >>= 14;
       bc -= 14;
       if (hlit > 286 || hdist > 30) throw new ZlibOutputError('bad dynamic header');
-      const cl = clScratch;
+      const cl = st.clScratch;
       cl.fill(0);
       for (let i = 0; i < hclen; i++) {
         while (bc <= 16) {
@@ -278,15 +301,11 @@ export function decodeChunk(ts: TokenStore, buf: Uint8Array, n: number, inLen: n
       // the slow path returns the symbol, rebuilt into an entry with length 0 (bits consumed)
       let e = lt[bb & lm];
       if (e === 0) {
-        bSrc = buf;
-        bEnd = n;
-        bPos = pos;
-        bBuf = bb;
-        bCnt = bc;
-        const s = decodeSym(ld);
-        pos = bPos;
-        bb = bBuf;
-        bc = bCnt;
+        br.set(buf, n, pos, bb, bc);
+        const s = br.decodeSym(ld);
+        pos = br.pos;
+        bb = br.buf;
+        bc = br.cnt;
         e = (s << 4) | LL_AUX[s];
       }
       const l = e & 15;
@@ -334,15 +353,11 @@ export function decodeChunk(ts: TokenStore, buf: Uint8Array, n: number, inLen: n
       }
       e = dt[bb & dm];
       if (e === 0) {
-        bSrc = buf;
-        bEnd = n;
-        bPos = pos;
-        bBuf = bb;
-        bCnt = bc;
-        const d = decodeSym(dd);
-        pos = bPos;
-        bb = bBuf;
-        bc = bCnt;
+        br.set(buf, n, pos, bb, bc);
+        const d = br.decodeSym(dd);
+        pos = br.pos;
+        bb = br.buf;
+        bc = br.cnt;
         e = (d << 4) | D_AUX[d];
       }
       const dl = e & 15;
@@ -391,50 +406,47 @@ export function decodeChunk(ts: TokenStore, buf: Uint8Array, n: number, inLen: n
  * Error-path helper: true if `src` is a sequence of complete non-final blocks (what a sync-flushed
  * stream without BFINAL looks like), as far as a structural walk can tell.
  */
-export function endsOnBlockBoundary(src: Uint8Array): boolean {
-  bSrc = src;
-  bEnd = src.length;
-  bPos = 0;
-  bBuf = 0;
-  bCnt = 0;
+export function endsOnBlockBoundary(src: Uint8Array, st: DecoderState = new DecoderState()): boolean {
+  const br = st.br;
+  br.set(src, src.length, 0, 0, 0);
   const limit = src.length * 8;
-  const consumed = () => bPos * 8 - bCnt;
+  const consumed = () => br.pos * 8 - br.cnt;
   try {
     for (;;) {
       if (Math.ceil(consumed() / 8) >= src.length) return src.length > 0;
-      const hdr = bits(3);
+      const hdr = br.bits(3);
       if (hdr & 1) return false;
       const type = hdr >> 1;
       if (type === 0) {
-        bits(bCnt & 7);
-        const len = bits(16);
-        const nlen = bits(16);
+        br.bits(br.cnt & 7);
+        const len = br.bits(16);
+        const nlen = br.bits(16);
         if ((len ^ 0xffff) !== nlen) return false;
-        bPos -= bCnt >> 3;
-        bBuf = 0;
-        bCnt = 0;
-        bPos += len;
-        if (bPos > bEnd) return false;
+        br.pos -= br.cnt >> 3;
+        br.buf = 0;
+        br.cnt = 0;
+        br.pos += len;
+        if (br.pos > br.end) return false;
         continue;
       }
       if (type === 3) return false;
       let ll = fixedLLDec;
       let dd = fixedDDec;
       if (type === 2) {
-        if (!readDynamicHeader() || consumed() > limit) return false;
-        ll = llDec;
-        dd = dDec;
+        if (!st.readDynamicHeader() || consumed() > limit) return false;
+        ll = st.llDec;
+        dd = st.dDec;
       }
       for (;;) {
         if (consumed() > limit) return false;
-        const s = decodeSym(ll);
+        const s = br.decodeSym(ll);
         if (s === EOB) break;
         if (s > 256) {
           if (s > 285) return false;
-          bits(LEN_EXTRA[s - 257]);
-          const ds = decodeSym(dd);
+          br.bits(LEN_EXTRA[s - 257]);
+          const ds = br.decodeSym(dd);
           if (ds > 29) return false;
-          bits(DIST_EXTRA[ds]);
+          br.bits(DIST_EXTRA[ds]);
         }
       }
       if (consumed() > limit) return false;

@@ -6,8 +6,14 @@ import { CorruptImageError } from '../errors.js';
 
 /** z_erofs_lz4_cfgs: 14 bytes. */
 export const LZ4_CFGS_SIZE = 14;
+/** Field offsets in z_erofs_lz4_cfgs (__le16 max_distance, __le16 max_pclusterblks, reserved). */
+const O_LZ4 = { maxDistance: 0, maxPclusterBlks: 2, reserved: 4 } as const;
 /** z_erofs_deflate_cfgs: 6 bytes. */
 export const DEFLATE_CFGS_SIZE = 6;
+/** Field offsets in z_erofs_deflate_cfgs (u8 windowbits, reserved). */
+const O_DEFLATE = { windowBits: 0, reserved: 1 } as const;
+/** A record: __le16 size, then the payload (erofs_read_metadata). */
+const O_RECORD = { size: 0, payload: 2 } as const;
 /** Largest DEFLATE window the kernel accepts (MAX_WBITS). */
 export const DEFLATE_MAX_WINDOWBITS = 15;
 
@@ -26,8 +32,8 @@ export interface DeflateCfgs {
 export function encodeLz4Cfgs(c: Lz4Cfgs): Uint8Array {
   const b = new Uint8Array(LZ4_CFGS_SIZE);
   const v = new DataView(b.buffer);
-  v.setUint16(0, c.maxDistance, true);
-  v.setUint16(2, c.maxPclusterBlks, true);
+  v.setUint16(O_LZ4.maxDistance, c.maxDistance, true);
+  v.setUint16(O_LZ4.maxPclusterBlks, c.maxPclusterBlks, true);
   return b;
 }
 
@@ -35,8 +41,8 @@ export function encodeLz4Cfgs(c: Lz4Cfgs): Uint8Array {
 export function decodeLz4Cfgs(payload: Uint8Array, blockSize: number): Lz4Cfgs {
   if (payload.length < LZ4_CFGS_SIZE) throw new CorruptImageError('LZ4 config record too short', 'superblock', `${payload.length} bytes`);
   const v = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  const maxDistance = v.getUint16(0, true);
-  let maxPclusterBlks = v.getUint16(2, true);
+  const maxDistance = v.getUint16(O_LZ4.maxDistance, true);
+  let maxPclusterBlks = v.getUint16(O_LZ4.maxPclusterBlks, true);
   if (maxPclusterBlks === 0) maxPclusterBlks = 1;
   if (maxPclusterBlks * blockSize > PCLUSTER_MAX_SIZE) {
     throw new CorruptImageError('LZ4 config: max_pclusterblks above 1 MiB', 'superblock', `${maxPclusterBlks} blocks`);
@@ -46,13 +52,13 @@ export function decodeLz4Cfgs(payload: Uint8Array, blockSize: number): Lz4Cfgs {
 
 export function encodeDeflateCfgs(c: DeflateCfgs): Uint8Array {
   const b = new Uint8Array(DEFLATE_CFGS_SIZE);
-  b[0] = c.windowBits;
+  b[O_DEFLATE.windowBits] = c.windowBits;
   return b;
 }
 
 export function decodeDeflateCfgs(payload: Uint8Array): DeflateCfgs {
   if (payload.length < DEFLATE_CFGS_SIZE) throw new CorruptImageError('DEFLATE config record too short', 'superblock', `${payload.length} bytes`);
-  const windowBits = payload[0];
+  const windowBits = payload[O_DEFLATE.windowBits];
   if (windowBits > DEFLATE_MAX_WINDOWBITS) throw new CorruptImageError('DEFLATE config: windowbits above 15', 'superblock', `${windowBits}`);
   return { windowBits };
 }
@@ -60,16 +66,16 @@ export function decodeDeflateCfgs(payload: Uint8Array): DeflateCfgs {
 /** Frame payloads as records starting at a 4-aligned offset: each record is u16 size + payload, padded to 4. */
 export function encodeCfgRecords(payloads: readonly Uint8Array[]): Uint8Array {
   let len = 0;
-  for (const p of payloads) len = Math.ceil(len / 4) * 4 + 2 + p.length;
+  for (const p of payloads) len = Math.ceil(len / 4) * 4 + O_RECORD.payload + p.length;
   const out = new Uint8Array(Math.ceil(len / 4) * 4);
   let off = 0;
   for (const p of payloads) {
     off = Math.ceil(off / 4) * 4;
     if (p.length === 0 || p.length > 0xffff) throw new RangeError(`config record size ${p.length}`);
-    out[off] = p.length & 0xff;
-    out[off + 1] = p.length >> 8;
-    out.set(p, off + 2);
-    off += 2 + p.length;
+    out[off + O_RECORD.size] = p.length & 0xff;
+    out[off + O_RECORD.size + 1] = p.length >> 8;
+    out.set(p, off + O_RECORD.payload);
+    off += O_RECORD.payload + p.length;
   }
   return out;
 }
@@ -84,19 +90,23 @@ export function decodeCfgRecords(read: (off: number, len: number) => Uint8Array,
   for (let alg = 0; algs >> alg; alg++) {
     if (!((algs >> alg) & 1)) continue;
     off = Math.ceil(off / 4) * 4;
-    const h = read(off, 2);
+    const h = read(off + O_RECORD.size, 2);
     const size = h[0] | (h[1] << 8);
     if (size === 0) throw new CorruptImageError('empty compression config record', 'superblock', `algorithm ${alg}`);
-    out.set(alg, read(off + 2, size));
-    off += 2 + size;
+    out.set(alg, read(off + O_RECORD.payload, size));
+    off += O_RECORD.payload + size;
   }
   return out;
 }
 
 /** z_erofs_lzma_cfgs: u32 dict_size, u16 format, 8 reserved bytes. */
 export const LZMA_CFGS_SIZE = 14;
+/** Field offsets in z_erofs_lzma_cfgs. */
+const O_LZMA = { dictSize: 0, format: 4, reserved: 6 } as const;
 /** z_erofs_zstd_cfgs: u8 format, u8 windowlog (minus 10), 4 reserved bytes. */
 export const ZSTD_CFGS_SIZE = 6;
+/** Field offsets in z_erofs_zstd_cfgs. */
+const O_ZSTD = { format: 0, windowLog: 1, reserved: 2 } as const;
 /** Z_EROFS_LZMA_MAX_DICT_SIZE (8 x the largest pcluster) and the kernel's lower bound. */
 export const LZMA_MAX_DICT_SIZE = 8 << 20;
 export const LZMA_MIN_DICT_SIZE = 4096;
@@ -114,7 +124,7 @@ export interface ZstdCfgs {
 
 export function encodeLzmaCfgs(c: LzmaCfgs): Uint8Array {
   const b = new Uint8Array(LZMA_CFGS_SIZE);
-  new DataView(b.buffer).setUint32(0, c.dictSize, true);
+  new DataView(b.buffer).setUint32(O_LZMA.dictSize, c.dictSize, true);
   return b;
 }
 
@@ -122,8 +132,8 @@ export function encodeLzmaCfgs(c: LzmaCfgs): Uint8Array {
 export function decodeLzmaCfgs(payload: Uint8Array): LzmaCfgs {
   if (payload.length < LZMA_CFGS_SIZE) throw new CorruptImageError('LZMA config record too short', 'superblock', `${payload.length} bytes`);
   const v = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  const dictSize = v.getUint32(0, true);
-  const format = v.getUint16(4, true);
+  const dictSize = v.getUint32(O_LZMA.dictSize, true);
+  const format = v.getUint16(O_LZMA.format, true);
   if (format !== 0) throw new CorruptImageError('LZMA config: unknown format', 'superblock', `${format}`);
   if (dictSize > LZMA_MAX_DICT_SIZE || dictSize < LZMA_MIN_DICT_SIZE) throw new CorruptImageError('LZMA config: dictionary size out of 4 KiB..8 MiB', 'superblock', `${dictSize}`);
   return { dictSize };
@@ -131,14 +141,16 @@ export function decodeLzmaCfgs(payload: Uint8Array): LzmaCfgs {
 
 export function encodeZstdCfgs(c: ZstdCfgs): Uint8Array {
   const b = new Uint8Array(ZSTD_CFGS_SIZE);
-  b[1] = Math.log2(c.windowSize) - 10;
+  b[O_ZSTD.windowLog] = Math.log2(c.windowSize) - 10;
   return b;
 }
 
 /** Kernel z_erofs_load_zstd_config: format 0, windowlog <= 10 (1 MiB). */
 export function decodeZstdCfgs(payload: Uint8Array): ZstdCfgs {
   if (payload.length < ZSTD_CFGS_SIZE) throw new CorruptImageError('zstd config record too short', 'superblock', `${payload.length} bytes`);
-  if (payload[0] !== 0) throw new CorruptImageError('zstd config: unknown format', 'superblock', `${payload[0]}`);
-  if (payload[1] > ZSTD_MAX_WINDOWLOG_FIELD) throw new CorruptImageError('zstd config: window above 1 MiB', 'superblock', `windowlog ${payload[1] + 10}`);
-  return { windowSize: 2 ** (payload[1] + 10) };
+  const format = payload[O_ZSTD.format];
+  const windowLog = payload[O_ZSTD.windowLog];
+  if (format !== 0) throw new CorruptImageError('zstd config: unknown format', 'superblock', `${format}`);
+  if (windowLog > ZSTD_MAX_WINDOWLOG_FIELD) throw new CorruptImageError('zstd config: window above 1 MiB', 'superblock', `windowlog ${windowLog + 10}`);
+  return { windowSize: 2 ** (windowLog + 10) };
 }

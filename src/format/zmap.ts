@@ -6,8 +6,15 @@ import { CorruptImageError } from '../errors.js';
 
 /** sizeof(struct z_erofs_map_header). */
 export const MAP_HEADER_SIZE = 8;
+/**
+ * Field offsets in z_erofs_map_header: h_fragmentoff (u32, or the whole u64 of a fragment inode) overlays
+ * h_reserved1 and h_idata_size; h_advise, h_algorithmtype (HEAD1 low nibble, HEAD2 high), h_clusterbits.
+ */
+const OH = { fragmentOff: 0, reserved1: 0, idataSize: 2, advise: 4, algorithmType: 6, clusterBits: 7 } as const;
 /** sizeof(struct z_erofs_lcluster_index): one FULL index. */
 export const FULL_INDEX_SIZE = 8;
+/** Field offsets in z_erofs_lcluster_index: di_advise, di_clusterofs, then di_u: di_blkaddr or di_delta[2]. */
+const OI = { advise: 0, clusterofs: 2, blkaddr: 4, delta0: 4, delta1: 6 } as const;
 /** FULL indexes start 8 bytes after the map header (Z_EROFS_FULL_INDEX_START). */
 export const FULL_INDEX_GAP = 8;
 
@@ -138,20 +145,20 @@ export function encodeMapHeader(h: MapHeader): Uint8Array {
   const v = new DataView(b.buffer);
   if (h.kind === 'fragment-inode') {
     if (h.fragmentOff < 0n || h.fragmentOff >= 1n << 63n) throw new RangeError(`fragment offset ${h.fragmentOff} does not fit 63 bits`);
-    v.setBigUint64(0, h.fragmentOff | (1n << 63n), true);
+    v.setBigUint64(OH.fragmentOff, h.fragmentOff | (1n << 63n), true);
     return b;
   }
   if (h.advise & ADVISE_FRAGMENT_PCLUSTER) {
     if (h.idataSize !== 0) throw new RangeError('map header: h_idata_size and h_fragmentoff share bytes 0..3');
-    v.setUint32(0, h.fragmentOff >>> 0, true);
+    v.setUint32(OH.fragmentOff, h.fragmentOff >>> 0, true);
   } else {
-    v.setUint16(2, h.idataSize, true);
+    v.setUint16(OH.idataSize, h.idataSize, true);
   }
-  v.setUint16(4, h.advise, true);
+  v.setUint16(OH.advise, h.advise, true);
   const [a1, a2] = h.algorithmType;
   if (a1 > 15 || a2 > 15 || h.clusterBits > 15) throw new RangeError('map header: algorithm or cluster bits out of range');
-  v.setUint8(6, a1 | (a2 << 4));
-  v.setUint8(7, h.clusterBits);
+  v.setUint8(OH.algorithmType, a1 | (a2 << 4));
+  v.setUint8(OH.clusterBits, h.clusterBits);
   return b;
 }
 
@@ -161,17 +168,17 @@ export function encodeMapHeader(h: MapHeader): Uint8Array {
  */
 export function decodeMapHeader(b: Uint8Array, off: number): MapHeader {
   const v = new DataView(b.buffer, b.byteOffset + off, MAP_HEADER_SIZE);
-  const clusterbitsByte = v.getUint8(7);
+  const clusterbitsByte = v.getUint8(OH.clusterBits);
   if (clusterbitsByte >> FRAGMENT_INODE_BIT) {
-    return { kind: 'fragment-inode', fragmentOff: v.getBigUint64(0, true) & ((1n << 63n) - 1n) };
+    return { kind: 'fragment-inode', fragmentOff: v.getBigUint64(OH.fragmentOff, true) & ((1n << 63n) - 1n) };
   }
-  const at = v.getUint8(6);
-  const advise = v.getUint16(4, true);
+  const at = v.getUint8(OH.algorithmType);
+  const advise = v.getUint16(OH.advise, true);
   const fragment = (advise & ADVISE_FRAGMENT_PCLUSTER) !== 0;
   return {
     kind: 'indexes',
-    fragmentOff: fragment ? v.getUint32(0, true) : 0,
-    idataSize: fragment ? 0 : v.getUint16(2, true),
+    fragmentOff: fragment ? v.getUint32(OH.fragmentOff, true) : 0,
+    idataSize: fragment ? 0 : v.getUint16(OH.idataSize, true),
     advise,
     algorithmType: [at & 15, at >> 4],
     clusterBits: clusterbitsByte & 15,
@@ -192,27 +199,27 @@ export type LclusterIndex =
 export function encodeFullIndex(x: LclusterIndex, out: Uint8Array, off: number): void {
   const v = new DataView(out.buffer, out.byteOffset + off, FULL_INDEX_SIZE);
   if (x.type === LCLUSTER_TYPE_NONHEAD) {
-    v.setUint16(0, LCLUSTER_TYPE_NONHEAD, true);
-    v.setUint16(2, 0, true);
-    v.setUint16(4, x.delta0, true);
-    v.setUint16(6, x.delta1, true);
+    v.setUint16(OI.advise, LCLUSTER_TYPE_NONHEAD, true);
+    v.setUint16(OI.clusterofs, 0, true);
+    v.setUint16(OI.delta0, x.delta0, true);
+    v.setUint16(OI.delta1, x.delta1, true);
   } else {
-    v.setUint16(0, x.type | (x.partialRef ? LI_PARTIAL_REF : 0), true);
-    v.setUint16(2, x.clusterofs, true);
-    v.setUint32(4, x.blkaddr >>> 0, true);
+    v.setUint16(OI.advise, x.type | (x.partialRef ? LI_PARTIAL_REF : 0), true);
+    v.setUint16(OI.clusterofs, x.clusterofs, true);
+    v.setUint32(OI.blkaddr, x.blkaddr >>> 0, true);
   }
 }
 
 /** Decode a FULL index. Other di_advise bits are ignored, as the kernel does; di_clusterofs of a NONHEAD too. */
 export function decodeFullIndex(b: Uint8Array, off: number): LclusterIndex {
   const v = new DataView(b.buffer, b.byteOffset + off, FULL_INDEX_SIZE);
-  const advise = v.getUint16(0, true);
+  const advise = v.getUint16(OI.advise, true);
   const type = advise & LI_LCLUSTER_TYPE_MASK;
-  if (type === LCLUSTER_TYPE_NONHEAD) return { type, delta0: v.getUint16(4, true), delta1: v.getUint16(6, true) };
+  if (type === LCLUSTER_TYPE_NONHEAD) return { type, delta0: v.getUint16(OI.delta0, true), delta1: v.getUint16(OI.delta1, true) };
   return {
     type: type as 0 | 1 | 3,
-    clusterofs: v.getUint16(2, true),
-    blkaddr: v.getUint32(4, true),
+    clusterofs: v.getUint16(OI.clusterofs, true),
+    blkaddr: v.getUint32(OI.blkaddr, true),
     partialRef: (advise & LI_PARTIAL_REF) !== 0,
   };
 }
@@ -228,7 +235,7 @@ export function encodeFullIndexes(xs: LclusterSeq): Uint8Array {
   for (let i = 0; i < xs.length; i++) {
     const x = xs.at(i)!;
     encodeFullIndex(x, out, i * FULL_INDEX_SIZE);
-    if (x.type === LCLUSTER_TYPE_NONHEAD) v.setUint16(i * FULL_INDEX_SIZE + 2, headClusterofs, true);
+    if (x.type === LCLUSTER_TYPE_NONHEAD) v.setUint16(i * FULL_INDEX_SIZE + OI.clusterofs, headClusterofs, true);
     else headClusterofs = x.clusterofs;
   }
   return out;
@@ -307,10 +314,15 @@ export interface CompactEntry {
   lo: number;
 }
 
+/** A compact pack: 2 entries in 8 bytes or 16 in 32, then the u32 base blkaddr in its last bytes. */
+const COMPACT_PACK_BYTES = { 2: 8, 16: 32 } as const;
+const COMPACT_BASE_SIZE = 4;
+
 /** Decode one pack (vcnt entries, then a u32 base blkaddr in its last 4 bytes). */
 export function decodeCompactPack(b: Uint8Array, off: number, vcnt: 2 | 16, lobits: number): { entries: CompactEntry[]; base: number } {
-  const packBytes = vcnt === 2 ? 8 : 32;
-  const encodebits = ((packBytes - 4) * 8) / vcnt;
+  const packBytes = COMPACT_PACK_BYTES[vcnt];
+  const baseOff = off + packBytes - COMPACT_BASE_SIZE;
+  const encodebits = ((packBytes - COMPACT_BASE_SIZE) * 8) / vcnt;
   const entries: CompactEntry[] = [];
   for (let i = 0; i < vcnt; i++) {
     const bit = encodebits * i;
@@ -320,14 +332,14 @@ export function decodeCompactPack(b: Uint8Array, off: number, vcnt: 2 | 16, lobi
     const v = word >>> (bit & 7);
     entries.push({ type: (v >>> lobits) & 3, lo: v & ((1 << lobits) - 1) });
   }
-  const base = (b[off + packBytes - 4] | (b[off + packBytes - 3] << 8) | (b[off + packBytes - 2] << 16) | (b[off + packBytes - 1] << 24)) >>> 0;
+  const base = (b[baseOff] | (b[baseOff + 1] << 8) | (b[baseOff + 2] << 16) | (b[baseOff + 3] << 24)) >>> 0;
   return { entries, base };
 }
 
 function encodeCompactPack(entries: readonly CompactEntry[], base: number, lobits: number, out: Uint8Array, off: number): void {
   const vcnt = entries.length;
-  const packBytes = vcnt === 2 ? 8 : 32;
-  const encodebits = ((packBytes - 4) * 8) / vcnt;
+  const packBytes = COMPACT_PACK_BYTES[vcnt as 2 | 16];
+  const encodebits = ((packBytes - COMPACT_BASE_SIZE) * 8) / vcnt;
   for (let i = 0; i < vcnt; i++) {
     const { type, lo } = entries[i];
     if (lo >= 1 << lobits) throw new RangeError(`compact entry value ${lo} does not fit ${lobits} bits`);
@@ -339,7 +351,7 @@ function encodeCompactPack(entries: readonly CompactEntry[], base: number, lobit
     out[byte + 1] |= (v >>> (8 - sh)) & 0xff;
     if (sh + lobits + 2 > 16) out[byte + 2] |= (v >>> (16 - sh)) & 0xff;
   }
-  new DataView(out.buffer, out.byteOffset + off + packBytes - 4, 4).setUint32(0, base >>> 0, true);
+  new DataView(out.buffer, out.byteOffset + off + packBytes - COMPACT_BASE_SIZE, COMPACT_BASE_SIZE).setUint32(0, base >>> 0, true);
 }
 
 export interface CompactEncodeParams {

@@ -9,7 +9,7 @@ import { emit, type BuildStats } from './emit/emit.js';
 import { ImageOutput } from './io/output.js';
 import { JobPool, type JobPoolOptions } from './work/pool.js';
 import type { BuildOptions } from './options.js';
-import type { TarScanOptions } from '../source/tar.js';
+import type { TarScanOptions, TarScan } from '../source/tar.js';
 
 export interface BuildSource {
   /** A directory to scan. */
@@ -55,15 +55,7 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
   try {
     let tree = source.tree;
     if (!tree && source.tar !== undefined) {
-      // The tar reader is loaded only when used.
-      const { scanTar } = await import('../source/tar.js');
-      // The root (without a '.' entry) and missing parent directories get the build time, as in
-      // mkfs.erofs; the clock is frozen so that they equal the superblock time exactly.
-      const now = o.now();
-      o.now = () => now;
-      const buildTime = o.timestamp !== undefined ? { sec: o.timestamp, nsec: 0 }
-        : o.sourceDateEpoch !== undefined ? { sec: o.sourceDateEpoch, nsec: 0 } : now;
-      const scan = await scanTar(source.tar, { warn: o.warn, buildTime, ...source.tarOptions });
+      const scan = await scanTarSource(source.tar, o, source.tarOptions);
       tree = scan.tree;
       cleanup = scan.cleanup;
     }
@@ -94,6 +86,24 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
   } finally {
     cleanup?.();
   }
+}
+
+/**
+ * Scan a tar archive for a build with options `o` (both `build --tar` and `mkfs --tar` come here).
+ * The root (without a '.' entry) and missing parent directories get the build time, as in
+ * mkfs.erofs; the clock `o.now` is frozen so that they equal the superblock time exactly. With
+ * `opts.index` (--tar=i, --tar=headerball) the image becomes an index of the archive (o.tarIndex).
+ */
+export async function scanTarSource(input: string, o: BuildOptions, opts: TarScanOptions = {}): Promise<TarScan> {
+  const now = o.now();
+  o.now = () => now;
+  const buildTime = o.timestamp !== undefined ? { sec: o.timestamp, nsec: 0 }
+    : o.sourceDateEpoch !== undefined ? { sec: o.sourceDateEpoch, nsec: 0 } : now;
+  // The tar reader is loaded only when used.
+  const { scanTar } = await import('../source/tar.js');
+  const scan = await scanTar(input, { warn: o.warn, buildTime, ...opts });
+  if (scan.index && opts.index) o.tarIndex = { mode: opts.index, offsets: scan.index.offsets, archiveBytes: scan.index.bytes };
+  return scan;
 }
 
 /**

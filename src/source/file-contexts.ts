@@ -6,12 +6,12 @@
 // "<<none>>" means: no label. Repeated slashes in the looked-up path count as one.
 import * as fs from 'node:fs';
 import { UserError } from '../errors.js';
-import type { FileKind as Kind } from '../format/file-kind.js';
+import type { FileKind } from '../format/file-kind.js';
 
 interface Spec {
   regex: RegExp;
   /** undefined: any file type. */
-  kind?: Kind;
+  kind?: FileKind;
   /** null for <<none>>. */
   context: string | null;
   /** Exact path (no meta characters): preferred over regexes. */
@@ -23,7 +23,7 @@ export interface FileContexts {
   specs: Spec[];
 }
 
-const KINDS: Record<string, Kind> = { '--': 'reg', '-d': 'dir', '-l': 'lnk', '-c': 'chr', '-b': 'blk', '-p': 'fifo', '-s': 'sock' };
+const KINDS: Record<string, FileKind> = { '--': 'reg', '-d': 'dir', '-l': 'lnk', '-c': 'chr', '-b': 'blk', '-p': 'fifo', '-s': 'sock' };
 
 /** libselinux regex_has_meta_chars: unescaped . ^ $ ? * + | [ ( { ] ) } make a regex. */
 function hasMetaChars(re: string): boolean {
@@ -57,7 +57,7 @@ export function parseFileContexts(text: string, file: string): FileContexts {
     if (f.length < 2) throw new UserError(`${file}: line ${i + 1} is missing fields`);
     if (f.length > 3) throw new UserError(`${file}: line ${i + 1} has too many fields`);
     const [re, type, ctx] = f.length === 2 ? [f[0], undefined, f[1]] : f;
-    let kind: Kind | undefined;
+    let kind: FileKind | undefined;
     if (type !== undefined) {
       kind = KINDS[type];
       if (!kind) throw new UserError(`${file}: line ${i + 1} has invalid file type ${type}`);
@@ -85,7 +85,7 @@ export function loadFileContexts(file: string): FileContexts {
 }
 
 /** The label of `path` (absolute, latin1), or null (no match, or <<none>>). */
-export function lookupContext(fc: FileContexts, path: string, kind: Kind): string | null {
+export function lookupContext(fc: FileContexts, path: string, kind: FileKind): string | null {
   const key = path.replace(/\/{2,}/g, '/');
   for (let i = fc.specs.length - 1; i >= 0; i--) {
     const s = fc.specs[i];

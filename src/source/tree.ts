@@ -3,11 +3,7 @@
 
 import type { XattrIbody } from '../format/xattr-ibody.js';
 import { UserError } from '../errors.js';
-
 import type { FileKind } from '../format/file-kind.js';
-
-/** The reader's FileKind; this second name goes once source/tar.ts says FileKind. */
-export type Kind = FileKind;
 
 export interface Xattr {
   /** Full name, e.g. "user.foo" or "system.posix_acl_access". */
@@ -25,7 +21,7 @@ export type DataSource =
 
 /** What a source knows of an inode when it makes one (see newInode). */
 export interface InodeInit {
-  kind: Kind;
+  kind: FileKind;
   /** Full st_mode (type and permission bits). */
   mode: number;
   uid: number;

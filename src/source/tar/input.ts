@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
-import { UserError } from '../errors.js';
+import { UserError, errnoReason } from '../../errors.js';
 
 export interface ByteSource {
   /** Bytes consumed so far: the position in the (decompressed) tar stream. */
@@ -223,12 +223,6 @@ async function peek(stream: Readable, n: number): Promise<{ head: Buffer; all: R
   return { head, all: Readable.from(rest(), { objectMode: false }) };
 }
 
-function reason(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  const reasons: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory' };
-  return (err.code && reasons[err.code]) || err.message;
-}
-
 /**
  * Open a tar archive: a path, or '-' for stdin. Compression (gzip, and zstd where Node has it) is
  * detected from the magic bytes; `gzip` true (mkfs.erofs --gzip/--ungzip) accepts a plain archive too,
@@ -242,7 +236,7 @@ export async function openTarInput(input: string, _gzip: 'auto' | boolean = 'aut
     try {
       fd = fs.openSync(input, 'r');
     } catch (e) {
-      throw new UserError(`${input}: ${reason(e)}`);
+      throw new UserError(`${input}: ${errnoReason(e)}`);
     }
     const st = fs.fstatSync(fd);
     if (st.isDirectory()) {
