@@ -20,25 +20,15 @@ import { nodeHasZstd } from '../src/compress/zstd.js';
 import { parseCompressHints, hintFor, posixEre } from '../src/pipeline/plan/compress-hints.js';
 import { COMPRESSION_LZ4, COMPRESSION_LZMA, COMPRESSION_DEFLATE, COMPRESSION_ZSTD } from '../src/format/zmap.js';
 import { UserError } from '../src/errors.js';
+import { wordText } from './helpers/noise.js';
 
 let dir = '';
 let src = '';
 let snap: TreeSnapshot;
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-function text(n: number, seed: number): Buffer {
-  const words = 'hint regex pcluster algorithm lzma deflate lz4 zstd system lib bin etc'.split(' ');
-  let x = seed;
-  const parts: string[] = [];
-  let len = 0;
-  while (len < n) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    const w = words[x % words.length] + (x % 11 === 0 ? '\n' : ' ');
-    parts.push(w);
-    len += w.length;
-  }
-  return Buffer.from(parts.join('')).subarray(0, n);
-}
+const WORDS = 'hint regex pcluster algorithm lzma deflate lz4 zstd system lib bin etc'.split(' ');
+const text = (n: number, seed: number): Buffer => wordText(n, seed, WORDS, 11);
 
 test.before(async () => {
   dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-hints-'));

@@ -12,24 +12,14 @@ import { assertSameTree, snapshotTree, type TreeSnapshot } from './helpers/snaps
 import { debianTool, forge, needMount, needRoot, needTool, run } from './helpers/tools.js';
 import { pseudoRandom } from './helpers/tricky-tree.js';
 import { ErofsImage } from '../src/read/image.js';
+import { wordText } from './helpers/noise.js';
 
 let dir = '';
 let src = '';
 let snap: TreeSnapshot;
 
-function text(n: number, seed: number): Buffer {
-  const words = 'erofs page cache share fingerprint image kernel block inode extent cluster lz4 deflate zeros the a of'.split(' ');
-  let x = seed;
-  const parts: string[] = [];
-  let len = 0;
-  while (len < n) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    const w = words[x % words.length] + (x % 7 === 0 ? '\n' : ' ');
-    parts.push(w);
-    len += w.length;
-  }
-  return Buffer.from(parts.join('')).subarray(0, n);
-}
+const WORDS = 'erofs page cache share fingerprint image kernel block inode extent cluster lz4 deflate zeros the a of'.split(' ');
+const text = (n: number, seed: number): Buffer => wordText(n, seed, WORDS, 7);
 
 test.before(async () => {
   dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-z-'));

@@ -21,25 +21,15 @@ import { FEATURE_INCOMPAT_FRAGMENTS } from '../src/format/constants.js';
 import { FragmentStore } from '../src/pipeline/files/fragments.js';
 import { compressExtents } from '../src/pipeline/files/zfile.js';
 import { makeCodec } from '../src/compress/codec.js';
+import { wordText } from './helpers/noise.js';
 
 let dir = '';
 let src = '';
 let snap: TreeSnapshot;
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-function text(n: number, seed: number): Buffer {
-  const words = 'packed inode fragment tail erofs kernel pcluster lcluster dedupe block the a of'.split(' ');
-  let x = seed;
-  const parts: string[] = [];
-  let len = 0;
-  while (len < n) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    const w = words[x % words.length] + (x % 9 === 0 ? '\n' : ' ');
-    parts.push(w);
-    len += w.length;
-  }
-  return Buffer.from(parts.join('')).subarray(0, n);
-}
+const WORDS = 'packed inode fragment tail erofs kernel pcluster lcluster dedupe block the a of'.split(' ');
+const text = (n: number, seed: number): Buffer => wordText(n, seed, WORDS, 9);
 
 /** Files in creation order (`reverse`: the other way round, so readdir order differs). */
 function makeTree(root: string, reverse = false): void {

@@ -18,6 +18,7 @@ import { compressedExtents } from '../src/read/zdata.js';
 import { parseMkfsArgs, MKFS_LONGS, MKFS_SHORTS, cNumber } from '../src/cli/mkfs-args.js';
 import { parseFileContexts, lookupContext, selabelPath } from '../src/source/file-contexts.js';
 import { parseFsConfig, fsConfigKey, capabilityXattr } from '../src/source/android-fs-config.js';
+import { wordText } from './helpers/noise.js';
 
 const UUID = 'c3a4b5d6-e7f8-4a1b-8c2d-3e4f5a6b7c8d';
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
@@ -27,16 +28,8 @@ let src = '';
 let tarFile = '';
 let ourMkfs = '';
 
-function words(n: number, seed: number): Buffer {
-  const w = 'usr lib bin share locale systemd erofs image kernel page the of a an'.split(' ');
-  let x = seed;
-  let s = '';
-  while (s.length < n) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    s += w[x % w.length] + (x % 9 === 0 ? '\n' : ' ');
-  }
-  return Buffer.from(s.slice(0, n));
-}
+const WORDS = 'usr lib bin share locale systemd erofs image kernel page the of a an'.split(' ');
+const words = (n: number, seed: number): Buffer => wordText(n, seed, WORDS, 9);
 
 test.before(() => {
   dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-mkfs-'));

@@ -20,3 +20,21 @@ export function mulberry32(seed: number): () => number {
     return (t ^ (t >>> 14)) >>> 0;
   };
 }
+
+/**
+ * Compressible text from a fixed seed: `n` bytes of words drawn from `words` by a linear
+ * congruential generator, a newline after a word when the generator's value is a multiple of
+ * `newlineEvery`. The same bytes on every run and machine.
+ */
+export function wordText(n: number, seed: number, words: readonly string[], newlineEvery: number): Buffer {
+  let x = seed;
+  const parts: string[] = [];
+  let len = 0;
+  while (len < n) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    const w = words[x % words.length] + (x % newlineEvery === 0 ? '\n' : ' ');
+    parts.push(w);
+    len += w.length;
+  }
+  return Buffer.from(parts.join('')).subarray(0, n);
+}
