@@ -34,9 +34,10 @@ test('lzma: an incompressible 300 KB file at -C 1 MiB -b 1024 costs linear encod
   assert.equal(z.extents.every((e) => !e.compressed), true);
   assert.equal(z.totalBlocks, Math.ceil(size / 1024));
   assert.equal(sha(Buffer.concat(z.payloads.map((b) => b!)).subarray(0, size)), sha(src));
-  // One call per raw block, each stopping after a probe's worth of input (was: the rest of the file,
-  // 45 million positions in all).
-  assert.equal(calls, z.extents.length);
+  // At most one call per raw block (a call's consumed input is stored raw at once, as mkfs.erofs
+  // does), each stopping after a probe's worth of input (was: the rest of the file, 45 million
+  // positions in all).
+  assert.ok(calls <= z.extents.length, `${calls} calls for ${z.extents.length} raw blocks`);
   assert.ok(enc.positionsExamined <= calls * (INCOMPRESSIBLE_PROBE + 4096), `${enc.positionsExamined} positions for ${calls} calls`);
   assert.ok(enc.positionsExamined <= 8 * size, `${enc.positionsExamined} positions for ${size} bytes`);
 });

@@ -93,14 +93,19 @@ export interface ZResult {
 
 /**
  * Compress `size` bytes: each step takes as much input as fits one pcluster; a pcluster is kept only
- * when it saves a whole block, otherwise one block is stored raw (mkfs.erofs __z_erofs_compress_one).
+ * when it saves a whole block, otherwise the input it consumed is stored raw (mkfs.erofs __z_erofs_compress_one).
  * With ztailpacking the final piece goes inline when it is smaller than a block.
  */
 export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?: (chunk: Uint8Array) => void): ZResult {
   const bs = p.blockSize;
-  // Lookahead given to the compressor: enough for any real ratio; refilled every `look` bytes, so
-  // moving the window costs O(1) per byte.
-  const look = Math.min(MAX_EXTENT_INPUT, Math.max(256 << 10, 64 * p.pclusterSize), size);
+  // Input offered to each pcluster: MAX_EXTENT_INPUT whatever the pcluster size. mkfs.erofs 1.9.3
+  // offers all it has queued (lib/compress.c: e->length = tail - head; the queue is refilled to
+  // Z_EROFS_COMPR_QUEUE_SZ = 8000 KiB once head passes EROFS_CONFIG_COMPR_MAX_SZ = 4000 KiB, so at
+  // least ~4000 KiB). Offering less (max(256 KiB, 64 x pcluster) before) cut very repetitive input
+  // (preprocessed C++ headers at -zlzma -C4096) into more pclusters than mkfs.erofs's. The encoders
+  // stop once their output is full, so the offer costs no work past what they consume; the window is
+  // refilled every `look` bytes, so moving it costs O(1) per byte.
+  const look = Math.min(MAX_EXTENT_INPUT, size);
   // One window per thread, reused: files are compressed one at a time on a thread. A codec that
   // can read its input in place (the WebAssembly ones) provides it.
   let win: Uint8Array;
@@ -245,9 +250,12 @@ function sealArena(a: Arena): void {
 }
 
 /**
- * Append one pcluster for the input at `pos`: the compressed stream when its blocks hold fewer bytes
- * than it consumed (saves a block, as mkfs.erofs keeps it), else one block stored raw. Returns the
- * input consumed.
+ * Append the pcluster(s) for the input at `pos` and return the input they take. The compressed stream
+ * is kept when its blocks hold fewer bytes than it consumed (it saves a block). Otherwise the input
+ * the compressor consumed is stored raw at once, one PLAIN block per extent: max(1, floor(consumed /
+ * bs)) blocks (mkfs.erofs 1.9.3 write_uncompressed_extents), and the next pcluster starts after them.
+ * Storing one block and compressing again one block later re-encoded the same incompressible input
+ * once per block (a 300 KB random file: ~290 compressions of up to 300 KB each).
  */
 function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src: Uint8Array, pos: number, rem: number, bs: number, arena?: Arena, interlaced = false): number {
   const blocks = Math.ceil(r.data.length / bs);
@@ -260,17 +268,22 @@ function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src
     z.totalBlocks += blocks;
     return r.consumed;
   }
-  const llen = Math.min(bs, rem);
-  const payload = arenaTake(arena, bs, z);
-  // INTERLACED: the block is rotated so file byte la + j sits at (la + j) % bs (la = pos here: segments start block-aligned).
-  const at = interlaced ? pos % bs : 0;
-  const right = Math.min(bs - at, llen);
-  payload.set(src.subarray(0, right), at);
-  payload.set(src.subarray(right, llen), 0);
-  z.extents.push({ la: pos, llen, compressed: false, blocks: 1, blkaddr: 0 });
-  z.payloads.push(payload);
-  z.totalBlocks += 1;
-  return llen;
+  const rawBlocks = Math.max(1, Math.floor(Math.min(r.consumed, rem) / bs));
+  let taken = 0;
+  for (let i = 0; i < rawBlocks && taken < rem; i++) {
+    const llen = Math.min(bs, rem - taken);
+    const payload = arenaTake(arena, bs, z);
+    // INTERLACED: the block is rotated so file byte la + j sits at (la + j) % bs.
+    const at = interlaced ? (pos + taken) % bs : 0;
+    const right = Math.min(bs - at, llen);
+    payload.set(src.subarray(taken, taken + right), at);
+    payload.set(src.subarray(taken + right, taken + llen), 0);
+    z.extents.push({ la: pos + taken, llen, compressed: false, blocks: 1, blkaddr: 0 });
+    z.payloads.push(payload);
+    z.totalBlocks += 1;
+    taken += llen;
+  }
+  return taken;
 }
 
 export class ShortReadError extends Error {
