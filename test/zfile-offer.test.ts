@@ -75,16 +75,16 @@ test('a raw run stops where the compressor stopped: compressible data after rand
   assert.ok(z.totalBlocks * bs < rnd.length + text.length / 10);
 });
 
-test('each pcluster is offered 4 MiB of input whatever -C (mkfs.erofs offers its whole queue, >= 4000 KiB; was max(256 KiB, 64 x pcluster))', () => {
-  const size = 5 << 20;
+test('each pcluster is offered 8000 KiB of input whatever -C (mkfs.erofs offers its whole queue, 4000..8000 KiB; was max(256 KiB, 64 x pcluster), at most 4 MiB)', () => {
+  const size = 9 << 20;
   const src = Buffer.alloc(size, 0x61);
   for (let i = 0; i < size; i += 1000) src[i] = 0x30 + ((i / 1000) % 10);
   for (const pcluster of [4096, 16384, 65536]) {
     const c = counted('lz4hc', pcluster);
     const z = run(src, { codec: c.codec, blockSize: 4096, pclusterSize: pcluster, big: true, ztailpacking: false });
-    assert.equal(c.offered[0], 4 << 20, `-C ${pcluster}: first offer`);
+    assert.equal(c.offered[0], 8000 << 10, `-C ${pcluster}: first offer`);
     // Every offer is min(rest, 4 MiB), a function of the position alone.
     assert.equal(c.offered.length, z.extents.length);
-    z.extents.forEach((e, i) => assert.equal(c.offered[i], Math.min(size - e.la, 4 << 20), `-C ${pcluster}: offer ${i} at ${e.la}`));
+    z.extents.forEach((e, i) => assert.equal(c.offered[i], Math.min(size - e.la, 8000 << 10), `-C ${pcluster}: offer ${i} at ${e.la}`));
   }
 });

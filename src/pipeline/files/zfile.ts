@@ -59,8 +59,12 @@ export function pclusterTarget(p: Pick<ZParams, 'pclusterSize' | 'blockSize'>): 
   return Math.min(p.pclusterSize, (LI_D0_CBLKCNT - 1) * p.blockSize);
 }
 
-/** Input per extent is capped (the kernel limits decompressed extents, PCLUSTER_MAX_DSIZE). */
-const MAX_EXTENT_INPUT = Math.min(PCLUSTER_MAX_DSIZE, 4 << 20);
+/**
+ * Input offered per pcluster: mkfs.erofs 1.9.3's whole compression queue (Z_EROFS_COMPR_QUEUE_SZ =
+ * 2 x EROFS_CONFIG_COMPR_MAX_SZ = 8000 KiB), its largest offer, so that no extent of ours is cut
+ * shorter than its; below the kernel's limit on decompressed extents (PCLUSTER_MAX_DSIZE).
+ */
+const MAX_EXTENT_INPUT = Math.min(PCLUSTER_MAX_DSIZE, 2 * 4000 * 1024);
 
 let sharedWindow: Uint8Array | undefined;
 
@@ -98,10 +102,11 @@ export interface ZResult {
  */
 export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?: (chunk: Uint8Array) => void): ZResult {
   const bs = p.blockSize;
-  // Input offered to each pcluster: MAX_EXTENT_INPUT whatever the pcluster size. mkfs.erofs 1.9.3
-  // offers all it has queued (lib/compress.c: e->length = tail - head; the queue is refilled to
-  // Z_EROFS_COMPR_QUEUE_SZ = 8000 KiB once head passes EROFS_CONFIG_COMPR_MAX_SZ = 4000 KiB, so at
-  // least ~4000 KiB). Offering less (max(256 KiB, 64 x pcluster) before) cut very repetitive input
+  // Input offered to each pcluster: MAX_EXTENT_INPUT (or the rest) whatever the pcluster size.
+  // mkfs.erofs 1.9.3 offers all it has queued (lib/compress.c: e->length = tail - head; the queue is
+  // refilled to Z_EROFS_COMPR_QUEUE_SZ = 8000 KiB once head passes EROFS_CONFIG_COMPR_MAX_SZ = 4000
+  // KiB, so between ~4000 and 8000 KiB, depending on where the queue stands: we take its largest, a
+  // function of the position alone). Offering less (max(256 KiB, 64 x pcluster) before) cut very repetitive input
   // (preprocessed C++ headers at -zlzma -C4096) into more pclusters than mkfs.erofs's. The encoders
   // stop once their output is full, so the offer costs no work past what they consume; the window is
   // refilled every `look` bytes, so moving it costs O(1) per byte.
