@@ -102,14 +102,15 @@ export interface ZResult {
  */
 export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?: (chunk: Uint8Array) => void): ZResult {
   const bs = p.blockSize;
-  // Input offered to each pcluster: MAX_EXTENT_INPUT (or the rest) whatever the pcluster size.
-  // mkfs.erofs 1.9.3 offers all it has queued (lib/compress.c: e->length = tail - head; the queue is
-  // refilled to Z_EROFS_COMPR_QUEUE_SZ = 8000 KiB once head passes EROFS_CONFIG_COMPR_MAX_SZ = 4000
-  // KiB, so between ~4000 and 8000 KiB, depending on where the queue stands: we take its largest, a
-  // function of the position alone). Offering less (max(256 KiB, 64 x pcluster) before) cut very repetitive input
-  // (preprocessed C++ headers at -zlzma -C4096) into more pclusters than mkfs.erofs's. The encoders
-  // stop once their output is full, so the offer costs no work past what they consume; the window is
-  // refilled every `look` bytes, so moving it costs O(1) per byte.
+  // Input offered to each pcluster: MAX_EXTENT_INPUT (or the rest of the segment) whatever the
+  // pcluster size. mkfs.erofs 1.9.3 offers all it has queued (lib/compress.c: e->length = tail -
+  // head; the queue is refilled to Z_EROFS_COMPR_QUEUE_SZ = 8000 KiB once head passes
+  // EROFS_CONFIG_COMPR_MAX_SZ = 4000 KiB), between ~4000 and 8000 KiB by where its queue stands; we
+  // offer its largest, a function of the position alone. Offering less (max(256 KiB, 64 x pcluster)
+  // before) cut very repetitive input (preprocessed C++ headers at -zlzma -C4096, runs of zeros)
+  // into more pclusters than mkfs.erofs's. The encoders stop once their output is full, so the offer
+  // costs no work past what they consume; the window is refilled every `look` bytes, so moving it
+  // costs O(1) per byte.
   const look = Math.min(MAX_EXTENT_INPUT, size);
   // One window per thread, reused: files are compressed one at a time on a thread. A codec that
   // can read its input in place (the WebAssembly ones) provides it.
