@@ -158,7 +158,8 @@ function writeData(img: ErofsImage, fd: number, ino: InodeInfo, rel: Buffer, onB
     pos += len;
     onBytes(len);
   };
-  for (const chunk of img.data(ino)) {
+  // Each chunk is written or copied before the next is asked for: decoded extents may share memory.
+  for (const chunk of img.data(ino, { transient: true })) {
     if (fill === 0 && chunk.length >= GATHER_BYTES) { put(chunk, 0, chunk.length); continue; }
     for (let c = 0; c < chunk.length;) {
       const n = Math.min(GATHER_BYTES - fill, chunk.length - c);

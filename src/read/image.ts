@@ -291,10 +291,14 @@ export class ErofsImage implements ImageReader {
     return out;
   }
 
-  /** All data of an inode as chunks, in order. Flat data is read from the image in bounded chunks. */
-  *data(i: InodeInfo): Generator<Uint8Array> {
+  /**
+   * All data of an inode as chunks, in order. Flat data is read from the image in bounded chunks.
+   * `transient`: the caller is done with each chunk when it asks for the next and keeps no view of
+   * it, so compressed extents may be decoded into reused memory (no buffer per extent).
+   */
+  *data(i: InodeInfo, opts: { transient?: boolean } = {}): Generator<Uint8Array> {
     if (i.datalayout === INODE_COMPRESSED_FULL || i.datalayout === INODE_COMPRESSED_COMPACT) {
-      yield* readCompressedInode(this, i);
+      yield* readCompressedInode(this, i, opts.transient === true);
       return;
     }
     const bs = this.blockSize;
