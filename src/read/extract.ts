@@ -71,7 +71,8 @@ let gather: Buffer | undefined;
 /**
  * Serve the image's small reads (inodes, map indexes, pclusters of a few KiB) from one window of
  * `bytes` read at once: extract reads the image mostly forward, and a pread per 4 KiB pcluster
- * cost more than its decoding. Every answer is a fresh copy (callers may keep or change it).
+ * cost more than its decoding. readAt answers with a fresh copy (callers may keep or change it),
+ * readView with a view of the window (a pcluster that is decoded at once needs no buffer of its own).
  */
 export function readAhead(img: ErofsImage, bytes: number): () => void {
   const own = img.readAt;
@@ -79,7 +80,7 @@ export function readAhead(img: ErofsImage, bytes: number): () => void {
   // A few windows, least recently used replaced: a file's map index (beside its inode) and its
   // pclusters (in the data area) are read in turns, and must not evict each other.
   const wins: { at: number; buf: Buffer<ArrayBufferLike> }[] = [];
-  img.readAt = (off: number, len: number, where: string): Uint8Array => {
+  const view = (off: number, len: number, where: string): Uint8Array => {
     if (len >= bytes) return direct(off, len, where);
     let k = wins.findIndex((w) => off >= w.at && off + len <= w.at + w.buf.length);
     if (k < 0) {
@@ -93,11 +94,17 @@ export function readAhead(img: ErofsImage, bytes: number): () => void {
       wins.unshift(wins.splice(k, 1)[0]);
     }
     const w = wins[0];
+    return w.buf.subarray(off - w.at, off - w.at + len);
+  };
+  img.readView = view;
+  img.readAt = (off: number, len: number, where: string): Uint8Array => {
+    const v = view(off, len, where);
+    if (len >= bytes) return v;
     const out = Buffer.allocUnsafe(len);
-    w.buf.copy(out, 0, off - w.at, off - w.at + len);
+    out.set(v);
     return out;
   };
-  return () => { img.readAt = own; };
+  return () => { img.readAt = own; img.readView = undefined; };
 }
 const READ_WINDOWS = 4;
 

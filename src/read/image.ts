@@ -51,6 +51,8 @@ export class ErofsImage implements ImageReader {
   /** The device table's slots (a tar index image has one: the tar, appended after the metadata). */
   readonly devices: DeviceSlot[];
   private readonly inodeCache = new Map<number, InodeInfo>();
+  /** See ImageReader.readView: set while extract's read-ahead windows serve the reads. */
+  readView?: (off: number, len: number, where: string) => Uint8Array;
 
   private constructor(private fd: number, readonly path: string) {
     this.length = imageLength(fd);

@@ -379,7 +379,9 @@ function fragmentExtent(la: number, llen: number, fragmentOff: number): ZExtent 
  */
 export function decodeExtent(img: ImageReader, e: ZExtent, where: string, transient = false): Uint8Array {
   const bs = img.blockSize;
-  const raw = img.readAt(e.pa, e.plen, where);
+  // A compressed stream is copied into the decoder at once; a plain extent is copied by a transient
+  // caller before it reads again: neither keeps the bytes past the next read.
+  const raw = img.readView && (transient || e.kind === 'compressed') ? img.readView(e.pa, e.plen, where) : img.readAt(e.pa, e.plen, where);
   if (e.kind === 'plain') {
     if (!e.interlaced) return raw.subarray(0, e.llen);
     const out = new Uint8Array(e.llen);
