@@ -72,7 +72,8 @@ let gather: Buffer | undefined;
  * Serve the image's small reads (inodes, map indexes, pclusters of a few KiB) from one window of
  * `bytes` read at once: extract reads the image mostly forward, and a pread per 4 KiB pcluster
  * cost more than its decoding. readAt answers with a fresh copy (callers may keep or change it),
- * readView with a view of the window (a pcluster that is decoded at once needs no buffer of its own).
+ * readView with a view of the window, valid until the next read (a pcluster that is decoded at once
+ * needs no buffer of its own).
  */
 export function readAhead(img: ErofsImage, bytes: number): () => void {
   const own = img.readAt;
@@ -86,9 +87,23 @@ export function readAhead(img: ErofsImage, bytes: number): () => void {
     if (k < 0) {
       // Bounds are the reader's to check (it names the reference); a window never runs past the end.
       if (!Number.isSafeInteger(off) || off < 0 || len < 0 || off + len > img.length) return direct(off, len, where);
-      const r = direct(off, Math.min(bytes, img.length - off), where);
-      if (wins.length === READ_WINDOWS) wins.pop();
-      wins.unshift({ at: off, buf: Buffer.from(r.buffer, r.byteOffset, r.byteLength) });
+      const n = Math.min(bytes, img.length - off);
+      // The least recently used window's buffer is read into again (a view of it lives only until
+      // this read): a fresh 64 KiB buffer per window was most of a worker's garbage collection.
+      const old = wins.length === READ_WINDOWS ? wins.pop()! : undefined;
+      let buf: Buffer;
+      if (old && old.buf.length === n) {
+        buf = old.buf;
+        for (let got = 0; got < n;) {
+          const k = fs.readSync(img.imageFd, buf, got, n - got, off + got);
+          if (k === 0) throw new CorruptImageError('short read', where);
+          got += k;
+        }
+      } else {
+        const r = direct(off, n, where);
+        buf = Buffer.from(r.buffer, r.byteOffset, r.byteLength);
+      }
+      wins.unshift({ at: off, buf });
       k = 0;
     } else if (k > 0) {
       wins.unshift(wins.splice(k, 1)[0]);
