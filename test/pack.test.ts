@@ -44,7 +44,8 @@ fs.writeFileSync(path.join(src, 'data.bin'), Buffer.from(Array.from({ length: 10
 
 const options: BuildOptions = defaultBuildOptions({
   timestamp: 0n, uuid: new Uint8Array(16), workers: 1,
-  // LZ4: the encoder is WebAssembly (dist/wasm/lz4.wasm), which must ship and load from the package
+  // LZ4: the encoder and the reader's decoder are WebAssembly (dist/wasm/lz4.wasm, lz4dec.wasm), which
+  // must ship and load from the package
   compression: { codec: parseCompressor('lz4'), pclusterSize: 4096, ztailpacking: false, dedupe: false, legacyIndexes: false },
   fingerprint: { name: Buffer.from(DEFAULT_FINGERPRINT_NAME), scheme: 'sha256' },
 });
@@ -99,7 +100,7 @@ test('npm pack → install into a scratch TypeScript project → compile → bui
     assert.ok(fs.existsSync(tgz), tgz);
     step('pack');
     const files = entry.files.map((f) => f.path);
-    for (const f of ['package.json', 'README.md', 'bin/erofs-forge.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/wasm/lz4.wasm']) {
+    for (const f of ['package.json', 'README.md', 'bin/erofs-forge.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/wasm/lz4.wasm', 'dist/wasm/lz4dec.wasm']) {
       assert.ok(files.includes(f), `${f} is in the package`);
     }
     assert.ok(files.includes('docs/library.md'), 'docs/ ships in the package');

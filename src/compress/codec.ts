@@ -29,11 +29,16 @@ export interface DecodeParams {
   dictSize: number;
   /** zstd: largest window from the image's config record. */
   windowSize: number;
+  /**
+   * The caller uses the result before the next decode on this thread and keeps no view of it: a
+   * decoder may then return a view into memory it reuses (LZ4 does), instead of a fresh buffer.
+   */
+  transient?: boolean;
 }
 
 /** The reader's side of each algorithm: strict decoders keyed by on-disk id. */
 const DECODERS: Record<number, { name: string; decompress(stream: Uint8Array, p: DecodeParams): Uint8Array }> = {
-  [COMPRESSION_LZ4]: { name: 'lz4', decompress: (s, p) => lz4Decompress(s, p.outLen, p.partial, p.maxLen) },
+  [COMPRESSION_LZ4]: { name: 'lz4', decompress: (s, p) => lz4Decompress(s, p.outLen, p.partial, p.maxLen, p.transient) },
   // The dictionary bounds match distances; a partial reference stops where the extent ends.
   [COMPRESSION_LZMA]: { name: 'lzma', decompress: (s, p) => microLzmaDecode(s, p.outLen, p.dictSize, !p.partial) },
   [COMPRESSION_DEFLATE]: { name: 'deflate', decompress: (s, p) => (p.partial ? inflatePrefix(s, p.outLen, p.maxLen) : inflateStrict(s, p.outLen)) },

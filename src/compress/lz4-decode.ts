@@ -1,13 +1,23 @@
 // The reader's LZ4 entry point: a whole block decoded strictly, or (a partial reference, dedupe) the
-// prefix of a block whose full size the sequence headers tell.
-import { lz4DecompressStrict } from './lz4.js';
+// prefix of a block whose full size the sequence headers tell. Decoding runs in WebAssembly
+// (lz4-wasm.ts), several times the speed of the TypeScript decoder, with the same rules.
+import { lz4DecodeTransient } from './lz4-wasm.js';
 
-/** Decode `src` to exactly outLen bytes; with `partial`, decode the whole block (at most maxLen) and keep outLen. */
-export function lz4Decompress(src: Uint8Array, outLen: number, partial: boolean, maxLen: number): Uint8Array {
-  if (!partial) return lz4DecompressStrict(src, outLen);
-  const full = lz4DecodedLength(src, maxLen);
-  if (full < outLen) throw new Error(`stream decodes to ${full} bytes, less than the extent`);
-  return lz4DecompressStrict(src, full).subarray(0, outLen);
+/**
+ * Decode `src` to exactly outLen bytes; with `partial`, decode the whole block (at most maxLen) and
+ * keep outLen. With `transient` the result is a view valid only until the next LZ4 decode on this
+ * thread (no allocation); otherwise a fresh copy.
+ */
+export function lz4Decompress(src: Uint8Array, outLen: number, partial: boolean, maxLen: number, transient = false): Uint8Array {
+  let out: Uint8Array;
+  if (!partial) {
+    out = lz4DecodeTransient(src, outLen);
+  } else {
+    const full = lz4DecodedLength(src, maxLen);
+    if (full < outLen) throw new Error(`stream decodes to ${full} bytes, less than the extent`);
+    out = lz4DecodeTransient(src, full).subarray(0, outLen);
+  }
+  return transient ? out : out.slice();
 }
 
 /**

@@ -82,6 +82,17 @@ export class ExtractPool {
     return Number(Atomics.load(this.bytes, 0));
   }
 
+  /**
+   * Bytes handed over and not yet written by the least loaded worker (after taking the answers that
+   * came in): above a few MiB the main thread would only wait at the end, so it writes the next file itself.
+   */
+  backlog(): number {
+    this.poll();
+    let least = Infinity;
+    for (const w of this.workers) if (w.queued < least) least = w.queued;
+    return least;
+  }
+
   /** Hand over a file: the worker writes it and closes `fd`. Throws the first failure seen so far. */
   submit(fd: number, ino: InodeInfo, rel: Buffer): void {
     if (this.failure) { sys.close(fd); this.throwFailure(); }

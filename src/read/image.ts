@@ -51,6 +51,8 @@ export class ErofsImage implements ImageReader {
   /** The device table's slots (a tar index image has one: the tar, appended after the metadata). */
   readonly devices: DeviceSlot[];
   private readonly inodeCache = new Map<number, InodeInfo>();
+  /** See ImageReader.readView: set while extract's read-ahead windows serve the reads. */
+  readView?: (off: number, len: number, where: string) => Uint8Array;
 
   private constructor(private fd: number, readonly path: string) {
     this.length = imageLength(fd);
@@ -291,10 +293,14 @@ export class ErofsImage implements ImageReader {
     return out;
   }
 
-  /** All data of an inode as chunks, in order. Flat data is read from the image in bounded chunks. */
-  *data(i: InodeInfo): Generator<Uint8Array> {
+  /**
+   * All data of an inode as chunks, in order. Flat data is read from the image in bounded chunks.
+   * `transient`: the caller is done with each chunk when it asks for the next and keeps no view of
+   * it, so compressed extents may be decoded into reused memory (no buffer per extent).
+   */
+  *data(i: InodeInfo, opts: { transient?: boolean } = {}): Generator<Uint8Array> {
     if (i.datalayout === INODE_COMPRESSED_FULL || i.datalayout === INODE_COMPRESSED_COMPACT) {
-      yield* readCompressedInode(this, i);
+      yield* readCompressedInode(this, i, opts.transient === true);
       return;
     }
     const bs = this.blockSize;

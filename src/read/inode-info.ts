@@ -34,5 +34,10 @@ export interface ImageReader {
   readonly blockSize: number;
   readonly length: number;
   readAt(off: number, len: number, where: string): Uint8Array;
+  /**
+   * Optional: the same bytes as readAt, as a view that is valid only until the next read of the
+   * image (no copy; extract's read-ahead windows give it). Callers that use the bytes at once take it.
+   */
+  readView?(off: number, len: number, where: string): Uint8Array;
   inode(nid: number): InodeInfo;
 }

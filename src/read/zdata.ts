@@ -373,10 +373,15 @@ function fragmentExtent(la: number, llen: number, fragmentOff: number): ZExtent 
 
 // ---- decoding ----------------------------------------------------------------------------
 
-/** The bytes of a non-fragment extent: exactly e.llen of them. */
-export function decodeExtent(img: ImageReader, e: ZExtent, where: string): Uint8Array {
+/**
+ * The bytes of a non-fragment extent: exactly e.llen of them. With `transient`, they may be a view
+ * into memory the next decode on this thread reuses (see DecodeParams.transient).
+ */
+export function decodeExtent(img: ImageReader, e: ZExtent, where: string, transient = false): Uint8Array {
   const bs = img.blockSize;
-  const raw = img.readAt(e.pa, e.plen, where);
+  // A compressed stream is copied into the decoder at once; a plain extent is copied by a transient
+  // caller before it reads again: neither keeps the bytes past the next read.
+  const raw = img.readView && (transient || e.kind === 'compressed') ? img.readView(e.pa, e.plen, where) : img.readAt(e.pa, e.plen, where);
   if (e.kind === 'plain') {
     if (!e.interlaced) return raw.subarray(0, e.llen);
     const out = new Uint8Array(e.llen);
@@ -401,7 +406,7 @@ export function decodeExtent(img: ImageReader, e: ZExtent, where: string): Uint8
     const st = stateOf(img);
     return decompress(e.algorithm, stream, {
       outLen: e.llen, partial: e.partialRef, maxLen: PCLUSTER_MAX_DSIZE,
-      dictSize: st.lzma?.dictSize ?? 0, windowSize: st.zstd?.windowSize ?? 0,
+      dictSize: st.lzma?.dictSize ?? 0, windowSize: st.zstd?.windowSize ?? 0, transient,
     });
   } catch (err) {
     if (err instanceof CorruptImageError || err instanceof UnsupportedFeatureError) throw err;
@@ -409,8 +414,11 @@ export function decodeExtent(img: ImageReader, e: ZExtent, where: string): Uint8
   }
 }
 
-/** The data of a compressed inode, one chunk per extent (fragments: per packed-inode extent). */
-export function* readCompressedInode(img: ImageReader, ino: InodeInfo): Generator<Uint8Array> {
+/**
+ * The data of a compressed inode, one chunk per extent (fragments: per packed-inode extent). With
+ * `transient`, a chunk may be overwritten once the caller asks for the next one (no buffer per extent).
+ */
+export function* readCompressedInode(img: ImageReader, ino: InodeInfo, transient = false): Generator<Uint8Array> {
   const where = `nid ${ino.nid}`;
   let pos = 0;
   for (const e of compressedExtents(img, ino)) {
@@ -418,7 +426,7 @@ export function* readCompressedInode(img: ImageReader, ino: InodeInfo): Generato
     if (e.kind === 'fragment') {
       yield* packedInode(img, ino, where).range(e.fragmentOff, e.llen, where);
     } else {
-      yield decodeExtent(img, e, where);
+      yield decodeExtent(img, e, where, transient);
     }
     pos += e.llen;
   }

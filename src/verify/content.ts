@@ -65,7 +65,8 @@ export class ContentReader {
       if (blockBytes > 0) this.readRange(ino.u * bs, blockBytes, ino.nid, take);
       if (tail > 0) this.readRange(ino.iloc + ino.isize + ino.xattrSize, tail, ino.nid, take);
     } else {
-      for (const chunk of this.img.data(ino)) take(chunk);
+      // take() hashes each chunk at once: decoded extents may share memory.
+      for (const chunk of this.img.data(ino, { transient: true })) take(chunk);
     }
     if (bytes !== ino.size) {
       throw new CorruptImageError('decoded length differs from i_size', `nid ${ino.nid}`, `${bytes} bytes decoded, i_size ${ino.size}`);

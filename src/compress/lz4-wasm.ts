@@ -1,0 +1,33 @@
+// The reader's fast path for LZ4: assembly/lz4dec.ts compiled to WebAssembly, decoding into memory
+// reused for every block on this thread (no allocation per block). It accepts exactly what
+// lz4DecompressStrict accepts; when it rejects a block, lz4DecompressStrict is run on it for the
+// reason, so both paths fail with the same error.
+import { instantiateWasm } from './wasm.js';
+import { lz4DecompressStrict } from './lz4.js';
+
+interface Lz4DecExports extends WebAssembly.Exports {
+  memory: WebAssembly.Memory;
+  configure(inLen: number, outLen: number): number;
+  decode(inLen: number, outLen: number): number;
+}
+
+let dec: Lz4DecExports | null = null;
+let mem = new Uint8Array(0);
+
+/**
+ * `src` decoded strictly to exactly outLen bytes, as a view into this thread's decoder memory: valid
+ * only until the next call (on this thread). Copy it to keep it.
+ */
+export function lz4DecodeTransient(src: Uint8Array, outLen: number): Uint8Array {
+  if (!Number.isSafeInteger(outLen) || outLen < 0 || src.length === 0) return lz4DecompressStrict(src, outLen);
+  dec ??= instantiateWasm<Lz4DecExports>('lz4dec');
+  const ob = dec.configure(src.length, outLen);
+  // growing the memory replaces its buffer (the old one is detached)
+  if (mem.buffer !== dec.memory.buffer) mem = new Uint8Array(dec.memory.buffer);
+  mem.set(src, 0);
+  if (dec.decode(src.length, outLen) !== 0) {
+    lz4DecompressStrict(src, outLen);
+    throw new Error('internal error: the WebAssembly LZ4 decoder rejected a block the strict decoder accepts');
+  }
+  return mem.subarray(ob, ob + outLen);
+}
