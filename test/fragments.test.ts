@@ -12,14 +12,14 @@ import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { withMount } from './helpers/mount.js';
 import { assertSameTree, snapshotTree, type TreeSnapshot } from './helpers/snapshot.js';
-import { findTool, forge, needMount, needRoot, needVersion, run } from './helpers/tools.js';
+import { assertFsckClean, findTool, forge, needMount, needRoot, needVersion, run } from './helpers/tools.js';
 import { pseudoRandom } from './helpers/tricky-tree.js';
 import { ErofsImage } from '../src/read/image.js';
 import { compressedExtents } from '../src/read/zdata.js';
 import { nodeHasZstd } from '../src/compress/zstd.js';
 import { FEATURE_INCOMPAT_FRAGMENTS } from '../src/format/constants.js';
 import { FragmentStore } from '../src/pipeline/files/fragments.js';
-import { compressExtents } from '../src/pipeline/files/zfile.js';
+import { compressExtents, readFromBytes } from '../src/pipeline/files/zfile.js';
 import { makeCodec } from '../src/compress/codec.js';
 import { wordText } from './helpers/noise.js';
 
@@ -132,11 +132,7 @@ for (const c of COMBOS) {
     } finally {
       e.close();
     }
-    const fsck = findTool('fsck.erofs');
-    if (needVersion(t, fsck, '1.9.3', 'fsck.erofs 1.9.3 (set EROFS_UTILS_BIN)')) {
-      const f = run(fsck, [img]);
-      assert.equal(f.status, 0, `fsck.erofs: ${f.stderr}`);
-    }
+    assertFsckClean(t, img);
     if (!needRoot(t) || !needMount(t)) return;
     const mounted = await withMount(img, (d) => snapshotTree(d, { skipRootMtime: true }));
     assertSameTree(snap, mounted, args.includes('--xattr-inode-digest') ? { ignoreXattr: (n) => n.startsWith('erofs.') || n.startsWith('trusted.erofs') } : {});
@@ -247,13 +243,7 @@ test('regression (matrix, packed inode at -b 512 -C 1048576): no pcluster has mo
   const parts: Buffer[] = [];
   for (let i = 0; i < 1700; i++) parts.push(pseudoRandom(`cblk-${i}`, 900), Buffer.alloc(124));
   const data = Buffer.concat(parts);
-  let pos = 0;
-  const z = compressExtents((b, off, n) => {
-    const k = Math.min(n, data.length - pos);
-    b.set(data.subarray(pos, pos + k), off);
-    pos += k;
-    return k;
-  }, data.length, { codec: makeCodec({ name: 'deflate' }, 1 << 20), blockSize: 512, pclusterSize: 1 << 20, big: true, ztailpacking: false });
+  const z = compressExtents(readFromBytes(data), data.length, { codec: makeCodec({ name: 'deflate' }, 1 << 20), blockSize: 512, pclusterSize: 1 << 20, big: true, ztailpacking: false });
   const most = Math.max(...z.extents.map((e) => e.blocks));
   assert.ok(most > 2000 && most <= 2047, `largest pcluster ${most} blocks`);
 });

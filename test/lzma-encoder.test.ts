@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { MicroLzmaEncoder, lzmaDefaultDictSize, INCOMPRESSIBLE_PROBE } from '../src/compress/lzma-encoder.js';
 import { microLzmaDecode } from '../src/compress/microlzma.js';
 import { decompress } from '../src/compress/codec.js';
-import { compressExtents, type ZParams } from '../src/pipeline/files/zfile.js';
+import { compressExtents, readFromBytes, type ZParams } from '../src/pipeline/files/zfile.js';
 import { COMPRESSION_LZMA } from '../src/format/zmap.js';
 import { pseudoRandom } from './helpers/tricky-tree.js';
 
@@ -23,13 +23,7 @@ test('lzma: an incompressible 300 KB file at -C 1 MiB -b 1024 costs linear encod
       decompress: (s, q) => decompress(COMPRESSION_LZMA, s, q) },
     blockSize: 1024, pclusterSize: pcluster, big: true, ztailpacking: false,
   };
-  let off = 0;
-  const z = compressExtents((buf, at, len) => {
-    const n = Math.min(len, size - off);
-    buf.set(src.subarray(off, off + n), at);
-    off += n;
-    return n;
-  }, size, p);
+  const z = compressExtents(readFromBytes(src), size, p);
   // Every block stored raw, the file's bytes as they are.
   assert.equal(z.extents.every((e) => !e.compressed), true);
   assert.equal(z.totalBlocks, Math.ceil(size / 1024));

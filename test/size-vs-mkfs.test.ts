@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { FORGE_BIN, findTool, needVersion, runOk } from './helpers/tools.js';
 import { mulberry32, noise } from './helpers/noise.js';
-import { compressExtents } from '../src/pipeline/files/zfile.js';
+import { compressExtents, readFromBytes } from '../src/pipeline/files/zfile.js';
 import { makeCodec } from '../src/compress/codec.js';
 import { lz4DecompressStrict } from '../src/compress/lz4.js';
 
@@ -122,13 +122,7 @@ test('ztailpacking: a last pcluster whose stream spills into a block is compress
     assert.equal(whole.consumed, data.length, 'the file fits one pcluster');
     const untrimmed = Math.ceil(whole.data.length / bs);
     assert.ok(whole.data.length % bs !== 0 && untrimmed >= 2);
-    let o = 0;
-    const z = compressExtents((b, off, len) => {
-      const n = Math.min(len, data.length - o);
-      b.set(data.subarray(o, o + n), off);
-      o += n;
-      return n;
-    }, data.length, { codec, blockSize: bs, pclusterSize: 16384, big: true, ztailpacking: true });
+    const z = compressExtents(readFromBytes(data), data.length, { codec, blockSize: bs, pclusterSize: 16384, big: true, ztailpacking: true });
     assert.equal(z.extents.length, 2, name);
     const [head, tail] = z.extents;
     assert.ok(head.compressed && head.blocks === untrimmed - 1, `${name}: ${head.blocks} blocks, was ${untrimmed}`);

@@ -5,7 +5,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { makeCodec, type Codec } from '../src/compress/codec.js';
-import { compressExtents, type ZParams, type ZResult } from '../src/pipeline/files/zfile.js';
+import { compressExtents, readFromBytes, type ZParams, type ZResult } from '../src/pipeline/files/zfile.js';
 import { pseudoRandom } from './helpers/tricky-tree.js';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -28,13 +28,7 @@ function counted(name: 'deflate' | 'lz4hc' | 'lzma', pcluster: number): Counted 
 }
 
 function run(src: Uint8Array, p: ZParams): ZResult {
-  let off = 0;
-  return compressExtents((buf, at, len) => {
-    const n = Math.min(len, src.length - off);
-    buf.set(src.subarray(off, off + n), at);
-    off += n;
-    return n;
-  }, src.length, p);
+  return compressExtents(readFromBytes(src), src.length, p);
 }
 
 for (const [name, pcluster, bs] of [['deflate', 1 << 20, 1024], ['lz4hc', 1 << 18, 1024], ['lzma', 1 << 20, 1024], ['deflate', 65536, 4096], ['lz4hc', 65536, 4096]] as const) {

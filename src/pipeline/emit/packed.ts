@@ -1,6 +1,6 @@
 // -E fragments: the packed inode, the regular file that holds every file's fragment.
 import { newInode } from '../../source/tree.js';
-import { compressExtents, type ZParams, type ZResult } from '../files/zfile.js';
+import { compressExtents, readFromBytes, type ZParams, type ZResult } from '../files/zfile.js';
 import { SEGMENT_SIZE } from '../work/job-types.js';
 import { SegmentStream, type FileJobs } from '../work/file-jobs.js';
 import type { EmitContext } from './context.js';
@@ -29,13 +29,7 @@ export async function writePacked(ctx: EmitContext): Promise<number> {
   const seg = (i: number): Promise<ZResult> => {
     const start = i * SEGMENT_SIZE;
     const bytes = data.subarray(start, Math.min(data.length, start + SEGMENT_SIZE));
-    let pos = 0;
-    const z = compressExtents((b, off, n) => {
-      const k = Math.min(n, bytes.length - pos);
-      b.set(bytes.subarray(pos, pos + k), off);
-      pos += k;
-      return k;
-    }, bytes.length, { ...pz, ztailpacking: pz.ztailpacking && start + bytes.length === data.length });
+    const z = compressExtents(readFromBytes(bytes), bytes.length, { ...pz, ztailpacking: pz.ztailpacking && start + bytes.length === data.length });
     for (const e of z.extents) e.la += start;
     return Promise.resolve(z);
   };

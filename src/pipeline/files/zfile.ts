@@ -71,6 +71,17 @@ let sharedWindow: Uint8Array | undefined;
 /** Sequential reader of the file's bytes: fills buf[off, off+len) and returns how many it read (0 at EOF). */
 export type ReadFn = (buf: Uint8Array, off: number, len: number) => number;
 
+/** A ReadFn over bytes already in memory (a cached segment, the packed inode's data, tests). */
+export function readFromBytes(bytes: Uint8Array): ReadFn {
+  let pos = 0;
+  return (buf, off, len) => {
+    const n = Math.min(len, bytes.length - pos);
+    buf.set(bytes.subarray(pos, pos + n), off);
+    pos += n;
+    return n;
+  };
+}
+
 export interface ZResult {
   extents: Extent[];
   /** The inline (ztailpacking) tail pcluster bytes, when there is one (the last extent, blocks 0). */

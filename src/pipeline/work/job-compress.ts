@@ -2,7 +2,7 @@
 // up by the segment's content first, and the result stored after.
 import { contentHasher } from '../../fingerprint/compute.js';
 import { SourceReader } from '../files/source-reader.js';
-import { compressExtents, type ZResult } from '../files/zfile.js';
+import { compressExtents, readFromBytes, type ZResult } from '../files/zfile.js';
 import { cacheKey, cacheGet, cachePut } from '../cache/cache.js';
 import { makeCodec, type Codec, type CodecSpec } from '../../compress/codec.js';
 import { segmentBuffer } from './thread-buffers.js';
@@ -47,8 +47,7 @@ export function compressJob(job: JobOf<'z'>): ZJobResult {
     if ('z' in hit) {
       ({ z, bytes } = hit);
     } else {
-      let pos = 0;
-      z = compressExtents((b, off, len) => { const n = Math.min(len, seg.length - pos); b.set(seg.subarray(pos, pos + n), off); pos += n; return n; }, job.length, zp);
+      z = compressExtents(readFromBytes(seg), job.length, zp);
       bytes = cachePut(job.cacheDir, key, z);
     }
     for (const e of z.extents) e.la += job.start;
