@@ -1,5 +1,6 @@
 // External tools for end-to-end tests: where they are, how to run them, and what a test does when one
 // is missing (skip on a developer machine, FAIL in CI, so CI can never go green by skipping the oracles).
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
   accessSync, chmodSync, constants, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
@@ -273,4 +274,12 @@ export function needMount(t: TestContext): boolean {
   const p = canMount();
   if (p.ok) return true;
   return missing(t, 'a kernel EROFS mount', p.reason);
+}
+
+/** fsck.erofs 1.9.3 finds the image clean (skipped, or failed when CI is set, without 1.9.3). */
+export function assertFsckClean(t: TestContext, image: string): void {
+  const fsck = findTool('fsck.erofs');
+  if (!needVersion(t, fsck, '1.9.3', 'fsck.erofs 1.9.3 (set EROFS_UTILS_BIN)')) return;
+  const f = run(fsck, [image]);
+  assert.equal(f.status, 0, `fsck.erofs: ${f.stderr}`);
 }
