@@ -133,7 +133,7 @@ test('mkfs.erofs values: base prefixes, k/m/g, atoi for -d, ilog2 block sizes, -
     ['--tar=i,map i', /^--tar=i,map: tar block map files/],
     ['--chunksize=3000 i s', /^chunksize 3000 must be a power of two$/], ['-b4096 --chunksize=2048 i s', /^chunksize 2048 must be larger than block size$/],
     ['--chunksize=4k i s', /^invalid chunksize 4k$/], ['-zbogus i s', /^-z bogus: unknown algorithm/],
-    ['--dsunit=512 i s', /^--dsunit=512: data alignment/], ['--max-extent-bytes=4x i s', /^invalid maximum compressed extent size 4x$/],
+    ['--dsunit=x i s', /^invalid dsunit x$/], ['--max-extent-bytes=4x i s', /^invalid maximum compressed extent size 4x$/],
   ] as const) {
     assert.throws(() => p(line), (e: Error) => msg.test(e.message), line);
   }
@@ -207,6 +207,8 @@ interface Line {
   vsSource?: CompareOptions;
   /** --max-extent-bytes: no compressed extent of either image is longer. */
   maxExtent?: number;
+  /** --dsunit: every file's data starts at a multiple of this many blocks, in both images. */
+  dsunit?: number;
 }
 
 const NOXATTR: CompareOptions = { ignoreXattrs: true };
@@ -241,6 +243,10 @@ export const LINES: Line[] = [
   { who: 'variant: ids and inode forms', argv: ['-T0', '-Uclear', '--force-uid=5', '--uid-offset=100', '--gid-offset=7', '-Eforce-inode-extended', 'IMG', 'SRC'], vsSource: { ignoreOwnership: true } },
   { who: 'variant: compact inodes, legacy indexes', argv: ['-Eforce-inode-compact,legacy-compress', '-zlz4hc,4', '-d0', '-T0', '--mkfs-time', 'IMG', 'SRC'], vsSource: { ignoreMtimeOf: () => true } },
   { who: 'variant: --max-extent-bytes', argv: ['-zlz4', '-C65536', '--max-extent-bytes=8k', '-T0', '-Uclear', 'IMG', 'SRC'], maxExtent: 8192 },
+  // --dsunit (RAID stripe / 2 MiB-page alignment): flat blocks, pclusters, chunks of each file aligned.
+  { who: 'variant: --dsunit=4', argv: ['--dsunit=4', '-T0', '-Uclear', 'IMG', 'SRC'], dsunit: 4 },
+  { who: 'variant: --dsunit=8 with lz4hc big pclusters', argv: ['--dsunit=8', '-zlz4hc', '-C16384', '-Eztailpacking', '-T0', '-Uclear', 'IMG', 'SRC'], dsunit: 8 },
+  { who: 'variant: --dsunit=4 with 16 KiB chunks', argv: ['--dsunit=4', '--chunksize=16384', '-T0', '-Uclear', 'IMG', 'SRC'], dsunit: 4 },
   { who: 'variant: SOURCE_DATE_EPOCH overrides -T and clamps', argv: ['-T0', '-Uclear', 'IMG', 'SRC'], env: { SOURCE_DATE_EPOCH: '1600000000' }, vsSource: { ignoreMtimeOf: () => true } },
   { who: 'variant: -E48bit', argv: ['-E48bit', 'IMG', 'SRC'], refuse: /^mkfs\.erofs: -E 48bit: /, refStatus: 0 },
   // Android build_image.py adds --chunksize 4096 (uncompressed partitions, and with -z the files not worth compressing).
@@ -252,6 +258,29 @@ export const LINES: Line[] = [
   { who: 'refused by both: no SOURCE', argv: ['IMG'], refuse: /^mkfs\.erofs: missing argument: SOURCE\(s\)$/, refStatus: 1 },
   { who: 'refused by both: bad -C', argv: ['-zlz4', '-C', '5000', 'IMG', 'SRC'], refuse: /^mkfs\.erofs: invalid physical clustersize 5000$/, refStatus: 1 },
 ];
+
+/** Each regular file's first data block (flat, first pcluster, first stored chunk), by path. */
+function dataStarts(image: string): Map<string, number> {
+  const e = ErofsImage.open(image);
+  const out = new Map<string, number>();
+  try {
+    e.walk((p, ino) => {
+      if (ino.kind !== 'reg' || ino.size === 0) return;
+      let first: number | undefined;
+      if (ino.datalayout === 0 || ino.datalayout === 2) {
+        if (ino.size >= e.blockSize || ino.datalayout === 0) first = ino.u;
+      } else if (ino.datalayout === 1 || ino.datalayout === 3) {
+        for (const x of compressedExtents(e, ino)) if (x.kind !== 'fragment' && !x.inline) { first = x.pa / e.blockSize; break; }
+      } else {
+        first = e.chunkMap(ino).blocks.find((b) => b !== 0xffffffff);
+      }
+      if (first !== undefined) out.set(p.toString(), first);
+    });
+  } finally {
+    e.close();
+  }
+  return out;
+}
 
 function argvOf(l: Line, img: string): string[] {
   return l.argv.map((w) => (w === 'IMG' ? img : w === 'SRC' ? src : w === 'TAR' ? tarFile : w));
@@ -311,6 +340,14 @@ for (const l of LINES) {
           e.close();
         }
         assert.equal(longest, l.maxExtent, `${path.basename(img)}: longest compressed extent`);
+      }
+    }
+    if (l.dsunit) {
+      for (const img of [refImg, ourImg]) {
+        const starts = dataStarts(img);
+        assert.ok(starts.size >= 3, `${path.basename(img)}: files with data`);
+        const off = [...starts].filter(([, b]) => b % l.dsunit! !== 0);
+        assert.deepEqual(off, [], `${path.basename(img)}: data not on ${l.dsunit}-block units`);
       }
     }
     if (!needRoot(t) || !needMount(t)) return;

@@ -89,6 +89,8 @@ export interface MkfsArgs {
   legacyCompress: boolean;
   /** --max-extent-bytes (negative: unaligned extents, which need the 48-bit layout). */
   maxExtentBytes?: number;
+  /** --dsunit: align every file's data to multiples of this many blocks (0 and 1: no alignment). */
+  dsunit: number;
   /** --chunksize: log2 of the chunk size. */
   chunkbits?: number;
   /** -E force-chunk-indexes (true) / force-inode-blockmap (false): the chunk map form, last one wins. */
@@ -249,7 +251,7 @@ export function parseMkfsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
     ovlfsStrip: false, gzip: false, sortNone: false, hardDereference: false, xattrPrefixes: [],
     inlineData: true, xattrNameFilter: true, ztailpacking: false, dedupe: false, legacyCompress: false,
     chunkIndexes: false, dedupeOff: false, fragments: false, allFragments: false, fragdedupe: 'full',
-    alternatives: [],
+    alternatives: [], dsunit: 0,
   };
   let pcluster: bigint | undefined;
   const { items, operands } = getoptLong(argv, MKFS_SHORTS, MKFS_LONGS, env);
@@ -391,9 +393,7 @@ export function parseMkfsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
       // mkfs.erofs: "none" keeps tar data in stream order; any other value is the default, path order.
       case 'sort': a.sortNone = v === 'none'; break;
       case 'hard-dereference': a.hardDereference = true; break;
-      case 'dsunit':
-        if (whole(v!, 'invalid dsunit', { min: 0n, max: U32 }) > 1n) notImplemented(`${s}=${v}`, 'data alignment is not implemented by erofs-forge');
-        break;
+      case 'dsunit': a.dsunit = Number(whole(v!, 'invalid dsunit', { min: 0n, max: U32 })); break;
       // The size of mkfs.erofs's ordered job queue: no bearing on the image.
       case 'async-queue-limit': whole(v!, 'invalid async-queue-limit', { min: 0n, max: U32 }); break;
       case 'fsalignblks':

@@ -78,14 +78,15 @@ Options may follow FILE SOURCE; long options may be abbreviated to a unique pref
  --zfeature-bits=#        toggle -E features by bit: 0 legacy-compress, 1 ztailpacking, 2 fragments,
                           3 all-fragments, 4 dedupe, 5 fragdedupe
  --clean[=data]           full build (the default)
- --dsunit=#, --fsalignblks=#, --offset=#, --root-xattr-isize=#, --zD=1, --MZ=0
-                          accepted in their no-op forms only (1, 1, 0, 0)
+ --dsunit=#               every file's data (blocks, pclusters, chunks) starts at a multiple of # blocks
+ --fsalignblks=#, --offset=#, --root-xattr-isize=#, --zD=1, --MZ=0
+                          accepted in their no-op forms only (1, 0, 0)
 
 Refused with one line (not implemented): --tar=i,MAPFILE, sparse members and -z, --chunksize,
 -E dedupe, --xattr-inode-digest with --tar=i or headerball, --blobdev,
 --max-extent-bytes < 0,
 -E 48bit, -E dot-omitted, -E nosbcrc, -m, --incremental, --vmdk-desc, --gzinfo, --unxz, --unlzma,
---dsunit/--fsalignblks > 1, --offset/--root-xattr-isize > 0, --zD, --MZ.
+--fsalignblks > 1, --offset/--root-xattr-isize > 0, --zD, --MZ.
 
 Examples:
   erofs-forge mkfs -zlz4hc,9 -C 65536 -T 0 -U clear rootfs.img rootfs/
@@ -196,6 +197,12 @@ function buildOptionsOf(a: MkfsArgs): BuildOptions {
   }
   if (a.xattrInodeDigest !== undefined) over.fingerprint = { name: Buffer.from(a.xattrInodeDigest), scheme: 'sha256' };
   over.warn = a.quiet || a.debug < 2 ? () => {} : (m) => process.stderr.write(`mkfs.erofs: warning: ${m}\n`);
+  if (a.dsunit > 1) {
+    over.dataAlignBlocks = a.dsunit;
+    if (a.chunkbits !== undefined && 2 ** a.chunkbits / a.blockSize < a.dsunit) {
+      over.warn?.(`chunksize ${2 ** a.chunkbits} bytes is smaller than dsunit ${a.dsunit} blocks: chunks are not aligned`);
+    }
+  }
   return defaultBuildOptions(over);
 }
 

@@ -78,6 +78,11 @@ export interface BuildOptions {
   inodeVersion?: 'compact' | 'extended';
   /** Inline the tails of regular files (false for -E noinline_data). */
   inlineData: boolean;
+  /**
+   * mkfs.erofs --dsunit: every file's data (flat blocks, pclusters, the chunk blob and, when a chunk
+   * holds whole units, each file's chunks in it) starts at a multiple of this many blocks (1: packed).
+   */
+  dataAlignBlocks?: number;
   /** -x: a (name, value) pair used by more than this many inodes is shared; < 0 drops all xattrs. */
   xattrTolerance: number;
   /** --xattr-prefix values (full prefix strings), in command-line order. */

@@ -27,6 +27,7 @@ export function writeChunked(ctx: EmitContext, p: Inode): void {
 export function finishChunked(ctx: EmitContext): void {
   const { chunkStore, bs, out } = ctx;
   if (!chunkStore) return;
+  ctx.alloc.alignData(ctx.o.dataAlignBlocks ?? 1);
   const base = ctx.alloc.takeBlocks(chunkStore.blocks);
   if (base + chunkStore.blocks > NULL_ADDR) throw new UserError('image over 2^32 blocks: 48-bit chunk addresses are not implemented by erofs-forge');
   const buf = new Uint8Array(1 << 20);

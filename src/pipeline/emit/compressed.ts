@@ -72,6 +72,8 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
   // z holds the segment at hand; the extents of those written are packed away (5 numbers each, not
   // an object and a view: a 10 GiB file has 2.6 million extents).
   const z: ZResult = { extents: [], payloads: [], totalBlocks: 0 };
+  // mkfs.erofs maps a compressed file's DATA buffer block (so aligns it) before its first pcluster.
+  ctx.alloc.alignData(o.dataAlignBlocks ?? 1);
   const w: Written = { z, packed: [], startBlk: ctx.alloc.cursor, added: [], deduped: false, form: 'full', fragmentLen: 0 };
   for (let i = 0; i < count; i++) {
     const part = await (f.stream ? f.stream.get(i) : f.segs![0]);

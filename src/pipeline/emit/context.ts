@@ -116,7 +116,7 @@ export class EmitContext {
     this.fragments = o.compression?.fragments ? new FragmentStore(o.compression.fragments.dedupe) : undefined;
     this.dedupe = o.compression?.dedupe || o.compression?.fragments ? new Map<string, number>() : undefined;
     this.jobs = new FileJobQueue(plan, o, pool, this.zparams);
-    this.chunkStore = blob && new ChunkStore(bs, o.chunks!, blob);
+    this.chunkStore = blob && new ChunkStore(bs, o.chunks!, blob, o.dataAlignBlocks ?? 1);
     // Batches bound the round trips: one per ~1 MiB or 64 files, and this many in flight.
     this.maxCopies = 4 * o.workers + 8;
     this.totalBytes = plan.steps.reduce((a, st) => a + (!(st instanceof DirDone) && st.kind === 'reg' ? st.size : 0), 0);
@@ -171,6 +171,8 @@ export class EmitContext {
     // Index images place items as mkfs.erofs does: a directory's blocks once it is written (after its
     // entries' inodes, see writeDir), items running on from the last block (meta-alloc.ts).
     const late = !!o.tarIndex && p.kind === 'dir' && fullBlocks > 0;
+    // mkfs.erofs aligns DATA buffer blocks only: directories' blocks (DIRA) stay packed.
+    if (fullBlocks && p.kind !== 'dir') alloc.alignData(o.dataAlignBlocks ?? 1);
     const startBlk = fullBlocks && !late ? alloc.takeBlocks(fullBlocks) : inline ? NULL_ADDR : 0;
     if (late) this.lateBlocks.set(p, fullBlocks);
     p.nid = (o.tarIndex ? alloc.placeRunOn(this.inodeEndOf(p), len) : alloc.placeItem(this.inodeEndOf(p) + len)) / ISLOT_SIZE;

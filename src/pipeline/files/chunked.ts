@@ -45,7 +45,8 @@ export class ChunkStore {
   private readonly seen = new Map<string, number>();
   private buf: Buffer;
 
-  constructor(readonly bs: number, readonly o: ChunkOptions, private readonly blob: ImageOutput) {
+  /** `alignBlocks`: --dsunit (the blob itself is aligned where it is placed, see finishChunked). */
+  constructor(readonly bs: number, readonly o: ChunkOptions, private readonly blob: ImageOutput, private readonly alignBlocks = 1) {
     this.buf = Buffer.alloc(Math.min(2 ** o.chunkbits, 1 << 24));
   }
 
@@ -91,6 +92,11 @@ export class ChunkStore {
       if (fullySparse) chunkbits = Math.max(blkszbits, (size - 1).toString(2).length);
     }
     chunkbits = Math.min(chunkbits, blkszbits + MAX_CHUNK_BLKBITS);
+    // --dsunit: each file's chunks start on a unit in the blob when a chunk holds whole units; with
+    // smaller chunks a deduplicated chunk would misalign every later one, so mkfs.erofs 1.9.3 does
+    // not align them (lib/blobchunk.c), and neither do we.
+    const unit = this.alignBlocks;
+    if (unit > 1 && unit <= 2 ** (chunkbits - blkszbits)) this.blocks = Math.ceil(this.blocks / unit) * unit;
     const chunkSize = 2 ** chunkbits;
     const h = contentHasher(algo);
     const entries: number[] = [];

@@ -68,6 +68,22 @@ export class BlockAllocator {
     if (k > 0) this.buckets[k].push(b);
   }
 
+  /**
+   * --dsunit: move the cursor up to the next multiple of `unit` blocks before a file's data (mkfs.erofs
+   * 1.9.3 rounds the address of every DATA buffer block up so, lib/cache.c __erofs_mapbh). The blocks
+   * skipped are not lost: they become empty metadata blocks later items are packed into, as mkfs.erofs
+   * lends them to the buffer block before the gap.
+   */
+  alignData(unit: number): void {
+    if (unit <= 1) return;
+    const to = Math.ceil(this.cursor / unit) * unit;
+    if (to === this.cursor) return;
+    this.grow(to * this.bs);
+    // Unbuffered: their items are written straight to the file (the gap reads as zeros until then).
+    for (let blk = this.cursor; blk < to; blk++) this.file({ blk, used: 0 });
+    this.cursor = to;
+  }
+
   /** Take `n` consecutive data blocks; returns the first. */
   takeBlocks(n: number): number {
     const first = this.cursor;
