@@ -15,7 +15,7 @@ import { FORGE_BIN, REPO_ROOT } from '../helpers/tools.js';
 import { ErofsImage, type FileKind } from '../../src/read/image.js';
 import { verifyImages } from '../../src/verify/verify.js';
 import { parse as uuidParse } from 'uuid';
-import { caseArgs, refusal, VENDOR_NAMESPACE, type Case } from './factors.js';
+import { caseArgs, refusal, writeHintFiles, VENDOR_NAMESPACE, type Case } from './factors.js';
 
 export interface CaseResult {
   name: string;
@@ -120,7 +120,8 @@ export async function runCase(c: Case, ctx: MatrixContext, index: number, keep =
   const name = caseArgs(c).join(' ');
   const img = path.join(ctx.work, `case-${index}.img`);
   const problems: string[] = [];
-  const args = [FORGE_BIN, 'build', '--quiet', '-T0', '--mkfs-time', '-Uclear', '--workers', String(ctx.workers), ...caseArgs(c), img, ctx.src];
+  writeHintFiles(ctx.work);
+  const args = [FORGE_BIN, 'build', '--quiet', '-T0', '--mkfs-time', '-Uclear', '--workers', String(ctx.workers), ...caseArgs(c, ctx.work), img, ctx.src];
   const b = await runAsync(process.execPath, args, REPO_ROOT);
   const refused = refusal(c);
   if (refused) {

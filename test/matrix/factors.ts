@@ -5,6 +5,8 @@
 // extended option in EXTENDED with `compressed: true` when it only means something under -z. The
 // product, the pairwise set, the command line and the CLI's counts follow from these tables.
 
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { mulberry32 } from '../helpers/noise.js';
 
 /** -z values; 'none' builds an uncompressed image (no -z). */
@@ -28,6 +30,21 @@ export const FINGERPRINTS = ['none', 'sha256', 'blake3', 'uuid'] as const;
 export const XATTR_TOLERANCES = [-1, 1, 2] as const;
 /** Inode form: 'keep' keeps the source mtimes (ns: extended inodes); 'ignore' is --ignore-mtime (compact ones). */
 export const MTIMES = ['keep', 'ignore'] as const;
+/**
+ * --compress-hints (with -z only): 'pcluster' gives files their own pcluster sizes (Android's form,
+ * 0 = stored uncompressed); 'mixed' also picks the algorithm: `-z Z:ALT` with ALT_OF[Z], hint lines
+ * choosing index 0 or 1 (the files are in HINTS, written by writeHintFiles).
+ */
+export const HINTS = ['none', 'pcluster', 'mixed'] as const;
+/** The second -z algorithm of a 'mixed' case. */
+export const ALT_OF: Record<string, string> = { lz4: 'deflate', lz4hc: 'lz4', deflate: 'lz4hc', zstd: 'lz4', lzma: 'lz4' };
+/** The hint files, on the matrix tree's paths (test/matrix/tree.ts); sizes are multiples of every -b. */
+export const HINT_FILES: Record<'pcluster' | 'mixed', string> = {
+  pcluster: ['0 ^sizes/random-', '65536 ^zero-tail/1m-', '16384 ^dup/', '4096 ^data/'].join('\n') + '\n',
+  mixed: ['0 ^sizes/random-', '65536 1 ^zero-tail/1m-', '16384 1 ^dup/', '4096 0 ^data/', '8192 1 ^links/'].join('\n') + '\n',
+};
+/** --chunksize: 'block' is one block of the case's -b (uncompressed files, and with -z those not worth compressing). */
+export const CHUNKS = ['none', 'block', '64k'] as const;
 
 export const VENDOR_NAMESPACE = '6ba7b811-9dad-11d1-80b4-00c04fd430c8';
 
@@ -48,10 +65,12 @@ export const FACTORS: readonly Factor[] = [
   { name: 'z', values: ALGORITHMS },
   { name: 'b', values: BLOCK_SIZES },
   { name: 'C', values: PCLUSTERS, active: compressed },
+  { name: 'hints', values: HINTS, active: compressed },
   ...EXTENDED.map((e): Factor => ({ name: `E:${e.name}`, values: [false, true], active: e.compressed ? compressed : undefined })),
   { name: 'fp', values: FINGERPRINTS },
   { name: 'x', values: XATTR_TOLERANCES },
   { name: 'mtime', values: MTIMES },
+  { name: 'chunk', values: CHUNKS },
 ];
 
 function isActive(f: Factor, c: Case): boolean {
@@ -77,22 +96,36 @@ export function pclusterBytes(c: Case): number {
 export const REFUSED: readonly { reason: string; matches: (c: Case) => boolean; message: RegExp }[] = [
   {
     // Linux checks lz4's max_pclusterblks in 4 KiB blocks whatever -b is (src/pipeline/options.ts).
+    // -C counts for every -z algorithm, the mixed hints' second one too (codecs are made for the largest pcluster).
     reason: 'lz4 pclusters over 256 blocks do not mount',
-    matches: (c) => (c.z === 'lz4' || c.z === 'lz4hc') && pclusterBytes(c) / Number(c.b) > 256,
+    matches: (c) => algorithmsOf(c).some((a) => a === 'lz4' || a === 'lz4hc') && pclusterBytes(c) / Number(c.b) > 256,
     message: /^erofs-forge: -C \d+: Linux does not mount lz4 pclusters of more than 256 blocks; with -b \d+ use -C \d+ or less$/,
   },
 ];
+
+/** The -z algorithms of a case (none for an uncompressed one). */
+export function algorithmsOf(c: Case): string[] {
+  if (c.z === 'none') return [];
+  return c.hints === 'mixed' ? [String(c.z), ALT_OF[String(c.z)]] : [String(c.z)];
+}
 
 export function refusal(c: Case): (typeof REFUSED)[number] | undefined {
   return REFUSED.find((r) => r.matches(c));
 }
 
-/** The build arguments of a case (before IMAGE SOURCE). */
-export function caseArgs(c: Case): string[] {
+/** Write the hint files into `dir` (idempotent); caseArgs names them there. */
+export function writeHintFiles(dir: string): void {
+  for (const [k, text] of Object.entries(HINT_FILES)) fs.writeFileSync(path.join(dir, `${k}.hints`), text);
+}
+
+/** The build arguments of a case (before IMAGE SOURCE); hint files are named in `hintsDir` (see writeHintFiles). */
+export function caseArgs(c: Case, hintsDir = 'HINTS'): string[] {
   const args = ['-b', String(c.b)];
   if (c.z !== 'none') {
-    args.push('-z', String(c.z), '-C', String(pclusterBytes(c)));
+    args.push('-z', c.hints === 'mixed' ? `${c.z}:${ALT_OF[String(c.z)]}` : String(c.z), '-C', String(pclusterBytes(c)));
+    if (c.hints !== 'none') args.push('--compress-hints', path.join(hintsDir, `${c.hints}.hints`));
   }
+  if (c.chunk !== 'none') args.push('--chunksize', String(c.chunk === 'block' ? c.b : 65536));
   const ext = EXTENDED.filter((e) => c[`E:${e.name}`] && (!e.compressed || c.z !== 'none')).map((e) => e.name);
   if (ext.length) args.push('-E', ext.join(','));
   if (c.fp !== 'none') args.push('--fingerprint', String(c.fp));
@@ -113,19 +146,16 @@ export function caseName(c: Case): string {
  * |b| × (|E non-compressed subsets| + (|z|-1) × |C| × |E subsets|) × |fp| × |x| × |mtime| cases.
  */
 export function* fullProduct(): Generator<Case> {
-  const seen = new Set<string>();
+  // Activity depends on earlier factors only (z comes first): an inert factor takes its first value
+  // and is not walked, so every distinct build comes out once, without a set of seen ones.
   const walk = function* (i: number, acc: Record<string, string | number | boolean>): Generator<Case> {
     if (i === FACTORS.length) {
-      const c = canonical({ ...acc });
-      const key = JSON.stringify(c);
-      if (!seen.has(key)) {
-        seen.add(key);
-        yield c;
-      }
+      yield { ...acc };
       return;
     }
     const f = FACTORS[i];
-    for (const v of f.values) {
+    const values = isActive(f, acc) ? f.values : f.values.slice(0, 1);
+    for (const v of values) {
       acc[f.name] = v;
       yield* walk(i + 1, acc);
     }
@@ -133,9 +163,13 @@ export function* fullProduct(): Generator<Case> {
   yield* walk(0, {});
 }
 
+/** The product's size, counted per -z value (activity depends on z alone). */
 export function fullProductSize(): number {
   let n = 0;
-  for (const _ of fullProduct()) n++;
+  for (const z of ALGORITHMS) {
+    const c: Case = { z };
+    n += FACTORS.slice(1).reduce((m, f) => m * (isActive(f, c) ? f.values.length : 1), 1);
+  }
   return n;
 }
 
@@ -225,14 +259,11 @@ export function pairwise(seed = PAIRWISE_SEED): Case[] {
     }
     if (!best || bestGain <= 0) {
       // The greedy fill ran into refused combinations only (e.g. the last pairs of a -C value with
-      // small blocks): take the product's buildable case that covers the most of what is left.
-      for (const c of fullProduct()) {
-        if (refusal(c)) continue;
-        const gain = pairsOf(c).filter((p) => uncovered.has(p)).length;
-        if (gain > bestGain) {
-          bestGain = gain;
-          best = c;
-        }
+      // small blocks): build a case around the first pair left, on a buildable choice of the key factors.
+      const made = caseFor(uncovered.values().next().value!, uncovered);
+      if (made) {
+        best = made;
+        bestGain = pairsOf(made).filter((p) => uncovered.has(p)).length;
       }
     }
     if (!best || bestGain <= 0) throw new Error(`pairwise: stuck with ${uncovered.size} pairs uncovered`);
@@ -242,12 +273,77 @@ export function pairwise(seed = PAIRWISE_SEED): Case[] {
   return cases;
 }
 
+/**
+ * The factors refusals and activity read (z, b, C, hints: they come first). The others combine freely once
+ * these are chosen, which is what lets coverable pairs be found without walking the whole product.
+ */
+const KEY_FACTORS = 4;
+
+/** Every buildable choice of the key factors (inert ones at their first value). */
+function* keyChoices(): Generator<Record<string, string | number | boolean>> {
+  const walk = function* (i: number, acc: Record<string, string | number | boolean>): Generator<Record<string, string | number | boolean>> {
+    if (i === KEY_FACTORS) {
+      if (!refusal(acc)) yield { ...acc };
+      return;
+    }
+    const f = FACTORS[i];
+    for (const v of isActive(f, acc) ? f.values : f.values.slice(0, 1)) {
+      acc[f.name] = v;
+      yield* walk(i + 1, acc);
+    }
+  };
+  yield* walk(0, {});
+}
+
+/** A buildable case holding the pair `key`, the other factors filled greedily against `uncovered`; undefined if none can. */
+function caseFor(key: string, uncovered: Set<string>): Case | undefined {
+  const [[i, vi], [j, vj]] = key.split('|').map((s) => s.split('=').map(Number));
+  for (const k of keyChoices()) {
+    const c: Record<string, string | number | boolean> = { ...k };
+    const fits = (fi: number, v: number) => fi >= KEY_FACTORS || c[FACTORS[fi].name] === FACTORS[fi].values[v];
+    if (!fits(i, vi) || !fits(j, vj)) continue;
+    if (i >= KEY_FACTORS) c[FACTORS[i].name] = FACTORS[i].values[vi];
+    if (j >= KEY_FACTORS) c[FACTORS[j].name] = FACTORS[j].values[vj];
+    if (!isActive(FACTORS[i], c) || !isActive(FACTORS[j], c)) continue;
+    for (let fi = KEY_FACTORS; fi < FACTORS.length; fi++) {
+      const f = FACTORS[fi];
+      if (fi === i || fi === j) continue;
+      let bestV = 0;
+      let bestN = -1;
+      for (let v = 0; v < f.values.length; v++) {
+        c[f.name] = f.values[v];
+        const n = pairsOf(canonical({ ...c, ...Object.fromEntries(FACTORS.filter((g) => !(g.name in c)).map((g) => [g.name, g.values[0]])) })).filter((p) => uncovered.has(p)).length;
+        if (n > bestN) {
+          bestN = n;
+          bestV = v;
+        }
+      }
+      c[f.name] = f.values[bestV];
+    }
+    return canonical(c);
+  }
+  return undefined;
+}
+
 let coverable: string[] | undefined;
 /** The pairs some build of the product holds (a refused combination builds nothing). */
 function coverablePairs(): string[] {
   if (!coverable) {
     const all = new Set<string>();
-    for (const c of fullProduct()) if (!refusal(c)) for (const p of pairsOf(c)) all.add(p);
+    for (const k of keyChoices()) {
+      // Each active non-key factor at every value: with the key values and with each other.
+      const idx = (fi: number) => FACTORS[fi].values.indexOf(k[FACTORS[fi].name]);
+      const act = FACTORS.map((f) => isActive(f, k));
+      for (let i = 0; i < FACTORS.length; i++) {
+        if (!act[i]) continue;
+        const vis = i < KEY_FACTORS ? [idx(i)] : FACTORS[i].values.map((_, v) => v);
+        for (let j = i + 1; j < FACTORS.length; j++) {
+          if (!act[j]) continue;
+          const vjs = j < KEY_FACTORS ? [idx(j)] : FACTORS[j].values.map((_, v) => v);
+          for (const vi of vis) for (const vj of vjs) all.add(pairKey(i, vi, j, vj));
+        }
+      }
+    }
     coverable = [...all];
   }
   return coverable;
