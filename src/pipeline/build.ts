@@ -39,8 +39,9 @@ export type BeforeCommit = (image: { fd: number; bytes: number }) => Promise<voi
 /** `poolOptions`: the worker pool's (tests inject worker faults through it). */
 export async function buildImage(image: string, source: BuildSource, o: BuildOptions, beforeCommit?: BeforeCommit, poolOptions?: JobPoolOptions): Promise<BuildResult> {
   const t0 = process.hrtime.bigint();
-  // Workers start now: their start-up (loading modules) overlaps the scan and the plan.
-  const pool = new JobPool(o.workers, poolOptions);
+  // Workers start now: their start-up (loading modules) overlaps the scan and the plan. A tar index
+  // has no file data to copy, hash or compress: its workers would only cost their start-up.
+  const pool = new JobPool(o.workers, { ...poolOptions, lazy: !!o.tarIndex });
   try {
     return await buildWith(image, source, o, pool, t0, beforeCommit);
   } finally {

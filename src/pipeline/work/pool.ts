@@ -59,6 +59,8 @@ export type WorkerFault = 'throw' | 'exit';
 export interface JobPoolOptions {
   /** Tests only: make the workers fail as a bug would, to check how a build reports it and cleans up. */
   fault?: WorkerFault;
+  /** Start the workers at the first job instead of now (a build that may have none: a tar index). */
+  lazy?: boolean;
 }
 
 export class JobPool {
@@ -80,7 +82,12 @@ export class JobPool {
     return Number(Atomics.load(this.copied, 0));
   }
 
-  constructor(readonly size: number, opts: JobPoolOptions = {}) {
+  constructor(readonly size: number, private readonly opts: JobPoolOptions = {}) {
+    if (!opts.lazy) this.start();
+  }
+
+  private start(): void {
+    const { size, opts } = this;
     for (let i = 0; i < size; i++) {
       const w = new Worker(new URL('./job-worker.js', import.meta.url), { workerData: { copied: this.copied.buffer, fault: opts.fault } });
       w.on('message', (m: { id: number; res?: JobResult; error?: string; stack?: string; user?: boolean }) => {
@@ -126,6 +133,7 @@ export class JobPool {
 
   run(job: Job): Promise<JobResult> {
     if (this.failure) return Promise.reject(this.failure);
+    if (!this.workers.length) this.start();
     const id = this.nextId++;
     const pr = new Promise<JobResult>((resolve, reject) => this.pending.set(id, { resolve, reject, job }));
     // Unobserved rejections of prefetched jobs are reported where they are awaited.
@@ -177,7 +185,7 @@ export class JobPool {
     const list = this.recycled;
     this.recycled = [];
     this.recycledBytes = 0;
-    if (!this.closed) w.postMessage({ recycle: list }, list);
+    if (!this.closed && w) w.postMessage({ recycle: list }, list);
   }
 
   async close(): Promise<void> {

@@ -31,7 +31,9 @@ class FileSource implements ByteSource {
   offset = 0;
   private buf: Buffer = Buffer.alloc(0);
   private bufStart = 0;
-  constructor(private fd: number, private readonly size: number, readonly filePath: string, private readonly name: string) {}
+  /** `ownsFd` false: the fd is the caller's (stdin) and stays open. */
+  constructor(private fd: number, private readonly size: number, readonly filePath: string, private readonly name: string,
+    private readonly ownsFd = true) {}
 
   private pread(n: number, pos: number): Buffer {
     const b = Buffer.allocUnsafe(n);
@@ -89,7 +91,7 @@ class FileSource implements ByteSource {
   async finish(): Promise<void> {}
 
   close(): void {
-    if (this.fd >= 0) fs.closeSync(this.fd);
+    if (this.fd >= 0 && this.ownsFd) fs.closeSync(this.fd);
     this.fd = -1;
   }
 }
@@ -255,7 +257,31 @@ export async function openTarInput(input: string, _gzip: 'auto' | boolean = 'aut
     const rs = fs.createReadStream('', { fd, autoClose: true });
     return streamSource(rs, name);
   }
-  return streamSource(process.stdin, name);
+  return stdinFile() ?? streamSource(process.stdin, name);
+}
+
+/**
+ * stdin redirected from an uncompressed regular file (`mkfs.erofs --tar=i IMG < layer.tar`, as
+ * containerd and kata run it) read as that file: headers by pread, member data skipped by seeking
+ * (a tar index never reads it) or read in place, not streamed through 64 KiB reads. Only when stdin
+ * is at the file's start (Linux's /proc/self/fdinfo says where): the archive's offsets count from there.
+ */
+function stdinFile(): FileSource | undefined {
+  let st: fs.Stats;
+  let pos: string | undefined;
+  try {
+    st = fs.fstatSync(0);
+    if (!st.isFile()) return undefined;
+    pos = /^pos:\s*(\d+)$/m.exec(fs.readFileSync('/proc/self/fdinfo/0', 'latin1'))?.[1];
+  } catch {
+    return undefined;
+  }
+  if (pos !== '0') return undefined;
+  const head = Buffer.alloc(MAGIC_BYTES);
+  const k = fs.readSync(0, head, 0, MAGIC_BYTES, 0);
+  if (compressionOf(head.subarray(0, k))) return undefined;
+  // Workers reading member data in place open the same file through this link.
+  return new FileSource(0, st.size, '/proc/self/fd/0', '<stdin>', false);
 }
 
 async function streamSource(stream: Readable, name: string): Promise<ByteSource> {
