@@ -182,8 +182,12 @@ export class MicroLzmaEncoder {
     this.fillAlignPrices(m);
 
     outer: while (pos < n) {
-      if (this.matchPriceCount >= DIST_PRICE_REFRESH) this.distPrices(m);
-      if (this.alignPriceCount >= ALIGN_PRICE_REFRESH) this.fillAlignPrices(m);
+      // Prices are refreshed only where no match search ran ahead of the block (liblzma refreshes
+      // when its read-ahead is 0: a block that ended before a nice-length match leaves one).
+      if (mf.lastPos !== pos) {
+        if (this.matchPriceCount >= DIST_PRICE_REFRESH) this.distPrices(m);
+        if (this.alignPriceCount >= ALIGN_PRICE_REFRESH) this.fillAlignPrices(m);
+      }
       const count = this.parseBlock(src, n, pos, state, reps);
       for (let k = 0; k < count; k++) {
         const kind = this.dKind[k];
@@ -352,6 +356,13 @@ export class MicroLzmaEncoder {
     return pr + priceBit(m.isRepG2[st], r - 2);
   }
 
+  /** Whether the cheapest step into node `j` comes from before node `before` and ends with a rep0 match. */
+  private endsWithRep0(j: number, before: number): boolean {
+    if (this.prev[j] >= before) return false;
+    const k = this.kind[j];
+    return k >= KIND_LIT_REP0 || (k === KIND_REP && this.arg1[j] === 0);
+  }
+
   /** Nodes up to `to` get an infinite price (they are about to become reachable). */
   private extend(lenEnd: number, to: number): number {
     while (lenEnd < to) this.price[++lenEnd] = INFINITY;
@@ -511,7 +522,9 @@ export class MicroLzmaEncoder {
     }
     const matchPrice = curPrice + price1(m.isMatch[isMatchIdx]);
     const repMatchPrice = matchPrice + price1(m.isRep[st]);
-    if (matchByte === curByte) {
+    // A short rep is not weighed against a path that reaches cur + 1 with a rep0 match (liblzma's
+    // rule): the equal-price tie would otherwise go to the short rep and change the parse.
+    if (matchByte === curByte && !this.endsWithRep0(cur + 1, cur)) {
       const c = repMatchPrice + price0(m.isRepG0[st]) + price0(m.isRep0Long[isMatchIdx]);
       if (c <= price[cur + 1]) {
         this.setNode(cur + 1, c, cur, KIND_SHORTREP, 1, 0, 0);
@@ -521,7 +534,9 @@ export class MicroLzmaEncoder {
     let availFull = n - pos;
     if (availFull > OPTS - 1 - cur) availFull = OPTS - 1 - cur;
     if (availFull < 2) return lenEnd;
-    const avail = availFull < MATCH_LEN_MAX ? availFull : MATCH_LEN_MAX;
+    // Rep and normal matches out of a node inside the block are no longer than `nice` (liblzma's
+    // buf_avail): a longer one is found again, whole, where the block ends before it.
+    const avail = availFull < nice ? availFull : nice;
 
     // literal + rep0
     if (!nextIsLiteral && matchByte !== curByte && matchByte >= 0) {
