@@ -153,6 +153,9 @@ export class MicroLzmaEncoder {
     this.p = levelParams(level);
     this.mf = new Bt4MatchFinder(dictSize, this.p.depth, this.p.nice);
     this.lenRefresh = Math.max(this.p.nice, 4) + 1 - MATCH_LEN_MIN;
+    // (lengths past nice are never priced; should one be, it must not look free)
+    this.matchLenPrices.fill(INFINITY);
+    this.repLenPrices.fill(INFINITY);
     this.lpMask = (1 << props.lp) - 1;
     this.lcShift = 8 - props.lc;
   }
@@ -284,7 +287,9 @@ export class MicroLzmaEncoder {
     const c10 = c1 + price0(model.choice[1]);
     const c11 = c1 + price1(model.choice[1]);
     const row = ps * LEN_ROW;
-    for (let len = MATCH_LEN_MIN; len <= MATCH_LEN_MAX; len++) {
+    // Only lengths up to nice are ever priced (longer matches are taken without weighing), so the
+    // table ends there, as liblzma's does: the refresh costs a quarter of the full table at level 6.
+    for (let len = MATCH_LEN_MIN; len <= this.p.nice; len++) {
       const l = len - MATCH_LEN_MIN;
       table[row + len] = l < LEN_LOW_SYMBOLS ? c0 + treePrice(model.low, ps * LEN_LOW_SYMBOLS, 3, l)
         : l < LEN_LOW_SYMBOLS + LEN_MID_SYMBOLS ? c10 + treePrice(model.mid, ps * LEN_MID_SYMBOLS, 3, l - LEN_LOW_SYMBOLS)

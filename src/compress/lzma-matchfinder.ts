@@ -211,7 +211,7 @@ export class Bt4MatchFinder {
       if (src[from + len] === src[pos + len]) {
         len++;
         // four bytes at a time while they fit, then byte by byte
-        while (len + 4 <= limit && dv.getInt32(from + len) === dv.getInt32(pos + len)) len += 4;
+        while (len + 4 <= limit && dv.getInt32(from + len, true) === dv.getInt32(pos + len, true)) len += 4;
         while (len < limit && src[from + len] === src[pos + len]) len++;
         if (report && len > best) {
           best = len;
