@@ -89,6 +89,8 @@ function lcgText(seed: number, size: number, kind: number): Buffer {
 
 const LIBLZMA_STREAMS: [level: number, seed: number, size: number, kind: number, len: number, sha256: string][] = [
   [6, 5, 1500, 0, 451, '177cb37a1a610084e7cca2440e841267903348483b20ba18369ff9eb638c56bf'],
+  [6, 1, 1500, 0, 457, 'd722e2aba829737834c294b7be4417a0b7c047c9697ccfea0e2cbb3b11fe3646'],
+  [6, 6, 20000, 0, 3256, '354b26da5c33d1745c16f895dd1d32db43f9d2ed9a356b7cabcad3fd3d4b898d'],
   [6, 1, 1500, 1, 542, 'e86c4eb9f435b3ff4bbf39df225662ee712ad6b417e4f809e62ca1e7ae8d4126'],
   [6, 2, 5000, 2, 2211, 'ee93f76743155d8e5d6f18e95e061201ca1afafdaaac13c6b1ff513fc6405064'],
   [6, 6, 5000, 2, 2256, '8951d17583ad090f1b60c6e3214290df53d1a281160dcb9412f956d2eaa606cf'],
@@ -98,7 +100,7 @@ const LIBLZMA_STREAMS: [level: number, seed: number, size: number, kind: number,
   [109, 6, 5000, 2, 2267, '004dce727d3fce18cf35fabe398e4a734b072215aac418f9338e164ab2bba0d5'],
 ];
 
-test('lzma: streams equal liblzma 5.4.1\'s byte for byte (a 1 bit priced at 2047 - p, liblzma\'s bt4 hashes, no match in the last 3 bytes, no short rep over a rep0 path, rep lengths inside a block up to nice, prices refreshed only without read-ahead)', () => {
+test('lzma: streams equal liblzma 5.4.1\'s byte for byte (a 1 bit priced at 2047 - p, liblzma\'s bt4 hashes, no match in the last 3 bytes, no short rep over a rep0 path, rep lengths inside a block up to nice, prices refreshed only without read-ahead, length prices refreshed before the length\'s own bits)', () => {
   for (const [level, seed, size, kind, len, digest] of LIBLZMA_STREAMS) {
     const src = lcgText(seed, size, kind);
     const r = new MicroLzmaEncoder(level, lzmaDefaultDictSize(4096)).compress(src, src.length, 4096);

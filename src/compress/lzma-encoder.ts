@@ -240,20 +240,23 @@ export class MicroLzmaEncoder {
             for (let r = arg; r > 0; r--) reps[r] = reps[r - 1];
             reps[0] = d;
           }
-          encodeLen(rc, m.repLen, len, posState);
+          // The length prices are refreshed from the model as it was before this length's bits
+          // (liblzma queues a symbol's bits and updates the probabilities only when it writes them,
+          // after the refresh): refreshing after them priced other parses than mkfs.erofs's.
           if (--this.repLenCount[posState] === 0) {
             this.lenPrices(m.repLen, this.repLenPrices, posState);
             this.repLenCount[posState] = this.lenRefresh;
           }
+          encodeLen(rc, m.repLen, len, posState);
           state = stateAfterRep(state);
         } else {
           rc.bit(m.isMatch, state * 16 + posState, 1);
           rc.bit(m.isRep, state, 0);
-          encodeLen(rc, m.matchLen, len, posState);
           if (--this.matchLenCount[posState] === 0) {
             this.lenPrices(m.matchLen, this.matchLenPrices, posState);
             this.matchLenCount[posState] = this.lenRefresh;
           }
+          encodeLen(rc, m.matchLen, len, posState);
           if (encodeDist(rc, m, arg, len)) this.alignPriceCount++;
           this.matchPriceCount++;
           reps[3] = reps[2];
