@@ -153,6 +153,9 @@ export class MicroLzmaEncoder {
     this.p = levelParams(level);
     this.mf = new Bt4MatchFinder(dictSize, this.p.depth, this.p.nice);
     this.lenRefresh = Math.max(this.p.nice, 4) + 1 - MATCH_LEN_MIN;
+    // (lengths past nice are never priced; should one be, it must not look free)
+    this.matchLenPrices.fill(INFINITY);
+    this.repLenPrices.fill(INFINITY);
     this.lpMask = (1 << props.lp) - 1;
     this.lcShift = 8 - props.lc;
   }
@@ -182,8 +185,12 @@ export class MicroLzmaEncoder {
     this.fillAlignPrices(m);
 
     outer: while (pos < n) {
-      if (this.matchPriceCount >= DIST_PRICE_REFRESH) this.distPrices(m);
-      if (this.alignPriceCount >= ALIGN_PRICE_REFRESH) this.fillAlignPrices(m);
+      // Prices are refreshed only where no match search ran ahead of the block (liblzma refreshes
+      // when its read-ahead is 0: a block that ended before a nice-length match leaves one).
+      if (mf.lastPos !== pos) {
+        if (this.matchPriceCount >= DIST_PRICE_REFRESH) this.distPrices(m);
+        if (this.alignPriceCount >= ALIGN_PRICE_REFRESH) this.fillAlignPrices(m);
+      }
       const count = this.parseBlock(src, n, pos, state, reps);
       for (let k = 0; k < count; k++) {
         const kind = this.dKind[k];
@@ -233,20 +240,23 @@ export class MicroLzmaEncoder {
             for (let r = arg; r > 0; r--) reps[r] = reps[r - 1];
             reps[0] = d;
           }
-          encodeLen(rc, m.repLen, len, posState);
+          // The length prices are refreshed from the model as it was before this length's bits
+          // (liblzma queues a symbol's bits and updates the probabilities only when it writes them,
+          // after the refresh): refreshing after them priced other parses than mkfs.erofs's.
           if (--this.repLenCount[posState] === 0) {
             this.lenPrices(m.repLen, this.repLenPrices, posState);
             this.repLenCount[posState] = this.lenRefresh;
           }
+          encodeLen(rc, m.repLen, len, posState);
           state = stateAfterRep(state);
         } else {
           rc.bit(m.isMatch, state * 16 + posState, 1);
           rc.bit(m.isRep, state, 0);
-          encodeLen(rc, m.matchLen, len, posState);
           if (--this.matchLenCount[posState] === 0) {
             this.lenPrices(m.matchLen, this.matchLenPrices, posState);
             this.matchLenCount[posState] = this.lenRefresh;
           }
+          encodeLen(rc, m.matchLen, len, posState);
           if (encodeDist(rc, m, arg, len)) this.alignPriceCount++;
           this.matchPriceCount++;
           reps[3] = reps[2];
@@ -280,7 +290,9 @@ export class MicroLzmaEncoder {
     const c10 = c1 + price0(model.choice[1]);
     const c11 = c1 + price1(model.choice[1]);
     const row = ps * LEN_ROW;
-    for (let len = MATCH_LEN_MIN; len <= MATCH_LEN_MAX; len++) {
+    // Only lengths up to nice are ever priced (longer matches are taken without weighing), so the
+    // table ends there, as liblzma's does: the refresh costs a quarter of the full table at level 6.
+    for (let len = MATCH_LEN_MIN; len <= this.p.nice; len++) {
       const l = len - MATCH_LEN_MIN;
       table[row + len] = l < LEN_LOW_SYMBOLS ? c0 + treePrice(model.low, ps * LEN_LOW_SYMBOLS, 3, l)
         : l < LEN_LOW_SYMBOLS + LEN_MID_SYMBOLS ? c10 + treePrice(model.mid, ps * LEN_MID_SYMBOLS, 3, l - LEN_LOW_SYMBOLS)
@@ -350,6 +362,13 @@ export class MicroLzmaEncoder {
     if (r === 1) return pr + price0(m.isRepG1[st]);
     pr += price1(m.isRepG1[st]);
     return pr + priceBit(m.isRepG2[st], r - 2);
+  }
+
+  /** Whether the cheapest step into node `j` comes from before node `before` and ends with a rep0 match. */
+  private endsWithRep0(j: number, before: number): boolean {
+    if (this.prev[j] >= before) return false;
+    const k = this.kind[j];
+    return k >= KIND_LIT_REP0 || (k === KIND_REP && this.arg1[j] === 0);
   }
 
   /** Nodes up to `to` get an infinite price (they are about to become reachable). */
@@ -511,7 +530,9 @@ export class MicroLzmaEncoder {
     }
     const matchPrice = curPrice + price1(m.isMatch[isMatchIdx]);
     const repMatchPrice = matchPrice + price1(m.isRep[st]);
-    if (matchByte === curByte) {
+    // A short rep is not weighed against a path that reaches cur + 1 with a rep0 match (liblzma's
+    // rule): the equal-price tie would otherwise go to the short rep and change the parse.
+    if (matchByte === curByte && !this.endsWithRep0(cur + 1, cur)) {
       const c = repMatchPrice + price0(m.isRepG0[st]) + price0(m.isRep0Long[isMatchIdx]);
       if (c <= price[cur + 1]) {
         this.setNode(cur + 1, c, cur, KIND_SHORTREP, 1, 0, 0);
@@ -521,7 +542,9 @@ export class MicroLzmaEncoder {
     let availFull = n - pos;
     if (availFull > OPTS - 1 - cur) availFull = OPTS - 1 - cur;
     if (availFull < 2) return lenEnd;
-    const avail = availFull < MATCH_LEN_MAX ? availFull : MATCH_LEN_MAX;
+    // Rep and normal matches out of a node inside the block are no longer than `nice` (liblzma's
+    // buf_avail): a longer one is found again, whole, where the block ends before it.
+    const avail = availFull < nice ? availFull : nice;
 
     // literal + rep0
     if (!nextIsLiteral && matchByte !== curByte && matchByte >= 0) {

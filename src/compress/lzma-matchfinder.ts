@@ -17,16 +17,47 @@
  */
 import { MATCH_LEN_MAX } from './lzma-model.js';
 
-const HASH3_BITS = 16;
-const HASH4_BITS = 18;
+/**
+ * The heads are indexed as liblzma's bt4 indexes them (its hash_4_calc: the CRC-32 table of the first
+ * byte, XORed with the next bytes; 10-bit 2-byte heads, 16-bit 3-byte heads, 4-byte heads as wide as
+ * the dictionary rounded up, at least 16 bits). Which position a head remembers decides which matches
+ * the trees hold and which short matches are seen, so the same hashes make the same parse choices
+ * as mkfs.erofs's encoder: with an exact 2-byte head and other 3/4-byte hashes, streams of whole
+ * small files came out up to 1 % (typically a byte) longer or shorter than liblzma's.
+ */
+const HASH2_SIZE = 1 << 10;
+const HASH3_SIZE = 1 << 16;
+const CRC32_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+    t[i] = c;
+  }
+  return t;
+})();
+
+/** The 4-byte head mask for a dictionary: its size - 1 with every lower bit set, halved, at least 16 bits. */
+export function hash4Mask(dictSize: number): number {
+  let hs = dictSize - 1;
+  hs |= hs >>> 1;
+  hs |= hs >>> 2;
+  hs |= hs >>> 4;
+  hs |= hs >>> 8;
+  hs >>>= 1;
+  hs |= 0xffff;
+  if (hs > 1 << 24) hs >>>= 1;
+  return hs;
+}
 /** A head no position reaches: farther than any dictionary. */
 const EMPTY = -0x40000000;
 const BASE_LIMIT = 0x3fffffff;
 
 export class Bt4MatchFinder {
-  private readonly head2 = new Int32Array(1 << 16).fill(EMPTY);
-  private readonly head3 = new Int32Array(1 << HASH3_BITS).fill(EMPTY);
-  private readonly head4 = new Int32Array(1 << HASH4_BITS).fill(EMPTY);
+  private readonly head2 = new Int32Array(HASH2_SIZE).fill(EMPTY);
+  private readonly head3 = new Int32Array(HASH3_SIZE).fill(EMPTY);
+  private readonly head4: Int32Array;
+  private readonly mask4: number;
   /** Children of the node at cyclic position c: son[2c] (smaller), son[2c + 1] (greater). */
   private readonly son: Int32Array;
   /** Distances below this (dictionary size + 1) are reachable. */
@@ -49,6 +80,8 @@ export class Bt4MatchFinder {
   constructor(dictSize: number, readonly depth: number, readonly nice: number) {
     this.cyclic = dictSize + 1;
     this.son = new Int32Array(2 * this.cyclic);
+    this.mask4 = hash4Mask(dictSize);
+    this.head4 = new Int32Array(this.mask4 + 1).fill(EMPTY);
   }
 
   /** Start a call on src[0, n). */
@@ -108,40 +141,32 @@ export class Bt4MatchFinder {
     this.count = 0;
     const src = this.src;
     const avail = this.n - pos;
-    if (avail < 2) return;
+    // The last 3 bytes of the input are neither searched nor inserted (liblzma's bt4 runs only with 4
+    // bytes ahead): no short match there, as in mkfs.erofs's streams.
+    if (avail < 4) return;
     const g = this.base + pos;
     const cyclic = this.cyclic;
     const lens = this.lens;
     const dists = this.dists;
     const b0 = src[pos];
     const b1 = src[pos + 1];
-    const h2 = b0 | (b1 << 8);
-    let d2 = g - this.head2[h2];
-    this.head2[h2] = g;
-    if (avail < 4) {
-      // Too near the end for the trees (no later position will walk them): short matches only.
-      if (report && d2 < cyclic) {
-        lens[0] = 2;
-        dists[0] = d2 - 1;
-        if (avail === 3 && src[pos - d2 + 2] === src[pos + 2]) lens[0] = 3;
-        this.count = 1;
-      }
-      return;
-    }
     const b2 = src[pos + 2];
-    const v3 = (b0 << 16) | (b1 << 8) | b2;
-    const h3 = Math.imul(v3, 0x9e3779b1) >>> (32 - HASH3_BITS);
-    const h4 = Math.imul(v3 ^ (src[pos + 3] << 24), 0x85ebca6b) >>> (32 - HASH4_BITS);
+    const temp = CRC32_TABLE[b0] ^ b1;
+    const h2 = temp & (HASH2_SIZE - 1);
+    const h3 = (temp ^ (b2 << 8)) & (HASH3_SIZE - 1);
+    const h4 = (temp ^ (b2 << 8) ^ (CRC32_TABLE[src[pos + 3]] << 5)) & this.mask4;
+    let d2 = g - this.head2[h2];
     const d3 = g - this.head3[h3];
     let cur = this.head4[h4];
+    this.head2[h2] = g;
     this.head3[h3] = g;
     this.head4[h4] = g;
     const limit = Math.min(avail, this.nice);
     let best = 1;
     let cnt = 0;
     if (report) {
-      if (d2 < cyclic) {
-        // head2 is exact: two bytes match
+      if (d2 < cyclic && src[pos - d2] === b0 && src[pos - d2 + 1] === b1) {
+        // (the hash of an equal first byte is exact in the second: the first byte decides)
         best = 2;
         lens[0] = 2;
         dists[0] = d2 - 1;
@@ -186,7 +211,7 @@ export class Bt4MatchFinder {
       if (src[from + len] === src[pos + len]) {
         len++;
         // four bytes at a time while they fit, then byte by byte
-        while (len + 4 <= limit && dv.getInt32(from + len) === dv.getInt32(pos + len)) len += 4;
+        while (len + 4 <= limit && dv.getInt32(from + len, true) === dv.getInt32(pos + len, true)) len += 4;
         while (len < limit && src[from + len] === src[pos + len]) len++;
         if (report && len > best) {
           best = len;

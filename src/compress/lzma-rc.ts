@@ -28,7 +28,10 @@ for (let i = 0; i < PRICES.length; i++) {
   PRICES[i] = 11 * 16 - 15 - bits;
 }
 export const price0 = (p: number) => PRICES[p >>> PRICE_SHIFT];
-export const price1 = (p: number) => PRICES[(BIT_MODEL_TOTAL - p) >>> PRICE_SHIFT];
+// The price of a 1 looks up 2047 - p (the 11-bit complement), not 2048 - p: the two differ in the
+// table slot whenever p is a multiple of 16, the initial 1024 among them. Pricing 2048 - p made
+// other parse choices than liblzma's (mkfs.erofs's) encoder.
+export const price1 = (p: number) => PRICES[(p ^ (BIT_MODEL_TOTAL - 1)) >>> PRICE_SHIFT];
 export const priceBit = (p: number, b: number) => (b ? price1(p) : price0(p));
 export const DIRECT_BIT_PRICE = 16;
 export const INFINITY = 0x3fffffff;
