@@ -960,7 +960,8 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient: 
 /**
  * Compress as much of in[inOff, inOff + srcLen) as fits cap bytes (<= configure's outCap) as ONE
  * valid LZ4 block at outPtr(). Returns the input consumed; `written` holds the block's length.
- * level 0 = fast, 1..3 lazy hash chains, 4..12 optimal parse (9 is lz4hc's default); the caller
+ * level 0 = fast, 1..3 lazy hash chains, 4..9 hash-chain parse with a price-based end, 10..12
+ * price-based parse (9 is lz4hc's default); the caller
  * validates arguments (cap >= 1, srcLen <= 2^30 - 2^16).
  */
 export function compress(inOff: i32, srcLen: i32, cap: i32, level: i32): i32 {
