@@ -23,7 +23,7 @@ const ML_MASK: i32 = 15;
 
 const FAST_HASH_LOG: i32 = 14;
 const FAST_HASH_SHIFT: i32 = 32 - FAST_HASH_LOG;
-const HASH5_MUL: i32 = 0x2f0b4ad1;
+const HASH5_MUL64: u64 = 889523592379;
 const HC_HASH_LOG: i32 = 15;
 const HC_HASH_SHIFT: i32 = 32 - HC_HASH_LOG;
 const OPT_NUM: i32 = 4096;
@@ -205,10 +205,11 @@ function finishOverflow(src: usize, srcLen: i32, cap: i32, op: i32, anchor: i32,
 // ---------------------------------------------------------------------------------------------
 // level 0: greedy single-probe hash parse
 
-/** Table slot of the 5 bytes at a position (v = first 4, b4 = fifth): a slot only holds
- *  positions sharing 5 bytes, so 4-byte matches do not evict the candidates of longer ones. */
-@inline function fastSlot(v: i32, b4: i32): usize {
-  return FAST_TABLE + ((<usize>(<u32>((v ^ (b4 * HASH5_MUL)) * PRIME) >> FAST_HASH_SHIFT)) << 2);
+/** Table slot of the 5 bytes at p (one 8-byte load; the block's last 12 bytes are never hashed):
+ *  a slot only holds positions sharing 5 bytes, so 4-byte matches do not evict the candidates of
+ *  longer ones. */
+@inline function fastSlot(p: usize): usize {
+  return FAST_TABLE + ((<usize>(<u32>(((load<u64>(p) << 24) * HASH5_MUL64) >> (64 - FAST_HASH_LOG)))) << 2);
 }
 
 function compressFast(src: usize, srcLen: i32, cap: i32): i32 {
@@ -224,7 +225,7 @@ function compressFast(src: usize, srcLen: i32, cap: i32): i32 {
   let op: i32 = 0;
   // the search stops past mflimit or once the pending literals alone could not fit any more
   let stop = cap - 1 < mflimit ? cap - 1 : mflimit;
-  store<i32>(fastSlot(load<i32>(src), load<u8>(src + 4)), base);
+  store<i32>(fastSlot(src), base);
   let ip: i32 = 1;
   let ref: i32 = 0;
   while (true) {
@@ -234,7 +235,7 @@ function compressFast(src: usize, srcLen: i32, cap: i32): i32 {
     let found = false;
     while (ip <= stop) {
       const v = load<i32>(src + <usize>ip);
-      const h = fastSlot(v, load<u8>(src + <usize>ip + 4));
+      const h = fastSlot(src + <usize>ip);
       ref = load<i32>(h) - base;
       store<i32>(h, ip + base);
       if (ref >= 0 && ip - ref <= MAX_DISTANCE && load<i32>(src + <usize>ref) == v) {
@@ -264,9 +265,9 @@ function compressFast(src: usize, srcLen: i32, cap: i32): i32 {
       stop = anchor + cap - op - 1;
       if (stop > mflimit) stop = mflimit;
       // fill the table with ip-2 and try an immediate match at ip
-      store<i32>(fastSlot(load<i32>(src + <usize>ip - 2), load<u8>(src + <usize>ip + 2)), ip - 2 + base);
+      store<i32>(fastSlot(src + <usize>ip - 2), ip - 2 + base);
       const v = load<i32>(src + <usize>ip);
-      const h = fastSlot(v, load<u8>(src + <usize>ip + 4));
+      const h = fastSlot(src + <usize>ip);
       ref = load<i32>(h) - base;
       store<i32>(h, ip + base);
       if (ref >= 0 && ip - ref <= MAX_DISTANCE && load<i32>(src + <usize>ref) == v) continue;
