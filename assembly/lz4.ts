@@ -752,6 +752,9 @@ function compressChain(src: usize, srcLen: i32, cap: i32, depth: i32): i32 {
  *  the price-based parse and keep whichever consumed more, or as much in fewer bytes. */
 function retryTail(src: usize, srcLen: i32, cap: i32, depth: i32, base: i32, next: i32, consumed: i32): i32 {
   const w1 = written;
+  // All input fits: fewer bytes only pay when they take the stream back below a block boundary
+  // (blocks are multiples of 512 bytes); a re-parse saves well under w1 / 256 + 16 bytes.
+  if (consumed >= srcLen && (w1 & 511) > (w1 >> 8) + 16) return consumed;
   // the last sequence end with at least `tail` output bytes after it (the block start if none)
   let tail = (consumed < srcLen ? cap : w1) >> TAIL_SHIFT;
   if (tail < TAIL_MIN) tail = TAIL_MIN;
