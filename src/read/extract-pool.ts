@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import * as sys from '../sys/libc.js';
 import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
 import type { ErofsImage, InodeInfo } from './image.js';
+import type { RestoreRule } from './restore-rule.js';
 
 /** What a worker is asked: one file (descriptor open for writing, empty). */
 export interface ExtractJob { seq: number; fd: number; nid: number; rel: Uint8Array }
@@ -22,8 +23,7 @@ export interface ExtractWorkerData {
   signal: SharedArrayBuffer;
   /** [0]: bytes written so far (for the progress line). */
   bytes: SharedArrayBuffer;
-  owners: boolean;
-  xattrs: boolean;
+  rule: RestoreRule;
 }
 
 /** One core stays with the main thread (it creates every entry): one worker fewer than cores, at least 1. */
@@ -63,12 +63,12 @@ export class ExtractPool {
   private failure: { seq: number; error: Error } | undefined;
   private closed = false;
 
-  constructor(img: ErofsImage, n: number, owners: boolean, xattrs: boolean) {
+  constructor(img: ErofsImage, n: number, rule: RestoreRule) {
     for (let i = 0; i < n; i++) {
       const { port1, port2 } = new MessageChannel();
       const data: ExtractWorkerData = {
         imagePath: `/proc/self/fd/${img.imageFd}`, port: port2, signal: this.signal.buffer as SharedArrayBuffer,
-        bytes: this.bytes.buffer as SharedArrayBuffer, owners, xattrs,
+        bytes: this.bytes.buffer as SharedArrayBuffer, rule,
       };
       const w = new Worker(new URL('./extract-worker.js', import.meta.url), { workerData: data, transferList: [port2] });
       w.unref();

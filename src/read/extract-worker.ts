@@ -35,7 +35,7 @@ d.port.on('message', (job: ExtractJob) => {
   const done: ExtractDone = { seq: job.seq };
   try {
     if (!img) done.error = openError;
-    else restoreFile(img, job.fd, img.inode(job.nid), d.owners, d.xattrs, rel, onBytes);
+    else restoreFile(img, job.fd, img.inode(job.nid), d.rule, rel, onBytes);
   } catch (e) {
     done.error = errorToWire(e);
   } finally {
