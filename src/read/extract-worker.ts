@@ -31,7 +31,7 @@ d.port.on('message', (job: ExtractJob) => {
     Atomics.notify(signal, 0);
     return;
   }
-  const rel = Buffer.from(job.rel.buffer, job.rel.byteOffset, job.rel.byteLength);
+  const rel = Buffer.from(job.rel, 'latin1');
   const done: ExtractDone = { seq: job.seq };
   try {
     if (!img) done.error = openError;
