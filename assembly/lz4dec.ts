@@ -7,7 +7,7 @@
 // Linear memory (one instance per thread, never shared):
 //   [0, inCap)                  the compressed block
 //   [outBase, outBase + outCap) the decoded block
-// with SLACK bytes after each: the copies below move 8 bytes at a time and may read or write up to 7
+// with SLACK bytes after each: the copies below move 8 or 16 bytes at a time and may read or write up to 15
 // bytes past a sequence's end (output bytes past the current position are written again later).
 
 const MINMATCH: i32 = 4;
@@ -61,8 +61,12 @@ export function decode(iend: i32, outLen: i32): i32 {
       memory.copy(ob + <usize>op, <usize>ip, <usize>ll);
       return 0;
     }
-    if (ll <= 32) {
-      for (let k = 0; k < ll; k += 8) store<u64>(ob + <usize>(op + k), load<u64>(<usize>(ip + k)));
+    if (ll <= 16) {
+      // one 16-byte copy (SIMD): most literal runs are short
+      v128.store(ob + <usize>op, v128.load(<usize>ip));
+    } else if (ll <= 32) {
+      v128.store(ob + <usize>op, v128.load(<usize>ip));
+      v128.store(ob + <usize>(op + 16), v128.load(<usize>(ip + 16)));
     } else {
       memory.copy(ob + <usize>op, <usize>ip, <usize>ll);
     }
@@ -86,17 +90,25 @@ export function decode(iend: i32, outLen: i32): i32 {
     if (end > outLen - LASTLITERALS) return 1;
     let d = ob + <usize>op;
     let r = d - <usize>off;
-    if (off >= 8) {
+    if (off >= 16) {
       if (ml > 64 && off >= ml) {
         memory.copy(d, r, <usize>ml);
       } else {
-        // each 8-byte load reads bytes already written (off >= 8)
+        // each 16-byte load reads bytes already written (off >= 16)
         const stop = ob + <usize>end;
-        while (d < stop) {
-          store<u64>(d, load<u64>(r));
-          d += 8;
-          r += 8;
-        }
+        do {
+          v128.store(d, v128.load(r));
+          d += 16;
+          r += 16;
+        } while (d < stop);
+      }
+    } else if (off >= 8) {
+      // each 8-byte load reads bytes already written (off >= 8)
+      const stop = ob + <usize>end;
+      while (d < stop) {
+        store<u64>(d, load<u64>(r));
+        d += 8;
+        r += 8;
       }
     } else if (off == 1) {
       memory.fill(d, load<u8>(r), <usize>ml);

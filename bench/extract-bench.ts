@@ -16,18 +16,20 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const args = process.argv.slice(2);
 const opt = (name: string, def?: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : def; };
 
-interface Sample { seconds: number; rssKiB: number }
+/** Wall time, CPU time (user + system, all threads: on a loaded machine the steadier figure) and peak RSS. */
+interface Sample { seconds: number; cpu: number; rssKiB: number }
 
 function timed(argv: string[], target: string): Sample {
   fs.rmSync(target, { recursive: true, force: true });
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', ...argv], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', ...argv], { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new UserError(`${argv.join(' ')} failed: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
-  const [seconds, rssKiB] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+  const [seconds, user, sys, rssKiB] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
   fs.rmSync(target, { recursive: true, force: true });
-  return { seconds, rssKiB };
+  return { seconds, cpu: user + sys, rssKiB };
 }
 
 const median = (xs: Sample[]): Sample => [...xs].sort((a, b) => a.seconds - b.seconds)[Math.floor(xs.length / 2)];
+const medianCpu = (xs: Sample[]): number => xs.map((x) => x.cpu).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function main(): void {
   const bin = process.env.EROFS_UTILS_BIN;
@@ -62,7 +64,8 @@ function main(): void {
       const t = median(theirs);
       process.stderr.write(`${name} (${(fs.statSync(img).size / 1e6).toFixed(1)} MB image): erofs-forge extract ${o.seconds.toFixed(2)} s / ${(Math.max(...ours.map((x) => x.rssKiB)) / 1024).toFixed(0)} MiB, `
         + `fsck.erofs 1.9.3 --extract --xattrs --preserve ${t.seconds.toFixed(2)} s / ${(Math.max(...theirs.map((x) => x.rssKiB)) / 1024).toFixed(0)} MiB, `
-        + `time ratio ${(o.seconds / t.seconds).toFixed(2)} (runs: ${ours.map((x) => x.seconds.toFixed(2)).join(' ')} vs ${theirs.map((x) => x.seconds.toFixed(2)).join(' ')})\n`);
+        + `time ratio ${(o.seconds / t.seconds).toFixed(2)}; CPU ${medianCpu(ours).toFixed(2)} vs ${medianCpu(theirs).toFixed(2)} s, ratio ${(medianCpu(ours) / medianCpu(theirs)).toFixed(2)} `
+        + `(runs: ${ours.map((x) => x.seconds.toFixed(2)).join(' ')} vs ${theirs.map((x) => x.seconds.toFixed(2)).join(' ')}; load ${os.loadavg()[0].toFixed(1)})\n`);
       fs.rmSync(img, { force: true });
     }
   } finally {

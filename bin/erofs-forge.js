@@ -8,7 +8,7 @@
 // three isolates; smaller ones promote the objects of files in flight to the old generation. These
 // take effect only from the command line: `node bin/erofs-forge.js` works the same, with more memory.
 import module from 'node:module';
-import { accessSync, constants, lstatSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, mkdirSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
 
@@ -46,7 +46,8 @@ function compileCacheDir() {
   for (const base of bases) {
     const dir = join(base, 'node-compile-cache');
     try {
-      mkdirs(dir);
+      // Made once: later runs find it (an EEXIST per level cost more than the rest of this check).
+      if (!existsSync(dir)) mkdirs(dir);
       const safe = [base, dir].every((d) => { const st = lstatSync(d); return st.isDirectory() && st.uid === uid && !(st.mode & 0o022); });
       if (!safe) continue;
       accessSync(dir, constants.W_OK);

@@ -4,12 +4,19 @@
 // with receiveMessageOnPort and sleeps on a shared counter the workers bump after each result.
 import { Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
+import module from 'node:module';
+import * as path from 'node:path';
 import * as sys from '../sys/libc.js';
 import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
 import type { ErofsImage, InodeInfo } from './image.js';
+import type { RestoreRule } from './restore-rule.js';
 
-/** What a worker is asked: one file (descriptor open for writing, empty). */
-export interface ExtractJob { seq: number; fd: number; nid: number; rel: Uint8Array }
+/**
+ * What a worker is asked: one file (descriptor open for writing, empty). Its path (for error
+ * messages) goes as a latin1 string, one char per byte: a Buffer view would be cloned with the
+ * whole 8 KiB pool slab it lives in, and those copies were most of a worker's garbage collection.
+ */
+export interface ExtractJob { seq: number; fd: number; nid: number; rel: string }
 /** What it answers: done, or the error that file met (rebuilt as the same class here). */
 export interface ExtractDone { seq: number; error?: WireError }
 export interface WireError { name: string; message: string; rule?: string; where?: string }
@@ -22,8 +29,18 @@ export interface ExtractWorkerData {
   signal: SharedArrayBuffer;
   /** [0]: bytes written so far (for the progress line). */
   bytes: SharedArrayBuffer;
-  owners: boolean;
-  xattrs: boolean;
+  rule: RestoreRule;
+  /** The main thread's compile cache directory, if any (extract-worker-entry.ts). */
+  compileCache?: string;
+}
+
+/**
+ * The directory given to module.enableCompileCache on this thread (getCompileCacheDir answers with
+ * the per-release folder Node made inside it), for the worker to enable the same cache.
+ */
+function compileCacheBase(): string | undefined {
+  const d = (module as { getCompileCacheDir?: () => string | undefined }).getCompileCacheDir?.();
+  return d && path.basename(d).startsWith(process.version) ? path.dirname(d) : d;
 }
 
 /** One core stays with the main thread (it creates every entry): one worker fewer than cores, at least 1. */
@@ -63,14 +80,15 @@ export class ExtractPool {
   private failure: { seq: number; error: Error } | undefined;
   private closed = false;
 
-  constructor(img: ErofsImage, n: number, owners: boolean, xattrs: boolean) {
+  constructor(img: ErofsImage, n: number, rule: RestoreRule) {
     for (let i = 0; i < n; i++) {
       const { port1, port2 } = new MessageChannel();
       const data: ExtractWorkerData = {
         imagePath: `/proc/self/fd/${img.imageFd}`, port: port2, signal: this.signal.buffer as SharedArrayBuffer,
-        bytes: this.bytes.buffer as SharedArrayBuffer, owners, xattrs,
+        bytes: this.bytes.buffer as SharedArrayBuffer, rule,
+        compileCache: compileCacheBase(),
       };
-      const w = new Worker(new URL('./extract-worker.js', import.meta.url), { workerData: data, transferList: [port2] });
+      const w = new Worker(new URL('./extract-worker-entry.js', import.meta.url), { workerData: data, transferList: [port2] });
       w.unref();
       // A worker that dies (out of memory, a bug) fails every file it held.
       w.on('error', (e) => this.failAll(i, e));
@@ -103,7 +121,7 @@ export class ExtractPool {
     const cost = ino.size + 4096;
     this.workers[k].queued += cost;
     this.inFlight.set(seq, [k, cost, fd]);
-    const job: ExtractJob = { seq, fd, nid: ino.nid, rel };
+    const job: ExtractJob = { seq, fd, nid: ino.nid, rel: rel.toString('latin1') };
     this.workers[k].port.postMessage(job);
     this.poll();
     if (this.failure) this.throwFailure();
@@ -123,7 +141,7 @@ export class ExtractPool {
     // Each worker closes its image descriptor and says so (descriptors are the process's: ending
     // the thread would not close it); then the threads end.
     let acks = 0;
-    for (const { port } of this.workers) port.postMessage({ seq: -1, fd: -1, nid: -1, rel: new Uint8Array(0) } satisfies ExtractJob);
+    for (const { port } of this.workers) port.postMessage({ seq: -1, fd: -1, nid: -1, rel: '' } satisfies ExtractJob);
     for (let tries = 0; acks < this.workers.length && tries < 50 && !this.dead; tries++) {
       const s = Atomics.load(this.signal, 0);
       let got = false;

@@ -31,11 +31,11 @@ d.port.on('message', (job: ExtractJob) => {
     Atomics.notify(signal, 0);
     return;
   }
-  const rel = Buffer.from(job.rel.buffer, job.rel.byteOffset, job.rel.byteLength);
+  const rel = Buffer.from(job.rel, 'latin1');
   const done: ExtractDone = { seq: job.seq };
   try {
     if (!img) done.error = openError;
-    else restoreFile(img, job.fd, img.inode(job.nid), d.owners, d.xattrs, rel, onBytes);
+    else restoreFile(img, job.fd, img.inode(job.nid), d.rule, rel, onBytes);
   } catch (e) {
     done.error = errorToWire(e);
   } finally {

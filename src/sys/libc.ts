@@ -100,39 +100,66 @@ export function cstr(b: Buffer | string): Buffer {
 
 const check = (r: number, syscall: string): number => (r < 0 ? fail(syscall) : r);
 
-export const openat = (dirfd: number, name: Buffer, flags: number, mode = 0): number => check(L().openat(dirfd, cstr(name), flags | O_CLOEXEC, mode), 'openat');
-export const mkdirat = (dirfd: number, name: Buffer, mode: number): void => { check(L().mkdirat(dirfd, cstr(name), mode), 'mkdirat'); };
-export const mknodat = (dirfd: number, name: Buffer, mode: number, dev: bigint): void => { check(L().mknodat(dirfd, cstr(name), mode, dev), 'mknodat'); };
-export const symlinkat = (target: Buffer, dirfd: number, name: Buffer): void => { check(L().symlinkat(cstr(target), dirfd, cstr(name)), 'symlinkat'); };
+// Two scratch buffers for the NUL-terminated copies handed to a call (one call takes at most two
+// names): a fresh copy per call was most of extract's garbage (each call returns before the next
+// one starts, and each thread has its own module instance).
+const Z_CAP = 4096;
+const zA = Buffer.allocUnsafe(Z_CAP + 1);
+const zB = Buffer.allocUnsafe(Z_CAP + 1);
+function z(b: Buffer, into: Buffer): Buffer {
+  if (b.length > Z_CAP) return cstr(b);
+  into.set(b);
+  into[b.length] = 0;
+  return into;
+}
+
+export const openat = (dirfd: number, name: Buffer, flags: number, mode = 0): number => check(L().openat(dirfd, z(name, zA), flags | O_CLOEXEC, mode), 'openat');
+export const mkdirat = (dirfd: number, name: Buffer, mode: number): void => { check(L().mkdirat(dirfd, z(name, zA), mode), 'mkdirat'); };
+export const mknodat = (dirfd: number, name: Buffer, mode: number, dev: bigint): void => { check(L().mknodat(dirfd, z(name, zA), mode, dev), 'mknodat'); };
+export const symlinkat = (target: Buffer, dirfd: number, name: Buffer): void => { check(L().symlinkat(z(target, zA), dirfd, z(name, zB)), 'symlinkat'); };
 /** A hard link; flags 0: a symlink given as the old name is linked itself, never followed. */
-export const linkat = (olddir: number, oldname: Buffer, newdir: number, newname: Buffer): void => { check(L().linkat(olddir, cstr(oldname), newdir, cstr(newname), 0), 'linkat'); };
-export const lchownat = (dirfd: number, name: Buffer, uid: number, gid: number): void => { check(L().fchownat(dirfd, cstr(name), uid, gid, AT_SYMLINK_NOFOLLOW), 'fchownat'); };
+export const linkat = (olddir: number, oldname: Buffer, newdir: number, newname: Buffer): void => { check(L().linkat(olddir, z(oldname, zA), newdir, z(newname, zB), 0), 'linkat'); };
+export const lchownat = (dirfd: number, name: Buffer, uid: number, gid: number): void => { check(L().fchownat(dirfd, z(name, zA), uid, gid, AT_SYMLINK_NOFOLLOW), 'fchownat'); };
 export const fchown = (fd: number, uid: number, gid: number): void => { check(L().fchown(fd, uid, gid), 'fchown'); };
 /** close(2) of a descriptor another thread opened (fs.closeSync warns about those in a worker). */
 export const close = (fd: number): void => { check(L().close(fd), 'close'); };
 export const fchmod = (fd: number, mode: number): void => { check(L().fchmod(fd, mode), 'fchmod'); };
 
-/** struct timespec[2] (atime, mtime), 64-bit time_t and long on every 64-bit Linux. */
+/**
+ * struct timespec[2] (atime, mtime), 64-bit time_t and long on every 64-bit Linux, in one reused
+ * buffer; seconds that fit in 32 bits (all of 1902-2038) are written without BigInt arithmetic.
+ */
+const ts = Buffer.alloc(32);
 function timespecs(sec: bigint, nsec: number): Buffer {
-  const b = Buffer.alloc(32);
-  b.writeBigInt64LE(sec, 0);
-  b.writeBigInt64LE(BigInt(nsec), 8);
-  b.writeBigInt64LE(sec, 16);
-  b.writeBigInt64LE(BigInt(nsec), 24);
-  return b;
+  if (sec >= -0x80000000n && sec <= 0x7fffffffn) {
+    const s = Number(sec);
+    ts.writeInt32LE(s, 0);
+    ts.writeInt32LE(s < 0 ? -1 : 0, 4);
+    ts.writeInt32LE(s, 16);
+    ts.writeInt32LE(s < 0 ? -1 : 0, 20);
+  } else {
+    ts.writeBigInt64LE(sec, 0);
+    ts.writeBigInt64LE(sec, 16);
+  }
+  // tv_nsec: below 1e9 (the image reader checks it), high half 0.
+  ts.writeUInt32LE(nsec >>> 0, 8);
+  ts.writeUInt32LE(0, 12);
+  ts.writeUInt32LE(nsec >>> 0, 24);
+  ts.writeUInt32LE(0, 28);
+  return ts;
 }
 /** Set atime and mtime, to the nanosecond, of a name in a directory without following a symlink. */
 export const lutimensat = (dirfd: number, name: Buffer, sec: bigint, nsec: number): void => {
-  check(L().utimensat(dirfd, cstr(name), timespecs(sec, nsec), AT_SYMLINK_NOFOLLOW), 'utimensat');
+  check(L().utimensat(dirfd, z(name, zA), timespecs(sec, nsec), AT_SYMLINK_NOFOLLOW), 'utimensat');
 };
 export const futimens = (fd: number, sec: bigint, nsec: number): void => { check(L().futimens(fd, timespecs(sec, nsec)), 'futimens'); };
 
 export const fsetxattr = (fd: number, name: Buffer, value: Buffer): void => {
-  check(L().fsetxattr(fd, cstr(name), value, value.length, 0), 'fsetxattr');
+  check(L().fsetxattr(fd, z(name, zA), value, value.length, 0), 'fsetxattr');
 };
 /** Set an xattr on `path` itself (a symlink is not followed). */
 export const lsetxattr = (path: Buffer, name: Buffer, value: Buffer): void => {
-  check(L().lsetxattr(cstr(path), cstr(name), value, value.length, 0), 'lsetxattr');
+  check(L().lsetxattr(z(path, zA), z(name, zB), value, value.length, 0), 'lsetxattr');
 };
 
 /**
@@ -140,10 +167,13 @@ export const lsetxattr = (path: Buffer, name: Buffer, value: Buffer): void => {
  * (sendfile: no bytes pass through JavaScript). Returns false, having copied nothing, when the
  * kernel cannot do it for these files (EINVAL, ENOSYS): the caller then reads and writes.
  */
+const sendfileOff = Buffer.alloc(8);
 export function sendfile(outFd: number, inFd: number, inOff: number, len: number): boolean {
   const l = L();
-  const off = Buffer.alloc(8);
-  off.writeBigInt64LE(BigInt(inOff));
+  const off = sendfileOff;
+  // loff_t, below 2^53 (an image offset)
+  off.writeUInt32LE(inOff % 0x100000000, 0);
+  off.writeUInt32LE(Math.floor(inOff / 0x100000000), 4);
   let done = 0;
   while (done < len) {
     // At most 1 GiB per call (the kernel caps one call just below 2 GiB).
