@@ -1,0 +1,229 @@
+// -E dedupe: extents that point into pclusters written before (mkfs.erofs 1.9.3 lib/dedupe.c and
+// z_erofs_compress_dedupe in lib/compress.c, read for what they do). Every pcluster written is
+// indexed by its first block of decompressed bytes; before each step of a file, the input from a
+// little before the step (inside the previous extent) up to it is searched, byte by byte with a
+// rolling hash, for the start of an indexed pcluster. A match becomes an extent of its own that reads
+// that pcluster's output from its start: all of it, or a prefix (PARTIAL_REF); the previous extent,
+// when the match starts inside it, is cut short there (and becomes PARTIAL_REF too).
+//
+// What the kernel accepts (fs/erofs/zmap.c, zdata.c): an extent always decodes its pcluster from
+// the pcluster's first byte, so a shared extent can only be a prefix of another's output, never a
+// middle part; an extent shorter than its pcluster's output must say so (Z_EROFS_LI_PARTIAL_REF:
+// LZ4 otherwise decodes with the exact output size and fails); a pcluster of more than one block
+// is found through the CBLKCNT of the NONHEAD lcluster after its head, so an extent on such a
+// pcluster must reach that lcluster. Stored blocks are shared only whole and only when not
+// INTERLACED (dedupe turns INTERLACED off).
+//
+// Decisions are made here, on the writer's thread, in write order, against what was written before:
+// the same for any worker count. The workers' extents serve as they are wherever a step starts at
+// the same offset (a step depends only on the bytes from its offset on, compressStep); after a
+// match that does not end on one of them, the step is compressed here.
+import { compressStep, MAX_EXTENT_INPUT, type Extent, type ZParams, type ZResult } from '../files/zfile.js';
+
+/** Buckets of the hash table (mkfs.erofs has 65536 lists; more buckets, shorter walks). */
+const BUCKET_BITS = 20;
+/** Rolling hash base (odd, so multiplication mod 2^32 is invertible in effect on the low bits). */
+const B = 0x01000193;
+/** Arena slab for the indexed bytes. */
+const SLAB = 32 << 20;
+
+interface Item {
+  /** The pcluster's whole decompressed bytes. */
+  data: Uint8Array;
+  /** The extent that owns the pcluster (its blkaddr, once placed, and block count). */
+  ext: Extent;
+  /** A stored block (PLAIN), not a stream. */
+  raw: boolean;
+  /** The stream's algorithm (compress hints mix them; a HEAD1 extent is read with its file's first). */
+  algorithm: number;
+}
+
+export interface Match {
+  /** Where in the input the match starts. */
+  at: number;
+  length: number;
+  item: Item;
+}
+
+/** The pclusters written so far, indexed by their first `window` (one block) decompressed bytes. */
+export class ExtentIndex {
+  private readonly heads = new Int32Array(1 << BUCKET_BITS).fill(-1);
+  private next = new Int32Array(1024);
+  private hashes = new Int32Array(1024);
+  private readonly items: Item[] = [];
+  /** B^(window-1) mod 2^32. */
+  private readonly bTop: number;
+  private slab = new Uint8Array(0);
+  private used = 0;
+
+  constructor(private readonly window: number) {
+    let t = 1;
+    for (let i = 0; i < window - 1; i++) t = Math.imul(t, B);
+    this.bTop = t;
+  }
+
+  /** sum buf[at + i] * B^i over the window, mod 2^32. */
+  private hashAt(buf: Uint8Array, at: number): number {
+    let h = 0;
+    for (let i = at + this.window - 1; i >= at; i--) h = (Math.imul(h, B) + buf[i]) | 0;
+    return h;
+  }
+
+  private static bucket(h: number): number {
+    return Math.imul(h, 0x9e3779b1) >>> (32 - BUCKET_BITS);
+  }
+
+  /** The item whose first window equals buf[at, at + window) (hash h), if any. */
+  private find(buf: Uint8Array, at: number, h: number): number {
+    for (let id = this.heads[ExtentIndex.bucket(h)]; id >= 0; id = this.next[id]) {
+      if (this.hashes[id] !== h) continue;
+      const d = this.items[id].data;
+      let i = 0;
+      while (i < this.window && d[i] === buf[at + i]) i++;
+      if (i === this.window) return id;
+    }
+    return -1;
+  }
+
+  /** How many items there are: a file's are those added after its mark (see dropSince). */
+  mark(): number {
+    return this.items.length;
+  }
+
+  /**
+   * Forget the items added since `mark` (a file stored flat after all: its pclusters are gone). Each
+   * was put at the head of its bucket, so undoing them newest first restores the lists.
+   */
+  dropSince(mark: number): void {
+    for (let id = this.items.length - 1; id >= mark; id--) this.heads[ExtentIndex.bucket(this.hashes[id])] = this.next[id];
+    this.items.length = mark;
+  }
+
+  /**
+   * Index the pcluster of `ext`, whose decompressed bytes are `data`. Pclusters shorter than the
+   * window are not indexed; of pclusters with the same first window only the first is (mkfs.erofs
+   * z_erofs_dedupe_insert likewise).
+   */
+  insert(data: Uint8Array, ext: Extent, raw: boolean, algorithm: number): void {
+    const w = this.window;
+    if (data.length < w) return;
+    const h = this.hashAt(data, 0);
+    if (this.find(data, 0, h) >= 0) return;
+    if (this.used + data.length > this.slab.length) {
+      this.slab = new Uint8Array(Math.max(SLAB, data.length));
+      this.used = 0;
+    }
+    const copy = this.slab.subarray(this.used, this.used + data.length);
+    copy.set(data);
+    this.used += data.length;
+    const id = this.items.length;
+    if (id === this.next.length) {
+      const grow = (a: Int32Array) => { const b = new Int32Array(2 * a.length); b.set(a); return b; };
+      this.next = grow(this.next);
+      this.hashes = grow(this.hashes);
+    }
+    const bk = ExtentIndex.bucket(h);
+    this.items.push({ data: copy, ext, raw, algorithm });
+    this.hashes[id] = h;
+    this.next[id] = this.heads[bk];
+    this.heads[bk] = id;
+  }
+
+  /**
+   * The match mkfs.erofs z_erofs_dedupe_match finds: scanning back from `head` (or the last window
+   * before `end`) to `lo`, the first offset where an indexed pcluster's bytes start and agree for
+   * longer than up to `head`, extended as far as both go. A stream of another algorithm is passed over.
+   */
+  match(buf: Uint8Array, lo: number, head: number, end: number, algorithm: number): Match | undefined {
+    const w = this.window;
+    let c = Math.min(head, end - w);
+    if (c < lo) return undefined;
+    let h = this.hashAt(buf, c);
+    for (;;) {
+      const id = this.heads[ExtentIndex.bucket(h)] < 0 ? -1 : this.find(buf, c, h);
+      if (id >= 0) {
+        const it = this.items[id];
+        if (it.raw || it.algorithm === algorithm) {
+          const max = Math.min(end - c, it.data.length);
+          let n = w;
+          while (n < max && it.data[n] === buf[c + n]) n++;
+          if (n > head - c) return { at: c, length: n, item: it };
+        }
+      }
+      if (c === lo) return undefined;
+      c--;
+      // Slide the window one byte back: add buf[c] at the bottom, drop buf[c + w] from the top.
+      h = (buf[c] + Math.imul(B, (h - Math.imul(buf[c + w], this.bTop)) | 0)) | 0;
+    }
+  }
+}
+
+/**
+ * A segment's extents with -E dedupe: the workers' extents `spec` (made with zp.rawBlockSteps, and
+ * with the segment's bytes in spec.raw) rewritten as mkfs.erofs's loop would have them: before each
+ * step, a match against `ix`; each new pcluster indexed as it is taken. `zp` is the segment's own
+ * parameters (tail packing and fragments only in the last). Returns the new result and whether any
+ * extent points at an earlier pcluster.
+ */
+export function dedupeSegment(ix: ExtentIndex, spec: ZResult, segStart: number, zp: ZParams): { z: ZResult; deduped: boolean } {
+  const raw = spec.raw!;
+  const len = raw.length;
+  const bs = zp.blockSize;
+  const algorithm = zp.codec.algorithm;
+  const out: ZResult = { extents: [], payloads: [], totalBlocks: 0 };
+  if (spec.slabs) out.slabs = spec.slabs;
+  if (spec.digest) out.digest = spec.digest;
+  let deduped = false;
+  let head = 0;
+  let k = 0;
+  while (head < len) {
+    for (;;) {
+      const pivot = out.extents.length ? out.extents[out.extents.length - 1] : undefined;
+      // The search may start inside the previous extent, leaving it at least one block.
+      const back = !pivot || pivot.llen <= bs ? 0 : Math.min(head, pivot.llen - bs);
+      const m = ix.match(raw, head - back, head, len, algorithm);
+      if (!m) break;
+      const delta = head - m.at;
+      // A pcluster of several blocks is found through the CBLKCNT in the lcluster after the
+      // extent's head: the extent must reach it (and so must the previous one, if cut short).
+      if (m.item.ext.blocks > 1 && ((segStart + m.at) % bs) + m.length < 2 * bs) break;
+      if (delta) {
+        if (pivot!.blocks > 1 && (pivot!.la % bs) + pivot!.llen - delta < 2 * bs) break;
+        pivot!.llen -= delta;
+        pivot!.partial = true;
+      }
+      out.extents.push({
+        la: segStart + m.at, llen: m.length, compressed: !m.item.raw, blocks: m.item.ext.blocks, blkaddr: 0,
+        ref: m.item.ext, ...(m.length < m.item.data.length ? { partial: true } : {}),
+      });
+      out.payloads.push(undefined);
+      deduped = true;
+      head = m.at + m.length;
+      if (head >= len) break;
+    }
+    if (head >= len) break;
+    const from = out.extents.length;
+    while (k < spec.extents.length && spec.extents[k].la - segStart < head) k++;
+    const e = spec.extents[k];
+    if (e && e.la - segStart === head) {
+      // The worker's step at this offset is the one to take.
+      out.extents.push(e);
+      out.payloads.push(spec.payloads[k]);
+      if (spec.payloads[k]) out.totalBlocks += e.blocks;
+      else if (e.fragment) out.fragment = spec.fragment;
+      else {
+        out.inline = spec.inline;
+        out.inlineRaw = spec.inlineRaw;
+      }
+      head += e.llen;
+    } else {
+      head += compressStep(out, raw.subarray(head, head + Math.min(len - head, MAX_EXTENT_INPUT)), segStart + head, len - head, zp);
+    }
+    for (let i = from; i < out.extents.length; i++) {
+      const x = out.extents[i];
+      if (!out.payloads[i]) continue;
+      ix.insert(raw.subarray(x.la - segStart, x.la - segStart + x.llen), x, !x.compressed, algorithm);
+    }
+  }
+  return { z: out, deduped };
+}
