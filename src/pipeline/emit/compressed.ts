@@ -53,6 +53,7 @@ export async function writeCompressed(ctx: EmitContext, p: Inode, f: FileJobs, p
     await takeBack(ctx, p, w);
     return;
   }
+  if (w.deduped) ctx.anyDeduped = true;
   if (w.form === 'compact' && w.deduped) throw new Error(`${showPath(pathOf(p))}: deduped pclusters under COMPACT indexes`);
   if (w.fragmentOff !== undefined && w.fragmentLen === p.size) writeFragmentInode(ctx, p, w.fragmentOff);
   else writeCompressedInode(ctx, p, zp, w);

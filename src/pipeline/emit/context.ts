@@ -81,6 +81,8 @@ export class EmitContext {
   /** Regular-file bytes read from the source. */
   dataBytes = 0;
   compressedFiles = 0;
+  /** Some extent points at a pcluster written for another (superblock DEDUPE, as mkfs.erofs sets it). */
+  anyDeduped = false;
   /** Items written (not counting directories' second visits). */
   files = 0;
   /** Bytes done by compressed files, segment by segment (flat files count in the pool's copiedBytes). */

@@ -24,6 +24,8 @@ import { compressStep, MAX_EXTENT_INPUT, type Extent, type ZParams, type ZResult
 const BUCKET_BITS = 20;
 /** Rolling hash base (odd, so multiplication mod 2^32 is invertible in effect on the low bits). */
 const B = 0x01000193;
+/** A match past a step's input is worth one more block when it is at least this many blocks of input. */
+const FORWARD_MIN_BLOCKS = 4;
 /** Arena slab for the indexed bytes. */
 const SLAB = 32 << 20;
 
@@ -53,6 +55,8 @@ export class ExtentIndex {
   private readonly items: Item[] = [];
   /** B^(window-1) mod 2^32. */
   private readonly bTop: number;
+  /** B^-1 mod 2^32 (B is odd), to slide the window forward. */
+  private readonly bInv: number;
   private slab = new Uint8Array(0);
   private used = 0;
 
@@ -60,6 +64,9 @@ export class ExtentIndex {
     let t = 1;
     for (let i = 0; i < window - 1; i++) t = Math.imul(t, B);
     this.bTop = t;
+    let inv = B;
+    for (let i = 0; i < 5; i++) inv = Math.imul(inv, (2 - Math.imul(B, inv)) | 0);
+    this.bInv = inv;
   }
 
   /** sum buf[at + i] * B^i over the window, mod 2^32. */
@@ -156,6 +163,32 @@ export class ExtentIndex {
       h = (buf[c] + Math.imul(B, (h - Math.imul(buf[c + w], this.bTop)) | 0)) | 0;
     }
   }
+
+  /**
+   * Scanning forward instead: the first offset in [from, to] where an indexed pcluster's bytes
+   * start, with how far they agree (up to `end`).
+   */
+  matchForward(buf: Uint8Array, from: number, to: number, end: number, algorithm: number): Match | undefined {
+    const w = this.window;
+    const last = Math.min(to, end - w);
+    if (from > last) return undefined;
+    let h = this.hashAt(buf, from);
+    for (let c = from; ; c++) {
+      const id = this.heads[ExtentIndex.bucket(h)] < 0 ? -1 : this.find(buf, c, h);
+      if (id >= 0) {
+        const it = this.items[id];
+        if (it.raw || it.algorithm === algorithm) {
+          const max = Math.min(end - c, it.data.length);
+          let n = w;
+          while (n < max && it.data[n] === buf[c + n]) n++;
+          return { at: c, length: n, item: it };
+        }
+      }
+      if (c === last) return undefined;
+      // Slide the window one byte on: drop buf[c] at the bottom, add buf[c + w] at the top.
+      h = (Math.imul((h - buf[c]) | 0, this.bInv) + Math.imul(buf[c + w], this.bTop)) | 0;
+    }
+  }
 }
 
 /**
@@ -203,22 +236,45 @@ export function dedupeSegment(ix: ExtentIndex, spec: ZResult, segStart: number, 
     }
     if (head >= len) break;
     const from = out.extents.length;
+    // The step at head: the worker's when it made one here, else compressed now.
     while (k < spec.extents.length && spec.extents[k].la - segStart < head) k++;
     const e = spec.extents[k];
+    let step: ZResult;
     if (e && e.la - segStart === head) {
-      // The worker's step at this offset is the one to take.
-      out.extents.push(e);
-      out.payloads.push(spec.payloads[k]);
-      if (spec.payloads[k]) out.totalBlocks += e.blocks;
-      else if (e.fragment) out.fragment = spec.fragment;
-      else {
-        out.inline = spec.inline;
-        out.inlineRaw = spec.inlineRaw;
+      step = { extents: [e], payloads: [spec.payloads[k]], totalBlocks: spec.payloads[k] ? e.blocks : 0 };
+      if (e.fragment) step.fragment = spec.fragment;
+      else if (!spec.payloads[k]) {
+        step.inline = spec.inline;
+        step.inlineRaw = spec.inlineRaw;
       }
-      head += e.llen;
     } else {
-      head += compressStep(out, raw.subarray(head, head + Math.min(len - head, MAX_EXTENT_INPUT)), segStart + head, len - head, zp);
+      step = { extents: [], payloads: [], totalBlocks: 0 };
+      compressStep(step, raw.subarray(head, head + Math.min(len - head, MAX_EXTENT_INPUT)), segStart + head, len - head, zp);
     }
+    // Beyond mkfs.erofs: an earlier pcluster whose bytes start inside this step's input, or just
+    // past it, is reached by ending this step where they start (in two pieces when it lies past the
+    // input the pcluster holds). Taken when that costs no more blocks than the step, or one more
+    // block for a match of at least FORWARD_MIN_BLOCKS blocks of input.
+    const first = step.extents[0];
+    if (first.compressed && step.payloads[0] && step.extents.length === 1) {
+      const end = head + first.llen;
+      const m = ix.matchForward(raw, head + bs, end + bs - 1, len, algorithm);
+      if (m && m.at !== end && (m.at < end || m.length >= FORWARD_MIN_BLOCKS * bs)) {
+        const alt = stepsUpTo(raw, head, m.at, segStart, zp);
+        if (alt && alt.totalBlocks <= first.blocks + (m.at > end ? 1 : 0)) step = alt;
+      }
+    }
+    for (let i = 0; i < step.extents.length; i++) {
+      out.extents.push(step.extents[i]);
+      out.payloads.push(step.payloads[i]);
+      head += step.extents[i].llen;
+    }
+    out.totalBlocks += step.totalBlocks;
+    if (step.inline) {
+      out.inline = step.inline;
+      out.inlineRaw = step.inlineRaw;
+    }
+    if (step.fragment) out.fragment = step.fragment;
     for (let i = from; i < out.extents.length; i++) {
       const x = out.extents[i];
       if (!out.payloads[i]) continue;
@@ -226,4 +282,33 @@ export function dedupeSegment(ix: ExtentIndex, spec: ZResult, segStart: number, 
     }
   }
   return { z: out, deduped };
+}
+
+/**
+ * Steps covering exactly raw[head, c) (c - head >= one block), none shorter than a block (an
+ * extent must reach the next lcluster, or it would have no head index of its own); undefined when
+ * that takes more than a few steps.
+ */
+function stepsUpTo(raw: Uint8Array, head: number, c: number, segStart: number, zp: ZParams): ZResult | undefined {
+  const bs = zp.blockSize;
+  const zq: ZParams = { ...zp, ztailpacking: false, fragments: false };
+  const t: ZResult = { extents: [], payloads: [], totalBlocks: 0 };
+  let pos = head;
+  for (let n = 0; pos < c && n < 4; n++) {
+    const rem = c - pos;
+    const n0 = t.extents.length;
+    const b0 = t.totalBlocks;
+    let x = compressStep(t, raw.subarray(pos, pos + Math.min(rem, MAX_EXTENT_INPUT)), segStart + pos, rem, zq);
+    const left = rem - x;
+    if (left > 0 && left < bs) {
+      // What would be left is shorter than a block: end this piece a block before c instead.
+      t.extents.length = n0;
+      t.payloads.length = n0;
+      t.totalBlocks = b0;
+      if (rem - bs < bs) return undefined;
+      x = compressStep(t, raw.subarray(pos, pos + rem - bs), segStart + pos, rem - bs, zq);
+    }
+    pos += x;
+  }
+  return pos === c ? t : undefined;
 }
