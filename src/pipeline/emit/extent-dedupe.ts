@@ -50,6 +50,11 @@ export interface Match {
 /** The pclusters written so far, indexed by their first `window` (one block) decompressed bytes. */
 export class ExtentIndex {
   private readonly heads = new Int32Array(1 << BUCKET_BITS).fill(-1);
+  /**
+   * One bit per bucket, set when it has items: the scans test every input offset, and a 128 KiB
+   * bitmap stays in cache where the 4 MiB table of heads does not (most offsets hit no item).
+   */
+  private readonly used1 = new Int32Array((1 << BUCKET_BITS) >>> 5);
   private next = new Int32Array(1024);
   private hashes = new Int32Array(1024);
   private readonly items: Item[] = [];
@@ -102,7 +107,11 @@ export class ExtentIndex {
    * was put at the head of its bucket, so undoing them newest first restores the lists.
    */
   dropSince(mark: number): void {
-    for (let id = this.items.length - 1; id >= mark; id--) this.heads[ExtentIndex.bucket(this.hashes[id])] = this.next[id];
+    for (let id = this.items.length - 1; id >= mark; id--) {
+      const bk = ExtentIndex.bucket(this.hashes[id]);
+      this.heads[bk] = this.next[id];
+      if (this.heads[bk] < 0) this.used1[bk >>> 5] &= ~(1 << (bk & 31));
+    }
     this.items.length = mark;
   }
 
@@ -134,6 +143,7 @@ export class ExtentIndex {
     this.hashes[id] = h;
     this.next[id] = this.heads[bk];
     this.heads[bk] = id;
+    this.used1[bk >>> 5] |= 1 << (bk & 31);
   }
 
   /**
@@ -145,9 +155,12 @@ export class ExtentIndex {
     const w = this.window;
     let c = Math.min(head, end - w);
     if (c < lo) return undefined;
+    const used1 = this.used1;
+    const bTop = this.bTop;
     let h = this.hashAt(buf, c);
     for (;;) {
-      const id = this.heads[ExtentIndex.bucket(h)] < 0 ? -1 : this.find(buf, c, h);
+      const bk = Math.imul(h, 0x9e3779b1) >>> (32 - BUCKET_BITS);
+      const id = (used1[bk >>> 5] & (1 << (bk & 31))) === 0 ? -1 : this.find(buf, c, h);
       if (id >= 0) {
         const it = this.items[id];
         if (it.raw || it.algorithm === algorithm) {
@@ -160,7 +173,7 @@ export class ExtentIndex {
       if (c === lo) return undefined;
       c--;
       // Slide the window one byte back: add buf[c] at the bottom, drop buf[c + w] from the top.
-      h = (buf[c] + Math.imul(B, (h - Math.imul(buf[c + w], this.bTop)) | 0)) | 0;
+      h = (buf[c] + Math.imul(B, (h - Math.imul(buf[c + w], bTop)) | 0)) | 0;
     }
   }
 
@@ -172,9 +185,13 @@ export class ExtentIndex {
     const w = this.window;
     const last = Math.min(to, end - w);
     if (from > last) return undefined;
+    const used1 = this.used1;
+    const bTop = this.bTop;
+    const bInv = this.bInv;
     let h = this.hashAt(buf, from);
     for (let c = from; ; c++) {
-      const id = this.heads[ExtentIndex.bucket(h)] < 0 ? -1 : this.find(buf, c, h);
+      const bk = Math.imul(h, 0x9e3779b1) >>> (32 - BUCKET_BITS);
+      const id = (used1[bk >>> 5] & (1 << (bk & 31))) === 0 ? -1 : this.find(buf, c, h);
       if (id >= 0) {
         const it = this.items[id];
         if (it.raw || it.algorithm === algorithm) {
@@ -186,7 +203,7 @@ export class ExtentIndex {
       }
       if (c === last) return undefined;
       // Slide the window one byte on: drop buf[c] at the bottom, add buf[c + w] at the top.
-      h = (Math.imul((h - buf[c]) | 0, this.bInv) + Math.imul(buf[c + w], this.bTop)) | 0;
+      h = (Math.imul((h - buf[c]) | 0, bInv) + Math.imul(buf[c + w], bTop)) | 0;
     }
   }
 }
@@ -209,12 +226,15 @@ export function dedupeSegment(ix: ExtentIndex, spec: ZResult, segStart: number, 
   let deduped = false;
   let head = 0;
   let k = 0;
+  // Offsets up to here were scanned forward and matched nothing then: the backward scan skips them
+  // (only the pclusters indexed since, the previous step's own, could start there).
+  let scanned = -1;
   while (head < len) {
     for (;;) {
       const pivot = out.extents.length ? out.extents[out.extents.length - 1] : undefined;
       // The search may start inside the previous extent, leaving it at least one block.
       const back = !pivot || pivot.llen <= bs ? 0 : Math.min(head, pivot.llen - bs);
-      const m = ix.match(raw, head - back, head, len, algorithm);
+      const m = ix.match(raw, Math.max(head - back, scanned + 1), head, len, algorithm);
       if (!m) break;
       const delta = head - m.at;
       // A pcluster of several blocks is found through the CBLKCNT in the lcluster after the
@@ -259,6 +279,7 @@ export function dedupeSegment(ix: ExtentIndex, spec: ZResult, segStart: number, 
     if (first.compressed && step.payloads[0] && step.extents.length === 1) {
       const end = head + first.llen;
       const m = ix.matchForward(raw, head + bs, end + bs - 1, len, algorithm);
+      scanned = m ? m.at - 1 : Math.min(end + bs - 1, len - bs);
       if (m && m.at !== end && (m.at < end || m.length >= FORWARD_MIN_BLOCKS * bs)) {
         const alt = stepsUpTo(raw, head, m.at, segStart, zp);
         if (alt && alt.totalBlocks <= first.blocks + (m.at > end ? 1 : 0)) step = alt;
