@@ -13,6 +13,8 @@ import type { EmitContext, Placement } from './context.js';
 import { copyFlat } from './flat.js';
 import { writeChunked } from './chunk-files.js';
 import { dedupeKeys, placePayloads, wouldDedupe } from './payloads.js';
+import { dedupeSegment } from './extent-dedupe.js';
+import { SEGMENT_SIZE } from '../work/job-types.js';
 
 /** Zeros written over the pclusters of a file taken back (see takeBack). */
 const ZERO_BLOCKS = new Uint8Array(1 << 20);
@@ -27,6 +29,8 @@ interface Written {
   /** Dedupe keys this file added (removed again if the file is taken back). */
   added: string[];
   deduped: boolean;
+  /** -E dedupe: the extent index's mark before this file (its pclusters are forgotten if it is taken back). */
+  indexMark: number;
   form: IndexForm;
   /** The file's bytes in the packed inode: where they start, how many. */
   fragmentOff?: number;
@@ -49,6 +53,7 @@ export async function writeCompressed(ctx: EmitContext, p: Inode, f: FileJobs, p
     await takeBack(ctx, p, w);
     return;
   }
+  if (w.deduped) ctx.anyDeduped = true;
   if (w.form === 'compact' && w.deduped) throw new Error(`${showPath(pathOf(p))}: deduped pclusters under COMPACT indexes`);
   if (w.fragmentOff !== undefined && w.fragmentLen === p.size) writeFragmentInode(ctx, p, w.fragmentOff);
   else writeCompressedInode(ctx, p, zp, w);
@@ -74,9 +79,18 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
   const z: ZResult = { extents: [], payloads: [], totalBlocks: 0 };
   // mkfs.erofs maps a compressed file's DATA buffer block (so aligns it) before its first pcluster.
   ctx.alloc.alignData(o.dataAlignBlocks ?? 1);
-  const w: Written = { z, packed: [], startBlk: ctx.alloc.cursor, added: [], deduped: false, form: 'full', fragmentLen: 0 };
+  const w: Written = { z, packed: [], startBlk: ctx.alloc.cursor, added: [], deduped: false, indexMark: ctx.extentIndex?.mark() ?? 0, form: 'full', fragmentLen: 0 };
   for (let i = 0; i < count; i++) {
-    const part = await (f.stream ? f.stream.get(i) : f.segs![0]);
+    let part = await (f.stream ? f.stream.get(i) : f.segs![0]);
+    // -E dedupe: extents into earlier pclusters, decided here in write order (not for the packed
+    // inode: its bytes are fragments, deduplicated already, as mkfs.erofs has it).
+    if (ctx.extentIndex && part.raw && zp === ctx.zparamsOf(p) && !zp.allFragments) {
+      const last = i === count - 1;
+      const segZp: ZParams = { ...zp, ztailpacking: zp.ztailpacking && last && !zp.fragments, fragments: !!zp.fragments && last };
+      const r = dedupeSegment(ctx.extentIndex, part, i * SEGMENT_SIZE, segZp);
+      part = r.z;
+      if (r.deduped) w.deduped = true;
+    }
     z.extents = part.extents;
     z.payloads = part.payloads;
     z.totalBlocks += part.totalBlocks;
@@ -105,6 +119,7 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       if (count === 1 && !worthCompressing(z, size, bs)) {
         // Stored flat: copied (and re-hashed) by a worker like any flat file.
         if (part.slabs) ctx.pool.recycle(part.slabs);
+        ctx.extentIndex?.dropSince(w.indexMark);
         await fingerprint(ctx, p, f);
         if (ctx.chunkStore) writeChunked(ctx, p);
         else await copyFlat(ctx, p, ctx.reserve(p));
@@ -140,6 +155,7 @@ async function takeBack(ctx: EmitContext, p: Inode, w: Written): Promise<void> {
   const endBlk = alloc.cursor;
   alloc.cursor = w.startBlk;
   for (const k of w.added) ctx.dedupe!.delete(k);
+  ctx.extentIndex?.dropSince(w.indexMark);
   if (ctx.chunkStore) {
     zeroBlocks(ctx, w.startBlk * bs, endBlk * bs);
     if (w.lastSlabs) ctx.pool.recycle(w.lastSlabs);

@@ -2,6 +2,7 @@
 // allocator, the compression parameters, the stores of dedupe keys, fragments and chunks, and the
 // counters the build reports. The steps (flat.ts, compressed.ts, chunk-files.ts, dirs.ts, packed.ts)
 // are functions of this context; emit.ts runs them in the plan's order.
+import { ExtentIndex } from './extent-dedupe.js';
 import { ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, NULL_ADDR } from '../../format/constants.js';
 import { encodeInode, inodeSize, encodeRdev, flatDataLayout } from '../../format/inode.js';
 import { encodeXattrIbody, xattrIcount } from '../../format/xattr-ibody.js';
@@ -53,6 +54,8 @@ export class EmitContext {
   readonly fragments: FragmentStore | undefined;
   /** -E dedupe; and with fragments mkfs.erofs 1.9.3 also stores identical pclusters once (lib/dedupe_ext.c): payload key -> block. */
   readonly dedupe: Map<string, number> | undefined;
+  /** -E dedupe: the pclusters written, for extents that point into them (extent-dedupe.ts). */
+  readonly extentIndex: ExtentIndex | undefined;
   readonly jobs: FileJobQueue;
   /** --chunksize: the blob the chunks go to until its place is known. */
   readonly chunkStore: ChunkStore | undefined;
@@ -78,6 +81,8 @@ export class EmitContext {
   /** Regular-file bytes read from the source. */
   dataBytes = 0;
   compressedFiles = 0;
+  /** Some extent points at a pcluster written for another (superblock DEDUPE, as mkfs.erofs sets it). */
+  anyDeduped = false;
   /** Items written (not counting directories' second visits). */
   files = 0;
   /** Bytes done by compressed files, segment by segment (flat files count in the pool's copiedBytes). */
@@ -112,9 +117,11 @@ export class EmitContext {
         // mkfs.erofs: INTERLACED with fragments unless dedupe is on (prepare_compressed_file).
         interlaced: !o.compression.dedupe,
       } : {}),
+      ...(o.compression.dedupe ? { rawBlockSteps: true } : {}),
     };
     this.fragments = o.compression?.fragments ? new FragmentStore(o.compression.fragments.dedupe) : undefined;
     this.dedupe = o.compression?.dedupe || o.compression?.fragments ? new Map<string, number>() : undefined;
+    this.extentIndex = o.compression?.dedupe ? new ExtentIndex(bs) : undefined;
     this.jobs = new FileJobQueue(plan, o, pool, this.zparams);
     this.chunkStore = blob && new ChunkStore(bs, o.chunks!, blob, o.dataAlignBlocks ?? 1);
     // Batches bound the round trips: one per ~1 MiB or 64 files, and this many in flight.

@@ -72,7 +72,7 @@ async function emitWith(ctx: EmitContext): Promise<BuildStats> {
   const rootNid = plan.root.nid;
   if (rootNid > 0xffff) throw new UserError('root inode beyond nid 65535 (too many shared xattrs or prefixes)');
   out.truncate(blocks * bs);
-  writeSuperBlockArea(plan, o, out, { blocks, rootNid, packedNid });
+  writeSuperBlockArea(plan, o, out, { blocks, rootNid, packedNid, deduped: ctx.anyDeduped });
 
   return {
     blocks, imageBytes: blocks * bs, inodes: plan.inodeCount, rootNid, dataBytes: ctx.dataBytes,

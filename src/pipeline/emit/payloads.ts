@@ -41,7 +41,11 @@ export function placePayloads(ctx: EmitContext, z: ZResult, keys: readonly (stri
   for (let k = 0; k < z.extents.length; k++) {
     const e = z.extents[k];
     const payload = z.payloads[k];
-    if (!payload) continue;
+    if (!payload) {
+      // -E dedupe: an extent on a pcluster written before (placed by now: it came first).
+      if (e.ref) e.blkaddr = e.ref.blkaddr;
+      continue;
+    }
     const key = keys[k];
     const seen = key !== undefined ? dedupe!.get(key) : undefined;
     if (seen !== undefined && pointBack) {

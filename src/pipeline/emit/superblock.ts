@@ -2,7 +2,7 @@
 // prefixes), then the superblock's checksum over everything it covers.
 import { encodeSuperBlock, SUPER_BLOCK_AT, configRecordsAt, sealSuperBlock } from '../../format/superblock.js';
 import { encodeDeviceSlot, DEVT_SLOT_SIZE } from '../../format/device.js';
-import { FEATURE_INCOMPAT_FRAGMENTS } from '../../format/constants.js';
+import { FEATURE_INCOMPAT_DEDUPE, FEATURE_INCOMPAT_FRAGMENTS } from '../../format/constants.js';
 import type { Plan } from '../plan/plan.js';
 import type { BuildOptions } from '../options.js';
 import type { ImageOutput } from '../io/output.js';
@@ -14,15 +14,17 @@ export interface ImageTotals {
   rootNid: number;
   /** The packed inode's nid, or 0. */
   packedNid: number;
+  /** Some extent shares another's pcluster (-E dedupe; identical pclusters with fragments). */
+  deduped?: boolean;
 }
 
-export function writeSuperBlockArea(plan: Plan, o: BuildOptions, out: ImageOutput, { blocks, rootNid, packedNid }: ImageTotals): void {
+export function writeSuperBlockArea(plan: Plan, o: BuildOptions, out: ImageOutput, { blocks, rootNid, packedNid, deduped }: ImageTotals): void {
   const bs = plan.blockSize;
   const sbBytes = encodeSuperBlock({
     checksum: 0, featureCompat: plan.featureCompat, blkszbits: plan.blkszbits, sbExtslots: 0, rootNid,
     inos: BigInt(plan.inodeCount), epoch: plan.epoch, fixedNsec: plan.fixedNsec, blocks,
     metaBlkaddr: 0, xattrBlkaddr: 0, uuid: o.uuid, volumeName: padLabel(o.label),
-    featureIncompat: plan.featureIncompat | (packedNid ? FEATURE_INCOMPAT_FRAGMENTS : 0), u1: plan.u1,
+    featureIncompat: plan.featureIncompat | (packedNid ? FEATURE_INCOMPAT_FRAGMENTS : 0) | (deduped ? FEATURE_INCOMPAT_DEDUPE : 0), u1: plan.u1,
     extraDevices: plan.devtAt ? 1 : 0, devtSlotoff: plan.devtAt / DEVT_SLOT_SIZE, dirblkbits: 0,
     xattrPrefixCount: plan.prefixes.length, xattrPrefixStart: plan.prefixes.length ? plan.prefixTableStart / 4 : 0,
     packedNid: BigInt(packedNid), xattrFilterReserved: 0, ishareXattrPrefixId: Math.max(0, plan.ishareId), buildTime: 0, rootNid8b: 0n,

@@ -34,6 +34,12 @@ export interface ZParams {
    * where its extent starts in a block).
    */
   interlaced?: boolean;
+  /**
+   * -E dedupe: input not worth compressing is stored one block per step, and compression tried again
+   * one block later (mkfs.erofs 1.9.3 write_uncompressed_block under dedupe), so that every extent
+   * starts a step: an extent computed ahead at a position is what compressing there gives (extent-dedupe.ts).
+   */
+  rawBlockSteps?: boolean;
 }
 
 export interface Extent {
@@ -47,6 +53,13 @@ export interface Extent {
   blkaddr: number;
   /** The tail (or whole file) stored in the packed inode: a HEAD1 extent with no blocks. */
   fragment?: boolean;
+  /**
+   * -E dedupe: the extent reads the pcluster of `ref` (an extent written earlier) instead of one of
+   * its own; its blkaddr is ref's once ref is placed.
+   */
+  ref?: Extent;
+  /** Only a prefix of its pcluster's decompressed data is this extent's (Z_EROFS_LI_PARTIAL_REF). */
+  partial?: boolean;
 }
 
 /**
@@ -64,7 +77,7 @@ export function pclusterTarget(p: Pick<ZParams, 'pclusterSize' | 'blockSize'>): 
  * 2 x EROFS_CONFIG_COMPR_MAX_SZ = 8000 KiB), its largest offer, so that no extent of ours is cut
  * shorter than its; below the kernel's limit on decompressed extents (PCLUSTER_MAX_DSIZE).
  */
-const MAX_EXTENT_INPUT = Math.min(PCLUSTER_MAX_DSIZE, 2 * 4000 * 1024);
+export const MAX_EXTENT_INPUT = Math.min(PCLUSTER_MAX_DSIZE, 2 * 4000 * 1024);
 
 let sharedWindow: Uint8Array | undefined;
 
@@ -104,6 +117,8 @@ export interface ZResult {
    * nothing else: the writer hands them back once the file is written, and no view of them is used after.
    */
   slabs?: ArrayBuffer[];
+  /** -E dedupe: the segment's bytes, which the writer matches against earlier pclusters (extent-dedupe.ts). */
+  raw?: Uint8Array;
 }
 
 /**
@@ -112,7 +127,6 @@ export interface ZResult {
  * With ztailpacking the final piece goes inline when it is smaller than a block.
  */
 export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?: (chunk: Uint8Array) => void): ZResult {
-  const bs = p.blockSize;
   // Input offered to each pcluster: MAX_EXTENT_INPUT (or the rest of the segment) whatever the
   // pcluster size. mkfs.erofs 1.9.3 offers all it has queued (lib/compress.c: e->length = tail -
   // head; the queue is refilled to Z_EROFS_COMPR_QUEUE_SZ = 8000 KiB once head passes
@@ -152,12 +166,6 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
   scratch ??= new Uint8Array(ARENA_SLAB);
   const arena: Arena = { buf: scratch, used: 0, views: [], z };
   let pos = 0;
-  const toFragment = (src: Uint8Array, n: number): void => {
-    z.fragment = Uint8Array.from(src.subarray(0, n));
-    z.extents.push({ la: pos, llen: n, compressed: true, blocks: 0, blkaddr: 0, fragment: true });
-    z.payloads.push(undefined);
-    pos += n;
-  };
   if (p.allFragments && size > 0) {
     // The whole input, read as it comes (the window may be shorter than a segment).
     const all = new Uint8Array(size);
@@ -177,37 +185,49 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
     if (winStart + winLen - pos < Math.min(rem, look)) fill(pos);
     const avail = winStart + winLen - pos;
     if (avail < Math.min(rem, look)) throw new ShortReadError(pos + avail);
-    // Exactly min(rem, look) bytes: what the compressor sees never depends on buffer history.
-    // mkfs.erofs --max-extent-bytes caps the input offered (lib/compress.c: e->length = min(len, max)).
-    const src = win.subarray(pos - winStart, pos - winStart + Math.min(rem, look, p.maxExtent ?? Infinity));
-    // Fragments: what is left once it fits one pcluster goes to the packed inode, uncompressed.
-    if (p.fragments && rem <= p.pclusterSize) {
-      toFragment(win.subarray(pos - winStart, pos - winStart + rem), rem);
-      break;
-    }
-    let r = p.codec.compress(src, src.length, pclusterTarget(p));
-    // ...and so does all of the rest when one pcluster's stream would hold it (mkfs.erofs keeps a
-    // pcluster only when it saves a block; a stream that does not is stored raw, as without fragments).
-    if (p.fragments && r.consumed === rem && r.data.length < p.pclusterSize && Math.ceil(r.data.length / bs) * bs < r.consumed) {
-      toFragment(src, rem);
-      break;
-    }
-    if (p.ztailpacking && r.consumed === rem && r.data.length > bs && r.data.length % bs !== 0
-      && Math.ceil(r.data.length / bs) * bs < rem) r = trimTrailing(p, src, rem, r, bs);
-    if (p.ztailpacking && (r.consumed === rem && r.data.length < bs || rem < bs)) {
-      // Inline tail: compressed when that is smaller, else raw.
-      const useZ = r.consumed === rem && r.data.length < Math.min(rem, bs);
-      z.inline = Uint8Array.from(useZ ? r.data : src.subarray(0, rem));
-      z.inlineRaw = Uint8Array.from(src.subarray(0, rem));
-      z.extents.push({ la: pos, llen: rem, compressed: useZ, blocks: 0, blkaddr: 0 });
-      z.payloads.push(undefined);
-      pos = size;
-      break;
-    }
-    pos += takePcluster(z, r, src, pos, rem, bs, arena, p.interlaced);
+    pos += compressStep(z, win.subarray(pos - winStart, pos - winStart + Math.min(rem, look)), pos, rem, p, arena);
   }
   sealArena(arena);
   return z;
+}
+
+/**
+ * One step at file offset `pos`: the extent(s) for the input `src` (at least min(rem, input offered)
+ * bytes of it) pushed to z; returns the input they take. What a step yields is a function of the
+ * bytes from `pos` on and of `rem` alone (never of buffer history), so a step may be computed by any
+ * thread, ahead of time or again.
+ */
+export function compressStep(z: ZResult, w: Uint8Array, pos: number, rem: number, p: ZParams, arena?: Arena): number {
+  const bs = p.blockSize;
+  const toFragment = (src: Uint8Array, n: number): number => {
+    z.fragment = Uint8Array.from(src.subarray(0, n));
+    z.extents.push({ la: pos, llen: n, compressed: true, blocks: 0, blkaddr: 0, fragment: true });
+    z.payloads.push(undefined);
+    return n;
+  };
+  // Exactly min(rem, look) bytes: what the compressor sees never depends on buffer history.
+  // mkfs.erofs --max-extent-bytes caps the input offered (lib/compress.c: e->length = min(len, max)).
+  const src = w.subarray(0, Math.min(rem, MAX_EXTENT_INPUT, p.maxExtent ?? Infinity));
+  // Fragments: what is left once it fits one pcluster goes to the packed inode, uncompressed.
+  if (p.fragments && rem <= p.pclusterSize) return toFragment(w, rem);
+  let r = p.codec.compress(src, src.length, pclusterTarget(p));
+  // ...and so does all of the rest when one pcluster's stream would hold it (mkfs.erofs keeps a
+  // pcluster only when it saves a block; a stream that does not is stored raw, as without fragments).
+  if (p.fragments && r.consumed === rem && r.data.length < p.pclusterSize && Math.ceil(r.data.length / bs) * bs < r.consumed) {
+    return toFragment(src, rem);
+  }
+  if (p.ztailpacking && r.consumed === rem && r.data.length > bs && r.data.length % bs !== 0
+    && Math.ceil(r.data.length / bs) * bs < rem) r = trimTrailing(p, src, rem, r, bs);
+  if (p.ztailpacking && (r.consumed === rem && r.data.length < bs || rem < bs)) {
+    // Inline tail: compressed when that is smaller, else raw.
+    const useZ = r.consumed === rem && r.data.length < Math.min(rem, bs);
+    z.inline = Uint8Array.from(useZ ? r.data : src.subarray(0, rem));
+    z.inlineRaw = Uint8Array.from(src.subarray(0, rem));
+    z.extents.push({ la: pos, llen: rem, compressed: useZ, blocks: 0, blkaddr: 0 });
+    z.payloads.push(undefined);
+    return rem;
+  }
+  return takePcluster(z, r, src, pos, rem, bs, arena, p.interlaced, p.rawBlockSteps);
 }
 
 /**
@@ -232,7 +252,7 @@ const ARENA_SLAB = 1 << 20;
  */
 let scratch: Uint8Array | undefined;
 
-interface Arena {
+export interface Arena {
   buf: Uint8Array;
   used: number;
   /** Indexes of z.payloads that are views of `buf`. */
@@ -274,7 +294,7 @@ function sealArena(a: Arena): void {
  * Storing one block and compressing again one block later re-encoded the same incompressible input
  * once per block (a 300 KB random file: ~290 compressions of up to 300 KB each).
  */
-function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src: Uint8Array, pos: number, rem: number, bs: number, arena?: Arena, interlaced = false): number {
+function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src: Uint8Array, pos: number, rem: number, bs: number, arena?: Arena, interlaced = false, oneRawBlock = false): number {
   const blocks = Math.ceil(r.data.length / bs);
   if (r.consumed > 0 && blocks * bs < r.consumed) {
     // 0PADDING: the stream ends at the pcluster's last byte (arena memory is zeroed).
@@ -285,7 +305,7 @@ function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src
     z.totalBlocks += blocks;
     return r.consumed;
   }
-  const rawBlocks = Math.max(1, Math.floor(Math.min(r.consumed, rem) / bs));
+  const rawBlocks = oneRawBlock ? 1 : Math.max(1, Math.floor(Math.min(r.consumed, rem) / bs));
   let taken = 0;
   for (let i = 0; i < rawBlocks && taken < rem; i++) {
     const llen = Math.min(bs, rem - taken);
@@ -322,7 +342,7 @@ export function uninlineTail(z: ZResult, p: ZParams): void {
   while (pos < end) {
     const src = tailBytes.subarray(pos - last.la);
     const r = p.codec.compress(src, src.length, pclusterTarget(p));
-    pos += takePcluster(z, r, src, pos, end - pos, bs, undefined, p.interlaced);
+    pos += takePcluster(z, r, src, pos, end - pos, bs, undefined, p.interlaced, p.rawBlockSteps);
   }
 }
 
@@ -350,14 +370,14 @@ export function mayBeWorthCompressing(size: number, p: { blockSize: number; ztai
   return p.ztailpacking || !!p.fragments || p.blockSize + legacyMetaSize(size, p.blockSize) < size;
 }
 
-/** Extents as numbers, 5 each: la, llen, compressed (0/1, 2 = fragment), blocks, blkaddr (a long file's are kept so). */
+/** Extents as numbers, 5 each: la, llen, kind (0 stored, 1 compressed, 2 fragment, 3 compressed PARTIAL_REF), blocks, blkaddr (a long file's are kept so). */
 export function packExtents(xs: readonly Extent[]): Float64Array {
   const a = new Float64Array(5 * xs.length);
   for (let i = 0; i < xs.length; i++) {
     const e = xs[i];
     a[5 * i] = e.la;
     a[5 * i + 1] = e.llen;
-    a[5 * i + 2] = e.fragment ? 2 : e.compressed ? 1 : 0;
+    a[5 * i + 2] = e.fragment ? 2 : e.compressed ? (e.partial ? 3 : 1) : 0;
     a[5 * i + 3] = e.blocks;
     a[5 * i + 4] = e.blkaddr;
   }
@@ -387,7 +407,8 @@ export function lclusterIndexes(cols: Float64Array, size: number, p: ZParams): {
       while (k + 1 < m && head(k + 1) <= lcn) k++;
       const h = head(k);
       if (h === lcn) {
-        return { type: cols[5 * k + 2] !== 0 ? LCLUSTER_TYPE_HEAD1 : LCLUSTER_TYPE_PLAIN, clusterofs: cols[5 * k] % bs, blkaddr: cols[5 * k + 4], partialRef: false };
+        // PARTIAL_REF: the decoder must stop at the extent's end, short of the pcluster's output (dedupe).
+        return { type: cols[5 * k + 2] !== 0 ? LCLUSTER_TYPE_HEAD1 : LCLUSTER_TYPE_PLAIN, clusterofs: cols[5 * k] % bs, blkaddr: cols[5 * k + 4], partialRef: cols[5 * k + 2] === 3 };
       }
       const next = k + 1 < m ? head(k + 1) : sentinel ? n - 1 : n;
       const first = lcn === h + 1 && p.big;

@@ -142,6 +142,7 @@ export class FileJobQueue {
         ...(zp.maxExtent !== undefined ? { maxExtent: zp.maxExtent } : {}),
         ...(zp.fragments ? { fragments: zp.allFragments ? 'all' as const : 'tail' as const } : {}),
         ...(zp.interlaced ? { interlaced: true } : {}),
+        ...(o.compression!.dedupe ? { dedupe: true } : {}),
         // The codec is made for the image's largest pcluster (its window or dictionary then matches the config record).
         ...(zp.codecPcluster !== undefined && zp.codecPcluster !== zp.pclusterSize ? { codecPcluster: zp.codecPcluster } : {}) };
       this.choice = plan.zChoice;
@@ -177,7 +178,8 @@ export class FileJobQueue {
       const path = pathOf(p);
       const algo = p.ibody?.fingerprint ? digestAlgorithm(this.o.fingerprint!) : undefined;
       // The stat index: a file unchanged since it was recorded needs no read and no hash.
-      const statId = this.index && src.type === 'path' ? p.statId : undefined;
+      // Not with -E dedupe: the writer needs every segment's bytes, which an indexed fetch does not read.
+      const statId = this.index && src.type === 'path' && !this.params!.dedupe ? p.statId : undefined;
       const { params, optsKey } = this.paramsOf(p);
       const found = statId === undefined ? undefined : this.index!.lookup(optsKey, path, statId);
       const known: IndexEntry | undefined = found && (!algo || found.digests[algo]) && found.keys.length === Math.ceil(p.size / SEGMENT_SIZE) ? found : undefined;

@@ -23,6 +23,8 @@ export interface ZJobParams {
   interlaced?: boolean;
   /** ZParams.codecPcluster. */
   codecPcluster?: number;
+  /** -E dedupe: ZParams.rawBlockSteps, and the segment's bytes returned with its extents (ZResult.raw). */
+  dedupe?: boolean;
 }
 
 /** Compress one segment of a file (with a cache: look it up by content first, store it after). */

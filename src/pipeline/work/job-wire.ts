@@ -92,6 +92,7 @@ interface PackedZ {
   fragment?: Uint8Array;
   totalBlocks: number;
   digest?: Uint8Array;
+  raw?: Uint8Array;
 }
 
 function packZ(z: ZResult): PackedZ {
@@ -122,7 +123,7 @@ function packZ(z: ZResult): PackedZ {
     pay[3 * i + 1] = v.byteOffset;
     pay[3 * i + 2] = v.length;
   }
-  return { packed: true, ext, pay, bufs, nSlabs, inline: z.inline, inlineRaw: z.inlineRaw, fragment: z.fragment, totalBlocks: z.totalBlocks, digest: z.digest };
+  return { packed: true, ext, pay, bufs, nSlabs, inline: z.inline, inlineRaw: z.inlineRaw, fragment: z.fragment, totalBlocks: z.totalBlocks, digest: z.digest, raw: z.raw };
 }
 
 function unpackZ(w: PackedZ): ZResult {
@@ -138,6 +139,7 @@ function unpackZ(w: PackedZ): ZResult {
   }
   const z: ZResult = { extents, payloads, totalBlocks: w.totalBlocks, inline: w.inline, inlineRaw: w.inlineRaw, digest: w.digest };
   if (w.fragment) z.fragment = w.fragment;
+  if (w.raw) z.raw = w.raw;
   if (w.nSlabs) z.slabs = w.bufs.slice(0, w.nSlabs);
   return z;
 }
@@ -175,6 +177,7 @@ export function transferables(res: JobResult): ArrayBuffer[] {
   for (const r of results) {
     if (r.kind !== 'z') continue;
     const z = r.z as ZResult | PackedZ;
+    if (z.raw && z.raw.buffer instanceof ArrayBuffer) out.add(z.raw.buffer);
     if ('packed' in z) {
       for (const b of z.bufs) if (b instanceof ArrayBuffer) out.add(b);
       continue;
