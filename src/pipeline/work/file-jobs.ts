@@ -63,6 +63,12 @@ const segmentsAhead = (workers: number) => workers + 1;
 const MAX_INFLIGHT_BYTES = 16 << 20;
 /** Files in flight, whatever their size. */
 const MAX_INFLIGHT_FILES = 256;
+/**
+ * The same bounds while the scan and the plan go on (the writer takes nothing yet): what the workers
+ * do meanwhile is held until the writer starts.
+ */
+const SCAN_INFLIGHT_BYTES = 16 << 20;
+const SCAN_INFLIGHT_FILES = 256;
 /** Indexed segments fetched per worker round trip, at most (and at most this many entry bytes). */
 const BATCH_SEGS = 64;
 const BATCH_BYTES = 4 << 20;
@@ -103,7 +109,8 @@ class Gathered<I, R> {
 }
 
 export class FileJobQueue {
-  private readonly files: Inode[];
+  /** The files with jobs, in the writer's order: found by the scan one by one, or taken from the plan. */
+  private files: Inode[] = [];
   private next = 0;
   /** `batched`: segments fetched through 'zindexed' jobs. */
   private readonly inflight = new Map<Inode, { jobs: FileJobs; bytes: number; batched: number }>();
@@ -114,7 +121,7 @@ export class FileJobQueue {
   private readonly optsKey: string = '';
   private readonly params?: ZJobParams;
   /** --compress-hints: per-file parameters and their index keys, one object per (pcluster, algorithm). */
-  private readonly choice?: Plan['zChoice'];
+  private choice?: Plan['zChoice'];
   private readonly hinted = new Map<string, { params: ZJobParams; optsKey: string }>();
   private batch = new Gathered<IndexedSegment, ZJobResult | Miss>();
   private zbatch = new Gathered<ZJob, ZJobResult>();
@@ -122,21 +129,17 @@ export class FileJobQueue {
   private readonly recording: Promise<void>[] = [];
   /** Indexed segments sent to workers whose files the writer has not taken yet. */
   private sentAhead = 0;
+  /** The fingerprint's digest, for every non-empty regular file (plan/xattrs.ts gatherXattrs stamps them all). */
+  private readonly algo?: 'sha256' | 'blake3';
+  /** Files may be found by the scan (no compress hints: a file's parameters then need no plan). */
+  readonly takesScan: boolean;
+  private scanFed = false;
+  private isPlanned = false;
 
-  constructor(plan: Plan, private readonly o: BuildOptions, private readonly pool: JobPool, private readonly zp?: ZParams) {
-    this.files = [];
-    for (const s of plan.steps) {
-      if (s instanceof DirDone) continue;
-      const p = s;
-      if (p.kind !== 'reg' || p.size === 0) continue;
-      // Flat files are copied by workers once their blocks are allocated (see the writer), not here;
-      // so are files too small to gain from compression, which the writer would store flat anyway.
-      if (!zp || !mayBeWorthCompressing(p.size, zp)) continue;
-      // A compress hint of pcluster size 0: stored uncompressed.
-      if (plan.zChoice?.get(p)?.pclusterSize === 0) continue;
-      // Steps hold each inode once (hard links included).
-      this.files.push(p);
-    }
+  /** `zp`: the image's compression parameters (imageZParams), undefined for an uncompressed image. */
+  constructor(private readonly o: BuildOptions, private readonly pool: JobPool, readonly zp?: ZParams) {
+    this.algo = o.fingerprint ? digestAlgorithm(o.fingerprint) : undefined;
+    this.takesScan = !!zp && !o.compression?.hints?.length;
     if (zp) {
       this.params = { codec: o.compression!.codec, blockSize: zp.blockSize, pclusterSize: zp.pclusterSize, big: zp.big, ztailpacking: zp.ztailpacking,
         ...(zp.maxExtent !== undefined ? { maxExtent: zp.maxExtent } : {}),
@@ -144,12 +147,55 @@ export class FileJobQueue {
         ...(zp.interlaced ? { interlaced: true } : {}),
         // The codec is made for the image's largest pcluster (its window or dictionary then matches the config record).
         ...(zp.codecPcluster !== undefined && zp.codecPcluster !== zp.pclusterSize ? { codecPcluster: zp.codecPcluster } : {}) };
-      this.choice = plan.zChoice;
       if (o.cacheDir) {
         this.index = CacheIndex.load(o.cacheDir);
         this.optsKey = optionsKey({ ...this.params, segment: SEGMENT_SIZE });
       }
     }
+  }
+
+  /** Whether regular file `p` gets jobs here (compress hints known, see planned). */
+  private wants(p: Inode): boolean {
+    if (p.kind !== 'reg' || p.size === 0) return false;
+    // Flat files are copied by workers once their blocks are allocated (see the writer), not here;
+    // so are files too small to gain from compression, which the writer would store flat anyway.
+    if (!this.zp || !mayBeWorthCompressing(p.size, this.zp)) return false;
+    // A compress hint of pcluster size 0: stored uncompressed.
+    return this.choice?.get(p)?.pclusterSize !== 0;
+  }
+
+  /**
+   * The scan found regular file `p` at its first name, in visit order (the writer's): its jobs start
+   * now, within the bounds in flight, while the walk and the plan go on. Its compressed bytes do not
+   * depend on the layout; where they go is decided when the writer takes them.
+   */
+  found(p: Inode): void {
+    if (!this.takesScan || !this.wants(p)) return;
+    this.scanFed = true;
+    this.files.push(p);
+    this.pump();
+  }
+
+  /**
+   * The plan is made: the files in its visit order. Those found by the scan must be exactly these (the
+   * scan walks in the same order); otherwise, the plan's list is taken as it is.
+   */
+  planned(plan: Plan): void {
+    this.choice = plan.zChoice;
+    const files: Inode[] = [];
+    for (const s of plan.steps) {
+      if (s instanceof DirDone) continue;
+      // Steps hold each inode once (hard links included).
+      if (this.wants(s)) files.push(s);
+      if (s.kind === 'reg' && s.size > 0 && !!s.ibody?.fingerprint !== !!this.algo) throw new Error(`${pathOf(s)}: fingerprint planned otherwise than its jobs hash`);
+    }
+    if (this.scanFed) {
+      const same = files.length === this.files.length && files.every((p, i) => p === this.files[i]);
+      if (!same) throw new Error('the scan found regular files in another order than the plan visits them');
+    } else {
+      this.files = files;
+    }
+    this.isPlanned = true;
   }
 
   /** A file's compression parameters: the image's, or those its compress hint gives. */
@@ -169,13 +215,15 @@ export class FileJobQueue {
   }
 
   private pump(): void {
-    while (this.files.length && this.next < this.files.length && this.inflight.size < MAX_INFLIGHT_FILES
-      && (this.bytes < MAX_INFLIGHT_BYTES || this.inflight.size === 0)) {
+    const maxFiles = this.isPlanned ? MAX_INFLIGHT_FILES : SCAN_INFLIGHT_FILES;
+    const maxBytes = this.isPlanned ? MAX_INFLIGHT_BYTES : SCAN_INFLIGHT_BYTES;
+    while (this.files.length && this.next < this.files.length && this.inflight.size < maxFiles
+      && (this.bytes < maxBytes || this.inflight.size === 0)) {
       const p = this.files[this.next++];
       const jobs: FileJobs = {};
       const src = dataOf(p);
       const path = pathOf(p);
-      const algo = p.ibody?.fingerprint ? digestAlgorithm(this.o.fingerprint!) : undefined;
+      const algo = this.algo;
       // The stat index: a file unchanged since it was recorded needs no read and no hash.
       const statId = this.index && src.type === 'path' ? p.statId : undefined;
       const { params, optsKey } = this.paramsOf(p);
