@@ -3,7 +3,7 @@
 // it reaches the file.
 import { SEGMENT_SIZE, type JobResult, type ZJob, type ZJobParams, type ZJobResult, type IndexedSegment } from './job-types.js';
 import { jobError, type JobPool } from './pool.js';
-import { dataOf, pathOf, type Inode } from '../../source/tree.js';
+import { dataOf, pathOf, type DataSource, type Inode } from '../../source/tree.js';
 import * as fs from 'node:fs';
 import type { Plan } from '../plan/plan.js';
 import { DirDone } from '../plan/visit-order.js';
@@ -223,18 +223,23 @@ export class FileJobQueue {
       && (this.bytes < maxBytes || this.inflight.size === 0)) {
       const p = this.files[this.next++];
       const jobs: FileJobs = {};
-      const src = dataOf(p);
+      // The source is made only for a job that reads it: a file the stat index knows needs none
+      // unless its entry turns out missing (a --cache rebuild made a path Buffer per file for nothing).
+      let src: DataSource | undefined;
+      const srcOf = (): DataSource => (src ??= dataOf(p));
+      const fromPath = !p.data;
       const path = pathOf(p);
       const algo = this.algo;
       // The stat index: a file unchanged since it was recorded needs no read and no hash.
-      const statId = this.index && src.type === 'path' ? p.statId : undefined;
+      const statId = this.index && fromPath ? p.statId : undefined;
       const { params, optsKey } = this.paramsOf(p);
       const found = statId === undefined ? undefined : this.index!.lookup(optsKey, path, statId);
       const known: IndexEntry | undefined = found && (!algo || found.digests[algo]) && found.keys.length === Math.ceil(p.size / SEGMENT_SIZE) ? found : undefined;
-      if (src.type === 'path' && p.size > SEGMENT_SIZE) {
+      const pathSrc = fromPath && p.size > SEGMENT_SIZE ? srcOf() : undefined;
+      if (pathSrc?.type === 'path') {
         // Several jobs read this file: pin its ctime so all of them see the same bytes.
         try {
-          src.ctimeNs = fs.statSync(src.path, { bigint: true }).ctimeNs;
+          pathSrc.ctimeNs = fs.statSync(pathSrc.path, { bigint: true }).ctimeNs;
         } catch { /* the jobs report the missing file */ }
       }
       // A file of one segment is hashed by its compression job from the very bytes it compresses, so
@@ -243,7 +248,7 @@ export class FileJobQueue {
       const knownDigest = known && algo ? new Uint8Array(Buffer.from(known.digests[algo]!, 'hex')) : undefined;
       if (algo && !oneSegment) {
         jobs.hash = knownDigest ? Promise.resolve(knownDigest)
-          : handled(this.pool.run({ kind: 'hash', src, path, size: p.size, algo }).then((r: JobResult) => (r as { digest: Uint8Array }).digest));
+          : handled(this.pool.run({ kind: 'hash', src: srcOf(), path, size: p.size, algo }).then((r: JobResult) => (r as { digest: Uint8Array }).digest));
       }
       const nSegs = Math.ceil(p.size / SEGMENT_SIZE);
       const keys: (string | undefined)[] = [];
@@ -253,14 +258,14 @@ export class FileJobQueue {
       const submit = (i: number): Promise<ZResult> => {
         const start = i * SEGMENT_SIZE;
         const length = Math.min(SEGMENT_SIZE, p.size - start);
-        const job: ZJob = {
-          kind: 'z', src, path, size: p.size, start, length, algo: oneSegment ? algo : undefined,
+        const job = (): ZJob => ({
+          kind: 'z', src: srcOf(), path, size: p.size, start, length, algo: oneSegment ? algo : undefined,
           params, cacheDir: this.o.cacheDir,
-        };
+        });
         // A fetch for a file the writer has already taken is not "sent ahead" (see flush).
         if (known && !this.inflight.has(p) && i >= ahead) this.sentAhead--;
         const pr = known ? this.indexed({ key: known.keys[i], bytes: known.bytes[i], start }, job, p)
-          : p.size <= Z_SMALL ? this.batched(job, p) : this.pool.run(job) as Promise<ZJobResult>;
+          : p.size <= Z_SMALL ? this.batched(job(), p) : this.pool.run(job()) as Promise<ZJobResult>;
         const z = handled(pr.then((res) => {
           if (res.cache) this.cacheStats[res.cache]++;
           if (res.indexed) this.cacheStats.indexed++;
@@ -323,10 +328,10 @@ export class FileJobQueue {
    * Queue one indexed segment for a batched round trip. Its entry gone or damaged, the segment is
    * compressed again by `job` (the content-keyed path), as if there were no index.
    */
-  private indexed(seg: IndexedSegment, job: ZJob, p: Inode): Promise<ZJobResult> {
+  private indexed(seg: IndexedSegment, job: () => ZJob, p: Inode): Promise<ZJobResult> {
     const pr = this.batch.add(seg, p, seg.bytes).then(async (r) => {
       if (r.kind === 'z') return r;
-      const res = await this.pool.run(job) as ZJobResult;
+      const res = await this.pool.run(job()) as ZJobResult;
       return r.miss === 'damaged' ? { ...res, cache: 'damaged' as const } : res;
     });
     if (this.batch.items.length >= BATCH_SEGS || this.batch.bytes >= BATCH_BYTES) this.flush();
