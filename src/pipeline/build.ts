@@ -8,6 +8,8 @@ import { flatDataLayout } from '../format/inode.js';
 import { emit, type BuildStats } from './emit/emit.js';
 import { ImageOutput } from './io/output.js';
 import { JobPool, type JobPoolOptions } from './work/pool.js';
+import { FileJobQueue } from './work/file-jobs.js';
+import { imageZParams } from './emit/context.js';
 import type { BuildOptions } from './options.js';
 import type { TarScanOptions, TarScan } from '../source/tar.js';
 
@@ -60,7 +62,11 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
       tree = scan.tree;
       cleanup = scan.cleanup;
     }
+    let jobs: FileJobQueue | undefined;
     if (!tree) {
+      // Compression jobs start as the walk finds the files (in the writer's order), not after the plan.
+      jobs = new FileJobQueue(o, pool, imageZParams(o));
+      const found = jobs.takesScan ? jobs : undefined;
       const scan: ScanOptions = {
         xattrs: o.xattrTolerance >= 0,
         excludePaths: source.excludePaths ?? [],
@@ -69,13 +75,15 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
         warn: o.warn,
         statIds: o.cacheDir !== undefined,
         progress: o.progress && ((n) => o.progress!({ phase: 'scan', files: n, totalFiles: 0, bytes: 0, totalBytes: 0 })),
+        onFile: found && ((p) => found.found(p)),
+        readdirOrder: o.readdirOrder,
       };
       tree = await scanDirectory(source.dir!, scan);
     }
     const p = plan(tree, o);
     out.expect(leastImageBytes(p, o));
     out.create();
-    const stats = await emit(p, o, out, pool);
+    const stats = await emit(p, o, out, pool, jobs);
     if (beforeCommit) await beforeCommit({ fd: out.descriptor(), bytes: stats.imageBytes });
     out.commit();
     return { ...stats, image, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };

@@ -108,6 +108,8 @@ export interface BuildOptions {
   progress?: (p: Progress) => void;
   /** Time for progress throttling and its timer (default: the system clock); tests drive their own. */
   progressClock?: Clock;
+  /** Tests: reorder each directory's names as readdir returns them (the image must not change). */
+  readdirOrder?: (names: string[]) => string[];
   /** The clock, for builds without -T or SOURCE_DATE_EPOCH: seconds and nanoseconds. */
   now: () => { sec: bigint; nsec: number };
   warn: (msg: string) => void;

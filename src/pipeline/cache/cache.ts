@@ -74,7 +74,9 @@ export function cacheGet(dir: string, hex: string, bytes?: number): CacheLookup 
     const payloads = h.payloads.map((n) => (n ? take(n) : undefined));
     const inline = h.inline ? take(h.inline) : undefined;
     const inlineRaw = h.inlineRaw ? take(h.inlineRaw) : undefined;
-    const fragment = h.fragment ? take(h.fragment) : undefined;
+    // A copy: the fragment stays in the packed inode's store until the end of the build, while the
+    // entry's buffer goes back to the workers (slabs) once the segment is written, detached here.
+    const fragment = h.fragment ? take(h.fragment).slice() : undefined;
     if (off !== HEAD + hlen + plen || payloads.length !== h.extents.length) return { miss: 'damaged' };
     return { z: { extents: h.extents, totalBlocks: h.totalBlocks, payloads, inline, inlineRaw, ...(fragment ? { fragment } : {}), slabs: [b.buffer as ArrayBuffer] }, bytes: b.length };
   } catch {

@@ -24,6 +24,7 @@ import { makeCodec } from '../../compress/codec.js';
 import { FragmentStore } from '../files/fragments.js';
 import { ChunkStore, type ChunkedFile } from '../files/chunked.js';
 import { systemClock } from '../../sys/clock.js';
+import { compressionSuper } from '../plan/features.js';
 
 /** Where an inode's data went. */
 export interface Placement {
@@ -42,6 +43,27 @@ export interface BatchedCopy {
 }
 
 const NO_BYTES = new Uint8Array(0);
+
+/**
+ * The image's compression parameters (-C, -z, -E), undefined for an uncompressed image. They depend
+ * on the options alone (BIG_PCLUSTER as compressionSuper decides it), so file jobs can start before
+ * the plan.
+ */
+export function imageZParams(o: BuildOptions): ZParams | undefined {
+  if (!o.compression) return undefined;
+  const codecPcluster = maxPclusterSize(o.compression);
+  return {
+    codec: makeCodec(o.compression.codec, codecPcluster), blockSize: o.blockSize, pclusterSize: o.compression.pclusterSize,
+    ...(codecPcluster !== o.compression.pclusterSize ? { codecPcluster } : {}),
+    big: compressionSuper(o).big, ztailpacking: o.compression.ztailpacking, maxExtent: o.compression.maxExtentBytes,
+    ...(o.compression.fragments ? {
+      fragments: true, allFragments: o.compression.fragments.all,
+      // mkfs.erofs: INTERLACED with fragments unless dedupe is on (prepare_compressed_file).
+      interlaced: !o.compression.dedupe,
+    } : {}),
+    ...(o.compression.dedupe ? { rawBlockSteps: true } : {}),
+  };
+}
 
 export class EmitContext {
   readonly bs: number;
@@ -103,26 +125,19 @@ export class EmitContext {
     readonly pool: JobPool,
     /** --chunksize: the temp file of the chunk blob. */
     readonly blob: ImageOutput | undefined,
+    /** The file jobs, if started before the plan (see FileJobQueue.found). */
+    jobs?: FileJobQueue,
   ) {
     const bs = (this.bs = plan.blockSize);
     this.alloc = new BlockAllocator(bs, plan.metaStart, (blk, buf) => out.write(buf, blk * bs), (end) => out.reserve(end));
     this.codecPcluster = o.compression && maxPclusterSize(o.compression);
-    const codecPcluster = this.codecPcluster;
-    this.zparams = o.compression && {
-      codec: makeCodec(o.compression.codec, codecPcluster!), blockSize: bs, pclusterSize: o.compression.pclusterSize,
-      ...(codecPcluster !== o.compression.pclusterSize ? { codecPcluster } : {}),
-      big: plan.bigPcluster, ztailpacking: o.compression.ztailpacking, maxExtent: o.compression.maxExtentBytes,
-      ...(o.compression.fragments ? {
-        fragments: true, allFragments: o.compression.fragments.all,
-        // mkfs.erofs: INTERLACED with fragments unless dedupe is on (prepare_compressed_file).
-        interlaced: !o.compression.dedupe,
-      } : {}),
-      ...(o.compression.dedupe ? { rawBlockSteps: true } : {}),
-    };
+    // The queue may have been started before the plan (while the scan ran): its parameters are the image's.
+    this.jobs = jobs ?? new FileJobQueue(o, pool, imageZParams(o));
+    this.zparams = this.jobs.zp;
+    this.jobs.planned(plan);
     this.fragments = o.compression?.fragments ? new FragmentStore(o.compression.fragments.dedupe) : undefined;
     this.dedupe = o.compression?.dedupe || o.compression?.fragments ? new Map<string, number>() : undefined;
     this.extentIndex = o.compression?.dedupe ? new ExtentIndex(bs) : undefined;
-    this.jobs = new FileJobQueue(plan, o, pool, this.zparams);
     this.chunkStore = blob && new ChunkStore(bs, o.chunks!, blob, o.dataAlignBlocks ?? 1);
     // Batches bound the round trips: one per ~1 MiB or 64 files, and this many in flight.
     this.maxCopies = 4 * o.workers + 8;

@@ -15,6 +15,7 @@ import { DirDone } from '../plan/visit-order.js';
 import { ImageOutput } from '../io/output.js';
 import type { BuildOptions } from '../options.js';
 import type { JobPool } from '../work/pool.js';
+import type { FileJobQueue } from '../work/file-jobs.js';
 import { systemClock } from '../../sys/clock.js';
 import { EmitContext } from './context.js';
 import { copyFlat, finishCopies } from './flat.js';
@@ -37,14 +38,17 @@ export interface BuildStats {
   cache?: { hit: number; indexed: number; absent: number; damaged: number };
 }
 
-/** Writes the planned image; `pool` runs the file jobs (the caller owns and closes it). */
-export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: JobPool): Promise<BuildStats> {
+/**
+ * Writes the planned image; `pool` runs the file jobs (the caller owns and closes it); `jobs`: the
+ * file jobs if they were started during the scan.
+ */
+export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: JobPool, jobs?: FileJobQueue): Promise<BuildStats> {
   // --chunksize: the chunk blob is a temp file beside the image until its place is known (in the
   // temp directory when the image goes to a block device, which has no "beside").
   const blob = o.chunks ? new ImageOutput(out.isDevice ? path.join(os.tmpdir(), 'erofs-forge-chunks') : out.target) : undefined;
   blob?.create();
   try {
-    return await emitWith(new EmitContext(plan, o, out, pool, blob));
+    return await emitWith(new EmitContext(plan, o, out, pool, blob, jobs));
   } finally {
     blob?.abort();
   }

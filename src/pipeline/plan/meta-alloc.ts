@@ -17,6 +17,8 @@ interface MetaBlock {
  * used blocks stay usable through direct writes.
  */
 const MAX_BUFFERED = 1024;
+/** Blocks written out together when the buffer is full (see newBlock). */
+const EVICT_RUN = 256;
 
 export class BlockAllocator {
   /** Next free block. */
@@ -51,7 +53,12 @@ export class BlockAllocator {
     this.last = b;
     this.byBlk.set(b.blk, b);
     this.buffered.push(b);
-    if (this.buffered.length > MAX_BUFFERED) this.evict(this.buffered.shift()!);
+    // The oldest blocks go out EVICT_RUN at a time, in block order: those that follow one another
+    // (runs of small inline files) then leave in one write (the output gathers them), not one each
+    // between data writes.
+    if (this.buffered.length > MAX_BUFFERED) {
+      for (const old of this.buffered.splice(0, EVICT_RUN)) this.evict(old);
+    }
     return b;
   }
 

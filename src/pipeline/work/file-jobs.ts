@@ -3,7 +3,7 @@
 // it reaches the file.
 import { SEGMENT_SIZE, type JobResult, type ZJob, type ZJobParams, type ZJobResult, type IndexedSegment } from './job-types.js';
 import { jobError, type JobPool } from './pool.js';
-import { dataOf, pathOf, type Inode } from '../../source/tree.js';
+import { dataOf, pathOf, type DataSource, type Inode } from '../../source/tree.js';
 import * as fs from 'node:fs';
 import type { Plan } from '../plan/plan.js';
 import { DirDone } from '../plan/visit-order.js';
@@ -63,6 +63,14 @@ const segmentsAhead = (workers: number) => workers + 1;
 const MAX_INFLIGHT_BYTES = 16 << 20;
 /** Files in flight, whatever their size. */
 const MAX_INFLIGHT_FILES = 256;
+/**
+ * The bounds while the scan and the plan go on (the writer takes nothing yet): what the workers do
+ * meanwhile is held until the writer starts. Measured on the bench corpus (-zlz4, 2 workers, loaded
+ * machine): 16 MiB let 9-18 MiB be compressed before the writer started, 48 MiB 36-37 MiB, peak RSS
+ * the same (292-316 MiB either way: the peak comes at the end of the build, not here).
+ */
+const SCAN_INFLIGHT_BYTES = 48 << 20;
+const SCAN_INFLIGHT_FILES = 1024;
 /** Indexed segments fetched per worker round trip, at most (and at most this many entry bytes). */
 const BATCH_SEGS = 64;
 const BATCH_BYTES = 4 << 20;
@@ -103,7 +111,8 @@ class Gathered<I, R> {
 }
 
 export class FileJobQueue {
-  private readonly files: Inode[];
+  /** The files with jobs, in the writer's order: found by the scan one by one, or taken from the plan. */
+  private files: Inode[] = [];
   private next = 0;
   /** `batched`: segments fetched through 'zindexed' jobs. */
   private readonly inflight = new Map<Inode, { jobs: FileJobs; bytes: number; batched: number }>();
@@ -114,7 +123,7 @@ export class FileJobQueue {
   private readonly optsKey: string = '';
   private readonly params?: ZJobParams;
   /** --compress-hints: per-file parameters and their index keys, one object per (pcluster, algorithm). */
-  private readonly choice?: Plan['zChoice'];
+  private choice?: Plan['zChoice'];
   private readonly hinted = new Map<string, { params: ZJobParams; optsKey: string }>();
   private batch = new Gathered<IndexedSegment, ZJobResult | Miss>();
   private zbatch = new Gathered<ZJob, ZJobResult>();
@@ -122,21 +131,17 @@ export class FileJobQueue {
   private readonly recording: Promise<void>[] = [];
   /** Indexed segments sent to workers whose files the writer has not taken yet. */
   private sentAhead = 0;
+  /** The fingerprint's digest, for every non-empty regular file (plan/xattrs.ts gatherXattrs stamps them all). */
+  private readonly algo?: 'sha256' | 'blake3';
+  /** Files may be found by the scan (no compress hints: a file's parameters then need no plan). */
+  readonly takesScan: boolean;
+  private scanFed = false;
+  private isPlanned = false;
 
-  constructor(plan: Plan, private readonly o: BuildOptions, private readonly pool: JobPool, private readonly zp?: ZParams) {
-    this.files = [];
-    for (const s of plan.steps) {
-      if (s instanceof DirDone) continue;
-      const p = s;
-      if (p.kind !== 'reg' || p.size === 0) continue;
-      // Flat files are copied by workers once their blocks are allocated (see the writer), not here;
-      // so are files too small to gain from compression, which the writer would store flat anyway.
-      if (!zp || !mayBeWorthCompressing(p.size, zp)) continue;
-      // A compress hint of pcluster size 0: stored uncompressed.
-      if (plan.zChoice?.get(p)?.pclusterSize === 0) continue;
-      // Steps hold each inode once (hard links included).
-      this.files.push(p);
-    }
+  /** `zp`: the image's compression parameters (imageZParams), undefined for an uncompressed image. */
+  constructor(private readonly o: BuildOptions, private readonly pool: JobPool, readonly zp?: ZParams) {
+    this.algo = o.fingerprint ? digestAlgorithm(o.fingerprint) : undefined;
+    this.takesScan = !!zp && !o.compression?.hints?.length;
     if (zp) {
       this.params = { codec: o.compression!.codec, blockSize: zp.blockSize, pclusterSize: zp.pclusterSize, big: zp.big, ztailpacking: zp.ztailpacking,
         ...(zp.maxExtent !== undefined ? { maxExtent: zp.maxExtent } : {}),
@@ -145,12 +150,55 @@ export class FileJobQueue {
         ...(o.compression!.dedupe ? { dedupe: true } : {}),
         // The codec is made for the image's largest pcluster (its window or dictionary then matches the config record).
         ...(zp.codecPcluster !== undefined && zp.codecPcluster !== zp.pclusterSize ? { codecPcluster: zp.codecPcluster } : {}) };
-      this.choice = plan.zChoice;
       if (o.cacheDir) {
         this.index = CacheIndex.load(o.cacheDir);
         this.optsKey = optionsKey({ ...this.params, segment: SEGMENT_SIZE });
       }
     }
+  }
+
+  /** Whether regular file `p` gets jobs here (compress hints known, see planned). */
+  private wants(p: Inode): boolean {
+    if (p.kind !== 'reg' || p.size === 0) return false;
+    // Flat files are copied by workers once their blocks are allocated (see the writer), not here;
+    // so are files too small to gain from compression, which the writer would store flat anyway.
+    if (!this.zp || !mayBeWorthCompressing(p.size, this.zp)) return false;
+    // A compress hint of pcluster size 0: stored uncompressed.
+    return this.choice?.get(p)?.pclusterSize !== 0;
+  }
+
+  /**
+   * The scan found regular file `p` at its first name, in visit order (the writer's): its jobs start
+   * now, within the bounds in flight, while the walk and the plan go on. Its compressed bytes do not
+   * depend on the layout; where they go is decided when the writer takes them.
+   */
+  found(p: Inode): void {
+    if (!this.takesScan || !this.wants(p)) return;
+    this.scanFed = true;
+    this.files.push(p);
+    this.pump();
+  }
+
+  /**
+   * The plan is made: the files in its visit order. Those found by the scan must be exactly these (the
+   * scan walks in the same order); otherwise, the plan's list is taken as it is.
+   */
+  planned(plan: Plan): void {
+    this.choice = plan.zChoice;
+    const files: Inode[] = [];
+    for (const s of plan.steps) {
+      if (s instanceof DirDone) continue;
+      // Steps hold each inode once (hard links included).
+      if (this.wants(s)) files.push(s);
+      if (s.kind === 'reg' && s.size > 0 && !!s.ibody?.fingerprint !== !!this.algo) throw new Error(`${pathOf(s)}: fingerprint planned otherwise than its jobs hash`);
+    }
+    if (this.scanFed) {
+      const same = files.length === this.files.length && files.every((p, i) => p === this.files[i]);
+      if (!same) throw new Error('the scan found regular files in another order than the plan visits them');
+    } else {
+      this.files = files;
+    }
+    this.isPlanned = true;
   }
 
   /** A file's compression parameters: the image's, or those its compress hint gives. */
@@ -170,23 +218,30 @@ export class FileJobQueue {
   }
 
   private pump(): void {
-    while (this.files.length && this.next < this.files.length && this.inflight.size < MAX_INFLIGHT_FILES
-      && (this.bytes < MAX_INFLIGHT_BYTES || this.inflight.size === 0)) {
+    const maxFiles = this.isPlanned ? MAX_INFLIGHT_FILES : SCAN_INFLIGHT_FILES;
+    const maxBytes = this.isPlanned ? MAX_INFLIGHT_BYTES : SCAN_INFLIGHT_BYTES;
+    while (this.files.length && this.next < this.files.length && this.inflight.size < maxFiles
+      && (this.bytes < maxBytes || this.inflight.size === 0)) {
       const p = this.files[this.next++];
       const jobs: FileJobs = {};
-      const src = dataOf(p);
+      // The source is made only for a job that reads it: a file the stat index knows needs none
+      // unless its entry turns out missing (a --cache rebuild made a path Buffer per file for nothing).
+      let src: DataSource | undefined;
+      const srcOf = (): DataSource => (src ??= dataOf(p));
+      const fromPath = !p.data;
       const path = pathOf(p);
-      const algo = p.ibody?.fingerprint ? digestAlgorithm(this.o.fingerprint!) : undefined;
+      const algo = this.algo;
       // The stat index: a file unchanged since it was recorded needs no read and no hash.
       // Not with -E dedupe: the writer needs every segment's bytes, which an indexed fetch does not read.
-      const statId = this.index && src.type === 'path' && !this.params!.dedupe ? p.statId : undefined;
+      const statId = this.index && fromPath && !this.params!.dedupe ? p.statId : undefined;
       const { params, optsKey } = this.paramsOf(p);
       const found = statId === undefined ? undefined : this.index!.lookup(optsKey, path, statId);
       const known: IndexEntry | undefined = found && (!algo || found.digests[algo]) && found.keys.length === Math.ceil(p.size / SEGMENT_SIZE) ? found : undefined;
-      if (src.type === 'path' && p.size > SEGMENT_SIZE) {
+      const pathSrc = fromPath && p.size > SEGMENT_SIZE ? srcOf() : undefined;
+      if (pathSrc?.type === 'path') {
         // Several jobs read this file: pin its ctime so all of them see the same bytes.
         try {
-          src.ctimeNs = fs.statSync(src.path, { bigint: true }).ctimeNs;
+          pathSrc.ctimeNs = fs.statSync(pathSrc.path, { bigint: true }).ctimeNs;
         } catch { /* the jobs report the missing file */ }
       }
       // A file of one segment is hashed by its compression job from the very bytes it compresses, so
@@ -195,7 +250,7 @@ export class FileJobQueue {
       const knownDigest = known && algo ? new Uint8Array(Buffer.from(known.digests[algo]!, 'hex')) : undefined;
       if (algo && !oneSegment) {
         jobs.hash = knownDigest ? Promise.resolve(knownDigest)
-          : handled(this.pool.run({ kind: 'hash', src, path, size: p.size, algo }).then((r: JobResult) => (r as { digest: Uint8Array }).digest));
+          : handled(this.pool.run({ kind: 'hash', src: srcOf(), path, size: p.size, algo }).then((r: JobResult) => (r as { digest: Uint8Array }).digest));
       }
       const nSegs = Math.ceil(p.size / SEGMENT_SIZE);
       const keys: (string | undefined)[] = [];
@@ -205,14 +260,14 @@ export class FileJobQueue {
       const submit = (i: number): Promise<ZResult> => {
         const start = i * SEGMENT_SIZE;
         const length = Math.min(SEGMENT_SIZE, p.size - start);
-        const job: ZJob = {
-          kind: 'z', src, path, size: p.size, start, length, algo: oneSegment ? algo : undefined,
+        const job = (): ZJob => ({
+          kind: 'z', src: srcOf(), path, size: p.size, start, length, algo: oneSegment ? algo : undefined,
           params, cacheDir: this.o.cacheDir,
-        };
+        });
         // A fetch for a file the writer has already taken is not "sent ahead" (see flush).
         if (known && !this.inflight.has(p) && i >= ahead) this.sentAhead--;
         const pr = known ? this.indexed({ key: known.keys[i], bytes: known.bytes[i], start }, job, p)
-          : p.size <= Z_SMALL ? this.batched(job, p) : this.pool.run(job) as Promise<ZJobResult>;
+          : p.size <= Z_SMALL ? this.batched(job(), p) : this.pool.run(job()) as Promise<ZJobResult>;
         const z = handled(pr.then((res) => {
           if (res.cache) this.cacheStats[res.cache]++;
           if (res.indexed) this.cacheStats.indexed++;
@@ -275,10 +330,10 @@ export class FileJobQueue {
    * Queue one indexed segment for a batched round trip. Its entry gone or damaged, the segment is
    * compressed again by `job` (the content-keyed path), as if there were no index.
    */
-  private indexed(seg: IndexedSegment, job: ZJob, p: Inode): Promise<ZJobResult> {
+  private indexed(seg: IndexedSegment, job: () => ZJob, p: Inode): Promise<ZJobResult> {
     const pr = this.batch.add(seg, p, seg.bytes).then(async (r) => {
       if (r.kind === 'z') return r;
-      const res = await this.pool.run(job) as ZJobResult;
+      const res = await this.pool.run(job()) as ZJobResult;
       return r.miss === 'damaged' ? { ...res, cache: 'damaged' as const } : res;
     });
     if (this.batch.items.length >= BATCH_SEGS || this.batch.bytes >= BATCH_BYTES) this.flush();
