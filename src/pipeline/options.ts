@@ -27,7 +27,7 @@ export interface CompressionOptions {
   pclusterSize: number;
   /** -E ztailpacking: the last pcluster inline after the indexes. */
   ztailpacking: boolean;
-  /** -E dedupe: identical pclusters stored once (files using one get FULL indexes). */
+  /** -E dedupe: extents into earlier pclusters, identical or repeating their start (extent-dedupe.ts; such files get FULL indexes). */
   dedupe: boolean;
   /** -E legacy-compress: FULL indexes for every file. */
   legacyIndexes: boolean;

@@ -160,14 +160,26 @@ export class ExtentIndex {
     let h = this.hashAt(buf, c);
     for (;;) {
       const bk = Math.imul(h, 0x9e3779b1) >>> (32 - BUCKET_BITS);
-      const id = (used1[bk >>> 5] & (1 << (bk & 31))) === 0 ? -1 : this.find(buf, c, h);
-      if (id >= 0) {
-        const it = this.items[id];
-        if (it.raw || it.algorithm === algorithm) {
+      if ((used1[bk >>> 5] & (1 << (bk & 31))) !== 0) {
+        for (let id = this.heads[bk]; id >= 0; id = this.next[id]) {
+          if (this.hashes[id] !== h) continue;
+          const it = this.items[id];
+          const need = head - c;
           const max = Math.min(end - c, it.data.length);
-          let n = w;
+          if (!(it.raw || it.algorithm === algorithm) || need >= max) continue;
+          // It must agree up to and including buf[head] (reach past head). Checked from head down
+          // before the window itself: inside a long run (zeros) every offset's window is the
+          // pcluster's, and a match that ends with the run is then refused in one compare per
+          // offset, not a window's (or the run's) length.
+          let i = need;
+          while (i >= w && it.data[i] === buf[c + i]) i--;
+          if (i >= w) continue;
+          let j = 0;
+          while (j < w && it.data[j] === buf[c + j]) j++;
+          if (j < w) continue;
+          let n = Math.max(need + 1, w);
           while (n < max && it.data[n] === buf[c + n]) n++;
-          if (n > head - c) return { at: c, length: n, item: it };
+          return { at: c, length: n, item: it };
         }
       }
       if (c === lo) return undefined;
