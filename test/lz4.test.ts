@@ -373,30 +373,3 @@ test('summary', () => {
   console.log(`lz4 property/generated cases: ${propertyCases} (round-trip input bytes: ${roundTripBytes})`);
 });
 
-
-test('lz4hc levels 4-9, block end parsed again by the price-based parse: valid blocks, whole-fit and overflowing, more capacity never fits less', () => {
-  // The hash-chain parse of levels 4..9 hands the last eighth of each block to the price-based
-  // parse, which starts behind positions the chains already hold (hcFind must skip them) and is
-  // kept only when it fits more input, or all of it in fewer bytes.
-  const rnd = mulberry32(921);
-  const words: string[] = [];
-  for (let i = 0; i < 9000; i++) words.push(WORDS[rnd() % WORDS.length] + (rnd() % 7 === 0 ? String(rnd() % 1000) : ''));
-  const text = new TextEncoder().encode(words.join(' '));
-  const scratch = new Lz4Scratch();
-  for (const level of [4, 6, 9]) {
-    // whole-fit blocks whose stream ends just past a 512-byte boundary (the re-parse runs) and
-    // overflowing blocks of several capacities
-    for (let n = 2000; n < 20000; n += 613) {
-      const c = checkBlock(text, n, 65536, level, scratch);
-      assert.equal(c, n, 'all input fits 64 KiB');
-      const dst = new Uint8Array(65536);
-      const w = lz4CompressDestSize(text, n, dst, level, scratch).written;
-      assert.ok(w < n, `level ${level}: ${n} bytes of text compress (${w})`);
-    }
-    for (const cap of [300, 512, 1000, 4096, 16384]) {
-      const c = checkBlock(text, text.length, cap, level, scratch);
-      // a block never fits less than the same block at a smaller capacity
-      assert.ok(c >= checkBlock(text, text.length, cap - 100, level, scratch), `level ${level} cap ${cap}`);
-    }
-  }
-});
