@@ -44,14 +44,9 @@ const OPT_PRICE: usize = HC_CHAIN + 2 * 65536;
 const OPT_LIT: usize = OPT_PRICE + 4 * OPT_SLOTS;
 const OPT_LEN: usize = OPT_LIT + 4 * OPT_SLOTS;
 const OPT_OFF: usize = OPT_LEN + 4 * OPT_SLOTS;
-/** compressChain's last CK_NUM sequence ends: (anchor, output position) pairs, a ring. */
-const CK_NUM: i32 = 1024;
-const CK_RING: usize = OPT_OFF + 4 * OPT_SLOTS;
-const OUT: usize = (CK_RING + 8 * <usize>CK_NUM + 65535) & ~65535;
+const OUT: usize = (OPT_OFF + 4 * OPT_SLOTS + 65535) & ~65535;
 
 let inPtr: usize = OUT;
-/** Copy of the end of a block while another parse of that end is tried (configure's outCap bytes). */
-let savePtr: usize = OUT;
 let fastBase: i32 = 1;
 let hcBase: i32 = 1;
 /** Offset of the last match hcFind returned. */
@@ -62,8 +57,7 @@ export let written: i32 = 0;
 /** Make room for outCap output bytes and inCap input bytes; returns the input's address.
  *  May grow the memory (views of it must be made again). */
 export function configure(inCap: i32, outCap: i32): usize {
-  savePtr = (OUT + <usize>outCap + 15) & ~15;
-  inPtr = (savePtr + <usize>outCap + 15) & ~15;
+  inPtr = (OUT + <usize>outCap + 15) & ~15;
   const need = inPtr + <usize>inCap + 16;
   const have = <usize>memory.size() << 16;
   if (need > have) memory.grow(<i32>((need - have + 65535) >> 16));
@@ -291,7 +285,6 @@ function compressFast(src: usize, srcLen: i32, cap: i32): i32 {
 
 /** Inserts positions [from, to) into the chains; returns to. */
 function hcInsert(src: usize, base: i32, from: i32, to: i32): i32 {
-  if (to < from) return from;
   for (let p = from; p < to; p++) {
     const h = hcSlot(load<i32>(src + <usize>p));
     const prev = load<i32>(h) - base;
@@ -303,7 +296,7 @@ function hcInsert(src: usize, base: i32, from: i32, to: i32): i32 {
 }
 
 /**
- * Longest match for ip (all positions < ip inserted; later ones may be), longer than minLen, ending at or before
+ * Longest match for ip (all positions < ip inserted), longer than minLen, ending at or before
  * limit. Returns its length (0 if none) and leaves the offset in mOff.
  */
 function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: i32): i32 {
@@ -311,12 +304,6 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
   if (maxLen < MINMATCH || minLen >= maxLen) return 0;
   const v = load<i32>(src + <usize>ip);
   let cand = load<i32>(hcSlot(v)) - base;
-  // positions past ip are in the chains when a block's end is parsed again (compressChain)
-  while (cand >= ip) {
-    const d = chainAt(cand);
-    if (d == 0) return 0;
-    cand -= d;
-  }
   const lowest = ip - MAX_DISTANCE;
   let best = minLen < MINMATCH - 1 ? MINMATCH - 1 : minLen;
   let bestOff: i32 = 0;
@@ -349,12 +336,6 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
       let dq = depth;
       while (q >= 0 && dq-- > 0) {
         const a = q - runIp;
-        if (a >= ip) {
-          const d = chainAt(q);
-          if (d == 0) break;
-          q -= d;
-          continue;
-        }
         if (a < lowest || a < 0) break;
         const x = best - runIp; // > 0: quick reject on the first byte that could improve
         if (
@@ -526,264 +507,6 @@ function compressLazy(src: usize, srcLen: i32, cap: i32, depth: i32): i32 {
   return finish(src, srcLen, cap, op, anchor);
 }
 
-/** Start of the match hcWider found (it may begin before the position searched). */
-let mStart: i32 = 0;
-
-/**
- * Longest match covering ip that is longer than `longest`: a candidate matching the 4 bytes at ip,
- * extended forward (ending at or before limit) and backward (starting no earlier than low).
- * Returns its length (0 if none) with mOff and mStart.
- */
-function hcWider(src: usize, base: i32, ip: i32, low: i32, limit: i32, depth: i32, longest: i32): i32 {
-  const maxFwd = limit - ip;
-  if (maxFwd < MINMATCH) return 0;
-  const v = load<i32>(src + <usize>ip);
-  let cand = load<i32>(hcSlot(v)) - base;
-  let lowest = ip - MAX_DISTANCE;
-  if (lowest < 0) lowest = 0;
-  const lookBack = ip - low;
-  let best = longest;
-  let bestOff: i32 = 0;
-  let bestStart: i32 = 0;
-  while (cand >= lowest && depth-- > 0) {
-    // quick reject: a longer match must agree on the two bytes at its current length
-    if (
-      load<u16>(src + <usize>(low + best - 1)) == load<u16>(src + <usize>(cand - lookBack + best - 1)) &&
-      load<i32>(src + <usize>cand) == v
-    ) {
-      let back: i32 = 0;
-      while (back < lookBack && cand > back && load<u8>(src + <usize>(ip - back - 1)) == load<u8>(src + <usize>(cand - back - 1))) back++;
-      const l = back + MINMATCH + commonLength(src + <usize>(cand + MINMATCH), src + <usize>(ip + MINMATCH), maxFwd - MINMATCH);
-      if (l > best) {
-        best = l;
-        bestOff = ip - cand;
-        bestStart = ip - back;
-      }
-    }
-    const d = chainAt(cand);
-    if (d == 0) break;
-    cand -= d;
-  }
-  if (bestOff == 0) return 0;
-  mOff = bestOff;
-  mStart = bestStart;
-  return best;
-}
-
-/** Output position and anchor of compressChain's emit(); `consumedOut` is set when it ends the block. */
-let cOp: i32 = 0;
-let cAnchor: i32 = 0;
-let consumedOut: i32 = 0;
-/** Sequences written by this compressChain call (the last CK_NUM are in CK_RING). */
-let ckCount: i32 = 0;
-/** The end of a compressChain block (its last 1/2^TAIL_SHIFT, at least TAIL_MIN bytes) is parsed
- *  again by compressOpt, and the better parse is kept. */
-const TAIL_SHIFT: i32 = 3;
-const TAIL_MIN: i32 = 256;
-
-/** Writes the sequence (literals from cAnchor, match s/off/ml) or, when it does not fit with the
- *  tail reserve, ends the block (returns false, consumedOut set). */
-function emit(src: usize, srcLen: i32, cap: i32, s: i32, off: i32, ml: i32): bool {
-  // catch up backwards into pending literals
-  let ref = s - off;
-  while (s > cAnchor && ref > 0 && load<u8>(src + <usize>s - 1) == load<u8>(src + <usize>ref - 1)) {
-    s--;
-    ref--;
-    ml++;
-  }
-  const ll = s - cAnchor;
-  if (cOp + seqCost(ll, ml) + 1 + minTail(ml) > cap) {
-    consumedOut = finishOverflow(src, srcLen, cap, cOp, cAnchor, s, off, ml);
-    return false;
-  }
-  cOp = writeSequence(src, cAnchor, ll, off, ml, cOp);
-  cAnchor = s + ml;
-  const ck = CK_RING + ((<usize>(ckCount & (CK_NUM - 1))) << 3);
-  store<i32>(ck, cAnchor);
-  store<i32>(ck, cOp, 4);
-  ckCount++;
-  return true;
-}
-
-/** Match length after which the next match may start (lz4's OPTIMAL_ML: the longest length the
- *  token holds without an extra byte). */
-const OPTIMAL_ML: i32 = ML_MASK - 1 + MINMATCH;
-
-/**
- * Levels 4..9: the hash-chain parse of lz4hc's levels 3..9 (their search depths): a match found at
- * ip is checked against a wider match found near its end, and up to three overlapping matches are
- * trimmed against each other before the first is written.
- */
-function compressChain(src: usize, srcLen: i32, cap: i32, depth: i32): i32 {
-  const base = hcStart(srcLen);
-  ckCount = 0;
-  const mflimit = srcLen - MFLIMIT;
-  const matchLimit = srcLen - LASTLITERALS;
-  cOp = 0;
-  cAnchor = 0;
-  let ip: i32 = 1;
-  let next: i32 = 0;
-  let ml: i32 = 0, off: i32 = 0;
-  let s0: i32 = 0, off0: i32 = 0, ml0: i32 = 0;
-  let s2: i32 = 0, off2: i32 = 0, ml2: i32 = 0;
-  let s3: i32 = 0, off3: i32 = 0, ml3: i32 = 0;
-  while (ip <= mflimit && ip <= cAnchor + cap - cOp - 1) {
-    next = hcInsert(src, base, next, ip);
-    ml = hcFind(src, base, ip, matchLimit, depth, 0);
-    if (ml == 0) {
-      ip++;
-      continue;
-    }
-    off = mOff;
-    s0 = ip;
-    off0 = off;
-    ml0 = ml;
-    let search2 = true;
-    while (true) {
-      if (search2) {
-        ml2 = 0;
-        if (ip + ml <= mflimit) {
-          next = hcInsert(src, base, next, ip + ml - 2);
-          ml2 = hcWider(src, base, ip + ml - 2, ip, matchLimit, depth, ml);
-          s2 = mStart;
-          off2 = mOff;
-        }
-        if (ml2 == 0) {
-          // no wider match: write this one
-          if (!emit(src, srcLen, cap, ip, off, ml)) return retryTail(src, srcLen, cap, depth, base, next, consumedOut);
-          ip = cAnchor;
-          break;
-        }
-        if (s0 < ip && s2 < ip + ml0) {
-          // the first match was skipped: restore it when the new one starts inside it
-          ip = s0;
-          off = off0;
-          ml = ml0;
-        }
-        if (s2 - ip < 3) {
-          // the first match is too short to keep before the second
-          ml = ml2;
-          ip = s2;
-          off = off2;
-          continue;
-        }
-        search2 = false;
-      }
-      // three matches: ip/ml (first), s2/ml2, and a third looked up near the end of the second
-      if (s2 - ip < OPTIMAL_ML) {
-        let nml = ml < OPTIMAL_ML ? ml : OPTIMAL_ML;
-        if (ip + nml > s2 + ml2 - MINMATCH) nml = s2 - ip + ml2 - MINMATCH;
-        const corr = nml - (s2 - ip);
-        if (corr > 0) {
-          s2 += corr;
-          ml2 -= corr;
-        }
-      }
-      ml3 = 0;
-      if (s2 + ml2 <= mflimit) {
-        next = hcInsert(src, base, next, s2 + ml2 - 3);
-        ml3 = hcWider(src, base, s2 + ml2 - 3, s2, matchLimit, depth, ml2);
-        s3 = mStart;
-        off3 = mOff;
-      }
-      if (ml3 == 0) {
-        // write the first two
-        if (s2 < ip + ml) ml = s2 - ip;
-        if (!emit(src, srcLen, cap, ip, off, ml)) return retryTail(src, srcLen, cap, depth, base, next, consumedOut);
-        if (!emit(src, srcLen, cap, s2, off2, ml2)) return retryTail(src, srcLen, cap, depth, base, next, consumedOut);
-        ip = cAnchor;
-        break;
-      }
-      if (s3 < ip + ml + 3) {
-        // no room for the second match between the first and the third: drop it
-        if (s3 >= ip + ml) {
-          if (s2 < ip + ml) {
-            const corr = ip + ml - s2;
-            s2 += corr;
-            ml2 -= corr;
-            if (ml2 < MINMATCH) {
-              s2 = s3;
-              off2 = off3;
-              ml2 = ml3;
-            }
-          }
-          if (!emit(src, srcLen, cap, ip, off, ml)) return retryTail(src, srcLen, cap, depth, base, next, consumedOut);
-          ip = s3;
-          off = off3;
-          ml = ml3;
-          s0 = s2;
-          off0 = off2;
-          ml0 = ml2;
-          search2 = true;
-          continue;
-        }
-        s2 = s3;
-        off2 = off3;
-        ml2 = ml3;
-        continue;
-      }
-      // three ascending matches: write the first, shortened to end where the second starts
-      if (s2 < ip + ml) {
-        if (s2 - ip < OPTIMAL_ML) {
-          if (ml > OPTIMAL_ML) ml = OPTIMAL_ML;
-          if (ip + ml > s2 + ml2 - MINMATCH) ml = s2 - ip + ml2 - MINMATCH;
-          const corr = ml - (s2 - ip);
-          if (corr > 0) {
-            s2 += corr;
-            ml2 -= corr;
-          }
-        } else {
-          ml = s2 - ip;
-        }
-      }
-      if (!emit(src, srcLen, cap, ip, off, ml)) return retryTail(src, srcLen, cap, depth, base, next, consumedOut);
-      ip = s2;
-      off = off2;
-      ml = ml2;
-      s2 = s3;
-      off2 = off3;
-      ml2 = ml3;
-    }
-  }
-  return retryTail(src, srcLen, cap, depth, base, next, finish(src, srcLen, cap, cOp, cAnchor));
-}
-
-/** compressChain's block ended with `consumed` input: parse its end again from the checkpoint with
- *  the price-based parse and keep whichever consumed more, or as much in fewer bytes. */
-function retryTail(src: usize, srcLen: i32, cap: i32, depth: i32, base: i32, next: i32, consumed: i32): i32 {
-  const w1 = written;
-  // All input fits: fewer bytes only pay when they take the stream back below a block boundary
-  // (blocks are multiples of 512 bytes); a re-parse saves well under w1 / 256 + 16 bytes.
-  if (consumed >= srcLen && (w1 & 511) > (w1 >> 8) + 16) return consumed;
-  // the last sequence end with at least `tail` output bytes after it (the block start if none)
-  let tail = (consumed < srcLen ? cap : w1) >> TAIL_SHIFT;
-  if (tail < TAIL_MIN) tail = TAIL_MIN;
-  let ckAnchor: i32 = 0;
-  let ckOp: i32 = 0;
-  let i = ckCount - 1;
-  const iMin = ckCount > CK_NUM ? ckCount - CK_NUM : 0;
-  for (; i >= iMin; i--) {
-    const ck = CK_RING + ((<usize>(i & (CK_NUM - 1))) << 3);
-    ckOp = load<i32>(ck, 4);
-    if (ckOp <= w1 - tail) {
-      ckAnchor = load<i32>(ck);
-      break;
-    }
-  }
-  if (i < iMin) {
-    if (iMin > 0) return consumed; // the ring does not reach back that far
-    ckOp = 0;
-  }
-  const n = w1 - ckOp;
-  memory.copy(savePtr, OUT + <usize>ckOp, <usize>n);
-  const c2 = compressOpt(src, srcLen, cap, depth, 128, base, next, ckAnchor, ckOp);
-  // more input, or all of it in fewer bytes (the last pcluster of a file takes whole blocks)
-  if (c2 > consumed || (c2 == consumed && written < w1)) return c2;
-  memory.copy(OUT + <usize>ckOp, savePtr, <usize>n);
-  written = w1;
-  return consumed;
-}
-
 @inline function litPrice(ll: i32): i32 {
   return ll < 15 ? ll : ll + 1 + (ll - 15) / 255;
 }
@@ -803,17 +526,18 @@ function retryTail(src: usize, srcLen: i32, cap: i32, depth: i32, base: i32, nex
 
 /** Levels 4..12: price-based parse over a look-ahead window (search depth and the length taken
  *  without further parsing grow with the level). */
-function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient: i32, base: i32, next0: i32, anchor0: i32, op0: i32): i32 {
+function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient: i32): i32 {
+  const base = hcStart(srcLen);
   const price = OPT_PRICE;
   const lit = OPT_LIT;
   const mlen = OPT_LEN;
   const moff = OPT_OFF;
   const mflimit = srcLen - MFLIMIT;
   const matchLimit = srcLen - LASTLITERALS;
-  let anchor: i32 = anchor0;
-  let op: i32 = op0;
-  let ip: i32 = anchor0 > 0 ? anchor0 : 1;
-  let next: i32 = next0;
+  let anchor: i32 = 0;
+  let op: i32 = 0;
+  let ip: i32 = 1;
+  let next: i32 = 0;
   let litStop = anchor + cap - op - 1;
   while (ip <= mflimit && ip <= litStop) {
     next = hcInsert(src, base, next, ip);
@@ -964,8 +688,7 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient: 
 /**
  * Compress as much of in[inOff, inOff + srcLen) as fits cap bytes (<= configure's outCap) as ONE
  * valid LZ4 block at outPtr(). Returns the input consumed; `written` holds the block's length.
- * level 0 = fast, 1..3 lazy hash chains, 4..9 hash-chain parse with a price-based end, 10..12
- * price-based parse (9 is lz4hc's default); the caller
+ * level 0 = fast, 1..3 lazy hash chains, 4..12 optimal parse (9 is lz4hc's default); the caller
  * validates arguments (cap >= 1, srcLen <= 2^30 - 2^16).
  */
 export function compress(inOff: i32, srcLen: i32, cap: i32, level: i32): i32 {
@@ -974,14 +697,14 @@ export function compress(inOff: i32, srcLen: i32, cap: i32, level: i32): i32 {
   if (level <= 0) return compressFast(src, srcLen, cap);
   if (level <= 3) return compressLazy(src, srcLen, cap, level == 1 ? 8 : level == 2 ? 16 : 32);
   switch (level) {
-    case 4: return compressChain(src, srcLen, cap, 8);
-    case 5: return compressChain(src, srcLen, cap, 16);
-    case 6: return compressChain(src, srcLen, cap, 32);
-    case 7: return compressChain(src, srcLen, cap, 64);
-    case 8: return compressChain(src, srcLen, cap, 128);
-    case 9: return compressChain(src, srcLen, cap, 256);
-    case 10: return compressOpt(src, srcLen, cap, 512, 192, hcStart(srcLen), 0, 0, 0);
-    case 11: return compressOpt(src, srcLen, cap, 2048, 512, hcStart(srcLen), 0, 0, 0);
-    default: return compressOpt(src, srcLen, cap, 16384, OPT_NUM, hcStart(srcLen), 0, 0, 0);
+    case 4: return compressOpt(src, srcLen, cap, 24, 48);
+    case 5: return compressOpt(src, srcLen, cap, 40, 64);
+    case 6: return compressOpt(src, srcLen, cap, 64, 64);
+    case 7: return compressOpt(src, srcLen, cap, 96, 64);
+    case 8: return compressOpt(src, srcLen, cap, 128, 64);
+    case 9: return compressOpt(src, srcLen, cap, 256, 128);
+    case 10: return compressOpt(src, srcLen, cap, 512, 192);
+    case 11: return compressOpt(src, srcLen, cap, 2048, 512);
+    default: return compressOpt(src, srcLen, cap, 16384, OPT_NUM);
   }
 }

@@ -15,7 +15,7 @@ const GOLDEN: Record<string, string> = {
   'b512': '8ec6900a4da7da8544486b53b4e4b64fe7806e0423d639dc9c350885e73393ac',
   'b4096-digest': '98b735cfd677b5438916a3002a4b64a1a7694015b6aa50d260556ada9876339b',
   'b4096-trusted-digest-noinline': '299b009450fbbe3e85215a5be1e0c7a9309858521faa62d8b12afa7d33ce6475',
-  'b4096-lz4hc-fragments': '0c6592d81cbc98ce97d29c8687eaef3eb81fb9951c941be54ad66df3190459a2',
+  'b4096-lz4hc-fragments': 'e2e0471b4fe85983ba2f996575752144afed072dcf27160826a4b4656df0d65f',
   'b512-deflate-all-fragments-ztailpacking': '7e6c53fceef13eb07d5378e035bf33f3405bad955020efd9c97a3f1cb049542a',
 };
 const ARGS: Record<string, string[]> = {

@@ -4,9 +4,8 @@
  * - `lz4CompressDestSize`: "fixed output" compression as EROFS needs it: compress as much of the
  *   input as fits into `dst` as one valid LZ4 block and report how much input was consumed.
  *   level 0 = fast greedy hash parse ("lz4"), 1..12 = hash-chain levels ("lz4hc"):
- *   1..3 lazy parse; 4..9 lz4hc's hash-chain parse (its search depths for levels 3..9), with the
- *   block's last eighth parsed again by the price-based parse (the better end is kept: at least as
- *   much input as liblz4 fits, or as much in fewer bytes); 10..12 near-optimal (price-based) parse. The encoder is assembly/lz4.ts, compiled to WebAssembly: 1.9-2.5x the
+ *   1..3 lazy parse, 4..12 near-optimal
+ *   (price-based) parse. The encoder is assembly/lz4.ts, compiled to WebAssembly: 1.9-2.5x the
  *   speed of the same algorithm in TypeScript, with the same output bytes.
  * - `lz4DecompressStrict`: a decoder that rejects everything the Linux kernel's
  *   `LZ4_decompress_safe` rejects (plus offset 0) and requires the exact output size.
