@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpdir } from 'node:os';
-import { LINES, argvOf, compareLine, isTarIndex, writeLineFiles, type Line, type LineFiles } from '../test/helpers/mkfs-lines.js';
+import { LINES, argvOf, compareLine, isTarIndex, namesFsConfig, namesWithBlanks, writeLineFiles, type Line, type LineFiles } from '../test/helpers/mkfs-lines.js';
 import { snapshotTree, type TreeSnapshot } from '../test/helpers/snapshot.js';
 import { withMount } from '../test/helpers/mount.js';
 import { FORGE_BIN } from '../test/helpers/tools.js';
@@ -56,6 +56,8 @@ function build(cmd: string, l: Line, f: LineFiles, img: string): Ran {
   const r = spawnSync(cmd, argvOf(l, f, img), { stdio: [stdin, 'ignore', 'pipe'], env, maxBuffer: 1 << 26 });
   const seconds = (performance.now() - t0) / 1000;
   if (typeof stdin === 'number') fs.closeSync(stdin);
+  // A program that did not start (r.error) shows as refused with its reason, not as a crash.
+  if (r.error) return { status: -1, signal: null, stderr: r.error.message, seconds };
   return { status: r.status, signal: r.signal, stderr: (r.stderr ?? Buffer.alloc(0)).toString().trim(), seconds };
 }
 
@@ -78,14 +80,36 @@ async function main(): Promise<void> {
     const tar = path.join(work, 'tree.tar');
     const t = spawnSync('tar', ['--xattrs', '--numeric-owner', '-C', src, '-cf', tar, '.'], { stdio: ['ignore', 'ignore', 'pipe'] });
     if (t.status !== 0) throw new Error(`tar: ${t.stderr}`);
-    const files = writeLineFiles(src, path.join(work, 'files'), tar);
+    const treeFiles = writeLineFiles(src, path.join(work, 'files'), tar);
+    const files = treeFiles;
     const ours = path.join(work, 'mkfs.erofs');
     fs.symlinkSync(FORGE_BIN, ours);
     process.stderr.write(`tree ${src}: snapshot...\n`);
-    const source = await snapshotTree(src, { skipRootMtime: true });
+    const treeSource = await snapshotTree(src, { skipRootMtime: true });
+    const source = treeSource;
     let treeBytes = 0n;
     for (const e of source.entries.values()) if (e.type === 'file') treeBytes += e.size;
     process.stderr.write(`${source.entries.size} entries, ${(Number(treeBytes) / 2 ** 20).toFixed(0)} MiB of file data; tar ${(fs.statSync(tar).size / 2 ** 20).toFixed(0)} MiB\n`);
+    // A tree an Android build with a canned fs_config can take holds no name with a blank (see
+    // writeLineFiles): the lines naming FSCONFIG are built from a copy without such names.
+    let android: { files: LineFiles; source: TreeSnapshot; left: string[] } | undefined;
+    const androidFor = async () => {
+      if (android) return android;
+      const left = namesWithBlanks(src);
+      if (!left.length) return (android = { files, source, left });
+      const copy = path.join(work, 'android-src');
+      const c = spawnSync('cp', ['-a', src, copy], { stdio: ['ignore', 'ignore', 'pipe'] });
+      if (c.status !== 0) throw new Error(`cp: ${c.stderr}`);
+      for (const r of left) fs.rmSync(path.join(copy, r), { recursive: true, force: true });
+      // The copy's directories keep the source's mtimes (cp -a), except those an entry left.
+      for (const r of left) {
+        const parent = path.join(src, path.dirname(r));
+        const st = fs.statSync(parent);
+        fs.utimesSync(path.join(copy, path.dirname(r)), st.atime, st.mtime);
+      }
+      process.stderr.write(`lines naming fs_config: built from a copy without ${left.length} names with blanks: ${left.join(', ')}\n`);
+      return (android = { files: writeLineFiles(copy, path.join(work, 'android-files'), tar), source: await snapshotTree(copy, { skipRootMtime: true }), left });
+    };
     const refImg = path.join(work, 'ref.img');
     const ourImg = path.join(work, 'our.img');
     for (const l of LINES) {
@@ -99,6 +123,9 @@ async function main(): Promise<void> {
       let r: Ran | undefined;
       let o: Ran | undefined;
       // Refused lines need one run each; built ones `runs`, alternating who goes first.
+      const a = namesFsConfig(l) ? await androidFor() : undefined;
+      const files = a?.files ?? treeFiles;
+      const source = a?.source ?? treeSource;
       const n = l.refuse ? 1 : runs;
       for (let i = 0; i < n; i++) {
         const pair = i % 2 === 0 ? (['ref', 'ours'] as const) : (['ours', 'ref'] as const);

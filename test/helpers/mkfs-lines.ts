@@ -142,8 +142,12 @@ export function writeLineFiles(src: string, dir: string, tar: string): LineFiles
   const walk = (rel: string): void => {
     for (const n of fs.readdirSync(path.join(src, rel)).sort()) {
       const r = rel ? `${rel}/${n}` : n;
+      // A name with a blank has no entry a canned fs_config can give it: libcutils splits lines on
+      // blanks, and keeps the quotes of a quoted name in the key, which then matches no path; a path
+      // without an entry is fatal there (and in erofs-forge). Such names are left out, and their
+      // trees: the bench builds the lines that name FSCONFIG from a copy without them (treeForFsConfig).
+      if (n.includes(' ')) continue;
       const st = fs.lstatSync(path.join(src, r));
-      // fs_config lines are split on blanks: names with them cannot be listed (our trees have none).
       const cap = st.isFile() && /^(usr\/)?s?bin\//.test(r) ? ' capabilities=0x3000' : '';
       lines.push(`system/${r} ${st.uid} ${st.gid} ${(st.mode & 0o7777).toString(8).padStart(4, '0')}${cap}`);
       if (st.isDirectory()) walk(r);
@@ -160,6 +164,23 @@ export function writeLineFiles(src: string, dir: string, tar: string): LineFiles
     '/system/usr/share/doc/empty <<none>>',
   ].join('\n') + '\n');
   return { src, tar, hints, hints2, fsConfig, fileContexts, productOut: dir };
+}
+
+/** Whether a line names a canned fs_config (its source must then hold no name with a blank). */
+export const namesFsConfig = (l: Line): boolean => l.argv.includes('FSCONFIG');
+
+/** Relative paths of the entries of `src` whose own name holds a blank (their trees not walked). */
+export function namesWithBlanks(src: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string): void => {
+    for (const n of fs.readdirSync(path.join(src, rel)).sort()) {
+      const r = rel ? `${rel}/${n}` : n;
+      if (n.includes(' ')) out.push(r);
+      else if (fs.lstatSync(path.join(src, r)).isDirectory()) walk(r);
+    }
+  };
+  walk('');
+  return out;
 }
 
 /**
