@@ -359,7 +359,9 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
         if (d == 0) break;
         q -= d;
       }
-      if (bestOff != 0) {
+      // the chain of qe only holds candidates matching runIp + MINMATCH bytes or more: one matching
+      // runIp + 1 .. runIp + 3 bytes is looked for on ip's own chain below
+      if (best >= runIp + MINMATCH) {
         mOff = bestOff;
         return best;
       }
@@ -685,6 +687,176 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient: 
   return finish(src, srcLen, cap, op, anchor);
 }
 
+/** Output bytes of a sequence with ll literals and a match of length ml, as lz4hc's optimal parser
+ *  prices it (token, offset, length bytes). */
+@inline function seqPrice(ll: i32, ml: i32): i32 {
+  return 3 + litPrice(ll) + (ml >= ML_MASK + MINMATCH ? 1 + (ml - ML_MASK - MINMATCH) / 255 : 0);
+}
+
+/** Literals after the last match are priced as a new run (lz4hc's optimal parser does the same). */
+const TRAILING_LITERALS: i32 = 3;
+
+/**
+ * Levels 10..12: the optimal parse of liblz4 1.9.4's LZ4HC_compress_optimal, rule for rule where a
+ * rule decides a choice, so that a pcluster holds as much input as mkfs.erofs's (which calls
+ * LZ4_compress_HC_destSize): positions are reached only through a match or through the one to three
+ * literals after a position where a match was found (plus TRAILING_LITERALS after the farthest
+ * match end); a later match wins a price tie (`<=`), a literal needs a strictly lower price; the
+ * search is skipped where the next position is no dearer (and, with fullUpdate, a minimal match
+ * four bytes on could not pay either); a match longer than `sufficient` (or reaching OPT_NUM) is
+ * taken at once; matches never extend backwards. The end of the block follows our own rules
+ * (finishOverflow), which fit at least as much as liblz4's.
+ */
+function compressOptHC(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient: i32, fullUpdate: bool): i32 {
+  const base = hcStart(srcLen);
+  const price = OPT_PRICE;
+  const lit = OPT_LIT;
+  const mlen = OPT_LEN;
+  const moff = OPT_OFF;
+  const mflimit = srcLen - MFLIMIT;
+  const matchLimit = srcLen - LASTLITERALS;
+  if (sufficient >= OPT_NUM) sufficient = OPT_NUM - 1;
+  let anchor: i32 = 0;
+  let op: i32 = 0;
+  let ip: i32 = 0;
+  let next: i32 = 0;
+  let litStop = anchor + cap - op - 1;
+  while (ip <= mflimit && ip <= litStop) {
+    if (next < ip) next = hcInsert(src, base, next, ip);
+    const ml0 = hcFind(src, base, ip, matchLimit, depth, MINMATCH - 1);
+    if (ml0 == 0) {
+      ip++;
+      continue;
+    }
+    const off0 = mOff;
+    const llen = ip - anchor;
+    let cur: i32 = 0;
+    let last: i32 = 0;
+    let bestLen: i32 = ml0;
+    let bestOff: i32 = off0;
+    if (ml0 > sufficient) {
+      last = 1; // the path is just this match
+    } else {
+      // a step of length 1 (mlen 1) is a literal; lit = the literal run ending at the position
+      for (let r: i32 = 0; r < MINMATCH; r++) {
+        put(price, r, litPrice(llen + r));
+        put(mlen, r, 1);
+        put(lit, r, llen + r);
+      }
+      for (let m = MINMATCH; m <= ml0; m++) {
+        put(price, m, seqPrice(llen, m));
+        put(mlen, m, m);
+        put(moff, m, off0);
+        put(lit, m, llen);
+      }
+      last = ml0;
+      for (let a: i32 = 1; a <= TRAILING_LITERALS; a++) {
+        put(price, last + a, at(price, last) + litPrice(a));
+        put(mlen, last + a, 1);
+        put(lit, last + a, a);
+      }
+      let forced = false;
+      for (cur = 1; cur < last; cur++) {
+        const pos = ip + cur;
+        if (pos > mflimit) break;
+        const pc = at(price, cur);
+        if (at(price, cur + 1) <= pc && (!fullUpdate || at(price, cur + MINMATCH) < pc + 3)) continue;
+        if (next < pos) next = hcInsert(src, base, next, pos);
+        const ml = hcFind(src, base, pos, matchLimit, depth, fullUpdate ? MINMATCH - 1 : last - cur);
+        if (ml == 0) continue;
+        const off = mOff;
+        if (ml > sufficient || ml + cur >= OPT_NUM) {
+          bestLen = ml;
+          bestOff = off;
+          last = cur + 1;
+          forced = true;
+          break;
+        }
+        // one to three literals after cur
+        const baseLit = at(lit, cur);
+        for (let l: i32 = 1; l < MINMATCH; l++) {
+          const p = pc - litPrice(baseLit) + litPrice(baseLit + l);
+          if (p < at(price, cur + l)) {
+            put(price, cur + l, p);
+            put(mlen, cur + l, 1);
+            put(lit, cur + l, baseLit + l);
+          }
+        }
+        // the match from cur, priced together with the literal run before it
+        let ll: i32 = 0;
+        let before: i32 = pc;
+        if (at(mlen, cur) == 1) {
+          ll = at(lit, cur);
+          before = cur > ll ? at(price, cur - ll) : 0;
+        }
+        for (let m = MINMATCH; m <= ml; m++) {
+          const t = cur + m;
+          const p = before + seqPrice(ll, m);
+          if (t > last + TRAILING_LITERALS || p <= at(price, t)) {
+            if (m == ml && last < t) last = t;
+            put(price, t, p);
+            put(mlen, t, m);
+            put(moff, t, off);
+            put(lit, t, ll);
+          }
+        }
+        for (let a: i32 = 1; a <= TRAILING_LITERALS; a++) {
+          put(price, last + a, at(price, last) + litPrice(a));
+          put(mlen, last + a, 1);
+          put(lit, last + a, a);
+        }
+      }
+      if (!forced) {
+        bestLen = at(mlen, last);
+        bestOff = at(moff, last);
+        cur = last - bestLen;
+      }
+      // turn the arrival steps into forward steps, from the chosen last step back to position 0
+      let c = cur;
+      let selLen = bestLen;
+      let selOff = bestOff;
+      while (true) {
+        const nLen = at(mlen, c);
+        const nOff = at(moff, c);
+        put(mlen, c, selLen);
+        put(moff, c, selOff);
+        selLen = nLen;
+        selOff = nOff;
+        if (nLen > c) break;
+        c -= nLen;
+      }
+    }
+    // emit forward
+    let r: i32 = 0;
+    while (r < last) {
+      let m: i32;
+      let off: i32;
+      if (last == 1 && r == 0 && ml0 > sufficient) {
+        m = ml0;
+        off = off0;
+      } else {
+        m = at(mlen, r);
+        off = at(moff, r);
+      }
+      if (m == 1) {
+        r++;
+        continue;
+      }
+      const s = ip + r;
+      const ll = s - anchor;
+      if (op + seqCost(ll, m) + 1 + minTail(m) > cap) {
+        return finishOverflow(src, srcLen, cap, op, anchor, s, off, m);
+      }
+      op = writeSequence(src, anchor, ll, off, m, op);
+      anchor = s + m;
+      r += m;
+    }
+    ip += r;
+    litStop = anchor + cap - op - 1;
+  }
+  return finish(src, srcLen, cap, op, anchor);
+}
+
 /**
  * Compress as much of in[inOff, inOff + srcLen) as fits cap bytes (<= configure's outCap) as ONE
  * valid LZ4 block at outPtr(). Returns the input consumed; `written` holds the block's length.
@@ -703,8 +875,20 @@ export function compress(inOff: i32, srcLen: i32, cap: i32, level: i32): i32 {
     case 7: return compressOpt(src, srcLen, cap, 96, 64);
     case 8: return compressOpt(src, srcLen, cap, 128, 64);
     case 9: return compressOpt(src, srcLen, cap, 256, 128);
-    case 10: return compressOpt(src, srcLen, cap, 512, 192);
-    case 11: return compressOpt(src, srcLen, cap, 2048, 512);
-    default: return compressOpt(src, srcLen, cap, 16384, OPT_NUM);
+    // lz4hc's levels 10..12 (search attempts, sufficient length; full update at 12)
+    case 10: return compressOptHC(src, srcLen, cap, 96, 64, false);
+    case 11: return compressOptHC(src, srcLen, cap, 512, 128, false);
+    default: return compressOptHC(src, srcLen, cap, 16384, OPT_NUM, true);
   }
+}
+
+/** (debug) hcFind at pos with every earlier position inserted */
+export let dbgOff: i32 = 0;
+export function dbgFind(inOff: i32, srcLen: i32, pos: i32, depth: i32, minLen: i32): i32 {
+  const src = inPtr + <usize>inOff;
+  const base = hcStart(srcLen);
+  hcInsert(src, base, 0, pos);
+  const l = hcFind(src, base, pos, srcLen - LASTLITERALS, depth, minLen);
+  dbgOff = mOff;
+  return l;
 }
