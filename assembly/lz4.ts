@@ -876,8 +876,8 @@ export function compress(inOff: i32, srcLen: i32, cap: i32, level: i32): i32 {
     case 8: return compressOpt(src, srcLen, cap, 128, 64);
     case 9: return compressOpt(src, srcLen, cap, 256, 128);
     // lz4hc's levels 10..12 (search attempts, sufficient length; full update at 12)
-    case 10: return compressOptHC(src, srcLen, cap, 96, 64, false);
-    case 11: return compressOptHC(src, srcLen, cap, 512, 128, false);
+    case 10: return compressOptHC(src, srcLen, cap, 512, 64, false);
+    case 11: return compressOptHC(src, srcLen, cap, 2048, 128, false);
     default: return compressOptHC(src, srcLen, cap, 16384, OPT_NUM, true);
   }
 }
