@@ -334,7 +334,18 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
       const w = load<i32>(src + <usize>qe);
       let q = load<i32>(hcSlot(w)) - base;
       let dq = depth;
+      // the bytes after ip's run may be a run of another value (b2): only the first position of each
+      // such run can follow a run of b, so the walk jumps to it, paying for the run as below
+      const b2 = w & 0xff;
+      const wIsRun = w == b2 * 0x01010101;
       while (q >= 0 && dq-- > 0) {
+        if (wIsRun && q > 0 && <i32>load<u8>(src + <usize>q - 1) == b2) {
+          let st = q - 1;
+          const stMin = q - RUN_CAP > 0 ? q - RUN_CAP : 0;
+          while (st > stMin && <i32>load<u8>(src + <usize>st - 1) == b2) st--;
+          dq -= RUN_VISIT + ((q - st) >> RUN_SHIFT);
+          q = st;
+        }
         const a = q - runIp;
         if (a < lowest || a < 0) break;
         const x = best - runIp; // > 0: quick reject on the first byte that could improve
