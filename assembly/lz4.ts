@@ -372,7 +372,7 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
       }
       // the chain of qe only holds candidates matching runIp + MINMATCH bytes or more: one matching
       // runIp + 1 .. runIp + 3 bytes is looked for on ip's own chain below
-      if (best >= runIp + MINMATCH) {
+      if (bestOff != 0 && best >= runIp + MINMATCH) {
         mOff = bestOff;
         return best;
       }
@@ -729,7 +729,7 @@ function compressOptHC(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient
   if (sufficient >= OPT_NUM) sufficient = OPT_NUM - 1;
   let anchor: i32 = 0;
   let op: i32 = 0;
-  let ip: i32 = 0;
+  let ip: i32 = 1; // no match can start at 0 (hcFind reads the byte before ip)
   let next: i32 = 0;
   let litStop = anchor + cap - op - 1;
   while (ip <= mflimit && ip <= litStop) {
