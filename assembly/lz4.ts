@@ -324,9 +324,10 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
     runIp = MINMATCH;
     while (runIp < cap && <i32>load<u8>(src + <usize>(ip + runIp)) == b) runIp++;
     // A candidate matching more than runIp bytes is a run of at least runIp bytes followed by the
-    // bytes after ip's run: look those up through the chain of the 4 bytes after ip's run.
-    const qe = ip + runIp;
-    if (runIp < cap && qe + MINMATCH <= limit) {
+    // byte after ip's run: its last three run bytes and that byte are on the chain of the 4 bytes
+    // at qe (one position per run of b followed by that byte), so the walk looks at nothing else.
+    const qe = ip + runIp - 3;
+    if (runIp < cap) {
       if (<i32>load<u8>(src + <usize>ip - 1) == b && runIp > best) {
         best = runIp; // the run goes on before ip: offset 1 gives exactly runIp
         bestOff = 1;
@@ -334,31 +335,18 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
       const w = load<i32>(src + <usize>qe);
       let q = load<i32>(hcSlot(w)) - base;
       let dq = depth;
-      // the bytes after ip's run may be a run of another value (b2): only the first position of each
-      // such run can follow a run of b, so the walk jumps to it, paying for the run as below
-      const b2 = w & 0xff;
-      const wIsRun = w == b2 * 0x01010101;
       while (q >= 0 && dq-- > 0) {
-        if (wIsRun && q > 0 && <i32>load<u8>(src + <usize>q - 1) == b2) {
-          let st = q - 1;
-          const stMin = q - RUN_CAP > 0 ? q - RUN_CAP : 0;
-          while (st > stMin && <i32>load<u8>(src + <usize>st - 1) == b2) st--;
-          dq -= RUN_VISIT + ((q - st) >> RUN_SHIFT);
-          q = st;
-        }
-        const a = q - runIp;
+        const a = q - (runIp - 3);
         if (a < lowest || a < 0) break;
         const x = best - runIp; // > 0: quick reject on the first byte that could improve
         if (
-          <i32>load<u8>(src + <usize>q - 1) == b &&
-          <i32>load<u8>(src + <usize>a) == b &&
-          (x <= 0 || load<u8>(src + <usize>(q + x)) == load<u8>(src + <usize>(qe + x))) &&
+          (x <= 0 || load<u8>(src + <usize>(q + 3 + x)) == load<u8>(src + <usize>(qe + 3 + x))) &&
           load<i32>(src + <usize>q) == w
         ) {
-          let j = a + 1;
+          let j = a;
           while (j < q && <i32>load<u8>(src + <usize>j) == b) j++;
           if (j == q) {
-            const l = runIp + MINMATCH + commonLength(src + <usize>(a + runIp + MINMATCH), src + <usize>(ip + runIp + MINMATCH), maxLen - runIp - MINMATCH);
+            const l = runIp + 1 + commonLength(src + <usize>(a + runIp + 1), src + <usize>(ip + runIp + 1), maxLen - runIp - 1);
             if (l > best) {
               best = l;
               bestOff = ip - a;
@@ -370,12 +358,12 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
         if (d == 0) break;
         q -= d;
       }
-      // the chain of qe only holds candidates matching runIp + MINMATCH bytes or more: one matching
-      // runIp + 1 .. runIp + 3 bytes is looked for on ip's own chain below
-      if (bestOff != 0 && best >= runIp + MINMATCH) {
+      if (bestOff != 0) {
         mOff = bestOff;
         return best;
       }
+      // no candidate is longer than runIp: one of runIp bytes or less is looked for below
+      if (best >= runIp) return 0;
       runSearched = true;
     }
   }
@@ -400,7 +388,7 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
         if (l > best) {
           best = l;
           bestOff = ip - a;
-          if (l >= maxLen || (runSearched && l >= runIp + MINMATCH - 1)) break;
+          if (l >= maxLen || (runSearched && l >= runIp)) break;
         }
         // a long run costs search depth in proportion to its length
         depth -= RUN_VISIT + ((cand - st) >> RUN_SHIFT);
