@@ -880,14 +880,3 @@ export function compress(inOff: i32, srcLen: i32, cap: i32, level: i32): i32 {
     default: return compressOptHC(src, srcLen, cap, 16384, OPT_NUM, true);
   }
 }
-
-/** (debug) hcFind at pos with every earlier position inserted */
-export let dbgOff: i32 = 0;
-export function dbgFind(inOff: i32, srcLen: i32, pos: i32, depth: i32, minLen: i32): i32 {
-  const src = inPtr + <usize>inOff;
-  const base = hcStart(srcLen);
-  hcInsert(src, base, 0, pos);
-  const l = hcFind(src, base, pos, srcLen - LASTLITERALS, depth, minLen);
-  dbgOff = mOff;
-  return l;
-}
