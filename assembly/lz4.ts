@@ -324,9 +324,10 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
     runIp = MINMATCH;
     while (runIp < cap && <i32>load<u8>(src + <usize>(ip + runIp)) == b) runIp++;
     // A candidate matching more than runIp bytes is a run of at least runIp bytes followed by the
-    // bytes after ip's run: look those up through the chain of the 4 bytes after ip's run.
-    const qe = ip + runIp;
-    if (runIp < cap && qe + MINMATCH <= limit) {
+    // byte after ip's run: its last three run bytes and that byte are on the chain of the 4 bytes
+    // at qe (one position per run of b followed by that byte), so the walk looks at nothing else.
+    const qe = ip + runIp - 3;
+    if (runIp < cap) {
       if (<i32>load<u8>(src + <usize>ip - 1) == b && runIp > best) {
         best = runIp; // the run goes on before ip: offset 1 gives exactly runIp
         bestOff = 1;
@@ -335,19 +336,17 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
       let q = load<i32>(hcSlot(w)) - base;
       let dq = depth;
       while (q >= 0 && dq-- > 0) {
-        const a = q - runIp;
+        const a = q - (runIp - 3);
         if (a < lowest || a < 0) break;
         const x = best - runIp; // > 0: quick reject on the first byte that could improve
         if (
-          <i32>load<u8>(src + <usize>q - 1) == b &&
-          <i32>load<u8>(src + <usize>a) == b &&
-          (x <= 0 || load<u8>(src + <usize>(q + x)) == load<u8>(src + <usize>(qe + x))) &&
+          (x <= 0 || load<u8>(src + <usize>(q + 3 + x)) == load<u8>(src + <usize>(qe + 3 + x))) &&
           load<i32>(src + <usize>q) == w
         ) {
-          let j = a + 1;
+          let j = a;
           while (j < q && <i32>load<u8>(src + <usize>j) == b) j++;
           if (j == q) {
-            const l = runIp + MINMATCH + commonLength(src + <usize>(a + runIp + MINMATCH), src + <usize>(ip + runIp + MINMATCH), maxLen - runIp - MINMATCH);
+            const l = runIp + 1 + commonLength(src + <usize>(a + runIp + 1), src + <usize>(ip + runIp + 1), maxLen - runIp - 1);
             if (l > best) {
               best = l;
               bestOff = ip - a;
@@ -363,6 +362,8 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
         mOff = bestOff;
         return best;
       }
+      // no candidate is longer than runIp: one of runIp bytes or less is looked for below
+      if (best >= runIp) return 0;
       runSearched = true;
     }
   }
@@ -387,7 +388,7 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
         if (l > best) {
           best = l;
           bestOff = ip - a;
-          if (l >= maxLen || (runSearched && l >= runIp + MINMATCH - 1)) break;
+          if (l >= maxLen || (runSearched && l >= runIp)) break;
         }
         // a long run costs search depth in proportion to its length
         depth -= RUN_VISIT + ((cand - st) >> RUN_SHIFT);
@@ -685,6 +686,176 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient: 
   return finish(src, srcLen, cap, op, anchor);
 }
 
+/** Output bytes of a sequence with ll literals and a match of length ml, as lz4hc's optimal parser
+ *  prices it (token, offset, length bytes). */
+@inline function seqPrice(ll: i32, ml: i32): i32 {
+  return 3 + litPrice(ll) + (ml >= ML_MASK + MINMATCH ? 1 + (ml - ML_MASK - MINMATCH) / 255 : 0);
+}
+
+/** Literals after the last match are priced as a new run (lz4hc's optimal parser does the same). */
+const TRAILING_LITERALS: i32 = 3;
+
+/**
+ * Levels 10..12: the optimal parse of liblz4 1.9.4's LZ4HC_compress_optimal, rule for rule where a
+ * rule decides a choice, so that a pcluster holds as much input as mkfs.erofs's (which calls
+ * LZ4_compress_HC_destSize): positions are reached only through a match or through the one to three
+ * literals after a position where a match was found (plus TRAILING_LITERALS after the farthest
+ * match end); a later match wins a price tie (`<=`), a literal needs a strictly lower price; the
+ * search is skipped where the next position is no dearer (and, with fullUpdate, a minimal match
+ * four bytes on could not pay either); a match longer than `sufficient` (or reaching OPT_NUM) is
+ * taken at once; matches never extend backwards. The end of the block follows our own rules
+ * (finishOverflow), which fit at least as much as liblz4's.
+ */
+function compressOptHC(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient: i32, fullUpdate: bool): i32 {
+  const base = hcStart(srcLen);
+  const price = OPT_PRICE;
+  const lit = OPT_LIT;
+  const mlen = OPT_LEN;
+  const moff = OPT_OFF;
+  const mflimit = srcLen - MFLIMIT;
+  const matchLimit = srcLen - LASTLITERALS;
+  if (sufficient >= OPT_NUM) sufficient = OPT_NUM - 1;
+  let anchor: i32 = 0;
+  let op: i32 = 0;
+  let ip: i32 = 1; // no match can start at 0 (hcFind reads the byte before ip)
+  let next: i32 = 0;
+  let litStop = anchor + cap - op - 1;
+  while (ip <= mflimit && ip <= litStop) {
+    if (next < ip) next = hcInsert(src, base, next, ip);
+    const ml0 = hcFind(src, base, ip, matchLimit, depth, MINMATCH - 1);
+    if (ml0 == 0) {
+      ip++;
+      continue;
+    }
+    const off0 = mOff;
+    const llen = ip - anchor;
+    let cur: i32 = 0;
+    let last: i32 = 0;
+    let bestLen: i32 = ml0;
+    let bestOff: i32 = off0;
+    if (ml0 > sufficient) {
+      last = 1; // the path is just this match
+    } else {
+      // a step of length 1 (mlen 1) is a literal; lit = the literal run ending at the position
+      for (let r: i32 = 0; r < MINMATCH; r++) {
+        put(price, r, litPrice(llen + r));
+        put(mlen, r, 1);
+        put(lit, r, llen + r);
+      }
+      for (let m = MINMATCH; m <= ml0; m++) {
+        put(price, m, seqPrice(llen, m));
+        put(mlen, m, m);
+        put(moff, m, off0);
+        put(lit, m, llen);
+      }
+      last = ml0;
+      for (let a: i32 = 1; a <= TRAILING_LITERALS; a++) {
+        put(price, last + a, at(price, last) + litPrice(a));
+        put(mlen, last + a, 1);
+        put(lit, last + a, a);
+      }
+      let forced = false;
+      for (cur = 1; cur < last; cur++) {
+        const pos = ip + cur;
+        if (pos > mflimit) break;
+        const pc = at(price, cur);
+        if (at(price, cur + 1) <= pc && (!fullUpdate || at(price, cur + MINMATCH) < pc + 3)) continue;
+        if (next < pos) next = hcInsert(src, base, next, pos);
+        const ml = hcFind(src, base, pos, matchLimit, depth, fullUpdate ? MINMATCH - 1 : last - cur);
+        if (ml == 0) continue;
+        const off = mOff;
+        if (ml > sufficient || ml + cur >= OPT_NUM) {
+          bestLen = ml;
+          bestOff = off;
+          last = cur + 1;
+          forced = true;
+          break;
+        }
+        // one to three literals after cur
+        const baseLit = at(lit, cur);
+        for (let l: i32 = 1; l < MINMATCH; l++) {
+          const p = pc - litPrice(baseLit) + litPrice(baseLit + l);
+          if (p < at(price, cur + l)) {
+            put(price, cur + l, p);
+            put(mlen, cur + l, 1);
+            put(lit, cur + l, baseLit + l);
+          }
+        }
+        // the match from cur, priced together with the literal run before it
+        let ll: i32 = 0;
+        let before: i32 = pc;
+        if (at(mlen, cur) == 1) {
+          ll = at(lit, cur);
+          before = cur > ll ? at(price, cur - ll) : 0;
+        }
+        for (let m = MINMATCH; m <= ml; m++) {
+          const t = cur + m;
+          const p = before + seqPrice(ll, m);
+          if (t > last + TRAILING_LITERALS || p <= at(price, t)) {
+            if (m == ml && last < t) last = t;
+            put(price, t, p);
+            put(mlen, t, m);
+            put(moff, t, off);
+            put(lit, t, ll);
+          }
+        }
+        for (let a: i32 = 1; a <= TRAILING_LITERALS; a++) {
+          put(price, last + a, at(price, last) + litPrice(a));
+          put(mlen, last + a, 1);
+          put(lit, last + a, a);
+        }
+      }
+      if (!forced) {
+        bestLen = at(mlen, last);
+        bestOff = at(moff, last);
+        cur = last - bestLen;
+      }
+      // turn the arrival steps into forward steps, from the chosen last step back to position 0
+      let c = cur;
+      let selLen = bestLen;
+      let selOff = bestOff;
+      while (true) {
+        const nLen = at(mlen, c);
+        const nOff = at(moff, c);
+        put(mlen, c, selLen);
+        put(moff, c, selOff);
+        selLen = nLen;
+        selOff = nOff;
+        if (nLen > c) break;
+        c -= nLen;
+      }
+    }
+    // emit forward
+    let r: i32 = 0;
+    while (r < last) {
+      let m: i32;
+      let off: i32;
+      if (last == 1 && r == 0 && ml0 > sufficient) {
+        m = ml0;
+        off = off0;
+      } else {
+        m = at(mlen, r);
+        off = at(moff, r);
+      }
+      if (m == 1) {
+        r++;
+        continue;
+      }
+      const s = ip + r;
+      const ll = s - anchor;
+      if (op + seqCost(ll, m) + 1 + minTail(m) > cap) {
+        return finishOverflow(src, srcLen, cap, op, anchor, s, off, m);
+      }
+      op = writeSequence(src, anchor, ll, off, m, op);
+      anchor = s + m;
+      r += m;
+    }
+    ip += r;
+    litStop = anchor + cap - op - 1;
+  }
+  return finish(src, srcLen, cap, op, anchor);
+}
+
 /**
  * Compress as much of in[inOff, inOff + srcLen) as fits cap bytes (<= configure's outCap) as ONE
  * valid LZ4 block at outPtr(). Returns the input consumed; `written` holds the block's length.
@@ -703,8 +874,9 @@ export function compress(inOff: i32, srcLen: i32, cap: i32, level: i32): i32 {
     case 7: return compressOpt(src, srcLen, cap, 96, 64);
     case 8: return compressOpt(src, srcLen, cap, 128, 64);
     case 9: return compressOpt(src, srcLen, cap, 256, 128);
-    case 10: return compressOpt(src, srcLen, cap, 512, 192);
-    case 11: return compressOpt(src, srcLen, cap, 2048, 512);
-    default: return compressOpt(src, srcLen, cap, 16384, OPT_NUM);
+    // lz4hc's levels 10..12 (search attempts, sufficient length; full update at 12)
+    case 10: return compressOptHC(src, srcLen, cap, 512, 64, false);
+    case 11: return compressOptHC(src, srcLen, cap, 2048, 128, false);
+    default: return compressOptHC(src, srcLen, cap, 16384, OPT_NUM, true);
   }
 }

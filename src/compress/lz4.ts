@@ -4,8 +4,9 @@
  * - `lz4CompressDestSize`: "fixed output" compression as EROFS needs it: compress as much of the
  *   input as fits into `dst` as one valid LZ4 block and report how much input was consumed.
  *   level 0 = fast greedy hash parse ("lz4"), 1..12 = hash-chain levels ("lz4hc"):
- *   1..3 lazy parse, 4..12 near-optimal
- *   (price-based) parse. The encoder is assembly/lz4.ts, compiled to WebAssembly: 1.9-2.5x the
+ *   1..3 lazy parse, 4..9 near-optimal (price-based) parse, 10..12 the optimal parse with liblz4
+ *   1.9.4's rules (LZ4HC_compress_optimal: prices, tie rules, skips, sufficient length), so a
+ *   pcluster holds at least as much input as mkfs.erofs's (test/lz4hc-opt-vs-liblz4.test.ts). The encoder is assembly/lz4.ts, compiled to WebAssembly: 1.9-2.5x the
  *   speed of the same algorithm in TypeScript, with the same output bytes.
  * - `lz4DecompressStrict`: a decoder that rejects everything the Linux kernel's
  *   `LZ4_decompress_safe` rejects (plus offset 0) and requires the exact output size.
