@@ -51,7 +51,12 @@ export interface Codec {
   /** On-disk algorithm (h_algorithmtype, available_compr_algs bit). */
   algorithm: number;
   level: number;
-  compress(src: Uint8Array, srcLen: number, capacity: number): DestSizeOut;
+  /**
+   * `probe`: the caller stores one raw block per call that gains nothing (-E dedupe), so an encoder
+   * may give up early on input that gains nothing at first (lzma). Otherwise the output must be what
+   * compressing to the capacity gives.
+   */
+  compress(src: Uint8Array, srcLen: number, capacity: number, probe?: boolean): DestSizeOut;
   /** Decode one stream of this algorithm, strictly (the reader's side; see decompress()). */
   decompress(stream: Uint8Array, p: DecodeParams): Uint8Array;
   /**
@@ -126,7 +131,7 @@ registerCodec('lzma', COMPRESSION_LZMA, LZMA_DEFAULT_LEVEL, [0, 109], (level, pc
   const enc = new MicroLzmaEncoder(level, lzmaDefaultDictSize(pclusterSize));
   return {
     name: 'lzma', algorithm: COMPRESSION_LZMA, level,
-    compress: (src, srcLen, capacity) => enc.compress(src, srcLen, capacity), decompress: DECODERS[COMPRESSION_LZMA].decompress,
+    compress: (src, srcLen, capacity, probe) => enc.compress(src, srcLen, capacity, probe), decompress: DECODERS[COMPRESSION_LZMA].decompress,
   };
 });
 

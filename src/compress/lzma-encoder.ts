@@ -18,7 +18,9 @@
  *    streams equal mkfs.erofs 1.9.3's byte for byte: on 1,597 points of a corpus sample at 4 KiB and
  *    383 at 64 KiB, levels 6 and 109, every stream was identical to lzma_microlzma_encoder's, but
  *    for incompressible input (below), which is stored raw either way.
- *  - Incompressible input: a stream that has gained nothing after INCOMPRESSIBLE_PROBE bytes ends.
+ *  - Incompressible input: with -E dedupe only (one raw block per failed call), a stream that has
+ *    gained nothing after INCOMPRESSIBLE_PROBE bytes ends. Otherwise it runs to the capacity as
+ *    liblzma's does, and the caller stores all the input it consumed raw at once (linear work).
  *  - Range coder: decisions are encoded one by one; after each, the size the stream would have if it
  *    were flushed now is known exactly (bytes out + pending + 4), so the stream stops at the last
  *    decision that still fits the pcluster and is flushed there. No search over the input length.
@@ -78,8 +80,9 @@ function levelParams(level: number): LevelParams {
 /** Positions one optimal-parse block may span (liblzma's OPTS). */
 const OPTS = 4096;
 /**
- * Input after which a stream that has gained nothing (flushed size >= input taken) ends. The caller
- * then stores one block raw and asks again one block later: without this stop, each of those calls
+ * Input after which a stream that has gained nothing (flushed size >= input taken) ends, when the
+ * caller asks for it (-E dedupe). That caller then stores one block raw and asks again one block
+ * later: without this stop, each of those calls
  * re-encoded everything up to the pcluster's capacity, quadratic in the length of an incompressible
  * run at big pclusters (a 300 KB random file at -C 1 MiB -b 1024 took 13 s). It is at least the
  * largest block size, so the stream returned then is never kept, neither as a pcluster nor as an
@@ -163,7 +166,13 @@ export class MicroLzmaEncoder {
     this.lcShift = 8 - props.lc;
   }
 
-  compress(src: Uint8Array, srcLen: number, capacity: number): LzmaDestSizeOut {
+  /**
+   * `probe`: stop at INCOMPRESSIBLE_PROBE when nothing is gained yet (only for callers that store one
+   * raw block per failed call, -E dedupe). Without it the stream runs to the capacity, as
+   * lzma_microlzma_encoder does: input that gains nothing in its first 4 KiB may still gain a block
+   * by the pcluster's end (a .ps.gz of gzip stored blocks, a PNG's later chunks).
+   */
+  compress(src: Uint8Array, srcLen: number, capacity: number, probe = false): LzmaDestSizeOut {
     if (capacity < 6 || srcLen === 0) return { consumed: 0, data: new Uint8Array(0) };
     const n = srcLen;
     const mf = this.mf;
@@ -273,7 +282,7 @@ export class MicroLzmaEncoder {
         okLow = rc.low; okRange = rc.range; okCache = rc.cache; okCacheSize = rc.cacheSize; okN = rc.n; okPos = pos;
         // Incompressible input: a stream no smaller than its input is stored raw by every caller
         // (a pcluster is kept only when it saves a block), so stop once a probe's worth shows no gain.
-        if (pos >= INCOMPRESSIBLE_PROBE && rc.flushedSize() >= pos) break outer;
+        if (probe && pos >= INCOMPRESSIBLE_PROBE && rc.flushedSize() >= pos) break outer;
       }
     }
     // Back to the state after the last decision that fit (bytes already written stay as they are).

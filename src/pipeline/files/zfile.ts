@@ -210,7 +210,7 @@ export function compressStep(z: ZResult, w: Uint8Array, pos: number, rem: number
   const src = w.subarray(0, Math.min(rem, MAX_EXTENT_INPUT, p.maxExtent ?? Infinity));
   // Fragments: what is left once it fits one pcluster goes to the packed inode, uncompressed.
   if (p.fragments && rem <= p.pclusterSize) return toFragment(w, rem);
-  let r = p.codec.compress(src, src.length, pclusterTarget(p));
+  let r = p.codec.compress(src, src.length, pclusterTarget(p), p.rawBlockSteps);
   // ...and so does all of the rest when one pcluster's stream would hold it (mkfs.erofs keeps a
   // pcluster only when it saves a block; a stream that does not is stored raw, as without fragments).
   if (p.fragments && r.consumed === rem && r.data.length < p.pclusterSize && Math.ceil(r.data.length / bs) * bs < r.consumed) {
@@ -341,7 +341,7 @@ export function uninlineTail(z: ZResult, p: ZParams): void {
   const end = last.la + last.llen;
   while (pos < end) {
     const src = tailBytes.subarray(pos - last.la);
-    const r = p.codec.compress(src, src.length, pclusterTarget(p));
+    const r = p.codec.compress(src, src.length, pclusterTarget(p), p.rawBlockSteps);
     pos += takePcluster(z, r, src, pos, end - pos, bs, undefined, p.interlaced, p.rawBlockSteps);
   }
 }
