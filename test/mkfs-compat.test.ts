@@ -21,6 +21,7 @@ import { parseMkfsArgs, MKFS_LONGS, MKFS_SHORTS, cNumber } from '../src/cli/mkfs
 import { parseFileContexts, lookupContext, selabelPath } from '../src/source/file-contexts.js';
 import { parseFsConfig, fsConfigKey, capabilityXattr } from '../src/source/android-fs-config.js';
 import { wordText } from './helpers/noise.js';
+import { codecUnavailable } from '../src/compress/codec.js';
 
 
 let dir = '';
@@ -332,6 +333,9 @@ test('--help lists every option it takes (containerd probes for "--tar="), -V na
   const v = run(process.execPath, [FORGE_BIN, 'mkfs', '-V']);
   assert.equal(v.status, 0);
   assert.match(v.stdout.toString(), /^mkfs\.erofs \(erofs-forge [\d.]+\) 1\.9\.3\n/);
+  // Every compressor it writes on this Node, in mkfs.erofs 1.9.3's order (the line used to stop at deflate).
+  const zstd = codecUnavailable('zstd') === null;
+  assert.match(v.stdout.toString(), new RegExp(`\\navailable compressors: lz4, lz4hc, lzma, deflate${zstd ? ', zstd' : ''}\\n$`));
   // erofs-forge's own CLI is unchanged: build still refuses mkfs-only spellings.
   assert.notEqual(run(process.execPath, [FORGE_BIN, 'build', '--so=none', 'x', 'y']).status, 0);
 });

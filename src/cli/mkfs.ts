@@ -9,6 +9,7 @@ import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors
 import { newInode, NO_XATTRS, type Inode } from '../source/tree.js';
 import { parseEpoch, parseUuid } from './parse.js';
 import { parseMkfsArgs, type MkfsArgs } from './mkfs-args.js';
+import { codecUnavailable } from '../compress/codec.js';
 import { parseCompressHints } from '../pipeline/plan/compress-hints.js';
 
 export const MKFS_COMPAT_VERSION = '1.9.3';
@@ -117,7 +118,10 @@ export async function mkfsMain(argv: string[], prog = 'mkfs.erofs'): Promise<num
     return 0;
   }
   if (a.action === 'version') {
-    process.stdout.write(`mkfs.erofs (erofs-forge ${FORGE_VERSION}) ${MKFS_COMPAT_VERSION}\navailable compressors: lz4, lz4hc, deflate\n`);
+    // mkfs.erofs 1.9.3 lists what it was built with in its own order; we list what this Node can write
+    // (zstd needs node:zlib's, from 22.15).
+    const names = ['lz4', 'lz4hc', 'lzma', 'deflate', 'zstd'].filter((n) => codecUnavailable(n) === null);
+    process.stdout.write(`mkfs.erofs (erofs-forge ${FORGE_VERSION}) ${MKFS_COMPAT_VERSION}\navailable compressors: ${names.join(', ')}\n`);
     return 0;
   }
   const chatty = !a.quiet && a.debug >= 2;
