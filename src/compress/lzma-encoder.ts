@@ -366,6 +366,14 @@ export class MicroLzmaEncoder {
     return pr;
   }
 
+  /** A whole rep0 match of `len` coded in state `st` at `posState`: its is-match and is-rep bits, rep0's
+   *  own bits and its length (the last step of the lit+rep0, rep+lit+rep0 and match+lit+rep0 paths). */
+  private rep0MatchPrice(st: number, posState: number, len: number): number {
+    const m = this.m;
+    return price1(m.isMatch[st * 16 + posState]) + price1(m.isRep[st]) + this.pureRepPrice(0, st, posState)
+      + this.repLenPrices[posState * LEN_ROW + len];
+  }
+
   /** isRep0 / isRepG* / isRep0Long part of a rep match's price (the rep index's own bits). */
   private pureRepPrice(r: number, st: number, posState: number): number {
     const m = this.m;
@@ -568,8 +576,7 @@ export class MicroLzmaEncoder {
       if (lenTest >= 2) {
         const st2 = litStateAfterLiteral(st);
         const ps2 = (pos + 1) & pbMask;
-        const c = litCost + price1(m.isMatch[st2 * 16 + ps2]) + price1(m.isRep[st2]) + price0(m.isRepG0[st2])
-          + price1(m.isRep0Long[st2 * 16 + ps2]) + this.repLenPrices[ps2 * LEN_ROW + lenTest];
+        const c = litCost + this.rep0MatchPrice(st2, ps2, lenTest);
         const j = cur + 1 + lenTest;
         lenEnd = this.extend(lenEnd, j);
         if (c < price[j]) this.setNode(j, c, cur, KIND_LIT_REP0, 1, 0, lenTest);
@@ -602,8 +609,7 @@ export class MicroLzmaEncoder {
           + this.literalPrice(src, pos + lenTest, stA, src[back + lenTest]);
         const stB = litStateAfterLiteral(stA);
         const psB = (pos + lenTest + 1) & pbMask;
-        c += price1(m.isMatch[stB * 16 + psB]) + price1(m.isRep[stB]) + price0(m.isRepG0[stB])
-          + price1(m.isRep0Long[stB * 16 + psB]) + this.repLenPrices[psB * LEN_ROW + len2];
+        c += this.rep0MatchPrice(stB, psB, len2);
         const j = cur + lenTest + 1 + len2;
         lenEnd = this.extend(lenEnd, j);
         if (c < price[j]) this.setNode(j, c, cur, KIND_REP_LIT_REP0, lenTest, r, len2);
@@ -636,8 +642,7 @@ export class MicroLzmaEncoder {
           let c2 = c + price0(m.isMatch[stA * 16 + psA]) + this.literalPrice(src, pos + l, stA, src[back + l]);
           const stB = litStateAfterLiteral(stA);
           const psB = (pos + l + 1) & pbMask;
-          c2 += price1(m.isMatch[stB * 16 + psB]) + price1(m.isRep[stB]) + price0(m.isRepG0[stB])
-            + price1(m.isRep0Long[stB * 16 + psB]) + this.repLenPrices[psB * LEN_ROW + len2];
+          c2 += this.rep0MatchPrice(stB, psB, len2);
           const j = cur + l + 1 + len2;
           lenEnd = this.extend(lenEnd, j);
           if (c2 < price[j]) this.setNode(j, c2, cur, KIND_MATCH_LIT_REP0, l, dist, len2);
