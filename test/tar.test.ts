@@ -392,6 +392,27 @@ describe('scanTar', () => {
     plain.cleanup();
   });
 
+  test('stale_spool_of_killed_build_reclaimed: spools of dead processes go, live ones and other files stay', async () => {
+    const d = path.join(dir, 'stale');
+    fs.mkdirSync(d);
+    // a pid that existed and is gone: a child that has exited
+    const { spawnSync } = await import('node:child_process');
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const stale = path.join(d, `erofs-forge-tar-${dead}-0123456789ab.spool`);
+    const live = path.join(d, `erofs-forge-tar-${process.ppid}-0123456789ab.spool`);
+    const other = path.join(d, `erofs-forge-tar-${dead}-notours.spool`);
+    for (const f of [stale, live, other]) fs.writeFileSync(f, 'x');
+    const tarBytes = archive(member({ name: 'f', data: Buffer.from('data') }));
+    const { gzipSync } = await import('node:zlib');
+    const r = await scanTar(write('stale.tar.gz', gzipSync(tarBytes)), { spoolDir: d, buildTime: { sec: 1n, nsec: 0 } });
+    const left = fs.readdirSync(d).sort();
+    r.cleanup();
+    assert.equal(left.length, 3, left.join(' '));
+    assert.ok(!left.includes(path.basename(stale)));
+    assert.ok(left.includes(path.basename(live)) && left.includes(path.basename(other)));
+    assert.deepEqual(fs.readdirSync(d).sort(), [path.basename(live), path.basename(other)].sort());
+  });
+
   test('corrupt input: one UserError naming the offset or member, and no spool left', async () => {
     const good = archive(
       member({ name: 'a', data: Buffer.alloc(2000, 1) }),

@@ -11,6 +11,7 @@ import { parseEpoch, parseUuid } from './parse.js';
 import { parseMkfsArgs, type MkfsArgs } from './mkfs-args.js';
 import { codecUnavailable } from '../compress/codec.js';
 import { parseCompressHints } from '../pipeline/plan/compress-hints.js';
+import { userMessage } from './entry.js';
 
 export const MKFS_COMPAT_VERSION = '1.9.3';
 const FORGE_VERSION = '0.1.0';
@@ -134,8 +135,13 @@ export async function mkfsMain(argv: string[], prog = 'mkfs.erofs'): Promise<num
       say(prog, e.message);
       return 1;
     }
-    // A bug: still mkfs.erofs's status, with what is needed to report it.
-    say(prog, `internal error: ${e instanceof Error && e.stack ? e.stack : String(e)}`);
+    // A bug: still mkfs.erofs's status; one line, as every entry point (EROFS_FORGE_DEBUG=1 adds the stack).
+    const msg = userMessage(e);
+    if (msg !== null) say(prog, msg);
+    else {
+      say(prog, `internal error: ${e instanceof Error && e.message ? e.message.split('\n')[0] : String(e)}`);
+      if (process.env.EROFS_FORGE_DEBUG) process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
+    }
     return 1;
   }
 }

@@ -1,5 +1,7 @@
 // The spool: one temporary file holding the member data of a streamed archive (stdin, gzip), which
 // cannot be re-read. Created O_EXCL on first use, registered so that an error or a signal removes it.
+// A build killed by SIGKILL (or the OOM killer) cannot remove its spool: the next build that spools into
+// the same directory removes the spools of processes that no longer exist (the pid is in the name).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +14,7 @@ export class Spool {
   private fd: number;
   size = 0;
   constructor(dir: string) {
+    reclaimStaleSpools(dir);
     this.path = path.join(dir, `erofs-forge-tar-${process.pid}-${randomBytes(6).toString('hex')}.spool`);
     try {
       this.fd = fs.openSync(this.path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
@@ -55,4 +58,50 @@ export class Spool {
     try { fs.unlinkSync(this.path); } catch { /* gone */ }
     liveTempFiles.delete(this.path);
   }
+}
+
+const SPOOL_NAME = /^erofs-forge-tar-(\d+)-[0-9a-f]{12}\.spool$/;
+const reclaimed = new Set<string>();
+
+/** Whether process `pid` exists (EPERM: it does, under another user). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Remove the spool files in `dir` left by builds that died without cleaning up: ours by name, regular
+ * files owned by this user, whose process is gone. Once per directory per process; best effort (a file
+ * that cannot be listed or removed stays, and the build goes on).
+ */
+export function reclaimStaleSpools(dir: string): string[] {
+  const key = path.resolve(dir);
+  if (reclaimed.has(key)) return [];
+  reclaimed.add(key);
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  const uid = process.getuid?.();
+  for (const name of names) {
+    const m = SPOOL_NAME.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || processExists(pid)) continue;
+    const p = path.join(dir, name);
+    try {
+      const st = fs.lstatSync(p);
+      if (!st.isFile() || (uid !== undefined && st.uid !== uid)) continue;
+      fs.unlinkSync(p);
+      removed.push(p);
+    } catch { /* raced with another build, or not ours to remove */ }
+  }
+  return removed;
 }
