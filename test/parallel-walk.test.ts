@@ -43,13 +43,14 @@ function describe(root: Inode): unknown[] {
   return out;
 }
 
-async function scan(src: string, walkThreads: WalkThreads, over: Partial<ScanOptions> = {}): Promise<{ tree: unknown[]; files: string[] }> {
+async function scan(src: string, walkThreads: WalkThreads, over: Partial<ScanOptions> = {}): Promise<{ tree: unknown[]; files: string[]; byThreads: number }> {
   const files: string[] = [];
+  let byThreads = 0;
   const root = await scanDirectory(src, {
     xattrs: true, excludePaths: ['many/d5'], excludeRegexes: [/^many\/d7\/sub/], statIds: true, walkThreads,
-    onFile: (n) => files.push(n.name + ':' + n.size), ...over,
+    onFile: (n) => files.push(n.name + ':' + n.size), walkCounts: (c) => { byThreads = c.threads; }, ...over,
   });
-  return { tree: describe(root), files };
+  return { tree: describe(root), files, byThreads };
 }
 
 test('parallel_walk_same_tree: walk threads give the tree and file order of a sequential walk (tricky tree, 300 more directories, exclusions, any readdir order)', async (t) => {
@@ -60,6 +61,7 @@ test('parallel_walk_same_tree: walk threads give the tree and file order of a se
     makeTrickyTree(src);
     addManyDirs(src);
     const seq = await scan(src, { threads: 0, startAfterDirs: 0 });
+    assert.equal(seq.byThreads, 0);
     assert.ok(seq.tree.length > 900, `${seq.tree.length} nodes`);
     assert.ok(seq.tree.some((e) => (e as unknown[])[1] === 'link to'), 'hard links');
     for (const [what, threads, over] of [
@@ -68,6 +70,7 @@ test('parallel_walk_same_tree: walk threads give the tree and file order of a se
       ['4 threads, readdir order reversed', { threads: 4, startAfterDirs: 1 }, { readdirOrder: (n: string[]) => n.reverse() }],
     ] as const) {
       const par = await scan(src, threads, over);
+      assert.ok(par.byThreads > 0, `${what}: the threads listed directories`);
       assert.deepEqual(par.files, seq.files, `${what}: file order`);
       assert.deepEqual(par.tree, seq.tree, `${what}: tree`);
     }
@@ -89,11 +92,27 @@ test('parallel_walk_error_in_visit_order: two unreadable directories listed by w
       fs.writeFileSync(path.join(src, closed, 'f'), 'x');
       fs.chmodSync(path.join(src, closed), 0o300);
     }
-    const r = run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, worldReadableForgeBin(),
-      'build', '-x', '-1', path.join(d, 'out.img'), src]);
+    const nobody = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath];
+    const bin = worldReadableForgeBin();
+    const r = run('setpriv', [...nobody, bin, 'build', '-x', '-1', path.join(d, 'out.img'), src]);
     assert.equal(r.status, 1, r.stderr);
     assertOneLine(r.stderr, /src\/b\/x\/closed1: cannot read directory: permission denied$/);
     assert.deepEqual(fs.readdirSync(d), ['src']);
+    // The same scan with walk threads from the first directory on (a build starts them only on free cores).
+    const scanner = path.join(path.dirname(path.dirname(bin)), 'dist', 'src', 'source', 'dir-scanner.js');
+    const script = `const { scanDirectory } = await import(${JSON.stringify(scanner)});
+      let counts;
+      try {
+        await scanDirectory(${JSON.stringify(src)}, { xattrs: false, excludePaths: [], excludeRegexes: [], walkThreads: { threads: 2, startAfterDirs: 0 }, walkCounts: (c) => { counts = c; } });
+      } catch (e) { process.stdout.write(e.constructor.name + ': ' + e.message + '\\n'); }
+      process.stdout.write('listed by threads: ' + counts.threads);`;
+    const scriptFile = path.join(d, 'scan.mjs');
+    fs.writeFileSync(scriptFile, script, { mode: 0o644 });
+    const s = run('setpriv', [...nobody, scriptFile]);
+    assert.equal(s.status, 0, s.stderr);
+    const [line, listed] = s.stdout.toString().split('\n');
+    assert.match(line, /^UserError: .*src\/b\/x\/closed1: cannot read directory: permission denied$/);
+    assert.notEqual(listed, 'listed by threads: 0');
   } finally {
     fs.rmSync(d, { recursive: true, force: true });
   }

@@ -16,7 +16,7 @@ import { type Inode, type Dentry, newInode, sortedEntries, compareLatin1 } from 
 import { kindOfMode } from '../format/file-kind.js';
 import { XattrReader } from './xattrs-read.js';
 import { asBuffer, recordEntry, STRIDE, F_MODE, F_UID, F_GID, F_RDEV_MAJOR, F_RDEV_MINOR, F_SIZE, F_MTIME_SEC, F_MTIME_NSEC, type ListContext, type Listing } from './dir-listing.js';
-import { DirWalk, DEFAULT_WALK_THREADS, type WalkThreads } from './dir-walk.js';
+import { DirWalk, NO_WALK_THREADS, type WalkThreads } from './dir-walk.js';
 
 export interface ScanOptions {
   /** Read xattrs (false for mkfs.erofs `-x -1`). */
@@ -39,8 +39,10 @@ export interface ScanOptions {
   onFile?: (inode: Inode) => void;
   /** Tests: the order readdir's names come in (to check that nothing depends on it). */
   readdirOrder?: (names: string[]) => string[];
-  /** Walk threads (tests: how many, and how soon they start). */
+  /** Walk threads listing directories ahead (none by default; a build: walkThreadsFor). */
   walkThreads?: WalkThreads;
+  /** Tests: told at the end (also of a failed scan) how many directories the main thread and the walk threads listed. */
+  walkCounts?: (c: { main: number; threads: number }) => void;
 }
 
 /** Entries scanned between yields to the event loop (worker results must get in meanwhile). */
@@ -89,7 +91,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
     return inode;
   };
 
-  const walk = new DirWalk(cx, opts.walkThreads ?? DEFAULT_WALK_THREADS);
+  const walk = new DirWalk(cx, opts.walkThreads ?? NO_WALK_THREADS);
   let scanned = 0;
   let sinceYield = 0;
   const scanDir = async (dirPath: string, dirInode: Inode, relPrefix: string): Promise<void> => {
@@ -144,6 +146,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
     await scanDir(rootLatin1, rootInode, '');
     return rootInode;
   } finally {
+    opts.walkCounts?.(walk.counts);
     walk.close();
   }
 }

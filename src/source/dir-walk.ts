@@ -5,8 +5,9 @@
 // the next in visit order first, in batches (one message each way per batch), at most AHEAD_DIRS
 // listings ahead of the main thread. Every listing is made by the same function (dir-listing.ts),
 // wherever it runs, so the tree cannot depend on which thread listed what, or when.
-// Threads are started only once a tree proves big (START_AFTER_DIRS directories listed): a small
-// tree is walked before a thread would have started (~30 ms of CPU each).
+// Threads are started only once a tree proves big (WalkThreads.startAfterDirs directories listed): a
+// small tree is walked before a thread would have started (~30 ms of CPU each); and only on cores
+// the job workers leave free (walkThreadsFor).
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { listDirectory, isDirEntry, type ListContext, type Listing } from './dir-listing.js';
@@ -18,12 +19,18 @@ export interface WalkThreads {
   startAfterDirs: number;
 }
 
+/** No walk threads: the main thread lists every directory (a scan's default). */
+export const NO_WALK_THREADS: WalkThreads = { threads: 0, startAfterDirs: 0 };
+
 /**
- * One thread per core beyond the main thread's, at most 2 (measured on the bench corpus, 2 cores:
- * 1 thread takes ~100 ms of system calls off the main thread, a second takes no more off it and
- * costs ~30 ms more CPU to start).
+ * Walk threads for a build whose `workers` job threads run beside the main thread: one per core
+ * they leave free, at most 2. A walk thread takes ~100 ms of system calls off the main thread on the
+ * bench corpus, but costs ~35 ms of CPU to start and more in messages (process CPU +90..180 ms): on
+ * a core the workers need, that lengthens the build (measured on 2 cores, 2 workers).
  */
-export const DEFAULT_WALK_THREADS: WalkThreads = { threads: Math.min(2, Math.max(1, availableParallelism() - 1)), startAfterDirs: 64 };
+export function walkThreadsFor(workers: number): WalkThreads {
+  return { threads: Math.max(0, Math.min(2, availableParallelism() - 1 - workers)), startAfterDirs: 64 };
+}
 
 /** Directories per message to a walk thread. */
 const BATCH_DIRS = 8;
@@ -41,11 +48,12 @@ export class DirWalk {
   private workers: Worker[] = [];
   private idle: Worker[] = [];
   private listedByMain = 0;
+  private listedByThreads = 0;
   private ahead = 0;
   private failure: Error | undefined;
   private closed = false;
 
-  constructor(private readonly cx: ListContext, private readonly opts: WalkThreads = DEFAULT_WALK_THREADS) {}
+  constructor(private readonly cx: ListContext, private readonly opts: WalkThreads = NO_WALK_THREADS) {}
 
   /** The listing of `dir` (latin1 path), whose entries' relative paths start with `rel`. */
   take(dir: string, rel: string): Listing | Promise<Listing> {
@@ -63,9 +71,14 @@ export class DirWalk {
     this.taken.add(dir);
     const l = listDirectory(dir, rel, this.cx);
     this.found(dir, rel, l);
-    if (++this.listedByMain === this.opts.startAfterDirs) this.start();
+    if (++this.listedByMain >= this.opts.startAfterDirs && this.opts.threads && !this.workers.length && !this.closed) this.start();
     this.dispatch();
     return l;
+  }
+
+  /** Directories listed so far by the main thread and by walk threads. */
+  get counts(): { main: number; threads: number } {
+    return { main: this.listedByMain, threads: this.listedByThreads };
   }
 
   /** Stop the walk threads (at the end of the walk, or when it fails). */
@@ -100,6 +113,7 @@ export class DirWalk {
   }
 
   private received(w: Worker, done: [string, Listing][]): void {
+    this.listedByThreads += done.length;
     for (const [dir, l] of done) {
       const waiter = this.claimed.get(dir);
       this.claimed.delete(dir);
