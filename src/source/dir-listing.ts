@@ -107,11 +107,15 @@ export function recordEntry(l: Listing, i: number, p: Buffer, s: fs.BigIntStats,
   const mode = Number(s.mode);
   const kind = kindOfMode(mode);
   if (!kind) return `${showPath(p)}: unsupported file type (mode 0${mode.toString(8)})`;
-  let mtimeSec: number;
-  try {
-    mtimeSec = mtimeSecOf(s.mtimeNs / 1_000_000_000n - (s.mtimeNs % 1_000_000_000n < 0n ? 1n : 0n), showPath(p));
-  } catch (e) {
-    return (e as Error).message;
+  const sec = s.mtimeNs / 1_000_000_000n - (s.mtimeNs % 1_000_000_000n < 0n ? 1n : 0n);
+  let mtimeSec = Number(sec);
+  // The path is shown only for a time out of range (showPath per entry cost more than the rest of this).
+  if (!Number.isSafeInteger(mtimeSec)) {
+    try {
+      mtimeSec = mtimeSecOf(sec, showPath(p));
+    } catch (e) {
+      return (e as Error).message;
+    }
   }
   const rdev = Number(s.rdev);
   const o = i * STRIDE;
