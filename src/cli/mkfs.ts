@@ -245,9 +245,10 @@ async function runMkfs(a: MkfsArgs, chatty: boolean): Promise<void> {
     }
     if (!st.isDirectory()) throw new UserError(`${a.source}: not a directory; rebuilding from EROFS images is not implemented by erofs-forge (use --tar for an archive)`);
     const { scanDirectory } = await import('../source/dir-scanner.js');
+    const { walkThreadsFor } = await import('../source/dir-walk.js');
     tree = await scanDirectory(a.source, {
       xattrs: o.xattrTolerance >= 0, excludePaths: a.excludePaths, excludeRegexes: a.excludeRegexes,
-      outputPath: path.resolve(a.image), warn: o.warn,
+      outputPath: path.resolve(a.image), warn: o.warn, walkThreads: o.walkThreads ?? walkThreadsFor(o.workers),
     });
   }
   try {

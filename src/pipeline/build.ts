@@ -1,6 +1,7 @@
 // build(): scan the source, plan the layout, write the image atomically.
 import * as path from 'node:path';
 import { scanDirectory, type ScanOptions } from '../source/dir-scanner.js';
+import { walkThreadsFor } from '../source/dir-walk.js';
 import type { Inode } from '../source/tree.js';
 import { plan, type Plan } from './plan/plan.js';
 import { DirDone } from './plan/visit-order.js';
@@ -77,6 +78,7 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
         progress: o.progress && ((n) => o.progress!({ phase: 'scan', files: n, totalFiles: 0, bytes: 0, totalBytes: 0 })),
         onFile: found && ((p) => found.found(p)),
         readdirOrder: o.readdirOrder,
+        walkThreads: o.walkThreads ?? walkThreadsFor(o.workers),
       };
       tree = await scanDirectory(source.dir!, scan);
     }

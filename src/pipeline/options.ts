@@ -1,4 +1,5 @@
 // Build options as the core sees them: fully resolved, no optional knobs left to guess.
+import type { WalkThreads } from '../source/dir-walk.js';
 import { UserError } from '../errors.js';
 import { availableParallelism } from 'node:os';
 import type { FingerprintOptions } from '../fingerprint/compute.js';
@@ -110,6 +111,8 @@ export interface BuildOptions {
   progressClock?: Clock;
   /** Tests: reorder each directory's names as readdir returns them (the image must not change). */
   readdirOrder?: (names: string[]) => string[];
+  /** Walk threads for a directory scan (tests, benchmarks); by default one per core the workers leave free (walkThreadsFor). */
+  walkThreads?: WalkThreads;
   /** The clock, for builds without -T or SOURCE_DATE_EPOCH: seconds and nanoseconds. */
   now: () => { sec: bigint; nsec: number };
   warn: (msg: string) => void;

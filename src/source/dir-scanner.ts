@@ -1,19 +1,22 @@
 // Scan a directory into the tree model: lstat (ns times), names as bytes, hard links by (dev, ino),
-// xattrs read per inode as the tree is walked (xattrs-read.ts), exclusions by relative path.
-// The walk goes in the writer's visit order (a directory's entries in name order, then its
-// subdirectories: plan/visit-order.ts), whatever order readdir returns, so that each regular file
-// can be handed to the workers as it is found (ScanOptions.onFile) in the order the writer takes them.
-// The calls stay synchronous: with the tree in the page cache, an lstat through libuv's pool costs the
-// main thread more than the syscall itself (measured on the bench corpus: 18,741 lstat calls, 50-60
-// ms of main-thread CPU synchronous, 70-100 ms of process CPU and twice the wall time in callbacks).
+// xattrs read per inode as the tree is walked, exclusions by relative path. Directories are listed
+// (dir-listing.ts: readdir, lstat, xattrs, symlink targets) ahead of time by walk threads once the
+// tree proves big (dir-walk.ts); the tree is assembled here, on the main thread, in the writer's visit
+// order (a directory's entries in name order, then its subdirectories: plan/visit-order.ts), whatever
+// order readdir returns or the threads finish in, so that each regular file can be handed to the
+// workers as it is found (ScanOptions.onFile) in the order the writer takes them. The system calls
+// stay synchronous wherever they run: with the tree in the page cache, an lstat through libuv's pool
+// costs the calling thread more than the syscall itself (measured on the bench corpus: 18,741 lstat
+// calls, 50-60 ms of main-thread CPU synchronous, 70-100 ms of process CPU and twice the wall time
+// in callbacks).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError, errnoReason } from '../errors.js';
-import { NAME_LEN } from '../format/constants.js';
-import { type Inode, type Dentry, newInode, mtimeSecOf, sortedEntries, compareLatin1, NO_XATTRS } from './tree.js';
+import { type Inode, type Dentry, newInode, sortedEntries, compareLatin1 } from './tree.js';
 import { kindOfMode } from '../format/file-kind.js';
-import { showPath } from '../show-path.js';
 import { XattrReader } from './xattrs-read.js';
+import { asBuffer, recordEntry, STRIDE, F_MODE, F_UID, F_GID, F_RDEV_MAJOR, F_RDEV_MINOR, F_SIZE, F_MTIME_SEC, F_MTIME_NSEC, type ListContext, type Listing } from './dir-listing.js';
+import { DirWalk, NO_WALK_THREADS, type WalkThreads } from './dir-walk.js';
 
 export interface ScanOptions {
   /** Read xattrs (false for mkfs.erofs `-x -1`). */
@@ -36,6 +39,10 @@ export interface ScanOptions {
   onFile?: (inode: Inode) => void;
   /** Tests: the order readdir's names come in (to check that nothing depends on it). */
   readdirOrder?: (names: string[]) => string[];
+  /** Walk threads listing directories ahead (none by default; a build: walkThreadsFor). */
+  walkThreads?: WalkThreads;
+  /** Tests: told at the end (also of a failed scan) how many directories the main thread and the walk threads listed. */
+  walkCounts?: (c: { main: number; threads: number }) => void;
 }
 
 /** Entries scanned between yields to the event loop (worker results must get in meanwhile). */
@@ -51,11 +58,10 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
     throw new UserError(`${root}: ${errnoReason(e)}`);
   }
   if (!st.isDirectory()) throw new UserError(`${root}: not a directory (use --tar for an archive)`);
-  const xattrReader = opts.xattrs ? new XattrReader() : undefined;
+  const xattrs = new XattrReader();
   const hardlinks = new Map<string, Inode>();
   const rootBuf = Buffer.from(abs);
   const outputAbs = opts.outputPath ? path.resolve(opts.outputPath) : undefined;
-  const outputAbsLatin1 = outputAbs !== undefined ? Buffer.from(outputAbs).toString('latin1') : undefined;
   // An earlier image may also be reached by another spelling (a symlinked directory): match its identity too.
   let outputStat: fs.BigIntStats | undefined;
   try {
@@ -63,85 +69,59 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
   } catch {
     // Unreachable output path: writing the image will fail with a clear message.
   }
+  const cx: ListContext = {
+    xattrs: opts.xattrs, excludePaths: opts.excludePaths, excludeRegexes: opts.excludeRegexes, statIds: !!opts.statIds,
+    outputLatin1: outputAbs !== undefined ? Buffer.from(outputAbs).toString('latin1') : undefined,
+    outputDev: outputStat?.dev, outputIno: outputStat?.ino,
+  };
 
-  /** `p` is the path's bytes; `name` its last part (latin1), in `parent`. */
-  const makeInode = (p: Buffer, s: fs.BigIntStats, name: string, parent: Inode | undefined): Inode => {
-    const mode = Number(s.mode);
-    const kind = kindOfMode(mode);
-    if (!kind) throw new UserError(`${showPath(p)}: unsupported file type (mode 0${mode.toString(8)})`);
-    const rdev = Number(s.rdev);
+  /** The inode of entry `i` of listing `l`, named `name` in `parent`. */
+  const inodeOf = (l: Listing, i: number, name: string, parent: Inode | undefined): Inode => {
+    const o = i * STRIDE, num = l.num;
+    const mode = num[o + F_MODE];
     const inode = newInode({
-      kind, mode, uid: Number(s.uid), gid: Number(s.gid),
-      mtimeSec: mtimeSecOf(s.mtimeNs / 1_000_000_000n - (s.mtimeNs % 1_000_000_000n < 0n ? 1n : 0n), showPath(p)),
-      mtimeNsec: Number(((s.mtimeNs % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n),
-      size: 0,
-      // Linux dev_t: major = bits 8..19 and 32..43, minor = bits 0..7 and 20..31 (glibc gnu_dev_major/minor).
-      rdevMajor: ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff),
-      rdevMinor: (rdev & 0xff) | ((rdev >>> 12) & ~0xff),
-      xattrs: xattrReader ? xattrReader.read(p) : NO_XATTRS, links: 1,
+      kind: kindOfMode(mode)!, mode, uid: num[o + F_UID], gid: num[o + F_GID],
+      mtimeSec: num[o + F_MTIME_SEC], mtimeNsec: num[o + F_MTIME_NSEC], size: num[o + F_SIZE],
+      rdevMajor: num[o + F_RDEV_MAJOR], rdevMinor: num[o + F_RDEV_MINOR],
+      xattrs: xattrs.intern(l.xattrs?.get(i)), links: 1,
     }, name, parent);
-    if (kind === 'reg') {
-      if (s.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new UserError(`${showPath(p)}: file too large`);
-      inode.size = Number(s.size);
-      if (opts.statIds) inode.statId = `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
-    } else if (kind === 'lnk') {
-      let target: Buffer;
-      try {
-        target = fs.readlinkSync(p, { encoding: 'buffer' });
-      } catch (e) {
-        throw new UserError(`${showPath(p)}: cannot read symlink: ${errnoReason(e)}`);
-      }
-      inode.target = target;
-      inode.size = target.length;
-    }
+    const target = l.targets?.get(i);
+    if (target) inode.target = asBuffer(target);
+    if (opts.statIds && inode.kind === 'reg') inode.statId = l.statIds!.get(i);
     return inode;
   };
 
+  const walk = new DirWalk(cx, opts.walkThreads ?? NO_WALK_THREADS);
   let scanned = 0;
-  const excluded = (rel: string): boolean =>
-    opts.excludePaths.includes(rel) || opts.excludeRegexes.some((re) => re.test(rel));
-
   let sinceYield = 0;
   const scanDir = async (dirPath: string, dirInode: Inode, relPrefix: string): Promise<void> => {
-    let names: string[];
-    try {
-      // latin1: one char per byte, so names of any bytes survive and compare bytewise.
-      names = fs.readdirSync(Buffer.from(dirPath, 'latin1'), { encoding: 'latin1' });
-    } catch (e) {
-      throw new UserError(`${showPath(dirPath)}: cannot read directory: ${errnoReason(e)}`);
+    const taken = walk.take(dirPath, relPrefix);
+    const l = taken instanceof Promise ? await taken : taken;
+    if (l.dirError !== undefined) throw new UserError(l.dirError);
+    let order: number[] | undefined;
+    if (opts.readdirOrder) {
+      // The names as readdir might have given them, put back in name order (as a listing does).
+      const index = new Map(l.names.map((n, i) => [n, i]));
+      order = opts.readdirOrder([...l.names]).sort(compareLatin1).map((n) => index.get(n)!);
     }
-    if (opts.readdirOrder) names = opts.readdirOrder(names);
-    // Name order first: inodes are then made (and hard links resolved) in visit order.
-    names.sort(compareLatin1);
+    let warned = 0;
     const dentries: Dentry[] = [];
     const subdirs: { ps: string; inode: Inode; rel: string }[] = [];
-    for (const name of names) {
-      const ps = dirPath + '/' + name;
-      const p = Buffer.from(ps, 'latin1');
-      if (name.length > NAME_LEN) throw new UserError(`${showPath(p)}: name longer than ${NAME_LEN} bytes`);
-      const rel = relPrefix + Buffer.from(name, 'latin1').toString('utf8');
-      if (excluded(rel)) continue;
-      let s: fs.BigIntStats;
-      try {
-        s = fs.lstatSync(p, { bigint: true });
-      } catch (e) {
-        throw new UserError(`${showPath(p)}: ${errnoReason(e)}`);
-      }
-      if (outputAbs && s.isFile() && (ps === outputAbsLatin1 || (outputStat && s.ino === outputStat.ino && s.dev === outputStat.dev))) {
-        opts.warn?.(`${showPath(p)}: skipping the output image inside the source tree`);
-        continue;
-      }
+    for (let k = 0; k < l.names.length; k++) {
+      const i = order ? order[k] : k;
+      while (l.warnings && warned < l.warnings.length && l.warnings[warned].at <= i) opts.warn?.(l.warnings[warned++].message);
+      if (i === l.errorAt) throw new UserError(l.error!);
+      const name = l.names[i];
       let inode: Inode;
-      const isDir = s.isDirectory();
-      const key = !isDir && s.nlink > 1n ? `${s.dev}:${s.ino}` : '';
-      const seen = key ? hardlinks.get(key) : undefined;
+      const key = l.links?.get(i);
+      const seen = key !== undefined ? hardlinks.get(key) : undefined;
       if (seen) {
         seen.links++;
         inode = seen;
       } else {
-        inode = makeInode(p, s, name, dirInode);
-        if (key) hardlinks.set(key, inode);
-        if (isDir) subdirs.push({ ps, inode, rel: rel + '/' });
+        inode = inodeOf(l, i, name, dirInode);
+        if (key !== undefined) hardlinks.set(key, inode);
+        if (inode.kind === 'dir') subdirs.push({ ps: dirPath + '/' + name, inode, rel: relPrefix + Buffer.from(name, 'latin1').toString('utf8') + '/' });
         else if (inode.kind === 'reg') opts.onFile?.(inode);
       }
       dentries.push({ name, inode });
@@ -151,13 +131,22 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
         await new Promise<void>((r) => setImmediate(r));
       }
     }
+    while (l.warnings && warned < l.warnings.length) opts.warn?.(l.warnings[warned++].message);
     dirInode.entries = sortedEntries(dentries);
     for (const d of subdirs) await scanDir(d.ps, d.inode, d.rel);
   };
 
-  const rootLatin1 = rootBuf.toString('latin1');
-  // The root is named after its path, so pathOf() gives every inode's path from its names.
-  const rootInode = makeInode(rootBuf, st, rootLatin1, undefined);
-  await scanDir(rootLatin1, rootInode, '');
-  return rootInode;
+  try {
+    const rootLatin1 = rootBuf.toString('latin1');
+    // The root is named after its path, so pathOf() gives every inode's path from its names.
+    const rootListing: Listing = { names: [rootLatin1], num: new Float64Array(STRIDE) };
+    const error = recordEntry(rootListing, 0, rootBuf, st, cx);
+    if (error) throw new UserError(error);
+    const rootInode = inodeOf(rootListing, 0, rootLatin1, undefined);
+    await scanDir(rootLatin1, rootInode, '');
+    return rootInode;
+  } finally {
+    opts.walkCounts?.(walk.counts);
+    walk.close();
+  }
 }

@@ -1,30 +1,25 @@
-// Reading a source file's xattrs as the tree is walked: llistxattr + lgetxattr on the path's bytes
-// (symlinks not followed, names of any bytes), no program spawned and no dump of the whole tree.
-// Lists are interned: a million files with the same security.selinux label share one list, so
-// memory grows with the number of distinct lists, not with the tree's total xattr text.
-import { UserError } from '../errors.js';
-import { cstr, lgetxattrs, SysError } from '../sys/libc.js';
+// Xattr lists of a source tree, as the walk read them (llistxattr + lgetxattr on the path's bytes,
+// symlinks not followed, names of any bytes: dir-listing.ts), interned: a million files with the
+// same security.selinux label share one list, so memory grows with the number of distinct lists,
+// not with the tree's total xattr text.
 import { NO_XATTRS, type Xattr } from './tree.js';
-import { showPath } from '../show-path.js';
+import { asBuffer } from './dir-listing.js';
 
 export class XattrReader {
   private readonly interned = new Map<string, Xattr[]>();
 
-  /** The xattrs of `path` (bytes), NO_XATTRS when it has none. */
-  read(path: Buffer): Xattr[] {
-    let list: { name: Buffer; value: Buffer }[];
-    try {
-      list = lgetxattrs(cstr(path));
-    } catch (e) {
-      if (e instanceof SysError) throw new UserError(`${showPath(path)}: cannot read xattrs: ${e.code}`);
-      throw new UserError(`${showPath(path)}: cannot read xattrs: ${(e as Error).message}`);
-    }
-    if (!list.length) return NO_XATTRS;
+  /** The one list equal to `list` (NO_XATTRS for none); a walk thread's Uint8Arrays become Buffers. */
+  intern(list: readonly { name: Uint8Array; value: Uint8Array }[] | undefined): Xattr[] {
+    if (!list?.length) return NO_XATTRS;
     let key = '';
-    for (const x of list) key += `${x.name.length}:${x.name.toString('latin1')}${x.value.length}:${x.value.toString('latin1')}`;
+    for (const x of list) {
+      const name = asBuffer(x.name), value = asBuffer(x.value);
+      key += `${name.length}:${name.toString('latin1')}${value.length}:${value.toString('latin1')}`;
+    }
     const hit = this.interned.get(key);
     if (hit) return hit;
-    this.interned.set(key, list);
-    return list;
+    const own = list.map((x) => ({ name: asBuffer(x.name), value: asBuffer(x.value) }));
+    this.interned.set(key, own);
+    return own;
   }
 }

@@ -190,22 +190,43 @@ export function sendfile(outFd: number, inFd: number, inOff: number, len: number
   return true;
 }
 
-// One scratch buffer for listing and reading: ERANGE grows it (XATTR_SIZE_MAX is 64 KiB on Linux,
-// but a list can be longer).
+// One scratch buffer for listing and reading: grown to what a probe (size 0) says is needed
+// (XATTR_SIZE_MAX is 64 KiB on Linux, but a list can be longer).
 let scratch = Buffer.alloc(64 * 1024);
+
+/**
+ * Bytes offered to the kernel in a first call. It allocates a buffer of the size offered for every
+ * call (getxattr zeroes it): offering all 64 KiB of scratch cost each call ~0.8 µs more (measured on
+ * the bench corpus, 18,741 llistxattr calls of files without xattrs: 45 -> 30 ms of system time).
+ * A longer list or value takes a probe for its size and a second call.
+ */
+const XATTR_FIRST_TRY = 1024;
+
+/** An xattr call into scratch (`call(buf, size)`, a null buf probes the size): the length, or -errno. */
+function xattrInto(call: (buf: Buffer | null, size: number) => number): number {
+  const l = L();
+  let size = XATTR_FIRST_TRY;
+  for (;;) {
+    const n = call(scratch, size);
+    if (n >= 0) return n;
+    const e = l.koffi.errno();
+    if (e !== osConstants.errno.ERANGE) return -e;
+    // Longer than offered (or grown since the probe): ask how long, then offer that.
+    const need = call(null, 0);
+    if (need < 0) return -l.koffi.errno();
+    // Size 0 in the call below would probe again, not read.
+    if (need === 0) return 0;
+    if (need > scratch.length) scratch = Buffer.alloc(need);
+    size = need;
+  }
+}
 
 /** Names and values of every xattr of `path` (NUL-terminated bytes), symlinks not followed. */
 export function lgetxattrs(pathZ: Buffer): { name: Buffer; value: Buffer }[] {
   const l = L();
-  let n: number;
-  for (;;) {
-    n = l.llistxattr(pathZ, scratch, scratch.length);
-    if (n >= 0) break;
-    const e = l.koffi.errno();
-    if (e === osConstants.errno.ERANGE) { scratch = Buffer.alloc(scratch.length * 2); continue; }
-    if (e === osConstants.errno.ENOTSUP) return [];
-    fail('llistxattr');
-  }
+  const n = xattrInto((buf, size) => l.llistxattr(pathZ, buf, size));
+  if (n === -osConstants.errno.ENOTSUP) return [];
+  if (n < 0) failWith(-n, 'llistxattr');
   if (n === 0) return [];
   const names: Buffer[] = [];
   for (let i = 0; i < n;) {
@@ -217,19 +238,17 @@ export function lgetxattrs(pathZ: Buffer): { name: Buffer; value: Buffer }[] {
   const out: { name: Buffer; value: Buffer }[] = [];
   for (const name of names) {
     const nameZ = cstr(name);
-    let v: number;
-    for (;;) {
-      v = l.lgetxattr(pathZ, nameZ, scratch, scratch.length);
-      if (v >= 0) break;
-      const e = l.koffi.errno();
-      if (e === osConstants.errno.ERANGE) { scratch = Buffer.alloc(scratch.length * 2); continue; }
-      // Removed between the list and the read: as if it had not been listed.
-      if (e === osConstants.errno.ENODATA) break;
-      fail('lgetxattr');
-    }
-    if (v >= 0) out.push({ name, value: Buffer.from(scratch.subarray(0, v)) });
+    const v = xattrInto((buf, size) => l.lgetxattr(pathZ, nameZ, buf, size));
+    // Removed between the list and the read: as if it had not been listed.
+    if (v === -osConstants.errno.ENODATA) continue;
+    if (v < 0) failWith(-v, 'lgetxattr');
+    out.push({ name, value: Buffer.from(scratch.subarray(0, v)) });
   }
   return out;
+}
+
+function failWith(n: number, syscall: string): never {
+  throw new SysError(ERRNO_NAMES.get(n) ?? `errno ${n}`, n, syscall);
 }
 
 /** uid of a user name through NSS (as tar and libacl resolve names), or null. */

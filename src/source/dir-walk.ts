@@ -1,0 +1,160 @@
+// The walk of a source directory, listing directories ahead of the main thread in walk threads.
+// The main thread assembles the tree in its fixed visit order (dir-scanner.ts) and asks for each
+// directory's listing in turn (take): ready if a walk thread listed it already, awaited if one is
+// listing it, else listed right there. Walk threads take the directories found but not yet taken,
+// the next in visit order first, in batches (one message each way per batch), at most AHEAD_DIRS
+// listings ahead of the main thread. Every listing is made by the same function (dir-listing.ts),
+// wherever it runs, so the tree cannot depend on which thread listed what, or when.
+// Threads are started only once a tree proves big (WalkThreads.startAfterDirs directories listed): a
+// small tree is walked before a thread would have started (~30 ms of CPU each); and only on cores
+// the job workers leave free (walkThreadsFor).
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { listDirectory, isDirEntry, type ListContext, type Listing } from './dir-listing.js';
+
+export interface WalkThreads {
+  /** Walk threads to start (0: the main thread lists every directory). */
+  threads: number;
+  /** Directories listed by the main thread before the threads are started. */
+  startAfterDirs: number;
+}
+
+/** No walk threads: the main thread lists every directory (a scan's default). */
+export const NO_WALK_THREADS: WalkThreads = { threads: 0, startAfterDirs: 0 };
+
+/**
+ * Walk threads for a build whose `workers` job threads run beside the main thread: one per core
+ * they leave free, at most 2. A walk thread takes ~100 ms of system calls off the main thread on the
+ * bench corpus, but costs ~35 ms of CPU to start and more in messages (process CPU +90..180 ms): on
+ * a core the workers need, that lengthens the build (measured on 2 cores, 2 workers).
+ */
+export function walkThreadsFor(workers: number): WalkThreads {
+  return { threads: Math.max(0, Math.min(2, availableParallelism() - 1 - workers)), startAfterDirs: 64 };
+}
+
+/** Directories per message to a walk thread. */
+const BATCH_DIRS = 8;
+/** Listings made ahead of the main thread (done or under way), at most. */
+const AHEAD_DIRS = 256;
+
+export class DirWalk {
+  private readonly ready = new Map<string, Listing>();
+  /** Directories sent to a walk thread and not back yet; the main thread may be waiting for one. */
+  private readonly claimed = new Map<string, { resolve: (l: Listing) => void; reject: (e: Error) => void } | null>();
+  /** Every directory taken by the main thread or sent to a thread. */
+  private readonly taken = new Set<string>();
+  /** Directories found and not listed yet: [path, relPrefix], the next in visit order last. */
+  private readonly stack: [string, string][] = [];
+  private workers: Worker[] = [];
+  private idle: Worker[] = [];
+  private listedByMain = 0;
+  private listedByThreads = 0;
+  private ahead = 0;
+  private failure: Error | undefined;
+  private closed = false;
+
+  constructor(private readonly cx: ListContext, private readonly opts: WalkThreads = NO_WALK_THREADS) {}
+
+  /** The listing of `dir` (latin1 path), whose entries' relative paths start with `rel`. */
+  take(dir: string, rel: string): Listing | Promise<Listing> {
+    if (this.failure) throw this.failure;
+    const r = this.ready.get(dir);
+    if (r) {
+      this.ready.delete(dir);
+      this.ahead--;
+      this.dispatch();
+      return r;
+    }
+    if (this.claimed.has(dir)) {
+      return new Promise<Listing>((resolve, reject) => this.claimed.set(dir, { resolve, reject }));
+    }
+    this.taken.add(dir);
+    const l = listDirectory(dir, rel, this.cx);
+    this.found(dir, rel, l);
+    if (++this.listedByMain >= this.opts.startAfterDirs && this.opts.threads && !this.workers.length && !this.closed) this.start();
+    this.dispatch();
+    return l;
+  }
+
+  /** Directories listed so far by the main thread and by walk threads. */
+  get counts(): { main: number; threads: number } {
+    return { main: this.listedByMain, threads: this.listedByThreads };
+  }
+
+  /** Stop the walk threads (at the end of the walk, or when it fails). */
+  close(): void {
+    this.closed = true;
+    for (const w of this.workers) void w.terminate();
+    this.workers = [];
+    this.idle = [];
+  }
+
+  /** The subdirectories of a new listing become work for the threads, the first on top. */
+  private found(dir: string, rel: string, l: Listing): void {
+    if (!this.opts.threads) return;
+    const end = l.errorAt ?? l.names.length;
+    const subdirs: [string, string][] = [];
+    for (let i = 0; i < end; i++) {
+      if (isDirEntry(l, i)) subdirs.push([dir + '/' + l.names[i], rel + Buffer.from(l.names[i], 'latin1').toString('utf8') + '/']);
+    }
+    for (let i = subdirs.length - 1; i >= 0; i--) this.stack.push(subdirs[i]);
+  }
+
+  private start(): void {
+    for (let k = 0; k < this.opts.threads; k++) {
+      const w = new Worker(new URL('./walk-worker.js', import.meta.url), { workerData: this.cx });
+      w.unref();
+      w.on('message', (done: [string, Listing][]) => this.received(w, done));
+      w.on('error', (e) => this.fail(new Error(`walk thread failed: ${e.message}`)));
+      w.on('exit', (code) => { if (!this.closed) this.fail(new Error(`walk thread exited with code ${code}`)); });
+      this.workers.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  private received(w: Worker, done: [string, Listing][]): void {
+    this.listedByThreads += done.length;
+    for (const [dir, l] of done) {
+      const waiter = this.claimed.get(dir);
+      this.claimed.delete(dir);
+      // Its subdirectories are found before anything else is sent: the threads stay on the path the main thread takes.
+      const rel = this.relOf.get(dir)!;
+      this.relOf.delete(dir);
+      this.found(dir, rel, l);
+      if (waiter) {
+        this.ahead--;
+        waiter.resolve(l);
+      } else this.ready.set(dir, l);
+    }
+    if (!this.closed) {
+      this.idle.push(w);
+      this.dispatch();
+    }
+  }
+
+  private readonly relOf = new Map<string, string>();
+
+  private dispatch(): void {
+    while (this.idle.length && this.ahead < AHEAD_DIRS) {
+      const batch: [string, string][] = [];
+      while (batch.length < BATCH_DIRS && this.ahead < AHEAD_DIRS && this.stack.length) {
+        const d = this.stack.pop()!;
+        if (this.taken.has(d[0])) continue;
+        this.taken.add(d[0]);
+        this.claimed.set(d[0], null);
+        this.relOf.set(d[0], d[1]);
+        this.ahead++;
+        batch.push(d);
+      }
+      if (!batch.length) return;
+      this.idle.pop()!.postMessage(batch);
+    }
+  }
+
+  private fail(e: Error): void {
+    if (this.failure || this.closed) return;
+    this.failure = e;
+    for (const waiter of this.claimed.values()) waiter?.reject(e);
+    this.close();
+  }
+}
