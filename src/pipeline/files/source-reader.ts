@@ -4,6 +4,10 @@ import * as fs from 'node:fs';
 import { UserError, errnoReason } from '../../errors.js';
 import { type DataSource } from '../../source/tree.js';
 import { showPath } from '../../show-path.js';
+import { kernelCopy, type KernelCopyPath } from '../../sys/libc.js';
+
+/** Errors of a kernel copy that are the output's, not the source's. */
+const OUTPUT_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS']);
 
 export class SourceReader {
   private fd = -1;
@@ -77,6 +81,29 @@ export class SourceReader {
     }
     this.pos += got;
     return got;
+  }
+
+  /**
+   * Copy the next `len` bytes of the file to `outPos` of `outFd` in the kernel (see kernelCopy):
+   * the bytes never enter JavaScript. Returns false, having copied nothing, when the kernel cannot
+   * copy between these files (or the source is in memory): the caller then reads them. The end of the
+   * file is left to read() and finish(), which see a file that grew.
+   */
+  copyTo(outFd: number, outPos: number, len: number, from?: KernelCopyPath): boolean {
+    if (this.src.type === 'buffer' || from === 'none') return false;
+    if (len > this.size - this.pos) throw new Error('copyTo past the planned size');
+    let got: number;
+    try {
+      got = kernelCopy(this.fd, this.base + this.pos, outFd, outPos, len, from);
+    } catch (e) {
+      // The image's side (no space, too big): the caller names the image.
+      if (OUTPUT_ERRORS.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+      throw new UserError(`${showPath(this.name)}: read failed: ${errnoReason(e)}`);
+    }
+    if (got < 0) return false;
+    if (got < len) throw new UserError(`${showPath(this.name)}: file shrank during build (expected ${this.fileSize} bytes)`);
+    this.pos += got;
+    return true;
   }
 
   /** After the planned size was read: a path source must have nothing more (it did not grow). */

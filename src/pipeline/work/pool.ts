@@ -5,6 +5,7 @@ import { UserError } from '../../errors.js';
 import { showPath } from '../../show-path.js';
 import { toWire, unpackResult } from './job-wire.js';
 import type { Job, JobResult } from './job-types.js';
+import type { KernelCopyPath } from '../../sys/libc.js';
 
 interface Pending {
   resolve: (r: JobResult) => void;
@@ -59,6 +60,8 @@ export type WorkerFault = 'throw' | 'exit';
 export interface JobPoolOptions {
   /** Tests only: make the workers fail as a bug would, to check how a build reports it and cleans up. */
   fault?: WorkerFault;
+  /** Tests only: the first way the workers try to copy file data in the kernel (see kernelCopy), to reach the fallbacks. */
+  kernelCopy?: KernelCopyPath;
   /** Start the workers at the first job instead of now (a build that may have none: a tar index). */
   lazy?: boolean;
 }
@@ -89,7 +92,7 @@ export class JobPool {
   private start(): void {
     const { size, opts } = this;
     for (let i = 0; i < size; i++) {
-      const w = new Worker(new URL('./job-worker.js', import.meta.url), { workerData: { copied: this.copied.buffer, fault: opts.fault } });
+      const w = new Worker(new URL('./job-worker.js', import.meta.url), { workerData: { copied: this.copied.buffer, fault: opts.fault, kernelCopy: opts.kernelCopy } });
       w.on('message', (m: { id: number; res?: JobResult; error?: string; stack?: string; user?: boolean }) => {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
