@@ -255,6 +255,7 @@ export class FileJobQueue {
       const nSegs = Math.ceil(p.size / SEGMENT_SIZE);
       const keys: (string | undefined)[] = [];
       const sizes: number[] = [];
+      const ids: (string | undefined)[] = [];
       /** Each segment's completion (not its result: a long file's results must not stay referenced here). */
       const all: Promise<unknown>[] = [];
       const submit = (i: number): Promise<ZResult> => {
@@ -266,7 +267,7 @@ export class FileJobQueue {
         });
         // A fetch for a file the writer has already taken is not "sent ahead" (see flush).
         if (known && !this.inflight.has(p) && i >= ahead) this.sentAhead--;
-        const pr = known ? this.indexed({ key: known.keys[i], bytes: known.bytes[i], start }, job, p)
+        const pr = known ? this.indexed({ key: known.keys[i], bytes: known.bytes[i], start, ...(known.ids[i] ? { id: known.ids[i] } : {}) }, job, p)
           : p.size <= Z_SMALL ? this.batched(job(), p) : this.pool.run(job()) as Promise<ZJobResult>;
         const z = handled(pr.then((res) => {
           if (res.cache) this.cacheStats[res.cache]++;
@@ -274,6 +275,7 @@ export class FileJobQueue {
           if (res.digest) res.z.digest = res.digest;
           keys[i] = res.entry?.key;
           sizes[i] = res.entry?.bytes ?? 0;
+          ids[i] = res.entry?.id;
           return res.z;
         }));
         // A failed segment is reported where the writer awaits it; its file is then not recorded.
@@ -283,7 +285,7 @@ export class FileJobQueue {
           // jobs.hash is looked at once the segments are done (a one-segment file's is set after this).
           this.recording.push(Promise.all(all).then(() => jobs.hash).then((digest) => {
             if (keys.length !== nSegs || keys.some((k) => k === undefined)) return;
-            this.index!.record(optsKey, path, statId, keys as string[], sizes, algo && digest ? { [algo]: Buffer.from(digest).toString('hex') } : {});
+            this.index!.record(optsKey, path, statId, keys as string[], sizes, algo && digest ? { [algo]: Buffer.from(digest).toString('hex') } : {}, ids);
           }).catch(() => {}));
         }
         return z;
@@ -344,7 +346,10 @@ export class FileJobQueue {
     const b = this.batch;
     this.batch = new Gathered();
     this.sentAhead += b.items.length;
-    b.settleWith(this.pool.run({ kind: 'zindexed', cacheDir: this.o.cacheDir!, segs: b.items })
+    // Pclusters left in entry files are copied into the image unread: not where the writer needs
+    // their bytes (dedupe keys, -E dedupe, fragments).
+    const stored = !this.params!.dedupe && !this.params!.fragments;
+    b.settleWith(this.pool.run({ kind: 'zindexed', cacheDir: this.o.cacheDir!, segs: b.items, stored })
       .then((r) => (r as Extract<JobResult, { kind: 'zindexed' }>).results));
   }
 

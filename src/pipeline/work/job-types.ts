@@ -31,7 +31,11 @@ export interface ZJobParams {
 export type ZJob = { kind: 'z'; src: DataSource; path: string; size: number; start: number; length: number; params: ZJobParams; cacheDir?: string; algo?: 'sha256' | 'blake3' };
 
 /** A segment the stat index knows: its entry's key and length, and its offset in the file. */
-export interface IndexedSegment { key: string; bytes: number; start: number }
+export interface IndexedSegment {
+  key: string; bytes: number; start: number;
+  /** The entry file's identity when a build last verified it (see cacheGet's `trusted`). */
+  id?: string;
+}
 
 export type Job =
   | { kind: 'hash'; src: DataSource; path: string; size: number; algo: 'sha256' | 'blake3' }
@@ -42,7 +46,7 @@ export type Job =
   | { kind: 'copy'; image: string; files: CopyItem[]; algo?: 'sha256' | 'blake3' }
   | ZJob
   /** Segments of unchanged files fetched from the cache in one round trip (see cache-index.ts). */
-  | { kind: 'zindexed'; cacheDir: string; segs: IndexedSegment[] }
+  | { kind: 'zindexed'; cacheDir: string; segs: IndexedSegment[]; stored?: boolean }
   /** Small files compressed in one round trip: each job runs as if sent alone, with its own outcome. */
   | { kind: 'zbatch'; jobs: ZJob[] };
 
@@ -51,8 +55,8 @@ export type BatchOutcome = { res: ZJobResult } | { error: string; stack?: string
 
 export type ZJobResult = {
   kind: 'z'; z: ZResult; cache?: 'hit' | 'absent' | 'damaged'; digest?: Uint8Array;
-  /** With a cache: the segment's entry (its key in hex and length), unless it could not be stored. */
-  entry?: { key: string; bytes: number };
+  /** With a cache: the segment's entry (its key in hex and length, and its file's identity when read), unless it could not be stored. */
+  entry?: { key: string; bytes: number; id?: string };
   /** Found through the stat index, without reading the source. */
   indexed?: boolean;
 };
