@@ -19,6 +19,11 @@ export function closeEntryFd(fd: number): void {
   } catch { /* nothing to do about it */ }
 }
 
+/** The descriptor is handed to a job that closes it (see the 'kcopy' job). */
+export function releaseEntryFd(fd: number): void {
+  open.delete(fd);
+}
+
 /** At the end of a build: whatever is still open. */
 export function closeAllEntryFds(): void {
   for (const fd of [...open]) closeEntryFd(fd);

@@ -134,9 +134,11 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
     try {
       if (placePayloads(ctx, z, keys, i < count - 1 || w.form !== 'compact', w.added)) w.deduped = true;
     } finally {
-      if (part.stored) closeEntryFd(part.stored.fd);
+      // Its runs queued: the copy job closes the entry (or the build's end, if it never goes out).
+      if (part.stored) ctx.stored.done(part.stored.fd);
       z.stored = undefined;
     }
+    if (part.stored) await ctx.stored.flushIfFull();
     ctx.compressedDone += i < count - 1 ? Math.floor(size / count) : size - Math.floor(size / count) * (count - 1);
     ctx.report();
     // Written: the views go, their buffers back to the workers; the last segment's once the inode
@@ -161,6 +163,8 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
  */
 async function takeBack(ctx: EmitContext, p: Inode, w: Written): Promise<void> {
   const { alloc, out, bs } = ctx;
+  // Pclusters still queued for copying must land before their blocks are written over.
+  await ctx.stored.drain();
   const endBlk = alloc.cursor;
   alloc.cursor = w.startBlk;
   for (const k of w.added) ctx.dedupe!.delete(k);

@@ -48,5 +48,6 @@ export async function flushCopies(ctx: EmitContext): Promise<void> {
 /** Send the last batch and wait for every copy: all flat files' inodes are then written. */
 export async function finishCopies(ctx: EmitContext): Promise<void> {
   await flushCopies(ctx);
+  await ctx.stored.flush();
   await Promise.all(ctx.copies);
 }

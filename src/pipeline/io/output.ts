@@ -21,7 +21,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { UserError, errnoReason } from '../../errors.js';
 import { WriteGather } from './write-gather.js';
 import { blockDeviceSize } from '../../sys/block-device.js';
-import { kernelCopy } from '../../sys/libc.js';
 import { liveTempFiles, committedImages } from '../../sys/cleanup.js';
 /** Block devices being written: a signal handler wipes their superblock and says how far each got. */
 export const liveDevices = new Set<ImageOutput>();
@@ -113,8 +112,6 @@ interface DeviceState {
 
 /** Zeros written ahead of the image on a device, so bytes the image leaves unwritten read as zeros. */
 const ZERO_CHUNK = new Uint8Array(1 << 20);
-/** copyFrom's buffer, where the kernel cannot copy. */
-const COPY_CHUNK = new Uint8Array(1 << 20);
 /** The superblock lies in the first 4 KiB at every block size: zeroed when a device write fails. */
 const HEAD_BYTES = 4096;
 
@@ -244,28 +241,10 @@ export class ImageOutput {
     this.gather.flush();
   }
 
-  /**
-   * Copy `len` bytes at `at` of file `fd` to `position`, in the kernel where it can (kernelCopy),
-   * else through a buffer. The region must not overlap writes still gathered (it is fresh blocks).
-   */
-  copyFrom(fd: number, at: number, len: number, position: number): void {
-    if (this.device && position + len > this.device.size) {
+  /** Bytes up to `end` will be written (by a worker, say): refused past a device's end. */
+  ensureFits(end: number): void {
+    if (this.device && end > this.device.size) {
       throw new UserError(`${this.target}: image does not fit the device (${this.device.size} bytes): it needs more than ${this.device.size}`);
-    }
-    let done: number;
-    try {
-      done = kernelCopy(fd, at, this.fd, position, len);
-    } catch (e) {
-      throw new UserError(`${this.target}: write failed: ${ioReason(e)}`);
-    }
-    if (done < 0) done = 0;
-    while (done < len) {
-      const n = Math.min(COPY_CHUNK.length, len - done);
-      let got = 0;
-      for (let k; got < n && (k = fs.readSync(fd, COPY_CHUNK, got, n - got, at + done + got)) > 0;) got += k;
-      if (got < n) throw new Error(`cache entry shorter than its header says (${at + done + got} of ${at + len} bytes)`);
-      this.writeNow(COPY_CHUNK, position + done, 0, n);
-      done += n;
     }
   }
 

@@ -15,7 +15,7 @@ const ZEROS = Buffer.alloc(1 << 20);
 /** Output descriptors by image path, kept open for the worker's life. */
 const outputs = new Map<string, number>();
 
-function outputFd(image: string): number {
+export function outputFd(image: string): number {
   let fd = outputs.get(image);
   if (fd === undefined) {
     // A new image: earlier ones are finished, drop their descriptors.

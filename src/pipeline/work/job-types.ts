@@ -48,7 +48,13 @@ export type Job =
   /** Segments of unchanged files fetched from the cache in one round trip (see cache-index.ts). */
   | { kind: 'zindexed'; cacheDir: string; segs: IndexedSegment[]; stored?: boolean }
   /** Small files compressed in one round trip: each job runs as if sent alone, with its own outcome. */
-  | { kind: 'zbatch'; jobs: ZJob[] };
+  | { kind: 'zbatch'; jobs: ZJob[] }
+  /**
+   * Pclusters left in cache entry files (ZResult.stored) copied into the image in the kernel: per run
+   * the entry's descriptor, offset in it, length and image offset (4 numbers); the descriptors in
+   * `close` are the worker's to close once done (or failed).
+   */
+  | { kind: 'kcopy'; image: string; runs: Float64Array; close: number[] };
 
 /** How one job of a batch ended: its result, or its error as a worker reports one. */
 export type BatchOutcome = { res: ZJobResult } | { error: string; stack?: string; user: boolean };
@@ -83,7 +89,8 @@ export type JobResult =
   | ZJobResult
   /** One per segment asked, in order: the entry, or why there is none (the caller then runs a 'z' job). */
   | { kind: 'zindexed'; results: (ZJobResult | { kind: 'miss'; miss: 'absent' | 'damaged' })[] }
-  | { kind: 'zbatch'; outcomes: BatchOutcome[] };
+  | { kind: 'zbatch'; outcomes: BatchOutcome[] }
+  | { kind: 'kcopy' };
 
 /** The job of one kind. */
 export type JobOf<K extends Job['kind']> = Extract<Job, { kind: K }>;

@@ -20,6 +20,7 @@ function describeJob(job: Job): string {
     const more = job.jobs.length - 1;
     return `compressing ${showPath(job.jobs[0].path)}${more ? ` (and ${more} more file${more > 1 ? 's' : ''})` : ''}`;
   }
+  if (job.kind === 'kcopy') return `copying ${job.runs.length / 4} cached pcluster runs into the image`;
   if (job.kind === 'copy') {
     const more = job.files.length - 1;
     return `copying ${showPath(job.files[0].path)}${more ? ` (and ${more} more file${more > 1 ? 's' : ''})` : ''}`;
@@ -44,6 +45,11 @@ function jobCost(job: Job): number {
     case 'z': return job.length + 1;
     case 'hash': return job.size + 1;
     case 'zindexed': return job.segs.reduce((a, s) => a + s.bytes, 1);
+    case 'kcopy': {
+      let n = 1;
+      for (let i = 2; i < job.runs.length; i += 4) n += job.runs[i];
+      return n;
+    }
   }
 }
 
