@@ -199,6 +199,7 @@ export class FileJobQueue {
       this.files = files;
     }
     this.isPlanned = true;
+    this.pump();
   }
 
   /** A file's compression parameters: the image's, or those its compress hint gives. */
@@ -307,7 +308,9 @@ export class FileJobQueue {
     }
     // A partial batch goes out only when the writer is about to run out of segments sent ahead:
     // otherwise fetches would go one by one, each with a round trip, as workers outpace the writer.
-    if (this.batch.items.length && this.sentAhead < BATCH_SEGS) this.flush();
+    // Not while the scan goes on: the writer takes nothing yet, and a cached rebuild's first 64
+    // files went out as 64 round trips of one segment each (the plan sends what is left).
+    if (this.batch.items.length && this.sentAhead < BATCH_SEGS && this.isPlanned) this.flush();
     // Likewise a partial batch of small files, when the workers are about to run dry.
     if (this.zbatch.items.length && this.pool.backlog() < 2 * this.pool.size) this.flushZ();
   }
