@@ -80,3 +80,36 @@ test('cached rebuild: pclusters copied unread from verified entries (kernel copy
     if (shm) fs.rmSync(shm, { recursive: true, force: true });
   }
 });
+
+test('stat index of the previous version (EFINDEX1, no entry identities) is started afresh, not misread', async () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-cache-v1-'));
+  try {
+    const root = path.join(dir, 'src');
+    fs.mkdirSync(root);
+    for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(root, `t${i}`), wordText(20000 + i * 999, i, WORDS, 40));
+    await sleep(1100);
+    const cache = path.join(dir, 'cache');
+    const o = defaultBuildOptions({ uuid: new Uint8Array(16), timestamp: 1700000000n, allRoot: true, workers: 2, cacheDir: cache,
+      compression: { codec: parseCompressor('lz4hc'), pclusterSize: 4096, ztailpacking: false, dedupe: false, legacyIndexes: false } });
+    const plain = path.join(dir, 'plain.img');
+    await buildImage(plain, { dir: root }, { ...o, cacheDir: undefined });
+    await buildImage(path.join(dir, 'first.img'), { dir: root }, o);
+    // The same records as version 1 wrote them: rows of 8 columns, under its magic.
+    const indexFile = path.join(cache, 'index');
+    const text = fs.readFileSync(indexFile, 'utf8');
+    const body = JSON.parse(text.slice(text.indexOf('\n', 9) + 1)) as { files: unknown[][] };
+    body.files = body.files.map((r) => r.slice(0, 8));
+    const b1 = JSON.stringify(body);
+    fs.writeFileSync(indexFile, `EFINDEX1\n${createHash('sha256').update(b1).digest('hex')}\n${b1}`);
+    const img = path.join(dir, 'again.img');
+    const r = await buildImage(img, { dir: root }, o);
+    assert.deepEqual(r.cache, { hit: 5, indexed: 0, absent: 0, damaged: 0 });
+    assert.equal(sha(img), sha(plain));
+    assert.equal(fs.readFileSync(indexFile, 'latin1').slice(0, 9), 'EFINDEX2\n');
+    const next = await buildImage(img, { dir: root }, o);
+    assert.equal(next.cache?.indexed, 5);
+    assert.equal(sha(img), sha(plain));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -47,6 +47,9 @@ export function placePayloads(ctx: EmitContext, z: ZResult, keys: readonly (stri
     const payload = z.payloads[k];
     if (!payload && st && k < st.at.length && st.at[k] >= 0) {
       // Never deduped: stored results come only where there are no dedupe keys (FileJobQueue.flush).
+      // A pcluster fills its blocks exactly (as the in-memory path writes them): an entry header that
+      // says otherwise would write past them.
+      if (st.lens[k] !== e.blocks * bs) throw new Error(`cache entry pcluster of ${st.lens[k]} bytes for ${e.blocks} blocks`);
       e.blkaddr = alloc.takeBlocks(e.blocks);
       const at = st.at[k];
       const pos = e.blkaddr * bs;
