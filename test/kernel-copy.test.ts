@@ -27,6 +27,11 @@ function makeTree(root: string): void {
   fs.writeSync(fd, noise(4096, 3), 0, 4096, 2 << 20);
   fs.ftruncateSync(fd, (4 << 20) + 100);
   fs.closeSync(fd);
+  // Mostly hole: its holes must stay holes in the image file (a sparse 5 GiB file made a 5 GiB image).
+  const fd2 = fs.openSync(path.join(root, 'sparse-64m'), 'w');
+  fs.writeSync(fd2, noise(8192, 7), 0, 8192, 40 << 20);
+  fs.ftruncateSync(fd2, 64 << 20);
+  fs.closeSync(fd2);
   fs.writeFileSync(path.join(root, 'empty'), '');
 }
 
@@ -53,6 +58,8 @@ test('flat data copied in the kernel: copy_file_range, sendfile and read/write f
         const img = path.join(dir, `img-${from}`);
         await buildImage(img, { dir: src }, o(), undefined, { kernelCopy: from });
         digests.set(`${dir === tmp ? 'same fs' : 'other fs'}, from ${from}`, digestOf(img));
+        const allocated = fs.statSync(img).blocks * 512;
+        assert.ok(allocated < 32 << 20, `${dir}, from ${from}: the image file occupies ${allocated} bytes (holes written out)`);
         fs.rmSync(img);
       }
     }

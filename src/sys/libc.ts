@@ -86,6 +86,23 @@ function L(): Lib {
   return lib;
 }
 
+let unavailable = false;
+/**
+ * Whether libc can be called (koffi loads on this platform and installation). What only makes things
+ * faster (copies in the kernel) checks this and does without; what cannot be done otherwise throws.
+ */
+export function libcAvailable(): boolean {
+  if (lib) return true;
+  if (unavailable) return false;
+  try {
+    L();
+    return true;
+  } catch {
+    unavailable = true;
+    return false;
+  }
+}
+
 function fail(syscall: string): never {
   const n = L().koffi.errno();
   throw new SysError(ERRNO_NAMES.get(n) ?? `errno ${n}`, n, syscall);
@@ -213,6 +230,8 @@ export type KernelCopyPath = 'copy_file_range' | 'sendfile' | 'none';
  */
 export function kernelCopy(inFd: number, inOff: number, outFd: number, outOff: number, len: number, from: KernelCopyPath = 'copy_file_range'): number {
   if (len === 0) return 0;
+  // Without the FFI (koffi missing or unsupported here): the caller reads and writes.
+  if (!libcAvailable()) return -1;
   const l = L();
   const E = osConstants.errno;
   let done = 0;
@@ -251,6 +270,19 @@ export function kernelCopy(inFd: number, inOff: number, outFd: number, outOff: n
     return done;
   }
   return -1;
+}
+
+/**
+ * lseek(2) with SEEK_DATA (`hole` false) or SEEK_HOLE: the next data or hole at or after `off`.
+ * -1: no data there (ENXIO: only a hole, or the end); -2: not known (no libc, or the filesystem
+ * cannot say): the caller treats everything as data.
+ */
+export function seekDataHole(fd: number, off: number, hole: boolean): number {
+  if (!libcAvailable()) return -2;
+  const l = L();
+  const r = Number(l.lseek(fd, off, hole ? 4 /* SEEK_HOLE */ : 3 /* SEEK_DATA */));
+  if (r >= 0) return r;
+  return l.koffi.errno() === osConstants.errno.ENXIO ? -1 : -2;
 }
 
 // One scratch buffer for listing and reading: ERANGE grows it (XATTR_SIZE_MAX is 64 KiB on Linux,

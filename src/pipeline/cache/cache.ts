@@ -66,10 +66,13 @@ export function cacheGet(dir: string, hex: string, bytes?: number, trusted?: str
   let b: Buffer;
   let id: string;
   let fd: number;
+  // Through libc: a descriptor handed to another thread must not be one Node's fs tracks (it warns
+  // when a number it never saw closed comes back from a later open). Without libc (koffi not
+  // loadable here), fs, and every entry is read whole.
+  const viaLibc = sys.libcAvailable();
+  if (!viaLibc) trusted = undefined;
   try {
-    // Through libc: a descriptor handed to another thread must not be one Node's fs tracks (it warns
-    // when a number it never saw closed comes back from a later open).
-    fd = sys.openat(sys.AT_FDCWD, Buffer.from(entryPath(dir, hex)), sys.O_RDONLY);
+    fd = viaLibc ? sys.openat(sys.AT_FDCWD, Buffer.from(entryPath(dir, hex)), sys.O_RDONLY) : fs.openSync(entryPath(dir, hex), 'r');
   } catch {
     return { miss: 'absent' };
   }
@@ -96,7 +99,10 @@ export function cacheGet(dir: string, hex: string, bytes?: number, trusted?: str
   } catch {
     return { miss: 'absent' };
   } finally {
-    if (!keepFd) sys.close(fd);
+    if (!keepFd) {
+      if (viaLibc) sys.close(fd);
+      else fs.closeSync(fd);
+    }
   }
   try {
     if (b.length < HEAD + 2 + SUM || !b.subarray(0, 8).equals(MAGIC) || b.toString('hex', 8, 40) !== hex) return { miss: 'damaged' };

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { UserError, errnoReason } from '../../errors.js';
 import { type DataSource } from '../../source/tree.js';
 import { showPath } from '../../show-path.js';
-import { kernelCopy, type KernelCopyPath } from '../../sys/libc.js';
+import { kernelCopy, seekDataHole, type KernelCopyPath } from '../../sys/libc.js';
 
 /** Errors of a kernel copy that are the output's, not the source's. */
 const OUTPUT_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS']);
@@ -104,6 +104,39 @@ export class SourceReader {
     if (got < len) throw new UserError(`${showPath(this.name)}: file shrank during build (expected ${this.fileSize} bytes)`);
     this.pos += got;
     return true;
+  }
+
+  /** Bytes of the file read (or copied, or skipped) so far. */
+  get position(): number {
+    return this.pos;
+  }
+
+  /**
+   * Where the data at or after the position ends: the next hole (as the file system reports it, a
+   * path source only), or `size` when not known. When the position is in a hole, returns the position
+   * and `dataAt` says where data comes next.
+   */
+  holeAt(): number {
+    if (this.src.type !== 'path') return this.size;
+    const h = seekDataHole(this.fd, this.base + this.pos, true);
+    return h < 0 ? this.size : Math.min(this.size, h - this.base);
+  }
+
+  /** The next data at or after the position (`size`: none before the planned end; the position: not known). */
+  dataAt(): number {
+    if (this.src.type !== 'path') return this.pos;
+    const d = seekDataHole(this.fd, this.base + this.pos, false);
+    if (d === -2) return this.pos;
+    return d === -1 ? this.size : Math.min(this.size, d - this.base);
+  }
+
+  /**
+   * Pass over `n` bytes of a hole without reading them (their image blocks stay holes: zeros). A file
+   * cut short meanwhile is caught by finish() (its mtime and ctime moved).
+   */
+  skip(n: number): void {
+    if (n > this.size - this.pos) throw new Error('skip past the planned size');
+    this.pos += n;
   }
 
   /** After the planned size was read: a path source must have nothing more (it did not grow). */

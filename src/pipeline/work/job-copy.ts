@@ -47,12 +47,26 @@ const gatherBuf = new Uint8Array(1 << 20);
 /** Bytes per kernel copy call: a large file moves the progress line while it is copied. */
 const KERNEL_COPY_STEP = 64 << 20;
 
-/** Copy the block part in the kernel; returns how much was (the caller reads and writes the rest). */
-function copyInKernel(r: SourceReader, fd: number, at: number, len: number, image: string): number {
+/**
+ * Copy the block part in the kernel; returns how much was (the caller reads and writes the rest).
+ * Holes of the source (SEEK_DATA/SEEK_HOLE) are skipped, unless `dense`: their image blocks stay
+ * holes, as the read path leaves zero runs (a sparse 5 GiB file must not make a 5 GiB image file).
+ */
+function copyInKernel(r: SourceReader, fd: number, at: number, len: number, image: string, dense: boolean): number {
   let done = 0;
   try {
     while (done < len) {
-      const n = Math.min(KERNEL_COPY_STEP, len - done);
+      let n = Math.min(KERNEL_COPY_STEP, len - done);
+      if (!dense) {
+        const data = Math.min(r.dataAt(), len);
+        if (data > done) {
+          r.skip(data - done);
+          if (copiedBytes) Atomics.add(copiedBytes, 0, BigInt(data - done));
+          done = data;
+          continue;
+        }
+        n = Math.min(n, r.holeAt() - done);
+      }
       if (!r.copyTo(fd, at + done, n, kernelCopyFrom)) break;
       done += n;
       if (copiedBytes) Atomics.add(copiedBytes, 0, BigInt(n));
@@ -88,7 +102,7 @@ export function copyJob(job: JobOf<'copy'>): JobResult {
       let pos = 0;
       // Without a digest to compute, the block part goes from the source to the image in the kernel
       // (as mkfs.erofs copies it): the bytes never enter JavaScript. Only the tail is read, for its inode.
-      if (!h && f.blockPart > 0) pos = copyInKernel(r, fd, f.dataStart, f.blockPart, job.image);
+      if (!h && f.blockPart > 0) pos = copyInKernel(r, fd, f.dataStart, f.blockPart, job.image, !!f.dense);
       for (;;) {
         const got = r.read(readBuf, 0, readBuf.length);
         if (got === 0) break;
