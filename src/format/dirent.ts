@@ -41,12 +41,18 @@ export function encodeDirBlock(entries: readonly DirEntry[], start: number, end:
   for (let i = start; i < end; i++) {
     const e = entries[i];
     const d = off + DIRENT_SIZE * (i - start);
-    v.setBigUint64(d + O.nid, BigInt(e.nid), true);
+    // nid below 2^53 (a slot number of the image): two 32-bit halves, no BigInt per entry.
+    v.setUint32(d + O.nid, e.nid % 0x100000000, true);
+    v.setUint32(d + O.nid + 4, Math.floor(e.nid / 0x100000000), true);
     v.setUint16(d + O.nameoff, nameoff, true);
     v.setUint8(d + O.fileType, e.fileType);
     v.setUint8(d + O.reserved, 0);
-    out.set(e.name, off + nameoff);
-    nameoff += e.name.length;
+    const name = e.name;
+    const at = off + nameoff;
+    // Short names byte by byte: TypedArray.set costs more than the copy for a few bytes.
+    if (name.length <= 32) for (let k = 0; k < name.length; k++) out[at + k] = name[k];
+    else out.set(name, at);
+    nameoff += name.length;
   }
   return nameoff;
 }

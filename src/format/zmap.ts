@@ -336,14 +336,17 @@ export function decodeCompactPack(b: Uint8Array, off: number, vcnt: 2 | 16, lobi
   return { entries, base };
 }
 
-function encodeCompactPack(entries: readonly CompactEntry[], base: number, lobits: number, out: Uint8Array, off: number): void {
-  const vcnt = entries.length;
-  const packBytes = COMPACT_PACK_BYTES[vcnt as 2 | 16];
+/** One pack's entries while it is encoded: types and values (reused: a pack at a time, on one thread). */
+const packTypes = new Int32Array(16);
+const packLos = new Int32Array(16);
+
+function encodeCompactPack(vcnt: 2 | 16, base: number, lobits: number, out: Uint8Array, off: number): void {
+  const packBytes = COMPACT_PACK_BYTES[vcnt];
   const encodebits = ((packBytes - COMPACT_BASE_SIZE) * 8) / vcnt;
   for (let i = 0; i < vcnt; i++) {
-    const { type, lo } = entries[i];
+    const lo = packLos[i];
     if (lo >= 1 << lobits) throw new RangeError(`compact entry value ${lo} does not fit ${lobits} bits`);
-    const v = (type << lobits) | lo;
+    const v = (packTypes[i] << lobits) | lo;
     const bit = encodebits * i;
     const byte = off + (bit >> 3);
     const sh = bit & 7;
@@ -351,7 +354,13 @@ function encodeCompactPack(entries: readonly CompactEntry[], base: number, lobit
     out[byte + 1] |= (v >>> (8 - sh)) & 0xff;
     if (sh + lobits + 2 > 16) out[byte + 2] |= (v >>> (16 - sh)) & 0xff;
   }
-  new DataView(out.buffer, out.byteOffset + off + packBytes - COMPACT_BASE_SIZE, COMPACT_BASE_SIZE).setUint32(0, base >>> 0, true);
+  // The u32 base blkaddr, little-endian, in the pack's last 4 bytes.
+  const at = off + packBytes - COMPACT_BASE_SIZE;
+  const u = base >>> 0;
+  out[at] = u & 0xff;
+  out[at + 1] = (u >>> 8) & 0xff;
+  out[at + 2] = (u >>> 16) & 0xff;
+  out[at + 3] = u >>> 24;
 }
 
 export interface CompactEncodeParams {
@@ -384,22 +393,22 @@ export function encodeCompactIndexes(xs: LclusterSeq, p: CompactEncodeParams): U
   let lcn = 0;
   let outOff = 0;
   while (lcn < xs.length) {
-    const { vcnt } = compactEntryPosition(l, lcn);
-    const entries: CompactEntry[] = [];
+    const vcnt = compactEntryPosition(l, lcn).vcnt;
     let base = blk;
     let baseMovable = p.bigPcluster;
     for (let i = 0; i < vcnt; i++) {
       // A short final 4B pack is padded with a PLAIN entry of clusterofs 0, as mkfs does.
       const x: LclusterIndex = lcn + i < xs.length ? xs.at(lcn + i)! : { type: LCLUSTER_TYPE_PLAIN, clusterofs: 0, blkaddr: 0, partialRef: false };
+      packTypes[i] = x.type;
       if (x.type === LCLUSTER_TYPE_NONHEAD) {
         if (x.delta0 & LI_D0_CBLKCNT) {
           blk += x.delta0 & ~LI_D0_CBLKCNT;
           pendingHead = false;
-          entries.push({ type: x.type, lo: x.delta0 });
+          packLos[i] = x.delta0;
         } else if (i === vcnt - 1) {
-          entries.push({ type: x.type, lo: Math.min(x.delta1, LI_D0_CBLKCNT - 1) });
+          packLos[i] = Math.min(x.delta1, LI_D0_CBLKCNT - 1);
         } else {
-          entries.push({ type: x.type, lo: x.delta0 });
+          packLos[i] = x.delta0;
         }
       } else {
         if (pendingHead) {
@@ -408,10 +417,10 @@ export function encodeCompactIndexes(xs: LclusterSeq, p: CompactEncodeParams): U
         }
         pendingHead = true;
         baseMovable = false;
-        entries.push({ type: x.type, lo: x.clusterofs });
+        packLos[i] = x.clusterofs;
       }
     }
-    encodeCompactPack(entries, base, lobits, out, outOff);
+    encodeCompactPack(vcnt, base, lobits, out, outOff);
     outOff += vcnt === 2 ? 8 : 32;
     lcn += vcnt;
   }

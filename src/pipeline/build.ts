@@ -12,6 +12,7 @@ import { JobPool, type JobPoolOptions } from './work/pool.js';
 import { FileJobQueue } from './work/file-jobs.js';
 import { imageZParams } from './emit/context.js';
 import type { BuildOptions } from './options.js';
+import { closeAllEntryFds } from './cache/entry-fds.js';
 import type { TarScanOptions, TarScan } from '../source/tar.js';
 
 export interface BuildSource {
@@ -49,6 +50,7 @@ export async function buildImage(image: string, source: BuildSource, o: BuildOpt
     return await buildWith(image, source, o, pool, t0, beforeCommit);
   } finally {
     await pool.close();
+    closeAllEntryFds();
   }
 }
 

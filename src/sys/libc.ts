@@ -39,7 +39,7 @@ interface Lib {
   koffi: typeof Koffi;
   openat: Fn; mkdirat: Fn; mknodat: Fn; symlinkat: Fn; linkat: Fn;
   fchownat: Fn; fchown: Fn; close: Fn; fchmod: Fn; utimensat: Fn; futimens: Fn;
-  llistxattr: Fn; lgetxattr: Fn; lsetxattr: Fn; fsetxattr: Fn; sendfile: Fn;
+  llistxattr: Fn; lgetxattr: Fn; lsetxattr: Fn; fsetxattr: Fn; sendfile: Fn; copyFileRange: Fn; lseek: Fn;
   getpwnam: (name: string) => unknown; getgrnam: (name: string) => unknown;
   passwd: Koffi.TypeObject; group: Koffi.TypeObject;
 }
@@ -76,12 +76,31 @@ function L(): Lib {
     lsetxattr: f('int lsetxattr(const void *path, const void *name, const void *value, size_t size, int flags)'),
     fsetxattr: f('int fsetxattr(int fd, const void *name, const void *value, size_t size, int flags)'),
     sendfile: f('long sendfile(int out_fd, int in_fd, void *offset, size_t count)'),
+    copyFileRange: f('long copy_file_range(int fd_in, void *off_in, int fd_out, void *off_out, size_t len, uint32_t flags)'),
+    lseek: f('int64_t lseek(int fd, int64_t offset, int whence)'),
     getpwnam: c.func('void *getpwnam(const char *name)') as unknown as (name: string) => unknown,
     getgrnam: c.func('void *getgrnam(const char *name)') as unknown as (name: string) => unknown,
     passwd: koffi.struct('erofs_forge_passwd', { pw_name: 'char *', pw_passwd: 'char *', pw_uid: 'uint32_t', pw_gid: 'uint32_t' }),
     group: koffi.struct('erofs_forge_group', { gr_name: 'char *', gr_passwd: 'char *', gr_gid: 'uint32_t' }),
   };
   return lib;
+}
+
+let unavailable = false;
+/**
+ * Whether libc can be called (koffi loads on this platform and installation). What only makes things
+ * faster (copies in the kernel) checks this and does without; what cannot be done otherwise throws.
+ */
+export function libcAvailable(): boolean {
+  if (lib) return true;
+  if (unavailable) return false;
+  try {
+    L();
+    return true;
+  } catch {
+    unavailable = true;
+    return false;
+  }
 }
 
 function fail(syscall: string): never {
@@ -188,6 +207,82 @@ export function sendfile(outFd: number, inFd: number, inOff: number, len: number
     done += n;
   }
   return true;
+}
+
+/** loff_t values (below 2^53: file offsets) in reused buffers, for the calls that take pointers to them. */
+const cfrIn = Buffer.alloc(8);
+const cfrOut = Buffer.alloc(8);
+function setOff(b: Buffer, v: number): void {
+  b.writeUInt32LE(v % 0x100000000, 0);
+  b.writeUInt32LE(Math.floor(v / 0x100000000), 4);
+}
+
+/** How a ranged copy between two files may be done: in the kernel by either call, or not at all. */
+export type KernelCopyPath = 'copy_file_range' | 'sendfile' | 'none';
+
+/**
+ * Copy `len` bytes at `inOff` of `inFd` to `outOff` of `outFd` in the kernel, so no byte passes
+ * through JavaScript: copy_file_range(2), else (another filesystem: EXDEV; a filesystem or kernel
+ * without it: EINVAL, EOPNOTSUPP, ENOSYS) sendfile(2) after seeking `outFd` (a descriptor of the
+ * caller's own: its file position moves). `from` skips the calls before it (tests force fallbacks).
+ * Returns the bytes copied, fewer than `len` only where `inFd` ended; -1, having copied nothing,
+ * when neither call can copy between these files: the caller then reads and writes.
+ */
+export function kernelCopy(inFd: number, inOff: number, outFd: number, outOff: number, len: number, from: KernelCopyPath = 'copy_file_range'): number {
+  if (len === 0) return 0;
+  // Without the FFI (koffi missing or unsupported here): the caller reads and writes.
+  if (!libcAvailable()) return -1;
+  const l = L();
+  const E = osConstants.errno;
+  let done = 0;
+  if (from === 'copy_file_range') {
+    setOff(cfrIn, inOff);
+    setOff(cfrOut, outOff);
+    while (done < len) {
+      // At most 1 GiB per call (the kernel caps one call just below 2 GiB).
+      const n = l.copyFileRange(inFd, cfrIn, outFd, cfrOut, Math.min(len - done, 1 << 30), 0);
+      if (n < 0) {
+        const e = l.koffi.errno();
+        if (e === E.EINTR || e === E.EAGAIN) continue;
+        if (done === 0 && (e === E.EXDEV || e === E.EINVAL || e === E.EOPNOTSUPP || e === E.ENOSYS)) break;
+        fail('copy_file_range');
+      }
+      if (n === 0) return done;
+      done += n;
+    }
+    if (done === len) return done;
+    from = 'sendfile';
+  }
+  if (from === 'sendfile') {
+    if (l.lseek(outFd, outOff, 0 /* SEEK_SET */) < 0) return -1;
+    setOff(cfrIn, inOff);
+    while (done < len) {
+      const n = l.sendfile(outFd, inFd, cfrIn, Math.min(len - done, 1 << 30));
+      if (n < 0) {
+        const e = l.koffi.errno();
+        if (e === E.EINTR || e === E.EAGAIN) continue;
+        if (done === 0 && (e === E.EINVAL || e === E.ENOSYS || e === E.EOPNOTSUPP)) return -1;
+        fail('sendfile');
+      }
+      if (n === 0) return done;
+      done += n;
+    }
+    return done;
+  }
+  return -1;
+}
+
+/**
+ * lseek(2) with SEEK_DATA (`hole` false) or SEEK_HOLE: the next data or hole at or after `off`.
+ * -1: no data there (ENXIO: only a hole, or the end); -2: not known (no libc, or the filesystem
+ * cannot say): the caller treats everything as data.
+ */
+export function seekDataHole(fd: number, off: number, hole: boolean): number {
+  if (!libcAvailable()) return -2;
+  const l = L();
+  const r = Number(l.lseek(fd, off, hole ? 4 /* SEEK_HOLE */ : 3 /* SEEK_DATA */));
+  if (r >= 0) return r;
+  return l.koffi.errno() === osConstants.errno.ENXIO ? -1 : -2;
 }
 
 // One scratch buffer for listing and reading: grown to what a probe (size 0) says is needed

@@ -2,12 +2,15 @@
 // each source file, by path and options, its identity and change times as lstat reported them
 // ("dev:ino:size:mtimeNs:ctimeNs") and the entries of its segments (plus its fingerprint digests).
 // A rebuild that finds a file with the same stat neither reads nor hashes it; its entries are fetched
-// by key and, as every entry, checked before use.
+// by key and, as every entry, checked before use: in full (its SHA-256), or, when the index also
+// holds the identity its entry file had when a build last verified it, by that identity (see
+// cacheGet: the pclusters are then copied into the image in the kernel, unread).
 //
 // Trust model (git's): a file whose stat is unchanged has unchanged bytes. ctime cannot be set by
 // users, so a write that puts size and mtime back is still seen. A stat is recorded only when its
 // ctime is older than the build's start by RACY_MARGIN_NS: a file written in the same timestamp
 // tick as it was read could otherwise keep its stat with other bytes ("racily clean" in git).
+// The same rule holds for an entry file's identity.
 //
 // The index is one file: a magic line, the SHA-256 of the body, the body (JSON). A damaged index is
 // ignored as a whole (every file then takes the content-keyed path) and replaced at the end of the
@@ -18,7 +21,8 @@ import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { CACHE_FORMAT } from './cache.js';
 
-const MAGIC = 'EFINDEX1';
+/** EFINDEX2: rows carry the entry files' identities. An index of another version is started afresh. */
+const MAGIC = 'EFINDEX2';
 const FILE = 'index';
 /** A stat is recorded only when its ctime is this much older than the build start (see above). */
 const RACY_MARGIN_NS = 1_000_000_000n;
@@ -33,6 +37,8 @@ interface Rec {
   stat: string;
   keys: string;
   bytes: string;
+  /** The entries' file identities when verified ("dev:ino:size:mtimeNs:ctimeNs", '' unknown), joined by ",". */
+  ids: string;
   sha256: string;
   blake3: string;
   /** When a build last wrote it (ms since the epoch), for trimming. */
@@ -43,12 +49,14 @@ export interface IndexEntry {
   /** Entry keys (hex) and lengths of the file's segments, in order. */
   keys: string[];
   bytes: number[];
+  /** Each entry file's identity when a build last verified it (cacheGet's `trusted`), or undefined. */
+  ids: (string | undefined)[];
   /** Digests of the whole file's bytes, hex, by algorithm (those computed so far). */
   digests: Partial<Record<DigestAlgo, string>>;
 }
 
-/** JSON row: path, options index, stat, keys and lengths joined by ",", sha256, blake3, used. */
-type Row = [string, number, string, string, string, string, string, number];
+/** JSON row: path, options index, stat, keys and lengths joined by ",", sha256, blake3, used, entry identities joined by ",". */
+type Row = [string, number, string, string, string, string, string, number, string];
 
 interface Body {
   format: string;
@@ -103,21 +111,24 @@ export class CacheIndex {
     if (r.blake3) digests.blake3 = r.blake3;
     const keys = r.keys.split(',');
     const bytes = r.bytes.split(',').map(Number);
-    return keys.length === bytes.length ? { keys, bytes, digests } : undefined;
+    const ids = r.ids ? r.ids.split(',').map((x) => x || undefined) : [];
+    return keys.length === bytes.length ? { keys, bytes, ids, digests } : undefined;
   }
 
   /** Remember the entries a file's segments have now (its bytes were read under this stat, or the index vouched for them). */
-  record(opts: string, file: string, stat: string, keys: string[], bytes: number[], digests: Partial<Record<DigestAlgo, string>>): void {
+  record(opts: string, file: string, stat: string, keys: string[], bytes: number[], digests: Partial<Record<DigestAlgo, string>>, ids: (string | undefined)[] = []): void {
     if (!notRacy(stat, this.startNs)) return;
     const old = this.loaded.get(opts)?.get(file);
     const k = keys.join(',');
     const b = bytes.join(',');
+    // An entry identity seen in the racy window is not kept: the next build verifies that entry in full.
+    const i = ids.some((x) => x && notRacy(x, this.startNs)) ? keys.map((_, n) => (ids[n] && notRacy(ids[n]!, this.startNs) ? ids[n] : '')).join(',') : '';
     // Digests of other algorithms carry over when the bytes are the same ones.
     const same = !!old && old.stat === stat && old.keys === k;
     const r: Rec = {
-      stat, keys: k, bytes: b, sha256: digests.sha256 ?? (same ? old.sha256 : ''), blake3: digests.blake3 ?? (same ? old.blake3 : ''), used: Date.now(),
+      stat, keys: k, bytes: b, ids: i, sha256: digests.sha256 ?? (same ? old.sha256 : ''), blake3: digests.blake3 ?? (same ? old.blake3 : ''), used: Date.now(),
     };
-    if (!same || old.bytes !== b || old.sha256 !== r.sha256 || old.blake3 !== r.blake3) this.changed = true;
+    if (!same || old.bytes !== b || old.ids !== i || old.sha256 !== r.sha256 || old.blake3 !== r.blake3) this.changed = true;
     let m = this.fresh.get(opts);
     if (!m) this.fresh.set(opts, (m = new Map()));
     m.set(file, r);
@@ -156,7 +167,7 @@ export class CacheIndex {
     const files: Row[] = all.map(([o, f, r]) => {
       let oi = optIndex.get(o);
       if (oi === undefined) { optIndex.set(o, (oi = options.length)); options.push(o); }
-      return [f, oi, r.stat, r.keys, r.bytes, r.sha256, r.blake3, r.used];
+      return [f, oi, r.stat, r.keys, r.bytes, r.sha256, r.blake3, r.used, r.ids];
     });
     const body = Buffer.from(JSON.stringify({ format: CACHE_FORMAT, options, files } satisfies Body));
     const head = Buffer.from(`${MAGIC}\n${createHash('sha256').update(body).digest('hex')}\n`);
@@ -204,6 +215,8 @@ function readIndex(file: string): { recs: Recs; id: string } | 'damaged' | undef
     return undefined;
   }
   try {
+    // An index of another version (EFINDEX1: no entry identities): as if there were none.
+    if (b.length >= MAGIC.length && b.toString('latin1', 0, 7) === MAGIC.slice(0, 7) && b.toString('latin1', 0, MAGIC.length) !== MAGIC) return undefined;
     const headLen = MAGIC.length + 1 + 64 + 1;
     const sum = b.toString('latin1', MAGIC.length + 1, MAGIC.length + 65);
     if (b.length < headLen || b.toString('latin1', 0, headLen) !== `${MAGIC}\n${sum}\n`) return 'damaged';
@@ -213,10 +226,10 @@ function readIndex(file: string): { recs: Recs; id: string } | 'damaged' | undef
     if (body.format !== CACHE_FORMAT) return undefined;
     const recs: Recs = new Map();
     const byOpt = body.options.map((o) => { const m = new Map<string, Rec>(); recs.set(o, m); return m; });
-    for (const [f, oi, stat, keys, bytes, sha256, blake3, used] of body.files) {
+    for (const [f, oi, stat, keys, bytes, sha256, blake3, used, ids] of body.files) {
       const m = byOpt[oi];
-      if (!m || typeof stat !== 'string' || typeof keys !== 'string' || typeof bytes !== 'string') return 'damaged';
-      m.set(f, { stat, keys, bytes, sha256, blake3, used });
+      if (!m || typeof stat !== 'string' || typeof keys !== 'string' || typeof bytes !== 'string' || typeof ids !== 'string') return 'damaged';
+      m.set(f, { stat, keys, bytes, ids, sha256, blake3, used });
     }
     return { recs, id };
   } catch {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { ZResult, Extent } from '../files/zfile.js';
 import { takeSlab } from '../files/slab-pool.js';
+import * as sys from '../../sys/libc.js';
 
 /** Bump when the encoders or the entry format change: older entries then simply miss. */
 export const CACHE_FORMAT = 'erofs-forge-cache/1 lz4/1 deflate/1';
@@ -34,32 +35,74 @@ interface Header {
   fragment?: number;
 }
 
-/** A hit carries the entry's length, which the stat index keeps to read it next time without an fstat. */
-export type CacheLookup = { z: ZResult; bytes: number } | { miss: 'absent' | 'damaged' };
+/**
+ * A hit carries the entry's length, which the stat index keeps to read it next time without an
+ * fstat, and its identity (entryIdentity), which lets a later build copy its pclusters unread.
+ */
+export type CacheLookup = { z: ZResult; bytes: number; id: string } | { miss: 'absent' | 'damaged' };
+
+/** An entry file's identity as fstat gives it: "dev:ino:size:mtimeNs:ctimeNs". */
+function entryIdentity(st: fs.BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+/** Per thread: the head of entries whose pclusters are left in the file (see cacheGet's `trusted`). */
+let headBuf = Buffer.allocUnsafe(16 << 10);
 
 /**
  * Read and check one entry (hex key). With `bytes` known, one open, one read and one close; the
  * checksum is verified whatever the caller knows. Payloads are views into the entry's own buffer,
  * so a result crosses threads as one transfer and its pclusters go out in one write.
+ *
+ * `trusted`: the identity the entry had when a build last verified its checksum (kept by the stat
+ * index; given only when the caller can write pclusters from a file). When the entry still has it
+ * (an entry is never written in place: a new one is renamed over it, a new inode), only its head is
+ * read and checked (magic, key, lengths against its size, header) and its pclusters are left in the
+ * file: the result's `stored` holds the open descriptor (the caller closes it) and where each
+ * pcluster lies, for a copy in the kernel. The trust model of the stat index's source files (see
+ * cache-index.ts), applied to the entry: no byte of the pclusters enters JavaScript.
  */
-export function cacheGet(dir: string, hex: string, bytes?: number): CacheLookup {
+export function cacheGet(dir: string, hex: string, bytes?: number, trusted?: string): CacheLookup {
   let b: Buffer;
+  let id: string;
+  let fd: number;
+  // Through libc: a descriptor handed to another thread must not be one Node's fs tracks (it warns
+  // when a number it never saw closed comes back from a later open). Without libc (koffi not
+  // loadable here), fs, and every entry is read whole.
+  const viaLibc = sys.libcAvailable();
+  if (!viaLibc) trusted = undefined;
   try {
-    const fd = fs.openSync(entryPath(dir, hex), 'r');
-    try {
-      const size = bytes ?? fs.fstatSync(fd).size;
-      // One byte more than expected: an entry longer than the index says is read as such, and fails.
-      // The buffer is recycled (slab-pool.ts) once the writer has written the entry's pclusters.
-      const slab = takeSlab(size + 1);
-      b = Buffer.from(slab.buffer, 0, size + 1);
-      let got = 0;
-      for (let n; got < b.length && (n = fs.readSync(fd, b, got, b.length - got, got)) > 0;) got += n;
-      b = b.subarray(0, got);
-    } finally {
-      fs.closeSync(fd);
-    }
+    fd = viaLibc ? sys.openat(sys.AT_FDCWD, Buffer.from(entryPath(dir, hex)), sys.O_RDONLY) : fs.openSync(entryPath(dir, hex), 'r');
   } catch {
     return { miss: 'absent' };
+  }
+  let keepFd = false;
+  try {
+    const st = fs.fstatSync(fd, { bigint: true });
+    id = entryIdentity(st);
+    if (trusted !== undefined && trusted === id) {
+      const r = storedEntry(fd, hex, Number(st.size));
+      if (r) {
+        keepFd = true;
+        return { ...r, id };
+      }
+      // Not as it was verified after all: read and checked in full below.
+    }
+    const size = bytes ?? Number(st.size);
+    // One byte more than expected: an entry longer than the index says is read as such, and fails.
+    // The buffer is recycled (slab-pool.ts) once the writer has written the entry's pclusters.
+    const slab = takeSlab(size + 1);
+    b = Buffer.from(slab.buffer, 0, size + 1);
+    let got = 0;
+    for (let n; got < b.length && (n = fs.readSync(fd, b, got, b.length - got, got)) > 0;) got += n;
+    b = b.subarray(0, got);
+  } catch {
+    return { miss: 'absent' };
+  } finally {
+    if (!keepFd) {
+      if (viaLibc) sys.close(fd);
+      else fs.closeSync(fd);
+    }
   }
   try {
     if (b.length < HEAD + 2 + SUM || !b.subarray(0, 8).equals(MAGIC) || b.toString('hex', 8, 40) !== hex) return { miss: 'damaged' };
@@ -78,10 +121,56 @@ export function cacheGet(dir: string, hex: string, bytes?: number): CacheLookup 
     // entry's buffer goes back to the workers (slabs) once the segment is written, detached here.
     const fragment = h.fragment ? take(h.fragment).slice() : undefined;
     if (off !== HEAD + hlen + plen || payloads.length !== h.extents.length) return { miss: 'damaged' };
-    return { z: { extents: h.extents, totalBlocks: h.totalBlocks, payloads, inline, inlineRaw, ...(fragment ? { fragment } : {}), slabs: [b.buffer as ArrayBuffer] }, bytes: b.length };
+    return { z: { extents: h.extents, totalBlocks: h.totalBlocks, payloads, inline, inlineRaw, ...(fragment ? { fragment } : {}), slabs: [b.buffer as ArrayBuffer] }, bytes: b.length, id };
   } catch {
     return { miss: 'damaged' };
   }
+}
+
+/** An entry's head read and checked, its pclusters left in the file (see cacheGet); undefined if it does not hold. */
+function storedEntry(fd: number, hex: string, size: number): { z: ZResult; bytes: number } | undefined {
+  const readAt = (n: number, pos: number): Buffer => {
+    if (headBuf.length < n) headBuf = Buffer.allocUnsafe(n);
+    let got = 0;
+    for (let k; got < n && (k = fs.readSync(fd, headBuf, got, n - got, pos + got)) > 0;) got += k;
+    if (got !== n) throw new Error('short read');
+    return headBuf;
+  };
+  if (size < HEAD + 2 + SUM) return undefined;
+  let b = readAt(Math.min(size, headBuf.length), 0);
+  if (!b.subarray(0, 8).equals(MAGIC) || b.toString('hex', 8, 40) !== hex) return undefined;
+  const hlen = b.readUInt32LE(40);
+  const plen = b.readUInt32LE(44);
+  if (HEAD + hlen + plen + SUM !== size) return undefined;
+  if (HEAD + hlen > b.length) b = readAt(HEAD + hlen, 0);
+  let h: Header;
+  try {
+    h = JSON.parse(b.toString('utf8', HEAD, HEAD + hlen)) as Header;
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(h.extents) || !Array.isArray(h.payloads) || h.payloads.length !== h.extents.length) return undefined;
+  const at = new Float64Array(h.payloads.length);
+  let off = HEAD + hlen;
+  for (let k = 0; k < h.payloads.length; k++) {
+    const n = h.payloads[k];
+    at[k] = n ? off : -1;
+    off += n;
+  }
+  // The inline, raw-inline and fragment bytes come after the pclusters: read (copies, small).
+  const restLen = (h.inline ?? 0) + (h.inlineRaw ?? 0) + (h.fragment ?? 0);
+  if (off + restLen !== HEAD + hlen + plen) return undefined;
+  const rest = restLen ? Uint8Array.prototype.slice.call(readAt(restLen, off), 0, restLen) as Uint8Array : new Uint8Array(0);
+  let r = 0;
+  const part = (n: number | undefined) => { if (!n) return undefined; const v = rest.subarray(r, r + n); r += n; return v; };
+  const inline = part(h.inline);
+  const inlineRaw = part(h.inlineRaw);
+  const fragment = part(h.fragment);
+  const z: ZResult = {
+    extents: h.extents, totalBlocks: h.totalBlocks, payloads: new Array<undefined>(h.extents.length).fill(undefined),
+    inline, inlineRaw, ...(fragment ? { fragment } : {}), stored: { fd, at, lens: Float64Array.from(h.payloads) },
+  };
+  return { z, bytes: size };
 }
 
 /** Store an entry; returns its length in bytes, or undefined when it could not be written. */

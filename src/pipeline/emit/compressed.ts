@@ -15,6 +15,7 @@ import { writeChunked } from './chunk-files.js';
 import { dedupeKeys, placePayloads, wouldDedupe } from './payloads.js';
 import { dedupeSegment } from './extent-dedupe.js';
 import { SEGMENT_SIZE } from '../work/job-types.js';
+import { closeEntryFd } from '../cache/entry-fds.js';
 
 /** Zeros written over the pclusters of a file taken back (see takeBack). */
 const ZERO_BLOCKS = new Uint8Array(1 << 20);
@@ -93,6 +94,7 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
     }
     z.extents = part.extents;
     z.payloads = part.payloads;
+    z.stored = part.stored;
     z.totalBlocks += part.totalBlocks;
     if (part.fragment) {
       // A whole file over several segments (all-fragments) is appended piece by piece, contiguously.
@@ -119,6 +121,8 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       if (count === 1 && !worthCompressing(z, size, bs)) {
         // Stored flat: copied (and re-hashed) by a worker like any flat file.
         if (part.slabs) ctx.pool.recycle(part.slabs);
+        if (part.stored) closeEntryFd(part.stored.fd);
+        z.stored = undefined;
         ctx.extentIndex?.dropSince(w.indexMark);
         await fingerprint(ctx, p, f);
         if (ctx.chunkStore) writeChunked(ctx, p);
@@ -127,7 +131,14 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       }
     }
     // Segments before the last may point back at earlier copies (the form, chosen at the last, is then FULL).
-    if (placePayloads(ctx, z, keys, i < count - 1 || w.form !== 'compact', w.added)) w.deduped = true;
+    try {
+      if (placePayloads(ctx, z, keys, i < count - 1 || w.form !== 'compact', w.added)) w.deduped = true;
+    } finally {
+      // Its runs queued: the copy job closes the entry (or the build's end, if it never goes out).
+      if (part.stored) ctx.stored.done(part.stored.fd);
+      z.stored = undefined;
+    }
+    if (part.stored) await ctx.stored.flushIfFull();
     ctx.compressedDone += i < count - 1 ? Math.floor(size / count) : size - Math.floor(size / count) * (count - 1);
     ctx.report();
     // Written: the views go, their buffers back to the workers; the last segment's once the inode
@@ -152,6 +163,8 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
  */
 async function takeBack(ctx: EmitContext, p: Inode, w: Written): Promise<void> {
   const { alloc, out, bs } = ctx;
+  // Pclusters still queued for copying must land before their blocks are written over.
+  await ctx.stored.drain();
   const endBlk = alloc.cursor;
   alloc.cursor = w.startBlk;
   for (const k of w.added) ctx.dedupe!.delete(k);

@@ -2,6 +2,7 @@
 // allocator, the compression parameters, the stores of dedupe keys, fragments and chunks, and the
 // counters the build reports. The steps (flat.ts, compressed.ts, chunk-files.ts, dirs.ts, packed.ts)
 // are functions of this context; emit.ts runs them in the plan's order.
+import { StoredCopies } from './stored-copies.js';
 import { ExtentIndex } from './extent-dedupe.js';
 import { ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, NULL_ADDR } from '../../format/constants.js';
 import { encodeInode, inodeSize, encodeRdev, flatDataLayout } from '../../format/inode.js';
@@ -94,6 +95,8 @@ export class EmitContext {
   batchBytes = 0;
   readonly copies: Promise<void>[] = [];
   readonly maxCopies: number;
+  /** --cache: pclusters copied from entry files by the workers (stored-copies.ts). */
+  readonly stored: StoredCopies;
 
   /** --compress-hints: parameters by (pcluster size, algorithm index), codecs by algorithm index. */
   private readonly hintedParams = new Map<string, ZParams>();
@@ -141,6 +144,7 @@ export class EmitContext {
     this.chunkStore = blob && new ChunkStore(bs, o.chunks!, blob, o.dataAlignBlocks ?? 1);
     // Batches bound the round trips: one per ~1 MiB or 64 files, and this many in flight.
     this.maxCopies = 4 * o.workers + 8;
+    this.stored = new StoredCopies(pool, out, this.copies, this.maxCopies);
     this.totalBytes = plan.steps.reduce((a, st) => a + (!(st instanceof DirDone) && st.kind === 'reg' ? st.size : 0), 0);
     this.itemBuf = new Uint8Array(bs);
   }

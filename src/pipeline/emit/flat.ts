@@ -5,9 +5,13 @@ import { digestAlgorithm } from '../../fingerprint/compute.js';
 import type { CopyItem } from '../work/job-types.js';
 import type { EmitContext, Placement } from './context.js';
 
-/** A batch of flat files sent to a worker closes at this many bytes or files. */
-const COPY_BATCH_BYTES = 1 << 20;
-const COPY_BATCH_FILES = 64;
+/**
+ * A batch of flat files sent to a worker closes at this many bytes or files. Each message wakes a
+ * worker (on a loaded machine the main thread then loses its time slice); the bytes are copied in the
+ * kernel (no buffer holds them), the tails (under a block each) come back.
+ */
+const COPY_BATCH_BYTES = 4 << 20;
+const COPY_BATCH_FILES = 128;
 
 /** Queue a flat file for copying. `dense`: the file's blocks held other bytes (a compressed file taken back, see takeBack in compressed.ts): zero runs are written, not left as holes. */
 export async function copyFlat(ctx: EmitContext, p: Inode, pl: Placement, dense = false): Promise<void> {
@@ -48,5 +52,6 @@ export async function flushCopies(ctx: EmitContext): Promise<void> {
 /** Send the last batch and wait for every copy: all flat files' inodes are then written. */
 export async function finishCopies(ctx: EmitContext): Promise<void> {
   await flushCopies(ctx);
+  await ctx.stored.flush();
   await Promise.all(ctx.copies);
 }

@@ -38,9 +38,28 @@ export function placePayloads(ctx: EmitContext, z: ZResult, keys: readonly (stri
   // Consecutive pclusters that sit side by side in one buffer go out in one write.
   let run: { buf: Uint8Array; start: number; end: number; pos: number } | undefined;
   const flushRun = () => { if (run) out.write(run.buf, run.pos, run.start, run.end); run = undefined; };
+  // Pclusters left in a cache entry's file (z.stored): consecutive ones copied in one kernel call.
+  const st = z.stored;
+  let srun: { at: number; end: number; pos: number } | undefined;
+  const flushStored = () => { if (srun) ctx.stored.add(st!.fd, srun.at, srun.end - srun.at, srun.pos); srun = undefined; };
   for (let k = 0; k < z.extents.length; k++) {
     const e = z.extents[k];
     const payload = z.payloads[k];
+    if (!payload && st && k < st.at.length && st.at[k] >= 0) {
+      // Never deduped: stored results come only where there are no dedupe keys (FileJobQueue.flush).
+      // A pcluster fills its blocks exactly (as the in-memory path writes them): an entry header that
+      // says otherwise would write past them.
+      if (st.lens[k] !== e.blocks * bs) throw new Error(`cache entry pcluster of ${st.lens[k]} bytes for ${e.blocks} blocks`);
+      e.blkaddr = alloc.takeBlocks(e.blocks);
+      const at = st.at[k];
+      const pos = e.blkaddr * bs;
+      if (srun && srun.end === at && srun.pos + (srun.end - srun.at) === pos) srun.end += st.lens[k];
+      else {
+        flushStored();
+        srun = { at, end: at + st.lens[k], pos };
+      }
+      continue;
+    }
     if (!payload) {
       // -E dedupe: an extent on a pcluster written before (placed by now: it came first).
       if (e.ref) e.blkaddr = e.ref.blkaddr;
@@ -66,5 +85,6 @@ export function placePayloads(ctx: EmitContext, z: ZResult, keys: readonly (stri
     }
   }
   flushRun();
+  flushStored();
   return deduped;
 }

@@ -4,6 +4,10 @@ import * as fs from 'node:fs';
 import { UserError, errnoReason } from '../../errors.js';
 import { type DataSource } from '../../source/tree.js';
 import { showPath } from '../../show-path.js';
+import { kernelCopy, seekDataHole, type KernelCopyPath } from '../../sys/libc.js';
+
+/** Errors of a kernel copy that are the output's, not the source's. */
+const OUTPUT_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS']);
 
 export class SourceReader {
   private fd = -1;
@@ -77,6 +81,62 @@ export class SourceReader {
     }
     this.pos += got;
     return got;
+  }
+
+  /**
+   * Copy the next `len` bytes of the file to `outPos` of `outFd` in the kernel (see kernelCopy):
+   * the bytes never enter JavaScript. Returns false, having copied nothing, when the kernel cannot
+   * copy between these files (or the source is in memory): the caller then reads them. The end of the
+   * file is left to read() and finish(), which see a file that grew.
+   */
+  copyTo(outFd: number, outPos: number, len: number, from?: KernelCopyPath): boolean {
+    if (this.src.type === 'buffer' || from === 'none') return false;
+    if (len > this.size - this.pos) throw new Error('copyTo past the planned size');
+    let got: number;
+    try {
+      got = kernelCopy(this.fd, this.base + this.pos, outFd, outPos, len, from);
+    } catch (e) {
+      // The image's side (no space, too big): the caller names the image.
+      if (OUTPUT_ERRORS.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+      throw new UserError(`${showPath(this.name)}: read failed: ${errnoReason(e)}`);
+    }
+    if (got < 0) return false;
+    if (got < len) throw new UserError(`${showPath(this.name)}: file shrank during build (expected ${this.fileSize} bytes)`);
+    this.pos += got;
+    return true;
+  }
+
+  /** Bytes of the file read (or copied, or skipped) so far. */
+  get position(): number {
+    return this.pos;
+  }
+
+  /**
+   * Where the data at or after the position ends: the next hole (as the file system reports it, a
+   * path source only), or `size` when not known. When the position is in a hole, returns the position
+   * and `dataAt` says where data comes next.
+   */
+  holeAt(): number {
+    if (this.src.type !== 'path') return this.size;
+    const h = seekDataHole(this.fd, this.base + this.pos, true);
+    return h < 0 ? this.size : Math.min(this.size, h - this.base);
+  }
+
+  /** The next data at or after the position (`size`: none before the planned end; the position: not known). */
+  dataAt(): number {
+    if (this.src.type !== 'path') return this.pos;
+    const d = seekDataHole(this.fd, this.base + this.pos, false);
+    if (d === -2) return this.pos;
+    return d === -1 ? this.size : Math.min(this.size, d - this.base);
+  }
+
+  /**
+   * Pass over `n` bytes of a hole without reading them (their image blocks stay holes: zeros). A file
+   * cut short meanwhile is caught by finish() (its mtime and ctime moved).
+   */
+  skip(n: number): void {
+    if (n > this.size - this.pos) throw new Error('skip past the planned size');
+    this.pos += n;
   }
 
   /** After the planned size was read: a path source must have nothing more (it did not grow). */

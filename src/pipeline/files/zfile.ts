@@ -119,7 +119,15 @@ export interface ZResult {
   slabs?: ArrayBuffer[];
   /** -E dedupe: the segment's bytes, which the writer matches against earlier pclusters (extent-dedupe.ts). */
   raw?: Uint8Array;
+  /**
+   * Pclusters left in a cache entry's file, copied into the image in the kernel (see cacheGet): the
+   * entry's open descriptor (the writer closes it), and per extent where its pcluster lies (-1: none;
+   * then `payloads` says) and its length. `payloads` holds undefined for these extents.
+   */
+  stored?: StoredPayloads;
 }
+
+export interface StoredPayloads { fd: number; at: Float64Array; lens: Float64Array }
 
 /**
  * Compress `size` bytes: each step takes as much input as fits one pcluster; a pcluster is kept only

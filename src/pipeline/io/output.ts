@@ -241,6 +241,13 @@ export class ImageOutput {
     this.gather.flush();
   }
 
+  /** Bytes up to `end` will be written (by a worker, say): refused past a device's end. */
+  ensureFits(end: number): void {
+    if (this.device && end > this.device.size) {
+      throw new UserError(`${this.target}: image does not fit the device (${this.device.size} bytes): it needs more than ${this.device.size}`);
+    }
+  }
+
   private writeNow(buf: Uint8Array, position: number, start: number, end: number): void {
     let off = start;
     try {

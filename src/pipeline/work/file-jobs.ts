@@ -199,6 +199,7 @@ export class FileJobQueue {
       this.files = files;
     }
     this.isPlanned = true;
+    this.pump();
   }
 
   /** A file's compression parameters: the image's, or those its compress hint gives. */
@@ -255,6 +256,7 @@ export class FileJobQueue {
       const nSegs = Math.ceil(p.size / SEGMENT_SIZE);
       const keys: (string | undefined)[] = [];
       const sizes: number[] = [];
+      const ids: (string | undefined)[] = [];
       /** Each segment's completion (not its result: a long file's results must not stay referenced here). */
       const all: Promise<unknown>[] = [];
       const submit = (i: number): Promise<ZResult> => {
@@ -266,7 +268,7 @@ export class FileJobQueue {
         });
         // A fetch for a file the writer has already taken is not "sent ahead" (see flush).
         if (known && !this.inflight.has(p) && i >= ahead) this.sentAhead--;
-        const pr = known ? this.indexed({ key: known.keys[i], bytes: known.bytes[i], start }, job, p)
+        const pr = known ? this.indexed({ key: known.keys[i], bytes: known.bytes[i], start, ...(known.ids[i] ? { id: known.ids[i] } : {}) }, job, p)
           : p.size <= Z_SMALL ? this.batched(job(), p) : this.pool.run(job()) as Promise<ZJobResult>;
         const z = handled(pr.then((res) => {
           if (res.cache) this.cacheStats[res.cache]++;
@@ -274,6 +276,7 @@ export class FileJobQueue {
           if (res.digest) res.z.digest = res.digest;
           keys[i] = res.entry?.key;
           sizes[i] = res.entry?.bytes ?? 0;
+          ids[i] = res.entry?.id;
           return res.z;
         }));
         // A failed segment is reported where the writer awaits it; its file is then not recorded.
@@ -283,7 +286,7 @@ export class FileJobQueue {
           // jobs.hash is looked at once the segments are done (a one-segment file's is set after this).
           this.recording.push(Promise.all(all).then(() => jobs.hash).then((digest) => {
             if (keys.length !== nSegs || keys.some((k) => k === undefined)) return;
-            this.index!.record(optsKey, path, statId, keys as string[], sizes, algo && digest ? { [algo]: Buffer.from(digest).toString('hex') } : {});
+            this.index!.record(optsKey, path, statId, keys as string[], sizes, algo && digest ? { [algo]: Buffer.from(digest).toString('hex') } : {}, ids);
           }).catch(() => {}));
         }
         return z;
@@ -305,7 +308,9 @@ export class FileJobQueue {
     }
     // A partial batch goes out only when the writer is about to run out of segments sent ahead:
     // otherwise fetches would go one by one, each with a round trip, as workers outpace the writer.
-    if (this.batch.items.length && this.sentAhead < BATCH_SEGS) this.flush();
+    // Not while the scan goes on: the writer takes nothing yet, and a cached rebuild's first 64
+    // files went out as 64 round trips of one segment each (the plan sends what is left).
+    if (this.batch.items.length && this.sentAhead < BATCH_SEGS && this.isPlanned) this.flush();
     // Likewise a partial batch of small files, when the workers are about to run dry.
     if (this.zbatch.items.length && this.pool.backlog() < 2 * this.pool.size) this.flushZ();
   }
@@ -344,7 +349,10 @@ export class FileJobQueue {
     const b = this.batch;
     this.batch = new Gathered();
     this.sentAhead += b.items.length;
-    b.settleWith(this.pool.run({ kind: 'zindexed', cacheDir: this.o.cacheDir!, segs: b.items })
+    // Pclusters left in entry files are copied into the image unread: not where the writer needs
+    // their bytes (dedupe keys, -E dedupe, fragments).
+    const stored = !this.params!.dedupe && !this.params!.fragments;
+    b.settleWith(this.pool.run({ kind: 'zindexed', cacheDir: this.o.cacheDir!, segs: b.items, stored })
       .then((r) => (r as Extract<JobResult, { kind: 'zindexed' }>).results));
   }
 

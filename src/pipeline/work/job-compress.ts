@@ -60,8 +60,9 @@ export function compressJob(job: JobOf<'z'>): ZJobResult {
     const hit = cacheGet(job.cacheDir, key);
     let z: ZResult;
     let bytes: number | undefined;
+    let id: string | undefined;
     if ('z' in hit) {
-      ({ z, bytes } = hit);
+      ({ z, bytes, id } = hit);
     } else {
       z = compressExtents(readFromBytes(seg), job.length, zp);
       bytes = cachePut(job.cacheDir, key, z);
@@ -70,7 +71,7 @@ export function compressJob(job: JobOf<'z'>): ZJobResult {
     for (const e of z.extents) e.la += job.start;
     return {
       kind: 'z', z, cache: 'z' in hit ? 'hit' : hit.miss, digest: h ? new Uint8Array(h.digest()) : undefined,
-      entry: bytes === undefined ? undefined : { key, bytes },
+      entry: bytes === undefined ? undefined : { key, bytes, ...(id ? { id } : {}) },
     };
   } finally {
     r.close();

@@ -31,7 +31,11 @@ export interface ZJobParams {
 export type ZJob = { kind: 'z'; src: DataSource; path: string; size: number; start: number; length: number; params: ZJobParams; cacheDir?: string; algo?: 'sha256' | 'blake3' };
 
 /** A segment the stat index knows: its entry's key and length, and its offset in the file. */
-export interface IndexedSegment { key: string; bytes: number; start: number }
+export interface IndexedSegment {
+  key: string; bytes: number; start: number;
+  /** The entry file's identity when a build last verified it (see cacheGet's `trusted`). */
+  id?: string;
+}
 
 export type Job =
   | { kind: 'hash'; src: DataSource; path: string; size: number; algo: 'sha256' | 'blake3' }
@@ -42,17 +46,23 @@ export type Job =
   | { kind: 'copy'; image: string; files: CopyItem[]; algo?: 'sha256' | 'blake3' }
   | ZJob
   /** Segments of unchanged files fetched from the cache in one round trip (see cache-index.ts). */
-  | { kind: 'zindexed'; cacheDir: string; segs: IndexedSegment[] }
+  | { kind: 'zindexed'; cacheDir: string; segs: IndexedSegment[]; stored?: boolean }
   /** Small files compressed in one round trip: each job runs as if sent alone, with its own outcome. */
-  | { kind: 'zbatch'; jobs: ZJob[] };
+  | { kind: 'zbatch'; jobs: ZJob[] }
+  /**
+   * Pclusters left in cache entry files (ZResult.stored) copied into the image in the kernel: per run
+   * the entry's descriptor, offset in it, length and image offset (4 numbers); the descriptors in
+   * `close` are the worker's to close once done (or failed).
+   */
+  | { kind: 'kcopy'; image: string; runs: Float64Array; close: number[] };
 
 /** How one job of a batch ended: its result, or its error as a worker reports one. */
 export type BatchOutcome = { res: ZJobResult } | { error: string; stack?: string; user: boolean };
 
 export type ZJobResult = {
   kind: 'z'; z: ZResult; cache?: 'hit' | 'absent' | 'damaged'; digest?: Uint8Array;
-  /** With a cache: the segment's entry (its key in hex and length), unless it could not be stored. */
-  entry?: { key: string; bytes: number };
+  /** With a cache: the segment's entry (its key in hex and length, and its file's identity when read), unless it could not be stored. */
+  entry?: { key: string; bytes: number; id?: string };
   /** Found through the stat index, without reading the source. */
   indexed?: boolean;
 };
@@ -79,7 +89,8 @@ export type JobResult =
   | ZJobResult
   /** One per segment asked, in order: the entry, or why there is none (the caller then runs a 'z' job). */
   | { kind: 'zindexed'; results: (ZJobResult | { kind: 'miss'; miss: 'absent' | 'damaged' })[] }
-  | { kind: 'zbatch'; outcomes: BatchOutcome[] };
+  | { kind: 'zbatch'; outcomes: BatchOutcome[] }
+  | { kind: 'kcopy' };
 
 /** The job of one kind. */
 export type JobOf<K extends Job['kind']> = Extract<Job, { kind: K }>;

@@ -3,6 +3,7 @@
 import type { ZResult } from '../files/zfile.js';
 import type { DataSource } from '../../source/tree.js';
 import type { CopyItem, Job, JobResult, ZJobResult } from './job-types.js';
+import { adoptEntryFd } from '../cache/entry-fds.js';
 
 /**
  * Jobs cross to a worker with source paths as latin1 strings: a small Buffer is a view into Node's
@@ -12,7 +13,7 @@ type WireSource = Exclude<DataSource, { type: 'path' }> | { type: 'path'; path: 
 
 function mapSources(job: Job, f: (s: DataSource) => DataSource): Job {
   if (job.kind === 'copy') return { ...job, files: job.files.map((c) => (c.src ? { ...c, src: f(c.src) } : c)) };
-  if (job.kind === 'zindexed') return job;
+  if (job.kind === 'zindexed' || job.kind === 'kcopy') return job;
   if (job.kind === 'zbatch') return { ...job, jobs: job.jobs.map((j) => ({ ...j, src: f(j.src) })) };
   return { ...job, src: f(job.src) };
 }
@@ -93,6 +94,7 @@ interface PackedZ {
   totalBlocks: number;
   digest?: Uint8Array;
   raw?: Uint8Array;
+  stored?: ZResult['stored'];
 }
 
 function packZ(z: ZResult): PackedZ {
@@ -123,7 +125,7 @@ function packZ(z: ZResult): PackedZ {
     pay[3 * i + 1] = v.byteOffset;
     pay[3 * i + 2] = v.length;
   }
-  return { packed: true, ext, pay, bufs, nSlabs, inline: z.inline, inlineRaw: z.inlineRaw, fragment: z.fragment, totalBlocks: z.totalBlocks, digest: z.digest, raw: z.raw };
+  return { packed: true, ext, pay, bufs, nSlabs, inline: z.inline, inlineRaw: z.inlineRaw, fragment: z.fragment, totalBlocks: z.totalBlocks, digest: z.digest, raw: z.raw, stored: z.stored };
 }
 
 function unpackZ(w: PackedZ): ZResult {
@@ -140,6 +142,10 @@ function unpackZ(w: PackedZ): ZResult {
   const z: ZResult = { extents, payloads, totalBlocks: w.totalBlocks, inline: w.inline, inlineRaw: w.inlineRaw, digest: w.digest };
   if (w.fragment) z.fragment = w.fragment;
   if (w.raw) z.raw = w.raw;
+  if (w.stored) {
+    z.stored = w.stored;
+    adoptEntryFd(w.stored.fd);
+  }
   if (w.nSlabs) z.slabs = w.bufs.slice(0, w.nSlabs);
   return z;
 }
@@ -170,7 +176,7 @@ export function unpackResult(res: JobResult): JobResult {
 /** Buffers a result can hand over without copying (before or after packResult). */
 export function transferables(res: JobResult): ArrayBuffer[] {
   if (res.kind === 'copy') return [res.tails.buffer, res.digests?.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
-  if (res.kind === 'hash') return [];
+  if (res.kind === 'hash' || res.kind === 'kcopy') return [];
   const out = new Set<ArrayBuffer>();
   const results = res.kind === 'zindexed' ? res.results
     : res.kind === 'zbatch' ? res.outcomes.flatMap((o) => ('res' in o ? [o.res] : [])) : [res];

@@ -2,13 +2,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { runJob } from './jobs.js';
 import { transferables, fromWire, packResult, type WireJob } from './job-wire.js';
-import { setCopyCounter } from './job-copy.js';
+import { setCopyCounter, setKernelCopy } from './job-copy.js';
 import { UserError } from '../../errors.js';
 import { giveSlabs } from '../files/slab-pool.js';
 import type { WorkerFault } from './pool.js';
+import type { KernelCopyPath } from '../../sys/libc.js';
 
-const data = workerData as { copied?: SharedArrayBuffer; fault?: WorkerFault } | null;
+const data = workerData as { copied?: SharedArrayBuffer; fault?: WorkerFault; kernelCopy?: KernelCopyPath } | null;
 if (data?.copied) setCopyCounter(new BigInt64Array(data.copied));
+if (data?.kernelCopy) setKernelCopy(data.kernelCopy);
 const fault = data?.fault;
 
 parentPort!.on('message', (msg: { id: number; job: WireJob } | { recycle: ArrayBuffer[] }) => {

@@ -6,7 +6,7 @@ import { UserError } from '../../errors.js';
 import { copyJob } from './job-copy.js';
 import { hashJob } from './job-hash.js';
 import { compressJob } from './job-compress.js';
-import { indexedJob } from './job-cache.js';
+import { indexedJob, storedCopyJob } from './job-cache.js';
 import type { BatchOutcome, Job, JobOf, JobResult } from './job-types.js';
 
 /** Small files compressed in one round trip: each job runs as if sent alone, with its own outcome. */
@@ -29,6 +29,7 @@ const RUNNERS: { [K in Job['kind']]: (job: JobOf<K>) => JobResult } = {
   z: compressJob,
   zindexed: indexedJob,
   zbatch: batchJob,
+  kcopy: storedCopyJob,
 };
 
 export function runJob(job: Job): JobResult {

@@ -5,6 +5,7 @@ import { UserError } from '../../errors.js';
 import { showPath } from '../../show-path.js';
 import { toWire, unpackResult } from './job-wire.js';
 import type { Job, JobResult } from './job-types.js';
+import type { KernelCopyPath } from '../../sys/libc.js';
 
 interface Pending {
   resolve: (r: JobResult) => void;
@@ -19,6 +20,7 @@ function describeJob(job: Job): string {
     const more = job.jobs.length - 1;
     return `compressing ${showPath(job.jobs[0].path)}${more ? ` (and ${more} more file${more > 1 ? 's' : ''})` : ''}`;
   }
+  if (job.kind === 'kcopy') return `copying ${job.runs.length / 4} cached pcluster runs into the image`;
   if (job.kind === 'copy') {
     const more = job.files.length - 1;
     return `copying ${showPath(job.files[0].path)}${more ? ` (and ${more} more file${more > 1 ? 's' : ''})` : ''}`;
@@ -43,6 +45,11 @@ function jobCost(job: Job): number {
     case 'z': return job.length + 1;
     case 'hash': return job.size + 1;
     case 'zindexed': return job.segs.reduce((a, s) => a + s.bytes, 1);
+    case 'kcopy': {
+      let n = 1;
+      for (let i = 2; i < job.runs.length; i += 4) n += job.runs[i];
+      return n;
+    }
   }
 }
 
@@ -59,6 +66,8 @@ export type WorkerFault = 'throw' | 'exit';
 export interface JobPoolOptions {
   /** Tests only: make the workers fail as a bug would, to check how a build reports it and cleans up. */
   fault?: WorkerFault;
+  /** Tests only: the first way the workers try to copy file data in the kernel (see kernelCopy), to reach the fallbacks. */
+  kernelCopy?: KernelCopyPath;
   /** Start the workers at the first job instead of now (a build that may have none: a tar index). */
   lazy?: boolean;
 }
@@ -89,7 +98,7 @@ export class JobPool {
   private start(): void {
     const { size, opts } = this;
     for (let i = 0; i < size; i++) {
-      const w = new Worker(new URL('./job-worker.js', import.meta.url), { workerData: { copied: this.copied.buffer, fault: opts.fault } });
+      const w = new Worker(new URL('./job-worker.js', import.meta.url), { workerData: { copied: this.copied.buffer, fault: opts.fault, kernelCopy: opts.kernelCopy } });
       w.on('message', (m: { id: number; res?: JobResult; error?: string; stack?: string; user?: boolean }) => {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
