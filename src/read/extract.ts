@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError, CorruptImageError } from '../errors.js';
-import { MAX_DEPTH, type ErofsImage, type InodeInfo, type XattrEntry } from './image.js';
+import { MAX_DEPTH, hasSlashOrNul, type ErofsImage, type InodeInfo, type XattrEntry } from './image.js';
 import { showPath } from '../show-path.js';
 import { NAME_LEN, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT } from '../format/constants.js';
 import * as sys from '../sys/libc.js';
@@ -54,7 +54,7 @@ function fsError(e: unknown, rel: Buffer): unknown {
 
 /** A name the kernel would take as one entry of one directory: anything else is refused. */
 function checkName(name: Buffer, where: string): void {
-  const bad = name.length === 0 || name.length > NAME_LEN || name.includes(0x2f) || name.includes(0)
+  const bad = name.length === 0 || name.length > NAME_LEN || hasSlashOrNul(name)
     || (name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e);
   if (bad) throw new CorruptImageError('unusable file name', where, JSON.stringify(name.toString('latin1')));
 }
@@ -146,9 +146,12 @@ const READ_WINDOWS = 4;
  */
 const META_WINDOW = 16 << 10;
 
+const NO_XATTRS: XattrEntry[] = [];
+
 /** The xattrs extract restores for an inode (none when disabled; hidden ones never). */
 export function restorableXattrs(img: ErofsImage, ino: InodeInfo, withXattrs: boolean): XattrEntry[] {
-  if (!withXattrs) return [];
+  // Most inodes have none: asked here, the decoder is not even called (nor compiled into callers).
+  if (!withXattrs || !ino.xattrSize) return NO_XATTRS;
   const xs = img.xattrs(ino).filter((x) => !x.hidden);
   // setxattr takes a C string: a NUL would cut the name into another one.
   for (const x of xs) if (x.name.includes(0)) throw new CorruptImageError('xattr name contains a NUL byte', `nid ${ino.nid}`);
