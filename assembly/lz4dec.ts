@@ -113,8 +113,18 @@ export function decode(iend: i32, outLen: i32): i32 {
     } else if (off == 1) {
       memory.fill(d, load<u8>(r), <usize>ml);
     } else {
+      // off 2..7: the first 8 bytes one at a time, then 8 at a time from a whole number of periods
+      // back (step >= 8), whose bytes are all written already and equal those at distance off.
       const stop = ob + <usize>end;
-      while (d < stop) store<u8>(d++, load<u8>(r++));
+      for (let k: usize = 0; k < 8; k++) store<u8>(d + k, load<u8>(r + k));
+      const step = <usize>(off * ((8 + off - 1) / off));
+      d += 8;
+      r = d - step;
+      while (d < stop) {
+        store<u64>(d, load<u64>(r));
+        d += 8;
+        r += 8;
+      }
     }
     op = end;
   }

@@ -16,6 +16,7 @@ import { CorruptImageError } from '../src/errors.js';
 import { assertSameTree, snapshotTree } from './helpers/snapshot.js';
 import { pseudoRandom } from './helpers/tricky-tree.js';
 import * as sys from '../src/sys/libc.js';
+import { defaultExtractWorkers } from '../src/read/extract-pool.js';
 
 const FILES = 24;
 
@@ -100,4 +101,12 @@ test('extract_workers_equal_main_thread: compressed files written by workers equ
   } finally {
     fs.rmSync(d, { recursive: true, force: true });
   }
+});
+
+test('extract_workers_only_for_idle_cores: by default a worker per core idle over the last minute, never the main thread\'s', () => {
+  // [cores, 1-minute load average, workers]
+  const cases: [number, number, number][] = [
+    [2, 0, 1], [2, 1.0, 1], [2, 1.4, 1], [2, 1.6, 0], [2, 8, 0], [1, 0, 0], [4, 0.2, 3], [4, 2.2, 2], [16, 0, 4], [16, 30, 0],
+  ];
+  for (const [cores, load, want] of cases) assert.equal(defaultExtractWorkers(cores, load), want, `${cores} cores, load ${load}`);
 });

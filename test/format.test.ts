@@ -148,3 +148,14 @@ test('directory blocks: names never straddle, decode mirrors encode', () => {
   const back = decodeDirBlock(buf, 512, 'x');
   assert.deepEqual(back.map((e) => [Buffer.from(e.name).toString(), e.nid]), entries.slice(blocks[1].start, blocks[1].end).map((e) => [e.name.toString(), e.nid]));
 });
+
+test('dirent_nid_read_without_bigint: nids up to 2^53 - 1 decode exactly, 2^53 and above are refused', () => {
+  const block = new Uint8Array(4096);
+  const entries = [{ name: Buffer.from('a'), nid: 0x1f_ffff_ffff_ffff, fileType: 1 }, { name: Buffer.from('b'), nid: 0x1_0000_0001, fileType: 2 }];
+  const used = encodeDirBlock(entries, 0, 2, block, 0);
+  assert.deepEqual(decodeDirBlock(block, used, 'test').map((e) => e.nid), [0x1f_ffff_ffff_ffff, 0x1_0000_0001]);
+  // nid 2^53: high half 0x200000
+  new DataView(block.buffer).setUint32(4, 0x200000, true);
+  new DataView(block.buffer).setUint32(0, 0, true);
+  assert.throws(() => decodeDirBlock(block, used, 'test'), /dirent nid out of range/);
+});

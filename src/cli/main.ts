@@ -1,8 +1,7 @@
 // The erofs-forge command line: commander at the edge; typed errors become one line and an exit code.
 import { Command, CommanderError } from 'commander';
 import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
-import { liveDevices } from '../pipeline/io/output.js';
-import { liveTempFiles, committedImages, undoOnSignal } from '../sys/cleanup.js';
+import { liveTempFiles, committedImages, undoOnSignal, liveDevices } from '../sys/cleanup.js';
 import * as fs from 'node:fs';
 
 /**

@@ -5,45 +5,17 @@ import { deflateDestSize, DEFLATE_DEFAULT_LEVEL, DEFLATE_MAX_LEVEL, type Deflate
 import { ZstdEncoder, nodeHasZstd, zstdDefaultWindowLog, ZSTD_DEFAULT_LEVEL, ZSTD_MAX_LEVEL, ZSTD_NODE_MIN } from './zstd.js';
 import { MicroLzmaEncoder, lzmaDefaultDictSize, lzmaLevelValid, LZMA_DEFAULT_LEVEL } from './lzma-encoder.js';
 import { COMPRESSION_LZ4, COMPRESSION_DEFLATE, COMPRESSION_ZSTD, COMPRESSION_LZMA } from '../format/constants.js';
-import { lz4Decompress } from './lz4-decode.js';
-import { inflateStrict, inflatePrefix } from './deflate-inflate.js';
-import { microLzmaDecode } from './microlzma.js';
-import { zstdDecodeStrict } from './zstd.js';
 import { UserError } from '../errors.js';
+import { DECODERS, type DecodeParams } from './decoders.js';
+
+// The reader's side lives in decoders.ts (the reader loads no encoder); re-exported for the writers' tests.
+export { algorithmName, decompress, type DecodeParams } from './decoders.js';
 
 export interface DestSizeOut {
   consumed: number;
   /** The stream: data[0..length). Its first byte is never 0 (0PADDING finds the start by it). */
   data: Uint8Array;
 }
-
-/** What decoding one extent needs besides its stream. */
-export interface DecodeParams {
-  /** The extent's length: the stream must decode to exactly this many bytes, unless `partial`. */
-  outLen: number;
-  /** A partial reference (dedupe): the extent is a prefix of what the stream decodes to. */
-  partial: boolean;
-  /** Bound on a whole stream's output when `partial` (the kernel's largest extent). */
-  maxLen: number;
-  /** LZMA: dictionary size from the image's config record. */
-  dictSize: number;
-  /** zstd: largest window from the image's config record. */
-  windowSize: number;
-  /**
-   * The caller uses the result before the next decode on this thread and keeps no view of it: a
-   * decoder may then return a view into memory it reuses (LZ4 does), instead of a fresh buffer.
-   */
-  transient?: boolean;
-}
-
-/** The reader's side of each algorithm: strict decoders keyed by on-disk id. */
-const DECODERS: Record<number, { name: string; decompress(stream: Uint8Array, p: DecodeParams): Uint8Array }> = {
-  [COMPRESSION_LZ4]: { name: 'lz4', decompress: (s, p) => lz4Decompress(s, p.outLen, p.partial, p.maxLen, p.transient) },
-  // The dictionary bounds match distances; a partial reference stops where the extent ends.
-  [COMPRESSION_LZMA]: { name: 'lzma', decompress: (s, p) => microLzmaDecode(s, p.outLen, p.dictSize, !p.partial) },
-  [COMPRESSION_DEFLATE]: { name: 'deflate', decompress: (s, p) => (p.partial ? inflatePrefix(s, p.outLen, p.maxLen) : inflateStrict(s, p.outLen)) },
-  [COMPRESSION_ZSTD]: { name: 'zstd', decompress: (s, p) => zstdDecodeStrict(s, p.outLen, p.windowSize, !p.partial, p.maxLen) },
-};
 
 export interface Codec {
   /** -z name. */
@@ -193,14 +165,3 @@ export function codecAlgorithm(spec: CodecSpec): number {
   return r.algorithm;
 }
 
-/** The algorithm's name for messages ("lz4", "lzma", "deflate", "zstd"); undefined for unknown ids. */
-export function algorithmName(algorithm: number): string | undefined {
-  return DECODERS[algorithm]?.name;
-}
-
-/** Decode one stream of `algorithm`; throws on anything but a stream that gives exactly what p asks. */
-export function decompress(algorithm: number, stream: Uint8Array, p: DecodeParams): Uint8Array {
-  const d = DECODERS[algorithm];
-  if (!d) throw new RangeError(`unknown compression algorithm ${algorithm}`);
-  return d.decompress(stream, p);
-}

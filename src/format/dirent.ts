@@ -73,7 +73,9 @@ export function decodeDirBlock(block: Uint8Array, maxsize: number, where: string
   const out: DirEntry[] = [];
   for (let i = 0; i < count; i++) {
     const d = i * DIRENT_SIZE;
-    const nid = v.getBigUint64(d + O.nid, true);
+    // nid as two halves (no BigInt per entry); above 2^53 it is refused below.
+    const nidHi = v.getUint32(d + O.nid + 4, true);
+    const nid = nidHi * 0x100000000 + v.getUint32(d + O.nid, true);
     const nameoff = v.getUint16(d + O.nameoff, true);
     const fileType = v.getUint8(d + O.fileType);
     let nameEnd: number;
@@ -88,8 +90,8 @@ export function decodeDirBlock(block: Uint8Array, maxsize: number, where: string
       throw new CorruptImageError('bogus dirent name range', where, `entry ${i}: ${nameoff}..${nameEnd}`);
     }
     if (nameEnd - nameoff > NAME_LEN) throw new CorruptImageError('dirent name too long', where, `entry ${i}`);
-    if (nid > BigInt(Number.MAX_SAFE_INTEGER)) throw new CorruptImageError('dirent nid out of range', where);
-    out.push({ name: block.slice(nameoff, nameEnd), nid: Number(nid), fileType });
+    if (nidHi > 0x1fffff) throw new CorruptImageError('dirent nid out of range', where);
+    out.push({ name: block.slice(nameoff, nameEnd), nid, fileType });
   }
   return out;
 }

@@ -27,7 +27,7 @@ import {
 import { configRecordsAt } from '../format/superblock.js';
 import { decodeCfgRecords, decodeLz4Cfgs, decodeDeflateCfgs, decodeLzmaCfgs, decodeZstdCfgs, type Lz4Cfgs, type DeflateCfgs,
   type LzmaCfgs, type ZstdCfgs } from '../format/compr-cfgs.js';
-import { decompress, algorithmName } from '../compress/codec.js';
+import { decompress, algorithmName } from '../compress/decoders.js';
 import { CorruptImageError, UnsupportedFeatureError } from '../errors.js';
 
 /** One extent of a compressed file: file bytes [la, la + llen) and where they come from. */

@@ -21,9 +21,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { UserError, errnoReason } from '../../errors.js';
 import { WriteGather } from './write-gather.js';
 import { blockDeviceSize } from '../../sys/block-device.js';
-import { liveTempFiles, committedImages } from '../../sys/cleanup.js';
-/** Block devices being written: a signal handler wipes their superblock and says how far each got. */
-export const liveDevices = new Set<ImageOutput>();
+import { liveTempFiles, committedImages, liveDevices } from '../../sys/cleanup.js';
+export { liveDevices };
 
 const TEMP_MARK = 'erofs-forge';
 /** .BASE.erofs-forge-PID-HOST-RANDOM.tmp */
