@@ -243,6 +243,33 @@ test('scratch reuse: no match reaches into an earlier block; base reset path', (
   }
 });
 
+test('in-place input: 16-byte literal copies never write past the block into the input window', () => {
+  // The encoder copies literals 16 bytes at a time, past their end; the input window follows the
+  // output block in the encoder's memory. Blocks that end exactly at every capacity up to outCap,
+  // compressed from the window in place, must leave the window's bytes as they were.
+  const rnd = mulberry32(11);
+  const scratch = new Lz4Scratch();
+  const n = 6000;
+  const data = new Uint8Array(n);
+  // short literal runs between short matches: many sequences, each with a few literals
+  for (let i = 0; i < n;) {
+    const lits = 1 + (rnd() % 6);
+    for (let k = 0; k < lits && i < n; k++) data[i++] = rnd() & 255;
+    const off = 1 + (rnd() % Math.min(i, 40));
+    for (let k = 4 + (rnd() % 5); k > 0 && i < n; k--, i++) data[i] = data[i - off];
+  }
+  for (const level of LEVELS) {
+    for (let cap = 16; cap <= 600; cap++) {
+      const win = scratch.window(n, cap);
+      win.set(data);
+      const r = scratch.compress(win.subarray(0, n), n, cap, level);
+      assert.ok(r.block.length <= cap);
+      assert.ok(Buffer.from(win.subarray(0, n)).equals(Buffer.from(data)), `level ${level} cap ${cap}: input window changed`);
+      assert.deepEqual(lz4DecompressStrict(r.block, r.consumed), data.subarray(0, r.consumed));
+    }
+  }
+});
+
 test('levels outside 0..12 are clamped', () => {
   const text = new TextEncoder().encode('level clamp test, level clamp test, level clamp test. '.repeat(50));
   for (const [level, same] of [
