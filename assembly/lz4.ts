@@ -203,6 +203,11 @@ function finishOverflow(src: usize, srcLen: i32, cap: i32, op: i32, anchor: i32,
 /** Length of the common prefix of src[a..] and src[b..], at most max bytes (8 at a time). */
 @inline function commonLength(a: usize, b: usize, max: i32): i32 {
   let l: i32 = 0;
+  while (l + 16 <= max) {
+    const m = i8x16.bitmask(i8x16.eq(v128.load(a + <usize>l), v128.load(b + <usize>l)));
+    if (m != 0xffff) return l + <i32>ctz(~m);
+    l += 16;
+  }
   while (l + 8 <= max) {
     const x = load<u64>(a + <usize>l) ^ load<u64>(b + <usize>l);
     if (x != 0) return l + <i32>(ctz(x) >> 3);
@@ -314,6 +319,32 @@ function hcInsert(src: usize, base: i32, from: i32, to: i32): i32 {
   return to;
 }
 
+/** How many of the max bytes from p on equal b (16 at a time). */
+function runForward(p: usize, b: i32, max: i32): i32 {
+  const vb = i8x16.splat(<i8>b);
+  let l: i32 = 0;
+  while (l + 16 <= max) {
+    const m = i8x16.bitmask(i8x16.eq(v128.load(p + <usize>l), vb));
+    if (m != 0xffff) return l + <i32>ctz(~m);
+    l += 16;
+  }
+  while (l < max && <i32>load<u8>(p + <usize>l) == b) l++;
+  return l;
+}
+
+/** How many of the max bytes before p (p - 1, p - 2, ...) equal b (16 at a time). */
+function runBackward(p: usize, b: i32, max: i32): i32 {
+  const vb = i8x16.splat(<i8>b);
+  let l: i32 = 0;
+  while (l + 16 <= max) {
+    const m = i8x16.bitmask(i8x16.eq(v128.load(p - <usize>l - 16), vb));
+    if (m != 0xffff) return l + <i32>clz((~m) & 0xffff) - 16;
+    l += 16;
+  }
+  while (l < max && <i32>load<u8>(p - <usize>l - 1) == b) l++;
+  return l;
+}
+
 /**
  * Longest match for ip (all positions < ip inserted), longer than minLen, ending at or before
  * limit. Returns its length (0 if none) and leaves the offset in mOff.
@@ -341,7 +372,7 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
   if (isRun) {
     const cap = maxLen < RUN_CAP ? maxLen : RUN_CAP;
     runIp = MINMATCH;
-    while (runIp < cap && <i32>load<u8>(src + <usize>(ip + runIp)) == b) runIp++;
+    if (runIp < cap) runIp += runForward(src + <usize>(ip + runIp), b, cap - runIp);
     // A candidate matching more than runIp bytes is a run of at least runIp bytes followed by the
     // byte after ip's run: its last three run bytes and that byte are on the chain of the 4 bytes
     // at qe (one position per run of b followed by that byte), so the walk looks at nothing else.
@@ -363,7 +394,7 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
           load<i32>(src + <usize>q) == w
         ) {
           let j = a;
-          while (j < q && <i32>load<u8>(src + <usize>j) == b) j++;
+          if (j < q) j += runForward(src + <usize>j, b, q - j);
           if (j == q) {
             const l = runIp + 1 + commonLength(src + <usize>(a + runIp + 1), src + <usize>(ip + runIp + 1), maxLen - runIp - 1);
             if (l > best) {
@@ -391,10 +422,11 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
       if (load<i32>(src + <usize>cand) == v) {
         let e = cand + MINMATCH;
         const eMax = ip + runIp;
-        while (e < eMax && <i32>load<u8>(src + <usize>e) == b) e++;
+        if (e < eMax) e += runForward(src + <usize>e, b, eMax - e);
         let st = cand;
         const stMin = cand - RUN_CAP > lowest ? cand - RUN_CAP : lowest;
-        while (st > 0 && st > stMin && <i32>load<u8>(src + <usize>st - 1) == b) st--;
+        const stLow = stMin > 0 ? stMin : 0;
+        if (st > stLow) st -= runBackward(src + <usize>st, b, st - stLow);
         let a = e - runIp;
         if (a < st) a = st;
         if (a >= ip) a = ip - 1;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { WORDS, dataArbitraries } from './helpers/arbitraries.js';
 import { mulberry32 } from './helpers/noise.js';
@@ -268,6 +269,34 @@ test('in-place input: 16-byte literal copies never write past the block into the
       assert.deepEqual(lz4DecompressStrict(r.block, r.consumed), data.subarray(0, r.consumed));
     }
   }
+});
+
+test('runs of one byte value: the 16-byte run scans and match lengths give the blocks of the byte-by-byte scans', () => {
+  // hcFind measures runs (forward and backward) and common lengths 16 bytes at a time; runs of every
+  // length up to 300 around 16-byte boundaries, compressed at levels 0, 3, 9 and 12, must give the
+  // blocks the byte-at-a-time loops gave (digest recorded from them).
+  const rnd = mulberry32(21);
+  const n = 200000;
+  const data = new Uint8Array(n);
+  for (let i = 0; i < n;) {
+    const v = [0, 0xff, 0x20, rnd() & 255][rnd() % 4];
+    const len = 1 + (rnd() % (rnd() % 8 === 0 ? 300 : 40));
+    for (let k = 0; k < len && i < n; k++) data[i++] = v;
+    if (rnd() % 3 === 0) data[i++] = rnd() & 255;
+  }
+  const h = createHash('sha256');
+  const s = new Lz4Scratch();
+  for (const level of [0, 3, 9, 12]) {
+    for (const cap of [4096, 65536]) {
+      for (let pos = 0; pos < n;) {
+        const r = s.compress(data.subarray(pos), n - pos, cap, level);
+        h.update(r.block);
+        h.update(String(r.consumed));
+        pos += r.consumed;
+      }
+    }
+  }
+  assert.equal(h.digest('hex'), '5ff1e34ffedd25961cdc737076b7dd979ea05418b6b4c658ccc7f074cae50cf2');
 });
 
 test('levels outside 0..12 are clamped', () => {
