@@ -37,6 +37,7 @@ const RUN_SHIFT: i32 = 3;
 const INF: i32 = 0x3fffffff;
 
 const FAST_TABLE: usize = 0;
+const WILD_SLACK: usize = 16;
 const HC_HEAD: usize = FAST_TABLE + (4 << FAST_HASH_LOG);
 const HC_CHAIN: usize = HC_HEAD + (4 << HC_HASH_LOG);
 const OPT_SLOTS: usize = OPT_NUM + 64;
@@ -57,7 +58,8 @@ export let written: i32 = 0;
 /** Make room for outCap output bytes and inCap input bytes; returns the input's address.
  *  May grow the memory (views of it must be made again). */
 export function configure(inCap: i32, outCap: i32): usize {
-  inPtr = (OUT + <usize>outCap + 15) & ~15;
+  // WILD_SLACK bytes after the block: literal copies may write up to 15 bytes past their end
+  inPtr = (OUT + <usize>outCap + WILD_SLACK + 15) & ~15;
   const need = inPtr + <usize>inCap + 16;
   const have = <usize>memory.size() << 16;
   if (need > have) memory.grow(<i32>((need - have + 65535) >> 16));
@@ -97,6 +99,20 @@ function maxFinalRun(room: i32): i32 {
   return 3 + ll + extLen(ll) + extLen(ml - MINMATCH);
 }
 
+/**
+ * Copies n bytes 16 at a time, writing up to 15 bytes past dst + n (configure leaves WILD_SLACK
+ * bytes after the block; the input window has 16 bytes after it to read). memory.copy costs a call
+ * into the engine per sequence, which for the few literals of most sequences took longer than the copy.
+ */
+@inline function wildCopy(dst: usize, src: usize, n: i32): void {
+  const end = dst + <usize>n;
+  do {
+    v128.store(dst, v128.load(src));
+    dst += 16;
+    src += 16;
+  } while (dst < end);
+}
+
 function writeLength(op: usize, n: i32): usize {
   while (n >= 255) {
     store<u8>(op++, 255);
@@ -115,7 +131,7 @@ function writeSequence(src: usize, anchor: i32, ll: i32, off: i32, ml: i32, op: 
     token = RUN_MASK << 4;
     o = writeLength(o, ll - RUN_MASK);
   } else token = ll << 4;
-  memory.copy(o, src + <usize>anchor, <usize>ll);
+  wildCopy(o, src + <usize>anchor, ll);
   o += <usize>ll;
   store<u16>(o, <u16>off);
   o += 2;
@@ -187,6 +203,11 @@ function finishOverflow(src: usize, srcLen: i32, cap: i32, op: i32, anchor: i32,
 /** Length of the common prefix of src[a..] and src[b..], at most max bytes (8 at a time). */
 @inline function commonLength(a: usize, b: usize, max: i32): i32 {
   let l: i32 = 0;
+  while (l + 16 <= max) {
+    const m = i8x16.bitmask(i8x16.eq(v128.load(a + <usize>l), v128.load(b + <usize>l)));
+    if (m != 0xffff) return l + <i32>ctz(~m);
+    l += 16;
+  }
   while (l + 8 <= max) {
     const x = load<u64>(a + <usize>l) ^ load<u64>(b + <usize>l);
     if (x != 0) return l + <i32>(ctz(x) >> 3);
@@ -227,17 +248,20 @@ function compressFast(src: usize, srcLen: i32, cap: i32): i32 {
     let searches: i32 = 1 << 6;
     let step: i32 = 1;
     let found = false;
+    // the next position's slot is computed before this one is checked (as liblz4 does), so that the
+    // table load does not wait for the comparison
+    let h = fastSlot(src + <usize>ip);
     while (ip <= stop) {
-      const v = load<i32>(src + <usize>ip);
-      const h = fastSlot(src + <usize>ip);
       ref = load<i32>(h) - base;
       store<i32>(h, ip + base);
-      if (ref >= 0 && ip - ref <= MAX_DISTANCE && load<i32>(src + <usize>ref) == v) {
+      const nextIp = ip + step;
+      step = searches++ >> 6;
+      if (nextIp <= stop) h = fastSlot(src + <usize>nextIp);
+      if (ref >= 0 && ip - ref <= MAX_DISTANCE && load<i32>(src + <usize>ref) == load<i32>(src + <usize>ip)) {
         found = true;
         break;
       }
-      ip += step;
-      step = searches++ >> 6;
+      ip = nextIp;
     }
     if (!found) break;
     // catch up backwards
@@ -295,6 +319,32 @@ function hcInsert(src: usize, base: i32, from: i32, to: i32): i32 {
   return to;
 }
 
+/** How many of the max bytes from p on equal b (16 at a time). */
+function runForward(p: usize, b: i32, max: i32): i32 {
+  const vb = i8x16.splat(<i8>b);
+  let l: i32 = 0;
+  while (l + 16 <= max) {
+    const m = i8x16.bitmask(i8x16.eq(v128.load(p + <usize>l), vb));
+    if (m != 0xffff) return l + <i32>ctz(~m);
+    l += 16;
+  }
+  while (l < max && <i32>load<u8>(p + <usize>l) == b) l++;
+  return l;
+}
+
+/** How many of the max bytes before p (p - 1, p - 2, ...) equal b (16 at a time). */
+function runBackward(p: usize, b: i32, max: i32): i32 {
+  const vb = i8x16.splat(<i8>b);
+  let l: i32 = 0;
+  while (l + 16 <= max) {
+    const m = i8x16.bitmask(i8x16.eq(v128.load(p - <usize>l - 16), vb));
+    if (m != 0xffff) return l + <i32>clz((~m) & 0xffff) - 16;
+    l += 16;
+  }
+  while (l < max && <i32>load<u8>(p - <usize>l - 1) == b) l++;
+  return l;
+}
+
 /**
  * Longest match for ip (all positions < ip inserted), longer than minLen, ending at or before
  * limit. Returns its length (0 if none) and leaves the offset in mOff.
@@ -322,7 +372,7 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
   if (isRun) {
     const cap = maxLen < RUN_CAP ? maxLen : RUN_CAP;
     runIp = MINMATCH;
-    while (runIp < cap && <i32>load<u8>(src + <usize>(ip + runIp)) == b) runIp++;
+    if (runIp < cap) runIp += runForward(src + <usize>(ip + runIp), b, cap - runIp);
     // A candidate matching more than runIp bytes is a run of at least runIp bytes followed by the
     // byte after ip's run: its last three run bytes and that byte are on the chain of the 4 bytes
     // at qe (one position per run of b followed by that byte), so the walk looks at nothing else.
@@ -344,7 +394,7 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
           load<i32>(src + <usize>q) == w
         ) {
           let j = a;
-          while (j < q && <i32>load<u8>(src + <usize>j) == b) j++;
+          if (j < q) j += runForward(src + <usize>j, b, q - j);
           if (j == q) {
             const l = runIp + 1 + commonLength(src + <usize>(a + runIp + 1), src + <usize>(ip + runIp + 1), maxLen - runIp - 1);
             if (l > best) {
@@ -372,10 +422,11 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
       if (load<i32>(src + <usize>cand) == v) {
         let e = cand + MINMATCH;
         const eMax = ip + runIp;
-        while (e < eMax && <i32>load<u8>(src + <usize>e) == b) e++;
+        if (e < eMax) e += runForward(src + <usize>e, b, eMax - e);
         let st = cand;
         const stMin = cand - RUN_CAP > lowest ? cand - RUN_CAP : lowest;
-        while (st > 0 && st > stMin && <i32>load<u8>(src + <usize>st - 1) == b) st--;
+        const stLow = stMin > 0 ? stMin : 0;
+        if (st > stLow) st -= runBackward(src + <usize>st, b, st - stLow);
         let a = e - runIp;
         if (a < st) a = st;
         if (a >= ip) a = ip - 1;
@@ -525,9 +576,11 @@ function compressLazy(src: usize, srcLen: i32, cap: i32, depth: i32): i32 {
   store<i32>(arr + ((<usize>i) << 2), v);
 }
 
-/** Levels 4..12: price-based parse over a look-ahead window (search depth and the length taken
- *  without further parsing grow with the level). */
-function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient: i32): i32 {
+/** Levels 4..9: price-based parse over a look-ahead window (search depth and the length taken
+ *  without further parsing grow with the level). The window's first position is searched `depth`
+ *  deep, the others `innerDepth` deep; with `longerOnly` a position inside the window is searched
+ *  only for matches that reach past the window's end. */
+function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: i32, sufficient: i32, longerOnly: bool): i32 {
   const base = hcStart(srcLen);
   const price = OPT_PRICE;
   const lit = OPT_LIT;
@@ -595,7 +648,7 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient: 
         // a match from here cannot pay off if the next positions are already cheap
         if (cur + MINMATCH <= last && at(price, cur + 1) <= pc && at(price, cur + MINMATCH) < pc + 3) continue;
         next = hcInsert(src, base, next, pos);
-        const ml = hcFind(src, base, pos, matchLimit, depth, 0);
+        const ml = hcFind(src, base, pos, matchLimit, innerDepth, longerOnly ? last - cur : 0);
         if (ml == 0) continue;
         const off = mOff;
         if (ml >= sufficient || cur + ml > OPT_NUM) {
@@ -868,12 +921,12 @@ export function compress(inOff: i32, srcLen: i32, cap: i32, level: i32): i32 {
   if (level <= 0) return compressFast(src, srcLen, cap);
   if (level <= 3) return compressLazy(src, srcLen, cap, level == 1 ? 8 : level == 2 ? 16 : 32);
   switch (level) {
-    case 4: return compressOpt(src, srcLen, cap, 24, 48);
-    case 5: return compressOpt(src, srcLen, cap, 40, 64);
-    case 6: return compressOpt(src, srcLen, cap, 64, 64);
-    case 7: return compressOpt(src, srcLen, cap, 96, 64);
-    case 8: return compressOpt(src, srcLen, cap, 128, 64);
-    case 9: return compressOpt(src, srcLen, cap, 256, 128);
+    case 4: return compressOpt(src, srcLen, cap, 24, 24, 48, false);
+    case 5: return compressOpt(src, srcLen, cap, 40, 40, 64, false);
+    case 6: return compressOpt(src, srcLen, cap, 64, 64, 64, false);
+    case 7: return compressOpt(src, srcLen, cap, 96, 96, 64, false);
+    case 8: return compressOpt(src, srcLen, cap, 128, 128, 64, false);
+    case 9: return compressOpt(src, srcLen, cap, 256, 256, 128, false);
     // lz4hc's levels 10..12 (search attempts, sufficient length; full update at 12)
     case 10: return compressOptHC(src, srcLen, cap, 512, 64, false);
     case 11: return compressOptHC(src, srcLen, cap, 2048, 128, false);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { WORDS, dataArbitraries } from './helpers/arbitraries.js';
 import { mulberry32 } from './helpers/noise.js';
@@ -241,6 +242,61 @@ test('scratch reuse: no match reaches into an earlier block; base reset path', (
   for (let i = 0; i < 1100; i++) {
     checkBlock(big.subarray(i), (1 << 20) - i, 64, i % 2 === 0 ? 0 : 9, scratch);
   }
+});
+
+test('in-place input: 16-byte literal copies never write past the block into the input window', () => {
+  // The encoder copies literals 16 bytes at a time, past their end; the input window follows the
+  // output block in the encoder's memory. Blocks that end exactly at every capacity up to outCap,
+  // compressed from the window in place, must leave the window's bytes as they were.
+  const rnd = mulberry32(11);
+  const scratch = new Lz4Scratch();
+  const n = 6000;
+  const data = new Uint8Array(n);
+  // short literal runs between short matches: many sequences, each with a few literals
+  for (let i = 0; i < n;) {
+    const lits = 1 + (rnd() % 6);
+    for (let k = 0; k < lits && i < n; k++) data[i++] = rnd() & 255;
+    const off = 1 + (rnd() % Math.min(i, 40));
+    for (let k = 4 + (rnd() % 5); k > 0 && i < n; k--, i++) data[i] = data[i - off];
+  }
+  for (const level of LEVELS) {
+    for (let cap = 16; cap <= 600; cap++) {
+      const win = scratch.window(n, cap);
+      win.set(data);
+      const r = scratch.compress(win.subarray(0, n), n, cap, level);
+      assert.ok(r.block.length <= cap);
+      assert.ok(Buffer.from(win.subarray(0, n)).equals(Buffer.from(data)), `level ${level} cap ${cap}: input window changed`);
+      assert.deepEqual(lz4DecompressStrict(r.block, r.consumed), data.subarray(0, r.consumed));
+    }
+  }
+});
+
+test('runs of one byte value: the 16-byte run scans and match lengths give the blocks of the byte-by-byte scans', () => {
+  // hcFind measures runs (forward and backward) and common lengths 16 bytes at a time; runs of every
+  // length up to 300 around 16-byte boundaries, compressed at levels 0, 3, 9 and 12, must give the
+  // blocks the byte-at-a-time loops gave (digest recorded from them).
+  const rnd = mulberry32(21);
+  const n = 200000;
+  const data = new Uint8Array(n);
+  for (let i = 0; i < n;) {
+    const v = [0, 0xff, 0x20, rnd() & 255][rnd() % 4];
+    const len = 1 + (rnd() % (rnd() % 8 === 0 ? 300 : 40));
+    for (let k = 0; k < len && i < n; k++) data[i++] = v;
+    if (rnd() % 3 === 0) data[i++] = rnd() & 255;
+  }
+  const h = createHash('sha256');
+  const s = new Lz4Scratch();
+  for (const level of [0, 3, 9, 12]) {
+    for (const cap of [4096, 65536]) {
+      for (let pos = 0; pos < n;) {
+        const r = s.compress(data.subarray(pos), n - pos, cap, level);
+        h.update(r.block);
+        h.update(String(r.consumed));
+        pos += r.consumed;
+      }
+    }
+  }
+  assert.equal(h.digest('hex'), '5ff1e34ffedd25961cdc737076b7dd979ea05418b6b4c658ccc7f074cae50cf2');
 });
 
 test('levels outside 0..12 are clamped', () => {
