@@ -2,7 +2,7 @@
 // the running statistics the destsize driver sizes codes from; and a structural walk of untrusted
 // streams for the strict inflater's error messages.
 import {
-  LEN_EXTRA, DIST_EXTRA, CL_ORDER, NUM_LL, NUM_D, NUM_CL, EOB, FIXED_LL_LEN, FIXED_D_LEN,
+  LEN_BASE, LEN_EXTRA, DIST_BASE, DIST_EXTRA, CL_ORDER, NUM_LL, NUM_D, NUM_CL, EOB, FIXED_LL_LEN, FIXED_D_LEN,
   Decoder, LL_AUX, D_AUX,
 } from './deflate-huffman.js';
 
@@ -400,6 +400,71 @@ export function decodeChunk(ts: TokenStore, buf: Uint8Array, n: number, inLen: n
   for (let i = 280; i < NUM_LL; i++) fixedBits += hl[i] * 8;
   for (let i = 0; i < NUM_D; i++) fixedBits += hd[i] * 5;
   ts.cumFixed = fixedBits;
+}
+
+// length 3..258 -> length symbol 257..285, and its extra bits
+const LEN_SYM = new Uint16Array(259);
+const LEN_XB = new Uint8Array(259);
+for (let s = 0; s < 29; s++) {
+  for (let l = LEN_BASE[s]; l < LEN_BASE[s] + (1 << LEN_EXTRA[s]) && l <= 258; l++) {
+    LEN_SYM[l] = 257 + s;
+    LEN_XB[l] = LEN_EXTRA[s];
+  }
+}
+LEN_SYM[258] = 285;
+LEN_XB[258] = 0;
+// distance 1..32768 -> distance symbol: distances <= 256 directly, larger ones by (d - 1) >> 7
+const DIST_SYM_LO = new Uint8Array(257);
+const DIST_SYM_HI = new Uint8Array(256);
+for (let s = 0; s < 30; s++) {
+  for (let d = DIST_BASE[s]; d < DIST_BASE[s] + (1 << DIST_EXTRA[s]); d++) {
+    if (d <= 256) DIST_SYM_LO[d] = s;
+    else DIST_SYM_HI[(d - 1) >> 7] = s;
+  }
+}
+
+/**
+ * Append LZ77 tokens (a literal is its byte; a match is length | distance << 9) to the store and
+ * its cumulative statistics.
+ */
+export function appendTokens(ts: TokenStore, tok: Uint32Array): void {
+  const m = tok.length;
+  ts.ensure(ts.n + m);
+  const sym = ts.sym;
+  const val = ts.val;
+  const dsy = ts.dsym;
+  const xbs = ts.xb;
+  const hl = ts.cumLL;
+  const hd = ts.cumD;
+  let k = ts.n;
+  let xbits = ts.cumXb;
+  let fixed = ts.cumFixed;
+  for (let i = 0; i < m; i++) {
+    const t = tok[i];
+    if (t < 256) {
+      sym[k++] = t;
+      hl[t]++;
+      fixed += t < 144 ? 8 : 9;
+      continue;
+    }
+    const len = t & 511;
+    const dist = t >>> 9;
+    const s = LEN_SYM[len];
+    const ds = dist <= 256 ? DIST_SYM_LO[dist] : DIST_SYM_HI[(dist - 1) >> 7];
+    const x = LEN_XB[len] + DIST_EXTRA[ds];
+    sym[k] = s;
+    val[k] = t;
+    dsy[k] = ds;
+    xbs[k] = x;
+    k++;
+    hl[s]++;
+    hd[ds]++;
+    xbits += x;
+    fixed += (s < 280 ? 7 : 8) + 5 + x;
+  }
+  ts.n = k;
+  ts.cumXb = xbits;
+  ts.cumFixed = fixed;
 }
 
 /**

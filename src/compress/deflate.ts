@@ -25,9 +25,9 @@
  * code changes between Node releases, so pin the Node version for golden images; the streams are
  * valid everywhere.
  */
-import * as zlib from 'node:zlib';
 import { NUM_LL, NUM_D, FIXED_LL_LEN, FIXED_D_LEN, DynCode } from './deflate-huffman.js';
-import { TokenStore, decodeChunk } from './deflate-tokens.js';
+import { TokenStore } from './deflate-tokens.js';
+import { Lz77Parser } from './deflate-lz77.js';
 import { BitWriter, encodeDynamic, encodeFixed, encodeStored, storedFit } from './deflate-writer.js';
 
 
@@ -59,54 +59,11 @@ export interface DeflateHint {
 }
 
 // ---------------------------------------------------------------------------------------------
-// zlib match finder: a fresh zlib stream for every call
-
-interface ZHandle {
-  writeSync(flush: number, inp: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
-  close(): void;
-}
-interface ZEngine {
-  handle: ZHandle;
-  state: Uint32Array; // [avail_out, avail_in] after writeSync
-}
-type DeflateRawCtor = new (opts: zlib.ZlibOptions) => { _handle?: ZHandle; _writeState?: Uint32Array };
-
-/**
- * Why not one stream per level, reset between calls: deflateReset keeps the old window bytes, and
- * Chromium's zlib (Node's) reads past the end of the input it was given — 4-byte hashes below
- * level 6, over-long match compares — so after a sync flush the tokens near each chunk end would
- * depend on what an earlier call compressed. A new stream starts from a zeroed window. Creating the
- * handle directly (not through the stream's close()) costs ~10 us.
- */
-function openEngine(level: number): ZEngine {
-  const Ctor = (zlib as unknown as { DeflateRaw: DeflateRawCtor }).DeflateRaw;
-  // chunkSize: the stream's own output buffer is never used (writeSync gets ours), so keep it minimal
-  const z = new Ctor({ level, memLevel: 9, windowBits: 15, strategy: zlib.constants.Z_DEFAULT_STRATEGY, chunkSize: zlib.constants.Z_MIN_CHUNK });
-  if (!z._handle || typeof z._handle.writeSync !== 'function' || typeof z._handle.close !== 'function' || !(z._writeState instanceof Uint32Array)) {
-    throw new Error('deflateDestSize: this Node.js zlib has no synchronous handle API (_handle.writeSync)');
-  }
-  return { handle: z._handle, state: z._writeState };
-}
-
-let zOut = new Uint8Array(1 << 16);
-
-/** feed src[from, from+n) to zlib with a sync flush and decode the resulting blocks */
-function feed(eng: ZEngine, src: Uint8Array, from: number, n: number): void {
-  const need = n + (n >> 3) + 96;
-  if (zOut.length < need) zOut = new Uint8Array(need);
-  const avail = zOut.length - 16; // keep 16 zero bytes after the output: the decoder reads ahead
-  eng.handle.writeSync(zlib.constants.Z_SYNC_FLUSH, src, from, n, zOut, 0, avail);
-  if (eng.state[1] !== 0 || eng.state[0] === 0) throw new Error('deflateDestSize: zlib output buffer too small');
-  const len = avail - eng.state[0];
-  zOut.fill(0, len, len + 16);
-  decodeChunk(ts, zOut, len, n);
-}
-
-// ---------------------------------------------------------------------------------------------
 // deflateDestSize
 
 // Scratch of the driver, reused by every call; each call starts from reset() and carries nothing over.
 const ts = new TokenStore();
+const parser = new Lz77Parser();
 const writer = new BitWriter();
 const preLL = new Int32Array(NUM_LL);
 const preD = new Int32Array(NUM_D);
@@ -183,16 +140,8 @@ function nextChunk(capacity: number, fed: number, estBits: number): number {
 const MAX_CHUNK = 1 << 20;
 
 function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: number, hint?: DeflateHint): DeflateResult {
-  const eng = openEngine(level);
-  try {
-    return destSizeWith(eng, src, srcLen, capacity, hint);
-  } finally {
-    eng.handle.close();
-  }
-}
-
-function destSizeWith(eng: ZEngine, src: Uint8Array, srcLen: number, capacity: number, hint?: DeflateHint): DeflateResult {
   const budget = capacity * 8;
+  parser.begin(src, srcLen, level);
   ts.reset();
 
   // feed chunks until the tokens no longer fit in one block (first overflowing chunk)
@@ -201,9 +150,7 @@ function destSizeWith(eng: ZEngine, src: Uint8Array, srcLen: number, capacity: n
   let aTok = -1; // ts.n when codeA was built
   let estBits = 0; // cost estimate of the tokens so far, for the chunk schedule
   while (fed < srcLen) {
-    const n = Math.min(nextChunk(capacity, fed, estBits), srcLen - fed);
-    feed(eng, src, fed, n);
-    fed += n;
+    fed = parser.parseTo(ts, fed + nextChunk(capacity, fed, estBits));
     const fixed = 3 + ts.cumFixed + 7;
     estBits = fixed * 0.85; // dynamic codes typically cost ~85 % of the fixed code...
     if (fixed <= budget) continue; // the fixed code still fits: no overflow
