@@ -25,10 +25,10 @@
  * code changes between Node releases, so pin the Node version for golden images; the streams are
  * valid everywhere.
  */
-import { NUM_LL, NUM_D, FIXED_LL_LEN, FIXED_D_LEN, DynCode } from './deflate-huffman.js';
+import { NUM_LL, NUM_D, EOB, FIXED_LL_LEN, FIXED_D_LEN, DynCode } from './deflate-huffman.js';
 import { TokenStore } from './deflate-tokens.js';
 import { Lz77Parser } from './deflate-lz77.js';
-import { BitWriter, encodeDynamic, encodeFixed, encodeStored, storedFit } from './deflate-writer.js';
+import { BitWriter, writeDynamic, writeFixed, encodeStored, storedFit } from './deflate-writer.js';
 
 
 /**
@@ -139,24 +139,145 @@ function nextChunk(capacity: number, fed: number, estBits: number): number {
 }
 const MAX_CHUNK = 1 << 20;
 
+/**
+ * Block splitting: a large pcluster may be written as several blocks, each with a code of its own
+ * (machine code, symbol tables and strings of one binary differ in statistics). Candidate split
+ * points are every SPLIT_STEP tokens; at each, the open block so far and the next SPLIT_STEP tokens
+ * are priced as two blocks and as one, and split when two cost less. With 4 KiB pclusters (a few
+ * thousand tokens) this never triggers; on 64 KiB pclusters of binaries it saves ~0.4 %.
+ */
+const SPLIT_STEP = 1024;
+
+// the completed (non-final) blocks of the current call: tokens [blkFrom[i], blkTo[i]), with
+// blkCode[i] or the fixed code (blkFixed[i])
+const blkCode: DynCode[] = [];
+const blkFrom: number[] = [];
+const blkTo: number[] = [];
+const blkFixed: boolean[] = [];
+let nBlk = 0;
+let blkBits = 0;
+let open0 = 0; // first token of the open block
+let splitAt = 0; // next candidate split point
+let bXb = 0;
+let bFixed = 0;
+const bLL = new Int32Array(NUM_LL);
+const bD = new Int32Array(NUM_D);
+const nLL = new Int32Array(NUM_LL);
+const nD = new Int32Array(NUM_D);
+const jLL = new Int32Array(NUM_LL);
+const jD = new Int32Array(NUM_D);
+const codeN = new DynCode();
+const codeJ = new DynCode();
+
+/** statistics of tokens [from, to) into ll/d (EOB counted once); returns [extra bits, fixed-code bits] */
+function blockStats(from: number, to: number, ll: Int32Array, d: Int32Array): [number, number] {
+  ll.fill(0);
+  d.fill(0);
+  ll[EOB] = 1;
+  let xb = 0;
+  let fixed = 0;
+  const sym = ts.sym;
+  for (let t = from; t < to; t++) {
+    const s = sym[t];
+    ll[s]++;
+    if (s > 256) {
+      d[ts.dsym[t]]++;
+      xb += ts.xb[t];
+      fixed += FIXED_LL_LEN[s] + 5 + ts.xb[t];
+    } else fixed += FIXED_LL_LEN[s];
+  }
+  return [xb, fixed];
+}
+
+/**
+ * Complete blocks at the split points where two blocks cost less than one, while the tokens after
+ * the next candidate block exist and the completed blocks fit in the budget whole (with room for an
+ * empty final block). The open block's statistics in ts (cumLL, cumD, cumXb, cumFixed) then cover
+ * only tokens [open0, ts.n).
+ */
+function completeBlocks(budget: number): void {
+  while (ts.n > splitAt + SPLIT_STEP) {
+    // bLL/bD/bXb/bFixed: tokens [open0, splitAt), kept up to date as splitAt moves
+    const [xn, fn] = blockStats(splitAt, splitAt + SPLIT_STEP, nLL, nD);
+    const code = (blkCode[nBlk] ??= new DynCode());
+    code.build(bLL, bD);
+    codeN.build(nLL, nD);
+    for (let i = 0; i < NUM_LL; i++) jLL[i] = bLL[i] + nLL[i];
+    jLL[EOB] = 1;
+    for (let i = 0; i < NUM_D; i++) jD[i] = bD[i] + nD[i];
+    codeJ.build(jLL, jD);
+    const dyn = 3 + code.headerBits + code.dataBits(bLL, bD) + bXb;
+    const fix = 3 + bFixed + 7;
+    const bits = Math.min(dyn, fix);
+    const two = bits + 3 + codeN.headerBits + codeN.dataBits(nLL, nD) + xn;
+    const one = 3 + codeJ.headerBits + codeJ.dataBits(jLL, jD) + bXb + xn;
+    if (two >= one || blkBits + bits + 10 > budget) {
+      // one block is cheaper (or the completed blocks would not fit: the cut takes it from here)
+      bLL.set(jLL);
+      bD.set(jD);
+      bXb += xn;
+      bFixed += fn;
+      splitAt += SPLIT_STEP;
+      continue;
+    }
+    blkFrom[nBlk] = open0;
+    blkTo[nBlk] = splitAt;
+    blkFixed[nBlk] = fix < dyn;
+    nBlk++;
+    blkBits += bits;
+    for (let i = 0; i < NUM_LL; i++) ts.cumLL[i] -= bLL[i];
+    ts.cumLL[EOB] = 1;
+    for (let i = 0; i < NUM_D; i++) ts.cumD[i] -= bD[i];
+    ts.cumXb -= bXb;
+    ts.cumFixed -= bFixed;
+    open0 = splitAt;
+    splitAt = open0 + SPLIT_STEP;
+    bLL.set(nLL);
+    bD.set(nD);
+    bXb = xn;
+    bFixed = fn;
+  }
+}
+
+/** The completed blocks, then the final block (dynamic `code`, or fixed when null) of tokens [open0, k). */
+function encodeBlocks(k: number, code: DynCode | null): Uint8Array {
+  for (let i = 0; i < nBlk; i++) {
+    if (blkFixed[i]) writeFixed(writer, ts, blkFrom[i], blkTo[i], false);
+    else writeDynamic(writer, ts, blkFrom[i], blkTo[i], blkCode[i], false);
+  }
+  if (code) writeDynamic(writer, ts, open0, k, code, true);
+  else writeFixed(writer, ts, open0, k, true);
+  return writer.flush();
+}
+
 function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: number, hint?: DeflateHint): DeflateResult {
   const budget = capacity * 8;
   parser.begin(src, srcLen, level);
   ts.reset();
+  nBlk = 0;
+  blkBits = 0;
+  open0 = 0;
+  splitAt = 0;
+  bLL.fill(0);
+  bD.fill(0);
+  bLL[EOB] = 1;
+  bXb = 0;
+  bFixed = 0;
 
-  // feed chunks until the tokens no longer fit in one block (first overflowing chunk)
+  // parse on until the tokens no longer fit (first overflowing chunk)
   let fed = 0;
   let overflow = false;
   let aTok = -1; // ts.n when codeA was built
   let estBits = 0; // cost estimate of the tokens so far, for the chunk schedule
   while (fed < srcLen) {
     fed = parser.parseTo(ts, fed + nextChunk(capacity, fed, estBits));
-    const fixed = 3 + ts.cumFixed + 7;
-    estBits = fixed * 0.85; // dynamic codes typically cost ~85 % of the fixed code...
+    completeBlocks(budget);
+    const fixed = blkBits + 3 + ts.cumFixed + 7;
+    estBits = blkBits + (fixed - blkBits) * 0.85; // dynamic codes typically cost ~85 % of the fixed code...
     if (fixed <= budget) continue; // the fixed code still fits: no overflow
     codeA.build(ts.cumLL, ts.cumD);
     aTok = ts.n;
-    const dyn = 3 + codeA.headerBits + codeA.dataBits(ts.cumLL, ts.cumD) + ts.cumXb;
+    const dyn = blkBits + 3 + codeA.headerBits + codeA.dataBits(ts.cumLL, ts.cumD) + ts.cumXb;
     estBits = dyn; // ...but once known, the real cost (a 258-byte match of zeros: 2 bits, not 13)
     if (dyn <= budget) continue;
     overflow = true;
@@ -165,19 +286,20 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   if (hint) hint.lastFed = fed;
 
   writer.reset(capacity);
+  const room = budget - blkBits; // for the open (final) block
   if (!overflow) {
-    // the whole input fits: the smallest of dynamic / fixed / stored
+    // the whole input fits: the smallest of dynamic / fixed (after the completed blocks) / stored
     if (aTok !== ts.n) codeA.build(ts.cumLL, ts.cumD);
-    const dyn = 3 + codeA.headerBits + codeA.dataBits(ts.cumLL, ts.cumD) + ts.cumXb;
-    const fix = 3 + ts.cumFixed + 7;
+    const dyn = blkBits + 3 + codeA.headerBits + codeA.dataBits(ts.cumLL, ts.cumD) + ts.cumXb;
+    const fix = blkBits + 3 + ts.cumFixed + 7;
     const sto = (srcLen + 5 * Math.max(1, Math.ceil(srcLen / 65535))) * 8;
     if (sto < dyn && sto < fix && sto <= budget) return { consumed: srcLen, data: encodeStored(src, srcLen) };
-    if (dyn < fix) return { consumed: srcLen, data: encodeDynamic(writer, ts, ts.n, codeA) };
-    return { consumed: srcLen, data: encodeFixed(writer, ts, ts.n) };
+    if (dyn < fix) return { consumed: srcLen, data: encodeBlocks(ts.n, codeA) };
+    return { consumed: srcLen, data: encodeBlocks(ts.n, null) };
   }
 
-  // Cut with code A (built for all decoded tokens): walk back from the end. C_A(k) grows by >= 1
-  // bit per token, so this finds the largest fitting k. Collect the suffix statistics on the way.
+  // Cut with code A (built for all tokens of the open block): walk back from the end. C_A(k) grows
+  // by >= 1 bit per token, so this finds the largest fitting k. Collect the suffix statistics on the way.
   preLL.set(ts.cumLL);
   preD.set(ts.cumD);
   let cost = 3 + codeA.headerBits + codeA.dataBits(ts.cumLL, ts.cumD) + ts.cumXb;
@@ -187,7 +309,7 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   let kA = ts.n;
   const llA = codeA.llLen;
   const dA = codeA.dLen;
-  while (kA > 0 && cost > budget) {
+  while (kA > open0 && cost > room) {
     const t = --kA;
     const s = ts.sym[t];
     cost -= tokenBits(t, llA, dA);
@@ -199,6 +321,7 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
       fixedCost -= FIXED_LL_LEN[s] + 5 + ts.xb[t];
     } else fixedCost -= FIXED_LL_LEN[s];
   }
+  if (cost > room) bytesA = -1; // not even an empty block under code A
 
   // code B, built for exactly that prefix: usually a little smaller, so walk forward (or back)
   codeB.build(preLL, preD);
@@ -206,12 +329,13 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   let kB = kA;
   let bytesB = bytesA;
   cost = 3 + codeB.headerBits + codeB.dataBits(preLL, preD) + xb;
-  if (cost <= budget) {
+  if (cost <= room) {
+    if (bytesB < 0) bytesB = fed - spanOf(kB, ts.n);
     while (kB < ts.n) {
       const c = tokenBits(kB, codeF.llLen, codeF.dLen);
       const s = ts.sym[kB];
       if (c !== 0) {
-        if (cost + c > budget) break;
+        if (cost + c > room) break;
         cost += c;
         preLL[s]++;
         if (s > 256) {
@@ -230,7 +354,7 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
         const other = codeF === codeC ? codeB : codeC;
         other.build(preLL, preD);
         const c2 = 3 + other.headerBits + other.dataBits(preLL, preD) + xb;
-        if (c2 > budget) break; // preLL/preD are not used after the walk: no need to undo
+        if (c2 > room) break; // preLL/preD are not used after the walk: no need to undo
         codeF = other;
         cost = c2;
       }
@@ -238,22 +362,23 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
       kB++;
     }
   } else {
-    while (kB > 0 && cost > budget) {
+    while (kB > open0 && cost > room) {
       kB--;
       cost -= tokenBits(kB, codeB.llLen, codeB.dLen);
       bytesB -= tokenSpan(kB);
     }
+    if (cost > room) bytesB = -1;
   }
 
   // fixed code: only worth a look when it fits at least A's prefix (tiny capacities)
   let kF = -1;
   let bytesF = -1;
-  if (fixedCost <= budget) {
+  if (fixedCost <= room) {
     kF = kA;
-    bytesF = bytesA;
+    bytesF = fed - spanOf(kA, ts.n);
     while (kF < ts.n) {
       const c = tokenBits(kF, FIXED_LL_LEN, FIXED_D_LEN);
-      if (fixedCost + c > budget) break;
+      if (fixedCost + c > room) break;
       fixedCost += c;
       bytesF += tokenSpan(kF);
       kF++;
@@ -263,8 +388,15 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   const best = Math.max(bytesA, bytesB, bytesF, bytesS);
   if (best <= 0) return emptyStream();
   // ties: dynamic B, dynamic A, fixed, stored (a fixed order keeps the choice canonical)
-  if (bytesB === best) return { consumed: best, data: encodeDynamic(writer, ts, kB, codeF) };
-  if (bytesA === best) return { consumed: best, data: encodeDynamic(writer, ts, kA, codeA) };
-  if (bytesF === best) return { consumed: best, data: encodeFixed(writer, ts, kF) };
+  if (bytesB === best) return { consumed: best, data: encodeBlocks(kB, codeF) };
+  if (bytesA === best) return { consumed: best, data: encodeBlocks(kA, codeA) };
+  if (bytesF === best) return { consumed: best, data: encodeBlocks(kF, null) };
   return { consumed: best, data: encodeStored(src, best) };
+}
+
+/** input bytes of tokens [from, to) */
+function spanOf(from: number, to: number): number {
+  let n = 0;
+  for (let t = from; t < to; t++) n += tokenSpan(t);
+  return n;
 }
