@@ -143,18 +143,20 @@ function longest(p: i32, cand: i32, best: i32, chain: i32): i32 {
   const a = p + base;
   const cur = inPtr + <usize>p;
   const first = load<u16>(cur);
+  let scanEnd = load<u16>(cur + <usize>(best - 1));
   let dist: i32 = 0;
   while (chain-- > 0) {
     const d = a - cand;
     if (d > WSIZE) break;
     const q = cur - <usize>d;
-    // cheap rejects first: the byte that would make the match longer, then the first two
-    if (load<u8>(q + <usize>best) == load<u8>(cur + <usize>best) && load<u16>(q) == first) {
+    // cheap rejects first (as zlib): the two bytes ending a match one longer than best, then the first two
+    if (load<u16>(q + <usize>(best - 1)) == scanEnd && load<u16>(q) == first) {
       const l = commonLength(cur + 2, q + 2, maxLen - 2) + 2;
       if (l > best) {
         best = l;
         dist = d;
         if (l >= nice) break;
+        scanEnd = load<u16>(cur + <usize>(best - 1));
       }
     }
     // chain[cand] was overwritten by cand + WSIZE once that was inserted
