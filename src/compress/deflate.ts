@@ -166,8 +166,14 @@ const nLL = new Int32Array(NUM_LL);
 const nD = new Int32Array(NUM_D);
 const jLL = new Int32Array(NUM_LL);
 const jD = new Int32Array(NUM_D);
-const codeN = new DynCode();
-const codeJ = new DynCode();
+// codes of the split decision: the open block so far (bCode, bDyn bits when bValid), the next
+// SPLIT_STEP tokens (codeN) and both together (codeJ); objects move between these, blkCode and spare
+let bCode = new DynCode();
+let bDyn = 0;
+let bValid = false;
+let codeN = new DynCode();
+let codeJ = new DynCode();
+const spare: DynCode[] = [];
 
 /** statistics of tokens [from, to) into ll/d (EOB counted once); returns [extra bits, fixed-code bits] */
 function blockStats(from: number, to: number, ll: Int32Array, d: Int32Array): [number, number] {
@@ -199,27 +205,40 @@ function completeBlocks(budget: number): void {
   while (ts.n > splitAt + SPLIT_STEP) {
     // bLL/bD/bXb/bFixed: tokens [open0, splitAt), kept up to date as splitAt moves
     const [xn, fn] = blockStats(splitAt, splitAt + SPLIT_STEP, nLL, nD);
-    const code = (blkCode[nBlk] ??= new DynCode());
-    code.build(bLL, bD);
+    if (!bValid) {
+      bCode.build(bLL, bD);
+      bDyn = 3 + bCode.headerBits + bCode.dataBits(bLL, bD) + bXb;
+      bValid = true;
+    }
     codeN.build(nLL, nD);
     for (let i = 0; i < NUM_LL; i++) jLL[i] = bLL[i] + nLL[i];
     jLL[EOB] = 1;
     for (let i = 0; i < NUM_D; i++) jD[i] = bD[i] + nD[i];
     codeJ.build(jLL, jD);
-    const dyn = 3 + code.headerBits + code.dataBits(bLL, bD) + bXb;
+    const dyn = bDyn;
     const fix = 3 + bFixed + 7;
     const bits = Math.min(dyn, fix);
-    const two = bits + 3 + codeN.headerBits + codeN.dataBits(nLL, nD) + xn;
+    const nDyn = 3 + codeN.headerBits + codeN.dataBits(nLL, nD) + xn;
+    const two = bits + nDyn;
     const one = 3 + codeJ.headerBits + codeJ.dataBits(jLL, jD) + bXb + xn;
     if (two >= one || blkBits + bits + 10 > budget) {
-      // one block is cheaper (or the completed blocks would not fit: the cut takes it from here)
+      // one block is cheaper (or the completed blocks would not fit: the cut takes it from here);
+      // the joint code is the open block's code from now on
       bLL.set(jLL);
       bD.set(jD);
       bXb += xn;
       bFixed += fn;
       splitAt += SPLIT_STEP;
+      const t = bCode;
+      bCode = codeJ;
+      codeJ = t;
+      bDyn = one;
       continue;
     }
+    blkCode[nBlk] = bCode;
+    bCode = codeN;
+    bDyn = nDyn;
+    codeN = spare.pop() ?? new DynCode();
     blkFrom[nBlk] = open0;
     blkTo[nBlk] = splitAt;
     blkFixed[nBlk] = fix < dyn;
@@ -254,7 +273,9 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   const budget = capacity * 8;
   parser.begin(src, srcLen, level);
   ts.reset();
+  for (let i = 0; i < nBlk; i++) spare.push(blkCode[i]);
   nBlk = 0;
+  bValid = false;
   blkBits = 0;
   open0 = 0;
   splitAt = 0;
