@@ -1,29 +1,24 @@
 /**
  * Raw DEFLATE for EROFS pclusters: a "destsize" compressor (the longest input prefix whose stream
  * fits in a fixed number of bytes); this module is its driver. The strict inflater for the reader is in
- * deflate-inflate.ts; Huffman tables, token decoding and the bit writer in deflate-huffman.ts,
- * deflate-tokens.ts and deflate-writer.ts.
+ * deflate-inflate.ts; the LZ77 parser in deflate-lz77.ts (assembly/deflate.ts, WebAssembly); Huffman
+ * tables, the token store and the bit writer in deflate-huffman.ts, deflate-tokens.ts and
+ * deflate-writer.ts.
  *
  * How deflateDestSize works, and why its output is canonical:
- *  - node:zlib serves only as a native LZ77 match finder. Input is fed from offset 0 in chunks, each
- *    followed by Z_SYNC_FLUSH. A flush makes zlib emit every token (literal or length/distance pair)
- *    for the data it has, so a chunk's tokens depend only on src[0 .. end of that chunk].
- *  - zlib's byte-aligned output for each chunk is decoded back into tokens (JS, ~10 ns/token).
- *  - Chunk sizes come from nextChunk(): a function of capacity and of the tokens decoded so far,
- *    never of the hint. Chunks are fed until the tokens no longer fit in `capacity` bytes as one
- *    block (dynamic code built for exactly those tokens, or the fixed code): the first overflowing
- *    chunk, checked after every chunk.
- *  - Our own entropy coder then writes one final block (BFINAL=1): a dynamic Huffman code built for
- *    the chosen token prefix, cut at the last token that still fits (to the bit); or the fixed code;
- *    or stored blocks, whichever covers the most input.
+ *  - Our LZ77 parser (3-byte hash chains, zlib's lazy rules and per-level parameters) turns the input
+ *    into tokens a chunk at a time; a token depends only on src[0..srcLen), never on the chunking.
+ *  - Chunk sizes come from nextChunk(): a function of capacity and of the tokens so far, never of the
+ *    hint. Chunks are parsed until the tokens no longer fit in `capacity` bytes (dynamic code built for
+ *    exactly those tokens, or the fixed code): the first overflowing chunk, checked after every chunk.
+ *  - Large inputs become several blocks: every SPLIT_STEP tokens the open block is closed when two
+ *    codes cost less than one (completeBlocks).
+ *  - The last block (BFINAL=1): a dynamic Huffman code built for the chosen token prefix, cut at the
+ *    last token that still fits (to the bit); or the fixed code; or the whole stream as stored
+ *    blocks, whichever covers the most input.
  *  Every step depends only on (src[0..srcLen), capacity, level), so the output is byte-for-byte the
- *  same whatever was compressed before and whatever `hint` holds. zlib matches each byte about once
- *  (1.04-1.1x the consumed input, against ~2.3x for a libdeflate-style search with zlib trials).
- *
- * Reproducibility caveat: the tokens come from the zlib inside Node (Chromium's fork). Its hash
- * function depends on the CPU (CRC32C with SSE4.2+PCLMUL or ARMv8 CRC, Rabin-Karp otherwise) and the
- * code changes between Node releases, so pin the Node version for golden images; the streams are
- * valid everywhere.
+ *  same whatever was compressed before and whatever `hint` holds, on every Node release and CPU (the
+ *  tokens used to come from Node's zlib, whose hash depends on both).
  */
 import { NUM_LL, NUM_D, EOB, FIXED_LL_LEN, FIXED_D_LEN, DynCode } from './deflate-huffman.js';
 import { TokenStore } from './deflate-tokens.js';
@@ -166,13 +161,8 @@ const nLL = new Int32Array(NUM_LL);
 const nD = new Int32Array(NUM_D);
 const jLL = new Int32Array(NUM_LL);
 const jD = new Int32Array(NUM_D);
-// codes of the split decision: the open block so far (bCode, bDyn bits when bValid), the next
-// SPLIT_STEP tokens (codeN) and both together (codeJ); objects move between these, blkCode and spare
-let bCode = new DynCode();
-let bDyn = 0;
-let bValid = false;
-let codeN = new DynCode();
-let codeJ = new DynCode();
+/** header bits of the last block code built by the split decision: the price of one more block */
+let lastHeaderBits = 600;
 const spare: DynCode[] = [];
 
 /** statistics of tokens [from, to) into ll/d (EOB counted once); returns [extra bits, fixed-code bits] */
@@ -205,45 +195,42 @@ function completeBlocks(budget: number): void {
   while (ts.n > splitAt + SPLIT_STEP) {
     // bLL/bD/bXb/bFixed: tokens [open0, splitAt), kept up to date as splitAt moves
     const [xn, fn] = blockStats(splitAt, splitAt + SPLIT_STEP, nLL, nD);
-    if (!bValid) {
-      bCode.build(bLL, bD);
-      bDyn = 3 + bCode.headerBits + bCode.dataBits(bLL, bD) + bXb;
-      bValid = true;
-    }
-    codeN.build(nLL, nD);
     for (let i = 0; i < NUM_LL; i++) jLL[i] = bLL[i] + nLL[i];
     jLL[EOB] = 1;
     for (let i = 0; i < NUM_D; i++) jD[i] = bD[i] + nD[i];
-    codeJ.build(jLL, jD);
-    const dyn = bDyn;
-    const fix = 3 + bFixed + 7;
-    const bits = Math.min(dyn, fix);
-    const nDyn = 3 + codeN.headerBits + codeN.dataBits(nLL, nD) + xn;
-    const two = bits + nDyn;
-    const one = 3 + codeJ.headerBits + codeJ.dataBits(jLL, jD) + bXb + xn;
-    if (two >= one || blkBits + bits + 10 > budget) {
-      // one block is cheaper (or the completed blocks would not fit: the cut takes it from here);
-      // the joint code is the open block's code from now on
+    // priced by entropy (a Huffman code costs about as much, and building codes here took a third
+    // of the encoder's time): two blocks pay one more header
+    const two = entropyBits(bLL, bD) + entropyBits(nLL, nD) + lastHeaderBits;
+    const one = entropyBits(jLL, jD);
+    let split = two < one;
+    let code: DynCode | null = null;
+    let dyn = 0;
+    let fix = 0;
+    if (split) {
+      code = spare.pop() ?? new DynCode();
+      code.build(bLL, bD);
+      dyn = 3 + code.headerBits + code.dataBits(bLL, bD) + bXb;
+      fix = 3 + bFixed + 7;
+      // the completed blocks must fit whole (with room for an empty final block), else the cut takes it from here
+      if (blkBits + Math.min(dyn, fix) + 10 > budget) {
+        spare.push(code);
+        split = false;
+      } else lastHeaderBits = code.headerBits;
+    }
+    if (!split) {
       bLL.set(jLL);
       bD.set(jD);
       bXb += xn;
       bFixed += fn;
       splitAt += SPLIT_STEP;
-      const t = bCode;
-      bCode = codeJ;
-      codeJ = t;
-      bDyn = one;
       continue;
     }
-    blkCode[nBlk] = bCode;
-    bCode = codeN;
-    bDyn = nDyn;
-    codeN = spare.pop() ?? new DynCode();
+    blkCode[nBlk] = code!;
     blkFrom[nBlk] = open0;
     blkTo[nBlk] = splitAt;
     blkFixed[nBlk] = fix < dyn;
     nBlk++;
-    blkBits += bits;
+    blkBits += Math.min(dyn, fix);
     for (let i = 0; i < NUM_LL; i++) ts.cumLL[i] -= bLL[i];
     ts.cumLL[EOB] = 1;
     for (let i = 0; i < NUM_D; i++) ts.cumD[i] -= bD[i];
@@ -256,6 +243,24 @@ function completeBlocks(budget: number): void {
     bXb = xn;
     bFixed = fn;
   }
+}
+
+/** Shannon cost in bits of the symbols counted in ll and d (without extra bits). */
+function entropyBits(ll: Int32Array, d: Int32Array): number {
+  let tl = 0;
+  for (let i = 0; i < NUM_LL; i++) tl += ll[i];
+  let td = 0;
+  for (let i = 0; i < NUM_D; i++) td += d[i];
+  let e = tl * Math.log2(tl) + (td > 0 ? td * Math.log2(td) : 0);
+  for (let i = 0; i < NUM_LL; i++) {
+    const f = ll[i];
+    if (f > 0) e -= f * Math.log2(f);
+  }
+  for (let i = 0; i < NUM_D; i++) {
+    const f = d[i];
+    if (f > 0) e -= f * Math.log2(f);
+  }
+  return e;
 }
 
 /** The completed blocks, then the final block (dynamic `code`, or fixed when null) of tokens [open0, k). */
@@ -275,7 +280,7 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   ts.reset();
   for (let i = 0; i < nBlk; i++) spare.push(blkCode[i]);
   nBlk = 0;
-  bValid = false;
+  lastHeaderBits = 600;
   blkBits = 0;
   open0 = 0;
   splitAt = 0;
