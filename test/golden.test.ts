@@ -16,7 +16,7 @@ const GOLDEN: Record<string, string> = {
   'b4096-digest': '98b735cfd677b5438916a3002a4b64a1a7694015b6aa50d260556ada9876339b',
   'b4096-trusted-digest-noinline': '299b009450fbbe3e85215a5be1e0c7a9309858521faa62d8b12afa7d33ce6475',
   'b4096-lz4hc-fragments': 'e2e0471b4fe85983ba2f996575752144afed072dcf27160826a4b4656df0d65f',
-  'b512-deflate-all-fragments-ztailpacking': '7e6c53fceef13eb07d5378e035bf33f3405bad955020efd9c97a3f1cb049542a',
+  'b512-deflate-all-fragments-ztailpacking': '97dce880bcc4e7c40752955d611bbcaa75d60f0996d0dbb12fc9d40d083fab47',
 };
 const ARGS: Record<string, string[]> = {
   'b4096': ['-b', '4096'],

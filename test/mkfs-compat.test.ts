@@ -148,6 +148,16 @@ test('mkfs.erofs values: base prefixes, k/m/g, atoi for -d, ilog2 block sizes, -
   assert.deepEqual([a.fragments, a.allFragments, a.fragdedupe], [false, false, 'off']);
   a = p('-zlz4hc,12:lzma,109 --compress-hints=f i s');
   assert.deepEqual([a.codec, a.alternatives, a.compressHints], [{ name: 'lz4hc', level: 12 }, [{ name: 'lzma', level: 109 }], 'f']);
+  // -zlibdeflate: mkfs.erofs 1.9.3's libdeflate encoder writes DEFLATE too; levels 0..12 (default 1,
+  // as its deflate), 13 refused. Ours writes it with our DEFLATE encoder, 10..12 at our highest level.
+  assert.deepEqual(p('-zlibdeflate i s').codec, { name: 'deflate', level: 1 });
+  assert.deepEqual(p('-zlibdeflate,level=6 i s').codec, { name: 'deflate', level: 6 });
+  assert.deepEqual(p('-zlibdeflate,0 i s').codec, { name: 'deflate', level: 0 });
+  assert.deepEqual(p('-zlibdeflate,12:lz4 i s').codec, { name: 'deflate', level: 9 });
+  assert.throws(() => p('-zlibdeflate,level=13 i s'), (e: Error) => /^invalid compression level 13$/.test(e.message));
+  // -zdeflate: mkfs.erofs's default level is 1 (the help says so); level 0 is refused there
+  assert.deepEqual(p('-zdeflate i s').codec, { name: 'deflate', level: 1 });
+  assert.throws(() => p('-zdeflate,0 i s'), (e: Error) => /^invalid compression level 0 for deflate/.test(e.message));
   // --zfeature-bits: bit 2 fragments, bit 3 all-fragments.
   a = p('--zfeature-bits=12 -zlz4 i s');
   assert.deepEqual([a.fragments, a.allFragments], [true, true]);

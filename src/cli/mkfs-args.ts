@@ -3,6 +3,7 @@
 // accepts is either carried into MkfsArgs, or refused with one line naming it: never ignored.
 import { UserError } from '../errors.js';
 import { parseCompressor, type CodecSpec } from '../compress/codec.js';
+import { DEFLATE_MAX_LEVEL } from '../compress/deflate.js';
 import { getoptLong, type LongOption } from './getopt.js';
 import { parseUuid } from './parse.js';
 
@@ -112,6 +113,31 @@ export class MkfsRefusal extends UserError {}
 
 function refuse(msg: string): never {
   throw new MkfsRefusal(msg);
+}
+
+/** mkfs.erofs 1.9.3's DEFLATE levels: both encoders default to 1; libdeflate takes 0..12, its own
+ *  encoder (kite_deflate) 1..9. */
+const MKFS_DEFLATE_DEFAULT_LEVEL = 1;
+const LIBDEFLATE_MAX_LEVEL = 12;
+
+/**
+ * A -z value as mkfs.erofs names it. "libdeflate" is mkfs.erofs's second DEFLATE encoder (same
+ * on-disk algorithm): written by our DEFLATE encoder at the same level, 10..12 (libdeflate's
+ * near-optimal parsing) at our highest, 9. Levels mkfs.erofs refuses are refused.
+ */
+function parseMkfsCompressor(v: string): CodecSpec {
+  const [name, ...opts] = v.split(',');
+  if (name !== 'libdeflate' && name !== 'deflate') return parseCompressor(v);
+  const spec = parseCompressor(['deflate', ...opts].join(','));
+  if (spec.level === undefined) spec.level = MKFS_DEFLATE_DEFAULT_LEVEL;
+  if (name === 'libdeflate') {
+    if (spec.level > LIBDEFLATE_MAX_LEVEL) refuse(`invalid compression level ${spec.level}`);
+    spec.level = Math.min(spec.level, DEFLATE_MAX_LEVEL);
+  } else if (spec.level === 0) {
+    // mkfs.erofs 1.9.3: "failed to initialize compression" (its deflate encoder has no stored-only level)
+    refuse(`invalid compression level 0 for deflate (1..${DEFLATE_MAX_LEVEL})`);
+  }
+  return spec;
 }
 
 function notImplemented(what: string, why = 'not implemented by erofs-forge'): never {
@@ -268,8 +294,8 @@ export function parseMkfsArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
         const algs = v!.split(':').filter(Boolean);
         if (algs.length > 64) refuse(`too many algorithm types`);
         if (algs.length) {
-          a.codec = parseCompressor(algs[0]);
-          a.alternatives = algs.slice(1).map(parseCompressor);
+          a.codec = parseMkfsCompressor(algs[0]);
+          a.alternatives = algs.slice(1).map(parseMkfsCompressor);
         }
         break;
       }

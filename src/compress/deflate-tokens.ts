@@ -1,16 +1,16 @@
-// Token decoding: zlib's (trusted, byte-aligned) sync-flushed output turned back into tokens, with
-// the running statistics the destsize driver sizes codes from; and a structural walk of untrusted
+// The token store of the DEFLATE encoder: the LZ77 parser's tokens (deflate-lz77.ts) with the
+// running statistics the destsize driver sizes codes from; and a structural walk of untrusted
 // streams for the strict inflater's error messages.
 import {
-  LEN_EXTRA, DIST_EXTRA, CL_ORDER, NUM_LL, NUM_D, NUM_CL, EOB, FIXED_LL_LEN, FIXED_D_LEN,
+  LEN_BASE, LEN_EXTRA, DIST_BASE, DIST_EXTRA, CL_ORDER, NUM_LL, NUM_D, NUM_CL, EOB, FIXED_LL_LEN, FIXED_D_LEN,
   Decoder, LL_AUX, D_AUX,
 } from './deflate-huffman.js';
 
-/** Decoded tokens and their cumulative statistics: grows, never shrinks; reset() before each stream. */
+/** Tokens and their cumulative statistics: grows, never shrinks; reset() before each stream. */
 export class TokenStore {
   /** literal byte 0..255 or length symbol 257..285 */
   sym = new Uint16Array(1 << 14);
-  /** match: length | distance << 9; literal: 0 */
+  /** match: length | distance << 9 (not written for literals) */
   val = new Uint32Array(1 << 14);
   /** distance symbol, 255 for a literal */
   dsym = new Uint8Array(1 << 14);
@@ -25,8 +25,6 @@ export class TokenStore {
   cumXb = 0;
   /** data bits under the fixed code (without EOB) */
   cumFixed = 0;
-  /** The decoder's tables and bit reader, reused by every decodeChunk into this store. */
-  readonly decoder = new DecoderState();
 
   reset(): void {
     this.n = 0;
@@ -63,7 +61,7 @@ fixedDDec.init(FIXED_D_LEN, 30);
 
 export class ZlibOutputError extends Error {}
 
-/** A bit reader for the slow paths (the hot loop of decodeChunk keeps its own copy in locals). */
+/** A bit reader for the structural walk. */
 class BitReader {
   buf = 0;
   cnt = 0;
@@ -161,245 +159,69 @@ export class DecoderState {
   }
 }
 
+// length 3..258 -> length symbol 257..285, and its extra bits
+const LEN_SYM = new Uint16Array(259);
+const LEN_XB = new Uint8Array(259);
+for (let s = 0; s < 29; s++) {
+  for (let l = LEN_BASE[s]; l < LEN_BASE[s] + (1 << LEN_EXTRA[s]) && l <= 258; l++) {
+    LEN_SYM[l] = 257 + s;
+    LEN_XB[l] = LEN_EXTRA[s];
+  }
+}
+LEN_SYM[258] = 285;
+LEN_XB[258] = 0;
+// distance 1..32768 -> distance symbol: distances <= 256 directly, larger ones by (d - 1) >> 7
+const DIST_SYM_LO = new Uint8Array(257);
+const DIST_SYM_HI = new Uint8Array(256);
+for (let s = 0; s < 30; s++) {
+  for (let d = DIST_BASE[s]; d < DIST_BASE[s] + (1 << DIST_EXTRA[s]); d++) {
+    if (d <= 256) DIST_SYM_LO[d] = s;
+    else DIST_SYM_HI[(d - 1) >> 7] = s;
+  }
+}
+
 /**
- * Decode the blocks zlib wrote for one sync-flushed chunk (buf[0..n)): non-final blocks, the last
- * one the empty stored block of the flush. Appends tokens and updates the cumulative statistics.
- * `inLen` (the chunk's input size) bounds the number of new tokens.
- * The bit buffer holds at most 24 bits (refill while <= 16), so it always stays a small integer.
+ * Append LZ77 tokens (a literal is its byte; a match is length | distance << 9) to the store and
+ * its cumulative statistics.
  */
-export function decodeChunk(ts: TokenStore, buf: Uint8Array, n: number, inLen: number): void {
-  ts.ensure(ts.n + inLen);
+export function appendTokens(ts: TokenStore, tok: Uint32Array): void {
+  const m = tok.length;
+  ts.ensure(ts.n + m);
   const sym = ts.sym;
   const val = ts.val;
   const dsy = ts.dsym;
   const xbs = ts.xb;
   const hl = ts.cumLL;
   const hd = ts.cumD;
-  const st = ts.decoder;
-  const { llDec, dDec, clDec, lens, br } = st;
   let k = ts.n;
   let xbits = ts.cumXb;
-  let pos = 0;
-  let bb = 0;
-  let bc = 0;
-  const limit = ts.n + inLen;
-  for (;;) {
-    while (bc <= 16) {
-      bb |= buf[pos] << bc;
-      pos++;
-      bc += 8;
-    }
-    const hdr = bb & 7;
-    bb >>= 3;
-    bc -= 3;
-    if (hdr & 1) throw new ZlibOutputError('unexpected final block');
-    const type = hdr >> 1;
-    if (type === 0) {
-      bb >>= bc & 7;
-      bc -= bc & 7;
-      let p = pos - (bc >> 3);
-      const len = buf[p] | (buf[p + 1] << 8);
-      p += 4;
-      if (p + len > n || k + len > limit) throw new ZlibOutputError('stored block overruns');
-      for (let i = 0; i < len; i++) {
-        const b = buf[p + i];
-        sym[k++] = b;
-        hl[b]++;
-      }
-      pos = p + len;
-      bb = 0;
-      bc = 0;
-      if (pos >= n) break;
+  let fixed = ts.cumFixed;
+  for (let i = 0; i < m; i++) {
+    const t = tok[i];
+    if (t < 256) {
+      sym[k++] = t;
+      hl[t]++;
+      fixed += t < 144 ? 8 : 9;
       continue;
     }
-    let ld: Decoder;
-    let dd: Decoder;
-    if (type === 1) {
-      ld = fixedLLDec;
-      dd = fixedDDec;
-    } else if (type === 2) {
-      // dynamic header (5 + 5 + 4 bits, then 3 bits per code-length code length)
-      while (bc <= 16) {
-        bb |= buf[pos] << bc;
-        pos++;
-        bc += 8;
-      }
-      const hlit = (bb & 31) + 257;
-      const hdist = ((bb >> 5) & 31) + 1;
-      const hclen = ((bb >> 10) & 15) + 4;
-      bb >>= 14;
-      bc -= 14;
-      if (hlit > 286 || hdist > 30) throw new ZlibOutputError('bad dynamic header');
-      const cl = st.clScratch;
-      cl.fill(0);
-      for (let i = 0; i < hclen; i++) {
-        while (bc <= 16) {
-          bb |= buf[pos] << bc;
-          pos++;
-          bc += 8;
-        }
-        cl[CL_ORDER[i]] = bb & 7;
-        bb >>= 3;
-        bc -= 3;
-      }
-      clDec.init(cl, NUM_CL);
-      const ct = clDec.table; // code-length codes are <= 7 bits: the 7-bit table decodes all
-      const total = hlit + hdist;
-      for (let i = 0; i < total; ) {
-        while (bc <= 16) {
-          bb |= buf[pos] << bc;
-          pos++;
-          bc += 8;
-        }
-        const e = ct[bb & 127];
-        if (e <= 0) throw new ZlibOutputError('bad code-length code');
-        const l = e & 15;
-        bb >>= l;
-        bc -= l;
-        const c = e >> 4;
-        if (c < 16) lens[i++] = c;
-        else {
-          let r: number;
-          let v = 0;
-          if (c === 16) {
-            if (i === 0) throw new ZlibOutputError('repeat without a length');
-            v = lens[i - 1];
-            r = 3 + (bb & 3);
-            bb >>= 2;
-            bc -= 2;
-          } else if (c === 17) {
-            r = 3 + (bb & 7);
-            bb >>= 3;
-            bc -= 3;
-          } else {
-            r = 11 + (bb & 127);
-            bb >>= 7;
-            bc -= 7;
-          }
-          if (i + r > total) throw new ZlibOutputError('code lengths overrun');
-          for (; r > 0; r--) lens[i++] = v;
-        }
-      }
-      llDec.init(lens.subarray(0, hlit), hlit);
-      dDec.init(lens.subarray(hlit, total), hdist);
-      ld = llDec;
-      dd = dDec;
-    } else throw new ZlibOutputError('reserved block type');
-    const lt = ld.table;
-    const lm = ld.mask;
-    const lp = ld.pri;
-    const dt = dd.table;
-    const dm = dd.mask;
-    for (;;) {
-      // branchless refill to 24..31 bits: whole bytes count as consumed, the bits of a partly
-      // fitting byte sit above bc as a correct preview (or-ed again, same value, next time)
-      bb |= ((buf[pos] | (buf[pos + 1] << 8) | (buf[pos + 2] << 16)) << bc) & 0x7fffffff;
-      const nb = (31 - bc) >> 3;
-      pos += nb;
-      bc += nb << 3;
-      // entry: code length | symbol << 4 | extra-bit count << 13 | base << 17 (see Decoder);
-      // the slow path returns the symbol, rebuilt into an entry with length 0 (bits consumed)
-      let e = lt[bb & lm];
-      if (e === 0) {
-        br.set(buf, n, pos, bb, bc);
-        const s = br.decodeSym(ld);
-        pos = br.pos;
-        bb = br.buf;
-        bc = br.cnt;
-        e = (s << 4) | LL_AUX[s];
-      }
-      const l = e & 15;
-      bb >>= l;
-      bc -= l;
-      if (e < 256 << 4) {
-        // literals: only ts.sym is meaningful (ts.val/ts.dsym/ts.xb are read for matches only); writes
-        // past the reserved room are dropped by the typed array and caught after the block
-        const s = e >> 4;
-        sym[k++] = s;
-        hl[s]++;
-        // a second literal without a refill while the buffer still holds a table index
-        if (bc >= lp) {
-          const e2 = lt[bb & lm];
-          if (e2 !== 0 && e2 < 256 << 4) {
-            const l2 = e2 & 15;
-            bb >>= l2;
-            bc -= l2;
-            const s2 = e2 >> 4;
-            sym[k++] = s2;
-            hl[s2]++;
-          }
-        }
-        continue;
-      }
-      const s = (e >> 4) & 511;
-      if (s === EOB) break;
-      if (s > 285) throw new ZlibOutputError('bad length symbol');
-      let len = e >>> 17;
-      const le = (e >> 13) & 15;
-      if (le) {
-        if (bc < 16) {
-          bb |= (buf[pos] | (buf[pos + 1] << 8)) << bc;
-          pos += 2;
-          bc += 16;
-        }
-        len += bb & ((1 << le) - 1);
-        bb >>= le;
-        bc -= le;
-      }
-      if (bc < 16) {
-        bb |= (buf[pos] | (buf[pos + 1] << 8)) << bc;
-        pos += 2;
-        bc += 16;
-      }
-      e = dt[bb & dm];
-      if (e === 0) {
-        br.set(buf, n, pos, bb, bc);
-        const d = br.decodeSym(dd);
-        pos = br.pos;
-        bb = br.buf;
-        bc = br.cnt;
-        e = (d << 4) | D_AUX[d];
-      }
-      const dl = e & 15;
-      bb >>= dl;
-      bc -= dl;
-      const ds = (e >> 4) & 511;
-      if (ds > 29) throw new ZlibOutputError('bad distance symbol');
-      let dist = e >>> 17; // entries with a base >= 16384 are negative as Int32: hence >>> and === 0
-      const de = (e >> 13) & 15;
-      if (de) {
-        if (bc < 16) {
-          bb |= (buf[pos] | (buf[pos + 1] << 8)) << bc;
-          pos += 2;
-          bc += 16;
-        }
-        dist += bb & ((1 << de) - 1);
-        bb >>= de;
-        bc -= de;
-      }
-      const x = le + de;
-      sym[k] = s;
-      val[k] = len | (dist << 9);
-      dsy[k] = ds;
-      xbs[k] = x;
-      k++;
-      hl[s]++;
-      hd[ds]++;
-      xbits += x;
-    }
-    if (pos > n + 4) throw new ZlibOutputError('block overruns the chunk output');
-    if (k > limit) throw new ZlibOutputError('more tokens than input');
+    const len = t & 511;
+    const dist = t >>> 9;
+    const s = LEN_SYM[len];
+    const ds = dist <= 256 ? DIST_SYM_LO[dist] : DIST_SYM_HI[(dist - 1) >> 7];
+    const x = LEN_XB[len] + DIST_EXTRA[ds];
+    sym[k] = s;
+    val[k] = t;
+    dsy[k] = ds;
+    xbs[k] = x;
+    k++;
+    hl[s]++;
+    hd[ds]++;
+    xbits += x;
+    fixed += (s < 280 ? 7 : 8) + 5 + x;
   }
   ts.n = k;
   ts.cumXb = xbits;
-  // fixed-code cost of everything so far (without EOB), from the histograms
-  let fixedBits = xbits;
-  for (let i = 0; i < 144; i++) fixedBits += hl[i] * 8;
-  for (let i = 144; i < 256; i++) fixedBits += hl[i] * 9;
-  for (let i = 257; i < 280; i++) fixedBits += hl[i] * 7;
-  for (let i = 280; i < NUM_LL; i++) fixedBits += hl[i] * 8;
-  for (let i = 0; i < NUM_D; i++) fixedBits += hd[i] * 5;
-  ts.cumFixed = fixedBits;
+  ts.cumFixed = fixed;
 }
 
 /**

@@ -40,8 +40,8 @@ export class BitWriter {
     return this.buf.slice(0, this.pos);
   }
 
-  /** tokens [0, k) and EOB with the given packed codes (see canonicalCodes) */
-  writeTokens(ts: TokenStore, k: number, llCode: Int32Array, dCode: Int32Array): void {
+  /** tokens [from, k) and EOB with the given packed codes (see canonicalCodes) */
+  writeTokens(ts: TokenStore, from: number, k: number, llCode: Int32Array, dCode: Int32Array): void {
     const buf = this.buf;
     const dv = this.view;
     const sym = ts.sym;
@@ -55,7 +55,7 @@ export class BitWriter {
     // extra <= 5, distance extra <= 13), so acc stays below 2^31; whole 16-bit units are stored at
     // once, without a branch: the two bytes are always stored (the buffer has slack) and p, acc and
     // cnt advance by (cnt & 16), which is 16 exactly when cnt >= 16 (cnt < 31)
-    for (let t = 0; t < k; t++) {
+    for (let t = from; t < k; t++) {
       const s = sym[t];
       const c = llCode[s];
       acc |= (c & 0xffff) << cnt;
@@ -107,10 +107,10 @@ export class BitWriter {
   }
 }
 
-/** One final dynamic block (BTYPE=10) holding tokens [0, k) under `code`. */
-export function encodeDynamic(w: BitWriter, ts: TokenStore, k: number, code: DynCode): Uint8Array {
+/** A dynamic block (BTYPE=10) holding tokens [from, k) under `code`. */
+export function writeDynamic(w: BitWriter, ts: TokenStore, from: number, k: number, code: DynCode, final: boolean): void {
   code.finish();
-  w.put(1, 1); // BFINAL
+  w.put(final ? 1 : 0, 1); // BFINAL
   w.put(2, 2); // BTYPE = dynamic
   w.put(code.hlit - 257, 5);
   w.put(code.hdist - 1, 5);
@@ -125,15 +125,25 @@ export function encodeDynamic(w: BitWriter, ts: TokenStore, k: number, code: Dyn
     else if (s === 17) w.put(v >> 8, 3);
     else if (s === 18) w.put(v >> 8, 7);
   }
-  w.writeTokens(ts, k, code.llCode, code.dCode);
+  w.writeTokens(ts, from, k, code.llCode, code.dCode);
+}
+
+/** A fixed-code block (BTYPE=01) holding tokens [from, k). */
+export function writeFixed(w: BitWriter, ts: TokenStore, from: number, k: number, final: boolean): void {
+  w.put(final ? 1 : 0, 1);
+  w.put(1, 2);
+  w.writeTokens(ts, from, k, FIXED_LL_CODE, FIXED_D_CODE);
+}
+
+/** One final dynamic block (BTYPE=10) holding tokens [0, k) under `code`. */
+export function encodeDynamic(w: BitWriter, ts: TokenStore, k: number, code: DynCode): Uint8Array {
+  writeDynamic(w, ts, 0, k, code, true);
   return w.flush();
 }
 
 /** One final fixed-code block (BTYPE=01) holding tokens [0, k). */
 export function encodeFixed(w: BitWriter, ts: TokenStore, k: number): Uint8Array {
-  w.put(1, 1);
-  w.put(1, 2);
-  w.writeTokens(ts, k, FIXED_LL_CODE, FIXED_D_CODE);
+  writeFixed(w, ts, 0, k, true);
   return w.flush();
 }
 

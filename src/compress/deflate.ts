@@ -1,34 +1,29 @@
 /**
  * Raw DEFLATE for EROFS pclusters: a "destsize" compressor (the longest input prefix whose stream
  * fits in a fixed number of bytes); this module is its driver. The strict inflater for the reader is in
- * deflate-inflate.ts; Huffman tables, token decoding and the bit writer in deflate-huffman.ts,
- * deflate-tokens.ts and deflate-writer.ts.
+ * deflate-inflate.ts; the LZ77 parser in deflate-lz77.ts (assembly/deflate.ts, WebAssembly); Huffman
+ * tables, the token store and the bit writer in deflate-huffman.ts, deflate-tokens.ts and
+ * deflate-writer.ts.
  *
  * How deflateDestSize works, and why its output is canonical:
- *  - node:zlib serves only as a native LZ77 match finder. Input is fed from offset 0 in chunks, each
- *    followed by Z_SYNC_FLUSH. A flush makes zlib emit every token (literal or length/distance pair)
- *    for the data it has, so a chunk's tokens depend only on src[0 .. end of that chunk].
- *  - zlib's byte-aligned output for each chunk is decoded back into tokens (JS, ~10 ns/token).
- *  - Chunk sizes come from nextChunk(): a function of capacity and of the tokens decoded so far,
- *    never of the hint. Chunks are fed until the tokens no longer fit in `capacity` bytes as one
- *    block (dynamic code built for exactly those tokens, or the fixed code): the first overflowing
- *    chunk, checked after every chunk.
- *  - Our own entropy coder then writes one final block (BFINAL=1): a dynamic Huffman code built for
- *    the chosen token prefix, cut at the last token that still fits (to the bit); or the fixed code;
- *    or stored blocks, whichever covers the most input.
+ *  - Our LZ77 parser (3-byte hash chains, zlib's lazy rules and per-level parameters) turns the input
+ *    into tokens a chunk at a time; a token depends only on src[0..srcLen), never on the chunking.
+ *  - Chunk sizes come from nextChunk(): a function of capacity and of the tokens so far, never of the
+ *    hint. Chunks are parsed until the tokens no longer fit in `capacity` bytes (dynamic code built for
+ *    exactly those tokens, or the fixed code): the first overflowing chunk, checked after every chunk.
+ *  - Large inputs become several blocks: every SPLIT_STEP tokens the open block is closed when two
+ *    codes cost less than one (completeBlocks).
+ *  - The last block (BFINAL=1): a dynamic Huffman code built for the chosen token prefix, cut at the
+ *    last token that still fits (to the bit); or the fixed code; or the whole stream as stored
+ *    blocks, whichever covers the most input.
  *  Every step depends only on (src[0..srcLen), capacity, level), so the output is byte-for-byte the
- *  same whatever was compressed before and whatever `hint` holds. zlib matches each byte about once
- *  (1.04-1.1x the consumed input, against ~2.3x for a libdeflate-style search with zlib trials).
- *
- * Reproducibility caveat: the tokens come from the zlib inside Node (Chromium's fork). Its hash
- * function depends on the CPU (CRC32C with SSE4.2+PCLMUL or ARMv8 CRC, Rabin-Karp otherwise) and the
- * code changes between Node releases, so pin the Node version for golden images; the streams are
- * valid everywhere.
+ *  same whatever was compressed before and whatever `hint` holds, on every Node release and CPU (the
+ *  tokens used to come from Node's zlib, whose hash depends on both).
  */
-import * as zlib from 'node:zlib';
-import { NUM_LL, NUM_D, FIXED_LL_LEN, FIXED_D_LEN, DynCode } from './deflate-huffman.js';
-import { TokenStore, decodeChunk } from './deflate-tokens.js';
-import { BitWriter, encodeDynamic, encodeFixed, encodeStored, storedFit } from './deflate-writer.js';
+import { NUM_LL, NUM_D, EOB, FIXED_LL_LEN, FIXED_D_LEN, DynCode } from './deflate-huffman.js';
+import { TokenStore } from './deflate-tokens.js';
+import { Lz77Parser } from './deflate-lz77.js';
+import { BitWriter, writeDynamic, writeFixed, encodeStored, storedFit } from './deflate-writer.js';
 
 
 /**
@@ -59,54 +54,11 @@ export interface DeflateHint {
 }
 
 // ---------------------------------------------------------------------------------------------
-// zlib match finder: a fresh zlib stream for every call
-
-interface ZHandle {
-  writeSync(flush: number, inp: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
-  close(): void;
-}
-interface ZEngine {
-  handle: ZHandle;
-  state: Uint32Array; // [avail_out, avail_in] after writeSync
-}
-type DeflateRawCtor = new (opts: zlib.ZlibOptions) => { _handle?: ZHandle; _writeState?: Uint32Array };
-
-/**
- * Why not one stream per level, reset between calls: deflateReset keeps the old window bytes, and
- * Chromium's zlib (Node's) reads past the end of the input it was given — 4-byte hashes below
- * level 6, over-long match compares — so after a sync flush the tokens near each chunk end would
- * depend on what an earlier call compressed. A new stream starts from a zeroed window. Creating the
- * handle directly (not through the stream's close()) costs ~10 us.
- */
-function openEngine(level: number): ZEngine {
-  const Ctor = (zlib as unknown as { DeflateRaw: DeflateRawCtor }).DeflateRaw;
-  // chunkSize: the stream's own output buffer is never used (writeSync gets ours), so keep it minimal
-  const z = new Ctor({ level, memLevel: 9, windowBits: 15, strategy: zlib.constants.Z_DEFAULT_STRATEGY, chunkSize: zlib.constants.Z_MIN_CHUNK });
-  if (!z._handle || typeof z._handle.writeSync !== 'function' || typeof z._handle.close !== 'function' || !(z._writeState instanceof Uint32Array)) {
-    throw new Error('deflateDestSize: this Node.js zlib has no synchronous handle API (_handle.writeSync)');
-  }
-  return { handle: z._handle, state: z._writeState };
-}
-
-let zOut = new Uint8Array(1 << 16);
-
-/** feed src[from, from+n) to zlib with a sync flush and decode the resulting blocks */
-function feed(eng: ZEngine, src: Uint8Array, from: number, n: number): void {
-  const need = n + (n >> 3) + 96;
-  if (zOut.length < need) zOut = new Uint8Array(need);
-  const avail = zOut.length - 16; // keep 16 zero bytes after the output: the decoder reads ahead
-  eng.handle.writeSync(zlib.constants.Z_SYNC_FLUSH, src, from, n, zOut, 0, avail);
-  if (eng.state[1] !== 0 || eng.state[0] === 0) throw new Error('deflateDestSize: zlib output buffer too small');
-  const len = avail - eng.state[0];
-  zOut.fill(0, len, len + 16);
-  decodeChunk(ts, zOut, len, n);
-}
-
-// ---------------------------------------------------------------------------------------------
 // deflateDestSize
 
 // Scratch of the driver, reused by every call; each call starts from reset() and carries nothing over.
 const ts = new TokenStore();
+const parser = new Lz77Parser();
 const writer = new BitWriter();
 const preLL = new Int32Array(NUM_LL);
 const preD = new Int32Array(NUM_D);
@@ -182,34 +134,176 @@ function nextChunk(capacity: number, fed: number, estBits: number): number {
 }
 const MAX_CHUNK = 1 << 20;
 
-function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: number, hint?: DeflateHint): DeflateResult {
-  const eng = openEngine(level);
-  try {
-    return destSizeWith(eng, src, srcLen, capacity, hint);
-  } finally {
-    eng.handle.close();
+/**
+ * Block splitting: a large pcluster may be written as several blocks, each with a code of its own
+ * (machine code, symbol tables and strings of one binary differ in statistics). Candidate split
+ * points are every SPLIT_STEP tokens; at each, the open block so far and the next SPLIT_STEP tokens
+ * are priced as two blocks and as one, and split when two cost less. With 4 KiB pclusters (a few
+ * thousand tokens) this never triggers; on 64 KiB pclusters of binaries it saves ~0.4 %.
+ */
+const SPLIT_STEP = 1024;
+
+// the completed (non-final) blocks of the current call: tokens [blkFrom[i], blkTo[i]), with
+// blkCode[i] or the fixed code (blkFixed[i])
+const blkCode: DynCode[] = [];
+const blkFrom: number[] = [];
+const blkTo: number[] = [];
+const blkFixed: boolean[] = [];
+let nBlk = 0;
+let blkBits = 0;
+let open0 = 0; // first token of the open block
+let splitAt = 0; // next candidate split point
+let bXb = 0;
+let bFixed = 0;
+const bLL = new Int32Array(NUM_LL);
+const bD = new Int32Array(NUM_D);
+const nLL = new Int32Array(NUM_LL);
+const nD = new Int32Array(NUM_D);
+const jLL = new Int32Array(NUM_LL);
+const jD = new Int32Array(NUM_D);
+/** header bits of the last block code built by the split decision: the price of one more block */
+let lastHeaderBits = 600;
+const spare: DynCode[] = [];
+
+/** statistics of tokens [from, to) into ll/d (EOB counted once); returns [extra bits, fixed-code bits] */
+function blockStats(from: number, to: number, ll: Int32Array, d: Int32Array): [number, number] {
+  ll.fill(0);
+  d.fill(0);
+  ll[EOB] = 1;
+  let xb = 0;
+  let fixed = 0;
+  const sym = ts.sym;
+  for (let t = from; t < to; t++) {
+    const s = sym[t];
+    ll[s]++;
+    if (s > 256) {
+      d[ts.dsym[t]]++;
+      xb += ts.xb[t];
+      fixed += FIXED_LL_LEN[s] + 5 + ts.xb[t];
+    } else fixed += FIXED_LL_LEN[s];
+  }
+  return [xb, fixed];
+}
+
+/**
+ * Complete blocks at the split points where two blocks cost less than one, while the tokens after
+ * the next candidate block exist and the completed blocks fit in the budget whole (with room for an
+ * empty final block). The open block's statistics in ts (cumLL, cumD, cumXb, cumFixed) then cover
+ * only tokens [open0, ts.n).
+ */
+function completeBlocks(budget: number): void {
+  while (ts.n > splitAt + SPLIT_STEP) {
+    // bLL/bD/bXb/bFixed: tokens [open0, splitAt), kept up to date as splitAt moves
+    const [xn, fn] = blockStats(splitAt, splitAt + SPLIT_STEP, nLL, nD);
+    for (let i = 0; i < NUM_LL; i++) jLL[i] = bLL[i] + nLL[i];
+    jLL[EOB] = 1;
+    for (let i = 0; i < NUM_D; i++) jD[i] = bD[i] + nD[i];
+    // priced by entropy (a Huffman code costs about as much, and building codes here took a third
+    // of the encoder's time): two blocks pay one more header
+    const two = entropyBits(bLL, bD) + entropyBits(nLL, nD) + lastHeaderBits;
+    const one = entropyBits(jLL, jD);
+    let split = two < one;
+    let code: DynCode | null = null;
+    let dyn = 0;
+    let fix = 0;
+    if (split) {
+      code = spare.pop() ?? new DynCode();
+      code.build(bLL, bD);
+      dyn = 3 + code.headerBits + code.dataBits(bLL, bD) + bXb;
+      fix = 3 + bFixed + 7;
+      // the completed blocks must fit whole (with room for an empty final block), else the cut takes it from here
+      if (blkBits + Math.min(dyn, fix) + 10 > budget) {
+        spare.push(code);
+        split = false;
+      } else lastHeaderBits = code.headerBits;
+    }
+    if (!split) {
+      bLL.set(jLL);
+      bD.set(jD);
+      bXb += xn;
+      bFixed += fn;
+      splitAt += SPLIT_STEP;
+      continue;
+    }
+    blkCode[nBlk] = code!;
+    blkFrom[nBlk] = open0;
+    blkTo[nBlk] = splitAt;
+    blkFixed[nBlk] = fix < dyn;
+    nBlk++;
+    blkBits += Math.min(dyn, fix);
+    for (let i = 0; i < NUM_LL; i++) ts.cumLL[i] -= bLL[i];
+    ts.cumLL[EOB] = 1;
+    for (let i = 0; i < NUM_D; i++) ts.cumD[i] -= bD[i];
+    ts.cumXb -= bXb;
+    ts.cumFixed -= bFixed;
+    open0 = splitAt;
+    splitAt = open0 + SPLIT_STEP;
+    bLL.set(nLL);
+    bD.set(nD);
+    bXb = xn;
+    bFixed = fn;
   }
 }
 
-function destSizeWith(eng: ZEngine, src: Uint8Array, srcLen: number, capacity: number, hint?: DeflateHint): DeflateResult {
-  const budget = capacity * 8;
-  ts.reset();
+/** Shannon cost in bits of the symbols counted in ll and d (without extra bits). */
+function entropyBits(ll: Int32Array, d: Int32Array): number {
+  let tl = 0;
+  for (let i = 0; i < NUM_LL; i++) tl += ll[i];
+  let td = 0;
+  for (let i = 0; i < NUM_D; i++) td += d[i];
+  let e = tl * Math.log2(tl) + (td > 0 ? td * Math.log2(td) : 0);
+  for (let i = 0; i < NUM_LL; i++) {
+    const f = ll[i];
+    if (f > 0) e -= f * Math.log2(f);
+  }
+  for (let i = 0; i < NUM_D; i++) {
+    const f = d[i];
+    if (f > 0) e -= f * Math.log2(f);
+  }
+  return e;
+}
 
-  // feed chunks until the tokens no longer fit in one block (first overflowing chunk)
+/** The completed blocks, then the final block (dynamic `code`, or fixed when null) of tokens [open0, k). */
+function encodeBlocks(k: number, code: DynCode | null): Uint8Array {
+  for (let i = 0; i < nBlk; i++) {
+    if (blkFixed[i]) writeFixed(writer, ts, blkFrom[i], blkTo[i], false);
+    else writeDynamic(writer, ts, blkFrom[i], blkTo[i], blkCode[i], false);
+  }
+  if (code) writeDynamic(writer, ts, open0, k, code, true);
+  else writeFixed(writer, ts, open0, k, true);
+  return writer.flush();
+}
+
+function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: number, hint?: DeflateHint): DeflateResult {
+  const budget = capacity * 8;
+  parser.begin(src, srcLen, level);
+  ts.reset();
+  for (let i = 0; i < nBlk; i++) spare.push(blkCode[i]);
+  nBlk = 0;
+  lastHeaderBits = 600;
+  blkBits = 0;
+  open0 = 0;
+  splitAt = 0;
+  bLL.fill(0);
+  bD.fill(0);
+  bLL[EOB] = 1;
+  bXb = 0;
+  bFixed = 0;
+
+  // parse on until the tokens no longer fit (first overflowing chunk)
   let fed = 0;
   let overflow = false;
   let aTok = -1; // ts.n when codeA was built
   let estBits = 0; // cost estimate of the tokens so far, for the chunk schedule
   while (fed < srcLen) {
-    const n = Math.min(nextChunk(capacity, fed, estBits), srcLen - fed);
-    feed(eng, src, fed, n);
-    fed += n;
-    const fixed = 3 + ts.cumFixed + 7;
-    estBits = fixed * 0.85; // dynamic codes typically cost ~85 % of the fixed code...
+    fed = parser.parseTo(ts, fed + nextChunk(capacity, fed, estBits));
+    completeBlocks(budget);
+    const fixed = blkBits + 3 + ts.cumFixed + 7;
+    estBits = blkBits + (fixed - blkBits) * 0.85; // dynamic codes typically cost ~85 % of the fixed code...
     if (fixed <= budget) continue; // the fixed code still fits: no overflow
     codeA.build(ts.cumLL, ts.cumD);
     aTok = ts.n;
-    const dyn = 3 + codeA.headerBits + codeA.dataBits(ts.cumLL, ts.cumD) + ts.cumXb;
+    const dyn = blkBits + 3 + codeA.headerBits + codeA.dataBits(ts.cumLL, ts.cumD) + ts.cumXb;
     estBits = dyn; // ...but once known, the real cost (a 258-byte match of zeros: 2 bits, not 13)
     if (dyn <= budget) continue;
     overflow = true;
@@ -218,19 +312,20 @@ function destSizeWith(eng: ZEngine, src: Uint8Array, srcLen: number, capacity: n
   if (hint) hint.lastFed = fed;
 
   writer.reset(capacity);
+  const room = budget - blkBits; // for the open (final) block
   if (!overflow) {
-    // the whole input fits: the smallest of dynamic / fixed / stored
+    // the whole input fits: the smallest of dynamic / fixed (after the completed blocks) / stored
     if (aTok !== ts.n) codeA.build(ts.cumLL, ts.cumD);
-    const dyn = 3 + codeA.headerBits + codeA.dataBits(ts.cumLL, ts.cumD) + ts.cumXb;
-    const fix = 3 + ts.cumFixed + 7;
+    const dyn = blkBits + 3 + codeA.headerBits + codeA.dataBits(ts.cumLL, ts.cumD) + ts.cumXb;
+    const fix = blkBits + 3 + ts.cumFixed + 7;
     const sto = (srcLen + 5 * Math.max(1, Math.ceil(srcLen / 65535))) * 8;
     if (sto < dyn && sto < fix && sto <= budget) return { consumed: srcLen, data: encodeStored(src, srcLen) };
-    if (dyn < fix) return { consumed: srcLen, data: encodeDynamic(writer, ts, ts.n, codeA) };
-    return { consumed: srcLen, data: encodeFixed(writer, ts, ts.n) };
+    if (dyn < fix) return { consumed: srcLen, data: encodeBlocks(ts.n, codeA) };
+    return { consumed: srcLen, data: encodeBlocks(ts.n, null) };
   }
 
-  // Cut with code A (built for all decoded tokens): walk back from the end. C_A(k) grows by >= 1
-  // bit per token, so this finds the largest fitting k. Collect the suffix statistics on the way.
+  // Cut with code A (built for all tokens of the open block): walk back from the end. C_A(k) grows
+  // by >= 1 bit per token, so this finds the largest fitting k. Collect the suffix statistics on the way.
   preLL.set(ts.cumLL);
   preD.set(ts.cumD);
   let cost = 3 + codeA.headerBits + codeA.dataBits(ts.cumLL, ts.cumD) + ts.cumXb;
@@ -240,7 +335,7 @@ function destSizeWith(eng: ZEngine, src: Uint8Array, srcLen: number, capacity: n
   let kA = ts.n;
   const llA = codeA.llLen;
   const dA = codeA.dLen;
-  while (kA > 0 && cost > budget) {
+  while (kA > open0 && cost > room) {
     const t = --kA;
     const s = ts.sym[t];
     cost -= tokenBits(t, llA, dA);
@@ -252,6 +347,7 @@ function destSizeWith(eng: ZEngine, src: Uint8Array, srcLen: number, capacity: n
       fixedCost -= FIXED_LL_LEN[s] + 5 + ts.xb[t];
     } else fixedCost -= FIXED_LL_LEN[s];
   }
+  if (cost > room) bytesA = -1; // not even an empty block under code A
 
   // code B, built for exactly that prefix: usually a little smaller, so walk forward (or back)
   codeB.build(preLL, preD);
@@ -259,12 +355,13 @@ function destSizeWith(eng: ZEngine, src: Uint8Array, srcLen: number, capacity: n
   let kB = kA;
   let bytesB = bytesA;
   cost = 3 + codeB.headerBits + codeB.dataBits(preLL, preD) + xb;
-  if (cost <= budget) {
+  if (cost <= room) {
+    if (bytesB < 0) bytesB = fed - spanOf(kB, ts.n);
     while (kB < ts.n) {
       const c = tokenBits(kB, codeF.llLen, codeF.dLen);
       const s = ts.sym[kB];
       if (c !== 0) {
-        if (cost + c > budget) break;
+        if (cost + c > room) break;
         cost += c;
         preLL[s]++;
         if (s > 256) {
@@ -283,7 +380,7 @@ function destSizeWith(eng: ZEngine, src: Uint8Array, srcLen: number, capacity: n
         const other = codeF === codeC ? codeB : codeC;
         other.build(preLL, preD);
         const c2 = 3 + other.headerBits + other.dataBits(preLL, preD) + xb;
-        if (c2 > budget) break; // preLL/preD are not used after the walk: no need to undo
+        if (c2 > room) break; // preLL/preD are not used after the walk: no need to undo
         codeF = other;
         cost = c2;
       }
@@ -291,22 +388,23 @@ function destSizeWith(eng: ZEngine, src: Uint8Array, srcLen: number, capacity: n
       kB++;
     }
   } else {
-    while (kB > 0 && cost > budget) {
+    while (kB > open0 && cost > room) {
       kB--;
       cost -= tokenBits(kB, codeB.llLen, codeB.dLen);
       bytesB -= tokenSpan(kB);
     }
+    if (cost > room) bytesB = -1;
   }
 
   // fixed code: only worth a look when it fits at least A's prefix (tiny capacities)
   let kF = -1;
   let bytesF = -1;
-  if (fixedCost <= budget) {
+  if (fixedCost <= room) {
     kF = kA;
-    bytesF = bytesA;
+    bytesF = fed - spanOf(kA, ts.n);
     while (kF < ts.n) {
       const c = tokenBits(kF, FIXED_LL_LEN, FIXED_D_LEN);
-      if (fixedCost + c > budget) break;
+      if (fixedCost + c > room) break;
       fixedCost += c;
       bytesF += tokenSpan(kF);
       kF++;
@@ -316,8 +414,15 @@ function destSizeWith(eng: ZEngine, src: Uint8Array, srcLen: number, capacity: n
   const best = Math.max(bytesA, bytesB, bytesF, bytesS);
   if (best <= 0) return emptyStream();
   // ties: dynamic B, dynamic A, fixed, stored (a fixed order keeps the choice canonical)
-  if (bytesB === best) return { consumed: best, data: encodeDynamic(writer, ts, kB, codeF) };
-  if (bytesA === best) return { consumed: best, data: encodeDynamic(writer, ts, kA, codeA) };
-  if (bytesF === best) return { consumed: best, data: encodeFixed(writer, ts, kF) };
+  if (bytesB === best) return { consumed: best, data: encodeBlocks(kB, codeF) };
+  if (bytesA === best) return { consumed: best, data: encodeBlocks(kA, codeA) };
+  if (bytesF === best) return { consumed: best, data: encodeBlocks(kF, null) };
   return { consumed: best, data: encodeStored(src, best) };
+}
+
+/** input bytes of tokens [from, to) */
+function spanOf(from: number, to: number): number {
+  let n = 0;
+  for (let t = from; t < to; t++) n += tokenSpan(t);
+  return n;
 }

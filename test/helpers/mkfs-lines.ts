@@ -96,6 +96,8 @@ export const LINES: Line[] = [
   { who: 'refused by both: unknown option', argv: ['--bogus', 'IMG', 'SRC'], refuse: /^mkfs\.erofs: unrecognized option '--bogus'$/, refStatus: 1 },
   { who: 'refused by both: bad -E', argv: ['-Enope', 'IMG', 'SRC'], refuse: /^mkfs\.erofs: unknown extended option nope$/, refStatus: 1 },
   { who: 'refused by both: no SOURCE', argv: ['IMG'], refuse: /^mkfs\.erofs: missing argument: SOURCE\(s\)$/, refStatus: 1 },
+  { who: 'variant: -zlibdeflate (mkfs.erofs\'s libdeflate encoder; ours writes DEFLATE with its own)', argv: ['-zlibdeflate,level=6', '-C', '16384', '-T0', '-Uclear', 'IMG', 'SRC'] },
+  { who: 'refused by both: libdeflate level 13', argv: ['-zlibdeflate,13', 'IMG', 'SRC'], refuse: /^mkfs\.erofs: invalid compression level 13$/, refStatus: 1 },
   { who: 'refused by both: bad -C', argv: ['-zlz4', '-C', '5000', 'IMG', 'SRC'], refuse: /^mkfs\.erofs: invalid physical clustersize 5000$/, refStatus: 1 },
 ];
 
