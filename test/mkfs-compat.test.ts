@@ -149,9 +149,9 @@ test('mkfs.erofs values: base prefixes, k/m/g, atoi for -d, ilog2 block sizes, -
   a = p('-zlz4hc,12:lzma,109 --compress-hints=f i s');
   assert.deepEqual([a.codec, a.alternatives, a.compressHints], [{ name: 'lz4hc', level: 12 }, [{ name: 'lzma', level: 109 }], 'f']);
   // -zlibdeflate: mkfs.erofs 1.9.3's libdeflate encoder writes DEFLATE too; levels 0..12 (default 1,
-  // as its deflate), 13 refused. Ours writes it with our DEFLATE encoder, 10..12 at our highest level.
-  assert.deepEqual(p('-zlibdeflate i s').codec, { name: 'deflate', level: 1 });
-  assert.deepEqual(p('-zlibdeflate,level=6 i s').codec, { name: 'deflate', level: 6 });
+  // as its deflate), 13 refused. Ours writes it with our DEFLATE encoder one level up (its L packs like our L+1), 9..12 at our 9.
+  assert.deepEqual(p('-zlibdeflate i s').codec, { name: 'deflate', level: 2 });
+  assert.deepEqual(p('-zlibdeflate,level=6 i s').codec, { name: 'deflate', level: 7 });
   assert.deepEqual(p('-zlibdeflate,0 i s').codec, { name: 'deflate', level: 0 });
   assert.deepEqual(p('-zlibdeflate,12:lz4 i s').codec, { name: 'deflate', level: 9 });
   assert.throws(() => p('-zlibdeflate,level=13 i s'), (e: Error) => /^invalid compression level 13$/.test(e.message));
