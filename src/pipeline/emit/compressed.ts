@@ -15,6 +15,7 @@ import { writeChunked } from './chunk-files.js';
 import { dedupeKeys, placePayloads, wouldDedupe } from './payloads.js';
 import { dedupeSegment } from './extent-dedupe.js';
 import { SEGMENT_SIZE } from '../work/job-types.js';
+import { releaseView } from '../../sys/release-buffer.js';
 
 /** Zeros written over the pclusters of a file taken back (see takeBack). */
 const ZERO_BLOCKS = new Uint8Array(1 << 20);
@@ -88,6 +89,8 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       const last = i === count - 1;
       const segZp: ZParams = { ...zp, ztailpacking: zp.ztailpacking && last && !zp.fragments, fragments: !!zp.fragments && last };
       const r = dedupeSegment(ctx.extentIndex, part, i * SEGMENT_SIZE, segZp);
+      // The segment's bytes (up to 16 MiB) are dead now: the index and the new extents hold copies.
+      releaseView(part.raw);
       part = r.z;
       if (r.deduped) w.deduped = true;
     }
