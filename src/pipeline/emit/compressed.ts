@@ -83,14 +83,15 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
   const w: Written = { z, packed: [], startBlk: ctx.alloc.cursor, added: [], deduped: false, indexMark: ctx.extentIndex?.mark() ?? 0, form: 'full', fragmentLen: 0 };
   for (let i = 0; i < count; i++) {
     let part = await (f.stream ? f.stream.get(i) : f.segs![0]);
+    /** -E dedupe: the segment's bytes, which the index views until its pclusters are written. */
+    let raw: Uint8Array | undefined;
     // -E dedupe: extents into earlier pclusters, decided here in write order (not for the packed
     // inode: its bytes are fragments, deduplicated already, as mkfs.erofs has it).
     if (ctx.extentIndex && part.raw && zp === ctx.zparamsOf(p) && !zp.allFragments) {
       const last = i === count - 1;
       const segZp: ZParams = { ...zp, ztailpacking: zp.ztailpacking && last && !zp.fragments, fragments: !!zp.fragments && last };
+      raw = part.raw;
       const r = dedupeSegment(ctx.extentIndex, part, i * SEGMENT_SIZE, segZp);
-      // The segment's bytes (up to 16 MiB) are dead now: the index and the new extents hold copies.
-      releaseView(part.raw);
       part = r.z;
       if (r.deduped) w.deduped = true;
     }
@@ -123,6 +124,7 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
         // Stored flat: copied (and re-hashed) by a worker like any flat file.
         if (part.slabs) ctx.pool.recycle(part.slabs);
         ctx.extentIndex?.dropSince(w.indexMark);
+        releaseView(raw);
         await fingerprint(ctx, p, f);
         if (ctx.chunkStore) writeChunked(ctx, p);
         else await copyFlat(ctx, p, ctx.reserve(p));
@@ -131,6 +133,12 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
     }
     // Segments before the last may point back at earlier copies (the form, chosen at the last, is then FULL).
     if (placePayloads(ctx, z, keys, i < count - 1 || w.form !== 'compact', w.added)) w.deduped = true;
+    if (raw) {
+      // Written: the index reads these pclusters back from the image from now on, and the segment's
+      // bytes (up to 16 MiB) are freed at once (release-buffer.ts).
+      ctx.extentIndex!.seal();
+      releaseView(raw);
+    }
     ctx.compressedDone += i < count - 1 ? Math.floor(size / count) : size - Math.floor(size / count) * (count - 1);
     ctx.report();
     // Written: the views go, their buffers back to the workers; the last segment's once the inode
