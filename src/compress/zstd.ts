@@ -23,7 +23,6 @@
  */
 import * as zlib from 'node:zlib';
 import { decompress as fzstdDecompress } from 'fzstd';
-import { releaseView } from '../sys/release-buffer.js';
 
 /** Z_EROFS_ZSTD_MAX_DICT_SIZE = Z_EROFS_PCLUSTER_MAX_SIZE. */
 export const Z_EROFS_ZSTD_MAX_DICT_SIZE = 1 << 20;
@@ -215,17 +214,8 @@ export class ZstdEncoder {
     return nodeZstd.zstdCompressSync!(src.subarray(0, n), { params: this.params });
   }
 
-  /** The frame the last call returned: the caller is done with it at the next call. */
-  private lastBest: Uint8Array = EMPTY;
-
   compress(src: Uint8Array, srcLen: number, capacity: number): ZstdDestSizeOut {
     this.trials = 0;
-    // Every frame but the one returned is dead as soon as the search moves on, and that one at the
-    // next call: freed at once (release-buffer.ts) when it has a buffer of its own (frames over
-    // 32 KiB; smaller ones are cut from Node's shared Buffer pool and left to the GC). Not the bulk
-    // of a zstd build's peak: each call's native context (tables, window) is freed only when the GC
-    // collects its handle, which no JS-side release reaches.
-    releaseView(this.lastBest);
     let l = 0; // longest input known to fit
     let best: Uint8Array = EMPTY;
     let r = srcLen + 1; // shortest input known not to fit
@@ -235,19 +225,16 @@ export class ZstdEncoder {
       const f = this.frame(src, m);
       if (f.length <= capacity) {
         l = m;
-        releaseView(best);
         best = f;
         if (r <= l + 1 || f.length + 1 >= capacity) break;
         m = Math.floor((capacity * m) / f.length);
       } else {
-        releaseView(f);
         r = m;
         if (r <= l + 1) break;
         m = Math.floor((l + r) / 2);
       }
     }
     this.totalTrials += this.trials;
-    this.lastBest = best;
     return { consumed: l, data: best };
   }
 }
