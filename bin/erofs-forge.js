@@ -8,6 +8,7 @@
 // three isolates; smaller ones promote the objects of files in flight to the old generation. These
 // take effect only from the command line: `node bin/erofs-forge.js` works the same, with more memory.
 import module from 'node:module';
+import v8 from 'node:v8';
 import { accessSync, constants, existsSync, lstatSync, mkdirSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
@@ -55,6 +56,13 @@ function compileCacheDir() {
     } catch { /* unwritable: the next, or no cache */ }
   }
   return undefined;
+}
+
+// The same memory settings when started as `node bin/erofs-forge.js` (no shebang flags), unless given
+// on the command line: --heap-growing-percent is read at each GC, so it takes effect here; the
+// semi-space bound applies to the isolates made from now on (the worker threads), not to this one.
+for (const [flag, value] of [['--heap-growing-percent', '50'], ['--max-semi-space-size', '8']]) {
+  if (!process.execArgv.some((a) => a === flag || a.startsWith(`${flag}=`))) v8.setFlagsFromString(`${flag}=${value}`);
 }
 
 // Older releases lack the call and start as before. The main module is imported after it.

@@ -34,9 +34,22 @@ test('takeSlab: power-of-two buffers from 4 KiB; handed-back buffers are reused 
   structuredClone(detached, { transfer: [detached] });
   giveSlabs([new ArrayBuffer(5000), new ArrayBuffer(1024), detached]);
   assert.equal(keptBytes(), kept);
-  // At most 8 MiB is kept.
+  // At most 4 MiB is kept.
   giveSlabs(Array.from({ length: 20 }, () => new ArrayBuffer(1 << 20)));
-  assert.ok(keptBytes() <= 8 << 20, `${keptBytes()} bytes kept`);
+  assert.ok(keptBytes() <= 4 << 20, `${keptBytes()} bytes kept`);
+});
+
+test('slab pool: buffers handed back beyond what it keeps are freed at once (detached), not left to the GC', { skip: typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer !== 'function' && 'no ArrayBuffer.prototype.transfer' }, () => {
+  // Fill the pool past its bound (4 MiB), then hand back more: those are freed, the kept ones stay usable.
+  giveSlabs(Array.from({ length: 8 }, () => new ArrayBuffer(1 << 20)));
+  const extra = Array.from({ length: 4 }, () => new ArrayBuffer(1 << 20));
+  const odd = new ArrayBuffer(5000);
+  giveSlabs([...extra, odd]);
+  assert.ok(keptBytes() <= 4 << 20);
+  assert.deepEqual(extra.map((b) => b.byteLength), [0, 0, 0, 0], 'freed');
+  assert.equal(odd.byteLength, 0, 'a buffer of no class is freed too');
+  const t = takeSlab(1 << 20);
+  assert.equal(t.length, 1 << 20);
 });
 
 test('recycled result buffers: a compressed build at 2 workers (buffers handed back) equals the 1-worker build, with and without --cache', () => {

@@ -16,6 +16,7 @@ import { dedupeKeys, placePayloads, wouldDedupe } from './payloads.js';
 import { dedupeSegment } from './extent-dedupe.js';
 import { SEGMENT_SIZE } from '../work/job-types.js';
 import { closeEntryFd } from '../cache/entry-fds.js';
+import { releaseView } from '../../sys/release-buffer.js';
 
 /** Zeros written over the pclusters of a file taken back (see takeBack). */
 const ZERO_BLOCKS = new Uint8Array(1 << 20);
@@ -83,11 +84,14 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
   const w: Written = { z, packed: [], startBlk: ctx.alloc.cursor, added: [], deduped: false, indexMark: ctx.extentIndex?.mark() ?? 0, form: 'full', fragmentLen: 0 };
   for (let i = 0; i < count; i++) {
     let part = await (f.stream ? f.stream.get(i) : f.segs![0]);
+    /** -E dedupe: the segment's bytes, which the index views until its pclusters are written. */
+    let raw: Uint8Array | undefined;
     // -E dedupe: extents into earlier pclusters, decided here in write order (not for the packed
     // inode: its bytes are fragments, deduplicated already, as mkfs.erofs has it).
     if (ctx.extentIndex && part.raw && zp === ctx.zparamsOf(p) && !zp.allFragments) {
       const last = i === count - 1;
       const segZp: ZParams = { ...zp, ztailpacking: zp.ztailpacking && last && !zp.fragments, fragments: !!zp.fragments && last };
+      raw = part.raw;
       const r = dedupeSegment(ctx.extentIndex, part, i * SEGMENT_SIZE, segZp);
       part = r.z;
       if (r.deduped) w.deduped = true;
@@ -124,6 +128,7 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
         if (part.stored) closeEntryFd(part.stored.fd);
         z.stored = undefined;
         ctx.extentIndex?.dropSince(w.indexMark);
+        releaseView(raw);
         await fingerprint(ctx, p, f);
         if (ctx.chunkStore) writeChunked(ctx, p);
         else await copyFlat(ctx, p, ctx.reserve(p));
@@ -137,6 +142,12 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       // Its runs queued: the copy job closes the entry (or the build's end, if it never goes out).
       if (part.stored) ctx.stored.done(part.stored.fd);
       z.stored = undefined;
+    }
+    if (raw) {
+      // Written: the index reads these pclusters back from the image from now on, and the segment's
+      // bytes (up to 16 MiB) are freed at once (release-buffer.ts).
+      ctx.extentIndex!.seal();
+      releaseView(raw);
     }
     if (part.stored) await ctx.stored.flushIfFull();
     ctx.compressedDone += i < count - 1 ? Math.floor(size / count) : size - Math.floor(size / count) * (count - 1);

@@ -22,6 +22,8 @@ import type { JobPool } from '../work/pool.js';
 import { FileJobQueue } from '../work/file-jobs.js';
 import type { ZParams } from '../files/zfile.js';
 import { makeCodec } from '../../compress/codec.js';
+import { lzmaDefaultDictSize } from '../../compress/lzma-encoder.js';
+import { zstdDefaultWindowLog } from '../../compress/zstd.js';
 import { FragmentStore } from '../files/fragments.js';
 import { ChunkStore, type ChunkedFile } from '../files/chunked.js';
 import { systemClock } from '../../sys/clock.js';
@@ -140,7 +142,12 @@ export class EmitContext {
     this.jobs.planned(plan);
     this.fragments = o.compression?.fragments ? new FragmentStore(o.compression.fragments.dedupe) : undefined;
     this.dedupe = o.compression?.dedupe || o.compression?.fragments ? new Map<string, number>() : undefined;
-    this.extentIndex = o.compression?.dedupe ? new ExtentIndex(bs) : undefined;
+    // Written pclusters are read back from the image when a match needs their bytes (extent-dedupe.ts).
+    this.extentIndex = o.compression?.dedupe
+      ? new ExtentIndex(bs, (buf, pos) => out.read(buf, pos), {
+        blockSize: bs, dictSize: lzmaDefaultDictSize(this.codecPcluster!), windowSize: 2 ** zstdDefaultWindowLog(this.codecPcluster!),
+      })
+      : undefined;
     this.chunkStore = blob && new ChunkStore(bs, o.chunks!, blob, o.dataAlignBlocks ?? 1);
     // Batches bound the round trips: one per ~1 MiB or 64 files, and this many in flight.
     this.maxCopies = 4 * o.workers + 8;

@@ -19,6 +19,7 @@
 // the same offset (a step depends only on the bytes from its offset on, compressStep); after a
 // match that does not end on one of them, the step is compressed here.
 import { compressStep, MAX_EXTENT_INPUT, type Extent, type ZParams, type ZResult } from '../files/zfile.js';
+import { decompress } from '../../compress/codec.js';
 
 /** Buckets of the hash table (mkfs.erofs has 65536 lists; more buckets, shorter walks). */
 const BUCKET_BITS = 20;
@@ -26,12 +27,28 @@ const BUCKET_BITS = 20;
 const B = 0x01000193;
 /** A match past a step's input is worth one more block when it is at least this many blocks of input. */
 const FORWARD_MIN_BLOCKS = 4;
-/** Arena slab for the indexed bytes. */
-const SLAB = 32 << 20;
+/**
+ * Decompressed pclusters kept after use, read back from the image (most recently used first). The
+ * index holds no pcluster's bytes once it is written: a copy of every one (the whole input, less
+ * what was deduplicated) made -E dedupe builds of the bench corpus peak at 605-690 MiB.
+ */
+const CACHE_BYTES = 8 << 20;
+
+/** Reads a written pcluster back: `len` bytes at `pos` of the image. */
+export type ReadImage = (buf: Uint8Array, pos: number) => number;
+
+/** What decoding a pcluster read back needs besides its algorithm (the image's config records). */
+export interface ReadBackParams {
+  blockSize: number;
+  dictSize: number;
+  windowSize: number;
+}
 
 interface Item {
-  /** The pcluster's whole decompressed bytes. */
-  data: Uint8Array;
+  /** The pcluster's decompressed bytes while its segment is being written (see seal); then read back. */
+  data: Uint8Array | undefined;
+  /** How many bytes the pcluster decompresses to. */
+  len: number;
   /** The extent that owns the pcluster (its blkaddr, once placed, and block count). */
   ext: Extent;
   /** A stored block (PLAIN), not a stream. */
@@ -62,10 +79,19 @@ export class ExtentIndex {
   private readonly bTop: number;
   /** B^-1 mod 2^32 (B is odd), to slide the window forward. */
   private readonly bInv: number;
-  private slab = new Uint8Array(0);
-  private used = 0;
+  /** Items whose `data` is a view of the segment being written (dropped by seal). */
+  private fresh: number[] = [];
+  /** Items read back, by id (Map order: least recently used first), and their bytes. */
+  private readonly cache = new Map<number, Uint8Array>();
+  private cached = 0;
+  /** Pclusters read back (tests, statistics). */
+  loads = 0;
 
-  constructor(private readonly window: number) {
+  /**
+   * `window`: the block size, the bytes an item is indexed by. `read`/`rp`: how a written pcluster
+   * is read back from the image (tests may leave them out and never seal).
+   */
+  constructor(private readonly window: number, private readonly read?: ReadImage, private readonly rp?: ReadBackParams) {
     let t = 1;
     for (let i = 0; i < window - 1; i++) t = Math.imul(t, B);
     this.bTop = t;
@@ -89,12 +115,57 @@ export class ExtentIndex {
   private find(buf: Uint8Array, at: number, h: number): number {
     for (let id = this.heads[ExtentIndex.bucket(h)]; id >= 0; id = this.next[id]) {
       if (this.hashes[id] !== h) continue;
-      const d = this.items[id].data;
+      const d = this.dataOf(id);
       let i = 0;
       while (i < this.window && d[i] === buf[at + i]) i++;
       if (i === this.window) return id;
     }
     return -1;
+  }
+
+  /** Item `id`'s decompressed bytes: its view until sealed, then read back from the image (cached). */
+  private dataOf(id: number): Uint8Array {
+    const it = this.items[id];
+    if (it.data) return it.data;
+    let d = this.cache.get(id);
+    if (d) {
+      this.cache.delete(id);
+      this.cache.set(id, d);
+      return d;
+    }
+    d = this.readBack(it);
+    this.loads++;
+    this.cache.set(id, d);
+    this.cached += d.length;
+    for (const [k, v] of this.cache) {
+      if (this.cached <= CACHE_BYTES || k === id) break;
+      this.cache.delete(k);
+      this.cached -= v.length;
+    }
+    return d;
+  }
+
+  /** A written pcluster's decompressed bytes: a stored block as it is, a stream decoded (0PADDING: right-aligned). */
+  private readBack(it: Item): Uint8Array {
+    if (!this.read || !this.rp) throw new Error('extent index: a sealed pcluster with no image to read it back from');
+    const bs = this.rp.blockSize;
+    const pc = new Uint8Array(it.ext.blocks * bs);
+    if (this.read(pc, it.ext.blkaddr * bs) !== pc.length) throw new Error(`extent index: short read of the pcluster at block ${it.ext.blkaddr}`);
+    if (it.raw) return pc.subarray(0, it.len);
+    let start = 0;
+    while (start < pc.length && pc[start] === 0) start++;
+    return decompress(it.algorithm, pc.subarray(start), {
+      outLen: it.len, partial: false, maxLen: it.len, dictSize: this.rp.dictSize, windowSize: this.rp.windowSize,
+    });
+  }
+
+  /**
+   * The pclusters indexed since the last call are written (placed): their views of the segment's
+   * bytes are dropped (the segment's buffer may go), and they are read back from the image when needed.
+   */
+  seal(): void {
+    for (const id of this.fresh) if (id < this.items.length) this.items[id].data = undefined;
+    this.fresh = [];
   }
 
   /** How many items there are: a file's are those added after its mark (see dropSince). */
@@ -112,7 +183,15 @@ export class ExtentIndex {
       this.heads[bk] = this.next[id];
       if (this.heads[bk] < 0) this.used1[bk >>> 5] &= ~(1 << (bk & 31));
     }
+    for (let id = mark; id < this.items.length; id++) {
+      const d = this.cache.get(id);
+      if (d) {
+        this.cache.delete(id);
+        this.cached -= d.length;
+      }
+    }
     this.items.length = mark;
+    this.fresh = this.fresh.filter((id) => id < mark);
   }
 
   /**
@@ -125,13 +204,6 @@ export class ExtentIndex {
     if (data.length < w) return;
     const h = this.hashAt(data, 0);
     if (this.find(data, 0, h) >= 0) return;
-    if (this.used + data.length > this.slab.length) {
-      this.slab = new Uint8Array(Math.max(SLAB, data.length));
-      this.used = 0;
-    }
-    const copy = this.slab.subarray(this.used, this.used + data.length);
-    copy.set(data);
-    this.used += data.length;
     const id = this.items.length;
     if (id === this.next.length) {
       const grow = (a: Int32Array) => { const b = new Int32Array(2 * a.length); b.set(a); return b; };
@@ -139,7 +211,9 @@ export class ExtentIndex {
       this.hashes = grow(this.hashes);
     }
     const bk = ExtentIndex.bucket(h);
-    this.items.push({ data: copy, ext, raw, algorithm });
+    // `data` (a view of the segment's bytes, not a copy) serves until the pcluster is written (seal).
+    this.items.push({ data, len: data.length, ext, raw, algorithm });
+    this.fresh.push(id);
     this.hashes[id] = h;
     this.next[id] = this.heads[bk];
     this.heads[bk] = id;
@@ -165,20 +239,21 @@ export class ExtentIndex {
           if (this.hashes[id] !== h) continue;
           const it = this.items[id];
           const need = head - c;
-          const max = Math.min(end - c, it.data.length);
+          const max = Math.min(end - c, it.len);
           if (!(it.raw || it.algorithm === algorithm) || need >= max) continue;
+          const d = this.dataOf(id);
           // It must agree up to and including buf[head] (reach past head). Checked from head down
           // before the window itself: inside a long run (zeros) every offset's window is the
           // pcluster's, and a match that ends with the run is then refused in one compare per
           // offset, not a window's (or the run's) length.
           let i = need;
-          while (i >= w && it.data[i] === buf[c + i]) i--;
+          while (i >= w && d[i] === buf[c + i]) i--;
           if (i >= w) continue;
           let j = 0;
-          while (j < w && it.data[j] === buf[c + j]) j++;
+          while (j < w && d[j] === buf[c + j]) j++;
           if (j < w) continue;
           let n = Math.max(need + 1, w);
-          while (n < max && it.data[n] === buf[c + n]) n++;
+          while (n < max && d[n] === buf[c + n]) n++;
           return { at: c, length: n, item: it };
         }
       }
@@ -207,9 +282,10 @@ export class ExtentIndex {
       if (id >= 0) {
         const it = this.items[id];
         if (it.raw || it.algorithm === algorithm) {
-          const max = Math.min(end - c, it.data.length);
+          const max = Math.min(end - c, it.len);
+          const d = this.dataOf(id);
           let n = w;
-          while (n < max && it.data[n] === buf[c + n]) n++;
+          while (n < max && d[n] === buf[c + n]) n++;
           return { at: c, length: n, item: it };
         }
       }
@@ -259,7 +335,7 @@ export function dedupeSegment(ix: ExtentIndex, spec: ZResult, segStart: number, 
       }
       out.extents.push({
         la: segStart + m.at, llen: m.length, compressed: !m.item.raw, blocks: m.item.ext.blocks, blkaddr: 0,
-        ref: m.item.ext, ...(m.length < m.item.data.length ? { partial: true } : {}),
+        ref: m.item.ext, ...(m.length < m.item.len ? { partial: true } : {}),
       });
       out.payloads.push(undefined);
       deduped = true;

@@ -7,10 +7,15 @@
 // Buffers come in power-of-two sizes from 4 KiB, so a handed-back buffer fits later results of
 // about its size; a result uses a prefix of its buffer (views say how much).
 
+import { releaseBuffer } from '../../sys/release-buffer.js';
+
 const MIN_BITS = 12;
 const MAX_BITS = 26;
-/** Bytes kept per thread; buffers beyond it are left to the garbage collector. */
-const KEEP_BYTES = 8 << 20;
+/**
+ * Bytes kept per thread; buffers beyond it are freed (releaseBuffer). 4 MiB: 8 held up to 4 MiB
+ * more per worker thread at the peak for no gain in time (results are 1 MiB slabs, see zfile.ts).
+ */
+const KEEP_BYTES = 4 << 20;
 
 const free: ArrayBuffer[][] = Array.from({ length: MAX_BITS - MIN_BITS + 1 }, () => []);
 let kept = 0;
@@ -43,8 +48,13 @@ export function takeSlab(n: number): Uint8Array {
 export function giveSlabs(bufs: ArrayBuffer[]): void {
   for (const b of bufs) {
     const n = b.byteLength;
-    // Only the pool's own sizes (a detached or foreign buffer has another length).
-    if (kept + n > KEEP_BYTES || n < 2 ** MIN_BITS || n > 2 ** MAX_BITS || (n & (n - 1)) !== 0) continue;
+    // Kept: the pool's own sizes, up to KEEP_BYTES. The rest (beyond it, or of a size no later result
+    // is given: one beyond the largest class) is freed now, not left as garbage for a GC that comes
+    // late (release-buffer.ts); a detached buffer has length 0.
+    if (kept + n > KEEP_BYTES || n < 2 ** MIN_BITS || n > 2 ** MAX_BITS || (n & (n - 1)) !== 0) {
+      releaseBuffer(b);
+      continue;
+    }
     free[classOf(n)].push(b);
     kept += n;
   }

@@ -56,8 +56,13 @@ export class SegmentStream {
   }
 }
 
-/** Segments of a multi-segment file submitted ahead of the writer: one per worker and one more. */
-const segmentsAhead = (workers: number) => workers + 1;
+/**
+ * Segments of a multi-segment file submitted ahead of the writer: one per worker (the next is sent
+ * as the writer takes one). One more held another segment's result (up to 16 MiB) at the peak of a
+ * build, which comes with the big files (bench corpus, -zlz4: peak 262-265 -> 244-245 MiB with the
+ * pool's KEEP_BYTES halved).
+ */
+const segmentsAhead = (workers: number) => workers;
 
 /** Input bytes of compression jobs in flight (their results are held until written); cached entry bytes for indexed files. */
 const MAX_INFLIGHT_BYTES = 16 << 20;
