@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { runEntry } from '../src/cli/entry.js';
 import { UserError } from '../src/errors.js';
+import { formatRatio } from './ratio.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
@@ -119,7 +120,7 @@ function main(): void {
   for (const r of rows) {
     const f = rows.find((x) => x.mode === r.mode && x.workers === r.workers && x.tool === 'erofs-forge')!;
     const ratio = r === f ? '' : (f.median.seconds / r.median.seconds).toFixed(2);
-    const sratio = r === f ? '' : (f.median.bytes / r.median.bytes).toFixed(4);
+    const sratio = r === f ? '' : formatRatio(f.median.bytes, r.median.bytes);
     console.log(`| ${r.mode} | ${r.workers} | ${r.tool} ${r.version} | ${r.median.seconds.toFixed(2)} | ${r.median.bytes} | ${(r.median.rssKiB / 1024).toFixed(0)} | ${ratio} | ${sratio} |`);
   }
   console.log(`\nJSON: ${jsonOut}. mkfs.erofs 1.9.3 on this corpus per product.md (2 workers): uncompressed 0.68 s / 378.0 MB; lz4 0.80 s / 181.4 MB; lz4hc 2.5 s / 163.4 MB; libdeflate 3.1 s / 140.0 MB.`);

@@ -20,6 +20,7 @@ import { LINES, argvOf, compareLine, isTarIndex, namesFsConfig, namesWithBlanks,
 import { snapshotTree, type TreeSnapshot } from '../test/helpers/snapshot.js';
 import { withMount } from '../test/helpers/mount.js';
 import { FORGE_BIN } from '../test/helpers/tools.js';
+import { formatRatio } from './ratio.js';
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -151,7 +152,7 @@ async function main(): Promise<void> {
       if (ourOk) {
         const refSize = refOk ? fs.statSync(refImg).size : 0;
         const ourSize = fs.statSync(ourImg).size;
-        sizes = refOk ? `${(ourSize / refSize).toFixed(4)} (${ourSize} / ${refSize})` : `n/a (ours ${ourSize})`;
+        sizes = refOk ? `${formatRatio(ourSize, refSize)} (${ourSize} / ${refSize})` : `n/a (ours ${ourSize})`;
         if (isTarIndex(l)) {
           for (const img of refOk ? [refImg, ourImg] : [ourImg]) fs.appendFileSync(img, fs.readFileSync(tar));
         }

@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { formatRatio } from './ratio.js';
 
 function argValue(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);
@@ -56,7 +57,7 @@ for (const C of pclusters) {
       const sa = statSync(a).size;
       const sb = statSync(b).size;
       worst = Math.max(worst, sb / sa);
-      console.log([tag, sa, sb, (sb / sa).toFixed(4), ta.toFixed(2), tb.toFixed(2)].join('\t'));
+      console.log([tag, sa, sb, formatRatio(sb, sa), ta.toFixed(2), tb.toFixed(2)].join('\t'));
       if (keep) {
         spawnSync('mv', [a, join(dir, `ref${tag.replace(/[ ,]/g, '_')}.img`)]);
         spawnSync('mv', [b, join(dir, `forge${tag.replace(/[ ,]/g, '_')}.img`)]);
@@ -64,5 +65,5 @@ for (const C of pclusters) {
     }
   }
 }
-console.log(`worst ratio ${worst.toFixed(4)}`);
+console.log(`worst ratio ${worst.toFixed(6)}`);
 if (!keep) rmSync(dir, { recursive: true, force: true });
