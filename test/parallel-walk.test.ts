@@ -117,3 +117,25 @@ test('parallel_walk_error_in_visit_order: two unreadable directories listed by w
     fs.rmSync(d, { recursive: true, force: true });
   }
 });
+
+test('listing_numbers_as_small_integers_keep_large_values: owners, sizes and times beyond 2^31 come through the walk exactly', async () => {
+  const src = fs.mkdtempSync(path.join(tmpdir(), 'forge-smi-'));
+  try {
+    const big = path.join(src, 'big');
+    fs.writeFileSync(big, '');
+    fs.truncateSync(big, 5 * 2 ** 30 + 7); // sparse: 5 GiB + 7 bytes
+    fs.chownSync(big, 3_000_000_000, 2 ** 31 + 5);
+    fs.utimesSync(big, 2_500_000_000, 2_500_000_000);
+    fs.writeFileSync(path.join(src, 'small'), 'x');
+    fs.chownSync(path.join(src, 'small'), 1000, 1001);
+    for (const walkThreads of [undefined, { threads: 1, startAfterDirs: 0 }]) {
+      const root = await scanDirectory(src, { xattrs: false, excludePaths: [], excludeRegexes: [], walkThreads });
+      const at = (n: string) => root.entries!.inodes[root.entries!.names.indexOf(n)];
+      const b = at('big'), s = at('small');
+      assert.deepEqual([b.size, b.uid, b.gid, b.mtimeSec, b.mode & 0o170000], [5 * 2 ** 30 + 7, 3_000_000_000, 2 ** 31 + 5, 2_500_000_000, 0o100000]);
+      assert.deepEqual([s.size, s.uid, s.gid], [1, 1000, 1001]);
+    }
+  } finally {
+    fs.rmSync(src, { recursive: true, force: true });
+  }
+});

@@ -18,6 +18,18 @@ import { XattrReader } from './xattrs-read.js';
 import { asBuffer, recordEntry, STRIDE, F_MODE, F_UID, F_GID, F_RDEV_MAJOR, F_RDEV_MINOR, F_SIZE, F_MTIME_SEC, F_MTIME_NSEC, type ListContext, type Listing } from './dir-listing.js';
 import { DirWalk, NO_WALK_THREADS, type WalkThreads } from './dir-walk.js';
 
+
+/**
+ * A number read from the listing's Float64Array, made a small integer where it is one. A double read
+ * from a typed array and stored in an object's field stays a heap number of its own (12-16 bytes each),
+ * where the int32 of `x | 0` is stored in the field itself: on a tree of 1,000,000 files the inodes'
+ * mode, owner, size, nsec and device fields took ~150-250 MB more than the lstat numbers they replaced
+ * (peak RSS 509-547 -> 776 MB; with this 563-594 MB).
+ */
+function smi(x: number): number {
+  return x === (x | 0) ? x | 0 : x;
+}
+
 export interface ScanOptions {
   /** Read xattrs (false for mkfs.erofs `-x -1`). */
   xattrs: boolean;
@@ -80,9 +92,9 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
     const o = i * STRIDE, num = l.num;
     const mode = num[o + F_MODE];
     const inode = newInode({
-      kind: kindOfMode(mode)!, mode, uid: num[o + F_UID], gid: num[o + F_GID],
-      mtimeSec: num[o + F_MTIME_SEC], mtimeNsec: num[o + F_MTIME_NSEC], size: num[o + F_SIZE],
-      rdevMajor: num[o + F_RDEV_MAJOR], rdevMinor: num[o + F_RDEV_MINOR],
+      kind: kindOfMode(mode)!, mode: smi(mode), uid: smi(num[o + F_UID]), gid: smi(num[o + F_GID]),
+      mtimeSec: smi(num[o + F_MTIME_SEC]), mtimeNsec: smi(num[o + F_MTIME_NSEC]), size: smi(num[o + F_SIZE]),
+      rdevMajor: smi(num[o + F_RDEV_MAJOR]), rdevMinor: smi(num[o + F_RDEV_MINOR]),
       xattrs: xattrs.intern(l.xattrs?.get(i)), links: 1,
     }, name, parent);
     const target = l.targets?.get(i);
