@@ -181,40 +181,49 @@ export const lsetxattr = (path: Buffer, name: Buffer, value: Buffer): void => {
   check(L().lsetxattr(z(path, zA), z(name, zB), value, value.length, 0), 'lsetxattr');
 };
 
-/**
- * Copy `len` bytes at `inOff` of file `inFd` to the current position of `outFd` in the kernel
- * (sendfile: no bytes pass through JavaScript). Returns false, having copied nothing, when the
- * kernel cannot do it for these files (EINVAL, ENOSYS): the caller then reads and writes.
- */
-const sendfileOff = Buffer.alloc(8);
-export function sendfile(outFd: number, inFd: number, inOff: number, len: number): boolean {
-  const l = L();
-  const off = sendfileOff;
-  // loff_t, below 2^53 (an image offset)
-  off.writeUInt32LE(inOff % 0x100000000, 0);
-  off.writeUInt32LE(Math.floor(inOff / 0x100000000), 4);
-  let done = 0;
-  while (done < len) {
-    // At most 1 GiB per call (the kernel caps one call just below 2 GiB).
-    const n = l.sendfile(outFd, inFd, off, Math.min(len - done, 1 << 30));
-    if (n < 0) {
-      const e = l.koffi.errno();
-      if (done === 0 && (e === osConstants.errno.EINVAL || e === osConstants.errno.ENOSYS)) return false;
-      if (e === osConstants.errno.EINTR || e === osConstants.errno.EAGAIN) continue;
-      fail('sendfile');
-    }
-    if (n === 0) throw new SysError('EIO', osConstants.errno.EIO, 'sendfile (short image)');
-    done += n;
-  }
-  return true;
-}
-
 /** loff_t values (below 2^53: file offsets) in reused buffers, for the calls that take pointers to them. */
 const cfrIn = Buffer.alloc(8);
 const cfrOut = Buffer.alloc(8);
 function setOff(b: Buffer, v: number): void {
   b.writeUInt32LE(v % 0x100000000, 0);
   b.writeUInt32LE(Math.floor(v / 0x100000000), 4);
+}
+
+/**
+ * sendfile(2) of `len` bytes at `inOff` of `inFd` to the current position of `outFd`: the bytes
+ * copied (fewer than `len` only where `inFd` ended), or -1, having copied nothing, when the first call
+ * fails with one of the errnos in `cannot` (the kernel cannot do it for these files).
+ */
+function sendfileRange(outFd: number, inFd: number, inOff: number, len: number, cannot: readonly number[]): number {
+  const l = L();
+  const E = osConstants.errno;
+  setOff(cfrIn, inOff);
+  let done = 0;
+  while (done < len) {
+    // At most 1 GiB per call (the kernel caps one call just below 2 GiB).
+    const n = l.sendfile(outFd, inFd, cfrIn, Math.min(len - done, 1 << 30));
+    if (n < 0) {
+      const e = l.koffi.errno();
+      if (e === E.EINTR || e === E.EAGAIN) continue;
+      if (done === 0 && cannot.includes(e)) return -1;
+      fail('sendfile');
+    }
+    if (n === 0) return done;
+    done += n;
+  }
+  return done;
+}
+
+/**
+ * Copy `len` bytes at `inOff` of file `inFd` to the current position of `outFd` in the kernel
+ * (sendfile: no bytes pass through JavaScript). Returns false, having copied nothing, when the
+ * kernel cannot do it for these files (EINVAL, ENOSYS): the caller then reads and writes.
+ */
+export function sendfile(outFd: number, inFd: number, inOff: number, len: number): boolean {
+  const n = sendfileRange(outFd, inFd, inOff, len, [osConstants.errno.EINVAL, osConstants.errno.ENOSYS]);
+  if (n < 0) return false;
+  if (n < len) throw new SysError('EIO', osConstants.errno.EIO, 'sendfile (short image)');
+  return true;
 }
 
 /** How a ranged copy between two files may be done: in the kernel by either call, or not at all. */
@@ -255,19 +264,7 @@ export function kernelCopy(inFd: number, inOff: number, outFd: number, outOff: n
   }
   if (from === 'sendfile') {
     if (l.lseek(outFd, outOff, 0 /* SEEK_SET */) < 0) return -1;
-    setOff(cfrIn, inOff);
-    while (done < len) {
-      const n = l.sendfile(outFd, inFd, cfrIn, Math.min(len - done, 1 << 30));
-      if (n < 0) {
-        const e = l.koffi.errno();
-        if (e === E.EINTR || e === E.EAGAIN) continue;
-        if (done === 0 && (e === E.EINVAL || e === E.ENOSYS || e === E.EOPNOTSUPP)) return -1;
-        fail('sendfile');
-      }
-      if (n === 0) return done;
-      done += n;
-    }
-    return done;
+    return sendfileRange(outFd, inFd, inOff, len, [E.EINVAL, E.ENOSYS, E.EOPNOTSUPP]);
   }
   return -1;
 }
