@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildImage, scanTarSource } from '../pipeline/build.js';
 import { defaultBuildOptions, type BuildOptions } from '../pipeline/options.js';
-import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
+import { UserError } from '../errors.js';
 import { newInode, NO_XATTRS, type Inode } from '../source/tree.js';
 import { parseEpoch, parseUuid } from './parse.js';
 import { parseMkfsArgs, type MkfsArgs } from './mkfs-args.js';
@@ -131,11 +131,8 @@ export async function mkfsMain(argv: string[], prog = 'mkfs.erofs'): Promise<num
     await runMkfs(a, chatty);
     return 0;
   } catch (e) {
-    if (e instanceof UserError || e instanceof CorruptImageError || e instanceof UnsupportedFeatureError) {
-      say(prog, e.message);
-      return 1;
-    }
-    // A bug: still mkfs.erofs's status; one line, as every entry point (EROFS_FORGE_DEBUG=1 adds the stack).
+    // A user error, or a bug: mkfs.erofs's status either way; one line, as every entry point
+    // (EROFS_FORGE_DEBUG=1 adds a bug's stack).
     const msg = userMessage(e);
     if (msg !== null) say(prog, msg);
     else {
