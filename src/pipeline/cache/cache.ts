@@ -105,12 +105,11 @@ export function cacheGet(dir: string, hex: string, bytes?: number, trusted?: str
     }
   }
   try {
-    if (b.length < HEAD + 2 + SUM || !b.subarray(0, 8).equals(MAGIC) || b.toString('hex', 8, 40) !== hex) return { miss: 'damaged' };
+    const head = headOf(b, hex, b.length);
+    if (!head) return { miss: 'damaged' };
+    const { hlen, plen } = head;
     const sum = b.subarray(b.length - SUM);
     if (!createHash('sha256').update(b.subarray(0, b.length - SUM)).digest().equals(sum)) return { miss: 'damaged' };
-    const hlen = b.readUInt32LE(40);
-    const plen = b.readUInt32LE(44);
-    if (HEAD + hlen + plen + SUM !== b.length) return { miss: 'damaged' };
     const h = JSON.parse(b.toString('utf8', HEAD, HEAD + hlen)) as Header;
     let off = HEAD + hlen;
     const take = (n: number) => { const s = new Uint8Array(b.buffer, b.byteOffset + off, n); off += n; return s; };
@@ -127,6 +126,17 @@ export function cacheGet(dir: string, hex: string, bytes?: number, trusted?: str
   }
 }
 
+/**
+ * An entry's head (its first bytes, `b`) checked against the entry's key and length `size`: magic, key,
+ * and header + payload lengths that add up to the size. Their lengths, or undefined.
+ */
+function headOf(b: Buffer, hex: string, size: number): { hlen: number; plen: number } | undefined {
+  if (size < HEAD + 2 + SUM || b.length < HEAD || !b.subarray(0, 8).equals(MAGIC) || b.toString('hex', 8, 40) !== hex) return undefined;
+  const hlen = b.readUInt32LE(40);
+  const plen = b.readUInt32LE(44);
+  return HEAD + hlen + plen + SUM === size ? { hlen, plen } : undefined;
+}
+
 /** An entry's head read and checked, its pclusters left in the file (see cacheGet); undefined if it does not hold. */
 function storedEntry(fd: number, hex: string, size: number): { z: ZResult; bytes: number } | undefined {
   const readAt = (n: number, pos: number): Buffer => {
@@ -136,12 +146,10 @@ function storedEntry(fd: number, hex: string, size: number): { z: ZResult; bytes
     if (got !== n) throw new Error('short read');
     return headBuf;
   };
-  if (size < HEAD + 2 + SUM) return undefined;
   let b = readAt(Math.min(size, headBuf.length), 0);
-  if (!b.subarray(0, 8).equals(MAGIC) || b.toString('hex', 8, 40) !== hex) return undefined;
-  const hlen = b.readUInt32LE(40);
-  const plen = b.readUInt32LE(44);
-  if (HEAD + hlen + plen + SUM !== size) return undefined;
+  const head = headOf(b, hex, size);
+  if (!head) return undefined;
+  const { hlen, plen } = head;
   if (HEAD + hlen > b.length) b = readAt(HEAD + hlen, 0);
   let h: Header;
   try {
