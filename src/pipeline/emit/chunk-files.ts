@@ -1,6 +1,6 @@
 // Regular files stored as chunk maps: --chunksize files, whose chunks go to a blob placed after every
 // other block, and --tar=i / headerball files, whose data stays in the archive (the extra device).
-import { ISLOT_SIZE, NULL_ADDR, INODE_CHUNK_BASED } from '../../format/constants.js';
+import { NULL_ADDR, INODE_CHUNK_BASED } from '../../format/constants.js';
 import { chunkMapLayout, encodeChunkMap } from '../../format/chunk.js';
 import { indexedChunks, TAR_DEVICE_ID } from '../files/tar-index.js';
 import { digestAlgorithm } from '../../fingerprint/compute.js';
@@ -19,7 +19,7 @@ export function writeChunked(ctx: EmitContext, p: Inode): void {
   const file = ctx.chunkStore!.chunkFile(p, ctx.filePath(p), fpx ? digestAlgorithm(o.fingerprint!) : undefined);
   if (fpx && file.digest) ctx.setFingerprint(p, file.digest);
   const layout = chunkMapLayout(ctx.inodeEndOf(p), file.blobBlocks.length, file.format);
-  p.nid = ctx.alloc.placeItem(layout.itemSize) / ISLOT_SIZE;
+  ctx.placeItem(p, layout.itemSize, 0);
   ctx.chunkedItems.push({ p, file });
 }
 
@@ -59,7 +59,7 @@ export function writeIndexed(ctx: EmitContext, p: Inode): void {
   if (blocks.some((b) => b !== NULL_ADDR && b >= NULL_ADDR)) throw new UserError('archive over 2 TiB: 48-bit chunk addresses are not implemented by erofs-forge');
   const inodeEnd = ctx.inodeEndOf(p);
   const layout = chunkMapLayout(inodeEnd, blocks.length, format);
-  p.nid = ctx.alloc.placeRunOn(layout.itemSize, 0) / ISLOT_SIZE;
+  ctx.alloc.placeInode(p, layout.itemSize, 0);
   const tail = new Uint8Array(layout.at - inodeEnd + layout.bytes);
   encodeChunkMap(blocks, format, tail, layout.at - inodeEnd, TAR_DEVICE_ID);
   ctx.writeItem(p, { datalayout: INODE_CHUNK_BASED, startBlk: format, tail, tailLen: tail.length });

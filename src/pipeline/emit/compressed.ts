@@ -2,7 +2,7 @@
 // inode with its map header, indexes and any inline tail. A file that compression does not pay for
 // is stored flat (or chunked) instead: decided before any block is taken for a file of one segment,
 // taken back after the fact for a larger one.
-import { ISLOT_SIZE, INODE_COMPRESSED_COMPACT, INODE_COMPRESSED_FULL } from '../../format/constants.js';
+import { INODE_COMPRESSED_COMPACT, INODE_COMPRESSED_FULL } from '../../format/constants.js';
 import { encodeMapHeader, mapHeaderOffset, MAP_HEADER_SIZE, type IndexForm } from '../../format/zmap.js';
 import { UserError } from '../../errors.js';
 import { pathOf, type Inode } from '../../source/tree.js';
@@ -210,7 +210,7 @@ function writeFragmentInode(ctx: EmitContext, p: Inode, fragmentOff: number): vo
   const headerAt = mapHeaderOffset(inodeEnd);
   const meta = new Uint8Array(headerAt + MAP_HEADER_SIZE - inodeEnd);
   meta.set(encodeMapHeader({ kind: 'fragment-inode', fragmentOff: BigInt(fragmentOff) }), headerAt - inodeEnd);
-  p.nid = ctx.alloc.placeItem(inodeEnd + meta.length) / ISLOT_SIZE;
+  ctx.placeItem(p, inodeEnd + meta.length, 0);
   ctx.compressedFiles++;
   ctx.writeItem(p, { datalayout: INODE_COMPRESSED_FULL, startBlk: 0, tail: meta, tailLen: meta.length });
 }
@@ -224,7 +224,7 @@ function writeCompressedInode(ctx: EmitContext, p: Inode, zp: ZParams, w: Writte
   }
   const layout = zMetaLayoutOf(w.z, p.size, zp, inodeEnd, w.form);
   const meta = zMetaBytes(w.z, p.size, zp, layout, w.packed.length ? concatColumns(w.packed) : undefined, w.fragmentOff);
-  p.nid = ctx.alloc.placeItem(inodeEnd + layout.size) / ISLOT_SIZE;
+  ctx.placeItem(p, inodeEnd + layout.size - layout.inlineLen, layout.inlineLen);
   const pl: Placement = { datalayout: w.form === 'compact' ? INODE_COMPRESSED_COMPACT : INODE_COMPRESSED_FULL, startBlk: w.z.totalBlocks, tail: meta, tailLen: meta.length };
   ctx.compressedFiles++;
   ctx.writeItem(p, pl);

@@ -14,7 +14,8 @@ import type { Plan } from '../plan/plan.js';
 import { relPathOf, DirDone } from '../plan/visit-order.js';
 import { mtimeOf } from '../plan/times.js';
 import { xattrSizeOf } from '../plan/xattrs.js';
-import { BlockAllocator } from '../plan/meta-alloc.js';
+import { BlockAllocator, type MetaAllocator } from '../plan/meta-alloc.js';
+import { BufferBlocks } from '../plan/buffer-blocks.js';
 import type { ImageOutput } from '../io/output.js';
 import { maxPclusterSize, type BuildOptions } from '../options.js';
 import { fingerprintValue } from '../../fingerprint/compute.js';
@@ -70,7 +71,7 @@ export function imageZParams(o: BuildOptions): ZParams | undefined {
 
 export class EmitContext {
   readonly bs: number;
-  readonly alloc: BlockAllocator;
+  readonly alloc: MetaAllocator;
   /** Codecs are made for the image's largest pcluster (-C, or a compress hint's): their windows and dictionaries are then the ones the config records announce. */
   readonly codecPcluster: number | undefined;
   /** The compression parameters of -C (undefined when the image is not compressed). */
@@ -134,7 +135,10 @@ export class EmitContext {
     jobs?: FileJobQueue,
   ) {
     const bs = (this.bs = plan.blockSize);
-    this.alloc = new BlockAllocator(bs, plan.metaStart, (blk, buf) => out.write(buf, blk * bs), (end) => out.reserve(end));
+    // Index images keep their own placement rules (meta-alloc.ts); trees are placed as mkfs.erofs places them.
+    this.alloc = o.tarIndex
+      ? new BlockAllocator(bs, plan.metaStart, (blk, buf) => out.write(buf, blk * bs), (end) => out.reserve(end))
+      : new BufferBlocks(bs, plan.metaStart, (blk, buf) => out.write(buf, blk * bs), (end) => out.reserve(end), o.dataAlignBlocks ?? 1);
     this.codecPcluster = o.compression && maxPclusterSize(o.compression);
     // The queue may have been started before the plan (while the scan ran): its parameters are the image's.
     this.jobs = jobs ?? new FileJobQueue(o, pool, imageZParams(o));
@@ -191,25 +195,90 @@ export class EmitContext {
     return inodeSize(p.extended) + xattrSizeOf(p);
   }
 
-  /** Inline the tail after inode + xattrs when the whole item fits one block (mkfs.erofs rule). */
-  wantsInline(p: Inode, tailLen: number): boolean {
+  /**
+   * Reserve data blocks and the metadata slot for an inode, in mkfs.erofs 1.9.3's order: the full
+   * blocks, then the inode with its tail inline wherever the allocator finds room for both (the tail
+   * must not cross a block boundary; the inode may, see buffer-blocks.ts); else the tail goes to a
+   * block of its own: right after the full blocks, or, for a file of a tail only, taken after its inode
+   * is placed. A directory's blocks are taken when it is written (placeDirBlocks). The root's slot gets
+   * its address at once (mkfs fixes the root nid first).
+   */
+  reserve(p: Inode): Placement {
+    if (this.o.tarIndex) return this.reserveIndexImage(p);
+    const { bs, alloc, o } = this;
+    const isDir = p.kind === 'dir';
+    const full = Math.floor(p.size / bs);
+    const tail = p.size % bs;
+    let startBlk = 0;
+    if (full && !isDir) {
+      alloc.alignData(o.dataAlignBlocks ?? 1);
+      startBlk = alloc.takeBlocks(full);
+    }
+    const inodeEnd = this.inodeEndOf(p);
+    const inline = tail > 0 && (p.kind !== 'reg' || o.inlineData) && alloc.placeInode(p, inodeEnd, tail);
+    if (!inline) {
+      // The tail block follows the full blocks (mkfs grows their buffer block by one).
+      if (tail && full && !isDir) alloc.takeBlocks(1);
+      alloc.placeInode(p, inodeEnd, 0);
+      if (tail && !full && !isDir) {
+        alloc.alignData(o.dataAlignBlocks ?? 1);
+        startBlk = alloc.takeBlocks(1);
+        alloc.holdData(false);
+      }
+    } else if (!full) {
+      startBlk = NULL_ADDR;
+    }
+    if (isDir) this.lateBlocks.set(p, full + (tail && !inline ? 1 : 0));
+    if (p === this.plan.root) alloc.mapThrough([p]);
+    const len = inline ? tail : 0;
+    // A copied file's tail arrives as a view of its batch's result; others are filled in here.
+    const pl: Placement = { datalayout: inline ? INODE_FLAT_INLINE : INODE_FLAT_PLAIN, startBlk, tailLen: len, tail: p.kind === 'reg' ? NO_BYTES : new Uint8Array(len) };
+    if (isDir) this.placements.set(p, pl);
+    return pl;
+  }
+
+  /**
+   * A directory being written: its entries get their nids (mkfs maps the blocks up to each entry's),
+   * and its blocks are taken (every slot placed so far is mapped before them).
+   */
+  placeDirBlocks(p: Inode, pl: Placement): void {
+    const late = this.lateBlocks.get(p);
+    this.lateBlocks.delete(p);
+    if (!late) {
+      this.alloc.mapThrough([p, p.parent ?? p, ...p.entries!.inodes]);
+      return;
+    }
+    this.alloc.mapPending();
+    pl.startBlk = this.alloc.takeBlocks(late);
+    this.alloc.holdData(false);
+  }
+
+  /** Place an item that is not a flat file's (compressed, chunk-based): `inline` tail bytes after `size`; it must fit. */
+  placeItem(p: Inode, size: number, inline: number): void {
+    // mkfs lets a compressed file's data buffer go before placing its inode unless a tail is inline.
+    this.alloc.holdData(inline > 0);
+    if (!this.alloc.placeInode(p, size, inline)) throw new Error(`${showPath(pathOf(p))}: ${inline} inline bytes after ${size} fit no block`);
+  }
+
+  /** Inline the tail after inode + xattrs when the whole item fits one block (mkfs.erofs rule for index images). */
+  private wantsInline(p: Inode, tailLen: number): boolean {
     return tailLen > 0 && (p.kind !== 'reg' || this.o.inlineData) && this.inodeEndOf(p) + tailLen <= this.bs;
   }
 
-  /** Reserve data blocks and the metadata slot for an inode; returns its placement skeleton. */
-  reserve(p: Inode): Placement {
-    const { bs, alloc, o } = this;
+  /** Index images: data blocks and the metadata slot as mkfs.erofs --tar=i places them. */
+  private reserveIndexImage(p: Inode): Placement {
+    const { bs, o } = this;
+    const alloc = this.alloc as BlockAllocator;
     const inline = this.wantsInline(p, flatDataLayout(p.size, bs, true).tail);
     const { blocks: fullBlocks, tail: len } = flatDataLayout(p.size, bs, inline);
     // Index images place items as mkfs.erofs does: a directory's blocks once it is written (after its
     // entries' inodes, see writeDir), items running on from the last block (meta-alloc.ts).
-    const late = !!o.tarIndex && p.kind === 'dir' && fullBlocks > 0;
+    const late = p.kind === 'dir' && fullBlocks > 0;
     // mkfs.erofs aligns DATA buffer blocks only: directories' blocks (DIRA) stay packed.
     if (fullBlocks && p.kind !== 'dir') alloc.alignData(o.dataAlignBlocks ?? 1);
     const startBlk = fullBlocks && !late ? alloc.takeBlocks(fullBlocks) : inline ? NULL_ADDR : 0;
     if (late) this.lateBlocks.set(p, fullBlocks);
-    p.nid = (o.tarIndex ? alloc.placeRunOn(this.inodeEndOf(p), len) : alloc.placeItem(this.inodeEndOf(p) + len)) / ISLOT_SIZE;
-    // A copied file's tail arrives as a view of its batch's result; others are filled in here.
+    p.nid = alloc.placeRunOn(this.inodeEndOf(p), len) / ISLOT_SIZE;
     const pl: Placement = { datalayout: inline ? INODE_FLAT_INLINE : INODE_FLAT_PLAIN, startBlk, tailLen: len, tail: p.kind === 'reg' ? NO_BYTES : new Uint8Array(len) };
     if (p.kind === 'dir') this.placements.set(p, pl);
     return pl;
@@ -235,7 +304,7 @@ export class EmitContext {
     const wrote = p.ibody ? encodeXattrIbody(p.ibody, item, isize) : 0;
     if (isize + wrote !== inodeEnd) throw new Error(`${showPath(pathOf(p))}: inode + xattrs wrote ${isize + wrote} bytes, placed as ${inodeEnd}`);
     item.set(pl.tail, inodeEnd);
-    this.alloc.writeMeta(p.nid * ISLOT_SIZE, item, (buf, pos) => this.out.write(buf, pos));
+    this.alloc.writeInode(p, item, (buf, pos) => this.out.write(buf, pos));
   }
 
   /**

@@ -10,8 +10,7 @@ import type { EmitContext, Placement } from './context.js';
 /** A directory's entry blocks as the planner split them, the last one inline when placed so; then its inode. */
 export function writeDir(ctx: EmitContext, p: Inode, pl: Placement): void {
   const { bs, out } = ctx;
-  const late = ctx.lateBlocks.get(p);
-  if (late !== undefined) pl.startBlk = ctx.alloc.takeBlocks(late);
+  ctx.placeDirBlocks(p, pl);
   const entries = dirEntriesWithNids(p);
   const blocks = ctx.plan.dirBlocks.get(p)!;
   const inline = pl.datalayout === INODE_FLAT_INLINE;

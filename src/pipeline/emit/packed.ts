@@ -35,5 +35,7 @@ export async function writePacked(ctx: EmitContext): Promise<number> {
   };
   const f: FileJobs = nSegs === 1 ? { segs: [seg(0)] } : { stream: new SegmentStream(nSegs, seg, 1, () => {}) };
   await writeCompressed(ctx, node, f, pz);
+  // Its nid is looked up at once (mkfs erofs_mkfs_build_special_from_fd): its block gets an address.
+  ctx.alloc.mapThrough([node]);
   return node.nid;
 }

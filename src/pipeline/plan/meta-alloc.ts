@@ -3,6 +3,29 @@
 // metadata blocks (the fullest block that still fits), and a new metadata block is taken from the
 // same cursor when none fits.
 import { ISLOT_SIZE } from '../../format/constants.js';
+import type { Inode } from '../../source/tree.js';
+
+/**
+ * What the writer asks of a block allocator: data blocks, inode slots (nids set when known), the
+ * items' bytes, and the rest written out. BufferBlocks (buffer-blocks.ts) places as mkfs.erofs 1.9.3
+ * does from a directory tree; BlockAllocator here as it does for tar index images.
+ */
+export interface MetaAllocator {
+  readonly bs: number;
+  /** Next free block. */
+  cursor: number;
+  takeBlocks(n: number): number;
+  alignData(unit: number): void;
+  /** Place inode + xattrs (+ map) of `size` bytes and `inline` tail bytes; false: the tail fits nowhere with it. */
+  placeInode(p: Inode, size: number, inline: number): boolean;
+  /** Give every placed item its address (a directory's blocks are taken). */
+  mapPending(): void;
+  /** Give addresses to placed items up to the last of `items` in placing order (their nids are needed). */
+  mapThrough(items: Iterable<Inode>): void;
+  holdData(live: boolean): void;
+  writeInode(p: Inode, bytes: Uint8Array, direct: (buf: Uint8Array, pos: number) => void): void;
+  closeAll(): void;
+}
 
 interface MetaBlock {
   blk: number;
@@ -20,7 +43,7 @@ const MAX_BUFFERED = 1024;
 /** Blocks written out together when the buffer is full (see newBlock). */
 const EVICT_RUN = 256;
 
-export class BlockAllocator {
+export class BlockAllocator implements MetaAllocator {
   /** Next free block. */
   cursor: number;
   /** buckets[k]: blocks with exactly k free 32-byte slots (LIFO, so the choice is deterministic). */
@@ -193,6 +216,23 @@ export class BlockAllocator {
     const b = this.newBlock(total);
     this.file(b);
     return b.blk * this.bs;
+  }
+
+  /** Index images: every item runs on by placeRunOn's rule; addresses are known at once. */
+  placeInode(p: Inode, size: number, inline: number): boolean {
+    if (inline && size + inline > this.bs) return false;
+    p.nid = this.placeRunOn(size, inline) / ISLOT_SIZE;
+    return true;
+  }
+
+  mapPending(): void {}
+
+  mapThrough(): void {}
+
+  holdData(): void {}
+
+  writeInode(p: Inode, bytes: Uint8Array, direct: (buf: Uint8Array, pos: number) => void): void {
+    this.writeMeta(p.nid * ISLOT_SIZE, bytes, direct);
   }
 
   /** Write item bytes at an absolute offset: into a buffered block, or straight to the file. */
