@@ -317,7 +317,14 @@ export class BufferBlocks {
     const to = Math.ceil(this.cursor / unit) * unit;
     if (to === this.cursor) return;
     const pb = this.lastMapped;
-    if (pb && !this.dataLive && pb.blk + pb.nblocks === this.cursor) this.extend(pb, to - pb.blk);
+    if (pb && !this.dataLive && pb.blk + pb.nblocks === this.cursor) {
+      this.extend(pb, to - pb.blk);
+    } else {
+      // mkfs leaves these blocks zeros; here they become one empty mapped block later items may
+      // fill (run on within it), which keeps images with --dsunit smaller than mkfs.erofs's.
+      const gap: Bb = { blk: this.cursor, used: 0, nblocks: to - this.cursor, seq: ++this.made, bucket: -1, inMapped: true };
+      this.file(gap);
+    }
     this.cursor = to;
     this.grow(to * this.bs);
   }
