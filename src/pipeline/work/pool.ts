@@ -4,8 +4,9 @@ import { Worker } from 'node:worker_threads';
 import { UserError } from '../../errors.js';
 import { showPath } from '../../show-path.js';
 import { toWire, unpackResult } from './job-wire.js';
-import type { Job, JobResult } from './job-types.js';
+import type { Job, JobOf, JobResult } from './job-types.js';
 import type { KernelCopyPath } from '../../sys/libc.js';
+import { closeOutputs, copyJob, setCopyCounter, setKernelCopy } from './job-copy.js';
 
 interface Pending {
   resolve: (r: JobResult) => void;
@@ -59,6 +60,11 @@ const RECYCLE_BYTES = 2 << 20;
 
 /** Jobs sent ahead to each worker. */
 const PER_WORKER_QUEUE = 8;
+/**
+ * Copy jobs sent ahead to each worker: fewer, so that batches wait on this thread, where it can run
+ * them itself when it would otherwise wait (runQueuedCopy). Each is up to 4 MiB or 128 files.
+ */
+const PER_WORKER_COPIES = 3;
 
 /** A failure injected into every job (tests): the job throws, or its worker thread exits with code 3. */
 export type WorkerFault = 'throw' | 'exit';
@@ -159,9 +165,10 @@ export class JobPool {
     while (this.queue.length) {
       let w: Worker | undefined;
       let least = Infinity;
+      const room = this.queue[0].job.kind === 'copy' ? PER_WORKER_COPIES : PER_WORKER_QUEUE;
       for (const c of this.workers) {
         const b = this.queuedBytes.get(c)!;
-        if (this.inWorker.get(c)!.length < PER_WORKER_QUEUE && b < least) { least = b; w = c; }
+        if (this.inWorker.get(c)!.length < room && b < least) { least = b; w = c; }
       }
       if (!w) break;
       const item = this.queue.shift()!;
@@ -171,6 +178,36 @@ export class JobPool {
       this.inWorker.get(w)!.push(item.id);
       w.postMessage({ id: item.id, job: toWire(item.job) });
     }
+  }
+
+  /**
+   * Run the newest copy job still waiting for a worker here, on the calling thread, and settle its
+   * promise; false if none waits. The writer calls this instead of waiting idle for a worker: with
+   * one worker, the main thread otherwise sat out the copying that follows the plan (bench corpus,
+   * uncompressed: ~0.4 s of copies after ~0.15 s of writing metadata). The job runs the very code a
+   * worker runs, so the image cannot depend on where it ran.
+   */
+  runQueuedCopy(): boolean {
+    // Injected faults (tests) must reach a worker.
+    if (this.failure || this.opts.fault) return false;
+    let i = this.queue.length - 1;
+    while (i >= 0 && this.queue[i].job.kind !== 'copy') i--;
+    if (i < 0) return false;
+    const { id, job } = this.queue.splice(i, 1)[0];
+    const p = this.pending.get(id);
+    this.pending.delete(id);
+    setCopyCounter(this.copied);
+    setKernelCopy(this.opts.kernelCopy ?? 'copy_file_range');
+    let res: JobResult;
+    try {
+      res = copyJob(job as JobOf<'copy'>);
+    } catch (e) {
+      const err = e as Error;
+      p?.reject(jobError(job, err.message, err.stack, e instanceof UserError));
+      return true;
+    }
+    p?.resolve(res);
+    return true;
   }
 
   private recycled: ArrayBuffer[] = [];
@@ -199,6 +236,8 @@ export class JobPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    // The image descriptor runQueuedCopy opened on this thread.
+    closeOutputs();
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
