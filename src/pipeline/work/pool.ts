@@ -6,6 +6,7 @@ import { showPath } from '../../show-path.js';
 import { toWire, unpackResult } from './job-wire.js';
 import type { Job, JobOf, JobResult } from './job-types.js';
 import type { KernelCopyPath } from '../../sys/libc.js';
+import type { ListContext, Listing } from '../../source/dir-listing.js';
 import { closeOutputs, copyJob, setCopyCounter, setKernelCopy } from './job-copy.js';
 
 interface Pending {
@@ -21,6 +22,7 @@ function describeJob(job: Job): string {
     const more = job.jobs.length - 1;
     return `compressing ${showPath(job.jobs[0].path)}${more ? ` (and ${more} more file${more > 1 ? 's' : ''})` : ''}`;
   }
+  if (job.kind === 'list') return `listing ${showPath(job.dirs[0][0])}${job.dirs.length > 1 ? ` (and ${job.dirs.length - 1} more)` : ''}`;
   if (job.kind === 'kcopy') return `copying ${job.runs.length / 4} cached pcluster runs into the image`;
   if (job.kind === 'copy') {
     const more = job.files.length - 1;
@@ -46,6 +48,7 @@ function jobCost(job: Job): number {
     case 'z': return job.length + 1;
     case 'hash': return job.size + 1;
     case 'zindexed': return job.segs.reduce((a, s) => a + s.bytes, 1);
+    case 'list': return job.dirs.length;
     case 'kcopy': {
       let n = 1;
       for (let i = 2; i < job.runs.length; i += 4) n += job.runs[i];
@@ -105,7 +108,11 @@ export class JobPool {
     const { size, opts } = this;
     for (let i = 0; i < size; i++) {
       const w = new Worker(new URL('./job-worker.js', import.meta.url), { workerData: { copied: this.copied.buffer, fault: opts.fault, kernelCopy: opts.kernelCopy } });
-      w.on('message', (m: { id: number; res?: JobResult; error?: string; stack?: string; user?: boolean }) => {
+      w.on('message', (m: { id: number; res?: JobResult; error?: string; stack?: string; user?: boolean; ready?: boolean }) => {
+        if (m.ready) {
+          this.readyWorkers++;
+          return;
+        }
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
         this.inWorker.get(w)!.shift();
@@ -125,6 +132,18 @@ export class JobPool {
   }
 
   private closed = false;
+  private readyWorkers = 0;
+
+  /** Every worker has started (loaded its modules) and takes jobs at once. */
+  get ready(): boolean {
+    // Injected faults (tests) are for file jobs: such a pool takes no directories.
+    return !this.opts.fault && this.workers.length > 0 && this.readyWorkers === this.workers.length;
+  }
+
+  /** Directories listed by the workers (a walk's lister, see dir-walk.ts). */
+  list(cx: ListContext, dirs: [string, string][]): Promise<[string, Listing][]> {
+    return this.run({ kind: 'list', cx, dirs }).then((r) => (r as { done: [string, Listing][] }).done);
+  }
 
   /** " while compressing /path" for the job a worker is running, or "". */
   private runningOn(w: Worker): string {
