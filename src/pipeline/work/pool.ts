@@ -1,6 +1,8 @@
 // A fixed set of worker threads running jobs; results come back as promises, consumed by the writer
 // in its own fixed order, so the output never depends on scheduling.
 import { Worker } from 'node:worker_threads';
+import module from 'node:module';
+import * as path from 'node:path';
 import { UserError } from '../../errors.js';
 import { showPath } from '../../show-path.js';
 import { toWire, unpackResult } from './job-wire.js';
@@ -81,6 +83,17 @@ export interface JobPoolOptions {
   lazy?: boolean;
 }
 
+/**
+ * The directory the main thread's module compile cache was turned on with (bin/erofs-forge.js
+ * checked it is ours), for the workers: Node reports the versioned directory under it. Undefined
+ * without a cache, or on releases that cannot say (before 22.8).
+ */
+function compileCacheBase(): string | undefined {
+  // Typed here: the @types/node in use predates the call.
+  const d = (module as { getCompileCacheDir?: () => string | undefined }).getCompileCacheDir?.();
+  return d ? path.dirname(d) : undefined;
+}
+
 export class JobPool {
   private workers: Worker[] = [];
   private queue: { id: number; job: Job }[] = [];
@@ -107,7 +120,9 @@ export class JobPool {
   private start(): void {
     const { size, opts } = this;
     for (let i = 0; i < size; i++) {
-      const w = new Worker(new URL('./job-worker.js', import.meta.url), { workerData: { copied: this.copied.buffer, fault: opts.fault, kernelCopy: opts.kernelCopy } });
+      const w = new Worker(new URL('./worker-boot.js', import.meta.url), {
+        workerData: { copied: this.copied.buffer, fault: opts.fault, kernelCopy: opts.kernelCopy, compileCache: compileCacheBase() },
+      });
       w.on('message', (m: { id: number; res?: JobResult; error?: string; stack?: string; user?: boolean; ready?: boolean }) => {
         if (m.ready) {
           this.readyWorkers++;
