@@ -1,7 +1,7 @@
-// The walk in threads (issue 21, lever 2): directories listed ahead by walk threads must give the
-// tree a sequential walk gives, node for node (names in order, every attribute, xattrs, symlink
-// targets, hard links as one inode), and the files in the same order to the workers; and a walk that
-// fails fails at the entry, and with the one line, a sequential walk would.
+// The walk in threads (issue 21, lever 2): directories listed ahead by walk threads (or by a build's
+// job workers) must give the tree a sequential walk gives, node for node (names in order, every
+// attribute, xattrs, symlink targets, hard links as one inode), and the files in the same order to the
+// workers; and a walk that fails fails at the entry, and with the one line, a sequential walk would.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -14,6 +14,7 @@ import { makeTrickyTree } from './helpers/tricky-tree.js';
 import { needRoot, run, worldReadableForgeBin } from './helpers/tools.js';
 import { assertOneLine } from './helpers/user-errors.js';
 import * as sys from '../src/sys/libc.js';
+import { JobPool } from '../src/pipeline/work/pool.js';
 
 /** Many directories (more than the threads' start threshold and their look-ahead), with files, hard links across them and symlinks. */
 function addManyDirs(root: string): void {
@@ -73,6 +74,17 @@ test('parallel_walk_same_tree: walk threads give the tree and file order of a se
       assert.ok(par.byThreads > 0, `${what}: the threads listed directories`);
       assert.deepEqual(par.files, seq.files, `${what}: file order`);
       assert.deepEqual(par.tree, seq.tree, `${what}: tree`);
+    }
+    // A build's job workers as the lister (build.ts, when no file work starts before the plan).
+    const pool = new JobPool(2);
+    try {
+      while (!pool.ready) await new Promise((r) => setTimeout(r, 5));
+      const par = await scan(src, { threads: 4, startAfterDirs: 2, lister: (cx, dirs) => pool.list(cx, dirs), listerReady: () => pool.ready });
+      assert.ok(par.byThreads > 0, 'job workers: they listed directories');
+      assert.deepEqual(par.files, seq.files, 'job workers: file order');
+      assert.deepEqual(par.tree, seq.tree, 'job workers: tree');
+    } finally {
+      await pool.close();
     }
   } finally {
     fs.rmSync(d, { recursive: true, force: true });

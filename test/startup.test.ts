@@ -41,3 +41,25 @@ test('compile_cache_unwritable_home_does_not_hang: a HOME that cannot be created
     fs.rmSync(d, { recursive: true, force: true });
   }
 });
+
+test('compile_cache_in_workers: the job workers use the compile cache too (they compiled their modules from source at every build)', (t) => {
+  if (typeof (module as { getCompileCacheDir?: unknown }).getCompileCacheDir !== 'function') {
+    t.skip('this Node release cannot say where the cache is');
+    return;
+  }
+  const d = fs.mkdtempSync(path.join(tmpdir(), 'forge-startup-'));
+  try {
+    fs.mkdirSync(path.join(d, 'src'));
+    fs.writeFileSync(path.join(d, 'src', 'a'), 'a file\n');
+    const r = spawnSync(process.execPath, [FORGE_BIN, 'build', '--quiet', '--workers', '1', path.join(d, 'img'), path.join(d, 'src')],
+      { env: { ...process.env, XDG_CACHE_HOME: path.join(d, 'cache') }, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const cache = path.join(d, 'cache', 'erofs-forge', 'node-compile-cache');
+    const entries = fs.readdirSync(cache, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    // job-worker.js is loaded by the workers only: its compiled code is there if they wrote the cache.
+    const byWorker = entries.some((e) => fs.readFileSync(path.join(e.parentPath, e.name)).includes('pipeline/work/job-worker.js'));
+    assert.ok(byWorker, `a worker module in the cache (${entries.length} entries)`);
+  } finally {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});

@@ -80,7 +80,12 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
         progress: o.progress && ((n) => o.progress!({ phase: 'scan', files: n, totalFiles: 0, bytes: 0, totalBytes: 0 })),
         onFile: found && ((p) => found.found(p)),
         readdirOrder: o.readdirOrder,
-        walkThreads: o.walkThreads ?? walkThreadsFor(o.workers),
+        walkThreads: o.walkThreads ?? (found || !o.workers ? walkThreadsFor(o.workers) : {
+          // No file work starts before the plan: the job workers, idle until then, list directories
+          // (two batches each in flight, so none waits for the main thread to send the next).
+          threads: 2 * o.workers, startAfterDirs: walkThreadsFor(o.workers).startAfterDirs,
+          lister: (cx, dirs) => pool.list(cx, dirs), listerReady: () => pool.ready,
+        }),
       };
       tree = await scanDirectory(source.dir!, scan);
     }

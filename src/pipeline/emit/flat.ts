@@ -44,14 +44,35 @@ export async function flushCopies(ctx: EmitContext): Promise<void> {
     });
   });
   // Observed when awaited (finishCopies); never an unhandled rejection meanwhile.
-  pr.catch(() => {});
+  pr.then(() => settled.add(pr), () => settled.add(pr));
   ctx.copies.push(pr);
-  if (ctx.copies.length >= ctx.maxCopies) await ctx.copies.shift();
+  while (ctx.copies.length >= ctx.maxCopies) {
+    const oldest = ctx.copies[0];
+    if (settled.has(oldest)) {
+      ctx.copies.shift();
+      await oldest;
+      continue;
+    }
+    // Too many in flight: rather than wait idle for a worker, copy a batch still queued for one here,
+    // then let the workers' results in (they are sent more from there) before looking again.
+    if (ctx.pool.runQueuedCopy()) {
+      await nextTurn();
+      continue;
+    }
+    await ctx.copies.shift();
+  }
 }
+
+/** Copy batches whose results were handled (their inodes written). */
+const settled = new WeakSet<Promise<void>>();
+
+const nextTurn = (): Promise<void> => new Promise<void>((r) => setImmediate(r));
 
 /** Send the last batch and wait for every copy: all flat files' inodes are then written. */
 export async function finishCopies(ctx: EmitContext): Promise<void> {
   await flushCopies(ctx);
   await ctx.stored.flush();
+  // The writer has nothing else to do: it copies the batches no worker has taken yet, beside them.
+  while (ctx.pool.runQueuedCopy()) await nextTurn();
   await Promise.all(ctx.copies);
 }

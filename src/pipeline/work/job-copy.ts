@@ -26,9 +26,15 @@ export function outputFd(image: string): number {
   return fd;
 }
 
+/** Close the image descriptors kept open (the main thread's, once its build is done: see JobPool.runQueuedCopy). */
+export function closeOutputs(): void {
+  for (const fd of outputs.values()) fs.closeSync(fd);
+  outputs.clear();
+}
+
 /** Source bytes copied, shared with the main thread for the progress line (set by the worker entry). */
 let copiedBytes: BigInt64Array | undefined;
-export function setCopyCounter(counter: BigInt64Array): void {
+export function setCopyCounter(counter: BigInt64Array | undefined): void {
   copiedBytes = counter;
 }
 

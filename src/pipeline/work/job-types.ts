@@ -1,5 +1,6 @@
 // The jobs the workers run and what they return. Everything here crosses between threads (see
 // job-wire.ts for how): plain data, no functions.
+import type { ListContext, Listing } from '../../source/dir-listing.js';
 import type { ZResult } from '../files/zfile.js';
 import type { CodecSpec } from '../../compress/codec.js';
 import type { DataSource } from '../../source/tree.js';
@@ -54,7 +55,9 @@ export type Job =
    * the entry's descriptor, offset in it, length and image offset (4 numbers); the descriptors in
    * `close` are the worker's to close once done (or failed).
    */
-  | { kind: 'kcopy'; image: string; runs: Float64Array; close: number[] };
+  | { kind: 'kcopy'; image: string; runs: Float64Array; close: number[] }
+  /** Directories of a source tree listed for the walk ([path, relPrefix] each: see dir-walk.ts). */
+  | { kind: 'list'; cx: ListContext; dirs: [string, string][] };
 
 /** How one job of a batch ended: its result, or its error as a worker reports one. */
 export type BatchOutcome = { res: ZJobResult } | { error: string; stack?: string; user: boolean };
@@ -90,7 +93,8 @@ export type JobResult =
   /** One per segment asked, in order: the entry, or why there is none (the caller then runs a 'z' job). */
   | { kind: 'zindexed'; results: (ZJobResult | { kind: 'miss'; miss: 'absent' | 'damaged' })[] }
   | { kind: 'zbatch'; outcomes: BatchOutcome[] }
-  | { kind: 'kcopy' };
+  | { kind: 'kcopy' }
+  | { kind: 'list'; done: [string, Listing][] };
 
 /** The job of one kind. */
 export type JobOf<K extends Job['kind']> = Extract<Job, { kind: K }>;

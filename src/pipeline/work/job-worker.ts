@@ -13,6 +13,9 @@ if (data?.copied) setCopyCounter(new BigInt64Array(data.copied));
 if (data?.kernelCopy) setKernelCopy(data.kernelCopy);
 const fault = data?.fault;
 
+// Up and ready for jobs (the walk sends directories only to workers that are: see JobPool.ready).
+parentPort!.postMessage({ ready: true });
+
 parentPort!.on('message', (msg: { id: number; job: WireJob } | { recycle: ArrayBuffer[] }) => {
   // Result buffers the main thread has written, back for reuse.
   if ('recycle' in msg) return giveSlabs(msg.recycle);

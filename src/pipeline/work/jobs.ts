@@ -7,6 +7,7 @@ import { copyJob } from './job-copy.js';
 import { hashJob } from './job-hash.js';
 import { compressJob } from './job-compress.js';
 import { indexedJob, storedCopyJob } from './job-cache.js';
+import { listDirectory } from '../../source/dir-listing.js';
 import type { BatchOutcome, Job, JobOf, JobResult } from './job-types.js';
 
 /** Small files compressed in one round trip: each job runs as if sent alone, with its own outcome. */
@@ -30,6 +31,7 @@ const RUNNERS: { [K in Job['kind']]: (job: JobOf<K>) => JobResult } = {
   zindexed: indexedJob,
   zbatch: batchJob,
   kcopy: storedCopyJob,
+  list: (job) => ({ kind: 'list', done: job.dirs.map(([dir, rel]) => [dir, listDirectory(dir, rel, job.cx)]) }),
 };
 
 export function runJob(job: Job): JobResult {
