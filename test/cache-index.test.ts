@@ -25,6 +25,15 @@ test('cache index: unchanged records carried over unwritten; racy stats and entr
     ix.record('o', '/a', a, ['k1'], [10], { sha256: 'aa' }, [idOld]);
     ix.record('o', '/b', b, ['k2', 'k3'], [20, 30], {}, [idOld, idRacy]);
     ix.record('o', '/r', racy, ['k4'], [40], {});
+    // ctimes of fewer digits, before the epoch, and in the future (compared as digit strings).
+    const tiny = '27:4:100:5:12345';
+    const negative = '27:5:100:5:-1000000000';
+    const future = stat(6, -10_000_000_000n);
+    const farFuture = '27:7:100:5:99999999999999999999';
+    ix.record('o', '/tiny', tiny, ['k5'], [50], {});
+    ix.record('o', '/neg', negative, ['k6'], [60], {});
+    ix.record('o', '/fut', future, ['k7'], [70], {});
+    ix.record('o', '/far', farFuture, ['k8'], [80], {});
     ix.save();
     const index = path.join(dir, 'index');
     const first = fileId(index);
@@ -35,9 +44,15 @@ test('cache index: unchanged records carried over unwritten; racy stats and entr
     assert.deepEqual(ix2.lookup('o', '/b', b), { keys: ['k2', 'k3'], bytes: [20, 30], ids: [idOld, undefined], digests: {} });
     assert.equal(ix2.lookup('o', '/r', racy), undefined, 'a stat in the racy window is never recorded');
     assert.equal(ix2.lookup('o', '/a', stat(1, old - 1n)), undefined, 'another ctime: not vouched for');
+    assert.deepEqual(ix2.lookup('o', '/tiny', tiny)?.keys, ['k5']);
+    assert.deepEqual(ix2.lookup('o', '/neg', negative)?.keys, ['k6']);
+    assert.equal(ix2.lookup('o', '/fut', future), undefined, 'a ctime after the build start is racy');
+    assert.equal(ix2.lookup('o', '/far', farFuture), undefined, 'a ctime of more digits is racy');
     // Everything recorded as it was: no rewrite.
     ix2.record('o', '/a', a, ['k1'], [10], { sha256: 'aa' }, [idOld]);
     ix2.record('o', '/b', b, ['k2', 'k3'], [20, 30], {}, [idOld, undefined]);
+    ix2.record('o', '/tiny', tiny, ['k5'], [50], {});
+    ix2.record('o', '/neg', negative, ['k6'], [60], {});
     ix2.save();
     assert.equal(fileId(index), first, 'an index with nothing new is not rewritten');
 

@@ -154,16 +154,16 @@ export class CacheIndex {
   private readonly now = Date.now();
 
   /**
-   * ctime ("...:ctimeNs", a decimal integer) older than the build start by the margin: any later
-   * write gets a different ctime. Compared as digit strings (a BigInt per call cost more than the
-   * rest of record()).
+   * ctime ("...:ctimeNs", a decimal integer as BigInt prints it: no leading zeros) older than the
+   * build start by the margin: any later write gets a different ctime. Compared as digit strings
+   * (a BigInt per call cost more than the rest of record()).
    */
   private notRacy(stat: string): boolean {
     const c = stat.slice(stat.lastIndexOf(':') + 1);
+    // Before the epoch: older than any build start.
+    if (c.charCodeAt(0) === 45 /* '-' */) return true;
     const t = this.racyBefore;
-    if (!/^[0-9]+$/.test(c)) return BigInt(c) < BigInt(t);
-    const d = c.replace(/^0+(?=.)/, '');
-    return d.length !== t.length ? d.length < t.length : d < t;
+    return c.length !== t.length ? c.length < t.length : c < t;
   }
 
   /**
