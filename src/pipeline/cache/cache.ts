@@ -22,7 +22,8 @@ export function cacheKey(params: unknown, segment: Uint8Array): Buffer {
 }
 
 function entryPath(dir: string, hex: string): string {
-  return path.join(dir, hex.slice(0, 2), hex);
+  // Joined, not path.join: normalizing costs more than the lookup itself (one per cached segment).
+  return `${dir}/${hex.slice(0, 2)}/${hex}`;
 }
 
 interface Header {
@@ -48,6 +49,12 @@ function entryIdentity(st: fs.BigIntStats): string {
 
 /** Per thread: the head of entries whose pclusters are left in the file (see cacheGet's `trusted`). */
 let headBuf = Buffer.allocUnsafe(16 << 10);
+/**
+ * Bytes of an entry read first for its head: the header of a one-segment file's entry (most of them)
+ * fits; a longer one takes a second read. All of headBuf (16 KiB) read the pclusters that follow
+ * the header too, for nothing (bench corpus: 6,530 entries, 143.5 MB of pclusters).
+ */
+const HEAD_FIRST_READ = 2048;
 
 /**
  * Read and check one entry (hex key). With `bytes` known, one open, one read and one close; the
@@ -144,9 +151,10 @@ function storedEntry(fd: number, hex: string, size: number): { z: ZResult; bytes
     let got = 0;
     for (let k; got < n && (k = fs.readSync(fd, headBuf, got, n - got, pos + got)) > 0;) got += k;
     if (got !== n) throw new Error('short read');
-    return headBuf;
+    // Only the bytes read: headBuf past them holds an earlier entry's.
+    return headBuf.subarray(0, n);
   };
-  let b = readAt(Math.min(size, headBuf.length), 0);
+  let b = readAt(Math.min(size, HEAD_FIRST_READ), 0);
   const head = headOf(b, hex, size);
   if (!head) return undefined;
   const { hlen, plen } = head;
