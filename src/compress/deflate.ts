@@ -264,7 +264,9 @@ function entropyBits(ll: Int32Array, d: Int32Array): number {
 }
 
 /** The completed blocks, then the final block (dynamic `code`, or fixed when null) of tokens [open0, k). */
-function encodeBlocks(k: number, code: DynCode | null): Uint8Array {
+function encodeBlocks(capacity: number, k: number, code: DynCode | null): Uint8Array {
+  // last: the output may grow the module's memory, which detaches the token views
+  writer.reset(capacity);
   for (let i = 0; i < nBlk; i++) {
     if (blkFixed[i]) writeFixed(writer, ts, blkFrom[i], blkTo[i], false);
     else writeDynamic(writer, ts, blkFrom[i], blkTo[i], blkCode[i], false);
@@ -276,8 +278,7 @@ function encodeBlocks(k: number, code: DynCode | null): Uint8Array {
 
 function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: number, hint?: DeflateHint): DeflateResult {
   const budget = capacity * 8;
-  parser.begin(src, srcLen, level);
-  ts.reset();
+  parser.begin(ts, src, srcLen, level);
   for (let i = 0; i < nBlk; i++) spare.push(blkCode[i]);
   nBlk = 0;
   lastHeaderBits = 600;
@@ -296,7 +297,7 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   let aTok = -1; // ts.n when codeA was built
   let estBits = 0; // cost estimate of the tokens so far, for the chunk schedule
   while (fed < srcLen) {
-    fed = parser.parseTo(ts, fed + nextChunk(capacity, fed, estBits));
+    fed = parser.parseTo(fed + nextChunk(capacity, fed, estBits));
     completeBlocks(budget);
     const fixed = blkBits + 3 + ts.cumFixed + 7;
     estBits = blkBits + (fixed - blkBits) * 0.85; // dynamic codes typically cost ~85 % of the fixed code...
@@ -311,7 +312,6 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   }
   if (hint) hint.lastFed = fed;
 
-  writer.reset(capacity);
   const room = budget - blkBits; // for the open (final) block
   if (!overflow) {
     // the whole input fits: the smallest of dynamic / fixed (after the completed blocks) / stored
@@ -320,8 +320,8 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
     const fix = blkBits + 3 + ts.cumFixed + 7;
     const sto = (srcLen + 5 * Math.max(1, Math.ceil(srcLen / 65535))) * 8;
     if (sto < dyn && sto < fix && sto <= budget) return { consumed: srcLen, data: encodeStored(src, srcLen) };
-    if (dyn < fix) return { consumed: srcLen, data: encodeBlocks(ts.n, codeA) };
-    return { consumed: srcLen, data: encodeBlocks(ts.n, null) };
+    if (dyn < fix) return { consumed: srcLen, data: encodeBlocks(capacity, ts.n, codeA) };
+    return { consumed: srcLen, data: encodeBlocks(capacity, ts.n, null) };
   }
 
   // Cut with code A (built for all tokens of the open block): walk back from the end. C_A(k) grows
@@ -414,9 +414,9 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   const best = Math.max(bytesA, bytesB, bytesF, bytesS);
   if (best <= 0) return emptyStream();
   // ties: dynamic B, dynamic A, fixed, stored (a fixed order keeps the choice canonical)
-  if (bytesB === best) return { consumed: best, data: encodeBlocks(kB, codeF) };
-  if (bytesA === best) return { consumed: best, data: encodeBlocks(kA, codeA) };
-  if (bytesF === best) return { consumed: best, data: encodeBlocks(kF, null) };
+  if (bytesB === best) return { consumed: best, data: encodeBlocks(capacity, kB, codeF) };
+  if (bytesA === best) return { consumed: best, data: encodeBlocks(capacity, kA, codeA) };
+  if (bytesF === best) return { consumed: best, data: encodeBlocks(capacity, kF, null) };
   return { consumed: best, data: encodeStored(src, best) };
 }
 
