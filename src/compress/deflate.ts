@@ -155,6 +155,10 @@ let open0 = 0; // first token of the open block
 let splitAt = 0; // next candidate split point
 let bXb = 0;
 let bFixed = 0;
+// entropy (entropyBits), literal/length and distance totals of bLL/bD
+let bE = 0;
+let bTl = 1;
+let bTd = 0;
 const bLL = new Int32Array(NUM_LL);
 const bD = new Int32Array(NUM_D);
 const nLL = new Int32Array(NUM_LL);
@@ -165,24 +169,35 @@ const jD = new Int32Array(NUM_D);
 let lastHeaderBits = 600;
 const spare: DynCode[] = [];
 
-/** statistics of tokens [from, to) into ll/d (EOB counted once); returns [extra bits, fixed-code bits] */
-function blockStats(from: number, to: number, ll: Int32Array, d: Int32Array): [number, number] {
+// what blockStats counted besides the histograms: extra bits, fixed-code bits, matches
+let statXb = 0;
+let statFixed = 0;
+let statMatches = 0;
+
+/** statistics of tokens [from, to) into ll/d (EOB counted once), and statXb/statFixed/statMatches */
+function blockStats(from: number, to: number, ll: Int32Array, d: Int32Array): void {
   ll.fill(0);
   d.fill(0);
   ll[EOB] = 1;
   let xb = 0;
   let fixed = 0;
+  let matches = 0;
   const sym = ts.sym;
+  const dsym = ts.dsym;
+  const xbs = ts.xb;
   for (let t = from; t < to; t++) {
     const s = sym[t];
     ll[s]++;
     if (s > 256) {
-      d[ts.dsym[t]]++;
-      xb += ts.xb[t];
-      fixed += FIXED_LL_LEN[s] + 5 + ts.xb[t];
+      d[dsym[t]]++;
+      matches++;
+      xb += xbs[t];
+      fixed += FIXED_LL_LEN[s] + 5 + xbs[t];
     } else fixed += FIXED_LL_LEN[s];
   }
-  return [xb, fixed];
+  statXb = xb;
+  statFixed = fixed;
+  statMatches = matches;
 }
 
 /**
@@ -194,14 +209,43 @@ function blockStats(from: number, to: number, ll: Int32Array, d: Int32Array): [n
 function completeBlocks(budget: number): void {
   while (ts.n > splitAt + SPLIT_STEP) {
     // bLL/bD/bXb/bFixed: tokens [open0, splitAt), kept up to date as splitAt moves
-    const [xn, fn] = blockStats(splitAt, splitAt + SPLIT_STEP, nLL, nD);
-    for (let i = 0; i < NUM_LL; i++) jLL[i] = bLL[i] + nLL[i];
-    jLL[EOB] = 1;
-    for (let i = 0; i < NUM_D; i++) jD[i] = bD[i] + nD[i];
+    blockStats(splitAt, splitAt + SPLIT_STEP, nLL, nD);
+    const xn = statXb;
+    const fn = statFixed;
     // priced by entropy (a Huffman code costs about as much, and building codes here took a third
-    // of the encoder's time): two blocks pay one more header
-    const two = entropyBits(bLL, bD) + entropyBits(nLL, nD) + lastHeaderBits;
-    const one = entropyBits(jLL, jD);
+    // of the encoder's time): two blocks pay one more header. The joint histogram and the entropies
+    // of the next block (n) and of both (j) in one pass; the open block's (b) is carried over. Each
+    // sum runs in entropyBits' order, so the values are the same doubles.
+    const tdN = statMatches;
+    const tlN = SPLIT_STEP + 1;
+    const tlJ = bTl + tlN - 1;
+    const tdJ = bTd + tdN;
+    let eN = xlog(tlN) + xlog(tdN);
+    let eJ = xlog(tlJ) + xlog(tdJ);
+    for (let i = 0; i < EOB; i++) {
+      const f = nLL[i];
+      eN -= xlog(f);
+      const j = bLL[i] + f;
+      jLL[i] = j;
+      eJ -= xlog(j);
+    }
+    jLL[EOB] = 1; // xlog(1) = 0 for both
+    for (let i = EOB + 1; i < NUM_LL; i++) {
+      const f = nLL[i];
+      eN -= xlog(f);
+      const j = bLL[i] + f;
+      jLL[i] = j;
+      eJ -= xlog(j);
+    }
+    for (let i = 0; i < NUM_D; i++) {
+      const f = nD[i];
+      eN -= xlog(f);
+      const j = bD[i] + f;
+      jD[i] = j;
+      eJ -= xlog(j);
+    }
+    const two = bE + eN + lastHeaderBits;
+    const one = eJ;
     let split = two < one;
     let code: DynCode | null = null;
     let dyn = 0;
@@ -220,6 +264,9 @@ function completeBlocks(budget: number): void {
     if (!split) {
       bLL.set(jLL);
       bD.set(jD);
+      bE = eJ;
+      bTl = tlJ;
+      bTd = tdJ;
       bXb += xn;
       bFixed += fn;
       splitAt += SPLIT_STEP;
@@ -240,29 +287,24 @@ function completeBlocks(budget: number): void {
     splitAt = open0 + SPLIT_STEP;
     bLL.set(nLL);
     bD.set(nD);
+    bE = eN;
+    bTl = tlN;
+    bTd = tdN;
     bXb = xn;
     bFixed = fn;
   }
 }
 
-/** f * log2(f), looked up for the small counts most symbols have (the same doubles; 0 for 0 and 1,
- *  and subtracting 0 leaves a sum unchanged, so entropyBits gives the same values as computing each) */
+/**
+ * f * log2(f), looked up for the small counts most symbols have (the same doubles as computing it).
+ * The Shannon cost of a histogram with totals tl (literal/length) and td (distance) is
+ * xlog(tl) + xlog(td) - sum of xlog(count), summed in symbol order (xlog(0) = xlog(1) = 0).
+ */
 const XLOG_N = 4096;
 const XLOG = new Float64Array(XLOG_N);
 for (let f = 1; f < XLOG_N; f++) XLOG[f] = f * Math.log2(f);
 const xlog = (f: number): number => (f < XLOG_N ? XLOG[f] : f * Math.log2(f));
 
-/** Shannon cost in bits of the symbols counted in ll and d (without extra bits). */
-function entropyBits(ll: Int32Array, d: Int32Array): number {
-  let tl = 0;
-  for (let i = 0; i < NUM_LL; i++) tl += ll[i];
-  let td = 0;
-  for (let i = 0; i < NUM_D; i++) td += d[i];
-  let e = xlog(tl) + xlog(td);
-  for (let i = 0; i < NUM_LL; i++) e -= xlog(ll[i]);
-  for (let i = 0; i < NUM_D; i++) e -= xlog(d[i]);
-  return e;
-}
 /** The completed blocks, then the final block (dynamic `code`, or fixed when null) of tokens [open0, k). */
 function encodeBlocks(capacity: number, k: number, code: DynCode | null): Uint8Array {
   // last: the output may grow the module's memory, which detaches the token views
@@ -290,6 +332,9 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   bLL[EOB] = 1;
   bXb = 0;
   bFixed = 0;
+  bE = 0;
+  bTl = 1;
+  bTd = 0;
 
   // parse on until the tokens no longer fit (first overflowing chunk)
   let fed = 0;
