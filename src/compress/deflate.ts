@@ -27,12 +27,13 @@ import { BitWriter, writeDynamic, writeFixed, encodeStored, storedFit } from './
 
 
 /**
- * Our `-z deflate` default. Benchmark corpus, 4 KiB pclusters, data bytes on disk / compressor
- * CPU-s (one core): level 1 140.4 MB / 7.8 s, 4 134.9 / 8.3, 5 133.0 / 9.1, 6 132.3 / 9.9,
- * 7 132.1 / 10.6, 9 131.9 / 16.8; mkfs.erofs 1.9.3 -zlibdeflate (libdeflate level 1): 138.2 MB.
- * 6 is the knee: 5 -> 6 saves 0.7 MB for 0.8 s, 6 -> 7 only 0.2 MB for 0.7 s.
+ * Our `build -z deflate` default: the lowest level whose image is no larger than mkfs.erofs 1.9.3's
+ * default `-zlibdeflate` (libdeflate level 1; `mkfs -zlibdeflate` writes our level 2 too), the
+ * fastest that meets it. Corpus, 4 KiB pclusters, one worker (README, "DEFLATE levels"): image bytes
+ * level 1 140,627,968 (1.0047 of mkfs.erofs's 139,964,416: too large), 2 138,338,304 (0.9884),
+ * 3 136,900,608, 6 131,706,880; compressor 99 MB/s per core at levels 1-2, 91 at 3, 58 at 6.
  */
-export const DEFLATE_DEFAULT_LEVEL = 6;
+export const DEFLATE_DEFAULT_LEVEL = 2;
 export const DEFLATE_MAX_LEVEL = 9;
 
 export interface DeflateResult {
