@@ -1,9 +1,9 @@
 /**
  * Raw DEFLATE for EROFS pclusters: a "destsize" compressor (the longest input prefix whose stream
  * fits in a fixed number of bytes); this module is its driver. The strict inflater for the reader is in
- * deflate-inflate.ts; the LZ77 parser in deflate-lz77.ts (assembly/deflate.ts, WebAssembly); Huffman
- * tables, the token store and the bit writer in deflate-huffman.ts, deflate-tokens.ts and
- * deflate-writer.ts.
+ * deflate-inflate.ts; the LZ77 parser, the token store it fills and the bit writer are WebAssembly
+ * (assembly/deflate.ts), reached through deflate-lz77.ts, deflate-tokens.ts (views of the tokens)
+ * and deflate-writer.ts; Huffman code construction in deflate-huffman.ts.
  *
  * How deflateDestSize works, and why its output is canonical:
  *  - Our LZ77 parser (3-byte hash chains, zlib's lazy rules and per-level parameters) turns the input
