@@ -121,7 +121,7 @@ export function buildCommand(): Command {
     .option('--force-gid <gid>', 'set every gid', (v) => parseId(v, '--force-gid'))
     .option('--exclude-path <path>', 'leave out this path (relative to SOURCE, repeatable)', collect(String))
     .option('--exclude-regex <regex>', 'leave out paths matching this regex (repeatable)', collect(parseRegex))
-    .option('-z <algorithm>', 'compress files: lz4, lz4hc[,level=0..12] (default 9), deflate[,level=0..9] (default 6), zstd[,level=0..22] (default 3; Node >= 22.15), lzma[,level=0..9|100..109] (default 6); A:B:... several, chosen per file by --compress-hints', (v) => v.split(':').filter(Boolean).map(parseCompressor))
+    .option('-z <algorithm>', 'compress files: lz4, lz4hc[,level=0..12] (default 9), deflate[,level=0..9] (default 2), zstd[,level=0..22] (default 3; Node >= 22.15), lzma[,level=0..9|100..109] (default 6); A:B:... several, chosen per file by --compress-hints', (v) => v.split(':').filter(Boolean).map(parseCompressor))
     .option('--compress-hints <file>', 'per-file pcluster size and algorithm (mkfs.erofs format: lines "BYTES [ALG_INDEX] REGEX" on paths relative to SOURCE, first match wins, BYTES 0 = uncompressed)')
     .option('-C <bytes>', 'largest pcluster (multiple of the block size, up to 1048576; default one block)', (v) => parseSize(v, '-C'))
     .option('--chunksize <bytes>', 'uncompressed files (with -z: those not worth compressing) become chunk-based with chunks of this size (a power of two, at least the block size); identical chunks are stored once, all-zero chunks are holes', (v) => parseSize(v, '--chunksize'))

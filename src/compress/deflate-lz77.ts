@@ -1,59 +1,112 @@
-// The LZ77 parser of the DEFLATE encoder: assembly/deflate.ts compiled to WebAssembly (one instance
-// per thread), fed the input a piece at a time, its tokens appended to a TokenStore.
+// The LZ77 parser and bit writer of the DEFLATE encoder: assembly/deflate.ts compiled to WebAssembly
+// (one instance per thread), fed the input a piece at a time. Its token store (symbols, extra bits,
+// histograms) lives in the module's memory; the TokenStore holds views of it.
 import { instantiateWasm } from './wasm.js';
-import { type TokenStore, appendTokens } from './deflate-tokens.js';
+import { NUM_LL, NUM_D } from './deflate-huffman.js';
+import type { TokenStore } from './deflate-tokens.js';
 
-interface DeflateLz77Exports extends WebAssembly.Exports {
+export interface DeflateWasm extends WebAssembly.Exports {
   memory: WebAssembly.Memory;
   LOOKAHEAD: WebAssembly.Global;
   pos: WebAssembly.Global;
   nTok: WebAssembly.Global;
-  tokPtr(): number;
+  addXb: WebAssembly.Global;
+  addFixed: WebAssembly.Global;
+  statsPtr(): number;
+  codesPtr(): number;
+  symArr(): number;
+  valArr(): number;
+  dsymArr(): number;
+  xbArr(): number;
   inputPtr(): number;
+  tokCap(): number;
   reserve(cap: number, keep: number): number;
   begin(n: number, level: number): void;
   parse(stop: number): number;
+  wreset(capacity: number): number;
+  wput(v: number, n: number): void;
+  wflush(): number;
+  wtokens(from: number, k: number): void;
 }
 
-let mod: DeflateLz77Exports | null = null;
+let mod: DeflateWasm | null = null;
 let lookahead = 0;
 
-/** One input being parsed: src[0..srcLen) at a level 1..9. */
+/** This thread's instance of the DEFLATE module. */
+export function deflateWasm(): DeflateWasm {
+  if (!mod) {
+    mod = instantiateWasm<DeflateWasm>('deflate');
+    lookahead = mod.LOOKAHEAD.value as number;
+  }
+  return mod;
+}
+
+/** One input being parsed: src[0..srcLen) at a level 1..9, its tokens in `ts`. */
 export class Lz77Parser {
   private src: Uint8Array = new Uint8Array(0);
   private srcLen = 0;
   /** input bytes copied into the module's memory */
   private copied = 0;
   private cap = 0;
+  private ts: TokenStore | null = null;
+  // what ts's views were made for
+  private buffer: ArrayBuffer | null = null;
+  private valAt = -1;
 
-  begin(src: Uint8Array, srcLen: number, level: number): void {
-    const m = (mod ??= instantiateWasm<DeflateLz77Exports>('deflate'));
-    lookahead = m.LOOKAHEAD.value as number;
+  begin(ts: TokenStore, src: Uint8Array, srcLen: number, level: number): void {
+    const m = deflateWasm();
     this.src = src;
     this.srcLen = srcLen;
     this.copied = 0;
     this.cap = 0;
+    this.ts = ts;
     m.begin(srcLen, level);
+    ts.n = 0;
+    ts.cumXb = 0;
+    ts.cumFixed = 0;
+    this.bind();
   }
 
-  /** Parse on until at least `stop` bytes (or the whole input) are parsed; append the new tokens to ts.
-   *  Returns the input bytes the tokens in ts cover (may be one less than stop). */
-  parseTo(ts: TokenStore, stop: number): number {
+  /** (Re)make ts's views when the memory grew or the token arrays moved. */
+  private bind(): void {
     const m = mod!;
+    const ts = this.ts!;
+    const buf = m.memory.buffer;
+    // the token arrays grow in place (SYM) or move up (the others) with the input capacity
+    const valAt = m.valArr();
+    if (buf === this.buffer && valAt === this.valAt && ts.sym.buffer === buf) return;
+    const cap = m.tokCap();
+    ts.sym = new Uint16Array(buf, m.symArr(), cap);
+    ts.val = new Uint32Array(buf, valAt, cap);
+    ts.dsym = new Uint8Array(buf, m.dsymArr(), cap);
+    ts.xb = new Uint8Array(buf, m.xbArr(), cap);
+    const st = m.statsPtr();
+    ts.cumLL = new Int32Array(buf, st, NUM_LL);
+    ts.cumD = new Int32Array(buf, st + 4 * 288, NUM_D);
+    this.buffer = buf;
+    this.valAt = valAt;
+  }
+
+  /** Parse on until at least `stop` bytes (or the whole input) are parsed; the tokens and statistics
+   *  in ts grow to match. Returns the input bytes the tokens in ts cover (may be one less than stop). */
+  parseTo(stop: number): number {
+    const m = mod!;
+    const ts = this.ts!;
     const need = Math.min(this.srcLen, stop + lookahead);
     if (need > this.copied) {
       if (need > this.cap) {
-        // grow geometrically: the module moves the bytes already copied
+        // grow geometrically: the module moves the bytes already copied and the tokens
         this.cap = Math.min(this.srcLen, Math.max(need, this.cap * 2, 1 << 16));
         m.reserve(this.cap, this.copied);
+        this.bind();
       }
       new Uint8Array(m.memory.buffer, m.inputPtr(), this.cap).set(this.src.subarray(this.copied, need), this.copied);
       this.copied = need;
     }
-    const from = m.nTok.value as number;
     const p = m.parse(stop);
-    const to = m.nTok.value as number;
-    appendTokens(ts, new Uint32Array(m.memory.buffer, m.tokPtr() + 4 * from, to - from));
+    ts.n = m.nTok.value as number;
+    ts.cumXb += m.addXb.value as number;
+    ts.cumFixed += m.addFixed.value as number;
     return p;
   }
 }

@@ -1,56 +1,32 @@
 // The token store of the DEFLATE encoder: the LZ77 parser's tokens (deflate-lz77.ts) with the
-// running statistics the destsize driver sizes codes from; and a structural walk of untrusted
-// streams for the strict inflater's error messages.
+// running statistics the destsize driver sizes codes from (both filled in WebAssembly); and a
+// structural walk of untrusted streams for the strict inflater's error messages.
 import {
   LEN_BASE, LEN_EXTRA, DIST_BASE, DIST_EXTRA, CL_ORDER, NUM_LL, NUM_D, NUM_CL, EOB, FIXED_LL_LEN, FIXED_D_LEN,
   Decoder, LL_AUX, D_AUX,
 } from './deflate-huffman.js';
 
-/** Tokens and their cumulative statistics: grows, never shrinks; reset() before each stream. */
+/**
+ * Tokens and their cumulative statistics: views of the DEFLATE module's memory (deflate-lz77.ts
+ * makes them, and remakes them when the memory grows); valid until the next parse call.
+ */
 export class TokenStore {
   /** literal byte 0..255 or length symbol 257..285 */
-  sym = new Uint16Array(1 << 14);
+  sym = new Uint16Array(0);
   /** match: length | distance << 9 (not written for literals) */
-  val = new Uint32Array(1 << 14);
-  /** distance symbol, 255 for a literal */
-  dsym = new Uint8Array(1 << 14);
+  val = new Uint32Array(0);
+  /** distance symbol (not written for literals) */
+  dsym = new Uint8Array(0);
   /** extra bits (length + distance) */
-  xb = new Uint8Array(1 << 14);
+  xb = new Uint8Array(0);
   n = 0;
-  // cumulative statistics of all decoded tokens (cumLL counts one EOB); Int32Array (counts stay far
-  // below 2^31): V8 keeps the increments in integer registers
-  readonly cumLL = new Int32Array(NUM_LL);
-  readonly cumD = new Int32Array(NUM_D);
+  /** cumulative statistics of the tokens (cumLL counts one EOB); the driver subtracts completed blocks */
+  cumLL = new Int32Array(NUM_LL);
+  cumD = new Int32Array(NUM_D);
   /** extra bits */
   cumXb = 0;
   /** data bits under the fixed code (without EOB) */
   cumFixed = 0;
-
-  reset(): void {
-    this.n = 0;
-    this.cumLL.fill(0);
-    this.cumD.fill(0);
-    this.cumXb = 0;
-    this.cumFixed = 0;
-    this.cumLL[EOB] = 1;
-  }
-
-  ensure(n: number): void {
-    if (this.sym.length >= n) return;
-    const cap = Math.max(n, this.sym.length * 2);
-    const s = new Uint16Array(cap);
-    s.set(this.sym.subarray(0, this.n));
-    this.sym = s;
-    const v = new Uint32Array(cap);
-    v.set(this.val.subarray(0, this.n));
-    this.val = v;
-    const d = new Uint8Array(cap);
-    d.set(this.dsym.subarray(0, this.n));
-    this.dsym = d;
-    const x = new Uint8Array(cap);
-    x.set(this.xb.subarray(0, this.n));
-    this.xb = x;
-  }
 }
 
 // The fixed-code tables: built once, only read afterwards.
@@ -157,71 +133,6 @@ export class DecoderState {
     this.dDec.init(lens.subarray(hlit, total), hdist);
     return true;
   }
-}
-
-// length 3..258 -> length symbol 257..285, and its extra bits
-const LEN_SYM = new Uint16Array(259);
-const LEN_XB = new Uint8Array(259);
-for (let s = 0; s < 29; s++) {
-  for (let l = LEN_BASE[s]; l < LEN_BASE[s] + (1 << LEN_EXTRA[s]) && l <= 258; l++) {
-    LEN_SYM[l] = 257 + s;
-    LEN_XB[l] = LEN_EXTRA[s];
-  }
-}
-LEN_SYM[258] = 285;
-LEN_XB[258] = 0;
-// distance 1..32768 -> distance symbol: distances <= 256 directly, larger ones by (d - 1) >> 7
-const DIST_SYM_LO = new Uint8Array(257);
-const DIST_SYM_HI = new Uint8Array(256);
-for (let s = 0; s < 30; s++) {
-  for (let d = DIST_BASE[s]; d < DIST_BASE[s] + (1 << DIST_EXTRA[s]); d++) {
-    if (d <= 256) DIST_SYM_LO[d] = s;
-    else DIST_SYM_HI[(d - 1) >> 7] = s;
-  }
-}
-
-/**
- * Append LZ77 tokens (a literal is its byte; a match is length | distance << 9) to the store and
- * its cumulative statistics.
- */
-export function appendTokens(ts: TokenStore, tok: Uint32Array): void {
-  const m = tok.length;
-  ts.ensure(ts.n + m);
-  const sym = ts.sym;
-  const val = ts.val;
-  const dsy = ts.dsym;
-  const xbs = ts.xb;
-  const hl = ts.cumLL;
-  const hd = ts.cumD;
-  let k = ts.n;
-  let xbits = ts.cumXb;
-  let fixed = ts.cumFixed;
-  for (let i = 0; i < m; i++) {
-    const t = tok[i];
-    if (t < 256) {
-      sym[k++] = t;
-      hl[t]++;
-      fixed += t < 144 ? 8 : 9;
-      continue;
-    }
-    const len = t & 511;
-    const dist = t >>> 9;
-    const s = LEN_SYM[len];
-    const ds = dist <= 256 ? DIST_SYM_LO[dist] : DIST_SYM_HI[(dist - 1) >> 7];
-    const x = LEN_XB[len] + DIST_EXTRA[ds];
-    sym[k] = s;
-    val[k] = t;
-    dsy[k] = ds;
-    xbs[k] = x;
-    k++;
-    hl[s]++;
-    hd[ds]++;
-    xbits += x;
-    fixed += (s < 280 ? 7 : 8) + 5 + x;
-  }
-  ts.n = k;
-  ts.cumXb = xbits;
-  ts.cumFixed = fixed;
 }
 
 /**

@@ -1,109 +1,47 @@
 // The bit writer and the three block encoders (dynamic, fixed, stored) the destsize driver picks from.
-import { LEN_BASE, LEN_EXTRA, DIST_BASE, DIST_EXTRA, CL_ORDER, EOB, FIXED_LL_CODE, FIXED_D_CODE, type DynCode } from './deflate-huffman.js';
+import { CL_ORDER, NUM_LL, NUM_D, FIXED_LL_CODE, FIXED_D_CODE, type DynCode } from './deflate-huffman.js';
 import type { TokenStore } from './deflate-tokens.js';
+import { type DeflateWasm, deflateWasm } from './deflate-lz77.js';
 
-/** An LSB-first bit writer into a buffer that grows to the capacity asked for (with 16 bytes of slack). */
+/**
+ * The LSB-first bit writer of the DEFLATE module (assembly/deflate.ts): the output is in its memory,
+ * the tokens are the parser's (TokenStore views of the same memory). reset() may grow that memory.
+ */
 export class BitWriter {
-  private buf = new Uint8Array(1 << 16);
-  private view = new DataView(this.buf.buffer);
-  private pos = 0;
-  private acc = 0;
-  private cnt = 0;
+  private m: DeflateWasm | null = null;
+  private out = 0;
+  private codes: Int32Array | null = null;
+  private codesBuf: ArrayBuffer | null = null;
 
   reset(capacity: number): void {
-    if (this.buf.length < capacity + 16) {
-      this.buf = new Uint8Array(capacity + 16);
-      this.view = new DataView(this.buf.buffer);
-    }
-    this.pos = 0;
-    this.acc = 0;
-    this.cnt = 0;
+    const m = (this.m ??= deflateWasm());
+    this.out = m.wreset(capacity);
   }
 
   put(v: number, n: number): void {
-    this.acc |= v << this.cnt;
-    this.cnt += n;
-    while (this.cnt >= 8) {
-      this.buf[this.pos++] = this.acc;
-      this.acc >>= 8;
-      this.cnt -= 8;
-    }
+    this.m!.wput(v, n);
   }
 
   /** The bytes written, the last one padded with zero bits; the writer is empty afterwards. */
   flush(): Uint8Array {
-    if (this.cnt > 0) {
-      this.buf[this.pos++] = this.acc;
-      this.acc = 0;
-      this.cnt = 0;
-    }
-    return this.buf.slice(0, this.pos);
+    const m = this.m!;
+    const n = m.wflush();
+    return new Uint8Array(m.memory.buffer, this.out, n).slice();
   }
 
   /** tokens [from, k) and EOB with the given packed codes (see canonicalCodes) */
   writeTokens(ts: TokenStore, from: number, k: number, llCode: Int32Array, dCode: Int32Array): void {
-    const buf = this.buf;
-    const dv = this.view;
-    const sym = ts.sym;
-    const val = ts.val;
-    const dsy = ts.dsym;
-    let p = this.pos;
-    let acc = this.acc;
-    let cnt = this.cnt;
-    let f = 0;
-    // Invariant: cnt < 16 before each step, and a step adds at most 15 bits (a code <= 15, length
-    // extra <= 5, distance extra <= 13), so acc stays below 2^31; whole 16-bit units are stored at
-    // once, without a branch: the two bytes are always stored (the buffer has slack) and p, acc and
-    // cnt advance by (cnt & 16), which is 16 exactly when cnt >= 16 (cnt < 31)
-    for (let t = from; t < k; t++) {
-      const s = sym[t];
-      const c = llCode[s];
-      acc |= (c & 0xffff) << cnt;
-      cnt += c >> 16;
-      f = cnt & 16;
-      dv.setUint16(p, acc, true);
-      p += f >> 3;
-      acc >>= f;
-      cnt -= f;
-      if (s > 256) {
-        const v = val[t];
-        const li = s - 257;
-        acc |= ((v & 511) - LEN_BASE[li]) << cnt;
-        cnt += LEN_EXTRA[li];
-        const ds = dsy[t];
-        const d = dCode[ds];
-        f = cnt & 16;
-        dv.setUint16(p, acc, true);
-        p += f >> 3;
-        acc >>= f;
-        cnt -= f;
-        acc |= (d & 0xffff) << cnt;
-        cnt += d >> 16;
-        f = cnt & 16;
-        dv.setUint16(p, acc, true);
-        p += f >> 3;
-        acc >>= f;
-        cnt -= f;
-        acc |= ((v >> 9) - DIST_BASE[ds]) << cnt;
-        cnt += DIST_EXTRA[ds];
-        f = cnt & 16;
-        dv.setUint16(p, acc, true);
-        p += f >> 3;
-        acc >>= f;
-        cnt -= f;
-      }
+    const m = this.m!;
+    const buf = m.memory.buffer;
+    if (this.codesBuf !== buf) {
+      this.codes = new Int32Array(buf, m.codesPtr(), 288 + 32);
+      this.codesBuf = buf;
     }
-    // back to the byte-wise writer's state (cnt < 8)
-    if (cnt >= 8) {
-      buf[p++] = acc;
-      acc >>= 8;
-      cnt -= 8;
-    }
-    this.pos = p;
-    this.acc = acc;
-    this.cnt = cnt;
-    const e = llCode[EOB];
-    this.put(e & 0xffff, e >> 16);
+    const codes = this.codes!;
+    codes.set(llCode.subarray(0, NUM_LL));
+    codes.set(dCode.subarray(0, NUM_D), 288);
+    void ts; // the module reads the tokens itself
+    m.wtokens(from, k);
   }
 }
 

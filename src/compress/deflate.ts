@@ -1,9 +1,9 @@
 /**
  * Raw DEFLATE for EROFS pclusters: a "destsize" compressor (the longest input prefix whose stream
  * fits in a fixed number of bytes); this module is its driver. The strict inflater for the reader is in
- * deflate-inflate.ts; the LZ77 parser in deflate-lz77.ts (assembly/deflate.ts, WebAssembly); Huffman
- * tables, the token store and the bit writer in deflate-huffman.ts, deflate-tokens.ts and
- * deflate-writer.ts.
+ * deflate-inflate.ts; the LZ77 parser, the token store it fills and the bit writer are WebAssembly
+ * (assembly/deflate.ts), reached through deflate-lz77.ts, deflate-tokens.ts (views of the tokens)
+ * and deflate-writer.ts; Huffman code construction in deflate-huffman.ts.
  *
  * How deflateDestSize works, and why its output is canonical:
  *  - Our LZ77 parser (3-byte hash chains, zlib's lazy rules and per-level parameters) turns the input
@@ -27,12 +27,13 @@ import { BitWriter, writeDynamic, writeFixed, encodeStored, storedFit } from './
 
 
 /**
- * Our `-z deflate` default. Benchmark corpus, 4 KiB pclusters, data bytes on disk / compressor
- * CPU-s (one core): level 1 140.4 MB / 7.8 s, 4 134.9 / 8.3, 5 133.0 / 9.1, 6 132.3 / 9.9,
- * 7 132.1 / 10.6, 9 131.9 / 16.8; mkfs.erofs 1.9.3 -zlibdeflate (libdeflate level 1): 138.2 MB.
- * 6 is the knee: 5 -> 6 saves 0.7 MB for 0.8 s, 6 -> 7 only 0.2 MB for 0.7 s.
+ * Our `build -z deflate` default: the lowest level whose image is no larger than mkfs.erofs 1.9.3's
+ * default `-zlibdeflate` (libdeflate level 1; `mkfs -zlibdeflate` writes our level 2 too), the
+ * fastest that meets it. Corpus, 4 KiB pclusters, one worker (README, "DEFLATE levels"): image bytes
+ * level 1 140,627,968 (1.0047 of mkfs.erofs's 139,964,416: too large), 2 138,338,304 (0.9884),
+ * 3 136,900,608, 6 131,706,880; compressor 99 MB/s per core at levels 1-2, 91 at 3, 58 at 6.
  */
-export const DEFLATE_DEFAULT_LEVEL = 6;
+export const DEFLATE_DEFAULT_LEVEL = 2;
 export const DEFLATE_MAX_LEVEL = 9;
 
 export interface DeflateResult {
@@ -155,6 +156,10 @@ let open0 = 0; // first token of the open block
 let splitAt = 0; // next candidate split point
 let bXb = 0;
 let bFixed = 0;
+// entropy (entropyBits), literal/length and distance totals of bLL/bD
+let bE = 0;
+let bTl = 1;
+let bTd = 0;
 const bLL = new Int32Array(NUM_LL);
 const bD = new Int32Array(NUM_D);
 const nLL = new Int32Array(NUM_LL);
@@ -165,24 +170,35 @@ const jD = new Int32Array(NUM_D);
 let lastHeaderBits = 600;
 const spare: DynCode[] = [];
 
-/** statistics of tokens [from, to) into ll/d (EOB counted once); returns [extra bits, fixed-code bits] */
-function blockStats(from: number, to: number, ll: Int32Array, d: Int32Array): [number, number] {
+// what blockStats counted besides the histograms: extra bits, fixed-code bits, matches
+let statXb = 0;
+let statFixed = 0;
+let statMatches = 0;
+
+/** statistics of tokens [from, to) into ll/d (EOB counted once), and statXb/statFixed/statMatches */
+function blockStats(from: number, to: number, ll: Int32Array, d: Int32Array): void {
   ll.fill(0);
   d.fill(0);
   ll[EOB] = 1;
   let xb = 0;
   let fixed = 0;
+  let matches = 0;
   const sym = ts.sym;
+  const dsym = ts.dsym;
+  const xbs = ts.xb;
   for (let t = from; t < to; t++) {
     const s = sym[t];
     ll[s]++;
     if (s > 256) {
-      d[ts.dsym[t]]++;
-      xb += ts.xb[t];
-      fixed += FIXED_LL_LEN[s] + 5 + ts.xb[t];
+      d[dsym[t]]++;
+      matches++;
+      xb += xbs[t];
+      fixed += FIXED_LL_LEN[s] + 5 + xbs[t];
     } else fixed += FIXED_LL_LEN[s];
   }
-  return [xb, fixed];
+  statXb = xb;
+  statFixed = fixed;
+  statMatches = matches;
 }
 
 /**
@@ -194,14 +210,43 @@ function blockStats(from: number, to: number, ll: Int32Array, d: Int32Array): [n
 function completeBlocks(budget: number): void {
   while (ts.n > splitAt + SPLIT_STEP) {
     // bLL/bD/bXb/bFixed: tokens [open0, splitAt), kept up to date as splitAt moves
-    const [xn, fn] = blockStats(splitAt, splitAt + SPLIT_STEP, nLL, nD);
-    for (let i = 0; i < NUM_LL; i++) jLL[i] = bLL[i] + nLL[i];
-    jLL[EOB] = 1;
-    for (let i = 0; i < NUM_D; i++) jD[i] = bD[i] + nD[i];
+    blockStats(splitAt, splitAt + SPLIT_STEP, nLL, nD);
+    const xn = statXb;
+    const fn = statFixed;
     // priced by entropy (a Huffman code costs about as much, and building codes here took a third
-    // of the encoder's time): two blocks pay one more header
-    const two = entropyBits(bLL, bD) + entropyBits(nLL, nD) + lastHeaderBits;
-    const one = entropyBits(jLL, jD);
+    // of the encoder's time): two blocks pay one more header. The joint histogram and the entropies
+    // of the next block (n) and of both (j) in one pass; the open block's (b) is carried over. Each
+    // sum runs in entropyBits' order, so the values are the same doubles.
+    const tdN = statMatches;
+    const tlN = SPLIT_STEP + 1;
+    const tlJ = bTl + tlN - 1;
+    const tdJ = bTd + tdN;
+    let eN = xlog(tlN) + xlog(tdN);
+    let eJ = xlog(tlJ) + xlog(tdJ);
+    for (let i = 0; i < EOB; i++) {
+      const f = nLL[i];
+      eN -= xlog(f);
+      const j = bLL[i] + f;
+      jLL[i] = j;
+      eJ -= xlog(j);
+    }
+    jLL[EOB] = 1; // xlog(1) = 0 for both
+    for (let i = EOB + 1; i < NUM_LL; i++) {
+      const f = nLL[i];
+      eN -= xlog(f);
+      const j = bLL[i] + f;
+      jLL[i] = j;
+      eJ -= xlog(j);
+    }
+    for (let i = 0; i < NUM_D; i++) {
+      const f = nD[i];
+      eN -= xlog(f);
+      const j = bD[i] + f;
+      jD[i] = j;
+      eJ -= xlog(j);
+    }
+    const two = bE + eN + lastHeaderBits;
+    const one = eJ;
     let split = two < one;
     let code: DynCode | null = null;
     let dyn = 0;
@@ -220,6 +265,9 @@ function completeBlocks(budget: number): void {
     if (!split) {
       bLL.set(jLL);
       bD.set(jD);
+      bE = eJ;
+      bTl = tlJ;
+      bTd = tdJ;
       bXb += xn;
       bFixed += fn;
       splitAt += SPLIT_STEP;
@@ -240,31 +288,28 @@ function completeBlocks(budget: number): void {
     splitAt = open0 + SPLIT_STEP;
     bLL.set(nLL);
     bD.set(nD);
+    bE = eN;
+    bTl = tlN;
+    bTd = tdN;
     bXb = xn;
     bFixed = fn;
   }
 }
 
-/** Shannon cost in bits of the symbols counted in ll and d (without extra bits). */
-function entropyBits(ll: Int32Array, d: Int32Array): number {
-  let tl = 0;
-  for (let i = 0; i < NUM_LL; i++) tl += ll[i];
-  let td = 0;
-  for (let i = 0; i < NUM_D; i++) td += d[i];
-  let e = tl * Math.log2(tl) + (td > 0 ? td * Math.log2(td) : 0);
-  for (let i = 0; i < NUM_LL; i++) {
-    const f = ll[i];
-    if (f > 0) e -= f * Math.log2(f);
-  }
-  for (let i = 0; i < NUM_D; i++) {
-    const f = d[i];
-    if (f > 0) e -= f * Math.log2(f);
-  }
-  return e;
-}
+/**
+ * f * log2(f), looked up for the small counts most symbols have (the same doubles as computing it).
+ * The Shannon cost of a histogram with totals tl (literal/length) and td (distance) is
+ * xlog(tl) + xlog(td) - sum of xlog(count), summed in symbol order (xlog(0) = xlog(1) = 0).
+ */
+const XLOG_N = 4096;
+const XLOG = new Float64Array(XLOG_N);
+for (let f = 1; f < XLOG_N; f++) XLOG[f] = f * Math.log2(f);
+const xlog = (f: number): number => (f < XLOG_N ? XLOG[f] : f * Math.log2(f));
 
 /** The completed blocks, then the final block (dynamic `code`, or fixed when null) of tokens [open0, k). */
-function encodeBlocks(k: number, code: DynCode | null): Uint8Array {
+function encodeBlocks(capacity: number, k: number, code: DynCode | null): Uint8Array {
+  // last: the output may grow the module's memory, which detaches the token views
+  writer.reset(capacity);
   for (let i = 0; i < nBlk; i++) {
     if (blkFixed[i]) writeFixed(writer, ts, blkFrom[i], blkTo[i], false);
     else writeDynamic(writer, ts, blkFrom[i], blkTo[i], blkCode[i], false);
@@ -276,8 +321,7 @@ function encodeBlocks(k: number, code: DynCode | null): Uint8Array {
 
 function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: number, hint?: DeflateHint): DeflateResult {
   const budget = capacity * 8;
-  parser.begin(src, srcLen, level);
-  ts.reset();
+  parser.begin(ts, src, srcLen, level);
   for (let i = 0; i < nBlk; i++) spare.push(blkCode[i]);
   nBlk = 0;
   lastHeaderBits = 600;
@@ -289,6 +333,9 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   bLL[EOB] = 1;
   bXb = 0;
   bFixed = 0;
+  bE = 0;
+  bTl = 1;
+  bTd = 0;
 
   // parse on until the tokens no longer fit (first overflowing chunk)
   let fed = 0;
@@ -296,7 +343,7 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   let aTok = -1; // ts.n when codeA was built
   let estBits = 0; // cost estimate of the tokens so far, for the chunk schedule
   while (fed < srcLen) {
-    fed = parser.parseTo(ts, fed + nextChunk(capacity, fed, estBits));
+    fed = parser.parseTo(fed + nextChunk(capacity, fed, estBits));
     completeBlocks(budget);
     const fixed = blkBits + 3 + ts.cumFixed + 7;
     estBits = blkBits + (fixed - blkBits) * 0.85; // dynamic codes typically cost ~85 % of the fixed code...
@@ -311,7 +358,6 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   }
   if (hint) hint.lastFed = fed;
 
-  writer.reset(capacity);
   const room = budget - blkBits; // for the open (final) block
   if (!overflow) {
     // the whole input fits: the smallest of dynamic / fixed (after the completed blocks) / stored
@@ -320,8 +366,8 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
     const fix = blkBits + 3 + ts.cumFixed + 7;
     const sto = (srcLen + 5 * Math.max(1, Math.ceil(srcLen / 65535))) * 8;
     if (sto < dyn && sto < fix && sto <= budget) return { consumed: srcLen, data: encodeStored(src, srcLen) };
-    if (dyn < fix) return { consumed: srcLen, data: encodeBlocks(ts.n, codeA) };
-    return { consumed: srcLen, data: encodeBlocks(ts.n, null) };
+    if (dyn < fix) return { consumed: srcLen, data: encodeBlocks(capacity, ts.n, codeA) };
+    return { consumed: srcLen, data: encodeBlocks(capacity, ts.n, null) };
   }
 
   // Cut with code A (built for all tokens of the open block): walk back from the end. C_A(k) grows
@@ -414,9 +460,9 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   const best = Math.max(bytesA, bytesB, bytesF, bytesS);
   if (best <= 0) return emptyStream();
   // ties: dynamic B, dynamic A, fixed, stored (a fixed order keeps the choice canonical)
-  if (bytesB === best) return { consumed: best, data: encodeBlocks(kB, codeF) };
-  if (bytesA === best) return { consumed: best, data: encodeBlocks(kA, codeA) };
-  if (bytesF === best) return { consumed: best, data: encodeBlocks(kF, null) };
+  if (bytesB === best) return { consumed: best, data: encodeBlocks(capacity, kB, codeF) };
+  if (bytesA === best) return { consumed: best, data: encodeBlocks(capacity, kA, codeA) };
+  if (bytesF === best) return { consumed: best, data: encodeBlocks(capacity, kF, null) };
   return { consumed: best, data: encodeStored(src, best) };
 }
 
