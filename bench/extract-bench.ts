@@ -31,7 +31,15 @@ function timed(argv: string[], target: string): Sample {
 const median = (xs: Sample[]): Sample => [...xs].sort((a, b) => a.seconds - b.seconds)[Math.floor(xs.length / 2)];
 const medianCpu = (xs: Sample[]): number => xs.map((x) => x.cpu).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+const USAGE = `usage: npm run bench:extract [-- --corpus DIR] [--runs N]
+  erofs-forge extract against fsck.erofs --extract --xattrs --preserve (erofs-utils 1.9.3 from
+  EROFS_UTILS_BIN), alternating, median of N runs (default 3): wall time, CPU time (user + system)
+  and peak RSS of each, on the tricky tree (lz4) and the corpus (uncompressed, lz4). Run as root.
+  --corpus DIR   the corpus tree (default: made by ../shared/bench/make-corpus.sh)
+`;
+
 function main(): void {
+  if (args.includes('--help') || args.includes('-h')) { process.stdout.write(USAGE); return; }
   const bin = process.env.EROFS_UTILS_BIN;
   if (!bin) throw new UserError('set EROFS_UTILS_BIN to erofs-utils 1.9.3 (fsck.erofs --extract is the reference)');
   if (process.getuid?.() !== 0) throw new UserError('run as root (devices, owners, trusted.* xattrs)');

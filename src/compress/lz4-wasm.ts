@@ -1,9 +1,14 @@
 // The reader's fast path for LZ4: assembly/lz4dec.ts compiled to WebAssembly, decoding into memory
 // reused for every block on this thread (no allocation per block). It accepts exactly what
 // lz4DecompressStrict accepts; when it rejects a block, lz4DecompressStrict is run on it for the
-// reason, so both paths fail with the same error.
+// reason, so both paths fail with the same error. That decoder lives with the encoder (lz4.ts), which
+// is loaded only then (require of an ES module): reading an image loads no encoder.
+import { createRequire } from 'node:module';
 import { instantiateWasm } from './wasm.js';
-import { lz4DecompressStrict } from './lz4.js';
+import type * as Lz4 from './lz4.js';
+
+const require = createRequire(import.meta.url);
+const lz4DecompressStrict = (src: Uint8Array, outLen: number): Uint8Array => (require('./lz4.js') as typeof Lz4).lz4DecompressStrict(src, outLen);
 
 interface Lz4DecExports extends WebAssembly.Exports {
   memory: WebAssembly.Memory;

@@ -2,7 +2,8 @@
 // xattrs, mode, times) into descriptors the main thread created, while the main thread goes on
 // creating entries. The main thread stays synchronous (extract() is a plain call): it takes results
 // with receiveMessageOnPort and sleeps on a shared counter the workers bump after each result.
-import { Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import type * as WorkerThreads from 'node:worker_threads';
+import type { Worker, MessagePort } from 'node:worker_threads';
 import { availableParallelism, loadavg } from 'node:os';
 import module from 'node:module';
 import * as path from 'node:path';
@@ -73,6 +74,13 @@ function errorFromWire(w: WireError): Error {
   return new Error(`extract worker failed: ${w.message}`);
 }
 
+// node:worker_threads is loaded with the first pool: most extracts (any image under 16 MiB, any on a
+// busy machine) start none, and loading it cost ~3 ms of each one's start-up.
+const require = module.createRequire(import.meta.url);
+let wt: typeof WorkerThreads | undefined;
+const workerThreads = (): typeof WorkerThreads => (wt ??= require('node:worker_threads') as typeof WorkerThreads);
+const receiveMessageOnPort = (port: MessagePort): ReturnType<typeof WorkerThreads.receiveMessageOnPort> => workerThreads().receiveMessageOnPort(port);
+
 /** Files in flight at most (each holds a descriptor), and decoded bytes queued per worker. */
 const MAX_IN_FLIGHT = 256;
 const MAX_QUEUED_BYTES = 64 << 20;
@@ -88,6 +96,7 @@ export class ExtractPool {
   private closed = false;
 
   constructor(img: ErofsImage, n: number, rule: RestoreRule) {
+    const { Worker, MessageChannel } = workerThreads();
     for (let i = 0; i < n; i++) {
       const { port1, port2 } = new MessageChannel();
       const data: ExtractWorkerData = {

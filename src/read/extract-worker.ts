@@ -31,7 +31,8 @@ d.port.on('message', (job: ExtractJob) => {
     Atomics.notify(signal, 0);
     return;
   }
-  const rel = Buffer.from(job.rel, 'latin1');
+  // Made only for a message.
+  const rel = (): Buffer => Buffer.from(job.rel, 'latin1');
   const done: ExtractDone = { seq: job.seq };
   try {
     if (!img) done.error = openError;

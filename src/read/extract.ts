@@ -45,11 +45,18 @@ export interface ExtractStats {
   workers: number;
 }
 
+/**
+ * An entry's path below the target, for messages: the bytes, or a function that makes them (extract
+ * joins a name to its directory's path only when a message needs it, not for every entry).
+ */
+export type RelPath = Buffer | (() => Buffer);
+const relBytes = (rel: RelPath): Buffer => (typeof rel === 'function' ? rel() : rel);
+
 /** errno failures (ENOSPC, EPERM, EEXIST...) become a UserError naming the path. */
-function fsError(e: unknown, rel: Buffer): unknown {
+function fsError(e: unknown, rel: RelPath): unknown {
   const err = e as NodeJS.ErrnoException;
   if (!err || typeof err.code !== 'string' || typeof err.syscall !== 'string') return e;
-  return new UserError(`extract: /${showPath(rel)}: ${err.syscall} failed: ${err.code}`);
+  return new UserError(`extract: /${showPath(relBytes(rel))}: ${err.syscall} failed: ${err.code}`);
 }
 
 /** A name the kernel would take as one entry of one directory: anything else is refused. */
@@ -128,6 +135,10 @@ export function readAhead(img: ErofsImage, big: number, small = Math.min(big, ME
     return w.buf.subarray(off - w.at, off - w.at + len);
   };
   img.readView = view;
+  img.metaView = (off: number, len: number, where: string): Uint8Array => view(off, len, where, small);
+  const cached = img.cacheInodes;
+  // Each inode is asked for once (a hard link's later names by nid only).
+  img.cacheInodes = false;
   img.readAt = (off: number, len: number, where: string): Uint8Array => {
     const v = view(off, len, where, small);
     if (len >= small) return v;
@@ -135,7 +146,7 @@ export function readAhead(img: ErofsImage, big: number, small = Math.min(big, ME
     out.set(v);
     return out;
   };
-  return () => { img.readAt = own; img.readView = undefined; };
+  return () => { img.readAt = own; img.readView = undefined; img.metaView = undefined; img.cacheInodes = cached; };
 }
 const READ_WINDOWS = 4;
 /**
@@ -158,11 +169,11 @@ export function restorableXattrs(img: ErofsImage, ino: InodeInfo, withXattrs: bo
   return xs;
 }
 
-function setXattrAt(set: () => void, name: Buffer, rel: Buffer): void {
+function setXattrAt(set: () => void, name: Buffer, rel: RelPath): void {
   try {
     set();
   } catch (e) {
-    if (e instanceof sys.SysError) throw new UserError(`extract: /${showPath(rel)}: cannot set xattr ${showPath(name)}: ${e.code}`);
+    if (e instanceof sys.SysError) throw new UserError(`extract: /${showPath(relBytes(rel))}: cannot set xattr ${showPath(name)}: ${e.code}`);
     throw e;
   }
 }
@@ -171,7 +182,7 @@ function setXattrAt(set: () => void, name: Buffer, rel: Buffer): void {
  * Owner, xattrs, mode, times of an inode we hold a descriptor for (regular files, directories),
  * created with mode `made`.
  */
-function finishDescriptor(img: ErofsImage, fd: number, ino: InodeInfo, r: RestoreRule, made: number, rel: Buffer): void {
+function finishDescriptor(img: ErofsImage, fd: number, ino: InodeInfo, r: RestoreRule, made: number, rel: RelPath): void {
   // chown first: it clears setuid/setgid and security.capability, which come after it.
   if (r.owners && (ino.uid !== r.uid || ino.gid !== r.gid)) sys.fchown(fd, ino.uid, ino.gid);
   const xs = restorableXattrs(img, ino, r.xattrs);
@@ -186,7 +197,7 @@ function finishDescriptor(img: ErofsImage, fd: number, ino: InodeInfo, r: Restor
  * the data: a write would clear setuid and move the times). Errors name /rel. Used on the main
  * thread and in extract workers alike.
  */
-export function restoreFile(img: ErofsImage, fd: number, ino: InodeInfo, r: RestoreRule, rel: Buffer, onBytes: (n: number) => void): void {
+export function restoreFile(img: ErofsImage, fd: number, ino: InodeInfo, r: RestoreRule, rel: RelPath, onBytes: (n: number) => void): void {
   try {
     writeData(img, fd, ino, rel, onBytes);
     finishDescriptor(img, fd, ino, r, createMode(r, ino), rel);
@@ -195,7 +206,7 @@ export function restoreFile(img: ErofsImage, fd: number, ino: InodeInfo, r: Rest
   }
 }
 
-function writeData(img: ErofsImage, fd: number, ino: InodeInfo, rel: Buffer, onBytes: (n: number) => void): void {
+function writeData(img: ErofsImage, fd: number, ino: InodeInfo, rel: RelPath, onBytes: (n: number) => void): void {
   // Flat data goes from the image to the file in the kernel (sendfile), never through JavaScript.
   const ranges = img.flatRanges(ino);
   if (ranges && ranges.every(([off, len]) => sys.sendfile(fd, img.imageFd, off, len))) {
@@ -223,9 +234,10 @@ function writeData(img: ErofsImage, fd: number, ino: InodeInfo, rel: Buffer, onB
     }
   }
   if (fill) put(buf, 0, fill);
-  if (pos !== ino.size) throw new UserError(`/${showPath(rel)}: decoded ${pos} bytes, i_size is ${ino.size}`);
+  if (pos !== ino.size) throw new UserError(`/${showPath(relBytes(rel))}: decoded ${pos} bytes, i_size is ${ino.size}`);
 }
 const SLASH = Buffer.from('/');
+const EMPTY: Buffer = Buffer.alloc(0);
 
 export function extract(img: ErofsImage, target: string, opts: ExtractOptions = {}): ExtractStats {
   const owners = opts.owners ?? process.getuid?.() === 0;
@@ -242,7 +254,10 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
   // says: a forged nlink of 1 must not turn one inode under many names into many full copies).
   const firstName = new Map<number, { dir: Buffer[]; name: Buffer }>();
   const seenDirs = new Set<number>();
-  let rel = Buffer.alloc(0);
+  // The entry being made is relName in relDir (none: the directory itself); rel() joins them.
+  let relDir: Buffer = EMPTY;
+  let relName: Buffer | undefined;
+  const rel = (): Buffer => (relName === undefined ? relDir : relDir.length ? Buffer.concat([relDir, SLASH, relName]) : relName);
 
   // Nodes must get their exact mode from mknodat (there is no handle to fchmod them through).
   let oldMask: number | undefined;
@@ -313,15 +328,16 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
     return fd;
   };
 
-  const extractDir = (rootfd: number, dirfd: number, dir: InodeInfo, parentNid: number, chain: Buffer[], depth: number): void => {
+  const extractDir = (rootfd: number, dirfd: number, dir: InodeInfo, parentNid: number, chain: Buffer[], dirRel: Buffer, depth: number): void => {
     if (depth > MAX_DEPTH) throw new CorruptImageError('directory nesting too deep', `nid ${dir.nid}`);
     const where = `nid ${dir.nid}`;
-    const dirRel = rel;
     for (const e of img.readdir(dir, parentNid)) {
-      const name = Buffer.from(e.name);
+      // A view of the entry's own copy of its name (decodeDirBlock slices each), not another copy.
+      const name = Buffer.from(e.name.buffer, e.name.byteOffset, e.name.length);
       if ((name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e)) continue;
       checkName(name, where);
-      rel = dirRel.length ? Buffer.concat([dirRel, SLASH, name]) : name;
+      relDir = dirRel;
+      relName = name;
       const ino = img.inode(e.nid);
       img.checkEntryType(e, ino, where);
       if (ino.kind === 'dir') {
@@ -336,9 +352,9 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
         }
         try {
           stats.dirs++;
-          const subRel = rel;
-          extractDir(rootfd, sub, ino, dir.nid, [...chain, name], depth + 1);
-          rel = subRel;
+          extractDir(rootfd, sub, ino, dir.nid, [...chain, name], rel(), depth + 1);
+          relDir = dirRel;
+          relName = name;
           // Last, so that creating its entries does not change its times, and a read-only mode
           // does not stop them from being created.
           try { finishDir(sub, ino, 0o700); } catch (err) { throw fsError(err, rel); }
@@ -366,7 +382,7 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
             const p = toPool(ino);
             // The worker writes the data, then owner, xattrs, mode and times, and closes fd (unless
             // the workers are behind: then this thread writes it).
-            if (p && p.backlog() < BACKLOG_LIMIT) { p.submit(fd, ino, rel); break; }
+            if (p && p.backlog() < BACKLOG_LIMIT) { p.submit(fd, ino, rel()); break; }
             try {
               restoreFile(img, fd, ino, rule, rel, onBytes);
             } finally {
@@ -408,10 +424,11 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
     if (top.kind !== 'dir') throw new CorruptImageError('root is not a directory', `nid ${top.nid}`);
     seenDirs.add(top.nid);
     stats.dirs++;
-    extractDir(rootfd, rootfd, top, top.nid, [], 0);
+    extractDir(rootfd, rootfd, top, top.nid, [], EMPTY, 0);
     // Every file handed to a worker written and closed (or the first failure, in walk order).
     pool?.finish();
-    rel = Buffer.alloc(0);
+    relDir = EMPTY;
+    relName = undefined;
     // The root's mode as it was (an existing empty directory) is not ours: always set.
     finishDir(rootfd, top, -1);
     report(true);

@@ -1,0 +1,54 @@
+// Reading an image loads only what it needs: `extract` of an LZ4 image loads the LZ4 decoder and no
+// encoder (compress/lz4.ts holds the encoder; its strict decoder is loaded only when the WebAssembly
+// decoder rejects a block), and none of the deflate, LZMA or zstd decoders (fzstd builds its tables
+// when loaded). Start-up is most of the CPU time of extracting a small image (the tricky tree).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import module from 'node:module';
+import * as path from 'node:path';
+import { tmpdir } from 'node:os';
+import { buildImage } from '../src/pipeline/build.js';
+import { defaultBuildOptions } from '../src/pipeline/options.js';
+import { parseCompressor } from '../src/compress/codec.js';
+import { FORGE_BIN } from './helpers/tools.js';
+import { pseudoRandom } from './helpers/tricky-tree.js';
+
+// Records every module URL loaded, printed to stderr at exit.
+const HOOK = `import module from 'node:module';
+const seen = [];
+module.registerHooks({ load(url, ctx, next) { seen.push(url); return next(url, ctx); } });
+process.on('exit', () => { process.stderr.write('MODULES ' + JSON.stringify(seen) + '\\n'); });
+`;
+
+test('extract of an LZ4 image loads the LZ4 decoder, no encoder and no other decoder', async (t) => {
+  if (!(module as { registerHooks?: unknown }).registerHooks) { t.skip('module.registerHooks needs Node >= 22.15'); return; }
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-xmod-'));
+  try {
+    const src = path.join(dir, 'src');
+    fs.mkdirSync(src);
+    const data = Buffer.concat([pseudoRandom('m', 20_000), Buffer.alloc(40_000, 7)]);
+    fs.writeFileSync(path.join(src, 'f'), data);
+    const img = path.join(dir, 'img');
+    await buildImage(img, { dir: src }, defaultBuildOptions({
+      compression: { codec: parseCompressor('lz4'), pclusterSize: 4096, ztailpacking: false, dedupe: false, legacyIndexes: false },
+    }));
+    const hook = path.join(dir, 'hook.mjs');
+    fs.writeFileSync(hook, HOOK);
+    const out = path.join(dir, 'out');
+    const r = spawnSync(process.execPath, ['--import', hook, FORGE_BIN, 'extract', '--quiet', img, out], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(fs.readFileSync(path.join(out, 'f')), data);
+    const line = r.stderr.split('\n').find((l) => l.startsWith('MODULES '));
+    assert.ok(line, r.stderr);
+    const loaded = (JSON.parse(line.slice(8)) as string[]).filter((u) => u.startsWith('file:')).map((u) => u.replace(/^.*\/dist\/src\//, ''));
+    assert.ok(loaded.includes('compress/lz4-decode.js'), loaded.join(' '));
+    for (const m of ['compress/lz4.js', 'compress/codec.js', 'compress/zstd.js', 'compress/microlzma.js', 'compress/deflate-inflate.js']) {
+      assert.ok(!loaded.includes(m), `${m} loaded: ${loaded.join(' ')}`);
+    }
+    assert.ok(!loaded.some((u) => u.includes('/fzstd/')), loaded.join(' '));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
