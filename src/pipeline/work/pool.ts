@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { UserError } from '../../errors.js';
 import { showPath } from '../../show-path.js';
 import { toWire, unpackResult } from './job-wire.js';
+import { fixMmapThreshold } from './malloc-threshold.js';
 import type { Job, JobResult } from './job-types.js';
 import type { KernelCopyPath } from '../../sys/libc.js';
 
@@ -97,6 +98,8 @@ export class JobPool {
 
   private start(): void {
     const { size, opts } = this;
+    // Before the threads allocate: results cross between them (malloc-threshold.ts).
+    fixMmapThreshold();
     for (let i = 0; i < size; i++) {
       const w = new Worker(new URL('./job-worker.js', import.meta.url), { workerData: { copied: this.copied.buffer, fault: opts.fault, kernelCopy: opts.kernelCopy } });
       w.on('message', (m: { id: number; res?: JobResult; error?: string; stack?: string; user?: boolean }) => {
