@@ -233,6 +233,8 @@ class ZstdContext {
 
   /** src's frame in a buffer of its own (valid until the trial after next), or null when it is longer than `capacity`. */
   frame(src: Uint8Array, capacity: number): Uint8Array | null {
+    // A stream that failed once is closed (no handle): it stays failed.
+    if (this.failure) throw this.failure;
     const h = this.stream._handle!;
     const state = this.stream._writeState!;
     // The call that crosses the capacity writes at most one chunk.
