@@ -209,6 +209,28 @@ test('zstd destsize: the longest prefix whose frame fits, decoded back exactly',
   }
 });
 
+test('zstd encoder with one reused context: the same frames as a zstdCompressSync call per trial (peak RSS at -zzstd)', (t) => {
+  if (!needZstd(t)) return;
+  // Trials that outgrow the capacity stop early and reset the context mid-frame; the next frame must
+  // still be a fresh context's. Text, noise, zeros and a mix, at 4 KiB and 64 KiB pclusters and two levels.
+  const text = Buffer.from('erofs pcluster reused zstd context frame after frame '.repeat(3000));
+  const src = Buffer.concat([text.subarray(0, 70_000), pseudoRandom('zstd-reuse', 90_000), Buffer.alloc(50_000), text.subarray(0, 40_000)]);
+  for (const [level, wlog] of [[3, 15], [12, 17]]) {
+    const reused = new ZstdEncoder(level, wlog);
+    const fresh = new ZstdEncoder(level, wlog, true);
+    for (const cap of [4096, 65536]) {
+      for (let off = 0; off < src.length - 1000; off += cap === 4096 ? 19_973 : 67_111) {
+        const s = src.subarray(off);
+        const a = reused.compress(s, s.length, cap);
+        const b = fresh.compress(s, s.length, cap);
+        assert.equal(a.consumed, b.consumed, `level ${level} cap ${cap} off ${off}`);
+        assert.equal(sha(a.data), sha(b.data), `level ${level} cap ${cap} off ${off}`);
+        assert.equal(reused.trials, fresh.trials);
+      }
+    }
+  }
+});
+
 for (const alg of ['zstd', 'lzma'] as const) test(`-z ${alg} images: kernel mount, fsck.erofs 1.9.3 and our reader agree with the source`, async (t) => {
   if ((alg === 'zstd' && !needZstd(t)) || !needRoot(t) || !needMount(t)) return;
   const fsck = findTool('fsck.erofs');

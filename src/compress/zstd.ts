@@ -190,16 +190,99 @@ export function zstdDefaultWindowLog(pclusterMax: number): number {
 }
 
 /**
+ * The parts of a node:zlib stream that processChunkSync (behind zstdCompressSync) drives: the native
+ * handle's writeSync and the [availOut, availIn] pair it leaves in _writeState. Internal to Node, so
+ * checked at run time; where they are missing, each trial is a zstdCompressSync call.
+ */
+interface ZstdStream {
+  _handle?: { writeSync(flush: number, src: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void; reset(): void };
+  _writeState?: Uint32Array;
+  on(ev: 'error', f: (e: Error) => void): unknown;
+  close(): void;
+}
+
+/**
+ * One zstd compression context for the life of an encoder, each trial a fresh frame in it: what
+ * zstdCompressSync does, call for call (writeSync with ZSTD_e_end over output chunks of
+ * Z_DEFAULT_CHUNK bytes), without its per-call costs. zstdCompressSync makes and closes a native
+ * context per call (its memory was given back late: a worker carried tens of MiB of them) and a new
+ * 16 KiB output Buffer, left to a GC that V8 starts only after ~64 MiB of such buffers per thread:
+ * peak RSS 327 MiB on the bench corpus at -zzstd, 2 workers. A trial that outgrows the capacity
+ * stops there (its frame is not needed, only that it does not fit) and the context is reset
+ * (ZSTD_reset_session_only): the next frame starts as in a new context, so the bytes are those of
+ * zstdCompressSync (test: zstd-lzma.test.ts).
+ */
+class ZstdContext {
+  private readonly stream: ZstdStream;
+  private failure: Error | undefined;
+  private readonly chunk = zlib.constants.Z_DEFAULT_CHUNK;
+  /** Two output buffers: the frame that fits best so far stays in one while the next trial writes the other. */
+  private bufs: [Uint8Array, Uint8Array];
+
+  constructor(params: Record<number, number>) {
+    this.stream = (zlib as unknown as { createZstdCompress(o: object): ZstdStream }).createZstdCompress({ params });
+    // The handle reports errors through the stream; processChunkSync listens the same way.
+    this.stream.on('error', (e) => { this.failure = e; });
+    this.bufs = [new Uint8Array(0), new Uint8Array(0)];
+  }
+
+  static usable(s: unknown): boolean {
+    const z = s as ZstdStream;
+    return typeof z._handle?.writeSync === 'function' && typeof z._handle.reset === 'function' && z._writeState instanceof Uint32Array;
+  }
+
+  /** src's frame in a buffer of its own (valid until the trial after next), or null when it is longer than `capacity`. */
+  frame(src: Uint8Array, capacity: number): Uint8Array | null {
+    // A stream that failed once is closed (no handle): it stays failed.
+    if (this.failure) throw this.failure;
+    const h = this.stream._handle!;
+    const state = this.stream._writeState!;
+    // The call that crosses the capacity writes at most one chunk.
+    const need = capacity + this.chunk;
+    if (this.bufs[1].length < need) this.bufs[1] = new Uint8Array(need);
+    const out = this.bufs[1];
+    let inOff = 0;
+    let inLen = src.length;
+    let n = 0;
+    for (;;) {
+      h.writeSync(ZSTD_E_END, src, inOff, inLen, out, n, this.chunk);
+      if (this.failure) throw this.failure;
+      const availOut = state[0];
+      const availIn = state[1];
+      n += this.chunk - availOut;
+      if (n > capacity) {
+        if (availOut === 0) h.reset(); // the frame is not finished: start the next one afresh
+        return null;
+      }
+      if (availOut !== 0) break;
+      inOff += inLen - availIn;
+      inLen = availIn;
+    }
+    this.bufs = [this.bufs[1], this.bufs[0]];
+    return this.bufs[0].subarray(0, n);
+  }
+
+  close(): void {
+    this.stream.close();
+  }
+}
+
+/** ZSTD_e_end, the finish flush of zstdCompressSync. */
+const ZSTD_E_END = 2;
+
+/**
  * The longest prefix of src[0, srcLen) whose zstd frame fits `capacity` bytes, searched as
  * mkfs.erofs does (see the header). Needs Node >= 22.15.
  */
 export class ZstdEncoder {
   private readonly params: Record<number, number>;
+  private readonly ctx?: ZstdContext;
   /** Compressions run by the last call (for benchmarks). */
   trials = 0;
   totalTrials = 0;
 
-  constructor(readonly level: number, readonly windowLog: number) {
+  /** `fresh` (tests): a zstdCompressSync call per trial, as before the reused context. */
+  constructor(readonly level: number, readonly windowLog: number, fresh = false) {
     if (!nodeHasZstd()) throw new Error(`zstd needs Node >= ${ZSTD_NODE_MIN} (this is ${process.versions.node})`);
     this.params = {
       [zc.ZSTD_c_compressionLevel]: level,
@@ -207,11 +290,19 @@ export class ZstdEncoder {
       [zc.ZSTD_c_checksumFlag]: 0,
       [zc.ZSTD_c_contentSizeFlag]: 1,
     };
+    if (!fresh && zc.ZSTD_e_end === ZSTD_E_END) {
+      const ctx = new ZstdContext(this.params);
+      if (ZstdContext.usable((ctx as unknown as { stream: unknown }).stream)) this.ctx = ctx;
+      else ctx.close();
+    }
   }
 
-  private frame(src: Uint8Array, n: number): Buffer {
+  /** The frame of src[0, n), or null when it is longer than `capacity`. */
+  private frame(src: Uint8Array, n: number, capacity: number): Uint8Array | null {
     this.trials++;
-    return nodeZstd.zstdCompressSync!(src.subarray(0, n), { params: this.params });
+    if (this.ctx) return this.ctx.frame(src.subarray(0, n), capacity);
+    const f = nodeZstd.zstdCompressSync!(src.subarray(0, n), { params: this.params });
+    return f.length <= capacity ? f : null;
   }
 
   compress(src: Uint8Array, srcLen: number, capacity: number): ZstdDestSizeOut {
@@ -222,8 +313,8 @@ export class ZstdEncoder {
     let m = capacity * 4;
     for (;;) {
       m = Math.min(Math.max(m, l + 1), r - 1);
-      const f = this.frame(src, m);
-      if (f.length <= capacity) {
+      const f = this.frame(src, m, capacity);
+      if (f) {
         l = m;
         best = f;
         if (r <= l + 1 || f.length + 1 >= capacity) break;
