@@ -172,7 +172,7 @@ export class BufferBlocks {
         bestUsed = r + inline;
       }
     };
-    // Items of a block or more never go into a mapped block but the last.
+    // Items of a block or more skip the mapped blocks, the last one too (unless --dsunit lends blocks).
     if (total < bs || spread) {
       consider(this.search(1, used0, spread ? 0 : 1, spread, size, inline));
       if (!this.dataLive) consider(this.lastMapped);
