@@ -1,4 +1,4 @@
-// glibc's dynamic mmap threshold (src/pipeline/work/malloc-threshold.ts): once a large block was
+// glibc's dynamic mmap threshold (src/sys/malloc-threshold.ts): once a large block was
 // freed, later blocks below its size came from malloc arenas that kept their memory after free, and
 // a build's threads, which free large result buffers all the time, carried 50-150 MiB of freed
 // memory at their peak. Fixed, a freed buffer's memory goes back to the system at once.
@@ -12,7 +12,7 @@ const glibc = process.platform === 'linux' && !!(process.report?.getReport() as 
 
 /** RSS given back (MiB) when 100 buffers of 512 KiB are freed, kept small ones between them, after a 4 MiB block was freed. */
 function freedMiB(fix: boolean): number {
-  const mod = pathToFileURL(path.resolve(import.meta.dirname, '../src/pipeline/work/malloc-threshold.js')).href;
+  const mod = pathToFileURL(path.resolve(import.meta.dirname, '../src/sys/malloc-threshold.js')).href;
   const script = `
     import * as fs from 'node:fs';
     if (${fix}) (await import(${JSON.stringify(mod)})).fixMmapThreshold();

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { UserError } from '../../errors.js';
 import { showPath } from '../../show-path.js';
 import { toWire, unpackResult } from './job-wire.js';
-import { fixMmapThreshold } from './malloc-threshold.js';
+import { fixMmapThreshold } from '../../sys/malloc-threshold.js';
 import type { Job, JobOf, JobResult } from './job-types.js';
 import type { KernelCopyPath } from '../../sys/libc.js';
 import type { ListContext, Listing } from '../../source/dir-listing.js';
@@ -120,7 +120,7 @@ export class JobPool {
 
   private start(): void {
     const { size, opts } = this;
-    // Before the threads allocate: results cross between them (malloc-threshold.ts).
+    // Before the threads allocate: results cross between them (sys/malloc-threshold.ts).
     fixMmapThreshold();
     for (let i = 0; i < size; i++) {
       const w = new Worker(new URL('./worker-boot.js', import.meta.url), {
