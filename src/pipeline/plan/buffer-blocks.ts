@@ -14,6 +14,7 @@
 // unmapped block. An inline tail that fits nowhere is refused (the caller stores it in a block).
 import { ISLOT_SIZE } from '../../format/constants.js';
 import type { Inode } from '../../source/tree.js';
+import { align, EVICT_RUN, MAX_BUFFERED, type MetaAllocator } from './meta-alloc.js';
 
 /** One buffer block: one or more image blocks, filled from the start. */
 interface Bb {
@@ -33,11 +34,9 @@ interface Bb {
   inMapped: boolean;
 }
 
-/** Image blocks kept in memory once mapped (4 MiB at 4 KiB blocks); older ones are written out, later items go straight to the file. */
-const MAX_BUFFERED = 1024;
-const EVICT_RUN = 256;
-
-export class BufferBlocks {
+// Mapped image blocks are kept in memory up to meta-alloc.ts's MAX_BUFFERED (older ones are written
+// out EVICT_RUN at a time; later items go straight to the file).
+export class BufferBlocks implements MetaAllocator {
   /** Next free block (the tail of the image). */
   cursor: number;
   private readonly mask: number;
@@ -357,8 +356,4 @@ export class BufferBlocks {
     for (const bb of this.buffered) this.evict(bb);
     this.buffered = [];
   }
-}
-
-function align(n: number, a: number): number {
-  return Math.ceil(n / a) * a;
 }

@@ -39,9 +39,9 @@ interface MetaBlock {
  * workers (written when their copy returns) land in memory, not as one small write each; older partly
  * used blocks stay usable through direct writes.
  */
-const MAX_BUFFERED = 1024;
+export const MAX_BUFFERED = 1024;
 /** Blocks written out together when the buffer is full (see newBlock). */
-const EVICT_RUN = 256;
+export const EVICT_RUN = 256;
 
 export class BlockAllocator implements MetaAllocator {
   /** Next free block. */
