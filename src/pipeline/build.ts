@@ -14,6 +14,7 @@ import { imageZParams } from './emit/context.js';
 import type { BuildOptions } from './options.js';
 import { closeAllEntryFds } from './cache/entry-fds.js';
 import type { TarScanOptions, TarScan } from '../source/tar.js';
+import type { LeafHasher } from '../verity/tree.js';
 
 export interface BuildSource {
   /** A directory to scan. */
@@ -35,10 +36,11 @@ export interface BuildResult extends BuildStats {
 
 /**
  * Called with the finished image's temp file before it is moved into place (used to seal it):
- * `fd` is open for reading and writing, the filesystem takes its first `bytes` bytes. A throw
- * aborts the build and no image is written.
+ * `fd` is open for reading and writing, the filesystem takes its first `bytes` bytes; `leaves`
+ * hashes ranges of its blocks for a dm-verity tree on the build's worker threads. A throw aborts
+ * the build and no image is written.
  */
-export type BeforeCommit = (image: { fd: number; bytes: number }) => Promise<void> | void;
+export type BeforeCommit = (image: { fd: number; bytes: number; leaves: LeafHasher }) => Promise<void> | void;
 
 /** `poolOptions`: the worker pool's (tests inject worker faults through it). */
 export async function buildImage(image: string, source: BuildSource, o: BuildOptions, beforeCommit?: BeforeCommit, poolOptions?: JobPoolOptions): Promise<BuildResult> {
@@ -93,7 +95,12 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
     out.expect(leastImageBytes(p, o));
     out.create();
     const stats = await emit(p, o, out, pool, jobs);
-    if (beforeCommit) await beforeCommit({ fd: out.descriptor(), bytes: stats.imageBytes });
+    if (beforeCommit) {
+      // The workers are idle by now: the tree's leaves (most of sealing's work) are hashed there.
+      const leaves: LeafHasher = (lp, first, count) => pool.run({ kind: 'vleaves', image: out.tempPath, p: lp, first, count })
+        .then((r) => (r as { digests: Uint8Array }).digests);
+      await beforeCommit({ fd: out.descriptor(), bytes: stats.imageBytes, leaves });
+    }
     out.commit();
     return { ...stats, image, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
   } catch (e) {

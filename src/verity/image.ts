@@ -9,12 +9,13 @@ import { liveTempFiles, undoOnSignal } from '../sys/cleanup.js';
 import { verityLayout, hex, VERITY_SB_SIZE } from './params.js';
 import { decodeVeritySuperblock, hasVeritySignature, type VeritySuperblock } from './superblock.js';
 import { formatUuid } from '../read/describe.js';
-import { resolveParams, sealDescriptor, writeSeal, findSeal, type FindOptions, type SealResult, type VerityRequest, type FoundSeal } from './seal.js';
+import { resolveParams, sealDescriptor, writeSeal, writeSealFrom, findSeal, type FindOptions, type SealResult, type VerityRequest, type FoundSeal } from './seal.js';
 import { fdReader, fdWriter, readExactly } from './io.js';
 import { stageOutputs, StagedFiles, type SealOutputs } from './outputs.js';
 import { checkSeal, type VerityProblem } from './check.js';
 import { ownerOf } from './locate.js';
 import { fsverityDigest } from './fsverity.js';
+import type { LeafHasher } from './tree.js';
 import type { VeritySignatureJson } from './sign.js'; // sign.js (and PKIjs) is loaded only to check a signature
 
 export { StagedFiles } from './outputs.js';
@@ -111,6 +112,34 @@ export function sealOpenImage(fd: number, fsBytes: number, blockSize: number, im
   } else {
     result = sealDescriptor(fd, fsBytes, p, image);
   }
+  return sealedImage(fd, result, image, req, outs, staged);
+}
+
+/**
+ * sealOpenImage with the data blocks' digests computed by `leaves` (a build's worker threads, range
+ * by range, while this thread builds the levels above): the same seal, byte for byte. The salt and
+ * UUID, when derived, still take one pass over the image here first (they go into every digest).
+ */
+export async function sealOpenImageWith(leaves: LeafHasher, fd: number, fsBytes: number, blockSize: number, image: string, req: VerityRequest, outs: SealOutputs, staged: StagedFiles): Promise<SealedImage> {
+  const p = resolveParams(req, fsBytes, blockSize, fdReader(fd), image);
+  let result: SealResult;
+  if (req.hashFile !== undefined) {
+    const layout = verityLayout(p);
+    const hfd = staged.open(req.hashFile);
+    try {
+      fs.ftruncateSync(hfd, layout.end);
+      const r = await writeSealFrom(p, leaves, fdWriter(hfd, req.hashFile));
+      result = { params: p, layout, rootHash: r.rootHash, hashFile: req.hashFile };
+    } finally {
+      fs.closeSync(hfd);
+    }
+  } else {
+    result = await sealDescriptor(fd, fsBytes, p, image, leaves);
+  }
+  return sealedImage(fd, result, image, req, outs, staged);
+}
+
+function sealedImage(fd: number, result: SealResult, image: string, req: VerityRequest, outs: SealOutputs, staged: StagedFiles): SealedImage {
   const signature = stageOutputs(result, req.hashFile ?? image, outs, staged);
   return { result, signature, imageBytes: req.hashFile !== undefined ? fs.fstatSync(fd).size : result.layout.end };
 }

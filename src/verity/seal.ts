@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
 import { formatUuid } from '../read/describe.js';
 import { checkParams, hex, verityLayout, VERITY_BLOCK_SIZES, VERITY_SB_SIZE, type VerityHash, type VerityLayout, type VerityParams } from './params.js';
 import { decodeVeritySuperblock, encodeVeritySuperblock, hasVeritySignature, VERITY_HASH_TYPE_NORMAL, type VeritySuperblock } from './superblock.js';
-import { buildHashTree } from './tree.js';
+import { buildHashTree, buildHashTreeFrom, type LeafHasher } from './tree.js';
 import { deriveSalt, deriveUuid, imageSha256 } from './derive.js';
 import { fdReader, fdWriter, readExactly, type PositionedReader, type PositionedWriter } from './io.js';
 
@@ -76,11 +76,23 @@ export function writeSeal(p: VerityParams, data: PositionedReader, out: Position
   return buildHashTree(data, out, p, what);
 }
 
-/** Seal an open, writable file descriptor in place: the filesystem ends at fsBytes; the rest is replaced. */
-export function sealDescriptor(fd: number, fsBytes: number, p: VerityParams, what: string): SealResult {
+/** writeSeal with the leaf digests from `leaves` (other threads): the same bytes, the same root. */
+export async function writeSealFrom(p: VerityParams, leaves: LeafHasher, out: PositionedWriter): Promise<{ rootHash: Buffer; layout: VerityLayout }> {
+  if (p.superblock) out.write(encodeVeritySuperblock(superblockOf(p)), p.hashOffset);
+  return buildHashTreeFrom(leaves, out, p);
+}
+
+/**
+ * Seal an open, writable file descriptor in place: the filesystem ends at fsBytes; the rest is
+ * replaced. With `leaves`, the data blocks are hashed there (see writeSealFrom).
+ */
+export function sealDescriptor(fd: number, fsBytes: number, p: VerityParams, what: string): SealResult;
+export function sealDescriptor(fd: number, fsBytes: number, p: VerityParams, what: string, leaves: LeafHasher): Promise<SealResult>;
+export function sealDescriptor(fd: number, fsBytes: number, p: VerityParams, what: string, leaves?: LeafHasher): SealResult | Promise<SealResult> {
   const layout = verityLayout(p);
   fs.ftruncateSync(fd, fsBytes);
   fs.ftruncateSync(fd, layout.end);
+  if (leaves) return writeSealFrom(p, leaves, fdWriter(fd, what)).then((r) => ({ params: p, layout, rootHash: r.rootHash, hashFile: null }));
   const r = writeSeal(p, fdReader(fd), fdWriter(fd, what), what);
   return { params: p, layout, rootHash: r.rootHash, hashFile: null };
 }

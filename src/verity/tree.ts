@@ -4,8 +4,8 @@
 // Built bottom-up in one pass over the data: each level keeps only its block being filled, and
 // full blocks go out to the hash device in batches, so memory stays a few blocks per level.
 import * as crypto from 'node:crypto';
-import { verityLayout, type VerityLayout, type VerityParams } from './params.js';
-import { streamBlocks, type PositionedReader, type PositionedWriter } from './io.js';
+import { verityLayout, DIGEST_SIZE, type VerityHash, type VerityLayout, type VerityParams } from './params.js';
+import { readExactly, streamBlocks, STREAM_CHUNK, type PositionedReader, type PositionedWriter } from './io.js';
 
 /** H(salt ‖ block) with the salt copied once into a scratch buffer (one-shot hashing is fastest). */
 export class SaltedHasher {
@@ -115,13 +115,87 @@ export interface TreeResult {
  * places in the hash device (the superblock, when wanted, is the caller's). Streams the data.
  */
 export function buildHashTree(data: PositionedReader, out: PositionedWriter | null, p: VerityParams, what: string): TreeResult {
+  const { acc, writer, layout, hasher } = treeBuilder(out, p);
+  const dbs = p.dataBlockSize;
+  for (const { chunk } of streamBlocks(data, p.dataBlocks * dbs, dbs, what)) {
+    for (let off = 0; off < chunk.length; off += dbs) acc.push(hasher.digest(chunk.subarray(off, off + dbs)));
+  }
+  const rootHash = acc.finish();
+  writer?.flush();
+  return { rootHash, layout };
+}
+
+function treeBuilder(out: PositionedWriter | null, p: VerityParams) {
   const layout = verityLayout(p);
   const hasher = new SaltedHasher(p.hash, p.salt, Math.max(p.dataBlockSize, p.hashBlockSize));
   const writer = out ? new LevelWriter(layout, p.hashBlockSize, out) : null;
   const acc = new TreeAccumulator(layout, hasher, p.hashBlockSize, writer ? (l, i, b) => writer.add(l, i, b) : undefined);
+  return { acc, writer, layout, hasher };
+}
+
+/** What the leaf digests of a range of data blocks depend on: the hash, the salt, the block size. */
+export interface LeafParams {
+  hash: VerityHash;
+  salt: Uint8Array;
+  dataBlockSize: number;
+}
+
+/**
+ * The leaf digests H(salt ‖ block) of data blocks [first, first + count), back to back (DIGEST_SIZE
+ * bytes each): the level-0 input of the tree, for one range of the data. Ranges are independent, so
+ * other threads can hash them (see buildHashTreeFrom).
+ */
+export function leafDigests(data: PositionedReader, p: LeafParams, first: number, count: number, what: string): Uint8Array {
   const dbs = p.dataBlockSize;
-  for (const { chunk } of streamBlocks(data, p.dataBlocks * dbs, dbs, what)) {
-    for (let off = 0; off < chunk.length; off += dbs) acc.push(hasher.digest(chunk.subarray(off, off + dbs)));
+  const ds = DIGEST_SIZE[p.hash];
+  const hasher = new SaltedHasher(p.hash, p.salt, dbs);
+  const out = new Uint8Array(count * ds);
+  const buf = Buffer.allocUnsafe(Math.max(dbs, Math.floor(STREAM_CHUNK / dbs) * dbs));
+  for (let done = 0; done < count;) {
+    const n = Math.min(count - done, buf.length / dbs);
+    const chunk = buf.subarray(0, n * dbs);
+    readExactly(data, chunk, (first + done) * dbs, what);
+    for (let i = 0; i < n; i++) out.set(hasher.digest(chunk.subarray(i * dbs, (i + 1) * dbs)), (done + i) * ds);
+    done += n;
+  }
+  return out;
+}
+
+/** Leaf digests of a range, computed wherever the caller likes (a worker thread: see buildImage). */
+export type LeafHasher = (p: LeafParams, first: number, count: number) => Promise<Uint8Array>;
+
+/**
+ * Data blocks per range handed to a LeafHasher (16 MiB of 4 KiB blocks): enough to make the round
+ * trip negligible, small enough for every thread to get several on a few-hundred-MiB image.
+ */
+export const LEAF_RANGE_BLOCKS = 4096;
+/** Ranges asked for ahead of the one the tree takes next: digests held at most this many ranges' worth. */
+const LEAF_RANGES_AHEAD = 16;
+
+/**
+ * buildHashTree with the leaf digests computed by `leaves`, range by range, several ranges in
+ * flight: the tree above them is built here in data-block order, so the bytes written and the root
+ * are exactly buildHashTree's, wherever and in whatever order the ranges were hashed.
+ */
+export async function buildHashTreeFrom(leaves: LeafHasher, out: PositionedWriter | null, p: VerityParams): Promise<TreeResult> {
+  const { acc, writer, layout } = treeBuilder(out, p);
+  const ds = DIGEST_SIZE[p.hash];
+  const lp: LeafParams = { hash: p.hash, salt: p.salt, dataBlockSize: p.dataBlockSize };
+  const ranges = Math.ceil(p.dataBlocks / LEAF_RANGE_BLOCKS);
+  const pending: Promise<Uint8Array>[] = [];
+  const ask = (r: number) => {
+    const first = r * LEAF_RANGE_BLOCKS;
+    const pr = leaves(lp, first, Math.min(LEAF_RANGE_BLOCKS, p.dataBlocks - first));
+    // Observed in order below; a later range failing first must not go unhandled meanwhile.
+    pr.catch(() => {});
+    pending.push(pr);
+  };
+  let asked = 0;
+  for (; asked < Math.min(ranges, LEAF_RANGES_AHEAD); asked++) ask(asked);
+  for (let r = 0; r < ranges; r++) {
+    const d = await pending.shift()!;
+    if (asked < ranges) ask(asked++);
+    for (let off = 0; off < d.length; off += ds) acc.push(d.subarray(off, off + ds));
   }
   const rootHash = acc.finish();
   writer?.flush();

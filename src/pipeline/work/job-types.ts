@@ -4,6 +4,7 @@ import type { ListContext, Listing } from '../../source/dir-listing.js';
 import type { ZResult } from '../files/zfile.js';
 import type { CodecSpec } from '../../compress/codec.js';
 import type { DataSource } from '../../source/tree.js';
+import type { LeafParams } from '../../verity/tree.js';
 
 /**
  * Files are compressed in independent segments of this many bytes (as mkfs.erofs's multithreaded
@@ -57,7 +58,9 @@ export type Job =
    */
   | { kind: 'kcopy'; image: string; runs: Float64Array; close: number[] }
   /** Directories of a source tree listed for the walk ([path, relPrefix] each: see dir-walk.ts). */
-  | { kind: 'list'; cx: ListContext; dirs: [string, string][] };
+  | { kind: 'list'; cx: ListContext; dirs: [string, string][] }
+  /** --verity: the leaf digests of data blocks [first, first + count) of the finished image (verity/tree.ts leafDigests). */
+  | { kind: 'vleaves'; image: string; p: LeafParams; first: number; count: number };
 
 /** How one job of a batch ended: its result, or its error as a worker reports one. */
 export type BatchOutcome = { res: ZJobResult } | { error: string; stack?: string; user: boolean };
@@ -94,7 +97,8 @@ export type JobResult =
   | { kind: 'zindexed'; results: (ZJobResult | { kind: 'miss'; miss: 'absent' | 'damaged' })[] }
   | { kind: 'zbatch'; outcomes: BatchOutcome[] }
   | { kind: 'kcopy' }
-  | { kind: 'list'; done: [string, Listing][] };
+  | { kind: 'list'; done: [string, Listing][] }
+  | { kind: 'vleaves'; digests: Uint8Array };
 
 /** The job of one kind. */
 export type JobOf<K extends Job['kind']> = Extract<Job, { kind: K }>;

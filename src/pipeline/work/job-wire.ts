@@ -13,7 +13,7 @@ type WireSource = Exclude<DataSource, { type: 'path' }> | { type: 'path'; path: 
 
 function mapSources(job: Job, f: (s: DataSource) => DataSource): Job {
   if (job.kind === 'copy') return { ...job, files: job.files.map((c) => (c.src ? { ...c, src: f(c.src) } : c)) };
-  if (job.kind === 'zindexed' || job.kind === 'kcopy' || job.kind === 'list') return job;
+  if (job.kind === 'zindexed' || job.kind === 'kcopy' || job.kind === 'list' || job.kind === 'vleaves') return job;
   if (job.kind === 'zbatch') return { ...job, jobs: job.jobs.map((j) => ({ ...j, src: f(j.src) })) };
   return { ...job, src: f(job.src) };
 }
@@ -177,6 +177,7 @@ export function unpackResult(res: JobResult): JobResult {
 export function transferables(res: JobResult): ArrayBuffer[] {
   if (res.kind === 'copy') return [res.tails.buffer, res.digests?.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
   if (res.kind === 'hash' || res.kind === 'kcopy') return [];
+  if (res.kind === 'vleaves') return res.digests.buffer instanceof ArrayBuffer ? [res.digests.buffer] : [];
   if (res.kind === 'list') return res.done.map(([, l]) => l.num.buffer as ArrayBuffer);
   const out = new Set<ArrayBuffer>();
   const results = res.kind === 'zindexed' ? res.results

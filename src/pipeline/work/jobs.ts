@@ -1,6 +1,6 @@
 // Work done off the main thread, one function per job kind: copying flat files (job-copy.ts),
 // hashing a file (job-hash.ts), compressing a segment with its cache lookup (job-compress.ts),
-// fetching indexed cache entries (job-cache.ts), and batches of small compression jobs. The same
+// fetching indexed cache entries (job-cache.ts), hashing a sealed image's data blocks (job-verity.ts), and batches of small compression jobs. The same
 // code runs in a worker or inline; results depend only on the job, never on which thread ran it.
 import { UserError } from '../../errors.js';
 import { copyJob } from './job-copy.js';
@@ -8,6 +8,7 @@ import { hashJob } from './job-hash.js';
 import { compressJob } from './job-compress.js';
 import { indexedJob, storedCopyJob } from './job-cache.js';
 import { listDirectory } from '../../source/dir-listing.js';
+import { leafDigestsJob } from './job-verity.js';
 import type { BatchOutcome, Job, JobOf, JobResult } from './job-types.js';
 
 /** Small files compressed in one round trip: each job runs as if sent alone, with its own outcome. */
@@ -32,6 +33,7 @@ const RUNNERS: { [K in Job['kind']]: (job: JobOf<K>) => JobResult } = {
   zbatch: batchJob,
   kcopy: storedCopyJob,
   list: (job) => ({ kind: 'list', done: job.dirs.map(([dir, rel]) => [dir, listDirectory(dir, rel, job.cx)]) }),
+  vleaves: leafDigestsJob,
 };
 
 export function runJob(job: Job): JobResult {

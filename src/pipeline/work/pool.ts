@@ -27,6 +27,7 @@ function describeJob(job: Job): string {
   }
   if (job.kind === 'list') return `listing ${showPath(job.dirs[0][0])}${job.dirs.length > 1 ? ` (and ${job.dirs.length - 1} more)` : ''}`;
   if (job.kind === 'kcopy') return `copying ${job.runs.length / 4} cached pcluster runs into the image`;
+  if (job.kind === 'vleaves') return `hashing blocks ${job.first}..${job.first + job.count - 1} of ${showPath(job.image)}`;
   if (job.kind === 'copy') {
     const more = job.files.length - 1;
     return `copying ${showPath(job.files[0].path)}${more ? ` (and ${more} more file${more > 1 ? 's' : ''})` : ''}`;
@@ -52,6 +53,7 @@ function jobCost(job: Job): number {
     case 'hash': return job.size + 1;
     case 'zindexed': return job.segs.reduce((a, s) => a + s.bytes, 1);
     case 'list': return job.dirs.length;
+    case 'vleaves': return job.count * job.p.dataBlockSize + 1;
     case 'kcopy': {
       let n = 1;
       for (let i = 2; i < job.runs.length; i += 4) n += job.runs[i];
