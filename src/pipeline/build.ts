@@ -47,13 +47,26 @@ export async function buildImage(image: string, source: BuildSource, o: BuildOpt
   const t0 = process.hrtime.bigint();
   // Workers start now: their start-up (loading modules) overlaps the scan and the plan. A tar index
   // has no file data to copy, hash or compress: its workers would only cost their start-up.
-  const pool = new JobPool(o.workers, { ...poolOptions, lazy: !!o.tarIndex });
+  const pool = new JobPool(poolSizeFor(o, !!beforeCommit), { ...poolOptions, lazy: !!o.tarIndex });
   try {
     return await buildWith(image, source, o, pool, t0, beforeCommit);
   } finally {
     await pool.close();
     closeAllEntryFds();
   }
+}
+
+/**
+ * Worker threads for a build: --workers, except for a build whose only file work is copying flat
+ * files into the image (uncompressed, no fingerprints, no seal to hash): one. Every copy writes the
+ * same image file, and the kernel takes that file's lock for each write, so a second copier waits
+ * for the first, spinning (corpus, 2 workers: rwsem_spin_on_owner was the workers' top kernel
+ * symbol), and costs its start-up for nothing (~70 ms of CPU). The main thread still copies beside
+ * the one worker when it would otherwise wait (JobPool.runQueuedCopy).
+ */
+export function poolSizeFor(o: BuildOptions, sealing: boolean): number {
+  const copiesOnly = !o.compression && !o.fingerprint && !o.chunks && !sealing;
+  return copiesOnly ? Math.min(o.workers, 1) : o.workers;
 }
 
 async function buildWith(image: string, source: BuildSource, o: BuildOptions, pool: JobPool, t0: bigint, beforeCommit?: BeforeCommit): Promise<BuildResult> {
@@ -85,7 +98,7 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
         walkThreads: o.walkThreads ?? (found || !o.workers ? walkThreadsFor(o.workers) : {
           // No file work starts before the plan: the job workers, idle until then, list directories
           // (two batches each in flight, so none waits for the main thread to send the next).
-          threads: 2 * o.workers, startAfterDirs: walkThreadsFor(o.workers).startAfterDirs,
+          threads: 2 * pool.size, startAfterDirs: walkThreadsFor(o.workers).startAfterDirs,
           lister: (cx, dirs) => pool.list(cx, dirs), listerReady: () => pool.ready,
         }),
       };

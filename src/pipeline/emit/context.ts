@@ -154,7 +154,7 @@ export class EmitContext {
       : undefined;
     this.chunkStore = blob && new ChunkStore(bs, o.chunks!, blob, o.dataAlignBlocks ?? 1);
     // Batches bound the round trips: one per ~1 MiB or 64 files, and this many in flight.
-    this.maxCopies = 4 * o.workers + 8;
+    this.maxCopies = 4 * pool.size + 8;
     this.stored = new StoredCopies(pool, out, this.copies, this.maxCopies);
     this.totalBytes = plan.steps.reduce((a, st) => a + (!(st instanceof DirDone) && st.kind === 'reg' ? st.size : 0), 0);
     this.itemBuf = new Uint8Array(bs);
