@@ -204,8 +204,13 @@ export class JobPool {
     while (this.queue.length) {
       let w: Worker | undefined;
       let least = Infinity;
-      const room = this.queue[0].job.kind === 'copy' ? PER_WORKER_COPIES : PER_WORKER_QUEUE;
-      for (const c of this.workers) {
+      const head = this.queue[0].job;
+      const room = head.kind === 'copy' ? PER_WORKER_COPIES : PER_WORKER_QUEUE;
+      // A copy that hashes nothing is all the kernel's work, under the image file's lock: a second
+      // worker on it only waits for the first, spinning (see poolSizeFor in build.ts). Such copies
+      // go to the first worker; the others stay free (a seal's leaves come after).
+      const to = head.kind === 'copy' && !head.algo ? this.workers.slice(0, 1) : this.workers;
+      for (const c of to) {
         const b = this.queuedBytes.get(c)!;
         if (this.inWorker.get(c)!.length < room && b < least) { least = b; w = c; }
       }
