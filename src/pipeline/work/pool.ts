@@ -201,21 +201,28 @@ export class JobPool {
     // Each job goes to the worker with the least work queued (in bytes to read), among those with
     // room. Results are taken in submission order, so filling one worker's queue first (as a plain
     // free-slot list did), or counting jobs whatever their size, left the other idle.
-    while (this.queue.length) {
+    let i = 0;
+    while (i < this.queue.length) {
       let w: Worker | undefined;
       let least = Infinity;
-      const head = this.queue[0].job;
-      const room = head.kind === 'copy' ? PER_WORKER_COPIES : PER_WORKER_QUEUE;
+      const job = this.queue[i].job;
+      const room = job.kind === 'copy' ? PER_WORKER_COPIES : PER_WORKER_QUEUE;
       // A copy that hashes nothing is all the kernel's work, under the image file's lock: a second
       // worker on it only waits for the first, spinning (see poolSizeFor in build.ts). Such copies
-      // go to the first worker; the others stay free (a seal's leaves come after).
-      const to = head.kind === 'copy' && !head.algo ? this.workers.slice(0, 1) : this.workers;
-      for (const c of to) {
+      // go to the first worker only; jobs queued behind them still go to the others meanwhile.
+      const kernelCopy = job.kind === 'copy' && !job.algo;
+      for (const c of kernelCopy ? this.workers.slice(0, 1) : this.workers) {
         const b = this.queuedBytes.get(c)!;
         if (this.inWorker.get(c)!.length < room && b < least) { least = b; w = c; }
       }
-      if (!w) break;
-      const item = this.queue.shift()!;
+      if (!w) {
+        if (kernelCopy) {
+          i++;
+          continue;
+        }
+        break;
+      }
+      const item = this.queue.splice(i, 1)[0];
       const cost = jobCost(item.job);
       this.costs.set(item.id, cost);
       this.queuedBytes.set(w, this.queuedBytes.get(w)! + cost);
