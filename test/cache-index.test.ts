@@ -77,3 +77,55 @@ test('cache index: unchanged records carried over unwritten; racy stats and entr
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('cache index recordOne: a one-segment record carried over as loaded (no rewrite), otherwise the same index as record()', () => {
+  const dirs = [fs.mkdtempSync(path.join(tmpdir(), 'forge-cache-one-')), fs.mkdtempSync(path.join(tmpdir(), 'forge-cache-one-'))];
+  try {
+    const old = 5_000_000_000n;
+    const a = stat(1, old);
+    const b = stat(2, old);
+    const racy = stat(3, 100_000_000n);
+    const idOld = stat(9, old);
+    const idNew = stat(11, old);
+    const idRacy = stat(10, 0n);
+    for (const dir of dirs) {
+      const ix = CacheIndex.load(dir);
+      ix.record('o', '/a', a, ['k1'], [10], { sha256: 'aa' }, [idOld]);
+      ix.record('o', '/b', b, ['k2'], [20], {});
+      ix.save();
+    }
+    const index = path.join(dirs[0], 'index');
+    const first = fileId(index);
+    // Unchanged (the digest known or not, the identity the same): carried over, nothing rewritten.
+    const ix = CacheIndex.load(dirs[0]);
+    ix.lookup('o', '/a', a);
+    ix.lookup('o', '/b', b);
+    ix.recordOne('o', '/a', a, 'k1', 10, {}, idOld);
+    ix.recordOne('o', '/b', b, 'k2', 20, {}, undefined);
+    ix.save();
+    assert.equal(fileId(index), first, 'an index with nothing new is not rewritten');
+    // Each way a record can change, through recordOne on one index and record() on the other: the
+    // same lookups after (the files' `used` times differ, so the bytes are not compared).
+    const changes: [string, string, string, number, Record<string, string>, string | undefined][] = [
+      ['/a', a, 'k1', 10, { blake3: 'bb' }, idNew],
+      ['/b', b, 'k9', 90, { sha256: 'cc' }, idRacy],
+      ['/r', racy, 'k4', 40, {}, idOld],
+      ['/n', stat(4, old), 'k5', 50, {}, undefined],
+    ];
+    const ixs = dirs.map((d) => CacheIndex.load(d));
+    for (const [f, st] of changes) for (const x of ixs) x.lookup('o', f, st);
+    for (const [f, st, k, n, dg, id] of changes) {
+      ixs[0].recordOne('o', f, st, k, n, dg, id);
+      ixs[1].record('o', f, st, [k], [n], dg, id === undefined ? [] : [id]);
+    }
+    for (const x of ixs) x.save();
+    assert.notEqual(fileId(index), first);
+    const [one, all] = dirs.map((d) => CacheIndex.load(d));
+    for (const [f, st] of changes) assert.deepEqual(one.lookup('o', f, st), all.lookup('o', f, st), f);
+    assert.deepEqual(one.lookup('o', '/a', a), { keys: ['k1'], bytes: [10], ids: [idNew], digests: { sha256: 'aa', blake3: 'bb' } });
+    assert.deepEqual(one.lookup('o', '/b', b), { keys: ['k9'], bytes: [90], ids: [], digests: { sha256: 'cc' } });
+    assert.equal(one.lookup('o', '/r', racy), undefined);
+  } finally {
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  }
+});

@@ -46,8 +46,12 @@ export type BeforeCommit = (image: { fd: number; bytes: number; leaves: LeafHash
 export async function buildImage(image: string, source: BuildSource, o: BuildOptions, beforeCommit?: BeforeCommit, poolOptions?: JobPoolOptions): Promise<BuildResult> {
   const t0 = process.hrtime.bigint();
   // Workers start now: their start-up (loading modules) overlaps the scan and the plan. A tar index
-  // has no file data to copy, hash or compress: its workers would only cost their start-up.
-  const pool = new JobPool(poolSizeFor(o, !!beforeCommit), { ...poolOptions, lazy: !!o.tarIndex });
+  // has no file data to copy, hash or compress: its workers would only cost their start-up. A --cache
+  // build starts one, and more once files to compress queue up (JobPoolOptions.grow): a rebuild's
+  // unchanged files need only cache fetches and kernel copies. Not with compress hints, whose idle
+  // workers list directories (build.ts lends them to the walk).
+  const grow = o.cacheDir !== undefined && !!o.compression && !o.compression.hints?.length;
+  const pool = new JobPool(poolSizeFor(o, !!beforeCommit), { ...poolOptions, lazy: !!o.tarIndex, grow });
   try {
     return await buildWith(image, source, o, pool, t0, beforeCommit);
   } finally {

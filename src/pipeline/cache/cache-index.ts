@@ -150,6 +150,24 @@ export class CacheIndex {
     m.set(file, r);
   }
 
+  /**
+   * record() for a file of one segment, without its lists: an unchanged file's record is carried
+   * over as loaded (most of a rebuild), without an array or a join per file.
+   */
+  recordOne(opts: string, file: string, stat: string, key: string, bytes: number, digests: Partial<Record<DigestAlgo, string>>, id: string | undefined): void {
+    const old = this.loaded.get(opts)?.get(file);
+    if (old && old.stat === stat && old.keys === key && old.bytes === String(bytes) && this.notRacy(stat)
+      && old.ids === (id && this.notRacy(id) ? id : '')
+      && (digests.sha256 ?? old.sha256) === old.sha256 && (digests.blake3 ?? old.blake3) === old.blake3) {
+      let m = this.fresh.get(opts);
+      if (!m) this.fresh.set(opts, (m = new Map()));
+      old.used = this.now;
+      m.set(file, old);
+      return;
+    }
+    this.record(opts, file, stat, [key], [bytes], digests, id === undefined ? [] : [id]);
+  }
+
   /** The build's start in ms since the epoch: when each record it writes was last used. */
   private readonly now = Date.now();
 

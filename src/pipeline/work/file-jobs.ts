@@ -243,6 +243,12 @@ export class FileJobQueue {
       const { params, optsKey } = this.paramsOf(p);
       const found = statId === undefined ? undefined : this.index!.lookup(optsKey, path, statId);
       const known: IndexEntry | undefined = found && (!algo || found.digests[algo]) && found.keys.length === Math.ceil(p.size / SEGMENT_SIZE) ? found : undefined;
+      if (known && p.size <= SEGMENT_SIZE) {
+        // Most of a rebuild: one promise and one callback per file (see indexedOne).
+        this.inflight.set(p, { jobs: this.indexedOne(p, path, statId!, optsKey, params, known), bytes: known.bytes[0], batched: 1 });
+        this.bytes += known.bytes[0];
+        continue;
+      }
       const pathSrc = fromPath && p.size > SEGMENT_SIZE ? srcOf() : undefined;
       if (pathSrc?.type === 'path') {
         // Several jobs read this file: pin its ctime so all of them see the same bytes.
@@ -320,6 +326,55 @@ export class FileJobQueue {
     if (this.zbatch.items.length && this.pool.backlog() < 2 * this.pool.size) this.flushZ();
   }
 
+  /**
+   * The jobs of an unchanged file of one segment the stat index knows: its entry fetched in the next
+   * batch; its result counted, and its record carried over, in the one callback that hands the writer
+   * its ZResult. The general path (submit) chained eight promises and four closures per file for the
+   * same outcome (bench corpus: 6,400 such files of 17,219).
+   */
+  private indexedOne(p: Inode, path: string, statId: string, optsKey: string, params: ZJobParams, known: IndexEntry): FileJobs {
+    const algo = this.algo;
+    const id = known.ids[0];
+    const seg: IndexedSegment = id ? { key: known.keys[0], bytes: known.bytes[0], start: 0, id } : { key: known.keys[0], bytes: known.bytes[0], start: 0 };
+    this.pendingRecords++;
+    const done = (res: ZJobResult): ZResult => {
+      if (res.cache) this.cacheStats[res.cache]++;
+      if (res.indexed) this.cacheStats.indexed++;
+      if (res.digest) res.z.digest = res.digest;
+      const e = res.entry;
+      // The digest the index vouched for, or the one computed from the bytes just compressed.
+      const hex = algo ? (res.digest ? Buffer.from(res.digest).toString('hex') : known.digests[algo]) : undefined;
+      if (e) this.index!.recordOne(optsKey, path, statId, e.key, e.bytes, algo && hex ? { [algo]: hex } : {}, e.id);
+      this.recorded();
+      return res.z;
+    };
+    const failed = (err: Error): never => {
+      this.recorded();
+      throw err;
+    };
+    const z = handled(this.batch.add(seg, p, seg.bytes).then((r): ZResult | Promise<ZResult> => {
+      if (r.kind === 'z') return done(r);
+      // The entry is gone or damaged: compressed again from the source, as if there were no index.
+      const job: ZJob = { kind: 'z', src: dataOf(p), path, size: p.size, start: 0, length: p.size, algo, params, cacheDir: this.o.cacheDir };
+      return (this.pool.run(job) as Promise<ZJobResult>).then((res) => done(r.miss === 'damaged' ? { ...res, cache: 'damaged' } : res));
+    }).then(undefined, failed));
+    if (this.batch.items.length >= BATCH_SEGS || this.batch.bytes >= BATCH_BYTES) this.flush();
+    const jobs: FileJobs = { segs: [z] };
+    if (algo) {
+      const digest = new Uint8Array(Buffer.from(known.digests[algo]!, 'hex'));
+      jobs.hash = handled(z.then((zr) => zr.digest ?? digest));
+    }
+    return jobs;
+  }
+
+  /** Files of indexedOne whose records are not settled yet; saveIndex waits for them. */
+  private pendingRecords = 0;
+  private allRecorded?: () => void;
+
+  private recorded(): void {
+    if (--this.pendingRecords === 0) this.allRecorded?.();
+  }
+
   /** Queue a small file's compression job for a batched round trip; its outcome is its own. */
   private batched(job: ZJob, p: Inode): Promise<ZJobResult> {
     const pr = this.zbatch.add(job, p, job.length);
@@ -380,6 +435,7 @@ export class FileJobQueue {
   async saveIndex(): Promise<void> {
     if (!this.index) return;
     await Promise.all(this.recording);
+    if (this.pendingRecords > 0) await new Promise<void>((r) => (this.allRecorded = r));
     this.index.save();
   }
 }

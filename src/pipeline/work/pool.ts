@@ -84,7 +84,19 @@ export interface JobPoolOptions {
   kernelCopy?: KernelCopyPath;
   /** Start the workers at the first job instead of now (a build that may have none: a tar index). */
   lazy?: boolean;
+  /**
+   * Start one worker, and the others only once compression work queues up (GROW_BYTES): a --cache
+   * rebuild's unchanged files need only cache fetches and kernel copies, which one worker keeps up
+   * with, and each worker more cost its start-up, its own JIT and GC (~100-130 ms of CPU).
+   */
+  grow?: boolean;
 }
+
+/**
+ * Bytes of compression and hashing input queued or running, past which a growing pool starts its next
+ * worker: ~0.1 s of LZ4HC on one core, about what a worker costs to start and run.
+ */
+const GROW_BYTES = 8 << 20;
 
 /**
  * The directory the main thread's module compile cache was turned on with (bin/erofs-forge.js
@@ -120,35 +132,51 @@ export class JobPool {
     if (!opts.lazy) this.start();
   }
 
+  /** Compression and hashing input queued or running (see GROW_BYTES). */
+  private computeBytes = 0;
+
   private start(): void {
-    const { size, opts } = this;
     // Before the threads allocate: results cross between them (sys/malloc-threshold.ts).
     fixMmapThreshold();
-    for (let i = 0; i < size; i++) {
-      const w = new Worker(new URL('./worker-boot.js', import.meta.url), {
-        workerData: { copied: this.copied.buffer, fault: opts.fault, kernelCopy: opts.kernelCopy, compileCache: compileCacheBase() },
-      });
-      w.on('message', (m: { id: number; res?: JobResult; error?: string; stack?: string; user?: boolean; ready?: boolean }) => {
-        if (m.ready) {
-          this.readyWorkers++;
-          return;
-        }
-        const p = this.pending.get(m.id);
-        this.pending.delete(m.id);
-        this.inWorker.get(w)!.shift();
-        this.queuedBytes.set(w, this.queuedBytes.get(w)! - (this.costs.get(m.id) ?? 0));
-        this.costs.delete(m.id);
-        this.dispatch();
-        if (!p) return;
-        if (m.error !== undefined) p.reject(jobError(p.job, m.error, m.stack, m.user));
-        else p.resolve(unpackResult(m.res!));
-      });
-      w.on('error', (e) => this.fail(new Error(`worker thread failed${this.runningOn(w)}: ${e.message}`)));
-      w.on('exit', (code) => { if (code !== 0 && !this.closed) this.fail(new Error(`worker thread exited with code ${code}${this.runningOn(w)}`)); });
-      this.workers.push(w);
-      this.inWorker.set(w, []);
-      this.queuedBytes.set(w, 0);
-    }
+    const n = this.opts.grow ? 1 : this.size;
+    for (let i = 0; i < n; i++) this.startWorker();
+  }
+
+  /** Workers started so far (a growing pool starts them as work comes: see JobPoolOptions.grow). */
+  get started(): number {
+    return this.workers.length;
+  }
+
+  private startWorker(): void {
+    const { opts } = this;
+    const w = new Worker(new URL('./worker-boot.js', import.meta.url), {
+      workerData: { copied: this.copied.buffer, fault: opts.fault, kernelCopy: opts.kernelCopy, compileCache: compileCacheBase() },
+    });
+    w.on('message', (m: { id: number; res?: JobResult; error?: string; stack?: string; user?: boolean; ready?: boolean }) => {
+      if (m.ready) {
+        this.readyWorkers++;
+        return;
+      }
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      this.inWorker.get(w)!.shift();
+      this.queuedBytes.set(w, this.queuedBytes.get(w)! - (this.costs.get(m.id) ?? 0));
+      this.costs.delete(m.id);
+      const c = this.computeCosts.get(m.id);
+      if (c !== undefined) {
+        this.computeBytes -= c;
+        this.computeCosts.delete(m.id);
+      }
+      this.dispatch();
+      if (!p) return;
+      if (m.error !== undefined) p.reject(jobError(p.job, m.error, m.stack, m.user));
+      else p.resolve(unpackResult(m.res!));
+    });
+    w.on('error', (e) => this.fail(new Error(`worker thread failed${this.runningOn(w)}: ${e.message}`)));
+    w.on('exit', (code) => { if (code !== 0 && !this.closed) this.fail(new Error(`worker thread exited with code ${code}${this.runningOn(w)}`)); });
+    this.workers.push(w);
+    this.inWorker.set(w, []);
+    this.queuedBytes.set(w, 0);
   }
 
   private closed = false;
@@ -193,9 +221,18 @@ export class JobPool {
     // Unobserved rejections of prefetched jobs are reported where they are awaited.
     pr.catch(() => {});
     this.queue.push({ id, job });
+    if (job.kind === 'z' || job.kind === 'zbatch' || job.kind === 'hash') {
+      const c = jobCost(job);
+      this.computeCosts.set(id, c);
+      this.computeBytes += c;
+      if (this.opts.grow && this.computeBytes > GROW_BYTES && this.workers.length < this.size) this.startWorker();
+    }
     this.dispatch();
     return pr;
   }
+
+  /** Per job id: its share of computeBytes. */
+  private computeCosts = new Map<number, number>();
 
   private dispatch(): void {
     // Each job goes to the worker with the least work queued (in bytes to read), among those with

@@ -1,0 +1,32 @@
+// `build --cache` runs without TurboFan (bin/erofs-forge.js sets V8's --no-opt, as for extract): a
+// rebuild is glue between system calls, compiled again in each of its isolates for nothing. Seen
+// through --trace-opt, which names every function queued for TurboFan: some without --cache (so the
+// test can fail), none with it.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { FORGE_BIN } from './helpers/tools.js';
+
+test('cached_build_runs_without_turbofan', () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-no-opt-'));
+  try {
+    const root = path.join(dir, 'src');
+    for (let d = 0; d < 20; d++) {
+      fs.mkdirSync(path.join(root, `d${d}`), { recursive: true });
+      for (let f = 0; f < 100; f++) fs.writeFileSync(path.join(root, `d${d}`, `f${f}`), `file ${d} ${f} `.repeat(1 + f));
+    }
+    const turbofan = (extra: string[]) => {
+      const r = spawnSync(process.execPath, ['--trace-opt', FORGE_BIN, 'build', '--quiet', '-zlz4hc', ...extra, path.join(dir, 'img'), root], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.split('\n').filter((l) => /turbofan/i.test(l)).length;
+    };
+    assert.ok(turbofan([]) > 0, 'a build without --cache optimizes in TurboFan (else this test proves nothing)');
+    assert.equal(turbofan(['--cache', path.join(dir, 'cache')]), 0, 'a cold --cache build');
+    assert.equal(turbofan([`--cache=${path.join(dir, 'cache')}`]), 0, 'a warm one, --cache=DIR');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
