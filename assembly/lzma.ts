@@ -89,17 +89,19 @@ const M_MATCHLEN: usize = M_DISTALIGN + 2 * 16;
 const M_REPLEN: usize = M_MATCHLEN + L_SIZE;
 const M_LITERAL: usize = M_REPLEN + L_SIZE; // [0x300 << (lc + lp)], lc + lp <= 4
 const M_END: usize = M_LITERAL + 2 * (0x300 << 4);
-// parse (NODES + 8 slots each)
+// parse: one 48-byte record per node (its fields together: a node is read and written as a whole)
 const SLOTS: usize = <usize>NODES + 8;
-const P_PRICE: usize = (M_END + 15) & ~15; // u32
-const P_PREV: usize = P_PRICE + 4 * SLOTS;
-const P_KIND: usize = P_PREV + 4 * SLOTS;
-const P_LEN1: usize = P_KIND + 4 * SLOTS;
-const P_ARG1: usize = P_LEN1 + 4 * SLOTS;
-const P_LEN2: usize = P_ARG1 + 4 * SLOTS;
-const P_STATE: usize = P_LEN2 + 4 * SLOTS;
-const P_REPS: usize = P_STATE + 4 * SLOTS; // [4 * SLOTS]
-const D_KIND: usize = P_REPS + 16 * SLOTS;
+const NODE_SIZE: usize = 48;
+const NODE: usize = (M_END + 63) & ~63;
+const P_PRICE: usize = 0; // u32
+const P_PREV: usize = 4;
+const P_KIND: usize = 8;
+const P_LEN1: usize = 12;
+const P_ARG1: usize = 16;
+const P_LEN2: usize = 20;
+const P_STATE: usize = 24;
+const P_REPS: usize = 28; // i32[4]
+const D_KIND: usize = NODE + NODE_SIZE * SLOTS;
 const D_LEN: usize = D_KIND + 4 * SLOTS;
 const D_ARG: usize = D_LEN + 4 * SLOTS;
 // price tables
@@ -157,6 +159,9 @@ export let written: i32 = 0;
 export let positionsExamined: f64 = 0;
 
 // ---- small helpers ---------------------------------------------------------------------------
+@inline function sb(inp: usize, i: i32): u32 {
+  return <u32>load<u8>(inp + <usize>i);
+}
 @inline function src(i: i32): u32 {
   return <u32>load<u8>(IN + <usize>i);
 }
@@ -165,6 +170,18 @@ export let positionsExamined: f64 = 0;
 }
 @inline function sti(base: usize, i: i32, v: i32): void {
   store<i32>(base + (<usize>i << 2), v);
+}
+@inline function nld(field: usize, j: i32): i32 {
+  return load<i32>(NODE + <usize>j * NODE_SIZE + field);
+}
+@inline function nst(field: usize, j: i32, v: i32): void {
+  store<i32>(NODE + <usize>j * NODE_SIZE + field, v);
+}
+@inline function nldu(field: usize, j: i32): u32 {
+  return load<u32>(NODE + <usize>j * NODE_SIZE + field);
+}
+@inline function nstu(field: usize, j: i32, v: u32): void {
+  store<u32>(NODE + <usize>j * NODE_SIZE + field, v);
 }
 @inline function ldu(base: usize, i: i32): u32 {
   return load<u32>(base + (<usize>i << 2));
@@ -325,6 +342,7 @@ function skipTo(end: i32): void {
 
 /** Matches at `pos` (every position before it inserted) into MF_LENS/MF_DISTS; returns how many. */
 function find(pos: i32): i32 {
+  const inp = IN;
   if (pos == mfLastPos) return mfCount;
   skipTo(pos);
   insert(pos, true);
@@ -337,7 +355,7 @@ function find(pos: i32): i32 {
     if (best == nice && best < avail) {
       const from = pos - ldi(MF_DISTS, c - 1) - 1;
       let l = best;
-      while (l < avail && src(from + l) == src(pos + l)) l++;
+      while (l < avail && sb(inp, from + l) == sb(inp, pos + l)) l++;
       sti(MF_LENS, c - 1, l);
     }
   }
@@ -345,6 +363,7 @@ function find(pos: i32): i32 {
 }
 
 function insert(pos: i32, report: bool): void {
+  const inp = IN;
   const cyc = mfCycNext;
   mfNext = pos + 1;
   mfCycNext = cyc + 1 == cyclic ? 0 : cyc + 1;
@@ -353,13 +372,13 @@ function insert(pos: i32, report: bool): void {
   // The last 3 bytes are neither searched nor inserted (liblzma's bt4 runs only with 4 bytes ahead).
   if (avail < 4) return;
   const g = mfBase + pos;
-  const b0 = src(pos);
-  const b1 = src(pos + 1);
-  const b2 = src(pos + 2);
+  const b0 = sb(inp, pos);
+  const b1 = sb(inp, pos + 1);
+  const b2 = sb(inp, pos + 2);
   const temp = ldu(CRC, b0) ^ b1;
   const h2 = <i32>(temp & <u32>(HASH2_SIZE - 1));
   const h3 = <i32>((temp ^ (b2 << 8)) & <u32>(HASH3_SIZE - 1));
-  const h4 = <i32>((temp ^ (b2 << 8) ^ (ldu(CRC, src(pos + 3)) << 5)) & <u32>mask4);
+  const h4 = <i32>((temp ^ (b2 << 8) ^ (ldu(CRC, sb(inp, pos + 3)) << 5)) & <u32>mask4);
   let d2 = g - ldi(HEAD2, h2);
   const d3 = g - ldi(HEAD3, h3);
   let cur = ldi(HEAD4, h4);
@@ -370,13 +389,13 @@ function insert(pos: i32, report: bool): void {
   let best = 1;
   let cnt = 0;
   if (report) {
-    if (d2 < cyclic && src(pos - d2) == b0 && src(pos - d2 + 1) == b1) {
+    if (d2 < cyclic && sb(inp, pos - d2) == b0 && sb(inp, pos - d2 + 1) == b1) {
       best = 2;
       sti(MF_LENS, 0, 2);
       sti(MF_DISTS, 0, d2 - 1);
       cnt = 1;
     }
-    if (d2 != d3 && d3 < cyclic && src(pos - d3) == b0 && src(pos - d3 + 1) == b1 && src(pos - d3 + 2) == b2) {
+    if (d2 != d3 && d3 < cyclic && sb(inp, pos - d3) == b0 && sb(inp, pos - d3 + 1) == b1 && sb(inp, pos - d3 + 2) == b2) {
       best = 3;
       sti(MF_DISTS, cnt++, d3 - 1);
       d2 = d3;
@@ -384,7 +403,7 @@ function insert(pos: i32, report: bool): void {
     if (cnt > 0) {
       let l = best;
       const from = pos - d2;
-      while (l < limit && src(from + l) == src(pos + l)) l++;
+      while (l < limit && sb(inp, from + l) == sb(inp, pos + l)) l++;
       best = l;
       sti(MF_LENS, cnt - 1, l);
       if (l == limit) {
@@ -394,6 +413,8 @@ function insert(pos: i32, report: bool): void {
     }
     if (best < 3) best = 3;
   }
+  const son = SON;
+  const cyclic_ = cyclic;
   let ptr1 = 2 * cyc; // where the next smaller node hangs
   let ptr0 = 2 * cyc + 1; // where the next greater node hangs
   let len0 = 0;
@@ -401,13 +422,13 @@ function insert(pos: i32, report: bool): void {
   const pIn = IN + <usize>pos;
   for (let d = depth; ; d--) {
     const delta = g - cur;
-    if (d == 0 || delta >= cyclic) {
-      sti(SON, ptr0, EMPTY);
-      sti(SON, ptr1, EMPTY);
+    if (d == 0 || delta >= cyclic_) {
+      sti(son, ptr0, EMPTY);
+      sti(son, ptr1, EMPTY);
       break;
     }
     const cc = cyc - delta;
-    const pair = 2 * (cc < 0 ? cc + cyclic : cc);
+    const pair = 2 * (cc < 0 ? cc + cyclic_ : cc);
     const pFrom = pIn - <usize>delta;
     let len = len0 < len1 ? len0 : len1;
     if (load<u8>(pFrom + <usize>len) == load<u8>(pIn + <usize>len)) {
@@ -421,20 +442,20 @@ function insert(pos: i32, report: bool): void {
         cnt++;
       }
       if (len >= limit) {
-        sti(SON, ptr1, ldi(SON, pair));
-        sti(SON, ptr0, ldi(SON, pair + 1));
+        sti(son, ptr1, ldi(son, pair));
+        sti(son, ptr0, ldi(son, pair + 1));
         break;
       }
     }
     if (load<u8>(pFrom + <usize>len) < load<u8>(pIn + <usize>len)) {
-      sti(SON, ptr1, cur);
+      sti(son, ptr1, cur);
       ptr1 = pair + 1;
-      cur = ldi(SON, ptr1);
+      cur = ldi(son, ptr1);
       len1 = len;
     } else {
-      sti(SON, ptr0, cur);
+      sti(son, ptr0, cur);
       ptr0 = pair;
-      cur = ldi(SON, ptr0);
+      cur = ldi(son, ptr0);
       len0 = len;
     }
   }
@@ -593,8 +614,9 @@ function fillAlignPrices(): void {
 
 /** Price of the literal at `pos` in `state` (a matched literal against `matchByte` after a match). */
 function literalPrice(pos: i32, state: i32, matchByte: i32): u32 {
-  const base = literalBase(pos, pos > 0 ? src(pos - 1) : 0);
-  const byte = <i32>src(pos);
+  const inp = IN;
+  const base = literalBase(pos, pos > 0 ? sb(inp, pos - 1) : 0);
+  const byte = <i32>sb(inp, pos);
   if (state < LIT_STATES) return treePrice(base, 8, byte);
   let mb = matchByte << 1;
   let offset = 0x100;
@@ -629,23 +651,23 @@ function rep0MatchPrice(st: i32, posState: i32, len: i32): u32 {
 // ---- optimal parse ---------------------------------------------------------------------------
 
 @inline function endsWithRep0(j: i32, before: i32): bool {
-  if (ldi(P_PREV, j) >= before) return false;
-  const k = ldi(P_KIND, j);
-  return k >= KIND_LIT_REP0 || (k == KIND_REP && ldi(P_ARG1, j) == 0);
+  if (nld(P_PREV, j) >= before) return false;
+  const k = nld(P_KIND, j);
+  return k >= KIND_LIT_REP0 || (k == KIND_REP && nld(P_ARG1, j) == 0);
 }
 
 @inline function extend(lenEnd: i32, to: i32): i32 {
-  while (lenEnd < to) stu(P_PRICE, ++lenEnd, INFINITY);
+  while (lenEnd < to) nstu(P_PRICE, ++lenEnd, INFINITY);
   return lenEnd;
 }
 
 @inline function setNode(j: i32, c: u32, i: i32, kind: i32, len1: i32, arg1: i32, len2: i32): void {
-  stu(P_PRICE, j, c);
-  sti(P_PREV, j, i);
-  sti(P_KIND, j, kind);
-  sti(P_LEN1, j, len1);
-  sti(P_ARG1, j, arg1);
-  sti(P_LEN2, j, len2);
+  nstu(P_PRICE, j, c);
+  nst(P_PREV, j, i);
+  nst(P_KIND, j, kind);
+  nst(P_LEN1, j, len1);
+  nst(P_ARG1, j, arg1);
+  nst(P_LEN2, j, len2);
 }
 
 @inline function single(kind: i32, len: i32, arg: i32): i32 {
@@ -679,6 +701,7 @@ let repLen3: i32 = 0;
 }
 
 function parseBlock(n: i32, start: i32, state0: i32): i32 {
+  const inp = IN;
   const pbMask = (1 << pb) - 1;
   const cnt = find(start);
   const availAll = n - start;
@@ -688,9 +711,9 @@ function parseBlock(n: i32, start: i32, state0: i32): i32 {
   for (let r = 0; r < 4; r++) {
     const back = start - repAt(r) - 1;
     setRepLen(r, 0);
-    if (back < 0 || src(back) != src(start) || src(back + 1) != src(start + 1)) continue;
+    if (back < 0 || sb(inp, back) != sb(inp, start) || sb(inp, back + 1) != sb(inp, start + 1)) continue;
     let l = 2;
-    while (l < avail0 && src(back + l) == src(start + l)) l++;
+    while (l < avail0 && sb(inp, back + l) == sb(inp, start + l)) l++;
     setRepLen(r, l);
     if (l > repLenAt(repMax)) repMax = r;
   }
@@ -704,29 +727,29 @@ function parseBlock(n: i32, start: i32, state0: i32): i32 {
     skipTo(start + mainLen);
     return single(KIND_MATCH, mainLen, ldi(MF_DISTS, cnt - 1));
   }
-  const curByte = <i32>src(start);
+  const curByte = <i32>sb(inp, start);
   const rep0Back = start - rep0 - 1;
-  const matchByte = rep0Back >= 0 ? <i32>src(rep0Back) : -1;
+  const matchByte = rep0Back >= 0 ? <i32>sb(inp, rep0Back) : -1;
   if (mainLen < 2 && curByte != matchByte && repMaxLen < 2) return single(KIND_LIT, 1, 0);
 
   const st = state0;
   const posState = start & pbMask;
-  sti(P_STATE, 0, st);
-  sti(P_REPS, 0, rep0);
-  sti(P_REPS, 1, rep1);
-  sti(P_REPS, 2, rep2);
-  sti(P_REPS, 3, rep3);
-  stu(P_PRICE, 0, 0);
+  nst(P_STATE, 0, st);
+  nst(P_REPS, 0, rep0);
+  nst(P_REPS + 4, 0, rep1);
+  nst(P_REPS + 8, 0, rep2);
+  nst(P_REPS + 12, 0, rep3);
+  nstu(P_PRICE, 0, 0);
   setNode(1, price0(prob(M_ISMATCH, st * 16 + posState)) + literalPrice(start, st, matchByte), 0, KIND_LIT, 1, 0, 0);
   const matchPrice = price1(prob(M_ISMATCH, st * 16 + posState));
   const repMatchPrice = matchPrice + price1(prob(M_ISREP, st));
   if (matchByte == curByte) {
     const c = repMatchPrice + price0(prob(M_ISREPG0, st)) + price0(prob(M_ISREP0LONG, st * 16 + posState));
-    if (c < ldu(P_PRICE, 1)) setNode(1, c, 0, KIND_SHORTREP, 1, 0, 0);
+    if (c < nldu(P_PRICE, 1)) setNode(1, c, 0, KIND_SHORTREP, 1, 0, 0);
   }
   let lenEnd = mainLen > repMaxLen ? mainLen : repMaxLen;
-  if (lenEnd < 2) return single(ldi(P_KIND, 1), 1, 0);
-  for (let l = 2; l <= lenEnd; l++) stu(P_PRICE, l, INFINITY);
+  if (lenEnd < 2) return single(nld(P_KIND, 1), 1, 0);
+  for (let l = 2; l <= lenEnd; l++) nstu(P_PRICE, l, INFINITY);
   const lrow = posState * LEN_ROW;
   for (let r = 0; r < 4; r++) {
     const rl = repLenAt(r);
@@ -734,7 +757,7 @@ function parseBlock(n: i32, start: i32, state0: i32): i32 {
     const base = repMatchPrice + pureRepPrice(r, st, posState);
     for (let l = rl; l >= 2; l--) {
       const c = base + ldu(T_REPLEN, lrow + l);
-      if (c < ldu(P_PRICE, l)) setNode(l, c, 0, KIND_REP, l, r, 0);
+      if (c < nldu(P_PRICE, l)) setNode(l, c, 0, KIND_REP, l, r, 0);
     }
   }
   let len = repLen0 >= 2 ? repLen0 + 1 : 2;
@@ -745,7 +768,7 @@ function parseBlock(n: i32, start: i32, state0: i32): i32 {
     for (; ; len++) {
       const dist = ldi(MF_DISTS, i);
       const c = nmBase + ldu(T_MATCHLEN, lrow + len) + distPrice(dist, len);
-      if (c < ldu(P_PRICE, len)) setNode(len, c, 0, KIND_MATCH, len, dist, 0);
+      if (c < nldu(P_PRICE, len)) setNode(len, c, 0, KIND_MATCH, len, dist, 0);
       if (len == ldi(MF_LENS, i) && ++i == cnt) break;
     }
   }
@@ -761,45 +784,51 @@ function parseBlock(n: i32, start: i32, state0: i32): i32 {
 
 /** The steps out of node `cur` (its own cheapest step in is final now). Returns the new lenEnd. */
 function expand(n: i32, start: i32, cur: i32, lenEnd: i32, cnt: i32): i32 {
+  const inp = IN;
   const pbMask = (1 << pb) - 1;
-  const pi = ldi(P_PREV, cur);
-  let st = ldi(P_STATE, pi);
-  const k = ldi(P_KIND, cur);
-  const nr = 4 * cur;
-  const pr = 4 * pi;
+  const pi = nld(P_PREV, cur);
+  let st = nld(P_STATE, pi);
+  const k = nld(P_KIND, cur);
+  const nr = NODE + <usize>cur * NODE_SIZE + P_REPS;
+  const pr = NODE + <usize>pi * NODE_SIZE + P_REPS;
   if (k == KIND_LIT || k == KIND_SHORTREP || k == KIND_LIT_REP0) {
     st = k == KIND_LIT ? litStateAfterLiteral(st) : k == KIND_SHORTREP ? stateAfterShortRep(st) : stateAfterRep(litStateAfterLiteral(st));
-    sti(P_REPS, nr, ldi(P_REPS, pr));
-    sti(P_REPS, nr + 1, ldi(P_REPS, pr + 1));
-    sti(P_REPS, nr + 2, ldi(P_REPS, pr + 2));
-    sti(P_REPS, nr + 3, ldi(P_REPS, pr + 3));
+    store<i32>(nr, load<i32>(pr));
+    store<i32>(nr, load<i32>(pr, 4), 4);
+    store<i32>(nr, load<i32>(pr, 8), 8);
+    store<i32>(nr, load<i32>(pr, 12), 12);
   } else if (k == KIND_REP || k == KIND_REP_LIT_REP0) {
-    const a = ldi(P_ARG1, cur);
-    sti(P_REPS, nr, ldi(P_REPS, pr + a));
-    let w = 1;
-    for (let r = 0; r < 4; r++) if (r != a) sti(P_REPS, nr + w++, ldi(P_REPS, pr + r));
+    const a = nld(P_ARG1, cur);
+    store<i32>(nr, load<i32>(pr + (<usize>a << 2)));
+    let w: usize = 4;
+    for (let r = 0; r < 4; r++) {
+      if (r != a) {
+        store<i32>(nr + w, load<i32>(pr + (<usize>r << 2)));
+        w += 4;
+      }
+    }
     st = stateAfterRep(st);
     if (k == KIND_REP_LIT_REP0) st = stateAfterRep(litStateAfterLiteral(st));
   } else {
-    sti(P_REPS, nr, ldi(P_ARG1, cur));
-    sti(P_REPS, nr + 1, ldi(P_REPS, pr));
-    sti(P_REPS, nr + 2, ldi(P_REPS, pr + 1));
-    sti(P_REPS, nr + 3, ldi(P_REPS, pr + 2));
+    store<i32>(nr, nld(P_ARG1, cur));
+    store<i32>(nr, load<i32>(pr), 4);
+    store<i32>(nr, load<i32>(pr, 4), 8);
+    store<i32>(nr, load<i32>(pr, 8), 12);
     st = stateAfterMatch(st);
     if (k == KIND_MATCH_LIT_REP0) st = stateAfterRep(litStateAfterLiteral(st));
   }
-  sti(P_STATE, cur, st);
+  nst(P_STATE, cur, st);
 
   const pos = start + cur;
   const posState = pos & pbMask;
-  const curPrice = ldu(P_PRICE, cur);
-  const curByte = <i32>src(pos);
-  const rep0_ = ldi(P_REPS, nr);
-  const matchByte = pos - rep0_ - 1 >= 0 ? <i32>src(pos - rep0_ - 1) : -1;
+  const curPrice = nldu(P_PRICE, cur);
+  const curByte = <i32>sb(inp, pos);
+  const rep0_ = load<i32>(nr);
+  const matchByte = pos - rep0_ - 1 >= 0 ? <i32>sb(inp, pos - rep0_ - 1) : -1;
   const isMatchIdx = st * 16 + posState;
   const litCost = curPrice + price0(prob(M_ISMATCH, isMatchIdx)) + literalPrice(pos, st, matchByte);
   let nextIsLiteral = false;
-  if (litCost < ldu(P_PRICE, cur + 1)) {
+  if (litCost < nldu(P_PRICE, cur + 1)) {
     setNode(cur + 1, litCost, cur, KIND_LIT, 1, 0, 0);
     nextIsLiteral = true;
   }
@@ -808,7 +837,7 @@ function expand(n: i32, start: i32, cur: i32, lenEnd: i32, cnt: i32): i32 {
   // No short rep over a path that reaches cur + 1 with a rep0 match (liblzma's rule).
   if (matchByte == curByte && !endsWithRep0(cur + 1, cur)) {
     const c = repMatchPrice + price0(prob(M_ISREPG0, st)) + price0(prob(M_ISREP0LONG, isMatchIdx));
-    if (c <= ldu(P_PRICE, cur + 1)) {
+    if (c <= nldu(P_PRICE, cur + 1)) {
       setNode(cur + 1, c, cur, KIND_SHORTREP, 1, 0, 0);
       nextIsLiteral = true;
     }
@@ -823,7 +852,7 @@ function expand(n: i32, start: i32, cur: i32, lenEnd: i32, cnt: i32): i32 {
     const back = pos - rep0_ - 1;
     const limit = availFull < nice + 1 ? availFull : nice + 1;
     let l = 1;
-    while (l < limit && src(back + l) == src(pos + l)) l++;
+    while (l < limit && sb(inp, back + l) == sb(inp, pos + l)) l++;
     const lenTest = l - 1;
     if (lenTest >= 2) {
       const st2 = litStateAfterLiteral(st);
@@ -831,41 +860,41 @@ function expand(n: i32, start: i32, cur: i32, lenEnd: i32, cnt: i32): i32 {
       const c = litCost + rep0MatchPrice(st2, ps2, lenTest);
       const j = cur + 1 + lenTest;
       lenEnd = extend(lenEnd, j);
-      if (c < ldu(P_PRICE, j)) setNode(j, c, cur, KIND_LIT_REP0, 1, 0, lenTest);
+      if (c < nldu(P_PRICE, j)) setNode(j, c, cur, KIND_LIT_REP0, 1, 0, lenTest);
     }
   }
 
   let startLen = 2;
   const lrow = posState * LEN_ROW;
-  const next = <i32>src(pos + 1);
+  const next = <i32>sb(inp, pos + 1);
   for (let r = 0; r < 4; r++) {
-    const back = pos - ldi(P_REPS, nr + r) - 1;
-    if (back < 0 || <i32>src(back) != curByte || <i32>src(back + 1) != next) continue;
+    const back = pos - load<i32>(nr + (<usize>r << 2)) - 1;
+    if (back < 0 || <i32>sb(inp, back) != curByte || <i32>sb(inp, back + 1) != next) continue;
     let lenTest = 2;
-    while (lenTest < avail && src(back + lenTest) == src(pos + lenTest)) lenTest++;
+    while (lenTest < avail && sb(inp, back + lenTest) == sb(inp, pos + lenTest)) lenTest++;
     lenEnd = extend(lenEnd, cur + lenTest);
     const base = repMatchPrice + pureRepPrice(r, st, posState);
     for (let l = lenTest; l >= 2; l--) {
       const c = base + ldu(T_REPLEN, lrow + l);
-      if (c < ldu(P_PRICE, cur + l)) setNode(cur + l, c, cur, KIND_REP, l, r, 0);
+      if (c < nldu(P_PRICE, cur + l)) setNode(cur + l, c, cur, KIND_REP, l, r, 0);
     }
     if (r == 0) startLen = lenTest + 1;
     // rep + literal + rep0
     const lim2 = availFull < lenTest + 1 + nice ? availFull : lenTest + 1 + nice;
     let l2 = lenTest + 1;
-    while (l2 < lim2 && src(back + l2) == src(pos + l2)) l2++;
+    while (l2 < lim2 && sb(inp, back + l2) == sb(inp, pos + l2)) l2++;
     const len2 = l2 - lenTest - 1;
     if (len2 >= 2) {
       const stA = stateAfterRep(st);
       const psA = (pos + lenTest) & pbMask;
       let c = base + ldu(T_REPLEN, lrow + lenTest) + price0(prob(M_ISMATCH, stA * 16 + psA))
-        + literalPrice(pos + lenTest, stA, <i32>src(back + lenTest));
+        + literalPrice(pos + lenTest, stA, <i32>sb(inp, back + lenTest));
       const stB = litStateAfterLiteral(stA);
       const psB = (pos + lenTest + 1) & pbMask;
       c += rep0MatchPrice(stB, psB, len2);
       const j = cur + lenTest + 1 + len2;
       lenEnd = extend(lenEnd, j);
-      if (c < ldu(P_PRICE, j)) setNode(j, c, cur, KIND_REP_LIT_REP0, lenTest, r, len2);
+      if (c < nldu(P_PRICE, j)) setNode(j, c, cur, KIND_REP_LIT_REP0, lenTest, r, len2);
     }
   }
 
@@ -885,24 +914,24 @@ function expand(n: i32, start: i32, cur: i32, lenEnd: i32, cnt: i32): i32 {
     // (the distance price depends on the length only below 5)
     if (l < 6) dp = distPrice(dist, l);
     const c = nmBase + ldu(T_MATCHLEN, lrow + l) + dp;
-    if (c < ldu(P_PRICE, cur + l)) setNode(cur + l, c, cur, KIND_MATCH, l, dist, 0);
+    if (c < nldu(P_PRICE, cur + l)) setNode(cur + l, c, cur, KIND_MATCH, l, dist, 0);
     if (l == newLen || l == mlen) {
       // match + literal + rep0
       const back = pos - dist - 1;
       const lim2 = availFull < l + 1 + nice ? availFull : l + 1 + nice;
       let l2 = l + 1;
-      while (l2 < lim2 && src(back + l2) == src(pos + l2)) l2++;
+      while (l2 < lim2 && sb(inp, back + l2) == sb(inp, pos + l2)) l2++;
       const len2 = l2 - l - 1;
       if (len2 >= 2) {
         const stA = stateAfterMatch(st);
         const psA = (pos + l) & pbMask;
-        let c2 = c + price0(prob(M_ISMATCH, stA * 16 + psA)) + literalPrice(pos + l, stA, <i32>src(back + l));
+        let c2 = c + price0(prob(M_ISMATCH, stA * 16 + psA)) + literalPrice(pos + l, stA, <i32>sb(inp, back + l));
         const stB = litStateAfterLiteral(stA);
         const psB = (pos + l + 1) & pbMask;
         c2 += rep0MatchPrice(stB, psB, len2);
         const j = cur + l + 1 + len2;
         lenEnd = extend(lenEnd, j);
-        if (c2 < ldu(P_PRICE, j)) setNode(j, c2, cur, KIND_MATCH_LIT_REP0, l, dist, len2);
+        if (c2 < nldu(P_PRICE, j)) setNode(j, c2, cur, KIND_MATCH_LIT_REP0, l, dist, len2);
       }
       if (l == newLen || ++i == cnt) break;
       mlen = ldi(MF_LENS, i);
@@ -922,19 +951,19 @@ function expand(n: i32, start: i32, cur: i32, lenEnd: i32, cnt: i32): i32 {
 /** The decisions on the cheapest path to node `end`, in order. */
 function backtrack(end: i32): i32 {
   let count = 0;
-  for (let j = end; j > 0; j = ldi(P_PREV, j)) {
-    const k = ldi(P_KIND, j);
+  for (let j = end; j > 0; j = nld(P_PREV, j)) {
+    const k = nld(P_KIND, j);
     count += k == KIND_LIT_REP0 ? 2 : k >= KIND_REP_LIT_REP0 ? 3 : 1;
   }
   let w = count;
-  for (let j = end; j > 0; j = ldi(P_PREV, j)) {
-    const k = ldi(P_KIND, j);
-    if (k <= KIND_MATCH) put(--w, k, ldi(P_LEN1, j), ldi(P_ARG1, j));
+  for (let j = end; j > 0; j = nld(P_PREV, j)) {
+    const k = nld(P_KIND, j);
+    if (k <= KIND_MATCH) put(--w, k, nld(P_LEN1, j), nld(P_ARG1, j));
     else {
-      put(--w, KIND_REP, ldi(P_LEN2, j), 0);
+      put(--w, KIND_REP, nld(P_LEN2, j), 0);
       put(--w, KIND_LIT, 1, 0);
-      if (k == KIND_REP_LIT_REP0) put(--w, KIND_REP, ldi(P_LEN1, j), ldi(P_ARG1, j));
-      else if (k == KIND_MATCH_LIT_REP0) put(--w, KIND_MATCH, ldi(P_LEN1, j), ldi(P_ARG1, j));
+      if (k == KIND_REP_LIT_REP0) put(--w, KIND_REP, nld(P_LEN1, j), nld(P_ARG1, j));
+      else if (k == KIND_MATCH_LIT_REP0) put(--w, KIND_MATCH, nld(P_LEN1, j), nld(P_ARG1, j));
     }
   }
   return count;
