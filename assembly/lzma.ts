@@ -355,7 +355,7 @@ function find(pos: i32): i32 {
     if (best == nice && best < avail) {
       const from = pos - ldi(MF_DISTS, c - 1) - 1;
       let l = best;
-      while (l < avail && sb(inp, from + l) == sb(inp, pos + l)) l++;
+      l = matchLen(inp + <usize>from, inp + <usize>pos, l, avail);
       sti(MF_LENS, c - 1, l);
     }
   }
@@ -403,7 +403,7 @@ function insert(pos: i32, report: bool): void {
     if (cnt > 0) {
       let l = best;
       const from = pos - d2;
-      while (l < limit && sb(inp, from + l) == sb(inp, pos + l)) l++;
+      l = matchLen(inp + <usize>from, inp + <usize>pos, l, limit);
       best = l;
       sti(MF_LENS, cnt - 1, l);
       if (l == limit) {
@@ -432,9 +432,7 @@ function insert(pos: i32, report: bool): void {
     const pFrom = pIn - <usize>delta;
     let len = len0 < len1 ? len0 : len1;
     if (load<u8>(pFrom + <usize>len) == load<u8>(pIn + <usize>len)) {
-      len++;
-      while (len + 8 <= limit && load<u64>(pFrom + <usize>len) == load<u64>(pIn + <usize>len)) len += 8;
-      while (len < limit && load<u8>(pFrom + <usize>len) == load<u8>(pIn + <usize>len)) len++;
+      len = matchLen(pFrom, pIn, len + 1, limit);
       if (report && len > best) {
         best = len;
         sti(MF_LENS, cnt, len);
@@ -460,6 +458,24 @@ function insert(pos: i32, report: bool): void {
     }
   }
   if (report) mfCount = cnt;
+}
+
+/**
+ * Length of the common prefix of a and b, known to be at least `len`, at most `limit`: 8 bytes at a
+ * time, the first differing byte found from the XOR's trailing zeros (little-endian). May read up to
+ * 7 bytes past `limit` (the window has slack after the input).
+ */
+@inline function matchLen(a: usize, b: usize, len: i32, limit: i32): i32 {
+  if (len >= limit) return len;
+  while (len < limit) {
+    const x = load<u64>(a + <usize>len) ^ load<u64>(b + <usize>len);
+    if (x != 0) {
+      len += <i32>(ctz(x) >> 3);
+      return len < limit ? len : limit;
+    }
+    len += 8;
+  }
+  return limit;
 }
 
 // ---- range encoder ---------------------------------------------------------------------------
@@ -713,7 +729,7 @@ function parseBlock(n: i32, start: i32, state0: i32): i32 {
     setRepLen(r, 0);
     if (back < 0 || sb(inp, back) != sb(inp, start) || sb(inp, back + 1) != sb(inp, start + 1)) continue;
     let l = 2;
-    while (l < avail0 && sb(inp, back + l) == sb(inp, start + l)) l++;
+    l = matchLen(inp + <usize>back, inp + <usize>start, l, avail0);
     setRepLen(r, l);
     if (l > repLenAt(repMax)) repMax = r;
   }
@@ -852,7 +868,7 @@ function expand(n: i32, start: i32, cur: i32, lenEnd: i32, cnt: i32): i32 {
     const back = pos - rep0_ - 1;
     const limit = availFull < nice + 1 ? availFull : nice + 1;
     let l = 1;
-    while (l < limit && sb(inp, back + l) == sb(inp, pos + l)) l++;
+    l = matchLen(inp + <usize>back, inp + <usize>pos, l, limit);
     const lenTest = l - 1;
     if (lenTest >= 2) {
       const st2 = litStateAfterLiteral(st);
@@ -871,7 +887,7 @@ function expand(n: i32, start: i32, cur: i32, lenEnd: i32, cnt: i32): i32 {
     const back = pos - load<i32>(nr + (<usize>r << 2)) - 1;
     if (back < 0 || <i32>sb(inp, back) != curByte || <i32>sb(inp, back + 1) != next) continue;
     let lenTest = 2;
-    while (lenTest < avail && sb(inp, back + lenTest) == sb(inp, pos + lenTest)) lenTest++;
+    lenTest = matchLen(inp + <usize>back, inp + <usize>pos, lenTest, avail);
     lenEnd = extend(lenEnd, cur + lenTest);
     const base = repMatchPrice + pureRepPrice(r, st, posState);
     for (let l = lenTest; l >= 2; l--) {
@@ -882,7 +898,7 @@ function expand(n: i32, start: i32, cur: i32, lenEnd: i32, cnt: i32): i32 {
     // rep + literal + rep0
     const lim2 = availFull < lenTest + 1 + nice ? availFull : lenTest + 1 + nice;
     let l2 = lenTest + 1;
-    while (l2 < lim2 && sb(inp, back + l2) == sb(inp, pos + l2)) l2++;
+    l2 = matchLen(inp + <usize>back, inp + <usize>pos, l2, lim2);
     const len2 = l2 - lenTest - 1;
     if (len2 >= 2) {
       const stA = stateAfterRep(st);
@@ -920,7 +936,7 @@ function expand(n: i32, start: i32, cur: i32, lenEnd: i32, cnt: i32): i32 {
       const back = pos - dist - 1;
       const lim2 = availFull < l + 1 + nice ? availFull : l + 1 + nice;
       let l2 = l + 1;
-      while (l2 < lim2 && sb(inp, back + l2) == sb(inp, pos + l2)) l2++;
+      l2 = matchLen(inp + <usize>back, inp + <usize>pos, l2, lim2);
       const len2 = l2 - l - 1;
       if (len2 >= 2) {
         const stA = stateAfterMatch(st);

@@ -150,7 +150,8 @@ export class MicroLzmaEncoder {
 
   /** Make the memory reach inPtr + n. */
   private reserve(n: number): void {
-    const need = this.inPtr + n - this.x.memory.buffer.byteLength;
+    // (+16: the encoder compares 8 bytes at a time and may read a few past the input)
+    const need = this.inPtr + n + 16 - this.x.memory.buffer.byteLength;
     if (need > 0) this.x.memory.grow(Math.ceil(need / 65536));
     this.view();
   }
