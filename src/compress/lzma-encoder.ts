@@ -191,7 +191,11 @@ export class MicroLzmaEncoder {
     if (!(srcLen >= 0 && srcLen <= src.length) || srcLen !== Math.floor(srcLen)) throw new RangeError(`lzma compress: bad srcLen ${srcLen}`);
     if (!(capacity >= 0) || capacity !== Math.floor(capacity)) throw new RangeError(`lzma compress: bad capacity ${capacity}`);
     if (capacity < 6 || srcLen === 0) return { consumed: 0, data: new Uint8Array(0) };
-    if (capacity > this.outCap) this.setup(capacity);
+    if (capacity > this.outCap) {
+      // (the window moves: input in it is taken out first)
+      if (src.buffer === this.x.memory.buffer) src = src.slice(0, srcLen);
+      this.setup(capacity);
+    }
     this.view();
     let consumed: number;
     if (src.buffer === this.mem.buffer && src.byteOffset >= this.inPtr && src.byteOffset + srcLen <= this.inPtr + this.inCap) {
