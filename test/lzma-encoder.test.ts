@@ -9,8 +9,8 @@ import { decompress } from '../src/compress/codec.js';
 import { compressExtents, readFromBytes, type ZParams } from '../src/pipeline/files/zfile.js';
 import { COMPRESSION_LZMA } from '../src/format/zmap.js';
 import { pseudoRandom } from './helpers/tricky-tree.js';
-import { price0, price1 } from '../src/compress/lzma-rc.js';
-import { Bt4MatchFinder, hash4Mask } from '../src/compress/lzma-matchfinder.js';
+import { price0, price1 } from './helpers/lzma-ts/rc.js';
+import { Bt4MatchFinder, hash4Mask } from './helpers/lzma-ts/matchfinder.js';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 

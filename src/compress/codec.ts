@@ -97,13 +97,14 @@ registerCodec('zstd', COMPRESSION_ZSTD, ZSTD_DEFAULT_LEVEL, [0, ZSTD_MAX_LEVEL],
   };
 });
 
-// lzma (MicroLZMA): our own encoder (lzma-encoder.ts); levels as mkfs.erofs 1.9.3's liblzma presets,
+// lzma (MicroLZMA): our own encoder (lzma-encoder.ts, WebAssembly reading its input in place); levels as mkfs.erofs 1.9.3's liblzma presets,
 // 0..9 and 100..109 ("extreme"), default 6; dictionary 4 x the largest pcluster (32 KiB .. 8 MiB).
 registerCodec('lzma', COMPRESSION_LZMA, LZMA_DEFAULT_LEVEL, [0, 109], (level, pclusterSize) => {
   const enc = new MicroLzmaEncoder(level, lzmaDefaultDictSize(pclusterSize));
   return {
     name: 'lzma', algorithm: COMPRESSION_LZMA, level,
     compress: (src, srcLen, capacity, probe) => enc.compress(src, srcLen, capacity, probe), decompress: DECODERS[COMPRESSION_LZMA].decompress,
+    window: (n, outCap) => enc.window(n, outCap),
   };
 });
 

@@ -23,10 +23,12 @@ function wasmModule(name: string): WebAssembly.Module {
   return m;
 }
 
-/** A fresh instance of dist/wasm/NAME.wasm; an AssemblyScript abort becomes an Error. */
-export function instantiateWasm<E extends WebAssembly.Exports>(name: string): E {
+/** A fresh instance of dist/wasm/NAME.wasm; an AssemblyScript abort becomes an Error. `imports`: the
+ *  module's other env imports (functions it calls back). */
+export function instantiateWasm<E extends WebAssembly.Exports>(name: string, imports: Record<string, (...a: number[]) => number> = {}): E {
   const instance = new WebAssembly.Instance(wasmModule(name), {
     env: {
+      ...imports,
       abort(_msg: number, _file: number, line: number, column: number): never {
         throw new Error(`${name}.wasm aborted at line ${line}:${column}`);
       },

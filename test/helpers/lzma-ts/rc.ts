@@ -4,7 +4,7 @@
 import {
   LzmaModel, LenModel, TOP, MOVE_BITS, BIT_MODEL_TOTAL, DIST_STATES, END_POS_MODEL,
   START_POS_MODEL, ALIGN_BITS, LEN_LOW_SYMBOLS, LEN_MID_SYMBOLS, MATCH_LEN_MIN,
-} from './lzma-model.js';
+} from '../../../src/compress/lzma-model.js';
 
 // ---- prices (1/16 bit units) -----------------------------------------------------------------
 

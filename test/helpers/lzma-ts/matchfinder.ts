@@ -15,7 +15,7 @@
  * dictionary further than the last one ended, so nothing from an earlier call is ever within reach
  * and the tables need no clearing between calls.
  */
-import { MATCH_LEN_MAX } from './lzma-model.js';
+import { MATCH_LEN_MAX } from '../../../src/compress/lzma-model.js';
 
 /**
  * The heads are indexed as liblzma's bt4 indexes them (its hash_4_calc: the CRC-32 table of the first
