@@ -3,7 +3,7 @@
 // (the encoders' modules were ~10 ms of an extract's start-up). The decoders of deflate, LZMA and
 // zstd are loaded the first time a stream of theirs is met (require of an ES module, Node >= 22.12):
 // an LZ4 or uncompressed image never loads them (fzstd alone builds its tables on load, ~9 ms).
-import { createRequire } from 'node:module';
+const { createRequire } = process.getBuiltinModule('node:module');
 import { COMPRESSION_LZ4, COMPRESSION_DEFLATE, COMPRESSION_ZSTD, COMPRESSION_LZMA } from '../format/constants.js';
 import { lz4Decompress } from './lz4-decode.js';
 import type * as Inflate from './deflate-inflate.js';

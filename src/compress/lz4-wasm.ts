@@ -3,7 +3,7 @@
 // lz4DecompressStrict accepts; when it rejects a block, lz4DecompressStrict is run on it for the
 // reason, so both paths fail with the same error. That decoder lives with the encoder (lz4.ts), which
 // is loaded only then (require of an ES module): reading an image loads no encoder.
-import { createRequire } from 'node:module';
+const { createRequire } = process.getBuiltinModule('node:module');
 import { instantiateWasm } from './wasm.js';
 import type * as Lz4 from './lz4.js';
 

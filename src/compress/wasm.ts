@@ -1,7 +1,7 @@
 // Loading the WebAssembly encoders built from assembly/*.ts (scripts/build-wasm.js -> dist/wasm/).
 // Each thread instantiates what it uses: an instance's memory is its own, never shared.
-import * as fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
+const fs = process.getBuiltinModule('node:fs');
+const { fileURLToPath } = process.getBuiltinModule('node:url');
 
 const modules = new Map<string, WebAssembly.Module>();
 

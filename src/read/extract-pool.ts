@@ -4,9 +4,9 @@
 // with receiveMessageOnPort and sleeps on a shared counter the workers bump after each result.
 import type * as WorkerThreads from 'node:worker_threads';
 import type { Worker, MessagePort } from 'node:worker_threads';
-import { availableParallelism, loadavg } from 'node:os';
-import module from 'node:module';
-import * as path from 'node:path';
+const { availableParallelism, loadavg } = process.getBuiltinModule('node:os');
+const module = process.getBuiltinModule('node:module');
+const path = process.getBuiltinModule('node:path');
 import * as sys from '../sys/libc.js';
 import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
 import type { ErofsImage, InodeInfo } from './image.js';

@@ -6,8 +6,8 @@
 // by us with O_NOFOLLOW|O_DIRECTORY right after we created it, and each name checked (no '/', NUL, '.',
 // '..' or empty). No path string is ever re-parsed by us or by another program, so a symlink in the
 // image (or a name such as `L\` beside `L\057x`) can never steer a write outside `dir`.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+const fs = process.getBuiltinModule('node:fs');
+const path = process.getBuiltinModule('node:path');
 import { UserError, CorruptImageError } from '../errors.js';
 import { MAX_DEPTH, hasSlashOrNul, type ErofsImage, type InodeInfo, type XattrEntry } from './image.js';
 import { showPath } from '../show-path.js';

@@ -1,7 +1,7 @@
 // The strict image reader: positioned reads of an image file (never the whole image in memory),
 // every offset and length checked against the image before use; failures are CorruptImageError
 // naming the nid and the rule. Used by inspect, ls, cat, extract and verify.
-import * as fs from 'node:fs';
+const fs = process.getBuiltinModule('node:fs');
 import { blockDeviceSize } from '../sys/block-device.js';
 import {
   SUPER_OFFSET, ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT,

@@ -4,8 +4,8 @@
 // (confinement by construction), mknod/mkfifo, nanosecond times (fs.utimes takes a double of seconds:
 // 1.7e9 s cannot carry nanoseconds) and NSS user/group look-ups. Paths and names are passed as bytes
 // (Buffers), so names that are not UTF-8 reach the kernel unchanged.
-import { createRequire } from 'node:module';
-import { constants as osConstants } from 'node:os';
+const { createRequire } = process.getBuiltinModule('node:module');
+const { constants: osConstants } = process.getBuiltinModule('node:os');
 import type * as Koffi from 'koffi';
 
 const require = createRequire(import.meta.url);
@@ -46,15 +46,38 @@ interface Lib {
 
 let lib: Lib | undefined;
 
-/** Bind lazily: commands that never touch xattrs or extract do not pay for loading the FFI. */
-function L(): Lib {
-  if (lib) return lib;
-  let koffi: typeof Koffi;
+/** How koffi was loaded: its native module directly, or through its own entry (libc.test.ts). */
+export let koffiEntry: 'native' | 'koffi' | undefined;
+
+/**
+ * koffi's native module, from the prebuilt package koffi itself loads on this platform
+ * (`@koromix/koffi-<platform>-<arch>`, an exact-version dependency of koffi, which picks the glibc or
+ * musl build). koffi's own entry only wraps that module with deprecation shims, and doing so copies
+ * every export of node:util, which loads what node:util loads lazily, process.stderr included: 4-10 ms
+ * of every extract (the native module alone: ~1.5 ms). Anything unexpected falls back to that entry.
+ */
+function loadKoffi(): typeof Koffi {
   try {
-    koffi = require('koffi') as typeof Koffi;
+    const fromKoffi = createRequire(require.resolve('koffi'));
+    const native = fromKoffi(`@koromix/koffi-${process.platform}-${process.arch}`) as Partial<typeof Koffi> | undefined;
+    if (native && ['load', 'errno', 'struct', 'decode'].every((k) => typeof native[k as keyof typeof Koffi] === 'function')) {
+      koffiEntry = 'native';
+      return native as typeof Koffi;
+    }
+  } catch { /* another layout: koffi's own entry */ }
+  try {
+    const koffi = require('koffi') as typeof Koffi;
+    koffiEntry = 'koffi';
+    return koffi;
   } catch (e) {
     throw new Error(`cannot load the koffi package (run npm install): ${(e as Error).message}`);
   }
+}
+
+/** Bind lazily: commands that never touch xattrs or extract do not pay for loading the FFI. */
+function L(): Lib {
+  if (lib) return lib;
+  const koffi = loadKoffi();
   // null: the symbols of the running program, which include libc's whatever it is called (glibc, musl).
   const c = koffi.load(null);
   const f = (proto: string) => c.func(proto) as unknown as Fn;
