@@ -7,8 +7,10 @@ const { createRequire } = process.getBuiltinModule('node:module');
 import { instantiateWasm } from './wasm.js';
 import type * as Lz4 from './lz4.js';
 
+// Names below are written from dist/src/<folder>/ (../compress/...): they resolve the same from the
+// extract bundle (dist/src/cli/extract-cmd.bundle.js, scripts/bundle-extract.js).
 const require = createRequire(import.meta.url);
-const lz4DecompressStrict = (src: Uint8Array, outLen: number): Uint8Array => (require('./lz4.js') as typeof Lz4).lz4DecompressStrict(src, outLen);
+const lz4DecompressStrict = (src: Uint8Array, outLen: number): Uint8Array => (require('../compress/lz4.js') as typeof Lz4).lz4DecompressStrict(src, outLen);
 
 interface Lz4DecExports extends WebAssembly.Exports {
   memory: WebAssembly.Memory;

@@ -104,7 +104,8 @@ export class ExtractPool {
         bytes: this.bytes.buffer as SharedArrayBuffer, rule,
         compileCache: compileCacheBase(),
       };
-      const w = new Worker(new URL('./extract-worker-entry.js', import.meta.url), { workerData: data, transferList: [port2] });
+      // From dist/src/<folder>/: the same file from the extract bundle (scripts/bundle-extract.js).
+      const w = new Worker(new URL('../read/extract-worker-entry.js', import.meta.url), { workerData: data, transferList: [port2] });
       w.unref();
       // A worker that dies (out of memory, a bug) fails every file it held.
       w.on('error', (e) => this.failAll(i, e));
