@@ -7,11 +7,14 @@
 // --max-semi-space-size=8 (16 by default): young generations of 8 MiB semi-spaces in each of the
 // three isolates; smaller ones promote the objects of files in flight to the old generation. These
 // take effect only from the command line: `node bin/erofs-forge.js` works the same, with more memory.
-import module from 'node:module';
-import v8 from 'node:v8';
-import { accessSync, constants, existsSync, lstatSync, mkdirSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
-import { basename, isAbsolute, join } from 'node:path';
+// Built-in modules through process.getBuiltinModule, not `import`: the ES module facade of node:fs
+// and node:v8 reads every export, loading what they load lazily (fs streams: ~2.5 ms, v8: ~2 ms of
+// CPU at each start).
+const module = process.getBuiltinModule('node:module');
+const v8 = process.getBuiltinModule('node:v8');
+const { accessSync, constants, existsSync, lstatSync, mkdirSync } = process.getBuiltinModule('node:fs');
+const { homedir, tmpdir } = process.getBuiltinModule('node:os');
+const { basename, isAbsolute, join } = process.getBuiltinModule('node:path');
 
 /**
  * Where Node >= 22.1 may keep the compiled code of our modules between runs (figure: README, Node

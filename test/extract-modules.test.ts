@@ -43,11 +43,49 @@ test('extract of an LZ4 image loads the LZ4 decoder, no encoder and no other dec
     const line = r.stderr.split('\n').find((l) => l.startsWith('MODULES '));
     assert.ok(line, r.stderr);
     const loaded = (JSON.parse(line.slice(8)) as string[]).filter((u) => u.startsWith('file:')).map((u) => u.replace(/^.*\/dist\/src\//, ''));
-    assert.ok(loaded.includes('compress/lz4-decode.js'), loaded.join(' '));
+    // The decoder is in the extract bundle (scripts/bundle-extract.js), or its own module without one.
+    assert.ok(loaded.includes('cli/extract-cmd.bundle.js') || loaded.includes('compress/lz4-decode.js'), loaded.join(' '));
     for (const m of ['compress/lz4.js', 'compress/codec.js', 'compress/zstd.js', 'compress/microlzma.js', 'compress/deflate-inflate.js']) {
       assert.ok(!loaded.includes(m), `${m} loaded: ${loaded.join(' ')}`);
     }
     assert.ok(!loaded.some((u) => u.includes('/fzstd/')), loaded.join(' '));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('extract_start_up_modules: the plain extract command loads its bundle and no commander, koffi\'s native module without its wrapper, and no fs streams', async (t) => {
+  if (!(module as { registerHooks?: unknown }).registerHooks) { t.skip('module.registerHooks needs Node >= 22.15'); return; }
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-xmod-'));
+  try {
+    const src = path.join(dir, 'src');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'f'), 'f\n');
+    const img = path.join(dir, 'img');
+    await buildImage(img, { dir: src }, defaultBuildOptions({}));
+    const hook = path.join(dir, 'hook.mjs');
+    // Node's own list of the built-in modules it loaded (internal, present in Node 22-26).
+    fs.writeFileSync(hook, HOOK.replace("process.on('exit', () => {", "process.on('exit', () => { process.stderr.write('BUILTINS ' + JSON.stringify(process.moduleLoadList ?? null) + '\\n');"));
+    const r = spawnSync(process.execPath, ['--import', hook, FORGE_BIN, 'extract', '--quiet', img, path.join(dir, 'out')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(fs.readFileSync(path.join(dir, 'out', 'f'), 'utf8'), 'f\n');
+    const line = r.stderr.split('\n').find((l) => l.startsWith('MODULES '));
+    assert.ok(line, r.stderr);
+    const loaded = JSON.parse(line.slice(8)) as string[];
+    assert.ok(!loaded.some((u) => u.includes('/commander/')), loaded.join(' '));
+    // The command's modules in one file (scripts/bundle-extract.js); outside it only what is shared.
+    const ours = loaded.filter((u) => u.includes('/dist/src/')).map((u) => u.replace(/^.*\/dist\/src\//, ''));
+    assert.deepEqual(ours.sort(), ['cli/extract-cmd.bundle.js', 'cli/main.js', 'errors.js', 'sys/cleanup.js']);
+    if (process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64')) {
+      assert.ok(loaded.some((u) => u.includes('/@koromix/koffi-linux-')), loaded.join(' '));
+      assert.ok(!loaded.some((u) => /\/koffi\/(src\/koffi\/)?index\.c?js$/.test(u)), loaded.join(' '));
+    }
+    const builtins = JSON.parse(r.stderr.split('\n').find((l) => l.startsWith('BUILTINS '))!.slice(9)) as string[] | null;
+    if (builtins) {
+      // The ES module facade of node:fs (an `import` of it) loads its streams; so did koffi's wrapper (via node:util).
+      assert.ok(!builtins.includes('NativeModule internal/fs/streams'), builtins.filter((b) => b.includes('fs')).join(' '));
+      assert.ok(!builtins.includes('NativeModule child_process'), 'child_process (commander) loaded');
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -2,9 +2,8 @@
 import { Command } from 'commander';
 import { ErofsImage, type InodeInfo } from '../read/image.js';
 import { superblockSummary, modeString } from '../read/describe.js';
-import { extract } from '../read/extract.js';
+import { runExtract, type ExtractCliOptions } from './extract-cmd.js';
 import { showPath } from '../show-path.js';
-import { progressLine } from './progress.js';
 
 function withImage<T>(file: string, fn: (img: ErofsImage) => T): T {
   const img = ErofsImage.open(file);
@@ -133,18 +132,7 @@ export function readCommands(): Command[] {
     .option('--no-owners', 'do not restore owners (default: restore when root)')
     .option('--no-xattrs', 'do not restore xattrs')
     .option('--quiet', 'print nothing but errors')
-    .action((file: string, dir: string, o: { owners?: boolean; xattrs?: boolean; quiet?: boolean }) => {
-      withImage(file, (img) => {
-        const bar = o.quiet ? undefined : progressLine(process.stderr);
-        let s;
-        try {
-          s = extract(img, dir, { owners: o.owners === false ? false : undefined, xattrs: o.xattrs !== false, progress: bar?.update });
-        } finally {
-          bar?.done();
-        }
-        if (!o.quiet) process.stdout.write(`${dir}: ${s.files} files, ${s.dirs} directories, ${s.bytes} bytes\n`);
-      });
-    });
+    .action((file: string, dir: string, o: ExtractCliOptions) => runExtract(file, dir, o));
   inspect.addHelpText('after', `
 Examples:
   erofs-forge inspect out.img           block size, features, root nid, UUID, label

@@ -3,13 +3,15 @@
 // (the encoders' modules were ~10 ms of an extract's start-up). The decoders of deflate, LZMA and
 // zstd are loaded the first time a stream of theirs is met (require of an ES module, Node >= 22.12):
 // an LZ4 or uncompressed image never loads them (fzstd alone builds its tables on load, ~9 ms).
-import { createRequire } from 'node:module';
+const { createRequire } = process.getBuiltinModule('node:module');
 import { COMPRESSION_LZ4, COMPRESSION_DEFLATE, COMPRESSION_ZSTD, COMPRESSION_LZMA } from '../format/constants.js';
 import { lz4Decompress } from './lz4-decode.js';
 import type * as Inflate from './deflate-inflate.js';
 import type * as MicroLzma from './microlzma.js';
 import type * as Zstd from './zstd.js';
 
+// Names below are written from dist/src/<folder>/ (../compress/...): they resolve the same from the
+// extract bundle (dist/src/cli/extract-cmd.bundle.js, scripts/bundle-extract.js).
 const require = createRequire(import.meta.url);
 let inflate: typeof Inflate | undefined;
 let lzma: typeof MicroLzma | undefined;
@@ -38,12 +40,12 @@ export interface DecodeParams {
 export const DECODERS: Record<number, { name: string; decompress(stream: Uint8Array, p: DecodeParams): Uint8Array }> = {
   [COMPRESSION_LZ4]: { name: 'lz4', decompress: (s, p) => lz4Decompress(s, p.outLen, p.partial, p.maxLen, p.transient) },
   // The dictionary bounds match distances; a partial reference stops where the extent ends.
-  [COMPRESSION_LZMA]: { name: 'lzma', decompress: (s, p) => (lzma ??= require('./microlzma.js') as typeof MicroLzma).microLzmaDecode(s, p.outLen, p.dictSize, !p.partial) },
+  [COMPRESSION_LZMA]: { name: 'lzma', decompress: (s, p) => (lzma ??= require('../compress/microlzma.js') as typeof MicroLzma).microLzmaDecode(s, p.outLen, p.dictSize, !p.partial) },
   [COMPRESSION_DEFLATE]: { name: 'deflate', decompress: (s, p) => {
-    inflate ??= require('./deflate-inflate.js') as typeof Inflate;
+    inflate ??= require('../compress/deflate-inflate.js') as typeof Inflate;
     return p.partial ? inflate.inflatePrefix(s, p.outLen, p.maxLen) : inflate.inflateStrict(s, p.outLen);
   } },
-  [COMPRESSION_ZSTD]: { name: 'zstd', decompress: (s, p) => (zstd ??= require('./zstd.js') as typeof Zstd).zstdDecodeStrict(s, p.outLen, p.windowSize, !p.partial, p.maxLen) },
+  [COMPRESSION_ZSTD]: { name: 'zstd', decompress: (s, p) => (zstd ??= require('../compress/zstd.js') as typeof Zstd).zstdDecodeStrict(s, p.outLen, p.windowSize, !p.partial, p.maxLen) },
 };
 
 /** The algorithm's name for messages ("lz4", "lzma", "deflate", "zstd"); undefined for unknown ids. */

@@ -3,12 +3,14 @@
 // lz4DecompressStrict accepts; when it rejects a block, lz4DecompressStrict is run on it for the
 // reason, so both paths fail with the same error. That decoder lives with the encoder (lz4.ts), which
 // is loaded only then (require of an ES module): reading an image loads no encoder.
-import { createRequire } from 'node:module';
+const { createRequire } = process.getBuiltinModule('node:module');
 import { instantiateWasm } from './wasm.js';
 import type * as Lz4 from './lz4.js';
 
+// Names below are written from dist/src/<folder>/ (../compress/...): they resolve the same from the
+// extract bundle (dist/src/cli/extract-cmd.bundle.js, scripts/bundle-extract.js).
 const require = createRequire(import.meta.url);
-const lz4DecompressStrict = (src: Uint8Array, outLen: number): Uint8Array => (require('./lz4.js') as typeof Lz4).lz4DecompressStrict(src, outLen);
+const lz4DecompressStrict = (src: Uint8Array, outLen: number): Uint8Array => (require('../compress/lz4.js') as typeof Lz4).lz4DecompressStrict(src, outLen);
 
 interface Lz4DecExports extends WebAssembly.Exports {
   memory: WebAssembly.Memory;

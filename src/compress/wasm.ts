@@ -1,7 +1,7 @@
 // Loading the WebAssembly encoders built from assembly/*.ts (scripts/build-wasm.js -> dist/wasm/).
 // Each thread instantiates what it uses: an instance's memory is its own, never shared.
-import * as fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
+const fs = process.getBuiltinModule('node:fs');
+const { fileURLToPath } = process.getBuiltinModule('node:url');
 
 const modules = new Map<string, WebAssembly.Module>();
 
@@ -9,7 +9,7 @@ const modules = new Map<string, WebAssembly.Module>();
 function wasmModule(name: string): WebAssembly.Module {
   let m = modules.get(name);
   if (!m) {
-    // dist/src/compress/wasm.js -> dist/wasm/NAME.wasm
+    // dist/src/compress/wasm.js -> dist/wasm/NAME.wasm (the same from the extract bundle in dist/src/cli/)
     const file = fileURLToPath(new URL(`../../wasm/${name}.wasm`, import.meta.url));
     let bytes: Uint8Array<ArrayBuffer>;
     try {

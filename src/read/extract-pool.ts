@@ -4,9 +4,9 @@
 // with receiveMessageOnPort and sleeps on a shared counter the workers bump after each result.
 import type * as WorkerThreads from 'node:worker_threads';
 import type { Worker, MessagePort } from 'node:worker_threads';
-import { availableParallelism, loadavg } from 'node:os';
-import module from 'node:module';
-import * as path from 'node:path';
+const { availableParallelism, loadavg } = process.getBuiltinModule('node:os');
+const module = process.getBuiltinModule('node:module');
+const path = process.getBuiltinModule('node:path');
 import * as sys from '../sys/libc.js';
 import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
 import type { ErofsImage, InodeInfo } from './image.js';
@@ -104,7 +104,8 @@ export class ExtractPool {
         bytes: this.bytes.buffer as SharedArrayBuffer, rule,
         compileCache: compileCacheBase(),
       };
-      const w = new Worker(new URL('./extract-worker-entry.js', import.meta.url), { workerData: data, transferList: [port2] });
+      // From dist/src/<folder>/: the same file from the extract bundle (scripts/bundle-extract.js).
+      const w = new Worker(new URL('../read/extract-worker-entry.js', import.meta.url), { workerData: data, transferList: [port2] });
       w.unref();
       // A worker that dies (out of memory, a bug) fails every file it held.
       w.on('error', (e) => this.failAll(i, e));

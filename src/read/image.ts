@@ -1,11 +1,11 @@
 // The strict image reader: positioned reads of an image file (never the whole image in memory),
 // every offset and length checked against the image before use; failures are CorruptImageError
 // naming the nid and the rule. Used by inspect, ls, cat, extract and verify.
-import * as fs from 'node:fs';
+const fs = process.getBuiltinModule('node:fs');
 import { blockDeviceSize } from '../sys/block-device.js';
 import {
   SUPER_OFFSET, ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT,
-  INODE_CHUNK_BASED, NULL_ADDR,
+  INODE_CHUNK_BASED, NULL_ADDR, INODE_EXTENDED_SIZE,
   XATTR_ENTRY_SIZE, XATTR_LONG_PREFIX, MAX_SYMLINK, FT_UNKNOWN, fileTypeOfMode,
   FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES, CHUNK_FORMAT_ALL, CHUNK_FORMAT_48BIT,
   FEATURE_INCOMPAT_DEVICE_TABLE,
@@ -40,6 +40,9 @@ export function imageLength(fd: number): number {
 }
 
 const READ_CHUNK = 1 << 20;
+const MAX_SAFE_BIGINT = BigInt(Number.MAX_SAFE_INTEGER);
+/** rdev of every inode that is not a device: one shared, frozen object, not one per inode. */
+const NO_RDEV: { major: number; minor: number } = Object.freeze({ major: 0, minor: 0 });
 /** Deepest directory nesting we follow (the kernel has no limit; PATH_MAX makes deeper trees unusable). */
 export const MAX_DEPTH = 2048;
 
@@ -171,16 +174,18 @@ export class ErofsImage implements ImageReader {
     const iloc = this.iloc(nid);
     // Decoded at once: a view of extract's read-ahead window will do (no copy).
     const view = this.metaView;
-    const fmt = inodeFormat(view ? view(iloc, 2, where) : this.readAt(iloc, 2, where), 0);
+    // With a window, one look-up for either form (the larger one's bytes, where the image has them).
+    const head = view ? view(iloc, iloc + INODE_EXTENDED_SIZE <= this.length ? INODE_EXTENDED_SIZE : 2, where) : this.readAt(iloc, 2, where);
+    const fmt = inodeFormat(head, 0);
     // Pre-6.15 kernels reject any i_format bit above the version and layout bits.
     if (fmt.raw & ~I_FORMAT_KNOWN) throw new CorruptImageError('unsupported i_format bits', where, `0x${fmt.raw.toString(16)}`);
     const isize = inodeSize(fmt.extended);
-    const raw = decodeInode(view ? view(iloc, isize, where) : this.readAt(iloc, isize, where), 0);
+    const raw = decodeInode(head.length >= isize ? head : view ? view(iloc, isize, where) : this.readAt(iloc, isize, where), 0);
     const kind = kindOfMode(raw.mode);
     if (!kind) throw new CorruptImageError('bad file type in i_mode', where, `0${raw.mode.toString(8)}`);
     if (raw.datalayout > INODE_CHUNK_BASED) throw new CorruptImageError('unknown data layout', where, `${raw.datalayout}`);
     if (raw.xattrIcount === 1) throw new CorruptImageError('xattr icount 1 is invalid', where);
-    if (raw.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new CorruptImageError('inode size too large', where);
+    if (raw.size > MAX_SAFE_BIGINT) throw new CorruptImageError('inode size too large', where);
     const size = Number(raw.size);
     const xattrSize = xattrIbodySize(raw.xattrIcount);
     if (iloc + isize + xattrSize > this.length) throw new CorruptImageError('inode xattrs beyond the end of the image', where);
@@ -189,7 +194,7 @@ export class ErofsImage implements ImageReader {
       uid: raw.uid, gid: raw.gid,
       mtimeSec: raw.extended ? raw.mtimeSec : BigInt.asIntN(64, this.sb.epoch) + BigInt(raw.mtimeDelta),
       mtimeNsec: raw.extended ? raw.mtimeNsec : this.sb.fixedNsec,
-      ino: raw.ino, u: raw.u, rdev: kind === 'chr' || kind === 'blk' ? decodeRdev(raw.u) : { major: 0, minor: 0 },
+      ino: raw.ino, u: raw.u, rdev: kind === 'chr' || kind === 'blk' ? decodeRdev(raw.u) : NO_RDEV,
       isize, xattrSize,
     };
     if (info.mtimeNsec >= 1_000_000_000) throw new CorruptImageError('mtime nanoseconds out of range', where);
@@ -291,15 +296,17 @@ export class ErofsImage implements ImageReader {
     const bs = this.blockSize;
     const blockBytes = i.datalayout === INODE_FLAT_INLINE ? Math.floor(i.size / bs) * bs : i.size;
     const out: [number, number][] = [];
-    const check = (off: number, len: number) => {
-      if (!Number.isSafeInteger(off) || off < 0 || off + len > this.length) {
-        throw new CorruptImageError('reference beyond the end of the image', `nid ${i.nid}`, `bytes ${off}..${off + len} of ${this.length}`);
-      }
-      out.push([off, len]);
-    };
-    if (blockBytes) check(i.u * bs, blockBytes);
-    if (i.datalayout === INODE_FLAT_INLINE && i.size % bs) check(i.iloc + i.isize + i.xattrSize, i.size % bs);
+    if (blockBytes) out.push(this.checkedRange(i, i.u * bs, blockBytes));
+    if (i.datalayout === INODE_FLAT_INLINE && i.size % bs) out.push(this.checkedRange(i, i.iloc + i.isize + i.xattrSize, i.size % bs));
     return out;
+  }
+
+  /** [off, len] if it lies inside the image (a method, not a closure per call: extract asks per file). */
+  private checkedRange(i: InodeInfo, off: number, len: number): [number, number] {
+    if (!Number.isSafeInteger(off) || off < 0 || off + len > this.length) {
+      throw new CorruptImageError('reference beyond the end of the image', `nid ${i.nid}`, `bytes ${off}..${off + len} of ${this.length}`);
+    }
+    return [off, len];
   }
 
   /**

@@ -1,7 +1,7 @@
 // The size of a block device: fstat says 0 for one. Linux publishes it in 512-byte sectors under
 // /sys/dev/block/MAJOR:MINOR/size; elsewhere (or without /sys) the end is found by reading: a read at
 // or past the end returns 0 bytes, so a binary search over offsets finds it in ~40 one-byte reads.
-import * as fs from 'node:fs';
+const fs = process.getBuiltinModule('node:fs');
 import { UserError } from '../errors.js';
 
 /** glibc's gnu_dev_major/minor. */

@@ -4,8 +4,8 @@
 // (confinement by construction), mknod/mkfifo, nanosecond times (fs.utimes takes a double of seconds:
 // 1.7e9 s cannot carry nanoseconds) and NSS user/group look-ups. Paths and names are passed as bytes
 // (Buffers), so names that are not UTF-8 reach the kernel unchanged.
-import { createRequire } from 'node:module';
-import { constants as osConstants } from 'node:os';
+const { createRequire } = process.getBuiltinModule('node:module');
+const { constants: osConstants, endianness: osEndianness } = process.getBuiltinModule('node:os');
 import type * as Koffi from 'koffi';
 
 const require = createRequire(import.meta.url);
@@ -46,15 +46,38 @@ interface Lib {
 
 let lib: Lib | undefined;
 
-/** Bind lazily: commands that never touch xattrs or extract do not pay for loading the FFI. */
-function L(): Lib {
-  if (lib) return lib;
-  let koffi: typeof Koffi;
+/** How koffi was loaded: its native module directly, or through its own entry (libc.test.ts). */
+export let koffiEntry: 'native' | 'koffi' | undefined;
+
+/**
+ * koffi's native module, from the prebuilt package koffi itself loads on this platform
+ * (`@koromix/koffi-<platform>-<arch>`, an exact-version dependency of koffi, which picks the glibc or
+ * musl build). koffi's own entry only wraps that module with deprecation shims, and doing so copies
+ * every export of node:util, which loads what node:util loads lazily, process.stderr included: 4-10 ms
+ * of every extract (the native module alone: ~1.5 ms). Anything unexpected falls back to that entry.
+ */
+function loadKoffi(): typeof Koffi {
   try {
-    koffi = require('koffi') as typeof Koffi;
+    const fromKoffi = createRequire(require.resolve('koffi'));
+    const native = fromKoffi(`@koromix/koffi-${process.platform}-${process.arch}`) as Partial<typeof Koffi> | undefined;
+    if (native && ['load', 'errno', 'struct', 'decode'].every((k) => typeof native[k as keyof typeof Koffi] === 'function')) {
+      koffiEntry = 'native';
+      return native as typeof Koffi;
+    }
+  } catch { /* another layout: koffi's own entry */ }
+  try {
+    const koffi = require('koffi') as typeof Koffi;
+    koffiEntry = 'koffi';
+    return koffi;
   } catch (e) {
     throw new Error(`cannot load the koffi package (run npm install): ${(e as Error).message}`);
   }
+}
+
+/** Bind lazily: commands that never touch xattrs or extract do not pay for loading the FFI. */
+function L(): Lib {
+  if (lib) return lib;
+  const koffi = loadKoffi();
   // null: the symbols of the running program, which include libc's whatever it is called (glibc, musl).
   const c = koffi.load(null);
   const f = (proto: string) => c.func(proto) as unknown as Fn;
@@ -146,25 +169,31 @@ export const fchmod = (fd: number, mode: number): void => { check(L().fchmod(fd,
 
 /**
  * struct timespec[2] (atime, mtime), 64-bit time_t and long on every 64-bit Linux, in one reused
- * buffer; seconds that fit in 32 bits (all of 1902-2038) are written without BigInt arithmetic.
+ * buffer written through typed-array views in the host's byte order (the C struct's): seconds that
+ * fit in 32 bits (all of 1902-2038) without BigInt arithmetic. Buffer#writeInt32LE and its range
+ * checks, run per entry, were ~8 MB of an extract's garbage on the corpus (18,741 entries).
  */
 const ts = Buffer.alloc(32);
+const ts32 = new Int32Array(ts.buffer, ts.byteOffset, 8);
+const ts64 = new BigInt64Array(ts.buffer, ts.byteOffset, 4);
+/** Index of the low and the high 32-bit half of a 64-bit value in a Int32Array/Uint32Array view. */
+const [LO, HI] = osEndianness() === 'LE' ? [0, 1] : [1, 0];
 function timespecs(sec: bigint, nsec: number): Buffer {
   if (sec >= -0x80000000n && sec <= 0x7fffffffn) {
     const s = Number(sec);
-    ts.writeInt32LE(s, 0);
-    ts.writeInt32LE(s < 0 ? -1 : 0, 4);
-    ts.writeInt32LE(s, 16);
-    ts.writeInt32LE(s < 0 ? -1 : 0, 20);
+    ts32[LO] = s;
+    ts32[HI] = s < 0 ? -1 : 0;
+    ts32[4 + LO] = s;
+    ts32[4 + HI] = s < 0 ? -1 : 0;
   } else {
-    ts.writeBigInt64LE(sec, 0);
-    ts.writeBigInt64LE(sec, 16);
+    ts64[0] = sec;
+    ts64[2] = sec;
   }
   // tv_nsec: below 1e9 (the image reader checks it), high half 0.
-  ts.writeUInt32LE(nsec >>> 0, 8);
-  ts.writeUInt32LE(0, 12);
-  ts.writeUInt32LE(nsec >>> 0, 24);
-  ts.writeUInt32LE(0, 28);
+  ts32[2 + LO] = nsec;
+  ts32[2 + HI] = 0;
+  ts32[6 + LO] = nsec;
+  ts32[6 + HI] = 0;
   return ts;
 }
 /** Set atime and mtime, to the nanosecond, of a name in a directory without following a symlink. */
@@ -184,9 +213,11 @@ export const lsetxattr = (path: Buffer, name: Buffer, value: Buffer): void => {
 /** loff_t values (below 2^53: file offsets) in reused buffers, for the calls that take pointers to them. */
 const cfrIn = Buffer.alloc(8);
 const cfrOut = Buffer.alloc(8);
-function setOff(b: Buffer, v: number): void {
-  b.writeUInt32LE(v % 0x100000000, 0);
-  b.writeUInt32LE(Math.floor(v / 0x100000000), 4);
+const cfrIn32 = new Uint32Array(cfrIn.buffer, cfrIn.byteOffset, 2);
+const cfrOut32 = new Uint32Array(cfrOut.buffer, cfrOut.byteOffset, 2);
+function setOff(b: Uint32Array, v: number): void {
+  b[LO] = v % 0x100000000;
+  b[HI] = Math.floor(v / 0x100000000);
 }
 
 /**
@@ -197,7 +228,7 @@ function setOff(b: Buffer, v: number): void {
 function sendfileRange(outFd: number, inFd: number, inOff: number, len: number, cannot: readonly number[]): number {
   const l = L();
   const E = osConstants.errno;
-  setOff(cfrIn, inOff);
+  setOff(cfrIn32, inOff);
   let done = 0;
   while (done < len) {
     // At most 1 GiB per call (the kernel caps one call just below 2 GiB).
@@ -220,11 +251,14 @@ function sendfileRange(outFd: number, inFd: number, inOff: number, len: number, 
  * kernel cannot do it for these files (EINVAL, ENOSYS): the caller then reads and writes.
  */
 export function sendfile(outFd: number, inFd: number, inOff: number, len: number): boolean {
-  const n = sendfileRange(outFd, inFd, inOff, len, [osConstants.errno.EINVAL, osConstants.errno.ENOSYS]);
+  const n = sendfileRange(outFd, inFd, inOff, len, SENDFILE_CANNOT);
   if (n < 0) return false;
   if (n < len) throw new SysError('EIO', osConstants.errno.EIO, 'sendfile (short image)');
   return true;
 }
+
+/** The errnos with which sendfile says it cannot copy between these files (one array, not one per call). */
+const SENDFILE_CANNOT: readonly number[] = [osConstants.errno.EINVAL, osConstants.errno.ENOSYS];
 
 /** How a ranged copy between two files may be done: in the kernel by either call, or not at all. */
 export type KernelCopyPath = 'copy_file_range' | 'sendfile' | 'none';
@@ -245,8 +279,8 @@ export function kernelCopy(inFd: number, inOff: number, outFd: number, outOff: n
   const E = osConstants.errno;
   let done = 0;
   if (from === 'copy_file_range') {
-    setOff(cfrIn, inOff);
-    setOff(cfrOut, outOff);
+    setOff(cfrIn32, inOff);
+    setOff(cfrOut32, outOff);
     while (done < len) {
       // At most 1 GiB per call (the kernel caps one call just below 2 GiB).
       const n = l.copyFileRange(inFd, cfrIn, outFd, cfrOut, Math.min(len - done, 1 << 30), 0);

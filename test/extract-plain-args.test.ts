@@ -1,0 +1,63 @@
+// The plain `extract` command line runs without commander (src/cli/extract-cmd.ts): it must give what
+// commander gives for every form it takes, and leave every other form (help, unknown or misspelt
+// options, `--`, a wrong operand count) to commander, whose messages and exit codes stay as they were.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { tmpdir } from 'node:os';
+import { parseExtractArgs } from '../src/cli/extract-cmd.js';
+import { buildImage } from '../src/pipeline/build.js';
+import { defaultBuildOptions } from '../src/pipeline/options.js';
+import { forge } from './helpers/tools.js';
+
+test('extract_plain_args_parse: the three flags anywhere, any number of times, and two operands', () => {
+  assert.deepEqual(parseExtractArgs(['img', 'dir']), ['img', 'dir', {}]);
+  assert.deepEqual(parseExtractArgs(['--quiet', 'img', '--no-owners', 'dir', '--no-xattrs', '--quiet']),
+    ['img', 'dir', { quiet: true, owners: false, xattrs: false }]);
+  assert.deepEqual(parseExtractArgs(['', 'dir']), ['', 'dir', {}]);
+  for (const args of [[], ['img'], ['a', 'b', 'c'], ['--help', 'a', 'b'], ['-h'], ['--quiet=1', 'a', 'b'], ['--', 'a', 'b'],
+    ['-', 'b'], ['a', '-b'], ['--owners', 'a', 'b'], ['--no-quiet', 'a', 'b'], ['--constructor', 'a', 'b'], ['--toString', 'a', 'b']]) {
+    assert.equal(parseExtractArgs(args), undefined, JSON.stringify(args));
+  }
+});
+
+test('extract_plain_args_same_as_commander: same output, status and tree; other forms keep commander\'s messages', async () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-xargs-'));
+  try {
+    const src = path.join(dir, 'src');
+    fs.mkdirSync(path.join(src, 'd'), { recursive: true });
+    fs.writeFileSync(path.join(src, 'd', 'f'), 'hello\n');
+    const img = path.join(dir, 'img');
+    await buildImage(img, { dir: src }, defaultBuildOptions({}));
+    // Plain form: stdout line and tree as before; `--` (commander's path) gives the same.
+    const plain = forge(['extract', img, path.join(dir, 'a')]);
+    const viaCommander = forge(['extract', '--', img, path.join(dir, 'b')]);
+    assert.equal(plain.status, 0, plain.stderr.toString());
+    assert.equal(viaCommander.status, 0, viaCommander.stderr.toString());
+    assert.equal(plain.stdout.toString(), `${path.join(dir, 'a')}: 1 files, 2 directories, 6 bytes\n`);
+    assert.equal(viaCommander.stdout.toString(), `${path.join(dir, 'b')}: 1 files, 2 directories, 6 bytes\n`);
+    assert.equal(fs.readFileSync(path.join(dir, 'a', 'd', 'f'), 'utf8'), 'hello\n');
+    assert.equal(forge(['extract', '--quiet', '--no-owners', '--no-xattrs', img, path.join(dir, 'c')]).stdout.toString(), '');
+    // A user error: one line, exit 1, on both paths.
+    const missing = forge(['extract', '--quiet', path.join(dir, 'nope'), path.join(dir, 'd')]);
+    assert.equal(missing.status, 1);
+    assert.equal(missing.stderr.toString(), `erofs-forge: ${path.join(dir, 'nope')}: cannot open image: no such file or directory\n`);
+    const notEmpty = forge(['extract', img, path.join(dir, 'a')]);
+    assert.equal(notEmpty.status, 1);
+    assert.equal(notEmpty.stderr.toString(), `erofs-forge: ${path.join(dir, 'a')}: directory is not empty\n`);
+    // Commander's forms: usage errors exit 2 with its messages.
+    const unknown = forge(['extract', '--bogus', img, path.join(dir, 'e')]);
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr.toString(), /unknown option '--bogus'/);
+    const extra = forge(['extract', img, path.join(dir, 'e'), 'more']);
+    assert.equal(extra.status, 2);
+    assert.match(extra.stderr.toString(), /too many arguments/);
+    const few = forge(['extract', img]);
+    assert.equal(few.status, 2);
+    assert.match(few.stderr.toString(), /missing required argument 'DIR'/);
+    assert.ok(!fs.existsSync(path.join(dir, 'e')));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
