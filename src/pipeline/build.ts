@@ -92,7 +92,8 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
     const p = plan(tree, o);
     out.expect(leastImageBytes(p, o));
     out.create();
-    const stats = await emit(p, o, out, pool, jobs);
+    // A tree scanned here is this build's alone: the writer lets it go as it goes.
+    const stats = await emit(p, o, out, pool, jobs, !source.tree);
     if (beforeCommit) await beforeCommit({ fd: out.descriptor(), bytes: stats.imageBytes });
     out.commit();
     return { ...stats, image, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
