@@ -111,7 +111,8 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
     const p = plan(tree, o);
     out.expect(leastImageBytes(p, o));
     out.create();
-    const stats = await emit(p, o, out, pool, jobs);
+    // A tree scanned here is this build's alone: the writer lets it go as it goes.
+    const stats = await emit(p, o, out, pool, jobs, !source.tree);
     if (beforeCommit) {
       // The workers are idle by now: the tree's leaves (most of sealing's work) are hashed there.
       const leaves: LeafHasher = (lp, first, count) => pool.run({ kind: 'vleaves', image: out.tempPath, p: lp, first, count })

@@ -75,16 +75,88 @@ export interface Inode extends InodeInit {
 }
 
 /**
- * A new inode with every field present from the start, in one order: V8 then keeps all inodes in
- * one shape with the fields inside the object; fields added later would each need a second store.
+ * The fields most inodes leave at their defaults (a plain file of a scanned directory has no rdev,
+ * target, data source, entries, xattrs or extended form): one object, made for an inode that sets
+ * any of them. Eight fields less in every inode is 64 B each, 64 MB on a million files.
  */
+interface RareFields {
+  rdevMajor: number;
+  rdevMinor: number;
+  xattrs: Xattr[];
+  data: DataSource | undefined;
+  target: Buffer | undefined;
+  entries: Entries | undefined;
+  ibody: XattrIbody | undefined;
+  extended: boolean;
+}
+
+/**
+ * An inode as the tree keeps it: the common fields in the object, every field present from the start
+ * in one order (V8 then keeps all inodes in one shape with the fields inside the object); the rare
+ * ones behind accessors in one RareFields object, absent until one of them is set to a value other
+ * than its default.
+ */
+class TreeInode implements Inode {
+  kind: FileKind;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  size: number;
+  links: number;
+  name: string;
+  parent: Inode | undefined;
+  ino = 0;
+  nid = -1;
+  private rare: RareFields | undefined = undefined;
+
+  constructor(init: InodeInit, name: string, parent: Inode | undefined) {
+    this.kind = init.kind;
+    this.mode = init.mode;
+    this.uid = init.uid;
+    this.gid = init.gid;
+    this.mtimeSec = init.mtimeSec;
+    this.mtimeNsec = init.mtimeNsec;
+    this.size = init.size;
+    this.links = init.links;
+    this.name = name;
+    this.parent = parent;
+    if (init.rdevMajor !== 0) this.rdevMajor = init.rdevMajor;
+    if (init.rdevMinor !== 0) this.rdevMinor = init.rdevMinor;
+    this.xattrs = init.xattrs;
+    if (init.data !== undefined) this.data = init.data;
+    if (init.target !== undefined) this.target = init.target;
+  }
+
+  private more(): RareFields {
+    return (this.rare ??= {
+      rdevMajor: 0, rdevMinor: 0, xattrs: NO_XATTRS, data: undefined, target: undefined, entries: undefined, ibody: undefined, extended: false,
+    });
+  }
+
+  get rdevMajor(): number { return this.rare?.rdevMajor ?? 0; }
+  set rdevMajor(v: number) { if (v !== 0 || this.rare) this.more().rdevMajor = v; }
+  get rdevMinor(): number { return this.rare?.rdevMinor ?? 0; }
+  set rdevMinor(v: number) { if (v !== 0 || this.rare) this.more().rdevMinor = v; }
+  /** NO_XATTRS unless set to another array (kept as is: it may be pushed to). */
+  get xattrs(): Xattr[] { return this.rare?.xattrs ?? NO_XATTRS; }
+  set xattrs(v: Xattr[]) { if (v !== NO_XATTRS || this.rare) this.more().xattrs = v; }
+  get data(): DataSource | undefined { return this.rare?.data; }
+  set data(v: DataSource | undefined) { if (v !== undefined || this.rare) this.more().data = v; }
+  get target(): Buffer | undefined { return this.rare?.target; }
+  set target(v: Buffer | undefined) { if (v !== undefined || this.rare) this.more().target = v; }
+  get entries(): Entries | undefined { return this.rare?.entries; }
+  set entries(v: Entries | undefined) { if (v !== undefined || this.rare) this.more().entries = v; }
+  get ibody(): XattrIbody | undefined { return this.rare?.ibody; }
+  set ibody(v: XattrIbody | undefined) { if (v !== undefined || this.rare) this.more().ibody = v; }
+  get extended(): boolean { return this.rare?.extended ?? false; }
+  set extended(v: boolean) { if (v || this.rare) this.more().extended = v; }
+}
+
+/** A new inode (see TreeInode): ino 0, nid -1, compact, no entries or xattr body yet. */
 export function newInode(init: InodeInit, name: string, parent: Inode | undefined): Inode {
-  return {
-    kind: init.kind, mode: init.mode, uid: init.uid, gid: init.gid, mtimeSec: init.mtimeSec, mtimeNsec: init.mtimeNsec,
-    size: init.size, rdevMajor: init.rdevMajor, rdevMinor: init.rdevMinor, xattrs: init.xattrs, data: init.data,
-    target: init.target, links: init.links, entries: undefined, name, parent,
-    ino: 0, extended: false, nid: -1, ibody: undefined,
-  };
+  return new TreeInode(init, name, parent);
 }
 
 export interface Dentry {

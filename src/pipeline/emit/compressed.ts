@@ -16,7 +16,6 @@ import { dedupeKeys, placePayloads, wouldDedupe } from './payloads.js';
 import { dedupeSegment } from './extent-dedupe.js';
 import { SEGMENT_SIZE } from '../work/job-types.js';
 import { closeEntryFd } from '../cache/entry-fds.js';
-import { releaseView } from '../../sys/release-buffer.js';
 
 /** Zeros written over the pclusters of a file taken back (see takeBack). */
 const ZERO_BLOCKS = new Uint8Array(1 << 20);
@@ -88,10 +87,13 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
     let raw: Uint8Array | undefined;
     // -E dedupe: extents into earlier pclusters, decided here in write order (not for the packed
     // inode: its bytes are fragments, deduplicated already, as mkfs.erofs has it).
-    if (ctx.extentIndex && part.raw && zp === ctx.zparamsOf(p) && !zp.allFragments) {
+    if (ctx.extentIndex && zp === ctx.zparamsOf(p) && !zp.allFragments) {
       const last = i === count - 1;
       const segZp: ZParams = { ...zp, ztailpacking: zp.ztailpacking && last && !zp.fragments, fragments: !!zp.fragments && last };
-      raw = part.raw;
+      // Read here into the writer's one buffer (segment-bytes.ts), reused for the next segment once
+      // this one's pclusters are written (the index reads them back from the image from then on).
+      raw = ctx.segmentBytes.read(p, i * SEGMENT_SIZE, Math.min(SEGMENT_SIZE, size - i * SEGMENT_SIZE));
+      part.raw = raw;
       const r = dedupeSegment(ctx.extentIndex, part, i * SEGMENT_SIZE, segZp);
       part = r.z;
       if (r.deduped) w.deduped = true;
@@ -128,7 +130,6 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
         if (part.stored) closeEntryFd(part.stored.fd);
         z.stored = undefined;
         ctx.extentIndex?.dropSince(w.indexMark);
-        releaseView(raw);
         await fingerprint(ctx, p, f);
         if (ctx.chunkStore) writeChunked(ctx, p);
         else await copyFlat(ctx, p, ctx.reserve(p));
@@ -144,10 +145,9 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       z.stored = undefined;
     }
     if (raw) {
-      // Written: the index reads these pclusters back from the image from now on, and the segment's
-      // bytes (up to 16 MiB) are freed at once (release-buffer.ts).
+      // Written: the index reads these pclusters back from the image from now on (the segment's
+      // bytes are the writer's buffer, read over for the next segment).
       ctx.extentIndex!.seal();
-      releaseView(raw);
     }
     if (part.stored) await ctx.stored.flushIfFull();
     ctx.compressedDone += i < count - 1 ? Math.floor(size / count) : size - Math.floor(size / count) * (count - 1);

@@ -26,6 +26,7 @@ import { makeCodec } from '../../compress/codec.js';
 import { lzmaDefaultDictSize } from '../../compress/lzma-encoder.js';
 import { zstdDefaultWindowLog } from '../../compress/zstd.js';
 import { FragmentStore } from '../files/fragments.js';
+import { SegmentBytes } from '../files/segment-bytes.js';
 import { ChunkStore, type ChunkedFile } from '../files/chunked.js';
 import { systemClock } from '../../sys/clock.js';
 import { compressionSuper } from '../plan/features.js';
@@ -82,6 +83,8 @@ export class EmitContext {
   readonly dedupe: Map<string, number> | undefined;
   /** -E dedupe: the pclusters written, for extents that point into them (extent-dedupe.ts). */
   readonly extentIndex: ExtentIndex | undefined;
+  /** -E dedupe: the segment being written, read by the writer into one buffer (files/segment-bytes.ts). */
+  readonly segmentBytes = new SegmentBytes();
   readonly jobs: FileJobQueue;
   /** --chunksize: the blob the chunks go to until its place is known. */
   readonly chunkStore: ChunkStore | undefined;

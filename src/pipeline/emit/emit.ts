@@ -11,14 +11,14 @@ import * as path from 'node:path';
 import { UserError } from '../../errors.js';
 import type { Inode } from '../../source/tree.js';
 import type { Plan } from '../plan/plan.js';
-import { DirDone } from '../plan/visit-order.js';
+import { DirDone, type Step } from '../plan/visit-order.js';
 import { ImageOutput } from '../io/output.js';
 import type { BuildOptions } from '../options.js';
 import type { JobPool } from '../work/pool.js';
 import type { FileJobQueue } from '../work/file-jobs.js';
 import { systemClock } from '../../sys/clock.js';
 import { EmitContext } from './context.js';
-import { copyFlat, finishCopies } from './flat.js';
+import { queueFlat, finishCopies } from './flat.js';
 import { writeCompressed } from './compressed.js';
 import { finishChunked, writeChunked, writeIndexed } from './chunk-files.js';
 import { writeDir, writeSymlink } from './dirs.js';
@@ -40,28 +40,31 @@ export interface BuildStats {
 
 /**
  * Writes the planned image; `pool` runs the file jobs (the caller owns and closes it); `jobs`: the
- * file jobs if they were started during the scan.
+ * file jobs if they were started during the scan. `consume`: the plan and its tree are used once (the
+ * caller scanned the tree for this build): each step and each written directory's entries are let go
+ * as the writer passes them, so that inodes written are freed as the build goes on instead of all
+ * staying until the end (1,000,000-file tree: see README, Benchmark).
  */
-export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: JobPool, jobs?: FileJobQueue): Promise<BuildStats> {
+export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: JobPool, jobs?: FileJobQueue, consume = false): Promise<BuildStats> {
   // --chunksize: the chunk blob is a temp file beside the image until its place is known (in the
   // temp directory when the image goes to a block device, which has no "beside").
   const blob = o.chunks ? new ImageOutput(out.isDevice ? path.join(os.tmpdir(), 'erofs-forge-chunks') : out.target) : undefined;
   blob?.create();
   try {
-    return await emitWith(new EmitContext(plan, o, out, pool, blob, jobs));
+    return await emitWith(new EmitContext(plan, o, out, pool, blob, jobs), consume);
   } finally {
     blob?.abort();
   }
 }
 
-async function emitWith(ctx: EmitContext): Promise<BuildStats> {
+async function emitWith(ctx: EmitContext, consume: boolean): Promise<BuildStats> {
   const { plan, o, out, alloc, bs } = ctx;
   const clock = o.progressClock ?? systemClock;
   // A timer too: a large file written by a worker must not freeze the line until it is done.
   const stopTicker = o.progress ? clock.every(250, () => ctx.report()) : undefined;
   let packedNid = 0;
   try {
-    await writeItems(ctx);
+    await writeItems(ctx, consume);
     packedNid = await writePacked(ctx);
     await finishCopies(ctx);
     await ctx.jobs.saveIndex();
@@ -84,18 +87,35 @@ async function emitWith(ctx: EmitContext): Promise<BuildStats> {
   };
 }
 
-/** Step 1: every item of the plan in visit order; a directory twice (reserved, then written once its entries have nids). */
-async function writeItems(ctx: EmitContext): Promise<void> {
+/**
+ * Step 1: every item of the plan in visit order; a directory twice (reserved, then written once its
+ * entries have nids). `consume`: see emit.
+ */
+async function writeItems(ctx: EmitContext, consume: boolean): Promise<void> {
   const { plan, o } = ctx;
+  const all = plan.steps;
   let steps = 0;
-  for (const step of plan.steps) {
+  for (let i = 0; i < all.length; i++) {
+    const step = all[i];
+    // The step array holds every inode: the one entry left pointing at an inode once its directory
+    // is written (a file's batch or jobs keep it while they need it).
+    if (consume) (all as (Step | undefined)[])[i] = undefined;
     const done = step instanceof DirDone;
     if (done) {
       const p = step.p;
       writeDir(ctx, p, ctx.placements.get(p)!);
       ctx.placements.delete(p);
+      if (consume) {
+        // Its entries have their nids in the image now; a subdirectory still to come keeps its parent
+        // (for '..' and paths) through its own parent field.
+        p.entries = undefined;
+        plan.dirBlocks.delete(p);
+      }
     } else {
-      await placeAndWrite(ctx, step);
+      // Most items complete at once: awaited only when they wait for something (an async call per
+      // item was ~0.7 KB of promises per file, 1,000,000 files).
+      const wait = placeAndWrite(ctx, step);
+      if (wait) await wait;
       ctx.files++;
     }
     if (o.progress && (steps & 63) === 0) ctx.report();
@@ -105,21 +125,21 @@ async function writeItems(ctx: EmitContext): Promise<void> {
   }
 }
 
-/** One item's first visit, by what it holds. */
-async function placeAndWrite(ctx: EmitContext, p: Inode): Promise<void> {
+/** One item's first visit, by what it holds; a promise only when the item must be waited for. */
+function placeAndWrite(ctx: EmitContext, p: Inode): Promise<void> | undefined {
   if (p.kind === 'dir') {
     ctx.reserve(p);
-    return;
+    return undefined;
   }
   const f = ctx.jobs.take(p);
   if (p.kind === 'reg') ctx.dataBytes += p.size;
   if (f) {
-    await writeCompressed(ctx, p, f);
+    return writeCompressed(ctx, p, f);
   } else if (ctx.o.tarIndex && p.kind === 'reg' && p.size > 0) {
     writeIndexed(ctx, p);
   } else if (p.kind === 'reg' && p.size > 0) {
     if (ctx.chunkStore) writeChunked(ctx, p);
-    else await copyFlat(ctx, p, ctx.reserve(p));
+    else return queueFlat(ctx, p, ctx.reserve(p));
   } else {
     const pl = ctx.reserve(p);
     if (p.kind === 'lnk') writeSymlink(ctx, p, pl);

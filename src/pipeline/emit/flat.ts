@@ -15,9 +15,14 @@ const COPY_BATCH_FILES = 128;
 
 /** Queue a flat file for copying. `dense`: the file's blocks held other bytes (a compressed file taken back, see takeBack in compressed.ts): zero runs are written, not left as holes. */
 export async function copyFlat(ctx: EmitContext, p: Inode, pl: Placement, dense = false): Promise<void> {
+  await queueFlat(ctx, p, pl, dense);
+}
+
+/** copyFlat without a promise of its own: one only when the batch is sent (the writer's loop calls this per file). */
+export function queueFlat(ctx: EmitContext, p: Inode, pl: Placement, dense = false): Promise<void> | undefined {
   ctx.batch.push({ p, pl, dense });
   ctx.batchBytes += p.size;
-  if (ctx.batchBytes >= COPY_BATCH_BYTES || ctx.batch.length >= COPY_BATCH_FILES) await flushCopies(ctx);
+  return ctx.batchBytes >= COPY_BATCH_BYTES || ctx.batch.length >= COPY_BATCH_FILES ? flushCopies(ctx) : undefined;
 }
 
 /** Send the batch to a worker; waits only when too many batches are in flight. */

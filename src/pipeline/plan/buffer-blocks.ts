@@ -134,19 +134,21 @@ export class BufferBlocks implements MetaAllocator {
 
   /** Candidates of one group in mkfs's order: buckets from `used0` down to `low`, then (wrapping) from the top down to used0 + one slot. */
   private search(m: number, used0: number, low: number, wrap: boolean, size: number, inline: number): Bb | undefined {
-    const ranges: [number, number][] = [[used0 & this.mask, low]];
-    if (wrap) ranges.push([this.mask, (used0 & this.mask) + ISLOT_SIZE]);
-    for (const [hi0, lo] of ranges) {
-      for (let k = this.highest(m, hi0, lo); k >= 0; k = this.highest(m, k - 1, lo)) {
-        let bb: Bb | undefined;
-        for (const c of this.buckets[m][k]!) {
-          // mkfs tries the last mapped block on its own, not from its bucket.
-          if (m === 1 && c === this.lastMapped && !this.dataLive) continue;
-          bb = c;
-          break;
-        }
-        if (bb && this.tryAttach(bb, size, inline) >= 0) return bb;
+    // Two ranges searched one after the other, not a list of them: this runs twice per inode.
+    const bb = this.searchRange(m, used0 & this.mask, low, size, inline);
+    return bb || !wrap ? bb : this.searchRange(m, this.mask, (used0 & this.mask) + ISLOT_SIZE, size, inline);
+  }
+
+  private searchRange(m: number, hi0: number, lo: number, size: number, inline: number): Bb | undefined {
+    for (let k = this.highest(m, hi0, lo); k >= 0; k = this.highest(m, k - 1, lo)) {
+      let bb: Bb | undefined;
+      for (const c of this.buckets[m][k]!) {
+        // mkfs tries the last mapped block on its own, not from its bucket.
+        if (m === 1 && c === this.lastMapped && !this.dataLive) continue;
+        bb = c;
+        break;
       }
+      if (bb && this.tryAttach(bb, size, inline) >= 0) return bb;
     }
     return undefined;
   }

@@ -116,9 +116,14 @@ class Gathered<I, R> {
 }
 
 export class FileJobQueue {
-  /** The files with jobs, in the writer's order: found by the scan one by one, or taken from the plan. */
-  private files: Inode[] = [];
+  /**
+   * The files with jobs, in the writer's order: found by the scan one by one, or taken from the plan.
+   * Those before `taken` are let go (undefined) once the writer has taken them, so that a written
+   * inode is not kept to the end of the build by this list.
+   */
+  private files: (Inode | undefined)[] = [];
   private next = 0;
+  private taken = 0;
   /** `batched`: segments fetched through 'zindexed' jobs. */
   private readonly inflight = new Map<Inode, { jobs: FileJobs; bytes: number; batched: number }>();
   private bytes = 0;
@@ -228,7 +233,7 @@ export class FileJobQueue {
     const maxBytes = this.isPlanned ? MAX_INFLIGHT_BYTES : SCAN_INFLIGHT_BYTES;
     while (this.files.length && this.next < this.files.length && this.inflight.size < maxFiles
       && (this.bytes < maxBytes || this.inflight.size === 0)) {
-      const p = this.files[this.next++];
+      const p = this.files[this.next++]!;
       const jobs: FileJobs = {};
       // The source is made only for a job that reads it: a file the stat index knows needs none
       // unless its entry turns out missing (a --cache rebuild made a path Buffer per file for nothing).
@@ -427,6 +432,8 @@ export class FileJobQueue {
     this.inflight.delete(p);
     this.bytes -= f.bytes;
     this.sentAhead -= f.batched;
+    // Files sent and no longer in flight have been taken: the list need not hold them.
+    while (this.taken < this.next && !this.inflight.has(this.files[this.taken]!)) this.files[this.taken++] = undefined;
     this.pump();
     return f.jobs;
   }

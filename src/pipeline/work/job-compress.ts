@@ -2,7 +2,7 @@
 // up by the segment's content first, and the result stored after.
 import { contentHasher } from '../../fingerprint/compute.js';
 import { SourceReader } from '../files/source-reader.js';
-import { compressExtents, readFromBytes, ShortReadError, type ZResult } from '../files/zfile.js';
+import { compressExtents, readFromBytes, type ZResult } from '../files/zfile.js';
 import { cacheKey, cacheGet, cachePut } from '../cache/cache.js';
 import { makeCodec, type Codec, type CodecSpec } from '../../compress/codec.js';
 import { segmentBuffer } from './thread-buffers.js';
@@ -30,21 +30,6 @@ export function compressJob(job: JobOf<'z'>): ZJobResult {
   const r = new SourceReader({ data: job.src, path: job.path }, job.length, job.start, job.size);
   const h = contentHasher(job.algo);
   try {
-    if (p.dedupe && !job.cacheDir) {
-      // The writer matches these bytes against earlier pclusters (extent-dedupe.ts): read whole, kept.
-      const seg = new Uint8Array(job.length);
-      for (let got = 0; got < job.length;) {
-        const n = r.read(seg, got, job.length - got);
-        if (n === 0) throw new ShortReadError(got);
-        got += n;
-      }
-      r.finish();
-      h?.update(seg);
-      const z = compressExtents(readFromBytes(seg), job.length, zp);
-      z.raw = seg;
-      for (const e of z.extents) e.la += job.start;
-      return { kind: 'z', z, digest: h ? new Uint8Array(h.digest()) : undefined };
-    }
     if (!job.cacheDir) {
       const z = compressExtents((b, off, len) => r.read(b, off, len), job.length, zp, h ? (c) => { h.update(c); } : undefined);
       r.finish();
@@ -67,7 +52,6 @@ export function compressJob(job: JobOf<'z'>): ZJobResult {
       z = compressExtents(readFromBytes(seg), job.length, zp);
       bytes = cachePut(job.cacheDir, key, z);
     }
-    if (p.dedupe) z.raw = seg.slice();
     for (const e of z.extents) e.la += job.start;
     return {
       kind: 'z', z, cache: 'z' in hit ? 'hit' : hit.miss, digest: h ? new Uint8Array(h.digest()) : undefined,

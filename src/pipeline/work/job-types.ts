@@ -25,7 +25,7 @@ export interface ZJobParams {
   interlaced?: boolean;
   /** ZParams.codecPcluster. */
   codecPcluster?: number;
-  /** -E dedupe: ZParams.rawBlockSteps, and the segment's bytes returned with its extents (ZResult.raw). */
+  /** -E dedupe: ZParams.rawBlockSteps (the writer reads the segment's bytes itself, files/segment-bytes.ts). */
   dedupe?: boolean;
 }
 
