@@ -50,6 +50,8 @@ const OUT: usize = (OPT_OFF + 4 * OPT_SLOTS + 65535) & ~65535;
 let inPtr: usize = OUT;
 let fastBase: i32 = 1;
 let hcBase: i32 = 1;
+/** hcFind may start its walk on the chain of a later position when minLen allows (levels 4..9). */
+let seedChain: bool = false;
 /** Offset of the last match hcFind returned. */
 let mOff: i32 = 0;
 /** Bytes written by the last compress call. */
@@ -459,6 +461,18 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
     // filter than the full compare, and it rejects exactly candidates of length <= best).
     const ipp = src + <usize>ip;
     let tail = <i32>load<u16>(ipp + <usize>(best - 1));
+    if (seedChain && best >= MINMATCH + 2) {
+      // With minLen given, a better candidate c has the 4 bytes at ip + j at c + j for every
+      // j <= best - 3 (as for k below): the walk starts from the chain of j = best - 3 when that one
+      // begins farther back, skipping candidates that cannot be longer. Only a search cut short by
+      // its depth finds more. Levels 4..9 only: 1-3 and 10-12 keep their bytes.
+      const j = best - 3;
+      const q = load<i32>(hcSlot(load<i32>(ipp + <usize>j))) - base - j;
+      if (q < cand) {
+        cand = q;
+        k = j;
+      }
+    }
     while (cand >= low && depth-- > 0) {
       const cp = src + <usize>cand;
       if (<i32>load<u16>(cp + <usize>(best - 1)) == tail && load<i32>(cp) == v) {
@@ -967,6 +981,7 @@ export function compress(inOff: i32, srcLen: i32, cap: i32, level: i32): i32 {
   const src = inPtr + <usize>inOff;
   if (srcLen < MFLIMIT + 1) return finish(src, srcLen, cap, 0, 0);
   if (level <= 0) return compressFast(src, srcLen, cap);
+  seedChain = level >= 4 && level <= 9;
   if (level <= 3) return compressLazy(src, srcLen, cap, level == 1 ? 8 : level == 2 ? 16 : 32);
   switch (level) {
     case 4: return compressOpt(src, srcLen, cap, 24, 24, 48, false);
@@ -977,7 +992,8 @@ export function compress(inOff: i32, srcLen: i32, cap: i32, level: i32): i32 {
     // lz4hc's default: inside the window only matches reaching past its end are looked for, 64
     // deep. 1.25-1.35x faster than every match 256 deep (the parse of levels 4..8), with as many or
     // fewer pclusters than liblz4's level 9 (corpus 4 KiB: 7386 = as before, liblz4 7398; usrtree2
-    // 16 KiB: 2630, before 2628, liblz4 2631; 4 KiB: 9089, before 9084, liblz4 9099).
+    // 16 KiB: 2630, before 2628, liblz4 2631; 4 KiB: 9089, before 9084, liblz4 9099); seedChain
+    // (hcFind) another ~1.1x and 2629 / 9088 pclusters on usrtree2.
     case 9: return compressOpt(src, srcLen, cap, 256, 64, 128, true);
     // lz4hc's levels 10..12 (search attempts, sufficient length; full update at 12)
     case 10: return compressOptHC(src, srcLen, cap, 512, 64, false);
