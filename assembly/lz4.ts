@@ -50,6 +50,8 @@ const OUT: usize = (OPT_OFF + 4 * OPT_SLOTS + 65535) & ~65535;
 let inPtr: usize = OUT;
 let fastBase: i32 = 1;
 let hcBase: i32 = 1;
+/** hcFind may start its walk on the chain of a later position when minLen allows (levels 4..9). */
+let seedChain: bool = false;
 /** Offset of the last match hcFind returned. */
 let mOff: i32 = 0;
 /** Bytes written by the last compress call. */
@@ -459,6 +461,18 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
     // filter than the full compare, and it rejects exactly candidates of length <= best).
     const ipp = src + <usize>ip;
     let tail = <i32>load<u16>(ipp + <usize>(best - 1));
+    if (seedChain && best >= MINMATCH + 2) {
+      // With minLen given, a better candidate c has the 4 bytes at ip + j at c + j for every
+      // j <= best - 3 (as for k below): the walk starts from the chain of j = best - 3 when that one
+      // begins farther back, skipping candidates that cannot be longer. Only a search cut short by
+      // its depth finds more. Levels 4..9 only: 1-3 and 10-12 keep their bytes.
+      const j = best - 3;
+      const q = load<i32>(hcSlot(load<i32>(ipp + <usize>j))) - base - j;
+      if (q < cand) {
+        cand = q;
+        k = j;
+      }
+    }
     while (cand >= low && depth-- > 0) {
       const cp = src + <usize>cand;
       if (<i32>load<u16>(cp + <usize>(best - 1)) == tail && load<i32>(cp) == v) {
@@ -588,6 +602,49 @@ function compressLazy(src: usize, srcLen: i32, cap: i32, depth: i32): i32 {
   store<i32>(arr + ((<usize>i) << 2), v);
 }
 
+/**
+ * The arrivals a match (off, length MINMATCH..ml) from window position cur offers: where
+ * pc + matchPrice(m) <= price[cur + m], position cur + m is reached by it. matchPrice is constant
+ * over runs of m (3 up to ML_MASK + MINMATCH - 1, then one more per 255), so each run is compared
+ * four positions at a time; the scalar loop's compare-and-branch per position was a third of the
+ * parser's own time at level 9.
+ */
+function relaxMatch(cur: i32, ml: i32, pc: i32, off: i32): void {
+  let m = MINMATCH;
+  let p = pc + 3;
+  let runEnd = ML_MASK + MINMATCH - 1;
+  const vo = i32x4.splat(off);
+  while (m <= ml) {
+    const e = runEnd < ml ? runEnd : ml;
+    const vp = i32x4.splat(p);
+    let vm = i32x4.add(i32x4.splat(m), i32x4(0, 1, 2, 3));
+    while (m + 3 <= e) {
+      const a = (<usize>(cur + m)) << 2;
+      const old = v128.load(OPT_PRICE + a);
+      const take = i32x4.le_s(vp, old);
+      if (v128.any_true(take)) {
+        v128.store(OPT_PRICE + a, v128.bitselect(vp, old, take));
+        v128.store(OPT_LIT + a, v128.andnot(v128.load(OPT_LIT + a), take));
+        v128.store(OPT_LEN + a, v128.bitselect(vm, v128.load(OPT_LEN + a), take));
+        v128.store(OPT_OFF + a, v128.bitselect(vo, v128.load(OPT_OFF + a), take));
+      }
+      vm = i32x4.add(vm, i32x4.splat(4));
+      m += 4;
+    }
+    for (; m <= e; m++) {
+      const t = cur + m;
+      if (p <= at(OPT_PRICE, t)) {
+        put(OPT_PRICE, t, p);
+        put(OPT_LIT, t, 0);
+        put(OPT_LEN, t, m);
+        put(OPT_OFF, t, off);
+      }
+    }
+    p++;
+    runEnd += 255;
+  }
+}
+
 /** Levels 4..9: price-based parse over a look-ahead window (search depth and the length taken
  *  without further parsing grow with the level). The window's first position is searched `depth`
  *  deep, the others `innerDepth` deep; with `longerOnly` a position inside the window is searched
@@ -677,16 +734,7 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
           for (let i = last + 1; i <= end + 1; i++) put(price, i, INF);
           last = end;
         }
-        for (let m = MINMATCH; m <= ml; m++) {
-          const p = pc + matchPrice(m);
-          const t = cur + m;
-          if (p <= at(price, t)) {
-            put(price, t, p);
-            put(lit, t, 0);
-            put(mlen, t, m);
-            put(moff, t, off);
-          }
-        }
+        relaxMatch(cur, ml, pc, off);
       }
     }
     // backtrack from last, turning the arrival links into forward links: fwdLen[start] = length of
@@ -933,6 +981,7 @@ export function compress(inOff: i32, srcLen: i32, cap: i32, level: i32): i32 {
   const src = inPtr + <usize>inOff;
   if (srcLen < MFLIMIT + 1) return finish(src, srcLen, cap, 0, 0);
   if (level <= 0) return compressFast(src, srcLen, cap);
+  seedChain = level >= 4 && level <= 9;
   if (level <= 3) return compressLazy(src, srcLen, cap, level == 1 ? 8 : level == 2 ? 16 : 32);
   switch (level) {
     case 4: return compressOpt(src, srcLen, cap, 24, 24, 48, false);
@@ -940,7 +989,12 @@ export function compress(inOff: i32, srcLen: i32, cap: i32, level: i32): i32 {
     case 6: return compressOpt(src, srcLen, cap, 64, 64, 64, false);
     case 7: return compressOpt(src, srcLen, cap, 96, 96, 64, false);
     case 8: return compressOpt(src, srcLen, cap, 128, 128, 64, false);
-    case 9: return compressOpt(src, srcLen, cap, 256, 256, 128, false);
+    // lz4hc's default: inside the window only matches reaching past its end are looked for, 64
+    // deep. 1.25-1.35x faster than every match 256 deep (the parse of levels 4..8), with as many or
+    // fewer pclusters than liblz4's level 9 (corpus 4 KiB: 7386 = as before, liblz4 7398; usrtree2
+    // 16 KiB: 2630, before 2628, liblz4 2631; 4 KiB: 9089, before 9084, liblz4 9099); seedChain
+    // (hcFind) another ~1.1x and 2629 / 9088 pclusters on usrtree2.
+    case 9: return compressOpt(src, srcLen, cap, 256, 64, 128, true);
     // lz4hc's levels 10..12 (search attempts, sufficient length; full update at 12)
     case 10: return compressOptHC(src, srcLen, cap, 512, 64, false);
     case 11: return compressOptHC(src, srcLen, cap, 2048, 128, false);

@@ -15,7 +15,7 @@ const GOLDEN: Record<string, string> = {
   'b512': '92c97800bc1935a61879c0bae21fec3ef3457de29c9b21c6371ad1020567129a',
   'b4096-digest': '98b735cfd677b5438916a3002a4b64a1a7694015b6aa50d260556ada9876339b',
   'b4096-trusted-digest-noinline': '299b009450fbbe3e85215a5be1e0c7a9309858521faa62d8b12afa7d33ce6475',
-  'b4096-lz4hc-fragments': 'b7b178b1f5be677bd2ef7a8c62464b1a88fad63446057fb6a2bcb2cb5da19908',
+  'b4096-lz4hc-fragments': 'ecf24a467b91d552327709c32d689da425332b497f84f05bfe214ca5e0f9ffa4',
   'b512-deflate-all-fragments-ztailpacking': '97dce880bcc4e7c40752955d611bbcaa75d60f0996d0dbb12fc9d40d083fab47',
   'b512-deflate-default-all-fragments-ztailpacking': '6ec296bfe8b7294948ac67f37f66eeb0b8770b9e00d4bf9f38be28ded42fb154',
 };

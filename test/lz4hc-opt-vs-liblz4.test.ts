@@ -34,6 +34,30 @@ test('lz4hc levels 10-12 fit no less input per pcluster than liblz4 1.9.4 (objec
   }
 });
 
+/** The same for liblz4's level 9 (its hash-chain parse, 256 attempts): what our default level must match. */
+const LIBLZ4_194_LEVEL9: Record<number, number[]> = {
+  4096: [16384, 14119, 11953, 10536, 9551, 9767],
+  16384: [65536, 63882, 64111, 62195, 61184, 65536],
+};
+
+// Issue 21: level 9 searches inside its parse window only for matches reaching past the window, 64
+// deep, to cost less; it must still fill every pcluster at least as well as liblz4's level 9 (a lazy
+// parse 256 deep does not: 14103 < 14119 at 4096 chunk 1).
+test('lz4hc level 9 (the default) fits no less input per pcluster than liblz4 1.9.4 level 9 (object-file-like data)', () => {
+  const data = objectLike(1 << 20, 18);
+  const scratch = new Lz4Scratch();
+  for (const [capKey, expected] of Object.entries(LIBLZ4_194_LEVEL9)) {
+    const cap = Number(capKey);
+    expected.forEach((lib, k) => {
+      const src = data.subarray(k * 5 * cap, k * 5 * cap + 4 * cap);
+      const dst = new Uint8Array(cap);
+      const r = lz4CompressDestSize(src, src.length, dst, 9, scratch);
+      assert.ok(r.consumed >= lib, `cap ${cap} chunk ${k}: ${r.consumed} < liblz4's ${lib}`);
+      assert.deepEqual(lz4DecompressStrict(dst.subarray(0, r.written), r.consumed), src.subarray(0, r.consumed));
+    });
+  }
+});
+
 test('lz4hc: a match that starts with a run of 0xff and goes on through a zero run is found past many zero runs', () => {
   // 0xff x6, then zeros and a marker: the same 18-byte pattern 50001 bytes back, and between them
   // thousands of zero runs that fill the chain of the four zero bytes after the run
