@@ -118,6 +118,13 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       // before the metadata is sized; segments before it may point back at earlier copies, which
       // only FULL indexes can express.
       w.form = !o.compression!.legacyIndexes && !w.deduped && !wouldDedupe(ctx, keys) ? 'compact' : 'full';
+      // INTERLACED images (-E fragments) keep the whole item within one block: a raw inline tail
+      // after indexes that run on is read by the kernel from a rotated position (z_erofs_transform_plain
+      // rotates by the output's offset in its block), and our reader refuses it.
+      if (z.inline && zp.interlaced && inodeEnd + zMetaLayoutOf(z, size, zp, inodeEnd, w.form).size > bs) {
+        uninlineTail(z, zp);
+        keys = dedupeKeys(ctx, z, zp);
+      }
       if (count === 1 && !worthCompressing(z, size, bs)) {
         // Stored flat: copied (and re-hashed) by a worker like any flat file.
         if (part.slabs) ctx.pool.recycle(part.slabs);
@@ -136,7 +143,7 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       // pclusters (mkfs.erofs z_erofs_drop_inline_pcluster), placed under the form already chosen.
       // Deciding by the whole item's size instead (inode + indexes + tail <= one block) refused
       // tails mkfs.erofs inlines, a block each.
-      if (z.inline) {
+      if (z.inline && !zp.interlaced) {
         const l = zMetaLayoutOf(z, size, zp, inodeEnd, w.form);
         const item = inodeEnd + l.size - l.inlineLen;
         if (!ctx.alloc.fitsInline(item, l.inlineLen)) {
