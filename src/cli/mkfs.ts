@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { buildImage, scanTarSource } from '../pipeline/build.js';
 import { defaultBuildOptions, type BuildOptions } from '../pipeline/options.js';
 import { UserError } from '../errors.js';
-import { newInode, NO_XATTRS, type Inode } from '../source/tree.js';
+import type { Inode } from '../source/tree.js';
 import { parseEpoch, parseUuid } from './parse.js';
 import { parseMkfsArgs, type MkfsArgs } from './mkfs-args.js';
 import { codecUnavailable } from '../compress/codec.js';
@@ -227,12 +227,16 @@ async function runMkfs(a: MkfsArgs, chatty: boolean): Promise<void> {
   const fsConfig = a.fsConfigFile !== undefined ? (await import('../source/android-fs-config.js')).loadFsConfig(a.fsConfigFile) : undefined;
   const fileContexts = a.fileContexts !== undefined ? (await import('../source/file-contexts.js')).loadFileContexts(a.fileContexts) : undefined;
 
-  let tree: Inode;
-  let cleanup = (): void => {};
+  const hook = await perFileHook(a, o, fsConfig, fileContexts);
+  let res: Awaited<ReturnType<typeof buildImage>>;
   if (a.tar) {
     const scan = await scanTarSource(a.source, o, { gzip: a.gzip ? true : 'auto', aufs: a.aufs, ovlfsStrip: a.ovlfsStrip, index: a.tarIndex });
-    tree = scan.tree;
-    cleanup = () => scan.cleanup();
+    try {
+      walkOnce(scan.tree, hook);
+      res = await buildImage(a.image, { tree: scan.tree }, o);
+    } finally {
+      scan.cleanup();
+    }
   } else {
     let st: fs.Stats | undefined;
     try {
@@ -241,55 +245,60 @@ async function runMkfs(a: MkfsArgs, chatty: boolean): Promise<void> {
       throw new UserError(`failed to stat ${a.source}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     if (!st.isDirectory()) throw new UserError(`${a.source}: not a directory; rebuilding from EROFS images is not implemented by erofs-forge (use --tar for an archive)`);
-    const { scanDirectory } = await import('../source/dir-scanner.js');
-    const { walkThreadsFor } = await import('../source/dir-walk.js');
-    tree = await scanDirectory(a.source, {
-      xattrs: o.xattrTolerance >= 0, excludePaths: a.excludePaths, excludeRegexes: a.excludeRegexes,
-      outputPath: path.resolve(a.image), warn: o.warn, walkThreads: o.walkThreads ?? walkThreadsFor(o.workers),
-    });
+    // The per-file options are applied as the scan makes each inode (in the order mkfs.erofs fills
+    // them), so compression starts while the walk goes on, as in `erofs-forge build`.
+    res = await buildImage(a.image, {
+      dir: a.source, excludePaths: a.excludePaths, excludeRegexes: a.excludeRegexes,
+      onInode: hook, hardDereference: a.hardDereference,
+    }, o);
   }
-  try {
-    if (a.hardDereference) splitHardLinks(tree);
-    const { fsConfigKey, capabilityXattr } = await import('../source/android-fs-config.js');
-    const { lookupContext, selabelPath } = await import('../source/file-contexts.js');
-    const SELINUX = Buffer.from('security.selinux');
-    const CAPABILITY = Buffer.from('security.capability');
-    walkOnce(tree, (n, rel) => {
-      // Order as mkfs.erofs __erofs_fill_inode: fs_config, then --force-*, then the offsets (u32 wrap).
-      if (fsConfig) {
-        const key = fsConfigKey(rel, a.mountPoint);
-        const e = fsConfig.get(key);
-        if (!e) throw new UserError(`failed to find ${key} in canned fs_config ${a.fsConfigFile}`);
-        n.uid = e.uid;
-        n.gid = e.gid;
-        n.mode = (n.mode & 0o170000) | e.mode;
-        if (e.capabilities) {
-          n.xattrs = [...n.xattrs.filter((x) => !x.name.equals(CAPABILITY)), { name: CAPABILITY, value: capabilityXattr(e.capabilities) }];
-        }
+  if (a.blockListFile !== undefined) await writeBlockList(a.image, a.blockListFile, a.mountPoint);
+  if (chatty) {
+    process.stdout.write(`Filesystem UUID: ${formatUuid(o.uuid)}\n`
+      // mkfs.erofs counts the tar's blocks (the device slot) in a tar index image's total.
+      + `Filesystem total blocks: ${res.blocks + (o.tarIndex?.mode === 'tar' ? Math.ceil(o.tarIndex.archiveBytes / o.blockSize) : 0)} (of ${o.blockSize}-byte blocks)\n`
+      + `Filesystem total inodes: ${res.inodes}\n`);
+  }
+}
+
+type FsConfig = ReturnType<typeof import('../source/android-fs-config.js')['loadFsConfig']>;
+type FileContexts = ReturnType<typeof import('../source/file-contexts.js')['loadFileContexts']>;
+
+/**
+ * mkfs.erofs's per-file options for one inode at its path `rel` ('' = root, latin1), in the order of
+ * mkfs.erofs __erofs_fill_inode: fs_config, then --force-*, then the offsets (u32 wrap), then the
+ * file_contexts label.
+ */
+async function perFileHook(a: MkfsArgs, o: BuildOptions, fsConfig: FsConfig | undefined, fileContexts: FileContexts | undefined): Promise<(n: Inode, rel: string) => void> {
+  const { fsConfigKey, capabilityXattr } = await import('../source/android-fs-config.js');
+  const { lookupContext, selabelPath } = await import('../source/file-contexts.js');
+  const SELINUX = Buffer.from('security.selinux');
+  const CAPABILITY = Buffer.from('security.capability');
+  const labels = fileContexts && o.xattrTolerance >= 0 ? fileContexts : undefined;
+  return (n, rel) => {
+    if (fsConfig) {
+      const key = fsConfigKey(rel, a.mountPoint);
+      const e = fsConfig.get(key);
+      if (!e) throw new UserError(`failed to find ${key} in canned fs_config ${a.fsConfigFile}`);
+      n.uid = e.uid;
+      n.gid = e.gid;
+      n.mode = (n.mode & 0o170000) | e.mode;
+      if (e.capabilities) {
+        n.xattrs = [...n.xattrs.filter((x) => !x.name.equals(CAPABILITY)), { name: CAPABILITY, value: capabilityXattr(e.capabilities) }];
       }
-      if (a.fixedUid !== undefined) n.uid = a.fixedUid;
-      if (a.fixedGid !== undefined) n.gid = a.fixedGid;
-      n.uid = (n.uid + a.uidOffset) >>> 0;
-      n.gid = (n.gid + a.gidOffset) >>> 0;
-      if (fileContexts && o.xattrTolerance >= 0) {
-        // With file_contexts the source's own security.selinux is dropped (lib/xattr.c), labelled or not.
-        const kept = n.xattrs.filter((x) => !x.name.equals(SELINUX));
-        const ctx = lookupContext(fileContexts, selabelPath(rel, a.mountPoint), n.kind);
-        n.xattrs = ctx === null ? (kept.length === n.xattrs.length ? n.xattrs : kept)
-          : [...kept, { name: SELINUX, value: Buffer.from(ctx, 'latin1') }];
-      }
-    });
-    const res = await buildImage(a.image, { tree }, o);
-    if (a.blockListFile !== undefined) await writeBlockList(a.image, a.blockListFile, a.mountPoint);
-    if (chatty) {
-      process.stdout.write(`Filesystem UUID: ${formatUuid(o.uuid)}\n`
-        // mkfs.erofs counts the tar's blocks (the device slot) in a tar index image's total.
-        + `Filesystem total blocks: ${res.blocks + (o.tarIndex?.mode === 'tar' ? Math.ceil(o.tarIndex.archiveBytes / o.blockSize) : 0)} (of ${o.blockSize}-byte blocks)\n`
-        + `Filesystem total inodes: ${res.inodes}\n`);
     }
-  } finally {
-    cleanup();
-  }
+    if (a.fixedUid !== undefined) n.uid = a.fixedUid;
+    if (a.fixedGid !== undefined) n.gid = a.fixedGid;
+    n.uid = (n.uid + a.uidOffset) >>> 0;
+    n.gid = (n.gid + a.gidOffset) >>> 0;
+    if (labels) {
+      // With file_contexts the source's own security.selinux is dropped (lib/xattr.c), labelled or not.
+      const kept = n.xattrs.filter((x) => !x.name.equals(SELINUX));
+      const ctx = lookupContext(labels, selabelPath(rel, a.mountPoint), n.kind);
+      n.xattrs = ctx === null ? (kept.length === n.xattrs.length ? n.xattrs : kept)
+        : [...kept, { name: SELINUX, value: Buffer.from(ctx, 'latin1') }];
+    }
+  };
 }
 
 function formatUuid(u: Uint8Array): string {
@@ -311,34 +320,6 @@ function walkOnce(root: Inode, visit: (n: Inode, rel: string) => void): void {
       for (let i = inodes.length - 1; i >= 0; i--) stack.push([inodes[i], rel ? `${rel}/${names[i]}` : names[i]]);
     }
   }
-}
-
-/** --hard-dereference: every further name of a hard-linked file becomes an inode of its own. */
-function splitHardLinks(root: Inode): void {
-  const seen = new Set<Inode>();
-  const walk = (dir: Inode): void => {
-    const { inodes } = dir.entries!;
-    for (let i = 0; i < inodes.length; i++) {
-      const n = inodes[i];
-      if (n.kind === 'dir') {
-        walk(n);
-        continue;
-      }
-      n.links = 1;
-      if (!seen.has(n)) {
-        seen.add(n);
-        continue;
-      }
-      // The copy reads its bytes through its own name (the planner points it there): the same file.
-      const copy = newInode({
-        kind: n.kind, mode: n.mode, uid: n.uid, gid: n.gid, mtimeSec: n.mtimeSec, mtimeNsec: n.mtimeNsec, size: n.size,
-        rdevMajor: n.rdevMajor, rdevMinor: n.rdevMinor, xattrs: n.xattrs.length ? [...n.xattrs] : NO_XATTRS,
-        data: n.data, target: n.target, links: 1,
-      }, dir.entries!.names[i], dir);
-      inodes[i] = copy;
-    }
-  };
-  walk(root);
 }
 
 /**

@@ -27,6 +27,10 @@ export interface BuildSource {
   tree?: Inode;
   excludePaths?: string[];
   excludeRegexes?: RegExp[];
+  /** With `dir`: each inode as the scan makes it, with its path (ScanOptions.onInode): compression starts meanwhile. */
+  onInode?: ScanOptions['onInode'];
+  /** With `dir`: hard links become separate inodes (ScanOptions.hardDereference). */
+  hardDereference?: boolean;
 }
 
 export interface BuildResult extends BuildStats {
@@ -98,6 +102,8 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
         statIds: o.cacheDir !== undefined,
         progress: o.progress && ((n) => o.progress!({ phase: 'scan', files: n, totalFiles: 0, bytes: 0, totalBytes: 0 })),
         onFile: found && ((p) => found.found(p)),
+        onInode: source.onInode,
+        hardDereference: source.hardDereference,
         readdirOrder: o.readdirOrder,
         walkThreads: o.walkThreads ?? (found || !o.workers ? walkThreadsFor(o.workers) : {
           // No file work starts before the plan: the job workers, idle until then, list directories

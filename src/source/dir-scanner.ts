@@ -49,6 +49,15 @@ export interface ScanOptions {
    * this file), as soon as its inode is made: its work can start while the walk goes on.
    */
   onFile?: (inode: Inode) => void;
+  /**
+   * Called with every inode as soon as it is made (before onFile), at its first name in the order
+   * mkfs.erofs fills them (a directory's entries, then its subdirectories): `rel` is its path below
+   * the root, names as latin1 bytes joined by '/', '' for the root. It may change the inode's owner,
+   * mode and xattrs (mkfs.erofs's per-file options: fs_config, file_contexts, id offsets).
+   */
+  onInode?: (inode: Inode, rel: string) => void;
+  /** Every name of a hard-linked file becomes an inode of its own (mkfs.erofs --hard-dereference). */
+  hardDereference?: boolean;
   /** Tests: the order readdir's names come in (to check that nothing depends on it). */
   readdirOrder?: (names: string[]) => string[];
   /** Walk threads listing directories ahead (none by default; a build: walkThreadsFor). */
@@ -106,7 +115,8 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
   const walk = new DirWalk(cx, opts.walkThreads ?? NO_WALK_THREADS);
   let scanned = 0;
   let sinceYield = 0;
-  const scanDir = async (dirPath: string, dirInode: Inode, relPrefix: string): Promise<void> => {
+  const onInode = opts.onInode;
+  const scanDir = async (dirPath: string, dirInode: Inode, relPrefix: string, relLatin1: string): Promise<void> => {
     const taken = walk.take(dirPath, relPrefix);
     const l = taken instanceof Promise ? await taken : taken;
     if (l.dirError !== undefined) throw new UserError(l.dirError);
@@ -118,14 +128,14 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
     }
     let warned = 0;
     const dentries: Dentry[] = [];
-    const subdirs: { ps: string; inode: Inode; rel: string }[] = [];
+    const subdirs: { ps: string; inode: Inode; rel: string; relLatin1: string }[] = [];
     for (let k = 0; k < l.names.length; k++) {
       const i = order ? order[k] : k;
       while (l.warnings && warned < l.warnings.length && l.warnings[warned].at <= i) opts.warn?.(l.warnings[warned++].message);
       if (i === l.errorAt) throw new UserError(l.error!);
       const name = l.names[i];
       let inode: Inode;
-      const key = l.links?.get(i);
+      const key = opts.hardDereference ? undefined : l.links?.get(i);
       const seen = key !== undefined ? hardlinks.get(key) : undefined;
       if (seen) {
         seen.links++;
@@ -133,7 +143,9 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
       } else {
         inode = inodeOf(l, i, name, dirInode);
         if (key !== undefined) hardlinks.set(key, inode);
-        if (inode.kind === 'dir') subdirs.push({ ps: dirPath + '/' + name, inode, rel: relPrefix + Buffer.from(name, 'latin1').toString('utf8') + '/' });
+        const rel = onInode ? relLatin1 + name : '';
+        onInode?.(inode, rel);
+        if (inode.kind === 'dir') subdirs.push({ ps: dirPath + '/' + name, inode, rel: relPrefix + Buffer.from(name, 'latin1').toString('utf8') + '/', relLatin1: onInode ? rel + '/' : '' });
         else if (inode.kind === 'reg') opts.onFile?.(inode);
       }
       dentries.push({ name, inode });
@@ -145,7 +157,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
     }
     while (l.warnings && warned < l.warnings.length) opts.warn?.(l.warnings[warned++].message);
     dirInode.entries = sortedEntries(dentries);
-    for (const d of subdirs) await scanDir(d.ps, d.inode, d.rel);
+    for (const d of subdirs) await scanDir(d.ps, d.inode, d.rel, d.relLatin1);
   };
 
   try {
@@ -155,7 +167,8 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
     const error = recordEntry(rootListing, 0, rootBuf, st, cx);
     if (error) throw new UserError(error);
     const rootInode = inodeOf(rootListing, 0, rootLatin1, undefined);
-    await scanDir(rootLatin1, rootInode, '');
+    onInode?.(rootInode, '');
+    await scanDir(rootLatin1, rootInode, '', '');
     return rootInode;
   } finally {
     opts.walkCounts?.(walk.counts);

@@ -36,6 +36,8 @@ interface Written {
   /** The file's bytes in the packed inode: where they start, how many. */
   fragmentOff?: number;
   fragmentLen: number;
+  /** The inode with its inline tail, as mkfs.erofs tries to place it before dropping the tail to a block. */
+  refusedInline?: { size: number; inline: number };
   /** The last segment's buffers, back to the workers once the inode is written (its inline bytes may be views of them). */
   lastSlabs?: ArrayBuffer[];
 }
@@ -118,9 +120,10 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       // before the metadata is sized; segments before it may point back at earlier copies, which
       // only FULL indexes can express.
       w.form = !o.compression!.legacyIndexes && !w.deduped && !wouldDedupe(ctx, keys) ? 'compact' : 'full';
-      // The inline tail must share one block with the inode (ztailpacking); otherwise it becomes a
-      // block. Pclusters made from it are placed under the form already chosen.
-      if (z.inline && inodeEnd + zMetaLayoutOf(z, size, zp, inodeEnd, w.form).size > bs) {
+      // INTERLACED images (-E fragments) keep the whole item within one block: a raw inline tail
+      // after indexes that run on is read by the kernel from a rotated position (z_erofs_transform_plain
+      // rotates by the output's offset in its block), and our reader refuses it.
+      if (z.inline && zp.interlaced && inodeEnd + zMetaLayoutOf(z, size, zp, inodeEnd, w.form).size > bs) {
         uninlineTail(z, zp);
         keys = dedupeKeys(ctx, z, zp);
       }
@@ -134,6 +137,21 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
         if (ctx.chunkStore) writeChunked(ctx, p);
         else await copyFlat(ctx, p, ctx.reserve(p));
         return 'flat';
+      }
+      // The inline tail (ztailpacking) goes wherever mkfs.erofs 1.9.3's buffer manager would take it
+      // with the inode, which may run on across a block boundary before it (buffer-blocks.ts): the
+      // tail alone must stay within one block. Refused there, it becomes a block after the file's
+      // pclusters (mkfs.erofs z_erofs_drop_inline_pcluster), placed under the form already chosen.
+      // Deciding by the whole item's size instead (inode + indexes + tail <= one block) refused
+      // tails mkfs.erofs inlines, a block each.
+      if (z.inline && !zp.interlaced) {
+        const l = zMetaLayoutOf(z, size, zp, inodeEnd, w.form);
+        const item = inodeEnd + l.size - l.inlineLen;
+        if (!ctx.alloc.fitsInline(item, l.inlineLen)) {
+          w.refusedInline = { size: item, inline: l.inlineLen };
+          uninlineTail(z, zp);
+          keys = dedupeKeys(ctx, z, zp);
+        }
       }
     }
     // Segments before the last may point back at earlier copies (the form, chosen at the last, is then FULL).
@@ -224,7 +242,14 @@ function writeCompressedInode(ctx: EmitContext, p: Inode, zp: ZParams, w: Writte
   }
   const layout = zMetaLayoutOf(w.z, p.size, zp, inodeEnd, w.form);
   const meta = zMetaBytes(w.z, p.size, zp, layout, w.packed.length ? concatColumns(w.packed) : undefined, w.fragmentOff);
-  ctx.placeItem(p, inodeEnd + layout.size - layout.inlineLen, layout.inlineLen);
+  const refused = w.refusedInline;
+  if (refused) {
+    // mkfs.erofs tries with the tail first: the empty block its buffer manager makes then stays
+    // (later items may fill it). The file's data buffer, grown by the tail's block, is held meanwhile.
+    ctx.alloc.holdData(true);
+    if (ctx.alloc.placeInode(p, refused.size, refused.inline)) throw new Error(`${showPath(pathOf(p))}: an inline tail refused before fits after all`);
+  }
+  ctx.placeItem(p, inodeEnd + layout.size - layout.inlineLen, layout.inlineLen, !!refused || layout.inlineLen > 0);
   const pl: Placement = { datalayout: w.form === 'compact' ? INODE_COMPRESSED_COMPACT : INODE_COMPRESSED_FULL, startBlk: w.z.totalBlocks, tail: meta, tailLen: meta.length };
   ctx.compressedFiles++;
   ctx.writeItem(p, pl);

@@ -256,10 +256,13 @@ export class EmitContext {
     this.alloc.holdData(false);
   }
 
-  /** Place an item that is not a flat file's (compressed, chunk-based): `inline` tail bytes after `size`; it must fit. */
-  placeItem(p: Inode, size: number, inline: number): void {
+  /**
+   * Place an item that is not a flat file's (compressed, chunk-based): `inline` tail bytes after `size`;
+   * it must fit. `holdData`: the file's data buffer is still held (see writeCompressedInode).
+   */
+  placeItem(p: Inode, size: number, inline: number, holdData = inline > 0): void {
     // mkfs lets a compressed file's data buffer go before placing its inode unless a tail is inline.
-    this.alloc.holdData(inline > 0);
+    this.alloc.holdData(holdData);
     if (!this.alloc.placeInode(p, size, inline)) throw new Error(`${showPath(pathOf(p))}: ${inline} inline bytes after ${size} fit no block`);
   }
 

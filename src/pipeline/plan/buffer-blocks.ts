@@ -159,6 +159,38 @@ export class BufferBlocks implements MetaAllocator {
    * block is mapped (mapPending).
    */
   placeInode(p: Inode, size: number, inline: number): boolean {
+    let best = this.choose(size, inline);
+    if (!best) {
+      const bb: Bb = { blk: -1, used: 0, nblocks: 0, seq: ++this.made, bucket: -1, inMapped: false, items: [] };
+      // mkfs keeps the new block even when the item is refused: it is mapped later, empty.
+      this.unmapped.push(bb);
+      if (this.tryAttach(bb, size, inline) < 0) return false;
+      best = bb;
+    }
+    this.attach(best, p, size + inline);
+    this.dataLive = false;
+    return true;
+  }
+
+  /**
+   * Whether placeInode would take an item of `size` bytes with `inline` tail bytes while the file's
+   * data buffer is held (as it is for an inline tail): nothing is placed or made. A compressed file
+   * asks before its last pclusters are written, so that a tail refused here becomes one of them.
+   */
+  fitsInline(size: number, inline: number): boolean {
+    // An empty block takes it unless its tail would cross the boundary after the item's last part.
+    if (((size - 1) & this.mask) + 1 + inline <= this.bs) return true;
+    const live = this.dataLive;
+    this.dataLive = true;
+    try {
+      return this.choose(size, inline) !== undefined;
+    } finally {
+      this.dataLive = live;
+    }
+  }
+
+  /** The block placeInode puts the item in, among those that exist (undefined: a new one). */
+  private choose(size: number, inline: number): Bb | undefined {
     const { bs } = this;
     const total = size + inline;
     const used0 = Math.floor((bs - (total & this.mask)) / ISLOT_SIZE) * ISLOT_SIZE;
@@ -179,16 +211,7 @@ export class BufferBlocks implements MetaAllocator {
       if (!this.dataLive) consider(this.lastMapped);
     }
     consider(this.search(0, used0, 0, true, size, inline));
-    if (!best) {
-      const bb: Bb = { blk: -1, used: 0, nblocks: 0, seq: ++this.made, bucket: -1, inMapped: false, items: [] };
-      // mkfs keeps the new block even when the item is refused: it is mapped later, empty.
-      this.unmapped.push(bb);
-      if (this.tryAttach(bb, size, inline) < 0) return false;
-      best = bb;
-    }
-    this.attach(best, p, size + inline);
-    this.dataLive = false;
-    return true;
+    return best;
   }
 
   private attach(bb: Bb, p: Inode, total: number): void {

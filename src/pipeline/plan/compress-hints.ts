@@ -6,7 +6,9 @@
 // empty lines are skipped; a size that is not a multiple of the block size only warns and the line
 // is dropped (as mkfs.erofs does). Files no line matches get -C and the first algorithm.
 import { UserError } from '../../errors.js';
-import type { CompressHint } from '../options.js';
+import type { BuildOptions, CompressHint } from '../options.js';
+import type { Inode } from '../../source/tree.js';
+import { relPathOf } from './visit-order.js';
 
 
 /** POSIX bracket classes as JavaScript ones (the rest of ERE reads the same in a JavaScript RegExp). */
@@ -77,4 +79,14 @@ export function parseCompressHints(text: string, file: string, blockSize: number
 export function hintFor(hints: readonly CompressHint[], relPath: string): CompressHint | undefined {
   for (const h of hints) if (h.pattern.test(relPath)) return h;
   return undefined;
+}
+
+/**
+ * A regular file's pcluster size and algorithm: the first hint matching its path (relative to the
+ * root, by its first name in visit order), else -C and the first algorithm. The path is known as soon
+ * as the scan has made the inode, so the compression jobs may start before the plan.
+ */
+export function compressChoiceOf(n: Inode, o: BuildOptions): { pclusterSize: number; algorithm: number } {
+  const h = hintFor(o.compression!.hints!, relPathOf(n).toString('latin1'));
+  return h ? { pclusterSize: h.pclusterSize, algorithm: h.algorithm } : { pclusterSize: o.compression!.pclusterSize, algorithm: 0 };
 }

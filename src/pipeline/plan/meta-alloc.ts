@@ -18,6 +18,8 @@ export interface MetaAllocator {
   alignData(unit: number): void;
   /** Place inode + xattrs (+ map) of `size` bytes and `inline` tail bytes; false: the tail fits nowhere with it. */
   placeInode(p: Inode, size: number, inline: number): boolean;
+  /** Whether placeInode would take such an item while the file's data is held; places nothing. */
+  fitsInline(size: number, inline: number): boolean;
   /** Give every placed item its address (a directory's blocks are taken). */
   mapPending(): void;
   /** Give addresses to placed items up to the last of `items` in placing order (their nids are needed). */
@@ -223,6 +225,10 @@ export class BlockAllocator implements MetaAllocator {
     if (inline && size + inline > this.bs) return false;
     p.nid = this.placeRunOn(size, inline) / ISLOT_SIZE;
     return true;
+  }
+
+  fitsInline(size: number, inline: number): boolean {
+    return !inline || size + inline <= this.bs;
   }
 
   mapPending(): void {}

@@ -10,8 +10,8 @@
 import type { LongPrefix } from '../../format/xattr.js';
 import type { Inode } from '../../source/tree.js';
 import type { BuildOptions } from '../options.js';
-import { hintFor } from './compress-hints.js';
-import { visitOrder, relPathOf, type Step } from './visit-order.js';
+import { compressChoiceOf } from './compress-hints.js';
+import { visitOrder, type Step } from './visit-order.js';
 import { buildTimes } from './times.js';
 import { settleInodes, chooseInodeForms, type DirBlock } from './inode-forms.js';
 import { gatherXattrs, placeXattrs } from './xattrs.js';
@@ -89,9 +89,7 @@ function compressChoices(order: readonly Inode[], o: BuildOptions): Plan['zChoic
   if (!hints?.length) return undefined;
   const zChoice: NonNullable<Plan['zChoice']> = new Map();
   for (const n of order) {
-    if (n.kind !== 'reg') continue;
-    const h = hintFor(hints, relPathOf(n).toString('latin1'));
-    zChoice.set(n, h ? { pclusterSize: h.pclusterSize, algorithm: h.algorithm } : { pclusterSize: o.compression!.pclusterSize, algorithm: 0 });
+    if (n.kind === 'reg') zChoice.set(n, compressChoiceOf(n, o));
   }
   return zChoice;
 }

@@ -7,6 +7,7 @@ import { dataOf, pathOf, type DataSource, type Inode } from '../../source/tree.j
 import * as fs from 'node:fs';
 import type { Plan } from '../plan/plan.js';
 import { DirDone } from '../plan/visit-order.js';
+import { compressChoiceOf } from '../plan/compress-hints.js';
 import type { BuildOptions } from '../options.js';
 import { mayBeWorthCompressing, type ZParams, type ZResult } from '../files/zfile.js';
 import { digestAlgorithm } from '../../fingerprint/compute.js';
@@ -143,15 +144,17 @@ export class FileJobQueue {
   private sentAhead = 0;
   /** The fingerprint's digest, for every non-empty regular file (plan/xattrs.ts gatherXattrs stamps them all). */
   private readonly algo?: 'sha256' | 'blake3';
-  /** Files may be found by the scan (no compress hints: a file's parameters then need no plan). */
+  /** Files may be found by the scan (compressed images; compress hints are matched as each is found). */
   readonly takesScan: boolean;
+  /** --compress-hints: the choices of files found by the scan, until the plan's (the same) are known. */
+  private scanChoice?: NonNullable<Plan['zChoice']>;
   private scanFed = false;
   private isPlanned = false;
 
   /** `zp`: the image's compression parameters (imageZParams), undefined for an uncompressed image. */
   constructor(private readonly o: BuildOptions, private readonly pool: JobPool, readonly zp?: ZParams) {
     this.algo = o.fingerprint ? digestAlgorithm(o.fingerprint) : undefined;
-    this.takesScan = !!zp && !o.compression?.hints?.length;
+    this.takesScan = !!zp;
     if (zp) {
       this.params = { codec: o.compression!.codec, blockSize: zp.blockSize, pclusterSize: zp.pclusterSize, big: zp.big, ztailpacking: zp.ztailpacking,
         ...(zp.maxExtent !== undefined ? { maxExtent: zp.maxExtent } : {}),
@@ -174,7 +177,11 @@ export class FileJobQueue {
     // so are files too small to gain from compression, which the writer would store flat anyway.
     if (!this.zp || !mayBeWorthCompressing(p.size, this.zp)) return false;
     // A compress hint of pcluster size 0: stored uncompressed.
-    return this.choice?.get(p)?.pclusterSize !== 0;
+    return this.choiceOf(p)?.pclusterSize !== 0;
+  }
+
+  private choiceOf(p: Inode): { pclusterSize: number; algorithm: number } | undefined {
+    return this.choice ? this.choice.get(p) : this.scanChoice?.get(p);
   }
 
   /**
@@ -183,7 +190,9 @@ export class FileJobQueue {
    * depend on the layout; where they go is decided when the writer takes them.
    */
   found(p: Inode): void {
-    if (!this.takesScan || !this.wants(p)) return;
+    if (!this.takesScan) return;
+    if (this.o.compression?.hints?.length && p.kind === 'reg') (this.scanChoice ??= new Map()).set(p, compressChoiceOf(p, this.o));
+    if (!this.wants(p)) return;
     this.scanFed = true;
     this.files.push(p);
     this.pump();
@@ -195,6 +204,7 @@ export class FileJobQueue {
    */
   planned(plan: Plan): void {
     this.choice = plan.zChoice;
+    this.scanChoice = undefined;
     const files: Inode[] = [];
     for (const s of plan.steps) {
       if (s instanceof DirDone) continue;
@@ -214,7 +224,7 @@ export class FileJobQueue {
 
   /** A file's compression parameters: the image's, or those its compress hint gives. */
   private paramsOf(p: Inode): { params: ZJobParams; optsKey: string } {
-    const c = this.choice?.get(p);
+    const c = this.choiceOf(p);
     if (!c) return { params: this.params!, optsKey: this.optsKey };
     const k = `${c.pclusterSize}:${c.algorithm}`;
     let h = this.hinted.get(k);
