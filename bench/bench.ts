@@ -64,7 +64,35 @@ function median(xs: Sample[]): Sample {
   return { seconds: m.seconds, rssKiB: Math.max(...xs.map((x) => x.rssKiB)), bytes: m.bytes };
 }
 
+const USAGE = `usage: npm run bench [-- --corpus DIR] [--runs N] [--modes a,b] [--json FILE]
+  --corpus DIR   the tree to build (default: the shared corpus from ../shared/bench/make-corpus.sh)
+  --runs N       runs per tool and mode; the median is reported (default 3)
+  --modes LIST   modes to run (default: uncompressed, uncompressed+fingerprints, lz4, lz4hc, deflate,
+                 cached-rebuild, sealed); also: million, zstd, zstd-64k, zstd-max, zstd-max-64k,
+                 zstd-all, lzma, lzma-64k, lzma-max, lzma-max-64k, lzma-all
+  --json FILE    where the results go as JSON (default: bench-results.json in the checkout)
+Images are written under TMPDIR (/dev/shm keeps the disk out of the figures).
+`;
+const VALUED = ['--corpus', '--runs', '--modes', '--json'];
+const MODE_NAMES = new Set([...MODES.map((m) => m.name), ...Object.keys(GROUPS), 'cached-rebuild', 'sealed', 'million']);
+
+/** A mistyped option or mode is refused (it used to be ignored, running the whole bench). */
+function checkArgs(): void {
+  for (let i = 0; i < args.length; i++) {
+    if (!VALUED.includes(args[i])) throw new UserError(`unknown option ${args[i]} (--help lists the options)`);
+    if (i + 1 >= args.length) throw new UserError(`${args[i]} needs a value`);
+    i++;
+  }
+  const runs = Number(opt('--runs', '3'));
+  if (!Number.isInteger(runs) || runs < 1) throw new UserError(`--runs ${opt('--runs')}: not a whole number of runs >= 1`);
+  for (const m of opt('--modes')?.split(',') ?? []) {
+    if (!MODE_NAMES.has(m)) throw new UserError(`--modes: unknown mode "${m}" (--help lists them)`);
+  }
+}
+
 function main(): void {
+  if (args.includes('--help') || args.includes('-h')) { process.stdout.write(USAGE); return; }
+  checkArgs();
   let corpus = opt('--corpus');
   if (!corpus) {
     const r = spawnSync(path.resolve(repo, '../shared/bench/make-corpus.sh'), [], { encoding: 'utf8' });
