@@ -7,6 +7,7 @@ import type { Worker, MessagePort } from 'node:worker_threads';
 const { availableParallelism, loadavg } = process.getBuiltinModule('node:os');
 const module = process.getBuiltinModule('node:module');
 const path = process.getBuiltinModule('node:path');
+const { readFileSync } = process.getBuiltinModule('node:fs');
 import * as sys from '../sys/libc.js';
 import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
 import type { ErofsImage, InodeInfo } from './image.js';
@@ -46,14 +47,31 @@ function compileCacheBase(): string | undefined {
 
 /**
  * One core stays with the main thread (it creates every entry); a worker is started only for a core
- * that was idle over the last minute (cores minus the 1-minute load average, rounded): a worker costs
- * CPU of its own (its start-up, its own JIT compilation, a message per file: the LZ4 corpus took
- * 0.88 s of CPU on one thread, 1.11 s with a worker), which pays back in wall time only on a core
- * nobody else wanted. At most 4, at most one fewer than cores, possibly none.
+ * nobody else wants: cores minus how busy the machine is, rounded. A worker costs CPU of its own (its
+ * start-up, its own JIT compilation, a message per file: the LZ4 corpus took 0.88 s of CPU on one
+ * thread, 1.11 s with a worker), which pays back in wall time only on an idle core. How busy: the
+ * 1-minute load average, unless fewer threads are runnable right now (`runnable`, this one included):
+ * the average lags a minute behind, so a run of ours that just ended kept the next one from its worker
+ * (bench:extract's back-to-back runs held it at 1.5-1.6 on 2 cores: the LZ4 corpus took 0.61 s instead
+ * of 0.49, fsck.erofs 0.52). At most 4, at most one fewer than cores, possibly none.
  */
-export function defaultExtractWorkers(cores = availableParallelism(), load1 = loadavg()[0]): number {
-  const idle = Math.floor(cores - load1 + 0.5);
+export function defaultExtractWorkers(cores = availableParallelism(), load1 = loadavg()[0], runnable: number | null = runnableNow()): number {
+  const busy = runnable === null ? load1 : Math.min(load1, Math.max(0, runnable - 1));
+  const idle = Math.floor(cores - busy + 0.5);
   return Math.max(0, Math.min(4, cores - 1, idle));
+}
+
+/**
+ * Threads runnable on the machine now: /proc/loadavg's fourth field ("running/total", the kernel's
+ * nr_running at the moment of reading); null where it cannot be read.
+ */
+export function runnableNow(): number | null {
+  try {
+    const m = /^\S+ \S+ \S+ (\d+)\//.exec(readFileSync('/proc/loadavg', 'latin1'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
 }
 
 export function errorToWire(e: unknown): WireError {

@@ -25,7 +25,7 @@ export interface ExtractOptions {
   warn?: (msg: string) => void;
   /**
    * Worker threads that decode compressed files and write them while this thread creates the
-   * entries (default: defaultExtractWorkers(), one per core idle over the last minute, at most one fewer than
+   * entries (default: defaultExtractWorkers(), one per idle core (the 1-minute load, or fewer threads runnable now), at most one fewer than
    * cores and at most 4; 0: all on this thread). Started only once an image
    * has shown a MiB of compressed data, and by default never for an image under SMALL_IMAGE_BYTES:
    * a small image does not pay their start-up.
