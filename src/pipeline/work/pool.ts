@@ -248,7 +248,9 @@ export class JobPool {
       // worker on it only waits for the first, spinning (see poolSizeFor in build.ts). Such copies
       // go to the first worker only; jobs queued behind them still go to the others meanwhile.
       const kernelCopy = job.kind === 'copy' && !job.algo;
-      for (const c of kernelCopy ? this.workers.slice(0, 1) : this.workers) {
+      const candidates = kernelCopy ? Math.min(1, this.workers.length) : this.workers.length;
+      for (let k = 0; k < candidates; k++) {
+        const c = this.workers[k];
         const b = this.queuedBytes.get(c)!;
         if (this.inWorker.get(c)!.length < room && b < least) { least = b; w = c; }
       }
