@@ -50,8 +50,9 @@ test('compile_cache_in_workers: the job workers use the compile cache too (they 
   const d = fs.mkdtempSync(path.join(tmpdir(), 'forge-startup-'));
   try {
     fs.mkdirSync(path.join(d, 'src'));
-    fs.writeFileSync(path.join(d, 'src', 'a'), 'a file\n');
-    const r = spawnSync(process.execPath, [FORGE_BIN, 'build', '--quiet', '--workers', '1', path.join(d, 'img'), path.join(d, 'src')],
+    // More lz4 work than a build runs on its main thread (inlineBudgetFor): a worker starts.
+    fs.writeFileSync(path.join(d, 'src', 'a'), Buffer.alloc(9 << 20, 'a file\n'));
+    const r = spawnSync(process.execPath, [FORGE_BIN, 'build', '--quiet', '-zlz4', '--workers', '1', path.join(d, 'img'), path.join(d, 'src')],
       { env: { ...process.env, XDG_CACHE_HOME: path.join(d, 'cache') }, encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
     const cache = path.join(d, 'cache', 'erofs-forge', 'node-compile-cache');

@@ -5,7 +5,8 @@ import module from 'node:module';
 import * as path from 'node:path';
 import { UserError } from '../../errors.js';
 import { showPath } from '../../show-path.js';
-import { toWire, unpackResult } from './job-wire.js';
+import { fromWire, packResult, toWire, unpackResult } from './job-wire.js';
+import { runJob } from './jobs.js';
 import { fixMmapThreshold } from '../../sys/malloc-threshold.js';
 import type { Job, JobOf, JobResult } from './job-types.js';
 import type { KernelCopyPath } from '../../sys/libc.js';
@@ -90,6 +91,15 @@ export interface JobPoolOptions {
    * with, and each worker more cost its start-up, its own JIT and GC (~100-130 ms of CPU).
    */
   grow?: boolean;
+  /**
+   * Start no worker while the work asked for stays within this many bytes of job cost (see jobCost):
+   * jobs wait in the queue until the caller says how much is coming (expect) and then run on this
+   * thread, or the workers start once the queued or expected work passes it. Undefined: the workers
+   * start at once (or at the first job, `lazy`).
+   */
+  inlineBudget?: number;
+  /** Tests: true runs every job on the calling thread (no worker ever starts), false ignores inlineBudget. */
+  inline?: boolean;
 }
 
 /**
@@ -128,8 +138,70 @@ export class JobPool {
     return Number(Atomics.load(this.copied, 0));
   }
 
+  /** No worker started and none decided yet (JobPoolOptions.inlineBudget): jobs wait in the queue. */
+  private deferred: boolean;
+  /** Decided: every job runs on this thread (runHere). */
+  private inline = false;
+  /** Cost of the jobs asked for while deferred. */
+  private deferredCost = 0;
+
   constructor(readonly size: number, private readonly opts: JobPoolOptions = {}) {
-    if (!opts.lazy) this.start();
+    // Injected faults (tests) must reach a worker.
+    this.deferred = !opts.fault && (opts.inline === true || (opts.inline === undefined && opts.inlineBudget !== undefined));
+    if (!opts.lazy && !this.deferred) this.start();
+  }
+
+  /** The work to come is too much for this thread alone: the workers start, and take the queue. */
+  private undefer(): void {
+    this.deferred = false;
+    this.start();
+    this.dispatch();
+  }
+
+  /**
+   * The caller knows the work still to come (`bytes` of job cost, the files' data): within the
+   * budget, every job (those queued and those to come) runs on this thread, and no worker starts;
+   * beyond it, the workers start now.
+   */
+  expect(bytes: number): void {
+    if (!this.deferred) return;
+    if (this.opts.inline !== true && Math.max(bytes, this.deferredCost) > this.opts.inlineBudget!) return this.undefer();
+    this.deferred = false;
+    this.inline = true;
+    const queued = this.queue;
+    this.queue = [];
+    for (const { id, job } of queued) {
+      const p = this.pending.get(id)!;
+      this.pending.delete(id);
+      this.computeBytes -= this.computeCosts.get(id) ?? 0;
+      this.computeCosts.delete(id);
+      this.runHere(job).then(p.resolve, p.reject);
+    }
+  }
+
+  /**
+   * For a lister that would use the workers (the walk of a tree that proved big): the workers start
+   * if they were deferred; whether they are up.
+   */
+  warm(): boolean {
+    if (this.deferred && this.opts.inline !== true) this.undefer();
+    return this.ready;
+  }
+
+  /** The job run on this thread, through the very code (and the same packing of its result) a worker runs. */
+  private runHere(job: Job): Promise<JobResult> {
+    setCopyCounter(this.copied);
+    setKernelCopy(this.opts.kernelCopy ?? 'copy_file_range');
+    let pr: Promise<JobResult>;
+    try {
+      pr = Promise.resolve(unpackResult(packResult(runJob(fromWire(toWire(job))))));
+    } catch (e) {
+      const err = e as Error;
+      pr = Promise.reject(jobError(job, err.message, err.stack, e instanceof UserError));
+      // Reported where it is awaited, as a worker's failure is.
+      pr.catch(() => {});
+    }
+    return pr;
   }
 
   /** Compression and hashing input queued or running (see GROW_BYTES). */
@@ -215,7 +287,8 @@ export class JobPool {
 
   run(job: Job): Promise<JobResult> {
     if (this.failure) return Promise.reject(this.failure);
-    if (!this.workers.length) this.start();
+    if (this.inline) return this.runHere(job);
+    if (!this.workers.length && !this.deferred) this.start();
     const id = this.nextId++;
     const pr = new Promise<JobResult>((resolve, reject) => this.pending.set(id, { resolve, reject, job }));
     // Unobserved rejections of prefetched jobs are reported where they are awaited.
@@ -225,7 +298,12 @@ export class JobPool {
       const c = jobCost(job);
       this.computeCosts.set(id, c);
       this.computeBytes += c;
-      if (this.opts.grow && this.computeBytes > GROW_BYTES && this.workers.length < this.size) this.startWorker();
+      if (this.opts.grow && this.computeBytes > GROW_BYTES && this.workers.length < this.size && !this.deferred) this.startWorker();
+    }
+    if (this.deferred) {
+      this.deferredCost += jobCost(job);
+      if (this.opts.inline !== true && this.deferredCost > this.opts.inlineBudget!) this.undefer();
+      return pr;
     }
     this.dispatch();
     return pr;
@@ -308,6 +386,9 @@ export class JobPool {
    * transferred, so every view of them on this thread is dead from here on.
    */
   recycle(bufs: ArrayBuffer[]): void {
+    // Results made on this thread (runHere) are left to the GC: a buffer recycled twice would not be
+    // detached by its first transfer here, and two results could then be given it.
+    if (!this.workers.length) return;
     for (const b of bufs) {
       if (b.byteLength === 0 || this.recycled.includes(b)) continue;
       this.recycled.push(b);
