@@ -58,7 +58,10 @@ test('compile_cache_in_workers: the job workers use the compile cache too (they 
     const cache = path.join(d, 'cache', 'erofs-forge', 'node-compile-cache');
     const entries = fs.readdirSync(cache, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
     // job-worker.js is loaded by the workers only: its compiled code is there if they wrote the cache.
-    const byWorker = entries.some((e) => fs.readFileSync(path.join(e.parentPath, e.name)).includes('pipeline/work/job-worker.js'));
+    // The CLI runs the bundle (scripts/bundle-build.js): there, the chunk its worker entry imports.
+    const boot = path.join(path.dirname(FORGE_BIN), '..', 'dist', 'src', 'bundle', 'worker-boot.js');
+    const workerModule = fs.existsSync(boot) ? `bundle/${/import\("\.\/(chunk-[^"]+)"\)/.exec(fs.readFileSync(boot, 'utf8'))![1]}` : 'pipeline/work/job-worker.js';
+    const byWorker = entries.some((e) => fs.readFileSync(path.join(e.parentPath, e.name)).includes(workerModule));
     assert.ok(byWorker, `a worker module in the cache (${entries.length} entries)`);
   } finally {
     fs.rmSync(d, { recursive: true, force: true });

@@ -1,6 +1,8 @@
 // The erofs-forge command line: commander at the edge; typed errors become one line and an exit code.
 import type { Command } from 'commander';
 import type * as ExtractCmd from './extract-cmd.js';
+import type * as BuildCmd from './build.js';
+import type * as MkfsCmd from './mkfs.js';
 import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
 import { liveTempFiles, committedImages, undoOnSignal, liveDevices } from '../sys/cleanup.js';
 
@@ -13,7 +15,7 @@ const fs = process.getBuiltinModule('node:fs');
  * commands load all): a build does not pay for loading the reader, verifier and report code.
  */
 const MODULES: (() => Promise<Command[]>)[] = [
-  async () => [(await import('./build.js')).buildCommand()],
+  async () => [(await bundled<typeof BuildCmd>('../bundle/build.js', () => import('./build.js'))).buildCommand()],
   async () => (await import('./read.js')).readCommands(),
   async () => [(await import('./verify.js')).verifyCommand()],
   async () => [(await import('./share-report.js')).shareReportCommand()],
@@ -29,7 +31,7 @@ const MODULE_OF: Record<string, number> = { build: 0, inspect: 1, ls: 1, cat: 1,
 export async function main(argv: string[], mkfsName = 'erofs-forge mkfs'): Promise<number> {
   if (argv[0] === 'mkfs') {
     installProcessHandlers();
-    return (await import('./mkfs.js')).mkfsMain(argv.slice(1), mkfsName);
+    return (await bundled<typeof MkfsCmd>('../bundle/mkfs.js', () => import('./mkfs.js'))).mkfsMain(argv.slice(1), mkfsName);
   }
   // The plain extract command line runs without commander (its modules: ~7 ms of start-up).
   if (argv[0] === 'extract') {
@@ -85,6 +87,20 @@ async function loadExtractCommand(): Promise<typeof ExtractCmd> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !String((e as Error).message).includes('extract-cmd.bundle.js')) throw e;
     return import('./extract-cmd.js');
+  }
+}
+
+/**
+ * The build and mkfs commands as bundles (scripts/bundle-build.js: their ~150 modules in a few files,
+ * and the threads they start likewise), or the modules themselves where no bundle was made (a
+ * tsc-only build). Only a missing bundle falls back: any other failure to load it is a bug.
+ */
+async function bundled<T>(bundle: string, modules: () => Promise<unknown>): Promise<T> {
+  try {
+    return (await import(bundle)) as T;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !String((e as Error).message).includes(bundle.slice(3))) throw e;
+    return (await modules()) as T;
   }
 }
 
