@@ -18,6 +18,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { builtinModules } from 'node:module';
 import { build } from 'esbuild';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -45,6 +46,20 @@ await build({
   logLevel: 'warning',
   external: ['koffi', '@koromix/*', 'commander'],
   plugins: [{
+    // Node's built-in modules through process.getBuiltinModule (Node >= 22.3), not `import`: the ES
+    // module facade of a built-in reads every export, which loads what the module loads lazily
+    // (node:fs its streams, node:crypto WebCrypto, X.509 and the rest: ~60 of Node's own modules
+    // more in a build). As CommonJS here, esbuild's named imports read only what is used, when used.
+    name: 'builtins-unwrapped',
+    setup(b) {
+      const builtins = new Set(builtinModules);
+      b.onResolve({ filter: /^[a-z_:/]+$/ }, (a) => {
+        const name = a.path.replace(/^node:/, '');
+        return builtins.has(name) ? { path: `node:${name}`, namespace: 'builtin' } : undefined;
+      });
+      b.onLoad({ filter: /.*/, namespace: 'builtin' }, (a) => ({ contents: `module.exports = process.getBuiltinModule(${JSON.stringify(a.path)});`, loader: 'js' }));
+    },
+  }, {
     name: 'shared-modules',
     setup(b) {
       b.onResolve({ filter: /(errors|cleanup)\.js$/ }, (a) => {

@@ -1,5 +1,6 @@
 // build(): scan the source, plan the layout, write the image atomically.
 import * as path from 'node:path';
+import * as fs from 'node:fs';
 import { scanDirectory, type ScanOptions } from '../source/dir-scanner.js';
 import { walkThreadsFor } from '../source/dir-walk.js';
 import type { Inode } from '../source/tree.js';
@@ -49,13 +50,19 @@ export type BeforeCommit = (image: { fd: number; bytes: number; leaves: LeafHash
 /** `poolOptions`: the worker pool's (tests inject worker faults through it). */
 export async function buildImage(image: string, source: BuildSource, o: BuildOptions, beforeCommit?: BeforeCommit, poolOptions?: JobPoolOptions): Promise<BuildResult> {
   const t0 = process.hrtime.bigint();
-  // Workers start now: their start-up (loading modules) overlaps the scan and the plan. A tar index
-  // has no file data to copy, hash or compress: its workers would only cost their start-up. A --cache
-  // build starts one, and more once files to compress queue up (JobPoolOptions.grow): a rebuild's
-  // unchanged files need only cache fetches and kernel copies. Not with compress hints, whose idle
-  // workers list directories (build.ts lends them to the walk).
+  // Workers start once the build proves big enough to need them (inlineBudgetFor): files found by the
+  // walk with more work than the main thread does in their start-up time, a walk of many directories
+  // (which lends them directories to list), or a plan with more. A small build runs its jobs here and
+  // starts none. A tar archive bigger than the budget starts them now (their start-up overlaps its
+  // scan; stdin's size is not known: likewise). A tar index has no file data to copy, hash or
+  // compress: its workers would only cost their start-up. A --cache build starts one, and more once
+  // files to compress queue up (JobPoolOptions.grow): a rebuild's unchanged files need only cache
+  // fetches and kernel copies. Not with compress hints, whose idle workers list directories (build.ts
+  // lends them to the walk).
   const grow = o.cacheDir !== undefined && !!o.compression && !o.compression.hints?.length;
-  const pool = new JobPool(poolSizeFor(o, !!beforeCommit), { inlineBudget: inlineBudgetFor(o), ...poolOptions, lazy: !!o.tarIndex, grow });
+  const budget = inlineBudgetFor(o);
+  const defer = source.tar === undefined || tarBytes(source.tar) <= budget;
+  const pool = new JobPool(poolSizeFor(o, !!beforeCommit), { ...(defer ? { inlineBudget: budget } : {}), ...poolOptions, lazy: !!o.tarIndex, grow });
   try {
     return await buildWith(image, source, o, pool, t0, beforeCommit);
   } finally {
@@ -155,6 +162,16 @@ export async function scanTarSource(input: string, o: BuildOptions, opts: TarSca
   const scan = await scanTar(input, { warn: o.warn, buildTime, ...opts });
   if (scan.index && opts.index) o.tarIndex = { mode: opts.index, offsets: scan.index.offsets, archiveBytes: scan.index.bytes };
   return scan;
+}
+
+/** The size of a tar archive given as a file (Infinity for stdin, or one that cannot be read: the scan reports it). */
+function tarBytes(tar: string): number {
+  if (tar === '-') return Infinity;
+  try {
+    return fs.statSync(tar).size;
+  } catch {
+    return Infinity;
+  }
 }
 
 /**
