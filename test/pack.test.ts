@@ -100,7 +100,7 @@ test('npm pack → install into a scratch TypeScript project → compile → bui
     assert.ok(fs.existsSync(tgz), tgz);
     step('pack');
     const files = entry.files.map((f) => f.path);
-    for (const f of ['package.json', 'README.md', 'bin/erofs-forge.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/wasm/lz4.wasm', 'dist/wasm/lz4dec.wasm']) {
+    for (const f of ['package.json', 'README.md', 'bin/erofs-forge.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/src/bundle/build.js', 'dist/src/bundle/mkfs.js', 'dist/src/bundle/worker-boot.js', 'dist/src/bundle/walk-worker.js', 'dist/wasm/lz4.wasm', 'dist/wasm/lz4dec.wasm']) {
       assert.ok(files.includes(f), `${f} is in the package`);
     }
     assert.ok(files.includes('docs/library.md'), 'docs/ ships in the package');
@@ -177,7 +177,14 @@ test('npm pack → install into a scratch TypeScript project → compile → bui
     const bin = run(path.join(proj, 'node_modules', '.bin', 'erofs-forge'), ['cat', path.join(work, 'scratch.img'), '/etc/hello.txt'], { cwd: proj });
     assert.equal(bin.status, 0, bin.stderr);
     assert.equal(bin.stdout.toString(), 'hello from a scratch project\n');
-    step('bin');
+    // A build through the bin runs the bundled command (scripts/bundle-build.js) from the package.
+    const again = path.join(work, 'again.img');
+    const b = run(path.join(proj, 'node_modules', '.bin', 'erofs-forge'),
+      ['build', '--quiet', '-zlz4', '--workers', '1', '-T0', '-Uclear', '--xattr-inode-digest=trusted.erofs.fingerprint', '--all-root', again, path.join(work, 'tree')], { cwd: proj });
+    assert.equal(b.status, 0, b.stderr);
+    const back = run(path.join(proj, 'node_modules', '.bin', 'erofs-forge'), ['cat', again, '/etc/hello.txt'], { cwd: proj });
+    assert.equal(back.stdout.toString(), 'hello from a scratch project\n', back.stderr.toString());
+    step('bin build');
     t.diagnostic(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${steps.join(', ')}`);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import module from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { FORGE_BIN } from './helpers/tools.js';
 
 function version(env: Record<string, string | undefined>): { status: number | null; stdout: string; error?: Error } {
@@ -63,6 +64,44 @@ test('compile_cache_in_workers: the job workers use the compile cache too (they 
     const workerModule = fs.existsSync(boot) ? `bundle/${/import\("\.\/(chunk-[^"]+)"\)/.exec(fs.readFileSync(boot, 'utf8'))![1]}` : 'pipeline/work/job-worker.js';
     const byWorker = entries.some((e) => fs.readFileSync(path.join(e.parentPath, e.name)).includes(workerModule));
     assert.ok(byWorker, `a worker module in the cache (${entries.length} entries)`);
+  } finally {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('build_start_up_modules: a small build loads the bundled command, starts no worker, and its image is the modules\' one', (t) => {
+  if (!(module as { registerHooks?: unknown }).registerHooks) { t.skip('module.registerHooks needs Node >= 22.15'); return; }
+  const bundle = path.join(path.dirname(FORGE_BIN), '..', 'dist', 'src', 'bundle', 'build.js');
+  if (!fs.existsSync(bundle)) { t.skip('no bundle built (scripts/bundle-build.js)'); return; }
+  const d = fs.mkdtempSync(path.join(tmpdir(), 'forge-startup-'));
+  try {
+    fs.mkdirSync(path.join(d, 'src', 'sub'), { recursive: true });
+    for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(d, 'src', i % 2 ? 'sub' : '', `f${i}`), `file ${i} `.repeat(100 * i));
+    // Every module loaded, by thread (workers run the --import too), appended to a file.
+    const log = path.join(d, 'loads');
+    const hook = path.join(d, 'hook.mjs');
+    fs.writeFileSync(hook, `import module from 'node:module';
+import { appendFileSync } from 'node:fs';
+import { threadId } from 'node:worker_threads';
+module.registerHooks({ load(url, ctx, next) { appendFileSync(${JSON.stringify(log)}, threadId + ' ' + url + '\\n'); return next(url, ctx); } });
+`);
+    const args = ['build', '--quiet', '-zlz4', '--workers', '2', '-T0', '-Uclear', '--xattr-inode-digest=trusted.erofs.fingerprint'];
+    const r = spawnSync(process.execPath, ['--import', hook, FORGE_BIN, ...args, path.join(d, 'bundled.img'), path.join(d, 'src')], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const loads = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ') as [string, string]);
+    assert.deepEqual([...new Set(loads.map(([thread]) => thread))], ['0'], 'no worker thread for a small build');
+    // Ours: the launcher, main.js and what it shares with the bundle; the rest from dist/src/bundle/.
+    const ours = loads.map(([, u]) => u).filter((u) => u.includes('/dist/src/')).map((u) => u.replace(/^.*\/dist\/src\//, ''));
+    assert.deepEqual(ours.filter((u) => !u.startsWith('bundle/')).sort(), ['cli/main.js', 'errors.js', 'sys/cleanup.js']);
+    assert.ok(ours.includes('bundle/build.js'), ours.join(' '));
+    assert.ok(ours.length < 40, `${ours.length} files of ours: ${ours.join(' ')}`);
+    // The same image as the modules' own build (the library's, through dist/src/cli/build.js).
+    const lib = spawnSync(process.execPath, ['--input-type=module', '-e', `
+      const { buildCommand } = await import(${JSON.stringify(pathToFileURL(path.join(path.dirname(FORGE_BIN), '..', 'dist', 'src', 'cli', 'build.js')).href)});
+      await buildCommand().exitOverride().parseAsync(${JSON.stringify([...args.slice(1), path.join(d, 'modules.img'), path.join(d, 'src')])}, { from: 'user' });`],
+    { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(lib.status, 0, lib.stderr);
+    assert.ok(fs.readFileSync(path.join(d, 'bundled.img')).equals(fs.readFileSync(path.join(d, 'modules.img'))), 'bundled and unbundled builds differ');
   } finally {
     fs.rmSync(d, { recursive: true, force: true });
   }
