@@ -176,9 +176,9 @@ function tarBytes(tar: string): number {
 
 /**
  * Work (bytes of file data, plus FILE_COST per file) past which a build starts its workers
- * (JobPool.inlineBudget); within it, its jobs run on the main thread. A worker costs 60-100 ms of
- * CPU to start (Node's own start of a thread is ~40 ms of it) and its first results come 60-100 ms
- * after it is asked for, on an idle machine; the budget is what the main thread does in ~80 ms on
+ * (JobPool.inlineBudget); within it, its jobs run on the main thread. A worker costs ~60 ms of CPU
+ * to start (Node's own start of a thread is ~40 ms of it; our bundled modules the rest) and its
+ * first results come 60-100 ms after it is asked for, on an idle machine; the budget is what the main thread does in ~80 ms on
  * one core, per kind of work. Measured here (build of a corpus directory run on the main thread,
  * CPU per MB of file data after the fixed costs): copies ~3 ms/MB (+ ~30 us a file), fingerprints
  * ~5-10, lz4 ~10, lz4hc ~25, zstd ~35, deflate ~60, lzma ~200. A build within its budget then costs
@@ -193,8 +193,11 @@ export function inlineBudgetFor(o: BuildOptions): number {
 
 const INLINE_BYTES: Record<string, number> = { lz4: 8 << 20, lz4hc: 3 << 20, zstd: 2 << 20, deflate: 1 << 20, lzma: 384 << 10 };
 
-/** What a file costs its jobs beyond its bytes (opening, a system call or two, its share of a message), in bytes of data. */
-const FILE_COST = 16 << 10;
+/**
+ * What a file costs its jobs beyond its bytes, in bytes of data: opening it and a system call or two
+ * (~20-30 us, what ~8 KiB cost to copy), its share of a batch's message.
+ */
+const FILE_COST = 8 << 10;
 
 /** The work of the plan's file jobs, in bytes (inlineBudgetFor): its regular files' data, each inode once. */
 function fileWork(p: Plan): number {
