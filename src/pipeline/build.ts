@@ -13,6 +13,7 @@ import { FileJobQueue } from './work/file-jobs.js';
 import { imageZParams } from './emit/context.js';
 import type { BuildOptions } from './options.js';
 import { closeAllEntryFds } from './cache/entry-fds.js';
+import { ENTRY_CHANGED } from './cache/cache.js';
 import type { TarScanOptions, TarScan } from '../source/tar.js';
 import type { LeafHasher } from '../verity/tree.js';
 
@@ -55,9 +56,25 @@ export async function buildImage(image: string, source: BuildSource, o: BuildOpt
   // unchanged files need only cache fetches and kernel copies. Not with compress hints, whose idle
   // workers list directories (build.ts lends them to the walk).
   const grow = o.cacheDir !== undefined && !!o.compression && !o.compression.hints?.length;
-  const pool = new JobPool(poolSizeFor(o, !!beforeCommit), { ...poolOptions, lazy: !!o.tarIndex, grow });
+  const newPool = () => new JobPool(poolSizeFor(o, !!beforeCommit), { ...poolOptions, lazy: !!o.tarIndex, grow });
+  let pool = newPool();
+  // --cache: warnings said once, should the build start over (below).
+  const said = new Set<string>();
+  const once = o.cacheDir === undefined ? o : { ...o, warn: (m: string) => { if (!said.has(m)) { said.add(m); o.warn(m); } } };
   try {
-    return await buildWith(image, source, o, pool, t0, beforeCommit);
+    try {
+      return await buildWith(image, source, once, pool, t0, beforeCommit);
+    } catch (e) {
+      // A cache entry whose layout the stat index gave was found changed when its pclusters were to
+      // be copied (cache.ts openTrustedEntry): the image so far is dropped and the build starts over
+      // with every such entry fetched and checked (rare: the cache was written to by hand, or an
+      // entry was replaced by another build). Its workers may still write into the dropped image.
+      if (!(e instanceof Error && e.message.includes(ENTRY_CHANGED)) || o.cacheDir === undefined) throw e;
+      await pool.close();
+      closeAllEntryFds();
+      pool = newPool();
+      return await buildWith(image, source, once, pool, t0, beforeCommit, false);
+    }
   } finally {
     await pool.close();
     closeAllEntryFds();
@@ -77,7 +94,8 @@ export function poolSizeFor(o: BuildOptions, sealing: boolean): number {
   return copiesOnly ? Math.min(o.workers, 1) : o.workers;
 }
 
-async function buildWith(image: string, source: BuildSource, o: BuildOptions, pool: JobPool, t0: bigint, beforeCommit?: BeforeCommit): Promise<BuildResult> {
+/** `heads`: see FileJobQueue (false when the build starts over). */
+async function buildWith(image: string, source: BuildSource, o: BuildOptions, pool: JobPool, t0: bigint, beforeCommit?: BeforeCommit, heads = true): Promise<BuildResult> {
   // IMAGE first: a target that cannot hold an image is refused before the source is read.
   const out = new ImageOutput(image, o.warn);
   let cleanup: (() => void) | undefined;
@@ -91,7 +109,7 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
     let jobs: FileJobQueue | undefined;
     if (!tree) {
       // Compression jobs start as the walk finds the files (in the writer's order), not after the plan.
-      jobs = new FileJobQueue(o, pool, imageZParams(o));
+      jobs = new FileJobQueue(o, pool, imageZParams(o), heads);
       const found = jobs.takesScan ? jobs : undefined;
       const scan: ScanOptions = {
         xattrs: o.xattrTolerance >= 0,

@@ -41,7 +41,7 @@ export function placePayloads(ctx: EmitContext, z: ZResult, keys: readonly (stri
   // Pclusters left in a cache entry's file (z.stored): consecutive ones copied in one kernel call.
   const st = z.stored;
   let srun: { at: number; end: number; pos: number } | undefined;
-  const flushStored = () => { if (srun) ctx.stored.add(st!.fd, srun.at, srun.end - srun.at, srun.pos); srun = undefined; };
+  const flushStored = () => { if (srun) ctx.stored.add(st!, srun.at, srun.end - srun.at, srun.pos); srun = undefined; };
   for (let k = 0; k < z.extents.length; k++) {
     const e = z.extents[k];
     const payload = z.payloads[k];

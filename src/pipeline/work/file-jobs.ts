@@ -12,6 +12,7 @@ import type { BuildOptions } from '../options.js';
 import { mayBeWorthCompressing, type ZParams, type ZResult } from '../files/zfile.js';
 import { digestAlgorithm } from '../../fingerprint/compute.js';
 import { CacheIndex, optionsKey, type IndexEntry } from '../cache/cache-index.js';
+import { resultOfHead } from '../cache/cache.js';
 
 export interface FileJobs {
   hash?: Promise<Uint8Array>;
@@ -151,8 +152,12 @@ export class FileJobQueue {
   private scanFed = false;
   private isPlanned = false;
 
-  /** `zp`: the image's compression parameters (imageZParams), undefined for an uncompressed image. */
-  constructor(private readonly o: BuildOptions, private readonly pool: JobPool, readonly zp?: ZParams) {
+  /**
+   * `zp`: the image's compression parameters (imageZParams), undefined for an uncompressed image.
+   * `heads`: files the index keeps an entry layout for are laid out from it (see fromHead); false
+   * when a build starts over because an entry was found changed (build.ts).
+   */
+  constructor(private readonly o: BuildOptions, private readonly pool: JobPool, readonly zp?: ZParams, private readonly heads = true) {
     this.algo = o.fingerprint ? digestAlgorithm(o.fingerprint) : undefined;
     this.takesScan = !!zp;
     if (zp) {
@@ -258,6 +263,13 @@ export class FileJobQueue {
       const { params, optsKey } = this.paramsOf(p);
       const found = statId === undefined ? undefined : this.index!.lookup(optsKey, path, statId);
       const known: IndexEntry | undefined = found && (!algo || found.digests[algo]) && found.keys.length === Math.ceil(p.size / SEGMENT_SIZE) ? found : undefined;
+      if (known?.head && this.heads && !this.params!.dedupe && !this.params!.fragments) {
+        const jobs = this.fromHead(p, path, statId!, optsKey, known);
+        if (jobs) {
+          this.inflight.set(p, { jobs, bytes: 0, batched: 0 });
+          continue;
+        }
+      }
       if (known && p.size <= SEGMENT_SIZE) {
         // Most of a rebuild: one promise and one callback per file (see indexedOne).
         this.inflight.set(p, { jobs: this.indexedOne(p, path, statId!, optsKey, params, known), bytes: known.bytes[0], batched: 1 });
@@ -283,6 +295,7 @@ export class FileJobQueue {
       const keys: (string | undefined)[] = [];
       const sizes: number[] = [];
       const ids: (string | undefined)[] = [];
+      let head: string | undefined;
       /** Each segment's completion (not its result: a long file's results must not stay referenced here). */
       const all: Promise<unknown>[] = [];
       const submit = (i: number): Promise<ZResult> => {
@@ -303,6 +316,7 @@ export class FileJobQueue {
           keys[i] = res.entry?.key;
           sizes[i] = res.entry?.bytes ?? 0;
           ids[i] = res.entry?.id;
+          if (nSegs === 1) head = res.entry?.head;
           return res.z;
         }));
         // A failed segment is reported where the writer awaits it; its file is then not recorded.
@@ -312,7 +326,7 @@ export class FileJobQueue {
           // jobs.hash is looked at once the segments are done (a one-segment file's is set after this).
           this.recording.push(Promise.all(all).then(() => jobs.hash).then((digest) => {
             if (keys.length !== nSegs || keys.some((k) => k === undefined)) return;
-            this.index!.record(optsKey, path, statId, keys as string[], sizes, algo && digest ? { [algo]: Buffer.from(digest).toString('hex') } : {}, ids);
+            this.index!.record(optsKey, path, statId, keys as string[], sizes, algo && digest ? { [algo]: Buffer.from(digest).toString('hex') } : {}, ids, head);
           }).catch(() => {}));
         }
         return z;
@@ -359,7 +373,7 @@ export class FileJobQueue {
       const e = res.entry;
       // The digest the index vouched for, or the one computed from the bytes just compressed.
       const hex = algo ? (res.digest ? Buffer.from(res.digest).toString('hex') : known.digests[algo]) : undefined;
-      if (e) this.index!.recordOne(optsKey, path, statId, e.key, e.bytes, algo && hex ? { [algo]: hex } : {}, e.id);
+      if (e) this.index!.recordOne(optsKey, path, statId, e.key, e.bytes, algo && hex ? { [algo]: hex } : {}, e.id, e.head);
       this.recorded();
       return res.z;
     };
@@ -379,6 +393,28 @@ export class FileJobQueue {
       const digest = new Uint8Array(Buffer.from(known.digests[algo]!, 'hex'));
       jobs.hash = handled(z.then((zr) => zr.digest ?? digest));
     }
+    return jobs;
+  }
+
+  /**
+   * An unchanged file of one segment whose entry layout the index keeps (with the identity the entry
+   * had when a build verified it): its result made here, without a round trip to a worker, its
+   * pclusters left in the entry for the copy job, which opens the entry and checks that identity
+   * first (a changed entry makes the build start over without layouts: build.ts). Its record is
+   * carried over as loaded.
+   */
+  private fromHead(p: Inode, path: string, statId: string, optsKey: string, known: IndexEntry): FileJobs | undefined {
+    const key = known.keys[0];
+    const id = known.ids[0]!;
+    const z = resultOfHead(known.head!, key, id);
+    if (!z) return undefined;
+    this.cacheStats.hit++;
+    this.cacheStats.indexed++;
+    const algo = this.algo;
+    const hex = algo ? known.digests[algo] : undefined;
+    this.index!.recordOne(optsKey, path, statId, key, known.bytes[0], algo && hex ? { [algo]: hex } : {}, id, known.head);
+    const jobs: FileJobs = { segs: [Promise.resolve(z)] };
+    if (algo) jobs.hash = Promise.resolve(new Uint8Array(Buffer.from(hex!, 'hex')));
     return jobs;
   }
 
