@@ -254,6 +254,19 @@ export function resultOfHead(head: string, key: string, id: string): ZResult | u
   return { extents, payloads: new Array<undefined>(n).fill(undefined), totalBlocks, stored: { fd: -1, at, lens, entry: { key, id } } };
 }
 
+/**
+ * Whether entry `key` has the identity `id` now (by lstat, no descriptor): the writer's probe of the
+ * entries it lays out from index heads (FileJobQueue), so that a cache copied or restored as a whole
+ * (every entry a new inode) is noticed before any layout depends on it.
+ */
+export function entryHasIdentity(dir: string, key: string, id: string): boolean {
+  try {
+    return entryIdentity(fs.lstatSync(entryPath(dir, key), { bigint: true })) === id;
+  } catch {
+    return false;
+  }
+}
+
 /** The message of a copy that found a named entry changed (build.ts starts the build over on it). */
 export const ENTRY_CHANGED = 'cache entry changed since the index recorded its layout';
 

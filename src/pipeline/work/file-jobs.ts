@@ -12,7 +12,19 @@ import type { BuildOptions } from '../options.js';
 import { mayBeWorthCompressing, type ZParams, type ZResult } from '../files/zfile.js';
 import { digestAlgorithm } from '../../fingerprint/compute.js';
 import { CacheIndex, optionsKey, type IndexEntry } from '../cache/cache-index.js';
-import { resultOfHead } from '../cache/cache.js';
+import { entryHasIdentity, resultOfHead } from '../cache/cache.js';
+
+/** Every this many files laid out from index heads, the writer checks one entry's identity itself (see fromHead). */
+const HEAD_PROBE_EVERY = 64;
+
+let headLayouts = 0;
+/** Segments this thread laid out from index heads, their pclusters copied unread (tests). */
+export function segmentsFromHeads(): number {
+  return headLayouts;
+}
+
+/** Segments whose entry a build found missing or damaged (and wrote anew), by key: see FileJobQueue.count. */
+export type CacheOutcomes = Map<string, { cache: 'absent' | 'damaged'; indexed: boolean }>;
 
 export interface FileJobs {
   hash?: Promise<Uint8Array>;
@@ -157,7 +169,8 @@ export class FileJobQueue {
    * `heads`: files the index keeps an entry layout for are laid out from it (see fromHead); false
    * when a build starts over because an entry was found changed (build.ts).
    */
-  constructor(private readonly o: BuildOptions, private readonly pool: JobPool, readonly zp?: ZParams, private readonly heads = true) {
+  constructor(private readonly o: BuildOptions, private readonly pool: JobPool, readonly zp?: ZParams, private heads = true,
+    private readonly earlier?: CacheOutcomes) {
     this.algo = o.fingerprint ? digestAlgorithm(o.fingerprint) : undefined;
     this.takesScan = !!zp;
     if (zp) {
@@ -310,8 +323,7 @@ export class FileJobQueue {
         const pr = known ? this.indexed({ key: known.keys[i], bytes: known.bytes[i], start, ...(known.ids[i] ? { id: known.ids[i] } : {}) }, job, p)
           : p.size <= Z_SMALL ? this.batched(job(), p) : this.pool.run(job()) as Promise<ZJobResult>;
         const z = handled(pr.then((res) => {
-          if (res.cache) this.cacheStats[res.cache]++;
-          if (res.indexed) this.cacheStats.indexed++;
+          this.count(res);
           if (res.digest) res.z.digest = res.digest;
           keys[i] = res.entry?.key;
           sizes[i] = res.entry?.bytes ?? 0;
@@ -367,8 +379,7 @@ export class FileJobQueue {
     const seg: IndexedSegment = id ? { key: known.keys[0], bytes: known.bytes[0], start: 0, id } : { key: known.keys[0], bytes: known.bytes[0], start: 0 };
     this.pendingRecords++;
     const done = (res: ZJobResult): ZResult => {
-      if (res.cache) this.cacheStats[res.cache]++;
-      if (res.indexed) this.cacheStats.indexed++;
+      this.count(res);
       if (res.digest) res.z.digest = res.digest;
       const e = res.entry;
       // The digest the index vouched for, or the one computed from the bytes just compressed.
@@ -406,8 +417,16 @@ export class FileJobQueue {
   private fromHead(p: Inode, path: string, statId: string, optsKey: string, known: IndexEntry): FileJobs | undefined {
     const key = known.keys[0];
     const id = known.ids[0]!;
+    // A cache copied or restored whole (every entry another inode) is found here, before any layout
+    // depends on it: heads are then not used for the rest of the build (their entries are fetched and
+    // checked as before). An entry changed otherwise is found by the copy job (the build starts over).
+    if (this.headFiles++ % HEAD_PROBE_EVERY === 0 && !entryHasIdentity(this.o.cacheDir!, key, id)) {
+      this.heads = false;
+      return undefined;
+    }
     const z = resultOfHead(known.head!, key, id);
     if (!z) return undefined;
+    headLayouts++;
     this.cacheStats.hit++;
     this.cacheStats.indexed++;
     const algo = this.algo;
@@ -416,6 +435,28 @@ export class FileJobQueue {
     const jobs: FileJobs = { segs: [Promise.resolve(z)] };
     if (algo) jobs.hash = Promise.resolve(new Uint8Array(Buffer.from(hex!, 'hex')));
     return jobs;
+  }
+
+  private headFiles = 0;
+
+  /** Entries this build found missing or damaged (and wrote anew), for a build that starts over (build.ts). */
+  readonly outcomes: CacheOutcomes = new Map();
+
+  /**
+   * Count a segment's outcome. A build started over (build.ts) counts what the first attempt found
+   * for an entry it wrote anew, where it would otherwise count that new entry as a hit.
+   */
+  private count(res: ZJobResult): void {
+    const key = res.entry?.key;
+    const was = key !== undefined ? this.earlier?.get(key) : undefined;
+    if (was) {
+      this.cacheStats[was.cache]++;
+      if (was.indexed) this.cacheStats.indexed++;
+      return;
+    }
+    if (res.cache) this.cacheStats[res.cache]++;
+    if (res.indexed) this.cacheStats.indexed++;
+    if (key !== undefined && (res.cache === 'absent' || res.cache === 'damaged')) this.outcomes.set(key, { cache: res.cache, indexed: !!res.indexed });
   }
 
   /** Files of indexedOne whose records are not settled yet; saveIndex waits for them. */

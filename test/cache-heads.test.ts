@@ -1,0 +1,113 @@
+// --cache rebuilds that lay out unchanged files from the entry layouts the stat index keeps (heads,
+// cache.ts headString) and copy their pclusters without a fetch: every rebuild is the same bytes as an
+// uncached build of the same tree, whatever changed between builds (runs of unchanged files broken by
+// changed ones, a deleted file, a rewrite with size and mtime put back); an entry replaced or damaged
+// since its identity was recorded is found by the copy job and the build starts over without heads
+// (same bytes, exact counts); a cache copied whole is found by the writer's probe before any layout.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { buildImage, cacheRestarts } from '../src/pipeline/build.js';
+import { defaultBuildOptions } from '../src/pipeline/options.js';
+import { parseCompressor } from '../src/compress/codec.js';
+import { entryFdsAdopted } from '../src/pipeline/cache/entry-fds.js';
+import { libcAvailable } from '../src/sys/libc.js';
+import { wordText } from './helpers/noise.js';
+
+const sha = (f: string) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const WORDS = ['erofs', 'forge', 'pcluster', 'inode', 'block', 'head'];
+/** Files, in visit order (names sort so): more than the probe's stride (64), so most are not probed. */
+const N = 90;
+const name = (i: number) => `f${String(i).padStart(3, '0')}`;
+
+function keyOf(cache: string, file: string): string {
+  const b = fs.readFileSync(path.join(cache, 'index'));
+  const body = JSON.parse(b.toString('utf8', b.indexOf(10, 9) + 1)) as { files: string[][] };
+  const row = body.files.find((r) => r[0].endsWith(`/${file}`));
+  assert.ok(row, `${file} in the index`);
+  return row[3];
+}
+const entryOf = (cache: string, key: string) => path.join(cache, key.slice(0, 2), key);
+
+test('cache_heads_rebuilds_same_bytes_as_uncached', { skip: !libcAvailable() && 'needs the libc bindings (koffi)' }, async () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-cache-heads-'));
+  try {
+    const root = path.join(dir, 'src');
+    fs.mkdirSync(root);
+    for (let i = 0; i < N; i++) fs.writeFileSync(path.join(root, name(i)), wordText(6000 + i * 977, i, WORDS, 40));
+    for (let i = 0; i < N; i += 7) fs.utimesSync(path.join(root, name(i)), 1_600_000_000, 1_600_000_000);
+    const o = (cache?: string) => defaultBuildOptions({
+      uuid: new Uint8Array(16), timestamp: 1700000000n, allRoot: true, workers: 2,
+      compression: { codec: parseCompressor('lz4hc'), pclusterSize: 16384, ztailpacking: false, dedupe: false, legacyIndexes: false },
+      ...(cache ? { cacheDir: cache } : {}),
+    });
+    let n = 0;
+    /** A cached build and an uncached one of the tree as it is now: the same bytes. */
+    const build = async (cache: string) => {
+      const img = path.join(dir, `c${n}.img`);
+      const plainImg = path.join(dir, `p${n++}.img`);
+      const fds = entryFdsAdopted();
+      const restarts = cacheRestarts();
+      const r = await buildImage(img, { dir: root }, o(cache));
+      await buildImage(plainImg, { dir: root }, o());
+      assert.equal(sha(img), sha(plainImg), `build ${n - 1}: same bytes as uncached`);
+      return { cache: r.cache!, fetched: entryFdsAdopted() - fds, restarts: cacheRestarts() - restarts };
+    };
+    // Stats and entry identities are recorded only once their ctime is over a second old.
+    await sleep(1100);
+    const cache = path.join(dir, 'cache');
+    assert.deepEqual((await build(cache)).cache, { hit: 0, indexed: 0, absent: N, damaged: 0 });
+    await sleep(1100);
+    // Entries verified in full: identities and heads recorded; then unread (kernel copies), then from heads.
+    assert.deepEqual((await build(cache)).cache, { hit: N, indexed: N, absent: 0, damaged: 0 });
+    await build(cache);
+    const heads = await build(cache);
+    assert.deepEqual(heads, { cache: { hit: N, indexed: N, absent: 0, damaged: 0 }, fetched: 0, restarts: 0 }, 'every file laid out from its head, no fetch');
+
+    // Changed files between runs of unchanged ones (one in the middle of a run, the first, the last);
+    // a deleted file; a rewrite with size and mtime put back (only its ctime tells).
+    for (const i of [0, 40, 41, 63, N - 1]) fs.appendFileSync(path.join(root, name(i)), 'changed\n');
+    fs.rmSync(path.join(root, name(20)));
+    const same = path.join(root, name(28));
+    const old = fs.readFileSync(same);
+    fs.writeFileSync(same, Buffer.from(old.toString().replace(/erofs/, 'EROFS')));
+    fs.utimesSync(same, 1_600_000_000, 1_600_000_000);
+    assert.equal(fs.statSync(same).size, old.length);
+    const changed = await build(cache);
+    assert.deepEqual(changed.cache, { hit: N - 7, indexed: N - 7, absent: 6, damaged: 0 });
+    assert.equal(changed.restarts, 0);
+
+    await sleep(1100);
+    await build(cache);
+    await build(cache);
+    // An entry replaced by an identical copy (another inode), and one damaged in place, neither probed
+    // (the probe checks files 0, 64, ...): found by the copy job, the build starts over.
+    const live = fs.readdirSync(root).sort();
+    const replaced = entryOf(cache, keyOf(cache, live[10]));
+    fs.copyFileSync(replaced, `${replaced}.copy`);
+    fs.renameSync(`${replaced}.copy`, replaced);
+    const damaged = entryOf(cache, keyOf(cache, live[50]));
+    const b = fs.readFileSync(damaged);
+    b[b.length >> 1] ^= 0x10;
+    fs.writeFileSync(damaged, b);
+    const over = await build(cache);
+    assert.equal(over.restarts, 1);
+    assert.deepEqual(over.cache, { hit: N - 2, indexed: N - 2, absent: 0, damaged: 1 });
+
+    // A cache copied whole (every entry a new inode): the probe finds it before any layout, no restart.
+    await sleep(1100);
+    await build(cache);
+    await build(cache);
+    const copy = path.join(dir, 'cache-copy');
+    fs.cpSync(cache, copy, { recursive: true });
+    const copied = await build(copy);
+    assert.equal(copied.restarts, 0);
+    assert.deepEqual(copied.cache, { hit: N - 1, indexed: N - 1, absent: 0, damaged: 0 });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
