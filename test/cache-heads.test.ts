@@ -15,6 +15,7 @@ import { defaultBuildOptions } from '../src/pipeline/options.js';
 import { parseCompressor } from '../src/compress/codec.js';
 import { entryFdsAdopted } from '../src/pipeline/cache/entry-fds.js';
 import { libcAvailable } from '../src/sys/libc.js';
+import { headString, resultOfHead } from '../src/pipeline/cache/cache.js';
 import { wordText } from './helpers/noise.js';
 
 const sha = (f: string) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
@@ -109,5 +110,31 @@ test('cache_heads_rebuilds_same_bytes_as_uncached', { skip: !libcAvailable() && 
     assert.deepEqual(copied.cache, { hit: N - 1, indexed: N - 1, absent: 0, damaged: 0 });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('cache heads: a layout read back as it was written; inline tails, fragments and malformed heads give none', () => {
+  const extents = [
+    { la: 0, llen: 9000, compressed: true, blocks: 1, blkaddr: 0 },
+    { la: 9000, llen: 8192, compressed: false, blocks: 2, blkaddr: 0 },
+    { la: 17192, llen: 30000, compressed: true, blocks: 3, blkaddr: 0, partial: true },
+  ];
+  const payloads = [new Uint8Array(4096), new Uint8Array(8192), new Uint8Array(12288)];
+  const head = headString({ extents, payloads, totalBlocks: 6 }, 300);
+  assert.equal(head, 'h1:6:300:4096:9000b1,8192a2,30000d3');
+  const z = resultOfHead(head!, 'k', 'id');
+  assert.ok(z?.stored);
+  assert.deepEqual(z.extents, extents);
+  assert.equal(z.totalBlocks, 6);
+  assert.deepEqual([...z.stored.at], [300, 300 + 4096, 300 + 4096 + 8192]);
+  assert.deepEqual([...z.stored.lens], [4096, 8192, 12288]);
+  assert.deepEqual(z.stored.entry, { key: 'k', id: 'id' });
+  assert.equal(headString({ extents, payloads, totalBlocks: 6, inline: new Uint8Array(10) }, 300), undefined);
+  assert.equal(headString({ extents: [...extents, { la: 47192, llen: 5, compressed: true, blocks: 0, blkaddr: 0, fragment: true }], payloads: [...payloads, undefined], totalBlocks: 6 }, 300), undefined);
+  // A pcluster that does not fill its blocks, extents not back to back: no head.
+  assert.equal(headString({ extents, payloads: [new Uint8Array(4000), payloads[1], payloads[2]], totalBlocks: 6 }, 300), undefined);
+  assert.equal(headString({ extents: [extents[0], { ...extents[1], la: 9001 }, extents[2]], payloads, totalBlocks: 6 }, 300), undefined);
+  for (const bad of ['', 'h1:', 'h2:6:300:4096:9000b1', 'h1:6:300:0:9000b1', 'h1:6:300:4096:', 'h1:6:300:4096:9000e1', 'h1:6:300:4096:9000b1,', 'h1:6:300:4096:9000b1;1a1', 'h1:x:300:4096:9000b1']) {
+    assert.equal(resultOfHead(bad, 'k', 'id'), undefined, JSON.stringify(bad));
   }
 });

@@ -32,7 +32,7 @@ const KEEP_UNSEEN_MIN = 10_000;
 export type DigestAlgo = 'sha256' | 'blake3';
 
 /** A file's record, as stored: keys and lengths stay joined by "," until a lookup needs them. */
-interface Rec {
+export interface Rec {
   /** "dev:ino:size:mtimeNs:ctimeNs" at the scan. */
   stat: string;
   keys: string;
@@ -59,8 +59,6 @@ export interface IndexEntry {
   ids: (string | undefined)[];
   /** Digests of the whole file's bytes, hex, by algorithm (those computed so far). */
   digests: Partial<Record<DigestAlgo, string>>;
-  /** A one-segment file's entry layout, when its entry's identity is known (Rec.heads). */
-  head?: string;
 }
 
 /** JSON row: path, options index, stat, keys and lengths joined by ",", sha256, blake3, used, entry identities joined by ",", heads (absent in older indexes). */
@@ -121,13 +119,32 @@ export class CacheIndex {
     // Most files are one segment: no lists to split.
     if (!r.keys.includes(',')) {
       if (r.bytes.includes(',') || r.ids.includes(',')) return undefined;
-      return r.heads && r.ids ? { keys: [r.keys], bytes: [Number(r.bytes)], ids: [r.ids], digests, head: r.heads }
-        : { keys: [r.keys], bytes: [Number(r.bytes)], ids: r.ids ? [r.ids] : [], digests };
+      return { keys: [r.keys], bytes: [Number(r.bytes)], ids: r.ids ? [r.ids] : [], digests };
     }
     const keys = r.keys.split(',');
     const bytes = r.bytes.split(',').map(Number);
     const ids = r.ids ? r.ids.split(',').map((x) => x || undefined) : [];
     return keys.length === bytes.length ? { keys, bytes, ids, digests } : undefined;
+  }
+
+  /**
+   * The record of a file of one segment whose stat is unchanged and whose entry's layout and
+   * identity are kept (Rec.heads), else undefined. Nothing is noted: keep() does, once it is used.
+   */
+  peekHead(opts: string, file: string, stat: string): Readonly<Rec> | undefined {
+    const r = this.loaded.get(opts)?.get(file);
+    return r && r.stat === stat && r.heads && r.ids ? r : undefined;
+  }
+
+  /**
+   * A record from peekHead, kept as loaded (the file and its entry unchanged). Its stat and entry
+   * identity passed the racy checks when recorded, against an earlier build start: they pass now.
+   */
+  keep(opts: string, file: string, r: Readonly<Rec>): void {
+    let m = this.fresh.get(opts);
+    if (!m) this.fresh.set(opts, (m = new Map()));
+    (r as Rec).used = this.now;
+    m.set(file, r as Rec);
   }
 
   /** Remember the entries a file's segments have now (its bytes were read under this stat, or the index vouches for them). */

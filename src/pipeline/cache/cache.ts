@@ -225,33 +225,44 @@ export function headString(z: ZResult, start: number): string | undefined {
  * entry and checks the identity, see openTrustedEntry). Undefined if the head does not parse.
  */
 export function resultOfHead(head: string, key: string, id: string): ZResult | undefined {
-  const parts = head.split(':');
-  if (parts.length !== 5 || parts[0] !== 'h1') return undefined;
-  const totalBlocks = Number(parts[1]);
-  let off = Number(parts[2]);
-  const unit = Number(parts[3]);
-  const list = parts[4].split(',');
-  const n = list.length;
-  const extents: Extent[] = new Array(n);
-  const at = new Float64Array(n);
-  const lens = new Float64Array(n);
+  // Parsed by hand: a split and a regular expression per extent were most of this per file.
+  if (!head.startsWith('h1:')) return undefined;
+  let i = 3;
+  /** The decimal number at i, up to the next non-digit; -1 if none. */
+  const num = (): number => {
+    let v = 0;
+    const from = i;
+    for (let c; i < head.length && (c = head.charCodeAt(i) - 48) >= 0 && c <= 9; i++) v = v * 10 + c;
+    return i > from ? v : -1;
+  };
+  const sep = (ch: number): boolean => head.charCodeAt(i++) === ch;
+  const totalBlocks = num();
+  if (!sep(58)) return undefined;
+  let off = num();
+  if (!sep(58)) return undefined;
+  const unit = num();
+  if (!sep(58) || totalBlocks < 0 || off < 0 || unit <= 0) return undefined;
+  const extents: Extent[] = [];
+  const at: number[] = [];
+  const lens: number[] = [];
   let la = 0;
-  for (let k = 0; k < n; k++) {
-    const m = /^(\d+)([abcd])(\d+)$/.exec(list[k]);
-    if (!m) return undefined;
-    const kind = m[2].charCodeAt(0) - 97;
-    const llen = Number(m[1]);
-    const blocks = Number(m[3]);
+  for (;;) {
+    const llen = num();
+    const kind = head.charCodeAt(i++) - 97;
+    const blocks = num();
+    if (llen < 0 || blocks < 0 || !(kind >= 0 && kind <= 3)) return undefined;
     const e: Extent = { la, llen, compressed: (kind & 1) !== 0, blocks, blkaddr: 0 };
     if (kind & 2) e.partial = true;
-    extents[k] = e;
-    at[k] = off;
-    lens[k] = blocks * unit;
-    off += lens[k];
+    extents.push(e);
+    at.push(off);
+    lens.push(blocks * unit);
+    off += blocks * unit;
     la += llen;
+    if (i === head.length) break;
+    if (!sep(44)) return undefined;
   }
-  if (!Number.isSafeInteger(totalBlocks) || !Number.isSafeInteger(off) || !Number.isSafeInteger(la)) return undefined;
-  return { extents, payloads: new Array<undefined>(n).fill(undefined), totalBlocks, stored: { fd: -1, at, lens, entry: { key, id } } };
+  if (!Number.isSafeInteger(off) || !Number.isSafeInteger(la)) return undefined;
+  return { extents, payloads: new Array<undefined>(extents.length).fill(undefined), totalBlocks, stored: { fd: -1, at, lens, entry: { key, id } } };
 }
 
 /**

@@ -4,8 +4,12 @@ import { createHash } from 'node:crypto';
 import type { ZParams, ZResult } from '../files/zfile.js';
 import type { EmitContext } from './context.js';
 
+const NO_KEYS: (string | undefined)[] = Object.freeze([]) as unknown as (string | undefined)[];
+
 /** Dedupe keys of z's payloads (undefined for the inline one, and all of them without dedupe). */
 export function dedupeKeys(ctx: EmitContext, z: ZResult, zp: ZParams): (string | undefined)[] {
+  // None without dedupe: no array per file (a cached rebuild's ~6,500 files).
+  if (!ctx.dedupe) return NO_KEYS;
   return z.payloads.map((b, k) => {
     if (!ctx.dedupe || !b) return undefined;
     const key = createHash('sha256').update(b).digest('base64');

@@ -169,7 +169,7 @@ export class FileJobQueue {
    * `heads`: files the index keeps an entry layout for are laid out from it (see fromHead); false
    * when a build starts over because an entry was found changed (build.ts).
    */
-  constructor(private readonly o: BuildOptions, private readonly pool: JobPool, readonly zp?: ZParams, private heads = true,
+  constructor(private readonly o: BuildOptions, private readonly pool: JobPool, readonly zp?: ZParams, heads = true,
     private readonly earlier?: CacheOutcomes) {
     this.algo = o.fingerprint ? digestAlgorithm(o.fingerprint) : undefined;
     this.takesScan = !!zp;
@@ -184,6 +184,8 @@ export class FileJobQueue {
       if (o.cacheDir) {
         this.index = CacheIndex.load(o.cacheDir);
         this.optsKey = optionsKey({ ...this.params, segment: SEGMENT_SIZE });
+        // Pclusters are left in entries only where the writer needs no bytes of them (see flush).
+        this.heads = heads && !this.params.dedupe && !this.params.fragments;
       }
     }
   }
@@ -262,13 +264,21 @@ export class FileJobQueue {
     while (this.files.length && this.next < this.files.length && this.inflight.size < maxFiles
       && (this.bytes < maxBytes || this.inflight.size === 0)) {
       const p = this.files[this.next++]!;
+      const path = pathOf(p);
+      // Most of a rebuild: an unchanged file whose entry layout the index keeps (see fromHead).
+      if (this.heads && p.statId !== undefined && !p.data) {
+        const jobs = this.fromHead(p, path, p.statId);
+        if (jobs) {
+          this.inflight.set(p, { jobs, bytes: 0, batched: 0 });
+          continue;
+        }
+      }
       const jobs: FileJobs = {};
       // The source is made only for a job that reads it: a file the stat index knows needs none
       // unless its entry turns out missing (a --cache rebuild made a path Buffer per file for nothing).
       let src: DataSource | undefined;
       const srcOf = (): DataSource => (src ??= dataOf(p));
       const fromPath = !p.data;
-      const path = pathOf(p);
       const algo = this.algo;
       // The stat index: a file unchanged since it was recorded needs no read and no hash.
       // Not with -E dedupe: the writer needs every segment's bytes, which an indexed fetch does not read.
@@ -276,13 +286,6 @@ export class FileJobQueue {
       const { params, optsKey } = this.paramsOf(p);
       const found = statId === undefined ? undefined : this.index!.lookup(optsKey, path, statId);
       const known: IndexEntry | undefined = found && (!algo || found.digests[algo]) && found.keys.length === Math.ceil(p.size / SEGMENT_SIZE) ? found : undefined;
-      if (known?.head && this.heads && !this.params!.dedupe && !this.params!.fragments) {
-        const jobs = this.fromHead(p, path, statId!, optsKey, known);
-        if (jobs) {
-          this.inflight.set(p, { jobs, bytes: 0, batched: 0 });
-          continue;
-        }
-      }
       if (known && p.size <= SEGMENT_SIZE) {
         // Most of a rebuild: one promise and one callback per file (see indexedOne).
         this.inflight.set(p, { jobs: this.indexedOne(p, path, statId!, optsKey, params, known), bytes: known.bytes[0], batched: 1 });
@@ -414,9 +417,13 @@ export class FileJobQueue {
    * first (a changed entry makes the build start over without layouts: build.ts). Its record is
    * carried over as loaded.
    */
-  private fromHead(p: Inode, path: string, statId: string, optsKey: string, known: IndexEntry): FileJobs | undefined {
-    const key = known.keys[0];
-    const id = known.ids[0]!;
+  private fromHead(p: Inode, path: string, statId: string): FileJobs | undefined {
+    const optsKey = this.choiceOf(p) ? this.paramsOf(p).optsKey : this.optsKey;
+    const r = this.index!.peekHead(optsKey, path, statId);
+    const algo = this.algo;
+    if (!r || (algo && !r[algo]) || p.size > SEGMENT_SIZE) return undefined;
+    const key = r.keys;
+    const id = r.ids;
     // A cache copied or restored whole (every entry another inode) is found here, before any layout
     // depends on it: heads are then not used for the rest of the build (their entries are fetched and
     // checked as before). An entry changed otherwise is found by the copy job (the build starts over).
@@ -424,20 +431,20 @@ export class FileJobQueue {
       this.heads = false;
       return undefined;
     }
-    const z = resultOfHead(known.head!, key, id);
+    const z = resultOfHead(r.heads, key, id);
     if (!z) return undefined;
     headLayouts++;
     this.cacheStats.hit++;
     this.cacheStats.indexed++;
-    const algo = this.algo;
-    const hex = algo ? known.digests[algo] : undefined;
-    this.index!.recordOne(optsKey, path, statId, key, known.bytes[0], algo && hex ? { [algo]: hex } : {}, id, known.head);
+    this.index!.keep(optsKey, path, r);
     const jobs: FileJobs = { segs: [Promise.resolve(z)] };
-    if (algo) jobs.hash = Promise.resolve(new Uint8Array(Buffer.from(hex!, 'hex')));
+    if (algo) jobs.hash = Promise.resolve(new Uint8Array(Buffer.from(r[algo], 'hex')));
     return jobs;
   }
 
   private headFiles = 0;
+  /** Files are laid out from index heads (see fromHead); turned off by a failed probe. */
+  private heads = false;
 
   /** Entries this build found missing or damaged (and wrote anew), for a build that starts over (build.ts). */
   readonly outcomes: CacheOutcomes = new Map();
