@@ -298,8 +298,13 @@ function readIndex(file: string): { recs: Recs; id: string } | 'damaged' | undef
     if (body.format !== CACHE_FORMAT) return undefined;
     const recs: Recs = new Map();
     const byOpt = body.options.map((o) => { const m = new Map<string, Rec>(); recs.set(o, m); return m; });
-    for (const [f, oi, stat, keys, bytes, sha256, blake3, used, ids, heads] of body.files) {
-      const m = byOpt[oi];
+    // Indexed, not destructured: array destructuring runs the iterator protocol per row (without
+    // TurboFan, as a --cache build runs, ~5 ms of 6,500 rows).
+    const files = body.files;
+    for (let n = 0; n < files.length; n++) {
+      const row = files[n];
+      const f = row[0], stat = row[2], keys = row[3], bytes = row[4], sha256 = row[5], blake3 = row[6], used = row[7], ids = row[8], heads = row[9];
+      const m = byOpt[row[1]];
       if (!m || typeof stat !== 'string' || typeof keys !== 'string' || typeof bytes !== 'string' || typeof ids !== 'string' || (heads !== undefined && typeof heads !== 'string')) return 'damaged';
       m.set(f, { stat, keys, bytes, ids, sha256, blake3, heads: heads ?? '', used });
     }
