@@ -15,7 +15,8 @@ import { defaultBuildOptions } from '../src/pipeline/options.js';
 import { parseCompressor } from '../src/compress/codec.js';
 import { entryFdsAdopted } from '../src/pipeline/cache/entry-fds.js';
 import { libcAvailable } from '../src/sys/libc.js';
-import { headString, resultOfHead } from '../src/pipeline/cache/cache.js';
+import { cacheGet, cachePut, ENTRY_CHANGED, headString, resultOfHead } from '../src/pipeline/cache/cache.js';
+import { JobPool } from '../src/pipeline/work/pool.js';
 import { wordText } from './helpers/noise.js';
 
 const sha = (f: string) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
@@ -136,5 +137,47 @@ test('cache heads: a layout read back as it was written; inline tails, fragments
   assert.equal(headString({ extents: [extents[0], { ...extents[1], la: 9001 }, extents[2]], payloads, totalBlocks: 6 }, 300), undefined);
   for (const bad of ['', 'h1:', 'h2:6:300:4096:9000b1', 'h1:6:300:0:9000b1', 'h1:6:300:4096:', 'h1:6:300:4096:9000e1', 'h1:6:300:4096:9000b1,', 'h1:6:300:4096:9000b1;1a1', 'h1:x:300:4096:9000b1']) {
     assert.equal(resultOfHead(bad, 'k', 'id'), undefined, JSON.stringify(bad));
+  }
+});
+
+test('cache_pcluster_copies_on_main_thread: queued copies of named entries run by the writer write what a worker writes; a changed entry fails as in a worker', { skip: !libcAvailable() && 'needs the libc bindings (koffi)' }, async () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-cache-kcopy-main-'));
+  const pool = new JobPool(1);
+  try {
+    const cache = path.join(dir, 'cache');
+    // 12 entries of 2 pclusters each, more copy jobs than the worker takes ahead.
+    const made = Array.from({ length: 12 }, (_, k) => {
+      const key = createHash('sha256').update(`entry ${k}`).digest('hex');
+      const payloads = [Buffer.alloc(4096, 2 * k + 1), Buffer.alloc(8192, 2 * k + 2)];
+      const extents = [{ la: 0, llen: 9000, compressed: true, blocks: 1, blkaddr: 0 }, { la: 9000, llen: 8192, compressed: false, blocks: 2, blkaddr: 0 }];
+      assert.ok(cachePut(cache, key, { extents, payloads, totalBlocks: 3 }));
+      const got = cacheGet(cache, key);
+      assert.ok('z' in got && got.head);
+      const z = resultOfHead(got.head, key, got.id);
+      assert.ok(z?.stored?.entry);
+      return { key, id: got.id, stored: z.stored, bytes: Buffer.concat(payloads) };
+    });
+    const img = path.join(dir, 'img');
+    fs.writeFileSync(img, Buffer.alloc(12 * 12288));
+    const job = (k: number, id = made[k].id) => ({
+      kind: 'kcopy' as const, image: img, close: [],
+      runs: Float64Array.from([-1, made[k].stored.at[0], 12288, k * 12288]),
+      named: { cacheDir: cache, keys: made[k].key, ids: id },
+    });
+    const runs = made.map((_, k) => pool.run(job(k)));
+    let here = 0;
+    while (pool.runQueuedCopy()) here++;
+    assert.ok(here > 0, 'some copies were still queued and ran here');
+    await Promise.all(runs);
+    const image = fs.readFileSync(img);
+    made.forEach((m, k) => assert.ok(image.subarray(k * 12288, (k + 1) * 12288).equals(m.bytes), `entry ${k}`));
+    // An identity the entry no longer has: the copy fails with ENTRY_CHANGED (build.ts starts over on it).
+    const failing = made.map((_, k) => pool.run(job(k, `${made[k].id}0`)));
+    for (const f of failing) f.catch(() => {});
+    while (pool.runQueuedCopy());
+    for (const f of failing) await assert.rejects(f, (e: Error) => e.message.includes(ENTRY_CHANGED));
+  } finally {
+    await pool.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -75,7 +75,14 @@ export class StoredCopies {
     // Observed when awaited (drain, finishCopies); never an unhandled rejection meanwhile.
     pr.catch(() => {});
     this.copies.push(pr);
-    if (this.copies.length >= this.maxCopies) await this.copies.shift();
+    while (this.copies.length >= this.maxCopies) {
+      // Rather than wait idle for a worker, copy a batch still queued for one here (as flat.ts does).
+      if (this.pool.runQueuedCopy()) {
+        await new Promise<void>((r) => setImmediate(r));
+        continue;
+      }
+      await this.copies.shift();
+    }
   }
 
   /** Everything queued is written (before blocks are taken back and written over). */
