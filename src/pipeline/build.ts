@@ -10,10 +10,11 @@ import { flatDataLayout } from '../format/inode.js';
 import { emit, type BuildStats } from './emit/emit.js';
 import { ImageOutput } from './io/output.js';
 import { JobPool, type JobPoolOptions } from './work/pool.js';
-import { FileJobQueue } from './work/file-jobs.js';
+import { FileJobQueue, type CacheOutcomes } from './work/file-jobs.js';
 import { imageZParams } from './emit/context.js';
 import type { BuildOptions } from './options.js';
 import { closeAllEntryFds } from './cache/entry-fds.js';
+import { ENTRY_CHANGED } from './cache/cache.js';
 import type { TarScanOptions, TarScan } from '../source/tar.js';
 import type { LeafHasher } from '../verity/tree.js';
 
@@ -62,13 +63,38 @@ export async function buildImage(image: string, source: BuildSource, o: BuildOpt
   const grow = o.cacheDir !== undefined && !!o.compression && !o.compression.hints?.length;
   const budget = inlineBudgetFor(o);
   const defer = source.tar === undefined || tarBytes(source.tar) <= budget;
-  const pool = new JobPool(poolSizeFor(o, !!beforeCommit), { ...(defer ? { inlineBudget: budget } : {}), ...poolOptions, lazy: !!o.tarIndex, grow });
+  const newPool = () => new JobPool(poolSizeFor(o, !!beforeCommit), { ...(defer ? { inlineBudget: budget } : {}), ...poolOptions, lazy: !!o.tarIndex, grow });
+  let pool = newPool();
+  // --cache: warnings said once, should the build start over (below).
+  const said = new Set<string>();
+  const once = o.cacheDir === undefined ? o : { ...o, warn: (m: string) => { if (!said.has(m)) { said.add(m); o.warn(m); } } };
+  const first: { outcomes?: CacheOutcomes } = {};
   try {
-    return await buildWith(image, source, o, pool, t0, beforeCommit);
+    try {
+      return await buildWith(image, source, once, pool, t0, beforeCommit, first);
+    } catch (e) {
+      // A cache entry whose layout the stat index gave was found changed when its pclusters were to
+      // be copied (cache.ts openTrustedEntry): the image so far is dropped and the build starts over
+      // with every such entry fetched and checked (rare: the cache was written to by hand, or an
+      // entry was replaced by another build). Its workers may still write into the dropped image.
+      if (!(e instanceof Error && e.message.includes(ENTRY_CHANGED)) || o.cacheDir === undefined) throw e;
+      await pool.close();
+      closeAllEntryFds();
+      restarts++;
+      pool = newPool();
+      // Entries the first attempt found missing or damaged were written anew: counted as it found them.
+      return await buildWith(image, source, once, pool, t0, beforeCommit, { heads: false, earlier: first.outcomes });
+    }
   } finally {
     await pool.close();
     closeAllEntryFds();
   }
+}
+
+let restarts = 0;
+/** Builds started over because a cache entry laid out from the index had changed (tests). */
+export function cacheRestarts(): number {
+  return restarts;
 }
 
 /**
@@ -84,7 +110,12 @@ export function poolSizeFor(o: BuildOptions, sealing: boolean): number {
   return copiesOnly ? Math.min(o.workers, 1) : o.workers;
 }
 
-async function buildWith(image: string, source: BuildSource, o: BuildOptions, pool: JobPool, t0: bigint, beforeCommit?: BeforeCommit): Promise<BuildResult> {
+/**
+ * `attempt`: `heads` and `earlier` for the FileJobQueue (a build started over: no heads, and the
+ * first attempt's outcomes); `outcomes` is set to this attempt's.
+ */
+async function buildWith(image: string, source: BuildSource, o: BuildOptions, pool: JobPool, t0: bigint, beforeCommit: BeforeCommit | undefined,
+  attempt: { heads?: boolean; earlier?: CacheOutcomes; outcomes?: CacheOutcomes }): Promise<BuildResult> {
   // IMAGE first: a target that cannot hold an image is refused before the source is read.
   const out = new ImageOutput(image, o.warn);
   let cleanup: (() => void) | undefined;
@@ -98,7 +129,8 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
     let jobs: FileJobQueue | undefined;
     if (!tree) {
       // Compression jobs start as the walk finds the files (in the writer's order), not after the plan.
-      jobs = new FileJobQueue(o, pool, imageZParams(o));
+      jobs = new FileJobQueue(o, pool, imageZParams(o), attempt.heads ?? true, attempt.earlier);
+      attempt.outcomes = jobs.outcomes;
       const found = jobs.takesScan ? jobs : undefined;
       const scan: ScanOptions = {
         xattrs: o.xattrTolerance >= 0,

@@ -32,7 +32,7 @@ const KEEP_UNSEEN_MIN = 10_000;
 export type DigestAlgo = 'sha256' | 'blake3';
 
 /** A file's record, as stored: keys and lengths stay joined by "," until a lookup needs them. */
-interface Rec {
+export interface Rec {
   /** "dev:ino:size:mtimeNs:ctimeNs" at the scan. */
   stat: string;
   keys: string;
@@ -41,6 +41,12 @@ interface Rec {
   ids: string;
   sha256: string;
   blake3: string;
+  /**
+   * A one-segment file's entry layout (cache.ts headString), kept with its identity in `ids` only:
+   * a build that finds the entry still with that identity lays the file out from this and copies
+   * its pclusters without a fetch. '' unknown.
+   */
+  heads: string;
   /** When a build last wrote it (ms since the epoch), for trimming. */
   used: number;
 }
@@ -55,8 +61,8 @@ export interface IndexEntry {
   digests: Partial<Record<DigestAlgo, string>>;
 }
 
-/** JSON row: path, options index, stat, keys and lengths joined by ",", sha256, blake3, used, entry identities joined by ",". */
-type Row = [string, number, string, string, string, string, string, number, string];
+/** JSON row: path, options index, stat, keys and lengths joined by ",", sha256, blake3, used, entry identities joined by ",", heads (absent in older indexes). */
+type Row = [string, number, string, string, string, string, string, number, string, string?];
 
 interface Body {
   format: string;
@@ -121,8 +127,28 @@ export class CacheIndex {
     return keys.length === bytes.length ? { keys, bytes, ids, digests } : undefined;
   }
 
+  /**
+   * The record of a file of one segment whose stat is unchanged and whose entry's layout and
+   * identity are kept (Rec.heads), else undefined. Nothing is noted: keep() does, once it is used.
+   */
+  peekHead(opts: string, file: string, stat: string): Readonly<Rec> | undefined {
+    const r = this.loaded.get(opts)?.get(file);
+    return r && r.stat === stat && r.heads && r.ids ? r : undefined;
+  }
+
+  /**
+   * A record from peekHead, kept as loaded (the file and its entry unchanged). Its stat and entry
+   * identity passed the racy checks when recorded, against an earlier build start: they pass now.
+   */
+  keep(opts: string, file: string, r: Readonly<Rec>): void {
+    let m = this.fresh.get(opts);
+    if (!m) this.fresh.set(opts, (m = new Map()));
+    (r as Rec).used = this.now;
+    m.set(file, r as Rec);
+  }
+
   /** Remember the entries a file's segments have now (its bytes were read under this stat, or the index vouches for them). */
-  record(opts: string, file: string, stat: string, keys: string[], bytes: number[], digests: Partial<Record<DigestAlgo, string>>, ids: (string | undefined)[] = []): void {
+  record(opts: string, file: string, stat: string, keys: string[], bytes: number[], digests: Partial<Record<DigestAlgo, string>>, ids: (string | undefined)[] = [], head?: string): void {
     if (!this.notRacy(stat)) return;
     const old = this.loaded.get(opts)?.get(file);
     let m = this.fresh.get(opts);
@@ -131,7 +157,7 @@ export class CacheIndex {
     // joined or compared as strings (the join, the racy checks and a new record per file cost
     // ~25 ms of the main thread on the bench corpus's 6,522 indexed files).
     if (old && keys.length === 1 && old.stat === stat && old.keys === keys[0] && old.bytes === String(bytes[0])
-      && old.ids === (ids[0] && this.notRacy(ids[0]) ? ids[0] : '')
+      && old.ids === (ids[0] && this.notRacy(ids[0]) ? ids[0] : '') && old.heads === (old.ids && head ? head : '')
       && (digests.sha256 ?? old.sha256) === old.sha256 && (digests.blake3 ?? old.blake3) === old.blake3) {
       old.used = this.now;
       m.set(file, old);
@@ -143,10 +169,12 @@ export class CacheIndex {
     const i = ids.some((x) => x && this.notRacy(x)) ? keys.map((_, n) => (ids[n] && this.notRacy(ids[n]!) ? ids[n] : '')).join(',') : '';
     // Digests of other algorithms carry over when the bytes are the same ones.
     const same = !!old && old.stat === stat && old.keys === k;
+    // A head only beside the one entry's identity (it is trusted through that identity).
+    const heads = keys.length === 1 && i && head ? head : '';
     const r: Rec = {
-      stat, keys: k, bytes: b, ids: i, sha256: digests.sha256 ?? (same ? old.sha256 : ''), blake3: digests.blake3 ?? (same ? old.blake3 : ''), used: this.now,
+      stat, keys: k, bytes: b, ids: i, sha256: digests.sha256 ?? (same ? old.sha256 : ''), blake3: digests.blake3 ?? (same ? old.blake3 : ''), heads, used: this.now,
     };
-    if (!same || old.bytes !== b || old.ids !== i || old.sha256 !== r.sha256 || old.blake3 !== r.blake3) this.changed = true;
+    if (!same || old.bytes !== b || old.ids !== i || old.heads !== heads || old.sha256 !== r.sha256 || old.blake3 !== r.blake3) this.changed = true;
     m.set(file, r);
   }
 
@@ -154,10 +182,10 @@ export class CacheIndex {
    * record() for a file of one segment, without its lists: an unchanged file's record is carried
    * over as loaded (most of a rebuild), without an array or a join per file.
    */
-  recordOne(opts: string, file: string, stat: string, key: string, bytes: number, digests: Partial<Record<DigestAlgo, string>>, id: string | undefined): void {
+  recordOne(opts: string, file: string, stat: string, key: string, bytes: number, digests: Partial<Record<DigestAlgo, string>>, id: string | undefined, head?: string): void {
     const old = this.loaded.get(opts)?.get(file);
     if (old && old.stat === stat && old.keys === key && old.bytes === String(bytes) && this.notRacy(stat)
-      && old.ids === (id && this.notRacy(id) ? id : '')
+      && old.ids === (id && this.notRacy(id) ? id : '') && old.heads === (old.ids && head ? head : '')
       && (digests.sha256 ?? old.sha256) === old.sha256 && (digests.blake3 ?? old.blake3) === old.blake3) {
       let m = this.fresh.get(opts);
       if (!m) this.fresh.set(opts, (m = new Map()));
@@ -165,7 +193,7 @@ export class CacheIndex {
       m.set(file, old);
       return;
     }
-    this.record(opts, file, stat, [key], [bytes], digests, id === undefined ? [] : [id]);
+    this.record(opts, file, stat, [key], [bytes], digests, id === undefined ? [] : [id], head);
   }
 
   /** The build's start in ms since the epoch: when each record it writes was last used. */
@@ -217,7 +245,7 @@ export class CacheIndex {
     const files: Row[] = all.map(([o, f, r]) => {
       let oi = optIndex.get(o);
       if (oi === undefined) { optIndex.set(o, (oi = options.length)); options.push(o); }
-      return [f, oi, r.stat, r.keys, r.bytes, r.sha256, r.blake3, r.used, r.ids];
+      return r.heads ? [f, oi, r.stat, r.keys, r.bytes, r.sha256, r.blake3, r.used, r.ids, r.heads] : [f, oi, r.stat, r.keys, r.bytes, r.sha256, r.blake3, r.used, r.ids];
     });
     const body = Buffer.from(JSON.stringify({ format: CACHE_FORMAT, options, files } satisfies Body));
     const head = Buffer.from(`${MAGIC}\n${createHash('sha256').update(body).digest('hex')}\n`);
@@ -270,10 +298,15 @@ function readIndex(file: string): { recs: Recs; id: string } | 'damaged' | undef
     if (body.format !== CACHE_FORMAT) return undefined;
     const recs: Recs = new Map();
     const byOpt = body.options.map((o) => { const m = new Map<string, Rec>(); recs.set(o, m); return m; });
-    for (const [f, oi, stat, keys, bytes, sha256, blake3, used, ids] of body.files) {
-      const m = byOpt[oi];
-      if (!m || typeof stat !== 'string' || typeof keys !== 'string' || typeof bytes !== 'string' || typeof ids !== 'string') return 'damaged';
-      m.set(f, { stat, keys, bytes, ids, sha256, blake3, used });
+    // Indexed, not destructured: array destructuring runs the iterator protocol per row (without
+    // TurboFan, as a --cache build runs, ~5 ms of 6,500 rows).
+    const files = body.files;
+    for (let n = 0; n < files.length; n++) {
+      const row = files[n];
+      const f = row[0], stat = row[2], keys = row[3], bytes = row[4], sha256 = row[5], blake3 = row[6], used = row[7], ids = row[8], heads = row[9];
+      const m = byOpt[row[1]];
+      if (!m || typeof stat !== 'string' || typeof keys !== 'string' || typeof bytes !== 'string' || typeof ids !== 'string' || (heads !== undefined && typeof heads !== 'string')) return 'damaged';
+      m.set(f, { stat, keys, bytes, ids, sha256, blake3, heads: heads ?? '', used });
     }
     return { recs, id };
   } catch {

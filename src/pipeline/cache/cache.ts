@@ -21,7 +21,7 @@ export function cacheKey(params: unknown, segment: Uint8Array): Buffer {
   return createHash('sha256').update(CACHE_FORMAT).update('\0').update(JSON.stringify(params)).update('\0').update(segment).digest();
 }
 
-function entryPath(dir: string, hex: string): string {
+export function entryPath(dir: string, hex: string): string {
   // Joined, not path.join: normalizing costs more than the lookup itself (one per cached segment).
   return `${dir}/${hex.slice(0, 2)}/${hex}`;
 }
@@ -40,7 +40,7 @@ interface Header {
  * A hit carries the entry's length, which the stat index keeps to read it next time without an
  * fstat, and its identity (entryIdentity), which lets a later build copy its pclusters unread.
  */
-export type CacheLookup = { z: ZResult; bytes: number; id: string } | { miss: 'absent' | 'damaged' };
+export type CacheLookup = { z: ZResult; bytes: number; id: string; head?: string } | { miss: 'absent' | 'damaged' };
 
 /** An entry file's identity as fstat gives it: "dev:ino:size:mtimeNs:ctimeNs". */
 function entryIdentity(st: fs.BigIntStats): string {
@@ -91,7 +91,8 @@ export function cacheGet(dir: string, hex: string, bytes?: number, trusted?: str
       const r = storedEntry(fd, hex, Number(st.size));
       if (r) {
         keepFd = true;
-        return { ...r, id };
+        const layout = headString(r.z, r.start);
+        return layout ? { z: r.z, bytes: r.bytes, id, head: layout } : { z: r.z, bytes: r.bytes, id };
       }
       // Not as it was verified after all: read and checked in full below.
     }
@@ -127,7 +128,9 @@ export function cacheGet(dir: string, hex: string, bytes?: number, trusted?: str
     // entry's buffer goes back to the workers (slabs) once the segment is written, detached here.
     const fragment = h.fragment ? take(h.fragment).slice() : undefined;
     if (off !== HEAD + hlen + plen || payloads.length !== h.extents.length) return { miss: 'damaged' };
-    return { z: { extents: h.extents, totalBlocks: h.totalBlocks, payloads, inline, inlineRaw, ...(fragment ? { fragment } : {}), slabs: [b.buffer as ArrayBuffer] }, bytes: b.length, id };
+    const z: ZResult = { extents: h.extents, totalBlocks: h.totalBlocks, payloads, inline, inlineRaw, ...(fragment ? { fragment } : {}), slabs: [b.buffer as ArrayBuffer] };
+    const layout = headString(z, HEAD + hlen);
+    return layout ? { z, bytes: b.length, id, head: layout } : { z, bytes: b.length, id };
   } catch {
     return { miss: 'damaged' };
   }
@@ -145,7 +148,7 @@ function headOf(b: Buffer, hex: string, size: number): { hlen: number; plen: num
 }
 
 /** An entry's head read and checked, its pclusters left in the file (see cacheGet); undefined if it does not hold. */
-function storedEntry(fd: number, hex: string, size: number): { z: ZResult; bytes: number } | undefined {
+function storedEntry(fd: number, hex: string, size: number): { z: ZResult; bytes: number; start: number } | undefined {
   const readAt = (n: number, pos: number): Buffer => {
     if (headBuf.length < n) headBuf = Buffer.allocUnsafe(n);
     let got = 0;
@@ -186,7 +189,115 @@ function storedEntry(fd: number, hex: string, size: number): { z: ZResult; bytes
     extents: h.extents, totalBlocks: h.totalBlocks, payloads: new Array<undefined>(h.extents.length).fill(undefined),
     inline, inlineRaw, ...(fragment ? { fragment } : {}), stored: { fd, at, lens: Float64Array.from(h.payloads) },
   };
-  return { z, bytes: size };
+  return { z, bytes: size, start: HEAD + hlen };
+}
+
+/**
+ * An entry's layout as the stat index keeps it (cache-index.ts `heads`), so that a later build can
+ * lay out an unchanged file and copy its pclusters without reading the entry's head:
+ * "h1:TOTALBLOCKS:START:UNIT:" then per extent LLEN, a letter (a stored, b compressed, c stored
+ * partial, d compressed partial) and BLOCKS, joined by ",". START: where the pclusters begin in the
+ * entry; UNIT: bytes per block (every pcluster fills its blocks). Extents follow each other from 0
+ * with blkaddr 0, as a segment's result has them. Only for entries of pclusters alone (no inline
+ * tail, raw inline bytes or fragment, which would have to be read); undefined for the others.
+ */
+export function headString(z: ZResult, start: number): string | undefined {
+  const n = z.extents.length;
+  if (z.inline || z.inlineRaw || z.fragment || n === 0 || n !== z.payloads.length) return undefined;
+  const st = z.stored;
+  const lenOf = (k: number) => (st ? (st.at[k] >= 0 ? st.lens[k] : 0) : z.payloads[k]?.length ?? 0);
+  const unit = z.extents[0].blocks ? lenOf(0) / z.extents[0].blocks : 0;
+  if (!Number.isSafeInteger(unit) || unit <= 0) return undefined;
+  let s = `h1:${z.totalBlocks}:${start}:${unit}:`;
+  let la = 0;
+  for (let k = 0; k < n; k++) {
+    const e = z.extents[k];
+    if (e.fragment || e.ref || e.la !== la || e.blkaddr !== 0 || e.blocks <= 0 || lenOf(k) !== e.blocks * unit) return undefined;
+    s += `${k ? ',' : ''}${e.llen}${'abcd'[(e.compressed ? 1 : 0) | (e.partial ? 2 : 0)]}${e.blocks}`;
+    la += e.llen;
+  }
+  return s;
+}
+
+/**
+ * A result from an index head (headString) for the entry `key` with identity `id`: its pclusters
+ * are left in the entry (ZResult.stored, by key and identity: the job that copies them opens the
+ * entry and checks the identity, see openTrustedEntry). Undefined if the head does not parse.
+ */
+export function resultOfHead(head: string, key: string, id: string): ZResult | undefined {
+  // Parsed by hand: a split and a regular expression per extent were most of this per file.
+  if (!head.startsWith('h1:')) return undefined;
+  let i = 3;
+  /** The decimal number at i, up to the next non-digit; -1 if none. */
+  const num = (): number => {
+    let v = 0;
+    const from = i;
+    for (let c; i < head.length && (c = head.charCodeAt(i) - 48) >= 0 && c <= 9; i++) v = v * 10 + c;
+    return i > from ? v : -1;
+  };
+  const sep = (ch: number): boolean => head.charCodeAt(i++) === ch;
+  const totalBlocks = num();
+  if (!sep(58)) return undefined;
+  let off = num();
+  if (!sep(58)) return undefined;
+  const unit = num();
+  if (!sep(58) || totalBlocks < 0 || off < 0 || unit <= 0) return undefined;
+  const extents: Extent[] = [];
+  const at: number[] = [];
+  const lens: number[] = [];
+  let la = 0;
+  for (;;) {
+    const llen = num();
+    const kind = head.charCodeAt(i++) - 97;
+    const blocks = num();
+    if (llen < 0 || blocks < 0 || !(kind >= 0 && kind <= 3)) return undefined;
+    const e: Extent = { la, llen, compressed: (kind & 1) !== 0, blocks, blkaddr: 0 };
+    if (kind & 2) e.partial = true;
+    extents.push(e);
+    at.push(off);
+    lens.push(blocks * unit);
+    off += blocks * unit;
+    la += llen;
+    if (i === head.length) break;
+    if (!sep(44)) return undefined;
+  }
+  if (!Number.isSafeInteger(off) || !Number.isSafeInteger(la)) return undefined;
+  return { extents, payloads: new Array<undefined>(extents.length).fill(undefined), totalBlocks, stored: { fd: -1, at, lens, entry: { key, id } } };
+}
+
+/**
+ * Whether entry `key` has the identity `id` now (by lstat, no descriptor): the writer's probe of the
+ * entries it lays out from index heads (FileJobQueue), so that a cache copied or restored as a whole
+ * (every entry a new inode) is noticed before any layout depends on it.
+ */
+export function entryHasIdentity(dir: string, key: string, id: string): boolean {
+  try {
+    return entryIdentity(fs.lstatSync(entryPath(dir, key), { bigint: true })) === id;
+  } catch {
+    return false;
+  }
+}
+
+/** The message of a copy that found a named entry changed (build.ts starts the build over on it). */
+export const ENTRY_CHANGED = 'cache entry changed since the index recorded its layout';
+
+/**
+ * Open entry `key` for its pclusters to be copied, if it still has the identity `id` a build gave
+ * it when it verified the entry (the trust rule of cacheGet's `trusted`); undefined otherwise. The
+ * caller closes the descriptor.
+ */
+export function openTrustedEntry(dir: string, key: string, id: string): number | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(entryPath(dir, key), 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    if (entryIdentity(fs.fstatSync(fd, { bigint: true })) === id) return fd;
+  } catch { /* as changed */ }
+  fs.closeSync(fd);
+  return undefined;
 }
 
 /** Store an entry; returns its length in bytes, or undefined when it could not be written. */

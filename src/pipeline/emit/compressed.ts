@@ -159,7 +159,7 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       if (placePayloads(ctx, z, keys, i < count - 1 || w.form !== 'compact', w.added)) w.deduped = true;
     } finally {
       // Its runs queued: the copy job closes the entry (or the build's end, if it never goes out).
-      if (part.stored) ctx.stored.done(part.stored.fd);
+      if (part.stored) ctx.stored.done(part.stored);
       z.stored = undefined;
     }
     if (raw) {

@@ -144,7 +144,8 @@ export class EmitContext {
       : new BufferBlocks(bs, plan.metaStart, (blk, buf) => out.write(buf, blk * bs), (end) => out.reserve(end), o.dataAlignBlocks ?? 1);
     this.codecPcluster = o.compression && maxPclusterSize(o.compression);
     // The queue may have been started before the plan (while the scan ran): its parameters are the image's.
-    this.jobs = jobs ?? new FileJobQueue(o, pool, imageZParams(o));
+    // Not from index layouts: a build of a given tree does not start over (build.ts).
+    this.jobs = jobs ?? new FileJobQueue(o, pool, imageZParams(o), false);
     this.zparams = this.jobs.zp;
     this.jobs.planned(plan);
     this.fragments = o.compression?.fragments ? new FragmentStore(o.compression.fragments.dedupe) : undefined;
@@ -158,7 +159,7 @@ export class EmitContext {
     this.chunkStore = blob && new ChunkStore(bs, o.chunks!, blob, o.dataAlignBlocks ?? 1);
     // Batches bound the round trips: one per ~1 MiB or 64 files, and this many in flight.
     this.maxCopies = 4 * pool.size + 8;
-    this.stored = new StoredCopies(pool, out, this.copies, this.maxCopies);
+    this.stored = new StoredCopies(pool, out, this.copies, this.maxCopies, o.cacheDir);
     this.totalBytes = plan.steps.reduce((a, st) => a + (!(st instanceof DirDone) && st.kind === 'reg' ? st.size : 0), 0);
     this.itemBuf = new Uint8Array(bs);
   }

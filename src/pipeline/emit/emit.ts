@@ -4,7 +4,7 @@
 //      segments come (compressed.ts), chunked and tar-indexed ones mapped (chunk-files.ts),
 //      directories and symlinks encoded here (dirs.ts); then its inode (context.ts writeItem);
 //   2. the packed inode of the fragments (packed.ts);
-//   3. the last copies awaited, the cache index saved, the chunk blob placed after every block;
+//   3. the last copies sent, the cache index saved (--cache), the copies awaited, the chunk blob placed after every block;
 //   4. the image's length fixed, and the superblock area written and sealed (superblock.ts).
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,7 +18,7 @@ import type { JobPool } from '../work/pool.js';
 import type { FileJobQueue } from '../work/file-jobs.js';
 import { systemClock } from '../../sys/clock.js';
 import { EmitContext } from './context.js';
-import { queueFlat, finishCopies } from './flat.js';
+import { queueFlat, finishCopies, flushCopies } from './flat.js';
 import { writeCompressed } from './compressed.js';
 import { finishChunked, writeChunked, writeIndexed } from './chunk-files.js';
 import { writeDir, writeSymlink } from './dirs.js';
@@ -66,8 +66,14 @@ async function emitWith(ctx: EmitContext, consume: boolean): Promise<BuildStats>
   try {
     await writeItems(ctx, consume);
     packedNid = await writePacked(ctx);
+    // --cache: every copy sent first, then the stat index written while the workers copy (a
+    // rebuild's last copies and its index, each tens of milliseconds, overlap).
+    if (o.cacheDir) {
+      await flushCopies(ctx);
+      await ctx.stored.flush();
+      await ctx.jobs.saveIndex();
+    }
     await finishCopies(ctx);
-    await ctx.jobs.saveIndex();
     finishChunked(ctx);
     ctx.report(true);
   } finally {

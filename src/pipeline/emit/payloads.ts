@@ -4,8 +4,12 @@ import { createHash } from 'node:crypto';
 import type { ZParams, ZResult } from '../files/zfile.js';
 import type { EmitContext } from './context.js';
 
+const NO_KEYS: (string | undefined)[] = Object.freeze([]) as unknown as (string | undefined)[];
+
 /** Dedupe keys of z's payloads (undefined for the inline one, and all of them without dedupe). */
 export function dedupeKeys(ctx: EmitContext, z: ZResult, zp: ZParams): (string | undefined)[] {
+  // None without dedupe: no array per file (a cached rebuild's ~6,500 files).
+  if (!ctx.dedupe) return NO_KEYS;
   return z.payloads.map((b, k) => {
     if (!ctx.dedupe || !b) return undefined;
     const key = createHash('sha256').update(b).digest('base64');
@@ -41,7 +45,7 @@ export function placePayloads(ctx: EmitContext, z: ZResult, keys: readonly (stri
   // Pclusters left in a cache entry's file (z.stored): consecutive ones copied in one kernel call.
   const st = z.stored;
   let srun: { at: number; end: number; pos: number } | undefined;
-  const flushStored = () => { if (srun) ctx.stored.add(st!.fd, srun.at, srun.end - srun.at, srun.pos); srun = undefined; };
+  const flushStored = () => { if (srun) ctx.stored.add(st!, srun.at, srun.end - srun.at, srun.pos); srun = undefined; };
   for (let k = 0; k < z.extents.length; k++) {
     const e = z.extents[k];
     const payload = z.payloads[k];

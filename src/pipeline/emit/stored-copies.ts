@@ -4,6 +4,7 @@
 import type { JobPool } from '../work/pool.js';
 import type { ImageOutput } from '../io/output.js';
 import { releaseEntryFd } from '../cache/entry-fds.js';
+import type { StoredPayloads } from '../files/zfile.js';
 
 /**
  * A batch goes to a worker at this many runs or bytes: each message wakes a worker, which on a loaded
@@ -13,16 +14,30 @@ const BATCH_RUNS = 256;
 const BATCH_BYTES = 32 << 20;
 
 export class StoredCopies {
-  /** fd, offset in the entry, length, image offset per run. */
+  /** fd (or -1 - i: named entry i), offset in the entry, length, image offset per run. */
   private runs: number[] = [];
   private close: number[] = [];
   private bytes = 0;
+  /** Entries the job opens itself (StoredPayloads.entry): keys, identities, and their numbers in this batch. */
+  private keys: string[] = [];
+  private ids: string[] = [];
+  private named = new Map<string, number>();
 
   constructor(private readonly pool: JobPool, private readonly out: ImageOutput,
-    private readonly copies: Promise<void>[], private readonly maxCopies: number) {}
+    private readonly copies: Promise<void>[], private readonly maxCopies: number, private readonly cacheDir = '') {}
 
-  /** Queue `len` bytes at `at` of entry `fd` for image offset `pos` (fresh blocks: nothing else writes there). */
-  add(fd: number, at: number, len: number, pos: number): void {
+  /** Queue `len` bytes at `at` of entry `st` for image offset `pos` (fresh blocks: nothing else writes there). */
+  add(st: StoredPayloads, at: number, len: number, pos: number): void {
+    let fd = st.fd;
+    if (st.entry) {
+      let k = this.named.get(st.entry.key);
+      if (k === undefined) {
+        this.named.set(st.entry.key, (k = this.keys.length));
+        this.keys.push(st.entry.key);
+        this.ids.push(st.entry.id);
+      }
+      fd = -1 - k;
+    }
     this.out.ensureFits(pos + len);
     const r = this.runs;
     const n = r.length;
@@ -31,9 +46,9 @@ export class StoredCopies {
     this.bytes += len;
   }
 
-  /** The writer is done with entry `fd` (its runs are queued): the job that copies them closes it. */
-  done(fd: number): void {
-    this.close.push(fd);
+  /** The writer is done with entry `st` (its runs are queued): the job that copies them closes it. */
+  done(st: StoredPayloads): void {
+    if (st.fd >= 0) this.close.push(st.fd);
   }
 
   /** Send the batch when full; waits only when too many copies are in flight. */
@@ -43,16 +58,31 @@ export class StoredCopies {
 
   async flush(): Promise<void> {
     if (!this.runs.length && !this.close.length) return;
-    const job = { kind: 'kcopy' as const, image: this.out.tempPath, runs: Float64Array.from(this.runs), close: this.close };
+    const job = {
+      kind: 'kcopy' as const, image: this.out.tempPath, runs: Float64Array.from(this.runs), close: this.close,
+      ...(this.keys.length ? { named: { cacheDir: this.cacheDir, keys: this.keys.join(','), ids: this.ids.join(',') } } : {}),
+    };
     for (const fd of this.close) releaseEntryFd(fd);
     this.runs = [];
     this.close = [];
+    if (this.keys.length) {
+      this.keys = [];
+      this.ids = [];
+      this.named = new Map();
+    }
     this.bytes = 0;
     const pr = this.pool.run(job).then(() => undefined);
     // Observed when awaited (drain, finishCopies); never an unhandled rejection meanwhile.
     pr.catch(() => {});
     this.copies.push(pr);
-    if (this.copies.length >= this.maxCopies) await this.copies.shift();
+    while (this.copies.length >= this.maxCopies) {
+      // Rather than wait idle for a worker, copy a batch still queued for one here (as flat.ts does).
+      if (this.pool.runQueuedCopy()) {
+        await new Promise<void>((r) => setImmediate(r));
+        continue;
+      }
+      await this.copies.shift();
+    }
   }
 
   /** Everything queued is written (before blocks are taken back and written over). */

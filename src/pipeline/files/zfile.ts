@@ -127,7 +127,11 @@ export interface ZResult {
   stored?: StoredPayloads;
 }
 
-export interface StoredPayloads { fd: number; at: Float64Array; lens: Float64Array }
+/**
+ * `fd` -1 with `entry`: the entry is named, not open (a head the stat index kept, see resultOfHead):
+ * the job that copies its pclusters opens it and checks its identity.
+ */
+export interface StoredPayloads { fd: number; at: Float64Array | number[]; lens: Float64Array | number[]; entry?: { key: string; id: string } }
 
 /**
  * Compress `size` bytes: each step takes as much input as fits one pcluster; a pcluster is kept only

@@ -12,6 +12,19 @@ import type { BuildOptions } from '../options.js';
 import { mayBeWorthCompressing, type ZParams, type ZResult } from '../files/zfile.js';
 import { digestAlgorithm } from '../../fingerprint/compute.js';
 import { CacheIndex, optionsKey, type IndexEntry } from '../cache/cache-index.js';
+import { entryHasIdentity, resultOfHead } from '../cache/cache.js';
+
+/** Every this many files laid out from index heads, the writer checks one entry's identity itself (see fromHead). */
+const HEAD_PROBE_EVERY = 64;
+
+let headLayouts = 0;
+/** Segments this thread laid out from index heads, their pclusters copied unread (tests). */
+export function segmentsFromHeads(): number {
+  return headLayouts;
+}
+
+/** Segments whose entry a build found missing or damaged (and wrote anew), by key: see FileJobQueue.count. */
+export type CacheOutcomes = Map<string, { cache: 'absent' | 'damaged'; indexed: boolean }>;
 
 export interface FileJobs {
   hash?: Promise<Uint8Array>;
@@ -151,8 +164,13 @@ export class FileJobQueue {
   private scanFed = false;
   private isPlanned = false;
 
-  /** `zp`: the image's compression parameters (imageZParams), undefined for an uncompressed image. */
-  constructor(private readonly o: BuildOptions, private readonly pool: JobPool, readonly zp?: ZParams) {
+  /**
+   * `zp`: the image's compression parameters (imageZParams), undefined for an uncompressed image.
+   * `heads`: files the index keeps an entry layout for are laid out from it (see fromHead); false
+   * when a build starts over because an entry was found changed (build.ts).
+   */
+  constructor(private readonly o: BuildOptions, private readonly pool: JobPool, readonly zp?: ZParams, heads = true,
+    private readonly earlier?: CacheOutcomes) {
     this.algo = o.fingerprint ? digestAlgorithm(o.fingerprint) : undefined;
     this.takesScan = !!zp;
     if (zp) {
@@ -166,6 +184,8 @@ export class FileJobQueue {
       if (o.cacheDir) {
         this.index = CacheIndex.load(o.cacheDir);
         this.optsKey = optionsKey({ ...this.params, segment: SEGMENT_SIZE });
+        // Pclusters are left in entries only where the writer needs no bytes of them (see flush).
+        this.heads = heads && !this.params.dedupe && !this.params.fragments;
       }
     }
   }
@@ -244,13 +264,21 @@ export class FileJobQueue {
     while (this.files.length && this.next < this.files.length && this.inflight.size < maxFiles
       && (this.bytes < maxBytes || this.inflight.size === 0)) {
       const p = this.files[this.next++]!;
+      const path = pathOf(p);
+      // Most of a rebuild: an unchanged file whose entry layout the index keeps (see fromHead).
+      if (this.heads && p.statId !== undefined && !p.data) {
+        const jobs = this.fromHead(p, path, p.statId);
+        if (jobs) {
+          this.inflight.set(p, { jobs, bytes: 0, batched: 0 });
+          continue;
+        }
+      }
       const jobs: FileJobs = {};
       // The source is made only for a job that reads it: a file the stat index knows needs none
       // unless its entry turns out missing (a --cache rebuild made a path Buffer per file for nothing).
       let src: DataSource | undefined;
       const srcOf = (): DataSource => (src ??= dataOf(p));
       const fromPath = !p.data;
-      const path = pathOf(p);
       const algo = this.algo;
       // The stat index: a file unchanged since it was recorded needs no read and no hash.
       // Not with -E dedupe: the writer needs every segment's bytes, which an indexed fetch does not read.
@@ -283,6 +311,7 @@ export class FileJobQueue {
       const keys: (string | undefined)[] = [];
       const sizes: number[] = [];
       const ids: (string | undefined)[] = [];
+      let head: string | undefined;
       /** Each segment's completion (not its result: a long file's results must not stay referenced here). */
       const all: Promise<unknown>[] = [];
       const submit = (i: number): Promise<ZResult> => {
@@ -297,12 +326,12 @@ export class FileJobQueue {
         const pr = known ? this.indexed({ key: known.keys[i], bytes: known.bytes[i], start, ...(known.ids[i] ? { id: known.ids[i] } : {}) }, job, p)
           : p.size <= Z_SMALL ? this.batched(job(), p) : this.pool.run(job()) as Promise<ZJobResult>;
         const z = handled(pr.then((res) => {
-          if (res.cache) this.cacheStats[res.cache]++;
-          if (res.indexed) this.cacheStats.indexed++;
+          this.count(res);
           if (res.digest) res.z.digest = res.digest;
           keys[i] = res.entry?.key;
           sizes[i] = res.entry?.bytes ?? 0;
           ids[i] = res.entry?.id;
+          if (nSegs === 1) head = res.entry?.head;
           return res.z;
         }));
         // A failed segment is reported where the writer awaits it; its file is then not recorded.
@@ -312,7 +341,7 @@ export class FileJobQueue {
           // jobs.hash is looked at once the segments are done (a one-segment file's is set after this).
           this.recording.push(Promise.all(all).then(() => jobs.hash).then((digest) => {
             if (keys.length !== nSegs || keys.some((k) => k === undefined)) return;
-            this.index!.record(optsKey, path, statId, keys as string[], sizes, algo && digest ? { [algo]: Buffer.from(digest).toString('hex') } : {}, ids);
+            this.index!.record(optsKey, path, statId, keys as string[], sizes, algo && digest ? { [algo]: Buffer.from(digest).toString('hex') } : {}, ids, head);
           }).catch(() => {}));
         }
         return z;
@@ -353,13 +382,12 @@ export class FileJobQueue {
     const seg: IndexedSegment = id ? { key: known.keys[0], bytes: known.bytes[0], start: 0, id } : { key: known.keys[0], bytes: known.bytes[0], start: 0 };
     this.pendingRecords++;
     const done = (res: ZJobResult): ZResult => {
-      if (res.cache) this.cacheStats[res.cache]++;
-      if (res.indexed) this.cacheStats.indexed++;
+      this.count(res);
       if (res.digest) res.z.digest = res.digest;
       const e = res.entry;
       // The digest the index vouched for, or the one computed from the bytes just compressed.
       const hex = algo ? (res.digest ? Buffer.from(res.digest).toString('hex') : known.digests[algo]) : undefined;
-      if (e) this.index!.recordOne(optsKey, path, statId, e.key, e.bytes, algo && hex ? { [algo]: hex } : {}, e.id);
+      if (e) this.index!.recordOne(optsKey, path, statId, e.key, e.bytes, algo && hex ? { [algo]: hex } : {}, e.id, e.head);
       this.recorded();
       return res.z;
     };
@@ -380,6 +408,62 @@ export class FileJobQueue {
       jobs.hash = handled(z.then((zr) => zr.digest ?? digest));
     }
     return jobs;
+  }
+
+  /**
+   * An unchanged file of one segment whose entry layout the index keeps (with the identity the entry
+   * had when a build verified it): its result made here, without a round trip to a worker, its
+   * pclusters left in the entry for the copy job, which opens the entry and checks that identity
+   * first (a changed entry makes the build start over without layouts: build.ts). Its record is
+   * carried over as loaded.
+   */
+  private fromHead(p: Inode, path: string, statId: string): FileJobs | undefined {
+    const optsKey = this.choiceOf(p) ? this.paramsOf(p).optsKey : this.optsKey;
+    const r = this.index!.peekHead(optsKey, path, statId);
+    const algo = this.algo;
+    if (!r || (algo && !r[algo]) || p.size > SEGMENT_SIZE) return undefined;
+    const key = r.keys;
+    const id = r.ids;
+    // A cache copied or restored whole (every entry another inode) is found here, before any layout
+    // depends on it: heads are then not used for the rest of the build (their entries are fetched and
+    // checked as before). An entry changed otherwise is found by the copy job (the build starts over).
+    if (this.headFiles++ % HEAD_PROBE_EVERY === 0 && !entryHasIdentity(this.o.cacheDir!, key, id)) {
+      this.heads = false;
+      return undefined;
+    }
+    const z = resultOfHead(r.heads, key, id);
+    if (!z) return undefined;
+    headLayouts++;
+    this.cacheStats.hit++;
+    this.cacheStats.indexed++;
+    this.index!.keep(optsKey, path, r);
+    const jobs: FileJobs = { segs: [Promise.resolve(z)] };
+    if (algo) jobs.hash = Promise.resolve(new Uint8Array(Buffer.from(r[algo], 'hex')));
+    return jobs;
+  }
+
+  private headFiles = 0;
+  /** Files are laid out from index heads (see fromHead); turned off by a failed probe. */
+  private heads = false;
+
+  /** Entries this build found missing or damaged (and wrote anew), for a build that starts over (build.ts). */
+  readonly outcomes: CacheOutcomes = new Map();
+
+  /**
+   * Count a segment's outcome. A build started over (build.ts) counts what the first attempt found
+   * for an entry it wrote anew, where it would otherwise count that new entry as a hit.
+   */
+  private count(res: ZJobResult): void {
+    const key = res.entry?.key;
+    const was = key !== undefined ? this.earlier?.get(key) : undefined;
+    if (was) {
+      this.cacheStats[was.cache]++;
+      if (was.indexed) this.cacheStats.indexed++;
+      return;
+    }
+    if (res.cache) this.cacheStats[res.cache]++;
+    if (res.indexed) this.cacheStats.indexed++;
+    if (key !== undefined && (res.cache === 'absent' || res.cache === 'damaged')) this.outcomes.set(key, { cache: res.cache, indexed: !!res.indexed });
   }
 
   /** Files of indexedOne whose records are not settled yet; saveIndex waits for them. */

@@ -1,5 +1,5 @@
 // The cache lookup job: segments of unchanged files fetched from the cache by their stat-index keys.
-import { cacheGet } from '../cache/cache.js';
+import { cacheGet, openTrustedEntry, ENTRY_CHANGED } from '../cache/cache.js';
 import type { JobOf, JobResult } from './job-types.js';
 import * as fs from 'node:fs';
 import { close, kernelCopy } from '../../sys/libc.js';
@@ -10,14 +10,30 @@ import { readBuffer } from './thread-buffers.js';
 
 /**
  * Pclusters of cache entries copied into the image (see the 'kcopy' job): in the kernel, else through
- * a buffer. Every descriptor handed over is closed, whatever happens.
+ * a buffer. Every descriptor handed over is closed, whatever happens. Named entries (job.named) are
+ * opened here and must still have the identity the index gave the writer their layout with; one
+ * that does not fails the job with ENTRY_CHANGED (the build then starts over without such layouts:
+ * build.ts).
  */
 export function storedCopyJob(job: JobOf<'kcopy'>): JobResult {
+  const keys = job.named ? job.named.keys.split(',') : [];
+  const ids = job.named ? job.named.ids.split(',') : [];
+  const opened: number[] = [];
   try {
     const out = outputFd(job.image);
     const r = job.runs;
     for (let i = 0; i < r.length; i += 4) {
-      const [fd, at, len, pos] = [r[i], r[i + 1], r[i + 2], r[i + 3]];
+      let fd = r[i];
+      const [at, len, pos] = [r[i + 1], r[i + 2], r[i + 3]];
+      if (fd < 0) {
+        const k = -1 - fd;
+        if (opened[k] === undefined) {
+          const got = openTrustedEntry(job.named!.cacheDir, keys[k], ids[k]);
+          if (got === undefined) throw new Error(`${ENTRY_CHANGED}: ${keys[k]}`);
+          opened[k] = got;
+        }
+        fd = opened[k];
+      }
       let done: number;
       try {
         done = Math.max(0, kernelCopy(fd, at, out, pos, len));
@@ -39,6 +55,7 @@ export function storedCopyJob(job: JobOf<'kcopy'>): JobResult {
     for (const fd of job.close) {
       try { close(fd); } catch { /* nothing to do about it */ }
     }
+    for (const fd of opened) if (fd !== undefined) fs.closeSync(fd);
   }
   return { kind: 'kcopy' };
 }
@@ -53,7 +70,7 @@ export function indexedJob(job: JobOf<'zindexed'>): JobResult {
     const got = cacheGet(job.cacheDir, s.key, s.bytes, job.stored ? s.id : undefined);
     if (!('z' in got)) return { kind: 'miss', miss: got.miss } as const;
     for (const e of got.z.extents) e.la += s.start;
-    return { kind: 'z', z: got.z, cache: 'hit', entry: { key: s.key, bytes: got.bytes, id: got.id }, indexed: true } as const;
+    return { kind: 'z', z: got.z, cache: 'hit', entry: got.head ? { key: s.key, bytes: got.bytes, id: got.id, head: got.head } : { key: s.key, bytes: got.bytes, id: got.id }, indexed: true } as const;
   });
   return { kind: 'zindexed', results };
 }

@@ -46,8 +46,9 @@ export function compressJob(job: JobOf<'z'>): ZJobResult {
     let z: ZResult;
     let bytes: number | undefined;
     let id: string | undefined;
+    let head: string | undefined;
     if ('z' in hit) {
-      ({ z, bytes, id } = hit);
+      ({ z, bytes, id, head } = hit);
     } else {
       z = compressExtents(readFromBytes(seg), job.length, zp);
       bytes = cachePut(job.cacheDir, key, z);
@@ -55,7 +56,7 @@ export function compressJob(job: JobOf<'z'>): ZJobResult {
     for (const e of z.extents) e.la += job.start;
     return {
       kind: 'z', z, cache: 'z' in hit ? 'hit' : hit.miss, digest: h ? new Uint8Array(h.digest()) : undefined,
-      entry: bytes === undefined ? undefined : { key, bytes, ...(id ? { id } : {}) },
+      entry: bytes === undefined ? undefined : { key, bytes, ...(id ? { id } : {}), ...(head ? { head } : {}) },
     };
   } finally {
     r.close();

@@ -32,6 +32,12 @@ export interface ZJobParams {
 /** Compress one segment of a file (with a cache: look it up by content first, store it after). */
 export type ZJob = { kind: 'z'; src: DataSource; path: string; size: number; start: number; length: number; params: ZJobParams; cacheDir?: string; algo?: 'sha256' | 'blake3' };
 
+/**
+ * Entries a 'kcopy' job opens itself (a run's descriptor -1 - i names entry i): keys and the
+ * identities they must still have, each joined by ','.
+ */
+export interface NamedEntries { cacheDir: string; keys: string; ids: string }
+
 /** A segment the stat index knows: its entry's key and length, and its offset in the file. */
 export interface IndexedSegment {
   key: string; bytes: number; start: number;
@@ -56,7 +62,7 @@ export type Job =
    * the entry's descriptor, offset in it, length and image offset (4 numbers); the descriptors in
    * `close` are the worker's to close once done (or failed).
    */
-  | { kind: 'kcopy'; image: string; runs: Float64Array; close: number[] }
+  | { kind: 'kcopy'; image: string; runs: Float64Array; close: number[]; named?: NamedEntries }
   /** Directories of a source tree listed for the walk ([path, relPrefix] each: see dir-walk.ts). */
   | { kind: 'list'; cx: ListContext; dirs: [string, string][] }
   /** --verity: the leaf digests of data blocks [first, first + count) of the finished image (verity/tree.ts leafDigests). */
@@ -68,7 +74,7 @@ export type BatchOutcome = { res: ZJobResult } | { error: string; stack?: string
 export type ZJobResult = {
   kind: 'z'; z: ZResult; cache?: 'hit' | 'absent' | 'damaged'; digest?: Uint8Array;
   /** With a cache: the segment's entry (its key in hex and length, and its file's identity when read), unless it could not be stored. */
-  entry?: { key: string; bytes: number; id?: string };
+  entry?: { key: string; bytes: number; id?: string; head?: string };
   /** Found through the stat index, without reading the source. */
   indexed?: boolean;
 };
