@@ -645,6 +645,46 @@ function relaxMatch(cur: i32, ml: i32, pc: i32, off: i32): void {
   }
 }
 
+/**
+ * The window's first match: positions MINMATCH..ml are reached by it (price p0 + matchPrice(m), no
+ * literals, length m, offset off), written four at a time. Slots up to ml + 3 are written; those
+ * past ml are above the window's end, which compressOpt marks INF before reading them. Below
+ * ML_MASK + MINMATCH + 255 match lengths cost one of two prices (compressOpt's matches here are
+ * shorter than `sufficient` <= 128); longer ones take the scalar loop.
+ */
+function fillMatch(ml: i32, p0: i32, off: i32): void {
+  if (ml >= ML_MASK + MINMATCH + 255) {
+    for (let m = MINMATCH; m <= ml; m++) {
+      put(OPT_PRICE, m, p0 + matchPrice(m));
+      put(OPT_LIT, m, 0);
+      put(OPT_LEN, m, m);
+      put(OPT_OFF, m, off);
+    }
+    return;
+  }
+  const vo = i32x4.splat(off);
+  const vz = i32x4.splat(0);
+  const vp = i32x4.splat(p0 + 3);
+  // matchPrice(m) is 3 below ML_MASK + MINMATCH, 4 from there on
+  const vLong = i32x4.splat(ML_MASK + MINMATCH - 1);
+  let vm = i32x4(MINMATCH, MINMATCH + 1, MINMATCH + 2, MINMATCH + 3);
+  for (let m = MINMATCH; m <= ml; m += 4) {
+    const a = (<usize>m) << 2;
+    // gt_s is -1 in the lanes past ML_MASK + MINMATCH - 1: subtracting it adds one
+    v128.store(OPT_PRICE + a, i32x4.sub(vp, i32x4.gt_s(vm, vLong)));
+    v128.store(OPT_LIT + a, vz);
+    v128.store(OPT_LEN + a, vm);
+    v128.store(OPT_OFF + a, vo);
+    vm = i32x4.add(vm, i32x4.splat(4));
+  }
+}
+
+/** price[from..to] = INF, four at a time (slots up to to + 3 are written: all past the window's end). */
+@inline function fillInf(from: i32, to: i32): void {
+  const v = i32x4.splat(INF);
+  for (let i = from; i <= to; i += 4) v128.store(OPT_PRICE + ((<usize>i) << 2), v);
+}
+
 /** Levels 4..9: price-based parse over a look-ahead window (search depth and the length taken
  *  without further parsing grow with the level). The window's first position is searched `depth`
  *  deep, the others `innerDepth` deep and only for matches that reach past the window's end. */
@@ -691,12 +731,7 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
         put(lit, i, ll0 + i);
         put(mlen, i, 0);
       }
-      for (let m = MINMATCH; m <= ml0; m++) {
-        put(price, m, p0 + matchPrice(m));
-        put(lit, m, 0);
-        put(mlen, m, m);
-        put(moff, m, off0);
-      }
+      fillMatch(ml0, p0, off0);
       last = ml0;
       put(price, last + 1, INF);
       for (let cur: i32 = 1; cur < last; cur++) {
@@ -730,7 +765,7 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
         }
         const end = cur + ml;
         if (end > last) {
-          for (let i = last + 1; i <= end + 1; i++) put(price, i, INF);
+          fillInf(last + 1, end + 1);
           last = end;
         }
         relaxMatch(cur, ml, pc, off);
