@@ -6,7 +6,9 @@
 // Linear memory (one instance per thread, never shared):
 //   FAST_TABLE  level 0 hash table, 2^14 x i32
 //   HC_HEAD     hash-chain heads, 2^15 x i32
-//   HC_CHAIN    distance to the previous position with the same hash, 2^16 x u16 (by pos & 0xffff)
+//   HC_CHAIN    distance to the previous position with the same hash, 2^16 x u16 (by pos & 0xffff);
+//               MAX_DISTANCE where that position is out of reach (or none): a chain walk steps below
+//               its lower bound there, so the walk needs no test for the chain's end
 //   OPT_*       optimal parser arrays, OPT_SLOTS x i32 each
 //   out         the compressed block (configure's outCap bytes)
 //   in          the input window (configure's inCap bytes); callers compress views of it in place
@@ -309,13 +311,15 @@ function compressFast(src: usize, srcLen: i32, cap: i32): i32 {
   return <i32>load<u16>(HC_CHAIN + ((<usize>(p & 0xffff)) << 1));
 }
 
-/** Inserts positions [from, to) into the chains; returns to. */
+/** Inserts positions [from, to) into the chains; returns to. A previous position from an earlier
+ *  call (prev < 0) or MAX_DISTANCE or more back is stored as MAX_DISTANCE: out of reach of every
+ *  position the chain is walked from (all are above it). */
 function hcInsert(src: usize, base: i32, from: i32, to: i32): i32 {
   for (let p = from; p < to; p++) {
     const h = hcSlot(load<i32>(src + <usize>p));
     const prev = load<i32>(h) - base;
     const d = p - prev;
-    store<u16>(HC_CHAIN + ((<usize>(p & 0xffff)) << 1), prev >= 0 && d <= MAX_DISTANCE ? d : 0);
+    store<u16>(HC_CHAIN + ((<usize>(p & 0xffff)) << 1), d < MAX_DISTANCE ? d : MAX_DISTANCE);
     store<i32>(h, p + base);
   }
   return to;
@@ -407,7 +411,7 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
           }
         }
         const d = chainAt(q);
-        if (d == 0) break;
+        if (d == MAX_DISTANCE) break;
         q -= d;
       }
       if (bestOff != 0) {
@@ -447,12 +451,12 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
         // a long run costs search depth in proportion to its length
         depth -= RUN_VISIT + ((cand - st) >> RUN_SHIFT);
         const d = chainAt(st);
-        if (d == 0) break;
+        if (d == MAX_DISTANCE) break;
         cand = st - d;
         continue;
       }
       const d = chainAt(cand);
-      if (d == 0) break;
+      if (d == MAX_DISTANCE) break;
       cand -= d;
     }
   } else {
@@ -489,7 +493,7 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
             const kEnd = l - MINMATCH;
             for (let j: i32 = 0; j <= kEnd; j += step) {
               const d = chainAt(cand + j);
-              if (d == 0) {
+              if (d == MAX_DISTANCE) {
                 far = 0;
                 break;
               }
@@ -506,9 +510,8 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
           }
         }
       }
-      const d = chainAt(cand + k);
-      if (d == 0) break;
-      cand -= d;
+      // a chain's end steps below low (chainAt)
+      cand -= chainAt(cand + k);
     }
   }
   if (bestOff == 0) return 0;
@@ -739,7 +742,8 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
         // literal transition cur -> cur + 1
         {
           const l = at(lit, cur) + 1;
-          const p = pc - litPrice(l - 1) + litPrice(l);
+          // litPrice(l) - litPrice(l - 1): one more length byte at 15 and every 255 after
+          const p = pc + (l >= RUN_MASK && (l - RUN_MASK) % 255 == 0 ? 2 : 1);
           if (p < at(price, cur + 1)) {
             put(price, cur + 1, p);
             put(lit, cur + 1, l);
