@@ -519,6 +519,17 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
   return best;
 }
 
+/**
+ * Whether any position within reach before ip (all inserted) shares the hash of ip's 4 bytes. When
+ * none does, ip has no match: hcFind would return 0 (a run's candidates, offset 1 included, also
+ * start with ip's 4 bytes). Most positions between matches have none; the test is cheaper than the
+ * call.
+ */
+@inline function hasCandidate(src: usize, base: i32, ip: i32): bool {
+  const head = load<i32>(hcSlot(load<i32>(src + <usize>ip))) - base;
+  return head >= 0 && head >= ip - MAX_DISTANCE;
+}
+
 function hcStart(srcLen: i32): i32 {
   if (hcBase + srcLen + 1 > BASE_LIMIT) {
     memory.fill(HC_HEAD, 0, 4 << HC_HASH_LOG);
@@ -541,7 +552,7 @@ function compressLazy(src: usize, srcLen: i32, cap: i32, depth: i32): i32 {
   let litStop = anchor + cap - op - 1;
   while (ip <= mflimit && ip <= litStop) {
     next = hcInsert(src, base, next, ip);
-    let ml = hcFind(src, base, ip, matchLimit, depth, 0);
+    let ml = hasCandidate(src, base, ip) ? hcFind(src, base, ip, matchLimit, depth, 0) : 0;
     if (ml == 0) {
       ip++;
       continue;
@@ -706,7 +717,7 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
   let litStop = anchor + cap - op - 1;
   while (ip <= mflimit && ip <= litStop) {
     next = hcInsert(src, base, next, ip);
-    const ml0 = hcFind(src, base, ip, matchLimit, depth, 0);
+    const ml0 = hasCandidate(src, base, ip) ? hcFind(src, base, ip, matchLimit, depth, 0) : 0;
     if (ml0 == 0) {
       ip++;
       continue;
@@ -875,7 +886,7 @@ function compressOptHC(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient
   let litStop = anchor + cap - op - 1;
   while (ip <= mflimit && ip <= litStop) {
     if (next < ip) next = hcInsert(src, base, next, ip);
-    const ml0 = hcFind(src, base, ip, matchLimit, depth, MINMATCH - 1);
+    const ml0 = hasCandidate(src, base, ip) ? hcFind(src, base, ip, matchLimit, depth, MINMATCH - 1) : 0;
     if (ml0 == 0) {
       ip++;
       continue;
