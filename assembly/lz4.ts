@@ -6,7 +6,9 @@
 // Linear memory (one instance per thread, never shared):
 //   FAST_TABLE  level 0 hash table, 2^14 x i32
 //   HC_HEAD     hash-chain heads, 2^15 x i32
-//   HC_CHAIN    distance to the previous position with the same hash, 2^16 x u16 (by pos & 0xffff)
+//   HC_CHAIN    distance to the previous position with the same hash, 2^16 x u16 (by pos & 0xffff);
+//               MAX_DISTANCE where that position is out of reach (or none): a chain walk steps below
+//               its lower bound there, so the walk needs no test for the chain's end
 //   OPT_*       optimal parser arrays, OPT_SLOTS x i32 each
 //   out         the compressed block (configure's outCap bytes)
 //   in          the input window (configure's inCap bytes); callers compress views of it in place
@@ -309,13 +311,15 @@ function compressFast(src: usize, srcLen: i32, cap: i32): i32 {
   return <i32>load<u16>(HC_CHAIN + ((<usize>(p & 0xffff)) << 1));
 }
 
-/** Inserts positions [from, to) into the chains; returns to. */
+/** Inserts positions [from, to) into the chains; returns to. A previous position from an earlier
+ *  call (prev < 0) or MAX_DISTANCE or more back is stored as MAX_DISTANCE: out of reach of every
+ *  position the chain is walked from (all are above it). */
 function hcInsert(src: usize, base: i32, from: i32, to: i32): i32 {
   for (let p = from; p < to; p++) {
     const h = hcSlot(load<i32>(src + <usize>p));
     const prev = load<i32>(h) - base;
     const d = p - prev;
-    store<u16>(HC_CHAIN + ((<usize>(p & 0xffff)) << 1), prev >= 0 && d <= MAX_DISTANCE ? d : 0);
+    store<u16>(HC_CHAIN + ((<usize>(p & 0xffff)) << 1), d < MAX_DISTANCE ? d : MAX_DISTANCE);
     store<i32>(h, p + base);
   }
   return to;
@@ -407,7 +411,7 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
           }
         }
         const d = chainAt(q);
-        if (d == 0) break;
+        if (d == MAX_DISTANCE) break;
         q -= d;
       }
       if (bestOff != 0) {
@@ -447,12 +451,12 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
         // a long run costs search depth in proportion to its length
         depth -= RUN_VISIT + ((cand - st) >> RUN_SHIFT);
         const d = chainAt(st);
-        if (d == 0) break;
+        if (d == MAX_DISTANCE) break;
         cand = st - d;
         continue;
       }
       const d = chainAt(cand);
-      if (d == 0) break;
+      if (d == MAX_DISTANCE) break;
       cand -= d;
     }
   } else {
@@ -489,7 +493,7 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
             const kEnd = l - MINMATCH;
             for (let j: i32 = 0; j <= kEnd; j += step) {
               const d = chainAt(cand + j);
-              if (d == 0) {
+              if (d == MAX_DISTANCE) {
                 far = 0;
                 break;
               }
@@ -506,14 +510,24 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
           }
         }
       }
-      const d = chainAt(cand + k);
-      if (d == 0) break;
-      cand -= d;
+      // a chain's end steps below low (chainAt)
+      cand -= chainAt(cand + k);
     }
   }
   if (bestOff == 0) return 0;
   mOff = bestOff;
   return best;
+}
+
+/**
+ * Whether any position within reach before ip (all inserted) shares the hash of ip's 4 bytes. When
+ * none does, ip has no match: hcFind would return 0 (a run's candidates, offset 1 included, also
+ * start with ip's 4 bytes). Most positions between matches have none; the test is cheaper than the
+ * call.
+ */
+@inline function hasCandidate(src: usize, base: i32, ip: i32): bool {
+  const head = load<i32>(hcSlot(load<i32>(src + <usize>ip))) - base;
+  return head >= 0 && head >= ip - MAX_DISTANCE;
 }
 
 function hcStart(srcLen: i32): i32 {
@@ -538,7 +552,7 @@ function compressLazy(src: usize, srcLen: i32, cap: i32, depth: i32): i32 {
   let litStop = anchor + cap - op - 1;
   while (ip <= mflimit && ip <= litStop) {
     next = hcInsert(src, base, next, ip);
-    let ml = hcFind(src, base, ip, matchLimit, depth, 0);
+    let ml = hasCandidate(src, base, ip) ? hcFind(src, base, ip, matchLimit, depth, 0) : 0;
     if (ml == 0) {
       ip++;
       continue;
@@ -645,11 +659,50 @@ function relaxMatch(cur: i32, ml: i32, pc: i32, off: i32): void {
   }
 }
 
+/**
+ * The window's first match: positions MINMATCH..ml are reached by it (price p0 + matchPrice(m), no
+ * literals, length m, offset off), written four at a time. Slots up to ml + 3 are written; those
+ * past ml are above the window's end, which compressOpt marks INF before reading them. Below
+ * ML_MASK + MINMATCH + 255 match lengths cost one of two prices (compressOpt's matches here are
+ * shorter than `sufficient` <= 128); longer ones take the scalar loop.
+ */
+function fillMatch(ml: i32, p0: i32, off: i32): void {
+  if (ml >= ML_MASK + MINMATCH + 255) {
+    for (let m = MINMATCH; m <= ml; m++) {
+      put(OPT_PRICE, m, p0 + matchPrice(m));
+      put(OPT_LIT, m, 0);
+      put(OPT_LEN, m, m);
+      put(OPT_OFF, m, off);
+    }
+    return;
+  }
+  const vo = i32x4.splat(off);
+  const vz = i32x4.splat(0);
+  const vp = i32x4.splat(p0 + 3);
+  // matchPrice(m) is 3 below ML_MASK + MINMATCH, 4 from there on
+  const vLong = i32x4.splat(ML_MASK + MINMATCH - 1);
+  let vm = i32x4(MINMATCH, MINMATCH + 1, MINMATCH + 2, MINMATCH + 3);
+  for (let m = MINMATCH; m <= ml; m += 4) {
+    const a = (<usize>m) << 2;
+    // gt_s is -1 in the lanes past ML_MASK + MINMATCH - 1: subtracting it adds one
+    v128.store(OPT_PRICE + a, i32x4.sub(vp, i32x4.gt_s(vm, vLong)));
+    v128.store(OPT_LIT + a, vz);
+    v128.store(OPT_LEN + a, vm);
+    v128.store(OPT_OFF + a, vo);
+    vm = i32x4.add(vm, i32x4.splat(4));
+  }
+}
+
+/** price[from..to] = INF, four at a time (slots up to to + 3 are written: all past the window's end). */
+@inline function fillInf(from: i32, to: i32): void {
+  const v = i32x4.splat(INF);
+  for (let i = from; i <= to; i += 4) v128.store(OPT_PRICE + ((<usize>i) << 2), v);
+}
+
 /** Levels 4..9: price-based parse over a look-ahead window (search depth and the length taken
  *  without further parsing grow with the level). The window's first position is searched `depth`
- *  deep, the others `innerDepth` deep; with `longerOnly` a position inside the window is searched
- *  only for matches that reach past the window's end. */
-function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: i32, sufficient: i32, longerOnly: bool): i32 {
+ *  deep, the others `innerDepth` deep and only for matches that reach past the window's end. */
+function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: i32, sufficient: i32): i32 {
   const base = hcStart(srcLen);
   const price = OPT_PRICE;
   const lit = OPT_LIT;
@@ -664,7 +717,7 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
   let litStop = anchor + cap - op - 1;
   while (ip <= mflimit && ip <= litStop) {
     next = hcInsert(src, base, next, ip);
-    const ml0 = hcFind(src, base, ip, matchLimit, depth, 0);
+    const ml0 = hasCandidate(src, base, ip) ? hcFind(src, base, ip, matchLimit, depth, 0) : 0;
     if (ml0 == 0) {
       ip++;
       continue;
@@ -692,12 +745,7 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
         put(lit, i, ll0 + i);
         put(mlen, i, 0);
       }
-      for (let m = MINMATCH; m <= ml0; m++) {
-        put(price, m, p0 + matchPrice(m));
-        put(lit, m, 0);
-        put(mlen, m, m);
-        put(moff, m, off0);
-      }
+      fillMatch(ml0, p0, off0);
       last = ml0;
       put(price, last + 1, INF);
       for (let cur: i32 = 1; cur < last; cur++) {
@@ -705,7 +753,8 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
         // literal transition cur -> cur + 1
         {
           const l = at(lit, cur) + 1;
-          const p = pc - litPrice(l - 1) + litPrice(l);
+          // litPrice(l) - litPrice(l - 1): one more length byte at 15 and every 255 after
+          const p = pc + (l >= RUN_MASK && (l - RUN_MASK) % 255 == 0 ? 2 : 1);
           if (p < at(price, cur + 1)) {
             put(price, cur + 1, p);
             put(lit, cur + 1, l);
@@ -719,7 +768,7 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
         // match rarely pays. Half the searches; output 0.007 % larger at 64 KiB pclusters.
         if (at(price, cur + 1) <= pc) continue;
         next = hcInsert(src, base, next, pos);
-        const ml = hcFind(src, base, pos, matchLimit, innerDepth, longerOnly ? last - cur : 0);
+        const ml = hcFind(src, base, pos, matchLimit, innerDepth, last - cur);
         if (ml == 0) continue;
         const off = mOff;
         if (ml >= sufficient || cur + ml > OPT_NUM) {
@@ -731,7 +780,7 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
         }
         const end = cur + ml;
         if (end > last) {
-          for (let i = last + 1; i <= end + 1; i++) put(price, i, INF);
+          fillInf(last + 1, end + 1);
           last = end;
         }
         relaxMatch(cur, ml, pc, off);
@@ -837,7 +886,7 @@ function compressOptHC(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient
   let litStop = anchor + cap - op - 1;
   while (ip <= mflimit && ip <= litStop) {
     if (next < ip) next = hcInsert(src, base, next, ip);
-    const ml0 = hcFind(src, base, ip, matchLimit, depth, MINMATCH - 1);
+    const ml0 = hasCandidate(src, base, ip) ? hcFind(src, base, ip, matchLimit, depth, MINMATCH - 1) : 0;
     if (ml0 == 0) {
       ip++;
       continue;
@@ -984,17 +1033,24 @@ export function compress(inOff: i32, srcLen: i32, cap: i32, level: i32): i32 {
   seedChain = level >= 4 && level <= 9;
   if (level <= 3) return compressLazy(src, srcLen, cap, level == 1 ? 8 : level == 2 ? 16 : 32);
   switch (level) {
-    case 4: return compressOpt(src, srcLen, cap, 24, 24, 48, false);
-    case 5: return compressOpt(src, srcLen, cap, 40, 40, 64, false);
-    case 6: return compressOpt(src, srcLen, cap, 64, 64, 64, false);
-    case 7: return compressOpt(src, srcLen, cap, 96, 96, 64, false);
-    case 8: return compressOpt(src, srcLen, cap, 128, 128, 64, false);
+    // Levels 4..8 search as level 9 does (inside the window only for matches reaching past its end),
+    // less deep: liblz4's attempts at each level (8 << (level - 4)) doubled for the window's first
+    // position. They used to look for every match inside the window as deep as at its start, which
+    // made them 1.2-1.5x slower than level 9. A pcluster still holds as much input as liblz4's at the
+    // same level: 4 KiB / 16 KiB / 64 KiB pclusters over 24 MB of the corpus and of usrtree2, never
+    // more pclusters than LZ4_compress_HC_destSize (e.g. corpus 64 MB, 4 KiB, levels 4..8: 7418
+    // 7402 7397 7393 7390, liblz4 7428 7415 7406 7401 7400).
+    case 4: return compressOpt(src, srcLen, cap, 16, 8, 48);
+    case 5: return compressOpt(src, srcLen, cap, 32, 12, 48);
+    case 6: return compressOpt(src, srcLen, cap, 64, 16, 64);
+    case 7: return compressOpt(src, srcLen, cap, 128, 32, 64);
+    case 8: return compressOpt(src, srcLen, cap, 256, 48, 64);
     // lz4hc's default: inside the window only matches reaching past its end are looked for, 64
-    // deep. 1.25-1.35x faster than every match 256 deep (the parse of levels 4..8), with as many or
-    // fewer pclusters than liblz4's level 9 (corpus 4 KiB: 7386 = as before, liblz4 7398; usrtree2
+    // deep. 1.25-1.35x faster than every match 256 deep (the old parse of levels 4..8), with as many
+    // or fewer pclusters than liblz4's level 9 (corpus 4 KiB: 7386 = as before, liblz4 7398; usrtree2
     // 16 KiB: 2630, before 2628, liblz4 2631; 4 KiB: 9089, before 9084, liblz4 9099); seedChain
     // (hcFind) another ~1.1x and 2629 / 9088 pclusters on usrtree2.
-    case 9: return compressOpt(src, srcLen, cap, 256, 64, 128, true);
+    case 9: return compressOpt(src, srcLen, cap, 256, 64, 128);
     // lz4hc's levels 10..12 (search attempts, sufficient length; full update at 12)
     case 10: return compressOptHC(src, srcLen, cap, 512, 64, false);
     case 11: return compressOptHC(src, srcLen, cap, 2048, 128, false);

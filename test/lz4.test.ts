@@ -19,7 +19,7 @@ const lz4js = require('lz4js') as {
   decompressBlock(src: Uint8Array, dst: Uint8Array, sIndex: number, sLength: number, dIndex: number): number;
 };
 
-const LEVELS = [0, 1, 4, 9, 12];
+const LEVELS = [0, 1, 4, 6, 9, 12];
 
 // ---------------------------------------------------------------------------------------------
 // independent checks

@@ -58,6 +58,36 @@ test('lz4hc level 9 (the default) fits no less input per pcluster than liblz4 1.
   }
 });
 
+/** liblz4 1.9.4 at levels 4..8 (its hash-chain parse, 8 << (level - 4) attempts), same chunks. */
+const LIBLZ4_194_LEVELS_4_8: Record<string, number[]> = {
+  '4096/4': [16384, 13735, 11627, 10155, 9226, 9417],
+  '4096/5': [16384, 13989, 11743, 10406, 9408, 9556],
+  '4096/6': [16384, 14062, 11794, 10433, 9480, 9676],
+  '4096/7': [16384, 14094, 11878, 10448, 9526, 9720],
+  '4096/8': [16384, 14100, 11926, 10458, 9545, 9719],
+  '16384/4': [65536, 59469, 59215, 57803, 57102, 62871],
+  '16384/5': [65536, 61737, 61030, 59530, 58877, 65444],
+  '16384/6': [65536, 62899, 62975, 60659, 60299, 65536],
+  '16384/7': [65536, 63334, 63529, 61339, 60778, 65536],
+  '16384/8': [65536, 63508, 63945, 61637, 60981, 65536],
+};
+// Issue 21: levels 4..8 search as level 9 does (inside the window only for matches reaching past
+// it), less deep; they used to search every match at full depth and were slower than level 9.
+test('lz4hc_levels_4_8_level9_search: each fits no less input per pcluster than liblz4 1.9.4 at the same level', () => {
+  const data = objectLike(1 << 20, 18);
+  const scratch = new Lz4Scratch();
+  for (const [key, expected] of Object.entries(LIBLZ4_194_LEVELS_4_8)) {
+    const [cap, level] = key.split('/').map(Number);
+    expected.forEach((lib, k) => {
+      const src = data.subarray(k * 5 * cap, k * 5 * cap + 4 * cap);
+      const dst = new Uint8Array(cap);
+      const r = lz4CompressDestSize(src, src.length, dst, level, scratch);
+      assert.ok(r.consumed >= lib, `cap ${cap} level ${level} chunk ${k}: ${r.consumed} < liblz4's ${lib}`);
+      assert.deepEqual(lz4DecompressStrict(dst.subarray(0, r.written), r.consumed), src.subarray(0, r.consumed));
+    });
+  }
+});
+
 test('lz4hc: a match that starts with a run of 0xff and goes on through a zero run is found past many zero runs', () => {
   // 0xff x6, then zeros and a marker: the same 18-byte pattern 50001 bytes back, and between them
   // thousands of zero runs that fill the chain of the four zero bytes after the run
