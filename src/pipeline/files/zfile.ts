@@ -125,9 +125,20 @@ export interface ZResult {
    * then `payloads` says) and its length. `payloads` holds undefined for these extents.
    */
   stored?: StoredPayloads;
+  /**
+   * Pclusters left in the worker that compressed them, written into the image by that worker once
+   * the writer has placed them (work/held-results.ts): `payloads` holds undefined for these extents.
+   */
+  held?: HeldPayloads;
 }
 
 export interface StoredPayloads { fd: number; at: Float64Array; lens: Float64Array }
+
+/**
+ * Payloads held by worker `worker` under `id`: per extent the index of the held buffer (-1: none;
+ * then `payloads` says), the byte offset in it and the length (3 numbers each).
+ */
+export interface HeldPayloads { worker: number; id: number; pay: Float64Array }
 
 /**
  * Compress `size` bytes: each step takes as much input as fits one pcluster; a pcluster is kept only

@@ -150,11 +150,18 @@ export class FileJobQueue {
   private scanChoice?: NonNullable<Plan['zChoice']>;
   private scanFed = false;
   private isPlanned = false;
+  /**
+   * Compression results stay in their workers, which write them once the writer has placed them
+   * (held-results.ts): not where the writer needs the bytes (dedupe keys and -E dedupe, fragments),
+   * nor with a cache (its entries come from files, see ZResult.stored).
+   */
+  private readonly hold: boolean;
 
   /** `zp`: the image's compression parameters (imageZParams), undefined for an uncompressed image. */
   constructor(private readonly o: BuildOptions, private readonly pool: JobPool, readonly zp?: ZParams) {
     this.algo = o.fingerprint ? digestAlgorithm(o.fingerprint) : undefined;
     this.takesScan = !!zp;
+    this.hold = !!zp && !o.compression!.dedupe && !zp.fragments && !o.cacheDir;
     if (zp) {
       this.params = { codec: o.compression!.codec, blockSize: zp.blockSize, pclusterSize: zp.pclusterSize, big: zp.big, ztailpacking: zp.ztailpacking,
         ...(zp.maxExtent !== undefined ? { maxExtent: zp.maxExtent } : {}),
@@ -290,7 +297,7 @@ export class FileJobQueue {
         const length = Math.min(SEGMENT_SIZE, p.size - start);
         const job = (): ZJob => ({
           kind: 'z', src: srcOf(), path, size: p.size, start, length, algo: oneSegment ? algo : undefined,
-          params, cacheDir: this.o.cacheDir,
+          params, cacheDir: this.o.cacheDir, ...(this.hold ? { hold: true } : {}),
         });
         // A fetch for a file the writer has already taken is not "sent ahead" (see flush).
         if (known && !this.inflight.has(p) && i >= ahead) this.sentAhead--;

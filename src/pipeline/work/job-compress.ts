@@ -34,7 +34,7 @@ export function compressJob(job: JobOf<'z'>): ZJobResult {
       const z = compressExtents((b, off, len) => r.read(b, off, len), job.length, zp, h ? (c) => { h.update(c); } : undefined);
       r.finish();
       for (const e of z.extents) e.la += job.start;
-      return { kind: 'z', z, digest: h ? new Uint8Array(h.digest()) : undefined };
+      return { kind: 'z', z, digest: h ? new Uint8Array(h.digest()) : undefined, ...(job.hold ? { hold: true } : {}) };
     }
     // With a cache the segment is read whole: its bytes are part of the key.
     const seg = segmentBuffer(job.length).subarray(0, job.length);

@@ -4,6 +4,7 @@ import type { ZResult } from '../files/zfile.js';
 import type { DataSource } from '../../source/tree.js';
 import type { CopyItem, Job, JobResult, ZJobResult } from './job-types.js';
 import { adoptEntryFd } from '../cache/entry-fds.js';
+import { holdBuffers } from './held-results.js';
 
 /**
  * Jobs cross to a worker with source paths as latin1 strings: a small Buffer is a view into Node's
@@ -13,7 +14,7 @@ type WireSource = Exclude<DataSource, { type: 'path' }> | { type: 'path'; path: 
 
 function mapSources(job: Job, f: (s: DataSource) => DataSource): Job {
   if (job.kind === 'copy') return { ...job, files: job.files.map((c) => (c.src ? { ...c, src: f(c.src) } : c)) };
-  if (job.kind === 'zindexed' || job.kind === 'kcopy' || job.kind === 'list' || job.kind === 'vleaves') return job;
+  if (job.kind === 'zindexed' || job.kind === 'kcopy' || job.kind === 'hwrite' || job.kind === 'list' || job.kind === 'vleaves') return job;
   if (job.kind === 'zbatch') return { ...job, jobs: job.jobs.map((j) => ({ ...j, src: f(j.src) })) };
   return { ...job, src: f(job.src) };
 }
@@ -88,6 +89,8 @@ interface PackedZ {
   bufs: ArrayBuffer[];
   /** How many of `bufs` (the first ones) are the result's slabs. */
   nSlabs: number;
+  /** The payloads stay in the worker under this id (held-results.ts); `pay` indexes its buffers, `bufs` is empty. */
+  held?: number;
   inline?: Uint8Array;
   inlineRaw?: Uint8Array;
   fragment?: Uint8Array;
@@ -97,7 +100,7 @@ interface PackedZ {
   stored?: ZResult['stored'];
 }
 
-function packZ(z: ZResult): PackedZ {
+function packZ(z: ZResult, hold: boolean): PackedZ {
   const n = z.extents.length;
   const ext = new Float64Array(5 * n);
   const pay = new Float64Array(3 * n);
@@ -125,10 +128,14 @@ function packZ(z: ZResult): PackedZ {
     pay[3 * i + 1] = v.byteOffset;
     pay[3 * i + 2] = v.length;
   }
+  if (hold && bufs.length) {
+    const held = holdBuffers(bufs, nSlabs);
+    return { packed: true, ext, pay, bufs: [], nSlabs: 0, held, inline: z.inline, inlineRaw: z.inlineRaw, fragment: z.fragment, totalBlocks: z.totalBlocks, digest: z.digest, raw: z.raw, stored: z.stored };
+  }
   return { packed: true, ext, pay, bufs, nSlabs, inline: z.inline, inlineRaw: z.inlineRaw, fragment: z.fragment, totalBlocks: z.totalBlocks, digest: z.digest, raw: z.raw, stored: z.stored };
 }
 
-function unpackZ(w: PackedZ): ZResult {
+function unpackZ(w: PackedZ, worker: number): ZResult {
   const n = w.ext.length / 5;
   const extents = new Array(n);
   const payloads: (Uint8Array | undefined)[] = new Array(n);
@@ -137,9 +144,13 @@ function unpackZ(w: PackedZ): ZResult {
     extents[i] = { la: w.ext[x], llen: w.ext[x + 1], compressed: w.ext[x + 2] !== 0, blocks: w.ext[x + 3], blkaddr: w.ext[x + 4] };
     if (w.ext[x + 2] === 2) extents[i].fragment = true;
     const k = w.pay[3 * i];
-    payloads[i] = k < 0 ? undefined : new Uint8Array(w.bufs[k], w.pay[3 * i + 1], w.pay[3 * i + 2]);
+    payloads[i] = k < 0 || w.held !== undefined ? undefined : new Uint8Array(w.bufs[k], w.pay[3 * i + 1], w.pay[3 * i + 2]);
   }
   const z: ZResult = { extents, payloads, totalBlocks: w.totalBlocks, inline: w.inline, inlineRaw: w.inlineRaw, digest: w.digest };
+  if (w.held !== undefined) {
+    if (worker < 0) throw new Error('a held result from no worker');
+    z.held = { worker, id: w.held, pay: w.pay };
+  }
   if (w.fragment) z.fragment = w.fragment;
   if (w.raw) z.raw = w.raw;
   if (w.stored) {
@@ -160,15 +171,18 @@ function zResultsOf(res: JobResult): ZJobResult[] {
 
 /** A worker's result made ready to post (compression results packed, see PackedZ); changes `res`. */
 export function packResult(res: JobResult): JobResult {
-  for (const r of zResultsOf(res)) (r as { z: ZResult | PackedZ }).z = packZ(r.z);
+  for (const r of zResultsOf(res)) {
+    (r as { z: ZResult | PackedZ }).z = packZ(r.z, !!r.hold);
+    delete r.hold;
+  }
   return res;
 }
 
-/** The inverse of packResult, on the receiving thread. */
-export function unpackResult(res: JobResult): JobResult {
+/** The inverse of packResult, on the receiving thread; `worker`: the index of the worker it came from (held results name it). */
+export function unpackResult(res: JobResult, worker = -1): JobResult {
   for (const r of zResultsOf(res)) {
     const z = r.z as ZResult | PackedZ;
-    if ('packed' in z) r.z = unpackZ(z);
+    if ('packed' in z) r.z = unpackZ(z, worker);
   }
   return res;
 }
@@ -176,7 +190,7 @@ export function unpackResult(res: JobResult): JobResult {
 /** Buffers a result can hand over without copying (before or after packResult). */
 export function transferables(res: JobResult): ArrayBuffer[] {
   if (res.kind === 'copy') return [res.tails.buffer, res.digests?.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
-  if (res.kind === 'hash' || res.kind === 'kcopy') return [];
+  if (res.kind === 'hash' || res.kind === 'kcopy' || res.kind === 'hwrite') return [];
   if (res.kind === 'vleaves') return res.digests.buffer instanceof ArrayBuffer ? [res.digests.buffer] : [];
   if (res.kind === 'list') return res.done.map(([, l]) => l.num.buffer as ArrayBuffer);
   const out = new Set<ArrayBuffer>();
