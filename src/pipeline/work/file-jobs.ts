@@ -177,6 +177,21 @@ export class FileJobQueue {
     }
   }
 
+  // Files of one directory come together: its path is made once for all of them (see EmitContext.filePath).
+  private lastDir: Inode | undefined;
+  private lastDirPrefix = '';
+
+  private pathOf(p: Inode): string {
+    if (!p.parent) return pathOf(p);
+    if (p.parent !== this.lastDir) {
+      this.lastDir = p.parent;
+      const d = pathOf(this.lastDir);
+      // An unnamed root (an archive's) adds nothing to its children's paths (as in pathOf).
+      this.lastDirPrefix = !this.lastDir.parent && !this.lastDir.name ? '' : `${d}/`;
+    }
+    return this.lastDirPrefix + p.name;
+  }
+
   /** Whether regular file `p` gets jobs here (compress hints known, see planned). */
   private wants(p: Inode): boolean {
     if (p.kind !== 'reg' || p.size === 0) return false;
@@ -257,7 +272,7 @@ export class FileJobQueue {
       let src: DataSource | undefined;
       const srcOf = (): DataSource => (src ??= dataOf(p));
       const fromPath = !p.data;
-      const path = pathOf(p);
+      const path = this.pathOf(p);
       const algo = this.algo;
       // The stat index: a file unchanged since it was recorded needs no read and no hash.
       // Not with -E dedupe: the writer needs every segment's bytes, which an indexed fetch does not read.
@@ -295,9 +310,14 @@ export class FileJobQueue {
       const submit = (i: number): Promise<ZResult> => {
         const start = i * SEGMENT_SIZE;
         const length = Math.min(SEGMENT_SIZE, p.size - start);
-        const job = (): ZJob => ({
+        // A file of one segment read from its path: the worker makes its source from the path and
+        // the scanned mtime (ZJob.src); a Buffer and three BigInts per file were made here for it.
+        const job = (): ZJob => (oneSegment && fromPath ? {
+          kind: 'z', path, mtimeSec: p.mtimeSec, mtimeNsec: p.mtimeNsec, size: p.size, start, length, algo,
+          params, cacheDir: this.o.cacheDir, hold: this.hold,
+        } : {
           kind: 'z', src: srcOf(), path, size: p.size, start, length, algo: oneSegment ? algo : undefined,
-          params, cacheDir: this.o.cacheDir, ...(this.hold ? { hold: true } : {}),
+          params, cacheDir: this.o.cacheDir, hold: this.hold,
         });
         // A fetch for a file the writer has already taken is not "sent ahead" (see flush).
         if (known && !this.inflight.has(p) && i >= ahead) this.sentAhead--;

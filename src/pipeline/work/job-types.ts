@@ -31,7 +31,13 @@ export interface ZJobParams {
 
 /** Compress one segment of a file (with a cache: look it up by content first, store it after). */
 export type ZJob = {
-  kind: 'z'; src: DataSource; path: string; size: number; start: number; length: number; params: ZJobParams; cacheDir?: string; algo?: 'sha256' | 'blake3';
+  kind: 'z';
+  /**
+   * Absent for a file read from `path` itself with the mtime the scan saw (`mtimeSec`, `mtimeNsec`):
+   * the common case, for which the main thread builds no source object (see zSourceOf).
+   */
+  src?: DataSource; mtimeSec?: number; mtimeNsec?: number;
+  path: string; size: number; start: number; length: number; params: ZJobParams; cacheDir?: string; algo?: 'sha256' | 'blake3';
   /** The worker keeps the payloads and writes them where the writer places them (ZResult.held, held-results.ts). */
   hold?: boolean;
 };
