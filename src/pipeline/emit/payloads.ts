@@ -4,8 +4,12 @@ import { createHash } from 'node:crypto';
 import type { ZParams, ZResult } from '../files/zfile.js';
 import type { EmitContext } from './context.js';
 
+/** No keys (every one undefined): an image without dedupe, where an array per segment was made for nothing. */
+const NO_KEYS: readonly (string | undefined)[] = Object.freeze([]);
+
 /** Dedupe keys of z's payloads (undefined for the inline one, and all of them without dedupe). */
-export function dedupeKeys(ctx: EmitContext, z: ZResult, zp: ZParams): (string | undefined)[] {
+export function dedupeKeys(ctx: EmitContext, z: ZResult, zp: ZParams): readonly (string | undefined)[] {
+  if (!ctx.dedupe) return NO_KEYS;
   return z.payloads.map((b, k) => {
     if (!ctx.dedupe || !b) return undefined;
     const key = createHash('sha256').update(b).digest('base64');

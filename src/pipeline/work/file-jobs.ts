@@ -88,6 +88,9 @@ const Z_BATCH_BYTES = 1 << 20;
 
 type Miss = { kind: 'miss'; miss: 'absent' | 'damaged' };
 
+/** Stands for the per-file lists of what the stat index learns, without one: never written to. */
+const NO_LIST: never[] = Object.freeze([]) as unknown as never[];
+
 /**
  * Items gathered for one worker round trip ('zbatch': small files' jobs; 'zindexed': segments the
  * stat index knows). Each item's promise settles with its own outcome when the trip returns.
@@ -302,11 +305,13 @@ export class FileJobQueue {
           : handled(this.pool.run({ kind: 'hash', src: srcOf(), path, size: p.size, algo }).then((r: JobResult) => (r as { digest: Uint8Array }).digest));
       }
       const nSegs = Math.ceil(p.size / SEGMENT_SIZE);
-      const keys: (string | undefined)[] = [];
-      const sizes: number[] = [];
-      const ids: (string | undefined)[] = [];
+      // What the stat index learns of the file: only with one (most builds make none of these per file).
+      const recording = statId !== undefined;
+      const keys: (string | undefined)[] = recording ? [] : NO_LIST;
+      const sizes: number[] = recording ? [] : NO_LIST;
+      const ids: (string | undefined)[] = recording ? [] : NO_LIST;
       /** Each segment's completion (not its result: a long file's results must not stay referenced here). */
-      const all: Promise<unknown>[] = [];
+      const all: Promise<unknown>[] = recording ? [] : NO_LIST;
       const submit = (i: number): Promise<ZResult> => {
         const start = i * SEGMENT_SIZE;
         const length = Math.min(SEGMENT_SIZE, p.size - start);
@@ -327,15 +332,18 @@ export class FileJobQueue {
           if (res.cache) this.cacheStats[res.cache]++;
           if (res.indexed) this.cacheStats.indexed++;
           if (res.digest) res.z.digest = res.digest;
-          keys[i] = res.entry?.key;
-          sizes[i] = res.entry?.bytes ?? 0;
-          ids[i] = res.entry?.id;
+          if (recording) {
+            keys[i] = res.entry?.key;
+            sizes[i] = res.entry?.bytes ?? 0;
+            ids[i] = res.entry?.id;
+          }
           return res.z;
         }));
+        if (!recording) return z;
         // A failed segment is reported where the writer awaits it; its file is then not recorded.
         all.push(z.then(() => undefined, () => undefined));
         // Once every segment has its entry (and the file its digest), the index learns them.
-        if (statId !== undefined && all.length === nSegs) {
+        if (all.length === nSegs) {
           // jobs.hash is looked at once the segments are done (a one-segment file's is set after this).
           this.recording.push(Promise.all(all).then(() => jobs.hash).then((digest) => {
             if (keys.length !== nSegs || keys.some((k) => k === undefined)) return;
