@@ -162,7 +162,7 @@ export class EmitContext {
     // Batches bound the round trips: one per ~1 MiB or 64 files, and this many in flight.
     this.maxCopies = 4 * pool.size + 8;
     this.stored = new StoredCopies(pool, out, this.copies, this.maxCopies);
-    this.held = new HeldWrites(pool, out, this.copies, this.maxCopies);
+    this.held = new HeldWrites(pool, out);
     this.totalBytes = plan.steps.reduce((a, st) => a + (!(st instanceof DirDone) && st.kind === 'reg' ? st.size : 0), 0);
     this.itemBuf = new Uint8Array(bs);
   }
