@@ -81,10 +81,15 @@ const SCAN_INFLIGHT_FILES = 1024;
 const BATCH_SEGS = 64;
 const BATCH_BYTES = 4 << 20;
 
-/** Files at most this big are compressed in batches ('zbatch' jobs) of up to Z_BATCH_FILES / Z_BATCH_BYTES. */
+/**
+ * Files at most this big are compressed in batches ('zbatch' jobs) of up to Z_BATCH_FILES / Z_BATCH_BYTES.
+ * A batch is a message each way, which wakes a thread: 64 files / 2 MiB instead of 32 / 1 MiB halved
+ * them (bench corpus, -zlz4, 2 workers: ~250 -> ~140 batches; main thread CPU 607 -> 579 ms, mean of 4
+ * on a loaded machine; total CPU 2.55 -> 2.50 s).
+ */
 const Z_SMALL = 256 << 10;
-const Z_BATCH_FILES = 32;
-const Z_BATCH_BYTES = 1 << 20;
+const Z_BATCH_FILES = 64;
+const Z_BATCH_BYTES = 2 << 20;
 
 type Miss = { kind: 'miss'; miss: 'absent' | 'damaged' };
 
