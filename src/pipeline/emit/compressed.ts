@@ -103,6 +103,7 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
     z.extents = part.extents;
     z.payloads = part.payloads;
     z.stored = part.stored;
+    z.held = part.held;
     z.totalBlocks += part.totalBlocks;
     if (part.fragment) {
       // A whole file over several segments (all-fragments) is appended piece by piece, contiguously.
@@ -130,6 +131,7 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       if (count === 1 && !worthCompressing(z, size, bs)) {
         // Stored flat: copied (and re-hashed) by a worker like any flat file.
         if (part.slabs) ctx.pool.recycle(part.slabs);
+        if (part.held) await ctx.held.done(part.held);
         if (part.stored) closeEntryFd(part.stored.fd);
         z.stored = undefined;
         ctx.extentIndex?.dropSince(w.indexMark);
@@ -161,6 +163,11 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       // Its runs queued: the copy job closes the entry (or the build's end, if it never goes out).
       if (part.stored) ctx.stored.done(part.stored);
       z.stored = undefined;
+    }
+    z.held = undefined;
+    if (part.held) {
+      const wait = ctx.held.done(part.held);
+      if (wait) await wait;
     }
     if (raw) {
       // Written: the index reads these pclusters back from the image from now on (the segment's
@@ -194,6 +201,7 @@ async function takeBack(ctx: EmitContext, p: Inode, w: Written): Promise<void> {
   const { alloc, out, bs } = ctx;
   // Pclusters still queued for copying must land before their blocks are written over.
   await ctx.stored.drain();
+  await ctx.held.drain();
   const endBlk = alloc.cursor;
   alloc.cursor = w.startBlk;
   for (const k of w.added) ctx.dedupe!.delete(k);

@@ -3,6 +3,7 @@
 // counters the build reports. The steps (flat.ts, compressed.ts, chunk-files.ts, dirs.ts, packed.ts)
 // are functions of this context; emit.ts runs them in the plan's order.
 import { StoredCopies } from './stored-copies.js';
+import { HeldWrites } from './held-writes.js';
 import { ExtentIndex } from './extent-dedupe.js';
 import { ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, NULL_ADDR } from '../../format/constants.js';
 import { encodeInode, inodeSize, encodeRdev, flatDataLayout } from '../../format/inode.js';
@@ -103,6 +104,8 @@ export class EmitContext {
   readonly maxCopies: number;
   /** --cache: pclusters copied from entry files by the workers (stored-copies.ts). */
   readonly stored: StoredCopies;
+  /** Pclusters the workers hold and write themselves once placed (held-writes.ts). */
+  readonly held: HeldWrites;
 
   /** --compress-hints: parameters by (pcluster size, algorithm index), codecs by algorithm index. */
   private readonly hintedParams = new Map<string, ZParams>();
@@ -160,6 +163,7 @@ export class EmitContext {
     // Batches bound the round trips: one per ~1 MiB or 64 files, and this many in flight.
     this.maxCopies = 4 * pool.size + 8;
     this.stored = new StoredCopies(pool, out, this.copies, this.maxCopies, o.cacheDir);
+    this.held = new HeldWrites(pool, out);
     this.totalBytes = plan.steps.reduce((a, st) => a + (!(st instanceof DirDone) && st.kind === 'reg' ? st.size : 0), 0);
     this.itemBuf = new Uint8Array(bs);
   }

@@ -77,7 +77,9 @@ const nextTurn = (): Promise<void> => new Promise<void>((r) => setImmediate(r));
 export async function finishCopies(ctx: EmitContext): Promise<void> {
   await flushCopies(ctx);
   await ctx.stored.flush();
+  ctx.held.sendAll();
   // The writer has nothing else to do: it copies the batches no worker has taken yet, beside them.
   while (ctx.pool.runQueuedCopy()) await nextTurn();
   await Promise.all(ctx.copies);
+  await ctx.held.drain();
 }

@@ -4,11 +4,11 @@ import { createHash } from 'node:crypto';
 import type { ZParams, ZResult } from '../files/zfile.js';
 import type { EmitContext } from './context.js';
 
-const NO_KEYS: (string | undefined)[] = Object.freeze([]) as unknown as (string | undefined)[];
+/** No keys (every one undefined): an image without dedupe, where an array per segment was made for nothing. */
+const NO_KEYS: readonly (string | undefined)[] = Object.freeze([]);
 
 /** Dedupe keys of z's payloads (undefined for the inline one, and all of them without dedupe). */
-export function dedupeKeys(ctx: EmitContext, z: ZResult, zp: ZParams): (string | undefined)[] {
-  // None without dedupe: no array per file (a cached rebuild's ~6,500 files).
+export function dedupeKeys(ctx: EmitContext, z: ZResult, zp: ZParams): readonly (string | undefined)[] {
   if (!ctx.dedupe) return NO_KEYS;
   return z.payloads.map((b, k) => {
     if (!ctx.dedupe || !b) return undefined;
@@ -46,9 +46,19 @@ export function placePayloads(ctx: EmitContext, z: ZResult, keys: readonly (stri
   const st = z.stored;
   let srun: { at: number; end: number; pos: number } | undefined;
   const flushStored = () => { if (srun) ctx.stored.add(st!, srun.at, srun.end - srun.at, srun.pos); srun = undefined; };
+  // Pclusters a worker holds (z.held): it writes them where they are placed here.
+  const h = z.held;
+  const nHeld = h ? h.pay.length / 3 : 0;
   for (let k = 0; k < z.extents.length; k++) {
     const e = z.extents[k];
     const payload = z.payloads[k];
+    if (!payload && k < nHeld && h!.pay[3 * k] >= 0) {
+      // Never deduped: results are held only where there are no dedupe keys (FileJobQueue's `hold`).
+      if (h!.pay[3 * k + 2] !== e.blocks * bs) throw new Error(`held pcluster of ${h!.pay[3 * k + 2]} bytes for ${e.blocks} blocks`);
+      e.blkaddr = alloc.takeBlocks(e.blocks);
+      ctx.held.add(h!, k, e.blkaddr * bs);
+      continue;
+    }
     if (!payload && st && k < st.at.length && st.at[k] >= 0) {
       // Never deduped: stored results come only where there are no dedupe keys (FileJobQueue.flush).
       // A pcluster fills its blocks exactly (as the in-memory path writes them): an entry header that

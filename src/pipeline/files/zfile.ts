@@ -125,6 +125,11 @@ export interface ZResult {
    * then `payloads` says) and its length. `payloads` holds undefined for these extents.
    */
   stored?: StoredPayloads;
+  /**
+   * Pclusters left in the worker that compressed them, written into the image by that worker once
+   * the writer has placed them (work/held-results.ts): `payloads` holds undefined for these extents.
+   */
+  held?: HeldPayloads;
 }
 
 /**
@@ -132,6 +137,12 @@ export interface ZResult {
  * the job that copies its pclusters opens it and checks its identity.
  */
 export interface StoredPayloads { fd: number; at: Float64Array | number[]; lens: Float64Array | number[]; entry?: { key: string; id: string } }
+
+/**
+ * Payloads held by worker `worker` under `id`: per extent the index of the held buffer (-1: none;
+ * then `payloads` says), the byte offset in it and the length (3 numbers each).
+ */
+export interface HeldPayloads { worker: number; id: number; pay: Float64Array }
 
 /**
  * Compress `size` bytes: each step takes as much input as fits one pcluster; a pcluster is kept only

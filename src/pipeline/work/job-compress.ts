@@ -7,6 +7,7 @@ import { cacheKey, cacheGet, cachePut } from '../cache/cache.js';
 import { makeCodec, type Codec, type CodecSpec } from '../../compress/codec.js';
 import { segmentBuffer } from './thread-buffers.js';
 import type { JobOf, ZJobResult } from './job-types.js';
+import type { DataSource } from '../../source/tree.js';
 
 /** Codecs made once per thread, by algorithm, level and pcluster size. */
 const codecs = new Map<string, Codec>();
@@ -15,6 +16,14 @@ function codecFor(spec: CodecSpec, pclusterSize: number): Codec {
   let c = codecs.get(key);
   if (!c) codecs.set(key, (c = makeCodec(spec, pclusterSize)));
   return c;
+}
+
+/** Where a compression job reads: its source, or its path with the scanned mtime (ZJob.src). */
+export function zSourceOf(job: JobOf<'z'>): DataSource {
+  return job.src ?? {
+    type: 'path', path: Buffer.from(job.path, 'latin1'),
+    mtimeNs: job.mtimeSec === undefined ? undefined : BigInt(job.mtimeSec) * 1_000_000_000n + BigInt(job.mtimeNsec ?? 0),
+  };
 }
 
 export function compressJob(job: JobOf<'z'>): ZJobResult {
@@ -27,14 +36,14 @@ export function compressJob(job: JobOf<'z'>): ZJobResult {
     fragments: p.fragments === 'tail' && last, allFragments: p.fragments === 'all', interlaced: p.interlaced,
     rawBlockSteps: p.dedupe,
   };
-  const r = new SourceReader({ data: job.src, path: job.path }, job.length, job.start, job.size);
+  const r = new SourceReader({ data: zSourceOf(job), path: job.path }, job.length, job.start, job.size);
   const h = contentHasher(job.algo);
   try {
     if (!job.cacheDir) {
       const z = compressExtents((b, off, len) => r.read(b, off, len), job.length, zp, h ? (c) => { h.update(c); } : undefined);
       r.finish();
       for (const e of z.extents) e.la += job.start;
-      return { kind: 'z', z, digest: h ? new Uint8Array(h.digest()) : undefined };
+      return { kind: 'z', z, digest: h ? new Uint8Array(h.digest()) : undefined, ...(job.hold ? { hold: true } : {}) };
     }
     // With a cache the segment is read whole: its bytes are part of the key.
     const seg = segmentBuffer(job.length).subarray(0, job.length);

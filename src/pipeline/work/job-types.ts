@@ -30,7 +30,17 @@ export interface ZJobParams {
 }
 
 /** Compress one segment of a file (with a cache: look it up by content first, store it after). */
-export type ZJob = { kind: 'z'; src: DataSource; path: string; size: number; start: number; length: number; params: ZJobParams; cacheDir?: string; algo?: 'sha256' | 'blake3' };
+export type ZJob = {
+  kind: 'z';
+  /**
+   * Absent for a file read from `path` itself with the mtime the scan saw (`mtimeSec`, `mtimeNsec`):
+   * the common case, for which the main thread builds no source object (see zSourceOf).
+   */
+  src?: DataSource; mtimeSec?: number; mtimeNsec?: number;
+  path: string; size: number; start: number; length: number; params: ZJobParams; cacheDir?: string; algo?: 'sha256' | 'blake3';
+  /** The worker keeps the payloads and writes them where the writer places them (ZResult.held, held-results.ts). */
+  hold?: boolean;
+};
 
 /**
  * Entries a 'kcopy' job opens itself (a run's descriptor -1 - i names entry i): keys and the
@@ -63,6 +73,11 @@ export type Job =
    * `close` are the worker's to close once done (or failed).
    */
   | { kind: 'kcopy'; image: string; runs: Float64Array; close: number[]; named?: NamedEntries }
+  /**
+   * Held payloads (ZResult.held) written into the image by the worker holding them: per run the held
+   * id, buffer index, offset in it, length and image offset (5 numbers); then the ids in `free` let go.
+   */
+  | { kind: 'hwrite'; image: string; runs: Float64Array; free: number[] }
   /** Directories of a source tree listed for the walk ([path, relPrefix] each: see dir-walk.ts). */
   | { kind: 'list'; cx: ListContext; dirs: [string, string][] }
   /** --verity: the leaf digests of data blocks [first, first + count) of the finished image (verity/tree.ts leafDigests). */
@@ -77,6 +92,8 @@ export type ZJobResult = {
   entry?: { key: string; bytes: number; id?: string; head?: string };
   /** Found through the stat index, without reading the source. */
   indexed?: boolean;
+  /** The job asked for its payloads to be held (see ZJob.hold): packed so by job-wire.ts. */
+  hold?: boolean;
 };
 
 export interface CopyItem {
@@ -103,6 +120,7 @@ export type JobResult =
   | { kind: 'zindexed'; results: (ZJobResult | { kind: 'miss'; miss: 'absent' | 'damaged' })[] }
   | { kind: 'zbatch'; outcomes: BatchOutcome[] }
   | { kind: 'kcopy' }
+  | { kind: 'hwrite' }
   | { kind: 'list'; done: [string, Listing][] }
   | { kind: 'vleaves'; digests: Uint8Array };
 

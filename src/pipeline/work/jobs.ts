@@ -9,6 +9,7 @@ import { compressJob } from './job-compress.js';
 import { indexedJob, storedCopyJob } from './job-cache.js';
 import { listDirectory } from '../../source/dir-listing.js';
 import { leafDigestsJob } from './job-verity.js';
+import { heldWriteJob } from './held-results.js';
 import type { BatchOutcome, Job, JobOf, JobResult } from './job-types.js';
 
 /** Small files compressed in one round trip: each job runs as if sent alone, with its own outcome. */
@@ -32,6 +33,7 @@ const RUNNERS: { [K in Job['kind']]: (job: JobOf<K>) => JobResult } = {
   zindexed: indexedJob,
   zbatch: batchJob,
   kcopy: storedCopyJob,
+  hwrite: heldWriteJob,
   list: (job) => ({ kind: 'list', done: job.dirs.map(([dir, rel]) => [dir, listDirectory(dir, rel, job.cx)]) }),
   vleaves: leafDigestsJob,
 };

@@ -29,6 +29,7 @@ function describeJob(job: Job): string {
   }
   if (job.kind === 'list') return `listing ${showPath(job.dirs[0][0])}${job.dirs.length > 1 ? ` (and ${job.dirs.length - 1} more)` : ''}`;
   if (job.kind === 'kcopy') return `copying ${job.runs.length / 4} cached pcluster runs into the image`;
+  if (job.kind === 'hwrite') return `writing ${job.runs.length / 5} compressed pcluster runs into the image`;
   if (job.kind === 'vleaves') return `hashing blocks ${job.first}..${job.first + job.count - 1} of ${showPath(job.image)}`;
   if (job.kind === 'copy') {
     const more = job.files.length - 1;
@@ -56,6 +57,7 @@ function jobCost(job: Job): number {
     case 'zindexed': return job.segs.reduce((a, s) => a + s.bytes, 1);
     case 'list': return job.dirs.length;
     case 'vleaves': return job.count * job.p.dataBlockSize + 1;
+    case 'hwrite': return 1;
     case 'kcopy': {
       let n = 1;
       for (let i = 2; i < job.runs.length; i += 4) n += job.runs[i];
@@ -195,7 +197,7 @@ export class JobPool {
     setKernelCopy(this.opts.kernelCopy ?? 'copy_file_range');
     let pr: Promise<JobResult>;
     try {
-      pr = Promise.resolve(unpackResult(packResult(runJob(fromWire(toWire(job))))));
+      pr = Promise.resolve(unpackResult(packResult(runJob(fromWire(toWire(unheld(job)))))));
     } catch (e) {
       const err = e as Error;
       pr = Promise.reject(jobError(job, err.message, err.stack, e instanceof UserError));
@@ -222,6 +224,7 @@ export class JobPool {
 
   private startWorker(): void {
     const { opts } = this;
+    const index = this.workers.length;
     const w = new Worker(new URL('./worker-boot.js', import.meta.url), {
       workerData: { copied: this.copied.buffer, fault: opts.fault, kernelCopy: opts.kernelCopy, compileCache: compileCacheBase() },
     });
@@ -243,7 +246,7 @@ export class JobPool {
       this.dispatch();
       if (!p) return;
       if (m.error !== undefined) p.reject(jobError(p.job, m.error, m.stack, m.user));
-      else p.resolve(unpackResult(m.res!));
+      else p.resolve(unpackResult(m.res!, index));
     });
     w.on('error', (e) => this.fail(new Error(`worker thread failed${this.runningOn(w)}: ${e.message}`)));
     w.on('exit', (code) => { if (code !== 0 && !this.closed) this.fail(new Error(`worker thread exited with code ${code}${this.runningOn(w)}`)); });
@@ -307,6 +310,22 @@ export class JobPool {
       return pr;
     }
     this.dispatch();
+    return pr;
+  }
+
+  /**
+   * Run `job` on worker `index` itself, after the jobs sent to it already (held payloads are written
+   * by the worker holding them: see held-results.ts). It takes no room from the jobs sent ahead.
+   */
+  runOn(index: number, job: Job): Promise<JobResult> {
+    if (this.failure) return Promise.reject(this.failure);
+    const w = this.workers[index];
+    if (!w) return Promise.reject(new Error(`no worker ${index}`));
+    const id = this.nextId++;
+    const pr = new Promise<JobResult>((resolve, reject) => this.pending.set(id, { resolve, reject, job }));
+    pr.catch(() => {});
+    this.inWorker.get(w)!.push(id);
+    w.postMessage({ id, job: toWire(job) });
     return pr;
   }
 
@@ -415,4 +434,14 @@ export class JobPool {
     closeOutputs();
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+/**
+ * A job run on this thread keeps no payloads to write later (ZJob.hold): no worker would hold them,
+ * so its result carries the bytes and the writer writes them itself.
+ */
+function unheld(job: Job): Job {
+  if (job.kind === 'z') return job.hold ? { ...job, hold: false } : job;
+  if (job.kind === 'zbatch') return job.jobs.some((j) => j.hold) ? { ...job, jobs: job.jobs.map((j) => (j.hold ? { ...j, hold: false } : j)) } : job;
+  return job;
 }
