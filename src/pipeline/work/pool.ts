@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { UserError } from '../../errors.js';
 import { showPath } from '../../show-path.js';
 import { toWire, unpackResult } from './job-wire.js';
-import { fixMmapThreshold } from '../../sys/malloc-threshold.js';
+import { fixMmapThreshold, trimMallocEvery } from '../../sys/malloc-threshold.js';
+import { boundWorkerYoungGeneration } from './worker-heap.js';
 import type { Job, JobOf, JobResult } from './job-types.js';
 import type { KernelCopyPath } from '../../sys/libc.js';
 import type { ListContext, Listing } from '../../source/dir-listing.js';
@@ -135,9 +136,14 @@ export class JobPool {
   /** Compression and hashing input queued or running (see GROW_BYTES). */
   private computeBytes = 0;
 
+  /** Stops the arenas' trimming (malloc-threshold.ts), which runs while the pool does. */
+  private stopTrim?: () => void;
+
   private start(): void {
     // Before the threads allocate: results cross between them (sys/malloc-threshold.ts).
     fixMmapThreshold();
+    this.stopTrim = trimMallocEvery();
+    boundWorkerYoungGeneration();
     const n = this.opts.grow ? 1 : this.size;
     for (let i = 0; i < n; i++) this.startWorker();
   }
@@ -326,6 +332,7 @@ export class JobPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.stopTrim?.();
     // The image descriptor runQueuedCopy opened on this thread.
     closeOutputs();
     await Promise.all(this.workers.map((w) => w.terminate()));
