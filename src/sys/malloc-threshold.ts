@@ -9,7 +9,7 @@
 // Below the threshold, freed blocks stay in their arena: glibc gives an arena's memory back only from
 // its top, and the blocks freed in the middle (small ArrayBuffers of each thread, V8's compiler zones,
 // the walk's buffers) stayed resident. malloc_trim gives back every free page of every arena; a build
-// calls it every MALLOC_TRIM_MS (trimMallocEvery).
+// calls it every MALLOC_TRIM_MS while its pool runs (trimMallocEvery).
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -55,9 +55,11 @@ export function trimMalloc(): boolean {
 
 /**
  * How often a build trims (trimMallocEvery). Bench corpus, -zlz4, 2 workers (load ~16): peak RSS
- * 251-253 -> 213-214 MiB at 200 or 500 ms, 217-218 at 1-2 s; a call costs 1-4 ms of CPU.
+ * 251-253 -> 213-214 MiB at 200 or 500 ms, 217-218 at 1-2 s. A call costs 1-5 ms of CPU, so the cost
+ * follows the wall time: with the other changes of this stop (load 33-36), untrimmed 260-267 MiB,
+ * every 500 ms 241-257, every 1000 ms 239-242 for half the calls.
  */
-export const MALLOC_TRIM_MS = 500;
+export const MALLOC_TRIM_MS = 1000;
 
 /** Trim every `ms` until the returned function is called (the timer keeps no process alive). */
 export function trimMallocEvery(ms = MALLOC_TRIM_MS): () => void {
