@@ -82,3 +82,32 @@ test('each pcluster is offered 8000 KiB of input whatever -C (mkfs.erofs offers 
     z.extents.forEach((e, i) => assert.equal(c.offered[i], Math.min(size - e.la, 8000 << 10), `-C ${pcluster}: offer ${i} at ${e.la}`));
   }
 });
+
+test('input_window_one_and_a_half_offers: a 16 MiB segment is read through a window of 12,000 KiB (was 16,000, resident in each worker to the end of a build), every offer the source bytes at its position', () => {
+  const size = 16 << 20;
+  const src = Buffer.alloc(size, 0x61);
+  for (let i = 0; i < size; i += 997) src[i] = 0x30 + ((i / 997) % 10);
+  const inner = makeCodec({ name: 'lz4' }, 4096);
+  const windows: number[] = [];
+  const bad: string[] = [];
+  let pos = 0;
+  const codec: Codec = {
+    ...inner,
+    window: (n: number, outCap: number) => {
+      windows.push(n);
+      return inner.window!(n, outCap);
+    },
+    compress(s, srcLen, cap) {
+      if (srcLen !== Math.min(size - pos, 8000 << 10)) bad.push(`offer of ${srcLen} at ${pos}`);
+      else if (sha(s.subarray(0, srcLen)) !== sha(src.subarray(pos, pos + srcLen))) bad.push(`other bytes offered at ${pos}`);
+      const r = inner.compress(s, srcLen, cap);
+      pos += r.consumed;
+      return r;
+    },
+  };
+  const z = run(src, { codec, blockSize: 4096, pclusterSize: 4096, big: true, ztailpacking: false });
+  assert.deepEqual(bad, []);
+  assert.equal(pos, size, 'all of it compressed');
+  assert.ok(z.extents.length > 1);
+  assert.deepEqual(windows, [12000 << 10]);
+});

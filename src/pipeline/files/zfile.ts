@@ -79,6 +79,15 @@ export function pclusterTarget(p: Pick<ZParams, 'pclusterSize' | 'blockSize'>): 
  */
 export const MAX_EXTENT_INPUT = Math.min(PCLUSTER_MAX_DSIZE, 2 * 4000 * 1024);
 
+/**
+ * The input window's room past the `look` bytes offered, as a fraction of them. 1 (a window of twice
+ * the offer) kept 16,000 KiB per thread once a file of more than 8000 KiB was compressed, resident in
+ * each worker's encoder memory to the end of the build, where the peak comes (with the big files);
+ * 1/2 keeps 12,000 KiB, for one more move of up to 8000 KiB per 16 MiB segment (~0.2-1 ms; LZ4
+ * compresses such a segment in ~60 ms).
+ */
+const WINDOW_SLACK = 0.5;
+
 let sharedWindow: Uint8Array | undefined;
 
 /** Sequential reader of the file's bytes: fills buf[off, off+len) and returns how many it read (0 at EOF). */
@@ -157,16 +166,17 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
   // offer its largest, a function of the position alone. Offering less (max(256 KiB, 64 x pcluster)
   // before) cut very repetitive input (preprocessed C++ headers at -zlzma -C4096, runs of zeros)
   // into more pclusters than mkfs.erofs's. The encoders stop once their output is full, so the offer
-  // costs no work past what they consume; the window is refilled every `look` bytes, so moving it
-  // costs O(1) per byte.
+  // costs no work past what they consume; the window holds `look` bytes more WINDOW_SLACK, refilled
+  // (the `look` bytes still ahead moved to its start) each time that much is consumed: O(1) per byte.
   const look = Math.min(MAX_EXTENT_INPUT, size);
+  const span = look + Math.ceil(look * WINDOW_SLACK);
   // One window per thread, reused: files are compressed one at a time on a thread. A codec that
   // can read its input in place (the WebAssembly ones) provides it.
   let win: Uint8Array;
   if (p.codec.window) {
-    win = p.codec.window(Math.max(2 * look, 512 << 10), p.pclusterSize);
+    win = p.codec.window(Math.max(span, 512 << 10), p.pclusterSize);
   } else {
-    if (!sharedWindow || sharedWindow.length < 2 * look) sharedWindow = new Uint8Array(Math.max(2 * look, 512 << 10));
+    if (!sharedWindow || sharedWindow.length < span) sharedWindow = new Uint8Array(Math.max(span, 512 << 10));
     win = sharedWindow;
   }
   let winStart = 0; // file offset of win[0]
@@ -176,7 +186,7 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
     win.copyWithin(0, pos - winStart, pos - winStart + keep);
     winStart = pos;
     winLen = keep;
-    const want = Math.min(2 * look, size - winStart);
+    const want = Math.min(span, size - winStart);
     while (winLen < want) {
       const n = read(win, winLen, want - winLen);
       if (n === 0) break;

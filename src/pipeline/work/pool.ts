@@ -7,7 +7,8 @@ import { UserError } from '../../errors.js';
 import { showPath } from '../../show-path.js';
 import { fromWire, packResult, toWire, unpackResult } from './job-wire.js';
 import { runJob } from './jobs.js';
-import { fixMmapThreshold } from '../../sys/malloc-threshold.js';
+import { fixMmapThreshold, trimMallocEvery } from '../../sys/malloc-threshold.js';
+import { boundWorkerYoungGeneration } from './worker-heap.js';
 import type { Job, JobOf, JobResult } from './job-types.js';
 import type { KernelCopyPath } from '../../sys/libc.js';
 import type { ListContext, Listing } from '../../source/dir-listing.js';
@@ -210,9 +211,14 @@ export class JobPool {
   /** Compression and hashing input queued or running (see GROW_BYTES). */
   private computeBytes = 0;
 
+  /** Stops the arenas' trimming (malloc-threshold.ts), which runs while the pool does. */
+  private stopTrim?: () => void;
+
   private start(): void {
     // Before the threads allocate: results cross between them (sys/malloc-threshold.ts).
     fixMmapThreshold();
+    this.stopTrim = trimMallocEvery();
+    boundWorkerYoungGeneration();
     const n = this.opts.grow ? 1 : this.size;
     for (let i = 0; i < n; i++) this.startWorker();
   }
@@ -430,6 +436,7 @@ export class JobPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.stopTrim?.();
     // The image descriptor runQueuedCopy opened on this thread.
     closeOutputs();
     await Promise.all(this.workers.map((w) => w.terminate()));

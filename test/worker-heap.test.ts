@@ -1,0 +1,33 @@
+// The worker threads' young generation (src/pipeline/work/worker-heap.ts): each worker had the main
+// thread's two semi-spaces of up to 8 MiB, 16 MiB resident per worker at the peak of a build, for a
+// thread whose bytes are outside the JavaScript heap. Bounded, a worker that allocates garbage all
+// the time keeps a small young generation.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import * as path from 'node:path';
+
+/** The new space (MiB) of a worker that made 200 MiB of short-lived objects, made after the bound or not. */
+function workerNewSpaceMiB(bound: boolean): number {
+  const mod = pathToFileURL(path.resolve(import.meta.dirname, '../src/pipeline/work/worker-heap.js')).href;
+  const script = `
+    import { Worker } from 'node:worker_threads';
+    if (${bound}) (await import(${JSON.stringify(mod)})).boundWorkerYoungGeneration();
+    const w = new Worker(\`
+      const { parentPort } = process.getBuiltinModule('node:worker_threads');
+      const v8 = process.getBuiltinModule('node:v8');
+      let keep = [];
+      for (let i = 0; i < 2e6; i++) { keep.push({ i, s: 'x' + i, a: [i, i + 1] }); if (keep.length > 20000) keep = []; }
+      parentPort.postMessage(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size);\`, { eval: true });
+    w.once('message', (n) => { console.log(n / 1048576); w.terminate(); });`;
+  // The semi-space bound of bin/erofs-forge.js's #! line, as in a build.
+  const r = spawnSync(process.execPath, ['--max-semi-space-size=8', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return Number(r.stdout.trim());
+}
+
+test('worker_young_generation_bounded: workers made after boundWorkerYoungGeneration keep a young generation of <= 2 MiB', () => {
+  assert.ok(workerNewSpaceMiB(false) >= 8, 'unbounded, the worker grows the main thread\'s young generation (the test would not see a regression otherwise)');
+  assert.ok(workerNewSpaceMiB(true) <= 2, 'bounded: two semi-spaces of 1 MiB');
+});
