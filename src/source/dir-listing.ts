@@ -186,7 +186,8 @@ function readStats(s: fs.BigIntStats): EntryStat {
  * and the name alone, for the calls made in the open directory.
  */
 let pathZ = Buffer.allocUnsafe(4096);
-const nameZ = Buffer.allocUnsafe(NAME_LEN + 1);
+/** The name part of pathZ (from after the directory's '/'), set per directory. */
+let nameZ = pathZ;
 
 /**
  * How entries are read (tests compare the ways): 'at', statx and listxattrat in the open directory
@@ -236,6 +237,7 @@ function listEntries(dirPath: string, dirfd: number, all: string[], relPrefix: s
   const l: Listing = { names: [], num: new Float64Array(all.length * STRIDE) };
   const d = dirPath.length;
   pathZ[d] = 0x2f;
+  nameZ = pathZ.subarray(d + 1);
   const excluding = cx.excludePaths.length > 0 || cx.excludeRegexes.length > 0;
   for (const name of all) {
     const i = l.names.length;
@@ -246,7 +248,6 @@ function listEntries(dirPath: string, dirfd: number, all: string[], relPrefix: s
     }
     const end = d + 1 + pathZ.write(name, d + 1, 'latin1');
     pathZ[end] = 0;
-    nameZ[nameZ.write(name, 0, 'latin1')] = 0;
     let e: EntryStat;
     const r = entryCalls === 'node' ? null : dirfd >= 0 ? lstatxAt(dirfd, nameZ, SX) : lstatxAt(AT_FDCWD, pathZ, SX);
     if (r === 0) e = readStatx();
@@ -268,6 +269,8 @@ function listEntries(dirPath: string, dirfd: number, all: string[], relPrefix: s
     if (error) return failAt(l, undefined, error);
   }
   if (l.num.length !== l.names.length * STRIDE) l.num = l.num.slice(0, l.names.length * STRIDE);
+  // Nothing left out: readdir's own array (of its exact length) holds the same names.
+  if (l.names.length === all.length) l.names = all;
   return l;
 }
 
