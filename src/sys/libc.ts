@@ -360,6 +360,42 @@ export function openDirectory(pathZ: Buffer): number {
   return fd < 0 ? -1 : fd;
 }
 
+/**
+ * The names in directory `fd` (from openDirectory) as latin1 strings (one char per byte), "." and
+ * ".." left out, in the order getdents64(2) gives them; null where it cannot be called (glibc before
+ * 2.30) or fails (the caller then lists the path with fs.readdirSync, for its answer or its error).
+ * The walk reads the directory on the descriptor it opens anyway for its *at calls: fs.readdirSync
+ * opened the path a second time and copied each name through libc's scandir.
+ */
+export function readDirectory(fd: number): string[] | null {
+  if (getdentsFn === undefined) {
+    getdentsFn = null;
+    try {
+      getdentsFn = L().self.func('long getdents64(int fd, void *buf, size_t n)') as unknown as Fn;
+    } catch { /* no getdents64 in this libc */ }
+  }
+  const call = getdentsFn;
+  if (!call) return null;
+  const names: string[] = [];
+  const b = dents;
+  for (;;) {
+    const n = call(fd, b, b.length);
+    if (n < 0) return null;
+    if (n === 0) return names;
+    // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name (NUL-terminated).
+    for (let o = 0; o < n;) {
+      const reclen = LITTLE ? b[o + 16] | (b[o + 17] << 8) : (b[o + 16] << 8) | b[o + 17];
+      const end = b.indexOf(0, o + 19);
+      const len = end - o - 19;
+      if (!(b[o + 19] === 0x2e && (len === 1 || (len === 2 && b[o + 20] === 0x2e)))) names.push(b.toString('latin1', o + 19, end));
+      o += reclen;
+    }
+  }
+}
+let getdentsFn: Fn | null | undefined;
+const dents = Buffer.allocUnsafe(64 * 1024);
+const LITTLE = osEndianness() === 'LE';
+
 /** Close a descriptor of openDirectory (errors ignored: nothing was written through it). */
 export function closeDirectory(fd: number): void {
   if (fd >= 0) L().close(fd);
