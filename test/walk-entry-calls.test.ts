@@ -9,10 +9,11 @@ import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { scanDirectory, type ScanOptions } from '../src/source/dir-scanner.js';
-import { setEntryCalls, type EntryCalls } from '../src/source/dir-listing.js';
+import { listDirectory, setEntryCalls, type EntryCalls, type Listing } from '../src/source/dir-listing.js';
 import type { Inode } from '../src/source/tree.js';
 import { makeTrickyTree } from './helpers/tricky-tree.js';
-import { needRoot } from './helpers/tools.js';
+import { needRoot, run, worldReadableForgeBin } from './helpers/tools.js';
+import { assertOneLine } from './helpers/user-errors.js';
 
 /** Everything the tree says, hard links as the index of the inode's first name. */
 function describe(root: Inode): unknown[] {
@@ -91,5 +92,59 @@ test('walk_mtime_beyond_2_53_exact_in_the_line: a time the tree cannot hold fail
     }
   } finally {
     fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('walk_unsearchable_directory_same_line: a directory that can be read but not searched fails at its first entry with the line fs.lstatSync gave (getdents64 reads it, statx in it is refused)', (t) => {
+  if (!needRoot(t)) return;
+  const d = fs.mkdtempSync(path.join(tmpdir(), 'forge-walk-noexec-'));
+  try {
+    fs.chmodSync(d, 0o777);
+    const src = path.join(d, 'src');
+    fs.mkdirSync(path.join(src, 'locked'), { recursive: true });
+    fs.writeFileSync(path.join(src, 'locked', 'f'), 'x');
+    fs.chmodSync(path.join(src, 'locked'), 0o444);
+    const nobody = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath];
+    const r = run('setpriv', [...nobody, worldReadableForgeBin(), 'build', '-x', '-1', path.join(d, 'out.img'), src]);
+    assert.equal(r.status, 1, r.stderr);
+    assertOneLine(r.stderr, /src\/locked\/f: permission denied$/);
+    assert.deepEqual(fs.readdirSync(d), ['src']);
+  } finally {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('walk_main_lists_while_waiting: while a slow lister (a busy thread) has the directory it needs, the main thread lists the ones after it; same tree and file order as alone', async () => {
+  const src = fs.mkdtempSync(path.join(tmpdir(), 'forge-walk-help-'));
+  try {
+    for (let i = 0; i < 120; i++) {
+      const dir = path.join(src, `d${i % 12}`, `e${i}`);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'f'), `${i}\n`.repeat(i));
+    }
+    const scan = async (walkThreads?: ScanOptions['walkThreads']) => {
+      const files: string[] = [];
+      let counts = { main: 0, threads: 0 };
+      const root = await scanDirectory(src, {
+        xattrs: true, excludePaths: [], excludeRegexes: [], walkThreads, onFile: (n) => files.push(n.name), walkCounts: (c) => { counts = c; },
+      });
+      return { tree: describe(root), files, counts };
+    };
+    const alone = await scan();
+    let batches = 0;
+    // Each batch comes back 30 ms later: without help, the main thread would wait for every one.
+    const slow = (cx: Parameters<typeof listDirectory>[2], dirs: [string, string][]) => new Promise<[string, Listing][]>((resolve) => {
+      batches++;
+      const done = dirs.map(([dir, rel]) => [dir, listDirectory(dir, rel, cx)] as [string, Listing]);
+      setTimeout(() => resolve(done), 30);
+    });
+    const helped = await scan({ threads: 1, startAfterDirs: 0, lister: slow });
+    assert.ok(batches > 0 && helped.counts.threads > 0, `the lister listed: ${JSON.stringify(helped.counts)}`);
+    assert.ok(helped.counts.main > helped.counts.threads, `the main thread listed most: ${JSON.stringify(helped.counts)}`);
+    assert.equal(helped.counts.main + helped.counts.threads, 133);
+    assert.deepEqual(helped.files, alone.files);
+    assert.deepEqual(helped.tree, alone.tree);
+  } finally {
+    fs.rmSync(src, { recursive: true, force: true });
   }
 });
