@@ -117,10 +117,13 @@ test('walk_unsearchable_directory_same_line: a directory that can be read but no
 test('walk_main_lists_while_waiting: while a slow lister (a busy thread) has the directory it needs, the main thread lists the ones after it; same tree and file order as alone', async () => {
   const src = fs.mkdtempSync(path.join(tmpdir(), 'forge-walk-help-'));
   try {
-    for (let i = 0; i < 120; i++) {
-      const dir = path.join(src, `d${i % 12}`, `e${i}`);
+    // One level of directories: all found when the root is listed. Alone, the slow lister gets
+    // every batch and the main thread waits for each; helped, the main thread lists all but the first.
+    for (let i = 0; i < 130; i++) {
+      const dir = path.join(src, `d${i}`);
       fs.mkdirSync(dir, { recursive: true });
       fs.writeFileSync(path.join(dir, 'f'), `${i}\n`.repeat(i));
+      if (i % 10 === 0) fs.symlinkSync('f', path.join(dir, 'l'));
     }
     const scan = async (walkThreads?: ScanOptions['walkThreads']) => {
       const files: string[] = [];
@@ -132,16 +135,16 @@ test('walk_main_lists_while_waiting: while a slow lister (a busy thread) has the
     };
     const alone = await scan();
     let batches = 0;
-    // Each batch comes back 30 ms later: without help, the main thread would wait for every one.
+    // Each batch comes back 200 ms later.
     const slow = (cx: Parameters<typeof listDirectory>[2], dirs: [string, string][]) => new Promise<[string, Listing][]>((resolve) => {
       batches++;
       const done = dirs.map(([dir, rel]) => [dir, listDirectory(dir, rel, cx)] as [string, Listing]);
-      setTimeout(() => resolve(done), 30);
+      setTimeout(() => resolve(done), 200);
     });
     const helped = await scan({ threads: 1, startAfterDirs: 0, lister: slow });
     assert.ok(batches > 0 && helped.counts.threads > 0, `the lister listed: ${JSON.stringify(helped.counts)}`);
-    assert.ok(helped.counts.main > helped.counts.threads, `the main thread listed most: ${JSON.stringify(helped.counts)}`);
-    assert.equal(helped.counts.main + helped.counts.threads, 133);
+    assert.ok(helped.counts.main > 4 * helped.counts.threads, `the main thread listed most: ${JSON.stringify(helped.counts)}`);
+    assert.equal(helped.counts.main + helped.counts.threads, 131);
     assert.deepEqual(helped.files, alone.files);
     assert.deepEqual(helped.tree, alone.tree);
   } finally {
