@@ -89,10 +89,15 @@ test('SIGTERM during a build: exit 143, no image, no temp file', async (t) => {
     const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'erofs-forge.js'), 'build', '-x', '-1', path.join(d, 'out.img'), path.join(d, 'src')], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (c) => { err += c; });
+    // Listened for from the start: a build that ends while the loop below waits (the temp file
+    // there between two looks) closed before a listener added after the loop, which then waited
+    // for ever (seen on a loaded machine: the suite hung here for 37 minutes).
+    let closed = false;
+    const close = new Promise<number | null>((r) => child.on('close', (c) => { closed = true; r(c); }));
     // Wait until the temp file exists, then interrupt.
-    for (let i = 0; i < 400 && !fs.readdirSync(d).some((n) => n.endsWith('.tmp')); i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 400 && !closed && !fs.readdirSync(d).some((n) => n.endsWith('.tmp')); i++) await new Promise((r) => setTimeout(r, 5));
     child.kill('SIGTERM');
-    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    const code = await close;
     if (code === 0) {
       t.diagnostic('build finished before the signal arrived');
       return;

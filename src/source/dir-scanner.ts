@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError, errnoReason } from '../errors.js';
-import { type Inode, type Dentry, newInode, sortedEntries, compareLatin1 } from './tree.js';
+import { type Inode, newInode, compareLatin1 } from './tree.js';
 import { kindOfMode } from '../format/file-kind.js';
 import { XattrReader } from './xattrs-read.js';
 import { asBuffer, recordEntry, STRIDE, F_MODE, F_UID, F_GID, F_RDEV_MAJOR, F_RDEV_MINOR, F_SIZE, F_MTIME_SEC, F_MTIME_NSEC, type ListContext, type Listing } from './dir-listing.js';
@@ -113,6 +113,8 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
   };
 
   const walk = new DirWalk(cx, opts.walkThreads ?? NO_WALK_THREADS);
+  // Relative paths (UTF-8) are only for matching exclusions.
+  const excluding = cx.excludePaths.length > 0 || cx.excludeRegexes.length > 0;
   let scanned = 0;
   let sinceYield = 0;
   const onInode = opts.onInode;
@@ -127,7 +129,9 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
       order = opts.readdirOrder([...l.names]).sort(compareLatin1).map((n) => index.get(n)!);
     }
     let warned = 0;
-    const dentries: Dentry[] = [];
+    // The listing's names are in bytewise order, and so are its entries taken in `order`: the
+    // directory's entries are the names as listed, and their inodes in that order (no sort).
+    const inodes = new Array<Inode>(l.names.length);
     const subdirs: { ps: string; inode: Inode; rel: string; relLatin1: string }[] = [];
     for (let k = 0; k < l.names.length; k++) {
       const i = order ? order[k] : k;
@@ -145,10 +149,10 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
         if (key !== undefined) hardlinks.set(key, inode);
         const rel = onInode ? relLatin1 + name : '';
         onInode?.(inode, rel);
-        if (inode.kind === 'dir') subdirs.push({ ps: dirPath + '/' + name, inode, rel: relPrefix + Buffer.from(name, 'latin1').toString('utf8') + '/', relLatin1: onInode ? rel + '/' : '' });
+        if (inode.kind === 'dir') subdirs.push({ ps: dirPath + '/' + name, inode, rel: excluding ? relPrefix + Buffer.from(name, 'latin1').toString('utf8') + '/' : '', relLatin1: onInode ? rel + '/' : '' });
         else if (inode.kind === 'reg') opts.onFile?.(inode);
       }
-      dentries.push({ name, inode });
+      inodes[k] = inode;
       if ((++scanned & 1023) === 0) opts.progress?.(scanned);
       if (++sinceYield >= YIELD_EVERY) {
         sinceYield = 0;
@@ -156,7 +160,7 @@ export async function scanDirectory(root: string, opts: ScanOptions): Promise<In
       }
     }
     while (l.warnings && warned < l.warnings.length) opts.warn?.(l.warnings[warned++].message);
-    dirInode.entries = sortedEntries(dentries);
+    dirInode.entries = { names: order ? order.map((i) => l.names[i]) : l.names, inodes };
     for (const d of subdirs) await scanDir(d.ps, d.inode, d.rel, d.relLatin1);
   };
 

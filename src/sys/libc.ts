@@ -37,6 +37,8 @@ type Fn = (...args: unknown[]) => number;
 
 interface Lib {
   koffi: typeof Koffi;
+  /** The running program's symbols (libc's among them), for calls bound only when first used. */
+  self: Koffi.LibraryHandle;
   openat: Fn; mkdirat: Fn; mknodat: Fn; symlinkat: Fn; linkat: Fn;
   fchownat: Fn; fchown: Fn; close: Fn; fchmod: Fn; utimensat: Fn; futimens: Fn;
   llistxattr: Fn; lgetxattr: Fn; lsetxattr: Fn; fsetxattr: Fn; sendfile: Fn; copyFileRange: Fn; lseek: Fn;
@@ -83,6 +85,7 @@ function L(): Lib {
   const f = (proto: string) => c.func(proto) as unknown as Fn;
   lib = {
     koffi,
+    self: c,
     openat: f('int openat(int dirfd, const void *path, int flags, uint32_t mode)'),
     mkdirat: f('int mkdirat(int dirfd, const void *path, uint32_t mode)'),
     mknodat: f('int mknodat(int dirfd, const void *path, uint32_t mode, uint64_t dev)'),
@@ -316,6 +319,88 @@ export function seekDataHole(fd: number, off: number, hole: boolean): number {
   return l.koffi.errno() === osConstants.errno.ENXIO ? -1 : -2;
 }
 
+/**
+ * statx(2) of `nameZ` (NUL-terminated bytes) in directory `dirfd` (AT_FDCWD: a path), a symlink not
+ * followed, into `out` (a struct statx: 256 bytes, fields in the host's byte order): 0, or -errno.
+ * null where it cannot be called: no FFI, a libc without the wrapper (glibc before 2.28, musl before
+ * 1.2.5) or a kernel without the call (ENOSYS, also what a seccomp filter may answer); the caller then
+ * uses fs.lstatSync. The walk's lstat this way fills one reused buffer (fs.lstatSync with bigint
+ * makes a Stats object and ~15 BigInts per entry), and a name in an open directory is found without
+ * walking its whole path again (1,000,000-file tree: ~20 % less system time per call).
+ */
+export function lstatxAt(dirfd: number, nameZ: Buffer, out: Buffer): number | null {
+  if (statxFn === undefined) {
+    statxFn = null;
+    if (libcAvailable()) {
+      try {
+        statxFn = L().self.func('int statx(int dirfd, const void *path, int flags, uint32_t mask, void *buf)') as unknown as Fn;
+      } catch { /* no statx in this libc */ }
+    }
+  }
+  if (!statxFn) return null;
+  if (statxFn(dirfd, nameZ, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, out) === 0) return 0;
+  const e = L().koffi.errno();
+  if (e === osConstants.errno.ENOSYS) {
+    statxFn = null;
+    return null;
+  }
+  return -e;
+}
+let statxFn: Fn | null | undefined;
+/** What fs.lstatSync asks statx for (libuv's mask, less the birth time). */
+const STATX_BASIC_STATS = 0x7ff;
+
+/**
+ * A directory opened for the *at calls of a walk (lstatxAt, lgetxattrsAt): its descriptor, or -1
+ * where it cannot be opened or libc cannot be called (the caller then uses whole paths).
+ */
+export function openDirectory(pathZ: Buffer): number {
+  if (!libcAvailable()) return -1;
+  const fd = L().openat(AT_FDCWD, pathZ, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  return fd < 0 ? -1 : fd;
+}
+
+/**
+ * The names in directory `fd` (from openDirectory) as latin1 strings (one char per byte), "." and
+ * ".." left out, in the order getdents64(2) gives them; null where it cannot be called (glibc before
+ * 2.30) or fails (the caller then lists the path with fs.readdirSync, for its answer or its error).
+ * The walk reads the directory on the descriptor it opens anyway for its *at calls: fs.readdirSync
+ * opened the path a second time and copied each name through libc's scandir.
+ */
+export function readDirectory(fd: number): string[] | null {
+  if (getdentsFn === undefined) {
+    getdentsFn = null;
+    try {
+      getdentsFn = L().self.func('long getdents64(int fd, void *buf, size_t n)') as unknown as Fn;
+    } catch { /* no getdents64 in this libc */ }
+  }
+  const call = getdentsFn;
+  if (!call) return null;
+  const names: string[] = [];
+  const b = dents;
+  for (;;) {
+    const n = call(fd, b, b.length);
+    if (n < 0) return null;
+    if (n === 0) return names;
+    // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name (NUL-terminated).
+    for (let o = 0; o < n;) {
+      const reclen = LITTLE ? b[o + 16] | (b[o + 17] << 8) : (b[o + 16] << 8) | b[o + 17];
+      const end = b.indexOf(0, o + 19);
+      const len = end - o - 19;
+      if (!(b[o + 19] === 0x2e && (len === 1 || (len === 2 && b[o + 20] === 0x2e)))) names.push(b.toString('latin1', o + 19, end));
+      o += reclen;
+    }
+  }
+}
+let getdentsFn: Fn | null | undefined;
+const dents = Buffer.allocUnsafe(64 * 1024);
+const LITTLE = osEndianness() === 'LE';
+
+/** Close a descriptor of openDirectory (errors ignored: nothing was written through it). */
+export function closeDirectory(fd: number): void {
+  if (fd >= 0) L().close(fd);
+}
+
 // One scratch buffer for listing and reading: grown to what a probe (size 0) says is needed
 // (XATTR_SIZE_MAX is 64 KiB on Linux, but a list can be longer).
 let scratch = Buffer.alloc(64 * 1024);
@@ -347,6 +432,43 @@ function xattrInto(call: (buf: Buffer | null, size: number) => number): number {
   }
 }
 
+/**
+ * listxattrat(2) (Linux 6.13; one number on every architecture, called through syscall(2), which
+ * glibc 2.36 has no wrapper for): the list of a name in an open directory, without walking its
+ * whole path (~20 % less system time per call, as for lstatxAt). Off for the rest of the process
+ * once the kernel (or a seccomp filter) refuses it while llistxattr works.
+ */
+const SYS_listxattrat = 465;
+let listxattratOn = process.platform === 'linux';
+let syscallFn: Fn | null | undefined;
+
+/**
+ * Names and values of every xattr of `nameZ` in directory `dirfd` (NUL-terminated bytes), a symlink
+ * not followed; `pathZ` is its whole path, for what has no *at call here (the values, and kernels
+ * without listxattrat). The same lists and errors as lgetxattrs(pathZ).
+ */
+export function lgetxattrsAt(dirfd: number, nameZ: Buffer, pathZ: Buffer): { name: Buffer; value: Buffer }[] {
+  if (dirfd < 0 || !listxattratOn) return lgetxattrs(pathZ);
+  if (syscallFn === undefined) {
+    syscallFn = null;
+    try {
+      syscallFn = L().self.func('long syscall(long nr, int dfd, const void *path, uint32_t flags, void *list, size_t size)') as unknown as Fn;
+    } catch { /* no syscall() in this libc */ }
+  }
+  const call = syscallFn;
+  if (!call) return lgetxattrs(pathZ);
+  const n = xattrInto((buf, size) => call(SYS_listxattrat, dirfd, nameZ, AT_SYMLINK_NOFOLLOW, buf, size));
+  if (n === 0 || n === -osConstants.errno.ENOTSUP) return [];
+  if (n < 0) {
+    // Whatever llistxattr says is the answer (and its error the message); if it works where this
+    // failed with ENOSYS or EPERM, the call is missing or filtered here.
+    const list = lgetxattrs(pathZ);
+    if (n === -osConstants.errno.ENOSYS || n === -osConstants.errno.EPERM) listxattratOn = false;
+    return list;
+  }
+  return xattrValues(pathZ, n);
+}
+
 /** Names and values of every xattr of `path` (NUL-terminated bytes), symlinks not followed. */
 export function lgetxattrs(pathZ: Buffer): { name: Buffer; value: Buffer }[] {
   const l = L();
@@ -354,6 +476,12 @@ export function lgetxattrs(pathZ: Buffer): { name: Buffer; value: Buffer }[] {
   if (n === -osConstants.errno.ENOTSUP) return [];
   if (n < 0) failWith(-n, 'llistxattr');
   if (n === 0) return [];
+  return xattrValues(pathZ, n);
+}
+
+/** The values of the `n` bytes of names listed in scratch, read from `pathZ`. */
+function xattrValues(pathZ: Buffer, n: number): { name: Buffer; value: Buffer }[] {
+  const l = L();
   const names: Buffer[] = [];
   for (let i = 0; i < n;) {
     let j = scratch.indexOf(0, i);
