@@ -11,7 +11,7 @@ const path = process.getBuiltinModule('node:path');
 import { UserError, CorruptImageError } from '../errors.js';
 import { MAX_DEPTH, hasSlashOrNul, type ErofsImage, type InodeInfo, type XattrEntry } from './image.js';
 import { showPath } from '../show-path.js';
-import { NAME_LEN, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT } from '../format/constants.js';
+import { NAME_LEN, S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT } from '../format/constants.js';
 import * as sys from '../sys/libc.js';
 import { systemClock, type Clock } from '../sys/clock.js';
 import type { Progress } from '../progress.js';
@@ -308,6 +308,19 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
     sys.lutimensat(dirfd, name, ino.mtimeSec, ino.mtimeNsec);
   };
 
+  /**
+   * An empty regular file with no xattrs to set and no setuid/setgid/sticky bit (chown would clear
+   * them): mknodat(S_IFREG) with its final mode (umask is 0), owner and times by name, not through a
+   * descriptor: 2 system calls instead of openat, futimens and close (the tricky tree's 3,000-entry
+   * directory of empty files: ~9,000 -> ~6,000 calls). Same kernel path as open(O_CREAT|O_EXCL):
+   * an existing name, a dangling symlink included, fails with EEXIST.
+   */
+  const makeEmptyFile = (dirfd: number, name: Buffer, ino: InodeInfo): void => {
+    sys.mknodat(dirfd, name, S_IFREG | (ino.mode & 0o777), 0n);
+    if (owners && (ino.uid !== rule.uid || ino.gid !== rule.gid)) sys.lchownat(dirfd, name, ino.uid, ino.gid);
+    sys.lutimensat(dirfd, name, ino.mtimeSec, ino.mtimeNsec);
+  };
+
   // Progress: files and bytes as they are written (a large file counts each MiB it writes).
   const clock = opts.clock ?? systemClock;
   const totalFiles = Number(img.sb.inos);
@@ -399,6 +412,10 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
         firstName.set(ino.nid, { dir: chain, name });
         switch (ino.kind) {
           case 'reg': {
+            if (ino.size === 0 && rule.exactMode && (ino.mode & 0o7000) === 0 && xattrsOf(ino).length === 0) {
+              makeEmptyFile(dirfd, name, ino);
+              break;
+            }
             const fd = sys.openat(dirfd, name, sys.O_WRONLY | sys.O_CREAT | sys.O_EXCL | sys.O_NOFOLLOW | sys.O_NOCTTY, createMode(rule, ino));
             const p = toPool(ino);
             // The worker writes the data, then owner, xattrs, mode and times, and closes fd (unless

@@ -6,9 +6,10 @@
 // (Buffers), so names that are not UTF-8 reach the kernel unchanged.
 const { createRequire } = process.getBuiltinModule('node:module');
 const { constants: osConstants, endianness: osEndianness } = process.getBuiltinModule('node:os');
+const fs = process.getBuiltinModule('node:fs');
+const path = process.getBuiltinModule('node:path');
 import type * as Koffi from 'koffi';
 
-const require = createRequire(import.meta.url);
 
 /** An errno failure, shaped like Node's own fs errors (code, syscall). */
 export class SysError extends Error {
@@ -46,27 +47,102 @@ interface Lib {
 
 let lib: Lib | undefined;
 
-/** How koffi was loaded: its native module directly, or through its own entry (libc.test.ts). */
-export let koffiEntry: 'native' | 'koffi' | undefined;
+/** How koffi was loaded: its native module by path, through its loader package, or through koffi's own entry (libc.test.ts). */
+export let koffiEntry: 'dlopen' | 'native' | 'koffi' | undefined;
+
+type KoffiNative = Partial<typeof Koffi> | undefined;
+const isKoffi = (m: KoffiNative): m is typeof Koffi => !!m && ['load', 'errno', 'struct', 'decode'].every((k) => typeof m[k as keyof typeof Koffi] === 'function');
 
 /**
- * koffi's native module, from the prebuilt package koffi itself loads on this platform
- * (`@koromix/koffi-<platform>-<arch>`, an exact-version dependency of koffi, which picks the glibc or
- * musl build). koffi's own entry only wraps that module with deprecation shims, and doing so copies
- * every export of node:util, which loads what node:util loads lazily, process.stderr included: 4-10 ms
- * of every extract (the native module alone: ~1.5 ms). Anything unexpected falls back to that entry.
+ * Whether the running node's program interpreter (ELF PT_INTERP) is musl's (ld-musl-*), the fact
+ * that tells koffi's glibc build from its musl build; undefined when it cannot be read (not a
+ * 64-bit little-endian ELF, statically linked): the caller then lets koffi's loader choose.
+ */
+export function programInterpreterIsMusl(exe = process.execPath): boolean | undefined {
+  let fd = -1;
+  try {
+    fd = fs.openSync(exe, 'r');
+    const h = Buffer.alloc(64);
+    // EI_CLASS 2 (64-bit), EI_DATA 1 (little-endian).
+    if (fs.readSync(fd, h, 0, 64, 0) < 64 || h.readUInt32BE(0) !== 0x7f454c46 || h[4] !== 2 || h[5] !== 1) return undefined;
+    const phoff = Number(h.readBigUInt64LE(32));
+    const phentsize = h.readUInt16LE(54);
+    const phnum = h.readUInt16LE(56);
+    if (phentsize < 56 || phnum > 256) return undefined;
+    const ph = Buffer.alloc(phentsize * phnum);
+    if (fs.readSync(fd, ph, 0, ph.length, phoff) < ph.length) return undefined;
+    for (let k = 0; k < phnum; k++) {
+      const at = k * phentsize;
+      if (ph.readUInt32LE(at) !== 3 /* PT_INTERP */) continue;
+      const len = Number(ph.readBigUInt64LE(at + 32));
+      if (len < 1 || len > 4096) return undefined;
+      const name = Buffer.alloc(len);
+      if (fs.readSync(fd, name, 0, len, Number(ph.readBigUInt64LE(at + 8))) < len) return undefined;
+      return path.basename(name.toString('latin1').replace(/\0+$/, '')).startsWith('ld-musl-');
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
+  }
+}
+
+/**
+ * koffi's native module by its path, found as Node would find the package koffi loads
+ * (`@koromix/koffi-<platform>-<arch>`, an exact-version dependency of koffi, in koffi's own
+ * node_modules or beside it), its build for this libc picked as koffi's loader picks it (the
+ * `musl_*` or the `linux_*` folder, by the program interpreter). Module resolution through
+ * createRequire (koffi, then its package) and the loader's script were ~4 ms of every extract; the
+ * dlopen itself ~0.8 ms. undefined when anything is not as expected: the caller takes the long way.
+ */
+function dlopenKoffi(from: string): KoffiNative {
+  if (process.platform !== 'linux') return undefined;
+  const musl = programInterpreterIsMusl();
+  if (musl === undefined) return undefined;
+  const pkg = `@koromix/koffi-${process.platform}-${process.arch}`;
+  for (let dir = from; ;) {
+    if (path.basename(dir) !== 'node_modules' && fs.existsSync(path.join(dir, 'node_modules', 'koffi', 'package.json'))) {
+      // Where koffi's require() of the package finds it: its own node_modules first, then beside it.
+      const at = [path.join(dir, 'node_modules', 'koffi', 'node_modules', pkg), path.join(dir, 'node_modules', pkg)].find((p) => fs.existsSync(path.join(p, 'package.json')));
+      if (!at) return undefined;
+      const builds = fs.readdirSync(at).filter((n) => n.startsWith(musl ? 'musl_' : 'linux_'));
+      if (builds.length !== 1) return undefined;
+      const m = { exports: {} as KoffiNative };
+      process.dlopen(m, path.join(at, builds[0], 'koffi.node'));
+      return m.exports;
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+/**
+ * koffi's native module: by its path (dlopenKoffi), else through the prebuilt package koffi itself
+ * loads on this platform, else koffi's own entry. koffi's entry only wraps that module with
+ * deprecation shims, and doing so copies every export of node:util, which loads what node:util loads
+ * lazily, process.stderr included: 4-10 ms of every extract.
  */
 function loadKoffi(): typeof Koffi {
   try {
+    const m = dlopenKoffi(import.meta.dirname);
+    if (isKoffi(m)) {
+      koffiEntry = 'dlopen';
+      return m;
+    }
+  } catch { /* another layout or build: the loader package */ }
+  try {
+    const require = createRequire(import.meta.url);
     const fromKoffi = createRequire(require.resolve('koffi'));
-    const native = fromKoffi(`@koromix/koffi-${process.platform}-${process.arch}`) as Partial<typeof Koffi> | undefined;
-    if (native && ['load', 'errno', 'struct', 'decode'].every((k) => typeof native[k as keyof typeof Koffi] === 'function')) {
+    const native = fromKoffi(`@koromix/koffi-${process.platform}-${process.arch}`) as KoffiNative;
+    if (isKoffi(native)) {
       koffiEntry = 'native';
-      return native as typeof Koffi;
+      return native;
     }
   } catch { /* another layout: koffi's own entry */ }
   try {
-    const koffi = require('koffi') as typeof Koffi;
+    const koffi = createRequire(import.meta.url)('koffi') as typeof Koffi;
     koffiEntry = 'koffi';
     return koffi;
   } catch (e) {
