@@ -65,7 +65,8 @@ test('extract_start_up_modules: the plain extract command loads its bundle and n
     await buildImage(img, { dir: src }, defaultBuildOptions({}));
     const hook = path.join(dir, 'hook.mjs');
     // Node's own list of the built-in modules it loaded (internal, present in Node 22-26).
-    fs.writeFileSync(hook, HOOK.replace("process.on('exit', () => {", "process.on('exit', () => { process.stderr.write('BUILTINS ' + JSON.stringify(process.moduleLoadList ?? null) + '\\n');"));
+    // Taken before anything is written: process.stderr, once made, loads net for a pipe.
+    fs.writeFileSync(hook, HOOK.replace("process.on('exit', () => {", "process.on('exit', () => { const builtins = JSON.stringify(process.moduleLoadList ?? null); process.stderr.write('BUILTINS ' + builtins + '\\n');"));
     const r = spawnSync(process.execPath, ['--import', hook, FORGE_BIN, 'extract', '--quiet', img, path.join(dir, 'out')], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(fs.readFileSync(path.join(dir, 'out', 'f'), 'utf8'), 'f\n');
@@ -87,6 +88,8 @@ test('extract_start_up_modules: the plain extract command loads its bundle and n
       // The ES module facade of node:fs (an `import` of it) loads its streams; so did koffi's wrapper (via node:util).
       assert.ok(!builtins.includes('NativeModule internal/fs/streams'), builtins.filter((b) => b.includes('fs')).join(' '));
       assert.ok(!builtins.includes('NativeModule child_process'), 'child_process (commander) loaded');
+      // extract_quiet_makes_no_stdio_streams: stdout and stderr (pipes here) are never made.
+      assert.ok(!builtins.includes('NativeModule net'), builtins.filter((b) => /net|stream/.test(b)).join(' '));
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -39,7 +39,7 @@ type Fn = (...args: unknown[]) => number;
 interface Lib {
   koffi: typeof Koffi;
   openat: Fn; mkdirat: Fn; mknodat: Fn; symlinkat: Fn; linkat: Fn;
-  fchownat: Fn; fchown: Fn; close: Fn; fchmod: Fn; utimensat: Fn; futimens: Fn;
+  fchownat: Fn; fchown: Fn; close: Fn; isatty: Fn; fchmod: Fn; utimensat: Fn; futimens: Fn;
   llistxattr: Fn; lgetxattr: Fn; lsetxattr: Fn; fsetxattr: Fn; sendfile: Fn; copyFileRange: Fn; lseek: Fn;
   getpwnam: (name: string) => unknown; getgrnam: (name: string) => unknown;
   passwd: Koffi.TypeObject; group: Koffi.TypeObject;
@@ -167,6 +167,7 @@ function L(): Lib {
     fchownat: f('int fchownat(int dirfd, const void *path, uint32_t uid, uint32_t gid, int flags)'),
     fchown: f('int fchown(int fd, uint32_t uid, uint32_t gid)'),
     close: f('int close(int fd)'),
+    isatty: f('int isatty(int fd)'),
     fchmod: f('int fchmod(int fd, uint32_t mode)'),
     utimensat: f('int utimensat(int dirfd, const void *path, const void *times, int flags)'),
     futimens: f('int futimens(int fd, const void *times)'),
@@ -241,6 +242,8 @@ export const lchownat = (dirfd: number, name: Buffer, uid: number, gid: number):
 export const fchown = (fd: number, uid: number, gid: number): void => { check(L().fchown(fd, uid, gid), 'fchown'); };
 /** close(2) of a descriptor another thread opened (fs.closeSync warns about those in a worker). */
 export const close = (fd: number): void => { check(L().close(fd), 'close'); };
+/** Whether a descriptor is a terminal, asked without making process.stdout/stderr (a stream for a pipe loads net). */
+export const isatty = (fd: number): boolean => L().isatty(fd) === 1;
 export const fchmod = (fd: number, mode: number): void => { check(L().fchmod(fd, mode), 'fchmod'); };
 
 /**
