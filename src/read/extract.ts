@@ -209,19 +209,36 @@ export function restoreFile(img: ErofsImage, fd: number, ino: InodeInfo, r: Rest
 }
 
 /**
- * sendfile of each range in turn; false where the kernel cannot (nothing more is copied). A plain
+ * sendfile of each range in turn (an inline tail written from memory); false where the kernel cannot
+ * copy (the caller then writes the whole file again from offset 0). A plain
  * loop: `every` with a destructuring arrow made an iterator and a closure per file, run mostly before
  * the optimizing tier starts (corpus: ~7 MB of garbage).
  */
-function sendfileAll(fd: number, imageFd: number, ranges: [number, number][]): boolean {
-  for (let k = 0; k < ranges.length; k++) if (!sys.sendfile(fd, imageFd, ranges[k][0], ranges[k][1])) return false;
+function sendfileAll(img: ErofsImage, fd: number, ino: InodeInfo, ranges: [number, number][]): boolean {
+  const tailAt = ino.iloc + ino.isize + ino.xattrSize;
+  let pos = 0;
+  for (let k = 0; k < ranges.length; k++) {
+    // Not destructured: array destructuring runs the iterator protocol until optimized.
+    const off = ranges[k][0];
+    const len = ranges[k][1];
+    // An inline tail (after the inode and its xattrs, in the block the inode was just read from)
+    // is written from that read-ahead window: a pwrite of a few KiB costs the kernel ~1 µs less than
+    // a sendfile (10,659 of the corpus's 17,219 files are only a tail, 6,556 more end with one).
+    if (off === tailAt && img.metaView) {
+      const v = img.metaView(off, len, `nid ${ino.nid}`);
+      for (let w = 0; w < len;) w += fs.writeSync(fd, v, w, len - w, pos + w);
+    } else if (!sys.sendfile(fd, img.imageFd, off, len)) {
+      return false;
+    }
+    pos += len;
+  }
   return true;
 }
 
 function writeData(img: ErofsImage, fd: number, ino: InodeInfo, rel: RelPath, onBytes: (n: number) => void): void {
   // Flat data goes from the image to the file in the kernel (sendfile), never through JavaScript.
   const ranges = img.flatRanges(ino);
-  if (ranges && sendfileAll(fd, img.imageFd, ranges)) {
+  if (ranges && sendfileAll(img, fd, ino, ranges)) {
     onBytes(ino.size);
     return;
   }
