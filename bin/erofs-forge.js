@@ -79,6 +79,8 @@ for (const [flag, value] of [['--heap-growing-percent', '50'], ['--max-semi-spac
 // 1656-1683 -> 1471-1497 ms; a full lz4hc build the same (7.9 s) either way: its codec is WebAssembly.
 const cachedBuild = process.argv[2] === 'build' && process.argv.some((a) => a === '--cache' || a.startsWith('--cache='));
 if ((process.argv[2] === 'extract' || cachedBuild) && !process.execArgv.some((a) => /^--(no-)?(opt|turbofan)$/.test(a))) v8.setFlagsFromString('--no-opt');
+// Nor Maglev, until the image is known to be large (src/cli/extract-cmd.ts: small images do without).
+if (process.argv[2] === 'extract' && !process.execArgv.some((a) => /^--(no-)?maglev$/.test(a))) v8.setFlagsFromString('--no-maglev');
 
 // Older releases lack the call and start as before. The main module is imported after it.
 if (module.enableCompileCache) {

@@ -88,3 +88,28 @@ test('extract_summary_by_write: the summary line reaches a pipe without a stream
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('extract_small_image_without_maglev: a small image is extracted without V8 compiling anything in Maglev; one of 4,096 inodes or more with it', async () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-xmaglev-'));
+  try {
+    const maglevCompiles = (img: string, out: string): number => {
+      const r = spawnSync(process.execPath, ['--trace-opt', FORGE_BIN, 'extract', '--quiet', img, out], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.split('\n').filter((l) => l.startsWith('[compiling method') && l.includes('(target MAGLEV)')).length;
+    };
+    const small = path.join(dir, 'small');
+    fs.mkdirSync(small);
+    for (let i = 0; i < 300; i++) fs.writeFileSync(path.join(small, `f${i}`), `${i}\n`);
+    await buildImage(path.join(dir, 'small.img'), { dir: small }, defaultBuildOptions({}));
+    assert.equal(maglevCompiles(path.join(dir, 'small.img'), path.join(dir, 'a')), 0);
+    assert.equal(fs.readFileSync(path.join(dir, 'a', 'f299'), 'utf8'), '299\n');
+    const many = path.join(dir, 'many');
+    fs.mkdirSync(many);
+    for (let i = 0; i < 4200; i++) fs.writeFileSync(path.join(many, `f${i}`), '');
+    await buildImage(path.join(dir, 'many.img'), { dir: many }, defaultBuildOptions({}));
+    assert.ok(maglevCompiles(path.join(dir, 'many.img'), path.join(dir, 'b')) > 0);
+    assert.equal(fs.readdirSync(path.join(dir, 'b')).length, 4200);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
