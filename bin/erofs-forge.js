@@ -86,6 +86,8 @@ if ((process.argv[2] === 'extract' || cachedBuild) && !process.execArgv.some((a)
 // 1.25 -> 1.16 s; peak RSS 144-152 -> 146-176 MiB. The launcher's own 50 (shebang) is overridden,
 // another value given on the command line is not.
 if (cachedBuild && !process.execArgv.some((a) => a.startsWith('--heap-growing-percent=') && a !== '--heap-growing-percent=50')) v8.setFlagsFromString('--heap-growing-percent=0');
+// Nor Maglev, until the image is known to be large (src/cli/extract-cmd.ts: small images do without).
+if (process.argv[2] === 'extract' && !process.execArgv.some((a) => /^--(no-)?maglev$/.test(a))) v8.setFlagsFromString('--no-maglev');
 
 // Older releases lack the call and start as before. The main module is imported after it.
 if (module.enableCompileCache) {

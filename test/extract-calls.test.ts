@@ -33,6 +33,10 @@ const CASES: [name: string, mode: number, uid: number, gid: number][] = [
   ['plain', 0o644, 0, 0], ['none', 0o000, 0, 0], ['readonly', 0o444, 0, 0], ['setuid', 0o4755, 0, 0],
   ['setgid', 0o2750, 0, 0], ['sticky', 0o1644, 0, 0], ['other-user', 0o640, 1000, 0], ['other-group', 0o640, 0, 4321],
   ['setuid-other', 0o4711, 1000, 1000], ['setgid-other', 0o2755, 0, 4321], ['empty', 0o600, 0, 0],
+  // Empty files are made by name (mknodat, then owner and times: extract.ts makeEmptyFile) unless a
+  // bit chown would clear or an xattr needs a descriptor.
+  ['empty-other', 0o640, 1000, 4321], ['empty-none', 0o000, 0, 0], ['empty-setuid', 0o4755, 0, 0],
+  ['empty-setgid-other', 0o2750, 1000, 4321], ['empty-sticky', 0o1600, 0, 0],
 ];
 
 function makeTree(root: string): void {
@@ -42,13 +46,16 @@ function makeTree(root: string): void {
     for (const big of [false, true]) {
       // 400 KiB each when big: the compressed image passes the MiB after which workers start.
       const f = path.join(root, 'd', `${name}${big ? '-big' : ''}`);
-      fs.writeFileSync(f, name === 'empty' ? Buffer.alloc(0) : big ? Buffer.concat([pseudoRandom(name, 200_000), Buffer.alloc(200_000, i)]) : Buffer.from(`${name}\n`));
+      fs.writeFileSync(f, name.startsWith('empty') ? Buffer.alloc(0) : big ? Buffer.concat([pseudoRandom(name, 200_000), Buffer.alloc(200_000, i)]) : Buffer.from(`${name}\n`));
       fs.chownSync(f, uid, gid);
       fs.chmodSync(f, mode);
       fs.utimesSync(f, 1_700_000_000 + i, 1_700_000_000 + i + 0.5);
       i++;
     }
   }
+  const emptyXattr = path.join(root, 'd', 'empty-xattr');
+  fs.writeFileSync(emptyXattr, '');
+  sys.lsetxattr(Buffer.from(emptyXattr), Buffer.from('user.note'), Buffer.from('v'));
   const acl = path.join(root, 'd', 'acl');
   fs.writeFileSync(acl, 'acl\n');
   fs.chmodSync(acl, 0o600);
@@ -62,7 +69,7 @@ function makeTree(root: string): void {
   }
 }
 
-test('extract_skips_only_calls_that_change_nothing: owners, modes, ACL, setgid target; main thread and workers', async (t) => {
+test('extract_skips_only_calls_that_change_nothing: owners, modes, ACL, setgid target, empty files by name (extract_empty_files_by_name); main thread and workers', async (t) => {
   if (!needRoot(t)) return;
   const d = fs.mkdtempSync(path.join(tmpdir(), 'forge-xcalls-'));
   try {

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { parseExtractArgs } from '../src/cli/extract-cmd.js';
 import { buildImage } from '../src/pipeline/build.js';
 import { defaultBuildOptions } from '../src/pipeline/options.js';
-import { forge } from './helpers/tools.js';
+import { spawnSync } from 'node:child_process';
+import { forge, FORGE_BIN } from './helpers/tools.js';
 
 test('extract_plain_args_parse: the three flags anywhere, any number of times, and two operands', () => {
   assert.deepEqual(parseExtractArgs(['img', 'dir']), ['img', 'dir', {}]);
@@ -57,6 +58,57 @@ test('extract_plain_args_same_as_commander: same output, status and tree; other 
     assert.equal(few.status, 2);
     assert.match(few.stderr.toString(), /missing required argument 'DIR'/);
     assert.ok(!fs.existsSync(path.join(dir, 'e')));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('extract_summary_by_write: the summary line reaches a pipe without a stream (no net module); a closed pipe ends quietly', async () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-xline-'));
+  try {
+    const src = path.join(dir, 'src');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'f'), 'hello\n');
+    const img = path.join(dir, 'img');
+    await buildImage(img, { dir: src }, defaultBuildOptions({}));
+    const out = path.join(dir, 'a');
+    const script = `process.on('exit', () => { const net = (process.moduleLoadList ?? []).includes('NativeModule net'); process.stderr.write('NET ' + net + '\\n'); });`;
+    const hook = path.join(dir, 'hook.mjs');
+    fs.writeFileSync(hook, script);
+    const r = spawnSync(process.execPath, ['--import', hook, FORGE_BIN, 'extract', img, out], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${out}: 1 files, 1 directories, 6 bytes\n`);
+    // Asked before the exit hook's own write to stderr makes that stream.
+    assert.match(r.stderr, /^NET false$/m);
+    // Reader gone before the line is written (EPIPE): exit 0, nothing on stderr but the status.
+    const piped = spawnSync('/bin/sh', ['-c', '{ sleep 0.3; "$0" "$@"; echo "status $?" >&2; } | true', process.execPath, FORGE_BIN, 'extract', img, path.join(dir, 'c')], { encoding: 'utf8' });
+    assert.equal(piped.stderr, 'status 0\n');
+    assert.equal(fs.readFileSync(path.join(dir, 'c', 'f'), 'utf8'), 'hello\n');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('extract_small_image_without_maglev: a small image is extracted without V8 compiling anything in Maglev; one of 4,096 inodes or more with it', async () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-xmaglev-'));
+  try {
+    const maglevCompiles = (img: string, out: string): number => {
+      const r = spawnSync(process.execPath, ['--trace-opt', FORGE_BIN, 'extract', '--quiet', img, out], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.split('\n').filter((l) => l.startsWith('[compiling method') && l.includes('(target MAGLEV)')).length;
+    };
+    const small = path.join(dir, 'small');
+    fs.mkdirSync(small);
+    for (let i = 0; i < 300; i++) fs.writeFileSync(path.join(small, `f${i}`), `${i}\n`);
+    await buildImage(path.join(dir, 'small.img'), { dir: small }, defaultBuildOptions({}));
+    assert.equal(maglevCompiles(path.join(dir, 'small.img'), path.join(dir, 'a')), 0);
+    assert.equal(fs.readFileSync(path.join(dir, 'a', 'f299'), 'utf8'), '299\n');
+    const many = path.join(dir, 'many');
+    fs.mkdirSync(many);
+    for (let i = 0; i < 4200; i++) fs.writeFileSync(path.join(many, `f${i}`), '');
+    await buildImage(path.join(dir, 'many.img'), { dir: many }, defaultBuildOptions({}));
+    assert.ok(maglevCompiles(path.join(dir, 'many.img'), path.join(dir, 'b')) > 0);
+    assert.equal(fs.readdirSync(path.join(dir, 'b')).length, 4200);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -38,7 +38,8 @@ export async function main(argv: string[], mkfsName = 'erofs-forge mkfs'): Promi
     const { parseExtractArgs, runExtract } = await loadExtractCommand();
     const plain = parseExtractArgs(argv.slice(1));
     if (plain) {
-      installProcessHandlers();
+      // Its output is written without process.stdout/stderr (extract-cmd.ts): made only for an error.
+      installProcessHandlers(false);
       try {
         runExtract(...plain);
         return process.exitCode === undefined ? 0 : Number(process.exitCode);
@@ -107,6 +108,7 @@ async function bundled<T>(bundle: string, modules: () => Promise<unknown>): Prom
 /** A typed error's line and exit code 1; a closed pipe ends quietly; anything else is a bug (rethrown). */
 function failureCode(e: unknown): number {
   if (e instanceof UserError || e instanceof CorruptImageError || e instanceof UnsupportedFeatureError) {
+    guardStdio();
     process.stderr.write(`erofs-forge: ${e.message}\n`);
     return 1;
   }
@@ -115,14 +117,26 @@ function failureCode(e: unknown): number {
   throw e;
 }
 
-function installProcessHandlers(): void {
-  // A closed pipe (`erofs-forge ls img | head`) ends the output quietly, as in other Unix tools.
+let stdioGuarded = false;
+/** A closed pipe (`erofs-forge ls img | head`) ends the output quietly, as in other Unix tools. */
+function guardStdio(): void {
+  if (stdioGuarded) return;
+  stdioGuarded = true;
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EPIPE') process.exit(process.exitCode === undefined ? 0 : Number(process.exitCode));
       throw e;
     });
   }
+}
+
+/**
+ * `stdio` false: process.stdout and process.stderr are left unmade until used (a stream for a pipe
+ * loads net and its modules: ~4 ms of a quiet extract's CPU, with V8 flags set that make Node compile
+ * its built-in modules afresh).
+ */
+function installProcessHandlers(stdio = true): void {
+  if (stdio) guardStdio();
   const onSignal = (sig: NodeJS.Signals) => {
     for (const t of liveTempFiles) { try { fs.unlinkSync(t); } catch { /* gone */ } }
     for (const undo of undoOnSignal) undo();

@@ -11,7 +11,7 @@ const path = process.getBuiltinModule('node:path');
 import { UserError, CorruptImageError } from '../errors.js';
 import { MAX_DEPTH, hasSlashOrNul, type ErofsImage, type InodeInfo, type XattrEntry } from './image.js';
 import { showPath } from '../show-path.js';
-import { NAME_LEN, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT } from '../format/constants.js';
+import { NAME_LEN, S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT } from '../format/constants.js';
 import * as sys from '../sys/libc.js';
 import { systemClock, type Clock } from '../sys/clock.js';
 import type { Progress } from '../progress.js';
@@ -209,19 +209,35 @@ export function restoreFile(img: ErofsImage, fd: number, ino: InodeInfo, r: Rest
 }
 
 /**
- * sendfile of each range in turn; false where the kernel cannot (nothing more is copied). A plain
+ * sendfile of each range in turn (an inline tail written from memory); false where the kernel cannot
+ * copy (the caller then writes the whole file again from offset 0). A plain
  * loop: `every` with a destructuring arrow made an iterator and a closure per file, run mostly before
  * the optimizing tier starts (corpus: ~7 MB of garbage).
  */
-function sendfileAll(fd: number, imageFd: number, ranges: [number, number][]): boolean {
-  for (let k = 0; k < ranges.length; k++) if (!sys.sendfile(fd, imageFd, ranges[k][0], ranges[k][1])) return false;
+function sendfileAll(img: ErofsImage, fd: number, ino: InodeInfo, ranges: [number, number][]): boolean {
+  const tailAt = ino.iloc + ino.isize + ino.xattrSize;
+  let pos = 0;
+  for (let k = 0; k < ranges.length; k++) {
+    // Not destructured: array destructuring runs the iterator protocol until optimized.
+    const off = ranges[k][0];
+    const len = ranges[k][1];
+    // An inline tail (after the inode and its xattrs, in the block the inode was just read from)
+    // is written from that read-ahead window: a pwrite of a few KiB costs the kernel ~1 µs less than
+    // a sendfile (10,659 of the corpus's 17,219 files are only a tail, 6,556 more end with one).
+    if (off === tailAt && img.metaView) {
+      sys.pwriteAll(fd, img.metaView(off, len, `nid ${ino.nid}`), pos);
+    } else if (!sys.sendfile(fd, img.imageFd, off, len)) {
+      return false;
+    }
+    pos += len;
+  }
   return true;
 }
 
 function writeData(img: ErofsImage, fd: number, ino: InodeInfo, rel: RelPath, onBytes: (n: number) => void): void {
   // Flat data goes from the image to the file in the kernel (sendfile), never through JavaScript.
   const ranges = img.flatRanges(ino);
-  if (ranges && sendfileAll(fd, img.imageFd, ranges)) {
+  if (ranges && sendfileAll(img, fd, ino, ranges)) {
     onBytes(ino.size);
     return;
   }
@@ -308,6 +324,19 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
     sys.lutimensat(dirfd, name, ino.mtimeSec, ino.mtimeNsec);
   };
 
+  /**
+   * An empty regular file with no xattrs to set and no setuid/setgid/sticky bit (chown would clear
+   * them): mknodat(S_IFREG) with its final mode (umask is 0), owner and times by name, not through a
+   * descriptor: 2 system calls instead of openat, futimens and close (the tricky tree's 3,000-entry
+   * directory of empty files: ~9,000 -> ~6,000 calls). Same kernel path as open(O_CREAT|O_EXCL):
+   * an existing name, a dangling symlink included, fails with EEXIST.
+   */
+  const makeEmptyFile = (dirfd: number, name: Buffer, ino: InodeInfo): void => {
+    sys.mknodat(dirfd, name, S_IFREG | (ino.mode & 0o777), 0n);
+    if (owners && (ino.uid !== rule.uid || ino.gid !== rule.gid)) sys.lchownat(dirfd, name, ino.uid, ino.gid);
+    sys.lutimensat(dirfd, name, ino.mtimeSec, ino.mtimeNsec);
+  };
+
   // Progress: files and bytes as they are written (a large file counts each MiB it writes).
   const clock = opts.clock ?? systemClock;
   const totalFiles = Number(img.sb.inos);
@@ -343,7 +372,7 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
     let fd = rootfd;
     for (const n of names) {
       const next = sys.openat(fd, n, DIR_OPEN);
-      if (fd !== rootfd) fs.closeSync(fd);
+      if (fd !== rootfd) sys.close(fd);
       fd = next;
     }
     return fd;
@@ -380,7 +409,7 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
           // does not stop them from being created.
           try { finishDir(sub, ino, 0o700); } catch (err) { throw fsError(err, rel); }
         } finally {
-          fs.closeSync(sub);
+          sys.close(sub);
         }
         continue;
       }
@@ -391,7 +420,7 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
           try {
             sys.linkat(from, first.name, dirfd, name);
           } finally {
-            if (from !== rootfd) fs.closeSync(from);
+            if (from !== rootfd) sys.close(from);
           }
           stats.files++;
           continue;
@@ -399,6 +428,10 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
         firstName.set(ino.nid, { dir: chain, name });
         switch (ino.kind) {
           case 'reg': {
+            if (ino.size === 0 && rule.exactMode && (ino.mode & 0o7000) === 0 && xattrsOf(ino).length === 0) {
+              makeEmptyFile(dirfd, name, ino);
+              break;
+            }
             const fd = sys.openat(dirfd, name, sys.O_WRONLY | sys.O_CREAT | sys.O_EXCL | sys.O_NOFOLLOW | sys.O_NOCTTY, createMode(rule, ino));
             const p = toPool(ino);
             // The worker writes the data, then owner, xattrs, mode and times, and closes fd (unless
@@ -407,7 +440,7 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
             try {
               restoreFile(img, fd, ino, rule, rel, onBytes);
             } finally {
-              fs.closeSync(fd);
+              sys.close(fd);
             }
             break;
           }

@@ -6,9 +6,10 @@
 // (Buffers), so names that are not UTF-8 reach the kernel unchanged.
 const { createRequire } = process.getBuiltinModule('node:module');
 const { constants: osConstants, endianness: osEndianness } = process.getBuiltinModule('node:os');
+const fs = process.getBuiltinModule('node:fs');
+const path = process.getBuiltinModule('node:path');
 import type * as Koffi from 'koffi';
 
-const require = createRequire(import.meta.url);
 
 /** An errno failure, shaped like Node's own fs errors (code, syscall). */
 export class SysError extends Error {
@@ -40,7 +41,7 @@ interface Lib {
   /** The running program's symbols (libc's among them), for calls bound only when first used. */
   self: Koffi.LibraryHandle;
   openat: Fn; mkdirat: Fn; mknodat: Fn; symlinkat: Fn; linkat: Fn;
-  fchownat: Fn; fchown: Fn; close: Fn; fchmod: Fn; utimensat: Fn; futimens: Fn;
+  fchownat: Fn; fchown: Fn; close: Fn; isatty: Fn; pwrite: Fn; fchmod: Fn; utimensat: Fn; futimens: Fn;
   llistxattr: Fn; lgetxattr: Fn; lsetxattr: Fn; fsetxattr: Fn; sendfile: Fn; copyFileRange: Fn; lseek: Fn;
   getpwnam: (name: string) => unknown; getgrnam: (name: string) => unknown;
   passwd: Koffi.TypeObject; group: Koffi.TypeObject;
@@ -48,27 +49,102 @@ interface Lib {
 
 let lib: Lib | undefined;
 
-/** How koffi was loaded: its native module directly, or through its own entry (libc.test.ts). */
-export let koffiEntry: 'native' | 'koffi' | undefined;
+/** How koffi was loaded: its native module by path, through its loader package, or through koffi's own entry (libc.test.ts). */
+export let koffiEntry: 'dlopen' | 'native' | 'koffi' | undefined;
+
+type KoffiNative = Partial<typeof Koffi> | undefined;
+const isKoffi = (m: KoffiNative): m is typeof Koffi => !!m && ['load', 'errno', 'struct', 'decode'].every((k) => typeof m[k as keyof typeof Koffi] === 'function');
 
 /**
- * koffi's native module, from the prebuilt package koffi itself loads on this platform
- * (`@koromix/koffi-<platform>-<arch>`, an exact-version dependency of koffi, which picks the glibc or
- * musl build). koffi's own entry only wraps that module with deprecation shims, and doing so copies
- * every export of node:util, which loads what node:util loads lazily, process.stderr included: 4-10 ms
- * of every extract (the native module alone: ~1.5 ms). Anything unexpected falls back to that entry.
+ * Whether the running node's program interpreter (ELF PT_INTERP) is musl's (ld-musl-*), the fact
+ * that tells koffi's glibc build from its musl build; undefined when it cannot be read (not a
+ * 64-bit little-endian ELF, statically linked): the caller then lets koffi's loader choose.
+ */
+export function programInterpreterIsMusl(exe = process.execPath): boolean | undefined {
+  let fd = -1;
+  try {
+    fd = fs.openSync(exe, 'r');
+    const h = Buffer.alloc(64);
+    // EI_CLASS 2 (64-bit), EI_DATA 1 (little-endian).
+    if (fs.readSync(fd, h, 0, 64, 0) < 64 || h.readUInt32BE(0) !== 0x7f454c46 || h[4] !== 2 || h[5] !== 1) return undefined;
+    const phoff = Number(h.readBigUInt64LE(32));
+    const phentsize = h.readUInt16LE(54);
+    const phnum = h.readUInt16LE(56);
+    if (phentsize < 56 || phnum > 256) return undefined;
+    const ph = Buffer.alloc(phentsize * phnum);
+    if (fs.readSync(fd, ph, 0, ph.length, phoff) < ph.length) return undefined;
+    for (let k = 0; k < phnum; k++) {
+      const at = k * phentsize;
+      if (ph.readUInt32LE(at) !== 3 /* PT_INTERP */) continue;
+      const len = Number(ph.readBigUInt64LE(at + 32));
+      if (len < 1 || len > 4096) return undefined;
+      const name = Buffer.alloc(len);
+      if (fs.readSync(fd, name, 0, len, Number(ph.readBigUInt64LE(at + 8))) < len) return undefined;
+      return path.basename(name.toString('latin1').replace(/\0+$/, '')).startsWith('ld-musl-');
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
+  }
+}
+
+/**
+ * koffi's native module by its path, found as Node would find the package koffi loads
+ * (`@koromix/koffi-<platform>-<arch>`, an exact-version dependency of koffi, in koffi's own
+ * node_modules or beside it), its build for this libc picked as koffi's loader picks it (the
+ * `musl_*` or the `linux_*` folder, by the program interpreter). Module resolution through
+ * createRequire (koffi, then its package) and the loader's script were ~4 ms of every extract; the
+ * dlopen itself ~0.8 ms. undefined when anything is not as expected: the caller takes the long way.
+ */
+function dlopenKoffi(from: string): KoffiNative {
+  if (process.platform !== 'linux') return undefined;
+  const musl = programInterpreterIsMusl();
+  if (musl === undefined) return undefined;
+  const pkg = `@koromix/koffi-${process.platform}-${process.arch}`;
+  for (let dir = from; ;) {
+    if (path.basename(dir) !== 'node_modules' && fs.existsSync(path.join(dir, 'node_modules', 'koffi', 'package.json'))) {
+      // Where koffi's require() of the package finds it: its own node_modules first, then beside it.
+      const at = [path.join(dir, 'node_modules', 'koffi', 'node_modules', pkg), path.join(dir, 'node_modules', pkg)].find((p) => fs.existsSync(path.join(p, 'package.json')));
+      if (!at) return undefined;
+      const builds = fs.readdirSync(at).filter((n) => n.startsWith(musl ? 'musl_' : 'linux_'));
+      if (builds.length !== 1) return undefined;
+      const m = { exports: {} as KoffiNative };
+      process.dlopen(m, path.join(at, builds[0], 'koffi.node'));
+      return m.exports;
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+/**
+ * koffi's native module: by its path (dlopenKoffi), else through the prebuilt package koffi itself
+ * loads on this platform, else koffi's own entry. koffi's entry only wraps that module with
+ * deprecation shims, and doing so copies every export of node:util, which loads what node:util loads
+ * lazily, process.stderr included: 4-10 ms of every extract.
  */
 function loadKoffi(): typeof Koffi {
   try {
+    const m = dlopenKoffi(import.meta.dirname);
+    if (isKoffi(m)) {
+      koffiEntry = 'dlopen';
+      return m;
+    }
+  } catch { /* another layout or build: the loader package */ }
+  try {
+    const require = createRequire(import.meta.url);
     const fromKoffi = createRequire(require.resolve('koffi'));
-    const native = fromKoffi(`@koromix/koffi-${process.platform}-${process.arch}`) as Partial<typeof Koffi> | undefined;
-    if (native && ['load', 'errno', 'struct', 'decode'].every((k) => typeof native[k as keyof typeof Koffi] === 'function')) {
+    const native = fromKoffi(`@koromix/koffi-${process.platform}-${process.arch}`) as KoffiNative;
+    if (isKoffi(native)) {
       koffiEntry = 'native';
-      return native as typeof Koffi;
+      return native;
     }
   } catch { /* another layout: koffi's own entry */ }
   try {
-    const koffi = require('koffi') as typeof Koffi;
+    const koffi = createRequire(import.meta.url)('koffi') as typeof Koffi;
     koffiEntry = 'koffi';
     return koffi;
   } catch (e) {
@@ -94,6 +170,8 @@ function L(): Lib {
     fchownat: f('int fchownat(int dirfd, const void *path, uint32_t uid, uint32_t gid, int flags)'),
     fchown: f('int fchown(int fd, uint32_t uid, uint32_t gid)'),
     close: f('int close(int fd)'),
+    isatty: f('int isatty(int fd)'),
+    pwrite: f('long pwrite(int fd, const void *buf, size_t count, int64_t offset)'),
     fchmod: f('int fchmod(int fd, uint32_t mode)'),
     utimensat: f('int utimensat(int dirfd, const void *path, const void *times, int flags)'),
     futimens: f('int futimens(int fd, const void *times)'),
@@ -166,8 +244,29 @@ export const symlinkat = (target: Buffer, dirfd: number, name: Buffer): void => 
 export const linkat = (olddir: number, oldname: Buffer, newdir: number, newname: Buffer): void => { check(L().linkat(olddir, z(oldname, zA), newdir, z(newname, zB), 0), 'linkat'); };
 export const lchownat = (dirfd: number, name: Buffer, uid: number, gid: number): void => { check(L().fchownat(dirfd, z(name, zA), uid, gid, AT_SYMLINK_NOFOLLOW), 'fchownat'); };
 export const fchown = (fd: number, uid: number, gid: number): void => { check(L().fchown(fd, uid, gid), 'fchown'); };
-/** close(2) of a descriptor another thread opened (fs.closeSync warns about those in a worker). */
+/**
+ * close(2): of a descriptor another thread opened (fs.closeSync warns about those in a worker), and
+ * extract's own, one per entry (fs.closeSync's checks and binding cost more than koffi's call).
+ */
 export const close = (fd: number): void => { check(L().close(fd), 'close'); };
+/**
+ * pwrite(2) of all of `buf` at `pos` (a few KiB: extract's inline tails). Through koffi, not
+ * fs.writeSync: its argument checks and binding cost ~0.5 µs more per call (17,147 calls on the corpus).
+ */
+export function pwriteAll(fd: number, buf: Uint8Array, pos: number): void {
+  const l = L();
+  for (let done = 0; done < buf.length;) {
+    const n = l.pwrite(fd, done ? buf.subarray(done) : buf, buf.length - done, pos + done);
+    if (n < 0) {
+      if (l.koffi.errno() === osConstants.errno.EINTR) continue;
+      fail('pwrite');
+    }
+    done += n;
+  }
+}
+
+/** Whether a descriptor is a terminal, asked without making process.stdout/stderr (a stream for a pipe loads net). */
+export const isatty = (fd: number): boolean => L().isatty(fd) === 1;
 export const fchmod = (fd: number, mode: number): void => { check(L().fchmod(fd, mode), 'fchmod'); };
 
 /**
