@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinModules } from 'node:module';
 import { build } from 'esbuild';
+import { NODE_BUNDLE } from './bundle-options.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(repo, 'dist', 'src');
@@ -34,16 +35,10 @@ await build({
     'worker-boot': path.join(src, 'pipeline', 'work', 'worker-boot.js'),
     'walk-worker': path.join(src, 'source', 'walk-worker.js'),
   },
+  ...NODE_BUNDLE,
   outdir,
-  bundle: true,
   splitting: true,
   chunkNames: 'chunk-[hash]',
-  platform: 'node',
-  format: 'esm',
-  target: 'node22',
-  minify: false,
-  legalComments: 'none',
-  logLevel: 'warning',
   external: ['koffi', '@koromix/*', 'commander'],
   plugins: [{
     // Node's built-in modules through process.getBuiltinModule (Node >= 22.3), not `import`: the ES

@@ -11,6 +11,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { NODE_BUNDLE } from './bundle-options.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(repo, 'dist', 'src');
@@ -19,14 +20,7 @@ const errors = path.join(src, 'errors.js');
 await build({
   entryPoints: [path.join(src, 'cli', 'extract-cmd.js')],
   outfile: path.join(src, 'cli', 'extract-cmd.bundle.js'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node22',
-  // Kept readable: stack traces of internal errors name our functions.
-  minify: false,
-  legalComments: 'none',
-  logLevel: 'warning',
+  ...NODE_BUNDLE,
   external: ['koffi', '@koromix/*'],
   plugins: [{
     name: 'shared-errors',

@@ -11,6 +11,25 @@ export interface Xattr {
   value: Buffer;
 }
 
+/**
+ * pathOf for files that come a directory at a time (the writer's and the job queue's order): the
+ * directory's path is made once for all its files, not walked up again per file.
+ */
+export class FilePaths {
+  private dir: Inode | undefined;
+  private prefix = '';
+
+  of(p: Inode): string {
+    if (!p.parent) return pathOf(p);
+    if (p.parent !== this.dir) {
+      this.dir = p.parent;
+      // An unnamed root (an archive's) adds nothing to its children's paths (as in pathOf).
+      this.prefix = !this.dir.parent && !this.dir.name ? '' : `${pathOf(this.dir)}/`;
+    }
+    return this.prefix + p.name;
+  }
+}
+
 /** Where a regular file's bytes come from. */
 export type DataSource =
   /** `mtimeNs`: the mtime the scan saw; reads refuse a file modified since (its fingerprint and data could differ). */

@@ -9,7 +9,7 @@ import { ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, NULL_ADDR } from '../.
 import { encodeInode, inodeSize, encodeRdev, flatDataLayout } from '../../format/inode.js';
 import { encodeXattrIbody, xattrIcount } from '../../format/xattr-ibody.js';
 import { UserError } from '../../errors.js';
-import { pathOf, type Inode } from '../../source/tree.js';
+import { FilePaths, pathOf, type Inode } from '../../source/tree.js';
 import { showPath } from '../../show-path.js';
 import type { Plan } from '../plan/plan.js';
 import { relPathOf, DirDone } from '../plan/visit-order.js';
@@ -125,8 +125,7 @@ export class EmitContext {
   private lastReport = 0;
 
   // Files of one directory come together: its path is made once for all of them, not once each.
-  private lastDir: Inode | undefined;
-  private lastDirPrefix = '';
+  private readonly paths = new FilePaths();
 
   private itemBuf: Uint8Array;
 
@@ -185,14 +184,7 @@ export class EmitContext {
 
   /** A file's path in the source, for the workers that read it. */
   filePath(p: Inode): string {
-    if (!p.parent) return pathOf(p);
-    if (p.parent !== this.lastDir) {
-      this.lastDir = p.parent;
-      const d = pathOf(this.lastDir);
-      // An unnamed root (an archive's) adds nothing to its children's paths (as in pathOf).
-      this.lastDirPrefix = !this.lastDir.parent && !this.lastDir.name ? '' : `${d}/`;
-    }
-    return this.lastDirPrefix + p.name;
+    return this.paths.of(p);
   }
 
   /**

@@ -3,7 +3,7 @@
 // it reaches the file.
 import { SEGMENT_SIZE, type JobResult, type ZJob, type ZJobParams, type ZJobResult, type IndexedSegment } from './job-types.js';
 import { jobError, type JobPool } from './pool.js';
-import { dataOf, pathOf, type DataSource, type Inode } from '../../source/tree.js';
+import { dataOf, FilePaths, pathOf, type DataSource, type Inode } from '../../source/tree.js';
 import * as fs from 'node:fs';
 import type { Plan } from '../plan/plan.js';
 import { DirDone } from '../plan/visit-order.js';
@@ -205,20 +205,8 @@ export class FileJobQueue {
     }
   }
 
-  // Files of one directory come together: its path is made once for all of them (see EmitContext.filePath).
-  private lastDir: Inode | undefined;
-  private lastDirPrefix = '';
-
-  private pathOf(p: Inode): string {
-    if (!p.parent) return pathOf(p);
-    if (p.parent !== this.lastDir) {
-      this.lastDir = p.parent;
-      const d = pathOf(this.lastDir);
-      // An unnamed root (an archive's) adds nothing to its children's paths (as in pathOf).
-      this.lastDirPrefix = !this.lastDir.parent && !this.lastDir.name ? '' : `${d}/`;
-    }
-    return this.lastDirPrefix + p.name;
-  }
+  // Files of one directory come together: its path is made once for all of them.
+  private readonly paths = new FilePaths();
 
   /** Whether regular file `p` gets jobs here (compress hints known, see planned). */
   private wants(p: Inode): boolean {
@@ -294,7 +282,7 @@ export class FileJobQueue {
     while (this.files.length && this.next < this.files.length && this.inflight.size < maxFiles
       && (this.bytes < maxBytes || this.inflight.size === 0)) {
       const p = this.files[this.next++]!;
-      const path = this.pathOf(p);
+      const path = this.paths.of(p);
       // Most of a rebuild: an unchanged file whose entry layout the index keeps (see fromHead).
       if (this.heads && p.statId !== undefined && !p.data) {
         const jobs = this.fromHead(p, path, p.statId);
