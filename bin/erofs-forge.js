@@ -1,12 +1,11 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=50
-// V8 memory settings, for peak RSS (figures: README, Benchmark). --heap-growing-percent=50: the next
-// full GC comes when the heap has grown 50% past what was live, where V8's own choice (up to 4x) let
-// a 1,000,000-file build's per-file garbage pile up: peak 484-597 MiB -> 461-487 MiB. 25% gave
-// 416-436 MiB but cost 10% on the corpus (the setting is process-wide: workers collect more often
-// too); 50% costs ~5%.
-// --max-semi-space-size=8 (16 by default): young generations of 8 MiB semi-spaces in each of the
-// three isolates; smaller ones promote the objects of files in flight to the old generation. These
-// take effect only from the command line: `node bin/erofs-forge.js` works the same, with more memory.
+#!/usr/bin/env -S node --max-semi-space-size=8
+// V8 memory settings, for peak RSS (figures: README, Benchmark). --max-semi-space-size=8 (16 by
+// default): young generations of 8 MiB semi-spaces; smaller ones promote the objects of files in
+// flight to the old generation (the worker threads get 1 MiB: src/pipeline/work/worker-heap.ts).
+// It takes effect only from the command line: `node bin/erofs-forge.js` works the same, with more
+// memory. --heap-growing-percent=50 is not here: a flag V8 does not have by default when code is
+// compiled makes Node reject its built-in code cache (a worker thread took twice the CPU to start);
+// a build sets it once its walk proves the tree big (src/pipeline/heap-growth.ts).
 // Built-in modules through process.getBuiltinModule, not `import`: the ES module facade of node:fs
 // and node:v8 reads every export, loading what they load lazily (fs streams: ~2.5 ms, v8: ~2 ms of
 // CPU at each start).
@@ -61,12 +60,9 @@ function compileCacheDir() {
   return undefined;
 }
 
-// The same memory settings when started as `node bin/erofs-forge.js` (no shebang flags), unless given
-// on the command line: --heap-growing-percent is read at each GC, so it takes effect here; the
-// semi-space bound applies to the isolates made from now on (the worker threads), not to this one.
-for (const [flag, value] of [['--heap-growing-percent', '50'], ['--max-semi-space-size', '8']]) {
-  if (!process.execArgv.some((a) => a === flag || a.startsWith(`${flag}=`))) v8.setFlagsFromString(`${flag}=${value}`);
-}
+// The same semi-space bound when started as `node bin/erofs-forge.js` (no shebang flags), unless given
+// on the command line: it applies to the isolates made from now on, not to this one.
+if (!process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) v8.setFlagsFromString('--max-semi-space-size=8');
 
 // `extract` runs without TurboFan (V8 --no-opt; Maglev still optimizes): the process is short and
 // its JavaScript is the glue between system calls and the WebAssembly LZ4 decoder, so compiling it
@@ -79,13 +75,6 @@ for (const [flag, value] of [['--heap-growing-percent', '50'], ['--max-semi-spac
 // 1656-1683 -> 1471-1497 ms; a full lz4hc build the same (7.9 s) either way: its codec is WebAssembly.
 const cachedBuild = process.argv[2] === 'build' && process.argv.some((a) => a === '--cache' || a.startsWith('--cache='));
 if ((process.argv[2] === 'extract' || cachedBuild) && !process.execArgv.some((a) => /^--(no-)?(opt|turbofan)$/.test(a))) v8.setFlagsFromString('--no-opt');
-// A `build --cache` collects its heaps as V8 sizes them (--heap-growing-percent=0), not 50% past what
-// was live: a rebuild's main thread holds the tree and the stat index while its garbage comes fast,
-// and at 50% it ran 4-5 full GCs (each marking the whole tree) where V8's own factor runs 2.
-// CPU of the corpus lz4hc rebuild, nothing changed (2 workers, alternated, load ~16, median of 5):
-// 1.25 -> 1.16 s; peak RSS 144-152 -> 146-176 MiB. The launcher's own 50 (shebang) is overridden,
-// another value given on the command line is not.
-if (cachedBuild && !process.execArgv.some((a) => a.startsWith('--heap-growing-percent=') && a !== '--heap-growing-percent=50')) v8.setFlagsFromString('--heap-growing-percent=0');
 // Nor Maglev, until the image is known to be large (src/cli/extract-cmd.ts: small images do without).
 if (process.argv[2] === 'extract' && !process.execArgv.some((a) => /^--(no-)?maglev$/.test(a))) v8.setFlagsFromString('--no-maglev');
 

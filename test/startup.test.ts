@@ -69,6 +69,27 @@ test('compile_cache_in_workers: the job workers use the compile cache too (they 
   }
 });
 
+test('built_in_code_cache_not_rejected: the launcher\'s V8 flags leave Node\'s code cache of its own modules usable (a worker took twice the CPU to start with --heap-growing-percent on the #! line)', (t) => {
+  const d = fs.mkdtempSync(path.join(tmpdir(), 'forge-startup-'));
+  try {
+    fs.mkdirSync(path.join(d, 'src'));
+    // More lz4 work than a build runs on its main thread (inlineBudgetFor): a worker starts.
+    fs.writeFileSync(path.join(d, 'src', 'a'), Buffer.alloc(9 << 20, 'a file\n'));
+    // Run as installed: through the kernel's #! handling, with the launcher's own flags.
+    const r = spawnSync(FORGE_BIN, ['build', '--quiet', '-zlz4', '--workers', '1', path.join(d, 'img'), path.join(d, 'src')],
+      { env: { ...process.env, NODE_DEBUG_NATIVE: 'CODE_CACHE' }, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stderr.split('\n');
+    if (!lines.some((l) => /with code cache/.test(l))) { t.skip('this Node release prints no code cache lines (NODE_DEBUG_NATIVE=CODE_CACHE)'); return; }
+    // A worker bootstraps by compiling Node's modules: with the cache, not from source.
+    assert.ok(lines.some((l) => /Compiling worker_threads with code cache/.test(l)) || lines.filter((l) => /with code cache/.test(l)).length > 20, 'built-in modules compiled with their code cache');
+    const rejected = lines.filter((l) => /is rejected/.test(l));
+    assert.deepEqual(rejected.slice(0, 3), [], `${rejected.length} built-in modules compiled from source`);
+  } finally {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
 test('build_start_up_modules: a small build loads the bundled command, starts no worker, and its image is the modules\' one', (t) => {
   if (!(module as { registerHooks?: unknown }).registerHooks) { t.skip('module.registerHooks needs Node >= 22.15'); return; }
   const bundle = path.join(path.dirname(FORGE_BIN), '..', 'dist', 'src', 'bundle', 'build.js');

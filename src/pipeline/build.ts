@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { scanDirectory, type ScanOptions } from '../source/dir-scanner.js';
+import { heapForTreeOf } from './heap-growth.js';
 import { walkThreadsFor } from '../source/dir-walk.js';
 import type { Inode } from '../source/tree.js';
 import { plan, type Plan } from './plan/plan.js';
@@ -139,7 +140,10 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
         outputPath: path.resolve(out.finalPath),
         warn: o.warn,
         statIds: o.cacheDir !== undefined,
-        progress: o.progress && ((n) => o.progress!({ phase: 'scan', files: n, totalFiles: 0, bytes: 0, totalBytes: 0 })),
+        progress: (n) => {
+          heapForTreeOf(n);
+          o.progress?.({ phase: 'scan', files: n, totalFiles: 0, bytes: 0, totalBytes: 0 });
+        },
         onFile: found && ((p) => found.found(p)),
         onInode: source.onInode,
         hardDereference: source.hardDereference,
