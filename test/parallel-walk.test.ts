@@ -8,13 +8,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { scanDirectory, type ScanOptions } from '../src/source/dir-scanner.js';
-import type { Inode } from '../src/source/tree.js';
 import type { WalkThreads } from '../src/source/dir-walk.js';
 import { makeTrickyTree } from './helpers/tricky-tree.js';
 import { needRoot, run, worldReadableForgeBin } from './helpers/tools.js';
 import { assertOneLine } from './helpers/user-errors.js';
 import * as sys from '../src/sys/libc.js';
 import { JobPool } from '../src/pipeline/work/pool.js';
+import { describeTree } from './helpers/describe-tree.js';
 
 /** Many directories (more than the threads' start threshold and their look-ahead), with files, hard links across them and symlinks. */
 function addManyDirs(root: string): void {
@@ -28,22 +28,6 @@ function addManyDirs(root: string): void {
   }
 }
 
-/** Everything the tree says, hard links as the index of the inode's first name. */
-function describe(root: Inode): unknown[] {
-  const out: unknown[] = [];
-  const first = new Map<Inode, number>();
-  const visit = (n: Inode, name: string): void => {
-    const seen = first.get(n);
-    if (seen !== undefined) { out.push([name, 'link to', seen]); return; }
-    first.set(n, out.length);
-    out.push([name, n.kind, n.mode, n.uid, n.gid, n.mtimeSec, n.mtimeNsec, n.size, n.rdevMajor, n.rdevMinor, n.links, n.statId,
-      n.target?.toString('latin1'), n.xattrs.map((x) => [x.name.toString('latin1'), x.value.toString('latin1')])]);
-    if (n.entries) n.entries.names.forEach((nm, i) => visit(n.entries!.inodes[i], nm));
-  };
-  visit(root, '');
-  return out;
-}
-
 async function scan(src: string, walkThreads: WalkThreads, over: Partial<ScanOptions> = {}): Promise<{ tree: unknown[]; files: string[]; byThreads: number }> {
   const files: string[] = [];
   let byThreads = 0;
@@ -51,7 +35,7 @@ async function scan(src: string, walkThreads: WalkThreads, over: Partial<ScanOpt
     xattrs: true, excludePaths: ['many/d5'], excludeRegexes: [/^many\/d7\/sub/], statIds: true, walkThreads,
     onFile: (n) => files.push(n.name + ':' + n.size), walkCounts: (c) => { byThreads = c.threads; }, ...over,
   });
-  return { tree: describe(root), files, byThreads };
+  return { tree: describeTree(root), files, byThreads };
 }
 
 test('parallel_walk_same_tree: walk threads give the tree and file order of a sequential walk (tricky tree, 300 more directories, exclusions, any readdir order)', async (t) => {

@@ -10,33 +10,17 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { scanDirectory, type ScanOptions } from '../src/source/dir-scanner.js';
 import { listDirectory, setEntryCalls, type EntryCalls, type Listing } from '../src/source/dir-listing.js';
-import type { Inode } from '../src/source/tree.js';
 import { makeTrickyTree } from './helpers/tricky-tree.js';
 import { needRoot, run, worldReadableForgeBin } from './helpers/tools.js';
 import { assertOneLine } from './helpers/user-errors.js';
-
-/** Everything the tree says, hard links as the index of the inode's first name. */
-function describe(root: Inode): unknown[] {
-  const out: unknown[] = [];
-  const first = new Map<Inode, number>();
-  const visit = (n: Inode, name: string): void => {
-    const seen = first.get(n);
-    if (seen !== undefined) { out.push([name, 'link to', seen]); return; }
-    first.set(n, out.length);
-    out.push([name, n.kind, n.mode, n.uid, n.gid, n.mtimeSec, n.mtimeNsec, n.size, n.rdevMajor, n.rdevMinor, n.links, n.statId,
-      n.target?.toString('latin1'), n.xattrs.map((x) => [x.name.toString('latin1'), x.value.toString('latin1')])]);
-    if (n.entries) n.entries.names.forEach((nm, i) => visit(n.entries!.inodes[i], nm));
-  };
-  visit(root, '');
-  return out;
-}
+import { describeTree } from './helpers/describe-tree.js';
 
 async function scanWith(calls: EntryCalls, src: string, over: Partial<ScanOptions> = {}): Promise<{ tree: unknown[]; warnings: string[] }> {
   setEntryCalls(calls);
   const warnings: string[] = [];
   try {
     const root = await scanDirectory(src, { xattrs: true, excludePaths: [], excludeRegexes: [], statIds: true, warn: (m) => warnings.push(m), ...over });
-    return { tree: describe(root), warnings };
+    return { tree: describeTree(root), warnings };
   } finally {
     setEntryCalls('at');
   }
@@ -131,7 +115,7 @@ test('walk_main_lists_while_waiting: while a slow lister (a busy thread) has the
       const root = await scanDirectory(src, {
         xattrs: true, excludePaths: [], excludeRegexes: [], walkThreads, onFile: (n) => files.push(n.name), walkCounts: (c) => { counts = c; },
       });
-      return { tree: describe(root), files, counts };
+      return { tree: describeTree(root), files, counts };
     };
     const alone = await scan();
     let batches = 0;
