@@ -110,3 +110,21 @@ test('dedupe stores identical pclusters once; legacy-compress writes FULL indexe
     e.close();
   }
 });
+
+// Issue 21: LZ4HC levels 4..8 search as level 9 does (an output change of this stop); each such level
+// in combination with the options where a pcluster's output is used again (tails inline, dedupe of
+// whole and partial pclusters, fragments, FULL indexes), mounted and compared with the source.
+const LEVELS_4_8_LINES: string[][] = [
+  ['-zlz4hc,4', '-C', '16384', '-E', 'ztailpacking,dedupe'],
+  ['-zlz4hc,6', '-C', '65536', '-E', 'ztailpacking,fragments'],
+  ['-zlz4hc,8', '-C', '4096', '-E', 'legacy-compress,dedupe'],
+];
+test('lz4hc_levels_4_8_mount_in_combination: levels 4, 6 and 8 with ztailpacking, dedupe, fragments and FULL indexes mount equal to the source', async (t) => {
+  if (!needRoot(t) || !needMount(t)) return;
+  for (const args of LEVELS_4_8_LINES) {
+    const img = build(args.join('_').replace(/[^a-z0-9_,]/gi, ''), args);
+    const mounted = await withMount(img, (m) => snapshotTree(m, { xattrs: false }));
+    assertSameTree(snap, mounted, { ignoreXattrs: true, ignoreMtimeOf: (p) => p.length === 0 });
+    assert.ok(readerAgrees(img) >= 4, `${args.join(' ')}: compressible files are stored compressed`);
+  }
+});
