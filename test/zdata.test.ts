@@ -838,7 +838,9 @@ test('random damage to index areas and pclusters: only typed errors, never a han
     }
   }
   assert.ok(outcomes.corrupt > 50, JSON.stringify(outcomes));
-  assert.ok(Date.now() - started < 30_000, 'fuzzing took too long');
+  // A hang guard, not a timing target (those live in the bench): 240 reads of small images take ~1 s;
+  // the bound is wide enough for any loaded CI machine and still catches a reader that loops.
+  assert.ok(Date.now() - started < 300_000, 'reading the damaged images took over 5 minutes: a reader loop?');
   t.diagnostic(JSON.stringify(outcomes));
 });
 
