@@ -75,7 +75,6 @@ test('multi-segment files: kept compressed, or (incompressible, odd size) taken 
     };
     const one = build('one.img', '1');
     const two = build('two.img', '2');
-    assert.equal(sha(fs.readFileSync(one)), sha(fs.readFileSync(two)));
     const image = openImage(two);
     try {
       assert.equal(image.lookup('/random').datalayout, INODE_FLAT_INLINE, 'incompressible: stored flat');
@@ -85,8 +84,13 @@ test('multi-segment files: kept compressed, or (incompressible, odd size) taken 
     } finally {
       image.close();
     }
-    const v = forge(['verify', two]);
-    assert.equal(v.status, 0, v.stdout + v.stderr);
+    // Both images on their own, before comparing them (the 1-worker image was the corrupt one once: see
+    // takeback_zeros_over_reused_blocks in write-gather.test.ts).
+    for (const img of [one, two]) {
+      const v = forge(['verify', img]);
+      assert.equal(v.status, 0, `${path.basename(img)}: ${v.stdout}${v.stderr}`);
+    }
+    assert.equal(sha(fs.readFileSync(one)), sha(fs.readFileSync(two)));
     if (!needRoot(t) || !needMount(t)) return;
     await withMount(two, (m) => {
       assert.equal(sha(fs.readFileSync(path.join(m, 'random'))), sha(random));

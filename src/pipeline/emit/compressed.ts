@@ -219,12 +219,14 @@ async function takeBack(ctx: EmitContext, p: Inode, w: Written): Promise<void> {
   await copyFlat(ctx, p, pl, true);
 }
 
+/** Zeros over taken-back blocks, out at once: the blocks go back to the allocator, and workers write there next. */
 function zeroBlocks(ctx: EmitContext, from: number, to: number): void {
   for (let at = from; at < to;) {
     const n = Math.min(ZERO_BLOCKS.length, to - at);
     ctx.out.write(ZERO_BLOCKS, at, 0, n);
     at += n;
   }
+  ctx.out.flush();
 }
 
 /**

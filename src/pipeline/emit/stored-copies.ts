@@ -38,7 +38,7 @@ export class StoredCopies {
       }
       fd = -1 - k;
     }
-    this.out.ensureFits(pos + len);
+    this.out.handOver(pos, pos + len);
     const r = this.runs;
     const n = r.length;
     if (n && r[n - 4] === fd && r[n - 3] + r[n - 2] === at && r[n - 1] + r[n - 2] === pos) r[n - 2] += len;

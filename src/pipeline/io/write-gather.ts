@@ -33,6 +33,14 @@ export class WriteGather {
     this.writeAt(buf, position, start, end);
   }
 
+  /**
+   * Another writer (a worker) is about to write [from, to): what is gathered over that range goes out
+   * first, or it would land later, over the other writer's bytes.
+   */
+  handOver(from: number, to: number): void {
+    if (this.len && from < this.pos + this.len && to > this.pos) this.flush();
+  }
+
   /** Write out what was gathered. */
   flush(): void {
     if (!this.len) return;
