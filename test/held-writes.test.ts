@@ -82,7 +82,7 @@ test('a batch of small path-read compression jobs crosses as columns and comes b
 test('held writes do not fill the flat copies in-flight list (the writer then copied flat files itself)', async () => {
   const posted: Job[] = [];
   const pool = { runOn: (_w: number, j: Job) => { posted.push(j); return Promise.resolve({ kind: 'hwrite' } as JobResult); } } as unknown as JobPool;
-  const out = { tempPath: '/nonexistent', handOver: () => {} } as unknown as ImageOutput;
+  const out = { tempPath: '/nonexistent', handOver: () => {}, ensureFits: () => {} } as unknown as ImageOutput;
   const held = new HeldWrites(pool, out);
   // 300 small results of worker 0, each done: batches go out, nothing else is touched.
   for (let i = 0; i < 300; i++) {

@@ -33,7 +33,8 @@ export async function flushCopies(ctx: EmitContext): Promise<void> {
   ctx.batch = [];
   ctx.batchBytes = 0;
   const algo = items[0].p.ibody?.fingerprint ? digestAlgorithm(o.fingerprint!) : undefined;
-  for (const { p, pl } of items) ctx.out.handOver(pl.startBlk * bs, pl.startBlk * bs + p.size - pl.tailLen);
+  // (A file stored as a hole starts at NULL_ADDR: its range lies past anything gathered.)
+  for (const { p, pl } of items) if (p.size > pl.tailLen) ctx.out.handOver(pl.startBlk * bs, pl.startBlk * bs + p.size - pl.tailLen);
   const files: CopyItem[] = items.map(({ p, pl, dense }) => ({
     // A file read from its path needs only the path and the scanned mtime (see dataOf).
     src: p.data, path: ctx.filePath(p), mtimeSec: p.data ? undefined : p.mtimeSec, mtimeNsec: p.data ? undefined : p.mtimeNsec,

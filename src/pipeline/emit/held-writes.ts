@@ -42,6 +42,7 @@ export class HeldWrites {
     const len = h.pay[3 * k + 2];
     const buf = h.pay[3 * k];
     const off = h.pay[3 * k + 1];
+    this.out.ensureFits(pos + len);
     this.out.handOver(pos, pos + len);
     const b = this.batchOf(h.worker);
     const r = b.runs;

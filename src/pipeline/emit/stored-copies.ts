@@ -38,6 +38,7 @@ export class StoredCopies {
       }
       fd = -1 - k;
     }
+    this.out.ensureFits(pos + len);
     this.out.handOver(pos, pos + len);
     const r = this.runs;
     const n = r.length;

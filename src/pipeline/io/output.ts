@@ -241,13 +241,17 @@ export class ImageOutput {
   }
 
   /**
-   * Bytes [start, end) will be written by another writer (a worker): refused past a device's end, and
-   * what this thread gathered over them goes out first (finding takeback-zeros-over-reused-blocks: the
-   * zeros over a taken-back file's last block sat gathered while a worker wrote the next file's
-   * pcluster there, and then went out over it).
+   * Bytes [start, end) will be written by another writer (a worker): what this thread gathered over
+   * them goes out first (finding takeback-zeros-over-reused-blocks: the zeros over a taken-back file's
+   * last block sat gathered while a worker wrote the next file's pcluster there, and then went out
+   * over it).
    */
   handOver(start: number, end: number): void {
     this.gather.handOver(start, end);
+  }
+
+  /** Bytes up to `end` will be written (by a worker, say): refused past a device's end. */
+  ensureFits(end: number): void {
     if (this.device && end > this.device.size) {
       throw new UserError(`${this.target}: image does not fit the device (${this.device.size} bytes): it needs more than ${this.device.size}`);
     }
