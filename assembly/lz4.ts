@@ -50,7 +50,11 @@ const OPT_OFF: usize = OPT_LEN + 4 * OPT_SLOTS;
 const OUT: usize = (OPT_OFF + 4 * OPT_SLOTS + 65535) & ~65535;
 
 let inPtr: usize = OUT;
-let fastBase: i32 = 1;
+/** Level 0's table entries of a call are position + fastBase; fastBase grows by srcLen + FAST_GAP per
+ *  call, so an entry of an earlier call (or 0, a cleared table) is more than MAX_DISTANCE below every
+ *  position of this one and one distance test rejects it. */
+const FAST_GAP: i32 = MAX_DISTANCE + 1;
+let fastBase: i32 = FAST_GAP;
 let hcBase: i32 = 1;
 /** hcFind may start its walk on the chain of a later position when minLen allows (levels 4..9). */
 let seedChain: bool = false;
@@ -232,12 +236,12 @@ function finishOverflow(src: usize, srcLen: i32, cap: i32, op: i32, anchor: i32,
 }
 
 function compressFast(src: usize, srcLen: i32, cap: i32): i32 {
-  if (fastBase + srcLen + 1 > BASE_LIMIT) {
+  if (fastBase + srcLen + FAST_GAP > BASE_LIMIT) {
     memory.fill(FAST_TABLE, 0, 4 << FAST_HASH_LOG);
-    fastBase = 1;
+    fastBase = FAST_GAP;
   }
   const base = fastBase;
-  fastBase = base + srcLen + 1;
+  fastBase = base + srcLen + FAST_GAP;
   const mflimit = srcLen - MFLIMIT; // last position where a match may start
   const matchLimit = srcLen - LASTLITERALS; // a match must end at or before this
   let anchor: i32 = 0;
@@ -247,27 +251,29 @@ function compressFast(src: usize, srcLen: i32, cap: i32): i32 {
   store<i32>(fastSlot(src), base);
   let ip: i32 = 1;
   let ref: i32 = 0;
-  while (true) {
+  while (ip <= stop) {
     // find a match; the step grows after every 64 misses
     let searches: i32 = 1 << 6;
     let step: i32 = 1;
-    let found = false;
     // the next position's slot is computed before this one is checked (as liblz4 does), so that the
     // table load does not wait for the comparison
     let h = fastSlot(src + <usize>ip);
-    while (ip <= stop) {
+    while (true) {
       ref = load<i32>(h) - base;
       store<i32>(h, ip + base);
       const nextIp = ip + step;
       step = searches++ >> 6;
-      if (nextIp <= stop) h = fastSlot(src + <usize>nextIp);
-      if (ref >= 0 && ip - ref <= MAX_DISTANCE && load<i32>(src + <usize>ref) == load<i32>(src + <usize>ip)) {
-        found = true;
-        break;
+      if (nextIp > stop) {
+        // the last candidate of the search
+        if (<u32>(ip - ref) <= <u32>MAX_DISTANCE && load<i32>(src + <usize>ref) == load<i32>(src + <usize>ip)) break;
+        return finish(src, srcLen, cap, op, anchor);
       }
+      h = fastSlot(src + <usize>nextIp);
+      // one unsigned test for "from this call and in reach": every entry is below ip, and those of
+      // earlier calls (or a cleared table) are more than MAX_DISTANCE below it (FAST_GAP)
+      if (<u32>(ip - ref) <= <u32>MAX_DISTANCE && load<i32>(src + <usize>ref) == load<i32>(src + <usize>ip)) break;
       ip = nextIp;
     }
-    if (!found) break;
     // catch up backwards
     while (ip > anchor && ref > 0 && load<u8>(src + <usize>ip - 1) == load<u8>(src + <usize>ref - 1)) {
       ip--;
@@ -292,7 +298,7 @@ function compressFast(src: usize, srcLen: i32, cap: i32): i32 {
       const h = fastSlot(src + <usize>ip);
       ref = load<i32>(h) - base;
       store<i32>(h, ip + base);
-      if (ref >= 0 && ip - ref <= MAX_DISTANCE && load<i32>(src + <usize>ref) == v) continue;
+      if (<u32>(ip - ref) <= <u32>MAX_DISTANCE && load<i32>(src + <usize>ref) == v) continue;
       ip++;
       break;
     }
