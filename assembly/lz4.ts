@@ -296,7 +296,9 @@ function compressFast(src: usize, srcLen: i32, cap: i32): i32 {
       const ml = MINMATCH + commonLength(ip + MINMATCH, ref + MINMATCH, <i32>(matchLimit - ip) - MINMATCH);
       const ll = <i32>(ip - anchor);
       const off = <i32>(ip - ref);
-      if (op + <usize>(seqCost(ll, ml) + 1 + minTail(ml)) > outEnd) {
+      // room for the sequence and the shortest tail after it; the exact sizes only near the end
+      // (extLen(n) <= 1 + n / 128, minTail <= MFLIMIT - MINMATCH)
+      if (op + <usize>(ll + (ll >> 7) + (ml >> 7) + 6 + MFLIMIT - MINMATCH) > outEnd && op + <usize>(seqCost(ll, ml) + 1 + minTail(ml)) > outEnd) {
         return finishOverflow(src, srcLen, cap, <i32>(op - OUT), <i32>(anchor - src), <i32>(ip - src), off, ml);
       }
       op = emitSequence(op, anchor, ll, off, ml);
