@@ -13,8 +13,9 @@
 //   out         the compressed block (configure's outCap bytes)
 //   in          the input window (configure's inCap bytes); callers compress views of it in place
 //
-// Table entries hold position + base, where base grows by srcLen + 1 per call: entries of earlier
-// calls are below base, so tables need no clearing between calls (only when base nears 2^30).
+// Table entries hold position + base, where base grows by srcLen + 1 per call (level 0: srcLen +
+// FAST_GAP): entries of earlier calls are below base, so tables need no clearing between calls (only
+// when base nears 2^30).
 
 const MINMATCH: i32 = 4;
 const MFLIMIT: i32 = 12; // a match starts at least 12 bytes before the end of the block
@@ -50,7 +51,11 @@ const OPT_OFF: usize = OPT_LEN + 4 * OPT_SLOTS;
 const OUT: usize = (OPT_OFF + 4 * OPT_SLOTS + 65535) & ~65535;
 
 let inPtr: usize = OUT;
-let fastBase: i32 = 1;
+/** Level 0's table entries of a call are position + fastBase; fastBase grows by srcLen + FAST_GAP per
+ *  call, so an entry of an earlier call (or 0, a cleared table) is more than MAX_DISTANCE below every
+ *  position of this one and one distance test rejects it. */
+const FAST_GAP: i32 = MAX_DISTANCE + 1;
+let fastBase: i32 = FAST_GAP;
 let hcBase: i32 = 1;
 /** hcFind may start its walk on the chain of a later position when minLen allows (levels 4..9). */
 let seedChain: bool = false;
@@ -126,16 +131,16 @@ function writeLength(op: usize, n: i32): usize {
   return op;
 }
 
-/** One sequence: literals src[anchor, anchor + ll) then a match (off, ml). Returns the new op. */
-function writeSequence(src: usize, anchor: i32, ll: i32, off: i32, ml: i32, op: i32): i32 {
-  let o = OUT + <usize>op;
+/** One sequence at o: the ll literals at lit, then a match (off, ml). Returns the address after it.
+ *  Inlined into level 0's loop, where a call per sequence cost ~5% of its time. */
+@inline function emitSequence(o: usize, lit: usize, ll: i32, off: i32, ml: i32): usize {
   const tokenAt = o++;
   let token: i32;
   if (ll >= RUN_MASK) {
     token = RUN_MASK << 4;
     o = writeLength(o, ll - RUN_MASK);
   } else token = ll << 4;
-  wildCopy(o, src + <usize>anchor, ll);
+  wildCopy(o, lit, ll);
   o += <usize>ll;
   store<u16>(o, <u16>off);
   o += 2;
@@ -145,7 +150,12 @@ function writeSequence(src: usize, anchor: i32, ll: i32, off: i32, ml: i32, op: 
     o = writeLength(o, mc - ML_MASK);
   } else token |= mc;
   store<u8>(tokenAt, token);
-  return <i32>(o - OUT);
+  return o;
+}
+
+/** One sequence: literals src[anchor, anchor + ll) then a match (off, ml). Returns the new op. */
+function writeSequence(src: usize, anchor: i32, ll: i32, off: i32, ml: i32, op: i32): i32 {
+  return <i32>(emitSequence(OUT + <usize>op, src + <usize>anchor, ll, off, ml) - OUT);
 }
 
 function writeLastLiterals(src: usize, anchor: i32, r: i32, op: i32): i32 {
@@ -231,73 +241,85 @@ function finishOverflow(src: usize, srcLen: i32, cap: i32, op: i32, anchor: i32,
   return FAST_TABLE + ((<usize>(<u32>(((load<u64>(p) << 24) * HASH5_MUL64) >> (64 - FAST_HASH_LOG)))) << 2);
 }
 
+/**
+ * Level 0. Positions are addresses here (ip, ref, anchor; op in the block): a table entry still holds
+ * position + base, read and written as address + adj.
+ */
 function compressFast(src: usize, srcLen: i32, cap: i32): i32 {
-  if (fastBase + srcLen + 1 > BASE_LIMIT) {
+  if (fastBase + srcLen + FAST_GAP > BASE_LIMIT) {
     memory.fill(FAST_TABLE, 0, 4 << FAST_HASH_LOG);
-    fastBase = 1;
+    fastBase = FAST_GAP;
   }
   const base = fastBase;
-  fastBase = base + srcLen + 1;
-  const mflimit = srcLen - MFLIMIT; // last position where a match may start
-  const matchLimit = srcLen - LASTLITERALS; // a match must end at or before this
-  let anchor: i32 = 0;
-  let op: i32 = 0;
+  fastBase = base + srcLen + FAST_GAP;
+  const adj: usize = <usize>base - src; // entry = address + adj (mod 2^32)
+  const mflimit = src + <usize>(srcLen - MFLIMIT); // last address where a match may start
+  const matchLimit = src + <usize>(srcLen - LASTLITERALS); // a match must end at or before this
+  const outEnd = OUT + <usize>cap;
+  let anchor = src;
+  let op = OUT;
   // the search stops past mflimit or once the pending literals alone could not fit any more
-  let stop = cap - 1 < mflimit ? cap - 1 : mflimit;
+  let stop = cap - 1 < srcLen - MFLIMIT ? src + <usize>(cap - 1) : mflimit;
   store<i32>(fastSlot(src), base);
-  let ip: i32 = 1;
-  let ref: i32 = 0;
-  while (true) {
+  let ip = src + 1;
+  let ref: usize = 0;
+  while (ip <= stop) {
     // find a match; the step grows after every 64 misses
     let searches: i32 = 1 << 6;
-    let step: i32 = 1;
-    let found = false;
+    let step: usize = 1;
     // the next position's slot is computed before this one is checked (as liblz4 does), so that the
     // table load does not wait for the comparison
-    let h = fastSlot(src + <usize>ip);
-    while (ip <= stop) {
-      ref = load<i32>(h) - base;
-      store<i32>(h, ip + base);
-      const nextIp = ip + step;
-      step = searches++ >> 6;
-      if (nextIp <= stop) h = fastSlot(src + <usize>nextIp);
-      if (ref >= 0 && ip - ref <= MAX_DISTANCE && load<i32>(src + <usize>ref) == load<i32>(src + <usize>ip)) {
-        found = true;
-        break;
+    let h = fastSlot(ip);
+    while (true) {
+      ref = <usize>load<i32>(h) - adj;
+      store<i32>(h, <i32>(ip + adj));
+      const next = ip + step;
+      step = <usize>(searches++ >> 6);
+      if (next > stop) {
+        // the last candidate of the search
+        if (<u32>(ip - ref) <= <u32>MAX_DISTANCE && load<i32>(ref) == load<i32>(ip)) break;
+        return finish(src, srcLen, cap, <i32>(op - OUT), <i32>(anchor - src));
       }
-      ip = nextIp;
+      h = fastSlot(next);
+      // one unsigned test for "from this call and in reach": every entry is below ip, and those of
+      // earlier calls (or a cleared table) are more than MAX_DISTANCE below it (FAST_GAP)
+      if (<u32>(ip - ref) <= <u32>MAX_DISTANCE) {
+        if (load<i32>(ref) == load<i32>(ip)) break;
+      }
+      ip = next;
     }
-    if (!found) break;
     // catch up backwards
-    while (ip > anchor && ref > 0 && load<u8>(src + <usize>ip - 1) == load<u8>(src + <usize>ref - 1)) {
+    while (ip > anchor && ref > src && load<u8>(ip - 1) == load<u8>(ref - 1)) {
       ip--;
       ref--;
     }
     while (true) {
-      const ml = MINMATCH + commonLength(src + <usize>(ip + MINMATCH), src + <usize>(ref + MINMATCH), matchLimit - ip - MINMATCH);
-      const ll = ip - anchor;
-      const off = ip - ref;
-      if (op + seqCost(ll, ml) + 1 + minTail(ml) > cap) {
-        return finishOverflow(src, srcLen, cap, op, anchor, ip, off, ml);
+      const ml = MINMATCH + commonLength(ip + MINMATCH, ref + MINMATCH, <i32>(matchLimit - ip) - MINMATCH);
+      const ll = <i32>(ip - anchor);
+      const off = <i32>(ip - ref);
+      // room for the sequence and the shortest tail after it; the exact sizes only near the end
+      // (extLen(n) <= 1 + n / 128, minTail <= MFLIMIT - MINMATCH)
+      if (op + <usize>(ll + (ll >> 7) + (ml >> 7) + 6 + MFLIMIT - MINMATCH) > outEnd && op + <usize>(seqCost(ll, ml) + 1 + minTail(ml)) > outEnd) {
+        return finishOverflow(src, srcLen, cap, <i32>(op - OUT), <i32>(anchor - src), <i32>(ip - src), off, ml);
       }
-      op = writeSequence(src, anchor, ll, off, ml, op);
-      ip += ml;
+      op = emitSequence(op, anchor, ll, off, ml);
+      ip += <usize>ml;
       anchor = ip;
-      if (ip > mflimit) return finish(src, srcLen, cap, op, anchor);
-      stop = anchor + cap - op - 1;
+      if (ip > mflimit) return finish(src, srcLen, cap, <i32>(op - OUT), <i32>(anchor - src));
+      stop = anchor + (outEnd - op) - 1;
       if (stop > mflimit) stop = mflimit;
       // fill the table with ip-2 and try an immediate match at ip
-      store<i32>(fastSlot(src + <usize>ip - 2), ip - 2 + base);
-      const v = load<i32>(src + <usize>ip);
-      const h = fastSlot(src + <usize>ip);
-      ref = load<i32>(h) - base;
-      store<i32>(h, ip + base);
-      if (ref >= 0 && ip - ref <= MAX_DISTANCE && load<i32>(src + <usize>ref) == v) continue;
+      store<i32>(fastSlot(ip - 2), <i32>(ip - 2 + adj));
+      const v = load<i32>(ip);
+      const h = fastSlot(ip);
+      ref = <usize>load<i32>(h) - adj;
+      store<i32>(h, <i32>(ip + adj));
+      if (<u32>(ip - ref) <= <u32>MAX_DISTANCE && load<i32>(ref) == v) continue;
       ip++;
       break;
     }
   }
-  return finish(src, srcLen, cap, op, anchor);
+  return finish(src, srcLen, cap, <i32>(op - OUT), <i32>(anchor - src));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { WORDS, dataArbitraries } from './helpers/arbitraries.js';
-import { mulberry32 } from './helpers/noise.js';
+import { mulberry32, wordText } from './helpers/noise.js';
 import {
   lz4CompressDestSize,
   lz4DecompressStrict,
@@ -300,6 +300,43 @@ test('runs of one byte value: the 16-byte run scans and match lengths give the b
     }
   }
   assert.equal(h.digest('hex'), '5814bee9915eed3f2cd691d47e4ede017e16805a4795ed50ea218d223e1f43ad');
+});
+
+test('lz4_fast_blocks_pinned: level 0 gives the blocks it gave before its loop was reworked for speed', () => {
+  // Level 0 is pinned by no fixture image (the golden ones are lz4hc and deflate): this digest, taken
+  // from the encoder before its search loop worked on addresses with one distance test per candidate,
+  // holds its output fixed. Machine-code-like data (short repeats at near and far offsets, some beyond
+  // MAX_DISTANCE), word text, runs and noise; calls as zfile.ts makes them (each offered the rest, one
+  // scratch across calls so earlier calls' table entries are there to be rejected) at four capacities.
+  const rnd = mulberry32(0x1f4);
+  const n = 600000;
+  const data = new Uint8Array(n);
+  const text = wordText(n, 7, WORDS, 9);
+  for (let i = 0; i < n;) {
+    const kind = rnd() % 6;
+    const len = Math.min(n - i, 1 + (rnd() % (kind === 3 ? 3000 : 60)));
+    if (kind === 0 || i < 8) for (let k = 0; k < len; k++) data[i + k] = rnd() & 255;
+    else if (kind === 1) data.fill(rnd() % 3 === 0 ? 0 : rnd() & 255, i, i + len);
+    else if (kind === 2) data.set(text.subarray(i, i + len), i);
+    else {
+      const far = kind === 5 && i > 70000;
+      const off = far ? 60000 + (rnd() % 10000) : 1 + (rnd() % Math.min(i, kind === 3 ? 400 : 4000));
+      for (let k = 0; k < len; k++) data[i + k] = data[i + k - off] ^ (rnd() % 23 === 0 ? 1 : 0);
+    }
+    i += len;
+  }
+  const h = createHash('sha256');
+  const s = new Lz4Scratch();
+  for (const cap of [1000, 4096, 16384, 65536]) {
+    for (let pos = 0; pos < n;) {
+      const r = s.compress(data.subarray(pos), n - pos, cap, 0);
+      h.update(r.block);
+      h.update(String(r.consumed));
+      assert.deepEqual(lz4DecompressStrict(r.block, r.consumed), data.subarray(pos, pos + r.consumed));
+      pos += r.consumed;
+    }
+  }
+  assert.equal(h.digest('hex'), '001788aa5718d005eeb1e687081df95b9d02af2be8d490041eb8969a7efebeb3');
 });
 
 test('levels outside 0..12 are clamped', () => {
