@@ -552,6 +552,25 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
   return head >= 0 && head >= ip - MAX_DISTANCE;
 }
 
+/**
+ * From ip on (all positions below it inserted): the first position up to stop that hasCandidate,
+ * not inserted; every position passed is inserted on the way, as hcInsert would (stop + 1 if none;
+ * stop itself is then not inserted). One hash per position: most positions between matches have no
+ * candidate, and hcInsert then hasCandidate hashed each of them twice.
+ */
+function scanToCandidate(src: usize, base: i32, ip: i32, stop: i32): i32 {
+  for (; ip <= stop; ip++) {
+    const h = hcSlot(load<i32>(src + <usize>ip));
+    const prev = load<i32>(h) - base;
+    if (prev >= 0 && prev >= ip - MAX_DISTANCE) return ip;
+    if (ip == stop) break;
+    const d = ip - prev;
+    store<u16>(HC_CHAIN + ((<usize>(ip & 0xffff)) << 1), d < MAX_DISTANCE ? d : MAX_DISTANCE);
+    store<i32>(h, ip + base);
+  }
+  return stop + 1;
+}
+
 function hcStart(srcLen: i32): i32 {
   if (hcBase + srcLen + 1 > BASE_LIMIT) {
     memory.fill(HC_HEAD, 0, 4 << HC_HASH_LOG);
@@ -737,9 +756,14 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
   let ip: i32 = 1;
   let next: i32 = 0;
   let litStop = anchor + cap - op - 1;
-  while (ip <= mflimit && ip <= litStop) {
+  while (true) {
+    const stop = mflimit < litStop ? mflimit : litStop;
+    if (ip > stop) break;
     next = hcInsert(src, base, next, ip);
-    const ml0 = hasCandidate(src, base, ip) ? hcFind(src, base, ip, matchLimit, depth, 0) : 0;
+    ip = scanToCandidate(src, base, ip, stop);
+    if (ip > stop) break;
+    next = ip;
+    const ml0 = hcFind(src, base, ip, matchLimit, depth, 0);
     if (ml0 == 0) {
       ip++;
       continue;
@@ -790,7 +814,8 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
         // match rarely pays. Half the searches; output 0.007 % larger at 64 KiB pclusters.
         if (at(price, cur + 1) <= pc) continue;
         next = hcInsert(src, base, next, pos);
-        const ml = hcFind(src, base, pos, matchLimit, innerDepth, last - cur);
+        // hasCandidate: most positions searched here have none (half of them in machine code)
+        const ml = hasCandidate(src, base, pos) ? hcFind(src, base, pos, matchLimit, innerDepth, last - cur) : 0;
         if (ml == 0) continue;
         const off = mOff;
         if (ml >= sufficient || cur + ml > OPT_NUM) {
