@@ -73,3 +73,26 @@ test('verity leaf ranges on the workers: build --verity of an image of several r
     assert.ok(fs.readFileSync(copy).equals(fs.readFileSync(image)), `--workers ${workers}: image with its tree byte-identical`);
   }
 });
+
+// Review finding (issue 21): sealOpenImage (the seal command) and sealOpenImageWith (build --verity)
+// each had their own hash-file branch, one synchronous, one not. Now one async path takes its leaf
+// digests from a LeafHasher: this thread's for `seal`, the workers' for a build. Both outputs, the
+// appended tree and a separate hash file, must be the same bytes either way.
+test('seal_open_image_one_path: seal IMAGE (leaves here) writes what build --verity (leaves on the workers) writes, appended and into a hash file', () => {
+  const src = path.join(work, 'one-path');
+  fs.mkdirSync(path.join(src, 'd'), { recursive: true });
+  fs.writeFileSync(path.join(src, 'a.bin'), noise(2_500_000, 7));
+  fs.writeFileSync(path.join(src, 'd', 'b.txt'), 'some text\n'.repeat(500));
+  const at = (n: string) => path.join(work, n);
+  const ok = (args: string[]) => { const r = forge(args); assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`); return r.stdout.toString(); };
+  for (const hashFile of [false, true]) {
+    const what = hashFile ? 'hash file' : 'appended';
+    const hf = (n: string) => (hashFile ? ['--verity-hash-file', at(n)] : []);
+    const built = JSON.parse(ok(['build', '--json', '-T0', '-Uclear', '-b', '512', '--workers', '2', '--verity', ...hf('h-built'), at('built.img'), src])) as { verity: { rootHash: string } };
+    ok(['build', '--quiet', '-T0', '-Uclear', '-b', '512', at('plain.img'), src]);
+    const sealed = JSON.parse(ok(['seal', '--json', ...hf('h-sealed'), at('plain.img')])) as { verity: { rootHash: string } };
+    assert.equal(sealed.verity.rootHash, built.verity.rootHash, `${what}: root hash`);
+    assert.ok(fs.readFileSync(at('plain.img')).equals(fs.readFileSync(at('built.img'))), `${what}: image bytes`);
+    if (hashFile) assert.ok(fs.readFileSync(at('h-sealed')).equals(fs.readFileSync(at('h-built'))), 'hash file bytes');
+  }
+});

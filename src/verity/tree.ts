@@ -164,6 +164,11 @@ export function leafDigests(data: PositionedReader, p: LeafParams, first: number
 /** Leaf digests of a range, computed wherever the caller likes (a worker thread: see buildImage). */
 export type LeafHasher = (p: LeafParams, first: number, count: number) => Promise<Uint8Array>;
 
+/** A LeafHasher on this thread, reading `data` (the seal command: no workers to lend). */
+export function localLeaves(data: PositionedReader, what: string): LeafHasher {
+  return async (p, first, count) => leafDigests(data, p, first, count, what);
+}
+
 /**
  * Data blocks per range handed to a LeafHasher (16 MiB of 4 KiB blocks): enough to make the round
  * trip negligible, small enough for every thread to get several on a few-hundred-MiB image.
