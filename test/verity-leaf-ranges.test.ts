@@ -10,7 +10,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { after, test } from 'node:test';
-import { buildHashTree, buildHashTreeFrom, leafDigests, LEAF_RANGE_BLOCKS, type LeafHasher } from '../src/verity/tree.js';
+import { buildHashTree, buildHashTreeFrom, leafDigests, LEAF_RANGE_BLOCKS, type LeafHasher, type LeafParams } from '../src/verity/tree.js';
+import { sharedLeaves } from '../src/pipeline/work/leaf-share.js';
+import type { JobPool } from '../src/pipeline/work/pool.js';
 import { verityLayout, type VerityParams } from '../src/verity/params.js';
 import { noise } from './helpers/noise.js';
 import { findTool, forge, needTool, runOk } from './helpers/tools.js';
@@ -128,6 +130,46 @@ test('verity_leaf_digests_by_address_equal_node_crypto: every hash, salt length 
       }
     }
     assert.throws(() => leafDigests(fdReader(fd), { hash: 'sha256', salt: Buffer.alloc(32), dataBlockSize: 4096 }, 0, data.length / 4096 + 1, 'leaf-data'), /leaf-data: ends at byte/);
+  } finally {
+    fs.closeSync(fd);
+  }
+});
+
+// Finding (issue 21, sealed builds): an uncompressed build --verity started all its workers for the
+// build, though its copies go to one worker only (the image file's lock: build.ts poolSizeFor), and
+// left this thread idle while the workers hashed the leaves. It now runs one worker as the unsealed
+// build does, and the leaves are hashed by the workers and this thread together (sharedLeaves):
+// both take ranges, and the tree is the one-pass tree whatever took which.
+test('sealed_copies_build_hashes_leaves_here_and_on_its_worker: ranges shared, tree unchanged', async () => {
+  const dbs = 512;
+  const dataBlocks = 9 * LEAF_RANGE_BLOCKS + 3;
+  const file = path.join(work, 'shared-leaves');
+  const data = noise(dataBlocks * dbs, 9);
+  fs.writeFileSync(file, data);
+  const p: VerityParams = { hash: 'sha256', dataBlockSize: dbs, hashBlockSize: 4096, dataBlocks, salt: Buffer.from('salt'), uuid: Buffer.alloc(16), superblock: false, hashOffset: 0 };
+  const ref = Buffer.alloc(verityLayout(p).end);
+  const refRoot = buildHashTree(memReader(data), memWriter(ref), p, 'mem').rootHash;
+  const onWorker: number[] = [];
+  // A worker that takes 5 ms a range (this thread's ranges take about that too).
+  const pool = {
+    started: 1,
+    run: (job: { kind: string; p: LeafParams; first: number; count: number }) => {
+      onWorker.push(job.first);
+      const digests = leafDigests(memReader(data), job.p, job.first, job.count, 'mem');
+      return new Promise((resolve) => setTimeout(() => resolve({ kind: 'vleaves', digests }), 5));
+    },
+  } as unknown as JobPool;
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (const here of [true, false]) {
+      onWorker.length = 0;
+      const out = Buffer.alloc(ref.length);
+      const got = await buildHashTreeFrom(sharedLeaves(pool, file, fd, file, here), memWriter(out), p);
+      assert.equal(got.rootHash.toString('hex'), refRoot.toString('hex'), `here ${here}: root`);
+      assert.ok(out.equals(ref), `here ${here}: tree bytes`);
+      if (here) assert.ok(onWorker.length > 0 && onWorker.length < 10, `ranges on the worker: ${onWorker.length} of 10, the rest here`);
+      else assert.equal(onWorker.length, 10, 'without here, every range on the worker');
+    }
   } finally {
     fs.closeSync(fd);
   }
