@@ -64,7 +64,7 @@ export async function buildImage(image: string, source: BuildSource, o: BuildOpt
   // lends them to the walk).
   // A sealed build that only copies starts one worker too (as poolSizeFor's unsealed one), and the
   // others, if any, only for the seal's leaf digests, while this thread hashes the whole image for
-  // the salt (see sealingWorkers).
+  // the salt (see buildWith's beforeCommit).
   const grow = (o.cacheDir !== undefined && !!o.compression && !o.compression.hints?.length) || (!!beforeCommit && copiesOnly(o));
   const budget = inlineBudgetFor(o);
   const defer = source.tar === undefined || tarBytes(source.tar) <= budget;
