@@ -10,10 +10,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { after, test } from 'node:test';
-import { buildHashTree, buildHashTreeFrom, leafDigests, LEAF_RANGE_BLOCKS, type LeafHasher } from '../src/verity/tree.js';
+import { buildHashTree, buildHashTreeFrom, leafDigests, LEAF_RANGE_BLOCKS, type LeafHasher, type LeafParams } from '../src/verity/tree.js';
+import { sharedLeaves } from '../src/pipeline/work/leaf-share.js';
+import type { JobPool } from '../src/pipeline/work/pool.js';
 import { verityLayout, type VerityParams } from '../src/verity/params.js';
 import { noise } from './helpers/noise.js';
 import { findTool, forge, needTool, runOk } from './helpers/tools.js';
+import { fdReader } from '../src/verity/io.js';
+import { addressDigest } from '../src/sys/native-digest.js';
 
 const work = fs.mkdtempSync(path.join(tmpdir(), 'forge-verity-ranges-'));
 after(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -71,5 +75,102 @@ test('verity leaf ranges on the workers: build --verity of an image of several r
       `--hash-offset=${j.verity.hashOffset}`, `--data-blocks=${j.verity.dataBlocks}`, copy, copy]).stdout.toString();
     assert.match(out, new RegExp(`Root hash:\\s+${j.verity.rootHash}\\n`), `--workers ${workers}: same root hash`);
     assert.ok(fs.readFileSync(copy).equals(fs.readFileSync(image)), `--workers ${workers}: image with its tree byte-identical`);
+  }
+});
+
+// Review finding (issue 21): sealOpenImage (the seal command) and sealOpenImageWith (build --verity)
+// each had their own hash-file branch, one synchronous, one not. Now one async path takes its leaf
+// digests from a LeafHasher: this thread's for `seal`, the workers' for a build. Both outputs, the
+// appended tree and a separate hash file, must be the same bytes either way.
+test('seal_open_image_one_path: seal IMAGE (leaves here) writes what build --verity (leaves on the workers) writes, appended and into a hash file', () => {
+  const src = path.join(work, 'one-path');
+  fs.mkdirSync(path.join(src, 'd'), { recursive: true });
+  fs.writeFileSync(path.join(src, 'a.bin'), noise(2_500_000, 7));
+  fs.writeFileSync(path.join(src, 'd', 'b.txt'), 'some text\n'.repeat(500));
+  const at = (n: string) => path.join(work, n);
+  const ok = (args: string[]) => { const r = forge(args); assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`); return r.stdout.toString(); };
+  for (const hashFile of [false, true]) {
+    const what = hashFile ? 'hash file' : 'appended';
+    const hf = (n: string) => (hashFile ? ['--verity-hash-file', at(n)] : []);
+    const built = JSON.parse(ok(['build', '--json', '-T0', '-Uclear', '-b', '512', '--workers', '2', '--verity', ...hf('h-built'), at('built.img'), src])) as { verity: { rootHash: string } };
+    ok(['build', '--quiet', '-T0', '-Uclear', '-b', '512', at('plain.img'), src]);
+    const sealed = JSON.parse(ok(['seal', '--json', ...hf('h-sealed'), at('plain.img')])) as { verity: { rootHash: string } };
+    assert.equal(sealed.verity.rootHash, built.verity.rootHash, `${what}: root hash`);
+    assert.ok(fs.readFileSync(at('plain.img')).equals(fs.readFileSync(at('built.img'))), `${what}: image bytes`);
+    if (hashFile) assert.ok(fs.readFileSync(at('h-sealed')).equals(fs.readFileSync(at('h-built'))), 'hash file bytes');
+  }
+});
+
+// Finding (issue 21, sealed builds): the leaves cost ~1.9 us of node:crypto overhead per block on
+// top of the hashing (the corpus: ~0.2 s of CPU, and a result Buffer per block for the workers'
+// GC). They are now hashed by address through Node's own OpenSSL (sys/native-digest.ts), each block
+// read behind its own copy of the salt. Same digests as node:crypto for every hash, salt length
+// (none, odd, 32, the 256 maximum) and block size, through preadv, a reader without it, and short reads.
+test('verity_leaf_digests_by_address_equal_node_crypto: every hash, salt length and block size; preadv, plain reads, short reads', () => {
+  for (const alg of ['sha256', 'sha512'] as const) assert.ok(addressDigest(alg), `${alg}: Node's OpenSSL callable here (official Node builds export it)`);
+  const data = noise(3 * 1024 * 1024 + 3 * 4096, 5);
+  const fdPath = path.join(work, 'leaf-data');
+  fs.writeFileSync(fdPath, data);
+  const fd = fs.openSync(fdPath, 'r');
+  try {
+    // At most 1000 bytes a read: every preadv and read comes back short.
+    const short = { read: (b: Uint8Array, pos: number) => fs.readSync(fd, b, 0, Math.min(b.length, 1000), pos), readv: (bs: Uint8Array[], pos: number) => fs.readSync(fd, bs[0], 0, Math.min(bs[0].length, 1000), pos) };
+    const readers = { preadv: fdReader(fd), plain: memReader(data), short };
+    for (const hash of ['sha256', 'sha512'] as const) {
+      for (const saltLen of [0, 5, 32, 256]) {
+        for (const dbs of [512, 4096]) {
+          const lp = { hash, salt: noise(saltLen, saltLen + 1), dataBlockSize: dbs };
+          const count = Math.floor(data.length / dbs) - 2;
+          const ref = leafDigests(memReader(data), lp, 1, count, 'mem', false);
+          for (const [name, r] of Object.entries(readers)) {
+            const got = leafDigests(r, lp, 1, count, 'mem');
+            assert.ok(Buffer.from(got).equals(Buffer.from(ref)), `${hash}, salt ${saltLen}, blocks ${dbs}, ${name}`);
+          }
+        }
+      }
+    }
+    assert.throws(() => leafDigests(fdReader(fd), { hash: 'sha256', salt: Buffer.alloc(32), dataBlockSize: 4096 }, 0, data.length / 4096 + 1, 'leaf-data'), /leaf-data: ends at byte/);
+  } finally {
+    fs.closeSync(fd);
+  }
+});
+
+// Finding (issue 21, sealed builds): an uncompressed build --verity started all its workers for the
+// build, though its copies go to one worker only (the image file's lock: build.ts poolSizeFor), and
+// left this thread idle while the workers hashed the leaves. It now runs one worker as the unsealed
+// build does, and the leaves are hashed by the workers and this thread together (sharedLeaves):
+// both take ranges, and the tree is the one-pass tree whatever took which.
+test('sealed_copies_build_hashes_leaves_here_and_on_its_worker: ranges shared, tree unchanged', async () => {
+  const dbs = 512;
+  const dataBlocks = 9 * LEAF_RANGE_BLOCKS + 3;
+  const file = path.join(work, 'shared-leaves');
+  const data = noise(dataBlocks * dbs, 9);
+  fs.writeFileSync(file, data);
+  const p: VerityParams = { hash: 'sha256', dataBlockSize: dbs, hashBlockSize: 4096, dataBlocks, salt: Buffer.from('salt'), uuid: Buffer.alloc(16), superblock: false, hashOffset: 0 };
+  const ref = Buffer.alloc(verityLayout(p).end);
+  const refRoot = buildHashTree(memReader(data), memWriter(ref), p, 'mem').rootHash;
+  const onWorker: number[] = [];
+  // A worker that takes 5 ms a range (this thread's ranges take about that too).
+  const pool = {
+    started: 1,
+    run: (job: { kind: string; p: LeafParams; first: number; count: number }) => {
+      onWorker.push(job.first);
+      const digests = leafDigests(memReader(data), job.p, job.first, job.count, 'mem');
+      return new Promise((resolve) => setTimeout(() => resolve({ kind: 'vleaves', digests }), 5));
+    },
+  } as unknown as JobPool;
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (const here of [true, false]) {
+      onWorker.length = 0;
+      const out = Buffer.alloc(ref.length);
+      const got = await buildHashTreeFrom(sharedLeaves(pool, file, fd, file, here), memWriter(out), p);
+      assert.equal(got.rootHash.toString('hex'), refRoot.toString('hex'), `here ${here}: root`);
+      assert.ok(out.equals(ref), `here ${here}: tree bytes`);
+      if (here) assert.ok(onWorker.length > 0 && onWorker.length < 10, `ranges on the worker: ${onWorker.length} of 10, the rest here`);
+      else assert.equal(onWorker.length, 10, 'without here, every range on the worker');
+    }
+  } finally {
+    fs.closeSync(fd);
   }
 });

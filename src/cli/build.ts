@@ -257,7 +257,7 @@ Examples:
         res = await buildImage(image, r.tar
           ? { tar: source, tarOptions: { gzip: r.gzip || r.ungzip ? true : 'auto', aufs: !!r.aufs, ovlfsStrip: !!r.ovlfsStrip } }
           : { dir: source, excludePaths: r.excludePath, excludeRegexes: r.excludeRegex }, o,
-          seal && v && staged ? async ({ fd, bytes, leaves }) => { sealed = await v.sealOpenImageWith(leaves, fd, bytes, o.blockSize, image, seal.req, seal.outs, staged); } : undefined);
+          seal && v && staged ? async ({ fd, bytes, leaves }) => { sealed = await v.sealOpenImage(fd, bytes, o.blockSize, image, seal.req, seal.outs, staged, leaves); } : undefined);
         staged?.commit();
       } catch (e) {
         staged?.abort();

@@ -19,7 +19,7 @@ Examples:
   erofs-forge seal --verity-sign-key k.pem --verity-sign-cert c.pem --verity-signature out.verity-sig out.img`)
     .action(async (image: string, r: RawVerityOpts & { json?: boolean; quiet?: boolean; replaceTail?: boolean }) => {
       const { req, outs } = (await sealRequest(r, false))!;
-      const sealed = sealImageFile(image, req, outs, !!r.replaceTail);
+      const sealed = await sealImageFile(image, req, outs, !!r.replaceTail);
       const fsverity = r.fsverityDigest || r.json ? fileFsverityDigest(image) : undefined;
       if (r.json) {
         process.stdout.write(JSON.stringify({ schema: SEAL_SCHEMA, image, imageBytes: sealed.imageBytes, fsverityDigest: fsverity, verity: sealJson(sealed, outs) }) + '\n');

@@ -18,6 +18,7 @@ import { closeAllEntryFds } from './cache/entry-fds.js';
 import { ENTRY_CHANGED } from './cache/cache.js';
 import type { TarScanOptions, TarScan } from '../source/tar.js';
 import type { LeafHasher } from '../verity/tree.js';
+import { sharedLeaves } from './work/leaf-share.js';
 
 export interface BuildSource {
   /** A directory to scan. */
@@ -61,7 +62,10 @@ export async function buildImage(image: string, source: BuildSource, o: BuildOpt
   // files to compress queue up (JobPoolOptions.grow): a rebuild's unchanged files need only cache
   // fetches and kernel copies. Not with compress hints, whose idle workers list directories (build.ts
   // lends them to the walk).
-  const grow = o.cacheDir !== undefined && !!o.compression && !o.compression.hints?.length;
+  // A sealed build that only copies starts one worker too (as poolSizeFor's unsealed one), and the
+  // others, if any, only for the seal's leaf digests, while this thread hashes the whole image for
+  // the salt (see buildWith's beforeCommit).
+  const grow = (o.cacheDir !== undefined && !!o.compression && !o.compression.hints?.length) || (!!beforeCommit && copiesOnly(o));
   const budget = inlineBudgetFor(o);
   const defer = source.tar === undefined || tarBytes(source.tar) <= budget;
   const newPool = () => new JobPool(poolSizeFor(o, !!beforeCommit), { ...(defer ? { inlineBudget: budget } : {}), ...poolOptions, lazy: !!o.tarIndex, grow });
@@ -107,8 +111,12 @@ export function cacheRestarts(): number {
  * the one worker when it would otherwise wait (JobPool.runQueuedCopy).
  */
 export function poolSizeFor(o: BuildOptions, sealing: boolean): number {
-  const copiesOnly = !o.compression && !o.fingerprint && !o.chunks && !sealing;
-  return copiesOnly ? Math.min(o.workers, 1) : o.workers;
+  return copiesOnly(o) && !sealing ? Math.min(o.workers, 1) : o.workers;
+}
+
+/** The build's only file work is copying flat files (see poolSizeFor). */
+function copiesOnly(o: BuildOptions): boolean {
+  return !o.compression && !o.fingerprint && !o.chunks;
 }
 
 /**
@@ -151,7 +159,7 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
         walkThreads: o.walkThreads ?? (found || !o.workers ? walkThreadsFor(o.workers) : {
           // No file work starts before the plan: the job workers, idle until then, list directories
           // (two batches each in flight, so none waits for the main thread to send the next).
-          threads: 2 * pool.size, startAfterDirs: walkThreadsFor(o.workers).startAfterDirs,
+          threads: 2 * (beforeCommit && copiesOnly(o) ? 1 : pool.size), startAfterDirs: walkThreadsFor(o.workers).startAfterDirs,
           lister: (cx, dirs) => pool.list(cx, dirs), listerReady: () => pool.warm(),
         }),
       };
@@ -165,10 +173,14 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
     // A tree scanned here is this build's alone: the writer lets it go as it goes.
     const stats = await emit(p, o, out, pool, jobs, !source.tree);
     if (beforeCommit) {
-      // The workers are idle by now: the tree's leaves (most of sealing's work) are hashed there.
-      const leaves: LeafHasher = (lp, first, count) => pool.run({ kind: 'vleaves', image: out.tempPath, p: lp, first, count })
-        .then((r) => (r as { digests: Uint8Array }).digests);
-      await beforeCommit({ fd: out.descriptor(), bytes: stats.imageBytes, leaves });
+      // The workers are idle by now: the tree's leaves (most of sealing's work) are hashed there, and
+      // here when the build left this thread a core. A sealed build that only copied ran one worker
+      // (grow): the others it may have start now, while this thread hashes the image for the salt;
+      // this thread is one of the o.workers threads that hash the leaves.
+      if (copiesOnly(o)) pool.startUpTo(o.workers - 1);
+      const fd = out.descriptor();
+      const leaves: LeafHasher = sharedLeaves(pool, out.tempPath, fd, out.target, pool.started < o.workers);
+      await beforeCommit({ fd, bytes: stats.imageBytes, leaves });
     }
     out.commit();
     return { ...stats, image, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };

@@ -207,6 +207,30 @@ export function libcAvailable(): boolean {
   }
 }
 
+/**
+ * A function of the running program that takes and returns only integers (pointers passed as
+ * addresses: see addressOf), bound through koffi; undefined when koffi cannot load or the program
+ * has no such symbol. The program is Node: its own OpenSSL is among its symbols (see native-digest.ts).
+ */
+export function programFunction(proto: string): ((...args: number[]) => unknown) | undefined {
+  if (!libcAvailable()) return undefined;
+  try {
+    return L().self.func(proto) as unknown as (...args: number[]) => unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The address of a buffer's first byte, for a call that takes it as an integer. Only for buffers of
+ * more than 64 bytes (smaller typed arrays may live in the V8 heap, which moves them), held by the
+ * caller for as long as the address is used.
+ */
+export function addressOf(b: Uint8Array): number {
+  if (b.byteLength <= 64) throw new Error('addressOf: a buffer of 64 bytes or less may move');
+  return Number(L().koffi.address(b));
+}
+
 function fail(syscall: string): never {
   const n = L().koffi.errno();
   throw new SysError(ERRNO_NAMES.get(n) ?? `errno ${n}`, n, syscall);

@@ -9,13 +9,13 @@ import { liveTempFiles, undoOnSignal } from '../sys/cleanup.js';
 import { verityLayout, hex, VERITY_SB_SIZE } from './params.js';
 import { decodeVeritySuperblock, hasVeritySignature, type VeritySuperblock } from './superblock.js';
 import { formatUuid } from '../read/describe.js';
-import { resolveParams, sealDescriptor, writeSeal, writeSealFrom, findSeal, type FindOptions, type SealResult, type VerityRequest, type FoundSeal } from './seal.js';
+import { resolveParams, writeSealFrom, findSeal, type FindOptions, type SealResult, type VerityRequest, type FoundSeal } from './seal.js';
 import { fdReader, fdWriter, readExactly } from './io.js';
 import { stageOutputs, StagedFiles, type SealOutputs } from './outputs.js';
 import { checkSeal, type VerityProblem } from './check.js';
 import { ownerOf } from './locate.js';
 import { fsverityDigest } from './fsverity.js';
-import type { LeafHasher } from './tree.js';
+import { localLeaves, type LeafHasher } from './tree.js';
 import type { VeritySignatureJson } from './sign.js'; // sign.js (and PKIjs) is loaded only to check a signature
 
 export { StagedFiles } from './outputs.js';
@@ -72,11 +72,11 @@ function openRw(file: string): number {
   }
 }
 
-/** Run fn with staged side files, committed when it returns, removed when it throws. */
-function withStaged<T>(fn: (staged: StagedFiles) => T): T {
+/** Run fn with staged side files, committed when it resolves, removed when it throws. */
+async function withStaged<T>(fn: (staged: StagedFiles) => Promise<T>): Promise<T> {
   const staged = new StagedFiles();
   try {
-    const r = fn(staged);
+    const r = await fn(staged);
     staged.commit();
     return r;
   } catch (e) {
@@ -94,47 +94,29 @@ export interface SealedImage {
 
 /**
  * Seal an image open for reading and writing at `fd` (its filesystem ends at fsBytes): the tree goes
- * after the filesystem, or into a staged hash file; the side outputs are staged too.
+ * after the filesystem, or into a staged hash file; the side outputs are staged too. `leaves` gives
+ * the data blocks' digests range by range: a build's worker threads, else this thread. One path for
+ * both: the tree above the leaves, and so the bytes and the root, do not depend on where they were hashed.
  */
-export function sealOpenImage(fd: number, fsBytes: number, blockSize: number, image: string, req: VerityRequest, outs: SealOutputs, staged: StagedFiles): SealedImage {
+export async function sealOpenImage(fd: number, fsBytes: number, blockSize: number, image: string, req: VerityRequest, outs: SealOutputs, staged: StagedFiles,
+  leaves: LeafHasher = localLeaves(fdReader(fd), image)): Promise<SealedImage> {
   const p = resolveParams(req, fsBytes, blockSize, fdReader(fd), image);
+  const layout = verityLayout(p);
+  let hfd = -1;
   let result: SealResult;
-  if (req.hashFile !== undefined) {
-    const layout = verityLayout(p);
-    const hfd = staged.open(req.hashFile);
-    try {
+  try {
+    if (req.hashFile !== undefined) {
+      hfd = staged.open(req.hashFile);
       fs.ftruncateSync(hfd, layout.end);
-      const r = writeSeal(p, fdReader(fd), fdWriter(hfd, req.hashFile), image);
-      result = { params: p, layout, rootHash: r.rootHash, hashFile: req.hashFile };
-    } finally {
-      fs.closeSync(hfd);
+    } else {
+      // Everything after the filesystem is replaced: cut, then zeros up to the tree's end.
+      fs.ftruncateSync(fd, fsBytes);
+      fs.ftruncateSync(fd, layout.end);
     }
-  } else {
-    result = sealDescriptor(fd, fsBytes, p, image);
-  }
-  return sealedImage(fd, result, image, req, outs, staged);
-}
-
-/**
- * sealOpenImage with the data blocks' digests computed by `leaves` (a build's worker threads, range
- * by range, while this thread builds the levels above): the same seal, byte for byte. The salt and
- * UUID, when derived, still take one pass over the image here first (they go into every digest).
- */
-export async function sealOpenImageWith(leaves: LeafHasher, fd: number, fsBytes: number, blockSize: number, image: string, req: VerityRequest, outs: SealOutputs, staged: StagedFiles): Promise<SealedImage> {
-  const p = resolveParams(req, fsBytes, blockSize, fdReader(fd), image);
-  let result: SealResult;
-  if (req.hashFile !== undefined) {
-    const layout = verityLayout(p);
-    const hfd = staged.open(req.hashFile);
-    try {
-      fs.ftruncateSync(hfd, layout.end);
-      const r = await writeSealFrom(p, leaves, fdWriter(hfd, req.hashFile));
-      result = { params: p, layout, rootHash: r.rootHash, hashFile: req.hashFile };
-    } finally {
-      fs.closeSync(hfd);
-    }
-  } else {
-    result = await sealDescriptor(fd, fsBytes, p, image, leaves);
+    const r = await writeSealFrom(p, leaves, hfd >= 0 ? fdWriter(hfd, req.hashFile!) : fdWriter(fd, image));
+    result = { params: p, layout, rootHash: r.rootHash, hashFile: req.hashFile ?? null };
+  } finally {
+    if (hfd >= 0) fs.closeSync(hfd);
   }
   return sealedImage(fd, result, image, req, outs, staged);
 }
@@ -150,19 +132,19 @@ function sealedImage(fd: number, result: SealResult, image: string, req: VerityR
  * failure restores the old tail (kept in memory) and size; a tail over 64 MiB is replaced on a copy
  * renamed over the image instead; a separate hash file and the side outputs are renamed into place last.
  */
-export function sealImageFile(file: string, req: VerityRequest, outs: SealOutputs, replaceTail = false): SealedImage {
+export async function sealImageFile(file: string, req: VerityRequest, outs: SealOutputs, replaceTail = false): Promise<SealedImage> {
   const { fsBytes, blockSize, fileBytes } = filesystemExtent(file);
   // Bytes after the filesystem that are not a seal may be someone's data (a tar appended to a tar
   // index image, say): never dropped without being told to.
   if (req.hashFile === undefined && fileBytes > fsBytes && !replaceTail && !probeSeal(file)) {
     throw new UserError(`${file}: ${fileBytes - fsBytes} bytes after the filesystem are not a dm-verity seal (no superblock); --replace-tail to replace them, or --verity-hash-file`);
   }
-  return withStaged((staged) => {
+  return withStaged(async (staged) => {
     if (req.hashFile !== undefined) {
       // The image is only read.
       const fd = fs.openSync(file, 'r');
       try {
-        return sealOpenImage(fd, fsBytes, blockSize, file, req, outs, staged);
+        return await sealOpenImage(fd, fsBytes, blockSize, file, req, outs, staged);
       } finally {
         fs.closeSync(fd);
       }
@@ -182,7 +164,7 @@ export function sealImageFile(file: string, req: VerityRequest, outs: SealOutput
       };
       undoOnSignal.add(undo);
       try {
-        return sealOpenImage(fd, fsBytes, blockSize, file, req, outs, staged);
+        return await sealOpenImage(fd, fsBytes, blockSize, file, req, outs, staged);
       } catch (e) {
         undo();
         throw e;
@@ -198,7 +180,7 @@ export function sealImageFile(file: string, req: VerityRequest, outs: SealOutput
     try {
       fs.copyFileSync(file, temp, fs.constants.COPYFILE_FICLONE);
       fd = openRw(temp);
-      const sealed = sealOpenImage(fd, fsBytes, blockSize, file, req, outs, staged);
+      const sealed = await sealOpenImage(fd, fsBytes, blockSize, file, req, outs, staged);
       fs.closeSync(fd);
       fd = -1;
       fs.renameSync(temp, file);

@@ -6,6 +6,8 @@ import { UserError } from '../errors.js';
 export interface PositionedReader {
   /** Read up to buf.length bytes at pos; returns how many were read (0 at the end). */
   read(buf: Uint8Array, pos: number): number;
+  /** Where it can: read into bufs one after another from pos in one call (preadv); how many bytes were read. */
+  readv?(bufs: Uint8Array[], pos: number): number;
 }
 
 export interface PositionedWriter {
@@ -16,7 +18,7 @@ export interface PositionedWriter {
 export const STREAM_CHUNK = 1 << 20;
 
 export function fdReader(fd: number): PositionedReader {
-  return { read: (buf, pos) => fs.readSync(fd, buf, 0, buf.length, pos) };
+  return { read: (buf, pos) => fs.readSync(fd, buf, 0, buf.length, pos), readv: (bufs, pos) => fs.readvSync(fd, bufs, pos) };
 }
 
 export function fdWriter(fd: number, what: string): PositionedWriter {

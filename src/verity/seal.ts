@@ -1,14 +1,13 @@
 // Sealing an EROFS image: choose the dm-verity parameters (deriving salt and UUID from the image),
 // write the superblock and hash tree after the filesystem or into a separate hash file, and describe
 // the result (JSON, veritysetup's text). Also finds an existing seal for verify and inspect.
-import * as fs from 'node:fs';
 import { UserError } from '../errors.js';
 import { formatUuid } from '../read/describe.js';
 import { checkParams, hex, verityLayout, VERITY_BLOCK_SIZES, VERITY_SB_SIZE, type VerityHash, type VerityLayout, type VerityParams } from './params.js';
 import { decodeVeritySuperblock, encodeVeritySuperblock, hasVeritySignature, VERITY_HASH_TYPE_NORMAL, type VeritySuperblock } from './superblock.js';
-import { buildHashTree, buildHashTreeFrom, type LeafHasher } from './tree.js';
+import { buildHashTreeFrom, type LeafHasher } from './tree.js';
 import { deriveSalt, deriveUuid, imageSha256 } from './derive.js';
-import { fdReader, fdWriter, readExactly, type PositionedReader, type PositionedWriter } from './io.js';
+import { readExactly, type PositionedReader, type PositionedWriter } from './io.js';
 
 /** What the user asked for; unset fields get their defaults from the image. */
 export interface VerityRequest {
@@ -69,32 +68,12 @@ export function superblockOf(p: VerityParams): VeritySuperblock {
 
 /**
  * Write the seal through `out` (the image itself when appending, else the hash file), which must
- * already be sized to layout.end with zeros where nothing is written. Returns the root hash.
+ * already be sized to layout.end with zeros where nothing is written, the leaf digests coming from
+ * `leaves` (this thread or others: the same bytes, the same root). Returns the root hash.
  */
-export function writeSeal(p: VerityParams, data: PositionedReader, out: PositionedWriter, what: string): { rootHash: Buffer; layout: VerityLayout } {
-  if (p.superblock) out.write(encodeVeritySuperblock(superblockOf(p)), p.hashOffset);
-  return buildHashTree(data, out, p, what);
-}
-
-/** writeSeal with the leaf digests from `leaves` (other threads): the same bytes, the same root. */
 export async function writeSealFrom(p: VerityParams, leaves: LeafHasher, out: PositionedWriter): Promise<{ rootHash: Buffer; layout: VerityLayout }> {
   if (p.superblock) out.write(encodeVeritySuperblock(superblockOf(p)), p.hashOffset);
   return buildHashTreeFrom(leaves, out, p);
-}
-
-/**
- * Seal an open, writable file descriptor in place: the filesystem ends at fsBytes; the rest is
- * replaced. With `leaves`, the data blocks are hashed there (see writeSealFrom).
- */
-export function sealDescriptor(fd: number, fsBytes: number, p: VerityParams, what: string): SealResult;
-export function sealDescriptor(fd: number, fsBytes: number, p: VerityParams, what: string, leaves: LeafHasher): Promise<SealResult>;
-export function sealDescriptor(fd: number, fsBytes: number, p: VerityParams, what: string, leaves?: LeafHasher): SealResult | Promise<SealResult> {
-  const layout = verityLayout(p);
-  fs.ftruncateSync(fd, fsBytes);
-  fs.ftruncateSync(fd, layout.end);
-  if (leaves) return writeSealFrom(p, leaves, fdWriter(fd, what)).then((r) => ({ params: p, layout, rootHash: r.rootHash, hashFile: null }));
-  const r = writeSeal(p, fdReader(fd), fdWriter(fd, what), what);
-  return { params: p, layout, rootHash: r.rootHash, hashFile: null };
 }
 
 /** The `verity` object of --json output. */

@@ -6,6 +6,8 @@
 import * as crypto from 'node:crypto';
 import { verityLayout, DIGEST_SIZE, type VerityHash, type VerityLayout, type VerityParams } from './params.js';
 import { readExactly, streamBlocks, STREAM_CHUNK, type PositionedReader, type PositionedWriter } from './io.js';
+import { addressDigest, addressOf, type AddressDigest } from '../sys/native-digest.js';
+import { UserError } from '../errors.js';
 
 /** H(salt ‖ block) with the salt copied once into a scratch buffer (one-shot hashing is fastest). */
 export class SaltedHasher {
@@ -143,9 +145,11 @@ export interface LeafParams {
 /**
  * The leaf digests H(salt ‖ block) of data blocks [first, first + count), back to back (DIGEST_SIZE
  * bytes each): the level-0 input of the tree, for one range of the data. Ranges are independent, so
- * other threads can hash them (see buildHashTreeFrom).
+ * other threads can hash them (see buildHashTreeFrom). `native` false: node:crypto only (tests).
  */
-export function leafDigests(data: PositionedReader, p: LeafParams, first: number, count: number, what: string): Uint8Array {
+export function leafDigests(data: PositionedReader, p: LeafParams, first: number, count: number, what: string, native = true): Uint8Array {
+  const f = native ? addressDigest(p.hash) : undefined;
+  if (f) return leafDigestsAt(f, data, p, first, count, what);
   const dbs = p.dataBlockSize;
   const ds = DIGEST_SIZE[p.hash];
   const hasher = new SaltedHasher(p.hash, p.salt, dbs);
@@ -161,8 +165,53 @@ export function leafDigests(data: PositionedReader, p: LeafParams, first: number
   return out;
 }
 
+/**
+ * leafDigests through OpenSSL by address (sys/native-digest.ts): the blocks are read (one preadv a
+ * chunk) each behind its own copy of the salt, so that every H(salt ‖ block) is one call on bytes
+ * already in place, its digest written straight into the result: no copy and no object per block.
+ */
+function leafDigestsAt(f: AddressDigest, data: PositionedReader, p: LeafParams, first: number, count: number, what: string): Uint8Array {
+  const dbs = p.dataBlockSize;
+  const ds = DIGEST_SIZE[p.hash];
+  const sl = p.salt.length;
+  const stride = sl + dbs;
+  const per = Math.max(1, Math.floor(STREAM_CHUNK / dbs));
+  // Both over 64 bytes (addressOf), and held until the last call below.
+  const buf = Buffer.alloc(per * stride);
+  const out = Buffer.alloc(Math.max(count * ds, 128));
+  for (let i = 0; i < per; i++) buf.set(p.salt, i * stride);
+  const views = Array.from({ length: per }, (_, i) => buf.subarray(i * stride + sl, (i + 1) * stride));
+  const at = addressOf(buf);
+  const outAt = addressOf(out);
+  for (let done = 0; done < count;) {
+    const n = Math.min(count - done, per);
+    readBlocks(data, n < per ? views.slice(0, n) : views, dbs, (first + done) * dbs, what);
+    for (let i = 0; i < n; i++) f(at + i * stride, stride, outAt + (done + i) * ds);
+    done += n;
+  }
+  return out.subarray(0, count * ds);
+}
+
+/** Fill every view (each `dbs` bytes) from pos on, in one preadv where the reader has it. */
+function readBlocks(r: PositionedReader, views: Buffer[], dbs: number, pos: number, what: string): void {
+  const want = views.length * dbs;
+  let got = r.readv ? r.readv(views, pos) : 0;
+  // A short read (or a reader without readv) goes on block by block.
+  while (got < want) {
+    const v = views[Math.floor(got / dbs)];
+    const n = r.read(v.subarray(got % dbs), pos + got);
+    if (n === 0) throw new UserError(`${what}: ends at byte ${pos + got}, before byte ${pos + want}`);
+    got += n;
+  }
+}
+
 /** Leaf digests of a range, computed wherever the caller likes (a worker thread: see buildImage). */
 export type LeafHasher = (p: LeafParams, first: number, count: number) => Promise<Uint8Array>;
+
+/** A LeafHasher on this thread, reading `data` (the seal command: no workers to lend). */
+export function localLeaves(data: PositionedReader, what: string): LeafHasher {
+  return async (p, first, count) => leafDigests(data, p, first, count, what);
+}
 
 /**
  * Data blocks per range handed to a LeafHasher (16 MiB of 4 KiB blocks): enough to make the round

@@ -228,6 +228,16 @@ export class JobPool {
     return this.workers.length;
   }
 
+  /**
+   * A growing pool whose workers are up: start more, up to `n` in all (at most its size), for work
+   * that comes only now (a sealed build's leaf digests: see build.ts). Nothing while the pool is
+   * deferred or runs its jobs on this thread.
+   */
+  startUpTo(n: number): void {
+    if (this.closed || this.deferred || this.inline || !this.workers.length) return;
+    while (this.workers.length < Math.min(n, this.size)) this.startWorker();
+  }
+
   private startWorker(): void {
     const { opts } = this;
     const index = this.workers.length;
