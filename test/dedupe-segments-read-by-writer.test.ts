@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { compressJob } from '../src/pipeline/work/job-compress.js';
 import { SegmentBytes } from '../src/pipeline/files/segment-bytes.js';
-import { parseCompressor } from '../src/compress/codec.js';
+import { makeCodec, parseCompressor } from '../src/compress/codec.js';
 import { newInode, NO_XATTRS, type Inode } from '../src/source/tree.js';
 import { UserError } from '../src/errors.js';
 
@@ -43,6 +43,22 @@ test('dedupe_segments_read_by_writer: jobs return no segment bytes; the writer r
     const b = seg.read(p, 200_000, 100_000);
     assert.ok(Buffer.from(b).equals(BYTES.subarray(200_000)));
     assert.equal(b.buffer, a.buffer, 'one buffer, reused');
+
+    // dedupe_segment_read_into_encoder_window: with an encoder that reads its input in place, the
+    // segment is read into its window (no buffer of its own besides it), and the steps compressed
+    // from it (extent-dedupe.ts) are encoded in place: the same stream as from a copy.
+    const codec = makeCodec(parseCompressor('lz4hc'), 4096);
+    const fresh = new SegmentBytes();
+    const c = fresh.read(p, 0, 250_000, { codec, outCap: 4096 });
+    assert.ok(Buffer.from(c).equals(BYTES.subarray(0, 250_000)));
+    assert.equal(c.buffer, codec.window!(250_000, 4096).buffer, 'read into the encoder window');
+    assert.equal((fresh as unknown as { buf: Uint8Array }).buf.length, 0, 'no buffer of its own');
+    const inPlace = codec.compress(c, c.length, 4096);
+    const want = { consumed: inPlace.consumed, data: inPlace.data.slice() };
+    const copied = makeCodec(parseCompressor('lz4hc'), 4096).compress(Uint8Array.from(BYTES.subarray(0, 250_000)), 250_000, 4096);
+    assert.equal(want.consumed, copied.consumed);
+    assert.ok(Buffer.from(want.data).equals(Buffer.from(copied.data)));
+    assert.ok(Buffer.from(c).equals(BYTES.subarray(0, 250_000)), 'the window unchanged by encoding it');
 
     // Modified since the scan: refused by name, as the worker's read would be.
     fs.writeFileSync(f, Buffer.from(BYTES).fill(1, 0, 10));

@@ -196,17 +196,24 @@ export type LclusterIndex =
   | { type: typeof LCLUSTER_TYPE_PLAIN | typeof LCLUSTER_TYPE_HEAD1 | typeof LCLUSTER_TYPE_HEAD2; clusterofs: number; blkaddr: number; partialRef: boolean }
   | { type: typeof LCLUSTER_TYPE_NONHEAD; delta0: number; delta1: number };
 
+/** Little-endian fields written byte by byte: a DataView per index was an allocation per lcluster. */
+function put16(out: Uint8Array, at: number, v: number): void {
+  out[at] = v & 0xff;
+  out[at + 1] = (v >>> 8) & 0xff;
+}
+
 export function encodeFullIndex(x: LclusterIndex, out: Uint8Array, off: number): void {
-  const v = new DataView(out.buffer, out.byteOffset + off, FULL_INDEX_SIZE);
   if (x.type === LCLUSTER_TYPE_NONHEAD) {
-    v.setUint16(OI.advise, LCLUSTER_TYPE_NONHEAD, true);
-    v.setUint16(OI.clusterofs, 0, true);
-    v.setUint16(OI.delta0, x.delta0, true);
-    v.setUint16(OI.delta1, x.delta1, true);
+    put16(out, off + OI.advise, LCLUSTER_TYPE_NONHEAD);
+    put16(out, off + OI.clusterofs, 0);
+    put16(out, off + OI.delta0, x.delta0);
+    put16(out, off + OI.delta1, x.delta1);
   } else {
-    v.setUint16(OI.advise, x.type | (x.partialRef ? LI_PARTIAL_REF : 0), true);
-    v.setUint16(OI.clusterofs, x.clusterofs, true);
-    v.setUint32(OI.blkaddr, x.blkaddr >>> 0, true);
+    put16(out, off + OI.advise, x.type | (x.partialRef ? LI_PARTIAL_REF : 0));
+    put16(out, off + OI.clusterofs, x.clusterofs);
+    const u = x.blkaddr >>> 0;
+    put16(out, off + OI.blkaddr, u & 0xffff);
+    put16(out, off + OI.blkaddr + 2, u >>> 16);
   }
 }
 
@@ -230,12 +237,11 @@ export function decodeFullIndex(b: Uint8Array, off: number): LclusterIndex {
  */
 export function encodeFullIndexes(xs: LclusterSeq): Uint8Array {
   const out = new Uint8Array(fullIndexesSize(xs.length));
-  const v = new DataView(out.buffer);
   let headClusterofs = 0;
   for (let i = 0; i < xs.length; i++) {
     const x = xs.at(i)!;
     encodeFullIndex(x, out, i * FULL_INDEX_SIZE);
-    if (x.type === LCLUSTER_TYPE_NONHEAD) v.setUint16(i * FULL_INDEX_SIZE + OI.clusterofs, headClusterofs, true);
+    if (x.type === LCLUSTER_TYPE_NONHEAD) put16(out, i * FULL_INDEX_SIZE + OI.clusterofs, headClusterofs);
     else headClusterofs = x.clusterofs;
   }
   return out;
@@ -246,7 +252,10 @@ export function fullIndexesSize(n: number): number {
   return n * FULL_INDEX_SIZE;
 }
 
-/** Indexes in lcluster order: an array, or a source that makes each as asked (once, in order). */
+/**
+ * Indexes in lcluster order: an array, or a source that makes each as asked (once, in order; an
+ * entry it returns may be reused by the next at(): use it before asking for the next).
+ */
 export interface LclusterSeq {
   readonly length: number;
   at(lcn: number): LclusterIndex | undefined;

@@ -7,7 +7,7 @@ import { encodeMapHeader, mapHeaderOffset, MAP_HEADER_SIZE, type IndexForm } fro
 import { UserError } from '../../errors.js';
 import { pathOf, type Inode } from '../../source/tree.js';
 import { showPath } from '../../show-path.js';
-import { packExtents, uninlineTail, worthCompressing, zMetaBytes, zMetaLayoutOf, type ZParams, type ZResult } from '../files/zfile.js';
+import { packExtents, pclusterTarget, uninlineTail, worthCompressing, zMetaBytes, zMetaLayoutOf, type ZParams, type ZResult } from '../files/zfile.js';
 import type { FileJobs } from '../work/file-jobs.js';
 import type { EmitContext, Placement } from './context.js';
 import { copyFlat } from './flat.js';
@@ -85,20 +85,23 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
   const w: Written = { z, packed: [], startBlk: ctx.alloc.cursor, added: [], deduped: false, indexMark: ctx.extentIndex?.mark() ?? 0, form: 'full', fragmentLen: 0 };
   for (let i = 0; i < count; i++) {
     let part = await (f.stream ? f.stream.get(i) : f.segs![0]);
-    /** -E dedupe: the segment's bytes, which the index views until its pclusters are written. */
-    let raw: Uint8Array | undefined;
     // -E dedupe: extents into earlier pclusters, decided here in write order (not for the packed
     // inode: its bytes are fragments, deduplicated already, as mkfs.erofs has it).
     if (ctx.extentIndex && zp === ctx.zparamsOf(p) && !zp.allFragments) {
       const last = i === count - 1;
       const segZp: ZParams = { ...zp, ztailpacking: zp.ztailpacking && last && !zp.fragments, fragments: !!zp.fragments && last };
-      // Read here into the writer's one buffer (segment-bytes.ts), reused for the next segment once
-      // this one's pclusters are written (the index reads them back from the image from then on).
-      raw = ctx.segmentBytes.read(p, i * SEGMENT_SIZE, Math.min(SEGMENT_SIZE, size - i * SEGMENT_SIZE));
+      // Read here into the writer's encoder window (segment-bytes.ts), reused for the next segment
+      // once this one's pclusters are written (the index reads them back from the image from then
+      // on). Its steps compressed here (dedupeSegment) ask for at most pclusterTarget(segZp) bytes.
+      const raw = ctx.segmentBytes.read(p, i * SEGMENT_SIZE, Math.min(SEGMENT_SIZE, size - i * SEGMENT_SIZE), { codec: segZp.codec, outCap: pclusterTarget(segZp) });
       part.raw = raw;
       const r = dedupeSegment(ctx.extentIndex, part, i * SEGMENT_SIZE, segZp);
       part = r.z;
       if (r.deduped) w.deduped = true;
+      // The index views these bytes no longer: nothing is matched until the next segment, by when
+      // this one's pclusters are written (read back from the image from then on), and the window
+      // may be encoded over meanwhile (uninlineTail below).
+      ctx.extentIndex.seal();
     }
     z.extents = part.extents;
     z.payloads = part.payloads;
@@ -168,11 +171,6 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
     if (part.held) {
       const wait = ctx.held.done(part.held);
       if (wait) await wait;
-    }
-    if (raw) {
-      // Written: the index reads these pclusters back from the image from now on (the segment's
-      // bytes are the writer's buffer, read over for the next segment).
-      ctx.extentIndex!.seal();
     }
     if (part.stored) await ctx.stored.flushIfFull();
     ctx.compressedDone += i < count - 1 ? Math.floor(size / count) : size - Math.floor(size / count) * (count - 1);

@@ -21,8 +21,15 @@
 import { compressStep, MAX_EXTENT_INPUT, type Extent, type ZParams, type ZResult } from '../files/zfile.js';
 import { decompress } from '../../compress/codec.js';
 
-/** Buckets of the hash table (mkfs.erofs has 65536 lists; more buckets, shorter walks). */
-const BUCKET_BITS = 20;
+/**
+ * Buckets of the hash table: at first 2^MIN_BUCKET_BITS, then at least BUCKETS_PER_ITEM per item,
+ * up to 2^MAX_BUCKET_BITS, the size it always had before (mkfs.erofs has 65536 lists; more buckets,
+ * shorter walks, and fewer offsets of a scan that find their bucket's bit set). The table of 2^20
+ * buckets from the start held 4 MiB (its bitmap 128 KiB) for the bench corpus's ~40,000 pclusters.
+ */
+const MIN_BUCKET_BITS = 12;
+const MAX_BUCKET_BITS = 20;
+const BUCKETS_PER_ITEM = 8;
 /** Rolling hash base (odd, so multiplication mod 2^32 is invertible in effect on the low bits). */
 const B = 0x01000193;
 /** A match past a step's input is worth one more block when it is at least this many blocks of input. */
@@ -66,12 +73,13 @@ export interface Match {
 
 /** The pclusters written so far, indexed by their first `window` (one block) decompressed bytes. */
 export class ExtentIndex {
-  private readonly heads = new Int32Array(1 << BUCKET_BITS).fill(-1);
+  private bits = MIN_BUCKET_BITS;
+  private heads = new Int32Array(1 << MIN_BUCKET_BITS).fill(-1);
   /**
    * One bit per bucket, set when it has items: the scans test every input offset, and a 128 KiB
-   * bitmap stays in cache where the 4 MiB table of heads does not (most offsets hit no item).
+   * bitmap stays in cache where the table of heads does not (most offsets hit no item).
    */
-  private readonly used1 = new Int32Array((1 << BUCKET_BITS) >>> 5);
+  private used1 = new Int32Array((1 << MIN_BUCKET_BITS) >>> 5);
   private next = new Int32Array(1024);
   private hashes = new Int32Array(1024);
   private readonly items: Item[] = [];
@@ -107,13 +115,29 @@ export class ExtentIndex {
     return h;
   }
 
-  private static bucket(h: number): number {
-    return Math.imul(h, 0x9e3779b1) >>> (32 - BUCKET_BITS);
+  private bucket(h: number): number {
+    return Math.imul(h, 0x9e3779b1) >>> (32 - this.bits);
+  }
+
+  /**
+   * Twice the buckets, the items relinked oldest first so that each list keeps its order (newest
+   * first: dropSince relies on it).
+   */
+  private growBuckets(): void {
+    this.bits++;
+    this.heads = new Int32Array(1 << this.bits).fill(-1);
+    this.used1 = new Int32Array((1 << this.bits) >>> 5);
+    for (let id = 0; id < this.items.length; id++) {
+      const bk = this.bucket(this.hashes[id]);
+      this.next[id] = this.heads[bk];
+      this.heads[bk] = id;
+      this.used1[bk >>> 5] |= 1 << (bk & 31);
+    }
   }
 
   /** The item whose first window equals buf[at, at + window) (hash h), if any. */
   private find(buf: Uint8Array, at: number, h: number): number {
-    for (let id = this.heads[ExtentIndex.bucket(h)]; id >= 0; id = this.next[id]) {
+    for (let id = this.heads[this.bucket(h)]; id >= 0; id = this.next[id]) {
       if (this.hashes[id] !== h) continue;
       const d = this.dataOf(id);
       let i = 0;
@@ -160,8 +184,9 @@ export class ExtentIndex {
   }
 
   /**
-   * The pclusters indexed since the last call are written (placed): their views of the segment's
-   * bytes are dropped (the segment's buffer may go), and they are read back from the image when needed.
+   * The pclusters indexed since the last call are written (placed) before the next match: their
+   * views of the segment's bytes are dropped (the segment's buffer may go), and they are read back
+   * from the image when needed.
    */
   seal(): void {
     for (const id of this.fresh) if (id < this.items.length) this.items[id].data = undefined;
@@ -179,7 +204,7 @@ export class ExtentIndex {
    */
   dropSince(mark: number): void {
     for (let id = this.items.length - 1; id >= mark; id--) {
-      const bk = ExtentIndex.bucket(this.hashes[id]);
+      const bk = this.bucket(this.hashes[id]);
       this.heads[bk] = this.next[id];
       if (this.heads[bk] < 0) this.used1[bk >>> 5] &= ~(1 << (bk & 31));
     }
@@ -210,7 +235,8 @@ export class ExtentIndex {
       this.next = grow(this.next);
       this.hashes = grow(this.hashes);
     }
-    const bk = ExtentIndex.bucket(h);
+    if (id >= (1 << this.bits) / BUCKETS_PER_ITEM && this.bits < MAX_BUCKET_BITS) this.growBuckets();
+    const bk = this.bucket(h);
     // `data` (a view of the segment's bytes, not a copy) serves until the pcluster is written (seal).
     this.items.push({ data, len: data.length, ext, raw, algorithm });
     this.fresh.push(id);
@@ -230,10 +256,11 @@ export class ExtentIndex {
     let c = Math.min(head, end - w);
     if (c < lo) return undefined;
     const used1 = this.used1;
+    const shift = 32 - this.bits;
     const bTop = this.bTop;
     let h = this.hashAt(buf, c);
     for (;;) {
-      const bk = Math.imul(h, 0x9e3779b1) >>> (32 - BUCKET_BITS);
+      const bk = Math.imul(h, 0x9e3779b1) >>> shift;
       if ((used1[bk >>> 5] & (1 << (bk & 31))) !== 0) {
         for (let id = this.heads[bk]; id >= 0; id = this.next[id]) {
           if (this.hashes[id] !== h) continue;
@@ -273,11 +300,12 @@ export class ExtentIndex {
     const last = Math.min(to, end - w);
     if (from > last) return undefined;
     const used1 = this.used1;
+    const shift = 32 - this.bits;
     const bTop = this.bTop;
     const bInv = this.bInv;
     let h = this.hashAt(buf, from);
     for (let c = from; ; c++) {
-      const bk = Math.imul(h, 0x9e3779b1) >>> (32 - BUCKET_BITS);
+      const bk = Math.imul(h, 0x9e3779b1) >>> shift;
       const id = (used1[bk >>> 5] & (1 << (bk & 31))) === 0 ? -1 : this.find(buf, c, h);
       if (id >= 0) {
         const it = this.items[id];

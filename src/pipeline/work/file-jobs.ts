@@ -75,8 +75,13 @@ export class SegmentStream {
  * as the writer takes one). One more held another segment's result (up to 16 MiB) at the peak of a
  * build, which comes with the big files (bench corpus, -zlz4: peak 262-265 -> 244-245 MiB with the
  * pool's KEEP_BYTES halved).
+ *
+ * With -E dedupe one: the writer, which matches every segment against the pclusters written before
+ * and compresses again the steps that moved, is the slower side (bench corpus, -zlz4hc, 2 workers:
+ * 5.5 s of CPU on the main thread, 2.5-2.9 s on each worker), and a second segment's result waited
+ * in the worker's message queue for it: ~10 MiB of pclusters at the peak.
  */
-const segmentsAhead = (workers: number) => workers;
+const segmentsAhead = (workers: number, dedupe: boolean) => (dedupe ? 1 : workers);
 
 /** Input bytes of compression jobs in flight (their results are held until written); cached entry bytes for indexed files. */
 const MAX_INFLIGHT_BYTES = 16 << 20;
@@ -375,7 +380,7 @@ export class FileJobQueue {
         return z;
       };
       // In flight for this file: its segments submitted ahead (all of a one-segment file).
-      const ahead = nSegs === 1 ? 1 : segmentsAhead(this.pool.size);
+      const ahead = nSegs === 1 ? 1 : segmentsAhead(this.pool.size, !!params.dedupe);
       let bytes = 0;
       for (let i = 0; i < Math.min(nSegs, ahead); i++) bytes += known ? known.bytes[i] : Math.min(SEGMENT_SIZE, p.size - i * SEGMENT_SIZE);
       if (nSegs === 1) {
