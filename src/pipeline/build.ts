@@ -151,7 +151,9 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
         onInode: source.onInode,
         hardDereference: source.hardDereference,
         readdirOrder: o.readdirOrder,
-        walkThreads: o.walkThreads ?? (found || !o.workers ? walkThreadsFor(o.workers) : {
+        // A --cache rebuild's workers are idle during the walk too (unchanged files need nothing of
+        // them before the writer): they list directories beside the main thread.
+        walkThreads: o.walkThreads ?? ((found && o.cacheDir === undefined) || !o.workers ? walkThreadsFor(o.workers) : {
           // No file work starts before the plan: the job workers, idle until then, list directories
           // (two batches each in flight, so none waits for the main thread to send the next).
           threads: 2 * pool.size, startAfterDirs: walkThreadsFor(o.workers).startAfterDirs,
