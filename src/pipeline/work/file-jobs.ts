@@ -39,7 +39,7 @@ export interface FileJobs {
   /** A file of several segments: their results one after another (see SegmentStream). */
   stream?: SegmentStream;
   /** --cache: the file's options key and path in the stat index, to note where the writer places it (FileJobQueue.placed). */
-  rec?: { opts: string; path: string };
+  rec?: { opts: string; path: string; img?: string };
 }
 
 /**
@@ -500,7 +500,7 @@ export class FileJobQueue {
     this.cacheStats.hit++;
     this.cacheStats.indexed++;
     this.index!.keep(optsKey, path, r);
-    const jobs: FileJobs = { segs: [Promise.resolve(z)], rec: { opts: optsKey, path } };
+    const jobs: FileJobs = { segs: [Promise.resolve(z)], rec: { opts: optsKey, path, img: r.img } };
     if (algo) jobs.hash = Promise.resolve(new Uint8Array(Buffer.from(r[algo], 'hex')));
     return jobs;
   }
@@ -511,6 +511,15 @@ export class FileJobQueue {
   /** The writer placed file `f`'s pclusters (of one segment) in this build's image: the index learns where. */
   placed(f: FileJobs, z: ZResult, blockSize: number): void {
     if (!f.rec || !this.index) return;
+    // Laid out from the old image and placed at the same address, side by side (most of an unchanged
+    // rebuild): the old image's head holds (no string made per file).
+    const old = f.rec.img;
+    const xs = z.extents;
+    if (old && xs.length && old.startsWith(`h1:${z.totalBlocks}:${xs[0].blkaddr * blockSize}:${blockSize}:`)
+      && xs[xs.length - 1].blkaddr + xs[xs.length - 1].blocks - xs[0].blkaddr === z.totalBlocks && !z.inline && !z.inlineRaw && !z.fragment) {
+      this.index.placed(f.rec.opts, f.rec.path, old);
+      return;
+    }
     const h = imageHead(z, blockSize);
     if (h) this.index.placed(f.rec.opts, f.rec.path, h);
   }
