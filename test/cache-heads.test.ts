@@ -54,6 +54,8 @@ test('cache_heads_rebuilds_same_bytes_as_uncached', { skip: !libcAvailable() && 
       const plainImg = path.join(dir, `p${n++}.img`);
       const fds = entryFdsAdopted();
       const restarts = cacheRestarts();
+      // The entry path: no old image to copy from (that path: cache-old-image.test.ts).
+      fs.rmSync(path.join(cache, 'image'), { force: true });
       const r = await buildImage(img, { dir: root }, o(cache));
       await buildImage(plainImg, { dir: root }, o());
       assert.equal(sha(img), sha(plainImg), `build ${n - 1}: same bytes as uncached`);

@@ -41,6 +41,8 @@ test('indexed_one_segment_lean_path: same bytes and counts, entries gone or dama
     const cache = path.join(dir, 'cache');
     const build = async (name: string, withCache = true) => {
       const img = path.join(dir, `${name}.img`);
+      // The entry path: no old image to copy from (that path: cache-old-image.test.ts).
+      fs.rmSync(path.join(cache, 'image'), { force: true });
       const r = await buildImage(img, { dir: root }, o(withCache ? cache : undefined));
       return { img, cache: r.cache };
     };

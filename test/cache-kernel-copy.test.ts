@@ -50,6 +50,8 @@ test('cached rebuild: pclusters copied unread from verified entries (kernel copy
       const img = path.join(where, `${name}.img`);
       // Unread: fetched with the entry left open, or laid out from the index's head (cache-heads.test.ts).
       const before = entryFdsAdopted() + segmentsFromHeads();
+      // The entry path: no old image to copy from (that path: cache-old-image.test.ts).
+      if (cache) fs.rmSync(path.join(cache, 'image'), { force: true });
       const r = await buildImage(img, { dir: root }, o(cache));
       return { img, cache: r.cache, unread: entryFdsAdopted() + segmentsFromHeads() - before };
     };

@@ -95,6 +95,8 @@ test('stat index: unchanged files are not read; a rewrite with size and mtime pu
     const cache = path.join(dir, 'cache');
     const build = (name: string, extra: string[] = []) => {
       const img = path.join(dir, `${name}.img`);
+      // The entry path: no old image to copy from (that path: cache-old-image.test.ts).
+      fs.rmSync(path.join(cache, 'image'), { force: true });
       const r = forge(['build', '--json', '-T0', '-Uclear', '-zlz4hc', '--xattr-inode-digest', ...extra, img, root]);
       assert.equal(r.status, 0, r.stderr);
       return { img, cache: JSON.parse(r.stdout.toString()).cache };

@@ -16,6 +16,7 @@ import { imageZParams } from './emit/context.js';
 import type { BuildOptions } from './options.js';
 import { closeAllEntryFds } from './cache/entry-fds.js';
 import { ENTRY_CHANGED } from './cache/cache.js';
+import { recordImage } from './cache/old-image.js';
 import type { TarScanOptions, TarScan } from '../source/tar.js';
 import type { LeafHasher } from '../verity/tree.js';
 import { sharedLeaves } from './work/leaf-share.js';
@@ -125,6 +126,7 @@ function copiesOnly(o: BuildOptions): boolean {
  */
 async function buildWith(image: string, source: BuildSource, o: BuildOptions, pool: JobPool, t0: bigint, beforeCommit: BeforeCommit | undefined,
   attempt: { heads?: boolean; earlier?: CacheOutcomes; outcomes?: CacheOutcomes }): Promise<BuildResult> {
+  const startMs = Date.now();
   // IMAGE first: a target that cannot hold an image is refused before the source is read.
   const out = new ImageOutput(image, o.warn);
   let cleanup: (() => void) | undefined;
@@ -138,7 +140,8 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
     let jobs: FileJobQueue | undefined;
     if (!tree) {
       // Compression jobs start as the walk finds the files (in the writer's order), not after the plan.
-      jobs = new FileJobQueue(o, pool, imageZParams(o), attempt.heads ?? true, attempt.earlier);
+      // An image written in place (a device) cannot be a source of its own pclusters.
+      jobs = new FileJobQueue(o, pool, imageZParams(o), attempt.heads ?? true, attempt.earlier, !out.isDevice);
       attempt.outcomes = jobs.outcomes;
       const found = jobs.takesScan ? jobs : undefined;
       const scan: ScanOptions = {
@@ -156,7 +159,9 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
         onInode: source.onInode,
         hardDereference: source.hardDereference,
         readdirOrder: o.readdirOrder,
-        walkThreads: o.walkThreads ?? (found || !o.workers ? walkThreadsFor(o.workers) : {
+        // A --cache rebuild's workers are idle during the walk too (unchanged files need nothing of
+        // them before the writer): they list directories beside the main thread.
+        walkThreads: o.walkThreads ?? ((found && o.cacheDir === undefined) || !o.workers ? walkThreadsFor(o.workers) : {
           // No file work starts before the plan: the job workers, idle until then, list directories
           // (two batches each in flight, so none waits for the main thread to send the next).
           threads: 2 * (beforeCommit && copiesOnly(o) ? 1 : pool.size), startAfterDirs: walkThreadsFor(o.workers).startAfterDirs,
@@ -183,6 +188,8 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
       await beforeCommit({ fd, bytes: stats.imageBytes, leaves });
     }
     out.commit();
+    // --cache: the image in place is the next build's source of unchanged files' pclusters (old-image.ts).
+    if (jobs && o.cacheDir !== undefined && !out.isDevice && o.compression) recordImage(o.cacheDir, jobs.imageToken, out.finalPath, startMs);
     return { ...stats, image, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
   } catch (e) {
     // A device written to is left without a valid image: the error says how far the writing got.

@@ -47,6 +47,12 @@ export interface Rec {
    * its pclusters without a fetch. '' unknown.
    */
   heads: string;
+  /**
+   * A one-segment file's layout in the image the build that wrote the index made (cache.ts
+   * imageHead: where its pclusters lie there), valid with the index's image token only (old-image.ts).
+   * '' unknown.
+   */
+  img: string;
   /** When a build last wrote it (ms since the epoch), for trimming. */
   used: number;
 }
@@ -61,13 +67,15 @@ export interface IndexEntry {
   digests: Partial<Record<DigestAlgo, string>>;
 }
 
-/** JSON row: path, options index, stat, keys and lengths joined by ",", sha256, blake3, used, entry identities joined by ",", heads (absent in older indexes). */
-type Row = [string, number, string, string, string, string, string, number, string, string?];
+/** JSON row: path, options index, stat, keys and lengths joined by ",", sha256, blake3, used, entry identities joined by ",", heads, img (both absent in older indexes). */
+type Row = [string, number, string, string, string, string, string, number, string, string?, string?];
 
 interface Body {
   format: string;
   options: string[];
   files: Row[];
+  /** The token of the image whose addresses the rows' `img` give (old-image.ts); absent: none. */
+  image?: string;
 }
 
 /** By options key, then path (latin1 string of its bytes). */
@@ -89,8 +97,16 @@ export class CacheIndex {
   private readonly racyBefore: string;
   private changed = false;
 
-  private constructor(private readonly dir: string, loaded: { recs: Recs; id: string } | 'damaged' | undefined) {
+  /** The image token of the index as loaded ('' none): its records' `img` are addresses in that image. */
+  readonly imageToken: string;
+  /** Where this build placed files' pclusters (imageHead strings), by options key and path. */
+  private readonly placedImg = new Map<string, Map<string, string>>();
+  /** The image token the index on disk has after save() ('' none, or not saved). */
+  savedToken = '';
+
+  private constructor(private readonly dir: string, loaded: { recs: Recs; id: string; image: string } | 'damaged' | undefined) {
     this.damaged = loaded === 'damaged';
+    this.imageToken = loaded && loaded !== 'damaged' ? loaded.image : '';
     this.loaded = loaded && loaded !== 'damaged' ? loaded.recs : new Map();
     this.loadedId = loaded && loaded !== 'damaged' ? loaded.id : '';
     // Nothing to drop or replace in an index that was missing or damaged: it is written anyway.
@@ -137,6 +153,22 @@ export class CacheIndex {
   }
 
   /**
+   * The record of a file of one segment whose stat is unchanged and whose layout in the old image is
+   * kept (Rec.img), else undefined. Nothing is noted: keep() does, once it is used.
+   */
+  peekImage(opts: string, file: string, stat: string): Readonly<Rec> | undefined {
+    const r = this.loaded.get(opts)?.get(file);
+    return r && r.stat === stat && r.img ? r : undefined;
+  }
+
+  /** The writer placed the file's pclusters in this build's image as `head` says (cache.ts imageHead). */
+  placed(opts: string, file: string, head: string): void {
+    let m = this.placedImg.get(opts);
+    if (!m) this.placedImg.set(opts, (m = new Map()));
+    m.set(file, head);
+  }
+
+  /**
    * A record from peekHead, kept as loaded (the file and its entry unchanged). Its stat and entry
    * identity passed the racy checks when recorded, against an earlier build start: they pass now.
    */
@@ -172,7 +204,7 @@ export class CacheIndex {
     // A head only beside the one entry's identity (it is trusted through that identity).
     const heads = keys.length === 1 && i && head ? head : '';
     const r: Rec = {
-      stat, keys: k, bytes: b, ids: i, sha256: digests.sha256 ?? (same ? old.sha256 : ''), blake3: digests.blake3 ?? (same ? old.blake3 : ''), heads, used: this.now,
+      stat, keys: k, bytes: b, ids: i, sha256: digests.sha256 ?? (same ? old.sha256 : ''), blake3: digests.blake3 ?? (same ? old.blake3 : ''), heads, img: old?.img ?? '', used: this.now,
     };
     if (!same || old.bytes !== b || old.ids !== i || old.heads !== heads || old.sha256 !== r.sha256 || old.blake3 !== r.blake3) this.changed = true;
     m.set(file, r);
@@ -214,7 +246,9 @@ export class CacheIndex {
 
   /**
    * Write the index (temp file + rename), merged with the one on disk now; skipped when this build
-   * learned nothing new (every file it saw recorded as it was). Failures only cost speed.
+   * learned nothing new (every file it saw recorded as it was, at the same image address). Failures
+   * only cost speed. Sets savedToken: the image token the index now has, under which the records
+   * give this build's image addresses ('' when it could not be written).
    */
   save(): void {
     const file = path.join(this.dir, FILE);
@@ -223,8 +257,31 @@ export class CacheIndex {
       const fresh = this.fresh.get(opts);
       for (const f of seen) if (!fresh?.has(f) && this.loaded.get(opts)?.has(f)) { this.changed = true; break; }
     }
+    // Each record this build keeps gets the address of its file in this build's image (or none).
+    for (const [opts, m] of this.fresh) {
+      const placed = this.placedImg.get(opts);
+      for (const [f, r] of m) {
+        const img = placed?.get(f) ?? '';
+        if (r.img !== img) {
+          r.img = img;
+          this.changed = true;
+        }
+      }
+    }
+    // Records kept unseen lose their addresses (they are not in this build's image).
+    if (!this.changed && this.imageToken) {
+      outer: for (const [opts, m] of this.loaded) {
+        const fresh = this.fresh.get(opts);
+        for (const [f, r] of m) if (r.img && !fresh?.has(f)) { this.changed = true; break outer; }
+      }
+    }
     const now = fileId(file);
-    if (!this.changed && now === this.loadedId) return;
+    if (!this.changed && now === this.loadedId) {
+      // Every address in the index is where this build put the file: the token holds for its image.
+      this.savedToken = this.imageToken;
+      return;
+    }
+    const token = randomBytes(8).toString('hex');
     // Another build may have written the index since: merge with its version.
     const disk = now === this.loadedId ? undefined : readIndex(file);
     const others = disk && disk !== 'damaged' ? disk.recs : this.loaded;
@@ -238,21 +295,26 @@ export class CacheIndex {
     }
     rest.sort((a, b) => b[2].used - a[2].used);
     const all: [string, string, Rec][] = [];
-    for (const [opts, m] of this.fresh) for (const [f, r] of m) all.push([opts, f, r]);
+    const fresh = new Set<Rec>();
+    for (const [opts, m] of this.fresh) for (const [f, r] of m) { all.push([opts, f, r]); fresh.add(r); }
     all.push(...rest.slice(0, Math.max(KEEP_UNSEEN_MIN, freshCount)));
     const options: string[] = [];
     const optIndex = new Map<string, number>();
     const files: Row[] = all.map(([o, f, r]) => {
       let oi = optIndex.get(o);
       if (oi === undefined) { optIndex.set(o, (oi = options.length)); options.push(o); }
-      return r.heads ? [f, oi, r.stat, r.keys, r.bytes, r.sha256, r.blake3, r.used, r.ids, r.heads] : [f, oi, r.stat, r.keys, r.bytes, r.sha256, r.blake3, r.used, r.ids];
+      // An address only for this build's records (those of other builds or files are another image's).
+      const img = fresh.has(r) ? r.img : '';
+      return img ? [f, oi, r.stat, r.keys, r.bytes, r.sha256, r.blake3, r.used, r.ids, r.heads, img]
+        : r.heads ? [f, oi, r.stat, r.keys, r.bytes, r.sha256, r.blake3, r.used, r.ids, r.heads] : [f, oi, r.stat, r.keys, r.bytes, r.sha256, r.blake3, r.used, r.ids];
     });
-    const body = Buffer.from(JSON.stringify({ format: CACHE_FORMAT, options, files } satisfies Body));
+    const body = Buffer.from(JSON.stringify({ format: CACHE_FORMAT, options, files, image: token } satisfies Body));
     const head = Buffer.from(`${MAGIC}\n${createHash('sha256').update(body).digest('hex')}\n`);
     const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
     try {
       fs.writeFileSync(tmp, Buffer.concat([head, body]), { flag: 'wx', mode: 0o644 });
       fs.renameSync(tmp, file);
+      this.savedToken = token;
     } catch {
       try { fs.unlinkSync(tmp); } catch { /* not created */ }
     }
@@ -268,7 +330,7 @@ function fileId(file: string): string {
   }
 }
 
-function readIndex(file: string): { recs: Recs; id: string } | 'damaged' | undefined {
+function readIndex(file: string): { recs: Recs; id: string; image: string } | 'damaged' | undefined {
   let b: Buffer;
   let id: string;
   try {
@@ -303,12 +365,13 @@ function readIndex(file: string): { recs: Recs; id: string } | 'damaged' | undef
     const files = body.files;
     for (let n = 0; n < files.length; n++) {
       const row = files[n];
-      const f = row[0], stat = row[2], keys = row[3], bytes = row[4], sha256 = row[5], blake3 = row[6], used = row[7], ids = row[8], heads = row[9];
+      const f = row[0], stat = row[2], keys = row[3], bytes = row[4], sha256 = row[5], blake3 = row[6], used = row[7], ids = row[8], heads = row[9], img = row[10];
       const m = byOpt[row[1]];
-      if (!m || typeof stat !== 'string' || typeof keys !== 'string' || typeof bytes !== 'string' || typeof ids !== 'string' || (heads !== undefined && typeof heads !== 'string')) return 'damaged';
-      m.set(f, { stat, keys, bytes, ids, sha256, blake3, heads: heads ?? '', used });
+      if (!m || typeof stat !== 'string' || typeof keys !== 'string' || typeof bytes !== 'string' || typeof ids !== 'string' || (heads !== undefined && typeof heads !== 'string')
+        || (img !== undefined && typeof img !== 'string')) return 'damaged';
+      m.set(f, { stat, keys, bytes, ids, sha256, blake3, heads: heads ?? '', img: img ?? '', used });
     }
-    return { recs, id };
+    return { recs, id, image: typeof body.image === 'string' ? body.image : '' };
   } catch {
     return 'damaged';
   }

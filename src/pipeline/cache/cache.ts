@@ -220,11 +220,35 @@ export function headString(z: ZResult, start: number): string | undefined {
 }
 
 /**
+ * Where a one-segment file's pclusters were placed in the image (blkaddr set by the writer), in
+ * headString's form with START the byte address of the first pcluster in the image and UNIT the
+ * block size: a later build copies them from this image (old-image.ts). Only for pclusters alone,
+ * side by side (a file with an inline tail, a fragment or an extent placed elsewhere has none).
+ */
+export function imageHead(z: ZResult, blockSize: number): string | undefined {
+  const n = z.extents.length;
+  if (z.inline || z.inlineRaw || z.fragment || n === 0) return undefined;
+  const first = z.extents[0].blkaddr;
+  let s = `h1:${z.totalBlocks}:${first * blockSize}:${blockSize}:`;
+  let la = 0;
+  let blk = first;
+  for (let k = 0; k < n; k++) {
+    const e = z.extents[k];
+    if (e.fragment || e.ref || e.la !== la || e.blkaddr !== blk || e.blocks <= 0) return undefined;
+    s += `${k ? ',' : ''}${e.llen}${'abcd'[(e.compressed ? 1 : 0) | (e.partial ? 2 : 0)]}${e.blocks}`;
+    la += e.llen;
+    blk += e.blocks;
+  }
+  return blk - first === z.totalBlocks ? s : undefined;
+}
+
+/**
  * A result from an index head (headString) for the entry `key` with identity `id`: its pclusters
  * are left in the entry (ZResult.stored, by key and identity: the job that copies them opens the
- * entry and checks the identity, see openTrustedEntry). Undefined if the head does not parse.
+ * entry and checks the identity, see openTrustedEntry). With `key` an old image (an imageHead),
+ * they are left in that image. Undefined if the head does not parse.
  */
-export function resultOfHead(head: string, key: string, id: string): ZResult | undefined {
+export function resultOfHead(head: string, key: string | { path: string; id: string }, id = ''): ZResult | undefined {
   // Parsed by hand: a split and a regular expression per extent were most of this per file.
   if (!head.startsWith('h1:')) return undefined;
   let i = 3;
@@ -262,7 +286,8 @@ export function resultOfHead(head: string, key: string, id: string): ZResult | u
     if (!sep(44)) return undefined;
   }
   if (!Number.isSafeInteger(off) || !Number.isSafeInteger(la)) return undefined;
-  return { extents, payloads: new Array<undefined>(extents.length).fill(undefined), totalBlocks, stored: { fd: -1, at, lens, entry: { key, id } } };
+  const stored = typeof key === 'string' ? { fd: -1, at, lens, entry: { key, id } } : { fd: -1, at, lens, image: key };
+  return { extents, payloads: new Array<undefined>(extents.length).fill(undefined), totalBlocks, stored };
 }
 
 /**

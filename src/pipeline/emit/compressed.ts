@@ -187,6 +187,8 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       z.extents = [];
     }
   }
+  // --cache: where the pclusters went, for a later build to copy them from this image (old-image.ts).
+  if (count === 1 && !w.deduped && o.cacheDir) ctx.jobs?.placed(f, z, bs);
   return w;
 }
 

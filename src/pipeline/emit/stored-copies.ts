@@ -5,6 +5,7 @@ import type { JobPool } from '../work/pool.js';
 import type { ImageOutput } from '../io/output.js';
 import { releaseEntryFd } from '../cache/entry-fds.js';
 import type { StoredPayloads } from '../files/zfile.js';
+import { OLD_IMAGE_RUN, type OldImage } from '../cache/old-image.js';
 
 /**
  * A batch goes to a worker at this many runs or bytes: each message wakes a worker, which on a loaded
@@ -22,6 +23,8 @@ export class StoredCopies {
   private keys: string[] = [];
   private ids: string[] = [];
   private named = new Map<string, number>();
+  /** The old image some runs of this batch copy from. */
+  private image?: OldImage;
 
   constructor(private readonly pool: JobPool, private readonly out: ImageOutput,
     private readonly copies: Promise<void>[], private readonly maxCopies: number, private readonly cacheDir = '') {}
@@ -29,7 +32,10 @@ export class StoredCopies {
   /** Queue `len` bytes at `at` of entry `st` for image offset `pos` (fresh blocks: nothing else writes there). */
   add(st: StoredPayloads, at: number, len: number, pos: number): void {
     let fd = st.fd;
-    if (st.entry) {
+    if (st.image) {
+      this.image = st.image;
+      fd = OLD_IMAGE_RUN;
+    } else if (st.entry) {
       let k = this.named.get(st.entry.key);
       if (k === undefined) {
         this.named.set(st.entry.key, (k = this.keys.length));
@@ -62,7 +68,9 @@ export class StoredCopies {
     const job = {
       kind: 'kcopy' as const, image: this.out.tempPath, runs: Float64Array.from(this.runs), close: this.close,
       ...(this.keys.length ? { named: { cacheDir: this.cacheDir, keys: this.keys.join(','), ids: this.ids.join(',') } } : {}),
+      ...(this.image ? { oldImage: this.image } : {}),
     };
+    this.image = undefined;
     for (const fd of this.close) releaseEntryFd(fd);
     this.runs = [];
     this.close = [];

@@ -143,9 +143,13 @@ export interface ZResult {
 
 /**
  * `fd` -1 with `entry`: the entry is named, not open (a head the stat index kept, see resultOfHead):
- * the job that copies its pclusters opens it and checks its identity.
+ * the job that copies its pclusters opens it and checks its identity. `fd` -1 with `image`: `at`
+ * are offsets in the old image (cache/old-image.ts), which the copy job opens and checks likewise.
  */
-export interface StoredPayloads { fd: number; at: Float64Array | number[]; lens: Float64Array | number[]; entry?: { key: string; id: string } }
+export interface StoredPayloads {
+  fd: number; at: Float64Array | number[]; lens: Float64Array | number[]; entry?: { key: string; id: string };
+  image?: { path: string; id: string };
+}
 
 /**
  * Payloads held by worker `worker` under `id`: per extent the index of the held buffer (-1: none;

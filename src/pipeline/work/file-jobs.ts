@@ -12,12 +12,18 @@ import type { BuildOptions } from '../options.js';
 import { mayBeWorthCompressing, type ZParams, type ZResult } from '../files/zfile.js';
 import { digestAlgorithm } from '../../fingerprint/compute.js';
 import { CacheIndex, optionsKey, type IndexEntry } from '../cache/cache-index.js';
-import { entryHasIdentity, resultOfHead } from '../cache/cache.js';
+import { entryHasIdentity, imageHead, resultOfHead } from '../cache/cache.js';
+import { trustedImage, type OldImage } from '../cache/old-image.js';
 
 /** Every this many files laid out from index heads, the writer checks one entry's identity itself (see fromHead). */
 const HEAD_PROBE_EVERY = 64;
 
 let headLayouts = 0;
+let imageLayouts = 0;
+/** Segments this thread laid out from the old image's addresses, their pclusters copied from it (tests). */
+export function segmentsFromImage(): number {
+  return imageLayouts;
+}
 /** Segments this thread laid out from index heads, their pclusters copied unread (tests). */
 export function segmentsFromHeads(): number {
   return headLayouts;
@@ -32,6 +38,8 @@ export interface FileJobs {
   segs?: Promise<ZResult>[];
   /** A file of several segments: their results one after another (see SegmentStream). */
   stream?: SegmentStream;
+  /** --cache: the file's options key and path in the stat index, to note where the writer places it (FileJobQueue.placed). */
+  rec?: { opts: string; path: string; img?: string };
 }
 
 /**
@@ -189,7 +197,7 @@ export class FileJobQueue {
    * when a build starts over because an entry was found changed (build.ts).
    */
   constructor(private readonly o: BuildOptions, private readonly pool: JobPool, readonly zp?: ZParams, heads = true,
-    private readonly earlier?: CacheOutcomes) {
+    private readonly earlier?: CacheOutcomes, oldImage = false) {
     this.algo = o.fingerprint ? digestAlgorithm(o.fingerprint) : undefined;
     this.takesScan = !!zp;
     this.hold = !!zp && !o.compression!.dedupe && !zp.fragments && !o.cacheDir;
@@ -206,6 +214,8 @@ export class FileJobQueue {
         this.optsKey = optionsKey({ ...this.params, segment: SEGMENT_SIZE });
         // Pclusters are left in entries only where the writer needs no bytes of them (see flush).
         this.heads = heads && !this.params.dedupe && !this.params.fragments;
+        // The old image, when the index's addresses are its own and it is still as recorded (old-image.ts).
+        if (this.heads && oldImage) this.image = trustedImage(o.cacheDir, this.index.imageToken);
       }
     }
   }
@@ -288,9 +298,9 @@ export class FileJobQueue {
       && (this.bytes < maxBytes || this.inflight.size === 0)) {
       const p = this.files[this.next++]!;
       const path = this.paths.of(p);
-      // Most of a rebuild: an unchanged file whose entry layout the index keeps (see fromHead).
+      // Most of a rebuild: an unchanged file whose layout the index keeps (see fromImage, fromHead).
       if (this.heads && p.statId !== undefined && !p.data) {
-        const jobs = this.fromHead(p, path, p.statId);
+        const jobs = (this.image && this.fromImage(p, path, p.statId)) || this.fromHead(p, path, p.statId);
         if (jobs) {
           this.inflight.set(p, { jobs, bytes: 0, batched: 0 });
           continue;
@@ -311,7 +321,9 @@ export class FileJobQueue {
       const known: IndexEntry | undefined = found && (!algo || found.digests[algo]) && found.keys.length === Math.ceil(p.size / SEGMENT_SIZE) ? found : undefined;
       if (known && p.size <= SEGMENT_SIZE) {
         // Most of a rebuild: one promise and one callback per file (see indexedOne).
-        this.inflight.set(p, { jobs: this.indexedOne(p, path, statId!, optsKey, params, known), bytes: known.bytes[0], batched: 1 });
+        const one = this.indexedOne(p, path, statId!, optsKey, params, known);
+        one.rec = { opts: optsKey, path };
+        this.inflight.set(p, { jobs: one, bytes: known.bytes[0], batched: 1 });
         this.bytes += known.bytes[0];
         continue;
       }
@@ -384,6 +396,7 @@ export class FileJobQueue {
       let bytes = 0;
       for (let i = 0; i < Math.min(nSegs, ahead); i++) bytes += known ? known.bytes[i] : Math.min(SEGMENT_SIZE, p.size - i * SEGMENT_SIZE);
       if (nSegs === 1) {
+        if (recording) jobs.rec = { opts: optsKey, path };
         jobs.segs = [submit(0)];
         if (algo) jobs.hash = handled(jobs.segs[0].then((z) => z.digest ?? knownDigest!));
       } else {
@@ -470,9 +483,55 @@ export class FileJobQueue {
     this.cacheStats.hit++;
     this.cacheStats.indexed++;
     this.index!.keep(optsKey, path, r);
-    const jobs: FileJobs = { segs: [Promise.resolve(z)] };
+    const jobs: FileJobs = { segs: [Promise.resolve(z)], rec: { opts: optsKey, path } };
     if (algo) jobs.hash = Promise.resolve(new Uint8Array(Buffer.from(r[algo], 'hex')));
     return jobs;
+  }
+
+  /**
+   * An unchanged file of one segment whose place in the old image the index keeps: its result made
+   * here, its pclusters copied from the old image (the copy job opens it and checks its identity
+   * first; a changed image makes the build start over without it: build.ts). Its record is carried
+   * over as loaded.
+   */
+  private fromImage(p: Inode, path: string, statId: string): FileJobs | undefined {
+    const optsKey = this.choiceOf(p) ? this.paramsOf(p).optsKey : this.optsKey;
+    const r = this.index!.peekImage(optsKey, path, statId);
+    const algo = this.algo;
+    if (!r || (algo && !r[algo]) || p.size > SEGMENT_SIZE) return undefined;
+    const z = resultOfHead(r.img, this.image!);
+    if (!z) return undefined;
+    imageLayouts++;
+    this.cacheStats.hit++;
+    this.cacheStats.indexed++;
+    this.index!.keep(optsKey, path, r);
+    const jobs: FileJobs = { segs: [Promise.resolve(z)], rec: { opts: optsKey, path, img: r.img } };
+    if (algo) jobs.hash = Promise.resolve(new Uint8Array(Buffer.from(r[algo], 'hex')));
+    return jobs;
+  }
+
+  /** The old image pclusters of unchanged files are copied from (old-image.ts), if trusted. */
+  private image?: OldImage;
+
+  /** The writer placed file `f`'s pclusters (of one segment) in this build's image: the index learns where. */
+  placed(f: FileJobs, z: ZResult, blockSize: number): void {
+    if (!f.rec || !this.index) return;
+    // Laid out from the old image and placed at the same address, side by side (most of an unchanged
+    // rebuild): the old image's head holds (no string made per file).
+    const old = f.rec.img;
+    const xs = z.extents;
+    if (old && xs.length && old.startsWith(`h1:${z.totalBlocks}:${xs[0].blkaddr * blockSize}:${blockSize}:`)
+      && xs[xs.length - 1].blkaddr + xs[xs.length - 1].blocks - xs[0].blkaddr === z.totalBlocks && !z.inline && !z.inlineRaw && !z.fragment) {
+      this.index.placed(f.rec.opts, f.rec.path, old);
+      return;
+    }
+    const h = imageHead(z, blockSize);
+    if (h) this.index.placed(f.rec.opts, f.rec.path, h);
+  }
+
+  /** The image token the saved index has ('' none): recorded with the image once it is in place (old-image.ts). */
+  get imageToken(): string {
+    return this.index?.savedToken ?? '';
   }
 
   private headFiles = 0;

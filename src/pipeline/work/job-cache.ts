@@ -1,5 +1,6 @@
 // The cache lookup job: segments of unchanged files fetched from the cache by their stat-index keys.
 import { cacheGet, openTrustedEntry, ENTRY_CHANGED } from '../cache/cache.js';
+import { openTrustedImage, OLD_IMAGE_RUN } from '../cache/old-image.js';
 import type { JobOf, JobResult } from './job-types.js';
 import * as fs from 'node:fs';
 import { close, kernelCopy } from '../../sys/libc.js';
@@ -19,13 +20,18 @@ export function storedCopyJob(job: JobOf<'kcopy'>): JobResult {
   const keys = job.named ? job.named.keys.split(',') : [];
   const ids = job.named ? job.named.ids.split(',') : [];
   const opened: number[] = [];
+  let old: number | undefined;
   try {
     const out = outputFd(job.image);
     const r = job.runs;
     for (let i = 0; i < r.length; i += 4) {
       let fd = r[i];
       const [at, len, pos] = [r[i + 1], r[i + 2], r[i + 3]];
-      if (fd < 0) {
+      if (fd === OLD_IMAGE_RUN) {
+        // The old image, if it is still the one the index's addresses are for (old-image.ts).
+        if (old === undefined && (old = openTrustedImage(job.oldImage!)) === undefined) throw new Error(`${ENTRY_CHANGED}: the old image ${job.oldImage!.path}`);
+        fd = old;
+      } else if (fd < 0) {
         const k = -1 - fd;
         if (opened[k] === undefined) {
           const got = openTrustedEntry(job.named!.cacheDir, keys[k], ids[k]);
@@ -56,6 +62,7 @@ export function storedCopyJob(job: JobOf<'kcopy'>): JobResult {
       try { close(fd); } catch { /* nothing to do about it */ }
     }
     for (const fd of opened) if (fd !== undefined) fs.closeSync(fd);
+    if (old !== undefined) fs.closeSync(old);
   }
   return { kind: 'kcopy' };
 }

@@ -72,7 +72,7 @@ export type Job =
    * the entry's descriptor, offset in it, length and image offset (4 numbers); the descriptors in
    * `close` are the worker's to close once done (or failed).
    */
-  | { kind: 'kcopy'; image: string; runs: Float64Array; close: number[]; named?: NamedEntries }
+  | { kind: 'kcopy'; image: string; runs: Float64Array; close: number[]; named?: NamedEntries; oldImage?: { path: string; id: string } }
   /**
    * Held payloads (ZResult.held) written into the image by the worker holding them: per run the held
    * id, buffer index, offset in it, length and image offset (5 numbers); then the ids in `free` let go.
