@@ -9,13 +9,14 @@
 const fs = process.getBuiltinModule('node:fs');
 const path = process.getBuiltinModule('node:path');
 import { UserError, CorruptImageError } from '../errors.js';
-import { MAX_DEPTH, hasSlashOrNul, type ErofsImage, type InodeInfo, type XattrEntry } from './image.js';
+import { MAX_DEPTH, type ErofsImage, type InodeInfo, type XattrEntry } from './image.js';
 import { showPath } from '../show-path.js';
-import { NAME_LEN, S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT } from '../format/constants.js';
+import { S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT, INODE_FLAT_PLAIN, INODE_FLAT_INLINE } from '../format/constants.js';
 import * as sys from '../sys/libc.js';
 import { systemClock, type Clock } from '../sys/clock.js';
 import type { Progress } from '../progress.js';
 import { ExtractPool, defaultExtractWorkers } from './extract-pool.js';
+import { NidTable } from './nid-table.js';
 import { createMode, type RestoreRule } from './restore-rule.js';
 
 export interface ExtractOptions {
@@ -57,13 +58,6 @@ function fsError(e: unknown, rel: RelPath): unknown {
   const err = e as NodeJS.ErrnoException;
   if (!err || typeof err.code !== 'string' || typeof err.syscall !== 'string') return e;
   return new UserError(`extract: /${showPath(relBytes(rel))}: ${err.syscall} failed: ${err.code}`);
-}
-
-/** A name the kernel would take as one entry of one directory: anything else is refused. */
-function checkName(name: Buffer, where: string): void {
-  const bad = name.length === 0 || name.length > NAME_LEN || hasSlashOrNul(name)
-    || (name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e);
-  if (bad) throw new CorruptImageError('unusable file name', where, JSON.stringify(name.toString('latin1')));
 }
 
 /** Linux dev_t from major/minor (glibc gnu_dev_makedev). */
@@ -208,40 +202,37 @@ export function restoreFile(img: ErofsImage, fd: number, ino: InodeInfo, r: Rest
   }
 }
 
-/**
- * sendfile of each range in turn (an inline tail written from memory); false where the kernel cannot
- * copy (the caller then writes the whole file again from offset 0). A plain
- * loop: `every` with a destructuring arrow made an iterator and a closure per file, run mostly before
- * the optimizing tier starts (corpus: ~7 MB of garbage).
- */
-function sendfileAll(img: ErofsImage, fd: number, ino: InodeInfo, ranges: [number, number][]): boolean {
-  const tailAt = ino.iloc + ino.isize + ino.xattrSize;
-  let pos = 0;
-  for (let k = 0; k < ranges.length; k++) {
-    // Not destructured: array destructuring runs the iterator protocol until optimized.
-    const off = ranges[k][0];
-    const len = ranges[k][1];
-    // An inline tail (after the inode and its xattrs, in the block the inode was just read from)
-    // is written from that read-ahead window: a pwrite of a few KiB costs the kernel ~1 µs less than
-    // a sendfile (10,659 of the corpus's 17,219 files are only a tail, 6,556 more end with one).
-    if (off === tailAt && img.metaView) {
-      sys.pwriteAll(fd, img.metaView(off, len, `nid ${ino.nid}`), pos);
-    } else if (!sys.sendfile(fd, img.imageFd, off, len)) {
-      return false;
-    }
-    pos += len;
-  }
-  return true;
-}
-
 function writeData(img: ErofsImage, fd: number, ino: InodeInfo, rel: RelPath, onBytes: (n: number) => void): void {
   // Flat data goes from the image to the file in the kernel (sendfile), never through JavaScript.
-  const ranges = img.flatRanges(ino);
-  if (ranges && sendfileAll(img, fd, ino, ranges)) {
+  if ((ino.datalayout === INODE_FLAT_PLAIN || ino.datalayout === INODE_FLAT_INLINE) && sendfileFlat(img, fd, ino)) {
     onBytes(ino.size);
     return;
   }
   writeDecoded(img, fd, ino, rel, onBytes);
+}
+
+/**
+ * sendfileAll of a flat inode's blocks and inline tail (img.flatRanges' ranges), without making the
+ * ranges: their arrays were garbage of every file. The bounds were checked when the inode was read
+ * (ErofsImage.checkLayout: blocks and tail inside the image, the tail inside its block).
+ */
+function sendfileFlat(img: ErofsImage, fd: number, ino: InodeInfo): boolean {
+  const bs = img.blockSize;
+  const inline = ino.datalayout === INODE_FLAT_INLINE;
+  const tail = inline ? ino.size % bs : 0;
+  const blockBytes = ino.size - tail;
+  if (blockBytes && !sys.sendfile(fd, img.imageFd, ino.u * bs, blockBytes)) return false;
+  if (!tail) return true;
+  const tailAt = ino.iloc + ino.isize + ino.xattrSize;
+  // An inline tail (after the inode and its xattrs, in the block the inode was just read from)
+  // is written from that read-ahead window: a pwrite of a few KiB costs the kernel ~1 µs less than
+  // a sendfile (10,659 of the corpus's 17,219 files are only a tail, 6,556 more end with one).
+  if (img.metaView) {
+    sys.pwriteAll(fd, img.metaView(tailAt, tail, `nid ${ino.nid}`), blockBytes);
+    return true;
+  }
+  // false: the caller writes the whole file again from offset 0 (positioned writes over these).
+  return sys.sendfile(fd, img.imageFd, tailAt, tail);
 }
 
 /**
@@ -289,7 +280,10 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
   const stats: ExtractStats = { files: 0, dirs: 0, bytes: 0, workers: 0 };
   // First name of every non-directory inode: later names of it become hard links (whatever i_nlink
   // says: a forged nlink of 1 must not turn one inode under many names into many full copies).
-  const firstName = new Map<number, { dir: Buffer[]; name: Buffer }>();
+  // nid -> index into firstDir/firstNames (NidTable: a Map's look-ups showed in the profile).
+  const firstName = new NidTable();
+  const firstDir: Buffer[][] = [];
+  const firstNames: Buffer[] = [];
   const seenDirs = new Set<number>();
   // The entry being made is relName in relDir (none: the directory itself); rel() joins them.
   let relDir: Buffer = EMPTY;
@@ -385,7 +379,9 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
       // A view of the entry's own copy of its name (decodeDirBlock slices each), not another copy.
       const name = Buffer.isBuffer(e.name) ? e.name : Buffer.from(e.name.buffer, e.name.byteOffset, e.name.length);
       if ((name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e)) continue;
-      checkName(name, where);
+      // Usable as one entry of one directory: readdir refused '/' and NUL, decodeDirBlock an empty
+      // name and one longer than EROFS_NAME_LEN, and "." and ".." are skipped above (no second scan
+      // of every name here: ~5 % of the tricky tree's extract, a 3,000-entry directory).
       relDir = dirRel;
       relName = name;
       const ino = img.inode(e.nid);
@@ -415,17 +411,19 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
       }
       try {
         const first = firstName.get(ino.nid);
-        if (first) {
-          const from = openDirChain(rootfd, first.dir);
+        if (first >= 0) {
+          const from = openDirChain(rootfd, firstDir[first]);
           try {
-            sys.linkat(from, first.name, dirfd, name);
+            sys.linkat(from, firstNames[first], dirfd, name);
           } finally {
             if (from !== rootfd) sys.close(from);
           }
           stats.files++;
           continue;
         }
-        firstName.set(ino.nid, { dir: chain, name });
+        firstName.add(ino.nid, firstNames.length);
+        firstDir.push(chain);
+        firstNames.push(name);
         switch (ino.kind) {
           case 'reg': {
             if (ino.size === 0 && rule.exactMode && (ino.mode & 0o7000) === 0 && xattrsOf(ino).length === 0) {

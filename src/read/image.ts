@@ -5,7 +5,7 @@ const fs = process.getBuiltinModule('node:fs');
 import { blockDeviceSize } from '../sys/block-device.js';
 import {
   SUPER_OFFSET, ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT,
-  INODE_CHUNK_BASED, NULL_ADDR, INODE_EXTENDED_SIZE,
+  INODE_CHUNK_BASED, NULL_ADDR, INODE_EXTENDED_SIZE, INODE_LAYOUT_EXTENDED, I_DATALAYOUT_BIT,
   XATTR_ENTRY_SIZE, XATTR_LONG_PREFIX, MAX_SYMLINK, FT_UNKNOWN, fileTypeOfMode,
   FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES, CHUNK_FORMAT_ALL, CHUNK_FORMAT_48BIT,
   FEATURE_INCOMPAT_DEVICE_TABLE,
@@ -13,7 +13,7 @@ import {
 import { decodeDeviceSlot, DEVT_SLOT_SIZE, type DeviceSlot } from '../format/device.js';
 import { chunkBitsOf, chunkCount, chunkEntrySize, chunkMapLayout, decodeChunkEntry } from '../format/chunk.js';
 import { decodeSuperBlock, verifySuperBlockChecksum, checksumLength, type SuperBlock } from '../format/superblock.js';
-import { decodeInode, inodeFormat, inodeSize, decodeRdev, flatDataLayout, I_FORMAT_KNOWN } from '../format/inode.js';
+import { inodeSize, decodeRdev, flatDataLayout, I_FORMAT_KNOWN, INODE_COMMON_OFFSETS as C, INODE_COMPACT_OFFSETS as P, INODE_EXTENDED_OFFSETS as X } from '../format/inode.js';
 import { xattrIbodySize, decodeXattrIbody } from '../format/xattr-ibody.js';
 import { decodeDirBlock, type DirEntry } from '../format/dirent.js';
 import { decodeXattrEntry, xattrEntryLength, decodePrefixTable, shortPrefix, longPrefixString, type LongPrefix } from '../format/xattr.js';
@@ -40,7 +40,6 @@ export function imageLength(fd: number): number {
 }
 
 const READ_CHUNK = 1 << 20;
-const MAX_SAFE_BIGINT = BigInt(Number.MAX_SAFE_INTEGER);
 /** rdev of every inode that is not a device: one shared, frozen object, not one per inode. */
 const NO_RDEV: { major: number; minor: number } = Object.freeze({ major: 0, minor: 0 });
 /** Deepest directory nesting we follow (the kernel has no limit; PATH_MAX makes deeper trees unusable). */
@@ -167,8 +166,11 @@ export class ErofsImage implements ImageReader {
   }
 
   inode(nid: number): InodeInfo {
-    const cached = this.inodeCache.get(nid);
-    if (cached) return cached;
+    // extract turns the cache off and asks each inode once: no look-up in an empty map.
+    if (this.inodeCache.size) {
+      const cached = this.inodeCache.get(nid);
+      if (cached) return cached;
+    }
     const where = `nid ${nid}`;
     if (!Number.isSafeInteger(nid) || nid < 0) throw new CorruptImageError('nid out of range', where);
     const iloc = this.iloc(nid);
@@ -176,37 +178,97 @@ export class ErofsImage implements ImageReader {
     const view = this.metaView;
     // With a window, one look-up for either form (the larger one's bytes, where the image has them).
     const head = view ? view(iloc, iloc + INODE_EXTENDED_SIZE <= this.length ? INODE_EXTENDED_SIZE : 2, where) : this.readAt(iloc, 2, where);
-    const fmt = inodeFormat(head, 0);
+    const rawFormat = le16(head, C.format);
     // Pre-6.15 kernels reject any i_format bit above the version and layout bits.
-    if (fmt.raw & ~I_FORMAT_KNOWN) throw new CorruptImageError('unsupported i_format bits', where, `0x${fmt.raw.toString(16)}`);
-    const isize = inodeSize(fmt.extended);
-    const raw = decodeInode(head.length >= isize ? head : view ? view(iloc, isize, where) : this.readAt(iloc, isize, where), 0);
-    const kind = kindOfMode(raw.mode);
-    if (!kind) throw new CorruptImageError('bad file type in i_mode', where, `0${raw.mode.toString(8)}`);
-    if (raw.datalayout > INODE_CHUNK_BASED) throw new CorruptImageError('unknown data layout', where, `${raw.datalayout}`);
-    if (raw.xattrIcount === 1) throw new CorruptImageError('xattr icount 1 is invalid', where);
-    if (raw.size > MAX_SAFE_BIGINT) throw new CorruptImageError('inode size too large', where);
-    const size = Number(raw.size);
-    const xattrSize = xattrIbodySize(raw.xattrIcount);
+    if (rawFormat & ~I_FORMAT_KNOWN) throw new CorruptImageError('unsupported i_format bits', where, `0x${rawFormat.toString(16)}`);
+    const extended = (rawFormat & 1) === INODE_LAYOUT_EXTENDED;
+    const isize = inodeSize(extended);
+    // The fields are read from the bytes here, not through decodeInode: no DataView, result object or
+    // BigInt per inode (i_size and the times are numbers until an InodeInfo needs its BigInt), which
+    // were most of extract's garbage (corpus: 18,741 inodes).
+    const b = head.length >= isize ? head : view ? view(iloc, isize, where) : this.readAt(iloc, isize, where);
+    const datalayout = (rawFormat >> I_DATALAYOUT_BIT) & 7;
+    const xattrIcount = le16(b, C.xattrIcount);
+    const mode = le16(b, C.mode);
+    let nlink: number;
+    let size: number;
+    let u: number;
+    let ino: number;
+    let uid: number;
+    let gid: number;
+    let mtimeSec: bigint;
+    let mtimeNsec: number;
+    // Above 2^53 (refused below, in the order the checks have always been made).
+    let sizeHi = 0;
+    if (extended) {
+      sizeHi = le32(b, X.size + 4);
+      size = sizeHi * 0x100000000 + le32(b, X.size);
+      u = le32(b, X.u);
+      ino = le32(b, X.ino);
+      uid = le32(b, X.uid);
+      gid = le32(b, X.gid);
+      mtimeSec = this.extendedSeconds(le32(b, X.mtimeSec), le32(b, X.mtimeSec + 4));
+      mtimeNsec = le32(b, X.mtimeNsec);
+      nlink = le32(b, X.nlink);
+    } else {
+      nlink = le16(b, P.nlink);
+      size = le32(b, P.size);
+      u = le32(b, P.u);
+      ino = le32(b, P.ino);
+      uid = le16(b, P.uid);
+      gid = le16(b, P.gid);
+      mtimeSec = this.compactSeconds(le32(b, P.mtimeDelta));
+      mtimeNsec = this.sb.fixedNsec;
+    }
+    const kind = kindOfMode(mode);
+    if (!kind) throw new CorruptImageError('bad file type in i_mode', where, `0${mode.toString(8)}`);
+    if (datalayout > INODE_CHUNK_BASED) throw new CorruptImageError('unknown data layout', where, `${datalayout}`);
+    if (xattrIcount === 1) throw new CorruptImageError('xattr icount 1 is invalid', where);
+    if (sizeHi > 0x1fffff) throw new CorruptImageError('inode size too large', where);
+    const xattrSize = xattrIbodySize(xattrIcount);
     if (iloc + isize + xattrSize > this.length) throw new CorruptImageError('inode xattrs beyond the end of the image', where);
     const info: InodeInfo = {
-      nid, iloc, extended: raw.extended, datalayout: raw.datalayout, kind, mode: raw.mode, nlink: raw.nlink, size,
-      uid: raw.uid, gid: raw.gid,
-      mtimeSec: raw.extended ? raw.mtimeSec : BigInt.asIntN(64, this.sb.epoch) + BigInt(raw.mtimeDelta),
-      mtimeNsec: raw.extended ? raw.mtimeNsec : this.sb.fixedNsec,
-      ino: raw.ino, u: raw.u, rdev: kind === 'chr' || kind === 'blk' ? decodeRdev(raw.u) : NO_RDEV,
+      nid, iloc, extended, datalayout, kind, mode, nlink, size, uid, gid, mtimeSec, mtimeNsec,
+      ino, u, rdev: kind === 'chr' || kind === 'blk' ? decodeRdev(u) : NO_RDEV,
       isize, xattrSize,
     };
     if (info.mtimeNsec >= 1_000_000_000) throw new CorruptImageError('mtime nanoseconds out of range', where);
-    this.checkLayout(info);
+    this.checkLayout(info, where);
     if (!this.cacheInodes) return info;
     if (this.inodeCache.size > 65536) this.inodeCache.clear();
     this.inodeCache.set(nid, info);
     return info;
   }
 
-  private checkLayout(i: InodeInfo): void {
-    const where = `nid ${i.nid}`;
+  /**
+   * A compact inode's i_mtime: the superblock's epoch plus its delta, as a BigInt. The last one is
+   * kept: the inodes of an image mostly share a few times (all of them with -T).
+   */
+  private compactSeconds(delta: number): bigint {
+    if (delta !== this.lastDelta) {
+      this.lastDelta = delta;
+      this.lastDeltaSec = (this.epochSec ??= BigInt.asIntN(64, this.sb.epoch)) + BigInt(delta);
+    }
+    return this.lastDeltaSec;
+  }
+  private epochSec: bigint | undefined;
+  private lastDelta = -1;
+  private lastDeltaSec = 0n;
+
+  /** An extended inode's i_mtime (signed 64-bit, in halves), the last one kept as compactSeconds does. */
+  private extendedSeconds(lo: number, hi: number): bigint {
+    if (lo !== this.lastLo || hi !== this.lastHi) {
+      this.lastLo = lo;
+      this.lastHi = hi;
+      this.lastSec = (BigInt(hi | 0) << 32n) + BigInt(lo);
+    }
+    return this.lastSec;
+  }
+  private lastLo = -1;
+  private lastHi = -1;
+  private lastSec = 0n;
+
+  private checkLayout(i: InodeInfo, where: string): void {
     const bs = this.blockSize;
     if (i.kind === 'lnk' && (i.size === 0 || i.size > MAX_SYMLINK)) throw new CorruptImageError('bad symlink size', where, `${i.size}`);
     if (i.kind === 'dir' && i.size === 0) throw new CorruptImageError('empty directory inode', where);
@@ -219,7 +281,10 @@ export class ErofsImage implements ImageReader {
         if (i.size !== 0) throw new CorruptImageError('special file with data', where);
         return;
       }
-      const { blocks: nblocks, tail } = flatDataLayout(i.size, bs, i.datalayout === INODE_FLAT_INLINE);
+      // flatDataLayout's arithmetic, without its result object (once per inode in extract).
+      const inline = i.datalayout === INODE_FLAT_INLINE;
+      const nblocks = inline ? Math.floor(i.size / bs) : Math.ceil(i.size / bs);
+      const tail = inline ? i.size % bs : 0;
       if (nblocks > 0) {
         if (i.u === NULL_ADDR) throw new UnsupportedFeatureError(`${where}: flat data with a null start block (6.15 holes) is not supported`);
         if ((i.u + nblocks) * bs > this.length) {
@@ -489,4 +554,12 @@ export class ErofsImage implements ImageReader {
 export function hasSlashOrNul(name: Uint8Array): boolean {
   for (let k = 0; k < name.length; k++) if (name[k] === 0x2f || name[k] === 0) return true;
   return false;
+}
+
+/** Little-endian fields of image bytes (inodes), without a DataView per inode. */
+function le16(b: Uint8Array, o: number): number {
+  return b[o] | (b[o + 1] << 8);
+}
+function le32(b: Uint8Array, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 }
