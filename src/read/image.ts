@@ -62,6 +62,12 @@ export class ErofsImage implements ImageReader {
   readView?: (off: number, len: number, where: string) => Uint8Array;
   /** The same for metadata (readAt's window size): a view valid until the next read. */
   metaView?: (off: number, len: number, where: string) => Uint8Array;
+  /**
+   * The same bytes in place: the window holding them, which they start at index windowAt of
+   * (inode(): no view made per inode). `nid` names the inode in a message.
+   */
+  metaWindow?: (off: number, len: number, nid: number) => Uint8Array;
+  windowAt = 0;
 
   private constructor(private fd: number, readonly path: string) {
     this.length = imageLength(fd);
@@ -171,25 +177,30 @@ export class ErofsImage implements ImageReader {
       const cached = this.inodeCache.get(nid);
       if (cached) return cached;
     }
-    const where = `nid ${nid}`;
-    if (!Number.isSafeInteger(nid) || nid < 0) throw new CorruptImageError('nid out of range', where);
+    // The message's "nid N" is made only for a message (nidWhere): a string per inode was garbage.
+    if (!Number.isSafeInteger(nid) || nid < 0) throw new CorruptImageError('nid out of range', nidWhere(nid));
     const iloc = this.iloc(nid);
-    // Decoded at once: a view of extract's read-ahead window will do (no copy).
-    const view = this.metaView;
+    // Decoded at once: extract's read-ahead window will do, read in place (no copy, not even a view).
+    const win = this.metaWindow;
     // With a window, one look-up for either form (the larger one's bytes, where the image has them).
-    const head = view ? view(iloc, iloc + INODE_EXTENDED_SIZE <= this.length ? INODE_EXTENDED_SIZE : 2, where) : this.readAt(iloc, 2, where);
-    const rawFormat = le16(head, C.format);
+    const headLen = win && iloc + INODE_EXTENDED_SIZE <= this.length ? INODE_EXTENDED_SIZE : 2;
+    let b = win ? win(iloc, headLen, nid) : this.readAt(iloc, 2, nidWhere(nid));
+    let o = win ? this.windowAt : 0;
+    const rawFormat = le16(b, o + C.format);
     // Pre-6.15 kernels reject any i_format bit above the version and layout bits.
-    if (rawFormat & ~I_FORMAT_KNOWN) throw new CorruptImageError('unsupported i_format bits', where, `0x${rawFormat.toString(16)}`);
+    if (rawFormat & ~I_FORMAT_KNOWN) throw new CorruptImageError('unsupported i_format bits', nidWhere(nid), `0x${rawFormat.toString(16)}`);
     const extended = (rawFormat & 1) === INODE_LAYOUT_EXTENDED;
     const isize = inodeSize(extended);
     // The fields are read from the bytes here, not through decodeInode: no DataView, result object or
     // BigInt per inode (i_size and the times are numbers until an InodeInfo needs its BigInt), which
     // were most of extract's garbage (corpus: 18,741 inodes).
-    const b = head.length >= isize ? head : view ? view(iloc, isize, where) : this.readAt(iloc, isize, where);
+    if (headLen < isize) {
+      b = win ? win(iloc, isize, nid) : this.readAt(iloc, isize, nidWhere(nid));
+      o = win ? this.windowAt : 0;
+    }
     const datalayout = (rawFormat >> I_DATALAYOUT_BIT) & 7;
-    const xattrIcount = le16(b, C.xattrIcount);
-    const mode = le16(b, C.mode);
+    const xattrIcount = le16(b, o + C.xattrIcount);
+    const mode = le16(b, o + C.mode);
     let nlink: number;
     let size: number;
     let u: number;
@@ -201,39 +212,39 @@ export class ErofsImage implements ImageReader {
     // Above 2^53 (refused below, in the order the checks have always been made).
     let sizeHi = 0;
     if (extended) {
-      sizeHi = le32(b, X.size + 4);
-      size = sizeHi * 0x100000000 + le32(b, X.size);
-      u = le32(b, X.u);
-      ino = le32(b, X.ino);
-      uid = le32(b, X.uid);
-      gid = le32(b, X.gid);
-      mtimeSec = this.extendedSeconds(le32(b, X.mtimeSec), le32(b, X.mtimeSec + 4));
-      mtimeNsec = le32(b, X.mtimeNsec);
-      nlink = le32(b, X.nlink);
+      sizeHi = le32(b, o + X.size + 4);
+      size = sizeHi * 0x100000000 + le32(b, o + X.size);
+      u = le32(b, o + X.u);
+      ino = le32(b, o + X.ino);
+      uid = le32(b, o + X.uid);
+      gid = le32(b, o + X.gid);
+      mtimeSec = this.extendedSeconds(le32(b, o + X.mtimeSec), le32(b, o + X.mtimeSec + 4));
+      mtimeNsec = le32(b, o + X.mtimeNsec);
+      nlink = le32(b, o + X.nlink);
     } else {
-      nlink = le16(b, P.nlink);
-      size = le32(b, P.size);
-      u = le32(b, P.u);
-      ino = le32(b, P.ino);
-      uid = le16(b, P.uid);
-      gid = le16(b, P.gid);
-      mtimeSec = this.compactSeconds(le32(b, P.mtimeDelta));
+      nlink = le16(b, o + P.nlink);
+      size = le32(b, o + P.size);
+      u = le32(b, o + P.u);
+      ino = le32(b, o + P.ino);
+      uid = le16(b, o + P.uid);
+      gid = le16(b, o + P.gid);
+      mtimeSec = this.compactSeconds(le32(b, o + P.mtimeDelta));
       mtimeNsec = this.sb.fixedNsec;
     }
     const kind = kindOfMode(mode);
-    if (!kind) throw new CorruptImageError('bad file type in i_mode', where, `0${mode.toString(8)}`);
-    if (datalayout > INODE_CHUNK_BASED) throw new CorruptImageError('unknown data layout', where, `${datalayout}`);
-    if (xattrIcount === 1) throw new CorruptImageError('xattr icount 1 is invalid', where);
-    if (sizeHi > 0x1fffff) throw new CorruptImageError('inode size too large', where);
+    if (!kind) throw new CorruptImageError('bad file type in i_mode', nidWhere(nid), `0${mode.toString(8)}`);
+    if (datalayout > INODE_CHUNK_BASED) throw new CorruptImageError('unknown data layout', nidWhere(nid), `${datalayout}`);
+    if (xattrIcount === 1) throw new CorruptImageError('xattr icount 1 is invalid', nidWhere(nid));
+    if (sizeHi > 0x1fffff) throw new CorruptImageError('inode size too large', nidWhere(nid));
     const xattrSize = xattrIbodySize(xattrIcount);
-    if (iloc + isize + xattrSize > this.length) throw new CorruptImageError('inode xattrs beyond the end of the image', where);
+    if (iloc + isize + xattrSize > this.length) throw new CorruptImageError('inode xattrs beyond the end of the image', nidWhere(nid));
     const info: InodeInfo = {
       nid, iloc, extended, datalayout, kind, mode, nlink, size, uid, gid, mtimeSec, mtimeNsec,
       ino, u, rdev: kind === 'chr' || kind === 'blk' ? decodeRdev(u) : NO_RDEV,
       isize, xattrSize,
     };
-    if (info.mtimeNsec >= 1_000_000_000) throw new CorruptImageError('mtime nanoseconds out of range', where);
-    this.checkLayout(info, where);
+    if (info.mtimeNsec >= 1_000_000_000) throw new CorruptImageError('mtime nanoseconds out of range', nidWhere(nid));
+    this.checkLayout(info);
     if (!this.cacheInodes) return info;
     if (this.inodeCache.size > 65536) this.inodeCache.clear();
     this.inodeCache.set(nid, info);
@@ -268,17 +279,17 @@ export class ErofsImage implements ImageReader {
   private lastHi = -1;
   private lastSec = 0n;
 
-  private checkLayout(i: InodeInfo, where: string): void {
+  private checkLayout(i: InodeInfo): void {
     const bs = this.blockSize;
-    if (i.kind === 'lnk' && (i.size === 0 || i.size > MAX_SYMLINK)) throw new CorruptImageError('bad symlink size', where, `${i.size}`);
-    if (i.kind === 'dir' && i.size === 0) throw new CorruptImageError('empty directory inode', where);
+    if (i.kind === 'lnk' && (i.size === 0 || i.size > MAX_SYMLINK)) throw new CorruptImageError('bad symlink size', nidWhere(i.nid), `${i.size}`);
+    if (i.kind === 'dir' && i.size === 0) throw new CorruptImageError('empty directory inode', nidWhere(i.nid));
     if (i.kind !== 'reg' && (i.datalayout === INODE_COMPRESSED_FULL || i.datalayout === INODE_COMPRESSED_COMPACT)
       && i.kind !== 'dir') {
-      throw new CorruptImageError('compressed layout on a non-regular file', where);
+      throw new CorruptImageError('compressed layout on a non-regular file', nidWhere(i.nid));
     }
     if (i.datalayout === INODE_FLAT_PLAIN || i.datalayout === INODE_FLAT_INLINE) {
       if (i.kind === 'chr' || i.kind === 'blk' || i.kind === 'fifo' || i.kind === 'sock') {
-        if (i.size !== 0) throw new CorruptImageError('special file with data', where);
+        if (i.size !== 0) throw new CorruptImageError('special file with data', nidWhere(i.nid));
         return;
       }
       // flatDataLayout's arithmetic, without its result object (once per inode in extract).
@@ -286,20 +297,20 @@ export class ErofsImage implements ImageReader {
       const nblocks = inline ? Math.floor(i.size / bs) : Math.ceil(i.size / bs);
       const tail = inline ? i.size % bs : 0;
       if (nblocks > 0) {
-        if (i.u === NULL_ADDR) throw new UnsupportedFeatureError(`${where}: flat data with a null start block (6.15 holes) is not supported`);
+        if (i.u === NULL_ADDR) throw new UnsupportedFeatureError(`${nidWhere(i.nid)}: flat data with a null start block (6.15 holes) is not supported`);
         if ((i.u + nblocks) * bs > this.length) {
-          throw new CorruptImageError('data blocks beyond the end of the image', where, `blocks ${i.u}..${i.u + nblocks}`);
+          throw new CorruptImageError('data blocks beyond the end of the image', nidWhere(i.nid), `blocks ${i.u}..${i.u + nblocks}`);
         }
       }
       if (i.datalayout === INODE_FLAT_INLINE) {
         const toff = i.iloc + i.isize + i.xattrSize;
         // data.c erofs_map_blocks: "inline data cross block boundary".
-        if (tail === 0 && i.size > 0) throw new CorruptImageError('inline layout with a block-aligned size', where);
-        if ((toff % bs) + tail > bs) throw new CorruptImageError('inline data crosses a block boundary', where);
-        if (toff + tail > this.length) throw new CorruptImageError('inline data beyond the end of the image', where);
+        if (tail === 0 && i.size > 0) throw new CorruptImageError('inline layout with a block-aligned size', nidWhere(i.nid));
+        if ((toff % bs) + tail > bs) throw new CorruptImageError('inline data crosses a block boundary', nidWhere(i.nid));
+        if (toff + tail > this.length) throw new CorruptImageError('inline data beyond the end of the image', nidWhere(i.nid));
       }
     } else if (i.datalayout === INODE_CHUNK_BASED) {
-      if (i.kind === 'chr' || i.kind === 'blk' || i.kind === 'fifo' || i.kind === 'sock') throw new CorruptImageError('chunk-based special file', where);
+      if (i.kind === 'chr' || i.kind === 'blk' || i.kind === 'fifo' || i.kind === 'sock') throw new CorruptImageError('chunk-based special file', nidWhere(i.nid));
       this.chunkMap(i);
     }
   }
@@ -562,4 +573,9 @@ function le16(b: Uint8Array, o: number): number {
 }
 function le32(b: Uint8Array, o: number): number {
   return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+}
+
+/** How a message names an inode. */
+function nidWhere(nid: number): string {
+  return `nid ${nid}`;
 }
