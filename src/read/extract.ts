@@ -392,7 +392,10 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
   const extractDir = (rootfd: number, dirfd: number, dir: InodeInfo, parentNid: number, chain: Buffer[], dirRel: Buffer, depth: number): void => {
     if (depth > MAX_DEPTH) throw new CorruptImageError('directory nesting too deep', `nid ${dir.nid}`);
     const where = `nid ${dir.nid}`;
-    for (const e of img.readdir(dir, parentNid)) {
+    const entries = img.readdir(dir, parentNid);
+    // Indexed, not for-of: an array iterator per directory and a call per entry before Maglev.
+    for (let k = 0; k < entries.length; k++) {
+      const e = entries[k];
       // A view of the entry's own copy of its name (decodeDirBlock slices each), not another copy.
       const name = Buffer.isBuffer(e.name) ? e.name : Buffer.from(e.name.buffer, e.name.byteOffset, e.name.length);
       if ((name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e)) continue;

@@ -447,7 +447,7 @@ export class ErofsImage implements ImageReader {
     const out: DirEntry[] = [];
     for (let off = 0; off < data.length; off += bs) {
       const maxsize = Math.min(bs, data.length - off);
-      out.push(...decodeDirBlock(data.subarray(off, off + maxsize), maxsize, where));
+      decodeDirBlock(data.subarray(off, off + maxsize), maxsize, where, out);
     }
     let dot = false;
     let dotdot = false;
