@@ -92,11 +92,17 @@ test('extract_summary_by_write: the summary line reaches a pipe without a stream
 test('extract_small_image_without_maglev: a small image is extracted without V8 compiling anything in Maglev; one of 4,096 inodes or more with it', async () => {
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-xmaglev-'));
   try {
-    const maglevCompiles = (img: string, out: string): number => {
+    const compiledInMaglev = (img: string, out: string, status = 0): string[] => {
       const r = spawnSync(process.execPath, ['--trace-opt', FORGE_BIN, 'extract', '--quiet', img, out], { encoding: 'utf8', maxBuffer: 1 << 26 });
-      assert.equal(r.status, 0, r.stderr);
-      return r.stdout.split('\n').filter((l) => l.startsWith('[compiling method') && l.includes('(target MAGLEV)')).length;
+      assert.equal(r.status, status, r.stderr);
+      return r.stdout.split('\n').filter((l) => l.startsWith('[compiling method') && l.includes('(target MAGLEV)'))
+        .map((l) => /<JSFunction (\S*)/.exec(l)?.[1] ?? l);
     };
+    // What Node compiles before the launcher can turn Maglev off (its start resolves the launcher's
+    // path a character at a time: from a long enough checkout path, isPosixPathSeparator is
+    // compiled), seen in a run that fails at once on a missing image, is not the extract's.
+    const atStart = new Set(compiledInMaglev(path.join(dir, 'missing.img'), path.join(dir, 'none'), 1));
+    const maglevCompiles = (img: string, out: string): number => compiledInMaglev(img, out).filter((f) => !atStart.has(f)).length;
     const small = path.join(dir, 'small');
     fs.mkdirSync(small);
     for (let i = 0; i < 300; i++) fs.writeFileSync(path.join(small, `f${i}`), `${i}\n`);

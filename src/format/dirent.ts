@@ -59,9 +59,10 @@ export function encodeDirBlock(entries: readonly DirEntry[], start: number, end:
 
 /**
  * Decode one directory block of `maxsize` meaningful bytes (min(bs, i_size - block start)),
- * with the kernel's checks (dir.c erofs_fill_dentries / erofs_readdir).
+ * with the kernel's checks (dir.c erofs_fill_dentries / erofs_readdir). The entries are appended to
+ * `out` (a directory's blocks into one array, as ErofsImage.readdir does) and it is returned.
  */
-export function decodeDirBlock(block: Uint8Array, maxsize: number, where: string): DirEntry[] {
+export function decodeDirBlock(block: Uint8Array, maxsize: number, where: string, out: DirEntry[] = []): DirEntry[] {
   if (maxsize < DIRENT_SIZE) throw new CorruptImageError('directory block too small for a dirent', where);
   const v = new DataView(block.buffer, block.byteOffset, block.byteLength);
   const nameoff0 = v.getUint16(O.nameoff, true);
@@ -70,7 +71,6 @@ export function decodeDirBlock(block: Uint8Array, maxsize: number, where: string
     throw new CorruptImageError('bogus dirent nameoff', where, `nameoff[0] ${nameoff0}`);
   }
   const count = nameoff0 / DIRENT_SIZE;
-  const out: DirEntry[] = [];
   for (let i = 0; i < count; i++) {
     const d = i * DIRENT_SIZE;
     // nid as two halves (no BigInt per entry); above 2^53 it is refused below.

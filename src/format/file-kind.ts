@@ -7,11 +7,21 @@ export type FileKind = 'reg' | 'dir' | 'lnk' | 'chr' | 'blk' | 'fifo' | 'sock';
 const TYPE_BITS: Record<FileKind, number> = {
   reg: S_IFREG, dir: S_IFDIR, lnk: S_IFLNK, chr: S_IFCHR, blk: S_IFBLK, fifo: S_IFIFO, sock: S_IFSOCK,
 };
-const KIND_OF_TYPE = new Map<number, FileKind>(Object.entries(TYPE_BITS).map(([k, v]) => [v, k as FileKind]));
-
-/** The kind of a mode's S_IFMT bits; null for bits that name no kind. */
+/**
+ * The kind of a mode's S_IFMT bits; null for bits that name no kind. A switch, not a Map look-up:
+ * extract asks once per inode (a Map's hashing and probing showed in its profile).
+ */
 export function kindOfMode(mode: number): FileKind | null {
-  return KIND_OF_TYPE.get(mode & S_IFMT) ?? null;
+  switch (mode & S_IFMT) {
+    case S_IFREG: return 'reg';
+    case S_IFDIR: return 'dir';
+    case S_IFLNK: return 'lnk';
+    case S_IFCHR: return 'chr';
+    case S_IFBLK: return 'blk';
+    case S_IFIFO: return 'fifo';
+    case S_IFSOCK: return 'sock';
+    default: return null;
+  }
 }
 
 /** The S_IFMT bits of a kind. */

@@ -43,6 +43,10 @@ const O = { format: 0, xattrIcount: 2, mode: 4 } as const;
 const OC = { nlink: 6, size: 8, mtimeDelta: 12, u: 16, ino: 20, uid: 24, gid: 26, reserved: 28 } as const;
 /** erofs_inode_extended: i_reserved, i_size, i_u, i_ino, i_uid, i_gid, i_mtime, i_mtime_nsec, i_nlink, i_reserved2[16]. */
 const OX = { reserved: 6, size: 8, u: 16, ino: 20, uid: 24, gid: 28, mtimeSec: 32, mtimeNsec: 40, nlink: 44, reserved2: 48 } as const;
+/** The offsets by name, for readers that take fields straight from the bytes (image.ts). */
+export const INODE_COMMON_OFFSETS = O;
+export const INODE_COMPACT_OFFSETS = OC;
+export const INODE_EXTENDED_OFFSETS = OX;
 /** Every field of each form, in offset order (for annotated dumps). */
 export const INODE_COMPACT_FIELDS: Readonly<Record<string, number>> = { ...O, ...OC };
 export const INODE_EXTENDED_FIELDS: Readonly<Record<string, number>> = { ...O, ...OX };

@@ -9,13 +9,14 @@
 const fs = process.getBuiltinModule('node:fs');
 const path = process.getBuiltinModule('node:path');
 import { UserError, CorruptImageError } from '../errors.js';
-import { MAX_DEPTH, hasSlashOrNul, type ErofsImage, type InodeInfo, type XattrEntry } from './image.js';
+import { MAX_DEPTH, type ErofsImage, type InodeInfo, type XattrEntry } from './image.js';
 import { showPath } from '../show-path.js';
-import { NAME_LEN, S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT } from '../format/constants.js';
+import { S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT, INODE_FLAT_PLAIN, INODE_FLAT_INLINE } from '../format/constants.js';
 import * as sys from '../sys/libc.js';
 import { systemClock, type Clock } from '../sys/clock.js';
 import type { Progress } from '../progress.js';
 import { ExtractPool, defaultExtractWorkers } from './extract-pool.js';
+import { NidTable } from './nid-table.js';
 import { createMode, type RestoreRule } from './restore-rule.js';
 
 export interface ExtractOptions {
@@ -59,13 +60,6 @@ function fsError(e: unknown, rel: RelPath): unknown {
   return new UserError(`extract: /${showPath(relBytes(rel))}: ${err.syscall} failed: ${err.code}`);
 }
 
-/** A name the kernel would take as one entry of one directory: anything else is refused. */
-function checkName(name: Buffer, where: string): void {
-  const bad = name.length === 0 || name.length > NAME_LEN || hasSlashOrNul(name)
-    || (name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e);
-  if (bad) throw new CorruptImageError('unusable file name', where, JSON.stringify(name.toString('latin1')));
-}
-
 /** Linux dev_t from major/minor (glibc gnu_dev_makedev). */
 function makedev(major: number, minor: number): bigint {
   const ma = BigInt(major >>> 0);
@@ -104,14 +98,18 @@ export function readAhead(img: ErofsImage, big: number, small = Math.min(big, ME
   // A few windows, least recently used replaced: a file's map index (beside its inode) and its
   // pclusters (in the data area) are read in turns, and must not evict each other.
   const wins: { at: number; buf: Buffer<ArrayBufferLike> }[] = [];
-  const view = (off: number, len: number, where: string, bytes = big): Uint8Array => {
-    if (len >= bytes) return direct(off, len, where);
+  /**
+   * The window holding [off, off + len), made the most recently used (read first if none does);
+   * null: read directly (as large as a window, or out of bounds: readAt's checks and message).
+   */
+  const windowOf = (off: number, len: number, where: string | number, bytes: number): { at: number; buf: Buffer<ArrayBufferLike> } | null => {
+    if (len >= bytes) return null;
     // A loop, not findIndex with an arrow: a closure per read.
     let k = -1;
     for (let i = 0; i < wins.length; i++) if (off >= wins[i].at && off + len <= wins[i].at + wins[i].buf.length) { k = i; break; }
     if (k < 0) {
       // Bounds are the reader's to check (it names the reference); a window never runs past the end.
-      if (!Number.isSafeInteger(off) || off < 0 || len < 0 || off + len > img.length) return direct(off, len, where);
+      if (!Number.isSafeInteger(off) || off < 0 || len < 0 || off + len > img.length) return null;
       const n = Math.min(bytes, img.length - off);
       // The least recently used window's buffer is read into again (a view of it lives only until
       // this read): a fresh 64 KiB buffer per window was most of a worker's garbage collection.
@@ -120,21 +118,33 @@ export function readAhead(img: ErofsImage, big: number, small = Math.min(big, ME
       if (old && old.buf.length === n) {
         buf = old.buf;
         for (let got = 0; got < n;) {
-          const k = fs.readSync(img.imageFd, buf, got, n - got, off + got);
-          if (k === 0) throw new CorruptImageError('short read', where);
-          got += k;
+          const r = fs.readSync(img.imageFd, buf, got, n - got, off + got);
+          if (r === 0) throw new CorruptImageError('short read', typeof where === 'number' ? `nid ${where}` : where);
+          got += r;
         }
       } else {
-        const r = direct(off, n, where);
+        const r = direct(off, n, typeof where === 'number' ? `nid ${where}` : where);
         buf = Buffer.from(r.buffer, r.byteOffset, r.byteLength);
       }
       wins.unshift({ at: off, buf });
-      k = 0;
     } else if (k > 0) {
       wins.unshift(wins.splice(k, 1)[0]);
     }
-    const w = wins[0];
+    return wins[0];
+  };
+  const view = (off: number, len: number, where: string, bytes = big): Uint8Array => {
+    const w = windowOf(off, len, where, bytes);
+    if (!w) return direct(off, len, where);
     return w.buf.subarray(off - w.at, off - w.at + len);
+  };
+  img.metaWindow = (off: number, len: number, nid: number): Uint8Array => {
+    const w = windowOf(off, len, nid, small);
+    if (!w) {
+      img.windowAt = 0;
+      return direct(off, len, `nid ${nid}`);
+    }
+    img.windowAt = off - w.at;
+    return w.buf;
   };
   img.readView = view;
   img.metaView = (off: number, len: number, where: string): Uint8Array => view(off, len, where, small);
@@ -148,7 +158,7 @@ export function readAhead(img: ErofsImage, big: number, small = Math.min(big, ME
     out.set(v);
     return out;
   };
-  return () => { img.readAt = own; img.readView = undefined; img.metaView = undefined; img.cacheInodes = cached; };
+  return () => { img.readAt = own; img.readView = undefined; img.metaView = undefined; img.metaWindow = undefined; img.cacheInodes = cached; };
 }
 const READ_WINDOWS = 4;
 /**
@@ -208,40 +218,38 @@ export function restoreFile(img: ErofsImage, fd: number, ino: InodeInfo, r: Rest
   }
 }
 
-/**
- * sendfile of each range in turn (an inline tail written from memory); false where the kernel cannot
- * copy (the caller then writes the whole file again from offset 0). A plain
- * loop: `every` with a destructuring arrow made an iterator and a closure per file, run mostly before
- * the optimizing tier starts (corpus: ~7 MB of garbage).
- */
-function sendfileAll(img: ErofsImage, fd: number, ino: InodeInfo, ranges: [number, number][]): boolean {
-  const tailAt = ino.iloc + ino.isize + ino.xattrSize;
-  let pos = 0;
-  for (let k = 0; k < ranges.length; k++) {
-    // Not destructured: array destructuring runs the iterator protocol until optimized.
-    const off = ranges[k][0];
-    const len = ranges[k][1];
-    // An inline tail (after the inode and its xattrs, in the block the inode was just read from)
-    // is written from that read-ahead window: a pwrite of a few KiB costs the kernel ~1 µs less than
-    // a sendfile (10,659 of the corpus's 17,219 files are only a tail, 6,556 more end with one).
-    if (off === tailAt && img.metaView) {
-      sys.pwriteAll(fd, img.metaView(off, len, `nid ${ino.nid}`), pos);
-    } else if (!sys.sendfile(fd, img.imageFd, off, len)) {
-      return false;
-    }
-    pos += len;
-  }
-  return true;
-}
-
 function writeData(img: ErofsImage, fd: number, ino: InodeInfo, rel: RelPath, onBytes: (n: number) => void): void {
   // Flat data goes from the image to the file in the kernel (sendfile), never through JavaScript.
-  const ranges = img.flatRanges(ino);
-  if (ranges && sendfileAll(img, fd, ino, ranges)) {
+  if ((ino.datalayout === INODE_FLAT_PLAIN || ino.datalayout === INODE_FLAT_INLINE) && sendfileFlat(img, fd, ino)) {
     onBytes(ino.size);
     return;
   }
   writeDecoded(img, fd, ino, rel, onBytes);
+}
+
+/**
+ * sendfileAll of a flat inode's blocks and inline tail (img.flatRanges' ranges), without making the
+ * ranges: their arrays were garbage of every file. The bounds were checked when the inode was read
+ * (ErofsImage.checkLayout: blocks and tail inside the image, the tail inside its block).
+ */
+function sendfileFlat(img: ErofsImage, fd: number, ino: InodeInfo): boolean {
+  const bs = img.blockSize;
+  const inline = ino.datalayout === INODE_FLAT_INLINE;
+  const tail = inline ? ino.size % bs : 0;
+  const blockBytes = ino.size - tail;
+  if (blockBytes && !sys.sendfile(fd, img.imageFd, ino.u * bs, blockBytes)) return false;
+  if (!tail) return true;
+  const tailAt = ino.iloc + ino.isize + ino.xattrSize;
+  // An inline tail (after the inode and its xattrs, in the block the inode was just read from)
+  // is written from that read-ahead window: a pwrite of a few KiB costs the kernel ~1 µs less than
+  // a sendfile (10,659 of the corpus's 17,219 files are only a tail, 6,556 more end with one).
+  if (img.metaWindow) {
+    const w = img.metaWindow(tailAt, tail, ino.nid);
+    sys.pwriteAll(fd, w.subarray(img.windowAt, img.windowAt + tail), blockBytes);
+    return true;
+  }
+  // false: the caller writes the whole file again from offset 0 (positioned writes over these).
+  return sys.sendfile(fd, img.imageFd, tailAt, tail);
 }
 
 /**
@@ -289,7 +297,10 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
   const stats: ExtractStats = { files: 0, dirs: 0, bytes: 0, workers: 0 };
   // First name of every non-directory inode: later names of it become hard links (whatever i_nlink
   // says: a forged nlink of 1 must not turn one inode under many names into many full copies).
-  const firstName = new Map<number, { dir: Buffer[]; name: Buffer }>();
+  // nid -> index into firstDir/firstNames (NidTable: a Map's look-ups showed in the profile).
+  const firstName = new NidTable();
+  const firstDir: Buffer[][] = [];
+  const firstNames: Buffer[] = [];
   const seenDirs = new Set<number>();
   // The entry being made is relName in relDir (none: the directory itself); rel() joins them.
   let relDir: Buffer = EMPTY;
@@ -381,11 +392,16 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
   const extractDir = (rootfd: number, dirfd: number, dir: InodeInfo, parentNid: number, chain: Buffer[], dirRel: Buffer, depth: number): void => {
     if (depth > MAX_DEPTH) throw new CorruptImageError('directory nesting too deep', `nid ${dir.nid}`);
     const where = `nid ${dir.nid}`;
-    for (const e of img.readdir(dir, parentNid)) {
+    const entries = img.readdir(dir, parentNid);
+    // Indexed, not for-of: an array iterator per directory and a call per entry before Maglev.
+    for (let k = 0; k < entries.length; k++) {
+      const e = entries[k];
       // A view of the entry's own copy of its name (decodeDirBlock slices each), not another copy.
       const name = Buffer.isBuffer(e.name) ? e.name : Buffer.from(e.name.buffer, e.name.byteOffset, e.name.length);
       if ((name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e)) continue;
-      checkName(name, where);
+      // Usable as one entry of one directory: readdir refused '/' and NUL, decodeDirBlock an empty
+      // name and one longer than EROFS_NAME_LEN, and "." and ".." are skipped above (no second scan
+      // of every name here: ~5 % of the tricky tree's extract, a 3,000-entry directory).
       relDir = dirRel;
       relName = name;
       const ino = img.inode(e.nid);
@@ -415,17 +431,19 @@ export function extract(img: ErofsImage, target: string, opts: ExtractOptions = 
       }
       try {
         const first = firstName.get(ino.nid);
-        if (first) {
-          const from = openDirChain(rootfd, first.dir);
+        if (first >= 0) {
+          const from = openDirChain(rootfd, firstDir[first]);
           try {
-            sys.linkat(from, first.name, dirfd, name);
+            sys.linkat(from, firstNames[first], dirfd, name);
           } finally {
             if (from !== rootfd) sys.close(from);
           }
           stats.files++;
           continue;
         }
-        firstName.set(ino.nid, { dir: chain, name });
+        firstName.add(ino.nid, firstNames.length);
+        firstDir.push(chain);
+        firstNames.push(name);
         switch (ino.kind) {
           case 'reg': {
             if (ino.size === 0 && rule.exactMode && (ino.mode & 0o7000) === 0 && xattrsOf(ino).length === 0) {

@@ -5,7 +5,7 @@ const fs = process.getBuiltinModule('node:fs');
 import { blockDeviceSize } from '../sys/block-device.js';
 import {
   SUPER_OFFSET, ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, INODE_COMPRESSED_FULL, INODE_COMPRESSED_COMPACT,
-  INODE_CHUNK_BASED, NULL_ADDR, INODE_EXTENDED_SIZE,
+  INODE_CHUNK_BASED, NULL_ADDR, INODE_EXTENDED_SIZE, INODE_LAYOUT_EXTENDED, I_DATALAYOUT_BIT,
   XATTR_ENTRY_SIZE, XATTR_LONG_PREFIX, MAX_SYMLINK, FT_UNKNOWN, fileTypeOfMode,
   FEATURE_COMPAT_PLAIN_XATTR_PFX, FEATURE_INCOMPAT_XATTR_PREFIXES, CHUNK_FORMAT_ALL, CHUNK_FORMAT_48BIT,
   FEATURE_INCOMPAT_DEVICE_TABLE,
@@ -13,7 +13,7 @@ import {
 import { decodeDeviceSlot, DEVT_SLOT_SIZE, type DeviceSlot } from '../format/device.js';
 import { chunkBitsOf, chunkCount, chunkEntrySize, chunkMapLayout, decodeChunkEntry } from '../format/chunk.js';
 import { decodeSuperBlock, verifySuperBlockChecksum, checksumLength, type SuperBlock } from '../format/superblock.js';
-import { decodeInode, inodeFormat, inodeSize, decodeRdev, flatDataLayout, I_FORMAT_KNOWN } from '../format/inode.js';
+import { inodeSize, decodeRdev, flatDataLayout, I_FORMAT_KNOWN, INODE_COMMON_OFFSETS as C, INODE_COMPACT_OFFSETS as P, INODE_EXTENDED_OFFSETS as X } from '../format/inode.js';
 import { xattrIbodySize, decodeXattrIbody } from '../format/xattr-ibody.js';
 import { decodeDirBlock, type DirEntry } from '../format/dirent.js';
 import { decodeXattrEntry, xattrEntryLength, decodePrefixTable, shortPrefix, longPrefixString, type LongPrefix } from '../format/xattr.js';
@@ -40,7 +40,6 @@ export function imageLength(fd: number): number {
 }
 
 const READ_CHUNK = 1 << 20;
-const MAX_SAFE_BIGINT = BigInt(Number.MAX_SAFE_INTEGER);
 /** rdev of every inode that is not a device: one shared, frozen object, not one per inode. */
 const NO_RDEV: { major: number; minor: number } = Object.freeze({ major: 0, minor: 0 });
 /** Deepest directory nesting we follow (the kernel has no limit; PATH_MAX makes deeper trees unusable). */
@@ -63,6 +62,12 @@ export class ErofsImage implements ImageReader {
   readView?: (off: number, len: number, where: string) => Uint8Array;
   /** The same for metadata (readAt's window size): a view valid until the next read. */
   metaView?: (off: number, len: number, where: string) => Uint8Array;
+  /**
+   * The same bytes in place: the window holding them, which they start at index windowAt of
+   * (inode(): no view made per inode). `nid` names the inode in a message.
+   */
+  metaWindow?: (off: number, len: number, nid: number) => Uint8Array;
+  windowAt = 0;
 
   private constructor(private fd: number, readonly path: string) {
     this.length = imageLength(fd);
@@ -167,37 +172,78 @@ export class ErofsImage implements ImageReader {
   }
 
   inode(nid: number): InodeInfo {
-    const cached = this.inodeCache.get(nid);
-    if (cached) return cached;
-    const where = `nid ${nid}`;
-    if (!Number.isSafeInteger(nid) || nid < 0) throw new CorruptImageError('nid out of range', where);
+    // extract turns the cache off and asks each inode once: no look-up in an empty map.
+    if (this.inodeCache.size) {
+      const cached = this.inodeCache.get(nid);
+      if (cached) return cached;
+    }
+    // The message's "nid N" is made only for a message (nidWhere): a string per inode was garbage.
+    if (!Number.isSafeInteger(nid) || nid < 0) throw new CorruptImageError('nid out of range', nidWhere(nid));
     const iloc = this.iloc(nid);
-    // Decoded at once: a view of extract's read-ahead window will do (no copy).
-    const view = this.metaView;
+    // Decoded at once: extract's read-ahead window will do, read in place (no copy, not even a view).
+    const win = this.metaWindow;
     // With a window, one look-up for either form (the larger one's bytes, where the image has them).
-    const head = view ? view(iloc, iloc + INODE_EXTENDED_SIZE <= this.length ? INODE_EXTENDED_SIZE : 2, where) : this.readAt(iloc, 2, where);
-    const fmt = inodeFormat(head, 0);
+    const headLen = win && iloc + INODE_EXTENDED_SIZE <= this.length ? INODE_EXTENDED_SIZE : 2;
+    let b = win ? win(iloc, headLen, nid) : this.readAt(iloc, 2, nidWhere(nid));
+    let o = win ? this.windowAt : 0;
+    const rawFormat = le16(b, o + C.format);
     // Pre-6.15 kernels reject any i_format bit above the version and layout bits.
-    if (fmt.raw & ~I_FORMAT_KNOWN) throw new CorruptImageError('unsupported i_format bits', where, `0x${fmt.raw.toString(16)}`);
-    const isize = inodeSize(fmt.extended);
-    const raw = decodeInode(head.length >= isize ? head : view ? view(iloc, isize, where) : this.readAt(iloc, isize, where), 0);
-    const kind = kindOfMode(raw.mode);
-    if (!kind) throw new CorruptImageError('bad file type in i_mode', where, `0${raw.mode.toString(8)}`);
-    if (raw.datalayout > INODE_CHUNK_BASED) throw new CorruptImageError('unknown data layout', where, `${raw.datalayout}`);
-    if (raw.xattrIcount === 1) throw new CorruptImageError('xattr icount 1 is invalid', where);
-    if (raw.size > MAX_SAFE_BIGINT) throw new CorruptImageError('inode size too large', where);
-    const size = Number(raw.size);
-    const xattrSize = xattrIbodySize(raw.xattrIcount);
-    if (iloc + isize + xattrSize > this.length) throw new CorruptImageError('inode xattrs beyond the end of the image', where);
+    if (rawFormat & ~I_FORMAT_KNOWN) throw new CorruptImageError('unsupported i_format bits', nidWhere(nid), `0x${rawFormat.toString(16)}`);
+    const extended = (rawFormat & 1) === INODE_LAYOUT_EXTENDED;
+    const isize = inodeSize(extended);
+    // The fields are read from the bytes here, not through decodeInode: no DataView, result object or
+    // BigInt per inode (i_size and the times are numbers until an InodeInfo needs its BigInt), which
+    // were most of extract's garbage (corpus: 18,741 inodes).
+    if (headLen < isize) {
+      b = win ? win(iloc, isize, nid) : this.readAt(iloc, isize, nidWhere(nid));
+      o = win ? this.windowAt : 0;
+    }
+    const datalayout = (rawFormat >> I_DATALAYOUT_BIT) & 7;
+    const xattrIcount = le16(b, o + C.xattrIcount);
+    const mode = le16(b, o + C.mode);
+    let nlink: number;
+    let size: number;
+    let u: number;
+    let ino: number;
+    let uid: number;
+    let gid: number;
+    let mtimeSec: bigint;
+    let mtimeNsec: number;
+    // Above 2^53 (refused below, in the order the checks have always been made).
+    let sizeHi = 0;
+    if (extended) {
+      sizeHi = le32(b, o + X.size + 4);
+      size = sizeHi * 0x100000000 + le32(b, o + X.size);
+      u = le32(b, o + X.u);
+      ino = le32(b, o + X.ino);
+      uid = le32(b, o + X.uid);
+      gid = le32(b, o + X.gid);
+      mtimeSec = this.extendedSeconds(le32(b, o + X.mtimeSec), le32(b, o + X.mtimeSec + 4));
+      mtimeNsec = le32(b, o + X.mtimeNsec);
+      nlink = le32(b, o + X.nlink);
+    } else {
+      nlink = le16(b, o + P.nlink);
+      size = le32(b, o + P.size);
+      u = le32(b, o + P.u);
+      ino = le32(b, o + P.ino);
+      uid = le16(b, o + P.uid);
+      gid = le16(b, o + P.gid);
+      mtimeSec = this.compactSeconds(le32(b, o + P.mtimeDelta));
+      mtimeNsec = this.sb.fixedNsec;
+    }
+    const kind = kindOfMode(mode);
+    if (!kind) throw new CorruptImageError('bad file type in i_mode', nidWhere(nid), `0${mode.toString(8)}`);
+    if (datalayout > INODE_CHUNK_BASED) throw new CorruptImageError('unknown data layout', nidWhere(nid), `${datalayout}`);
+    if (xattrIcount === 1) throw new CorruptImageError('xattr icount 1 is invalid', nidWhere(nid));
+    if (sizeHi > 0x1fffff) throw new CorruptImageError('inode size too large', nidWhere(nid));
+    const xattrSize = xattrIbodySize(xattrIcount);
+    if (iloc + isize + xattrSize > this.length) throw new CorruptImageError('inode xattrs beyond the end of the image', nidWhere(nid));
     const info: InodeInfo = {
-      nid, iloc, extended: raw.extended, datalayout: raw.datalayout, kind, mode: raw.mode, nlink: raw.nlink, size,
-      uid: raw.uid, gid: raw.gid,
-      mtimeSec: raw.extended ? raw.mtimeSec : BigInt.asIntN(64, this.sb.epoch) + BigInt(raw.mtimeDelta),
-      mtimeNsec: raw.extended ? raw.mtimeNsec : this.sb.fixedNsec,
-      ino: raw.ino, u: raw.u, rdev: kind === 'chr' || kind === 'blk' ? decodeRdev(raw.u) : NO_RDEV,
+      nid, iloc, extended, datalayout, kind, mode, nlink, size, uid, gid, mtimeSec, mtimeNsec,
+      ino, u, rdev: kind === 'chr' || kind === 'blk' ? decodeRdev(u) : NO_RDEV,
       isize, xattrSize,
     };
-    if (info.mtimeNsec >= 1_000_000_000) throw new CorruptImageError('mtime nanoseconds out of range', where);
+    if (info.mtimeNsec >= 1_000_000_000) throw new CorruptImageError('mtime nanoseconds out of range', nidWhere(nid));
     this.checkLayout(info);
     if (!this.cacheInodes) return info;
     if (this.inodeCache.size > 65536) this.inodeCache.clear();
@@ -205,36 +251,66 @@ export class ErofsImage implements ImageReader {
     return info;
   }
 
+  /**
+   * A compact inode's i_mtime: the superblock's epoch plus its delta, as a BigInt. The last one is
+   * kept: the inodes of an image mostly share a few times (all of them with -T).
+   */
+  private compactSeconds(delta: number): bigint {
+    if (delta !== this.lastDelta) {
+      this.lastDelta = delta;
+      this.lastDeltaSec = (this.epochSec ??= BigInt.asIntN(64, this.sb.epoch)) + BigInt(delta);
+    }
+    return this.lastDeltaSec;
+  }
+  private epochSec: bigint | undefined;
+  private lastDelta = -1;
+  private lastDeltaSec = 0n;
+
+  /** An extended inode's i_mtime (signed 64-bit, in halves), the last one kept as compactSeconds does. */
+  private extendedSeconds(lo: number, hi: number): bigint {
+    if (lo !== this.lastLo || hi !== this.lastHi) {
+      this.lastLo = lo;
+      this.lastHi = hi;
+      this.lastSec = (BigInt(hi | 0) << 32n) + BigInt(lo);
+    }
+    return this.lastSec;
+  }
+  private lastLo = -1;
+  private lastHi = -1;
+  private lastSec = 0n;
+
   private checkLayout(i: InodeInfo): void {
-    const where = `nid ${i.nid}`;
     const bs = this.blockSize;
-    if (i.kind === 'lnk' && (i.size === 0 || i.size > MAX_SYMLINK)) throw new CorruptImageError('bad symlink size', where, `${i.size}`);
-    if (i.kind === 'dir' && i.size === 0) throw new CorruptImageError('empty directory inode', where);
+    if (i.kind === 'lnk' && (i.size === 0 || i.size > MAX_SYMLINK)) throw new CorruptImageError('bad symlink size', nidWhere(i.nid), `${i.size}`);
+    if (i.kind === 'dir' && i.size === 0) throw new CorruptImageError('empty directory inode', nidWhere(i.nid));
     if (i.kind !== 'reg' && (i.datalayout === INODE_COMPRESSED_FULL || i.datalayout === INODE_COMPRESSED_COMPACT)
       && i.kind !== 'dir') {
-      throw new CorruptImageError('compressed layout on a non-regular file', where);
+      throw new CorruptImageError('compressed layout on a non-regular file', nidWhere(i.nid));
     }
     if (i.datalayout === INODE_FLAT_PLAIN || i.datalayout === INODE_FLAT_INLINE) {
       if (i.kind === 'chr' || i.kind === 'blk' || i.kind === 'fifo' || i.kind === 'sock') {
-        if (i.size !== 0) throw new CorruptImageError('special file with data', where);
+        if (i.size !== 0) throw new CorruptImageError('special file with data', nidWhere(i.nid));
         return;
       }
-      const { blocks: nblocks, tail } = flatDataLayout(i.size, bs, i.datalayout === INODE_FLAT_INLINE);
+      // flatDataLayout's arithmetic, without its result object (once per inode in extract).
+      const inline = i.datalayout === INODE_FLAT_INLINE;
+      const nblocks = inline ? Math.floor(i.size / bs) : Math.ceil(i.size / bs);
+      const tail = inline ? i.size % bs : 0;
       if (nblocks > 0) {
-        if (i.u === NULL_ADDR) throw new UnsupportedFeatureError(`${where}: flat data with a null start block (6.15 holes) is not supported`);
+        if (i.u === NULL_ADDR) throw new UnsupportedFeatureError(`${nidWhere(i.nid)}: flat data with a null start block (6.15 holes) is not supported`);
         if ((i.u + nblocks) * bs > this.length) {
-          throw new CorruptImageError('data blocks beyond the end of the image', where, `blocks ${i.u}..${i.u + nblocks}`);
+          throw new CorruptImageError('data blocks beyond the end of the image', nidWhere(i.nid), `blocks ${i.u}..${i.u + nblocks}`);
         }
       }
       if (i.datalayout === INODE_FLAT_INLINE) {
         const toff = i.iloc + i.isize + i.xattrSize;
         // data.c erofs_map_blocks: "inline data cross block boundary".
-        if (tail === 0 && i.size > 0) throw new CorruptImageError('inline layout with a block-aligned size', where);
-        if ((toff % bs) + tail > bs) throw new CorruptImageError('inline data crosses a block boundary', where);
-        if (toff + tail > this.length) throw new CorruptImageError('inline data beyond the end of the image', where);
+        if (tail === 0 && i.size > 0) throw new CorruptImageError('inline layout with a block-aligned size', nidWhere(i.nid));
+        if ((toff % bs) + tail > bs) throw new CorruptImageError('inline data crosses a block boundary', nidWhere(i.nid));
+        if (toff + tail > this.length) throw new CorruptImageError('inline data beyond the end of the image', nidWhere(i.nid));
       }
     } else if (i.datalayout === INODE_CHUNK_BASED) {
-      if (i.kind === 'chr' || i.kind === 'blk' || i.kind === 'fifo' || i.kind === 'sock') throw new CorruptImageError('chunk-based special file', where);
+      if (i.kind === 'chr' || i.kind === 'blk' || i.kind === 'fifo' || i.kind === 'sock') throw new CorruptImageError('chunk-based special file', nidWhere(i.nid));
       this.chunkMap(i);
     }
   }
@@ -371,7 +447,7 @@ export class ErofsImage implements ImageReader {
     const out: DirEntry[] = [];
     for (let off = 0; off < data.length; off += bs) {
       const maxsize = Math.min(bs, data.length - off);
-      out.push(...decodeDirBlock(data.subarray(off, off + maxsize), maxsize, where));
+      decodeDirBlock(data.subarray(off, off + maxsize), maxsize, where, out);
     }
     let dot = false;
     let dotdot = false;
@@ -489,4 +565,17 @@ export class ErofsImage implements ImageReader {
 export function hasSlashOrNul(name: Uint8Array): boolean {
   for (let k = 0; k < name.length; k++) if (name[k] === 0x2f || name[k] === 0) return true;
   return false;
+}
+
+/** Little-endian fields of image bytes (inodes), without a DataView per inode. */
+function le16(b: Uint8Array, o: number): number {
+  return b[o] | (b[o + 1] << 8);
+}
+function le32(b: Uint8Array, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+}
+
+/** How a message names an inode. */
+function nidWhere(nid: number): string {
+  return `nid ${nid}`;
 }
