@@ -12,7 +12,9 @@ import {
   DEFLATE_MAX_LEVEL,
   type DeflateHint,
   type DeflateResult,
+  warmUpCalls,
 } from '../src/compress/deflate.js';
+import { Worker } from 'node:worker_threads';
 import { inflateStrict, DeflateFormatError } from '../src/compress/deflate-inflate.js';
 import { STORED_PAD_BIT } from '../src/compress/deflate-writer.js';
 
@@ -352,4 +354,52 @@ test('inflateStrict on random and mutated input: exact bytes or DeflateFormatErr
 test('property case count', () => {
   assert.ok(propertyCases >= 1000);
   console.log(`deflate property cases: ${propertyCases}`);
+});
+
+/** The first block's BFINAL and BTYPE bits. */
+const firstBlock = (data: Uint8Array) => ({ final: (data[0] & 1) === 1, type: (data[0] >> 1) & 3 });
+
+test('deflate_warm_up_reaches_every_path: each made-up input of the worker warm-up takes the path it names (a path seen first by real data made V8 compile the driver again)', () => {
+  const seen = new Set<string>();
+  for (const c of warmUpCalls()) {
+    const r = deflateDestSize(c.src, c.srcLen, c.capacity, DEFLATE_DEFAULT_LEVEL);
+    const words = c.path.split(', ');
+    for (const w of words) seen.add(w);
+    const at = `${c.path} (${c.srcLen} bytes into ${c.capacity})`;
+    if (words.includes('whole')) assert.equal(r.consumed, c.srcLen, at);
+    if (words.includes('cut')) assert.ok(r.consumed > 0 && r.consumed < c.srcLen, at);
+    if (words.includes('empty')) assert.equal(r.consumed, 0, at);
+    if (words.includes('stored')) assert.equal(firstBlock(r.data).type, 0, at);
+    if (words.includes('fixed')) assert.equal(firstBlock(r.data).type, 1, at);
+    if (words.includes('dynamic')) assert.equal(firstBlock(r.data).type, 2, at);
+    // a block completed before the final one
+    if (words.includes('split')) assert.equal(firstBlock(r.data).final, false, at);
+    // an open block of more tokens than the xlog table holds (4096): noise is one literal a byte
+    if (words.includes('long block')) assert.ok(c.srcLen > 4096, at);
+    if (r.consumed > 0) assert.ok(same(inflateStrict(r.data, r.consumed), c.src.subarray(0, r.consumed)), at);
+  }
+  for (const w of ['whole', 'cut', 'empty', 'stored', 'fixed', 'dynamic', 'split', 'long block', 'long matches']) assert.ok(seen.has(w), w);
+});
+
+test('deflate_warm_up_changes_no_output: a worker thread (which warms the driver up first) writes the bytes the main thread (which does not) writes', async () => {
+  const inputs: [Uint8Array, number][] = [];
+  for (const c of warmUpCalls()) inputs.push([c.src.slice(0, c.srcLen), c.capacity]);
+  const text = new TextEncoder().encode(BASE_WORDS.join(' ').repeat(40));
+  for (const cap of [512, 4096, 65536]) inputs.push([text, cap], [prng(7, 20_000), cap]);
+  const here = inputs.map(([src, cap]) => [...LEVELS, DEFLATE_DEFAULT_LEVEL].map((l) => deflateDestSize(src, src.length, cap, l)));
+  const url = new URL('../src/compress/deflate.js', import.meta.url).href;
+  const w = new Worker(`const { parentPort, workerData } = require('node:worker_threads');
+import(workerData.url).then(({ deflateDestSize }) => parentPort.postMessage(workerData.inputs.map(([src, cap]) =>
+  workerData.levels.map((l) => { const r = deflateDestSize(src, src.length, cap, l); return { consumed: r.consumed, data: r.data.slice() }; }))));`,
+  { eval: true, workerData: { url, inputs, levels: [...LEVELS, DEFLATE_DEFAULT_LEVEL] } });
+  try {
+    const there = await new Promise<{ consumed: number; data: Uint8Array }[][]>((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+    assert.equal(there.length, here.length);
+    here.forEach((rs, i) => rs.forEach((r, j) => {
+      assert.equal(there[i][j].consumed, r.consumed, `input ${i} level ${j}`);
+      assert.ok(same(there[i][j].data, r.data), `input ${i} level ${j}`);
+    }));
+  } finally {
+    await w.terminate();
+  }
 });

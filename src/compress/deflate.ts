@@ -82,6 +82,7 @@ function checkArgs(src: Uint8Array, srcLen: number, capacity: number, level: num
  */
 export function deflateDestSize(src: Uint8Array, srcLen: number, capacity: number, level: number, hint?: DeflateHint): DeflateResult {
   checkArgs(src, srcLen, capacity, level);
+  if (!warmed && !isMainThread) warmUp(level);
   const res = level === 0 ? destSizeStored(src, srcLen, capacity, hint) : destSizeLz(src, srcLen, capacity, level, hint);
   // cheap insurance for the two properties the on-disk format depends on
   if (res.data.length > capacity || res.data[0] === 0 || res.consumed > srcLen) {
@@ -91,16 +92,96 @@ export function deflateDestSize(src: Uint8Array, srcLen: number, capacity: numbe
   return res;
 }
 
+/**
+ * Every result is made here: an object literal written at each return site left V8 without type
+ * feedback for the sites the data seen so far had not reached (the stored fallback on incompressible
+ * input, say), and optimized code left there (a deopt) each time: 266 times in one thread compressing
+ * 160 MB of the bench corpus at 4 KiB pclusters (--trace-deopt).
+ */
+function result(consumed: number, data: Uint8Array): DeflateResult {
+  return { consumed, data };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Warm-up
+
+const { isMainThread } = process.getBuiltinModule('node:worker_threads');
+let warmed = false;
+
+/** One call of the warm-up: the path of the driver it takes. */
+export interface WarmUpCall { src: Uint8Array; srcLen: number; capacity: number; path: string }
+
+/** The made-up inputs of the warm-up (exported for its test: each reaches the path it names). */
+export function warmUpCalls(): WarmUpCall[] {
+  let x = 0x2545f491;
+  const noise = new Uint8Array(5000);
+  for (let i = 0; i < noise.length; i++) noise[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
+  const words = ['erofs', 'pcluster', 'deflate', 'block', 'inode', 'xattr', 'extent', 'mkfs', 'lcluster', 'kernel'];
+  const text = new Uint8Array(12_000);
+  for (let i = 0, w = 0; i < text.length; w++) {
+    const t = `${words[(w * 7 + (w >> 3)) % words.length]}${w % 13 === 0 ? `${w}\n` : ' '}`;
+    for (let k = 0; k < t.length && i < text.length; k++) text[i++] = t.charCodeAt(k);
+  }
+  // text then noise: statistics that change part-way
+  const mixed = new Uint8Array(text.length + 3000);
+  mixed.set(text);
+  mixed.set(noise.subarray(0, 3000), text.length);
+  const zeros = new Uint8Array(20_000);
+  return [
+    { src: text, srcLen: 3000, capacity: 4096, path: 'whole, dynamic' },
+    { src: text, srcLen: 300, capacity: 4096, path: 'whole, fixed' },
+    { src: noise, srcLen: 200, capacity: 4096, path: 'whole, stored' },
+    { src: text, srcLen: text.length, capacity: 512, path: 'cut, dynamic' },
+    { src: noise, srcLen: noise.length, capacity: 700, path: 'cut, stored' },
+    { src: noise, srcLen: 100, capacity: 2, path: 'empty' },
+    { src: text, srcLen: 2000, capacity: 60, path: 'cut, fixed' },
+    { src: mixed, srcLen: mixed.length, capacity: 4096, path: 'cut, split' },
+    // an open block of more tokens than the xlog table covers
+    { src: noise, srcLen: noise.length, capacity: 8192, path: 'whole, stored, long block' },
+    { src: zeros, srcLen: zeros.length, capacity: 200, path: 'whole, long matches' },
+  ];
+}
+
+/**
+ * Run every path of the driver a few times, on made-up input, before a worker thread's first real
+ * call. V8 optimizes a hot function for the paths its calls have taken so far, and a path taken
+ * later for the first time (incompressible input stored, a block split, a code longer than 15 bits
+ * repaired, a count past the xlog table) throws the optimized code away, to be compiled again: a
+ * worker's first files decided which paths it had seen. Bench corpus, -zdeflate, one worker
+ * (--trace-opt --trace-deopt): destSizeLz compiled by TurboFan 7 times and Maglev 11 times, 56
+ * deopts; and each worker compiles it for itself, on a background thread that competes with the
+ * other workers for the cores. Not on the main thread: it compresses only builds small enough to run
+ * there (JobPool.inlineBudget), where ~10 ms of warm-up would not pay. Nothing carries over between
+ * calls (every call starts from reset()), so the outputs are the same with or without it.
+ */
+function warmUp(level: number): void {
+  warmed = true;
+  if (level === 0) return;
+  const calls = warmUpCalls();
+  // code lengths past 15 bits (Fibonacci counts), and counts a packed sort key cannot hold
+  const ll = new Int32Array(NUM_LL);
+  const d = new Int32Array(NUM_D);
+  for (let i = 0, a = 1, b = 1; i < 24; i++, [a, b] = [b, a + b]) ll[i] = a;
+  ll[EOB] = 1;
+  d[0] = 1 << 23;
+  d[1] = 3;
+  // V8 keeps type feedback for a function only once it has been called a few times: three rounds.
+  for (let round = 0; round < 3; round++) {
+    for (const c of calls) destSizeLz(c.src, c.srcLen, c.capacity, level);
+    codeC.build(ll, d);
+  }
+}
+
 function emptyStream(): DeflateResult {
   // a fixed-code final block holding only end-of-block: 3 + 7 bits
-  return { consumed: 0, data: Uint8Array.of(0x03, 0x00) };
+  return result(0, Uint8Array.of(0x03, 0x00));
 }
 
 function destSizeStored(src: Uint8Array, srcLen: number, capacity: number, hint?: DeflateHint): DeflateResult {
   const n = storedFit(srcLen, capacity);
   if (hint) hint.lastFed = 0;
   if (n <= 0) return emptyStream();
-  return { consumed: n, data: encodeStored(src, n) };
+  return result(n, encodeStored(src, n));
 }
 
 /** cost in bits of token t under a code (0 if a symbol has no code) */
@@ -365,9 +446,9 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
     const dyn = blkBits + 3 + codeA.headerBits + codeA.dataBits(ts.cumLL, ts.cumD) + ts.cumXb;
     const fix = blkBits + 3 + ts.cumFixed + 7;
     const sto = (srcLen + 5 * Math.max(1, Math.ceil(srcLen / 65535))) * 8;
-    if (sto < dyn && sto < fix && sto <= budget) return { consumed: srcLen, data: encodeStored(src, srcLen) };
-    if (dyn < fix) return { consumed: srcLen, data: encodeBlocks(capacity, ts.n, codeA) };
-    return { consumed: srcLen, data: encodeBlocks(capacity, ts.n, null) };
+    if (sto < dyn && sto < fix && sto <= budget) return result(srcLen, encodeStored(src, srcLen));
+    if (dyn < fix) return result(srcLen, encodeBlocks(capacity, ts.n, codeA));
+    return result(srcLen, encodeBlocks(capacity, ts.n, null));
   }
 
   // Cut with code A (built for all tokens of the open block): walk back from the end. C_A(k) grows
@@ -460,10 +541,10 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   const best = Math.max(bytesA, bytesB, bytesF, bytesS);
   if (best <= 0) return emptyStream();
   // ties: dynamic B, dynamic A, fixed, stored (a fixed order keeps the choice canonical)
-  if (bytesB === best) return { consumed: best, data: encodeBlocks(capacity, kB, codeF) };
-  if (bytesA === best) return { consumed: best, data: encodeBlocks(capacity, kA, codeA) };
-  if (bytesF === best) return { consumed: best, data: encodeBlocks(capacity, kF, null) };
-  return { consumed: best, data: encodeStored(src, best) };
+  if (bytesB === best) return result(best, encodeBlocks(capacity, kB, codeF));
+  if (bytesA === best) return result(best, encodeBlocks(capacity, kA, codeA));
+  if (bytesF === best) return result(best, encodeBlocks(capacity, kF, null));
+  return result(best, encodeStored(src, best));
 }
 
 /** input bytes of tokens [from, to) */
