@@ -11,7 +11,7 @@ import { compressChoiceOf } from '../plan/compress-hints.js';
 import type { BuildOptions } from '../options.js';
 import { mayBeWorthCompressing, type ZParams, type ZResult } from '../files/zfile.js';
 import { digestAlgorithm } from '../../fingerprint/compute.js';
-import { CacheIndex, optionsKey, type IndexEntry } from '../cache/cache-index.js';
+import { CacheIndex, optionsKey, type IndexEntry, type Rec } from '../cache/cache-index.js';
 import { entryHasIdentity, imageHead, resultOfHead } from '../cache/cache.js';
 import { trustedImage, type OldImage } from '../cache/old-image.js';
 
@@ -480,11 +480,16 @@ export class FileJobQueue {
     const z = resultOfHead(r.heads, key, id);
     if (!z) return undefined;
     headLayouts++;
+    return this.laidOut(r, z, { opts: optsKey, path });
+  }
+
+  /** A file laid out here from its record (fromHead, fromImage): counted, the record kept as loaded, the digest the record's. */
+  private laidOut(r: Readonly<Rec>, z: ZResult, rec: NonNullable<FileJobs['rec']>): FileJobs {
     this.cacheStats.hit++;
     this.cacheStats.indexed++;
-    this.index!.keep(optsKey, path, r);
-    const jobs: FileJobs = { segs: [Promise.resolve(z)], rec: { opts: optsKey, path } };
-    if (algo) jobs.hash = Promise.resolve(new Uint8Array(Buffer.from(r[algo], 'hex')));
+    this.index!.keep(rec.opts, rec.path, r);
+    const jobs: FileJobs = { segs: [Promise.resolve(z)], rec };
+    if (this.algo) jobs.hash = Promise.resolve(new Uint8Array(Buffer.from(r[this.algo]!, 'hex')));
     return jobs;
   }
 
@@ -502,12 +507,7 @@ export class FileJobQueue {
     const z = resultOfHead(r.img, this.image!);
     if (!z) return undefined;
     imageLayouts++;
-    this.cacheStats.hit++;
-    this.cacheStats.indexed++;
-    this.index!.keep(optsKey, path, r);
-    const jobs: FileJobs = { segs: [Promise.resolve(z)], rec: { opts: optsKey, path, img: r.img } };
-    if (algo) jobs.hash = Promise.resolve(new Uint8Array(Buffer.from(r[algo], 'hex')));
-    return jobs;
+    return this.laidOut(r, z, { opts: optsKey, path, img: r.img });
   }
 
   /** The old image pclusters of unchanged files are copied from (old-image.ts), if trusted. */
