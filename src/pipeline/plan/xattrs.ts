@@ -6,7 +6,7 @@ import {
   keyOfName, longPrefixOf, xattrEntrySize, xattrFilterBit, encodeXattrEntry, encodePrefixTable,
   type XattrKey, type LongPrefix,
 } from '../../format/xattr.js';
-import { xattrIcount, encodeXattrIbody, type PlannedXattr } from '../../format/xattr-ibody.js';
+import { xattrIcount, encodeXattrIbody, type PlannedXattr, type XattrIbody } from '../../format/xattr-ibody.js';
 import { UserError } from '../../errors.js';
 import { fingerprintLength } from '../../fingerprint/scheme.js';
 import { pathOf, type Inode } from '../../source/tree.js';
@@ -22,7 +22,13 @@ export interface GatheredXattrs {
   longPrefixes: LongPrefix[];
   /** Long-prefix id of the fingerprint name (sb.ishare_xattr_prefix_id), or -1. */
   ishareId: number;
-  itemsOf: Map<Inode, PlannedXattr[]>;
+  /**
+   * Each xattr body's items, and an inode of it (for messages). Inodes whose source lists are one
+   * interned list (source/xattrs-read.ts: a tree labelled with a few SELinux contexts has a few) and
+   * that carry no fingerprint share one body: a million labelled files cost a million map entries,
+   * item lists, sort keys and bodies otherwise (~1 KiB each: 1.3 GiB peak for 1,000,000 files).
+   */
+  itemsOf: Map<XattrIbody, { n: Inode; items: PlannedXattr[] }>;
   /** Inodes using each (name, value) pair, by sortKey. */
   useCount: Map<string, number>;
   anyXattr: boolean;
@@ -60,7 +66,11 @@ export function gatherXattrs(order: readonly Inode[], o: BuildOptions): Gathered
     if (ishareId < 0) ishareId = prefixStrings.push(fp.name) - 1;
   }
   const longPrefixes: LongPrefix[] = prefixStrings.map(longPrefixOf);
-  const itemsOf = new Map<Inode, PlannedXattr[]>();
+  const itemsOf = new Map<XattrIbody, { n: Inode; items: PlannedXattr[] }>();
+  // Per interned source list that gave no warning: its items, their use-count keys, and the body shared
+  // by its inodes without a fingerprint (a list that warns is checked again per inode: each warning
+  // names its inode).
+  const fromList = new Map<Inode['xattrs'], { items: PlannedXattr[]; keys: string[]; shared?: XattrIbody }>();
   const useCount = new Map<string, number>();
   let anyXattr = false;
   // -x -1 drops the source's xattrs, not the fingerprints asked for (as mkfs.erofs 1.9.3): an image
@@ -73,16 +83,30 @@ export function gatherXattrs(order: readonly Inode[], o: BuildOptions): Gathered
     const own = keepSource ? n.xattrs : NO_SOURCE_XATTRS;
     // Most inodes have neither: no item list, name set, map entry or ibody for them.
     if (!own.length && !stamped) continue;
-    const items: PlannedXattr[] = [];
+    const known = fromList.get(own);
+    if (known) {
+      for (const k of known.keys) useCount.set(k, useCount.get(k)! + 1);
+      if (!stamped && known.items.length) {
+        anyXattr = true;
+        n.ibody = known.shared ??= { sharedIds: NO_IDS, inline: NO_XATTRS, nameFilter: 0, size: 0 };
+        if (!itemsOf.has(n.ibody)) itemsOf.set(n.ibody, { n, items: known.items });
+        continue;
+      }
+    }
+    let warned = false;
+    const items: PlannedXattr[] = known ? [...known.items] : [];
+    const keys: string[] = [];
     const seenNames = new Set<string>();
-    for (const x of own) {
+    for (const x of known ? NO_SOURCE_XATTRS : own) {
       if (fp && x.name.equals(fp.name)) {
         o.warn(`${showPath(pathOf(n))}: source xattr ${showPath(x.name)} replaced by the computed fingerprint`);
+        warned = true;
         continue;
       }
       const key = keyOfName(x.name, prefixStrings);
       if (!key) {
         o.warn(`${showPath(pathOf(n))}: xattr ${showPath(x.name)} has no EROFS name prefix; skipped`);
+        warned = true;
         continue;
       }
       if (key.suffix.length > 255) throw new UserError(`${showPath(pathOf(n))}: xattr name ${showPath(x.name)} too long`);
@@ -94,7 +118,9 @@ export function gatherXattrs(order: readonly Inode[], o: BuildOptions): Gathered
       items.push(item);
       const k = sortKey(item).toString('latin1');
       useCount.set(k, (useCount.get(k) ?? 0) + 1);
+      keys.push(k);
     }
+    if (!known && !warned && own.length) fromList.set(own, { items: [...items], keys });
     let fingerprint: PlannedXattr | undefined;
     if (stamped) {
       // Never shared: the value is per content and only known once the data is read.
@@ -107,7 +133,7 @@ export function gatherXattrs(order: readonly Inode[], o: BuildOptions): Gathered
     if (!items.length) continue;
     anyXattr = true;
     n.ibody = { sharedIds: NO_IDS, inline: NO_XATTRS, nameFilter: 0, size: 0, fingerprint };
-    itemsOf.set(n, items);
+    itemsOf.set(n.ibody, { n, items });
   }
   return { longPrefixes, ishareId, itemsOf, useCount, anyXattr };
 }
@@ -121,9 +147,9 @@ export function placeXattrs(g: GatheredXattrs, o: BuildOptions, sharedAreaStart:
   const { itemsOf, useCount, longPrefixes } = g;
   const sharedItems: PlannedXattr[] = [];
   const sharedSeen = new Set<string>();
-  for (const [n, items] of itemsOf) {
+  for (const [ib, { items }] of itemsOf) {
     for (const it of items) {
-      if (it === n.ibody!.fingerprint) continue;
+      if (it === ib.fingerprint) continue;
       const k = sortKey(it).toString('latin1');
       if ((useCount.get(k) ?? 0) > o.xattrTolerance && !sharedSeen.has(k)) {
         sharedSeen.add(k);
@@ -145,8 +171,7 @@ export function placeXattrs(g: GatheredXattrs, o: BuildOptions, sharedAreaStart:
   }
   const sharedArea = Buffer.concat(sharedParts);
 
-  for (const [n, items] of itemsOf) {
-    const ib = n.ibody!;
+  for (const [ib, { n, items }] of itemsOf) {
     items.sort((a, b) => Buffer.compare(sortKey(a), sortKey(b)));
     let filterBits = 0;
     for (const it of items) {
