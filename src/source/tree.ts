@@ -95,17 +95,17 @@ export interface Inode extends InodeInit {
 
 /**
  * The fields most inodes leave at their defaults (a plain file of a scanned directory has no rdev,
- * target, data source, entries, xattrs or extended form): one object, made for an inode that sets
- * any of them. Eight fields less in every inode is 64 B each, 64 MB on a million files.
+ * target, data source, entries or extended form): one object, made for an inode that sets any of
+ * them. Six fields less in every inode is 48 B each, 48 MB on a million files. Not the xattrs and
+ * their body: a system image's files are all labelled (SELinux), and this object (~100 B) made for
+ * each of them cost more than the two fields in every inode (finding xattr-bodies-per-file).
  */
 interface RareFields {
   rdevMajor: number;
   rdevMinor: number;
-  xattrs: Xattr[];
   data: DataSource | undefined;
   target: Buffer | undefined;
   entries: Entries | undefined;
-  ibody: XattrIbody | undefined;
   extended: boolean;
 }
 
@@ -128,6 +128,9 @@ class TreeInode implements Inode {
   parent: Inode | undefined;
   ino = 0;
   nid = -1;
+  /** NO_XATTRS for most inodes; a scanned list is interned (shared by the inodes that have it). */
+  xattrs: Xattr[];
+  ibody: XattrIbody | undefined = undefined;
   private rare: RareFields | undefined = undefined;
 
   constructor(init: InodeInit, name: string, parent: Inode | undefined) {
@@ -150,7 +153,7 @@ class TreeInode implements Inode {
 
   private more(): RareFields {
     return (this.rare ??= {
-      rdevMajor: 0, rdevMinor: 0, xattrs: NO_XATTRS, data: undefined, target: undefined, entries: undefined, ibody: undefined, extended: false,
+      rdevMajor: 0, rdevMinor: 0, data: undefined, target: undefined, entries: undefined, extended: false,
     });
   }
 
@@ -158,17 +161,12 @@ class TreeInode implements Inode {
   set rdevMajor(v: number) { if (v !== 0 || this.rare) this.more().rdevMajor = v; }
   get rdevMinor(): number { return this.rare?.rdevMinor ?? 0; }
   set rdevMinor(v: number) { if (v !== 0 || this.rare) this.more().rdevMinor = v; }
-  /** NO_XATTRS unless set to another array (kept as is: it may be pushed to). */
-  get xattrs(): Xattr[] { return this.rare?.xattrs ?? NO_XATTRS; }
-  set xattrs(v: Xattr[]) { if (v !== NO_XATTRS || this.rare) this.more().xattrs = v; }
   get data(): DataSource | undefined { return this.rare?.data; }
   set data(v: DataSource | undefined) { if (v !== undefined || this.rare) this.more().data = v; }
   get target(): Buffer | undefined { return this.rare?.target; }
   set target(v: Buffer | undefined) { if (v !== undefined || this.rare) this.more().target = v; }
   get entries(): Entries | undefined { return this.rare?.entries; }
   set entries(v: Entries | undefined) { if (v !== undefined || this.rare) this.more().entries = v; }
-  get ibody(): XattrIbody | undefined { return this.rare?.ibody; }
-  set ibody(v: XattrIbody | undefined) { if (v !== undefined || this.rare) this.more().ibody = v; }
   get extended(): boolean { return this.rare?.extended ?? false; }
   set extended(v: boolean) { if (v || this.rare) this.more().extended = v; }
 }
