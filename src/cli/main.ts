@@ -83,7 +83,6 @@ export async function main(argv: string[], mkfsName = 'erofs-forge mkfs'): Promi
  * the modules themselves where the bundle was not made (a tsc-only build).
  */
 async function loadExtractCommand(): Promise<typeof ExtractCmd> {
-  const bundle = './extract-cmd.bundle.js';
   // Compiled eagerly where Node keeps compiled code (bin/erofs-forge.js enables its compile cache):
   // Node writes a module's code cache when it compiles it, so a lazily compiled bundle's cache holds
   // its top level only (45 KB), and every run parsed and compiled each function it called again;
@@ -93,17 +92,7 @@ async function loadExtractCommand(): Promise<typeof ExtractCmd> {
   // back at once (it is part of the flag hash V8 checks a code cache against: Node's built-in
   // modules loaded later keep theirs).
   const getDir = (module as { getCompileCacheDir?: () => string | undefined }).getCompileCacheDir;
-  const eager = getDir?.() !== undefined;
-  const v8 = eager ? process.getBuiltinModule('node:v8') : undefined;
-  v8?.setFlagsFromString('--no-lazy');
-  try {
-    return (await import(bundle)) as typeof ExtractCmd;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !String((e as Error).message).includes('extract-cmd.bundle.js')) throw e;
-    return import('./extract-cmd.js');
-  } finally {
-    v8?.setFlagsFromString('--lazy');
-  }
+  return bundled<typeof ExtractCmd>('./extract-cmd.bundle.js', () => import('./extract-cmd.js'), getDir?.() !== undefined);
 }
 
 /**
@@ -111,13 +100,19 @@ async function loadExtractCommand(): Promise<typeof ExtractCmd> {
  * and the threads they start likewise), or the modules themselves where no bundle was made (a
  * tsc-only build). Only a missing bundle falls back: any other failure to load it is a bug.
  */
-async function bundled<T>(bundle: string, modules: () => Promise<unknown>): Promise<T> {
+async function bundled<T>(bundle: string, modules: () => Promise<unknown>, eager = false): Promise<T> {
+  // `eager`: the bundle (not the modules of a fallback) compiled with --no-lazy (loadExtractCommand).
+  const v8 = eager ? process.getBuiltinModule('node:v8') : undefined;
+  v8?.setFlagsFromString('--no-lazy');
   try {
     return (await import(bundle)) as T;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !String((e as Error).message).includes(bundle.slice(3))) throw e;
-    return (await modules()) as T;
+    const name = bundle.slice(bundle.lastIndexOf('/') + 1);
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !String((e as Error).message).includes(name)) throw e;
+  } finally {
+    v8?.setFlagsFromString('--lazy');
   }
+  return (await modules()) as T;
 }
 
 /** A typed error's line and exit code 1; a closed pipe ends quietly; anything else is a bug (rethrown). */
