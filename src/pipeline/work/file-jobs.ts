@@ -464,10 +464,9 @@ export class FileJobQueue {
    * carried over as loaded.
    */
   private fromHead(p: Inode, path: string, statId: string): FileJobs | undefined {
-    const optsKey = this.choiceOf(p) ? this.paramsOf(p).optsKey : this.optsKey;
+    const optsKey = this.optsKeyOf(p);
     const r = this.index!.peekHead(optsKey, path, statId);
-    const algo = this.algo;
-    if (!r || (algo && !r[algo]) || p.size > SEGMENT_SIZE) return undefined;
+    if (!this.layable(p, r)) return undefined;
     const key = r.keys;
     const id = r.ids;
     // A cache copied or restored whole (every entry another inode) is found here, before any layout
@@ -481,6 +480,15 @@ export class FileJobQueue {
     if (!z) return undefined;
     headLayouts++;
     return this.laidOut(r, z, { opts: optsKey, path });
+  }
+
+  private optsKeyOf(p: Inode): string {
+    return this.choiceOf(p) ? this.paramsOf(p).optsKey : this.optsKey;
+  }
+
+  /** A one-segment file can be laid out from record `r` (fromHead, fromImage): it has the digest the build stamps. */
+  private layable(p: Inode, r: Readonly<Rec> | undefined): r is Readonly<Rec> {
+    return !!r && (!this.algo || !!r[this.algo]) && p.size <= SEGMENT_SIZE;
   }
 
   /** A file laid out here from its record (fromHead, fromImage): counted, the record kept as loaded, the digest the record's. */
@@ -500,10 +508,9 @@ export class FileJobQueue {
    * over as loaded.
    */
   private fromImage(p: Inode, path: string, statId: string): FileJobs | undefined {
-    const optsKey = this.choiceOf(p) ? this.paramsOf(p).optsKey : this.optsKey;
+    const optsKey = this.optsKeyOf(p);
     const r = this.index!.peekImage(optsKey, path, statId);
-    const algo = this.algo;
-    if (!r || (algo && !r[algo]) || p.size > SEGMENT_SIZE) return undefined;
+    if (!this.layable(p, r)) return undefined;
     const z = resultOfHead(r.img, this.image!);
     if (!z) return undefined;
     imageLayouts++;
