@@ -74,7 +74,17 @@ if (!process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) v8.set
 // it again. CPU of the corpus lz4hc rebuild after a 1% change (2 workers, alternated, load ~16):
 // 1656-1683 -> 1471-1497 ms; a full lz4hc build the same (7.9 s) either way: its codec is WebAssembly.
 const cachedBuild = process.argv[2] === 'build' && process.argv.some((a) => a === '--cache' || a.startsWith('--cache='));
-if ((process.argv[2] === 'extract' || cachedBuild) && !process.execArgv.some((a) => /^--(no-)?(opt|turbofan)$/.test(a))) v8.setFlagsFromString('--no-opt');
+// A build that compresses nothing likewise: its JavaScript is the walk, the plan and the writer's
+// glue around kernel copies, and TurboFan compiling it on the V8 threads was ~a sixth of the CPU.
+// CPU of the corpus build, uncompressed (median of 8, alternated, load ~12): 2 workers 1.39 -> 1.22 s,
+// 1 worker 1.26 -> 1.13, with --xattr-inode-digest (sha256, native) 2.03 -> 1.86; a tree of 200,000
+// small files the same (3.1-3.3 s either way). Not with BLAKE3 fingerprints (JavaScript, hot), nor
+// --verity (the seal hashes the image).
+const args = process.argv.slice(2);
+const asMkfsLink = basename(process.argv[1] ?? '') === 'mkfs.erofs';
+const plainBuild = (asMkfsLink || args[0] === 'build' || args[0] === 'mkfs')
+  && !args.some((a) => a.startsWith('-z') || a.startsWith('--compress') || a.includes('blake3') || a.startsWith('--verity'));
+if ((process.argv[2] === 'extract' || cachedBuild || plainBuild) && !process.execArgv.some((a) => /^--(no-)?(opt|turbofan)$/.test(a))) v8.setFlagsFromString('--no-opt');
 // Nor Maglev, until the image is known to be large (src/cli/extract-cmd.ts: small images do without).
 if (process.argv[2] === 'extract' && !process.execArgv.some((a) => /^--(no-)?maglev$/.test(a))) v8.setFlagsFromString('--no-maglev');
 
@@ -86,8 +96,7 @@ if (module.enableCompileCache) {
 const { main } = await import('../dist/src/cli/main.js');
 
 // Run through a link named mkfs.erofs, the program takes mkfs.erofs's command line (as `erofs-forge mkfs`).
-const asMkfs = basename(process.argv[1] ?? '') === 'mkfs.erofs';
-main(asMkfs ? ['mkfs', ...process.argv.slice(2)] : process.argv.slice(2), asMkfs ? 'mkfs.erofs' : undefined).then(
+main(asMkfsLink ? ['mkfs', ...args] : args, asMkfsLink ? 'mkfs.erofs' : undefined).then(
   (code) => { process.exitCode = code; },
   (e) => {
     process.stderr.write(`erofs-forge: internal error: ${e && e.stack ? e.stack : e}\n`);

@@ -1,5 +1,7 @@
 // `build --cache` runs without TurboFan (bin/erofs-forge.js sets V8's --no-opt, as for extract): a
-// rebuild is glue between system calls, compiled again in each of its isolates for nothing. Seen
+// rebuild is glue between system calls, compiled again in each of its isolates for nothing. So does
+// a build that compresses nothing (`build` and `mkfs` without -z): the walk, the plan and the writer
+// around kernel copies. Seen
 // through --trace-opt, which names every function queued for TurboFan: some without --cache (so the
 // test can fail), none with it.
 import test from 'node:test';
@@ -10,22 +12,42 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { FORGE_BIN } from './helpers/tools.js';
 
+/** A tree of 2,000 files in `dir`/src, and the TurboFan lines of --trace-opt for `forge ARGS IMAGE SRC`. */
+function setUp(dir: string): (args: string[]) => number {
+  const root = path.join(dir, 'src');
+  for (let d = 0; d < 20; d++) {
+    fs.mkdirSync(path.join(root, `d${d}`), { recursive: true });
+    for (let f = 0; f < 100; f++) fs.writeFileSync(path.join(root, `d${d}`, `f${f}`), `file ${d} ${f} `.repeat(1 + f));
+  }
+  return (args: string[]) => {
+    const r = spawnSync(process.execPath, ['--trace-opt', FORGE_BIN, ...args, path.join(dir, 'img'), root], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.split('\n').filter((l) => /turbofan/i.test(l)).length;
+  };
+}
+
 test('cached_build_runs_without_turbofan', () => {
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-no-opt-'));
   try {
-    const root = path.join(dir, 'src');
-    for (let d = 0; d < 20; d++) {
-      fs.mkdirSync(path.join(root, `d${d}`), { recursive: true });
-      for (let f = 0; f < 100; f++) fs.writeFileSync(path.join(root, `d${d}`, `f${f}`), `file ${d} ${f} `.repeat(1 + f));
-    }
-    const turbofan = (extra: string[]) => {
-      const r = spawnSync(process.execPath, ['--trace-opt', FORGE_BIN, 'build', '--quiet', '-zlz4hc', ...extra, path.join(dir, 'img'), root], { encoding: 'utf8', maxBuffer: 1 << 26 });
-      assert.equal(r.status, 0, r.stderr);
-      return r.stdout.split('\n').filter((l) => /turbofan/i.test(l)).length;
-    };
+    const run = setUp(dir);
+    const turbofan = (extra: string[]) => run(['build', '--quiet', '-zlz4hc', ...extra]);
     assert.ok(turbofan([]) > 0, 'a build without --cache optimizes in TurboFan (else this test proves nothing)');
     assert.equal(turbofan(['--cache', path.join(dir, 'cache')]), 0, 'a cold --cache build');
     assert.equal(turbofan([`--cache=${path.join(dir, 'cache')}`]), 0, 'a warm one, --cache=DIR');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('uncompressed_build_runs_without_turbofan', () => {
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-no-opt-'));
+  try {
+    const run = setUp(dir);
+    // The same tree with BLAKE3 fingerprints (hashed in JavaScript) keeps TurboFan: the test can fail.
+    assert.ok(run(['build', '--quiet', '--xattr-inode-digest', '--fingerprint', 'blake3']) > 0, 'a BLAKE3 build optimizes in TurboFan');
+    assert.equal(run(['build', '--quiet']), 0, 'build, uncompressed');
+    assert.equal(run(['build', '--quiet', '--xattr-inode-digest']), 0, 'build, uncompressed, sha256 fingerprints');
+    assert.equal(run(['mkfs', '--quiet', '--workers=1']), 0, 'mkfs, uncompressed');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
