@@ -58,6 +58,29 @@ export function encodeDirBlock(entries: readonly DirEntry[], start: number, end:
 }
 
 /**
+ * encodeDirBlock for entries given as names in latin1 strings (one char per byte: Entries' names)
+ * with their nids and file types side by side: no Buffer or object per entry.
+ */
+export function encodeDirBlockLatin1(names: readonly string[], nids: readonly number[], fileTypes: readonly number[], start: number, end: number, out: Uint8Array, off: number): number {
+  const v = new DataView(out.buffer, out.byteOffset);
+  let nameoff = DIRENT_SIZE * (end - start);
+  for (let i = start; i < end; i++) {
+    const d = off + DIRENT_SIZE * (i - start);
+    const nid = nids[i];
+    v.setUint32(d + O.nid, nid % 0x100000000, true);
+    v.setUint32(d + O.nid + 4, Math.floor(nid / 0x100000000), true);
+    v.setUint16(d + O.nameoff, nameoff, true);
+    v.setUint8(d + O.fileType, fileTypes[i]);
+    v.setUint8(d + O.reserved, 0);
+    const name = names[i];
+    const at = off + nameoff;
+    for (let k = 0; k < name.length; k++) out[at + k] = name.charCodeAt(k);
+    nameoff += name.length;
+  }
+  return nameoff;
+}
+
+/**
  * Decode one directory block of `maxsize` meaningful bytes (min(bs, i_size - block start)),
  * with the kernel's checks (dir.c erofs_fill_dentries / erofs_readdir). The entries are appended to
  * `out` (a directory's blocks into one array, as ErofsImage.readdir does) and it is returned.

@@ -51,33 +51,42 @@ export const INODE_EXTENDED_OFFSETS = OX;
 export const INODE_COMPACT_FIELDS: Readonly<Record<string, number>> = { ...O, ...OC };
 export const INODE_EXTENDED_FIELDS: Readonly<Record<string, number>> = { ...O, ...OX };
 
+/** What encodeInode takes: InodeFields, with i_size and i_mtime as numbers where they fit (no BigInt per inode). */
+export type InodeInput = Omit<InodeFields, 'size' | 'mtimeSec'> & { size: bigint | number; mtimeSec: bigint | number };
+
+/** One view per buffer encoded into (the writer encodes every inode into one scratch buffer): not a DataView per inode. */
+let lastView: DataView | undefined;
+
 /** Encode an inode at `off`; returns its size (inodeSize: the one the writer places it with). */
-export function encodeInode(f: InodeFields, out: Uint8Array, off: number): number {
+export function encodeInode(f: InodeInput, out: Uint8Array, off: number): number {
   const size = inodeSize(f.extended);
-  const v = new DataView(out.buffer, out.byteOffset + off, size);
-  v.setUint16(O.format, (f.extended ? INODE_LAYOUT_EXTENDED : INODE_LAYOUT_COMPACT) | (f.datalayout << I_DATALAYOUT_BIT), true);
-  v.setUint16(O.xattrIcount, f.xattrIcount, true);
-  v.setUint16(O.mode, f.mode, true);
+  if (out.byteLength < off + size) throw new RangeError(`inode of ${size} bytes at ${off} past the buffer's ${out.byteLength}`);
+  if (lastView?.buffer !== out.buffer) lastView = new DataView(out.buffer);
+  const v = lastView;
+  const b = out.byteOffset + off;
+  v.setUint16(b + O.format, (f.extended ? INODE_LAYOUT_EXTENDED : INODE_LAYOUT_COMPACT) | (f.datalayout << I_DATALAYOUT_BIT), true);
+  v.setUint16(b + O.xattrIcount, f.xattrIcount, true);
+  v.setUint16(b + O.mode, f.mode, true);
   if (f.extended) {
-    v.setUint16(OX.reserved, 0, true);
-    v.setBigUint64(OX.size, f.size, true);
-    v.setUint32(OX.u, f.u >>> 0, true);
-    v.setUint32(OX.ino, f.ino >>> 0, true);
-    v.setUint32(OX.uid, f.uid >>> 0, true);
-    v.setUint32(OX.gid, f.gid >>> 0, true);
-    v.setBigUint64(OX.mtimeSec, BigInt.asUintN(64, f.mtimeSec), true);
-    v.setUint32(OX.mtimeNsec, f.mtimeNsec, true);
-    v.setUint32(OX.nlink, f.nlink >>> 0, true);
-    for (let i = OX.reserved2; i < INODE_EXTENDED_SIZE; i++) v.setUint8(i, 0);
+    v.setUint16(b + OX.reserved, 0, true);
+    v.setBigUint64(b + OX.size, BigInt(f.size), true);
+    v.setUint32(b + OX.u, f.u >>> 0, true);
+    v.setUint32(b + OX.ino, f.ino >>> 0, true);
+    v.setUint32(b + OX.uid, f.uid >>> 0, true);
+    v.setUint32(b + OX.gid, f.gid >>> 0, true);
+    v.setBigUint64(b + OX.mtimeSec, BigInt.asUintN(64, BigInt(f.mtimeSec)), true);
+    v.setUint32(b + OX.mtimeNsec, f.mtimeNsec, true);
+    v.setUint32(b + OX.nlink, f.nlink >>> 0, true);
+    out.fill(0, off + OX.reserved2, off + INODE_EXTENDED_SIZE);
   } else {
-    v.setUint16(OC.nlink, f.nlink, true);
-    v.setUint32(OC.size, Number(f.size), true);
-    v.setUint32(OC.mtimeDelta, f.mtimeDelta >>> 0, true);
-    v.setUint32(OC.u, f.u >>> 0, true);
-    v.setUint32(OC.ino, f.ino >>> 0, true);
-    v.setUint16(OC.uid, f.uid, true);
-    v.setUint16(OC.gid, f.gid, true);
-    v.setUint32(OC.reserved, 0, true);
+    v.setUint16(b + OC.nlink, f.nlink, true);
+    v.setUint32(b + OC.size, Number(f.size), true);
+    v.setUint32(b + OC.mtimeDelta, f.mtimeDelta >>> 0, true);
+    v.setUint32(b + OC.u, f.u >>> 0, true);
+    v.setUint32(b + OC.ino, f.ino >>> 0, true);
+    v.setUint16(b + OC.uid, f.uid, true);
+    v.setUint16(b + OC.gid, f.gid, true);
+    v.setUint32(b + OC.reserved, 0, true);
   }
   return size;
 }

@@ -6,7 +6,7 @@ import { StoredCopies } from './stored-copies.js';
 import { HeldWrites } from './held-writes.js';
 import { ExtentIndex } from './extent-dedupe.js';
 import { ISLOT_SIZE, INODE_FLAT_PLAIN, INODE_FLAT_INLINE, NULL_ADDR } from '../../format/constants.js';
-import { encodeInode, inodeSize, encodeRdev, flatDataLayout } from '../../format/inode.js';
+import { encodeInode, inodeSize, encodeRdev, flatDataLayout, type InodeInput } from '../../format/inode.js';
 import { encodeXattrIbody, xattrIcount } from '../../format/xattr-ibody.js';
 import { UserError } from '../../errors.js';
 import { FilePaths, pathOf, type Inode } from '../../source/tree.js';
@@ -296,19 +296,41 @@ export class EmitContext {
     if (this.itemBuf.length < len) this.itemBuf = new Uint8Array(len);
     const item = this.itemBuf.subarray(0, len);
     item.fill(0);
-    const u = p.kind === 'chr' || p.kind === 'blk' ? encodeRdev(p.rdevMajor, p.rdevMinor)
+    const f = this.fields;
+    f.extended = p.extended;
+    f.datalayout = pl.datalayout;
+    f.xattrIcount = xattrIcount(xsize);
+    f.mode = p.mode;
+    f.nlink = p.links;
+    f.size = p.size;
+    f.u = p.kind === 'chr' || p.kind === 'blk' ? encodeRdev(p.rdevMajor, p.rdevMinor)
       : p.kind === 'fifo' || p.kind === 'sock' ? 0 : pl.startBlk;
-    const t = mtimeOf(p, this.plan);
-    const isize = encodeInode({
-      extended: p.extended, datalayout: pl.datalayout, xattrIcount: xattrIcount(xsize), mode: p.mode,
-      nlink: p.links, size: BigInt(p.size), u, ino: p.ino, uid: p.uid, gid: p.gid,
-      mtimeSec: t.sec, mtimeNsec: t.nsec, mtimeDelta: 0,
-    }, item, 0);
+    f.ino = p.ino;
+    f.uid = p.uid;
+    f.gid = p.gid;
+    // A compact inode takes the superblock's time (the planner made it compact only where they agree).
+    if (p.extended) {
+      const t = mtimeOf(p, this.plan);
+      f.mtimeSec = t.sec;
+      f.mtimeNsec = t.nsec;
+    } else {
+      f.mtimeSec = 0;
+      f.mtimeNsec = 0;
+    }
+    const isize = encodeInode(f, item, 0);
     const wrote = p.ibody ? encodeXattrIbody(p.ibody, item, isize) : 0;
     if (isize + wrote !== inodeEnd) throw new Error(`${showPath(pathOf(p))}: inode + xattrs wrote ${isize + wrote} bytes, placed as ${inodeEnd}`);
-    item.set(pl.tail, inodeEnd);
-    this.alloc.writeInode(p, item, (buf, pos) => this.out.write(buf, pos));
+    if (pl.tail.length) item.set(pl.tail, inodeEnd);
+    this.alloc.writeInode(p, item, this.writeOut);
   }
+
+  /** The inode fields of the item being written (writeItem fills them in: no object per inode). */
+  private readonly fields: InodeInput = {
+    extended: false, datalayout: 0, xattrIcount: 0, mode: 0, nlink: 0, size: 0, u: 0, ino: 0, uid: 0, gid: 0, mtimeSec: 0, mtimeNsec: 0, mtimeDelta: 0,
+  };
+
+  /** Metadata bytes written straight to the image (writeInode, where their block is not buffered). */
+  private readonly writeOut = (buf: Uint8Array, pos: number): void => this.out.write(buf, pos);
 
   /**
    * Set a file's fingerprint from the digest of a read of its bytes. `reread`: a file compressed

@@ -32,6 +32,9 @@ interface Bb {
   /** The free-space bucket it is filed in (used % block size), and whether among the mapped. */
   bucket: number;
   inMapped: boolean;
+  /** Its neighbours in its bucket's list (filing order). */
+  prev: Bb | undefined;
+  next: Bb | undefined;
 }
 
 // Mapped image blocks are kept in memory up to meta-alloc.ts's MAX_BUFFERED (older ones are written
@@ -40,8 +43,13 @@ export class BufferBlocks implements MetaAllocator {
   /** Next free block (the tail of the image). */
   cursor: number;
   private readonly mask: number;
-  /** Buckets by used % bs, per [unmapped, mapped]: sets keep insertion order (mkfs files a block at its bucket's tail). */
-  private readonly buckets: (Set<Bb> | undefined)[][];
+  /**
+   * Buckets by used % bs, per [unmapped, mapped]: lists in filing order (mkfs files a block at its
+   * bucket's tail), linked through the blocks themselves. A Set per bucket cost a delete and an add
+   * per item placed, and its table grew and was rebuilt as blocks came and went.
+   */
+  private readonly heads: (Bb | undefined)[][];
+  private readonly tails: (Bb | undefined)[][];
   private readonly bits: Uint32Array[];
   /** Unmapped blocks in the order they were made (the order they are mapped in). */
   private unmapped: Bb[] = [];
@@ -65,12 +73,13 @@ export class BufferBlocks implements MetaAllocator {
   constructor(readonly bs: number, metaStart: number, private readonly flush: (blk: number, buf: Uint8Array) => void,
     private readonly grow: (end: number) => void = () => {}, private readonly dsunit = 1) {
     this.mask = bs - 1;
-    this.buckets = [Array.from({ length: bs }), Array.from({ length: bs })];
+    this.heads = [new Array<Bb | undefined>(bs).fill(undefined), new Array<Bb | undefined>(bs).fill(undefined)];
+    this.tails = [new Array<Bb | undefined>(bs).fill(undefined), new Array<Bb | undefined>(bs).fill(undefined)];
     this.bits = [new Uint32Array(bs / 32), new Uint32Array(bs / 32)];
     const nblocks = Math.ceil(metaStart / bs);
     this.cursor = nblocks;
     this.grow(nblocks * bs);
-    const sb: Bb = { blk: 0, used: metaStart, nblocks, seq: 0, bucket: -1, inMapped: true };
+    const sb: Bb = { blk: 0, used: metaStart, nblocks, buf: undefined, items: undefined, seq: 0, bucket: -1, inMapped: true, prev: undefined, next: undefined };
     // The superblock area is written by its own writer: only the rest of its last block is buffered here.
     this.file(sb);
     this.lastMapped = sb;
@@ -82,9 +91,12 @@ export class BufferBlocks implements MetaAllocator {
     this.unfile(bb);
     const k = bb.used & this.mask;
     const m = bb.blk >= 0 ? 1 : 0;
-    let set = this.buckets[m][k];
-    if (!set) set = this.buckets[m][k] = new Set();
-    set.add(bb);
+    const tail = this.tails[m][k];
+    bb.prev = tail;
+    bb.next = undefined;
+    if (tail) tail.next = bb;
+    else this.heads[m][k] = bb;
+    this.tails[m][k] = bb;
     this.bits[m][k >> 5] |= 1 << (k & 31);
     bb.bucket = k;
     bb.inMapped = m === 1;
@@ -93,9 +105,13 @@ export class BufferBlocks implements MetaAllocator {
   private unfile(bb: Bb): void {
     if (bb.bucket < 0) return;
     const m = bb.inMapped ? 1 : 0;
-    const set = this.buckets[m][bb.bucket]!;
-    set.delete(bb);
-    if (set.size === 0) this.bits[m][bb.bucket >> 5] &= ~(1 << (bb.bucket & 31));
+    const k = bb.bucket;
+    if (bb.prev) bb.prev.next = bb.next;
+    else this.heads[m][k] = bb.next;
+    if (bb.next) bb.next.prev = bb.prev;
+    else this.tails[m][k] = bb.prev;
+    bb.prev = bb.next = undefined;
+    if (!this.heads[m][k]) this.bits[m][k >> 5] &= ~(1 << (k & 31));
     bb.bucket = -1;
   }
 
@@ -141,13 +157,9 @@ export class BufferBlocks implements MetaAllocator {
 
   private searchRange(m: number, hi0: number, lo: number, size: number, inline: number): Bb | undefined {
     for (let k = this.highest(m, hi0, lo); k >= 0; k = this.highest(m, k - 1, lo)) {
-      let bb: Bb | undefined;
-      for (const c of this.buckets[m][k]!) {
-        // mkfs tries the last mapped block on its own, not from its bucket.
-        if (m === 1 && c === this.lastMapped && !this.dataLive) continue;
-        bb = c;
-        break;
-      }
+      let bb = this.heads[m][k];
+      // mkfs tries the last mapped block on its own, not from its bucket.
+      if (m === 1 && bb === this.lastMapped && !this.dataLive) bb = bb!.next;
       if (bb && this.tryAttach(bb, size, inline) >= 0) return bb;
     }
     return undefined;
@@ -161,7 +173,7 @@ export class BufferBlocks implements MetaAllocator {
   placeInode(p: Inode, size: number, inline: number): boolean {
     let best = this.choose(size, inline);
     if (!best) {
-      const bb: Bb = { blk: -1, used: 0, nblocks: 0, seq: ++this.made, bucket: -1, inMapped: false, items: [] };
+      const bb: Bb = { blk: -1, used: 0, nblocks: 0, buf: undefined, items: [], seq: ++this.made, bucket: -1, inMapped: false, prev: undefined, next: undefined };
       // mkfs keeps the new block even when the item is refused: it is mapped later, empty.
       this.unmapped.push(bb);
       if (this.tryAttach(bb, size, inline) < 0) return false;
@@ -195,23 +207,31 @@ export class BufferBlocks implements MetaAllocator {
     const total = size + inline;
     const used0 = Math.floor((bs - (total & this.mask)) / ISLOT_SIZE) * ISLOT_SIZE;
     const spread = this.dsunit > 1;
-    let best: Bb | undefined;
-    let bestUsed = 0;
-    const consider = (bb: Bb | undefined): void => {
-      if (!bb) return;
-      const r = this.tryAttach(bb, size, inline);
-      if (r >= 0 && r + inline > bestUsed) {
-        best = bb;
-        bestUsed = r + inline;
-      }
-    };
+    this.best = undefined;
+    this.bestUsed = 0;
     // Items of a block or more skip the mapped blocks, the last one too (unless --dsunit lends blocks).
     if (total < bs || spread) {
-      consider(this.search(1, used0, spread ? 0 : 1, spread, size, inline));
-      if (!this.dataLive) consider(this.lastMapped);
+      this.consider(this.search(1, used0, spread ? 0 : 1, spread, size, inline), size, inline);
+      if (!this.dataLive) this.consider(this.lastMapped, size, inline);
     }
-    consider(this.search(0, used0, 0, true, size, inline));
+    this.consider(this.search(0, used0, 0, true, size, inline), size, inline);
+    const best = this.best;
+    this.best = undefined;
     return best;
+  }
+
+  /** choose's candidate so far, and where the item would end in its final block. */
+  private best: Bb | undefined;
+  private bestUsed = 0;
+
+  /** Take `bb` as choose's candidate if the item fits it and ends fuller there than in the one so far. */
+  private consider(bb: Bb | undefined, size: number, inline: number): void {
+    if (!bb) return;
+    const r = this.tryAttach(bb, size, inline);
+    if (r >= 0 && r + inline > this.bestUsed) {
+      this.best = bb;
+      this.bestUsed = r + inline;
+    }
   }
 
   private attach(bb: Bb, p: Inode, total: number): void {
@@ -346,7 +366,7 @@ export class BufferBlocks implements MetaAllocator {
     } else {
       // mkfs leaves these blocks zeros; here they become one empty mapped block later items may
       // fill (run on within it), which keeps images with --dsunit smaller than mkfs.erofs's.
-      const gap: Bb = { blk: this.cursor, used: 0, nblocks: to - this.cursor, seq: ++this.made, bucket: -1, inMapped: true };
+      const gap: Bb = { blk: this.cursor, used: 0, nblocks: to - this.cursor, buf: undefined, items: undefined, seq: ++this.made, bucket: -1, inMapped: true, prev: undefined, next: undefined };
       this.file(gap);
     }
     this.cursor = to;

@@ -1,7 +1,6 @@
 // Per-inode decisions before any byte is written: final ownership, nlink, directory blocks and
 // sizes; then compact vs extended inodes.
-import { splitDirBlocks, type DirEntry } from '../../format/dirent.js';
-import { S_IFMT, fileTypeOfMode } from '../../format/constants.js';
+import { splitDirBlocks } from '../../format/dirent.js';
 import { UserError } from '../../errors.js';
 import { pathOf, compareLatin1, type Inode } from '../../source/tree.js';
 import { showPath } from '../../show-path.js';
@@ -30,7 +29,7 @@ export function settleInodes(order: readonly Inode[], o: BuildOptions): Map<Inod
       throw new UserError(`${showPath(pathOf(n))}: uid/gid out of range`);
     }
     if (n.kind === 'dir') {
-      const blocks = splitDirBlocks(dirEntryList(n).map((e) => e.name), bs);
+      const blocks = splitDirBlocks(dirEntryList(n).names, bs);
       dirBlocks.set(n, blocks);
       n.size = (blocks.length - 1) * bs + blocks[blocks.length - 1].used;
       n.links = 2 + n.entries!.inodes.filter((c) => c.kind === 'dir').length;
@@ -56,17 +55,44 @@ export function chooseInodeForms(order: readonly Inode[], o: BuildOptions, times
   }
 }
 
-/** A directory's entries with "." and "..", in bytewise order (made when needed, not kept). */
-export function dirEntryList(n: Inode): { name: string; node: Inode }[] {
-  return [
+/**
+ * A directory's entries with "." and "..", in bytewise order (made when needed, not kept): names and
+ * inodes side by side, "." and ".." merged into the names as sorted (Entries), not an object per
+ * entry and a sort of them all.
+ */
+export function dirEntryList(n: Inode): { names: string[]; nodes: Inode[] } {
+  const { names: within, inodes } = n.entries!;
+  const count = within.length + 2;
+  const names = new Array<string>(count);
+  const nodes = new Array<Inode>(count);
+  // The root is its own parent.
+  const special = ['.', '..'];
+  const specialNodes = [n, n.parent ?? n];
+  let k = 0;
+  let s = 0;
+  for (let i = 0; i < within.length; i++) {
+    const name = within[i];
+    if (i > 0 && !(within[i - 1] < name)) return sortedEntryList(n);
+    while (s < 2 && special[s] < name) {
+      names[k] = special[s];
+      nodes[k++] = specialNodes[s++];
+    }
+    names[k] = name;
+    nodes[k++] = inodes[i];
+  }
+  while (s < 2) {
+    names[k] = special[s];
+    nodes[k++] = specialNodes[s++];
+  }
+  return { names, nodes };
+}
+
+/** dirEntryList by sorting (entries not in order: never from our scanners, whose Entries are sorted). */
+function sortedEntryList(n: Inode): { names: string[]; nodes: Inode[] } {
+  const all = [
     { name: '.', node: n },
-    // The root is its own parent.
     { name: '..', node: n.parent ?? n },
     ...n.entries!.names.map((name, i) => ({ name, node: n.entries!.inodes[i] })),
   ].sort((a, b) => compareLatin1(a.name, b.name));
-}
-
-/** Directory entries of a planned directory with nids resolved. */
-export function dirEntriesWithNids(n: Inode): DirEntry[] {
-  return dirEntryList(n).map((e) => ({ name: Buffer.from(e.name, 'latin1'), nid: e.node.nid, fileType: fileTypeOfMode(e.node.mode & S_IFMT) }));
+  return { names: all.map((e) => e.name), nodes: all.map((e) => e.node) };
 }
