@@ -81,10 +81,19 @@ const cachedBuild = process.argv[2] === 'build' && process.argv.some((a) => a ==
 // small files the same (3.1-3.3 s either way). Not with BLAKE3 fingerprints (JavaScript, hot), nor
 // --verity (the seal hashes the image).
 const args = process.argv.slice(2);
+/** Built-in modules every build loads (see below). */
+const PRELOADED = ['node:child_process', 'node:crypto', 'node:worker_threads', 'node:zlib'];
 const asMkfsLink = basename(process.argv[1] ?? '') === 'mkfs.erofs';
 const plainBuild = (asMkfsLink || args[0] === 'build' || args[0] === 'mkfs')
   && !args.some((a) => a.startsWith('-z') || a.startsWith('--compress') || a.includes('blake3') || a.startsWith('--verity'));
-if ((process.argv[2] === 'extract' || cachedBuild || plainBuild) && !process.execArgv.some((a) => /^--(no-)?(opt|turbofan)$/.test(a))) v8.setFlagsFromString('--no-opt');
+if ((process.argv[2] === 'extract' || cachedBuild || plainBuild) && !process.execArgv.some((a) => /^--(no-)?(opt|turbofan)$/.test(a))) {
+  // A V8 flag that is not V8's default makes Node reject its built-in code cache from then on (see
+  // src/pipeline/heap-growth.ts): the built-in modules a build loads anyway (commander's
+  // child_process, and ours) are loaded first, from the cache, not compiled from source after the
+  // flag. CPU of an empty build (median of 8, alternated): 105 -> 90 ms.
+  if (cachedBuild || plainBuild) for (const m of PRELOADED) process.getBuiltinModule(m);
+  v8.setFlagsFromString('--no-opt');
+}
 // Nor Maglev, until the image is known to be large (src/cli/extract-cmd.ts: small images do without).
 if (process.argv[2] === 'extract' && !process.execArgv.some((a) => /^--(no-)?maglev$/.test(a))) v8.setFlagsFromString('--no-maglev');
 

@@ -52,3 +52,29 @@ test('uncompressed_build_runs_without_turbofan', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('builtins_loaded_before_no_opt', () => {
+  // --no-opt makes Node compile every built-in module loaded after it from source: those a build
+  // loads are loaded before it. Seen from a preloaded hook on v8.setFlagsFromString.
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-no-opt-'));
+  try {
+    const hook = path.join(dir, 'hook.mjs');
+    fs.writeFileSync(hook, `const v8 = process.getBuiltinModule('node:v8');
+const set = v8.setFlagsFromString;
+v8.setFlagsFromString = (f) => {
+  if (f === '--no-opt') process.stderr.write('AT ' + process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)).join(' ') + '\\n');
+  return set(f);
+};
+`);
+    fs.mkdirSync(path.join(dir, 'src'));
+    fs.writeFileSync(path.join(dir, 'src', 'a'), 'a');
+    const r = spawnSync(process.execPath, ['--import', hook, FORGE_BIN, 'build', '--quiet', path.join(dir, 'img'), path.join(dir, 'src')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const at = r.stderr.split('\n').find((l) => l.startsWith('AT '));
+    assert.ok(at, 'the uncompressed build set --no-opt');
+    const loaded = new Set(at.slice(3).split(' '));
+    for (const m of ['child_process', 'crypto', 'worker_threads', 'zlib']) assert.ok(loaded.has(m), `${m} loaded before --no-opt`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
