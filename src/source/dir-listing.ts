@@ -106,12 +106,44 @@ function makedev(major: number, minor: number): bigint {
   return (BigInt(major & 0xfff) << 8n) | (BigInt(major >>> 12) << 44n) | BigInt(minor & 0xff) | (BigInt(minor >>> 8) << 20n);
 }
 
+/**
+ * The decimal strings of the identities (dev, ino, times in ns) without a BigInt where the numbers
+ * allow (a --cache scan makes four per regular file): the device of the last entry, kept; an inode
+ * number below 2^53; a time after the epoch as its seconds and its nine digits of nanoseconds.
+ */
+let devMajor = -1, devMinor = -1, devString = '';
+function devOfStatx(): string {
+  const major = SX32[X_DEV_MAJOR], minor = SX32[X_DEV_MINOR];
+  if (major !== devMajor || minor !== devMinor) {
+    devMajor = major;
+    devMinor = minor;
+    // glibc's makedev as a number while it stays below 2^53 (the major's high bits below 2^9).
+    devString = major >>> 12 < 0x200
+      ? String((major & 0xfff) * 0x100 + (minor & 0xff) + (minor >>> 8) * 0x100000 + (major >>> 12) * 2 ** 44)
+      : `${makedev(major, minor)}`;
+  }
+  return devString;
+}
+function inoOfStatx(): string {
+  const hi = SX32[X_INO + HI];
+  return hi < 0x200000 ? String(hi * 0x100000000 + SX32[X_INO + LO]) : `${u64Big(X_INO)}`;
+}
+function nsOfStatx(w: number): string {
+  const hi = SXi32[w + HI];
+  const nsec = SX32[w + 2];
+  if (hi >= 0 && hi < 0x200000 && nsec < 1_000_000_000) {
+    const sec = hi * 0x100000000 + SX32[w + LO];
+    return sec === 0 ? String(nsec) : String(sec) + String(nsec).padStart(9, '0');
+  }
+  return `${i64Big(w) * 1_000_000_000n + BigInt(nsec)}`;
+}
+
 const fromStatx: EntryStat = {
   mode: 0, uid: 0, gid: 0, nlink: 0, rdevMajor: 0, rdevMinor: 0, size: 0, mtimeSec: 0, mtimeNsec: 0, mtimeBig: 0n,
-  dev: () => `${makedev(SX32[X_DEV_MAJOR], SX32[X_DEV_MINOR])}`,
-  ino: () => `${u64Big(X_INO)}`,
-  ctimeNs: () => `${i64Big(X_CTIME) * 1_000_000_000n + BigInt(SX32[X_CTIME + 2])}`,
-  mtimeNs: () => `${i64Big(X_MTIME) * 1_000_000_000n + BigInt(SX32[X_MTIME + 2])}`,
+  dev: devOfStatx,
+  ino: inoOfStatx,
+  ctimeNs: () => nsOfStatx(X_CTIME),
+  mtimeNs: () => nsOfStatx(X_MTIME),
   is: (ino, dev) => {
     if (ino !== idIno || dev !== idDev) {
       idIno = ino;
