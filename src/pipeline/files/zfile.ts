@@ -7,6 +7,7 @@ import { PCLUSTER_MAX_DSIZE, LCLUSTER_TYPE_PLAIN, LCLUSTER_TYPE_HEAD1, LCLUSTER_
   type LclusterIndex } from '../../format/zmap.js';
 import type { Codec } from '../../compress/codec.js';
 import { takeSlab } from './slab-pool.js';
+import { chunkTake, chunkRelease, type ChunkUse } from './held-chunks.js';
 
 export interface ZParams {
   codec: Codec;
@@ -139,6 +140,11 @@ export interface ZResult {
    * the writer has placed them (work/held-results.ts): `payloads` holds undefined for these extents.
    */
   held?: HeldPayloads;
+  /**
+   * The payloads are in this thread's held chunks (held-chunks.ts), counted for this result: it must
+   * be held (work/held-results.ts), which lets them go, or they are let go with chunkRelease.
+   */
+  chunks?: ChunkUse;
 }
 
 /**
@@ -162,7 +168,7 @@ export interface HeldPayloads { worker: number; id: number; pay: Float64Array }
  * when it saves a whole block, otherwise the input it consumed is stored raw (mkfs.erofs __z_erofs_compress_one).
  * With ztailpacking the final piece goes inline when it is smaller than a block.
  */
-export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?: (chunk: Uint8Array) => void): ZResult {
+export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?: (chunk: Uint8Array) => void, chunked = false): ZResult {
   // Input offered to each pcluster: MAX_EXTENT_INPUT (or the rest of the segment) whatever the
   // pcluster size. mkfs.erofs 1.9.3 offers all it has queued (lib/compress.c: e->length = tail -
   // head; the queue is refilled to Z_EROFS_COMPR_QUEUE_SZ = 8000 KiB once head passes
@@ -202,6 +208,8 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
   const z: ZResult = { extents: [], payloads: [], totalBlocks: 0 };
   scratch ??= new Uint8Array(ARENA_SLAB);
   const arena: Arena = { buf: scratch, used: 0, views: [], z };
+  // A result to be held assembles its payloads in place in the held chunks: no copy at the end.
+  if (chunked) arena.chunks = z.chunks = [];
   let pos = 0;
   if (p.allFragments && size > 0) {
     // The whole input, read as it comes (the window may be shorter than a segment).
@@ -217,12 +225,18 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
     z.payloads.push(undefined);
     return z;
   }
-  while (pos < size) {
-    const rem = size - pos;
-    if (winStart + winLen - pos < Math.min(rem, look)) fill(pos);
-    const avail = winStart + winLen - pos;
-    if (avail < Math.min(rem, look)) throw new ShortReadError(pos + avail);
-    pos += compressStep(z, win.subarray(pos - winStart, pos - winStart + Math.min(rem, look)), pos, rem, p, arena);
+  try {
+    while (pos < size) {
+      const rem = size - pos;
+      if (winStart + winLen - pos < Math.min(rem, look)) fill(pos);
+      const avail = winStart + winLen - pos;
+      if (avail < Math.min(rem, look)) throw new ShortReadError(pos + avail);
+      pos += compressStep(z, win.subarray(pos - winStart, pos - winStart + Math.min(rem, look)), pos, rem, p, arena);
+    }
+  } catch (e) {
+    // The held chunks taken so far are nobody's now.
+    if (z.chunks) chunkRelease(z.chunks);
+    throw e;
   }
   sealArena(arena);
   return z;
@@ -295,11 +309,14 @@ export interface Arena {
   /** Indexes of z.payloads that are views of `buf`. */
   views: number[];
   z: ZResult;
+  /** Payloads taken from the held chunks instead (z.chunks): `buf` is not used. */
+  chunks?: ChunkUse;
 }
 
 /** Zeroed room for the payload about to be pushed as z.payloads[z.payloads.length]. */
 function arenaTake(a: Arena | undefined, n: number, z: ZResult): Uint8Array {
   if (!a) return new Uint8Array(n);
+  if (a.chunks) return chunkTake(n, a.chunks).fill(0);
   // Pclusters are at most 1 MiB, so an emptied slab always holds one.
   if (a.used + n > a.buf.length) sealArena(a);
   const v = a.buf.subarray(a.used, a.used + n);
