@@ -197,8 +197,12 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
     winStart = pos;
     winLen = keep;
     const want = Math.min(span, size - winStart);
+    // At the input's end, room for one byte more when the window has it: a reader at its file's
+    // planned end then asks for it, and sees in that one read that the file did not grow (without,
+    // SourceReader.finish probed with a read of its own: one more system call per file).
+    const extra = winStart + want === size && want < win.length ? 1 : 0;
     while (winLen < want) {
-      const n = read(win, winLen, want - winLen);
+      const n = read(win, winLen, want - winLen + extra);
       if (n === 0) break;
       onBytes?.(win.subarray(winLen, winLen + n));
       winLen += n;
