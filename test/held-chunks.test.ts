@@ -90,3 +90,51 @@ test('held_chunks_let_go_when_the_job_fails: a file that changed drops its chunk
     fs.rmSync(d, { recursive: true, force: true });
   }
 });
+
+test('payloads_written_whole_over_stale_memory: padding and the ends of short raw blocks are zeros whatever the chunk or arena held', async () => {
+  const { lz4DecompressStrict } = await import('../src/compress/lz4.js');
+  const d = fs.mkdtempSync(path.join(tmpdir(), 'forge-chunks-'));
+  try {
+    const params: ZJobParams = { codec: { name: 'lz4' }, blockSize: 4096, pclusterSize: 4096, big: false, ztailpacking: false };
+    // Noise first: the chunks and the scratch arena are left full of non-zero bytes.
+    const noise = new Uint8Array(3 << 20);
+    let x = 7;
+    for (let i = 0; i < noise.length; i++) { x = (x * 1103515245 + 12345) >>> 0; noise[i] = (x >>> 24) | 1; }
+    const nf = path.join(d, 'noise');
+    fs.writeFileSync(path.join(d, 'img'), new Uint8Array(0));
+    fs.writeFileSync(nf, noise);
+    for (const hold of [true, false]) {
+      const r = compressJob({ kind: 'z', path: nf, size: noise.length, start: 0, length: noise.length, params, hold });
+      if (hold) {
+        const back = (unpackResult(structuredClone(packResult(r)), 0) as ZJobResult).z as ZResult;
+        heldWriteJob({ kind: 'hwrite', image: path.join(d, 'img'), runs: new Float64Array(0), free: [back.held!.id] });
+      }
+    }
+    // Then text (compressed pclusters, padded) ending in noise (raw blocks, the last one short).
+    const text = new TextEncoder().encode('stale bytes must never reach the image; '.repeat(3000));
+    const tail = noise.subarray(0, 10_000);
+    const data = new Uint8Array(text.length + tail.length);
+    data.set(text);
+    data.set(tail, text.length);
+    const f = path.join(d, 'f');
+    fs.writeFileSync(f, data);
+    for (const hold of [true, false]) {
+      const z = compressJob({ kind: 'z', path: f, size: data.length, start: 0, length: data.length, params, hold }).z;
+      let raw = 0;
+      z.extents.forEach((e, i) => {
+        const p = z.payloads[i]!;
+        if (e.compressed) {
+          const start = p.findIndex((b) => b !== 0);
+          assert.deepEqual(lz4DecompressStrict(p.subarray(start), e.llen), data.subarray(e.la, e.la + e.llen), `hold ${hold}: pcluster ${i} decodes from its first non-zero byte`);
+        } else {
+          raw++;
+          assert.deepEqual(p.subarray(0, e.llen), data.subarray(e.la, e.la + e.llen));
+          assert.ok(p.subarray(e.llen).every((b) => b === 0), `hold ${hold}: raw block ${i} ends in zeros`);
+        }
+      });
+      assert.ok(raw > 0 && z.extents.at(-1)!.llen < 4096 && !z.extents.at(-1)!.compressed, 'the case is covered: a short raw block last');
+    }
+  } finally {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});

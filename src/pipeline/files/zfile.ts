@@ -317,14 +317,16 @@ export interface Arena {
   chunks?: ChunkUse;
 }
 
-/** Zeroed room for the payload about to be pushed as z.payloads[z.payloads.length]. */
+/**
+ * Room for the payload about to be pushed as z.payloads[z.payloads.length]; its contents are stale
+ * (the caller writes every byte: zeroing all of it first cost a memset of every payload byte).
+ */
 function arenaTake(a: Arena | undefined, n: number, z: ZResult): Uint8Array {
   if (!a) return new Uint8Array(n);
-  if (a.chunks) return chunkTake(n, a.chunks).fill(0);
+  if (a.chunks) return chunkTake(n, a.chunks);
   // Pclusters are at most 1 MiB, so an emptied slab always holds one.
   if (a.used + n > a.buf.length) sealArena(a);
   const v = a.buf.subarray(a.used, a.used + n);
-  v.fill(0);
   a.used += n;
   a.views.push(z.payloads.length);
   return v;
@@ -355,8 +357,9 @@ function sealArena(a: Arena): void {
 function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src: Uint8Array, pos: number, rem: number, bs: number, arena?: Arena, interlaced = false, oneRawBlock = false): number {
   const blocks = Math.ceil(r.data.length / bs);
   if (r.consumed > 0 && blocks * bs < r.consumed) {
-    // 0PADDING: the stream ends at the pcluster's last byte (arena memory is zeroed).
+    // 0PADDING: the stream ends at the pcluster's last byte, zeros before it.
     const payload = arenaTake(arena, blocks * bs, z);
+    payload.fill(0, 0, payload.length - r.data.length);
     payload.set(r.data, payload.length - r.data.length);
     z.extents.push({ la: pos, llen: r.consumed, compressed: true, blocks, blkaddr: 0 });
     z.payloads.push(payload);
@@ -368,6 +371,8 @@ function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src
   for (let i = 0; i < rawBlocks && taken < rem; i++) {
     const llen = Math.min(bs, rem - taken);
     const payload = arenaTake(arena, bs, z);
+    // A block the input does not fill ends in zeros (a full one is written whole below).
+    if (llen < bs) payload.fill(0);
     // INTERLACED: the block is rotated so file byte la + j sits at (la + j) % bs.
     const at = interlaced ? (pos + taken) % bs : 0;
     const right = Math.min(bs - at, llen);
