@@ -7,6 +7,7 @@ import { PCLUSTER_MAX_DSIZE, LCLUSTER_TYPE_PLAIN, LCLUSTER_TYPE_HEAD1, LCLUSTER_
   type LclusterIndex } from '../../format/zmap.js';
 import type { Codec } from '../../compress/codec.js';
 import { takeSlab } from './slab-pool.js';
+import { chunkTake, chunkRelease, type ChunkUse } from './held-chunks.js';
 
 export interface ZParams {
   codec: Codec;
@@ -139,6 +140,11 @@ export interface ZResult {
    * the writer has placed them (work/held-results.ts): `payloads` holds undefined for these extents.
    */
   held?: HeldPayloads;
+  /**
+   * The payloads are in this thread's held chunks (held-chunks.ts), counted for this result: it must
+   * be held (work/held-results.ts), which lets them go, or they are let go with chunkRelease.
+   */
+  chunks?: ChunkUse;
 }
 
 /**
@@ -162,7 +168,7 @@ export interface HeldPayloads { worker: number; id: number; pay: Float64Array }
  * when it saves a whole block, otherwise the input it consumed is stored raw (mkfs.erofs __z_erofs_compress_one).
  * With ztailpacking the final piece goes inline when it is smaller than a block.
  */
-export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?: (chunk: Uint8Array) => void): ZResult {
+export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?: (chunk: Uint8Array) => void, chunked = false): ZResult {
   // Input offered to each pcluster: MAX_EXTENT_INPUT (or the rest of the segment) whatever the
   // pcluster size. mkfs.erofs 1.9.3 offers all it has queued (lib/compress.c: e->length = tail -
   // head; the queue is refilled to Z_EROFS_COMPR_QUEUE_SZ = 8000 KiB once head passes
@@ -191,8 +197,12 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
     winStart = pos;
     winLen = keep;
     const want = Math.min(span, size - winStart);
+    // At the input's end, room for one byte more when the window has it: a reader at its file's
+    // planned end then asks for it, and sees in that one read that the file did not grow (without,
+    // SourceReader.finish probed with a read of its own: one more system call per file).
+    const extra = winStart + want === size && want < win.length ? 1 : 0;
     while (winLen < want) {
-      const n = read(win, winLen, want - winLen);
+      const n = read(win, winLen, want - winLen + extra);
       if (n === 0) break;
       onBytes?.(win.subarray(winLen, winLen + n));
       winLen += n;
@@ -202,6 +212,8 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
   const z: ZResult = { extents: [], payloads: [], totalBlocks: 0 };
   scratch ??= new Uint8Array(ARENA_SLAB);
   const arena: Arena = { buf: scratch, used: 0, views: [], z };
+  // A result to be held assembles its payloads in place in the held chunks: no copy at the end.
+  if (chunked) arena.chunks = z.chunks = [];
   let pos = 0;
   if (p.allFragments && size > 0) {
     // The whole input, read as it comes (the window may be shorter than a segment).
@@ -217,12 +229,18 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
     z.payloads.push(undefined);
     return z;
   }
-  while (pos < size) {
-    const rem = size - pos;
-    if (winStart + winLen - pos < Math.min(rem, look)) fill(pos);
-    const avail = winStart + winLen - pos;
-    if (avail < Math.min(rem, look)) throw new ShortReadError(pos + avail);
-    pos += compressStep(z, win.subarray(pos - winStart, pos - winStart + Math.min(rem, look)), pos, rem, p, arena);
+  try {
+    while (pos < size) {
+      const rem = size - pos;
+      if (winStart + winLen - pos < Math.min(rem, look)) fill(pos);
+      const avail = winStart + winLen - pos;
+      if (avail < Math.min(rem, look)) throw new ShortReadError(pos + avail);
+      pos += compressStep(z, win.subarray(pos - winStart, pos - winStart + Math.min(rem, look)), pos, rem, p, arena);
+    }
+  } catch (e) {
+    // The held chunks taken so far are nobody's now.
+    if (z.chunks) chunkRelease(z.chunks);
+    throw e;
   }
   sealArena(arena);
   return z;
@@ -295,15 +313,20 @@ export interface Arena {
   /** Indexes of z.payloads that are views of `buf`. */
   views: number[];
   z: ZResult;
+  /** Payloads taken from the held chunks instead (z.chunks): `buf` is not used. */
+  chunks?: ChunkUse;
 }
 
-/** Zeroed room for the payload about to be pushed as z.payloads[z.payloads.length]. */
+/**
+ * Room for the payload about to be pushed as z.payloads[z.payloads.length]; its contents are stale
+ * (the caller writes every byte: zeroing all of it first cost a memset of every payload byte).
+ */
 function arenaTake(a: Arena | undefined, n: number, z: ZResult): Uint8Array {
   if (!a) return new Uint8Array(n);
+  if (a.chunks) return chunkTake(n, a.chunks);
   // Pclusters are at most 1 MiB, so an emptied slab always holds one.
   if (a.used + n > a.buf.length) sealArena(a);
   const v = a.buf.subarray(a.used, a.used + n);
-  v.fill(0);
   a.used += n;
   a.views.push(z.payloads.length);
   return v;
@@ -334,8 +357,9 @@ function sealArena(a: Arena): void {
 function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src: Uint8Array, pos: number, rem: number, bs: number, arena?: Arena, interlaced = false, oneRawBlock = false): number {
   const blocks = Math.ceil(r.data.length / bs);
   if (r.consumed > 0 && blocks * bs < r.consumed) {
-    // 0PADDING: the stream ends at the pcluster's last byte (arena memory is zeroed).
+    // 0PADDING: the stream ends at the pcluster's last byte, zeros before it.
     const payload = arenaTake(arena, blocks * bs, z);
+    payload.fill(0, 0, payload.length - r.data.length);
     payload.set(r.data, payload.length - r.data.length);
     z.extents.push({ la: pos, llen: r.consumed, compressed: true, blocks, blkaddr: 0 });
     z.payloads.push(payload);
@@ -347,6 +371,8 @@ function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src
   for (let i = 0; i < rawBlocks && taken < rem; i++) {
     const llen = Math.min(bs, rem - taken);
     const payload = arenaTake(arena, bs, z);
+    // A block the input does not fill ends in zeros (a full one is written whole below).
+    if (llen < bs) payload.fill(0);
     // INTERLACED: the block is rotated so file byte la + j sits at (la + j) % bs.
     const at = interlaced ? (pos + taken) % bs : 0;
     const right = Math.min(bs - at, llen);

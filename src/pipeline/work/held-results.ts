@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { UserError, errnoReason } from '../../errors.js';
 import { imageOfTemp } from '../io/output.js';
 import { giveSlabs } from '../files/slab-pool.js';
+import { chunkRelease } from '../files/held-chunks.js';
 import { outputFd } from './job-copy.js';
 import type { JobOf, JobResult } from './job-types.js';
 
@@ -34,6 +35,8 @@ function release(ids: readonly number[]): void {
     if (!h) continue;
     held.delete(id);
     if (h.slabs) giveSlabs(h.slabs === h.bufs.length ? h.bufs : h.bufs.slice(0, h.slabs));
+    // The rest may be held chunks (files/held-chunks.ts), counted once for this result.
+    if (h.slabs < h.bufs.length) chunkRelease(h.slabs ? h.bufs.slice(h.slabs) : h.bufs);
   }
 }
 

@@ -6,6 +6,7 @@ import { compressExtents, readFromBytes, type ZResult } from '../files/zfile.js'
 import { cacheKey, cacheGet, cachePut } from '../cache/cache.js';
 import { makeCodec, type Codec, type CodecSpec } from '../../compress/codec.js';
 import { segmentBuffer } from './thread-buffers.js';
+import { chunkRelease } from '../files/held-chunks.js';
 import type { JobOf, ZJobResult } from './job-types.js';
 import type { DataSource } from '../../source/tree.js';
 
@@ -40,8 +41,15 @@ export function compressJob(job: JobOf<'z'>): ZJobResult {
   const h = contentHasher(job.algo);
   try {
     if (!job.cacheDir) {
-      const z = compressExtents((b, off, len) => r.read(b, off, len), job.length, zp, h ? (c) => { h.update(c); } : undefined);
-      r.finish();
+      // A held result's payloads are assembled in the worker's held chunks (files/held-chunks.ts).
+      const z = compressExtents((b, off, len) => r.read(b, off, len), job.length, zp, h ? (c) => { h.update(c); } : undefined, !!job.hold);
+      try {
+        r.finish();
+      } catch (e) {
+        // The file changed: its result is dropped, and its chunks are nobody's.
+        if (z.chunks) chunkRelease(z.chunks);
+        throw e;
+      }
       for (const e of z.extents) e.la += job.start;
       return { kind: 'z', z, digest: h ? new Uint8Array(h.digest()) : undefined, ...(job.hold ? { hold: true } : {}) };
     }

@@ -194,6 +194,8 @@ function packZ(z: ZResult, hold: boolean, cols: Float64Array, at: number): Packe
     pay[3 * i + 1] = v.byteOffset;
     pay[3 * i + 2] = v.length;
   }
+  // Payloads in held chunks (files/held-chunks.ts) never cross: moving a chunk would take it from under other results.
+  if (z.chunks?.length && !hold) throw new Error('a result in held chunks packed to cross threads');
   if (hold && bufs.length) {
     const held = holdBuffers(bufs, nSlabs);
     return { packed: true, ext, pay, bufs: [], nSlabs: 0, held, inline: z.inline, inlineRaw: z.inlineRaw, fragment: z.fragment, totalBlocks: z.totalBlocks, digest: z.digest, raw: z.raw, stored: z.stored };
