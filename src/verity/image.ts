@@ -11,6 +11,7 @@ import { decodeVeritySuperblock, hasVeritySignature, type VeritySuperblock } fro
 import { formatUuid } from '../read/describe.js';
 import { resolveParams, writeSealFrom, findSeal, type FindOptions, type SealResult, type VerityRequest, type FoundSeal } from './seal.js';
 import { fdReader, fdWriter, readExactly } from './io.js';
+import { blockDeviceSize } from '../sys/block-device.js';
 import { stageOutputs, StagedFiles, type SealOutputs } from './outputs.js';
 import { checkSeal, type VerityProblem } from './check.js';
 import { ownerOf } from './locate.js';
@@ -108,6 +109,15 @@ export async function sealOpenImage(fd: number, fsBytes: number, blockSize: numb
     if (req.hashFile !== undefined) {
       hfd = staged.open(req.hashFile);
       fs.ftruncateSync(hfd, layout.end);
+    } else if (fs.fstatSync(fd).isBlockDevice()) {
+      // build --verity onto a device (finding verity-on-device: ftruncate failed with EINVAL, an
+      // internal error): a device is neither cut nor grown; the seal must fit on it, and the bytes
+      // after the filesystem are zeroed up to the tree's end, as a file's are by the cut.
+      const size = blockDeviceSize(fd);
+      if (layout.end > size) throw new UserError(`${image}: the dm-verity hash tree does not fit the device (${size} bytes): the sealed image needs ${layout.end}`);
+      const zeros = new Uint8Array(Math.min(1 << 20, layout.end - fsBytes));
+      const w = fdWriter(fd, image);
+      for (let at = fsBytes; at < layout.end; at += zeros.length) w.write(zeros.subarray(0, Math.min(zeros.length, layout.end - at)), at);
     } else {
       // Everything after the filesystem is replaced: cut, then zeros up to the tree's end.
       fs.ftruncateSync(fd, fsBytes);
