@@ -106,6 +106,8 @@ const lz4Build = algs.length > 0 && algs.every((a) => a === 'lz4' || a === 'lz4h
 if (lz4Build && !process.execArgv.some((a) => /^--(no-)?(opt|turbofan)$|^--max-opt/.test(a))) {
   for (const m of PRELOADED) process.getBuiltinModule(m);
   v8.setFlagsFromString('--no-turbofan');
+  // Back on once the walk proves the tree big (src/pipeline/heap-growth.ts).
+  globalThis[Symbol.for('erofs-forge.turbofan-off')] = '--turbofan';
 }
 if ((process.argv[2] === 'extract' || cachedBuild || plainBuild) && !process.execArgv.some((a) => /^--(no-)?(opt|turbofan)$/.test(a))) {
   // A V8 flag that is not V8's default makes Node reject its built-in code cache from then on (see
@@ -115,7 +117,7 @@ if ((process.argv[2] === 'extract' || cachedBuild || plainBuild) && !process.exe
   if (cachedBuild || plainBuild) for (const m of PRELOADED) process.getBuiltinModule(m);
   v8.setFlagsFromString('--no-opt');
   // A build turns TurboFan back on once its walk proves the tree big (src/pipeline/heap-growth.ts).
-  if (cachedBuild || plainBuild) globalThis[Symbol.for('erofs-forge.turbofan-off')] = true;
+  if (cachedBuild || plainBuild) globalThis[Symbol.for('erofs-forge.turbofan-off')] = '--opt';
 }
 // Nor Maglev, until the image is known to be large (src/cli/extract-cmd.ts: small images do without).
 if (process.argv[2] === 'extract' && !process.execArgv.some((a) => /^--(no-)?maglev$/.test(a))) v8.setFlagsFromString('--no-maglev');

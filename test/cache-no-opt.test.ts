@@ -105,19 +105,22 @@ test('big_tree_turns_turbofan_back_on', async () => {
   // below the bound, nor when the launcher did not turn it off).
   const { BIG_TREE_ENTRIES } = await import('../src/pipeline/heap-growth.js');
   const mod = new URL('../src/pipeline/heap-growth.js', import.meta.url).href;
-  const turbofanAfter = (entries: number, launcherOff: boolean): number => {
+  const turbofanAfter = (entries: number, launcherOff: boolean, off = '--no-opt', on = '--opt'): number => {
     const script = `
-      if (${launcherOff}) globalThis[Symbol.for('erofs-forge.turbofan-off')] = true;
+      if (${launcherOff}) globalThis[Symbol.for('erofs-forge.turbofan-off')] = '${on}';
       const { heapForTreeOf } = await import(${JSON.stringify(mod)});
       heapForTreeOf(${entries});
       function hot(x) { let s = 0; for (let i = 0; i < 50; i++) s += (x * i) % 7; return s; }
       let t = 0; for (let k = 0; k < 300000; k++) t += hot(k);
       console.log('sum', t);`;
-    const r = spawnSync(process.execPath, ['--no-opt', '--trace-opt', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [off, '--trace-opt', '--input-type=module', '-e', script], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     return r.stdout.split('\n').filter((l) => /turbofan/i.test(l) && l.includes('hot')).length;
   };
   assert.equal(turbofanAfter(BIG_TREE_ENTRIES - 1, true), 0, 'below the bound TurboFan stays off');
   assert.equal(turbofanAfter(BIG_TREE_ENTRIES, false), 0, 'a --no-opt the launcher did not set is left alone');
   assert.ok(turbofanAfter(BIG_TREE_ENTRIES, true) > 0, 'at the bound TurboFan is back on');
+  // An LZ4 build: the launcher set --no-turbofan.
+  assert.equal(turbofanAfter(BIG_TREE_ENTRIES - 1, true, '--no-turbofan', '--turbofan'), 0, 'LZ4: below the bound still off');
+  assert.ok(turbofanAfter(BIG_TREE_ENTRIES, true, '--no-turbofan', '--turbofan') > 0, 'LZ4: at the bound back on');
 });
