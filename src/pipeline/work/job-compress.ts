@@ -6,6 +6,7 @@ import { compressExtents, readFromBytes, type ZResult } from '../files/zfile.js'
 import { cacheKey, cacheGet, cachePut } from '../cache/cache.js';
 import { makeCodec, type Codec, type CodecSpec } from '../../compress/codec.js';
 import { segmentBuffer } from './thread-buffers.js';
+import { runExpress } from './express.js';
 import type { JobOf, ZJobResult } from './job-types.js';
 import type { DataSource } from '../../source/tree.js';
 
@@ -40,7 +41,8 @@ export function compressJob(job: JobOf<'z'>): ZJobResult {
   const h = contentHasher(job.algo);
   try {
     if (!job.cacheDir) {
-      const z = compressExtents((b, off, len) => r.read(b, off, len), job.length, zp, h ? (c) => { h.update(c); } : undefined);
+      // Before each read (every few MiB of a segment), the worker's express jobs (express.ts).
+      const z = compressExtents((b, off, len) => { runExpress(); return r.read(b, off, len); }, job.length, zp, h ? (c) => { h.update(c); } : undefined);
       r.finish();
       for (const e of z.extents) e.la += job.start;
       return { kind: 'z', z, digest: h ? new Uint8Array(h.digest()) : undefined, ...(job.hold ? { hold: true } : {}) };
