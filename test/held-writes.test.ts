@@ -125,3 +125,25 @@ test('held writes: a compressed build at 2 workers equals the 1-worker build (sm
     fs.rmSync(d, { recursive: true, force: true });
   }
 });
+
+test('held_writes_run_before_queued_jobs: a worker writes (and lets go) the pclusters it holds before the jobs queued to it', async () => {
+  const d = fs.mkdtempSync(path.join(tmpdir(), 'forge-held-'));
+  const { JobPool } = await import('../src/pipeline/work/pool.js');
+  const pool = new JobPool(1);
+  try {
+    const src = path.join(d, 'src');
+    fs.writeFileSync(src, Buffer.alloc(8 << 20, 7));
+    const image = path.join(d, 'img');
+    fs.writeFileSync(image, '');
+    const order: string[] = [];
+    const jobs = Array.from({ length: 6 }, (_, i) => pool.run({ kind: 'hash', src: { type: 'path', path: Buffer.from(src) }, path: src, size: 8 << 20, algo: 'sha256' })
+      .then(() => { order.push(`hash${i}`); }));
+    // Queued behind the six in the worker's FIFO, it waited for all of them (held buffers stayed resident meanwhile).
+    const write = pool.runOn(0, { kind: 'hwrite', image, runs: new Float64Array(0), free: [] }).then(() => { order.push('hwrite'); });
+    await Promise.all([...jobs, write]);
+    assert.ok(order.indexOf('hwrite') <= 2, order.join(' '));
+  } finally {
+    await pool.close();
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});

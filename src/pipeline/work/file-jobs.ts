@@ -56,6 +56,8 @@ export class SegmentStream {
     private readonly ahead: number,
     /** Called after submitting, before the writer waits (a partial batch of fetches must go out). */
     private readonly flush: () => void,
+    /** Called as the writer takes segment i (FileJobQueue counts the segments in flight). */
+    private readonly taken?: (i: number) => void,
   ) {
     this.fill(0);
   }
@@ -73,6 +75,7 @@ export class SegmentStream {
     this.fill(i + 1);
     const pr = this.pending.get(i)!;
     this.pending.delete(i);
+    this.taken?.(i);
     this.flush();
     return pr;
   }
@@ -291,11 +294,17 @@ export class FileJobQueue {
     return h;
   }
 
-  private pump(): void {
+  /**
+   * Submit the jobs of the next files within the bounds. `force`: file `force` is the writer's next
+   * and gets its jobs now, whatever is in flight (see take).
+   */
+  private pump(force?: Inode): void {
     const maxFiles = this.isPlanned ? MAX_INFLIGHT_FILES : SCAN_INFLIGHT_FILES;
     const maxBytes = this.isPlanned ? MAX_INFLIGHT_BYTES : SCAN_INFLIGHT_BYTES;
+    // The segments of a long file the writer is taking count (see `bytes`): no file is submitted
+    // beyond the bound meanwhile, unless it is the one the writer asks for.
     while (this.files.length && this.next < this.files.length && this.inflight.size < maxFiles
-      && (this.bytes < maxBytes || this.inflight.size === 0)) {
+      && (this.bytes < maxBytes || this.files[this.next] === force)) {
       const p = this.files[this.next++]!;
       const path = this.paths.of(p);
       // Most of a rebuild: an unchanged file whose layout the index keeps (see fromImage, fromHead).
@@ -391,17 +400,27 @@ export class FileJobQueue {
         }
         return z;
       };
-      // In flight for this file: its segments submitted ahead (all of a one-segment file).
+      // In flight for this file: its segments submitted ahead (all of a one-segment file). Those of a
+      // longer file count from when each is submitted until the writer takes it, not only until it
+      // takes the file: the next files' results, held meanwhile behind all its segments, were
+      // another 16 MiB of input at the peak of a build, with the big files.
       const ahead = nSegs === 1 ? 1 : segmentsAhead(this.pool.size, !!params.dedupe);
       let bytes = 0;
-      for (let i = 0; i < Math.min(nSegs, ahead); i++) bytes += known ? known.bytes[i] : Math.min(SEGMENT_SIZE, p.size - i * SEGMENT_SIZE);
       if (nSegs === 1) {
+        bytes = known ? known.bytes[0] : p.size;
         if (recording) jobs.rec = { opts: optsKey, path };
         jobs.segs = [submit(0)];
         if (algo) jobs.hash = handled(jobs.segs[0].then((z) => z.digest ?? knownDigest!));
       } else {
-        jobs.stream = new SegmentStream(nSegs, submit, ahead, () => {
+        const segBytes = (i: number): number => (known ? known.bytes[i] : Math.min(SEGMENT_SIZE, p.size - i * SEGMENT_SIZE));
+        jobs.stream = new SegmentStream(nSegs, (i) => {
+          this.bytes += segBytes(i);
+          return submit(i);
+        }, ahead, () => {
           if (this.batch.files.has(p)) this.flush();
+        }, (i) => {
+          this.bytes -= segBytes(i);
+          this.pump();
         });
       }
       this.inflight.set(p, { jobs, bytes, batched: known ? Math.min(nSegs, ahead) : 0 });
@@ -616,7 +635,7 @@ export class FileJobQueue {
 
   /** The jobs of `p` (undefined when it needs none); frees its place for the next files. */
   take(p: Inode): FileJobs | undefined {
-    this.pump();
+    this.pump(p);
     const f = this.inflight.get(p);
     if (!f) return undefined;
     // The writer needs this file now: its batch cannot wait to fill up.

@@ -7,6 +7,7 @@ import { cacheKey, cacheGet, cachePut } from '../cache/cache.js';
 import { makeCodec, type Codec, type CodecSpec } from '../../compress/codec.js';
 import { segmentBuffer } from './thread-buffers.js';
 import { chunkRelease } from '../files/held-chunks.js';
+import { runExpress } from './express.js';
 import type { JobOf, ZJobResult } from './job-types.js';
 import type { DataSource } from '../../source/tree.js';
 
@@ -42,7 +43,8 @@ export function compressJob(job: JobOf<'z'>): ZJobResult {
   try {
     if (!job.cacheDir) {
       // A held result's payloads are assembled in the worker's held chunks (files/held-chunks.ts).
-      const z = compressExtents((b, off, len) => r.read(b, off, len), job.length, zp, h ? (c) => { h.update(c); } : undefined, !!job.hold);
+      // Before each read (every few MiB of a segment), the worker's express jobs (express.ts).
+      const z = compressExtents((b, off, len) => { runExpress(); return r.read(b, off, len); }, job.length, zp, h ? (c) => { h.update(c); } : undefined, !!job.hold);
       try {
         r.finish();
       } catch (e) {
