@@ -86,29 +86,6 @@ const PRELOADED = ['node:child_process', 'node:crypto', 'node:worker_threads', '
 const asMkfsLink = basename(process.argv[1] ?? '') === 'mkfs.erofs';
 const plainBuild = (asMkfsLink || args[0] === 'build' || args[0] === 'mkfs')
   && !args.some((a) => a.startsWith('-z') || a.startsWith('--compress') || a.includes('blake3') || a.startsWith('--verity'));
-/** The algorithm names of -z (`-zlz4hc,12:deflate`, `-z lz4`), as build and mkfs take them. */
-function compressors() {
-  const specs = [];
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '-z') specs.push(args[i + 1] ?? '');
-    else if (args[i].startsWith('-z')) specs.push(args[i].slice(2));
-  }
-  return specs.join(':').split(':').filter(Boolean).map((s) => s.split(',')[0]);
-}
-// A build whose codecs are all LZ4/LZ4HC (WebAssembly) optimizes its JavaScript in Maglev only (V8
-// --no-turbofan; --max-opt=2 set here would not reach the main thread's isolate): that JavaScript is
-// glue around the encoder, and TurboFan compiling it again in each of three isolates cost more CPU on
-// the V8 threads than it saved. CPU of the corpus -zlz4 build, 2 workers (median of 4, alternated,
-// load 7-8): user 1.89 -> 1.72 s, peak RSS 245 -> 225 MiB. Not DEFLATE (its driver and Huffman code
-// are JavaScript: ~0.4 s more user time without TurboFan), LZMA, Zstandard or BLAKE3.
-const algs = plainBuild || cachedBuild || !(asMkfsLink || args[0] === 'build' || args[0] === 'mkfs') ? [] : compressors();
-const lz4Build = algs.length > 0 && algs.every((a) => a === 'lz4' || a === 'lz4hc') && !args.some((a) => a.includes('blake3'));
-if (lz4Build && !process.execArgv.some((a) => /^--(no-)?(opt|turbofan)$|^--max-opt/.test(a))) {
-  for (const m of PRELOADED) process.getBuiltinModule(m);
-  v8.setFlagsFromString('--no-turbofan');
-  // Back on once the walk proves the tree big (src/pipeline/heap-growth.ts).
-  globalThis[Symbol.for('erofs-forge.turbofan-off')] = '--turbofan';
-}
 if ((process.argv[2] === 'extract' || cachedBuild || plainBuild) && !process.execArgv.some((a) => /^--(no-)?(opt|turbofan)$/.test(a))) {
   // A V8 flag that is not V8's default makes Node reject its built-in code cache from then on (see
   // src/pipeline/heap-growth.ts): the built-in modules a build loads anyway (commander's

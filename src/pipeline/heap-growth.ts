@@ -17,9 +17,9 @@ const v8 = process.getBuiltinModule('node:v8');
 export const BIG_TREE_ENTRIES = 100_000;
 
 /**
- * Set by bin/erofs-forge.js, to the V8 flag that turns TurboFan back on, when it turned it off for a
- * build whose JavaScript is glue: around kernel copies (--no-opt: an uncompressed or a --cache build)
- * or around the LZ4 encoder (--no-turbofan). That pays on trees of
+ * Set by bin/erofs-forge.js, to the V8 flag that turns TurboFan back on ('--opt'), when it turned it
+ * off for a build whose JavaScript is glue around kernel copies: an uncompressed or a --cache build
+ * (V8 --no-opt). That pays on trees of
  * tens of thousands of files, whose per-entry code is never hot for long; past BIG_TREE_ENTRIES it is
  * the other way round, so TurboFan is turned back on there. Corpus-sized trees stay without it. A
  * 1,000,000-file uncompressed build, 2 workers (2 rounds, quiet): without TurboFan 8.93-9.16 s
@@ -35,7 +35,7 @@ export function heapForTreeOf(entries: number): void {
   set = true;
   const g = globalThis as { [TURBOFAN_OFF]?: string };
   const on = g[TURBOFAN_OFF];
-  if (on === '--opt' || on === '--turbofan') {
+  if (on === '--opt') {
     delete g[TURBOFAN_OFF];
     v8.setFlagsFromString(on);
   }
