@@ -126,7 +126,9 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       w.form = !o.compression!.legacyIndexes && !w.deduped && !wouldDedupe(ctx, keys) ? 'compact' : 'full';
       // INTERLACED images (-E fragments) keep the whole item within one block: a raw inline tail
       // after indexes that run on is read by the kernel from a rotated position (z_erofs_transform_plain
-      // rotates by the output's offset in its block), and our reader refuses it.
+      // rotates by the output's offset in its block), and our reader refuses it. (A raw tail is now
+      // never inline in an INTERLACED inode, wherever it lies: compressStep in zfile.ts. The rule
+      // stays for compressed tails, whose bytes it has decided so far.)
       if (z.inline && zp.interlaced && inodeEnd + zMetaLayoutOf(z, size, zp, inodeEnd, w.form).size > bs) {
         uninlineTail(z, zp);
         keys = dedupeKeys(ctx, z, zp);

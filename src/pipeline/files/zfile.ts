@@ -273,9 +273,14 @@ export function compressStep(z: ZResult, w: Uint8Array, pos: number, rem: number
   }
   if (p.ztailpacking && r.consumed === rem && r.data.length > bs && r.data.length % bs !== 0
     && Math.ceil(r.data.length / bs) * bs < rem) r = trimTrailing(p, src, rem, r, bs);
-  if (p.ztailpacking && (r.consumed === rem && r.data.length < bs || rem < bs)) {
-    // Inline tail: compressed when that is smaller, else raw.
-    const useZ = r.consumed === rem && r.data.length < Math.min(rem, bs);
+  // Inline tail: compressed when that is smaller, else raw -- but never raw in an INTERLACED inode
+  // (the packed inode of -E ztailpacking,fragments): a PLAIN pcluster there is read rotated by the
+  // extent's offset in its block, from a whole block (erofs-utils z_erofs_decompress reads past the
+  // idata, the kernel's z_erofs_transform_plain before it), so an inline raw tail of fewer bytes reads
+  // wrong. It is stored as an interlaced block instead. (mkfs.erofs 1.9.3 inlines it: the kernel
+  // reads wrong bytes from its image, which fsck.erofs 1.9.3 passes.)
+  const useZ = r.consumed === rem && r.data.length < Math.min(rem, bs);
+  if (p.ztailpacking && (r.consumed === rem && r.data.length < bs || rem < bs) && (useZ || !p.interlaced)) {
     z.inline = Uint8Array.from(useZ ? r.data : src.subarray(0, rem));
     z.inlineRaw = Uint8Array.from(src.subarray(0, rem));
     z.extents.push({ la: pos, llen: rem, compressed: useZ, blocks: 0, blkaddr: 0 });
