@@ -1092,12 +1092,16 @@ export function compress(inOff: i32, srcLen: i32, cap: i32, level: i32): i32 {
     case 6: return compressOpt(src, srcLen, cap, 64, 16, 64);
     case 7: return compressOpt(src, srcLen, cap, 128, 32, 64);
     case 8: return compressOpt(src, srcLen, cap, 256, 48, 64);
-    // lz4hc's default: inside the window only matches reaching past its end are looked for, 64
-    // deep. 1.25-1.35x faster than every match 256 deep (the old parse of levels 4..8), with as many
-    // or fewer pclusters than liblz4's level 9 (corpus 4 KiB: 7386 = as before, liblz4 7398; usrtree2
-    // 16 KiB: 2630, before 2628, liblz4 2631; 4 KiB: 9089, before 9084, liblz4 9099); seedChain
-    // (hcFind) another ~1.1x and 2629 / 9088 pclusters on usrtree2.
-    case 9: return compressOpt(src, srcLen, cap, 256, 64, 128);
+    // lz4hc's default: inside the window only matches reaching past its end are looked for. At 4 KiB
+    // pclusters (the default) depths and sufficient length are the fastest found whose pclusters stay no more than liblz4's level 9
+    // (its hash-chain parser, mkfs.erofs's default) on the corpus and on a /usr tree, 4 KiB: first
+    // position 64 deep (was 256), inside 16 (was 64), taken as is from 64 bytes (was 128). Whole
+    // trees, pclusters (ours before / now / liblz4): corpus 45741 / 45807 / 45820, usrtree7 101875 /
+    // 101961 / 101991; encoder 1.09-1.15x faster. The parse itself, not the search depth, is most
+    // of the rest (at depth 1 it runs 1.3x faster on binaries, not more). The same parse as level 6.
+    // Pclusters above 4 KiB keep the deeper search: there these depths made images 0.1-0.3 % larger
+    // than mkfs.erofs's (test/size-vs-mkfs.test.ts: -C16384 / -C65536 / -C262144).
+    case 9: return cap <= 4096 ? compressOpt(src, srcLen, cap, 64, 16, 64) : compressOpt(src, srcLen, cap, 256, 64, 128);
     // lz4hc's levels 10..12 (search attempts, sufficient length; full update at 12)
     case 10: return compressOptHC(src, srcLen, cap, 512, 64, false);
     case 11: return compressOptHC(src, srcLen, cap, 2048, 128, false);

@@ -50,7 +50,9 @@ const RECORDED: Record<string, string> = {
   '4096/6': '3fe968c40382eff2 31',
   '4096/7': 'a40d3ae80061cdec 31',
   '4096/8': '4c345bc80bdee058 31',
-  '4096/9': '1e53493e965abdf3 31',
+  // level 9 re-pinned (enc7): up to 4 KiB pclusters it now searches 64/16 deep, sufficient length 64
+  // (was 256/64/128): level 6's parse; 16 KiB unchanged
+  '4096/9': '3fe968c40382eff2 31',
   '4096/10': '3fe7f6417c9fd9c9 31',
   '4096/11': '7c69d2839eb8d4d5 31',
   '4096/12': 'd03fa35a5aba4527 31',

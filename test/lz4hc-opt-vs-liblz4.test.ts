@@ -49,8 +49,9 @@ const LIBLZ4_194_LEVEL9: Record<string, number[]> = {
 };
 
 // Issue 21: level 9 searches inside its parse window only for matches reaching past the window, 64
-// deep, to cost less; it must still fill every pcluster at least as well as liblz4's level 9 (a lazy
-// parse 256 deep does not: 14103 < 14119 at 4096 chunk 1).
+// deep (16 at 4 KiB pclusters, where the window's start is searched 64 deep, not 256), to cost less;
+// it must still fill every pcluster at least as well as liblz4's level 9 (a lazy parse 256 deep does
+// not: 14103 < 14119 at 4096 chunk 1).
 test('lz4hc level 9 (the default) fits no less input per pcluster than liblz4 1.9.4 level 9 (object-file-like data)', () => {
   fitsNoLessThanLiblz4(LIBLZ4_194_LEVEL9);
 });
