@@ -34,19 +34,23 @@ export function splitDirBlocks(names: readonly { length: number }[], blockSize: 
   return blocks;
 }
 
+/** One entry's header at `d` of `v`; its name goes at `nameoff` in the block. */
+function putDirent(v: DataView, d: number, nid: number, nameoff: number, fileType: number): void {
+  // nid below 2^53 (a slot number of the image): two 32-bit halves, no BigInt per entry.
+  v.setUint32(d + O.nid, nid % 0x100000000, true);
+  v.setUint32(d + O.nid + 4, Math.floor(nid / 0x100000000), true);
+  v.setUint16(d + O.nameoff, nameoff, true);
+  v.setUint8(d + O.fileType, fileType);
+  v.setUint8(d + O.reserved, 0);
+}
+
 /** Encode entries[start,end) into `out` at `off` (the block's bytes; caller zero-fills the rest). */
 export function encodeDirBlock(entries: readonly DirEntry[], start: number, end: number, out: Uint8Array, off: number): number {
   const v = new DataView(out.buffer, out.byteOffset);
   let nameoff = DIRENT_SIZE * (end - start);
   for (let i = start; i < end; i++) {
     const e = entries[i];
-    const d = off + DIRENT_SIZE * (i - start);
-    // nid below 2^53 (a slot number of the image): two 32-bit halves, no BigInt per entry.
-    v.setUint32(d + O.nid, e.nid % 0x100000000, true);
-    v.setUint32(d + O.nid + 4, Math.floor(e.nid / 0x100000000), true);
-    v.setUint16(d + O.nameoff, nameoff, true);
-    v.setUint8(d + O.fileType, e.fileType);
-    v.setUint8(d + O.reserved, 0);
+    putDirent(v, off + DIRENT_SIZE * (i - start), e.nid, nameoff, e.fileType);
     const name = e.name;
     const at = off + nameoff;
     // Short names byte by byte: TypedArray.set costs more than the copy for a few bytes.
@@ -65,13 +69,7 @@ export function encodeDirBlockLatin1(names: readonly string[], nids: readonly nu
   const v = new DataView(out.buffer, out.byteOffset);
   let nameoff = DIRENT_SIZE * (end - start);
   for (let i = start; i < end; i++) {
-    const d = off + DIRENT_SIZE * (i - start);
-    const nid = nids[i];
-    v.setUint32(d + O.nid, nid % 0x100000000, true);
-    v.setUint32(d + O.nid + 4, Math.floor(nid / 0x100000000), true);
-    v.setUint16(d + O.nameoff, nameoff, true);
-    v.setUint8(d + O.fileType, fileTypes[i]);
-    v.setUint8(d + O.reserved, 0);
+    putDirent(v, off + DIRENT_SIZE * (i - start), nids[i], nameoff, fileTypes[i]);
     const name = names[i];
     const at = off + nameoff;
     for (let k = 0; k < name.length; k++) out[at + k] = name.charCodeAt(k);
