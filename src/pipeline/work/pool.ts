@@ -123,6 +123,16 @@ function compileCacheBase(): string | undefined {
   return d ? path.dirname(d) : undefined;
 }
 
+/** A worker's answer to a job, on its main port or its express lane. */
+interface WorkerReply { id: number; res?: JobResult; error?: string; stack?: string; user?: boolean }
+
+/** Settle the promise of a job (none: the pool failed and rejected it already) with worker `index`'s reply. */
+function settle(p: Pending | undefined, m: WorkerReply, index: number): void {
+  if (!p) return;
+  if (m.error !== undefined) p.reject(jobError(p.job, m.error, m.stack, m.user));
+  else p.resolve(unpackResult(m.res!, index));
+}
+
 export class JobPool {
   private workers: Worker[] = [];
   /** Per worker, this end of its express lane (see runOn). */
@@ -249,17 +259,15 @@ export class JobPool {
       transferList: [lane.port2],
     });
     // Express results settle their own promises: they are not in the worker's FIFO (inWorker).
-    lane.port1.on('message', (m: { id: number; res?: JobResult; error?: string; stack?: string; user?: boolean }) => {
+    lane.port1.on('message', (m: WorkerReply) => {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
-      if (!p) return;
-      if (m.error !== undefined) p.reject(jobError(p.job, m.error, m.stack, m.user));
-      else p.resolve(unpackResult(m.res!, index));
+      settle(p, m, index);
     });
     // The worker keeps the process alive, not its lane.
     lane.port1.unref();
     this.express.push(lane.port1);
-    w.on('message', (m: { id: number; res?: JobResult; error?: string; stack?: string; user?: boolean; ready?: boolean }) => {
+    w.on('message', (m: WorkerReply & { ready?: boolean }) => {
       if (m.ready) {
         this.readyWorkers++;
         return;
@@ -275,9 +283,7 @@ export class JobPool {
         this.computeCosts.delete(m.id);
       }
       this.dispatch();
-      if (!p) return;
-      if (m.error !== undefined) p.reject(jobError(p.job, m.error, m.stack, m.user));
-      else p.resolve(unpackResult(m.res!, index));
+      settle(p, m, index);
     });
     w.on('error', (e) => this.fail(new Error(`worker thread failed${this.runningOn(w)}: ${e.message}`)));
     w.on('exit', (code) => { if (code !== 0 && !this.closed) this.fail(new Error(`worker thread exited with code ${code}${this.runningOn(w)}`)); });
