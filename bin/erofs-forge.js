@@ -94,7 +94,7 @@ if ((process.argv[2] === 'extract' || cachedBuild || plainBuild) && !process.exe
   if (cachedBuild || plainBuild) for (const m of PRELOADED) process.getBuiltinModule(m);
   v8.setFlagsFromString('--no-opt');
   // A build turns TurboFan back on once its walk proves the tree big (src/pipeline/heap-growth.ts).
-  if (cachedBuild || plainBuild) globalThis[Symbol.for('erofs-forge.turbofan-off')] = '--opt';
+  if (cachedBuild || plainBuild) globalThis[Symbol.for('erofs-forge.turbofan-off')] = true;
 }
 // Nor Maglev, until the image is known to be large (src/cli/extract-cmd.ts: small images do without).
 if (process.argv[2] === 'extract' && !process.execArgv.some((a) => /^--(no-)?maglev$/.test(a))) v8.setFlagsFromString('--no-maglev');

@@ -89,7 +89,7 @@ test('big_tree_turns_turbofan_back_on', async () => {
   const mod = new URL('../src/pipeline/heap-growth.js', import.meta.url).href;
   const turbofanAfter = (entries: number, launcherOff: boolean): number => {
     const script = `
-      if (${launcherOff}) globalThis[Symbol.for('erofs-forge.turbofan-off')] = '--opt';
+      if (${launcherOff}) globalThis[Symbol.for('erofs-forge.turbofan-off')] = true;
       const { heapForTreeOf } = await import(${JSON.stringify(mod)});
       heapForTreeOf(${entries});
       function hot(x) { let s = 0; for (let i = 0; i < 50; i++) s += (x * i) % 7; return s; }
