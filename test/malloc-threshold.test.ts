@@ -72,3 +72,25 @@ test('arena_pages_freed_in_the_middle_given_back: trimMalloc returns a worker ar
   assert.ok(trimmedMiB(false) < 10, 'untrimmed, the arena keeps the memory (the test would not see a regression otherwise)');
   assert.ok(trimmedMiB(true) >= 40, 'trimmed: ~50 MiB given back');
 });
+
+test('mmap_threshold_set_without_koffi_entry: fixMmapThreshold binds mallopt through libc.ts (koffi\'s native module by path), not koffi\'s own entry, which copied node:util\'s exports (six more built-in modules at each pool start, compiled from source once TurboFan is off)', (t) => {
+  if (!glibc) { t.skip('glibc only'); return; }
+  const mod = pathToFileURL(path.resolve(import.meta.dirname, '../src/sys/malloc-threshold.js')).href;
+  const script = `
+    import { createRequire } from 'node:module';
+    const m = await import(${JSON.stringify(mod)});
+    const before = new Set(process.moduleLoadList);
+    m.fixMmapThreshold();
+    const require = createRequire(import.meta.url);
+    console.log(JSON.stringify({
+      trim: m.trimMalloc(),
+      koffiEntry: Object.keys(require.cache).filter((f) => /[\\\\/]koffi[\\\\/](index|src)/.test(f)),
+      loaded: process.moduleLoadList.filter((x) => !before.has(x) && x.startsWith('NativeModule ')),
+    }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const got = JSON.parse(r.stdout) as { trim: boolean; koffiEntry: string[]; loaded: string[] };
+  assert.equal(got.trim, true, 'malloc_trim bound');
+  assert.deepEqual(got.koffiEntry, [], 'koffi\'s entry script not run');
+  assert.deepEqual(got.loaded.filter((x) => /util/.test(x)), [], 'no node:util lazy exports loaded');
+});

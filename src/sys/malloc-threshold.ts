@@ -10,9 +10,7 @@
 // its top, and the blocks freed in the middle (small ArrayBuffers of each thread, V8's compiler zones,
 // the walk's buffers) stayed resident. malloc_trim gives back every free page of every arena; a build
 // calls it every MALLOC_TRIM_MS while its pool runs (trimMallocEvery).
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
+import { programFunction } from './libc.js';
 
 /** mallopt's parameter number for the threshold (glibc malloc.h). */
 const M_MMAP_THRESHOLD = -3;
@@ -29,18 +27,16 @@ export function fixMmapThreshold(): void {
   if (done) return;
   done = true;
   if (process.platform !== 'linux') return;
-  try {
-    const koffi = require('koffi') as typeof import('koffi');
-    const libc = koffi.load(null);
-    const mallopt = libc.func('int mallopt(int, int)') as unknown as (param: number, value: number) => number;
-    mallopt(M_MMAP_THRESHOLD, THRESHOLD);
-    // musl has no malloc_trim: then no trimming.
-    try {
-      trim = libc.func('int malloc_trim(size_t)') as unknown as (pad: number) => number;
-    } catch { /* none */ }
-  } catch {
-    // No FFI or no mallopt: the default behaviour, more memory, same output.
-  }
+  // Through libc.ts's koffi (its native module opened by path, as the rest of the build has it):
+  // koffi's own entry copied every export of node:util, loading six more of Node's modules and
+  // running koffi's wrappers again at each pool start. No FFI or no mallopt: the default behaviour,
+  // more memory, same output.
+  const mallopt = programFunction('int mallopt(int, int)');
+  if (!mallopt) return;
+  mallopt(M_MMAP_THRESHOLD, THRESHOLD);
+  // musl has no malloc_trim: then no trimming.
+  const t = programFunction('int malloc_trim(size_t)');
+  if (t) trim = (pad) => t(pad) as number;
 }
 
 /**
