@@ -69,6 +69,8 @@ if (!process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) v8.set
 // again in TurboFan cost more CPU than it saved. CPU of extract (median of 7, alternated, load ~17):
 // corpus lz4 886 -> 787 ms, corpus uncompressed 633 -> 591 ms, tricky tree 149 -> 134 ms, one
 // 262 MB file with lz4 354 -> 311 ms. Process-wide: its worker threads run the same way.
+const userTiers = process.execArgv.some((a) => /^--(no-)?(opt|turbofan)$/.test(a));
+if (process.argv[2] === 'extract' && !userTiers) v8.setFlagsFromString('--no-opt');
 // A `build --cache` likewise: a rebuild is mostly glue between system calls for the unchanged files
 // (their entries fetched, their pclusters copied in the kernel), in three isolates that each compiled
 // it again. CPU of the corpus lz4hc rebuild after a 1% change (2 workers, alternated, load ~16):
@@ -81,21 +83,37 @@ const cachedBuild = process.argv[2] === 'build' && process.argv.some((a) => a ==
 // small files the same (3.1-3.3 s either way). Not with BLAKE3 fingerprints (JavaScript, hot), nor
 // --verity (the seal hashes the image).
 const args = process.argv.slice(2);
-/** Built-in modules every build loads (see below). */
-const PRELOADED = ['node:child_process', 'node:crypto', 'node:worker_threads', 'node:zlib'];
 const asMkfsLink = basename(process.argv[1] ?? '') === 'mkfs.erofs';
-const plainBuild = (asMkfsLink || args[0] === 'build' || args[0] === 'mkfs')
-  && !args.some((a) => a.startsWith('-z') || a.startsWith('--compress') || a.includes('blake3') || a.startsWith('--verity'));
-if ((process.argv[2] === 'extract' || cachedBuild || plainBuild) && !process.execArgv.some((a) => /^--(no-)?(opt|turbofan)$/.test(a))) {
-  // A V8 flag that is not V8's default makes Node reject its built-in code cache from then on (see
-  // src/pipeline/heap-growth.ts): the built-in modules a build loads anyway (commander's
-  // child_process, and ours) are loaded first, from the cache, not compiled from source after the
-  // flag. CPU of an empty build (median of 8, alternated): 105 -> 90 ms.
-  if (cachedBuild || plainBuild) for (const m of PRELOADED) process.getBuiltinModule(m);
-  v8.setFlagsFromString('--no-opt');
-  // A build turns TurboFan back on once its walk proves the tree big (src/pipeline/heap-growth.ts).
-  if (cachedBuild || plainBuild) globalThis[Symbol.for('erofs-forge.turbofan-off')] = true;
+const building = asMkfsLink || args[0] === 'build' || args[0] === 'mkfs';
+const plainBuild = building && !args.some((a) => a.startsWith('-z') || a.startsWith('--compress') || a.includes('blake3') || a.startsWith('--verity'));
+
+/** The algorithms named by -z (build and mkfs: -zALG or -z ALG; A:B:... each NAME[,LEVEL]). */
+function zAlgorithms() {
+  const names = [];
+  for (let i = 0; i < args.length && args[i] !== '--'; i++) {
+    if (!args[i].startsWith('-z')) continue;
+    const v = args[i].length > 2 ? args[i].slice(2) : args[i + 1] ?? '';
+    for (const spec of v.split(':')) if (spec) names.push(spec.split(',')[0]);
+  }
+  return names;
 }
+// A build compressing with these codecs likewise: each is WebAssembly, around which the workers'
+// JavaScript is a loop, and the main thread's is the walk, the plan and the writer (-zlz4, load 9-10,
+// median of 3-5, alternated: CPU user+sys 2 workers 2.35 -> 2.11 s, 1 worker 2.18 -> 2.00 s, the V8
+// compiler threads' share 550 -> 365 ms of samples; the workers' and the main thread's the same).
+// Not LZ4HC nor DEFLATE: their workers' JavaScript ran slower without TurboFan by about what its
+// compiler threads saved (2 workers, median of 4: lz4hc 6.06 -> 6.02 s, deflate 6.20 -> 6.30 s).
+// Not BLAKE3 fingerprints, nor --verity (as above).
+const GLUE_CODECS = new Set(['lz4']);
+const algorithms = zAlgorithms();
+const wasmBuild = building && algorithms.length > 0 && algorithms.every((a) => GLUE_CODECS.has(a))
+  && !args.some((a) => a.includes('blake3') || a.startsWith('--verity'));
+// These builds turn TurboFan off themselves, once our modules are loaded, and back on while a worker
+// thread starts (src/sys/turbofan.ts): a V8 flag that is not V8's default makes Node reject its
+// built-in code cache, and every thread started (or module loaded) under --no-opt compiled Node's
+// modules from source (an uncompressed build's worker: 142 of them, ~twice its start-up CPU). They
+// turn it back on for good once the walk proves the tree big (src/pipeline/heap-growth.ts).
+if ((cachedBuild || plainBuild || wasmBuild) && !userTiers) globalThis[Symbol.for('erofs-forge.turbofan-off')] = true;
 // Nor Maglev, until the image is known to be large (src/cli/extract-cmd.ts: small images do without).
 if (process.argv[2] === 'extract' && !process.execArgv.some((a) => /^--(no-)?maglev$/.test(a))) v8.setFlagsFromString('--no-maglev');
 

@@ -12,12 +12,16 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { FORGE_BIN } from './helpers/tools.js';
 
-/** A tree of 2,000 files in `dir`/src, and the TurboFan lines of --trace-opt for `forge ARGS IMAGE SRC`. */
+/**
+ * A tree of 300 files in `dir`/src, and the TurboFan lines of --trace-opt for `forge ARGS IMAGE SRC`.
+ * Small enough for the builds to start no worker thread (inlineBudgetFor): while one starts, a build
+ * has TurboFan on (src/sys/turbofan.ts; startup.test.ts checks those builds).
+ */
 function setUp(dir: string): (args: string[]) => number {
   const root = path.join(dir, 'src');
   for (let d = 0; d < 20; d++) {
     fs.mkdirSync(path.join(root, `d${d}`), { recursive: true });
-    for (let f = 0; f < 100; f++) fs.writeFileSync(path.join(root, `d${d}`, `f${f}`), `file ${d} ${f} `.repeat(1 + f));
+    for (let f = 0; f < 15; f++) fs.writeFileSync(path.join(root, `d${d}`, `f${f}`), `file ${d} ${f} `.repeat(1 + 7 * f));
   }
   return (args: string[]) => {
     const r = spawnSync(process.execPath, ['--trace-opt', FORGE_BIN, ...args, path.join(dir, 'img'), root], { encoding: 'utf8', maxBuffer: 1 << 26 });
@@ -53,27 +57,28 @@ test('uncompressed_build_runs_without_turbofan', () => {
   }
 });
 
-test('builtins_loaded_before_no_opt', () => {
-  // --no-opt makes Node compile every built-in module loaded after it from source: those a build
-  // loads are loaded before it. Seen from a preloaded hook on v8.setFlagsFromString.
+test('no_builtin_loaded_while_turbofan_off: the main thread loads none of Node\'s modules while --no-opt is set (each would be compiled from source: the launcher set it before our modules were loaded)', () => {
+  // Seen from a preloaded hook on v8.setFlagsFromString: the modules loaded while TurboFan was off.
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-no-opt-'));
   try {
     const hook = path.join(dir, 'hook.mjs');
     fs.writeFileSync(hook, `const v8 = process.getBuiltinModule('node:v8');
 const set = v8.setFlagsFromString;
-v8.setFlagsFromString = (f) => {
-  if (f === '--no-opt') process.stderr.write('AT ' + process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)).join(' ') + '\\n');
-  return set(f);
-};
+const natives = () => process.moduleLoadList.filter((m) => m.startsWith('NativeModule '));
+let off = false, seen = 0, at = natives().length;
+const note = () => { const l = natives(); if (off) process.stderr.write('LOADED ' + l.slice(at).join(' ') + '\\n'); at = l.length; };
+v8.setFlagsFromString = (f) => { note(); if (/^--(no-)?opt$/.test(f)) { off = f === '--no-opt'; seen += off; } return set(f); };
+process.on('exit', () => { note(); process.stderr.write('OFF ' + seen + '\\n'); });
 `);
     fs.mkdirSync(path.join(dir, 'src'));
-    fs.writeFileSync(path.join(dir, 'src', 'a'), 'a');
-    const r = spawnSync(process.execPath, ['--import', hook, FORGE_BIN, 'build', '--quiet', path.join(dir, 'img'), path.join(dir, 'src')], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    const at = r.stderr.split('\n').find((l) => l.startsWith('AT '));
-    assert.ok(at, 'the uncompressed build set --no-opt');
-    const loaded = new Set(at.slice(3).split(' '));
-    for (const m of ['child_process', 'crypto', 'worker_threads', 'zlib']) assert.ok(loaded.has(m), `${m} loaded before --no-opt`);
+    fs.writeFileSync(path.join(dir, 'src', 'a'), 'a'.repeat(10000));
+    for (const args of [[], ['-zlz4'], ['--cache', path.join(dir, 'cache')]]) {
+      const r = spawnSync(process.execPath, ['--import', hook, FORGE_BIN, 'build', '--quiet', ...args, path.join(dir, 'img'), path.join(dir, 'src')], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const lines = r.stderr.split('\n');
+      assert.ok(Number(lines.find((l) => l.startsWith('OFF '))?.slice(4)) > 0, `build ${args.join(' ')} turned TurboFan off`);
+      assert.deepEqual(lines.filter((l) => l.startsWith('LOADED ')).flatMap((l) => l.slice(7).split(' ').filter(Boolean)), [], `build ${args.join(' ')}`);
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -81,21 +86,23 @@ v8.setFlagsFromString = (f) => {
 
 test('big_tree_turns_turbofan_back_on', async () => {
   // Without TurboFan a 1,000,000-file uncompressed build took 8.9-9.2 s against 6.4-6.7 s with it:
-  // once the walk has seen BIG_TREE_ENTRIES entries, a build the launcher started without TurboFan
-  // turns it back on. Seen in a child started with --no-opt, as the launcher leaves it, through
+  // once the walk has seen BIG_TREE_ENTRIES entries, a build the launcher marked to run without
+  // TurboFan (and which turned it off at its start: sys/turbofan.ts) turns it back on. Seen through
   // --trace-opt on a hot function run after the walk's call (and, to show the test can fail, not
-  // below the bound, nor when the launcher did not turn it off).
+  // below the bound, nor for a --no-opt given on the command line).
   const { BIG_TREE_ENTRIES } = await import('../src/pipeline/heap-growth.js');
   const mod = new URL('../src/pipeline/heap-growth.js', import.meta.url).href;
+  const tiers = new URL('../src/sys/turbofan.js', import.meta.url).href;
   const turbofanAfter = (entries: number, launcherOff: boolean): number => {
     const script = `
       if (${launcherOff}) globalThis[Symbol.for('erofs-forge.turbofan-off')] = true;
+      (await import(${JSON.stringify(tiers)})).turbofanOffNow();
       const { heapForTreeOf } = await import(${JSON.stringify(mod)});
       heapForTreeOf(${entries});
       function hot(x) { let s = 0; for (let i = 0; i < 50; i++) s += (x * i) % 7; return s; }
       let t = 0; for (let k = 0; k < 300000; k++) t += hot(k);
       console.log('sum', t);`;
-    const r = spawnSync(process.execPath, ['--no-opt', '--trace-opt', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [...(launcherOff ? [] : ['--no-opt']), '--trace-opt', '--input-type=module', '-e', script], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     return r.stdout.split('\n').filter((l) => /turbofan/i.test(l) && l.includes('hot')).length;
   };

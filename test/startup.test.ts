@@ -90,6 +90,61 @@ test('built_in_code_cache_not_rejected: the launcher\'s V8 flags leave Node\'s c
   }
 });
 
+/**
+ * A build run as the kernel runs the launcher (its #! flags), with Node's code cache lines
+ * (NODE_DEBUG_NATIVE=CODE_CACHE) and, from a preloaded hook, each V8 flag the main thread sets.
+ */
+function buildWithCacheLines(args: string[], src: string, img: string, env: Record<string, string> = {}): { flags: string[]; lines: string[] } {
+  const d = path.dirname(img);
+  const hook = path.join(d, 'flags-hook.mjs');
+  fs.writeFileSync(hook, `import { isMainThread } from 'node:worker_threads';
+const v8 = process.getBuiltinModule('node:v8');
+const set = v8.setFlagsFromString;
+if (isMainThread) v8.setFlagsFromString = (f) => { process.stderr.write('FLAG ' + f + '\\n'); return set(f); };
+`);
+  const shebang = /^#!.*node (.*)$/m.exec(fs.readFileSync(FORGE_BIN, 'utf8'))![1].split(' ');
+  const r = spawnSync(process.execPath, [...shebang, '--import', hook, FORGE_BIN, 'build', '--quiet', ...args, img, src],
+    { env: { ...process.env, ...env, NODE_DEBUG_NATIVE: 'CODE_CACHE' }, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stderr.split('\n');
+  return { flags: lines.filter((l) => l.startsWith('FLAG ')).map((l) => l.slice(5)), lines };
+}
+
+test('worker_threads_start_with_code_cache_in_builds_without_turbofan: a build that turns TurboFan off (V8 --no-opt) does so once its threads have loaded their modules, not before: no built-in module compiled from source (the uncompressed build\'s worker compiled 142 of them)', (t) => {
+  const d = fs.mkdtempSync(path.join(tmpdir(), 'forge-startup-'));
+  try {
+    // 100 directories: the walk lends directories to the pool's worker once it has seen 64.
+    const flat = path.join(d, 'flat');
+    for (let i = 0; i < 100; i++) {
+      fs.mkdirSync(path.join(flat, `d${i}`), { recursive: true });
+      fs.writeFileSync(path.join(flat, `d${i}`, 'f'), `file ${i}\n`);
+    }
+    // More lz4 work than a build runs on its main thread (inlineBudgetFor): the workers start.
+    const big = path.join(d, 'big');
+    fs.mkdirSync(big);
+    fs.writeFileSync(path.join(big, 'a'), Buffer.alloc(9 << 20, 'a file\n'));
+    fs.writeFileSync(path.join(big, 'b'), Buffer.alloc(9 << 20, 'b file\n'));
+    const cases: [string, string[], string][] = [
+      ['uncompressed, 1 worker', ['--workers', '1'], flat],
+      ['uncompressed, 2 workers', ['--workers', '2'], flat],
+      ['-zlz4, 2 workers', ['-zlz4', '--workers', '2'], big],
+      ['--cache -zlz4, cold', ['-zlz4', '--workers', '2', '--cache', path.join(d, 'cache')], big],
+      ['--cache -zlz4, warm', ['-zlz4', '--workers', '2', '--cache', path.join(d, 'cache')], big],
+    ];
+    for (const [name, args, src] of cases) {
+      const { flags, lines } = buildWithCacheLines(args, src, path.join(d, 'img'));
+      if (!lines.some((l) => /with code cache/.test(l))) { t.skip('this Node release prints no code cache lines (NODE_DEBUG_NATIVE=CODE_CACHE)'); return; }
+      assert.ok(lines.some((l) => /Compiling internal\/main\/worker_thread /.test(l)), `${name}: a worker thread started`);
+      // TurboFan went off (and stays off at the end: the tree is small).
+      assert.equal(flags.filter((f) => /^--(no-)?opt$/.test(f)).at(-1), '--no-opt', `${name}: ${flags.join(' ')}`);
+      const rejected = lines.filter((l) => /is rejected/.test(l));
+      assert.deepEqual(rejected.slice(0, 3), [], `${name}: ${rejected.length} built-in modules compiled from source`);
+    }
+  } finally {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});
+
 test('build_start_up_modules: a small build loads the bundled command, starts no worker, and its image is the modules\' one', (t) => {
   if (!(module as { registerHooks?: unknown }).registerHooks) { t.skip('module.registerHooks needs Node >= 22.15'); return; }
   const bundle = path.join(path.dirname(FORGE_BIN), '..', 'dist', 'src', 'bundle', 'build.js');

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { scanDirectory, type ScanOptions } from '../source/dir-scanner.js';
 import { heapForTreeOf } from './heap-growth.js';
+import { turbofanOffNow } from '../sys/turbofan.js';
 import { walkThreadsFor } from '../source/dir-walk.js';
 import type { Inode } from '../source/tree.js';
 import { plan, type Plan } from './plan/plan.js';
@@ -54,6 +55,8 @@ export type BeforeCommit = (image: { fd: number; bytes: number; leaves: LeafHash
 /** `poolOptions`: the worker pool's (tests inject worker faults through it). */
 export async function buildImage(image: string, source: BuildSource, o: BuildOptions, beforeCommit?: BeforeCommit, poolOptions?: JobPoolOptions): Promise<BuildResult> {
   const t0 = process.hrtime.bigint();
+  // Our modules are loaded: the launcher's choice of TurboFan applies from here (sys/turbofan.ts).
+  turbofanOffNow();
   // Workers start once the build proves big enough to need them (inlineBudgetFor): files found by the
   // walk with more work than the main thread does in their start-up time, a walk of many directories
   // (which lends them directories to list), or a plan with more. A small build runs its jobs here and

@@ -11,32 +11,27 @@
 // the workers have started (a walk of 64 directories starts them: pool.warm) and the main thread has
 // loaded what it loads.
 
+import { turbofanBackOn } from '../sys/turbofan.js';
+
 const v8 = process.getBuiltinModule('node:v8');
 
 /** Entries scanned past which a build's heap grows by 50% at a time (see above). */
 export const BIG_TREE_ENTRIES = 100_000;
 
 /**
- * Set (true) by bin/erofs-forge.js when it turned TurboFan off (V8 --no-opt) for a build whose
- * JavaScript is glue around kernel copies: an uncompressed or a --cache build. That pays on trees of
- * tens of thousands of files, whose per-entry code is never hot for long; past BIG_TREE_ENTRIES it is
- * the other way round, so TurboFan is turned back on there. Corpus-sized trees stay without it. A
- * 1,000,000-file uncompressed build, 2 workers (2 rounds, quiet): without TurboFan 8.93-9.16 s
- * (user 11.0 s), with it from the start 6.39-6.71 s (user 6.9-7.2 s).
+ * A build the launcher runs without TurboFan (src/sys/turbofan.ts: an uncompressed, a --cache or a
+ * compressed build whose codec is WebAssembly) gets it back past BIG_TREE_ENTRIES: on trees of tens
+ * of thousands of files the per-entry code is never hot for long, past that it is the other way
+ * round. A 1,000,000-file uncompressed build, 2 workers (2 rounds, quiet): without TurboFan
+ * 8.93-9.16 s (user 11.0 s), with it from the start 6.39-6.71 s (user 6.9-7.2 s).
  */
-export const TURBOFAN_OFF = Symbol.for('erofs-forge.turbofan-off');
-
 let set = false;
 
 /** Called as the walk goes with the entries scanned so far. */
 export function heapForTreeOf(entries: number): void {
   if (set || entries < BIG_TREE_ENTRIES) return;
   set = true;
-  const g = globalThis as { [TURBOFAN_OFF]?: boolean };
-  if (g[TURBOFAN_OFF] === true) {
-    delete g[TURBOFAN_OFF];
-    v8.setFlagsFromString('--opt');
-  }
+  turbofanBackOn();
   // A value given on the command line is the user's.
   if (process.execArgv.some((a) => a.startsWith('--heap-growing-percent'))) return;
   v8.setFlagsFromString('--heap-growing-percent=50');

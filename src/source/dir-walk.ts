@@ -13,6 +13,7 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { listDirectory, isDirEntry, type ListContext, type Listing } from './dir-listing.js';
+import { threadStarting } from '../sys/turbofan.js';
 
 export interface WalkThreads {
   /** Walk threads to start (0: the main thread lists every directory). */
@@ -159,11 +160,13 @@ export class DirWalk {
       return;
     }
     for (let k = 0; k < this.opts.threads; k++) {
+      // V8's default flags until its first listing is back (sys/turbofan.ts): its modules are loaded.
+      const started = threadStarting();
       const w = new Worker(new URL('./walk-worker.js', import.meta.url), { workerData: this.cx });
       w.unref();
-      w.on('message', (done: [string, Listing][]) => this.received(w, done));
-      w.on('error', (e) => this.fail(new Error(`walk thread failed: ${e.message}`)));
-      w.on('exit', (code) => { if (!this.closed) this.fail(new Error(`walk thread exited with code ${code}`)); });
+      w.on('message', (done: [string, Listing][]) => { started(); this.received(w, done); });
+      w.on('error', (e) => { started(); this.fail(new Error(`walk thread failed: ${e.message}`)); });
+      w.on('exit', (code) => { started(); if (!this.closed) this.fail(new Error(`walk thread exited with code ${code}`)); });
       this.workers.push(w);
       this.idle.push(w);
     }

@@ -9,6 +9,7 @@ import { fromWire, packResult, toWire, unpackResult } from './job-wire.js';
 import { runJob } from './jobs.js';
 import { fixMmapThreshold, trimMallocEvery } from '../../sys/malloc-threshold.js';
 import { boundWorkerYoungGeneration } from './worker-heap.js';
+import { threadStarting } from '../../sys/turbofan.js';
 import type { Job, JobOf, JobResult } from './job-types.js';
 import type { KernelCopyPath } from '../../sys/libc.js';
 import type { ListContext, Listing } from '../../source/dir-listing.js';
@@ -254,6 +255,8 @@ export class JobPool {
     const { opts } = this;
     const index = this.workers.length;
     const lane = new MessageChannel();
+    // V8's default flags while it loads its modules (Node's code cache of its own is accepted then).
+    const booted = threadStarting();
     const w = new Worker(new URL('./worker-boot.js', import.meta.url), {
       workerData: { copied: this.copied.buffer, fault: opts.fault, kernelCopy: opts.kernelCopy, compileCache: compileCacheBase(), express: lane.port2 },
       transferList: [lane.port2],
@@ -269,6 +272,7 @@ export class JobPool {
     this.express.push(lane.port1);
     w.on('message', (m: WorkerReply & { ready?: boolean }) => {
       if (m.ready) {
+        booted();
         this.readyWorkers++;
         return;
       }
@@ -285,8 +289,8 @@ export class JobPool {
       this.dispatch();
       settle(p, m, index);
     });
-    w.on('error', (e) => this.fail(new Error(`worker thread failed${this.runningOn(w)}: ${e.message}`)));
-    w.on('exit', (code) => { if (code !== 0 && !this.closed) this.fail(new Error(`worker thread exited with code ${code}${this.runningOn(w)}`)); });
+    w.on('error', (e) => { booted(); this.fail(new Error(`worker thread failed${this.runningOn(w)}: ${e.message}`)); });
+    w.on('exit', (code) => { booted(); if (code !== 0 && !this.closed) this.fail(new Error(`worker thread exited with code ${code}${this.runningOn(w)}`)); });
     this.workers.push(w);
     this.inWorker.set(w, []);
     this.queuedBytes.set(w, 0);
