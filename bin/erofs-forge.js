@@ -113,7 +113,13 @@ const wasmBuild = building && algorithms.length > 0 && algorithms.every((a) => G
 // built-in code cache, and every thread started (or module loaded) under --no-opt compiled Node's
 // modules from source (an uncompressed build's worker: 142 of them, ~twice its start-up CPU). They
 // turn it back on for good once the walk proves the tree big (src/pipeline/heap-growth.ts).
-if ((cachedBuild || plainBuild || wasmBuild) && !userTiers) globalThis[Symbol.for('erofs-forge.turbofan-off')] = true;
+// V8 before 13 (Node 22) counts the #! line's --max-semi-space-size in that hash: the cache is lost
+// anyway, so TurboFan goes off at once, for the loading of our modules too ('set').
+if ((cachedBuild || plainBuild || wasmBuild) && !userTiers) {
+  const cacheLost = Number(process.versions.v8.split('.')[0]) < 13;
+  if (cacheLost) v8.setFlagsFromString('--no-opt');
+  globalThis[Symbol.for('erofs-forge.turbofan-off')] = cacheLost ? 'set' : true;
+}
 // Nor Maglev, until the image is known to be large (src/cli/extract-cmd.ts: small images do without).
 if (process.argv[2] === 'extract' && !process.execArgv.some((a) => /^--(no-)?maglev$/.test(a))) v8.setFlagsFromString('--no-maglev');
 

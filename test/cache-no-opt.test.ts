@@ -57,7 +57,10 @@ test('uncompressed_build_runs_without_turbofan', () => {
   }
 });
 
-test('no_builtin_loaded_while_turbofan_off: the main thread loads none of Node\'s modules while --no-opt is set (each would be compiled from source: the launcher set it before our modules were loaded)', () => {
+test('no_builtin_loaded_while_turbofan_off: the main thread loads none of Node\'s modules while --no-opt is set (each would be compiled from source: the launcher set it before our modules were loaded)', (t) => {
+  // V8 < 13 (Node 22) counts the launcher's --max-semi-space-size in its flag hash: the launcher turns
+  // TurboFan off at once there, the code cache being lost anyway.
+  if (Number(process.versions.v8.split('.')[0]) < 13) { t.skip('the code cache is lost anyway on V8 < 13'); return; }
   // Seen from a preloaded hook on v8.setFlagsFromString: the modules loaded while TurboFan was off.
   const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-no-opt-'));
   try {

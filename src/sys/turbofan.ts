@@ -13,17 +13,21 @@
 const v8 = process.getBuiltinModule('node:v8');
 
 /**
- * Set (true) by bin/erofs-forge.js for a build that should run without TurboFan; the build turns it
- * off from its start (turbofanOffNow) and back on for a big tree (turbofanBackOn).
+ * Set by bin/erofs-forge.js for a build that should run without TurboFan: true, the build turns it
+ * off from its start (turbofanOffNow); 'set', the launcher did already, where Node's code cache is
+ * lost anyway (V8 < 13 hashes the semi-space bound of the #! line): no thread start puts it back.
+ * Back on for good for a big tree (turbofanBackOn).
  */
 export const TURBOFAN_OFF = Symbol.for('erofs-forge.turbofan-off');
 
 let wanted = false;
 let off = false;
 let starting = 0;
+/** The launcher set --no-opt, the code cache being lost anyway: threads start without TurboFan. */
+let cacheLost = false;
 
 function settle(): void {
-  const want = wanted && starting === 0;
+  const want = wanted && (starting === 0 || cacheLost);
   if (want === off) return;
   off = want;
   v8.setFlagsFromString(want ? '--no-opt' : '--opt');
@@ -31,16 +35,20 @@ function settle(): void {
 
 /** TurboFan off from now on (except while a thread starts), if the launcher asked for it. */
 export function turbofanOffNow(): void {
-  const g = globalThis as { [TURBOFAN_OFF]?: boolean };
-  if (g[TURBOFAN_OFF] !== true) return;
+  const g = globalThis as { [TURBOFAN_OFF]?: boolean | 'set' };
+  const mark = g[TURBOFAN_OFF];
+  if (mark === undefined) return;
   delete g[TURBOFAN_OFF];
   wanted = true;
+  if (mark === 'set') off = cacheLost = true;
   settle();
 }
 
 /** TurboFan on for the rest of the process (a tree that proved big: see pipeline/heap-growth.ts). */
 export function turbofanBackOn(): void {
-  delete (globalThis as { [TURBOFAN_OFF]?: boolean })[TURBOFAN_OFF];
+  const g = globalThis as { [TURBOFAN_OFF]?: boolean | 'set' };
+  if (g[TURBOFAN_OFF] === 'set') off = true;
+  delete g[TURBOFAN_OFF];
   wanted = false;
   settle();
 }
