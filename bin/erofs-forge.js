@@ -78,14 +78,16 @@ const cachedBuild = process.argv[2] === 'build' && process.argv.some((a) => a ==
 // glue around kernel copies, and TurboFan compiling it on the V8 threads was ~a sixth of the CPU.
 // CPU of the corpus build, uncompressed (median of 8, alternated, load ~12): 2 workers 1.39 -> 1.22 s,
 // 1 worker 1.26 -> 1.13, with --xattr-inode-digest (sha256, native) 2.03 -> 1.86; a tree of 200,000
-// small files the same (3.1-3.3 s either way). Not with BLAKE3 fingerprints (JavaScript, hot), nor
-// --verity (the seal hashes the image).
+// small files the same (3.1-3.3 s either way). Not with BLAKE3 fingerprints (JavaScript, hot). With
+// --verity too: the seal hashes in OpenSSL (node:crypto for the salt, SHA256() by address for the
+// leaves), its JavaScript is a loop of calls; corpus sealed build CPU (median of 6, alternated,
+// load ~8-10): 1.90 -> 1.73 s, same image.
 const args = process.argv.slice(2);
 /** Built-in modules every build loads (see below). */
 const PRELOADED = ['node:child_process', 'node:crypto', 'node:worker_threads', 'node:zlib'];
 const asMkfsLink = basename(process.argv[1] ?? '') === 'mkfs.erofs';
 const plainBuild = (asMkfsLink || args[0] === 'build' || args[0] === 'mkfs')
-  && !args.some((a) => a.startsWith('-z') || a.startsWith('--compress') || a.includes('blake3') || a.startsWith('--verity'));
+  && !args.some((a) => a.startsWith('-z') || a.startsWith('--compress') || a.includes('blake3'));
 if ((process.argv[2] === 'extract' || cachedBuild || plainBuild) && !process.execArgv.some((a) => /^--(no-)?(opt|turbofan)$/.test(a))) {
   // A V8 flag that is not V8's default makes Node reject its built-in code cache from then on (see
   // src/pipeline/heap-growth.ts): the built-in modules a build loads anyway (commander's

@@ -53,6 +53,20 @@ test('uncompressed_build_runs_without_turbofan', () => {
   }
 });
 
+test('sealed_uncompressed_build_runs_without_turbofan', () => {
+  // build --verity hashes in OpenSSL (node:crypto for the salt, SHA256() by address for the leaves):
+  // its JavaScript is the build's glue and a loop of calls, as an unsealed build's.
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-no-opt-'));
+  try {
+    const run = setUp(dir);
+    assert.ok(run(['build', '--quiet', '-zlz4', '--verity']) > 0, 'a compressed sealed build optimizes in TurboFan');
+    assert.equal(run(['build', '--quiet', '--verity']), 0, 'build --verity, uncompressed');
+    assert.equal(run(['build', '--quiet', '--verity', '--verity-hash-file', path.join(dir, 'hash')]), 0, 'build --verity, hash file');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('builtins_loaded_before_no_opt', () => {
   // --no-opt makes Node compile every built-in module loaded after it from source: those a build
   // loads are loaded before it. Seen from a preloaded hook on v8.setFlagsFromString.
