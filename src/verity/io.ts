@@ -10,6 +10,8 @@ export interface PositionedReader {
   readv?(bufs: Uint8Array[], pos: number): number;
   /** Where it can: read as `read` does, on one of libuv's threads (so that this one computes meanwhile). */
   readAsync?(buf: Uint8Array, pos: number): Promise<number>;
+  /** Where it can: readv on one of libuv's threads. */
+  readvAsync?(bufs: Uint8Array[], pos: number): Promise<number>;
 }
 
 export interface PositionedWriter {
@@ -24,6 +26,7 @@ export function fdReader(fd: number): PositionedReader {
     read: (buf, pos) => fs.readSync(fd, buf, 0, buf.length, pos),
     readv: (bufs, pos) => fs.readvSync(fd, bufs, pos),
     readAsync: (buf, pos) => new Promise((resolve, reject) => fs.read(fd, buf, 0, buf.length, pos, (e, n) => (e ? reject(e) : resolve(n)))),
+    readvAsync: (bufs, pos) => new Promise((resolve, reject) => fs.readv(fd, bufs, pos, (e, n) => (e ? reject(e) : resolve(n)))),
   };
 }
 
