@@ -80,12 +80,14 @@ const cachedBuild = process.argv[2] === 'build' && process.argv.some((a) => a ==
 // glue around kernel copies, and TurboFan compiling it on the V8 threads was ~a sixth of the CPU.
 // CPU of the corpus build, uncompressed (median of 8, alternated, load ~12): 2 workers 1.39 -> 1.22 s,
 // 1 worker 1.26 -> 1.13, with --xattr-inode-digest (sha256, native) 2.03 -> 1.86; a tree of 200,000
-// small files the same (3.1-3.3 s either way). Not with BLAKE3 fingerprints (JavaScript, hot), nor
-// --verity (the seal hashes the image).
+// small files the same (3.1-3.3 s either way). Not with BLAKE3 fingerprints (JavaScript, hot). With
+// --verity too: the seal hashes in OpenSSL (node:crypto for the salt, SHA256() by address for the
+// leaves), its JavaScript is a loop of calls; corpus sealed build CPU (median of 6, alternated,
+// load ~8-10): 1.90 -> 1.73 s, same image.
 const args = process.argv.slice(2);
 const asMkfsLink = basename(process.argv[1] ?? '') === 'mkfs.erofs';
 const building = asMkfsLink || args[0] === 'build' || args[0] === 'mkfs';
-const plainBuild = building && !args.some((a) => a.startsWith('-z') || a.startsWith('--compress') || a.includes('blake3') || a.startsWith('--verity'));
+const plainBuild = building && !args.some((a) => a.startsWith('-z') || a.startsWith('--compress') || a.includes('blake3'));
 
 /** The algorithms named by -z (build and mkfs: -zALG or -z ALG; A:B:... each NAME[,LEVEL]). */
 function zAlgorithms() {
@@ -103,7 +105,7 @@ function zAlgorithms() {
 // compiler threads' share 550 -> 365 ms of samples; the workers' and the main thread's the same).
 // Not LZ4HC nor DEFLATE: their workers' JavaScript ran slower without TurboFan by about what its
 // compiler threads saved (2 workers, median of 4: lz4hc 6.06 -> 6.02 s, deflate 6.20 -> 6.30 s).
-// Not BLAKE3 fingerprints, nor --verity (as above).
+// Not BLAKE3 fingerprints, nor --verity with LZ4 (not measured).
 const GLUE_CODECS = new Set(['lz4']);
 const algorithms = zAlgorithms();
 const wasmBuild = building && algorithms.length > 0 && algorithms.every((a) => GLUE_CODECS.has(a))

@@ -57,6 +57,35 @@ test('uncompressed_build_runs_without_turbofan', () => {
   }
 });
 
+test('sealed_uncompressed_build_runs_without_turbofan', () => {
+  // build --verity hashes in OpenSSL (node:crypto for the salt, SHA256() by address for the leaves):
+  // its JavaScript is the build's glue and a loop of calls, as an unsealed build's. Seen from a
+  // preloaded hook on v8.setFlagsFromString: the last tier flag a build sets (the seal starts a worker
+  // thread, with TurboFan on while it starts: src/sys/turbofan.ts).
+  const dir = fs.mkdtempSync(path.join(tmpdir(), 'forge-no-opt-'));
+  try {
+    const hook = path.join(dir, 'hook.mjs');
+    fs.writeFileSync(hook, `const v8 = process.getBuiltinModule('node:v8');
+const set = v8.setFlagsFromString;
+let last = 'none';
+v8.setFlagsFromString = (f) => { if (/^--(no-)?opt$/.test(f)) last = f; return set(f); };
+process.on('exit', () => process.stderr.write('LAST ' + last + '\\n'));
+`);
+    fs.mkdirSync(path.join(dir, 'src'));
+    fs.writeFileSync(path.join(dir, 'src', 'a'), 'a'.repeat(100000));
+    const last = (args: string[]): string => {
+      const r = spawnSync(process.execPath, ['--import', hook, FORGE_BIN, 'build', '--quiet', ...args, path.join(dir, 'img'), path.join(dir, 'src')], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stderr.split('\n').find((l) => l.startsWith('LAST '))?.slice(5) ?? '';
+    };
+    assert.equal(last(['-zlz4', '--verity']), 'none', 'a compressed sealed build keeps TurboFan');
+    assert.equal(last(['--verity']), '--no-opt', 'build --verity, uncompressed');
+    assert.equal(last(['--verity', '--verity-hash-file', path.join(dir, 'hash')]), '--no-opt', 'build --verity, hash file');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('no_builtin_loaded_while_turbofan_off: the main thread loads none of Node\'s modules while --no-opt is set (each would be compiled from source: the launcher set it before our modules were loaded)', (t) => {
   // V8 < 13 (Node 22) counts the launcher's --max-semi-space-size in its flag hash: the launcher turns
   // TurboFan off at once there, the code cache being lost anyway.

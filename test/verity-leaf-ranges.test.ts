@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpdir } from 'node:os';
 import { after, test } from 'node:test';
-import { buildHashTree, buildHashTreeFrom, leafDigests, LEAF_RANGE_BLOCKS, type LeafHasher, type LeafParams } from '../src/verity/tree.js';
+import { buildHashTree, buildHashTreeFrom, leafDigests, localLeaves, LEAF_RANGE_BLOCKS, type LeafHasher, type LeafParams } from '../src/verity/tree.js';
 import { sharedLeaves } from '../src/pipeline/work/leaf-share.js';
 import type { JobPool } from '../src/pipeline/work/pool.js';
 import { verityLayout, type VerityParams } from '../src/verity/params.js';
@@ -130,6 +130,43 @@ test('verity_leaf_digests_by_address_equal_node_crypto: every hash, salt length 
       }
     }
     assert.throws(() => leafDigests(fdReader(fd), { hash: 'sha256', salt: Buffer.alloc(32), dataBlockSize: 4096 }, 0, data.length / 4096 + 1, 'leaf-data'), /leaf-data: ends at byte/);
+  } finally {
+    fs.closeSync(fd);
+  }
+});
+
+// Issue 21: the seal command hashes the leaves on its one thread; the next chunk of blocks is read
+// (preadv) on one of libuv's threads while it hashes the last (localLeaves). Same digests as the
+// one-thread reads, ranges in any size (a last chunk partial), short async reads finished here, the
+// async reads used, and an early end refused.
+test('seal_leaves_read_ahead_equal_leaf_digests: reads on libuv threads, short reads, partial chunks', async () => {
+  const data = noise(3 * 1024 * 1024 + 3 * 4096, 9);
+  const fdPath = path.join(work, 'leaf-ahead');
+  fs.writeFileSync(fdPath, data);
+  const fd = fs.openSync(fdPath, 'r');
+  try {
+    let asyncReads = 0;
+    const base = fdReader(fd);
+    const counted = { ...base, readvAsync: (bs: Uint8Array[], pos: number) => { asyncReads++; return base.readvAsync!(bs, pos); } };
+    // Every async preadv comes back after at most 1000 bytes.
+    const short = { ...base, readvAsync: (bs: Uint8Array[], pos: number) => base.readAsync!(bs[0].subarray(0, Math.min(bs[0].length, 1000)), pos) };
+    for (const [hash, saltLen, dbs] of [['sha256', 32, 4096], ['sha512', 5, 512]] as const) {
+      const lp = { hash, salt: noise(saltLen, saltLen + 2), dataBlockSize: dbs };
+      const all = Math.floor(data.length / dbs);
+      for (const [first, count] of [[0, all], [1, all - 2], [3, 7]]) {
+        const ref = leafDigests(memReader(data), lp, first, count, 'mem', false);
+        for (const [name, r] of Object.entries({ counted, short })) {
+          const leaves = localLeaves(r, 'leaf-ahead');
+          // Asked together, as buildHashTreeFrom asks: each its own digests.
+          const [a, b] = await Promise.all([leaves(lp, first, count), leaves(lp, 0, 1)]);
+          assert.ok(Buffer.from(a).equals(Buffer.from(ref)), `${hash}, blocks ${dbs}, ${first}+${count}, ${name}`);
+          assert.ok(Buffer.from(b).equals(Buffer.from(leafDigests(memReader(data), lp, 0, 1, 'mem', false))), `${name}: the range asked second`);
+        }
+      }
+    }
+    // sha256 with 4 KiB blocks alone: 4 + 4 + 1 chunks and three one-block ranges.
+    assert.ok(asyncReads >= 12, `reads went to libuv (${asyncReads})`);
+    await assert.rejects(localLeaves(fdReader(fd), 'leaf-ahead')({ hash: 'sha256', salt: Buffer.alloc(32), dataBlockSize: 4096 }, 0, data.length / 4096 + 1), /leaf-ahead: ends at byte/);
   } finally {
     fs.closeSync(fd);
   }

@@ -2,15 +2,18 @@
 // from randomness, so the same tree and options always give the same root hash. veritysetup's
 // random defaults break reproducible builds; systemd-repart derives them from its seed likewise.
 import * as crypto from 'node:crypto';
-import { streamBlocks, type PositionedReader } from './io.js';
+import { streamBlocksAhead, type PositionedReader } from './io.js';
 
 const SALT_LABEL = Buffer.from('erofs-forge verity salt v1\0');
 const UUID_LABEL = Buffer.from('erofs-forge verity uuid v1\0');
 
-/** SHA-256 of bytes [0, length) of the image, streamed. */
-export function imageSha256(r: PositionedReader, length: number, what: string): Buffer {
+/**
+ * SHA-256 of bytes [0, length) of the image, streamed, read ahead of the hashing where the reader
+ * can (a sealed build's other core is idle meanwhile: nothing else can start before the salt).
+ */
+export async function imageSha256(r: PositionedReader, length: number, what: string): Promise<Buffer> {
   const h = crypto.createHash('sha256');
-  for (const { chunk } of streamBlocks(r, length, 4096, what)) h.update(chunk);
+  for await (const { chunk } of streamBlocksAhead(r, length, 4096, what)) h.update(chunk);
   return h.digest();
 }
 

@@ -101,7 +101,7 @@ export interface SealedImage {
  */
 export async function sealOpenImage(fd: number, fsBytes: number, blockSize: number, image: string, req: VerityRequest, outs: SealOutputs, staged: StagedFiles,
   leaves: LeafHasher = localLeaves(fdReader(fd), image)): Promise<SealedImage> {
-  const p = resolveParams(req, fsBytes, blockSize, fdReader(fd), image);
+  const p = await resolveParams(req, fsBytes, blockSize, fdReader(fd), image);
   const layout = verityLayout(p);
   let hfd = -1;
   let result: SealResult;
@@ -131,8 +131,8 @@ export async function sealOpenImage(fd: number, fsBytes: number, blockSize: numb
   return sealedImage(fd, result, image, req, outs, staged);
 }
 
-function sealedImage(fd: number, result: SealResult, image: string, req: VerityRequest, outs: SealOutputs, staged: StagedFiles): SealedImage {
-  const signature = stageOutputs(result, req.hashFile ?? image, outs, staged);
+async function sealedImage(fd: number, result: SealResult, image: string, req: VerityRequest, outs: SealOutputs, staged: StagedFiles): Promise<SealedImage> {
+  const signature = await stageOutputs(result, req.hashFile ?? image, outs, staged);
   return { result, signature, imageBytes: req.hashFile !== undefined ? fs.fstatSync(fd).size : result.layout.end };
 }
 

@@ -8,7 +8,8 @@ import { UserError, errnoReason } from '../errors.js';
 import { liveTempFiles } from '../sys/cleanup.js';
 import { hex } from './params.js';
 import { veritysetupText, type SealResult } from './seal.js';
-import { signatureJson, type Signer, type VeritySignatureJson } from './sign.js';
+// Types only: sign.js (and PKIjs, ~20 ms of CPU to load) is loaded when a root hash is signed.
+import type { Signer, VeritySignatureJson } from './sign.js';
 
 export class StagedFiles {
   private readonly staged: { temp: string; target: string }[] = [];
@@ -68,10 +69,11 @@ export interface SealOutputs {
 }
 
 /** Stage the root hash file, the veritysetup text and the signature JSON; returns the signature. */
-export function stageOutputs(r: SealResult, hashDevice: string, o: SealOutputs, staged: StagedFiles): VeritySignatureJson | undefined {
+export async function stageOutputs(r: SealResult, hashDevice: string, o: SealOutputs, staged: StagedFiles): Promise<VeritySignatureJson | undefined> {
   if (o.rootHashFile) staged.write(o.rootHashFile, hex(r.rootHash)); // no newline, as veritysetup --root-hash-file
   if (o.envFile) staged.write(o.envFile, veritysetupText(r, hashDevice));
   if (!o.signer) return undefined;
+  const { signatureJson } = await import('./sign.js');
   const sig = signatureJson(o.signer.signer, r.rootHash);
   staged.write(o.signer.signatureFile, JSON.stringify(sig) + '\n');
   return sig;

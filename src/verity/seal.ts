@@ -39,7 +39,7 @@ const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
  * The parameters for an image whose filesystem takes bytes [0, fsBytes) with EROFS blocks of
  * `blockSize`. Reads the image (for the derived salt and UUID) through `data`.
  */
-export function resolveParams(req: VerityRequest, fsBytes: number, blockSize: number, data: PositionedReader, what: string): VerityParams {
+export async function resolveParams(req: VerityRequest, fsBytes: number, blockSize: number, data: PositionedReader, what: string): Promise<VerityParams> {
   const dbs = req.dataBlockSize ?? blockSize;
   // A verity block larger than the filesystem's block does not mount (kata-containers #348: a
   // 4096-byte verity block over a 512-byte-block tar index image).
@@ -47,7 +47,7 @@ export function resolveParams(req: VerityRequest, fsBytes: number, blockSize: nu
   if (fsBytes % dbs) throw new UserError(`${what}: filesystem size ${fsBytes} is not a multiple of the verity data block size ${dbs}`);
   let { salt, uuid } = req;
   if (salt === undefined || uuid === undefined) {
-    const digest = imageSha256(data, fsBytes, what);
+    const digest = await imageSha256(data, fsBytes, what);
     salt ??= deriveSalt(digest);
     uuid ??= deriveUuid(digest);
   }

@@ -171,31 +171,77 @@ export function leafDigests(data: PositionedReader, p: LeafParams, first: number
  * already in place, its digest written straight into the result: no copy and no object per block.
  */
 function leafDigestsAt(f: AddressDigest, data: PositionedReader, p: LeafParams, first: number, count: number, what: string): Uint8Array {
+  const s = leafScratch(p, count, 1);
+  for (let done = 0; done < count;) {
+    const n = Math.min(count - done, s.per);
+    readBlocks(data, n < s.per ? s.views[0].slice(0, n) : s.views[0], p.dataBlockSize, (first + done) * p.dataBlockSize, what);
+    s.hash(f, 0, n, done);
+    done += n;
+  }
+  return s.result;
+}
+
+/**
+ * leafDigestsAt with the next chunk read (preadv) on one of libuv's threads while this one hashes
+ * the last: for a thread that hashes alone (the seal command), the copy out of the page cache
+ * leaves it. The same digests.
+ */
+async function leafDigestsAhead(f: AddressDigest, data: PositionedReader, readvAsync: NonNullable<PositionedReader['readvAsync']>, p: LeafParams, first: number, count: number, what: string): Promise<Uint8Array> {
+  const s = leafScratch(p, count, 2);
+  const dbs = p.dataBlockSize;
+  const read = (done: number, k: number): Promise<void> | undefined => {
+    if (done >= count) return undefined;
+    const n = Math.min(count - done, s.per);
+    const views = n < s.per ? s.views[k].slice(0, n) : s.views[k];
+    const pos = (first + done) * dbs;
+    // A short read goes on here (readBlocks), as leafDigestsAt's.
+    const pr = readvAsync(views, pos).then((got) => { if (got < n * dbs) readBlocks(data, views, dbs, pos, what, got); });
+    pr.catch(() => {});
+    return pr;
+  };
+  let next = read(0, 0);
+  for (let done = 0, k = 0; done < count; k ^= 1) {
+    const n = Math.min(count - done, s.per);
+    await next;
+    // The other buffer was hashed last round: it takes the next chunk.
+    next = read(done + n, k ^ 1);
+    s.hash(f, k, n, done);
+    done += n;
+  }
+  return s.result;
+}
+
+/**
+ * Buffers for leaf digests by address: `sets` chunks of blocks, each block behind its own copy of
+ * the salt (so that every H(salt ‖ block) is one call on bytes in place), and the result, its
+ * digests written straight into it: no copy and no object per block.
+ */
+function leafScratch(p: LeafParams, count: number, sets: number) {
   const dbs = p.dataBlockSize;
   const ds = DIGEST_SIZE[p.hash];
   const sl = p.salt.length;
   const stride = sl + dbs;
   const per = Math.max(1, Math.floor(STREAM_CHUNK / dbs));
-  // Both over 64 bytes (addressOf), and held until the last call below.
-  const buf = Buffer.alloc(per * stride);
+  // All over 64 bytes (addressOf), and held until the last call.
+  const bufs = Array.from({ length: sets }, () => Buffer.alloc(per * stride));
   const out = Buffer.alloc(Math.max(count * ds, 128));
-  for (let i = 0; i < per; i++) buf.set(p.salt, i * stride);
-  const views = Array.from({ length: per }, (_, i) => buf.subarray(i * stride + sl, (i + 1) * stride));
-  const at = addressOf(buf);
+  for (const buf of bufs) for (let i = 0; i < per; i++) buf.set(p.salt, i * stride);
+  const views = bufs.map((buf) => Array.from({ length: per }, (_, i) => buf.subarray(i * stride + sl, (i + 1) * stride)));
+  const at = bufs.map((b) => addressOf(b));
   const outAt = addressOf(out);
-  for (let done = 0; done < count;) {
-    const n = Math.min(count - done, per);
-    readBlocks(data, n < per ? views.slice(0, n) : views, dbs, (first + done) * dbs, what);
-    for (let i = 0; i < n; i++) f(at + i * stride, stride, outAt + (done + i) * ds);
-    done += n;
-  }
-  return out.subarray(0, count * ds);
+  return {
+    per, views, result: out.subarray(0, count * ds),
+    /** Hash the first n blocks of set k into digests done.. of the result. */
+    hash(f: AddressDigest, k: number, n: number, done: number): void {
+      for (let i = 0; i < n; i++) f(at[k] + i * stride, stride, outAt + (done + i) * ds);
+    },
+  };
 }
 
-/** Fill every view (each `dbs` bytes) from pos on, in one preadv where the reader has it. */
-function readBlocks(r: PositionedReader, views: Buffer[], dbs: number, pos: number, what: string): void {
+/** Fill every view (each `dbs` bytes) from pos on, in one preadv where the reader has it; `got`: bytes already there. */
+function readBlocks(r: PositionedReader, views: Buffer[], dbs: number, pos: number, what: string, got = -1): void {
   const want = views.length * dbs;
-  let got = r.readv ? r.readv(views, pos) : 0;
+  if (got < 0) got = r.readv ? r.readv(views, pos) : 0;
   // A short read (or a reader without readv) goes on block by block.
   while (got < want) {
     const v = views[Math.floor(got / dbs)];
@@ -208,9 +254,20 @@ function readBlocks(r: PositionedReader, views: Buffer[], dbs: number, pos: numb
 /** Leaf digests of a range, computed wherever the caller likes (a worker thread: see buildImage). */
 export type LeafHasher = (p: LeafParams, first: number, count: number) => Promise<Uint8Array>;
 
-/** A LeafHasher on this thread, reading `data` (the seal command: no workers to lend). */
+/**
+ * A LeafHasher on this thread, reading `data` (the seal command: no workers to lend) ahead of the
+ * hashing where it can (readvAsync); one range at a time, in the order asked.
+ */
 export function localLeaves(data: PositionedReader, what: string): LeafHasher {
-  return async (p, first, count) => leafDigests(data, p, first, count, what);
+  let last: Promise<unknown> = Promise.resolve();
+  return (p, first, count) => {
+    const f = addressDigest(p.hash);
+    const readvAsync = data.readvAsync;
+    if (!f || !readvAsync) return Promise.resolve().then(() => leafDigests(data, p, first, count, what));
+    const r = last.then(() => leafDigestsAhead(f, data, readvAsync, p, first, count, what));
+    last = r.catch(() => {});
+    return r;
+  };
 }
 
 /**
