@@ -375,16 +375,16 @@ function runBackward(p: usize, b: i32, max: i32): i32 {
 
 /**
  * Longest match for ip (all positions < ip inserted), longer than minLen, ending at or before
- * limit. Returns its length (0 if none) and leaves the offset in mOff.
+ * limit; cand = headAt(src, base, ip), which the callers mostly have already. Returns its length
+ * (0 if none) and leaves the offset in mOff.
  */
-function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: i32): i32 {
+function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: i32, cand: i32): i32 {
   const maxLen = limit - ip;
   if (maxLen < MINMATCH || minLen >= maxLen) return 0;
   const v = load<i32>(src + <usize>ip);
   // A run of one byte value at ip takes its own walk (hcFindRun): kept out of this function, whose
   // plain walk is most of the search time, it cost that walk registers (values spilled to the stack).
-  if (v == (v & 0xff) * 0x01010101) return hcFindRun(src, base, ip, maxLen, depth, minLen, v);
-  let cand = load<i32>(hcSlot(v)) - base;
+  if (v == (v & 0xff) * 0x01010101) return hcFindRun(src, base, ip, maxLen, depth, minLen, v, cand);
   const lowest = ip - MAX_DISTANCE;
   let best = minLen < MINMATCH - 1 ? MINMATCH - 1 : minLen;
   let bestOff: i32 = 0;
@@ -453,8 +453,7 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
 }
 
 /** hcFind where the 4 bytes at ip are one byte value repeated (v). */
-function hcFindRun(src: usize, base: i32, ip: i32, maxLen: i32, depth: i32, minLen: i32, v: i32): i32 {
-  let cand = load<i32>(hcSlot(v)) - base;
+function hcFindRun(src: usize, base: i32, ip: i32, maxLen: i32, depth: i32, minLen: i32, v: i32, cand: i32): i32 {
   const lowest = ip - MAX_DISTANCE;
   let best = minLen < MINMATCH - 1 ? MINMATCH - 1 : minLen;
   let bestOff: i32 = 0;
@@ -555,10 +554,17 @@ function hcFindRun(src: usize, base: i32, ip: i32, maxLen: i32, depth: i32, minL
  * start with ip's 4 bytes). Most positions between matches have none; the test is cheaper than the
  * call.
  */
-@inline function hasCandidate(src: usize, base: i32, ip: i32): bool {
-  const head = load<i32>(hcSlot(load<i32>(src + <usize>ip))) - base;
+@inline function hasCandidate(head: i32, ip: i32): bool {
   return head >= 0 && head >= ip - MAX_DISTANCE;
 }
+
+/** The last position inserted with the hash of ip's 4 bytes (below 0: none in this call). */
+@inline function headAt(src: usize, base: i32, ip: i32): i32 {
+  return load<i32>(hcSlot(load<i32>(src + <usize>ip))) - base;
+}
+
+/** scanToCandidate's position's headAt. */
+let scanHead: i32 = 0;
 
 /**
  * From ip on (all positions below it inserted): the first position up to stop that hasCandidate,
@@ -570,7 +576,10 @@ function scanToCandidate(src: usize, base: i32, ip: i32, stop: i32): i32 {
   for (; ip <= stop; ip++) {
     const h = hcSlot(load<i32>(src + <usize>ip));
     const prev = load<i32>(h) - base;
-    if (prev >= 0 && prev >= ip - MAX_DISTANCE) return ip;
+    if (prev >= 0 && prev >= ip - MAX_DISTANCE) {
+      scanHead = prev;
+      return ip;
+    }
     if (ip == stop) break;
     const d = ip - prev;
     store<u16>(HC_CHAIN + ((<usize>(ip & 0xffff)) << 1), d < MAX_DISTANCE ? d : MAX_DISTANCE);
@@ -601,7 +610,8 @@ function compressLazy(src: usize, srcLen: i32, cap: i32, depth: i32): i32 {
   let litStop = anchor + cap - op - 1;
   while (ip <= mflimit && ip <= litStop) {
     next = hcInsert(src, base, next, ip);
-    let ml = hasCandidate(src, base, ip) ? hcFind(src, base, ip, matchLimit, depth, 0) : 0;
+    const head = headAt(src, base, ip);
+    let ml = hasCandidate(head, ip) ? hcFind(src, base, ip, matchLimit, depth, 0, head) : 0;
     if (ml == 0) {
       ip++;
       continue;
@@ -611,7 +621,7 @@ function compressLazy(src: usize, srcLen: i32, cap: i32, depth: i32): i32 {
     while (true) {
       if (ip + 1 > mflimit) break;
       next = hcInsert(src, base, next, ip + 1);
-      const ml1 = hcFind(src, base, ip + 1, matchLimit, depth, ml);
+      const ml1 = hcFind(src, base, ip + 1, matchLimit, depth, ml, headAt(src, base, ip + 1));
       if (ml1 > ml) {
         ml = ml1;
         off = mOff;
@@ -620,7 +630,7 @@ function compressLazy(src: usize, srcLen: i32, cap: i32, depth: i32): i32 {
       }
       if (ip + 2 > mflimit) break;
       next = hcInsert(src, base, next, ip + 2);
-      const ml2 = hcFind(src, base, ip + 2, matchLimit, depth, ml + 1);
+      const ml2 = hcFind(src, base, ip + 2, matchLimit, depth, ml + 1, headAt(src, base, ip + 2));
       if (ml2 > ml + 1) {
         ml = ml2;
         off = mOff;
@@ -782,7 +792,7 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
     ip = scanToCandidate(src, base, ip, stop);
     if (ip > stop) break;
     next = ip;
-    const ml0 = hcFind(src, base, ip, matchLimit, depth, 0);
+    const ml0 = hcFind(src, base, ip, matchLimit, depth, 0, scanHead);
     if (ml0 == 0) {
       ip++;
       continue;
@@ -841,7 +851,8 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
         if (at(price, cur + 1) <= pc) continue;
         next = hcInsert(src, base, next, pos);
         // hasCandidate: most positions searched here have none (half of them in machine code)
-        const ml = hasCandidate(src, base, pos) ? hcFind(src, base, pos, matchLimit, innerDepth, last - cur) : 0;
+        const head = headAt(src, base, pos);
+        const ml = hasCandidate(head, pos) ? hcFind(src, base, pos, matchLimit, innerDepth, last - cur, head) : 0;
         if (ml == 0) continue;
         const off = mOff;
         if (ml >= sufficient || cur + ml > OPT_NUM) {
@@ -959,7 +970,8 @@ function compressOptHC(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient
   let litStop = anchor + cap - op - 1;
   while (ip <= mflimit && ip <= litStop) {
     if (next < ip) next = hcInsert(src, base, next, ip);
-    const ml0 = hasCandidate(src, base, ip) ? hcFind(src, base, ip, matchLimit, depth, MINMATCH - 1) : 0;
+    const head = headAt(src, base, ip);
+    const ml0 = hasCandidate(head, ip) ? hcFind(src, base, ip, matchLimit, depth, MINMATCH - 1, head) : 0;
     if (ml0 == 0) {
       ip++;
       continue;
@@ -998,7 +1010,7 @@ function compressOptHC(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient
         const pc = at(price, cur);
         if (at(price, cur + 1) <= pc && (!fullUpdate || at(price, cur + MINMATCH) < pc + 3)) continue;
         if (next < pos) next = hcInsert(src, base, next, pos);
-        const ml = hcFind(src, base, pos, matchLimit, depth, fullUpdate ? MINMATCH - 1 : last - cur);
+        const ml = hcFind(src, base, pos, matchLimit, depth, fullUpdate ? MINMATCH - 1 : last - cur, headAt(src, base, pos));
         if (ml == 0) continue;
         const off = mOff;
         if (ml > sufficient || ml + cur >= OPT_NUM) {
