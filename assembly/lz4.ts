@@ -56,7 +56,11 @@ let inPtr: usize = OUT;
  *  position of this one and one distance test rejects it. */
 const FAST_GAP: i32 = MAX_DISTANCE + 1;
 let fastBase: i32 = FAST_GAP;
-let hcBase: i32 = 1;
+/** As fastBase: the chains' tables hold position + hcBase, hcBase growing by srcLen + HC_GAP per call,
+ *  so an entry of an earlier call (or 0, a cleared table) is more than MAX_DISTANCE below every
+ *  position of this one and one unsigned distance test rejects it. */
+const HC_GAP: i32 = MAX_DISTANCE + 1;
+let hcBase: i32 = HC_GAP;
 /** hcFind may start its walk on the chain of a later position when minLen allows (levels 4..9). */
 let seedChain: bool = false;
 /** Offset of the last match hcFind returned. */
@@ -555,7 +559,7 @@ function hcFindRun(src: usize, base: i32, ip: i32, maxLen: i32, depth: i32, minL
  * call.
  */
 @inline function hasCandidate(head: i32, ip: i32): bool {
-  return head >= 0 && head >= ip - MAX_DISTANCE;
+  return <u32>(ip - head) <= <u32>MAX_DISTANCE;
 }
 
 /** The last position inserted with the hash of ip's 4 bytes (below 0: none in this call). */
@@ -576,7 +580,7 @@ function scanToCandidate(src: usize, base: i32, ip: i32, stop: i32): i32 {
   for (; ip <= stop; ip++) {
     const h = hcSlot(load<i32>(src + <usize>ip));
     const prev = load<i32>(h) - base;
-    if (prev >= 0 && prev >= ip - MAX_DISTANCE) {
+    if (<u32>(ip - prev) <= <u32>MAX_DISTANCE) {
       scanHead = prev;
       return ip;
     }
@@ -589,12 +593,12 @@ function scanToCandidate(src: usize, base: i32, ip: i32, stop: i32): i32 {
 }
 
 function hcStart(srcLen: i32): i32 {
-  if (hcBase + srcLen + 1 > BASE_LIMIT) {
+  if (hcBase + srcLen + HC_GAP > BASE_LIMIT) {
     memory.fill(HC_HEAD, 0, 4 << HC_HASH_LOG);
-    hcBase = 1;
+    hcBase = HC_GAP;
   }
   const base = hcBase;
-  hcBase = base + srcLen + 1;
+  hcBase = base + srcLen + HC_GAP;
   return base;
 }
 
