@@ -13,9 +13,9 @@
 //   out         the compressed block (configure's outCap bytes)
 //   in          the input window (configure's inCap bytes); callers compress views of it in place
 //
-// Table entries hold position + base, where base grows by srcLen + 1 per call (level 0: srcLen +
-// FAST_GAP): entries of earlier calls are below base, so tables need no clearing between calls (only
-// when base nears 2^30).
+// Table entries hold position + base, where base grows by srcLen + 65536 per call (FAST_GAP, HC_GAP):
+// entries of earlier calls are more than MAX_DISTANCE below every position of the call, so tables
+// need no clearing between calls (only when base nears 2^30).
 
 const MINMATCH: i32 = 4;
 const MFLIMIT: i32 = 12; // a match starts at least 12 bytes before the end of the block
