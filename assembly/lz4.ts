@@ -13,9 +13,9 @@
 //   out         the compressed block (configure's outCap bytes)
 //   in          the input window (configure's inCap bytes); callers compress views of it in place
 //
-// Table entries hold position + base, where base grows by srcLen + 1 per call (level 0: srcLen +
-// FAST_GAP): entries of earlier calls are below base, so tables need no clearing between calls (only
-// when base nears 2^30).
+// Table entries hold position + base, where base grows by srcLen + 65536 per call (FAST_GAP, HC_GAP):
+// entries of earlier calls are more than MAX_DISTANCE below every position of the call, so tables
+// need no clearing between calls (only when base nears 2^30).
 
 const MINMATCH: i32 = 4;
 const MFLIMIT: i32 = 12; // a match starts at least 12 bytes before the end of the block
@@ -56,7 +56,11 @@ let inPtr: usize = OUT;
  *  position of this one and one distance test rejects it. */
 const FAST_GAP: i32 = MAX_DISTANCE + 1;
 let fastBase: i32 = FAST_GAP;
-let hcBase: i32 = 1;
+/** As fastBase: the chains' tables hold position + hcBase, hcBase growing by srcLen + HC_GAP per call,
+ *  so an entry of an earlier call (or 0, a cleared table) is more than MAX_DISTANCE below every
+ *  position of this one and one unsigned distance test rejects it. */
+const HC_GAP: i32 = MAX_DISTANCE + 1;
+let hcBase: i32 = HC_GAP;
 /** hcFind may start its walk on the chain of a later position when minLen allows (levels 4..9). */
 let seedChain: bool = false;
 /** Offset of the last match hcFind returned. */
@@ -375,13 +379,16 @@ function runBackward(p: usize, b: i32, max: i32): i32 {
 
 /**
  * Longest match for ip (all positions < ip inserted), longer than minLen, ending at or before
- * limit. Returns its length (0 if none) and leaves the offset in mOff.
+ * limit; cand = headAt(src, base, ip), which the callers mostly have already. Returns its length
+ * (0 if none) and leaves the offset in mOff.
  */
-function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: i32): i32 {
+function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: i32, cand: i32): i32 {
   const maxLen = limit - ip;
   if (maxLen < MINMATCH || minLen >= maxLen) return 0;
   const v = load<i32>(src + <usize>ip);
-  let cand = load<i32>(hcSlot(v)) - base;
+  // A run of one byte value at ip takes its own walk (hcFindRun): kept out of this function, whose
+  // plain walk is most of the search time, it cost that walk registers (values spilled to the stack).
+  if (v == (v & 0xff) * 0x01010101) return hcFindRun(src, base, ip, maxLen, depth, minLen, v, cand);
   const lowest = ip - MAX_DISTANCE;
   let best = minLen < MINMATCH - 1 ? MINMATCH - 1 : minLen;
   let bestOff: i32 = 0;
@@ -390,151 +397,155 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
   // the chain of cand + k as well: after each improvement k is switched to the offset whose chain
   // link reaches farthest back; a chain end at any such offset proves no better candidate exists.
   let k: i32 = 0;
+  const low = lowest > 0 ? lowest : 0;
+  // The walk is bound by the latency of the chain loads: the loop body is kept small. A
+  // candidate can only beat best if it matches the two bytes ending at ip + best (a cheaper
+  // filter than the full compare, and it rejects exactly candidates of length <= best).
+  const ipp = src + <usize>ip;
+  let tail = <i32>load<u16>(ipp + <usize>(best - 1));
+  if (seedChain && best >= MINMATCH + 2) {
+    // With minLen given, a better candidate c has the 4 bytes at ip + j at c + j for every
+    // j <= best - 3 (as for k below): the walk starts from the chain of j = best - 3 when that one
+    // begins farther back, skipping candidates that cannot be longer. Only a search cut short by
+    // its depth finds more. Levels 4..9 only: 1-3 and 10-12 keep their bytes.
+    const j = best - 3;
+    const q = load<i32>(hcSlot(load<i32>(ipp + <usize>j))) - base - j;
+    if (q < cand) {
+      cand = q;
+      k = j;
+    }
+  }
+  while (cand >= low && depth-- > 0) {
+    const cp = src + <usize>cand;
+    if (<i32>load<u16>(cp + <usize>(best - 1)) == tail && load<i32>(cp) == v) {
+      const l = MINMATCH + commonLength(cp + MINMATCH, ipp + MINMATCH, maxLen - MINMATCH);
+      if (l > best) {
+        best = l;
+        bestOff = ip - cand;
+        if (l >= maxLen) break;
+        tail = <i32>load<u16>(ipp + <usize>(best - 1));
+        if (cand + l <= ip) {
+          let far: i32 = 0;
+          let step: i32 = 1;
+          let n: i32 = 16;
+          const kEnd = l - MINMATCH;
+          for (let j: i32 = 0; j <= kEnd; j += step) {
+            const d = chainAt(cand + j);
+            if (d == MAX_DISTANCE) {
+              far = 0;
+              break;
+            }
+            if (d > far) {
+              far = d;
+              k = j;
+              n = 16;
+            }
+            step = n++ >> 4;
+          }
+          if (far == 0) break;
+          cand -= far;
+          continue;
+        }
+      }
+    }
+    // a chain's end steps below low (chainAt)
+    cand -= chainAt(cand + k);
+  }
+  if (bestOff == 0) return 0;
+  mOff = bestOff;
+  return best;
+}
+
+/** hcFind where the 4 bytes at ip are one byte value repeated (v). */
+function hcFindRun(src: usize, base: i32, ip: i32, maxLen: i32, depth: i32, minLen: i32, v: i32, cand: i32): i32 {
+  const lowest = ip - MAX_DISTANCE;
+  let best = minLen < MINMATCH - 1 ? MINMATCH - 1 : minLen;
+  let bestOff: i32 = 0;
   // Runs of one byte value: the chain holds every position of every run; only the candidate whose
   // run ends exactly as far after it as ip's run does can match beyond the run, so each run is
   // visited once.
   const b = v & 0xff;
-  const isRun = v == b * 0x01010101;
-  let runIp: i32 = 0;
   let runSearched = false; // the candidates longer than runIp have been looked up already
-  if (isRun) {
-    const cap = maxLen < RUN_CAP ? maxLen : RUN_CAP;
-    runIp = MINMATCH;
-    if (runIp < cap) runIp += runForward(src + <usize>(ip + runIp), b, cap - runIp);
-    // A candidate matching more than runIp bytes is a run of at least runIp bytes followed by the
-    // byte after ip's run: its last three run bytes and that byte are on the chain of the 4 bytes
-    // at qe (one position per run of b followed by that byte), so the walk looks at nothing else.
-    const qe = ip + runIp - 3;
-    if (runIp < cap) {
-      if (<i32>load<u8>(src + <usize>ip - 1) == b && runIp > best) {
-        best = runIp; // the run goes on before ip: offset 1 gives exactly runIp
-        bestOff = 1;
-      }
-      const w = load<i32>(src + <usize>qe);
-      let q = load<i32>(hcSlot(w)) - base;
-      let dq = depth;
-      while (q >= 0 && dq-- > 0) {
-        const a = q - (runIp - 3);
-        if (a < lowest || a < 0) break;
-        const x = best - runIp; // > 0: quick reject on the first byte that could improve
-        if (
-          (x <= 0 || load<u8>(src + <usize>(q + 3 + x)) == load<u8>(src + <usize>(qe + 3 + x))) &&
-          load<i32>(src + <usize>q) == w
-        ) {
-          let j = a;
-          if (j < q) j += runForward(src + <usize>j, b, q - j);
-          if (j == q) {
-            const l = runIp + 1 + commonLength(src + <usize>(a + runIp + 1), src + <usize>(ip + runIp + 1), maxLen - runIp - 1);
-            if (l > best) {
-              best = l;
-              bestOff = ip - a;
-              if (l >= maxLen) break;
-            }
+  const cap = maxLen < RUN_CAP ? maxLen : RUN_CAP;
+  let runIp = MINMATCH;
+  if (runIp < cap) runIp += runForward(src + <usize>(ip + runIp), b, cap - runIp);
+  // A candidate matching more than runIp bytes is a run of at least runIp bytes followed by the
+  // byte after ip's run: its last three run bytes and that byte are on the chain of the 4 bytes
+  // at qe (one position per run of b followed by that byte), so the walk looks at nothing else.
+  const qe = ip + runIp - 3;
+  if (runIp < cap) {
+    if (<i32>load<u8>(src + <usize>ip - 1) == b && runIp > best) {
+      best = runIp; // the run goes on before ip: offset 1 gives exactly runIp
+      bestOff = 1;
+    }
+    const w = load<i32>(src + <usize>qe);
+    let q = load<i32>(hcSlot(w)) - base;
+    let dq = depth;
+    while (q >= 0 && dq-- > 0) {
+      const a = q - (runIp - 3);
+      if (a < lowest || a < 0) break;
+      const x = best - runIp; // > 0: quick reject on the first byte that could improve
+      if (
+        (x <= 0 || load<u8>(src + <usize>(q + 3 + x)) == load<u8>(src + <usize>(qe + 3 + x))) &&
+        load<i32>(src + <usize>q) == w
+      ) {
+        let j = a;
+        if (j < q) j += runForward(src + <usize>j, b, q - j);
+        if (j == q) {
+          const l = runIp + 1 + commonLength(src + <usize>(a + runIp + 1), src + <usize>(ip + runIp + 1), maxLen - runIp - 1);
+          if (l > best) {
+            best = l;
+            bestOff = ip - a;
+            if (l >= maxLen) break;
           }
         }
-        const d = chainAt(q);
-        if (d == MAX_DISTANCE) break;
-        q -= d;
       }
-      if (bestOff != 0) {
-        mOff = bestOff;
-        return best;
-      }
-      // no candidate is longer than runIp: one of runIp bytes or less is looked for below
-      if (best >= runIp) return 0;
-      runSearched = true;
+      const d = chainAt(q);
+      if (d == MAX_DISTANCE) break;
+      q -= d;
     }
+    if (bestOff != 0) {
+      mOff = bestOff;
+      return best;
+    }
+    // no candidate is longer than runIp: one of runIp bytes or less is looked for below
+    if (best >= runIp) return 0;
+    runSearched = true;
   }
   const low = lowest > 0 ? lowest : 0;
-  if (isRun) {
-    while (cand >= low && depth-- > 0) {
-      if (load<i32>(src + <usize>cand) == v) {
-        let e = cand + MINMATCH;
-        const eMax = ip + runIp;
-        if (e < eMax) e += runForward(src + <usize>e, b, eMax - e);
-        let st = cand;
-        const stMin = cand - RUN_CAP > lowest ? cand - RUN_CAP : lowest;
-        const stLow = stMin > 0 ? stMin : 0;
-        if (st > stLow) st -= runBackward(src + <usize>st, b, st - stLow);
-        let a = e - runIp;
-        if (a < st) a = st;
-        if (a >= ip) a = ip - 1;
-        // [a, e) and [ip, ip + runIp) are both runs of b: a shorter candidate run ends the match
-        // (src[e] is not b); otherwise compare on after runIp bytes
-        let l = e - a;
-        if (l >= runIp) {
-          l = runIp + commonLength(src + <usize>(a + runIp), src + <usize>(ip + runIp), maxLen - runIp);
-        }
-        if (l > best) {
-          best = l;
-          bestOff = ip - a;
-          if (l >= maxLen || (runSearched && l >= runIp)) break;
-        }
-        // a long run costs search depth in proportion to its length
-        depth -= RUN_VISIT + ((cand - st) >> RUN_SHIFT);
-        const d = chainAt(st);
-        if (d == MAX_DISTANCE) break;
-        cand = st - d;
-        continue;
+  while (cand >= low && depth-- > 0) {
+    if (load<i32>(src + <usize>cand) == v) {
+      let e = cand + MINMATCH;
+      const eMax = ip + runIp;
+      if (e < eMax) e += runForward(src + <usize>e, b, eMax - e);
+      let st = cand;
+      const stMin = cand - RUN_CAP > lowest ? cand - RUN_CAP : lowest;
+      const stLow = stMin > 0 ? stMin : 0;
+      if (st > stLow) st -= runBackward(src + <usize>st, b, st - stLow);
+      let a = e - runIp;
+      if (a < st) a = st;
+      if (a >= ip) a = ip - 1;
+      // [a, e) and [ip, ip + runIp) are both runs of b: a shorter candidate run ends the match
+      // (src[e] is not b); otherwise compare on after runIp bytes
+      let l = e - a;
+      if (l >= runIp) {
+        l = runIp + commonLength(src + <usize>(a + runIp), src + <usize>(ip + runIp), maxLen - runIp);
       }
-      const d = chainAt(cand);
+      if (l > best) {
+        best = l;
+        bestOff = ip - a;
+        if (l >= maxLen || (runSearched && l >= runIp)) break;
+      }
+      // a long run costs search depth in proportion to its length
+      depth -= RUN_VISIT + ((cand - st) >> RUN_SHIFT);
+      const d = chainAt(st);
       if (d == MAX_DISTANCE) break;
-      cand -= d;
+      cand = st - d;
+      continue;
     }
-  } else {
-    // The walk is bound by the latency of the chain loads: the loop body is kept small. A
-    // candidate can only beat best if it matches the two bytes ending at ip + best (a cheaper
-    // filter than the full compare, and it rejects exactly candidates of length <= best).
-    const ipp = src + <usize>ip;
-    let tail = <i32>load<u16>(ipp + <usize>(best - 1));
-    if (seedChain && best >= MINMATCH + 2) {
-      // With minLen given, a better candidate c has the 4 bytes at ip + j at c + j for every
-      // j <= best - 3 (as for k below): the walk starts from the chain of j = best - 3 when that one
-      // begins farther back, skipping candidates that cannot be longer. Only a search cut short by
-      // its depth finds more. Levels 4..9 only: 1-3 and 10-12 keep their bytes.
-      const j = best - 3;
-      const q = load<i32>(hcSlot(load<i32>(ipp + <usize>j))) - base - j;
-      if (q < cand) {
-        cand = q;
-        k = j;
-      }
-    }
-    while (cand >= low && depth-- > 0) {
-      const cp = src + <usize>cand;
-      if (<i32>load<u16>(cp + <usize>(best - 1)) == tail && load<i32>(cp) == v) {
-        const l = MINMATCH + commonLength(cp + MINMATCH, ipp + MINMATCH, maxLen - MINMATCH);
-        if (l > best) {
-          best = l;
-          bestOff = ip - cand;
-          if (l >= maxLen) break;
-          tail = <i32>load<u16>(ipp + <usize>(best - 1));
-          if (cand + l <= ip) {
-            let far: i32 = 0;
-            let step: i32 = 1;
-            let n: i32 = 16;
-            const kEnd = l - MINMATCH;
-            for (let j: i32 = 0; j <= kEnd; j += step) {
-              const d = chainAt(cand + j);
-              if (d == MAX_DISTANCE) {
-                far = 0;
-                break;
-              }
-              if (d > far) {
-                far = d;
-                k = j;
-                n = 16;
-              }
-              step = n++ >> 4;
-            }
-            if (far == 0) break;
-            cand -= far;
-            continue;
-          }
-        }
-      }
-      // a chain's end steps below low (chainAt)
-      cand -= chainAt(cand + k);
-    }
+    const d = chainAt(cand);
+    if (d == MAX_DISTANCE) break;
+    cand -= d;
   }
   if (bestOff == 0) return 0;
   mOff = bestOff;
@@ -547,10 +558,17 @@ function hcFind(src: usize, base: i32, ip: i32, limit: i32, depth: i32, minLen: 
  * start with ip's 4 bytes). Most positions between matches have none; the test is cheaper than the
  * call.
  */
-@inline function hasCandidate(src: usize, base: i32, ip: i32): bool {
-  const head = load<i32>(hcSlot(load<i32>(src + <usize>ip))) - base;
-  return head >= 0 && head >= ip - MAX_DISTANCE;
+@inline function hasCandidate(head: i32, ip: i32): bool {
+  return <u32>(ip - head) <= <u32>MAX_DISTANCE;
 }
+
+/** The last position inserted with the hash of ip's 4 bytes (below 0: none in this call). */
+@inline function headAt(src: usize, base: i32, ip: i32): i32 {
+  return load<i32>(hcSlot(load<i32>(src + <usize>ip))) - base;
+}
+
+/** scanToCandidate's position's headAt. */
+let scanHead: i32 = 0;
 
 /**
  * From ip on (all positions below it inserted): the first position up to stop that hasCandidate,
@@ -562,7 +580,10 @@ function scanToCandidate(src: usize, base: i32, ip: i32, stop: i32): i32 {
   for (; ip <= stop; ip++) {
     const h = hcSlot(load<i32>(src + <usize>ip));
     const prev = load<i32>(h) - base;
-    if (prev >= 0 && prev >= ip - MAX_DISTANCE) return ip;
+    if (<u32>(ip - prev) <= <u32>MAX_DISTANCE) {
+      scanHead = prev;
+      return ip;
+    }
     if (ip == stop) break;
     const d = ip - prev;
     store<u16>(HC_CHAIN + ((<usize>(ip & 0xffff)) << 1), d < MAX_DISTANCE ? d : MAX_DISTANCE);
@@ -572,12 +593,12 @@ function scanToCandidate(src: usize, base: i32, ip: i32, stop: i32): i32 {
 }
 
 function hcStart(srcLen: i32): i32 {
-  if (hcBase + srcLen + 1 > BASE_LIMIT) {
+  if (hcBase + srcLen + HC_GAP > BASE_LIMIT) {
     memory.fill(HC_HEAD, 0, 4 << HC_HASH_LOG);
-    hcBase = 1;
+    hcBase = HC_GAP;
   }
   const base = hcBase;
-  hcBase = base + srcLen + 1;
+  hcBase = base + srcLen + HC_GAP;
   return base;
 }
 
@@ -593,7 +614,8 @@ function compressLazy(src: usize, srcLen: i32, cap: i32, depth: i32): i32 {
   let litStop = anchor + cap - op - 1;
   while (ip <= mflimit && ip <= litStop) {
     next = hcInsert(src, base, next, ip);
-    let ml = hasCandidate(src, base, ip) ? hcFind(src, base, ip, matchLimit, depth, 0) : 0;
+    const head = headAt(src, base, ip);
+    let ml = hasCandidate(head, ip) ? hcFind(src, base, ip, matchLimit, depth, 0, head) : 0;
     if (ml == 0) {
       ip++;
       continue;
@@ -603,7 +625,7 @@ function compressLazy(src: usize, srcLen: i32, cap: i32, depth: i32): i32 {
     while (true) {
       if (ip + 1 > mflimit) break;
       next = hcInsert(src, base, next, ip + 1);
-      const ml1 = hcFind(src, base, ip + 1, matchLimit, depth, ml);
+      const ml1 = hcFind(src, base, ip + 1, matchLimit, depth, ml, headAt(src, base, ip + 1));
       if (ml1 > ml) {
         ml = ml1;
         off = mOff;
@@ -612,7 +634,7 @@ function compressLazy(src: usize, srcLen: i32, cap: i32, depth: i32): i32 {
       }
       if (ip + 2 > mflimit) break;
       next = hcInsert(src, base, next, ip + 2);
-      const ml2 = hcFind(src, base, ip + 2, matchLimit, depth, ml + 1);
+      const ml2 = hcFind(src, base, ip + 2, matchLimit, depth, ml + 1, headAt(src, base, ip + 2));
       if (ml2 > ml + 1) {
         ml = ml2;
         off = mOff;
@@ -734,6 +756,17 @@ function fillMatch(ml: i32, p0: i32, off: i32): void {
   }
 }
 
+/** The first window position c >= from with price[c + 1] > price[c], four compared at a time; may
+ *  return past the window's end (slots past it hold stale prices: the caller tests the result). */
+@inline function nextRise(c: i32): i32 {
+  while (true) {
+    const a = OPT_PRICE + ((<usize>c) << 2);
+    const m = i32x4.bitmask(i32x4.gt_s(v128.load(a + 4), v128.load(a)));
+    if (m != 0) return c + <i32>ctz(m);
+    c += 4;
+  }
+}
+
 /** price[from..to] = INF, four at a time (slots up to to + 3 are written: all past the window's end). */
 @inline function fillInf(from: i32, to: i32): void {
   const v = i32x4.splat(INF);
@@ -763,7 +796,7 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
     ip = scanToCandidate(src, base, ip, stop);
     if (ip > stop) break;
     next = ip;
-    const ml0 = hcFind(src, base, ip, matchLimit, depth, 0);
+    const ml0 = hcFind(src, base, ip, matchLimit, depth, 0, scanHead);
     if (ml0 == 0) {
       ip++;
       continue;
@@ -795,7 +828,14 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
       last = ml0;
       put(price, last + 1, INF);
       for (let cur: i32 = 1; cur < last; cur++) {
-        const pc = at(price, cur);
+        let pc = at(price, cur);
+        if (at(price, cur + 1) <= pc) {
+          // nothing happens at cur (its literal step is dearer than the next position's price, and
+          // such a position is not searched): go to the next position dearer than it is reached
+          cur = nextRise(cur + 1);
+          if (cur >= last) break;
+          pc = at(price, cur);
+        }
         // literal transition cur -> cur + 1
         {
           const l = at(lit, cur) + 1;
@@ -815,7 +855,8 @@ function compressOpt(src: usize, srcLen: i32, cap: i32, depth: i32, innerDepth: 
         if (at(price, cur + 1) <= pc) continue;
         next = hcInsert(src, base, next, pos);
         // hasCandidate: most positions searched here have none (half of them in machine code)
-        const ml = hasCandidate(src, base, pos) ? hcFind(src, base, pos, matchLimit, innerDepth, last - cur) : 0;
+        const head = headAt(src, base, pos);
+        const ml = hasCandidate(head, pos) ? hcFind(src, base, pos, matchLimit, innerDepth, last - cur, head) : 0;
         if (ml == 0) continue;
         const off = mOff;
         if (ml >= sufficient || cur + ml > OPT_NUM) {
@@ -933,7 +974,8 @@ function compressOptHC(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient
   let litStop = anchor + cap - op - 1;
   while (ip <= mflimit && ip <= litStop) {
     if (next < ip) next = hcInsert(src, base, next, ip);
-    const ml0 = hasCandidate(src, base, ip) ? hcFind(src, base, ip, matchLimit, depth, MINMATCH - 1) : 0;
+    const head = headAt(src, base, ip);
+    const ml0 = hasCandidate(head, ip) ? hcFind(src, base, ip, matchLimit, depth, MINMATCH - 1, head) : 0;
     if (ml0 == 0) {
       ip++;
       continue;
@@ -972,7 +1014,7 @@ function compressOptHC(src: usize, srcLen: i32, cap: i32, depth: i32, sufficient
         const pc = at(price, cur);
         if (at(price, cur + 1) <= pc && (!fullUpdate || at(price, cur + MINMATCH) < pc + 3)) continue;
         if (next < pos) next = hcInsert(src, base, next, pos);
-        const ml = hcFind(src, base, pos, matchLimit, depth, fullUpdate ? MINMATCH - 1 : last - cur);
+        const ml = hcFind(src, base, pos, matchLimit, depth, fullUpdate ? MINMATCH - 1 : last - cur, headAt(src, base, pos));
         if (ml == 0) continue;
         const off = mOff;
         if (ml > sufficient || ml + cur >= OPT_NUM) {
