@@ -7,7 +7,7 @@ import { encodeMapHeader, mapHeaderOffset, MAP_HEADER_SIZE, type IndexForm } fro
 import { UserError } from '../../errors.js';
 import { pathOf, type Inode } from '../../source/tree.js';
 import { showPath } from '../../show-path.js';
-import { packExtents, pclusterTarget, uninlineTail, worthCompressing, zMetaBytes, zMetaLayoutOf, type ZParams, type ZResult } from '../files/zfile.js';
+import { extentsOf, packExtents, pclusterTarget, uninlineTail, worthCompressing, zMetaBytes, zMetaLayoutOf, type ZParams, type ZResult } from '../files/zfile.js';
 import type { FileJobs } from '../work/file-jobs.js';
 import type { EmitContext, Placement } from './context.js';
 import { copyFlat } from './flat.js';
@@ -95,6 +95,7 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       // on). Its steps compressed here (dedupeSegment) ask for at most pclusterTarget(segZp) bytes.
       const raw = ctx.segmentBytes.read(p, i * SEGMENT_SIZE, Math.min(SEGMENT_SIZE, size - i * SEGMENT_SIZE), { codec: segZp.codec, outCap: pclusterTarget(segZp) });
       part.raw = raw;
+      extentsOf(part);
       const r = dedupeSegment(ctx.extentIndex, part, i * SEGMENT_SIZE, segZp);
       part = r.z;
       if (r.deduped) w.deduped = true;
@@ -104,6 +105,7 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       ctx.extentIndex.seal();
     }
     z.extents = part.extents;
+    z.cols = part.cols;
     z.payloads = part.payloads;
     z.stored = part.stored;
     z.held = part.held;
@@ -185,8 +187,9 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       else w.lastSlabs = part.slabs;
     }
     if (count > 1) {
-      w.packed.push(packExtents(z.extents));
+      w.packed.push(z.cols ?? packExtents(z.extents));
       z.extents = [];
+      z.cols = undefined;
     }
   }
   // --cache: where the pclusters went, for a later build to copy them from this image (old-image.ts).

@@ -106,7 +106,15 @@ export function readFromBytes(bytes: Uint8Array): ReadFn {
 }
 
 export interface ZResult {
+  /** The extents as objects; empty when `cols` holds them. */
   extents: Extent[];
+  /**
+   * The extents as columns instead (packExtents' layout: 5 numbers each), as a held result arrives
+   * from its worker (job-wire.ts): the writer places them (blkaddr written in place) and encodes
+   * their indexes from these, with no object per pcluster; extentsOf makes the objects where a step
+   * edits extents.
+   */
+  cols?: Float64Array;
   /** The inline (ztailpacking) tail pcluster bytes, when there is one (the last extent, blocks 0). */
   inline?: Uint8Array;
   /** The raw bytes of the inline extent, in case it has to leave the metadata block. */
@@ -399,6 +407,7 @@ export class ShortReadError extends Error {
 
 /** Drop the inline tail: re-encode it as a normal one-block pcluster (or raw blocks). */
 export function uninlineTail(z: ZResult, p: ZParams): void {
+  extentsOf(z);
   const bs = p.blockSize;
   const tailBytes = z.inlineRaw!;
   z.inlineRaw = undefined;
@@ -436,6 +445,33 @@ export function worthCompressing(z: ZResult, size: number, bs: number): boolean 
  */
 export function mayBeWorthCompressing(size: number, p: { blockSize: number; ztailpacking: boolean; fragments?: boolean }): boolean {
   return p.ztailpacking || !!p.fragments || p.blockSize + legacyMetaSize(size, p.blockSize) < size;
+}
+
+/**
+ * The extents of `z` as objects: those of a result that came as columns (z.cols) are made now, once,
+ * and replace them (with a payload slot each: none, as a held result's payloads stay in its worker).
+ */
+export function extentsOf(z: ZResult): Extent[] {
+  const c = z.cols;
+  if (!c) return z.extents;
+  const n = c.length / 5;
+  const xs: Extent[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = 5 * i;
+    const kind = c[x + 2];
+    xs[i] = { la: c[x], llen: c[x + 1], compressed: kind !== 0, blocks: c[x + 3], blkaddr: c[x + 4] };
+    if (kind === 2) xs[i].fragment = true;
+    else if (kind === 3) xs[i].partial = true;
+  }
+  z.extents = xs;
+  z.payloads = new Array<undefined>(n).fill(undefined);
+  z.cols = undefined;
+  return xs;
+}
+
+/** How many extents `z` has, in either form. */
+export function extentCount(z: ZResult): number {
+  return z.cols ? z.cols.length / 5 : z.extents.length;
 }
 
 /** Extents as numbers, 5 each: la, llen, kind (0 stored, 1 compressed, 2 fragment, 3 compressed PARTIAL_REF), blocks, blkaddr (a long file's are kept so). */
@@ -515,7 +551,7 @@ export function zMetaLayoutOf(z: ZResult, size: number, p: ZParams, inodeEnd: nu
  * Bytes after inode + xattrs, written where `l` (zMetaLayoutOf) puts them: map header, indexes and
  * any inline pcluster. The item is placed with l.size; any disagreement is a bug and throws.
  */
-export function zMetaBytes(z: ZResult, size: number, p: ZParams, l: ZMetaLayout, cols = packExtents(z.extents), fragmentOff?: number): Uint8Array {
+export function zMetaBytes(z: ZResult, size: number, p: ZParams, l: ZMetaLayout, cols = z.cols ?? packExtents(z.extents), fragmentOff?: number): Uint8Array {
   const inlineLen = z.inline?.length ?? 0;
   if (inlineLen !== l.inlineLen) throw new Error(`compressed metadata laid out for ${l.inlineLen} inline bytes, given ${inlineLen}`);
   const xs = lclusterIndexes(cols, size, p);

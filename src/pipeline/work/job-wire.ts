@@ -204,6 +204,21 @@ function packZ(z: ZResult, hold: boolean, cols: Float64Array, at: number): Packe
 }
 
 function unpackZ(w: PackedZ, worker: number): ZResult {
+  if (w.held !== undefined) {
+    // Its payloads stay in the worker: the extents stay columns (ZResult.cols), placed and indexed so.
+    if (worker < 0) throw new Error('a held result from no worker');
+    const z: ZResult = { extents: [], cols: w.ext, payloads: [], totalBlocks: w.totalBlocks, held: { worker, id: w.held, pay: w.pay } };
+    if (w.inline) z.inline = w.inline;
+    if (w.inlineRaw) z.inlineRaw = w.inlineRaw;
+    if (w.digest) z.digest = w.digest;
+    if (w.fragment) z.fragment = w.fragment;
+    if (w.raw) z.raw = w.raw;
+    if (w.stored) {
+      z.stored = w.stored;
+      adoptEntryFd(w.stored.fd);
+    }
+    return z;
+  }
   const n = w.ext.length / 5;
   const extents = new Array(n);
   const payloads: (Uint8Array | undefined)[] = new Array(n);
@@ -212,13 +227,9 @@ function unpackZ(w: PackedZ, worker: number): ZResult {
     extents[i] = { la: w.ext[x], llen: w.ext[x + 1], compressed: w.ext[x + 2] !== 0, blocks: w.ext[x + 3], blkaddr: w.ext[x + 4] };
     if (w.ext[x + 2] === 2) extents[i].fragment = true;
     const k = w.pay[3 * i];
-    payloads[i] = k < 0 || w.held !== undefined ? undefined : new Uint8Array(w.bufs[k], w.pay[3 * i + 1], w.pay[3 * i + 2]);
+    payloads[i] = k < 0 ? undefined : new Uint8Array(w.bufs[k], w.pay[3 * i + 1], w.pay[3 * i + 2]);
   }
   const z: ZResult = { extents, payloads, totalBlocks: w.totalBlocks, inline: w.inline, inlineRaw: w.inlineRaw, digest: w.digest };
-  if (w.held !== undefined) {
-    if (worker < 0) throw new Error('a held result from no worker');
-    z.held = { worker, id: w.held, pay: w.pay };
-  }
   if (w.fragment) z.fragment = w.fragment;
   if (w.raw) z.raw = w.raw;
   if (w.stored) {

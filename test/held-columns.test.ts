@@ -1,0 +1,70 @@
+// A held result's extents stay columns from the worker's message to the writer (ZResult.cols): the
+// map the writer encodes from them is the one it encodes from extent objects, and a step that edits
+// extents (the inline tail refused) gets the same objects back.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { packResult, unpackResult } from '../src/pipeline/work/job-wire.js';
+import { takeSlab } from '../src/pipeline/files/slab-pool.js';
+import { extentsOf, packExtents, uninlineTail, zMetaBytes, zMetaLayoutOf, type Extent, type ZParams, type ZResult } from '../src/pipeline/files/zfile.js';
+import { makeCodec } from '../src/compress/codec.js';
+import type { JobResult } from '../src/pipeline/work/job-types.js';
+
+const bs = 4096;
+
+function heldResult(): { z: ZResult; extents: Extent[] } {
+  const slab = takeSlab(3 * bs);
+  const extents: Extent[] = [
+    { la: 0, llen: 9000, compressed: true, blocks: 1, blkaddr: 0 },
+    { la: 9000, llen: 8192, compressed: false, blocks: 1, blkaddr: 0 },
+    { la: 17192, llen: 30000, compressed: true, blocks: 1, blkaddr: 0 },
+    { la: 47192, llen: 100, compressed: true, blocks: 0, blkaddr: 0 },
+  ];
+  const z: ZResult = {
+    extents: extents.map((e) => ({ ...e })),
+    payloads: [slab.subarray(0, bs), slab.subarray(bs, 2 * bs), slab.subarray(2 * bs, 3 * bs), undefined],
+    inline: new Uint8Array([1, 2, 3]), inlineRaw: new Uint8Array(100).fill(7), totalBlocks: 3, slabs: [slab.buffer as ArrayBuffer],
+  };
+  return { z, extents };
+}
+
+function crossed(z: ZResult): ZResult {
+  const wire = packResult({ kind: 'zbatch', outcomes: [{ res: { kind: 'z', z, hold: true } }] });
+  const back = unpackResult(structuredClone(wire), 0) as Extract<JobResult, { kind: 'zbatch' }>;
+  return (back.outcomes[0] as { res: { z: ZResult } }).res.z;
+}
+
+test('held_result_extents_cross_as_columns_and_encode_the_same_map', () => {
+  const { z, extents } = heldResult();
+  const got = crossed(z);
+  assert.equal(got.extents.length, 0, 'no extent objects made for a held result');
+  assert.ok(got.cols instanceof Float64Array);
+  // Placed as the writer does (blkaddr written into the columns) and as objects: the same map bytes.
+  const blks = [40, 41, 42, 0];
+  for (let k = 0; k < 4; k++) got.cols![5 * k + 4] = blks[k];
+  const objs: ZResult = { extents: extents.map((e, k) => ({ ...e, blkaddr: blks[k] })), payloads: [], inline: got.inline, totalBlocks: 3 };
+  const zp: ZParams = { codec: makeCodec({ name: 'lz4' }, bs), blockSize: bs, pclusterSize: bs, big: false, ztailpacking: true };
+  const size = 47292;
+  for (const form of ['compact', 'full'] as const) {
+    const l = zMetaLayoutOf(got, size, zp, 64, form);
+    const fromCols = zMetaBytes(got, size, zp, l);
+    assert.deepEqual(fromCols, zMetaBytes(objs, size, zp, zMetaLayoutOf(objs, size, zp, 64, form)), form);
+  }
+  // Objects again where a step edits extents: the same as the worker's, with a payload slot each.
+  assert.deepEqual(extentsOf(got), objs.extents);
+  assert.equal(got.cols, undefined);
+  assert.equal(got.payloads.length, 4);
+});
+
+test('held_result_inline_tail_refused_from_columns_becomes_a_block', () => {
+  const { z } = heldResult();
+  const got = crossed(z);
+  const zp: ZParams = { codec: makeCodec({ name: 'lz4' }, bs), blockSize: bs, pclusterSize: bs, big: false, ztailpacking: true };
+  uninlineTail(got, zp);
+  assert.equal(got.cols, undefined);
+  assert.equal(got.inline, undefined);
+  assert.deepEqual(packExtents(got.extents).slice(0, 15), packExtents(z.extents).slice(0, 15));
+  const last = got.extents[got.extents.length - 1];
+  assert.deepEqual([last.la, last.llen, last.blocks], [47192, 100, 1]);
+  assert.equal(got.payloads.length, got.extents.length);
+  assert.equal(got.payloads[3]!.length, bs);
+});
