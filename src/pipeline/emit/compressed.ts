@@ -51,7 +51,8 @@ export async function writeCompressed(ctx: EmitContext, p: Inode, f: FileJobs, p
   const zp = packedZp ?? ctx.zparamsOf(p);
   const w = await writeSegments(ctx, p, f, zp);
   if (w === 'flat') return;
-  await fingerprint(ctx, p, f);
+  const fp = fingerprint(ctx, p, f);
+  if (fp) await fp;
   if (!worthCompressing(w.z, p.size, ctx.bs)) {
     await takeBack(ctx, p, w);
     return;
@@ -63,9 +64,12 @@ export async function writeCompressed(ctx: EmitContext, p: Inode, f: FileJobs, p
   if (w.lastSlabs) ctx.pool.recycle(w.lastSlabs);
 }
 
-/** The fingerprint is needed for the inode (and to check a flat re-read), not before. */
-async function fingerprint(ctx: EmitContext, p: Inode, f: FileJobs): Promise<void> {
-  if (f.hash) ctx.setFingerprint(p, await f.hash, false);
+/**
+ * The fingerprint is needed for the inode (and to check a flat re-read), not before. Undefined when
+ * the file has none to wait for: no promise made per file (most builds have no fingerprints).
+ */
+function fingerprint(ctx: EmitContext, p: Inode, f: FileJobs): Promise<void> | undefined {
+  return f.hash?.then((h) => { ctx.setFingerprint(p, h, false); });
 }
 
 /**
@@ -142,7 +146,8 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
         if (part.stored) closeEntryFd(part.stored.fd);
         z.stored = undefined;
         ctx.extentIndex?.dropSince(w.indexMark);
-        await fingerprint(ctx, p, f);
+        const fp = fingerprint(ctx, p, f);
+    if (fp) await fp;
         if (ctx.chunkStore) writeChunked(ctx, p);
         else await copyFlat(ctx, p, ctx.reserve(p));
         return 'flat';
@@ -242,7 +247,7 @@ function writeFragmentInode(ctx: EmitContext, p: Inode, fragmentOff: number): vo
   const inodeEnd = ctx.inodeEndOf(p);
   const headerAt = mapHeaderOffset(inodeEnd);
   const meta = new Uint8Array(headerAt + MAP_HEADER_SIZE - inodeEnd);
-  meta.set(encodeMapHeader({ kind: 'fragment-inode', fragmentOff: BigInt(fragmentOff) }), headerAt - inodeEnd);
+  encodeMapHeader({ kind: 'fragment-inode', fragmentOff: BigInt(fragmentOff) }, meta, headerAt - inodeEnd);
   ctx.placeItem(p, inodeEnd + meta.length, 0);
   ctx.compressedFiles++;
   ctx.writeItem(p, { datalayout: INODE_COMPRESSED_FULL, startBlk: 0, tail: meta, tailLen: meta.length });
