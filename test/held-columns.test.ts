@@ -3,11 +3,11 @@
 // extents (the inline tail refused) gets the same objects back.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { packResult, unpackResult } from '../src/pipeline/work/job-wire.js';
+import { packResult, unpackResult, type ZBatchResultColumns } from '../src/pipeline/work/job-wire.js';
 import { takeSlab } from '../src/pipeline/files/slab-pool.js';
 import { extentsOf, packExtents, uninlineTail, zMetaBytes, zMetaLayoutOf, type Extent, type ZParams, type ZResult } from '../src/pipeline/files/zfile.js';
 import { makeCodec } from '../src/compress/codec.js';
-import type { JobResult } from '../src/pipeline/work/job-types.js';
+import type { JobResult, ZJobResult } from '../src/pipeline/work/job-types.js';
 
 const bs = 4096;
 
@@ -67,4 +67,39 @@ test('held_result_inline_tail_refused_from_columns_becomes_a_block', () => {
   assert.deepEqual([last.la, last.llen, last.blocks], [47192, 100, 1]);
   assert.equal(got.payloads.length, got.extents.length);
   assert.equal(got.payloads[3]!.length, bs);
+});
+
+test('small_files_results_cross_as_batch_columns_and_unpack_the_same', () => {
+  const mk = (i: number): { res: ZJobResult } => {
+    const { z } = heldResult();
+    if (i === 1) {
+      z.inline = undefined;
+      z.inlineRaw = undefined;
+      z.extents.pop();
+      z.payloads.pop();
+    }
+    return { res: { kind: 'z', z, hold: true, ...(i === 2 ? { digest: new Uint8Array(32).fill(i) } : {}) } };
+  };
+  const wire = packResult({ kind: 'zbatch', outcomes: [mk(0), mk(1), mk(2)] });
+  assert.equal(wire.kind, 'zbatch-columns', 'three arrays, no object per file');
+  const c = structuredClone(wire) as ZBatchResultColumns;
+  assert.deepEqual(Object.keys(c).sort(), ['bytes', 'cols', 'heads', 'kind']);
+  const back = unpackResult(c, 1) as Extract<JobResult, { kind: 'zbatch' }>;
+  assert.equal(back.kind, 'zbatch');
+  const zs = back.outcomes.map((o) => (o as { res: ZJobResult }).res);
+  const { extents } = heldResult();
+  for (const [i, r] of zs.entries()) {
+    const want = i === 1 ? extents.slice(0, 3) : extents;
+    assert.deepEqual(extentsOf({ ...r.z }), want, `result ${i}: extents`);
+    assert.equal(r.z.held!.worker, 1);
+    assert.equal(r.z.totalBlocks, 3);
+    assert.deepEqual(r.z.inline, i === 1 ? undefined : new Uint8Array([1, 2, 3]));
+    assert.deepEqual(r.z.inlineRaw, i === 1 ? undefined : new Uint8Array(100).fill(7));
+    assert.deepEqual(r.digest, i === 2 ? new Uint8Array(32).fill(2) : undefined);
+  }
+  // An outcome the columns do not carry (an error, a cache entry): the batch crosses as objects.
+  const withError = packResult({ kind: 'zbatch', outcomes: [mk(0), { error: 'gone', user: true }] });
+  assert.equal(withError.kind, 'zbatch');
+  const withEntry = packResult({ kind: 'zbatch', outcomes: [{ res: { ...mk(0).res, entry: { key: 'k', bytes: 1 } } }] });
+  assert.equal(withEntry.kind, 'zbatch');
 });
