@@ -51,7 +51,8 @@ test('held_results_assembled_in_chunks: payloads in place in reused chunks, the 
     fs.writeFileSync(image, new Uint8Array(0));
     const runs: number[] = [];
     let at = 0;
-    for (let i = 0; i < back.extents.length; i++) {
+    // A held result's extents come as columns (ZResult.cols): one run per pcluster payload.
+    for (let i = 0; i < back.held!.pay.length / 3; i++) {
       const p = back.held!.pay;
       runs.push(id, p[3 * i], p[3 * i + 1], p[3 * i + 2], at);
       at += p[3 * i + 2];

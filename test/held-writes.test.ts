@@ -38,7 +38,10 @@ test('held compression results cross with no payload bytes and are written by th
     assert.equal(heldCount(), before + 1);
     const back = unpackResult(structuredClone(wire), 1) as Extract<JobResult, { kind: 'zbatch' }>;
     const got = (back.outcomes[0] as { res: { z: ZResult } }).res.z;
-    assert.deepEqual(got.payloads, [undefined, undefined, undefined]);
+    // The extents stay columns (ZResult.cols): no object per pcluster on the writer's thread.
+    assert.deepEqual(got.extents, []);
+    assert.deepEqual([...got.cols!], [0, 9000, 1, 1, 0, 9000, 8192, 1, 2, 0, 17192, 100, 1, 0, 0]);
+    assert.deepEqual(got.payloads, []);
     assert.equal(got.slabs, undefined);
     assert.equal(got.held!.worker, 1);
     assert.deepEqual([...got.held!.pay], [0, 0, 4096, 0, 4096, 8192, -1, 0, 0]);

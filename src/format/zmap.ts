@@ -140,26 +140,29 @@ export type MapHeader =
     clusterBits: number;
   };
 
-export function encodeMapHeader(h: MapHeader): Uint8Array {
-  const b = new Uint8Array(MAP_HEADER_SIZE);
-  const v = new DataView(b.buffer);
+/** Encode `h` into out[at, at + 8) (a new array by default): every byte written, reserved ones 0. */
+export function encodeMapHeader(h: MapHeader, out: Uint8Array = new Uint8Array(MAP_HEADER_SIZE), at = 0): Uint8Array {
+  out.fill(0, at, at + MAP_HEADER_SIZE);
   if (h.kind === 'fragment-inode') {
     if (h.fragmentOff < 0n || h.fragmentOff >= 1n << 63n) throw new RangeError(`fragment offset ${h.fragmentOff} does not fit 63 bits`);
-    v.setBigUint64(OH.fragmentOff, h.fragmentOff | (1n << 63n), true);
-    return b;
+    new DataView(out.buffer, out.byteOffset + at, MAP_HEADER_SIZE).setBigUint64(OH.fragmentOff, h.fragmentOff | (1n << 63n), true);
+    return out;
   }
   if (h.advise & ADVISE_FRAGMENT_PCLUSTER) {
     if (h.idataSize !== 0) throw new RangeError('map header: h_idata_size and h_fragmentoff share bytes 0..3');
-    v.setUint32(OH.fragmentOff, h.fragmentOff >>> 0, true);
+    const u = h.fragmentOff >>> 0;
+    put16(out, at + OH.fragmentOff, u & 0xffff);
+    put16(out, at + OH.fragmentOff + 2, u >>> 16);
   } else {
-    v.setUint16(OH.idataSize, h.idataSize, true);
+    put16(out, at + OH.idataSize, h.idataSize);
   }
-  v.setUint16(OH.advise, h.advise, true);
-  const [a1, a2] = h.algorithmType;
+  put16(out, at + OH.advise, h.advise);
+  const a1 = h.algorithmType[0];
+  const a2 = h.algorithmType[1];
   if (a1 > 15 || a2 > 15 || h.clusterBits > 15) throw new RangeError('map header: algorithm or cluster bits out of range');
-  v.setUint8(OH.algorithmType, a1 | (a2 << 4));
-  v.setUint8(OH.clusterBits, h.clusterBits);
-  return b;
+  out[at + OH.algorithmType] = a1 | (a2 << 4);
+  out[at + OH.clusterBits] = h.clusterBits;
+  return out;
 }
 
 /**
@@ -235,13 +238,12 @@ export function decodeFullIndex(b: Uint8Array, off: number): LclusterIndex {
  * Encode an inode's FULL indexes. NONHEADs repeat their head's clusterofs in di_clusterofs, as mkfs.erofs
  * writes them (readers ignore the field), so the bytes match mkfs.
  */
-export function encodeFullIndexes(xs: LclusterSeq): Uint8Array {
-  const out = new Uint8Array(fullIndexesSize(xs.length));
+export function encodeFullIndexes(xs: LclusterSeq, out: Uint8Array = new Uint8Array(fullIndexesSize(xs.length)), at = 0): Uint8Array {
   let headClusterofs = 0;
   for (let i = 0; i < xs.length; i++) {
     const x = xs.at(i)!;
-    encodeFullIndex(x, out, i * FULL_INDEX_SIZE);
-    if (x.type === LCLUSTER_TYPE_NONHEAD) put16(out, i * FULL_INDEX_SIZE + OI.clusterofs, headClusterofs);
+    encodeFullIndex(x, out, at + i * FULL_INDEX_SIZE);
+    if (x.type === LCLUSTER_TYPE_NONHEAD) put16(out, at + i * FULL_INDEX_SIZE + OI.clusterofs, headClusterofs);
     else headClusterofs = x.clusterofs;
   }
   return out;
@@ -390,17 +392,19 @@ export interface CompactEncodeParams {
  * A head's blkaddr field is not stored: readers derive it from the base, so pclusters must be laid out
  * in index order (one block per head, or CBLKCNT blocks).
  */
-export function encodeCompactIndexes(xs: LclusterSeq, p: CompactEncodeParams): Uint8Array {
+/** Into out[at, at + layout.bytes), zeroed first (packs OR their entries in), or a new array. */
+export function encodeCompactIndexes(xs: LclusterSeq, p: CompactEncodeParams, out?: Uint8Array, at = 0): Uint8Array {
   const l = p.layout;
   if (p.lclusterbits > 14 || (l.compacted2B && p.lclusterbits > 12)) throw new RangeError(`compact indexes need lclusterbits <= 14 (2B: <= 12), got ${p.lclusterbits}`);
   if (l.totalidx !== xs.length) throw new RangeError(`compact layout for ${l.totalidx} indexes, given ${xs.length}`);
-  const out = new Uint8Array(l.bytes);
+  if (out) out.fill(0, at, at + l.bytes);
+  else out = new Uint8Array(l.bytes);
   const lobits = compactLobits(p.lclusterbits);
   // The running block counter; without big pclusters it starts one early and every head bumps it.
   let blk = p.bigPcluster ? p.startBlkaddr : p.startBlkaddr - 1;
   let pendingHead = !p.bigPcluster;
   let lcn = 0;
-  let outOff = 0;
+  let outOff = at;
   while (lcn < xs.length) {
     const vcnt = compactEntryPosition(l, lcn).vcnt;
     let base = blk;
@@ -433,7 +437,7 @@ export function encodeCompactIndexes(xs: LclusterSeq, p: CompactEncodeParams): U
     outOff += vcnt === 2 ? 8 : 32;
     lcn += vcnt;
   }
-  if (outOff !== l.bytes) throw new Error(`compact layout mismatch: wrote ${outOff} of ${l.bytes} bytes`);
+  if (outOff - at !== l.bytes) throw new Error(`compact layout mismatch: wrote ${outOff - at} of ${l.bytes} bytes`);
   return out;
 }
 

@@ -7,7 +7,7 @@ import { encodeMapHeader, mapHeaderOffset, MAP_HEADER_SIZE, type IndexForm } fro
 import { UserError } from '../../errors.js';
 import { pathOf, type Inode } from '../../source/tree.js';
 import { showPath } from '../../show-path.js';
-import { packExtents, pclusterTarget, uninlineTail, worthCompressing, zMetaBytes, zMetaLayoutOf, type ZParams, type ZResult } from '../files/zfile.js';
+import { extentsOf, packExtents, pclusterTarget, uninlineTail, worthCompressing, zMetaBytes, zMetaLayoutOf, type ZParams, type ZResult } from '../files/zfile.js';
 import type { FileJobs } from '../work/file-jobs.js';
 import type { EmitContext, Placement } from './context.js';
 import { copyFlat } from './flat.js';
@@ -51,7 +51,8 @@ export async function writeCompressed(ctx: EmitContext, p: Inode, f: FileJobs, p
   const zp = packedZp ?? ctx.zparamsOf(p);
   const w = await writeSegments(ctx, p, f, zp);
   if (w === 'flat') return;
-  await fingerprint(ctx, p, f);
+  const fp = fingerprint(ctx, p, f);
+  if (fp) await fp;
   if (!worthCompressing(w.z, p.size, ctx.bs)) {
     await takeBack(ctx, p, w);
     return;
@@ -63,9 +64,12 @@ export async function writeCompressed(ctx: EmitContext, p: Inode, f: FileJobs, p
   if (w.lastSlabs) ctx.pool.recycle(w.lastSlabs);
 }
 
-/** The fingerprint is needed for the inode (and to check a flat re-read), not before. */
-async function fingerprint(ctx: EmitContext, p: Inode, f: FileJobs): Promise<void> {
-  if (f.hash) ctx.setFingerprint(p, await f.hash, false);
+/**
+ * The fingerprint is needed for the inode (and to check a flat re-read), not before. Undefined when
+ * the file has none to wait for: no promise made per file (most builds have no fingerprints).
+ */
+function fingerprint(ctx: EmitContext, p: Inode, f: FileJobs): Promise<void> | undefined {
+  return f.hash?.then((h) => { ctx.setFingerprint(p, h, false); });
 }
 
 /**
@@ -95,6 +99,7 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       // on). Its steps compressed here (dedupeSegment) ask for at most pclusterTarget(segZp) bytes.
       const raw = ctx.segmentBytes.read(p, i * SEGMENT_SIZE, Math.min(SEGMENT_SIZE, size - i * SEGMENT_SIZE), { codec: segZp.codec, outCap: pclusterTarget(segZp) });
       part.raw = raw;
+      extentsOf(part);
       const r = dedupeSegment(ctx.extentIndex, part, i * SEGMENT_SIZE, segZp);
       part = r.z;
       if (r.deduped) w.deduped = true;
@@ -104,6 +109,7 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       ctx.extentIndex.seal();
     }
     z.extents = part.extents;
+    z.cols = part.cols;
     z.payloads = part.payloads;
     z.stored = part.stored;
     z.held = part.held;
@@ -140,7 +146,8 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
         if (part.stored) closeEntryFd(part.stored.fd);
         z.stored = undefined;
         ctx.extentIndex?.dropSince(w.indexMark);
-        await fingerprint(ctx, p, f);
+        const fp = fingerprint(ctx, p, f);
+    if (fp) await fp;
         if (ctx.chunkStore) writeChunked(ctx, p);
         else await copyFlat(ctx, p, ctx.reserve(p));
         return 'flat';
@@ -185,8 +192,9 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
       else w.lastSlabs = part.slabs;
     }
     if (count > 1) {
-      w.packed.push(packExtents(z.extents));
+      w.packed.push(z.cols ?? packExtents(z.extents));
       z.extents = [];
+      z.cols = undefined;
     }
   }
   // --cache: where the pclusters went, for a later build to copy them from this image (old-image.ts).
@@ -239,7 +247,7 @@ function writeFragmentInode(ctx: EmitContext, p: Inode, fragmentOff: number): vo
   const inodeEnd = ctx.inodeEndOf(p);
   const headerAt = mapHeaderOffset(inodeEnd);
   const meta = new Uint8Array(headerAt + MAP_HEADER_SIZE - inodeEnd);
-  meta.set(encodeMapHeader({ kind: 'fragment-inode', fragmentOff: BigInt(fragmentOff) }), headerAt - inodeEnd);
+  encodeMapHeader({ kind: 'fragment-inode', fragmentOff: BigInt(fragmentOff) }, meta, headerAt - inodeEnd);
   ctx.placeItem(p, inodeEnd + meta.length, 0);
   ctx.compressedFiles++;
   ctx.writeItem(p, { datalayout: INODE_COMPRESSED_FULL, startBlk: 0, tail: meta, tailLen: meta.length });

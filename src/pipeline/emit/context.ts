@@ -349,8 +349,10 @@ export class EmitContext {
   /** --progress: the write phase's files and bytes, at most every 100 ms unless forced. */
   report(force = false): void {
     const { o } = this;
+    // No clock read without --progress (this is asked once per compressed file).
+    if (!o.progress) return;
     const now = (o.progressClock ?? systemClock).now();
-    if (!o.progress || (!force && now - this.lastReport < 100)) return;
+    if (!force && now - this.lastReport < 100) return;
     this.lastReport = now;
     // A file compressed and then stored flat counts twice: capped at the total.
     const bytes = Math.min(this.totalBytes, this.compressedDone + this.pool.copiedBytes());

@@ -37,6 +37,10 @@ export function wouldDedupe(ctx: EmitContext, keys: readonly (string | undefined
  * dedupeKeys(z, zp). Returns whether any was deduped; `added` collects new dedupe keys.
  */
 export function placePayloads(ctx: EmitContext, z: ZResult, keys: readonly (string | undefined)[], pointBack: boolean, added: string[]): boolean {
+  if (z.cols) {
+    placeHeldColumns(ctx, z, z.cols);
+    return false;
+  }
   const { out, bs, alloc, dedupe } = ctx;
   let deduped = false;
   // Consecutive pclusters that sit side by side in one buffer go out in one write.
@@ -101,4 +105,25 @@ export function placePayloads(ctx: EmitContext, z: ZResult, keys: readonly (stri
   flushRun();
   flushStored();
   return deduped;
+}
+
+/**
+ * A held result's extents as columns (ZResult.cols): each pcluster to the next blocks, queued for its
+ * worker to write, its blkaddr written into the columns. Never deduped (held results come only
+ * where there are no dedupe keys) nor stored in a cache entry.
+ */
+function placeHeldColumns(ctx: EmitContext, z: ZResult, cols: Float64Array): void {
+  const { bs, alloc } = ctx;
+  const h = z.held;
+  if (!h || z.stored) throw new Error('extents as columns for a result not held by a worker');
+  const n = cols.length / 5;
+  for (let k = 0; k < n; k++) {
+    // No payload: the inline tail (no blocks).
+    if (h.pay[3 * k] < 0) continue;
+    const blocks = cols[5 * k + 3];
+    if (h.pay[3 * k + 2] !== blocks * bs) throw new Error(`held pcluster of ${h.pay[3 * k + 2]} bytes for ${blocks} blocks`);
+    const blk = alloc.takeBlocks(blocks);
+    cols[5 * k + 4] = blk;
+    ctx.held.add(h, k, blk * bs);
+  }
 }

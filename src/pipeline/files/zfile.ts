@@ -3,8 +3,8 @@
 import { PCLUSTER_MAX_DSIZE, LCLUSTER_TYPE_PLAIN, LCLUSTER_TYPE_HEAD1, LCLUSTER_TYPE_NONHEAD, LI_D0_CBLKCNT,
   ADVISE_COMPACTED_2B, ADVISE_BIG_PCLUSTER_1, ADVISE_BIG_PCLUSTER_2, ADVISE_INLINE_PCLUSTER, ADVISE_INTERLACED_PCLUSTER,
   ADVISE_FRAGMENT_PCLUSTER, encodeMapHeader,
-  encodeFullIndexes, encodeCompactIndexes, zMetaLayout, lclusterCount, type IndexForm, type ZMetaLayout,
-  type LclusterIndex } from '../../format/zmap.js';
+  encodeFullIndexes, encodeCompactIndexes, fullIndexStart, fullIndexesSize, zMetaLayout, lclusterCount, type IndexForm, type ZMetaLayout,
+  type LclusterIndex, type MapHeader } from '../../format/zmap.js';
 import type { Codec } from '../../compress/codec.js';
 import { takeSlab } from './slab-pool.js';
 import { chunkTake, chunkRelease, type ChunkUse } from './held-chunks.js';
@@ -106,7 +106,15 @@ export function readFromBytes(bytes: Uint8Array): ReadFn {
 }
 
 export interface ZResult {
+  /** The extents as objects; empty when `cols` holds them. */
   extents: Extent[];
+  /**
+   * The extents as columns instead (packExtents' layout: 5 numbers each), as a held result arrives
+   * from its worker (job-wire.ts): the writer places them (blkaddr written in place) and encodes
+   * their indexes from these, with no object per pcluster; extentsOf makes the objects where a step
+   * edits extents.
+   */
+  cols?: Float64Array;
   /** The inline (ztailpacking) tail pcluster bytes, when there is one (the last extent, blocks 0). */
   inline?: Uint8Array;
   /** The raw bytes of the inline extent, in case it has to leave the metadata block. */
@@ -399,6 +407,7 @@ export class ShortReadError extends Error {
 
 /** Drop the inline tail: re-encode it as a normal one-block pcluster (or raw blocks). */
 export function uninlineTail(z: ZResult, p: ZParams): void {
+  extentsOf(z);
   const bs = p.blockSize;
   const tailBytes = z.inlineRaw!;
   z.inlineRaw = undefined;
@@ -419,7 +428,8 @@ export function uninlineTail(z: ZResult, p: ZParams): void {
  * writes COMPACT indexes): the FULL layout's own size, without alignment padding or inline data.
  */
 export function legacyMetaSize(size: number, bs: number): number {
-  return zMetaLayout(0, lclusterCount(size, bs), 'full', 0).size;
+  // zMetaLayout(0, lclusters, 'full', 0).size, without its object: asked twice per file.
+  return fullIndexStart(0) + fullIndexesSize(lclusterCount(size, bs));
 }
 
 /** mkfs.erofs keeps a file compressed only when that saves space (erofs_commit_compressed_file). */
@@ -436,6 +446,33 @@ export function worthCompressing(z: ZResult, size: number, bs: number): boolean 
  */
 export function mayBeWorthCompressing(size: number, p: { blockSize: number; ztailpacking: boolean; fragments?: boolean }): boolean {
   return p.ztailpacking || !!p.fragments || p.blockSize + legacyMetaSize(size, p.blockSize) < size;
+}
+
+/**
+ * The extents of `z` as objects: those of a result that came as columns (z.cols) are made now, once,
+ * and replace them (with a payload slot each: none, as a held result's payloads stay in its worker).
+ */
+export function extentsOf(z: ZResult): Extent[] {
+  const c = z.cols;
+  if (!c) return z.extents;
+  const n = c.length / 5;
+  const xs: Extent[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = 5 * i;
+    const kind = c[x + 2];
+    xs[i] = { la: c[x], llen: c[x + 1], compressed: kind !== 0, blocks: c[x + 3], blkaddr: c[x + 4] };
+    if (kind === 2) xs[i].fragment = true;
+    else if (kind === 3) xs[i].partial = true;
+  }
+  z.extents = xs;
+  z.payloads = new Array<undefined>(n).fill(undefined);
+  z.cols = undefined;
+  return xs;
+}
+
+/** How many extents `z` has, in either form. */
+export function extentCount(z: ZResult): number {
+  return z.cols ? z.cols.length / 5 : z.extents.length;
 }
 
 /** Extents as numbers, 5 each: la, llen, kind (0 stored, 1 compressed, 2 fragment, 3 compressed PARTIAL_REF), blocks, blkaddr (a long file's are kept so). */
@@ -460,50 +497,70 @@ export function packExtents(xs: readonly Extent[]): Float64Array {
  * was the writer's largest allocation of a -zlz4 build (~13 of ~160 MiB sampled on the main thread,
  * bench corpus: ~100,000 lclusters).
  */
-export function lclusterIndexes(cols: Float64Array, size: number, p: ZParams): { readonly length: number; at(lcn: number): LclusterIndex } {
-  const bs = p.blockSize;
-  const n = lclusterCount(size, bs);
-  const m = cols.length / 5;
-  const head = (k: number) => Math.floor(cols[5 * k] / bs);
-  const headEntry: LclusterIndex & { type: 0 | 1 | 3 } = { type: LCLUSTER_TYPE_PLAIN, clusterofs: 0, blkaddr: 0, partialRef: false };
-  const nonhead: LclusterIndex & { type: 2 } = { type: LCLUSTER_TYPE_NONHEAD, delta0: 0, delta1: 0 };
-  const headOf = (type: 0 | 1, clusterofs: number, blkaddr: number, partialRef: boolean): LclusterIndex => {
-    headEntry.type = type;
-    headEntry.clusterofs = clusterofs;
-    headEntry.blkaddr = blkaddr;
-    headEntry.partialRef = partialRef;
-    return headEntry;
-  };
-  // A file not ending on a block boundary whose last extent began earlier gets a PLAIN head at EOF.
-  const sentinel = size % bs !== 0 && head(m - 1) < n - 1;
-  let k = 0;
-  let last = -1;
-  return {
-    length: n,
-    at(lcn: number): LclusterIndex {
-      if (lcn <= last || lcn >= n) throw new RangeError(`lcluster ${lcn} asked out of order (after ${last}, of ${n})`);
-      last = lcn;
-      if (sentinel && lcn === n - 1) return headOf(LCLUSTER_TYPE_PLAIN, size % bs, 0, false);
-      while (k + 1 < m && head(k + 1) <= lcn) k++;
-      const h = head(k);
-      if (h === lcn) {
-        // PARTIAL_REF: the decoder must stop at the extent's end, short of the pcluster's output (dedupe).
-        return headOf(cols[5 * k + 2] !== 0 ? LCLUSTER_TYPE_HEAD1 : LCLUSTER_TYPE_PLAIN, cols[5 * k] % bs, cols[5 * k + 4], cols[5 * k + 2] === 3);
-      }
-      const next = k + 1 < m ? head(k + 1) : sentinel ? n - 1 : n;
-      const first = lcn === h + 1 && p.big;
-      // delta[0] with the CBLKCNT bit set reads as a block count: a longer lookback (an extent over
-      // 2048 lclusters, e.g. 1 MiB of zeros at 512-byte blocks) is written as 2047, and the kernel
-      // looks back again from the NONHEAD it lands on (as mkfs.erofs does; found by the matrix).
-      const back = Math.min(lcn - h, LI_D0_CBLKCNT - 1);
-      // A fragment extent has no blocks: its CBLKCNT is 0 (as mkfs.erofs writes it; the kernel never
-      // reads it, the tail extent being mapped to the packed inode).
-      const cblks = cols[5 * k + 2] === 2 ? 0 : Math.max(cols[5 * k + 3], 1);
-      nonhead.delta0 = first ? LI_D0_CBLKCNT | cblks : back;
-      nonhead.delta1 = next - lcn;
-      return nonhead;
-    },
-  };
+export function lclusterIndexes(cols: Float64Array, size: number, p: ZParams): LclusterCursor {
+  return new LclusterCursor(cols, size, p.blockSize, p.big);
+}
+
+/**
+ * lclusterIndexes' source: one object per file, its state in fields (closures over a file's columns
+ * were six functions and a result object per file on the writer's thread).
+ */
+export class LclusterCursor {
+  readonly length: number;
+  private readonly m: number;
+  /** A file not ending on a block boundary whose last extent began earlier gets a PLAIN head at EOF. */
+  private readonly sentinel: boolean;
+  private k = 0;
+  private last = -1;
+  private readonly headEntry: LclusterIndex & { type: 0 | 1 | 3 } = { type: LCLUSTER_TYPE_PLAIN, clusterofs: 0, blkaddr: 0, partialRef: false };
+  private readonly nonhead: LclusterIndex & { type: 2 } = { type: LCLUSTER_TYPE_NONHEAD, delta0: 0, delta1: 0 };
+
+  constructor(private readonly cols: Float64Array, private readonly size: number, private readonly bs: number, private readonly big: boolean) {
+    this.length = lclusterCount(size, bs);
+    this.m = cols.length / 5;
+    this.sentinel = size % bs !== 0 && this.head(this.m - 1) < this.length - 1;
+  }
+
+  private head(k: number): number {
+    return Math.floor(this.cols[5 * k] / this.bs);
+  }
+
+  private headOf(type: 0 | 1, clusterofs: number, blkaddr: number, partialRef: boolean): LclusterIndex {
+    const h = this.headEntry;
+    h.type = type;
+    h.clusterofs = clusterofs;
+    h.blkaddr = blkaddr;
+    h.partialRef = partialRef;
+    return h;
+  }
+
+  at(lcn: number): LclusterIndex {
+    const { cols, bs, m, length: n } = this;
+    if (lcn <= this.last || lcn >= n) throw new RangeError(`lcluster ${lcn} asked out of order (after ${this.last}, of ${n})`);
+    this.last = lcn;
+    if (this.sentinel && lcn === n - 1) return this.headOf(LCLUSTER_TYPE_PLAIN, this.size % bs, 0, false);
+    let k = this.k;
+    while (k + 1 < m && this.head(k + 1) <= lcn) k++;
+    this.k = k;
+    const h = this.head(k);
+    if (h === lcn) {
+      // PARTIAL_REF: the decoder must stop at the extent's end, short of the pcluster's output (dedupe).
+      return this.headOf(cols[5 * k + 2] !== 0 ? LCLUSTER_TYPE_HEAD1 : LCLUSTER_TYPE_PLAIN, cols[5 * k] % bs, cols[5 * k + 4], cols[5 * k + 2] === 3);
+    }
+    const next = k + 1 < m ? this.head(k + 1) : this.sentinel ? n - 1 : n;
+    const first = lcn === h + 1 && this.big;
+    // delta[0] with the CBLKCNT bit set reads as a block count: a longer lookback (an extent over
+    // 2048 lclusters, e.g. 1 MiB of zeros at 512-byte blocks) is written as 2047, and the kernel
+    // looks back again from the NONHEAD it lands on (as mkfs.erofs does; found by the matrix).
+    const back = Math.min(lcn - h, LI_D0_CBLKCNT - 1);
+    // A fragment extent has no blocks: its CBLKCNT is 0 (as mkfs.erofs writes it; the kernel never
+    // reads it, the tail extent being mapped to the packed inode).
+    const cblks = cols[5 * k + 2] === 2 ? 0 : Math.max(cols[5 * k + 3], 1);
+    const x = this.nonhead;
+    x.delta0 = first ? LI_D0_CBLKCNT | cblks : back;
+    x.delta1 = next - lcn;
+    return x;
+  }
 }
 
 /** The layout of a compressed file's metadata in `form`, for an inode + xattr body of `inodeEnd` bytes. */
@@ -515,7 +572,7 @@ export function zMetaLayoutOf(z: ZResult, size: number, p: ZParams, inodeEnd: nu
  * Bytes after inode + xattrs, written where `l` (zMetaLayoutOf) puts them: map header, indexes and
  * any inline pcluster. The item is placed with l.size; any disagreement is a bug and throws.
  */
-export function zMetaBytes(z: ZResult, size: number, p: ZParams, l: ZMetaLayout, cols = packExtents(z.extents), fragmentOff?: number): Uint8Array {
+export function zMetaBytes(z: ZResult, size: number, p: ZParams, l: ZMetaLayout, cols = z.cols ?? packExtents(z.extents), fragmentOff?: number): Uint8Array {
   const inlineLen = z.inline?.length ?? 0;
   if (inlineLen !== l.inlineLen) throw new Error(`compressed metadata laid out for ${l.inlineLen} inline bytes, given ${inlineLen}`);
   const xs = lclusterIndexes(cols, size, p);
@@ -523,10 +580,10 @@ export function zMetaBytes(z: ZResult, size: number, p: ZParams, l: ZMetaLayout,
   const advise = (l.compact?.compacted2B ? ADVISE_COMPACTED_2B : 0) | (p.big ? ADVISE_BIG_PCLUSTER_1 | ADVISE_BIG_PCLUSTER_2 : 0)
     | (z.inline ? ADVISE_INLINE_PCLUSTER : 0) | (p.interlaced ? ADVISE_INTERLACED_PCLUSTER : 0)
     | (fragmentOff !== undefined ? ADVISE_FRAGMENT_PCLUSTER : 0);
-  const header = encodeMapHeader({
+  const header: MapHeader = {
     kind: 'indexes', fragmentOff: fragmentOff ?? 0, idataSize: inlineLen, advise,
     algorithmType: [p.codec.algorithm, 0], clusterBits: 0,
-  });
+  };
   let firstBlk = 0;
   for (let k = 0; k < cols.length; k += 5) {
     if (cols[k + 3] > 0) {
@@ -534,14 +591,13 @@ export function zMetaBytes(z: ZResult, size: number, p: ZParams, l: ZMetaLayout,
       break;
     }
   }
-  const idx = l.compact
-    ? encodeCompactIndexes(xs, { layout: l.compact, bigPcluster: p.big, lclusterbits: Math.log2(p.blockSize), startBlkaddr: firstBlk })
-    : encodeFullIndexes(xs);
-  const rel = (at: number) => at - l.inodeEnd;
-  if (l.indexAt + idx.length !== l.inlineAt) throw new Error(`compressed indexes: ${idx.length} bytes where ${l.inlineAt - l.indexAt} were laid out`);
+  // Each part encoded in place (the gaps before the header and the indexes stay zero).
+  const idxLen = l.compact ? l.compact.bytes : fullIndexesSize(xs.length);
+  if (l.indexAt + idxLen !== l.inlineAt) throw new Error(`compressed indexes: ${idxLen} bytes where ${l.inlineAt - l.indexAt} were laid out`);
   const out = new Uint8Array(l.size);
-  out.set(header, rel(l.headerAt));
-  out.set(idx, rel(l.indexAt));
-  if (z.inline) out.set(z.inline, rel(l.inlineAt));
+  encodeMapHeader(header, out, l.headerAt - l.inodeEnd);
+  if (l.compact) encodeCompactIndexes(xs, { layout: l.compact, bigPcluster: p.big, lclusterbits: Math.log2(p.blockSize), startBlkaddr: firstBlk }, out, l.indexAt - l.inodeEnd);
+  else encodeFullIndexes(xs, out, l.indexAt - l.inodeEnd);
+  if (z.inline) out.set(z.inline, l.inlineAt - l.inodeEnd);
   return out;
 }

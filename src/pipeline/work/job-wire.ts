@@ -2,7 +2,7 @@
 // compression results as columns of numbers with their buffers transferred.
 import type { ZResult } from '../files/zfile.js';
 import type { DataSource } from '../../source/tree.js';
-import type { CopyItem, Job, JobResult, ZJob, ZJobParams, ZJobResult } from './job-types.js';
+import type { BatchOutcome, CopyItem, Job, JobResult, ZJob, ZJobParams, ZJobResult } from './job-types.js';
 import { adoptEntryFd } from '../cache/entry-fds.js';
 import { holdBuffers } from './held-results.js';
 
@@ -204,6 +204,21 @@ function packZ(z: ZResult, hold: boolean, cols: Float64Array, at: number): Packe
 }
 
 function unpackZ(w: PackedZ, worker: number): ZResult {
+  if (w.held !== undefined) {
+    // Its payloads stay in the worker: the extents stay columns (ZResult.cols), placed and indexed so.
+    if (worker < 0) throw new Error('a held result from no worker');
+    const z: ZResult = { extents: [], cols: w.ext, payloads: [], totalBlocks: w.totalBlocks, held: { worker, id: w.held, pay: w.pay } };
+    if (w.inline) z.inline = w.inline;
+    if (w.inlineRaw) z.inlineRaw = w.inlineRaw;
+    if (w.digest) z.digest = w.digest;
+    if (w.fragment) z.fragment = w.fragment;
+    if (w.raw) z.raw = w.raw;
+    if (w.stored) {
+      z.stored = w.stored;
+      adoptEntryFd(w.stored.fd);
+    }
+    return z;
+  }
   const n = w.ext.length / 5;
   const extents = new Array(n);
   const payloads: (Uint8Array | undefined)[] = new Array(n);
@@ -212,13 +227,9 @@ function unpackZ(w: PackedZ, worker: number): ZResult {
     extents[i] = { la: w.ext[x], llen: w.ext[x + 1], compressed: w.ext[x + 2] !== 0, blocks: w.ext[x + 3], blkaddr: w.ext[x + 4] };
     if (w.ext[x + 2] === 2) extents[i].fragment = true;
     const k = w.pay[3 * i];
-    payloads[i] = k < 0 || w.held !== undefined ? undefined : new Uint8Array(w.bufs[k], w.pay[3 * i + 1], w.pay[3 * i + 2]);
+    payloads[i] = k < 0 ? undefined : new Uint8Array(w.bufs[k], w.pay[3 * i + 1], w.pay[3 * i + 2]);
   }
   const z: ZResult = { extents, payloads, totalBlocks: w.totalBlocks, inline: w.inline, inlineRaw: w.inlineRaw, digest: w.digest };
-  if (w.held !== undefined) {
-    if (worker < 0) throw new Error('a held result from no worker');
-    z.held = { worker, id: w.held, pay: w.pay };
-  }
   if (w.fragment) z.fragment = w.fragment;
   if (w.raw) z.raw = w.raw;
   if (w.stored) {
@@ -237,8 +248,96 @@ function zResultsOf(res: JobResult): ZJobResult[] {
   return [];
 }
 
+/**
+ * A batch of small files' results as columns: per result 6 numbers (extent count, held id or -1,
+ * total blocks, and the lengths of its inline, inlineRaw and digest bytes, -1 for none), the
+ * extents' columns as packZ lays them, and those bytes back to back. Structured clone of a few
+ * objects per file (the outcome, the result, PackedZ with its two views) cost the main thread
+ * ~8 us per file to deserialize; this is three arrays per batch. Only for results with nothing else
+ * (no payload buffers crossing, cache fields, fragments or raw bytes); a batch with any other
+ * outcome crosses as objects.
+ */
+export interface ZBatchResultColumns {
+  kind: 'zbatch-columns';
+  heads: Float64Array;
+  cols: Float64Array;
+  bytes: Uint8Array;
+}
+
+/** What crosses back from a worker. */
+export type WireResult = JobResult | ZBatchResultColumns;
+
+const ZHEAD = 6;
+
+/** A packed result the batch columns can carry (see ZBatchResultColumns). */
+function columnable(r: ZJobResult): boolean {
+  const z = r.z as ZResult | PackedZ;
+  return 'packed' in z && z.bufs.length === 0 && !z.fragment && !z.raw && !z.stored && !z.digest
+    && r.cache === undefined && r.entry === undefined && !r.indexed;
+}
+
+function toBatchColumns(res: Extract<JobResult, { kind: 'zbatch' }>, cols: Float64Array): ZBatchResultColumns | undefined {
+  const n = res.outcomes.length;
+  let nbytes = 0;
+  for (const o of res.outcomes) {
+    if (!('res' in o) || !columnable(o.res)) return undefined;
+    const z = o.res.z as unknown as PackedZ;
+    nbytes += (z.inline?.length ?? 0) + (z.inlineRaw?.length ?? 0) + (o.res.digest?.length ?? 0);
+  }
+  const heads = new Float64Array(ZHEAD * n);
+  const bytes = new Uint8Array(nbytes);
+  let at = 0;
+  const put = (b: Uint8Array | undefined): number => {
+    if (!b) return -1;
+    bytes.set(b, at);
+    at += b.length;
+    return b.length;
+  };
+  for (let i = 0; i < n; i++) {
+    const r = (res.outcomes[i] as { res: ZJobResult }).res;
+    const z = r.z as unknown as PackedZ;
+    const h = ZHEAD * i;
+    heads[h] = z.ext.length / 5;
+    heads[h + 1] = z.held ?? -1;
+    heads[h + 2] = z.totalBlocks;
+    heads[h + 3] = put(z.inline);
+    heads[h + 4] = put(z.inlineRaw);
+    heads[h + 5] = put(r.digest);
+  }
+  return { kind: 'zbatch-columns', heads, cols, bytes };
+}
+
+function fromBatchColumns(c: ZBatchResultColumns, worker: number): JobResult {
+  const { heads, cols, bytes } = c;
+  const n = heads.length / ZHEAD;
+  const outcomes: BatchOutcome[] = new Array(n);
+  let at = 0;
+  let bat = 0;
+  const take = (len: number): Uint8Array | undefined => {
+    if (len < 0) return undefined;
+    const v = bytes.subarray(bat, bat + len);
+    bat += len;
+    return v;
+  };
+  for (let i = 0; i < n; i++) {
+    const h = ZHEAD * i;
+    const m = heads[h];
+    const w: PackedZ = {
+      packed: true, ext: cols.subarray(at, at + 5 * m), pay: cols.subarray(at + 5 * m, at + 8 * m), bufs: [], nSlabs: 0,
+      totalBlocks: heads[h + 2], inline: take(heads[h + 3]), inlineRaw: take(heads[h + 4]),
+    };
+    if (heads[h + 1] >= 0) w.held = heads[h + 1];
+    at += 8 * m;
+    const digest = take(heads[h + 5]);
+    const r: ZJobResult = { kind: 'z', z: unpackZ(w, worker) };
+    if (digest) r.digest = digest;
+    outcomes[i] = { res: r };
+  }
+  return { kind: 'zbatch', outcomes };
+}
+
 /** A worker's result made ready to post (compression results packed, see PackedZ); changes `res`. */
-export function packResult(res: JobResult): JobResult {
+export function packResult(res: JobResult): WireResult {
   const rs = zResultsOf(res);
   let total = 0;
   for (const r of rs) total += 8 * r.z.extents.length;
@@ -250,11 +349,12 @@ export function packResult(res: JobResult): JobResult {
     at += 8 * n;
     delete r.hold;
   }
-  return res;
+  return (res.kind === 'zbatch' && toBatchColumns(res, cols)) || res;
 }
 
 /** The inverse of packResult, on the receiving thread; `worker`: the index of the worker it came from (held results name it). */
-export function unpackResult(res: JobResult, worker = -1): JobResult {
+export function unpackResult(res: WireResult, worker = -1): JobResult {
+  if (res.kind === 'zbatch-columns') return fromBatchColumns(res, worker);
   for (const r of zResultsOf(res)) {
     const z = r.z as ZResult | PackedZ;
     if ('packed' in z) r.z = unpackZ(z, worker);
@@ -263,7 +363,8 @@ export function unpackResult(res: JobResult, worker = -1): JobResult {
 }
 
 /** Buffers a result can hand over without copying (before or after packResult). */
-export function transferables(res: JobResult): ArrayBuffer[] {
+export function transferables(res: WireResult): ArrayBuffer[] {
+  if (res.kind === 'zbatch-columns') return [];
   if (res.kind === 'copy') return [res.tails.buffer, res.digests?.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
   if (res.kind === 'hash' || res.kind === 'kcopy' || res.kind === 'hwrite') return [];
   if (res.kind === 'vleaves') return res.digests.buffer instanceof ArrayBuffer ? [res.digests.buffer] : [];

@@ -5,7 +5,7 @@ import module from 'node:module';
 import * as path from 'node:path';
 import { UserError } from '../../errors.js';
 import { showPath } from '../../show-path.js';
-import { fromWire, packResult, toWire, unpackResult } from './job-wire.js';
+import { fromWire, packResult, toWire, unpackResult, type WireResult } from './job-wire.js';
 import { runJob } from './jobs.js';
 import { fixMmapThreshold, trimMallocEvery } from '../../sys/malloc-threshold.js';
 import { boundWorkerYoungGeneration } from './worker-heap.js';
@@ -125,7 +125,7 @@ function compileCacheBase(): string | undefined {
 }
 
 /** A worker's answer to a job, on its main port or its express lane. */
-interface WorkerReply { id: number; res?: JobResult; error?: string; stack?: string; user?: boolean }
+interface WorkerReply { id: number; res?: WireResult; error?: string; stack?: string; user?: boolean }
 
 /** Settle the promise of a job (none: the pool failed and rejected it already) with worker `index`'s reply. */
 function settle(p: Pending | undefined, m: WorkerReply, index: number): void {
