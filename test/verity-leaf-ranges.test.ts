@@ -149,7 +149,7 @@ test('seal_leaves_read_ahead_equal_leaf_digests: reads on libuv threads, short r
     const base = fdReader(fd);
     const counted = { ...base, readvAsync: (bs: Uint8Array[], pos: number) => { asyncReads++; return base.readvAsync!(bs, pos); } };
     // Every async preadv comes back after at most 1000 bytes.
-    const short = { ...base, readvAsync: (bs: Uint8Array[], pos: number) => base.readAsync!(bs[0].subarray(0, Math.min(bs[0].length, 1000)), pos) };
+    const short = { ...base, readvAsync: (bs: Uint8Array[], pos: number) => base.readvAsync!([bs[0].subarray(0, Math.min(bs[0].length, 1000))], pos) };
     for (const [hash, saltLen, dbs] of [['sha256', 32, 4096], ['sha512', 5, 512]] as const) {
       const lp = { hash, salt: noise(saltLen, saltLen + 2), dataBlockSize: dbs };
       const all = Math.floor(data.length / dbs);

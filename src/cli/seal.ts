@@ -14,7 +14,7 @@ export function sealCommand(): Command {
     .option('--replace-tail', 'replace whatever follows the filesystem even when it is not a seal with a superblock'))
     .addHelpText('after', `
 Examples:
-  erofs-forge seal --root-hash-file out.roothash out.img          tree appended, salt and UUID from the image
+  erofs-forge seal --root-hash-file out.roothash out.img          tree appended, salt and UUID from block 0
   erofs-forge seal --verity-hash-file out.verity out.img          tree in a separate hash file
   erofs-forge seal --verity-sign-key k.pem --verity-sign-cert c.pem --verity-signature out.verity-sig out.img`)
     .action(async (image: string, r: RawVerityOpts & { json?: boolean; quiet?: boolean; replaceTail?: boolean }) => {

@@ -53,7 +53,7 @@ export function addTreeOptions(cmd: Command): Command {
     .addOption(new Option('--verity-hash <algorithm>', 'dm-verity hash: sha256 (default) or sha512').choices(VERITY_HASHES as string[]))
     .option('--verity-data-block-size <bytes>', 'dm-verity data block (default: the image\'s block size, never larger)', parseVerityBlockSize('--verity-data-block-size'))
     .option('--verity-hash-block-size <bytes>', 'dm-verity hash block (default 4096)', parseVerityBlockSize('--verity-hash-block-size'))
-    .option('--verity-salt <hex|none>', 'dm-verity salt (default: derived from the image)', parseSalt)
+    .option('--verity-salt <hex|none>', 'dm-verity salt (default: derived from the filesystem\'s block 0)', parseSalt)
     .option('--verity-no-superblock', 'no 512-byte verity superblock before the tree')
     .option('--verity-hash-file <path>', 'hash tree in this separate file instead of after the image');
 }
@@ -61,7 +61,7 @@ export function addTreeOptions(cmd: Command): Command {
 /** Options of a seal being made (build --verity, seal). */
 export function addSealOptions(cmd: Command): Command {
   return addTreeOptions(cmd)
-    .option('--verity-uuid <uuid>', 'UUID in the verity superblock (default: derived from the image)', parseVerityUuid)
+    .option('--verity-uuid <uuid>', 'UUID in the verity superblock (default: derived from the filesystem\'s block 0)', parseVerityUuid)
     .option('--root-hash-file <path>', 'write the root hash (hex, no newline) to this file')
     .option('--verity-env <path>', 'write veritysetup format\'s text (UUID, Hash type, ..., Root hash) to this file')
     .option('--verity-sign-key <key.pem>', 'sign the root hash with this RSA or ECDSA key (PKCS#7, as systemd)')

@@ -67,8 +67,7 @@ export async function buildImage(image: string, source: BuildSource, o: BuildOpt
   // fetches and kernel copies. Not with compress hints, whose idle workers list directories (build.ts
   // lends them to the walk).
   // A sealed build that only copies starts one worker too (as poolSizeFor's unsealed one), and the
-  // others, if any, only for the seal's leaf digests, while this thread hashes the whole image for
-  // the salt (see buildWith's beforeCommit).
+  // others, if any, only for the seal's leaf digests (see buildWith's beforeCommit).
   const grow = (o.cacheDir !== undefined && !!o.compression && !o.compression.hints?.length) || (!!beforeCommit && copiesOnly(o));
   const budget = inlineBudgetFor(o);
   const defer = source.tar === undefined || tarBytes(source.tar) <= budget;
@@ -183,7 +182,7 @@ async function buildWith(image: string, source: BuildSource, o: BuildOptions, po
     if (beforeCommit) {
       // The workers are idle by now: the tree's leaves (most of sealing's work) are hashed there, and
       // here when the build left this thread a core. A sealed build that only copied ran one worker
-      // (grow): the others it may have start now, while this thread hashes the image for the salt;
+      // (grow): the others it may have start now (the salt, from block 0, costs nothing meanwhile);
       // this thread is one of the o.workers threads that hash the leaves.
       if (copiesOnly(o)) pool.startUpTo(o.workers - 1);
       const fd = out.descriptor();

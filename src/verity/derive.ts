@@ -1,30 +1,39 @@
-// Reproducible salt and UUID: derived from the image's own bytes (which hold -U and -T), never
-// from randomness, so the same tree and options always give the same root hash. veritysetup's
-// random defaults break reproducible builds; systemd-repart derives them from its seed likewise.
+// Reproducible salt and UUID: derived from the filesystem's head, never from randomness, so the same
+// tree and options always give the same root hash (veritysetup's random defaults break reproducible
+// builds). The head is block 0, the block the superblock lives in (bytes from 0 to the end of the
+// superblock checksum's region: with blocks under 2048 bytes, the blocks up to the superblock's):
+// it holds -U's UUID, -T's build time, the block and inode counts, the root nid and the features.
+// Not the content: a pass over every byte was serial CPU before any leaf could be hashed (the leaves
+// need the salt), and the root hash binds the content anyway. systemd-repart likewise derives them
+// from its seed. v2 labels: a v1 salt (from the whole image's SHA-256) is never mistaken for one.
 import * as crypto from 'node:crypto';
-import { streamBlocksAhead, type PositionedReader } from './io.js';
+import { SUPER_OFFSET } from '../format/constants.js';
+import { checksumLength } from '../format/superblock.js';
+import { readExactly, type PositionedReader } from './io.js';
 
-const SALT_LABEL = Buffer.from('erofs-forge verity salt v1\0');
-const UUID_LABEL = Buffer.from('erofs-forge verity uuid v1\0');
+const SALT_LABEL = Buffer.from('erofs-forge verity salt v2\0');
+const UUID_LABEL = Buffer.from('erofs-forge verity uuid v2\0');
 
-/**
- * SHA-256 of bytes [0, length) of the image, streamed, read ahead of the hashing where the reader
- * can (a sealed build's other core is idle meanwhile: nothing else can start before the salt).
- */
-export async function imageSha256(r: PositionedReader, length: number, what: string): Promise<Buffer> {
-  const h = crypto.createHash('sha256');
-  for await (const { chunk } of streamBlocksAhead(r, length, 4096, what)) h.update(chunk);
-  return h.digest();
+/** Bytes of the head the salt and UUID derive from, for a filesystem of fsBytes in blocks of blockSize. */
+export function headBytes(fsBytes: number, blockSize: number): number {
+  return Math.min(fsBytes, SUPER_OFFSET + checksumLength(blockSize));
 }
 
-/** 32 bytes, as systemd-repart and veritysetup use: SHA-256(label ‖ image SHA-256). */
-export function deriveSalt(imageDigest: Uint8Array): Buffer {
-  return crypto.createHash('sha256').update(SALT_LABEL).update(imageDigest).digest();
+/** The filesystem's head (see headBytes), read through `r`. */
+export function readHead(r: PositionedReader, fsBytes: number, blockSize: number, what: string): Buffer {
+  const head = Buffer.alloc(headBytes(fsBytes, blockSize));
+  readExactly(r, head, 0, what);
+  return head;
 }
 
-/** An RFC 9562 version 8 (custom) UUID from SHA-256(label ‖ image SHA-256). */
-export function deriveUuid(imageDigest: Uint8Array): Buffer {
-  const u = crypto.createHash('sha256').update(UUID_LABEL).update(imageDigest).digest().subarray(0, 16);
+/** 32 bytes, as systemd-repart and veritysetup use: SHA-256(label ‖ head). */
+export function deriveSalt(head: Uint8Array): Buffer {
+  return crypto.createHash('sha256').update(SALT_LABEL).update(head).digest();
+}
+
+/** An RFC 9562 version 8 (custom) UUID from SHA-256(label ‖ head). */
+export function deriveUuid(head: Uint8Array): Buffer {
+  const u = crypto.createHash('sha256').update(UUID_LABEL).update(head).digest().subarray(0, 16);
   u[6] = (u[6] & 0x0f) | 0x80;
   u[8] = (u[8] & 0x3f) | 0x80;
   return Buffer.from(u);

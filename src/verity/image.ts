@@ -101,7 +101,7 @@ export interface SealedImage {
  */
 export async function sealOpenImage(fd: number, fsBytes: number, blockSize: number, image: string, req: VerityRequest, outs: SealOutputs, staged: StagedFiles,
   leaves: LeafHasher = localLeaves(fdReader(fd), image)): Promise<SealedImage> {
-  const p = await resolveParams(req, fsBytes, blockSize, fdReader(fd), image);
+  const p = resolveParams(req, fsBytes, blockSize, fdReader(fd), image);
   const layout = verityLayout(p);
   let hfd = -1;
   let result: SealResult;

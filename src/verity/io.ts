@@ -8,9 +8,7 @@ export interface PositionedReader {
   read(buf: Uint8Array, pos: number): number;
   /** Where it can: read into bufs one after another from pos in one call (preadv); how many bytes were read. */
   readv?(bufs: Uint8Array[], pos: number): number;
-  /** Where it can: read as `read` does, on one of libuv's threads (so that this one computes meanwhile). */
-  readAsync?(buf: Uint8Array, pos: number): Promise<number>;
-  /** Where it can: readv on one of libuv's threads. */
+  /** Where it can: readv on one of libuv's threads (so that this one computes meanwhile). */
   readvAsync?(bufs: Uint8Array[], pos: number): Promise<number>;
 }
 
@@ -25,7 +23,6 @@ export function fdReader(fd: number): PositionedReader {
   return {
     read: (buf, pos) => fs.readSync(fd, buf, 0, buf.length, pos),
     readv: (bufs, pos) => fs.readvSync(fd, bufs, pos),
-    readAsync: (buf, pos) => new Promise((resolve, reject) => fs.read(fd, buf, 0, buf.length, pos, (e, n) => (e ? reject(e) : resolve(n)))),
     readvAsync: (bufs, pos) => new Promise((resolve, reject) => fs.readv(fd, bufs, pos, (e, n) => (e ? reject(e) : resolve(n)))),
   };
 }
@@ -60,46 +57,6 @@ export function* streamBlocks(r: PositionedReader, length: number, unit: number,
   for (let pos = 0; pos < length; pos += size) {
     const chunk = buf.subarray(0, Math.min(size, length - pos));
     readExactly(r, chunk, pos, what);
-    yield { chunk, pos };
-  }
-}
-
-/**
- * streamBlocks with the next `ahead` chunks read on libuv's threads (readAsync) while the caller
- * computes on this one: the copy out of the page cache (a third of a SHA-256 pass over an image in
- * memory) leaves the hashing thread. A chunk is valid until the next one is asked for. Without
- * readAsync, streamBlocks.
- */
-export async function* streamBlocksAhead(r: PositionedReader, length: number, unit: number, what: string, ahead = 2): AsyncGenerator<{ chunk: Buffer; pos: number }> {
-  const readAsync = r.readAsync;
-  if (!readAsync) {
-    yield* streamBlocks(r, length, unit, what);
-    return;
-  }
-  const size = Math.max(unit, Math.floor(STREAM_CHUNK / unit) * unit);
-  const bufs = Array.from({ length: ahead + 1 }, () => Buffer.allocUnsafe(size));
-  const pending: Promise<Buffer>[] = [];
-  let next = 0;
-  let k = 0;
-  const issue = () => {
-    if (next >= length) return;
-    const pos = next;
-    next += size;
-    const chunk = bufs[k++ % bufs.length].subarray(0, Math.min(size, length - pos));
-    // A short read goes on here, as readExactly would.
-    const p = readAsync(chunk, pos).then((n) => {
-      if (n < chunk.length) readExactly(r, chunk.subarray(n), pos + n, what);
-      return chunk;
-    });
-    // Observed in order below; a later read failing first must not go unhandled meanwhile.
-    p.catch(() => {});
-    pending.push(p);
-  };
-  for (let i = 0; i < ahead; i++) issue();
-  for (let pos = 0; pos < length; pos += size) {
-    const chunk = await pending.shift()!;
-    // Its buffer is the one the caller has just finished with.
-    issue();
     yield { chunk, pos };
   }
 }

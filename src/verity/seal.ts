@@ -1,4 +1,4 @@
-// Sealing an EROFS image: choose the dm-verity parameters (deriving salt and UUID from the image),
+// Sealing an EROFS image: choose the dm-verity parameters (deriving salt and UUID from its block 0),
 // write the superblock and hash tree after the filesystem or into a separate hash file, and describe
 // the result (JSON, veritysetup's text). Also finds an existing seal for verify and inspect.
 import { UserError } from '../errors.js';
@@ -6,7 +6,7 @@ import { formatUuid } from '../read/describe.js';
 import { checkParams, hex, verityLayout, VERITY_BLOCK_SIZES, VERITY_SB_SIZE, type VerityHash, type VerityLayout, type VerityParams } from './params.js';
 import { decodeVeritySuperblock, encodeVeritySuperblock, hasVeritySignature, VERITY_HASH_TYPE_NORMAL, type VeritySuperblock } from './superblock.js';
 import { buildHashTreeFrom, type LeafHasher } from './tree.js';
-import { deriveSalt, deriveUuid, imageSha256 } from './derive.js';
+import { deriveSalt, deriveUuid, readHead } from './derive.js';
 import { readExactly, type PositionedReader, type PositionedWriter } from './io.js';
 
 /** What the user asked for; unset fields get their defaults from the image. */
@@ -14,9 +14,9 @@ export interface VerityRequest {
   hash: VerityHash;
   dataBlockSize?: number;
   hashBlockSize: number;
-  /** Explicit salt (empty for none); derived from the image when undefined. */
+  /** Explicit salt (empty for none); derived from the filesystem's block 0 when undefined. */
   salt?: Uint8Array;
-  /** Explicit UUID; derived from the image when undefined. */
+  /** Explicit UUID; derived from the filesystem's block 0 when undefined. */
   uuid?: Uint8Array;
   superblock: boolean;
   /** Separate hash device; the tree is appended to the image when undefined. */
@@ -37,9 +37,9 @@ const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
 /**
  * The parameters for an image whose filesystem takes bytes [0, fsBytes) with EROFS blocks of
- * `blockSize`. Reads the image (for the derived salt and UUID) through `data`.
+ * `blockSize`. Reads the filesystem's block 0 (for the derived salt and UUID) through `data`.
  */
-export async function resolveParams(req: VerityRequest, fsBytes: number, blockSize: number, data: PositionedReader, what: string): Promise<VerityParams> {
+export function resolveParams(req: VerityRequest, fsBytes: number, blockSize: number, data: PositionedReader, what: string): VerityParams {
   const dbs = req.dataBlockSize ?? blockSize;
   // A verity block larger than the filesystem's block does not mount (kata-containers #348: a
   // 4096-byte verity block over a 512-byte-block tar index image).
@@ -47,9 +47,9 @@ export async function resolveParams(req: VerityRequest, fsBytes: number, blockSi
   if (fsBytes % dbs) throw new UserError(`${what}: filesystem size ${fsBytes} is not a multiple of the verity data block size ${dbs}`);
   let { salt, uuid } = req;
   if (salt === undefined || uuid === undefined) {
-    const digest = await imageSha256(data, fsBytes, what);
-    salt ??= deriveSalt(digest);
-    uuid ??= deriveUuid(digest);
+    const head = readHead(data, fsBytes, blockSize, what);
+    salt ??= deriveSalt(head);
+    uuid ??= deriveUuid(head);
   }
   const p: VerityParams = {
     hash: req.hash, dataBlockSize: dbs, hashBlockSize: req.hashBlockSize, dataBlocks: fsBytes / dbs, salt, uuid,
