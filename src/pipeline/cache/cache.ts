@@ -5,7 +5,7 @@
 // Which entries a source file's segments have is remembered by its stat (cache-index.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import type { ZResult, Extent } from '../files/zfile.js';
 import { takeSlab } from '../files/slab-pool.js';
 import * as sys from '../../sys/libc.js';
@@ -18,7 +18,12 @@ const HEAD = 48;
 const SUM = 32;
 
 export function cacheKey(params: unknown, segment: Uint8Array): Buffer {
-  return createHash('sha256').update(CACHE_FORMAT).update('\0').update(JSON.stringify(params)).update('\0').update(segment).digest();
+  return cacheKeyHash(params).update(segment).digest();
+}
+
+/** cacheKey's hash before the segment's bytes: they are then given piece by piece (update), the key is its digest. */
+export function cacheKeyHash(params: unknown): Hash {
+  return createHash('sha256').update(CACHE_FORMAT).update('\0').update(JSON.stringify(params)).update('\0');
 }
 
 export function entryPath(dir: string, hex: string): string {

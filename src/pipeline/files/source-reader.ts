@@ -6,6 +6,9 @@ import { type DataSource } from '../../source/tree.js';
 import { showPath } from '../../show-path.js';
 import { kernelCopy, seekDataHole, type KernelCopyPath } from '../../sys/libc.js';
 
+/** A file changed this recently is not read twice (see pinForReread). */
+const RACY_NS = 1_000_000_000n;
+
 /** Errors of a kernel copy that are the output's, not the source's. */
 const OUTPUT_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS']);
 
@@ -17,6 +20,8 @@ export class SourceReader {
   private readonly base: number;
   private readonly name: Buffer;
   private readonly src: DataSource;
+  /** The ctime pinned by pinForReread (beside the source's own), checked by finish(). */
+  private pinnedCtimeNs?: bigint;
 
   /**
    * Reads `size` bytes of the file from byte `start` (segments of big files are read separately).
@@ -52,7 +57,8 @@ export class SourceReader {
     if (src.type !== 'path' || src.mtimeNs === undefined) return;
     const st = fs.fstatSync(this.fd, { bigint: true });
     // ctime (when known) also catches a write whose mtime was put back: no one can set ctime.
-    if (st.mtimeNs !== src.mtimeNs || (src.ctimeNs !== undefined && st.ctimeNs !== src.ctimeNs)) {
+    if (st.mtimeNs !== src.mtimeNs || (src.ctimeNs !== undefined && st.ctimeNs !== src.ctimeNs)
+      || (this.pinnedCtimeNs !== undefined && st.ctimeNs !== this.pinnedCtimeNs)) {
       throw new UserError(`${showPath(this.name)}: file changed during build (modified after it was scanned)`);
     }
   }
@@ -137,6 +143,29 @@ export class SourceReader {
   skip(n: number): void {
     if (n > this.size - this.pos) throw new Error('skip past the planned size');
     this.pos += n;
+  }
+
+  /**
+   * Make the bytes safe to read twice (rewind): the file's ctime as it is now is pinned, so a write
+   * between the two reads is refused by finish() (ctime cannot be set by users). False, nothing
+   * pinned, when that cannot be trusted: not a path source with its scanned mtime, already changed
+   * since the scan, or changed less than RACY_NS before `nowNs` (a write in the same timestamp tick
+   * could keep the ctime: the stat index's rule, cache-index.ts).
+   */
+  pinForReread(nowNs: bigint): boolean {
+    const src = this.src;
+    if (src.type !== 'path' || src.mtimeNs === undefined || this.pos !== 0) return false;
+    const st = fs.fstatSync(this.fd, { bigint: true });
+    if (st.mtimeNs !== src.mtimeNs || (src.ctimeNs !== undefined && st.ctimeNs !== src.ctimeNs) || st.ctimeNs > nowNs - RACY_NS) return false;
+    this.pinnedCtimeNs = st.ctimeNs;
+    return true;
+  }
+
+  /** Back to the first byte, to read the same bytes again (after pinForReread). */
+  rewind(): void {
+    if (this.pinnedCtimeNs === undefined) throw new Error('rewind without pinForReread');
+    this.pos = 0;
+    this.probed = false;
   }
 
   /** After the planned size was read: a path source must have nothing more (it did not grow). */

@@ -3,13 +3,19 @@
 import { contentHasher } from '../../fingerprint/compute.js';
 import { SourceReader } from '../files/source-reader.js';
 import { compressExtents, readFromBytes, type ZResult } from '../files/zfile.js';
-import { cacheKey, cacheGet, cachePut } from '../cache/cache.js';
+import { cacheKeyHash, cacheGet, cachePut } from '../cache/cache.js';
 import { makeCodec, type Codec, type CodecSpec } from '../../compress/codec.js';
-import { segmentBuffer } from './thread-buffers.js';
+import { readBuffer, segmentBuffer } from './thread-buffers.js';
 import { chunkRelease } from '../files/held-chunks.js';
 import { runExpress } from './express.js';
 import type { JobOf, ZJobResult } from './job-types.js';
 import type { DataSource } from '../../source/tree.js';
+
+/**
+ * Segments up to this long are read once, whole, into the thread's segment buffer (which then never
+ * holds more); longer ones are read twice rather than held (see compressJob).
+ */
+export const WHOLE_SEGMENT_MAX = 1 << 20;
 
 /** Codecs made once per thread, by algorithm, level and pcluster size. */
 const codecs = new Map<string, Codec>();
@@ -55,21 +61,43 @@ export function compressJob(job: JobOf<'z'>): ZJobResult {
       for (const e of z.extents) e.la += job.start;
       return { kind: 'z', z, digest: h ? new Uint8Array(h.digest()) : undefined, ...(job.hold ? { hold: true } : {}) };
     }
-    // With a cache the segment is read whole: its bytes are part of the key.
-    const seg = segmentBuffer(job.length).subarray(0, job.length);
-    for (let got = 0; got < job.length;) got += r.read(seg, got, job.length - got);
-    r.finish();
-    h?.update(seg);
-    const key = cacheKey({ ...p, ztailpacking: zp.ztailpacking, ...(p.fragments ? { fragmentsHere: zp.fragments } : {}), length: job.length }, seg).toString('hex');
+    // With a cache the segment's bytes are part of the key: they are read before it is compressed.
+    const keyHash = cacheKeyHash({ ...p, ztailpacking: zp.ztailpacking, ...(p.fragments ? { fragmentsHere: zp.fragments } : {}), length: job.length });
+    let key: string;
+    let seg: Uint8Array | undefined;
+    if (job.length > WHOLE_SEGMENT_MAX && r.pinForReread(BigInt(Date.now()) * 1_000_000n)) {
+      // A long segment is read twice, not held: through the thread's 1 MiB buffer for its key (and
+      // fingerprint), then, on a miss, into the codec's window as without a cache. Its ctime pinned
+      // (finish refuses a write in between), both reads see the same bytes. Held whole, 16 MiB per
+      // worker stayed resident from the first long file on, and the long files come late in a tree
+      // (corpus, first -zlz4hc build into an empty cache, 2 workers: ~25 MiB of its 291-304 MiB peak).
+      const buf = readBuffer();
+      for (let got = 0; got < job.length;) {
+        const n = r.read(buf, 0, Math.min(buf.length, job.length - got));
+        const piece = buf.subarray(0, n);
+        keyHash.update(piece);
+        h?.update(piece);
+        got += n;
+      }
+      key = keyHash.digest('hex');
+    } else {
+      seg = segmentBuffer(job.length).subarray(0, job.length);
+      for (let got = 0; got < job.length;) got += r.read(seg, got, job.length - got);
+      h?.update(seg);
+      key = keyHash.update(seg).digest('hex');
+    }
     const hit = cacheGet(job.cacheDir, key);
     let z: ZResult;
     let bytes: number | undefined;
     let id: string | undefined;
     let head: string | undefined;
     if ('z' in hit) {
+      r.finish();
       ({ z, bytes, id, head } = hit);
     } else {
-      z = compressExtents(readFromBytes(seg), job.length, zp);
+      if (!seg) r.rewind();
+      z = compressExtents(seg ? readFromBytes(seg) : (b, off, len) => r.read(b, off, len), job.length, zp);
+      r.finish();
       bytes = cachePut(job.cacheDir, key, z);
     }
     for (const e of z.extents) e.la += job.start;
