@@ -247,3 +247,81 @@ test('regression (matrix, packed inode at -b 512 -C 1048576): no pcluster has mo
   const most = Math.max(...z.extents.map((e) => e.blocks));
   assert.ok(most > 2000 && most <= 2047, `largest pcluster ${most} blocks`);
 });
+
+test('fragments_store_holds_at_most_keep_bytes: past them the packed data is spilled in order to a spool file and read back across the boundary', () => {
+  const spoolDir = fs.mkdtempSync(path.join(dir, 'spool-'));
+  const keep = 4096;
+  const s = new FragmentStore('full', spoolDir, keep);
+  const parts = [300, 5000, 70, 2500, 9000, 64, 65, 1].map((n, i) => pseudoRandom(`spill-${i}`, n));
+  const all = Buffer.concat(parts);
+  for (const p of parts) s.add(p, true);
+  assert.equal(s.length, all.length);
+  // Never more than `keep` bytes held: the rest is in one file, the packed data's head in order.
+  assert.equal(s.heldBytes, keep);
+  const files = fs.readdirSync(spoolDir);
+  assert.equal(files.length, 1);
+  const spilled = fs.readFileSync(path.join(spoolDir, files[0]));
+  assert.ok(spilled.length >= all.length - keep, `${spilled.length} bytes spilled of ${all.length}`);
+  assert.deepEqual(spilled, all.subarray(0, spilled.length));
+  // Reads across the spilled / held boundary, and dedupe of a fragment whose bytes were spilled.
+  for (const [at, len] of [[0, all.length], [spilled.length - 10, 20], [100, 5000], [all.length - 3, 3]]) {
+    assert.deepEqual(Buffer.from(s.read(at, len)), all.subarray(at, at + len), `read(${at}, ${len})`);
+  }
+  assert.equal(s.add(parts[1].subarray(1000), false), 300 + 1000, 'a suffix of a spilled fragment');
+  const src = s.source();
+  assert.equal(src.type, 'range');
+  assert.deepEqual(fs.readFileSync((src as { path: string }).path), all);
+  s.remove();
+  assert.deepEqual(fs.readdirSync(spoolDir), []);
+  // Within `keep` nothing is written: the bytes stay in memory.
+  const small = new FragmentStore('off', spoolDir, keep);
+  small.add(parts[0], true);
+  assert.deepEqual(small.source(), { type: 'buffer', bytes: new Uint8Array(parts[0]) });
+  assert.deepEqual(fs.readdirSync(spoolDir), []);
+});
+
+test('fragments_packed_inode_from_spool: a packed inode over the in-memory bound is read back equal, built alike at 1 and 2 workers, its spool removed', () => {
+  const root = path.join(dir, 'src-spill');
+  // 3 MiB of fragments (all-fragments: every byte), past the 1 MiB held in memory.
+  for (let i = 0; i < 24; i++) {
+    fs.mkdirSync(path.join(root, `d${i % 3}`), { recursive: true });
+    fs.writeFileSync(path.join(root, `d${i % 3}`, `f${i}`), i % 2 ? text(131_072 + i, 40 + i) : pseudoRandom(`spill-file-${i}`, 131_072 - i));
+  }
+  const tmp = fs.mkdtempSync(path.join(dir, 'tmp-'));
+  const digests = new Set<string>();
+  for (const workers of ['1', '2']) {
+    const img = path.join(dir, `spill-${workers}.img`);
+    const r = forge(['build', '--quiet', '-T0', '-Uclear', '-z', 'lz4hc', '-E', 'all-fragments,ztailpacking', '--workers', workers, img, root],
+      { env: { TMPDIR: tmp } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(fs.readdirSync(tmp), [], 'no spool file left');
+    digests.add(sha(fs.readFileSync(img)));
+    const e = ErofsImage.open(img);
+    try {
+      let files = 0;
+      e.walk((p, ino) => {
+        if (ino.kind !== 'reg') return;
+        assert.equal(sha(e.readAll(ino)), sha(fs.readFileSync(path.join(root, p.toString('latin1')))), `${p}: bytes read back`);
+        files++;
+      });
+      assert.equal(files, 24);
+      assert.ok(e.sb.packedNid > 0n);
+    } finally {
+      e.close();
+    }
+  }
+  assert.equal(digests.size, 1);
+});
+
+test('fragments_cross_in_result_slab: a file\'s fragment is a view of its result\'s slab (recycled to the workers), not a buffer of its own', () => {
+  const codec = makeCodec({ name: 'lz4' }, 4096);
+  const zp = { codec, blockSize: 4096, pclusterSize: 4096, big: false, ztailpacking: false, fragments: true, interlaced: true };
+  for (const data of [text(70_000, 11), text(3000, 12)]) {
+    const z = compressExtents(readFromBytes(data), data.length, zp);
+    assert.ok(z.fragment && z.fragment.length > 0);
+    assert.equal(z.slabs?.length, 1);
+    assert.equal(z.fragment.buffer, z.slabs[0]);
+    assert.deepEqual(Buffer.from(z.fragment), data.subarray(data.length - z.fragment.length));
+    for (const v of z.payloads) if (v) assert.equal(v.buffer, z.slabs[0]);
+  }
+});

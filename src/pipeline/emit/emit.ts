@@ -50,10 +50,14 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
   // temp directory when the image goes to a block device, which has no "beside").
   const blob = o.chunks ? new ImageOutput(out.isDevice ? path.join(os.tmpdir(), 'erofs-forge-chunks') : out.target) : undefined;
   blob?.create();
+  let ctx: EmitContext | undefined;
   try {
-    return await emitWith(new EmitContext(plan, o, out, pool, blob, jobs), consume);
+    ctx = new EmitContext(plan, o, out, pool, blob, jobs);
+    return await emitWith(ctx, consume);
   } finally {
     blob?.abort();
+    // -E fragments: the spool of the packed inode's bytes, read by the workers before emit returns.
+    ctx?.fragments?.remove();
   }
 }
 

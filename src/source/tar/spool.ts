@@ -1,5 +1,5 @@
 // The spool: one temporary file holding the member data of a streamed archive (stdin, gzip), which
-// cannot be re-read. Created O_EXCL on first use, registered so that an error or a signal removes it.
+// cannot be re-read (or, kind 'frag', the packed inode's fragments of -E fragments, files/fragments.ts). Created O_EXCL on first use, registered so that an error or a signal removes it.
 // A build killed by SIGKILL (or the OOM killer) cannot remove its spool: the next build that spools into
 // the same directory removes the spools of processes that no longer exist (the pid is in the name).
 import * as fs from 'node:fs';
@@ -13,9 +13,9 @@ export class Spool {
   readonly path: string;
   private fd: number;
   size = 0;
-  constructor(dir: string) {
+  constructor(dir: string, kind: 'tar' | 'frag' = 'tar') {
     reclaimStaleSpools(dir);
-    this.path = path.join(dir, `erofs-forge-tar-${process.pid}-${randomBytes(6).toString('hex')}.spool`);
+    this.path = path.join(dir, `erofs-forge-${kind}-${process.pid}-${randomBytes(6).toString('hex')}.spool`);
     try {
       this.fd = fs.openSync(this.path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
     } catch (e) {
@@ -39,6 +39,20 @@ export class Spool {
     this.size += chunk.length;
   }
 
+  /** Read `len` bytes at `pos` into buf[off..] (all of them: the spool holds what was appended). */
+  readAt(buf: Uint8Array, off: number, len: number, pos: number): void {
+    for (let got = 0; got < len;) {
+      let n: number;
+      try {
+        n = fs.readSync(this.fd, buf, off + got, len - got, pos + got);
+      } catch (e) {
+        throw new UserError(`cannot read spool file ${this.path}: ${(e as Error).message}`);
+      }
+      if (n === 0) throw new Error(`spool file ${this.path} shorter than written`);
+      got += n;
+    }
+  }
+
   /** Make the file at least `n` bytes long (a trailing hole of a sparse member). */
   extendTo(n: number): void {
     if (n <= this.size) return;
@@ -60,7 +74,7 @@ export class Spool {
   }
 }
 
-const SPOOL_NAME = /^erofs-forge-tar-(\d+)-[0-9a-f]{12}\.spool$/;
+const SPOOL_NAME = /^erofs-forge-(?:tar|frag)-(\d+)-[0-9a-f]{12}\.spool$/;
 const reclaimed = new Set<string>();
 
 /** Whether process `pid` exists (EPERM: it does, under another user). */
