@@ -403,3 +403,34 @@ import(workerData.url).then(({ deflateDestSize }) => parentPort.postMessage(work
     await w.terminate();
   }
 });
+
+test('deflate_codec_output_reused_same_bytes: the codec writes each stream into one reused buffer, byte for byte what deflateDestSize returns', async () => {
+  const { makeCodec } = await import('../src/compress/codec.js');
+  const text = new TextEncoder().encode(BASE_WORDS.join(' ').repeat(60));
+  const inputs: [Uint8Array, number][] = [];
+  for (const c of warmUpCalls()) inputs.push([c.src.slice(0, c.srcLen), c.capacity]);
+  // capacities that grow and shrink again: the shared buffer grows, later streams are shorter
+  for (const cap of [512, 65536, 4096, 1 << 20, 60]) inputs.push([text, cap], [prng(11, 30_000), cap]);
+  for (const level of [1, DEFLATE_DEFAULT_LEVEL, 6]) {
+    const codec = makeCodec({ name: 'deflate', level }, 4096);
+    // Huffman-coded streams (first block not stored, some input) share one buffer; stored and empty ones are new
+    const coded = (d: Uint8Array, consumed: number) => consumed > 0 && ((d[0] >> 1) & 3) !== 0;
+    let prev: Uint8Array | null = null;
+    let pairs = 0;
+    let shared = 0;
+    for (const [i, [src, cap]] of inputs.entries()) {
+      const want = deflateDestSize(src, src.length, cap, level);
+      const got = codec.compress(src, src.length, cap);
+      assert.equal(got.consumed, want.consumed, `level ${level} input ${i}`);
+      assert.ok(same(got.data, want.data), `level ${level} input ${i}`);
+      const isCoded = coded(got.data, got.consumed);
+      if (prev && isCoded) {
+        pairs++;
+        if (got.data.buffer === prev.buffer) shared++;
+      }
+      prev = isCoded ? got.data : null;
+    }
+    assert.ok(pairs >= 4, `level ${level}: ${pairs} consecutive coded streams`);
+    assert.equal(shared, pairs, `level ${level}: consecutive coded streams in one buffer`);
+  }
+});

@@ -29,6 +29,14 @@ export class BitWriter {
     return new Uint8Array(m.memory.buffer, this.out, n).slice();
   }
 
+  /** flush() into dst (at least as long as the output): no new buffer per stream */
+  flushInto(dst: Uint8Array): Uint8Array {
+    const m = this.m!;
+    const n = m.wflush();
+    dst.set(new Uint8Array(m.memory.buffer, this.out, n));
+    return dst.subarray(0, n);
+  }
+
   /** tokens [from, k) and EOB with the given packed codes (see canonicalCodes) */
   writeTokens(ts: TokenStore, from: number, k: number, llCode: Int32Array, dCode: Int32Array): void {
     const m = this.m!;

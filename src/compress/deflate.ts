@@ -399,7 +399,27 @@ function encodeBlocks(capacity: number, k: number, code: DynCode | null): Uint8A
   }
   if (code) writeDynamic(writer, ts, open0, k, code, true);
   else writeFixed(writer, ts, open0, k, true);
-  return writer.flush();
+  if (!shareOut) return writer.flush();
+  if (sharedOut.length < capacity) sharedOut = new Uint8Array(Math.max(capacity, 2 * sharedOut.length));
+  return writer.flushInto(sharedOut);
+}
+
+// deflateDestSizeShared: dynamic and fixed streams are written into one buffer reused by every call
+let shareOut = false;
+let sharedOut = new Uint8Array(0);
+
+/**
+ * deflateDestSize for the codec table (codec.ts), whose contract lets compress() reuse its output:
+ * the data view is valid until the next call in this thread. Saves a new ArrayBuffer per pcluster
+ * (a backing store to allocate and for the GC to free), the same bytes.
+ */
+export function deflateDestSizeShared(src: Uint8Array, srcLen: number, capacity: number, level: number, hint?: DeflateHint): DeflateResult {
+  shareOut = true;
+  try {
+    return deflateDestSize(src, srcLen, capacity, level, hint);
+  } finally {
+    shareOut = false;
+  }
 }
 
 function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: number, hint?: DeflateHint): DeflateResult {
