@@ -20,12 +20,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { CACHE_FORMAT } from './cache.js';
+// A stat is recorded only when its ctime is RACY_MARGIN_NS older than the build start (see above).
+import { RACY_MARGIN_NS } from '../files/source-reader.js';
 
 /** EFINDEX2: rows carry the entry files' identities. An index of another version is started afresh. */
 const MAGIC = 'EFINDEX2';
 const FILE = 'index';
-/** A stat is recorded only when its ctime is this much older than the build start (see above). */
-const RACY_MARGIN_NS = 1_000_000_000n;
 /** Entries of files this build did not see are kept up to this many (or as many as it saw), newest first. */
 const KEEP_UNSEEN_MIN = 10_000;
 

@@ -6,11 +6,23 @@ import { type DataSource } from '../../source/tree.js';
 import { showPath } from '../../show-path.js';
 import { kernelCopy, seekDataHole, type KernelCopyPath } from '../../sys/libc.js';
 
-/** A file changed this recently is not read twice (see pinForReread). */
-const RACY_NS = 1_000_000_000n;
+/**
+ * A file whose ctime is less than this before now may still be written within the same timestamp
+ * tick, keeping its stat with other bytes ("racily clean" in git): the stat index does not record it
+ * (cache/cache-index.ts), and a reader does not read it twice (pinForReread).
+ */
+export const RACY_MARGIN_NS = 1_000_000_000n;
 
 /** Errors of a kernel copy that are the output's, not the source's. */
 const OUTPUT_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS']);
+
+/**
+ * Whether a path source's file was written since the scan: its mtime, or its ctime when known, which
+ * also catches a write whose mtime was put back (no one can set ctime).
+ */
+function changedSinceScan(src: { mtimeNs?: bigint; ctimeNs?: bigint }, st: fs.BigIntStats): boolean {
+  return st.mtimeNs !== src.mtimeNs || (src.ctimeNs !== undefined && st.ctimeNs !== src.ctimeNs);
+}
 
 export class SourceReader {
   private fd = -1;
@@ -56,9 +68,7 @@ export class SourceReader {
     const src = this.src;
     if (src.type !== 'path' || src.mtimeNs === undefined) return;
     const st = fs.fstatSync(this.fd, { bigint: true });
-    // ctime (when known) also catches a write whose mtime was put back: no one can set ctime.
-    if (st.mtimeNs !== src.mtimeNs || (src.ctimeNs !== undefined && st.ctimeNs !== src.ctimeNs)
-      || (this.pinnedCtimeNs !== undefined && st.ctimeNs !== this.pinnedCtimeNs)) {
+    if (changedSinceScan(src, st) || (this.pinnedCtimeNs !== undefined && st.ctimeNs !== this.pinnedCtimeNs)) {
       throw new UserError(`${showPath(this.name)}: file changed during build (modified after it was scanned)`);
     }
   }
@@ -149,14 +159,14 @@ export class SourceReader {
    * Make the bytes safe to read twice (rewind): the file's ctime as it is now is pinned, so a write
    * between the two reads is refused by finish() (ctime cannot be set by users). False, nothing
    * pinned, when that cannot be trusted: not a path source with its scanned mtime, already changed
-   * since the scan, or changed less than RACY_NS before `nowNs` (a write in the same timestamp tick
+   * since the scan, or changed less than RACY_MARGIN_NS before `nowNs` (a write in the same timestamp tick
    * could keep the ctime: the stat index's rule, cache-index.ts).
    */
   pinForReread(nowNs: bigint): boolean {
     const src = this.src;
     if (src.type !== 'path' || src.mtimeNs === undefined || this.pos !== 0) return false;
     const st = fs.fstatSync(this.fd, { bigint: true });
-    if (st.mtimeNs !== src.mtimeNs || (src.ctimeNs !== undefined && st.ctimeNs !== src.ctimeNs) || st.ctimeNs > nowNs - RACY_NS) return false;
+    if (changedSinceScan(src, st) || st.ctimeNs > nowNs - RACY_MARGIN_NS) return false;
     this.pinnedCtimeNs = st.ctimeNs;
     return true;
   }
