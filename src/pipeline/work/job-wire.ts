@@ -1,6 +1,6 @@
 // How jobs and results cross between threads: source paths as strings, copy batches as columns,
 // compression results as columns of numbers with their buffers transferred.
-import type { ZResult } from '../files/zfile.js';
+import { extentsOf, type ZResult } from '../files/zfile.js';
 import type { DataSource } from '../../source/tree.js';
 import type { BatchOutcome, CopyItem, Job, JobResult, ZJob, ZJobParams, ZJobResult } from './job-types.js';
 import { adoptEntryFd } from '../cache/entry-fds.js';
@@ -204,39 +204,29 @@ function packZ(z: ZResult, hold: boolean, cols: Float64Array, at: number): Packe
 }
 
 function unpackZ(w: PackedZ, worker: number): ZResult {
+  const z: ZResult = { extents: [], cols: w.ext, payloads: [], totalBlocks: w.totalBlocks };
   if (w.held !== undefined) {
     // Its payloads stay in the worker: the extents stay columns (ZResult.cols), placed and indexed so.
     if (worker < 0) throw new Error('a held result from no worker');
-    const z: ZResult = { extents: [], cols: w.ext, payloads: [], totalBlocks: w.totalBlocks, held: { worker, id: w.held, pay: w.pay } };
-    if (w.inline) z.inline = w.inline;
-    if (w.inlineRaw) z.inlineRaw = w.inlineRaw;
-    if (w.digest) z.digest = w.digest;
-    if (w.fragment) z.fragment = w.fragment;
-    if (w.raw) z.raw = w.raw;
-    if (w.stored) {
-      z.stored = w.stored;
-      adoptEntryFd(w.stored.fd);
+    z.held = { worker, id: w.held, pay: w.pay };
+  } else {
+    const n = extentsOf(z).length;
+    const payloads = z.payloads;
+    for (let i = 0; i < n; i++) {
+      const k = w.pay[3 * i];
+      if (k >= 0) payloads[i] = new Uint8Array(w.bufs[k], w.pay[3 * i + 1], w.pay[3 * i + 2]);
     }
-    return z;
+    if (w.nSlabs) z.slabs = w.bufs.slice(0, w.nSlabs);
   }
-  const n = w.ext.length / 5;
-  const extents = new Array(n);
-  const payloads: (Uint8Array | undefined)[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const x = 5 * i;
-    extents[i] = { la: w.ext[x], llen: w.ext[x + 1], compressed: w.ext[x + 2] !== 0, blocks: w.ext[x + 3], blkaddr: w.ext[x + 4] };
-    if (w.ext[x + 2] === 2) extents[i].fragment = true;
-    const k = w.pay[3 * i];
-    payloads[i] = k < 0 ? undefined : new Uint8Array(w.bufs[k], w.pay[3 * i + 1], w.pay[3 * i + 2]);
-  }
-  const z: ZResult = { extents, payloads, totalBlocks: w.totalBlocks, inline: w.inline, inlineRaw: w.inlineRaw, digest: w.digest };
+  if (w.inline) z.inline = w.inline;
+  if (w.inlineRaw) z.inlineRaw = w.inlineRaw;
+  if (w.digest) z.digest = w.digest;
   if (w.fragment) z.fragment = w.fragment;
   if (w.raw) z.raw = w.raw;
   if (w.stored) {
     z.stored = w.stored;
     adoptEntryFd(w.stored.fd);
   }
-  if (w.nSlabs) z.slabs = w.bufs.slice(0, w.nSlabs);
   return z;
 }
 
