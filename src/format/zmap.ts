@@ -390,9 +390,9 @@ export interface CompactEncodeParams {
  * a pack stores min(delta[1], 2047); each pack's base is the block the running pcluster counter had when
  * the pack started, moved past a pending one-block pcluster at the pack's first head (big pclusters only).
  * A head's blkaddr field is not stored: readers derive it from the base, so pclusters must be laid out
- * in index order (one block per head, or CBLKCNT blocks).
+ * in index order (one block per head, or CBLKCNT blocks). Written into out[at, at + layout.bytes),
+ * zeroed first (packs OR their entries in), or into a new array.
  */
-/** Into out[at, at + layout.bytes), zeroed first (packs OR their entries in), or a new array. */
 export function encodeCompactIndexes(xs: LclusterSeq, p: CompactEncodeParams, out?: Uint8Array, at = 0): Uint8Array {
   const l = p.layout;
   if (p.lclusterbits > 14 || (l.compacted2B && p.lclusterbits > 12)) throw new RangeError(`compact indexes need lclusterbits <= 14 (2B: <= 12), got ${p.lclusterbits}`);

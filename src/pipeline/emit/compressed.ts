@@ -147,7 +147,7 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
         z.stored = undefined;
         ctx.extentIndex?.dropSince(w.indexMark);
         const fp = fingerprint(ctx, p, f);
-    if (fp) await fp;
+        if (fp) await fp;
         if (ctx.chunkStore) writeChunked(ctx, p);
         else await copyFlat(ctx, p, ctx.reserve(p));
         return 'flat';

@@ -1,5 +1,6 @@
 // The spool: one temporary file holding the member data of a streamed archive (stdin, gzip), which
-// cannot be re-read (or, kind 'frag', the packed inode's fragments of -E fragments, files/fragments.ts). Created O_EXCL on first use, registered so that an error or a signal removes it.
+// cannot be re-read (or, kind 'frag', the packed inode's fragments of -E fragments: files/fragments.ts).
+// Created O_EXCL on first use, registered so that an error or a signal removes it.
 // A build killed by SIGKILL (or the OOM killer) cannot remove its spool: the next build that spools into
 // the same directory removes the spools of processes that no longer exist (the pid is in the name).
 import * as fs from 'node:fs';
