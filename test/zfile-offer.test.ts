@@ -23,6 +23,13 @@ function counted(name: 'deflate' | 'lz4hc' | 'lzma', pcluster: number): Counted 
       c.consumed.push(r.consumed);
       return r;
     },
+    // The in-place call, where the codec has one (lz4hc), counted likewise.
+    compressAt: inner.compressAt && ((buf, at, srcLen, cap) => {
+      const r = inner.compressAt!(buf, at, srcLen, cap);
+      c.offered.push(srcLen);
+      c.consumed.push(r.consumed);
+      return r;
+    }),
   };
   return c;
 }
@@ -101,6 +108,13 @@ test('input_window_one_and_a_half_offers: a 16 MiB segment is read through a win
       if (srcLen !== Math.min(size - pos, 8000 << 10)) bad.push(`offer of ${srcLen} at ${pos}`);
       else if (sha(s.subarray(0, srcLen)) !== sha(src.subarray(pos, pos + srcLen))) bad.push(`other bytes offered at ${pos}`);
       const r = inner.compress(s, srcLen, cap);
+      pos += r.consumed;
+      return r;
+    },
+    compressAt(buf, at, srcLen, cap) {
+      if (srcLen !== Math.min(size - pos, 8000 << 10)) bad.push(`offer of ${srcLen} at ${pos}`);
+      else if (sha(buf.subarray(at, at + srcLen)) !== sha(src.subarray(pos, pos + srcLen))) bad.push(`other bytes offered at ${pos}`);
+      const r = inner.compressAt!(buf, at, srcLen, cap);
       pos += r.consumed;
       return r;
     },

@@ -37,6 +37,12 @@ export interface Codec {
    * valid until the next compress() call.
    */
   window?(n: number, outCap: number): Uint8Array;
+  /**
+   * Optional: compress(buf[at, at + srcLen), ...) without a view of the input (in place when buf is
+   * the window), returning one object of the codec's own, rewritten by the next call (as its data
+   * view is): the per-pcluster path of the workers (files/zfile.ts).
+   */
+  compressAt?(buf: Uint8Array, at: number, srcLen: number, capacity: number, probe?: boolean): DestSizeOut;
 }
 
 /**
@@ -63,11 +69,17 @@ export function registerCodec(name: string, algorithm: number, defaultLevel: num
 function lz4Factory(name: string): Factory {
   return (level) => {
     const scratch = new Lz4Scratch();
+    const out: DestSizeOut = { consumed: 0, data: new Uint8Array(0) };
     return {
       name, algorithm: COMPRESSION_LZ4, level,
       compress(src, srcLen, capacity) {
         const r = scratch.compress(src, srcLen, capacity, level);
         return { consumed: r.consumed, data: r.block };
+      },
+      compressAt(buf, at, srcLen, capacity) {
+        out.consumed = scratch.compressAt(buf, at, srcLen, capacity, level);
+        out.data = scratch.block();
+        return out;
       },
       decompress: DECODERS[COMPRESSION_LZ4].decompress,
       window: (n, outCap) => scratch.window(n, outCap),

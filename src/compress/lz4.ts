@@ -64,6 +64,9 @@ export class Lz4Scratch {
   private inPtr = 0;
   private readonly outPtr = this.x.outPtr();
   private mem = new Uint8Array(0);
+  /** mem's buffer, and the window as last handed out (one view while the sizes hold, not one per file). */
+  private memBuf: ArrayBufferLike = this.mem.buffer;
+  private win = this.mem;
 
   /**
    * A buffer of at least n bytes inside the encoder's memory, for output blocks of up to outCap
@@ -71,13 +74,51 @@ export class Lz4Scratch {
    * with larger sizes.
    */
   window(n: number, outCap: number): Uint8Array {
-    if (n > this.inCap || outCap > this.outCap || this.mem.buffer !== this.x.memory.buffer) {
+    if (n > this.inCap || outCap > this.outCap || this.memBuf !== this.x.memory.buffer) {
       this.inCap = Math.max(n, this.inCap);
       this.outCap = Math.max(outCap, this.outCap);
       this.inPtr = this.x.configure(this.inCap, this.outCap);
       this.mem = new Uint8Array(this.x.memory.buffer);
+      this.memBuf = this.mem.buffer;
+      this.win = this.mem.subarray(this.inPtr, this.inPtr + this.inCap);
     }
-    return this.mem.subarray(this.inPtr, this.inPtr + this.inCap);
+    return this.win;
+  }
+
+  /**
+   * compress() of buf[at, at + srcLen): the consumed count; the block is block() until the next call.
+   * No view of the input is made, nor result object (the per-pcluster path, zfile.ts).
+   */
+  compressAt(buf: Uint8Array, at: number, srcLen: number, cap: number, level: number): number {
+    if (!(srcLen >= 0 && at >= 0 && at + srcLen <= buf.length) || srcLen !== Math.floor(srcLen)) {
+      throw new RangeError(`lz4 compress: bad srcLen ${srcLen}`);
+    }
+    if (!(cap >= 0) || cap !== Math.floor(cap)) throw new RangeError(`lz4 compress: bad capacity ${cap}`);
+    this.n = 0;
+    if (cap === 0) return 0;
+    if (srcLen > MAX_INPUT) srcLen = MAX_INPUT;
+    let lv = Math.floor(level);
+    if (!(lv >= 0)) lv = 0;
+    if (lv > 12) lv = 12;
+    const off = buf.byteOffset + at;
+    let inOff: number;
+    if (buf.buffer === this.memBuf && off >= this.inPtr && off + srcLen <= this.inPtr + this.inCap && cap <= this.outCap) {
+      inOff = off - this.inPtr;
+    } else {
+      this.window(srcLen, cap).set(buf.subarray(at, at + srcLen));
+      inOff = 0;
+    }
+    const consumed = this.x.compress(inOff, srcLen, cap, lv);
+    this.n = this.x.written.value as number;
+    return consumed;
+  }
+
+  /** Bytes written by the last compressAt. */
+  private n = 0;
+
+  /** The block of the last compressAt (a view valid until the next call). */
+  block(): Uint8Array {
+    return this.mem.subarray(this.outPtr, this.outPtr + this.n);
   }
 
   /** Compress src[0, srcLen) into at most cap bytes; returns the consumed count and a view of the

@@ -243,7 +243,7 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
       if (winStart + winLen - pos < Math.min(rem, look)) fill(pos);
       const avail = winStart + winLen - pos;
       if (avail < Math.min(rem, look)) throw new ShortReadError(pos + avail);
-      pos += compressStep(z, win.subarray(pos - winStart, pos - winStart + Math.min(rem, look)), pos, rem, p, arena);
+      pos += stepAt(z, win, pos - winStart, pos - winStart + Math.min(rem, look), pos, rem, p, arena);
     }
   } catch (e) {
     // The held chunks taken so far are nobody's now.
@@ -261,26 +261,40 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
  * thread, ahead of time or again.
  */
 export function compressStep(z: ZResult, w: Uint8Array, pos: number, rem: number, p: ZParams, arena?: Arena): number {
+  return stepAt(z, w, 0, w.length, pos, rem, p, arena);
+}
+
+/** The packed inode's share of the input: its `n` bytes from win[at] (the slab's copy, see arenaFragment). */
+function toFragment(z: ZResult, win: Uint8Array, at: number, end: number, n: number, pos: number, arena?: Arena): number {
+  z.fragment = arenaFragment(arena, win.subarray(at, Math.min(end, at + n)));
+  z.extents.push({ la: pos, llen: n, compressed: true, blocks: 0, blkaddr: 0, fragment: true });
+  z.payloads.push(undefined);
+  return n;
+}
+
+/**
+ * compressStep on the input win[at, end), read where it lies: compressExtents' steps made a view of
+ * the window per step, the codec a view of its input again and two result objects, ~8 objects per
+ * pcluster for the workers' young generation (bench corpus, -zlz4: ~90,000 pclusters). A codec with
+ * compressAt reads the window in place and returns one reused result.
+ */
+function stepAt(z: ZResult, win: Uint8Array, at: number, end: number, pos: number, rem: number, p: ZParams, arena?: Arena): number {
   const bs = p.blockSize;
-  const toFragment = (src: Uint8Array, n: number): number => {
-    z.fragment = arenaFragment(arena, src.subarray(0, n));
-    z.extents.push({ la: pos, llen: n, compressed: true, blocks: 0, blkaddr: 0, fragment: true });
-    z.payloads.push(undefined);
-    return n;
-  };
+  // Fragments: what is left once it fits one pcluster goes to the packed inode, uncompressed.
+  if (p.fragments && rem <= p.pclusterSize) return toFragment(z, win, at, end, rem, pos, arena);
   // Exactly min(rem, look) bytes: what the compressor sees never depends on buffer history.
   // mkfs.erofs --max-extent-bytes caps the input offered (lib/compress.c: e->length = min(len, max)).
-  const src = w.subarray(0, Math.min(rem, MAX_EXTENT_INPUT, p.maxExtent ?? Infinity));
-  // Fragments: what is left once it fits one pcluster goes to the packed inode, uncompressed.
-  if (p.fragments && rem <= p.pclusterSize) return toFragment(w, rem);
-  let r = p.codec.compress(src, src.length, pclusterTarget(p), p.rawBlockSteps);
+  const len = Math.max(0, Math.min(end - at, rem, MAX_EXTENT_INPUT, p.maxExtent ?? Infinity));
+  const codec = p.codec;
+  let r = codec.compressAt ? codec.compressAt(win, at, len, pclusterTarget(p), p.rawBlockSteps)
+    : codec.compress(win.subarray(at, at + len), len, pclusterTarget(p), p.rawBlockSteps);
   // ...and so does all of the rest when one pcluster's stream would hold it (mkfs.erofs keeps a
   // pcluster only when it saves a block; a stream that does not is stored raw, as without fragments).
   if (p.fragments && r.consumed === rem && r.data.length < p.pclusterSize && Math.ceil(r.data.length / bs) * bs < r.consumed) {
-    return toFragment(src, rem);
+    return toFragment(z, win, at, at + len, rem, pos, arena);
   }
   if (p.ztailpacking && r.consumed === rem && r.data.length > bs && r.data.length % bs !== 0
-    && Math.ceil(r.data.length / bs) * bs < rem) r = trimTrailing(p, src, rem, r, bs);
+    && Math.ceil(r.data.length / bs) * bs < rem) r = trimTrailing(p, win.subarray(at, at + len), rem, r, bs);
   // Inline tail: compressed when that is smaller, else raw -- but never raw in an INTERLACED inode
   // (the packed inode of -E ztailpacking,fragments): a PLAIN pcluster there is read rotated by the
   // extent's offset in its block, from a whole block (erofs-utils z_erofs_decompress reads past the
@@ -289,13 +303,14 @@ export function compressStep(z: ZResult, w: Uint8Array, pos: number, rem: number
   // reads wrong bytes from its image, which fsck.erofs 1.9.3 passes.)
   const useZ = r.consumed === rem && r.data.length < Math.min(rem, bs);
   if (p.ztailpacking && (r.consumed === rem && r.data.length < bs || rem < bs) && (useZ || !p.interlaced)) {
-    z.inline = Uint8Array.from(useZ ? r.data : src.subarray(0, rem));
-    z.inlineRaw = Uint8Array.from(src.subarray(0, rem));
+    const raw = win.subarray(at, Math.min(at + len, at + rem));
+    z.inline = Uint8Array.from(useZ ? r.data : raw);
+    z.inlineRaw = Uint8Array.from(raw);
     z.extents.push({ la: pos, llen: rem, compressed: useZ, blocks: 0, blkaddr: 0 });
     z.payloads.push(undefined);
     return rem;
   }
-  return takePcluster(z, r, src, pos, rem, bs, arena, p.interlaced, p.rawBlockSteps);
+  return takePcluster(z, r, win, at, at + len, pos, rem, bs, arena, p.interlaced, p.rawBlockSteps);
 }
 
 /**
@@ -385,7 +400,7 @@ function sealArena(a: Arena): void {
  * Storing one block and compressing again one block later re-encoded the same incompressible input
  * once per block (a 300 KB random file: ~290 compressions of up to 300 KB each).
  */
-function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src: Uint8Array, pos: number, rem: number, bs: number, arena?: Arena, interlaced = false, oneRawBlock = false): number {
+function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, win: Uint8Array, at: number, end: number, pos: number, rem: number, bs: number, arena?: Arena, interlaced = false, oneRawBlock = false): number {
   const blocks = Math.ceil(r.data.length / bs);
   if (r.consumed > 0 && blocks * bs < r.consumed) {
     // 0PADDING: the stream ends at the pcluster's last byte, zeros before it.
@@ -405,10 +420,11 @@ function takePcluster(z: ZResult, r: { consumed: number; data: Uint8Array }, src
     // A block the input does not fill ends in zeros (a full one is written whole below).
     if (llen < bs) payload.fill(0);
     // INTERLACED: the block is rotated so file byte la + j sits at (la + j) % bs.
-    const at = interlaced ? (pos + taken) % bs : 0;
-    const right = Math.min(bs - at, llen);
-    payload.set(src.subarray(taken, taken + right), at);
-    payload.set(src.subarray(taken + right, taken + llen), 0);
+    const rot = interlaced ? (pos + taken) % bs : 0;
+    const right = Math.min(bs - rot, llen);
+    const from = at + taken;
+    payload.set(win.subarray(from, Math.min(end, from + right)), rot);
+    payload.set(win.subarray(Math.min(end, from + right), Math.min(end, from + llen)), 0);
     z.extents.push({ la: pos + taken, llen, compressed: false, blocks: 1, blkaddr: 0 });
     z.payloads.push(payload);
     z.totalBlocks += 1;
@@ -437,7 +453,7 @@ export function uninlineTail(z: ZResult, p: ZParams): void {
   while (pos < end) {
     const src = tailBytes.subarray(pos - last.la);
     const r = p.codec.compress(src, src.length, pclusterTarget(p), p.rawBlockSteps);
-    pos += takePcluster(z, r, src, pos, end - pos, bs, undefined, p.interlaced, p.rawBlockSteps);
+    pos += takePcluster(z, r, src, 0, src.length, pos, end - pos, bs, undefined, p.interlaced, p.rawBlockSteps);
   }
 }
 

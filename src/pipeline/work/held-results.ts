@@ -28,6 +28,12 @@ export function heldCount(): number {
   return held.size;
 }
 
+/** writev calls made and pieces given them, by this thread (tests). */
+const written = { writes: 0, pieces: 0 };
+export function heldWriteCounts(): { writes: number; pieces: number } {
+  return { ...written };
+}
+
 /** Let go of held results: their slabs back to the pool for the next results. */
 function release(ids: readonly number[]): void {
   for (const id of ids) {
@@ -44,19 +50,33 @@ function release(ids: readonly number[]): void {
 const IOV_MAX = 1024;
 
 /**
+ * Pieces of the next writev: buffer, offset, length (reused from job to job). A run that continues the
+ * last piece in its buffer as on the image (consecutive pclusters of a result, assembled one after
+ * the other in a held chunk) extends it: one view and one iovec per stretch, where there were one
+ * per pcluster (bench corpus, -zlz4: ~90,000 views a build for ~44,000 blocks).
+ */
+const pieceBufs: ArrayBuffer[] = [];
+const pieceAt: number[] = [];
+const pieceLen: number[] = [];
+
+/**
  * Write held runs into the image: runs that continue one another on the image (consecutive small
  * files' pclusters, each in its own buffer) go out in one writev. Then the ids in `free` are let go,
  * written or not (a file stored flat after all), whatever happens.
  */
 export function heldWriteJob(job: JobOf<'hwrite'>): JobResult {
+  let n = 0;
   try {
     const fd = outputFd(job.image);
     const r = job.runs;
-    let pieces: Uint8Array[] = [];
     let at = 0;
     let len = 0;
     const flush = (): void => {
-      if (!pieces.length) return;
+      if (!n) return;
+      const pieces: Uint8Array[] = new Array(n);
+      for (let k = 0; k < n; k++) pieces[k] = new Uint8Array(pieceBufs[k], pieceAt[k], pieceLen[k]);
+      written.writes++;
+      written.pieces += n;
       try {
         let done = fs.writevSync(fd, pieces, at);
         // A short write (a full disk reports itself on the next call): the rest piece by piece.
@@ -72,21 +92,34 @@ export function heldWriteJob(job: JobOf<'hwrite'>): JobResult {
       } catch (e) {
         throw new UserError(`${imageOfTemp(job.image)}: write failed: ${errnoReason(e)}`);
       }
-      pieces = [];
+      n = 0;
       len = 0;
     };
     for (let i = 0; i < r.length; i += 5) {
       const h = held.get(r[i]);
       if (!h) throw new Error(`held result ${r[i]} is not held by this worker`);
-      const piece = new Uint8Array(h.bufs[r[i + 1]], r[i + 2], r[i + 3]);
+      const buf = h.bufs[r[i + 1]];
+      const off = r[i + 2];
+      const plen = r[i + 3];
       const pos = r[i + 4];
-      if (pieces.length && (pos !== at + len || pieces.length === IOV_MAX)) flush();
-      if (!pieces.length) at = pos;
-      pieces.push(piece);
-      len += piece.length;
+      if (n && pos !== at + len) flush();
+      if (n && pieceBufs[n - 1] === buf && pieceAt[n - 1] + pieceLen[n - 1] === off) {
+        pieceLen[n - 1] += plen;
+      } else {
+        if (n === IOV_MAX) flush();
+        if (!n) at = pos;
+        pieceBufs[n] = buf;
+        pieceAt[n] = off;
+        pieceLen[n] = plen;
+        n++;
+      }
+      len += plen;
     }
     flush();
   } finally {
+    // No buffer stays referenced here past the job.
+    pieceBufs.length = 0;
+    n = 0;
     release(job.free);
   }
   return { kind: 'hwrite' };

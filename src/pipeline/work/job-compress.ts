@@ -2,13 +2,13 @@
 // up by the segment's content first, and the result stored after.
 import { contentHasher } from '../../fingerprint/compute.js';
 import { SourceReader } from '../files/source-reader.js';
-import { compressExtents, readFromBytes, type ZResult } from '../files/zfile.js';
+import { compressExtents, readFromBytes, type ZParams, type ZResult } from '../files/zfile.js';
 import { cacheKeyHash, cacheGet, cachePut } from '../cache/cache.js';
 import { makeCodec, type Codec, type CodecSpec } from '../../compress/codec.js';
 import { readBuffer, segmentBuffer } from './thread-buffers.js';
 import { chunkRelease } from '../files/held-chunks.js';
 import { runExpress } from './express.js';
-import type { JobOf, ZJobResult } from './job-types.js';
+import type { JobOf, ZJobParams, ZJobResult } from './job-types.js';
 import type { DataSource } from '../../source/tree.js';
 
 /**
@@ -34,16 +34,31 @@ export function zSourceOf(job: JobOf<'z'>): DataSource {
   };
 }
 
-export function compressJob(job: JobOf<'z'>): ZJobResult {
-  const p = job.params;
-  const last = job.start + job.length === job.size;
-  const zp = {
+/**
+ * The ZParams of a job's parameters, for a file's final piece or another: made once per parameters
+ * object (the jobs of a batch share theirs), not per job with a codec looked up by a string key.
+ */
+let zpOf: { params: ZJobParams; last?: ZParams; other?: ZParams } | undefined;
+export function zParamsFor(p: ZJobParams, last: boolean): ZParams {
+  if (zpOf?.params !== p) zpOf = { params: p };
+  const had = last ? zpOf.last : zpOf.other;
+  if (had) return had;
+  const zp: ZParams = {
     codec: codecFor(p.codec, p.codecPcluster ?? p.pclusterSize), blockSize: p.blockSize, pclusterSize: p.pclusterSize, big: p.big, maxExtent: p.maxExtent,
     // Only the file's final piece may go inline, or to the packed inode (which then wins, as in mkfs.erofs).
     ztailpacking: p.ztailpacking && last && !p.fragments,
     fragments: p.fragments === 'tail' && last, allFragments: p.fragments === 'all', interlaced: p.interlaced,
     rawBlockSteps: p.dedupe,
   };
+  if (last) zpOf.last = zp;
+  else zpOf.other = zp;
+  return zp;
+}
+
+export function compressJob(job: JobOf<'z'>): ZJobResult {
+  const p = job.params;
+  const last = job.start + job.length === job.size;
+  const zp = zParamsFor(p, last);
   const r = new SourceReader({ data: zSourceOf(job), path: job.path }, job.length, job.start, job.size);
   const h = contentHasher(job.algo);
   try {
@@ -58,8 +73,10 @@ export function compressJob(job: JobOf<'z'>): ZJobResult {
         if (z.chunks) chunkRelease(z.chunks);
         throw e;
       }
-      for (const e of z.extents) e.la += job.start;
-      return { kind: 'z', z, digest: h ? new Uint8Array(h.digest()) : undefined, ...(job.hold ? { hold: true } : {}) };
+      if (job.start) for (const e of z.extents) e.la += job.start;
+      const res: ZJobResult = { kind: 'z', z, digest: h ? new Uint8Array(h.digest()) : undefined };
+      if (job.hold) res.hold = true;
+      return res;
     }
     // With a cache the segment's bytes are part of the key: they are read before it is compressed.
     const keyHash = cacheKeyHash({ ...p, ztailpacking: zp.ztailpacking, ...(p.fragments ? { fragmentsHere: zp.fragments } : {}), length: job.length });

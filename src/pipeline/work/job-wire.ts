@@ -66,10 +66,12 @@ function fromZColumns(c: ZBatchColumns): Job {
   const jobs: ZJob[] = c.paths.split('\0').map((path, i) => {
     const x = ZCOLS * i;
     const v = c.nums;
-    return {
-      kind: 'z', path, size: v[x], start: v[x + 1], length: v[x + 2], params: c.params, algo: c.algo, cacheDir: c.cacheDir, hold: c.hold,
-      ...(Number.isNaN(v[x + 3]) ? {} : { mtimeSec: v[x + 3], mtimeNsec: v[x + 4] }),
-    };
+    const j: ZJob = { kind: 'z', path, size: v[x], start: v[x + 1], length: v[x + 2], params: c.params, algo: c.algo, cacheDir: c.cacheDir, hold: c.hold };
+    if (!Number.isNaN(v[x + 3])) {
+      j.mtimeSec = v[x + 3];
+      j.mtimeNsec = v[x + 4];
+    }
+    return j;
   });
   return { kind: 'zbatch', jobs };
 }
