@@ -1,7 +1,7 @@
 // What a worker does around the codec in a compressed build, counted (never timed): the LZ4 codec
 // reads its window in place and hands back one result object; compressExtents offers each step from
 // the window without a view of it; held pclusters that lie one after another in a chunk and on the
-// image go out as one piece; a batch's jobs share one ZParams.
+// image go out as one piece; a batch's jobs share one ZParams; emptied held chunks are kept for reuse.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -13,6 +13,7 @@ import { compressJob, zParamsFor } from '../src/pipeline/work/job-compress.js';
 import { packResult, unpackResult } from '../src/pipeline/work/job-wire.js';
 import { heldWriteJob, heldWriteCounts } from '../src/pipeline/work/held-results.js';
 import type { ZJobParams, ZJobResult } from '../src/pipeline/work/job-types.js';
+import { CHUNK_BYTES, KEEP_CHUNKS, chunkCounts, chunkRelease, chunkTake } from '../src/pipeline/files/held-chunks.js';
 
 /** Text with some noise: many pclusters at 4 KiB, a few stored raw. */
 function sample(size: number): Uint8Array {
@@ -157,4 +158,23 @@ test('zparams_once_per_batch: the jobs of one parameters object share their ZPar
   const again = { ...params };
   assert.notEqual(zParamsFor(again, true), a);
   assert.deepEqual({ ...zParamsFor(again, true), codec: null }, { ...a, codec: null });
+});
+
+test('held_chunks_eight_kept: a result of ten chunks let go leaves eight for reuse (was four), taken again before any new one', () => {
+  const before = chunkCounts();
+  const use: ArrayBuffer[] = [];
+  // Whole-chunk payloads: each take fills a chunk (the current one's rest first).
+  for (let i = 0; i < 11; i++) chunkTake(CHUNK_BYTES, use);
+  const mid = chunkCounts();
+  assert.ok(mid.live >= 10);
+  chunkRelease(use);
+  const after = chunkCounts();
+  assert.equal(KEEP_CHUNKS, 8);
+  assert.equal(after.spare, Math.min(KEEP_CHUNKS, before.spare + mid.live - 1), 'emptied chunks kept, up to eight');
+  // Taken again: the kept ones, no new chunk (each was one of the result's).
+  const again: ArrayBuffer[] = [];
+  for (let i = 0; i < after.spare; i++) chunkTake(CHUNK_BYTES, again);
+  assert.equal(again.length, after.spare);
+  assert.ok(again.every((b) => use.includes(b)), 'reused, not new');
+  chunkRelease(again);
 });
