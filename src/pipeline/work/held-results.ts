@@ -95,10 +95,16 @@ export function heldWriteJob(job: JobOf<'hwrite'>): JobResult {
       n = 0;
       len = 0;
     };
+    // A file's runs come together: its entry looked up once per file, not once per pcluster.
+    let lastId = -1;
+    let h: { bufs: ArrayBuffer[]; slabs: number } | undefined;
     for (let i = 0; i < r.length; i += 5) {
-      const h = held.get(r[i]);
-      if (!h) throw new Error(`held result ${r[i]} is not held by this worker`);
-      const buf = h.bufs[r[i + 1]];
+      if (r[i] !== lastId) {
+        h = held.get(r[i]);
+        if (!h) throw new Error(`held result ${r[i]} is not held by this worker`);
+        lastId = r[i];
+      }
+      const buf = h!.bufs[r[i + 1]];
       const off = r[i + 2];
       const plen = r[i + 3];
       const pos = r[i + 4];
