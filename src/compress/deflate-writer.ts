@@ -1,5 +1,6 @@
 // The bit writer and the three block encoders (dynamic, fixed, stored) the destsize driver picks from.
-import { CL_ORDER, NUM_LL, NUM_D, FIXED_LL_CODE, FIXED_D_CODE, type DynCode } from './deflate-huffman.js';
+import { CL_ORDER, NUM_LL, NUM_D, FIXED_LL_CODE, FIXED_D_CODE } from './deflate-huffman.js';
+import type { DynCode } from './deflate-code.js';
 import type { TokenStore } from './deflate-tokens.js';
 import { type DeflateWasm, deflateWasm } from './deflate-lz77.js';
 
