@@ -56,6 +56,7 @@ const DIST_BASE: usize = LEN_EXTRA + 32; // u16 x 30
 const DIST_EXTRA: usize = DIST_BASE + 64; // u8 x 30
 const FIXED_LEN: usize = DIST_EXTRA + 32; // u8 x 288: literal/length code lengths of the fixed code
 const CL_ORDER: usize = FIXED_LEN + 288; // u8 x 19: the order code-length code lengths are sent in
+const REV8: usize = CL_ORDER + 32; // u8 x 256: bits reversed
 // block-split pricing (splitPrice): histograms of the open block (B), the candidate next block (N)
 // and both (J), each literal/length i32 x 288 then distance i32 x 32; its results; f * log2(f)
 const SPLIT_B: usize = TABLES + 4096;
@@ -81,7 +82,15 @@ const HS_KEY2: usize = HS_KEY + 2560; // u64 x 320 (radix sort)
 const HS_A: usize = HS_KEY2 + 2560; // i64 x 320: weights, then tree links, then lengths
 const HS_CNT: usize = HS_A + 2560; // i32 x 256
 const HS_NUM: usize = HS_CNT + 1024; // i32 x 32: symbols per length
-const DYN: usize = HS_NUM + 128;
+// a dynamic block's header (wdynamic): the code's lengths and runs, copied in by JS; scratch
+const WD_LL: usize = HS_NUM + 128; // u8 x 288
+const WD_D: usize = WD_LL + 288; // u8 x 32
+const WD_CL: usize = WD_D + 32; // u8 x 32
+const WD_RLE: usize = WD_CL + 32; // u16 x 320
+const WD_CLCODE: usize = WD_RLE + 640; // i32 x 32
+const WD_CNT: usize = WD_CLCODE + 128; // i32 x 16
+const WD_NEXT: usize = WD_CNT + 64; // i32 x 16
+const DYN: usize = WD_NEXT + 64;
 const EOB: i32 = 256;
 
 let inCap: i32 = 0;
@@ -117,6 +126,12 @@ let mDist: i32 = 0;
 export function statsPtr(): usize { return STATS; }
 export function splitPtr(): usize { return SPLIT_B; }
 /** Address of hbuild's region (the frequencies JS copies in first); makes the memory and tables. */
+/** Address of wdynamic's input (the code's lengths and runs, JS copies them in). */
+export function wdPtr(): usize {
+  prepare();
+  return WD_LL;
+}
+
 export function hufPtr(): usize {
   prepare();
   return HUF;
@@ -196,6 +211,11 @@ function initTables(): void {
       else store<u8>(DSYM_HI + <usize>((x - 1) >> 7), <u8>s);
     }
     d += 1 << e;
+  }
+  for (let i = 0; i < 256; i++) {
+    let r = 0;
+    for (let b = 0; b < 8; b++) r |= ((i >> b) & 1) << (7 - b);
+    store<u8>(REV8 + <usize>i, <u8>r);
   }
   // RFC 1951 3.2.7
   store<u64>(CL_ORDER, 0x0609070800121110); // 16, 17, 18, 0, 8, 7, 9, 6
@@ -758,6 +778,55 @@ export function wflush(): i32 {
     wCnt = 0;
   }
   return <i32>(wPos - outPtr);
+}
+
+/** Canonical codes (RFC 1951 3.2.2) for lens[0..n) into out (i32): bit-reversed code | length << 16, 0 without a code. */
+function canonical(lens: usize, n: i32, out: usize): void {
+  memory.fill(WD_CNT, 0, 64);
+  for (let i: i32 = 0; i < n; i++) {
+    const c = WD_CNT + (<usize>load<u8>(lens + <usize>i) << 2);
+    store<i32>(c, load<i32>(c) + 1);
+  }
+  store<i32>(WD_CNT, 0);
+  let code: i32 = 0;
+  for (let b: usize = 1; b < 16; b++) {
+    code = (code + load<i32>(WD_CNT + ((b - 1) << 2))) << 1;
+    store<i32>(WD_NEXT + (b << 2), code);
+  }
+  for (let i: i32 = 0; i < n; i++) {
+    const l = <i32>load<u8>(lens + <usize>i);
+    let v: i32 = 0;
+    if (l != 0) {
+      const nx = WD_NEXT + (<usize>l << 2);
+      const c = load<i32>(nx);
+      store<i32>(nx, c + 1);
+      v = ((((<i32>load<u8>(REV8 + <usize>(c & 255)) << 8) | <i32>load<u8>(REV8 + <usize>((c >> 8) & 255))) >> (16 - l)) | (l << 16));
+    }
+    store<i32>(out + (<usize>i << 2), v);
+  }
+}
+
+/** A dynamic block's header (BFINAL, BTYPE=10, HLIT .. the last code length) for the code JS copied
+ *  to WD_*, and its codes into CODES for wtokens. */
+export function wdynamic(final: i32, hlit: i32, hdist: i32, hclen: i32, rleN: i32): void {
+  canonical(WD_LL, 286, CODES);
+  canonical(WD_D, 30, CODE_D);
+  canonical(WD_CL, 19, WD_CLCODE);
+  wput(final, 1);
+  wput(2, 2);
+  wput(hlit - 257, 5);
+  wput(hdist - 1, 5);
+  wput(hclen - 4, 4);
+  for (let i: i32 = 0; i < hclen; i++) wput(<u32>load<u8>(WD_CL + <usize>load<u8>(CL_ORDER + <usize>i)), 3);
+  for (let i: i32 = 0; i < rleN; i++) {
+    const v = <u32>load<u16>(WD_RLE + (<usize>i << 1));
+    const s = v & 255;
+    const c = load<u32>(WD_CLCODE + (<usize>s << 2));
+    wput(c & 0xffff, <i32>(c >> 16));
+    if (s == 16) wput(v >> 8, 2);
+    else if (s == 17) wput(v >> 8, 3);
+    else if (s == 18) wput(v >> 8, 7);
+  }
 }
 
 /** Tokens [from, k) and EOB under the code in CODES. */

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { DynCode } from '../src/compress/deflate-code.js';
 import { RefCode } from './helpers/deflate-code-reference.js';
-import { NUM_LL, NUM_D, EOB, FIXED_LL_LEN } from '../src/compress/deflate-huffman.js';
+import { NUM_LL, NUM_D, NUM_CL, EOB, FIXED_LL_LEN, CL_ORDER, canonicalCodes } from '../src/compress/deflate-huffman.js';
+import { BitWriter } from '../src/compress/deflate-writer.js';
+import { deflateWasm } from '../src/compress/deflate-lz77.js';
 import { TokenStore } from '../src/compress/deflate-tokens.js';
 import { Lz77Parser } from '../src/compress/deflate-lz77.js';
 import { deflateDestSize, warmUpCalls } from '../src/compress/deflate.js';
@@ -91,6 +93,46 @@ test('deflate_code_reads_token_store_in_place: a histogram in the module\'s memo
   assert.deepEqual(inPlace.llLen, ref.llLen);
   assert.equal(inPlace.headerBits, ref.headerBits);
   assert.equal(inPlace.bits, ref.dataBits(ts.cumLL, ts.cumD));
+});
+
+test('deflate_dynamic_header_in_wasm_matches_js: wdynamic writes the header the JS writer wrote and sets the canonical codes JS made', () => {
+  const w = new BitWriter();
+  const code = new DynCode();
+  for (const [name, ll, d] of histograms()) {
+    code.build(ll, d);
+    for (const final of [false, true]) {
+      // the JS writer: canonical codes in JS, one put per header field
+      const llCode = new Int32Array(NUM_LL);
+      const dCode = new Int32Array(NUM_D);
+      const clCode = new Int32Array(NUM_CL);
+      canonicalCodes(code.llLen, NUM_LL, llCode);
+      canonicalCodes(code.dLen, NUM_D, dCode);
+      canonicalCodes(code.clLen, NUM_CL, clCode);
+      w.reset(4096);
+      w.put(final ? 1 : 0, 1);
+      w.put(2, 2);
+      w.put(code.hlit - 257, 5);
+      w.put(code.hdist - 1, 5);
+      w.put(code.hclen - 4, 4);
+      for (let i = 0; i < code.hclen; i++) w.put(code.clLen[CL_ORDER[i]], 3);
+      for (let i = 0; i < code.rleN; i++) {
+        const v = code.rle[i];
+        const s = v & 255;
+        w.put(clCode[s] & 0xffff, clCode[s] >> 16);
+        if (s === 16) w.put(v >> 8, 2);
+        else if (s === 17) w.put(v >> 8, 3);
+        else if (s === 18) w.put(v >> 8, 7);
+      }
+      const want = w.flush();
+      w.reset(4096);
+      w.dynamicHeader(code, final);
+      const m = deflateWasm();
+      const codes = new Int32Array(m.memory.buffer, m.codesPtr(), 288 + 32);
+      assert.deepEqual(codes.subarray(0, NUM_LL), llCode, name);
+      assert.deepEqual(codes.subarray(288, 288 + NUM_D), dCode, name);
+      assert.deepEqual(w.flush(), want, `${name} final ${final}`);
+    }
+  }
 });
 
 /** the JS pricing splitPrice replaced: statistics of tokens [from, from + n), entropies in symbol order */

@@ -4,7 +4,7 @@
 // destsize driver's walks (deflate.ts) and the writer (deflate-writer.ts). The construction was JS
 // and ~15 % of the encoder's profile, two to three codes per pcluster; the lengths are the ones the JS
 // gave (test/deflate-code.test.ts compares them with it, kept in test/helpers).
-import { NUM_LL, NUM_D, NUM_CL, canonicalCodes } from './deflate-huffman.js';
+import { NUM_LL, NUM_D, NUM_CL } from './deflate-huffman.js';
 import { deflateWasm, type DeflateWasm } from './deflate-lz77.js';
 
 // hbuild's region in the module's memory (assembly/deflate.ts HUF), viewed again when the memory grows
@@ -36,14 +36,12 @@ function bind(m: DeflateWasm): ArrayBuffer {
   return buf;
 }
 
-/** a dynamic-block code: lengths, codes and the exact header size */
+/** a dynamic-block code: lengths, header runs and the exact header size (the writer makes the
+ *  canonical codes from the lengths: assembly/deflate.ts wdynamic) */
 export class DynCode {
   readonly llLen = new Uint8Array(NUM_LL);
   readonly dLen = new Uint8Array(NUM_D);
-  readonly llCode = new Int32Array(NUM_LL);
-  readonly dCode = new Int32Array(NUM_D);
   readonly clLen = new Uint8Array(NUM_CL);
-  readonly clCode = new Int32Array(NUM_CL);
   /** run-length coded code lengths: symbol | extra << 8 */
   readonly rle = new Uint16Array(NUM_LL + NUM_D);
   rleN = 0;
@@ -83,12 +81,5 @@ export class DynCode {
     this.rleN = res[3];
     this.headerBits = res[4];
     this.bits = vBits[0];
-  }
-
-  /** codes for writing (only needed for the final encode) */
-  finish(): void {
-    canonicalCodes(this.llLen, NUM_LL, this.llCode);
-    canonicalCodes(this.dLen, NUM_D, this.dCode);
-    canonicalCodes(this.clLen, NUM_CL, this.clCode);
   }
 }

@@ -32,6 +32,8 @@ export interface DeflateWasm extends WebAssembly.Exports {
   wput(v: number, n: number): void;
   wflush(): number;
   wtokens(from: number, k: number): void;
+  wdPtr(): number;
+  wdynamic(final: number, hlit: number, hdist: number, hclen: number, rleN: number): void;
 }
 
 let mod: DeflateWasm | null = null;
