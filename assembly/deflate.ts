@@ -1,9 +1,11 @@
 // DEFLATE LZ77 parser for the destsize encoder (src/compress/deflate.ts), compiled to WebAssembly by
 // AssemblyScript (scripts/build-wasm.js). It turns a prefix of one input into DEFLATE symbols (the
 // token store: symbol, length/distance, distance symbol, extra bits, and running histograms) and
-// writes the chosen tokens as Huffman codes (the bit writer); code construction and the fit search
-// stay in TypeScript (src/compress/deflate.ts). Both loops were JS and cost as much as the parser at
-// the low levels (level 2: token conversion 11 %, bit writing 9 % of the encoder's profile).
+// writes the chosen tokens as Huffman codes (the bit writer); it also prices block splits
+// (splitPrice), builds dynamic Huffman codes (hbuild) and writes their headers (wdynamic). The fit
+// search stays in TypeScript (src/compress/deflate.ts). All of these were JS once: the parser's
+// token conversion and the bit writer cost 11 % and 9 % of the encoder's profile at level 2, the code
+// construction ~15 % and the split pricing ~12 %.
 //
 // Parsing: hash chains over 3-byte prefixes, a 32 KiB window, the lazy evaluation of zlib's
 // deflate_slow (levels 4-9) or greedy matching (levels 1-3) with zlib's per-level good/lazy/nice/
@@ -21,7 +23,10 @@
 //   CHAIN  previous absolute position with the same hash, 2^15 x i32 (by absolute position & 32767)
 //   STATS  histograms of the tokens so far: literal/length i32 x 288, distance i32 x 32 (JS edits them)
 //   CODES  the code the writer uses: literal/length i32 x 288, distance i32 x 32 (bit-reversed | len << 16)
-//   TABLES length -> symbol / extra bits, distance -> symbol, RFC 1951 bases and extra bits
+//   TABLES length -> symbol / extra bits, distance -> symbol, RFC 1951 bases and extra bits, fixed
+//          code lengths, the code-length order, bit reversal
+//   SPLIT_B/N/J, PRICE, XLOG  splitPrice's histograms, results and f * log2(f) table
+//   HUF    hbuild's frequencies in, code out, scratch; WD_* wdynamic's code in, scratch
 //   then, sized by reserve(cap): per token SYM u16 (literal byte or length symbol 257..285), VAL u32
 //   (length | distance << 9, matches only), DSYM u8 (distance symbol), XB u8 (extra bits); the input
 //   IN (cap bytes + 16 of padding: 8-byte loads may read past the end); the writer's OUT (wreset).
