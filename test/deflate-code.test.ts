@@ -209,7 +209,7 @@ test('deflate_split_price_matches_js: splitPrice gives the JS pricing\'s doubles
 });
 
 /** sha256 over (consumed, stream) of every edge input x level x capacity */
-export function edgeDigest(): string {
+function edgeDigest(): string {
   const h = createHash('sha256');
   const calls = warmUpCalls();
   const inputs = [...new Set(calls.map((c) => c.src))];
