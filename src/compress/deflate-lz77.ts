@@ -13,6 +13,11 @@ export interface DeflateWasm extends WebAssembly.Exports {
   addXb: WebAssembly.Global;
   addFixed: WebAssembly.Global;
   statsPtr(): number;
+  splitPtr(): number;
+  pricePtr(): number;
+  splitPrice(from: number, n: number, tlB: number, tdB: number): void;
+  hufPtr(): number;
+  hbuild(llFreq: number, dFreq: number): void;
   codesPtr(): number;
   symArr(): number;
   valArr(): number;
@@ -27,6 +32,8 @@ export interface DeflateWasm extends WebAssembly.Exports {
   wput(v: number, n: number): void;
   wflush(): number;
   wtokens(from: number, k: number): void;
+  wdPtr(): number;
+  wdynamic(final: number, hlit: number, hdist: number, hclen: number, rleN: number): void;
 }
 
 let mod: DeflateWasm | null = null;
@@ -35,7 +42,7 @@ let lookahead = 0;
 /** This thread's instance of the DEFLATE module. */
 export function deflateWasm(): DeflateWasm {
   if (!mod) {
-    mod = instantiateWasm<DeflateWasm>('deflate');
+    mod = instantiateWasm<DeflateWasm>('deflate', { log2: Math.log2 });
     lookahead = mod.LOOKAHEAD.value as number;
   }
   return mod;
@@ -83,8 +90,26 @@ export class Lz77Parser {
     const st = m.statsPtr();
     ts.cumLL = new Int32Array(buf, st, NUM_LL);
     ts.cumD = new Int32Array(buf, st + 4 * 288, NUM_D);
+    const sp = m.splitPtr();
+    ts.bLL = new Int32Array(buf, sp, NUM_LL);
+    ts.bD = new Int32Array(buf, sp + 4 * 288, NUM_D);
+    ts.nLL = new Int32Array(buf, sp + 1280, NUM_LL);
+    ts.nD = new Int32Array(buf, sp + 1280 + 4 * 288, NUM_D);
+    ts.jLL = new Int32Array(buf, sp + 2560, NUM_LL);
+    ts.jD = new Int32Array(buf, sp + 2560 + 4 * 288, NUM_D);
+    ts.priceE = new Float64Array(buf, m.pricePtr(), 2);
+    ts.priceN = new Int32Array(buf, m.pricePtr() + 16, 3);
     this.buffer = buf;
     this.valAt = valAt;
+  }
+
+  /**
+   * Price the split before tokens [from, from + n): ts.nLL/nD := their statistics, ts.jLL/jD :=
+   * ts.bLL/bD + those; ts.priceE = Shannon bits of n and j (open block totals tlB, tdB), ts.priceN =
+   * n's extra bits, fixed-code bits and matches (assembly/deflate.ts splitPrice).
+   */
+  splitPrice(from: number, n: number, tlB: number, tdB: number): void {
+    mod!.splitPrice(from, n, tlB, tdB);
   }
 
   /** Parse on until at least `stop` bytes (or the whole input) are parsed; the tokens and statistics

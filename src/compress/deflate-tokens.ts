@@ -27,6 +27,16 @@ export class TokenStore {
   cumXb = 0;
   /** data bits under the fixed code (without EOB) */
   cumFixed = 0;
+  /** the block-split histograms (see Lz77Parser.splitPrice): the open block (b), the next
+   *  candidate block (n), both (j); the price's doubles (eN, eJ) and counts (xb, fixed, matches) */
+  bLL = new Int32Array(NUM_LL);
+  bD = new Int32Array(NUM_D);
+  nLL = new Int32Array(NUM_LL);
+  nD = new Int32Array(NUM_D);
+  jLL = new Int32Array(NUM_LL);
+  jD = new Int32Array(NUM_D);
+  priceE = new Float64Array(2);
+  priceN = new Int32Array(3);
 }
 
 // The fixed-code tables: built once, only read afterwards.

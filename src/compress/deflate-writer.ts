@@ -1,5 +1,6 @@
 // The bit writer and the three block encoders (dynamic, fixed, stored) the destsize driver picks from.
-import { CL_ORDER, NUM_LL, NUM_D, FIXED_LL_CODE, FIXED_D_CODE, type DynCode } from './deflate-huffman.js';
+import { NUM_LL, NUM_D, NUM_CL, FIXED_LL_CODE, FIXED_D_CODE } from './deflate-huffman.js';
+import type { DynCode } from './deflate-code.js';
 import type { TokenStore } from './deflate-tokens.js';
 import { type DeflateWasm, deflateWasm } from './deflate-lz77.js';
 
@@ -10,8 +11,25 @@ import { type DeflateWasm, deflateWasm } from './deflate-lz77.js';
 export class BitWriter {
   private m: DeflateWasm | null = null;
   private out = 0;
-  private codes: Int32Array | null = null;
-  private codesBuf: ArrayBuffer | null = null;
+  // views of the module's CODES and of wdynamic's input (WD_*), made again when the memory grows
+  private viewBuf: ArrayBuffer | null = null;
+  private codes = new Int32Array(0);
+  private wdLL = new Uint8Array(0);
+  private wdD = new Uint8Array(0);
+  private wdCL = new Uint8Array(0);
+  private wdRle = new Uint16Array(0);
+
+  private bind(m: DeflateWasm): void {
+    if (m.memory.buffer === this.viewBuf) return;
+    const wd = m.wdPtr(); // first: it may grow the memory
+    const buf = m.memory.buffer;
+    this.codes = new Int32Array(buf, m.codesPtr(), 288 + 32);
+    this.wdLL = new Uint8Array(buf, wd, NUM_LL);
+    this.wdD = new Uint8Array(buf, wd + 288, NUM_D);
+    this.wdCL = new Uint8Array(buf, wd + 320, NUM_CL);
+    this.wdRle = new Uint16Array(buf, wd + 352, NUM_LL + NUM_D);
+    this.viewBuf = buf;
+  }
 
   reset(capacity: number): void {
     const m = (this.m ??= deflateWasm());
@@ -40,38 +58,40 @@ export class BitWriter {
   /** tokens [from, k) and EOB with the given packed codes (see canonicalCodes) */
   writeTokens(ts: TokenStore, from: number, k: number, llCode: Int32Array, dCode: Int32Array): void {
     const m = this.m!;
-    const buf = m.memory.buffer;
-    if (this.codesBuf !== buf) {
-      this.codes = new Int32Array(buf, m.codesPtr(), 288 + 32);
-      this.codesBuf = buf;
-    }
-    const codes = this.codes!;
+    this.bind(m);
+    const codes = this.codes;
     codes.set(llCode.subarray(0, NUM_LL));
     codes.set(dCode.subarray(0, NUM_D), 288);
     void ts; // the module reads the tokens itself
     m.wtokens(from, k);
   }
+
+  /**
+   * A dynamic block's header (BFINAL, BTYPE=10, HLIT .. the last code length) for `code`, its
+   * canonical codes set for writeCodedTokens: both in the module (wdynamic), from the code's lengths
+   * and runs copied there (they were one JS-to-WebAssembly call per header field, and JS codes).
+   */
+  dynamicHeader(code: DynCode, final: boolean): void {
+    const m = this.m!;
+    this.bind(m);
+    this.wdLL.set(code.llLen);
+    this.wdD.set(code.dLen);
+    this.wdCL.set(code.clLen);
+    this.wdRle.set(code.rle);
+    m.wdynamic(final ? 1 : 0, code.hlit, code.hdist, code.hclen, code.rleN);
+  }
+
+  /** tokens [from, k) and EOB under the codes the last dynamicHeader set */
+  writeCodedTokens(from: number, k: number): void {
+    this.m!.wtokens(from, k);
+  }
 }
 
 /** A dynamic block (BTYPE=10) holding tokens [from, k) under `code`. */
 export function writeDynamic(w: BitWriter, ts: TokenStore, from: number, k: number, code: DynCode, final: boolean): void {
-  code.finish();
-  w.put(final ? 1 : 0, 1); // BFINAL
-  w.put(2, 2); // BTYPE = dynamic
-  w.put(code.hlit - 257, 5);
-  w.put(code.hdist - 1, 5);
-  w.put(code.hclen - 4, 4);
-  for (let i = 0; i < code.hclen; i++) w.put(code.clLen[CL_ORDER[i]], 3);
-  for (let i = 0; i < code.rleN; i++) {
-    const v = code.rle[i];
-    const s = v & 255;
-    const c = code.clCode[s];
-    w.put(c & 0xffff, c >> 16);
-    if (s === 16) w.put(v >> 8, 2);
-    else if (s === 17) w.put(v >> 8, 3);
-    else if (s === 18) w.put(v >> 8, 7);
-  }
-  w.writeTokens(ts, from, k, code.llCode, code.dCode);
+  void ts; // the module reads the tokens itself
+  w.dynamicHeader(code, final);
+  w.writeCodedTokens(from, k);
 }
 
 /** A fixed-code block (BTYPE=01) holding tokens [from, k). */

@@ -3,7 +3,7 @@
  * fits in a fixed number of bytes); this module is its driver. The strict inflater for the reader is in
  * deflate-inflate.ts; the LZ77 parser, the token store it fills and the bit writer are WebAssembly
  * (assembly/deflate.ts), reached through deflate-lz77.ts, deflate-tokens.ts (views of the tokens)
- * and deflate-writer.ts; Huffman code construction in deflate-huffman.ts.
+ * and deflate-writer.ts; Huffman code construction in deflate-code.ts (WebAssembly too).
  *
  * How deflateDestSize works, and why its output is canonical:
  *  - Our LZ77 parser (3-byte hash chains, zlib's lazy rules and per-level parameters) turns the input
@@ -20,7 +20,8 @@
  *  same whatever was compressed before and whatever `hint` holds, on every Node release and CPU (the
  *  tokens used to come from Node's zlib, whose hash depends on both).
  */
-import { NUM_LL, NUM_D, EOB, FIXED_LL_LEN, FIXED_D_LEN, DynCode } from './deflate-huffman.js';
+import { NUM_LL, NUM_D, EOB, FIXED_LL_LEN, FIXED_D_LEN } from './deflate-huffman.js';
+import { DynCode } from './deflate-code.js';
 import { TokenStore } from './deflate-tokens.js';
 import { Lz77Parser } from './deflate-lz77.js';
 import { BitWriter, writeDynamic, writeFixed, encodeStored, storedFit } from './deflate-writer.js';
@@ -239,50 +240,13 @@ let open0 = 0; // first token of the open block
 let splitAt = 0; // next candidate split point
 let bXb = 0;
 let bFixed = 0;
-// entropy (entropyBits), literal/length and distance totals of bLL/bD
+// Shannon cost (entropy), literal/length and distance totals of the open block's histograms (ts.bLL/bD)
 let bE = 0;
 let bTl = 1;
 let bTd = 0;
-const bLL = new Int32Array(NUM_LL);
-const bD = new Int32Array(NUM_D);
-const nLL = new Int32Array(NUM_LL);
-const nD = new Int32Array(NUM_D);
-const jLL = new Int32Array(NUM_LL);
-const jD = new Int32Array(NUM_D);
 /** header bits of the last block code built by the split decision: the price of one more block */
 let lastHeaderBits = 600;
 const spare: DynCode[] = [];
-
-// what blockStats counted besides the histograms: extra bits, fixed-code bits, matches
-let statXb = 0;
-let statFixed = 0;
-let statMatches = 0;
-
-/** statistics of tokens [from, to) into ll/d (EOB counted once), and statXb/statFixed/statMatches */
-function blockStats(from: number, to: number, ll: Int32Array, d: Int32Array): void {
-  ll.fill(0);
-  d.fill(0);
-  ll[EOB] = 1;
-  let xb = 0;
-  let fixed = 0;
-  let matches = 0;
-  const sym = ts.sym;
-  const dsym = ts.dsym;
-  const xbs = ts.xb;
-  for (let t = from; t < to; t++) {
-    const s = sym[t];
-    ll[s]++;
-    if (s > 256) {
-      d[dsym[t]]++;
-      matches++;
-      xb += xbs[t];
-      fixed += FIXED_LL_LEN[s] + 5 + xbs[t];
-    } else fixed += FIXED_LL_LEN[s];
-  }
-  statXb = xb;
-  statFixed = fixed;
-  statMatches = matches;
-}
 
 /**
  * Complete blocks at the split points where two blocks cost less than one, while the tokens after
@@ -292,42 +256,20 @@ function blockStats(from: number, to: number, ll: Int32Array, d: Int32Array): vo
  */
 function completeBlocks(budget: number): void {
   while (ts.n > splitAt + SPLIT_STEP) {
-    // bLL/bD/bXb/bFixed: tokens [open0, splitAt), kept up to date as splitAt moves
-    blockStats(splitAt, splitAt + SPLIT_STEP, nLL, nD);
-    const xn = statXb;
-    const fn = statFixed;
     // priced by entropy (a Huffman code costs about as much, and building codes here took a third
-    // of the encoder's time): two blocks pay one more header. The joint histogram and the entropies
-    // of the next block (n) and of both (j) in one pass; the open block's (b) is carried over. Each
-    // sum runs in entropyBits' order, so the values are the same doubles.
-    const tdN = statMatches;
+    // of the encoder's time): two blocks pay one more header. The next block's histograms (n), the
+    // joint ones (j) and the entropies of both in one pass in WebAssembly (Lz77Parser.splitPrice);
+    // the open block's (b) is carried over.
+    parser.splitPrice(splitAt, SPLIT_STEP, bTl, bTd);
+    const { bLL, bD, nLL, nD, jLL, jD, priceE, priceN } = ts;
+    const eN = priceE[0];
+    const eJ = priceE[1];
+    const xn = priceN[0];
+    const fn = priceN[1];
+    const tdN = priceN[2];
     const tlN = SPLIT_STEP + 1;
     const tlJ = bTl + tlN - 1;
     const tdJ = bTd + tdN;
-    let eN = xlog(tlN) + xlog(tdN);
-    let eJ = xlog(tlJ) + xlog(tdJ);
-    for (let i = 0; i < EOB; i++) {
-      const f = nLL[i];
-      eN -= xlog(f);
-      const j = bLL[i] + f;
-      jLL[i] = j;
-      eJ -= xlog(j);
-    }
-    jLL[EOB] = 1; // xlog(1) = 0 for both
-    for (let i = EOB + 1; i < NUM_LL; i++) {
-      const f = nLL[i];
-      eN -= xlog(f);
-      const j = bLL[i] + f;
-      jLL[i] = j;
-      eJ -= xlog(j);
-    }
-    for (let i = 0; i < NUM_D; i++) {
-      const f = nD[i];
-      eN -= xlog(f);
-      const j = bD[i] + f;
-      jD[i] = j;
-      eJ -= xlog(j);
-    }
     const two = bE + eN + lastHeaderBits;
     const one = eJ;
     let split = two < one;
@@ -337,7 +279,7 @@ function completeBlocks(budget: number): void {
     if (split) {
       code = spare.pop() ?? new DynCode();
       code.build(bLL, bD);
-      dyn = 3 + code.headerBits + code.dataBits(bLL, bD) + bXb;
+      dyn = 3 + code.headerBits + code.bits + bXb;
       fix = 3 + bFixed + 7;
       // the completed blocks must fit whole (with room for an empty final block), else the cut takes it from here
       if (blkBits + Math.min(dyn, fix) + 10 > budget) {
@@ -378,16 +320,6 @@ function completeBlocks(budget: number): void {
     bFixed = fn;
   }
 }
-
-/**
- * f * log2(f), looked up for the small counts most symbols have (the same doubles as computing it).
- * The Shannon cost of a histogram with totals tl (literal/length) and td (distance) is
- * xlog(tl) + xlog(td) - sum of xlog(count), summed in symbol order (xlog(0) = xlog(1) = 0).
- */
-const XLOG_N = 4096;
-const XLOG = new Float64Array(XLOG_N);
-for (let f = 1; f < XLOG_N; f++) XLOG[f] = f * Math.log2(f);
-const xlog = (f: number): number => (f < XLOG_N ? XLOG[f] : f * Math.log2(f));
 
 /** The completed blocks, then the final block (dynamic `code`, or fixed when null) of tokens [open0, k). */
 function encodeBlocks(capacity: number, k: number, code: DynCode | null): Uint8Array {
@@ -431,9 +363,9 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   blkBits = 0;
   open0 = 0;
   splitAt = 0;
-  bLL.fill(0);
-  bD.fill(0);
-  bLL[EOB] = 1;
+  ts.bLL.fill(0);
+  ts.bD.fill(0);
+  ts.bLL[EOB] = 1;
   bXb = 0;
   bFixed = 0;
   bE = 0;
@@ -453,7 +385,7 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
     if (fixed <= budget) continue; // the fixed code still fits: no overflow
     codeA.build(ts.cumLL, ts.cumD);
     aTok = ts.n;
-    const dyn = blkBits + 3 + codeA.headerBits + codeA.dataBits(ts.cumLL, ts.cumD) + ts.cumXb;
+    const dyn = blkBits + 3 + codeA.headerBits + codeA.bits + ts.cumXb;
     estBits = dyn; // ...but once known, the real cost (a 258-byte match of zeros: 2 bits, not 13)
     if (dyn <= budget) continue;
     overflow = true;
@@ -465,7 +397,7 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   if (!overflow) {
     // the whole input fits: the smallest of dynamic / fixed (after the completed blocks) / stored
     if (aTok !== ts.n) codeA.build(ts.cumLL, ts.cumD);
-    const dyn = blkBits + 3 + codeA.headerBits + codeA.dataBits(ts.cumLL, ts.cumD) + ts.cumXb;
+    const dyn = blkBits + 3 + codeA.headerBits + codeA.bits + ts.cumXb;
     const fix = blkBits + 3 + ts.cumFixed + 7;
     const sto = (srcLen + 5 * Math.max(1, Math.ceil(srcLen / 65535))) * 8;
     if (sto < dyn && sto < fix && sto <= budget) return result(srcLen, encodeStored(src, srcLen));
@@ -477,7 +409,7 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   // by >= 1 bit per token, so this finds the largest fitting k. Collect the suffix statistics on the way.
   preLL.set(ts.cumLL);
   preD.set(ts.cumD);
-  let cost = 3 + codeA.headerBits + codeA.dataBits(ts.cumLL, ts.cumD) + ts.cumXb;
+  let cost = 3 + codeA.headerBits + codeA.bits + ts.cumXb;
   let fixedCost = 3 + ts.cumFixed + 7;
   let xb = ts.cumXb;
   let bytesA = fed;
@@ -503,7 +435,7 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   let codeF = codeB; // the code the forward walk uses (codeB, or a rebuilt one in codeC)
   let kB = kA;
   let bytesB = bytesA;
-  cost = 3 + codeB.headerBits + codeB.dataBits(preLL, preD) + xb;
+  cost = 3 + codeB.headerBits + codeB.bits + xb;
   if (cost <= room) {
     if (bytesB < 0) bytesB = fed - spanOf(kB, ts.n);
     while (kB < ts.n) {
@@ -528,7 +460,7 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
         }
         const other = codeF === codeC ? codeB : codeC;
         other.build(preLL, preD);
-        const c2 = 3 + other.headerBits + other.dataBits(preLL, preD) + xb;
+        const c2 = 3 + other.headerBits + other.bits + xb;
         if (c2 > room) break; // preLL/preD are not used after the walk: no need to undo
         codeF = other;
         cost = c2;
