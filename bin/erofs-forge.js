@@ -106,6 +106,13 @@ function zAlgorithms() {
 // Not LZ4HC nor DEFLATE: their workers' JavaScript ran slower without TurboFan by about what its
 // compiler threads saved (2 workers, median of 4: lz4hc 6.06 -> 6.02 s, deflate 6.20 -> 6.30 s).
 // Not BLAKE3 fingerprints, nor --verity with LZ4 (not measured).
+// Maglev stays on in these builds: off with TurboFan (the same moments, sys/turbofan.ts) it cut the
+// V8 threads' CPU 0.29 -> 0.15 s but the main thread's went 0.42 -> 0.62 s (perf, corpus -zlz4, 2
+// workers; build CPU 1.92 -> 2.05 s, wall 1.11 -> 1.21 s, median of 7). Half its compile time is
+// recompiles after deopts (pump, SourceReader, packZ, writeSegments...), a matter of the JavaScript's
+// type feedback, not of flags. None of these paid (within +-0.04 s CPU, 5-9 rounds): fewer Maglev tier-ups
+// (--invocation-count-for-maglev=1000/2000), --no-maglev-inlining, worker semi-spaces of 2 or 4 MiB
+// (+10 MiB RSS at 4), main's 4 or 16 MiB, --v8-pool-size=1/2; --no-parallel-scavenge cost wall (+0.27 s).
 const GLUE_CODECS = new Set(['lz4']);
 const algorithms = zAlgorithms();
 const wasmBuild = building && algorithms.length > 0 && algorithms.every((a) => GLUE_CODECS.has(a))
