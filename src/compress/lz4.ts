@@ -86,8 +86,9 @@ export class Lz4Scratch {
   }
 
   /**
-   * compress() of buf[at, at + srcLen): the consumed count; the block is block() until the next call.
-   * No view of the input is made, nor result object (the per-pcluster path, zfile.ts).
+   * Compress buf[at, at + srcLen) into at most cap bytes (read in place when it lies in the window):
+   * the consumed count; the block is block() until the next call. No view of the input is made, nor
+   * result object (the per-pcluster path, zfile.ts); compress() is this with a result.
    */
   compressAt(buf: Uint8Array, at: number, srcLen: number, cap: number, level: number): number {
     if (!(srcLen >= 0 && at >= 0 && at + srcLen <= buf.length) || srcLen !== Math.floor(srcLen)) {
@@ -124,25 +125,8 @@ export class Lz4Scratch {
   /** Compress src[0, srcLen) into at most cap bytes; returns the consumed count and a view of the
    *  block (valid until the next call). */
   compress(src: Uint8Array, srcLen: number, cap: number, level: number): { consumed: number; block: Uint8Array } {
-    if (!(srcLen >= 0 && srcLen <= src.length) || srcLen !== Math.floor(srcLen)) {
-      throw new RangeError(`lz4 compress: bad srcLen ${srcLen}`);
-    }
-    if (!(cap >= 0) || cap !== Math.floor(cap)) throw new RangeError(`lz4 compress: bad capacity ${cap}`);
-    if (cap === 0) return { consumed: 0, block: new Uint8Array(0) };
-    if (srcLen > MAX_INPUT) srcLen = MAX_INPUT;
-    let lv = Math.floor(level);
-    if (!(lv >= 0)) lv = 0;
-    if (lv > 12) lv = 12;
-    let inOff: number;
-    if (src.buffer === this.mem.buffer && src.byteOffset >= this.inPtr && src.byteOffset + srcLen <= this.inPtr + this.inCap && cap <= this.outCap) {
-      inOff = src.byteOffset - this.inPtr;
-    } else {
-      this.window(srcLen, cap).set(src.subarray(0, srcLen));
-      inOff = 0;
-    }
-    const consumed = this.x.compress(inOff, srcLen, cap, lv);
-    const n = this.x.written.value as number;
-    return { consumed, block: this.mem.subarray(this.outPtr, this.outPtr + n) };
+    const consumed = this.compressAt(src, 0, srcLen, cap, level);
+    return { consumed, block: this.block() };
   }
 }
 
