@@ -20,6 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { deflateDestSize, type DeflateResult } from '../src/compress/deflate.js';
+import { listFiles } from './tree-files.js';
 
 interface Job {
   files: string[];
@@ -38,20 +39,6 @@ interface Stats {
   compressIn: number; // bytes of files that went through the compressor
   cpuSeconds: number; // process CPU time while compressing (excludes reading files; valid with 1 worker)
   calls: number;
-}
-
-function listFiles(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    const ents = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
-    for (const e of ents) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) out.push(p);
-    }
-  };
-  walk(root);
-  return out;
 }
 
 /** libdeflate_compress_destsize's search (erofs-utils lib/compressor_libdeflate.c) on node:zlib */

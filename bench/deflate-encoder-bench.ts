@@ -6,32 +6,18 @@
 //
 //   node dist/bench/deflate-encoder-bench.js [DIR] [--level 2] [--block 4096] [--rounds 1]
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { deflateDestSizeShared } from '../src/compress/deflate.js';
 import { MAX_EXTENT_INPUT } from '../src/pipeline/files/zfile.js';
+import { listFiles } from './tree-files.js';
 
 /** this thread's CPU time (Node >= 23.9), else the process's */
 const cpuUsage: (prev?: NodeJS.CpuUsage) => NodeJS.CpuUsage =
   (process as unknown as { threadCpuUsage?: typeof process.cpuUsage }).threadCpuUsage ?? process.cpuUsage;
 
 interface Job { files: string[]; level: number; block: number; rounds: number }
-
-function listFiles(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    const ents = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
-    for (const e of ents) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) out.push(p);
-    }
-  };
-  walk(root);
-  return out;
-}
 
 function run(job: Job): void {
   const B = job.block;
