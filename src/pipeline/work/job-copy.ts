@@ -8,8 +8,9 @@ import { UserError, errnoReason } from '../../errors.js';
 import { WriteGather } from '../io/write-gather.js';
 import { imageOfTemp } from '../io/output.js';
 import { readBuffer } from './thread-buffers.js';
-import type { JobOf, JobResult } from './job-types.js';
-import type { KernelCopyPath } from '../../sys/libc.js';
+import type { CopyItem, JobOf, JobResult } from './job-types.js';
+import { closeSource, fstatxInto, kernelCopy, openSource, preadStart, seekDataHole, type KernelCopyPath } from '../../sys/libc.js';
+import { endianness } from 'node:os';
 
 const ZEROS = Buffer.alloc(1 << 20);
 /** Output descriptors by image path, kept open for the worker's life. */
@@ -58,7 +59,7 @@ const KERNEL_COPY_STEP = 64 << 20;
  * Holes of the source (SEEK_DATA/SEEK_HOLE) are skipped, unless `dense`: their image blocks stay
  * holes, as the read path leaves zero runs (a sparse 5 GiB file must not make a 5 GiB image file).
  */
-function copyInKernel(r: SourceReader, fd: number, at: number, len: number, image: string, dense: boolean): number {
+function copyInKernel(r: KernelSource, fd: number, at: number, len: number, image: string, dense: boolean): number {
   let done = 0;
   try {
     while (done < len) {
@@ -91,6 +92,110 @@ function copyInKernel(r: SourceReader, fd: number, at: number, len: number, imag
   }
 }
 
+/** What copyInKernel reads through: a SourceReader, or the file copyPlain opened. */
+type KernelSource = Pick<SourceReader, 'holeAt' | 'dataAt' | 'skip' | 'copyTo'>;
+
+/** A file opened by copyPlain, read from byte 0 to its planned `size` (SourceReader's calls, without its checks: copyPlain makes them). */
+class PlainSource implements KernelSource {
+  fd = -1;
+  size = 0;
+  private pos = 0;
+  /** The first hole, where copyPlain asked already (-3: not asked). */
+  private firstHole = -3;
+
+  reset(fd: number, size: number, firstHole: number): void {
+    this.fd = fd;
+    this.size = size;
+    this.pos = 0;
+    this.firstHole = firstHole;
+  }
+
+  holeAt(): number {
+    const known = this.firstHole;
+    this.firstHole = -3;
+    const h = known !== -3 ? known : seekDataHole(this.fd, this.pos, true);
+    return h < 0 ? this.size : Math.min(this.size, h);
+  }
+
+  dataAt(): number {
+    const d = seekDataHole(this.fd, this.pos, false);
+    if (d === -2) return this.pos;
+    return d === -1 ? this.size : Math.min(this.size, d);
+  }
+
+  skip(n: number): void {
+    this.pos += n;
+  }
+
+  copyTo(outFd: number, outPos: number, len: number, from?: KernelCopyPath): boolean {
+    const got = kernelCopy(this.fd, this.pos, outFd, outPos, len, from);
+    if (got < 0) return false;
+    // Shrank: copyPlain gives the file to SourceReader, which says so.
+    if (got < len) throw new Error('short copy');
+    this.pos += got;
+    return true;
+  }
+}
+
+const plain = new PlainSource();
+/** The path of the file copyPlain opens, NUL-terminated, rewritten per file (no Buffer per file). */
+let pathZ = Buffer.allocUnsafe(4096);
+/** struct statx of that file (fstatxInto), read through 32-bit views in the host's byte order. */
+const SX = Buffer.alloc(256);
+const SX32 = new Uint32Array(SX.buffer, SX.byteOffset, 64);
+const SXi32 = new Int32Array(SX.buffer, SX.byteOffset, 64);
+const [LO, HI] = endianness() === 'LE' ? [0, 1] : [1, 0];
+/** stx_mtime's tv_sec (64 bits, signed) and tv_nsec, in 32-bit words of struct statx (linux/stat.h). */
+const X_MTIME = 28;
+/** Off for the thread's life where statx cannot be called on a descriptor (the usual path then runs alone). */
+let plainOn = true;
+
+/**
+ * A flat file copied as the usual path below copies it (SourceReader, copyInKernel), in the same
+ * system calls, but through libc with reused buffers: no fs.Stats with its BigInts, no path Buffer,
+ * BigInt mtime or reader object per file (the corpus's 17,216 files copied by one thread, both ways
+ * alternated in one process, median of 12, TurboFan off as in a build: user CPU 192 -> 129 ms, system
+ * 305 -> 256 ms). Open; the block part in the kernel, holes kept; the tail read with one byte more
+ * (the file did not grow); the mtime checked on the open descriptor. For a file read from its path
+ * with its scanned mtime and no digest to compute. Returns false at the first thing wrong, with
+ * nothing kept: the caller then copies the file the usual way, which finds it again and reports it
+ * in its words (bytes written meanwhile are written again, the same, at the same places).
+ */
+function copyPlain(f: CopyItem, fd: number, image: string, tails: Uint8Array, tailAt: number, readBuf: Buffer): boolean {
+  if (!plainOn || f.src || f.mtimeSec === undefined) return false;
+  const tailLen = f.size - f.blockPart;
+  if (tailLen >= readBuf.length) return false;
+  if (pathZ.length <= f.path.length) pathZ = Buffer.allocUnsafe(2 * f.path.length + 1);
+  pathZ[pathZ.write(f.path, 0, 'latin1')] = 0;
+  const src = openSource(pathZ);
+  if (src < 0) return false;
+  try {
+    if (f.blockPart > 0) {
+      // Nearly every file: no hole in its block part (SEEK_HOLE, as copyInKernel asks first), copied in one step.
+      const hole = f.dense ? -3 : seekDataHole(src, 0, true);
+      if ((hole < 0 || hole >= f.blockPart) && f.blockPart <= KERNEL_COPY_STEP) {
+        if (kernelCopy(src, 0, fd, f.dataStart, f.blockPart, kernelCopyFrom) !== f.blockPart) return false;
+        if (copiedBytes) Atomics.add(copiedBytes, 0, BigInt(f.blockPart));
+      } else {
+        plain.reset(src, f.size, hole);
+        if (copyInKernel(plain, fd, f.dataStart, f.blockPart, image, !!f.dense) !== f.blockPart) return false;
+      }
+    }
+    if (preadStart(src, readBuf, tailLen + 1, f.blockPart) !== tailLen) return false;
+    const st = fstatxInto(src, SX);
+    if (st === null) plainOn = false;
+    if (st !== 0) return false;
+    if (SXi32[X_MTIME + HI] * 0x100000000 + SX32[X_MTIME + LO] !== f.mtimeSec || SX32[X_MTIME + 2] !== (f.mtimeNsec ?? 0)) return false;
+  } catch {
+    return false;
+  } finally {
+    closeSource(src);
+  }
+  readBuf.copy(tails, tailAt, 0, tailLen);
+  if (copiedBytes && tailLen) Atomics.add(copiedBytes, 0, BigInt(tailLen));
+  return true;
+}
+
 export function copyJob(job: JobOf<'copy'>): JobResult {
   const fd = outputFd(job.image);
   const readBuf = readBuffer();
@@ -105,6 +210,10 @@ export function copyJob(job: JobOf<'copy'>): JobResult {
   }, gatherBuf);
   let tailAt = 0;
   job.files.forEach((f, i) => {
+    if (!job.algo && kernelCopyFrom !== 'none' && copyPlain(f, fd, job.image, tails, tailAt, readBuf)) {
+      tailAt += f.size - f.blockPart;
+      return;
+    }
     const src: DataSource = f.src ?? {
       type: 'path', path: Buffer.from(f.path, 'latin1'),
       mtimeNs: f.mtimeSec === undefined ? undefined : BigInt(f.mtimeSec) * 1_000_000_000n + BigInt(f.mtimeNsec ?? 0),
