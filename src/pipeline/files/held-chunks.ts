@@ -5,6 +5,7 @@
 // (zfile.ts sealArena, a slab per result) and the fresh pages those slabs cost were ~7% of a worker's
 // samples in a -zlz4 build of the bench corpus.
 import { releaseBuffer } from '../../sys/release-buffer.js';
+import { prefault } from '../../sys/prefault.js';
 
 /** A chunk's size: a pcluster (at most 1 MiB) always fits an empty one. */
 export const CHUNK_BYTES = 1 << 20;
@@ -41,7 +42,7 @@ export function chunkTake(n: number, use: ChunkUse): Uint8Array {
   if (n > CHUNK_BYTES) throw new RangeError(`a payload of ${n} bytes exceeds a chunk`);
   if (!current || current.used + n > CHUNK_BYTES) {
     const old = current;
-    current = spare.pop() ?? { bytes: new Uint8Array(CHUNK_BYTES), used: 0, refs: 0 };
+    current = spare.pop() ?? freshChunk();
     current.used = 0;
     current.refs = 0;
     live.set(current.bytes.buffer as ArrayBuffer, current);
@@ -65,6 +66,13 @@ export function chunkRelease(bufs: readonly ArrayBuffer[]): void {
     if (!c) continue;
     if (--c.refs === 0 && c !== current) recycle(c);
   }
+}
+
+/** A new chunk, its pages mapped in one call: every byte of it is about to be written (sys/prefault.ts). */
+function freshChunk(): Chunk {
+  const bytes = new Uint8Array(CHUNK_BYTES);
+  prefault(bytes);
+  return { bytes, used: 0, refs: 0 };
 }
 
 function recycle(c: Chunk): void {

@@ -8,6 +8,7 @@ import { PCLUSTER_MAX_DSIZE, LCLUSTER_TYPE_PLAIN, LCLUSTER_TYPE_HEAD1, LCLUSTER_
 import type { Codec } from '../../compress/codec.js';
 import { takeSlab } from './slab-pool.js';
 import { chunkTake, chunkRelease, type ChunkUse } from './held-chunks.js';
+import { prefault } from '../../sys/prefault.js';
 
 export interface ZParams {
   codec: Codec;
@@ -90,6 +91,13 @@ export const MAX_EXTENT_INPUT = Math.min(PCLUSTER_MAX_DSIZE, 2 * 4000 * 1024);
 const WINDOW_SLACK = 0.5;
 
 let sharedWindow: Uint8Array | undefined;
+
+/**
+ * How far into the thread's window (its buffer) reads have reached: pages past it are fresh, mapped
+ * in one call before a read reaches them (sys/prefault.ts). A window grows with the longest input
+ * seen (up to 12 MiB per thread), each new page faulted in as a read came to it.
+ */
+let faulted: { buf: ArrayBufferLike | undefined; end: number } = { buf: undefined, end: 0 };
 
 /** Sequential reader of the file's bytes: fills buf[off, off+len) and returns how many it read (0 at EOF). */
 export type ReadFn = (buf: Uint8Array, off: number, len: number) => number;
@@ -209,6 +217,11 @@ export function compressExtents(read: ReadFn, size: number, p: ZParams, onBytes?
     // planned end then asks for it, and sees in that one read that the file did not grow (without,
     // SourceReader.finish probed with a read of its own: one more system call per file).
     const extra = winStart + want === size && want < win.length ? 1 : 0;
+    if (faulted.buf !== win.buffer) faulted = { buf: win.buffer, end: 0 };
+    if (want > faulted.end) {
+      prefault(win, Math.max(faulted.end, winLen), want);
+      faulted.end = want;
+    }
     while (winLen < want) {
       const n = read(win, winLen, want - winLen + extra);
       if (n === 0) break;
