@@ -228,6 +228,19 @@ export class CacheIndex {
     this.record(opts, file, stat, [key], [bytes], digests, id === undefined ? [] : [id], head);
   }
 
+  /**
+   * The image this build writes has addresses the index does not give (flat-index.ts learned them):
+   * saved under a new token, even with no record of its own changed.
+   */
+  touch(): void {
+    this.changed = true;
+  }
+
+  /** A stat ("...:ctimeNs") that may be recorded: its ctime older than the build's start by the margin (see notRacy). */
+  trustsStat(stat: string): boolean {
+    return this.notRacy(stat);
+  }
+
   /** The build's start in ms since the epoch: when each record it writes was last used. */
   private readonly now = Date.now();
 

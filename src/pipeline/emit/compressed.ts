@@ -11,6 +11,7 @@ import { extentsOf, packExtents, pclusterTarget, uninlineTail, worthCompressing,
 import type { FileJobs } from '../work/file-jobs.js';
 import type { EmitContext, Placement } from './context.js';
 import { copyFlat } from './flat.js';
+import { writeFlat } from './flat-from-image.js';
 import { writeChunked } from './chunk-files.js';
 import { dedupeKeys, placePayloads, wouldDedupe } from './payloads.js';
 import { dedupeSegment } from './extent-dedupe.js';
@@ -140,7 +141,7 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
         keys = dedupeKeys(ctx, z, zp);
       }
       if (count === 1 && !worthCompressing(z, size, bs)) {
-        // Stored flat: copied (and re-hashed) by a worker like any flat file.
+        // Stored flat: copied (and re-hashed) by a worker like any flat file, or from the old image.
         if (part.slabs) ctx.pool.recycle(part.slabs);
         if (part.held) await ctx.held.done(part.held);
         if (part.stored) closeEntryFd(part.stored.fd);
@@ -149,7 +150,7 @@ async function writeSegments(ctx: EmitContext, p: Inode, f: FileJobs, zp: ZParam
         const fp = fingerprint(ctx, p, f);
         if (fp) await fp;
         if (ctx.chunkStore) writeChunked(ctx, p);
-        else await copyFlat(ctx, p, ctx.reserve(p));
+        else await writeFlat(ctx, p, ctx.reserve(p));
         return 'flat';
       }
       // The inline tail (ztailpacking) goes wherever mkfs.erofs 1.9.3's buffer manager would take it

@@ -41,11 +41,15 @@ export interface Placement {
   tailLen: number;
 }
 
-/** A flat file waiting in the copy batch; `dense`: its blocks held other bytes (zero runs are written, not left as holes). */
+/**
+ * A flat file waiting in the copy batch; `dense`: its blocks held other bytes (zero runs are written,
+ * not left as holes); `record`: --cache notes where it went (FileJobQueue.placedFlat).
+ */
 export interface BatchedCopy {
   p: Inode;
   pl: Placement;
   dense: boolean;
+  record?: boolean;
 }
 
 const NO_BYTES = new Uint8Array(0);

@@ -18,7 +18,8 @@ import type { JobPool } from '../work/pool.js';
 import type { FileJobQueue } from '../work/file-jobs.js';
 import { systemClock } from '../../sys/clock.js';
 import { EmitContext } from './context.js';
-import { queueFlat, finishCopies, flushCopies } from './flat.js';
+import { finishCopies, flushCopies } from './flat.js';
+import { writeFlat } from './flat-from-image.js';
 import { writeCompressed } from './compressed.js';
 import { finishChunked, writeChunked, writeIndexed } from './chunk-files.js';
 import { writeDir, writeSymlink } from './dirs.js';
@@ -55,6 +56,7 @@ export async function emit(plan: Plan, o: BuildOptions, out: ImageOutput, pool: 
     ctx = new EmitContext(plan, o, out, pool, blob, jobs);
     return await emitWith(ctx, consume);
   } finally {
+    ctx?.jobs.release();
     blob?.abort();
     // -E fragments: the spool of the packed inode's bytes, read by the workers before emit returns.
     ctx?.fragments?.remove();
@@ -115,6 +117,8 @@ async function writeItems(ctx: EmitContext, consume: boolean): Promise<void> {
       const p = step.p;
       writeDir(ctx, p, ctx.placements.get(p)!);
       ctx.placements.delete(p);
+      // --cache: its flat files' inline tails have their addresses now.
+      if (ctx.o.cacheDir !== undefined) ctx.jobs.dirWritten(p);
       if (consume) {
         // Its entries have their nids in the image now; a subdirectory still to come keeps its parent
         // (for '..' and paths) through its own parent field.
@@ -149,7 +153,7 @@ function placeAndWrite(ctx: EmitContext, p: Inode): Promise<void> | undefined {
     writeIndexed(ctx, p);
   } else if (p.kind === 'reg' && p.size > 0) {
     if (ctx.chunkStore) writeChunked(ctx, p);
-    else return queueFlat(ctx, p, ctx.reserve(p));
+    else return writeFlat(ctx, p, ctx.reserve(p));
   } else {
     const pl = ctx.reserve(p);
     if (p.kind === 'lnk') writeSymlink(ctx, p, pl);

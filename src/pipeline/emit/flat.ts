@@ -18,9 +18,12 @@ export async function copyFlat(ctx: EmitContext, p: Inode, pl: Placement, dense 
   await queueFlat(ctx, p, pl, dense);
 }
 
-/** copyFlat without a promise of its own: one only when the batch is sent (the writer's loop calls this per file). */
-export function queueFlat(ctx: EmitContext, p: Inode, pl: Placement, dense = false): Promise<void> | undefined {
-  ctx.batch.push({ p, pl, dense });
+/**
+ * copyFlat without a promise of its own: one only when the batch is sent (the writer's loop calls this
+ * per file). `record`: --cache notes where the file went, for a later build (flat-from-image.ts).
+ */
+export function queueFlat(ctx: EmitContext, p: Inode, pl: Placement, dense = false, record = false): Promise<void> | undefined {
+  ctx.batch.push(record ? { p, pl, dense, record } : { p, pl, dense });
   ctx.batchBytes += p.size;
   return ctx.batchBytes >= COPY_BATCH_BYTES || ctx.batch.length >= COPY_BATCH_FILES ? flushCopies(ctx) : undefined;
 }
@@ -43,11 +46,12 @@ export async function flushCopies(ctx: EmitContext): Promise<void> {
   const pr = ctx.pool.run({ kind: 'copy', image: ctx.out.tempPath, files, algo }).then((r) => {
     const res = r as { tails: Uint8Array; digests?: Uint8Array };
     let at = 0;
-    items.forEach(({ p, pl }, i) => {
+    items.forEach(({ p, pl, record }, i) => {
       pl.tail = res.tails.subarray(at, at + pl.tailLen);
       at += pl.tailLen;
       if (res.digests) ctx.setFingerprint(p, res.digests.subarray(32 * i, 32 * i + 32));
       ctx.writeItem(p, pl);
+      if (record) ctx.jobs.placedFlat(p, pl.startBlk * bs, p.size - pl.tailLen, ctx.inodeEndOf(p));
     });
   });
   // Observed when awaited (finishCopies); never an unhandled rejection meanwhile.

@@ -58,9 +58,14 @@ export class StoredCopies {
     if (st.fd >= 0) this.close.push(st.fd);
   }
 
+  /** The batch is full: flushIfFull sends it. */
+  get full(): boolean {
+    return this.runs.length >= 4 * BATCH_RUNS || this.bytes >= BATCH_BYTES;
+  }
+
   /** Send the batch when full; waits only when too many copies are in flight. */
   async flushIfFull(): Promise<void> {
-    if (this.runs.length >= 4 * BATCH_RUNS || this.bytes >= BATCH_BYTES) await this.flush();
+    if (this.full) await this.flush();
   }
 
   async flush(): Promise<void> {

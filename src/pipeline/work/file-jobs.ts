@@ -13,7 +13,9 @@ import { mayBeWorthCompressing, type ZParams, type ZResult } from '../files/zfil
 import { digestAlgorithm } from '../../fingerprint/compute.js';
 import { CacheIndex, optionsKey, type IndexEntry, type Rec } from '../cache/cache-index.js';
 import { entryHasIdentity, imageHead, resultOfHead } from '../cache/cache.js';
-import { trustedImage, type OldImage } from '../cache/old-image.js';
+import { OldImageReader, trustedImage, type OldImage } from '../cache/old-image.js';
+import { FlatIndex, type FlatPlace } from '../cache/flat-index.js';
+import { ISLOT_SIZE } from '../../format/constants.js';
 
 /** Every this many files laid out from index heads, the writer checks one entry's identity itself (see fromHead). */
 const HEAD_PROBE_EVERY = 64;
@@ -31,6 +33,22 @@ export function segmentsFromHeads(): number {
 
 /** Segments whose entry a build found missing or damaged (and wrote anew), by key: see FileJobQueue.count. */
 export type CacheOutcomes = Map<string, { cache: 'absent' | 'damaged'; indexed: boolean }>;
+
+/** A flat file whose bytes the old image holds (FileJobQueue.flatInImage). */
+export interface FlatInImage {
+  at: FlatPlace;
+  image: OldImage;
+  reader: OldImageReader;
+}
+
+/** A flat file the writer placed: its record is made once its inode has its address (dirWritten). */
+interface FlatPlaced {
+  p: Inode;
+  blockAt: number;
+  part: number;
+  /** Bytes of its inode and xattrs: an inline tail follows them. */
+  inodeEnd: number;
+}
 
 export interface FileJobs {
   hash?: Promise<Uint8Array>;
@@ -219,6 +237,9 @@ export class FileJobQueue {
         this.heads = heads && !this.params.dedupe && !this.params.fragments;
         // The old image, when the index's addresses are its own and it is still as recorded (old-image.ts).
         if (this.heads && oldImage) this.image = trustedImage(o.cacheDir, this.index.imageToken);
+        // Flat files' places, for the old image of that token (none without one: every flat file then
+        // copied from the source, its place noted for the next build).
+        if (!this.algo && !o.tarIndex) this.flatIndex = FlatIndex.load(o.cacheDir, this.image ? this.index.imageToken : undefined);
       }
     }
   }
@@ -555,6 +576,62 @@ export class FileJobQueue {
     if (h) this.index.placed(f.rec.opts, f.rec.path, h);
   }
 
+  /**
+   * Flat file `p`, unchanged since a build placed it in the old image (same stat identity, see
+   * flat-index.ts): where its bytes lie there, and the reader of the old image for its tail;
+   * undefined otherwise (it is then copied from the source). Not with fingerprints (flat-index.ts
+   * keeps no digests: such files are read and hashed).
+   */
+  flatInImage(p: Inode): FlatInImage | undefined {
+    if (!this.flatIndex || !this.image || p.statId === undefined || p.data) return undefined;
+    const at = this.flatIndex.get(p.statId);
+    if (!at || at.part > p.size) return undefined;
+    // Opened once, with the identity checked: an image changed since the build started is not read.
+    if (this.reader === undefined) this.reader = OldImageReader.open(this.image) ?? null;
+    if (!this.reader) return undefined;
+    return { at, image: this.image, reader: this.reader };
+  }
+
+  private reader?: OldImageReader | null;
+  /** --cache without fingerprints: flat files' places in the old image, and in this build's (flat-index.ts). */
+  private flatIndex?: FlatIndex;
+  /** Flat files placed, by directory (their inodes get addresses when it is written: dirWritten). */
+  private readonly flats = new Map<Inode, FlatPlaced[]>();
+
+  /**
+   * The writer placed flat file `p`: `part` bytes in blocks from byte `blockAt`, the rest inline after
+   * its inode and xattrs (`inodeEnd` bytes) or in a block of its own. Where its tail lies is known
+   * once its directory is written (dirWritten).
+   */
+  placedFlat(p: Inode, blockAt: number, part: number, inodeEnd: number): void {
+    if (!this.flatIndex || p.statId === undefined || p.data || !p.parent || !this.index!.trustsStat(p.statId)) return;
+    let l = this.flats.get(p.parent);
+    if (!l) this.flats.set(p.parent, (l = []));
+    l.push({ p, blockAt: part ? blockAt : 0, part, inodeEnd });
+  }
+
+  /**
+   * Directory `d` is written: its entries' inodes have their addresses, so the flat index learns
+   * where the inline tails of its flat files lie (and lets go of their inodes).
+   */
+  dirWritten(d: Inode): void {
+    const l = this.flats.get(d);
+    if (!l) return;
+    this.flats.delete(d);
+    for (const f of l) {
+      const p = f.p;
+      // (A hard link's inode gets its address with its first directory's entries.)
+      if (p.nid < 0) continue;
+      this.flatIndex!.set(p.statId!, { blockAt: f.blockAt, part: f.part, tailAt: f.part < p.size ? p.nid * ISLOT_SIZE + f.inodeEnd : 0 });
+    }
+  }
+
+  /** The old image's reader closed (the writer is done with it, or the build failed). */
+  release(): void {
+    this.reader?.close();
+    this.reader = undefined;
+  }
+
   /** The image token the saved index has ('' none): recorded with the image once it is in place (old-image.ts). */
   get imageToken(): string {
     return this.index?.savedToken ?? '';
@@ -655,7 +732,14 @@ export class FileJobQueue {
     if (!this.index) return;
     await Promise.all(this.recording);
     if (this.pendingRecords > 0) await new Promise<void>((r) => (this.allRecorded = r));
+    this.release();
+    // Every directory is written by now: the flat files left are those whose copies came back after
+    // their directory was written (their inodes had addresses all along).
+    for (const d of [...this.flats.keys()]) this.dirWritten(d);
+    // New flat places are this image's: the index is saved under a new token, which they go with.
+    if (this.flatIndex?.changed) this.index.touch();
     this.index.save();
+    if (this.flatIndex?.changed || this.index.savedToken !== this.index.imageToken) this.flatIndex?.save(this.o.cacheDir!, this.index.savedToken);
   }
 }
 
