@@ -187,3 +187,31 @@ module.registerHooks({ load(url, ctx, next) { appendFileSync(${JSON.stringify(lo
     fs.rmSync(d, { recursive: true, force: true });
   }
 });
+
+test('version_without_commander: --version and -V print package.json\'s version without loading commander or a command module', (t) => {
+  if (!(module as { registerHooks?: unknown }).registerHooks) { t.skip('module.registerHooks needs Node >= 22.15'); return; }
+  const d = fs.mkdtempSync(path.join(tmpdir(), 'forge-startup-'));
+  try {
+    const log = path.join(d, 'loads');
+    const hook = path.join(d, 'hook.mjs');
+    fs.writeFileSync(hook, `import module from 'node:module';
+import { appendFileSync } from 'node:fs';
+module.registerHooks({ load(url, ctx, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, ctx); } });
+`);
+    const pkg = JSON.parse(fs.readFileSync(path.join(path.dirname(FORGE_BIN), '..', 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      fs.rmSync(log, { force: true });
+      const r = spawnSync(process.execPath, ['--import', hook, FORGE_BIN, flag], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, `${pkg.version}\n`, flag);
+      const loaded = fs.readFileSync(log, 'utf8').trim().split('\n').filter((u) => !u.startsWith('node:'));
+      // The launcher and main.js with what it imports statically, nothing else (commander: 7 files).
+      assert.deepEqual(loaded.map((u) => u.replace(/^.*\/(bin|dist\/src)\//, '')).sort(), ['cli/main.js', 'erofs-forge.js', 'errors.js', 'sys/cleanup.js'], flag);
+    }
+    // With another argument commander answers, with the same words.
+    const h = spawnSync(process.execPath, [FORGE_BIN, '--version', '--help'], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(h.stdout, `${pkg.version}\n`);
+  } finally {
+    fs.rmSync(d, { recursive: true, force: true });
+  }
+});
