@@ -173,7 +173,7 @@ module.registerHooks({ load(url, ctx, next) { appendFileSync(${JSON.stringify(lo
     assert.deepEqual([...new Set(loads.map(([thread]) => thread))], ['0'], 'no worker thread for a small build');
     // Ours: the launcher, main.js and what it shares with the bundle; the rest from dist/src/bundle/.
     const ours = loads.map(([, u]) => u).filter((u) => u.includes('/dist/src/')).map((u) => u.replace(/^.*\/dist\/src\//, ''));
-    assert.deepEqual(ours.filter((u) => !u.startsWith('bundle/')).sort(), ['cli/main.js', 'errors.js', 'sys/cleanup.js']);
+    assert.deepEqual(ours.filter((u) => !u.startsWith('bundle/')).sort(), ['cli/main.js', 'cli/version.js', 'errors.js', 'sys/cleanup.js']);
     assert.ok(ours.includes('bundle/build.js'), ours.join(' '));
     assert.ok(ours.length < 40, `${ours.length} files of ours: ${ours.join(' ')}`);
     // The same image as the modules' own build (the library's, through dist/src/cli/build.js).
@@ -206,7 +206,7 @@ module.registerHooks({ load(url, ctx, next) { appendFileSync(${JSON.stringify(lo
       assert.equal(r.stdout, `${pkg.version}\n`, flag);
       const loaded = fs.readFileSync(log, 'utf8').trim().split('\n').filter((u) => !u.startsWith('node:'));
       // The launcher and main.js with what it imports statically, nothing else (commander: 7 files).
-      assert.deepEqual(loaded.map((u) => u.replace(/^.*\/(bin|dist\/src)\//, '')).sort(), ['cli/main.js', 'erofs-forge.js', 'errors.js', 'sys/cleanup.js'], flag);
+      assert.deepEqual(loaded.map((u) => u.replace(/^.*\/(bin|dist\/src)\//, '')).sort(), ['cli/main.js', 'cli/version.js', 'erofs-forge.js', 'errors.js', 'sys/cleanup.js'], flag);
     }
     // With another argument commander answers, with the same words.
     const h = spawnSync(process.execPath, [FORGE_BIN, '--version', '--help'], { encoding: 'utf8', timeout: 20_000 });

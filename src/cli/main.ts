@@ -4,6 +4,7 @@ import type * as ExtractCmd from './extract-cmd.js';
 import type * as BuildCmd from './build.js';
 import type * as MkfsCmd from './mkfs.js';
 import { UserError, CorruptImageError, UnsupportedFeatureError } from '../errors.js';
+import { FORGE_VERSION } from './version.js';
 import { liveTempFiles, committedImages, undoOnSignal, liveDevices } from '../sys/cleanup.js';
 
 // Not `import ... from 'node:fs'`: the ES module facade of node:fs reads every export, loading its
@@ -22,8 +23,6 @@ const MODULES: (() => Promise<Command[]>)[] = [
   async () => [(await import('./share-report.js')).shareReportCommand()],
   async () => [(await import('./seal.js')).sealCommand()],
 ];
-/** What `--version` prints (package.json's version, as mkfs.ts's FORGE_VERSION). */
-const FORGE_VERSION = '0.1.0';
 const MODULE_OF: Record<string, number> = { build: 0, inspect: 1, ls: 1, cat: 1, extract: 1, verify: 2, 'share-report': 3, seal: 4 };
 
 /**

@@ -12,9 +12,9 @@ import { parseMkfsArgs, type MkfsArgs } from './mkfs-args.js';
 import { codecUnavailable } from '../compress/codec.js';
 import { parseCompressHints } from '../pipeline/plan/compress-hints.js';
 import { userMessage } from './entry.js';
+import { FORGE_VERSION } from './version.js';
 
 export const MKFS_COMPAT_VERSION = '1.9.3';
-const FORGE_VERSION = '0.1.0';
 
 export function mkfsUsage(prog: string): string {
   return `Usage: ${prog} [OPTIONS] FILE SOURCE
