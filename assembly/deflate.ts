@@ -27,9 +27,17 @@
 //          code lengths, the code-length order, bit reversal
 //   SPLIT_B/N/J, PRICE, XLOG  splitPrice's histograms, results and f * log2(f) table
 //   HUF    hbuild's frequencies in, code out, scratch; WD_* wdynamic's code in, scratch
-//   then, sized by reserve(cap): per token SYM u16 (literal byte or length symbol 257..285), VAL u32
-//   (length | distance << 9, matches only), DSYM u8 (distance symbol), XB u8 (extra bits); the input
-//   IN (cap bytes + 16 of padding: 8-byte loads may read past the end); the writer's OUT (wreset).
+//   then, sized by configure(inCap, tokCap, outCap):
+//   IN     the input (inCap bytes + 16 of padding: 8-byte loads may read past the end), at a fixed
+//          address: the encoder's window when the caller reads its input there (no copy), else
+//          the bytes JS copies in as the parse needs them
+//   TOK    the tokens, one u32 each: a literal is its byte; a match is its length symbol (257..285)
+//          | distance symbol << 9 | the length's extra bits' value << 14 | the distance's << 19 (5
+//          and 13 bits at most). Sized by tokens, not by input, and one run of pages: four arrays
+//          (symbol, length and distance, distance symbol, extra bits: 8 bytes a token) of one slot
+//          per input byte, moved up each time the input grew, left ~40 MiB resident per thread
+//          after 1 MiB pclusters
+//   OUT    the writer's output (wreset)
 // Entries of earlier inputs are below base (it grows by inCap + WSIZE + 1 per input), so no table is
 // cleared between inputs (only when base nears 2^30).
 
@@ -62,6 +70,8 @@ const DIST_EXTRA: usize = DIST_BASE + 64; // u8 x 30
 const FIXED_LEN: usize = DIST_EXTRA + 32; // u8 x 288: literal/length code lengths of the fixed code
 const CL_ORDER: usize = FIXED_LEN + 288; // u8 x 19: the order code-length code lengths are sent in
 const REV8: usize = CL_ORDER + 32; // u8 x 256: bits reversed
+const LEN_EV: usize = REV8 + 256; // u8 x 259: length -> the value of its extra bits
+const SYM_XB: usize = LEN_EV + 260; // u8 x 288: literal/length symbol -> extra bits (0 for a literal)
 // block-split pricing (splitPrice): histograms of the open block (B), the candidate next block (N)
 // and both (J), each literal/length i32 x 288 then distance i32 x 32; its results; f * log2(f)
 const SPLIT_B: usize = TABLES + 4096;
@@ -98,13 +108,14 @@ const WD_NEXT: usize = WD_CNT + 64; // i32 x 16
 const DYN: usize = WD_NEXT + 64;
 const EOB: i32 = 256;
 
+const IN: usize = DYN;
 let inCap: i32 = 0;
-let symPtr: usize = DYN;
-let valPtr: usize = DYN;
-let dsymPtr: usize = DYN;
-let xbPtr: usize = DYN;
-let inPtr: usize = DYN;
-let outPtr: usize = DYN;
+let tokCap: i32 = 0;
+let outCap: i32 = 0;
+/** the current input: IN + its offset there */
+let inPtr: usize = IN;
+let tokPtr: usize = IN + 16;
+let outPtr: usize = IN + 16;
 let base: i32 = WSIZE + 1;
 let tablesReady: bool = false;
 /** extra bits and fixed-code bits of the tokens the last parse() added (JS keeps the running sums) */
@@ -150,46 +161,35 @@ function prepare(): void {
 }
 export function pricePtr(): usize { return PRICE; }
 export function codesPtr(): usize { return CODES; }
-export function symArr(): usize { return symPtr; }
-export function valArr(): usize { return valPtr; }
-export function dsymArr(): usize { return dsymPtr; }
-export function xbArr(): usize { return xbPtr; }
-/** Address of the input (moves when reserve() grows it). */
-export function inputPtr(): usize { return inPtr; }
-/** Token capacity: the input capacity + 1. */
-export function tokCap(): i32 { return inCap + 1; }
+/** Address of the token records (moves when configure() grows the input). */
+export function tokArr(): usize { return tokPtr; }
+/** Address of the input region (fixed). */
+export function inputPtr(): usize { return IN; }
+export function inputCap(): i32 { return inCap; }
+export function tokenCap(): i32 { return tokCap; }
+export function outputCap(): i32 { return outCap; }
 
 function ensureMemory(need: usize): void {
   const have = <usize>memory.size() << 16;
   if (need > have) memory.grow(<i32>((need - have + 65535) >> 16));
 }
 
-/** Make room for `cap` input bytes (and as many tokens, plus one), keeping the `keep` input bytes
- *  already copied and the tokens parsed so far. May grow the memory (views of it must be made
- *  again). Returns the input's address. */
-export function reserve(cap: i32, keep: i32): usize {
-  if (cap <= inCap) return inPtr;
-  const c: usize = (<usize>cap + 16) & ~15;
-  const ns: usize = DYN;
-  const nv: usize = ns + 2 * c;
-  const nd: usize = nv + 4 * c;
-  const nx: usize = nd + c;
-  const ni: usize = nx + c;
-  ensureMemory(ni + <usize>cap + 16);
-  // every region moves up (or stays): move the highest first
-  if (keep > 0) memory.copy(ni, inPtr, <usize>keep);
-  if (nTok > 0) {
-    memory.copy(nx, xbPtr, <usize>nTok);
-    memory.copy(nd, dsymPtr, <usize>nTok);
-    memory.copy(nv, valPtr, 4 * <usize>nTok);
-  }
-  symPtr = ns;
-  valPtr = nv;
-  dsymPtr = nd;
-  xbPtr = nx;
-  inPtr = ni;
-  inCap = cap;
-  return inPtr;
+/** Make room for at least `inCap` input bytes, `tokCap` tokens and `outCap` output bytes (none
+ *  shrinks), keeping the input bytes and the tokens parsed so far. May grow the memory (views of
+ *  it must be made again). Returns the input's address. */
+export function configure(inBytes: i32, tokens: i32, outBytes: i32): usize {
+  prepare();
+  if (inBytes <= inCap && tokens <= tokCap && outBytes <= outCap) return IN;
+  if (inBytes > inCap) inCap = inBytes;
+  if (tokens > tokCap) tokCap = tokens;
+  if (outBytes > outCap) outCap = outBytes;
+  const nt: usize = (IN + <usize>inCap + 16 + 15) & ~15;
+  outPtr = (nt + 4 * <usize>tokCap + 15) & ~15;
+  ensureMemory(outPtr + <usize>outCap + 16);
+  // the tokens move up (or stay) when the input grew
+  if (nt != tokPtr && nTok > 0) memory.copy(nt, tokPtr, 4 * <usize>nTok);
+  tokPtr = nt;
+  return IN;
 }
 
 function initTables(): void {
@@ -200,9 +200,11 @@ function initTables(): void {
     if (s == 28) b = 258;
     store<u16>(LEN_BASE + 2 * <usize>s, <u16>b);
     store<u8>(LEN_EXTRA + <usize>s, <u8>e);
+    store<u8>(SYM_XB + 257 + <usize>s, <u8>e);
     for (let l = b; l < b + (1 << e) && l <= 258; l++) {
       store<u16>(LEN_SYM + 2 * <usize>l, <u16>(257 + s));
       store<u8>(LEN_XB + <usize>l, <u8>e);
+      store<u8>(LEN_EV + <usize>l, <u8>(l - b));
     }
     b += 1 << e;
   }
@@ -233,8 +235,8 @@ function initTables(): void {
   tablesReady = true;
 }
 
-/** Start a new input of n bytes (already reserved) at a level 1..9. */
-export function begin(n: i32, level: i32): void {
+/** Start a new input of n bytes at IN + off (configured) at a level 1..9. */
+export function begin(n: i32, level: i32, off: i32): void {
   // zlib's configuration table (deflate.c): good, lazy, nice, chain; levels 1-3 greedy
   if (level <= 1) { goodLen = 4; maxLazy = 4; niceLen = 8; maxChain = 4; lazy = false; }
   // level 2, `build -z deflate`'s default, is not zlib's: it inserts the positions of matches up to
@@ -259,6 +261,7 @@ export function begin(n: i32, level: i32): void {
   memory.fill(STATS, 0, 4 * (288 + 32));
   store<i32>(STATS + 4 * EOB, 1);
   srcLen = n;
+  inPtr = IN + <usize>off;
   pos = 0;
   nTok = 0;
   prevLen = MIN_MATCH - 1;
@@ -329,7 +332,7 @@ function longest(p: i32, cand: i32, best: i32, chain: i32): i32 {
 
 @inline function emitLit(p: i32): void {
   const c: u32 = load<u8>(inPtr + <usize>p);
-  store<u16>(symPtr + (<usize>nTok << 1), <u16>c);
+  store<u32>(tokPtr + (<usize>nTok << 2), c);
   const h = STATS + (<usize>c << 2);
   store<i32>(h, load<i32>(h) + 1);
   addFixed += c < 144 ? 8 : 9;
@@ -340,11 +343,9 @@ function longest(p: i32, cand: i32, best: i32, chain: i32): i32 {
   const s: u32 = load<u16>(LEN_SYM + (<usize>len << 1));
   const ds: u32 = dist <= 256 ? load<u8>(DSYM_LO + <usize>dist) : load<u8>(DSYM_HI + <usize>((dist - 1) >> 7));
   const x: i32 = <i32>load<u8>(LEN_XB + <usize>len) + <i32>load<u8>(DIST_EXTRA + <usize>ds);
-  const t = <usize>nTok;
-  store<u16>(symPtr + (t << 1), <u16>s);
-  store<u32>(valPtr + (t << 2), <u32>(len | (dist << 9)));
-  store<u8>(dsymPtr + t, <u8>ds);
-  store<u8>(xbPtr + t, <u8>x);
+  const lv: u32 = load<u8>(LEN_EV + <usize>len);
+  const dv: u32 = <u32>dist - <u32>load<u16>(DIST_BASE + (<usize>ds << 1));
+  store<u32>(tokPtr + (<usize>nTok << 2), s | (ds << 9) | (lv << 14) | (dv << 19));
   const h = STATS + (<usize>s << 2);
   store<i32>(h, load<i32>(h) + 1);
   const hd = ST_D + (<usize>ds << 2);
@@ -463,16 +464,18 @@ export function splitPrice(from: i32, n: i32, tlB: i32, tdB: i32): void {
   let fixed: i32 = 0;
   let matches: i32 = 0;
   const end = from + n;
-  // branch-free: literals and matches interleave unpredictably. A literal's distance symbol and
-  // extra bits are not written (stale): its distance count goes to slot 31, unused, its extra bits are 0
+  // branch-free: literals and matches interleave unpredictably
   for (let t = from; t < end; t++) {
-    const s = <usize>load<u16>(symPtr + (<usize>t << 1));
+    const v = load<u32>(tokPtr + (<usize>t << 2));
+    const s = <usize>(v & 511);
     const h = SPLIT_N + (s << 2);
     store<i32>(h, load<i32>(h) + 1);
     const isMatch = s > 256;
-    const hd = SPLIT_N + SPLIT_D + (select<usize>(<usize>load<u8>(dsymPtr + <usize>t), 31, isMatch) << 2);
+    // a literal's distance symbol reads as 0: its count goes to slot 31 (unused), its extra bits are 0
+    const ds = <usize>((v >> 9) & 31);
+    const hd = SPLIT_N + SPLIT_D + (select<usize>(ds, 31, isMatch) << 2);
     store<i32>(hd, load<i32>(hd) + 1);
-    const x = select<i32>(<i32>load<u8>(xbPtr + <usize>t), 0, isMatch);
+    const x = <i32>load<u8>(SYM_XB + s) + <i32>load<u8>(DIST_EXTRA + ds);
     matches += <i32>isMatch;
     xb += x;
     fixed += <i32>load<u8>(FIXED_LEN + s) + select<i32>(5 + x, 0, isMatch);
@@ -752,10 +755,9 @@ let wPos: usize = DYN;
 let wAcc: u64 = 0;
 let wCnt: i32 = 0;
 
-/** Start an output of at most `capacity` bytes (after the input region; may grow the memory). */
+/** Start an output of at most `capacity` bytes (after the tokens; may grow the memory). */
 export function wreset(capacity: i32): usize {
-  outPtr = (inPtr + <usize>inCap + 16 + 15) & ~15;
-  ensureMemory(outPtr + <usize>capacity + 16);
+  configure(inCap, tokCap, capacity);
   wPos = outPtr;
   wAcc = 0;
   wCnt = 0;
@@ -842,20 +844,19 @@ export function wtokens(from: i32, k: i32): void {
   // cnt < 8 before each token, which adds at most 15 + 5 + 15 + 13 bits: acc stays below 2^56; whole
   // bytes are stored 8 at a time (OUT has 16 bytes of slack past the capacity)
   for (let t = from; t < k; t++) {
-    const s = <usize>load<u16>(symPtr + (<usize>t << 1));
+    const v = load<u32>(tokPtr + (<usize>t << 2));
+    const s = <usize>(v & 511);
     const c = load<u32>(CODES + (s << 2));
     acc |= <u64>(c & 0xffff) << cnt;
     cnt += <u64>(c >> 16);
     if (s > 256) {
-      const v = load<u32>(valPtr + (<usize>t << 2));
-      const li = s - 257;
-      acc |= <u64>((v & 511) - <u32>load<u16>(LEN_BASE + (li << 1))) << cnt;
-      cnt += <u64>load<u8>(LEN_EXTRA + li);
-      const ds = <usize>load<u8>(dsymPtr + <usize>t);
+      acc |= <u64>((v >> 14) & 31) << cnt;
+      cnt += <u64>load<u8>(SYM_XB + s);
+      const ds = <usize>((v >> 9) & 31);
       const d = load<u32>(CODE_D + (ds << 2));
       acc |= <u64>(d & 0xffff) << cnt;
       cnt += <u64>(d >> 16);
-      acc |= <u64>((v >> 9) - <u32>load<u16>(DIST_BASE + (ds << 1))) << cnt;
+      acc |= <u64>(v >> 19) << cnt;
       cnt += <u64>load<u8>(DIST_EXTRA + ds);
     }
     store<u64>(p, acc);

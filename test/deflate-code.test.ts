@@ -9,7 +9,7 @@ import { RefCode } from './helpers/deflate-code-reference.js';
 import { NUM_LL, NUM_D, NUM_CL, EOB, FIXED_LL_LEN, CL_ORDER, canonicalCodes } from '../src/compress/deflate-huffman.js';
 import { BitWriter } from '../src/compress/deflate-writer.js';
 import { deflateWasm } from '../src/compress/deflate-lz77.js';
-import { TokenStore } from '../src/compress/deflate-tokens.js';
+import { TokenStore, tokXb } from '../src/compress/deflate-tokens.js';
 import { Lz77Parser } from '../src/compress/deflate-lz77.js';
 import { deflateDestSize, warmUpCalls } from '../src/compress/deflate.js';
 
@@ -81,7 +81,7 @@ test('deflate_code_reads_token_store_in_place: a histogram in the module\'s memo
   const ts = new TokenStore();
   const parser = new Lz77Parser();
   const src = warmUpCalls()[7].src;
-  parser.begin(ts, src, src.length, 2);
+  parser.begin(ts, src, src.length, 2, src.length + 2);
   parser.parseTo(src.length);
   const inPlace = new DynCode();
   inPlace.build(ts.cumLL, ts.cumD);
@@ -145,13 +145,15 @@ function refPrice(ts: TokenStore, from: number, n: number, bLL: Int32Array, bD: 
   let fixed = 0;
   let matches = 0;
   for (let t = from; t < from + n; t++) {
-    const s = ts.sym[t];
+    const v = ts.tok[t];
+    const s = v & 511;
     nLL[s]++;
     if (s > 256) {
-      nD[ts.dsym[t]]++;
+      const x = tokXb(v);
+      nD[(v >>> 9) & 31]++;
       matches++;
-      xb += ts.xb[t];
-      fixed += FIXED_LL_LEN[s] + 5 + ts.xb[t];
+      xb += x;
+      fixed += FIXED_LL_LEN[s] + 5 + x;
     } else fixed += FIXED_LL_LEN[s];
   }
   const tlN = n + 1;
@@ -183,7 +185,7 @@ test('deflate_split_price_matches_js: splitPrice gives the JS pricing\'s doubles
   // text, noise, text then noise, zeros; open blocks small and past the f*log2(f) table (4096)
   for (const [i, level] of [[0, 2], [2, 2], [7, 2], [7, 6], [9, 1]] as const) {
     const src = calls[i].src;
-    parser.begin(ts, src, src.length, level);
+    parser.begin(ts, src, src.length, level, src.length + 2);
     parser.parseTo(src.length);
     const STEP = 64;
     // an open block B of made-up counts, large enough for the big-count path

@@ -434,3 +434,25 @@ test('deflate_codec_output_reused_same_bytes: the codec writes each stream into 
     assert.equal(shared, pairs, `level ${level}: consecutive coded streams in one buffer`);
   }
 });
+
+test('deflate_stored_pcluster_shared_buffer: stored streams (incompressible input) are written into the codec\'s reused buffer too, not a new buffer each (garbage a worker\'s GC came for after some 64 MiB)', async () => {
+  const { makeCodec } = await import('../src/compress/codec.js');
+  const text = new TextEncoder().encode(BASE_WORDS.join(' ').repeat(60));
+  for (const level of [0, DEFLATE_DEFAULT_LEVEL]) {
+    const codec = makeCodec({ name: 'deflate', level }, 1 << 20);
+    let buffer: ArrayBufferLike | undefined;
+    let stored = 0;
+    for (const [i, [src, cap]] of ([[prng(4, 1_200_000), 1 << 20], [text, 4096], [prng(3, 200_000), 65536], [text, 1 << 20], [prng(5, 70_000), 4096]] as const).entries()) {
+      const want = deflateDestSize(src, src.length, cap, level);
+      const got = codec.compress(src, src.length, cap);
+      assert.equal(got.consumed, want.consumed, `level ${level} input ${i}`);
+      assert.ok(same(got.data, want.data), `level ${level} input ${i}`);
+      if (((got.data[0] >> 1) & 3) === 0) stored++;
+      buffer ??= got.data.buffer;
+      assert.equal(got.data.buffer, buffer, `level ${level} input ${i}: a new buffer`);
+    }
+    assert.ok(stored >= 3, `level ${level}: ${stored} stored streams`);
+    // level 0 stores every stream; the first one sized the buffer
+    if (level === 0) assert.equal(stored, 5);
+  }
+});

@@ -1,7 +1,7 @@
 // The codecs behind `-z`, one narrow interface: compress as much input as fits a byte budget
 // ("destsize", erofs-format.md §6). Each maps a user name to its on-disk algorithm id.
 import { Lz4Scratch } from './lz4.js';
-import { deflateDestSizeShared, DEFLATE_DEFAULT_LEVEL, DEFLATE_MAX_LEVEL, type DeflateHint } from './deflate.js';
+import { deflateDestSizeShared, deflateInputWindow, DEFLATE_DEFAULT_LEVEL, DEFLATE_MAX_LEVEL, type DeflateHint } from './deflate.js';
 import { ZstdEncoder, nodeHasZstd, zstdDefaultWindowLog, ZSTD_DEFAULT_LEVEL, ZSTD_MAX_LEVEL, ZSTD_NODE_MIN } from './zstd.js';
 import { MicroLzmaEncoder, lzmaDefaultDictSize, lzmaLevelValid, LZMA_DEFAULT_LEVEL } from './lzma-encoder.js';
 import { COMPRESSION_LZ4, COMPRESSION_DEFLATE, COMPRESSION_ZSTD, COMPRESSION_LZMA } from '../format/constants.js';
@@ -96,6 +96,7 @@ registerCodec('deflate', COMPRESSION_DEFLATE, DEFLATE_DEFAULT_LEVEL, [0, DEFLATE
     name: 'deflate', algorithm: COMPRESSION_DEFLATE, level,
     compress: (src, srcLen, capacity) => deflateDestSizeShared(src, srcLen, capacity, level, hint),
     decompress: DECODERS[COMPRESSION_DEFLATE].decompress,
+    window: (n, outCap) => deflateInputWindow(n, outCap, level),
   };
 });
 registerCodec('lz4hc', COMPRESSION_LZ4, 9, [0, 12], lz4Factory('lz4hc'));

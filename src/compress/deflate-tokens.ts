@@ -3,7 +3,7 @@
 // structural walk of untrusted streams for the strict inflater's error messages.
 import {
   LEN_BASE, LEN_EXTRA, DIST_BASE, DIST_EXTRA, CL_ORDER, NUM_LL, NUM_D, NUM_CL, EOB, FIXED_LL_LEN, FIXED_D_LEN,
-  Decoder, LL_AUX, D_AUX,
+  Decoder, LL_AUX, D_AUX, SYM_XB, SYM_LEN_BASE,
 } from './deflate-huffman.js';
 
 /**
@@ -11,14 +11,12 @@ import {
  * makes them, and remakes them when the memory grows); valid until the next parse call.
  */
 export class TokenStore {
-  /** literal byte 0..255 or length symbol 257..285 */
-  sym = new Uint16Array(0);
-  /** match: length | distance << 9 (not written for literals) */
-  val = new Uint32Array(0);
-  /** distance symbol (not written for literals) */
-  dsym = new Uint8Array(0);
-  /** extra bits (length + distance) */
-  xb = new Uint8Array(0);
+  /**
+   * The tokens, one u32 each (assembly/deflate.ts TOK): a literal is its byte; a match is its length
+   * symbol (257..285) | distance symbol << 9 | its length's extra bits' value << 14 | its
+   * distance's << 19. The symbol is tok[t] & 511 either way; tokSpan and tokXb read the rest.
+   */
+  tok = new Uint32Array(0);
   n = 0;
   /** cumulative statistics of the tokens (cumLL counts one EOB); the driver subtracts completed blocks */
   cumLL = new Int32Array(NUM_LL);
@@ -37,6 +35,17 @@ export class TokenStore {
   jD = new Int32Array(NUM_D);
   priceE = new Float64Array(2);
   priceN = new Int32Array(3);
+}
+
+/** Input bytes token `v` covers. */
+export function tokSpan(v: number): number {
+  const s = v & 511;
+  return s < 256 ? 1 : SYM_LEN_BASE[s] + ((v >>> 14) & 31);
+}
+
+/** Extra bits (length and distance) of match token `v`. */
+export function tokXb(v: number): number {
+  return SYM_XB[v & 511] + DIST_EXTRA[(v >>> 9) & 31];
 }
 
 // The fixed-code tables: built once, only read afterwards.

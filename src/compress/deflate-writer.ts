@@ -121,10 +121,13 @@ export function encodeFixed(w: BitWriter, ts: TokenStore, k: number): Uint8Array
  */
 export const STORED_PAD_BIT = 1 << 3;
 
-/** stored blocks of at most 65535 bytes; a non-final stored first block gets its pad bit 3 set */
-export function encodeStored(src: Uint8Array, len: number): Uint8Array {
+/**
+ * stored blocks of at most 65535 bytes; a non-final stored first block gets its pad bit 3 set. In a
+ * new buffer, or at the start of `into` (when it is long enough) and a view of it.
+ */
+export function encodeStored(src: Uint8Array, len: number, into?: Uint8Array): Uint8Array {
   const nb = Math.max(1, Math.ceil(len / 65535));
-  const out = new Uint8Array(len + 5 * nb);
+  const out = into && into.length >= len + 5 * nb ? into.subarray(0, len + 5 * nb) : new Uint8Array(len + 5 * nb);
   let o = 0;
   for (let b = 0, p = 0; b < nb; b++) {
     const n = Math.min(65535, len - p);

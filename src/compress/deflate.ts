@@ -20,10 +20,10 @@
  *  same whatever was compressed before and whatever `hint` holds, on every Node release and CPU (the
  *  tokens used to come from Node's zlib, whose hash depends on both).
  */
-import { NUM_LL, NUM_D, EOB, FIXED_LL_LEN, FIXED_D_LEN } from './deflate-huffman.js';
+import { NUM_LL, NUM_D, EOB, FIXED_LL_LEN, FIXED_D_LEN, SYM_XB, DIST_EXTRA } from './deflate-huffman.js';
 import { DynCode } from './deflate-code.js';
-import { TokenStore } from './deflate-tokens.js';
-import { Lz77Parser } from './deflate-lz77.js';
+import { TokenStore, tokSpan, tokXb } from './deflate-tokens.js';
+import { Lz77Parser, deflateWindow } from './deflate-lz77.js';
 import { BitWriter, writeDynamic, writeFixed, encodeStored, storedFit } from './deflate-writer.js';
 
 
@@ -184,22 +184,24 @@ function destSizeStored(src: Uint8Array, srcLen: number, capacity: number, hint?
   const n = storedFit(srcLen, capacity);
   if (hint) hint.lastFed = 0;
   if (n <= 0) return emptyStream();
-  return result(n, encodeStored(src, n));
+  return result(n, stored(src, n, capacity));
 }
 
 /** cost in bits of token t under a code (0 if a symbol has no code) */
 function tokenBits(t: number, llLen: Uint8Array, dLen: Uint8Array): number {
-  const s = ts.sym[t];
+  const v = ts.tok[t];
+  const s = v & 511;
   const l = llLen[s];
   if (!l) return 0;
   if (s < 256) return l;
-  const dl = dLen[ts.dsym[t]];
+  const ds = (v >>> 9) & 31;
+  const dl = dLen[ds];
   if (!dl) return 0;
-  return l + dl + ts.xb[t];
+  return l + dl + SYM_XB[s] + DIST_EXTRA[ds];
 }
 
 function tokenSpan(t: number): number {
-  return ts.sym[t] < 256 ? 1 : ts.val[t] & 511;
+  return tokSpan(ts.tok[t]);
 }
 
 /**
@@ -218,6 +220,18 @@ function nextChunk(capacity: number, fed: number, estBits: number): number {
   return Math.min(MAX_CHUNK, Math.max(512, fed >> 4, Math.ceil(rem * 1.1) + 256));
 }
 const MAX_CHUNK = 1 << 20;
+
+/**
+ * The most tokens destSizeLz holds for an input of srcLen bytes and `capacity`: one per byte, and
+ * never more than the fit allows. Each parse starts with tokens that fit capacity * 8 bits (every
+ * token costs at least a bit: completed blocks are counted whole, the fixed code spends 7 bits or
+ * more on one, a dynamic code built for the tokens at least 1) and adds at most one per byte of the
+ * next chunk (nextChunk: the first 2 x capacity, later at most MAX_CHUNK), plus one held back by the
+ * lazy evaluation; Lz77Parser.parseTo asks for room for one more.
+ */
+export function deflateMaxTokens(srcLen: number, capacity: number): number {
+  return Math.min(srcLen, 8 * capacity + Math.max(512, 2 * capacity, MAX_CHUNK)) + 2;
+}
 
 /**
  * Block splitting: a large pcluster may be written as several blocks, each with a code of its own
@@ -336,9 +350,21 @@ function encodeBlocks(capacity: number, k: number, code: DynCode | null): Uint8A
   return writer.flushInto(sharedOut);
 }
 
-// deflateDestSizeShared: dynamic and fixed streams are written into one buffer reused by every call
+// deflateDestSizeShared: every stream is written into one buffer reused by every call
 let shareOut = false;
 let sharedOut = new Uint8Array(0);
+
+/**
+ * The first n bytes of src as stored blocks (into the shared buffer, see encodeBlocks). A new buffer
+ * per stored pcluster (incompressible input) was garbage the worker threads' GC came for only after
+ * some 64 MiB of it: tens of MiB resident per thread with 1 MiB pclusters.
+ */
+function stored(src: Uint8Array, n: number, capacity: number): Uint8Array {
+  if (!shareOut) return encodeStored(src, n);
+  // the stream fits the capacity (storedFit): the buffer grows as encodeBlocks's
+  if (sharedOut.length < capacity) sharedOut = new Uint8Array(Math.max(capacity, 2 * sharedOut.length));
+  return encodeStored(src, n, sharedOut);
+}
 
 /**
  * deflateDestSize for the codec table (codec.ts), whose contract lets compress() reuse its output:
@@ -354,9 +380,23 @@ export function deflateDestSizeShared(src: Uint8Array, srcLen: number, capacity:
   }
 }
 
+/**
+ * The input window of this thread's encoder (Codec.window): at least n bytes that deflateDestSize
+ * reads in place for outputs of up to outCap bytes, room for their tokens reserved with it (so that
+ * such a call never grows the module's memory, which would detach the view). The window is valid
+ * until a call with an input outside it or a larger capacity, or the next deflateInputWindow call
+ * with larger sizes. Without it a file's bytes were in a window of the caller's and, as far as
+ * parsed, copied into the module (up to 8000 KiB per thread).
+ */
+export function deflateInputWindow(n: number, outCap: number, level: number): Uint8Array {
+  // the warm-up parses inputs of its own, copied into the region handed out here: before, not after
+  if (!warmed && !isMainThread) warmUp(level);
+  return deflateWindow(n, deflateMaxTokens(n, outCap), outCap);
+}
+
 function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: number, hint?: DeflateHint): DeflateResult {
   const budget = capacity * 8;
-  parser.begin(ts, src, srcLen, level);
+  parser.begin(ts, src, srcLen, level, deflateMaxTokens(srcLen, capacity));
   for (let i = 0; i < nBlk; i++) spare.push(blkCode[i]);
   nBlk = 0;
   lastHeaderBits = 600;
@@ -400,7 +440,7 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
     const dyn = blkBits + 3 + codeA.headerBits + codeA.bits + ts.cumXb;
     const fix = blkBits + 3 + ts.cumFixed + 7;
     const sto = (srcLen + 5 * Math.max(1, Math.ceil(srcLen / 65535))) * 8;
-    if (sto < dyn && sto < fix && sto <= budget) return result(srcLen, encodeStored(src, srcLen));
+    if (sto < dyn && sto < fix && sto <= budget) return result(srcLen, stored(src, srcLen, capacity));
     if (dyn < fix) return result(srcLen, encodeBlocks(capacity, ts.n, codeA));
     return result(srcLen, encodeBlocks(capacity, ts.n, null));
   }
@@ -418,14 +458,16 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   const dA = codeA.dLen;
   while (kA > open0 && cost > room) {
     const t = --kA;
-    const s = ts.sym[t];
+    const v = ts.tok[t];
+    const s = v & 511;
     cost -= tokenBits(t, llA, dA);
     bytesA -= tokenSpan(t);
     preLL[s]--;
     if (s > 256) {
-      preD[ts.dsym[t]]--;
-      xb -= ts.xb[t];
-      fixedCost -= FIXED_LL_LEN[s] + 5 + ts.xb[t];
+      const x = tokXb(v);
+      preD[(v >>> 9) & 31]--;
+      xb -= x;
+      fixedCost -= FIXED_LL_LEN[s] + 5 + x;
     } else fixedCost -= FIXED_LL_LEN[s];
   }
   if (cost > room) bytesA = -1; // not even an empty block under code A
@@ -440,14 +482,15 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
     if (bytesB < 0) bytesB = fed - spanOf(kB, ts.n);
     while (kB < ts.n) {
       const c = tokenBits(kB, codeF.llLen, codeF.dLen);
-      const s = ts.sym[kB];
+      const v = ts.tok[kB];
+      const s = v & 511;
       if (c !== 0) {
         if (cost + c > room) break;
         cost += c;
         preLL[s]++;
         if (s > 256) {
-          preD[ts.dsym[kB]]++;
-          xb += ts.xb[kB];
+          preD[(v >>> 9) & 31]++;
+          xb += tokXb(v);
         }
       } else {
         // A symbol the prefix never used has no code, which says nothing about whether the
@@ -455,8 +498,8 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
         // 5450 of ~6000 bytes into 384 with 85 bytes spare). Build a code that has it.
         preLL[s]++;
         if (s > 256) {
-          preD[ts.dsym[kB]]++;
-          xb += ts.xb[kB];
+          preD[(v >>> 9) & 31]++;
+          xb += tokXb(v);
         }
         const other = codeF === codeC ? codeB : codeC;
         other.build(preLL, preD);
@@ -498,7 +541,7 @@ function destSizeLz(src: Uint8Array, srcLen: number, capacity: number, level: nu
   if (bytesB === best) return result(best, encodeBlocks(capacity, kB, codeF));
   if (bytesA === best) return result(best, encodeBlocks(capacity, kA, codeA));
   if (bytesF === best) return result(best, encodeBlocks(capacity, kF, null));
-  return result(best, encodeStored(src, best));
+  return result(best, stored(src, best, capacity));
 }
 
 /** input bytes of tokens [from, to) */

@@ -3,10 +3,10 @@
 // along with its extents held a copy of every segment in flight (up to 48 MiB of them while the scan
 // runs, besides their compressed bytes).
 //
-// Where the writer's encoder reads its input in place (Codec.window: LZ4, LZ4HC, LZMA), the segment
-// is read into that window: the steps the writer compresses again (extent-dedupe.ts) are then
-// encoded without a copy, and the writer keeps one buffer of a segment's size, not two (a buffer of
-// its own, 16 MiB, and the encoder's window, 8000 KiB of it copied in: -Ededupe -zlz4hc on the
+// Where the writer's encoder reads its input in place (Codec.window: LZ4, LZ4HC, LZMA, DEFLATE), the
+// segment is read into that window: the steps the writer compresses again (extent-dedupe.ts) are
+// then encoded without a copy, and the writer keeps one buffer of a segment's size, not two (a buffer
+// of its own, 16 MiB, and the encoder's window, 8000 KiB of it copied in: -Ededupe -zlz4hc on the
 // bench corpus held both at its peak).
 import { dataOf, pathOf, type Inode } from '../../source/tree.js';
 import type { Codec } from '../../compress/codec.js';
