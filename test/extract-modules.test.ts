@@ -76,7 +76,7 @@ test('extract_start_up_modules: the plain extract command loads its bundle and n
     assert.ok(!loaded.some((u) => u.includes('/commander/')), loaded.join(' '));
     // The command's modules in one file (scripts/bundle-extract.js); outside it only what is shared.
     const ours = loaded.filter((u) => u.includes('/dist/src/')).map((u) => u.replace(/^.*\/dist\/src\//, ''));
-    assert.deepEqual(ours.sort(), ['cli/extract-cmd.bundle.js', 'cli/main.js', 'errors.js', 'sys/cleanup.js']);
+    assert.deepEqual(ours.sort(), ['cli/extract-cmd.bundle.js', 'cli/main.js', 'cli/version.js', 'errors.js', 'sys/cleanup.js']);
     if (process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64')) {
       // koffi's native module is opened by its path (src/sys/libc.ts dlopenKoffi): no script of koffi's,
       // neither its entry nor its platform package's loader, is loaded (module resolution: ~4 ms).
