@@ -6,12 +6,14 @@
 // line the build fails with when the tree is assembled, so a parallel walk fails where, and as, a
 // sequential one does.
 import * as fs from 'node:fs';
-import { endianness as osEndianness } from 'node:os';
 import { errnoReason } from '../errors.js';
 import { NAME_LEN, S_IFMT, S_IFREG, S_IFDIR } from '../format/constants.js';
 import { kindOfMode } from '../format/file-kind.js';
 import { showPath } from '../show-path.js';
-import { AT_FDCWD, closeDirectory, cstr, lgetxattrsAt, lstatxAt, openDirectory, readDirectory, SysError } from '../sys/libc.js';
+import {
+  AT_FDCWD, closeDirectory, cstr, lgetxattrsAt, lstatxAt, openDirectory, readDirectory, SysError,
+  LO, HI, X_NLINK, X_UID, X_GID, X_MODE16, X_INO, X_SIZE, X_CTIME, X_MTIME, X_RDEV_MAJOR, X_RDEV_MINOR, X_DEV_MAJOR, X_DEV_MINOR,
+} from '../sys/libc.js';
 import { compareLatin1, mtimeSecOf, type Xattr } from './tree.js';
 
 /** What every listing of one scan needs to know (cloned into each walk thread). */
@@ -84,11 +86,6 @@ const SX = Buffer.alloc(256);
 const SX32 = new Uint32Array(SX.buffer, SX.byteOffset, 64);
 const SXi32 = new Int32Array(SX.buffer, SX.byteOffset, 64);
 const SX16 = new Uint16Array(SX.buffer, SX.byteOffset, 128);
-/** Index of the low and the high 32-bit half of a 64-bit field in the Uint32Array view. */
-const [LO, HI] = osEndianness() === 'LE' ? [0, 1] : [1, 0];
-// struct statx offsets (linux/stat.h), in 32-bit words; stx_mode is the 16-bit word 14.
-const X_NLINK = 4, X_UID = 5, X_GID = 6, X_MODE16 = 14, X_INO = 8, X_SIZE = 10, X_CTIME = 24, X_MTIME = 28;
-const X_RDEV_MAJOR = 32, X_RDEV_MINOR = 33, X_DEV_MAJOR = 34, X_DEV_MINOR = 35;
 
 /** A 64-bit field of SX as a number (exact below 2^53), or -1 beyond. */
 function u64(w: number): number {

@@ -304,7 +304,7 @@ const ts = Buffer.alloc(32);
 const ts32 = new Int32Array(ts.buffer, ts.byteOffset, 8);
 const ts64 = new BigInt64Array(ts.buffer, ts.byteOffset, 4);
 /** Index of the low and the high 32-bit half of a 64-bit value in a Int32Array/Uint32Array view. */
-const [LO, HI] = osEndianness() === 'LE' ? [0, 1] : [1, 0];
+export const [LO, HI] = osEndianness() === 'LE' ? [0, 1] : [1, 0];
 function timespecs(sec: bigint, nsec: number): Buffer {
   if (sec >= -0x80000000n && sec <= 0x7fffffffn) {
     const s = Number(sec);
@@ -474,6 +474,10 @@ export function lstatxAt(dirfd: number, nameZ: Buffer, out: Buffer, flags = AT_S
 let statxFn: Fn | null | undefined;
 /** What fs.lstatSync asks statx for (libuv's mask, less the birth time). */
 const STATX_BASIC_STATS = 0x7ff;
+// struct statx (linux/stat.h) as lstatxAt and fstatxInto fill it, in 32-bit words of a Uint32Array
+// view in the host's byte order (64-bit fields: LO and HI above); stx_mode is the 16-bit word 14.
+export const X_NLINK = 4, X_UID = 5, X_GID = 6, X_MODE16 = 14, X_INO = 8, X_SIZE = 10, X_CTIME = 24, X_MTIME = 28;
+export const X_RDEV_MAJOR = 32, X_RDEV_MINOR = 33, X_DEV_MAJOR = 34, X_DEV_MINOR = 35;
 
 /**
  * statx(2) of an open descriptor (AT_EMPTY_PATH) into `out`, as lstatxAt: 0, -errno, or null where

@@ -9,8 +9,7 @@ import { WriteGather } from '../io/write-gather.js';
 import { imageOfTemp } from '../io/output.js';
 import { readBuffer } from './thread-buffers.js';
 import type { CopyItem, JobOf, JobResult } from './job-types.js';
-import { closeSource, fstatxInto, kernelCopy, openSource, preadStart, seekDataHole, type KernelCopyPath } from '../../sys/libc.js';
-import { endianness } from 'node:os';
+import { closeSource, fstatxInto, kernelCopy, openSource, preadStart, seekDataHole, LO, HI, X_MTIME, type KernelCopyPath } from '../../sys/libc.js';
 
 const ZEROS = Buffer.alloc(1 << 20);
 /** Output descriptors by image path, kept open for the worker's life. */
@@ -144,9 +143,6 @@ let pathZ = Buffer.allocUnsafe(4096);
 const SX = Buffer.alloc(256);
 const SX32 = new Uint32Array(SX.buffer, SX.byteOffset, 64);
 const SXi32 = new Int32Array(SX.buffer, SX.byteOffset, 64);
-const [LO, HI] = endianness() === 'LE' ? [0, 1] : [1, 0];
-/** stx_mtime's tv_sec (64 bits, signed) and tv_nsec, in 32-bit words of struct statx (linux/stat.h). */
-const X_MTIME = 28;
 /** Off for the thread's life where statx cannot be called on a descriptor (the usual path then runs alone). */
 let plainOn = true;
 
