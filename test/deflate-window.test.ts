@@ -8,21 +8,12 @@ import { deflateDestSize, warmUpCalls } from '../src/compress/deflate.js';
 import { deflateWasm } from '../src/compress/deflate-lz77.js';
 import { compressExtents, readFromBytes } from '../src/pipeline/files/zfile.js';
 import { WORDS } from './helpers/arbitraries.js';
+import { noise } from './helpers/noise.js';
 
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
 
-/** deterministic bytes (xorshift32) */
-function prng(seed: number, n: number): Uint8Array {
-  const a = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    a[i] = x & 255;
-  }
-  return a;
-}
+/** deterministic bytes (xorshift32: helpers/noise.ts) */
+const prng = (seed: number, n: number): Uint8Array => noise(n, seed);
 
 /** words separated by blanks, in a pseudo-random order */
 function text(seed: number, n: number): Uint8Array {

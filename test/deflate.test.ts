@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import * as zlib from 'node:zlib';
 import fc from 'fast-check';
 import { WORDS as BASE_WORDS, dataArbitraries } from './helpers/arbitraries.js';
+import { noise } from './helpers/noise.js';
 import { inflateSync } from 'fflate';
 import {
   deflateDestSize,
@@ -23,18 +24,8 @@ const REASONS = new Set(['truncated', 'missing-final-block', 'output-too-long', 
 
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
 
-/** deterministic bytes (xorshift32) */
-function prng(seed: number, n: number): Uint8Array {
-  const a = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    a[i] = x & 255;
-  }
-  return a;
-}
+/** deterministic bytes (xorshift32: helpers/noise.ts) */
+const prng = (seed: number, n: number): Uint8Array => noise(n, seed);
 
 /** every property a pcluster stream must have, checked against two independent inflaters */
 function checkResult(src: Uint8Array, srcLen: number, cap: number, level: number, r: DeflateResult): void {

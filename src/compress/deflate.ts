@@ -345,14 +345,18 @@ function encodeBlocks(capacity: number, k: number, code: DynCode | null): Uint8A
   }
   if (code) writeDynamic(writer, ts, open0, k, code, true);
   else writeFixed(writer, ts, open0, k, true);
-  if (!shareOut) return writer.flush();
-  if (sharedOut.length < capacity) sharedOut = new Uint8Array(Math.max(capacity, 2 * sharedOut.length));
-  return writer.flushInto(sharedOut);
+  return shareOut ? writer.flushInto(sharedOutFor(capacity)) : writer.flush();
 }
 
 // deflateDestSizeShared: every stream is written into one buffer reused by every call
 let shareOut = false;
 let sharedOut = new Uint8Array(0);
+
+/** The shared output buffer, grown (geometrically) to hold a stream of `capacity` bytes. */
+function sharedOutFor(capacity: number): Uint8Array {
+  if (sharedOut.length < capacity) sharedOut = new Uint8Array(Math.max(capacity, 2 * sharedOut.length));
+  return sharedOut;
+}
 
 /**
  * The first n bytes of src as stored blocks (into the shared buffer, see encodeBlocks). A new buffer
@@ -360,10 +364,8 @@ let sharedOut = new Uint8Array(0);
  * some 64 MiB of it: tens of MiB resident per thread with 1 MiB pclusters.
  */
 function stored(src: Uint8Array, n: number, capacity: number): Uint8Array {
-  if (!shareOut) return encodeStored(src, n);
-  // the stream fits the capacity (storedFit): the buffer grows as encodeBlocks's
-  if (sharedOut.length < capacity) sharedOut = new Uint8Array(Math.max(capacity, 2 * sharedOut.length));
-  return encodeStored(src, n, sharedOut);
+  // the stream fits the capacity (storedFit)
+  return shareOut ? encodeStored(src, n, sharedOutFor(capacity)) : encodeStored(src, n);
 }
 
 /**
